@@ -1,0 +1,46 @@
+/* pneumo-summary: print the Keras-style summary of the article's CNN.
+ *
+ *   pneumo-summary [--size N]      (default 500) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pneumo/pneumo.h>
+
+static int usage(FILE *f)
+{
+    fprintf(f, "usage: pneumo-summary [--size N]\n"
+               "Print the summary of the article's CNN for N x N grayscale input (default 500).\n");
+    return f == stdout ? 0 : 2;
+}
+
+int main(int argc, char **argv)
+{
+    long size = 500;
+    pneumo_model *m = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--size") == 0 && i + 1 < argc) {
+            char *end;
+            size = strtol(argv[++i], &end, 10);
+            if (*end || size < 1 || size > 16384) {
+                fprintf(stderr, "pneumo-summary: --size must be an integer in 1..16384\n");
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            return usage(stdout);
+        } else {
+            return usage(stderr);
+        }
+    }
+    if (pneumo_model_create_article((int32_t)size, 0, &m) != PNEUMO_OK) {
+        fprintf(stderr, "pneumo-summary: %s\n", pneumo_last_error());
+        return 1;
+    }
+    if (pneumo_model_summary(m, stdout) != PNEUMO_OK) {
+        fprintf(stderr, "pneumo-summary: %s\n", pneumo_last_error());
+        pneumo_model_destroy(m);
+        return 1;
+    }
+    pneumo_model_destroy(m);
+    return 0;
+}

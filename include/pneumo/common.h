@@ -1,0 +1,73 @@
+/* libpneumo — status codes, error messages, version and the export macro.
+ *
+ * Every public function either returns a pneumo_status (PNEUMO_OK on success) or
+ * a pointer that is NULL on failure. After a failure, pneumo_last_error() gives a
+ * message naming what was wrong (the file, layer or shape). Messages are kept per
+ * thread, so concurrent callers do not overwrite each other's. */
+#ifndef PNEUMO_COMMON_H
+#define PNEUMO_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pneumo/version.h"
+
+#if defined(_WIN32) && !defined(PNEUMO_STATIC)
+#  ifdef PNEUMO_BUILDING_LIBRARY
+#    define PNEUMO_API __declspec(dllexport)
+#  else
+#    define PNEUMO_API __declspec(dllimport)
+#  endif
+#elif defined(__GNUC__)
+#  define PNEUMO_API __attribute__((visibility("default")))
+#else
+#  define PNEUMO_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Result of every fallible call. Values are stable across releases. */
+typedef enum pneumo_status {
+    PNEUMO_OK = 0,                /**< success */
+    PNEUMO_ERR_INVALID_ARG = 1,   /**< NULL pointer or a value out of range */
+    PNEUMO_ERR_SHAPE = 2,         /**< tensor or layer shapes do not fit together */
+    PNEUMO_ERR_NOMEM = 3,         /**< an allocation failed or would exceed a limit */
+    PNEUMO_ERR_IO = 4,            /**< reading or writing a file failed */
+    PNEUMO_ERR_FORMAT = 5,        /**< a file is corrupt, truncated or not of the expected kind */
+    PNEUMO_ERR_STATE = 6,         /**< call made in the wrong order or on an unsuitable object */
+    PNEUMO_ERR_UNSUPPORTED = 7,   /**< valid request this build does not implement */
+    PNEUMO_ERR_LIMIT = 8,         /**< input exceeds a configured safety limit */
+    PNEUMO_ERR_CANCELLED = 9      /**< the caller's callback asked to stop */
+} pneumo_status;
+
+/** Fixed English text for a status code ("invalid argument", ...). Never NULL;
+ *  unknown codes give "unknown status". The string is static: do not free it. */
+PNEUMO_API const char *pneumo_strerror(int status);
+
+/** Message describing the last failure on the calling thread, e.g.
+ *  "conv2d_1: input shape (None, 10, 10, 3) does not match ...". Empty string if
+ *  no call has failed on this thread. Valid until the next libpneumo call on this
+ *  thread; do not free it. Thread-safe. */
+PNEUMO_API const char *pneumo_last_error(void);
+
+/** Status code of the last failure on the calling thread (PNEUMO_OK if none). */
+PNEUMO_API pneumo_status pneumo_last_status(void);
+
+/** Forget the calling thread's last error. */
+PNEUMO_API void pneumo_clear_error(void);
+
+/** Library version at run time as "MAJOR.MINOR.PATCH"; static string. Compare with
+ *  PNEUMO_VERSION_STRING to detect a header/library mismatch. */
+PNEUMO_API const char *pneumo_version(void);
+
+/** Library version at run time as PNEUMO_VERSION_NUMBER would encode it
+ *  (major * 10000 + minor * 100 + patch). */
+PNEUMO_API int pneumo_version_number(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PNEUMO_COMMON_H */

@@ -1,0 +1,209 @@
+/* libpneumo — sequential models: build, predict, train, summarise, save, load.
+ *
+ * A model is a stack of layers on a fixed input shape (H, W, C). Layers are added
+ * in order; each layer's weights are initialised as it is added, Keras-style
+ * (glorot_uniform kernels, zero biases), from a generator derived from the
+ * model's seed and the layer's position, so the same seed gives the same weights.
+ *
+ * Thread-safety: a model is used by one thread at a time (predict and training
+ * reuse internal buffers). Different models may be used concurrently. */
+#ifndef PNEUMO_MODEL_H
+#define PNEUMO_MODEL_H
+
+#include <stdio.h>
+
+#include "pneumo/common.h"
+#include "pneumo/optim.h"
+#include "pneumo/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct pneumo_model pneumo_model;
+
+/** Activation applied after a layer (fused into Conv2D and Dense). */
+typedef enum pneumo_activation {
+    PNEUMO_ACT_LINEAR = 0,  /**< identity (Keras None / 'linear') */
+    PNEUMO_ACT_RELU = 1,
+    PNEUMO_ACT_SIGMOID = 2,
+    PNEUMO_ACT_TANH = 3
+} pneumo_activation;
+
+/** Padding mode, as Keras' padding='valid' / 'same'. */
+typedef enum pneumo_padding {
+    PNEUMO_PADDING_VALID = 0,
+    PNEUMO_PADDING_SAME = 1
+} pneumo_padding;
+
+/** Conv2D settings; fill with pneumo_conv2d_default_params() then set filters. */
+typedef struct pneumo_conv2d_params {
+    int32_t filters;              /**< output channels; no default (0 is an error) */
+    int32_t kernel_h, kernel_w;   /**< default 3, 3 */
+    int32_t stride_h, stride_w;   /**< default 1, 1 */
+    int32_t padding;              /**< pneumo_padding; default PNEUMO_PADDING_VALID */
+    int32_t activation;           /**< pneumo_activation; default PNEUMO_ACT_LINEAR */
+    int32_t use_bias;             /**< default 1 */
+    uint32_t reserved[8];         /**< zero */
+} pneumo_conv2d_params;
+
+/** MaxPooling2D settings; fill with pneumo_maxpool2d_default_params(). */
+typedef struct pneumo_maxpool2d_params {
+    int32_t pool_h, pool_w;       /**< default 2, 2 */
+    int32_t stride_h, stride_w;   /**< default 0, 0 = same as the pool size (Keras strides=None) */
+    int32_t padding;              /**< pneumo_padding; default PNEUMO_PADDING_VALID */
+    uint32_t reserved[8];         /**< zero */
+} pneumo_maxpool2d_params;
+
+/** Loss and accuracy of one batch. */
+typedef struct pneumo_step_result {
+    double loss;        /**< weighted binary cross-entropy: sum(w_i * l_i) / N */
+    double accuracy;    /**< fraction of samples with (p > 0.5) == label */
+    int64_t batch_size; /**< N */
+    uint32_t reserved[4];
+} pneumo_step_result;
+
+/** Fill `p` with defaults (see the field comments). NULL is a no-op. */
+PNEUMO_API void pneumo_conv2d_default_params(pneumo_conv2d_params *p);
+
+/** Fill `p` with defaults (see the field comments). NULL is a no-op. */
+PNEUMO_API void pneumo_maxpool2d_default_params(pneumo_maxpool2d_params *p);
+
+/** Create an empty sequential model for inputs of shape (height, width,
+ *  channels); `seed` fixes weight initialisation and dropout masks. The caller
+ *  owns *out (pneumo_model_destroy). Errors: INVALID_ARG, LIMIT (a side above
+ *  16384 or more than 4096 channels), NOMEM. */
+PNEUMO_API pneumo_status pneumo_model_create(int32_t height, int32_t width, int32_t channels,
+                                             uint64_t seed, pneumo_model **out);
+
+/** Create the article's CNN for size x size x 1 inputs: five Conv2D(3x3, relu)
+ *  + MaxPooling2D(2) blocks with 32, 32, 32, 64, 64 filters, Flatten,
+ *  Dense(128, relu), Dense(64, relu), Dense(1, sigmoid). size 500 gives
+ *  1,467,137 parameters. Errors as pneumo_model_create; SHAPE if size is too
+ *  small for five blocks (minimum 94). */
+PNEUMO_API pneumo_status pneumo_model_create_article(int32_t size, uint64_t seed,
+                                                     pneumo_model **out);
+
+/** Free a model. NULL is a no-op. */
+PNEUMO_API void pneumo_model_destroy(pneumo_model *m);
+
+/** Append a Conv2D layer. SHAPE if the input is not (H, W, C) or the kernel does
+ *  not fit a 'valid' input; INVALID_ARG for out-of-range settings. */
+PNEUMO_API pneumo_status pneumo_model_add_conv2d(pneumo_model *m, const pneumo_conv2d_params *p);
+
+/** Append a MaxPooling2D layer ('valid' floors odd sizes, like Keras). */
+PNEUMO_API pneumo_status pneumo_model_add_maxpool2d(pneumo_model *m,
+                                                    const pneumo_maxpool2d_params *p);
+
+/** Append a Flatten layer: (H, W, C) -> (H*W*C) in h, w, c order (Keras). */
+PNEUMO_API pneumo_status pneumo_model_add_flatten(pneumo_model *m);
+
+/** Append a Dense layer with `units` outputs and a fused activation. The input
+ *  must be flat (add Flatten after convolutions): SHAPE otherwise. */
+PNEUMO_API pneumo_status pneumo_model_add_dense(pneumo_model *m, int32_t units,
+                                                pneumo_activation activation);
+
+/** Append a stand-alone activation layer. */
+PNEUMO_API pneumo_status pneumo_model_add_activation(pneumo_model *m,
+                                                     pneumo_activation activation);
+
+/** Append a Dropout layer (0 <= rate < 1): active in training steps only, kept
+ *  units scaled by 1 / (1 - rate), masks drawn from the model's seed. */
+PNEUMO_API pneumo_status pneumo_model_add_dropout(pneumo_model *m, float rate);
+
+/** Number of layers, 0 for NULL. */
+PNEUMO_API int32_t pneumo_model_num_layers(const pneumo_model *m);
+
+/** Input shape per sample into h, w, c (any may be NULL). */
+PNEUMO_API pneumo_status pneumo_model_input_shape(const pneumo_model *m, int32_t *h, int32_t *w,
+                                                  int32_t *c);
+
+/** Number of values the model outputs per sample (1 for the article's model),
+ *  0 for NULL or an empty model. */
+PNEUMO_API int64_t pneumo_model_output_size(const pneumo_model *m);
+
+/** Total number of trainable parameters (1,467,137 for the article at 500). */
+PNEUMO_API int64_t pneumo_model_num_params(const pneumo_model *m);
+
+/** Number of parameter tensors (kernel and bias of each Conv2D/Dense layer). */
+PNEUMO_API int32_t pneumo_model_num_param_tensors(const pneumo_model *m);
+
+/** Name of parameter tensor `index`, e.g. "conv2d_1/kernel" (see docs/model-format.md);
+ *  owned by the model. NULL if out of range. */
+PNEUMO_API const char *pneumo_model_param_name(const pneumo_model *m, int32_t index);
+
+/** A tensor handle viewing parameter tensor `index` in place (Keras layout:
+ *  conv kernels (kh, kw, cin, cout), dense kernels (in, out), biases (out)).
+ *  Writing through it changes the model. The caller destroys the handle (which
+ *  never frees the model's memory) and must not use it after the model is
+ *  destroyed. */
+PNEUMO_API pneumo_status pneumo_model_param(pneumo_model *m, int32_t index, pneumo_tensor **out);
+
+/** Gradient of the last pneumo_model_compute_gradients() or training step for
+ *  parameter tensor `index`, as a view like pneumo_model_param(). */
+PNEUMO_API pneumo_status pneumo_model_grad(pneumo_model *m, int32_t index, pneumo_tensor **out);
+
+/** Forward pass in inference mode: x is (N, H, W, C) matching the input shape;
+ *  out must be a caller tensor of shape (N, output_size) and receives the last
+ *  layer's outputs (probabilities for a sigmoid output). */
+PNEUMO_API pneumo_status pneumo_model_predict(pneumo_model *m, const pneumo_tensor *x,
+                                              pneumo_tensor *out);
+
+/** Forward and backward pass without an update: fills the gradients of the
+ *  weighted binary cross-entropy for x (N, H, W, C), labels (N) or (N, 1) in
+ *  {0, 1} (fractional targets allowed), and optional per-sample weights (N) or
+ *  NULL (all 1). The model must end in a single sigmoid unit (STATE otherwise).
+ *  `result` (may be NULL) receives loss and accuracy. */
+PNEUMO_API pneumo_status pneumo_model_compute_gradients(pneumo_model *m, const pneumo_tensor *x,
+                                                        const pneumo_tensor *labels,
+                                                        const pneumo_tensor *sample_weights,
+                                                        pneumo_step_result *result);
+
+/** One training step: pneumo_model_compute_gradients() then an optimizer update.
+ *  The optimizer binds to this model at its first step. */
+PNEUMO_API pneumo_status pneumo_model_train_step(pneumo_model *m, pneumo_optimizer *opt,
+                                                 const pneumo_tensor *x,
+                                                 const pneumo_tensor *labels,
+                                                 const pneumo_tensor *sample_weights,
+                                                 pneumo_step_result *result);
+
+/** Loss and accuracy of a batch in inference mode (no dropout, no update). */
+PNEUMO_API pneumo_status pneumo_model_evaluate_batch(pneumo_model *m, const pneumo_tensor *x,
+                                                     const pneumo_tensor *labels,
+                                                     const pneumo_tensor *sample_weights,
+                                                     pneumo_step_result *result);
+
+/** Write a Keras-style summary (layer table, output shapes, parameter counts,
+ *  "Total params: 1,467,137") to `stream`. */
+PNEUMO_API pneumo_status pneumo_model_summary(const pneumo_model *m, FILE *stream);
+
+/** Write the summary into buf (NUL-terminated, truncated if needed; buf may be
+ *  NULL when size is 0). *needed (may be NULL) receives the full length
+ *  without the NUL, so a caller can size a buffer with a first call. */
+PNEUMO_API pneumo_status pneumo_model_summary_string(const pneumo_model *m, char *buf, size_t size,
+                                                     size_t *needed);
+
+/** Save architecture, weights and, if `opt` is not NULL, the optimizer's
+ *  settings and state to `path` (safetensors layout, docs/model-format.md).
+ *  Atomic: written to a temporary file in the same directory, synced, then
+ *  renamed over `path`; on failure the previous file is untouched. */
+PNEUMO_API pneumo_status pneumo_model_save(const pneumo_model *m, const pneumo_optimizer *opt,
+                                           const char *path);
+
+/** Load a model saved by pneumo_model_save(). *model receives a new model owned
+ *  by the caller. If `opt` is not NULL, *opt receives the saved optimizer (owned
+ *  by the caller and bound to *model) or NULL if the file has none. Every field
+ *  is validated; corrupt, truncated or hostile files give FORMAT or LIMIT errors
+ *  naming the file and the problem. */
+PNEUMO_API pneumo_status pneumo_model_load(const char *path, pneumo_model **model,
+                                           pneumo_optimizer **opt);
+
+/** As pneumo_model_load(), from `size` bytes at `data` (not retained). */
+PNEUMO_API pneumo_status pneumo_model_load_memory(const void *data, size_t size,
+                                                  pneumo_model **model, pneumo_optimizer **opt);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PNEUMO_MODEL_H */

@@ -1,0 +1,15 @@
+/* libpneumo — umbrella header. Include this one; it pulls in the rest.
+ *
+ *   #include <pneumo/pneumo.h>
+ *
+ * The library never prints, aborts or exits: every function returns a status
+ * (or NULL) and pneumo_last_error() explains the last failure. */
+#ifndef PNEUMO_PNEUMO_H
+#define PNEUMO_PNEUMO_H
+
+#include "pneumo/common.h"
+#include "pneumo/tensor.h"
+#include "pneumo/optim.h"
+#include "pneumo/model.h"
+
+#endif /* PNEUMO_PNEUMO_H */

@@ -1,0 +1,75 @@
+#include "core/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define PN_ERRMSG_MAX 1024
+
+static _Thread_local char tl_message[PN_ERRMSG_MAX];
+static _Thread_local pneumo_status tl_status = PNEUMO_OK;
+
+const char *pneumo_strerror(int status)
+{
+    switch (status) {
+    case PNEUMO_OK: return "success";
+    case PNEUMO_ERR_INVALID_ARG: return "invalid argument";
+    case PNEUMO_ERR_SHAPE: return "shape mismatch";
+    case PNEUMO_ERR_NOMEM: return "out of memory";
+    case PNEUMO_ERR_IO: return "input/output error";
+    case PNEUMO_ERR_FORMAT: return "corrupt or unsupported file format";
+    case PNEUMO_ERR_STATE: return "call not valid in the current state";
+    case PNEUMO_ERR_UNSUPPORTED: return "not supported";
+    case PNEUMO_ERR_LIMIT: return "safety limit exceeded";
+    case PNEUMO_ERR_CANCELLED: return "cancelled";
+    default: return "unknown status";
+    }
+}
+
+const char *pneumo_last_error(void) { return tl_message; }
+
+pneumo_status pneumo_last_status(void) { return tl_status; }
+
+void pneumo_clear_error(void)
+{
+    tl_message[0] = '\0';
+    tl_status = PNEUMO_OK;
+}
+
+pneumo_status pn_error(pneumo_status status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tl_message, sizeof tl_message, fmt, ap);
+    va_end(ap);
+    tl_status = status;
+    return status;
+}
+
+pneumo_status pn_error_prefix(const char *fmt, ...)
+{
+    char prefix[256];
+    size_t plen, mlen;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    plen = strlen(prefix);
+    if (plen + 2 >= sizeof tl_message)
+        return tl_status;
+    /* Shift the message right (truncating its tail) and put "prefix: " before it. */
+    mlen = strlen(tl_message);
+    if (plen + 2 + mlen >= sizeof tl_message)
+        mlen = sizeof tl_message - plen - 3;
+    memmove(tl_message + plen + 2, tl_message, mlen);
+    tl_message[plen + 2 + mlen] = '\0';
+    memcpy(tl_message, prefix, plen);
+    tl_message[plen] = ':';
+    tl_message[plen + 1] = ' ';
+    return tl_status;
+}
+
+pneumo_status pn_error_nomem(const char *what, size_t bytes)
+{
+    return pn_error(PNEUMO_ERR_NOMEM, "%s: cannot allocate %zu bytes", what, bytes);
+}

@@ -1,0 +1,25 @@
+/* Internal error reporting: every failing entry point records a status and a
+ * formatted message in thread-local storage and returns the status. */
+#ifndef PN_CORE_ERROR_H
+#define PN_CORE_ERROR_H
+
+#include "pneumo/common.h"
+
+#if defined(__GNUC__)
+#  define PN_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#  define PN_PRINTF(f, a)
+#endif
+
+/* Record `status` with a printf-style message; returns `status` so callers can
+ * write `return pn_error(PNEUMO_ERR_SHAPE, "...", ...);`. */
+pneumo_status pn_error(pneumo_status status, const char *fmt, ...) PN_PRINTF(2, 3);
+
+/* Prefix the current message with "prefix: " (used to add the file or layer name
+ * as an error travels up). Returns the current status. */
+pneumo_status pn_error_prefix(const char *fmt, ...) PN_PRINTF(1, 2);
+
+/* Shorthand for an allocation failure naming what was being allocated. */
+pneumo_status pn_error_nomem(const char *what, size_t bytes);
+
+#endif

@@ -1,0 +1,570 @@
+/* Model files: architecture, weights and optional optimizer state in the
+ * safetensors layout (docs/model-format.md). */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/tensor.h"
+#include "io/json.h"
+#include "io/safetensors.h"
+#include "layers/limits.h"
+#include "model/model.h"
+#include "optim/optimizer.h"
+
+#define FORMAT_NAME "libpneumo"
+#define FORMAT_VERSION 1
+/* Largest model file we read: bounds memory on a hostile path. */
+#define MAX_MODEL_FILE ((size_t)4 << 30)
+
+/* ---- writing -------------------------------------------------------------- */
+
+static const char *padding_name(int32_t p) { return p == PNEUMO_PADDING_SAME ? "same" : "valid"; }
+
+static void layer_json(pn_buf *b, const pn_layer *l)
+{
+    pn_buf_printf(b, "{\"class\":\"%s\",\"name\":", l->ops->keras_class);
+    pn_buf_json_string(b, l->name);
+    switch (l->kind) {
+    case PN_LAYER_CONV2D:
+        pn_buf_printf(b, ",\"filters\":%d,\"kernel_size\":[%d,%d],\"strides\":[%d,%d],"
+                         "\"padding\":\"%s\",\"activation\":\"%s\",\"use_bias\":%s",
+                      l->filters, l->kh, l->kw, l->sh, l->sw, padding_name(l->padding),
+                      pn_act_name(l->act), l->use_bias ? "true" : "false");
+        break;
+    case PN_LAYER_MAXPOOL2D:
+        pn_buf_printf(b, ",\"pool_size\":[%d,%d],\"strides\":[%d,%d],\"padding\":\"%s\"", l->kh,
+                      l->kw, l->sh, l->sw, padding_name(l->padding));
+        break;
+    case PN_LAYER_DENSE:
+        pn_buf_printf(b, ",\"units\":%d,\"activation\":\"%s\"", l->units, pn_act_name(l->act));
+        break;
+    case PN_LAYER_ACTIVATION:
+        pn_buf_printf(b, ",\"activation\":\"%s\"", pn_act_name(l->act));
+        break;
+    case PN_LAYER_DROPOUT:
+        pn_buf_printf(b, ",\"rate\":");
+        pn_buf_json_float(b, l->rate);
+        break;
+    case PN_LAYER_FLATTEN:
+        break;
+    }
+    pn_buf_append(b, "}", 1);
+}
+
+static void architecture_json(pn_buf *b, const pneumo_model *m)
+{
+    pn_buf_printf(b, "{\"format\":\"%s\",\"format_version\":%d,\"input_shape\":[%d,%d,%d],\"layers\":[",
+                  FORMAT_NAME, FORMAT_VERSION, m->input.h, m->input.w, m->input.c);
+    for (int32_t i = 0; i < m->nlayers; i++) {
+        if (i)
+            pn_buf_append(b, ",", 1);
+        layer_json(b, &m->layers[i]);
+    }
+    pn_buf_append(b, "]}", 2);
+}
+
+static void optimizer_json(pn_buf *b, const pneumo_optimizer *o)
+{
+    if (o->kind == PNEUMO_OPTIMIZER_ADAM) {
+        pn_buf_printf(b, "{\"class\":\"Adam\",\"learning_rate\":");
+        pn_buf_json_float(b, o->lr);
+        pn_buf_printf(b, ",\"beta_1\":");
+        pn_buf_json_float(b, o->adam.beta_1);
+        pn_buf_printf(b, ",\"beta_2\":");
+        pn_buf_json_float(b, o->adam.beta_2);
+        pn_buf_printf(b, ",\"epsilon\":");
+        pn_buf_json_float(b, o->adam.epsilon);
+    } else {
+        pn_buf_printf(b, "{\"class\":\"SGD\",\"learning_rate\":");
+        pn_buf_json_float(b, o->lr);
+        pn_buf_printf(b, ",\"momentum\":");
+        pn_buf_json_float(b, o->sgd.momentum);
+        pn_buf_printf(b, ",\"nesterov\":%s", o->sgd.nesterov ? "true" : "false");
+    }
+    pn_buf_printf(b, ",\"iterations\":%" PRId64 "}", o->iterations);
+}
+
+/* Names of optimizer state tensors: "optimizer/<slot>/<param name>". */
+static const char *slot_name(const pneumo_optimizer *o, int slot)
+{
+    if (o->kind == PNEUMO_OPTIMIZER_SGD)
+        return "velocity";
+    return slot == 0 ? "m" : "v";
+}
+
+static int slot_count(const pneumo_optimizer *o) { return o->kind == PNEUMO_OPTIMIZER_ADAM ? 2 : 1; }
+
+pneumo_status pneumo_model_save(const pneumo_model *m, const pneumo_optimizer *opt, const char *path)
+{
+    pn_buf arch, optj;
+    char seed[32], steps[32];
+    pn_st_meta meta[6];
+    size_t nmeta = 0, nt = 0, cap;
+    pn_st_tensor *tensors = NULL;
+    char (*names)[128] = NULL;
+    int with_state;
+    pneumo_status st = PNEUMO_OK;
+
+    if (!m || !path)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_model_save: %s is NULL", m ? "path" : "model");
+    if (m->nlayers == 0)
+        return pn_error(PNEUMO_ERR_STATE, "pneumo_model_save: %s: the model has no layers", path);
+    if (opt && opt->model_id != 0 && opt->model_id != m->id)
+        return pn_error(PNEUMO_ERR_STATE,
+                        "pneumo_model_save: %s: the optimizer holds state for another model", path);
+    with_state = opt && opt->model_id == m->id;
+
+    pn_buf_init(&arch);
+    pn_buf_init(&optj);
+    architecture_json(&arch, m);
+    if (opt)
+        optimizer_json(&optj, opt);
+    snprintf(seed, sizeof seed, "%" PRIu64, m->seed);
+    snprintf(steps, sizeof steps, "%" PRIu64, m->train_steps);
+    meta[nmeta++] = (pn_st_meta){"format", FORMAT_NAME};
+    meta[nmeta++] = (pn_st_meta){"libpneumo_version", PNEUMO_VERSION_STRING};
+    meta[nmeta++] = (pn_st_meta){"architecture", arch.data};
+    meta[nmeta++] = (pn_st_meta){"seed", seed};
+    meta[nmeta++] = (pn_st_meta){"train_steps", steps};
+    if (opt)
+        meta[nmeta++] = (pn_st_meta){"optimizer", optj.data};
+
+    cap = (size_t)m->nlayers * 2 * (1 + (with_state ? (size_t)slot_count(opt) : 0));
+    tensors = calloc(cap ? cap : 1, sizeof *tensors);
+    names = calloc(cap ? cap : 1, sizeof *names);
+    if (arch.failed || optj.failed || !tensors || !names) {
+        st = pn_error_nomem("pneumo_model_save", cap * (sizeof *tensors + sizeof *names));
+        goto done;
+    }
+    for (int pass = 0; pass <= (with_state ? slot_count(opt) : 0); pass++)
+        for (int32_t i = 0; i < m->nlayers; i++) {
+            const pn_layer *l = &m->layers[i];
+            for (int bias = 0; bias < 2; bias++) {
+                int64_t n = bias ? l->nb : l->nw;
+                int64_t off = bias ? l->b_off : l->w_off;
+                const float *base;
+                if (n == 0)
+                    continue;
+                if (pass == 0) {
+                    base = m->params;
+                    snprintf(names[nt], sizeof names[nt], "%s", bias ? l->b_name : l->w_name);
+                } else {
+                    base = pass == 1 ? opt->m : opt->v;
+                    snprintf(names[nt], sizeof names[nt], "optimizer/%s/%s", slot_name(opt, pass - 1),
+                             bias ? l->b_name : l->w_name);
+                }
+                tensors[nt].name = names[nt];
+                tensors[nt].ndim = bias ? 1 : l->w_ndim;
+                memcpy(tensors[nt].shape, bias ? l->b_shape : l->w_shape,
+                       sizeof(int64_t) * (size_t)tensors[nt].ndim);
+                tensors[nt].data = base + off;
+                nt++;
+            }
+        }
+    st = pn_safetensors_save(path, meta, nmeta, tensors, nt);
+done:
+    free(tensors);
+    free(names);
+    pn_buf_free(&arch);
+    pn_buf_free(&optj);
+    return st;
+}
+
+/* ---- reading -------------------------------------------------------------- */
+
+static pneumo_status fmt_error(const char *label, const char *what, const char *detail)
+{
+    return pn_error(PNEUMO_ERR_FORMAT, "%s: %s: %s", label, what, detail);
+}
+
+static int get_i32(const pn_json *obj, const char *key, int32_t lo, int32_t hi, int32_t *out)
+{
+    int64_t v;
+    if (!pn_json_get_int64(obj, key, &v) || v < lo || v > hi)
+        return 0;
+    *out = (int32_t)v;
+    return 1;
+}
+
+static int get_pair(const pn_json *obj, const char *key, int32_t lo, int32_t hi, int32_t *a, int32_t *b)
+{
+    const pn_json *arr = pn_json_get(obj, key);
+    int64_t x, y;
+    if (!arr || arr->type != PN_JSON_ARRAY || arr->count != 2 ||
+        !pn_json_int64(pn_json_item(arr, 0), &x) || !pn_json_int64(pn_json_item(arr, 1), &y) ||
+        x < lo || x > hi || y < lo || y > hi)
+        return 0;
+    *a = (int32_t)x;
+    *b = (int32_t)y;
+    return 1;
+}
+
+static int get_padding(const pn_json *obj, int32_t *out)
+{
+    const char *s = pn_json_get_string(obj, "padding");
+    if (!s)
+        return 0;
+    if (strcmp(s, "valid") == 0)
+        *out = PNEUMO_PADDING_VALID;
+    else if (strcmp(s, "same") == 0)
+        *out = PNEUMO_PADDING_SAME;
+    else
+        return 0;
+    return 1;
+}
+
+static int get_act(const pn_json *obj, int32_t *out)
+{
+    const char *s = pn_json_get_string(obj, "activation");
+    pn_act a;
+    if (!s || !pn_act_from_name(s, &a))
+        return 0;
+    *out = (int32_t)a;
+    return 1;
+}
+
+/* Rebuild one layer through the public builder, so a file is held to exactly
+ * the checks a caller is. */
+static pneumo_status add_layer_from_json(pneumo_model *m, const pn_json *j, const char *label, int idx)
+{
+    const char *cls = pn_json_get_string(j, "class");
+    const char *name = pn_json_get_string(j, "name");
+    char where[64];
+    pneumo_status st;
+    snprintf(where, sizeof where, "layer %d", idx);
+    if (!j || j->type != PN_JSON_OBJECT || !cls || !name)
+        return fmt_error(label, where, "needs an object with \"class\" and \"name\"");
+    if (strcmp(cls, "Conv2D") == 0) {
+        pneumo_conv2d_params p;
+        int use_bias;
+        pneumo_conv2d_default_params(&p);
+        if (!get_i32(j, "filters", 1, PN_MAX_CHANNELS, &p.filters) ||
+            !get_pair(j, "kernel_size", 1, PN_MAX_KERNEL, &p.kernel_h, &p.kernel_w) ||
+            !get_pair(j, "strides", 1, PN_MAX_STRIDE, &p.stride_h, &p.stride_w) ||
+            !get_padding(j, &p.padding) || !get_act(j, &p.activation) ||
+            !pn_json_get_bool(j, "use_bias", &use_bias))
+            return fmt_error(label, where, "Conv2D settings missing or out of range");
+        p.use_bias = use_bias;
+        st = pneumo_model_add_conv2d(m, &p);
+    } else if (strcmp(cls, "MaxPooling2D") == 0) {
+        pneumo_maxpool2d_params p;
+        pneumo_maxpool2d_default_params(&p);
+        if (!get_pair(j, "pool_size", 1, PN_MAX_POOL_WINDOW, &p.pool_h, &p.pool_w) ||
+            !get_pair(j, "strides", 1, PN_MAX_STRIDE, &p.stride_h, &p.stride_w) ||
+            !get_padding(j, &p.padding))
+            return fmt_error(label, where, "MaxPooling2D settings missing or out of range");
+        st = pneumo_model_add_maxpool2d(m, &p);
+    } else if (strcmp(cls, "Flatten") == 0) {
+        st = pneumo_model_add_flatten(m);
+    } else if (strcmp(cls, "Dense") == 0) {
+        int32_t units, act;
+        if (!get_i32(j, "units", 1, PN_MAX_CHANNELS, &units) || !get_act(j, &act))
+            return fmt_error(label, where, "Dense settings missing or out of range");
+        st = pneumo_model_add_dense(m, units, (pneumo_activation)act);
+    } else if (strcmp(cls, "Activation") == 0) {
+        int32_t act;
+        if (!get_act(j, &act))
+            return fmt_error(label, where, "Activation settings missing or invalid");
+        st = pneumo_model_add_activation(m, (pneumo_activation)act);
+    } else if (strcmp(cls, "Dropout") == 0) {
+        double rate;
+        if (!pn_json_get_number(j, "rate", &rate) || !(rate >= 0.0 && rate < 1.0))
+            return fmt_error(label, where, "Dropout rate missing or outside [0, 1)");
+        st = pneumo_model_add_dropout(m, (float)rate);
+    } else {
+        char detail[96];
+        snprintf(detail, sizeof detail, "unknown layer class \"%.40s\"", cls);
+        return fmt_error(label, where, detail);
+    }
+    if (st != PNEUMO_OK)
+        return pn_error(st == PNEUMO_ERR_NOMEM ? st : PNEUMO_ERR_FORMAT, "%s: %s: %s", label, where,
+                        pneumo_last_error());
+    if (strcmp(m->layers[m->nlayers - 1].name, name) != 0) {
+        char detail[160];
+        snprintf(detail, sizeof detail, "name \"%.40s\" does not match the expected \"%s\"", name,
+                 m->layers[m->nlayers - 1].name);
+        return fmt_error(label, where, detail);
+    }
+    return PNEUMO_OK;
+}
+
+static pneumo_status parse_u64(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (!s || !*s)
+        return PNEUMO_ERR_FORMAT;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+            return PNEUMO_ERR_FORMAT;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    *out = v;
+    return PNEUMO_OK;
+}
+
+static pneumo_status build_model(const pn_st_file *f, const char *label, pneumo_model **out)
+{
+    const char *arch_text = pn_st_meta_get(f, "architecture");
+    const char *format = pn_st_meta_get(f, "format");
+    uint64_t seed = 0, steps = 0;
+    pn_json *arch = NULL;
+    const pn_json *layers, *shape;
+    int64_t version, dims[3];
+    pneumo_model *m = NULL;
+    pneumo_status st;
+
+    *out = NULL;
+    if (!format || strcmp(format, FORMAT_NAME) != 0)
+        return fmt_error(label, "metadata", "not a libpneumo model (no \"format\": \"libpneumo\" in __metadata__)");
+    if (!arch_text)
+        return fmt_error(label, "metadata", "no \"architecture\" entry");
+    if (parse_u64(pn_st_meta_get(f, "seed"), &seed) != PNEUMO_OK ||
+        parse_u64(pn_st_meta_get(f, "train_steps"), &steps) != PNEUMO_OK)
+        return fmt_error(label, "metadata", "\"seed\" and \"train_steps\" must be decimal integers");
+    st = pn_json_parse(arch_text, strlen(arch_text), label, &arch);
+    if (st != PNEUMO_OK)
+        return pn_error_prefix("architecture");
+    shape = pn_json_get(arch, "input_shape");
+    layers = pn_json_get(arch, "layers");
+    if (!pn_json_get_int64(arch, "format_version", &version) || version != FORMAT_VERSION) {
+        st = fmt_error(label, "architecture", "unsupported format_version (this library reads 1)");
+        goto fail;
+    }
+    if (!shape || shape->type != PN_JSON_ARRAY || shape->count != 3 || !layers ||
+        layers->type != PN_JSON_ARRAY || layers->count > PN_MAX_LAYERS) {
+        st = fmt_error(label, "architecture", "needs \"input_shape\" [h, w, c] and at most 1024 \"layers\"");
+        goto fail;
+    }
+    for (int i = 0; i < 3; i++)
+        if (!pn_json_int64(pn_json_item(shape, (size_t)i), &dims[i]) || dims[i] < 1 ||
+            dims[i] > PN_MAX_CHANNELS) {
+            st = fmt_error(label, "architecture", "input_shape values must be integers in 1..65536");
+            goto fail;
+        }
+    st = pneumo_model_create((int32_t)dims[0], (int32_t)dims[1], (int32_t)dims[2], seed, &m);
+    if (st != PNEUMO_OK) {
+        st = pn_error(st == PNEUMO_ERR_NOMEM ? st : PNEUMO_ERR_FORMAT, "%s: %s", label, pneumo_last_error());
+        goto fail;
+    }
+    m->train_steps = steps;
+    for (size_t i = 0; i < layers->count; i++)
+        if ((st = add_layer_from_json(m, pn_json_item(layers, i), label, (int)i)) != PNEUMO_OK)
+            goto fail;
+    pn_json_free(arch);
+    *out = m;
+    return PNEUMO_OK;
+fail:
+    pn_json_free(arch);
+    pneumo_model_destroy(m);
+    return st;
+}
+
+/* Copy tensor `name` of the expected shape into dst; `required` decides
+ * whether absence is an error. Returns 1 if copied, 0 if absent, -1 on error. */
+static int copy_tensor(const pn_st_file *f, const char *label, const char *name, int ndim,
+                       const int64_t *shape, float *dst, int required)
+{
+    int idx = pn_st_find(f, name);
+    const int64_t *got;
+    const float *src;
+    size_t n = 1;
+    if (idx < 0) {
+        if (!required)
+            return 0;
+        pn_error(PNEUMO_ERR_FORMAT, "%s: tensor '%s' is missing", label, name);
+        return -1;
+    }
+    got = pn_st_shape(f, (size_t)idx);
+    if (pn_st_ndim(f, (size_t)idx) != ndim || memcmp(got, shape, sizeof(int64_t) * (size_t)ndim)) {
+        char a[96], b[96];
+        pn_error(PNEUMO_ERR_FORMAT, "%s: tensor '%s' has shape %s, the architecture needs %s", label,
+                 name, pn_shape_format(pn_st_ndim(f, (size_t)idx), got, a, sizeof a),
+                 pn_shape_format(ndim, shape, b, sizeof b));
+        return -1;
+    }
+    for (int i = 0; i < ndim; i++)
+        n *= (size_t)shape[i];
+    src = pn_st_data(f, (size_t)idx);
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(src[i])) {
+            pn_error(PNEUMO_ERR_FORMAT, "%s: tensor '%s' holds a non-finite value at %zu", label,
+                     name, i);
+            return -1;
+        }
+    memcpy(dst, src, n * sizeof(float));
+    return 1;
+}
+
+static pneumo_status load_optimizer(const pn_st_file *f, const char *label, pneumo_model *m,
+                                    pneumo_optimizer **out, size_t *used)
+{
+    const char *text = pn_st_meta_get(f, "optimizer");
+    pn_json *j = NULL;
+    const char *cls;
+    double lr, a, b, c;
+    int64_t iterations;
+    int nesterov, copied = 0, expected = 0;
+    pneumo_optimizer *opt = NULL;
+    pneumo_status st;
+    if (!text)
+        return PNEUMO_OK;
+    if ((st = pn_json_parse(text, strlen(text), label, &j)) != PNEUMO_OK)
+        return pn_error_prefix("optimizer");
+    cls = pn_json_get_string(j, "class");
+    if (!cls || !pn_json_get_number(j, "learning_rate", &lr) ||
+        !pn_json_get_int64(j, "iterations", &iterations) || iterations < 0) {
+        st = fmt_error(label, "optimizer", "needs \"class\", \"learning_rate\" and \"iterations\"");
+        goto done;
+    }
+    if (strcmp(cls, "Adam") == 0 && pn_json_get_number(j, "beta_1", &a) &&
+        pn_json_get_number(j, "beta_2", &b) && pn_json_get_number(j, "epsilon", &c)) {
+        pneumo_adam_params p;
+        pneumo_adam_default_params(&p);
+        p.learning_rate = (float)lr;
+        p.beta_1 = (float)a;
+        p.beta_2 = (float)b;
+        p.epsilon = (float)c;
+        st = pneumo_optimizer_create_adam(&p, &opt);
+    } else if (strcmp(cls, "SGD") == 0 && pn_json_get_number(j, "momentum", &a) &&
+               pn_json_get_bool(j, "nesterov", &nesterov)) {
+        pneumo_sgd_params p;
+        pneumo_sgd_default_params(&p);
+        p.learning_rate = (float)lr;
+        p.momentum = (float)a;
+        p.nesterov = nesterov;
+        st = pneumo_optimizer_create_sgd(&p, &opt);
+    } else {
+        st = fmt_error(label, "optimizer", "unknown class or missing settings");
+        goto done;
+    }
+    if (st != PNEUMO_OK) {
+        st = pn_error(st == PNEUMO_ERR_NOMEM ? st : PNEUMO_ERR_FORMAT, "%s: optimizer: %s", label,
+                      pneumo_last_error());
+        goto done;
+    }
+    opt->iterations = iterations;
+    if ((st = pn_optimizer_bind(opt, m->id, m->arena_size)) != PNEUMO_OK)
+        goto done;
+    for (int slot = 0; slot < slot_count(opt); slot++)
+        for (int32_t i = 0; i < m->nlayers; i++) {
+            const pn_layer *l = &m->layers[i];
+            for (int bias = 0; bias < 2; bias++) {
+                char name[160];
+                int r;
+                if ((bias ? l->nb : l->nw) == 0)
+                    continue;
+                snprintf(name, sizeof name, "optimizer/%s/%s", slot_name(opt, slot),
+                         bias ? l->b_name : l->w_name);
+                r = copy_tensor(f, label, name, bias ? 1 : l->w_ndim, bias ? l->b_shape : l->w_shape,
+                                (slot ? opt->v : opt->m) + (bias ? l->b_off : l->w_off), 0);
+                if (r < 0) {
+                    st = PNEUMO_ERR_FORMAT;
+                    goto done;
+                }
+                copied += r;
+                expected++;
+            }
+        }
+    if (copied != 0 && copied != expected) {
+        st = fmt_error(label, "optimizer", "state tensors are only partly present");
+        goto done;
+    }
+    *used += (size_t)copied;
+    *out = opt;
+    opt = NULL;
+done:
+    pneumo_optimizer_destroy(opt);
+    pn_json_free(j);
+    return st;
+}
+
+static pneumo_status pn_model_load_labeled(const void *data, size_t size, const char *label,
+                                           pneumo_model **model, pneumo_optimizer **opt)
+{
+    pn_st_file *f = NULL;
+    pneumo_model *m = NULL;
+    pneumo_optimizer *o = NULL;
+    size_t used = 0;
+    pneumo_status st;
+    if (model)
+        *model = NULL;
+    if (opt)
+        *opt = NULL;
+    if (!model || (!data && size))
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_model_load: %s is NULL", model ? "data" : "model");
+    if ((st = pn_safetensors_parse(data, size, label, &f)) != PNEUMO_OK)
+        return st;
+    if ((st = build_model(f, label, &m)) != PNEUMO_OK)
+        goto fail;
+    for (int32_t i = 0; i < m->nlayers; i++) {
+        pn_layer *l = &m->layers[i];
+        if (l->nw && copy_tensor(f, label, l->w_name, l->w_ndim, l->w_shape, l->w, 1) < 0)
+            goto fail_format;
+        if (l->nb && copy_tensor(f, label, l->b_name, 1, l->b_shape, l->b, 1) < 0)
+            goto fail_format;
+        used += (l->nw != 0) + (l->nb != 0);
+    }
+    if (opt && (st = load_optimizer(f, label, m, &o, &used)) != PNEUMO_OK)
+        goto fail;
+    if (!opt)
+        for (size_t i = 0; i < pn_st_count(f); i++)
+            if (strncmp(pn_st_name(f, i), "optimizer/", 10) == 0)
+                used++;
+    if (used != pn_st_count(f)) {
+        for (size_t i = 0; i < pn_st_count(f); i++) {
+            const char *name = pn_st_name(f, i);
+            int known = 0;
+            for (int32_t k = 0; k < m->nlayers && !known; k++)
+                known = strcmp(name, m->layers[k].w_name) == 0 || strcmp(name, m->layers[k].b_name) == 0;
+            if (!known && strncmp(name, "optimizer/", 10) != 0) {
+                st = pn_error(PNEUMO_ERR_FORMAT, "%s: unexpected tensor '%s' (not in the architecture)",
+                              label, name);
+                goto fail;
+            }
+        }
+        st = fmt_error(label, "optimizer", "unexpected optimizer state tensors");
+        goto fail;
+    }
+    pn_st_free(f);
+    *model = m;
+    if (opt)
+        *opt = o;
+    return PNEUMO_OK;
+fail_format:
+    st = PNEUMO_ERR_FORMAT;
+fail:
+    pneumo_optimizer_destroy(o);
+    pneumo_model_destroy(m);
+    pn_st_free(f);
+    return st;
+}
+
+pneumo_status pneumo_model_load_memory(const void *data, size_t size, pneumo_model **model,
+                                       pneumo_optimizer **opt)
+{
+    return pn_model_load_labeled(data, size, "<memory>", model, opt);
+}
+
+pneumo_status pneumo_model_load(const char *path, pneumo_model **model, pneumo_optimizer **opt)
+{
+    uint8_t *data = NULL;
+    size_t size = 0;
+    pneumo_status st;
+    if (model)
+        *model = NULL;
+    if (opt)
+        *opt = NULL;
+    if (!path || !model)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_model_load: %s is NULL", path ? "model" : "path");
+    st = pn_read_whole_file(path, MAX_MODEL_FILE, &data, &size);
+    if (st != PNEUMO_OK)
+        return st;
+    st = pn_model_load_labeled(data, size, path, model, opt);
+    free(data);
+    return st;
+}
+

@@ -1,0 +1,104 @@
+/* Kernel interface: one function-pointer table for every compute op.
+ *
+ * pn_kernels_ref holds the scalar reference implementations (lib/kernels/ref/);
+ * ISA-specific tables (lib/kernels/x86/, later) fill the same slots and are
+ * checked against the reference by tests. Layers call kernels only through
+ * pn_kernels_get(), never directly, so a faster tier slots in without changing
+ * a layer.
+ *
+ * Layouts: activations NHWC (channels innermost); conv kernels HWIO
+ * (kh, kw, cin, cout) and dense kernels (in, out), as Keras stores them.
+ * Backward kernels ACCUMULATE into dw/db (callers zero them once per step);
+ * dx is overwritten. */
+#ifndef PN_KERNELS_H
+#define PN_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct pn_conv2d_shape {
+    int32_t n;                 /* batch */
+    int32_t ih, iw, ic;        /* input */
+    int32_t oh, ow, oc;        /* output */
+    int32_t kh, kw;            /* kernel */
+    int32_t sh, sw;            /* strides */
+    int32_t pad_top, pad_left; /* implicit zero padding before row/col 0 */
+} pn_conv2d_shape;
+
+typedef struct pn_pool2d_shape {
+    int32_t n;
+    int32_t ih, iw, c;
+    int32_t oh, ow;
+    int32_t ph, pw;            /* window */
+    int32_t sh, sw;
+    int32_t pad_top, pad_left; /* padded cells never win the max (TF: -inf) */
+} pn_pool2d_shape;
+
+typedef enum pn_act {
+    PN_ACT_LINEAR = 0,
+    PN_ACT_RELU = 1,
+    PN_ACT_SIGMOID = 2,
+    PN_ACT_TANH = 3
+} pn_act;
+
+typedef struct pn_kernels {
+    const char *isa; /* "scalar", "avx2", "avx512" */
+
+    /* y = conv(x, w) + b (b may be NULL) */
+    void (*conv2d_fwd)(const pn_conv2d_shape *s, const float *x, const float *w, const float *b,
+                       float *y);
+    /* dx = conv_transpose(dy, w) (overwrites dx) */
+    void (*conv2d_bwd_data)(const pn_conv2d_shape *s, const float *dy, const float *w, float *dx);
+    /* dw += corr(x, dy); db += sum(dy) (db may be NULL) */
+    void (*conv2d_bwd_filter)(const pn_conv2d_shape *s, const float *x, const float *dy, float *dw,
+                              float *db);
+
+    /* y = max over window; argmax[i] = window offset (ky * pw + kx) of the max */
+    void (*maxpool_fwd)(const pn_pool2d_shape *s, const float *x, float *y, uint8_t *argmax);
+    /* dx = scatter of dy to the argmax positions (overwrites dx) */
+    void (*maxpool_bwd)(const pn_pool2d_shape *s, const float *dy, const uint8_t *argmax,
+                        float *dx);
+
+    /* y[n, o] = sum_i x[n, i] w[i, o] + b[o] */
+    void (*dense_fwd)(int32_t n, int32_t in, int32_t out, const float *x, const float *w,
+                      const float *b, float *y);
+    /* dx[n, i] = sum_o dy[n, o] w[i, o] (overwrites dx) */
+    void (*dense_bwd_data)(int32_t n, int32_t in, int32_t out, const float *dy, const float *w,
+                           float *dx);
+    /* dw[i, o] += sum_n x[n, i] dy[n, o]; db[o] += sum_n dy[n, o] */
+    void (*dense_bwd_weights)(int32_t n, int32_t in, int32_t out, const float *x, const float *dy,
+                              float *dw, float *db);
+
+    /* y = act(y) in place */
+    void (*act_fwd)(pn_act act, size_t count, float *y);
+    /* dy *= act'(.) expressed through the activation's output y */
+    void (*act_bwd)(pn_act act, size_t count, const float *y, float *dy);
+
+    /* Binary cross-entropy from logits z (stable: max(z,0) - z y + log1p(exp(-|z|))).
+     * Writes p = sigmoid(z) and dz = w (p - y) / n; returns sum(w l) through
+     * *loss_sum and sum(w [(p > 0.5) == y]) and sum(w) through *acc_sum, *w_sum.
+     * weights may be NULL (all 1). */
+    void (*bce_logits)(size_t n, const float *z, const float *y, const float *weights, float *p,
+                       float *dz, double *loss_sum, double *acc_sum, double *w_sum);
+
+    /* Adam (Keras): m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; w -= lr_t m / (sqrt(v) + eps) */
+    void (*adam_update)(size_t count, float *w, const float *g, float *m, float *v, float lr_t,
+                        float beta_1, float beta_2, float epsilon);
+    /* SGD (Keras): vel = mom vel - lr g; w += vel (nesterov: w += mom vel - lr g) */
+    void (*sgd_update)(size_t count, float *w, const float *g, float *vel, float lr, float momentum,
+                       int nesterov);
+} pn_kernels;
+
+/* The scalar reference table. */
+extern const pn_kernels pn_kernels_ref;
+
+/* The table in use: the best tier this CPU supports, capped by the
+ * PNEUMO_ISA environment variable. Thread-safe. */
+const pn_kernels *pn_kernels_get(void);
+
+/* Output size of a conv/pool along one axis, and the padding before it, with
+ * TensorFlow's rules ('same': ceil(in / stride), pad split with the smaller half
+ * first). Returns 0 if the window does not fit a 'valid' input. */
+int32_t pn_window_out(int32_t in, int32_t k, int32_t stride, int same, int32_t *pad_before);
+
+#endif

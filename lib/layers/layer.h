@@ -1,0 +1,103 @@
+/* Layers: the model is an array of pn_layer, each with a table of operations.
+ *
+ * A layer sees per-sample dimensions (h, w, c); flat layers (after Flatten)
+ * have rank 1 and h = w = 1. Parameters live in the model's arenas; a layer
+ * holds offsets into them and pointers the model refreshes whenever an arena
+ * moves. Forward writes the layer's output for a batch; backward receives
+ * dL/dy (which it may overwrite) and writes dL/dx and accumulates dL/dw. */
+#ifndef PN_LAYERS_LAYER_H
+#define PN_LAYERS_LAYER_H
+
+#include "core/rng.h"
+#include "kernels/kernels.h"
+#include "pneumo/model.h"
+
+typedef enum pn_layer_kind {
+    PN_LAYER_CONV2D = 1,
+    PN_LAYER_MAXPOOL2D = 2,
+    PN_LAYER_FLATTEN = 3,
+    PN_LAYER_DENSE = 4,
+    PN_LAYER_ACTIVATION = 5,
+    PN_LAYER_DROPOUT = 6
+} pn_layer_kind;
+
+typedef struct pn_dims {
+    int32_t rank; /* 3: (h, w, c); 1: (c) with h = w = 1 */
+    int32_t h, w, c;
+} pn_dims;
+
+static inline int64_t pn_dims_size(const pn_dims *d) { return (int64_t)d->h * d->w * d->c; }
+
+/* Settings of one forward/backward pass. */
+typedef struct pn_run {
+    const pn_kernels *k;
+    int training;      /* dropout active */
+    int skip_act;      /* leave the fused activation out (the loss works on logits) */
+    uint64_t seed;     /* model seed, for dropout masks */
+    uint64_t step;     /* training step, for dropout masks */
+} pn_run;
+
+typedef struct pn_layer pn_layer;
+
+typedef struct pn_layer_ops {
+    const char *keras_class; /* "Conv2D": summary and model files */
+    const char *base_name;   /* "conv2d": Keras' automatic layer names */
+    pneumo_status (*forward)(pn_layer *l, const pn_run *run, int32_t n, const float *x, float *y);
+    /* dx may be NULL (first layer: the input gradient is not needed) */
+    pneumo_status (*backward)(pn_layer *l, const pn_run *run, int32_t n, const float *x,
+                              const float *y, float *dy, float *dx);
+    void (*destroy)(pn_layer *l); /* frees scratch; NULL if none */
+} pn_layer_ops;
+
+struct pn_layer {
+    const pn_layer_ops *ops;
+    pn_layer_kind kind;
+    int32_t index;
+    char name[64];
+    char w_name[80], b_name[80]; /* "<name>/kernel", "<name>/bias" */
+    pn_dims in, out;
+
+    /* settings (which are used depends on the kind) */
+    int32_t filters, kh, kw, sh, sw, padding, pad_top, pad_left;
+    int32_t units, use_bias;
+    pn_act act;
+    float rate;
+
+    /* parameters: offsets (in floats) into the model arenas, and views */
+    int64_t w_off, b_off, nw, nb;
+    int64_t w_shape[4], b_shape[1];
+    int32_t w_ndim;
+    float *w, *b, *dw, *db;
+
+    /* per-batch scratch owned by the layer */
+    uint8_t *argmax;
+    float *mask;
+    size_t scratch_cap; /* elements allocated in argmax / mask */
+};
+
+/* Set up a layer of each kind on input dims `in`: validates the settings,
+ * computes the output dims and parameter shapes. `l` is zeroed first. */
+pneumo_status pn_conv2d_setup(pn_layer *l, const pn_dims *in, const pneumo_conv2d_params *p);
+pneumo_status pn_maxpool2d_setup(pn_layer *l, const pn_dims *in, const pneumo_maxpool2d_params *p);
+pneumo_status pn_flatten_setup(pn_layer *l, const pn_dims *in);
+pneumo_status pn_dense_setup(pn_layer *l, const pn_dims *in, int32_t units, pneumo_activation act);
+pneumo_status pn_activation_setup(pn_layer *l, const pn_dims *in, pneumo_activation act);
+pneumo_status pn_dropout_setup(pn_layer *l, const pn_dims *in, float rate);
+
+/* Keras glorot_uniform for the kernel, zeros for the bias. */
+void pn_layer_init_params(pn_layer *l, pn_rng *rng);
+
+/* Fan-in and fan-out of the layer's kernel as Keras computes them. */
+void pn_layer_fans(const pn_layer *l, double *fan_in, double *fan_out);
+
+/* Grow the layer's scratch to `count` elements (argmax bytes or mask floats). */
+pneumo_status pn_layer_reserve_scratch(pn_layer *l, size_t count, int want_argmax, int want_mask);
+
+void pn_layer_destroy(pn_layer *l);
+
+/* Names used in summaries and model files. */
+const char *pn_act_name(pn_act act);
+int pn_act_from_name(const char *name, pn_act *out);
+int pn_act_valid(int act);
+
+#endif

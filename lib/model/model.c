@@ -1,0 +1,383 @@
+/* Sequential model: construction, layer bookkeeping, parameter access. */
+#include "model/model.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/tensor.h"
+#include "layers/limits.h"
+
+static atomic_uint_fast64_t next_model_id = 1;
+
+/* Parameter tensors start on 16-float (64-byte) boundaries. */
+static int64_t round_up16(int64_t n) { return (n + 15) & ~(int64_t)15; }
+
+void pneumo_conv2d_default_params(pneumo_conv2d_params *p)
+{
+    if (!p)
+        return;
+    memset(p, 0, sizeof *p);
+    p->kernel_h = p->kernel_w = 3;
+    p->stride_h = p->stride_w = 1;
+    p->padding = PNEUMO_PADDING_VALID;
+    p->activation = PNEUMO_ACT_LINEAR;
+    p->use_bias = 1;
+}
+
+void pneumo_maxpool2d_default_params(pneumo_maxpool2d_params *p)
+{
+    if (!p)
+        return;
+    memset(p, 0, sizeof *p);
+    p->pool_h = p->pool_w = 2;
+    p->padding = PNEUMO_PADDING_VALID;
+}
+
+pneumo_status pneumo_model_create(int32_t height, int32_t width, int32_t channels, uint64_t seed,
+                                  pneumo_model **out)
+{
+    pneumo_model *m;
+    if (!out)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_model_create: out is NULL");
+    *out = NULL;
+    if (height < 1 || width < 1 || channels < 1)
+        return pn_error(PNEUMO_ERR_INVALID_ARG,
+                        "pneumo_model_create: input shape (%d, %d, %d) must be positive", height,
+                        width, channels);
+    if (height > PN_MAX_SIDE || width > PN_MAX_SIDE || channels > PN_MAX_CHANNELS ||
+        (int64_t)height * width * channels > PN_MAX_SAMPLE_VALUES)
+        return pn_error(PNEUMO_ERR_LIMIT,
+                        "pneumo_model_create: input shape (%d, %d, %d) exceeds the limits "
+                        "(side %d, channels %d, %lld values)",
+                        height, width, channels, PN_MAX_SIDE, PN_MAX_CHANNELS,
+                        (long long)PN_MAX_SAMPLE_VALUES);
+    m = calloc(1, sizeof *m);
+    if (!m)
+        return pn_error_nomem("pneumo_model_create", sizeof *m);
+    m->id = atomic_fetch_add(&next_model_id, 1);
+    m->seed = seed;
+    /* A 1x1 spatial input is a flat feature vector, like Keras' Input(shape=(c,)). */
+    if (height == 1 && width == 1)
+        m->input = (pn_dims){1, 1, 1, channels};
+    else
+        m->input = (pn_dims){3, height, width, channels};
+    *out = m;
+    return PNEUMO_OK;
+}
+
+void pn_model_free_batch(pneumo_model *m)
+{
+    if (m->acts)
+        for (int32_t i = 0; i < m->nlayers; i++)
+            pn_aligned_free(m->acts[i]);
+    free(m->acts);
+    m->acts = NULL;
+    pn_aligned_free(m->gbuf[0]);
+    pn_aligned_free(m->gbuf[1]);
+    m->gbuf[0] = m->gbuf[1] = NULL;
+    m->batch_cap = 0;
+}
+
+void pneumo_model_destroy(pneumo_model *m)
+{
+    if (!m)
+        return;
+    pn_model_free_batch(m);
+    for (int32_t i = 0; i < m->nlayers; i++)
+        if (m->layers[i].ops->destroy)
+            m->layers[i].ops->destroy(&m->layers[i]);
+    free(m->layers);
+    pn_aligned_free(m->params);
+    pn_aligned_free(m->grads);
+    free(m);
+}
+
+const pn_dims *pn_model_out_dims(const pneumo_model *m)
+{
+    return m->nlayers ? &m->layers[m->nlayers - 1].out : &m->input;
+}
+
+static void refresh_param_views(pneumo_model *m)
+{
+    for (int32_t i = 0; i < m->nlayers; i++) {
+        pn_layer *l = &m->layers[i];
+        if (l->nw) {
+            l->w = m->params + l->w_off;
+            l->dw = m->grads + l->w_off;
+        }
+        if (l->nb) {
+            l->b = m->params + l->b_off;
+            l->db = m->grads + l->b_off;
+        }
+    }
+}
+
+static void name_layer(pneumo_model *m, pn_layer *l)
+{
+    int same = 0;
+    for (int32_t i = 0; i < m->nlayers; i++)
+        if (m->layers[i].ops == l->ops)
+            same++;
+    if (same == 0)
+        snprintf(l->name, sizeof l->name, "%s", l->ops->base_name);
+    else
+        snprintf(l->name, sizeof l->name, "%s_%d", l->ops->base_name, same);
+    snprintf(l->w_name, sizeof l->w_name, "%s/kernel", l->name);
+    snprintf(l->b_name, sizeof l->b_name, "%s/bias", l->name);
+}
+
+pneumo_status pn_model_append(pneumo_model *m, pn_layer *l)
+{
+    int64_t extra = round_up16(l->nw) + round_up16(l->nb);
+    if (m->nlayers >= PN_MAX_LAYERS)
+        return pn_error(PNEUMO_ERR_LIMIT, "model has the maximum of %d layers", PN_MAX_LAYERS);
+    if (m->nlayers == m->layers_cap) {
+        int32_t cap = m->layers_cap ? m->layers_cap * 2 : 16;
+        pn_layer *grown = realloc(m->layers, (size_t)cap * sizeof *grown);
+        if (!grown)
+            return pn_error_nomem("model layers", (size_t)cap * sizeof *grown);
+        m->layers = grown;
+        m->layers_cap = cap;
+    }
+    if (extra) {
+        size_t total = (size_t)(m->arena_size + extra);
+        float *p = pn_aligned_calloc(total, sizeof(float));
+        float *g = pn_aligned_calloc(total, sizeof(float));
+        if (!p || !g) {
+            pn_aligned_free(p);
+            pn_aligned_free(g);
+            return pn_error_nomem(l->ops->keras_class, total * 2 * sizeof(float));
+        }
+        if (m->arena_size)
+            memcpy(p, m->params, (size_t)m->arena_size * sizeof(float));
+        pn_aligned_free(m->params);
+        pn_aligned_free(m->grads);
+        m->params = p;
+        m->grads = g;
+        l->w_off = m->arena_size;
+        l->b_off = m->arena_size + round_up16(l->nw);
+        m->arena_size += extra;
+        m->nparams += l->nw + l->nb;
+    }
+    /* The per-batch buffers are sized by layer; rebuild them on next use. */
+    pn_model_free_batch(m);
+    l->index = m->nlayers;
+    name_layer(m, l);
+    m->layers[m->nlayers++] = *l;
+    refresh_param_views(m);
+    {
+        pn_layer *added = &m->layers[m->nlayers - 1];
+        pn_rng rng;
+        pn_rng_init(&rng, m->seed, (uint64_t)added->index);
+        pn_layer_init_params(added, &rng);
+    }
+    return PNEUMO_OK;
+}
+
+static pneumo_status check_model(const pneumo_model *m, const char *fn)
+{
+    if (!m)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: model is NULL", fn);
+    return PNEUMO_OK;
+}
+
+/* Shared tail of every pneumo_model_add_*: prefix the error with the layer
+ * that was being added. */
+static pneumo_status add_layer(pneumo_model *m, pneumo_status setup_status, pn_layer *l)
+{
+    if (setup_status != PNEUMO_OK)
+        return pn_error_prefix("layer %d", m->nlayers);
+    return pn_model_append(m, l);
+}
+
+pneumo_status pneumo_model_add_conv2d(pneumo_model *m, const pneumo_conv2d_params *p)
+{
+    pn_layer l;
+    if (check_model(m, "pneumo_model_add_conv2d"))
+        return PNEUMO_ERR_INVALID_ARG;
+    if (!p)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_model_add_conv2d: params is NULL");
+    return add_layer(m, pn_conv2d_setup(&l, pn_model_out_dims(m), p), &l);
+}
+
+pneumo_status pneumo_model_add_maxpool2d(pneumo_model *m, const pneumo_maxpool2d_params *p)
+{
+    pneumo_maxpool2d_params defaults;
+    pn_layer l;
+    if (check_model(m, "pneumo_model_add_maxpool2d"))
+        return PNEUMO_ERR_INVALID_ARG;
+    if (!p) {
+        pneumo_maxpool2d_default_params(&defaults);
+        p = &defaults;
+    }
+    return add_layer(m, pn_maxpool2d_setup(&l, pn_model_out_dims(m), p), &l);
+}
+
+pneumo_status pneumo_model_add_flatten(pneumo_model *m)
+{
+    pn_layer l;
+    if (check_model(m, "pneumo_model_add_flatten"))
+        return PNEUMO_ERR_INVALID_ARG;
+    return add_layer(m, pn_flatten_setup(&l, pn_model_out_dims(m)), &l);
+}
+
+pneumo_status pneumo_model_add_dense(pneumo_model *m, int32_t units, pneumo_activation activation)
+{
+    pn_layer l;
+    if (check_model(m, "pneumo_model_add_dense"))
+        return PNEUMO_ERR_INVALID_ARG;
+    return add_layer(m, pn_dense_setup(&l, pn_model_out_dims(m), units, activation), &l);
+}
+
+pneumo_status pneumo_model_add_activation(pneumo_model *m, pneumo_activation activation)
+{
+    pn_layer l;
+    if (check_model(m, "pneumo_model_add_activation"))
+        return PNEUMO_ERR_INVALID_ARG;
+    return add_layer(m, pn_activation_setup(&l, pn_model_out_dims(m), activation), &l);
+}
+
+pneumo_status pneumo_model_add_dropout(pneumo_model *m, float rate)
+{
+    pn_layer l;
+    if (check_model(m, "pneumo_model_add_dropout"))
+        return PNEUMO_ERR_INVALID_ARG;
+    return add_layer(m, pn_dropout_setup(&l, pn_model_out_dims(m), rate), &l);
+}
+
+pneumo_status pneumo_model_create_article(int32_t size, uint64_t seed, pneumo_model **out)
+{
+    static const int32_t filters[5] = {32, 32, 32, 64, 64};
+    pneumo_model *m = NULL;
+    pneumo_conv2d_params conv;
+    pneumo_status st;
+    if (!out)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_model_create_article: out is NULL");
+    *out = NULL;
+    st = pneumo_model_create(size, size, 1, seed, &m);
+    if (st != PNEUMO_OK)
+        return st;
+    pneumo_conv2d_default_params(&conv);
+    conv.activation = PNEUMO_ACT_RELU;
+    for (int i = 0; i < 5 && st == PNEUMO_OK; i++) {
+        conv.filters = filters[i];
+        st = pneumo_model_add_conv2d(m, &conv);
+        if (st == PNEUMO_OK)
+            st = pneumo_model_add_maxpool2d(m, NULL);
+    }
+    if (st == PNEUMO_OK)
+        st = pneumo_model_add_flatten(m);
+    if (st == PNEUMO_OK)
+        st = pneumo_model_add_dense(m, 128, PNEUMO_ACT_RELU);
+    if (st == PNEUMO_OK)
+        st = pneumo_model_add_dense(m, 64, PNEUMO_ACT_RELU);
+    if (st == PNEUMO_OK)
+        st = pneumo_model_add_dense(m, 1, PNEUMO_ACT_SIGMOID);
+    if (st != PNEUMO_OK) {
+        pneumo_model_destroy(m);
+        return pn_error_prefix("article model at %dx%d (the minimum size is 94)", size, size);
+    }
+    *out = m;
+    return PNEUMO_OK;
+}
+
+int32_t pneumo_model_num_layers(const pneumo_model *m) { return m ? m->nlayers : 0; }
+
+pneumo_status pneumo_model_input_shape(const pneumo_model *m, int32_t *h, int32_t *w, int32_t *c)
+{
+    if (check_model(m, "pneumo_model_input_shape"))
+        return PNEUMO_ERR_INVALID_ARG;
+    if (h)
+        *h = m->input.h;
+    if (w)
+        *w = m->input.w;
+    if (c)
+        *c = m->input.c;
+    return PNEUMO_OK;
+}
+
+int64_t pneumo_model_output_size(const pneumo_model *m)
+{
+    if (!m || m->nlayers == 0)
+        return 0;
+    return pn_dims_size(pn_model_out_dims(m));
+}
+
+int64_t pneumo_model_num_params(const pneumo_model *m) { return m ? m->nparams : 0; }
+
+/* Parameter tensor `index` counts kernels and biases in layer order. */
+static const pn_layer *param_layer(const pneumo_model *m, int32_t index, int *is_bias)
+{
+    if (!m || index < 0)
+        return NULL;
+    for (int32_t i = 0; i < m->nlayers; i++) {
+        const pn_layer *l = &m->layers[i];
+        if (l->nw) {
+            if (index == 0) {
+                *is_bias = 0;
+                return l;
+            }
+            index--;
+        }
+        if (l->nb) {
+            if (index == 0) {
+                *is_bias = 1;
+                return l;
+            }
+            index--;
+        }
+    }
+    return NULL;
+}
+
+int32_t pneumo_model_num_param_tensors(const pneumo_model *m)
+{
+    int32_t n = 0;
+    if (!m)
+        return 0;
+    for (int32_t i = 0; i < m->nlayers; i++)
+        n += (m->layers[i].nw != 0) + (m->layers[i].nb != 0);
+    return n;
+}
+
+const char *pneumo_model_param_name(const pneumo_model *m, int32_t index)
+{
+    int is_bias;
+    const pn_layer *l = param_layer(m, index, &is_bias);
+    if (!l)
+        return NULL;
+    return is_bias ? l->b_name : l->w_name;
+}
+
+static pneumo_status param_view(pneumo_model *m, int32_t index, int grad, pneumo_tensor **out)
+{
+    int is_bias;
+    const pn_layer *l;
+    const char *fn = grad ? "pneumo_model_grad" : "pneumo_model_param";
+    if (!out)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    *out = NULL;
+    if (check_model(m, fn))
+        return PNEUMO_ERR_INVALID_ARG;
+    l = param_layer(m, index, &is_bias);
+    if (!l)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: index %d outside 0..%d", fn, index,
+                        pneumo_model_num_param_tensors(m) - 1);
+    if (is_bias)
+        return pneumo_tensor_wrap(1, l->b_shape, grad ? l->db : l->b, out);
+    return pneumo_tensor_wrap(l->w_ndim, l->w_shape, grad ? l->dw : l->w, out);
+}
+
+pneumo_status pneumo_model_param(pneumo_model *m, int32_t index, pneumo_tensor **out)
+{
+    return param_view(m, index, 0, out);
+}
+
+pneumo_status pneumo_model_grad(pneumo_model *m, int32_t index, pneumo_tensor **out)
+{
+    return param_view(m, index, 1, out);
+}

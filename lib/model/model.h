@@ -1,0 +1,41 @@
+/* Internal layout of pneumo_model. */
+#ifndef PN_MODEL_MODEL_H
+#define PN_MODEL_MODEL_H
+
+#include "layers/layer.h"
+#include "pneumo/model.h"
+
+struct pneumo_model {
+    uint64_t id;     /* unique per process: optimizers bind to it */
+    uint64_t seed;
+    pn_dims input;
+
+    pn_layer *layers;
+    int32_t nlayers, layers_cap;
+
+    /* All parameters in one aligned arena, each tensor starting on a 64-byte
+     * boundary (padding stays zero), gradients in a twin arena. Optimizers
+     * update the whole arena as one vector. */
+    float *params, *grads;
+    int64_t arena_size; /* floats, including padding */
+    int64_t nparams;    /* trainable values, excluding padding */
+
+    /* Per-batch buffers, grown to the largest batch seen. */
+    int32_t batch_cap;
+    float **acts;       /* output of each layer */
+    float *gbuf[2];     /* ping-pong gradients w.r.t. activations */
+
+    uint64_t train_steps; /* forward passes in training mode (dropout stream) */
+};
+
+/* Add a configured layer (from pn_*_setup): names it Keras-style, extends the
+ * parameter arena and initialises the weights from (seed, layer index). */
+pneumo_status pn_model_append(pneumo_model *m, pn_layer *l);
+
+/* Per-sample output dims of the last layer (the input dims for an empty model). */
+const pn_dims *pn_model_out_dims(const pneumo_model *m);
+
+/* Free per-batch buffers (used when the model changes). */
+void pn_model_free_batch(pneumo_model *m);
+
+#endif

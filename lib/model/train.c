@@ -1,0 +1,256 @@
+/* Forward and backward passes over the layer stack, the loss, prediction and
+ * training steps. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/tensor.h"
+#include "model/model.h"
+#include "optim/optimizer.h"
+
+/* Grow the per-batch buffers to hold n samples. */
+static pneumo_status ensure_batch(pneumo_model *m, int32_t n)
+{
+    int64_t gmax = pn_dims_size(&m->input);
+    if (n <= m->batch_cap && m->acts)
+        return PNEUMO_OK;
+    pn_model_free_batch(m);
+    m->acts = calloc((size_t)m->nlayers, sizeof *m->acts);
+    if (!m->acts)
+        return pn_error_nomem("activation table", (size_t)m->nlayers * sizeof *m->acts);
+    for (int32_t i = 0; i < m->nlayers; i++) {
+        int64_t size = pn_dims_size(&m->layers[i].out);
+        m->acts[i] = pn_aligned_alloc((size_t)n * (size_t)size * sizeof(float));
+        if (!m->acts[i]) {
+            pn_model_free_batch(m);
+            return pn_error_nomem(m->layers[i].name, (size_t)n * (size_t)size * sizeof(float));
+        }
+        if (size > gmax)
+            gmax = size;
+    }
+    for (int i = 0; i < 2; i++) {
+        m->gbuf[i] = pn_aligned_alloc((size_t)n * (size_t)gmax * sizeof(float));
+        if (!m->gbuf[i]) {
+            pn_model_free_batch(m);
+            return pn_error_nomem("gradient buffers", (size_t)n * (size_t)gmax * sizeof(float));
+        }
+    }
+    m->batch_cap = n;
+    return PNEUMO_OK;
+}
+
+/* Check x against the input shape; returns the batch size through *n. */
+static pneumo_status check_input(const pneumo_model *m, const pneumo_tensor *x, const char *fn,
+                                 int32_t *n)
+{
+    const pn_dims *in = &m->input;
+    char got[96];
+    if (!x)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: input tensor is NULL", fn);
+    if (m->nlayers == 0)
+        return pn_error(PNEUMO_ERR_STATE, "%s: the model has no layers", fn);
+    if (x->shape[0] > INT32_MAX)
+        return pn_error(PNEUMO_ERR_LIMIT, "%s: batch of %lld samples is too large", fn,
+                        (long long)x->shape[0]);
+    if (x->ndim == 4 && x->shape[1] == in->h && x->shape[2] == in->w && x->shape[3] == in->c)
+        ;
+    else if (x->ndim == 2 && x->shape[1] == pn_dims_size(in) && in->h == 1 && in->w == 1)
+        ;
+    else if (in->rank == 1)
+        return pn_error(PNEUMO_ERR_SHAPE, "%s: input shape %s does not match the model input (None, %d)",
+                        fn, pn_shape_format(x->ndim, x->shape, got, sizeof got), in->c);
+    else
+        return pn_error(PNEUMO_ERR_SHAPE,
+                        "%s: input shape %s does not match the model input (None, %d, %d, %d)", fn,
+                        pn_shape_format(x->ndim, x->shape, got, sizeof got), in->h, in->w, in->c);
+    *n = (int32_t)x->shape[0];
+    return PNEUMO_OK;
+}
+
+/* The loss needs a single sigmoid output; returns the layer whose activation
+ * the loss absorbs. */
+static pneumo_status check_loss_head(const pneumo_model *m, const char *fn)
+{
+    const pn_layer *last;
+    if (m->nlayers == 0)
+        return pn_error(PNEUMO_ERR_STATE, "%s: the model has no layers", fn);
+    last = &m->layers[m->nlayers - 1];
+    if (pn_dims_size(&last->out) != 1 || last->act != PN_ACT_SIGMOID ||
+        !(last->kind == PN_LAYER_DENSE || last->kind == PN_LAYER_CONV2D ||
+          last->kind == PN_LAYER_ACTIVATION))
+        return pn_error(PNEUMO_ERR_STATE,
+                        "%s: binary cross-entropy needs the model to end in one sigmoid unit, "
+                        "but the last layer is %s (%s, %lld outputs)",
+                        fn, last->name, pn_act_name(last->act), (long long)pn_dims_size(&last->out));
+    return PNEUMO_OK;
+}
+
+/* Run every layer. With `logits`, the last layer's sigmoid is left out so its
+ * output holds z for the loss. */
+static pneumo_status forward(pneumo_model *m, int32_t n, const float *x, int training, int logits)
+{
+    pn_run run = {pn_kernels_get(), training, 0, m->seed, m->train_steps};
+    const float *in = x;
+    pneumo_status st = ensure_batch(m, n);
+    if (st != PNEUMO_OK)
+        return st;
+    for (int32_t i = 0; i < m->nlayers; i++) {
+        pn_layer *l = &m->layers[i];
+        run.skip_act = logits && i == m->nlayers - 1;
+        st = l->ops->forward(l, &run, n, in, m->acts[i]);
+        if (st != PNEUMO_OK)
+            return pn_error_prefix("%s forward", l->name);
+        in = m->acts[i];
+    }
+    if (training)
+        m->train_steps++;
+    return PNEUMO_OK;
+}
+
+/* Backward from dL/dz in gbuf[0] (for the last layer, whose activation the
+ * loss absorbed) down to the first layer; accumulates parameter gradients. */
+static pneumo_status backward(pneumo_model *m, int32_t n, const float *x)
+{
+    pn_run run = {pn_kernels_get(), 1, 0, m->seed, m->train_steps - 1};
+    int cur = 0;
+    memset(m->grads, 0, (size_t)m->arena_size * sizeof(float));
+    for (int32_t i = m->nlayers - 1; i >= 0; i--) {
+        pn_layer *l = &m->layers[i];
+        const float *lx = i ? m->acts[i - 1] : x;
+        float *dx = i ? m->gbuf[1 - cur] : NULL;
+        pneumo_status st;
+        run.skip_act = i == m->nlayers - 1;
+        st = l->ops->backward(l, &run, n, lx, m->acts[i], m->gbuf[cur], dx);
+        if (st != PNEUMO_OK)
+            return pn_error_prefix("%s backward", l->name);
+        cur = 1 - cur;
+    }
+    return PNEUMO_OK;
+}
+
+/* Labels (N) or (N, 1) in [0, 1], weights (N) finite and >= 0, or NULL. */
+static pneumo_status check_targets(int32_t n, const pneumo_tensor *labels,
+                                   const pneumo_tensor *weights, const char *fn)
+{
+    char got[96];
+    if (!labels)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: labels tensor is NULL", fn);
+    if (!((labels->ndim == 1 && labels->shape[0] == n) ||
+          (labels->ndim == 2 && labels->shape[0] == n && labels->shape[1] == 1)))
+        return pn_error(PNEUMO_ERR_SHAPE, "%s: labels shape %s does not match a batch of %d (expected (%d,) or (%d, 1))",
+                        fn, pn_shape_format(labels->ndim, labels->shape, got, sizeof got), n, n, n);
+    if (weights && !(weights->ndim == 1 && weights->shape[0] == n))
+        return pn_error(PNEUMO_ERR_SHAPE, "%s: sample weights shape %s does not match a batch of %d (expected (%d,))",
+                        fn, pn_shape_format(weights->ndim, weights->shape, got, sizeof got), n, n);
+    for (int32_t i = 0; i < n; i++) {
+        float y = labels->data[i];
+        if (!(y >= 0.0f && y <= 1.0f))
+            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: label %d is %g, outside [0, 1]", fn, i,
+                            (double)y);
+        if (weights && !(weights->data[i] >= 0.0f && weights->data[i] < 1e30f))
+            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: sample weight %d is %g (must be finite and >= 0)",
+                            fn, i, (double)weights->data[i]);
+    }
+    return PNEUMO_OK;
+}
+
+/* Loss and accuracy of the batch after a logits forward pass; writes the
+ * probabilities over the logits and, with `grad`, dL/dz into gbuf[0]. */
+static void loss_head(pneumo_model *m, int32_t n, const pneumo_tensor *labels,
+                      const pneumo_tensor *weights, int grad, pneumo_step_result *result)
+{
+    float *z = m->acts[m->nlayers - 1];
+    double loss, acc, wsum;
+    pn_kernels_get()->bce_logits((size_t)n, z, labels->data, weights ? weights->data : NULL, z,
+                                 grad ? m->gbuf[0] : NULL, &loss, &acc, &wsum);
+    if (result) {
+        memset(result, 0, sizeof *result);
+        result->loss = loss / n;
+        /* Keras weights the metric by the sample weights too. */
+        result->accuracy = wsum > 0.0 ? acc / wsum : 0.0;
+        result->batch_size = n;
+    }
+}
+
+static pneumo_status run_loss(pneumo_model *m, const pneumo_tensor *x, const pneumo_tensor *labels,
+                              const pneumo_tensor *weights, int training, pneumo_step_result *result,
+                              const char *fn)
+{
+    int32_t n = 0;
+    pneumo_status st;
+    if (!m)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: model is NULL", fn);
+    if ((st = check_input(m, x, fn, &n)) != PNEUMO_OK)
+        return st;
+    if ((st = check_loss_head(m, fn)) != PNEUMO_OK)
+        return st;
+    if ((st = check_targets(n, labels, weights, fn)) != PNEUMO_OK)
+        return st;
+    if ((st = forward(m, n, x->data, training, 1)) != PNEUMO_OK)
+        return st;
+    loss_head(m, n, labels, weights, training, result);
+    if (training)
+        return backward(m, n, x->data);
+    return PNEUMO_OK;
+}
+
+pneumo_status pneumo_model_compute_gradients(pneumo_model *m, const pneumo_tensor *x,
+                                             const pneumo_tensor *labels,
+                                             const pneumo_tensor *sample_weights,
+                                             pneumo_step_result *result)
+{
+    return run_loss(m, x, labels, sample_weights, 1, result, "pneumo_model_compute_gradients");
+}
+
+pneumo_status pneumo_model_train_step(pneumo_model *m, pneumo_optimizer *opt, const pneumo_tensor *x,
+                                      const pneumo_tensor *labels,
+                                      const pneumo_tensor *sample_weights, pneumo_step_result *result)
+{
+    const char *fn = "pneumo_model_train_step";
+    pneumo_status st;
+    if (!opt)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: optimizer is NULL", fn);
+    if (!m)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: model is NULL", fn);
+    if (m->nparams == 0)
+        return pn_error(PNEUMO_ERR_STATE, "%s: the model has no trainable parameters", fn);
+    if ((st = pn_optimizer_bind(opt, m->id, m->arena_size)) != PNEUMO_OK)
+        return pn_error_prefix("%s", fn);
+    if ((st = run_loss(m, x, labels, sample_weights, 1, result, fn)) != PNEUMO_OK)
+        return st;
+    pn_optimizer_step(opt, pn_kernels_get(), m->params, m->grads);
+    return PNEUMO_OK;
+}
+
+pneumo_status pneumo_model_evaluate_batch(pneumo_model *m, const pneumo_tensor *x,
+                                          const pneumo_tensor *labels,
+                                          const pneumo_tensor *sample_weights,
+                                          pneumo_step_result *result)
+{
+    return run_loss(m, x, labels, sample_weights, 0, result, "pneumo_model_evaluate_batch");
+}
+
+pneumo_status pneumo_model_predict(pneumo_model *m, const pneumo_tensor *x, pneumo_tensor *out)
+{
+    const char *fn = "pneumo_model_predict";
+    int32_t n = 0;
+    int64_t units;
+    char got[96];
+    pneumo_status st;
+    if (!m)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: model is NULL", fn);
+    if (!out)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: output tensor is NULL", fn);
+    if ((st = check_input(m, x, fn, &n)) != PNEUMO_OK)
+        return st;
+    units = pn_dims_size(pn_model_out_dims(m));
+    if (!(out->ndim == 2 && out->shape[0] == n && out->shape[1] == units) &&
+        !(units == 1 && out->ndim == 1 && out->shape[0] == n))
+        return pn_error(PNEUMO_ERR_SHAPE, "%s: output shape %s, expected (%d, %lld)", fn,
+                        pn_shape_format(out->ndim, out->shape, got, sizeof got), n, (long long)units);
+    if ((st = forward(m, n, x->data, 0, 0)) != PNEUMO_OK)
+        return st;
+    memcpy(out->data, m->acts[m->nlayers - 1], (size_t)n * (size_t)units * sizeof(float));
+    return PNEUMO_OK;
+}

@@ -1,0 +1,26 @@
+/* Helpers shared by the cmocka test programs. */
+#ifndef PN_TESTUTIL_H
+#define PN_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+/* Deterministic test RNG (splitmix64). */
+uint64_t tu_next(uint64_t *state);
+/* Uniform float in [lo, hi). */
+float tu_uniform(uint64_t *state, float lo, float hi);
+/* Fill n floats with U(lo, hi). */
+void tu_fill(uint64_t *state, float *x, size_t n, float lo, float hi);
+
+/* Directory of the shared chest X-ray data (../shared/data), or NULL after
+ * printing a clear "skipped: ..." message when it is absent. */
+const char *tu_shared_data(void);
+
+/* A fresh temporary directory for this test (mkdtemp under $TMPDIR or /tmp);
+ * the path is static storage. */
+const char *tu_tmpdir(void);
+
+#endif
