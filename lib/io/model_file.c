@@ -281,7 +281,7 @@ static pneumo_status add_layer_from_json(pneumo_model *m, const pn_json *j, cons
         return fmt_error(label, where, detail);
     }
     if (st != PNEUMO_OK)
-        return pn_error(st == PNEUMO_ERR_NOMEM ? st : PNEUMO_ERR_FORMAT, "%s: %s: %s", label, where,
+        return pn_error(st == PNEUMO_ERR_NOMEM ? st : PNEUMO_ERR_FORMAT, "%s: %s", label,
                         pneumo_last_error());
     if (strcmp(m->layers[m->nlayers - 1].name, name) != 0) {
         char detail[160];
@@ -306,7 +306,8 @@ static pneumo_status parse_u64(const char *s, uint64_t *out)
     return PNEUMO_OK;
 }
 
-static pneumo_status build_model(const pn_st_file *f, const char *label, pneumo_model **out)
+static pneumo_status build_model(const pn_st_file *f, size_t file_size, const char *label,
+                                 pneumo_model **out)
 {
     const char *arch_text = pn_st_meta_get(f, "architecture");
     const char *format = pn_st_meta_get(f, "format");
@@ -351,9 +352,13 @@ static pneumo_status build_model(const pn_st_file *f, const char *label, pneumo_
         goto fail;
     }
     m->train_steps = steps;
+    /* Every weight must be in the file: bounding the parameter count by the
+     * file's size bounds what a hostile architecture can make us allocate. */
+    m->max_params = (int64_t)(file_size / sizeof(float)) + 1;
     for (size_t i = 0; i < layers->count; i++)
         if ((st = add_layer_from_json(m, pn_json_item(layers, i), label, (int)i)) != PNEUMO_OK)
             goto fail;
+    m->max_params = 0;
     pn_json_free(arch);
     *out = m;
     return PNEUMO_OK;
@@ -498,7 +503,7 @@ static pneumo_status pn_model_load_labeled(const void *data, size_t size, const 
         return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_model_load: %s is NULL", model ? "data" : "model");
     if ((st = pn_safetensors_parse(data, size, label, &f)) != PNEUMO_OK)
         return st;
-    if ((st = build_model(f, label, &m)) != PNEUMO_OK)
+    if ((st = build_model(f, size, label, &m)) != PNEUMO_OK)
         goto fail;
     for (int32_t i = 0; i < m->nlayers; i++) {
         pn_layer *l = &m->layers[i];

@@ -135,6 +135,10 @@ pneumo_status pn_model_append(pneumo_model *m, pn_layer *l)
     int64_t extra = round_up16(l->nw) + round_up16(l->nb);
     if (m->nlayers >= PN_MAX_LAYERS)
         return pn_error(PNEUMO_ERR_LIMIT, "model has the maximum of %d layers", PN_MAX_LAYERS);
+    if (m->act_values + pn_dims_size(&l->out) > PN_MAX_SAMPLE_VALUES)
+        return pn_error(PNEUMO_ERR_LIMIT,
+                        "%s: the model would keep more than %lld activation values per sample",
+                        l->ops->keras_class, (long long)PN_MAX_SAMPLE_VALUES);
     if (m->nlayers == m->layers_cap) {
         int32_t cap = m->layers_cap ? m->layers_cap * 2 : 16;
         pn_layer *grown = realloc(m->layers, (size_t)cap * sizeof *grown);
@@ -143,6 +147,10 @@ pneumo_status pn_model_append(pneumo_model *m, pn_layer *l)
         m->layers = grown;
         m->layers_cap = cap;
     }
+    if (m->max_params && m->nparams + l->nw + l->nb > m->max_params)
+        return pn_error(PNEUMO_ERR_FORMAT,
+                        "%s: the model would have %lld parameters, more than the file holds",
+                        l->ops->keras_class, (long long)(m->nparams + l->nw + l->nb));
     if (extra) {
         size_t total = (size_t)(m->arena_size + extra);
         float *p = pn_aligned_calloc(total, sizeof(float));
@@ -165,6 +173,7 @@ pneumo_status pn_model_append(pneumo_model *m, pn_layer *l)
     }
     /* The per-batch buffers are sized by layer; rebuild them on next use. */
     pn_model_free_batch(m);
+    m->act_values += pn_dims_size(&l->out);
     l->index = m->nlayers;
     name_layer(m, l);
     m->layers[m->nlayers++] = *l;

@@ -19,6 +19,8 @@ struct pneumo_model {
     float *params, *grads;
     int64_t arena_size; /* floats, including padding */
     int64_t nparams;    /* trainable values, excluding padding */
+    int64_t act_values; /* activation values per sample, summed over layers */
+    int64_t max_params; /* 0, or a budget set by the loader (the file's size / 4) */
 
     /* Per-batch buffers, grown to the largest batch seen. */
     int32_t batch_cap;

@@ -215,10 +215,14 @@ pneumo_status pneumo_model_train_step(pneumo_model *m, pneumo_optimizer *opt, co
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: model is NULL", fn);
     if (m->nparams == 0)
         return pn_error(PNEUMO_ERR_STATE, "%s: the model has no trainable parameters", fn);
-    if ((st = pn_optimizer_bind(opt, m->id, m->arena_size)) != PNEUMO_OK)
-        return pn_error_prefix("%s", fn);
+    if (opt->model_id != 0 && (opt->model_id != m->id || opt->size != m->arena_size))
+        return pn_error(PNEUMO_ERR_STATE,
+                        "%s: the optimizer holds state for another model (or for this model "
+                        "before it gained layers); create a new optimizer", fn);
     if ((st = run_loss(m, x, labels, sample_weights, 1, result, fn)) != PNEUMO_OK)
         return st;
+    if ((st = pn_optimizer_bind(opt, m->id, m->arena_size)) != PNEUMO_OK)
+        return pn_error_prefix("%s", fn);
     pn_optimizer_step(opt, pn_kernels_get(), m->params, m->grads);
     return PNEUMO_OK;
 }

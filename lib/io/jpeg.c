@@ -1,0 +1,248 @@
+/* JPEG decoding with libjpeg(-turbo) to 8-bit gray, as PIL's convert('L').
+ *
+ * - libjpeg never exits or prints: error_exit longjmps back here, output_message
+ *   is silent, and emit_message turns the warnings that mean "the pixels are
+ *   wrong" (premature end of file, corrupt entropy-coded data) into errors: a
+ *   half-gray or garbled X-ray must not enter training silently. Harmless
+ *   warnings (unknown JFIF revision, bad ICC marker, ...) are ignored.
+ * - dimensions are checked against the limits right after jpeg_read_header,
+ *   before any pixel memory is allocated; a progress monitor caps the number of
+ *   progressive scans (a tiny file can otherwise hold millions of them).
+ * - 1 component: gray as stored. 3 components: libjpeg's RGB output (islow IDCT,
+ *   fancy upsampling, the defaults PIL uses) then Pillow's L24 luma.
+ *   4 components (CMYK, or YCCK which libjpeg turns into CMYK): Pillow unpacks
+ *   every CMYK JPEG as "CMYK;I" (inverted, Adobe convention), then converts
+ *   CMYK -> RGB with cmyk2rgb and RGB -> L; reproduced below exactly. */
+#include "io/image_internal.h"
+
+#include "core/error.h"
+
+#include <limits.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jpeglib.h>
+#include <jerror.h>
+
+/* More scans than any real encoder writes (libjpeg-turbo's own tools use 500). */
+#define PN_JPEG_MAX_SCANS 1000
+
+enum { PN_JPEG_FAIL_NONE = 0, PN_JPEG_FAIL_LIBJPEG, PN_JPEG_FAIL_SCANS };
+
+struct pn_jpeg_err {
+    struct jpeg_error_mgr pub;
+    jmp_buf jump;
+    int fail;
+    int code;
+    char message[JMSG_LENGTH_MAX];
+};
+
+static void pn_jpeg_error_exit(j_common_ptr cinfo)
+{
+    struct pn_jpeg_err *err = (struct pn_jpeg_err *)cinfo->err;
+    err->fail = PN_JPEG_FAIL_LIBJPEG;
+    err->code = err->pub.msg_code;
+    err->pub.format_message(cinfo, err->message);
+    longjmp(err->jump, 1);
+}
+
+static void pn_jpeg_output_message(j_common_ptr cinfo)
+{
+    (void)cinfo; /* the library never prints */
+}
+
+static int pn_jpeg_warning_is_fatal(int code)
+{
+    switch (code) {
+    case JWRN_JPEG_EOF:          /* Premature end of JPEG file */
+    case JWRN_HIT_MARKER:        /* premature end of data segment */
+    case JWRN_HUFF_BAD_CODE:     /* bad Huffman code */
+    case JWRN_ARITH_BAD_CODE:    /* bad arithmetic code */
+    case JWRN_MUST_RESYNC:       /* marker found where data expected */
+    case JWRN_NOT_SEQUENTIAL:    /* invalid SOS parameters */
+    case JWRN_BOGUS_PROGRESSION: /* inconsistent progression sequence */
+    case JWRN_EXTRANEOUS_DATA:   /* junk bytes inside the entropy-coded data */
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static void pn_jpeg_emit_message(j_common_ptr cinfo, int msg_level)
+{
+    struct pn_jpeg_err *err = (struct pn_jpeg_err *)cinfo->err;
+    if (msg_level >= 0)
+        return; /* trace messages: ignore */
+    err->pub.num_warnings++;
+    if (pn_jpeg_warning_is_fatal(err->pub.msg_code)) {
+        err->fail = PN_JPEG_FAIL_LIBJPEG;
+        err->code = err->pub.msg_code;
+        err->pub.format_message(cinfo, err->message);
+        longjmp(err->jump, 1);
+    }
+}
+
+struct pn_jpeg_progress {
+    struct jpeg_progress_mgr pub;
+    struct pn_jpeg_err *err;
+};
+
+static void pn_jpeg_progress_monitor(j_common_ptr cinfo)
+{
+    struct pn_jpeg_progress *prog = (struct pn_jpeg_progress *)cinfo->progress;
+    if (cinfo->is_decompressor &&
+        ((j_decompress_ptr)cinfo)->input_scan_number > PN_JPEG_MAX_SCANS) {
+        prog->err->fail = PN_JPEG_FAIL_SCANS;
+        longjmp(prog->err->jump, 1);
+    }
+}
+
+/* Pillow: unpack "CMYK;I" (c = 255 - stored) then cmyk2rgb then rgb2l. */
+static void pn_cmyk_inverted_to_gray(const uint8_t *in, size_t n, uint8_t *out)
+{
+    for (size_t i = 0; i < n; i++, in += 4) {
+        int nk = in[3]; /* 255 - K with K = 255 - stored */
+        int rgb[3];
+        for (int c = 0; c < 3; c++) {
+            int ink = 255 - in[c];
+            int tmp = ink * nk + 128;
+            int v = nk - (((tmp >> 8) + tmp) >> 8); /* nk - MULDIV255(ink, nk) */
+            rgb[c] = v < 0 ? 0 : v > 255 ? 255 : v;
+        }
+        out[i] = pn_luma((unsigned)rgb[0], (unsigned)rgb[1], (unsigned)rgb[2]);
+    }
+}
+
+static pneumo_status pn_jpeg_failure(const struct pn_jpeg_err *err, const char *label)
+{
+    if (err->fail == PN_JPEG_FAIL_SCANS)
+        return pn_error(PNEUMO_ERR_LIMIT, "%s: corrupt JPEG: more than %d progressive scans",
+                        label, PN_JPEG_MAX_SCANS);
+    switch (err->code) {
+    case JERR_IMAGE_TOO_BIG:
+        return pn_error(PNEUMO_ERR_LIMIT, "%s: JPEG too large: %s", label, err->message);
+    case JERR_OUT_OF_MEMORY:
+        return pn_error(PNEUMO_ERR_NOMEM, "%s: JPEG decoder out of memory: %s", label,
+                        err->message);
+    case JWRN_JPEG_EOF:
+    case JERR_INPUT_EMPTY:
+    case JERR_INPUT_EOF:
+        return pn_error(PNEUMO_ERR_FORMAT, "%s: truncated JPEG: %s", label, err->message);
+    default:
+        return pn_error(PNEUMO_ERR_FORMAT, "%s: corrupt JPEG: %s", label, err->message);
+    }
+}
+
+pneumo_status pn_decode_jpeg(const uint8_t *data, size_t size, const char *label,
+                             const pneumo_decode_limits *lim, pneumo_image **out)
+{
+    struct jpeg_decompress_struct cinfo;
+    struct pn_jpeg_err err;
+    struct pn_jpeg_progress prog;
+    pneumo_image *volatile img = NULL;
+    uint8_t *volatile row = NULL;
+    pneumo_image *tmp_img = NULL;
+    pneumo_status st;
+    int comps;
+    size_t width;
+
+    *out = NULL;
+    if (size > ULONG_MAX)
+        return pn_error(PNEUMO_ERR_LIMIT, "%s: JPEG data too large", label);
+
+    memset(&cinfo, 0, sizeof cinfo);
+    memset(&err, 0, sizeof err);
+    memset(&prog, 0, sizeof prog);
+    cinfo.err = jpeg_std_error(&err.pub);
+    err.pub.error_exit = pn_jpeg_error_exit;
+    err.pub.output_message = pn_jpeg_output_message;
+    err.pub.emit_message = pn_jpeg_emit_message;
+    prog.pub.progress_monitor = pn_jpeg_progress_monitor;
+    prog.err = &err;
+
+    if (setjmp(err.jump)) {
+        st = pn_jpeg_failure(&err, label);
+        jpeg_destroy_decompress(&cinfo);
+        free(row);
+        pneumo_image_destroy(img);
+        return st;
+    }
+
+    jpeg_create_decompress(&cinfo);
+    cinfo.progress = &prog.pub;
+    jpeg_mem_src(&cinfo, data, (unsigned long)size);
+    jpeg_read_header(&cinfo, TRUE);
+
+    st = pn_image_check_limits(lim, label, cinfo.image_width, cinfo.image_height);
+    if (st != PNEUMO_OK) {
+        jpeg_destroy_decompress(&cinfo);
+        return st;
+    }
+    switch (cinfo.num_components) {
+    case 1:
+        cinfo.out_color_space = JCS_GRAYSCALE;
+        break;
+    case 3:
+        cinfo.out_color_space = JCS_RGB;
+        break;
+    case 4:
+        cinfo.out_color_space = JCS_CMYK;
+        break;
+    default:
+        jpeg_destroy_decompress(&cinfo);
+        return pn_error(PNEUMO_ERR_UNSUPPORTED,
+                        "%s: JPEG with %d colour components is not supported", label,
+                        cinfo.num_components);
+    }
+    cinfo.dct_method = JDCT_ISLOW;
+    cinfo.do_fancy_upsampling = TRUE;
+    cinfo.scale_num = 1;
+    cinfo.scale_denom = 1;
+
+    jpeg_start_decompress(&cinfo);
+    comps = cinfo.output_components;
+    width = cinfo.output_width;
+    if (cinfo.output_width != cinfo.image_width || cinfo.output_height != cinfo.image_height ||
+        (comps != 1 && comps != 3 && comps != 4)) {
+        jpeg_destroy_decompress(&cinfo);
+        return pn_error(PNEUMO_ERR_FORMAT, "%s: unexpected JPEG decoder output %ux%ux%d", label,
+                        (unsigned)cinfo.output_width, (unsigned)cinfo.output_height, comps);
+    }
+    row = malloc(width * (size_t)comps);
+    if (!row) {
+        jpeg_destroy_decompress(&cinfo);
+        return pn_error_nomem(label, width * (size_t)comps);
+    }
+    st = pn_image_alloc((int32_t)cinfo.output_width, (int32_t)cinfo.output_height, label,
+                        &tmp_img);
+    if (st != PNEUMO_OK) {
+        jpeg_destroy_decompress(&cinfo);
+        free(row);
+        return st;
+    }
+    img = tmp_img;
+
+    while (cinfo.output_scanline < cinfo.output_height) {
+        JSAMPROW rows[1];
+        uint8_t *dst = img->pixels + (size_t)cinfo.output_scanline * width;
+        rows[0] = comps == 1 ? dst : row;
+        if (jpeg_read_scanlines(&cinfo, rows, 1) != 1) {
+            /* only with a suspending source, which jpeg_mem_src is not */
+            jpeg_destroy_decompress(&cinfo);
+            free(row);
+            pneumo_image_destroy(img);
+            return pn_error(PNEUMO_ERR_FORMAT, "%s: truncated JPEG", label);
+        }
+        if (comps == 3)
+            pn_gray_from_samples(row, 3, width, dst);
+        else if (comps == 4)
+            pn_cmyk_inverted_to_gray(row, width, dst);
+    }
+    jpeg_finish_decompress(&cinfo);
+    jpeg_destroy_decompress(&cinfo);
+    free(row);
+    *out = img;
+    return PNEUMO_OK;
+}
