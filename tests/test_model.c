@@ -245,6 +245,7 @@ static void test_misuse(void **state)
     other = small_model(1);
     assert_int_equal(pneumo_model_train_step(other, o, b.x, b.y, NULL, NULL), PNEUMO_ERR_STATE);
     assert_int_equal(pneumo_model_save(other, o, "/tmp/never-written.pneumo"), PNEUMO_ERR_STATE);
+    pneumo_tensor_destroy(bad);
     assert_int_equal(pneumo_model_param(m, 99, &bad), PNEUMO_ERR_INVALID_ARG);
     assert_null(bad);
     assert_int_equal(pneumo_model_summary(m, NULL), PNEUMO_ERR_INVALID_ARG);

@@ -11,5 +11,7 @@
 #include "pneumo/tensor.h"
 #include "pneumo/optim.h"
 #include "pneumo/model.h"
+#include "pneumo/image.h"
+#include "pneumo/augment.h"
 
 #endif /* PNEUMO_PNEUMO_H */

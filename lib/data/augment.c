@@ -316,37 +316,161 @@ static float *pn_out_row(const pn_warp *k, float *dst, int32_t r, ptrdiff_t *ste
     return o;
 }
 
+/* Range [*c0, *c1) of columns where lo <= base + d * c < hi, within [0, w).
+ * Solved in floating point, then the ends are checked against the very
+ * expression the pixel loop evaluates: fl(base + fl(d * c)) is monotonic in c,
+ * so if both ends pass every column between them does. */
+static void pn_span(double base, double d, double lo, double hi, int32_t w, int32_t *c0,
+                    int32_t *c1)
+{
+    double a, b;
+    int32_t s, e;
+    if (d == 0.0) {
+        if (base >= lo && base < hi) {
+            *c0 = 0;
+            *c1 = w;
+        } else {
+            *c0 = *c1 = 0;
+        }
+        return;
+    }
+    a = (lo - base) / d;
+    b = (hi - base) / d;
+    if (a > b) {
+        const double t = a;
+        a = b;
+        b = t;
+    }
+    a = ceil(a) + 1.0;
+    b = floor(b) - 1.0;
+    if (!(a <= b) || b < 0.0 || a >= (double)w) {
+        *c0 = *c1 = 0;
+        return;
+    }
+    s = a < 0.0 ? 0 : (int32_t)a;
+    e = b >= (double)(w - 1) ? w - 1 : (int32_t)b;
+    while (s <= e) {
+        const double v = base + d * s;
+        if (v >= lo && v < hi)
+            break;
+        s++;
+    }
+    while (e >= s) {
+        const double v = base + d * e;
+        if (v >= lo && v < hi)
+            break;
+        e--;
+    }
+    *c0 = s;
+    *c1 = e + 1 > s ? e + 1 : s;
+}
+
+/* Bilinear sample with the coordinate clamped to the image (mode nearest). */
+static inline float pn_bilinear_clamped(const uint8_t *src, int32_t w, int32_t h, double y,
+                                        double x)
+{
+    const double ymax = (double)(h - 1), xmax = (double)(w - 1);
+    y = y < 0.0 ? 0.0 : (y > ymax ? ymax : y);
+    x = x < 0.0 ? 0.0 : (x > xmax ? xmax : x);
+    const int32_t iy = (int32_t)y, ix = (int32_t)x;
+    const double fy = y - iy, fx = x - ix;
+    const int32_t ix1 = ix + (ix < w - 1);
+    const uint8_t *p0 = src + (size_t)iy * (size_t)w;
+    const uint8_t *p1 = p0 + (iy < h - 1 ? (size_t)w : 0);
+    const double top = p0[ix] + fx * (double)(p0[ix1] - p0[ix]);
+    const double bot = p1[ix] + fx * (double)(p1[ix1] - p1[ix]);
+    return (float)(top + fy * (bot - top));
+}
+
+/* The interior columns [cs, ce) of one row in 32.32 fixed point: the
+ * coordinates advance by an integer add per pixel (no float<->int conversion),
+ * bytes become floats through a table, and only the two 24-bit fractions are
+ * converted. The position error is below 1e-6 pixel, far under scipy-vs-float32
+ * noise. Returns 0 (caller falls back to doubles) if the fixed-point ends are
+ * not strictly inside the image, which can only happen through rounding right
+ * at the border. */
+static int pn_interior_fixed(const pn_warp *k, const float *lut, double by, double bx,
+                             int32_t cs, int32_t ce, float *o, ptrdiff_t step)
+{
+    const double one = 4294967296.0; /* 2^32 */
+    const int64_t n = (int64_t)(ce - cs) - 1;
+    const int64_t y0 = (int64_t)floor((by + k->a[1] * cs) * one + 0.5);
+    const int64_t x0 = (int64_t)floor((bx + k->a[4] * cs) * one + 0.5);
+    const int64_t dyf = (int64_t)floor(k->a[1] * one + 0.5);
+    const int64_t dxf = (int64_t)floor(k->a[4] * one + 0.5);
+    const int64_t ylim = (int64_t)(k->h - 1) << 32, xlim = (int64_t)(k->w - 1) << 32;
+    /* |d| * n is bounded by the image size here (both ends were checked in
+     * double), so these products cannot overflow. */
+    const int64_t y1 = y0 + dyf * n, x1 = x0 + dxf * n;
+    if (y0 < 0 || y1 < 0 || y0 >= ylim || y1 >= ylim || x0 < 0 || x1 < 0 || x0 >= xlim ||
+        x1 >= xlim)
+        return 0;
+
+    const uint8_t *src = k->src;
+    const size_t ws = (size_t)k->w;
+    const float scale = k->scale;
+    const float frac = 1.0f / 16777216.0f; /* 2^-24 */
+    int64_t y = y0, x = x0;
+    o += cs * step;
+    for (int32_t c = cs; c < ce; c++, y += dyf, x += dxf, o += step) {
+        const uint8_t *p = src + (size_t)(y >> 32) * ws + (size_t)(x >> 32);
+        const float fy = (float)(int32_t)(((uint64_t)y & 0xffffffffu) >> 8) * frac;
+        const float fx = (float)(int32_t)(((uint64_t)x & 0xffffffffu) >> 8) * frac;
+        const float p00 = lut[p[0]], p01 = lut[p[1]];
+        const float p10 = lut[p[ws]], p11 = lut[p[ws + 1]];
+        const float top = p00 + fx * (p01 - p00);
+        const float bot = p10 + fx * (p11 - p10);
+        *o = (top + fy * (bot - top)) * scale;
+    }
+    return 1;
+}
+
 /* mode='nearest' (the article's): scipy maps any coordinate outside [0, n-1]
- * to the edge, which for order 1 equals clamping the coordinate. This is the
- * hot loop: two multiply-adds per pixel for the coordinates, clamps, and a
- * bilinear blend of four bytes. */
+ * to the edge, which for order 1 equals clamping the coordinate. Columns whose
+ * four neighbours are all inside the image (the bulk of a 500x500 image) take
+ * a loop without clamps; the rest clamp. The affine step along a row is constant,
+ * so the coordinates are a base per row plus c times a fixed step. */
 static void pn_warp_nearest(const pn_warp *k, float *dst)
 {
     const uint8_t *src = k->src;
     const int32_t w = k->w, h = k->h;
-    const double ymax = (double)(h - 1), xmax = (double)(w - 1);
+    const size_t ws = (size_t)w;
     const double dy = k->a[1], dx = k->a[4];
     const float scale = k->scale;
+    float lut[256];
 
+    for (int i = 0; i < 256; i++)
+        lut[i] = (float)i;
     for (int32_t r = 0; r < h; r++) {
         const double by = k->a[0] * r + k->a[2];
         const double bx = k->a[3] * r + k->a[5];
+        int32_t ys, ye, xs, xe, cs, ce, c;
         ptrdiff_t step;
         float *o = pn_out_row(k, dst, r, &step);
-        for (int32_t c = 0; c < w; c++, o += step) {
-            double y = by + dy * c;
-            double x = bx + dx * c;
-            y = y < 0.0 ? 0.0 : (y > ymax ? ymax : y);
-            x = x < 0.0 ? 0.0 : (x > xmax ? xmax : x);
+
+        /* interior: 0 <= y < h - 1 and 0 <= x < w - 1 */
+        pn_span(by, dy, 0.0, (double)(h - 1), w, &ys, &ye);
+        pn_span(bx, dx, 0.0, (double)(w - 1), w, &xs, &xe);
+        cs = ys > xs ? ys : xs;
+        ce = ye < xe ? ye : xe;
+        if (ce < cs)
+            ce = cs;
+
+        for (c = 0; c < cs; c++)
+            o[c * step] = pn_bilinear_clamped(src, w, h, by + dy * c, bx + dx * c) * scale;
+        if (ce > cs && pn_interior_fixed(k, lut, by, bx, cs, ce, o, step))
+            c = ce;
+        for (; c < ce; c++) {
+            const double y = by + dy * c, x = bx + dx * c;
             const int32_t iy = (int32_t)y, ix = (int32_t)x;
             const double fy = y - iy, fx = x - ix;
-            const int32_t ix1 = ix + (ix < w - 1);
-            const uint8_t *p0 = src + (size_t)iy * (size_t)w;
-            const uint8_t *p1 = p0 + (iy < h - 1 ? (size_t)w : 0);
-            const double top = p0[ix] + fx * (double)(p0[ix1] - p0[ix]);
-            const double bot = p1[ix] + fx * (double)(p1[ix1] - p1[ix]);
-            *o = (float)(top + fy * (bot - top)) * scale;
+            const uint8_t *p = src + (size_t)iy * ws + (size_t)ix;
+            const double top = p[0] + fx * (double)(p[1] - p[0]);
+            const double bot = p[ws] + fx * (double)(p[ws + 1] - p[ws]);
+            o[c * step] = (float)(top + fy * (bot - top)) * scale;
         }
+        for (; c < w; c++)
+            o[c * step] = pn_bilinear_clamped(src, w, h, by + dy * c, bx + dx * c) * scale;
     }
 }
 
