@@ -3,6 +3,7 @@
 set -eu
 summary=$(realpath "$1")
 quickstart=$(realpath "$2")
+bindir=$(dirname "$summary")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -22,4 +23,31 @@ grep -q "minimum size is 94" "$tmp/err" || { echo "FAIL: no clear error for --si
 grep -q "identical predictions" "$tmp/quick.txt" || { echo "FAIL: quickstart"; cat "$tmp/quick.txt"; exit 1; }
 grep -q "percent confirmed that this is a" "$tmp/quick.txt" || { echo "FAIL: no diagnosis"; exit 1; }
 [ -s "$tmp/quickstart.safetensors" ] || { echo "FAIL: no model file"; exit 1; }
-echo "ok: pneumo-summary and pneumo-quickstart"
+# the main job on synthetic data: generate, train, evaluate, diagnose
+"$bindir/pneumo-synth" "$tmp/synth" --count 32 --size 96 > "$tmp/synth.txt"
+grep -q "SYNTHETIC" "$tmp/synth.txt" || { echo "FAIL: pneumo-synth does not say its data is synthetic"; exit 1; }
+(cd "$tmp" && "$bindir/pneumo-train" --data synth --size 96 --epochs 2 --batch 8 --test synth/test) > "$tmp/train.txt" \
+    || { echo "FAIL: pneumo-train"; cat "$tmp/train.txt"; exit 1; }
+for want in "Total params:" "Found 64 images belonging to 2 classes." "class weights: {0: 1.0, 1: 1.0}" \
+            "Epoch 2/2" "val_accuracy:" "precision    recall  f1-score   support"; do
+    grep -qF "$want" "$tmp/train.txt" || { echo "FAIL: pneumo-train output lacks '$want'"; cat "$tmp/train.txt"; exit 1; }
+done
+for f in model.safetensors history.csv report.txt; do
+    [ -s "$tmp/$f" ] || { echo "FAIL: pneumo-train did not write $f"; exit 1; }
+done
+[ "$(wc -l < "$tmp/history.csv")" -eq 3 ] || { echo "FAIL: history.csv should have a header and 2 epochs"; exit 1; }
+"$bindir/pneumo-evaluate" --model "$tmp/model.safetensors" "$tmp/synth/val" > "$tmp/eval.txt" \
+    || { echo "FAIL: pneumo-evaluate"; exit 1; }
+grep -q "weighted avg" "$tmp/eval.txt" || { echo "FAIL: no classification report"; exit 1; }
+good="$tmp/synth/test/Opacity/synth_00000.png"
+"$bindir/pneumo-diagnose" --model "$tmp/model.safetensors" "$good" > "$tmp/diag.txt" \
+    || { echo "FAIL: pneumo-diagnose on a good image"; exit 1; }
+grep -Eq "I am [0-9]+\.[0-9]{2}% percent confirmed that this is a (Pneumonia|Normal) case" "$tmp/diag.txt" \
+    || { echo "FAIL: diagnosis sentence"; cat "$tmp/diag.txt"; exit 1; }
+printf 'not an image' > "$tmp/bad.png"
+if "$bindir/pneumo-diagnose" --model "$tmp/model.safetensors" --json "$tmp/bad.png" "$good" > "$tmp/diag.json" 2>&1; then
+    echo "FAIL: pneumo-diagnose exit status 0 with a bad file"; exit 1
+fi
+grep -q '"error": ".*bad.png: not a JPEG or PNG image"' "$tmp/diag.json" || { echo "FAIL: JSON error line"; cat "$tmp/diag.json"; exit 1; }
+grep -q '"probability_pneumonia": ' "$tmp/diag.json" || { echo "FAIL: the good file was not diagnosed"; exit 1; }
+echo "ok: pneumo-summary, pneumo-quickstart, pneumo-synth, pneumo-train, pneumo-evaluate, pneumo-diagnose"

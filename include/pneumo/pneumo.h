@@ -11,7 +11,11 @@
 #include "pneumo/tensor.h"
 #include "pneumo/optim.h"
 #include "pneumo/model.h"
+#include "pneumo/metrics.h"
+#include "pneumo/train.h"
 #include "pneumo/image.h"
+#include "pneumo/image_write.h"
 #include "pneumo/augment.h"
+#include "pneumo/dataset.h"
 
 #endif /* PNEUMO_PNEUMO_H */

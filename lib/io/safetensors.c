@@ -1,6 +1,8 @@
 /* safetensors reader and atomic writer; see safetensors.h for the layout. */
 #include "io/safetensors.h"
 
+#include "io/atomic_file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -208,37 +210,15 @@ static pneumo_status build_header(const char *label, const pn_st_meta *meta, siz
 
 /* Where serialized bytes go: a file descriptor or a memory buffer. */
 typedef struct st_sink {
-    int fd;            /* used when buf is NULL */
+    pn_atomic_file *file; /* used when buf is NULL */
     pn_buf *buf;
-    const char *label; /* destination path for messages */
-    const char *file;  /* the file actually written (temporary name) */
+    const char *label;    /* destination path for messages */
 } st_sink;
-
-/* write() until everything is out, retrying on EINTR and short writes. */
-static pneumo_status write_all(const st_sink *s, const void *data, size_t n)
-{
-    const uint8_t *p = data;
-    while (n > 0) {
-        ssize_t w = write(s->fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return pn_error(PNEUMO_ERR_IO, "%s: cannot write %s: %s", s->label, s->file,
-                            strerror(errno));
-        }
-        if (w == 0)
-            return pn_error(PNEUMO_ERR_IO, "%s: cannot write %s: no progress", s->label,
-                            s->file);
-        p += w;
-        n -= (size_t)w;
-    }
-    return PNEUMO_OK;
-}
 
 static pneumo_status sink_write(const st_sink *s, const void *data, size_t n)
 {
     if (!s->buf)
-        return write_all(s, data, n);
+        return pn_atomic_write_chunk(s->file, data, n);
     pn_buf_append(s->buf, data, n);
     if (s->buf->failed)
         return pn_error(PNEUMO_ERR_NOMEM, "%s: cannot allocate %zu bytes for the file image",
@@ -311,104 +291,10 @@ pneumo_status pn_safetensors_serialize(const char *label, const pn_st_meta *meta
     pn_buf_init(&hdr);
     pneumo_status st = prepare_header(label, meta, nmeta, tensors, ntensors, &hdr);
     if (st == PNEUMO_OK) {
-        st_sink sink = {-1, out, label, label};
+        st_sink sink = {NULL, out, label};
         st = write_image(&sink, &hdr, tensors, ntensors);
     }
     pn_buf_free(&hdr);
-    return st;
-}
-
-/* Create "<path>.tmp.XXXXXX" exclusively. Unlike mkstemp (always mode 0600) this
- * opens with 0666 so the process umask decides the final file's permissions, as
- * for any ordinary file the application creates. */
-static pneumo_status create_temp_file(const char *path, char **tmp_out, int *fd_out)
-{
-    static const char alphabet[] =
-        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    size_t n = strlen(path);
-    char *tmp = malloc(n + sizeof ".tmp.XXXXXX");
-    if (!tmp)
-        return pn_error_nomem(path, n + sizeof ".tmp.XXXXXX");
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    /* Distinct per process, thread (stack address), call and attempt; a clash
-     * only costs a retry because of O_EXCL. */
-    uint64_t seed = (uint64_t)getpid() * 0x9E3779B97F4A7C15ull ^ (uint64_t)ts.tv_nsec ^
-                    ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)(uintptr_t)&ts;
-    for (int attempt = 0; attempt < 100; attempt++) {
-        uint64_t z = (seed += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        z ^= z >> 31;
-        memcpy(tmp, path, n);
-        memcpy(tmp + n, ".tmp.", 5);
-        for (int i = 0; i < 6; i++) {
-            tmp[n + 5 + (size_t)i] = alphabet[z % (sizeof alphabet - 1)];
-            z /= (sizeof alphabet - 1);
-        }
-        tmp[n + 11] = '\0';
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0666);
-        if (fd >= 0) {
-            *tmp_out = tmp;
-            *fd_out = fd;
-            return PNEUMO_OK;
-        }
-        if (errno != EEXIST) {
-            pneumo_status st = pn_error(PNEUMO_ERR_IO, "%s: cannot create temporary file %s: %s",
-                                        path, tmp, strerror(errno));
-            free(tmp);
-            return st;
-        }
-    }
-    free(tmp);
-    return pn_error(PNEUMO_ERR_IO, "%s: cannot create a unique temporary file", path);
-}
-
-/* fsync the directory holding `path` so the rename itself survives a crash.
- * Filesystems that cannot sync directories (EINVAL) are tolerated. */
-static pneumo_status sync_parent_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir;
-    if (!slash) {
-        dir = strdup(".");
-    } else {
-        size_t n = (slash == path) ? 1 : (size_t)(slash - path);
-        dir = malloc(n + 1);
-        if (dir) {
-            memcpy(dir, path, n);
-            dir[n] = '\0';
-        }
-    }
-    if (!dir)
-        return pn_error_nomem(path, strlen(path) + 1);
-    pneumo_status st = PNEUMO_OK;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        st = pn_error(PNEUMO_ERR_IO, "%s: saved, but cannot open directory %s to sync it: %s",
-                      path, dir, strerror(errno));
-    } else {
-        if (fsync(fd) != 0 && errno != EINVAL && errno != ENOTSUP)
-            st = pn_error(PNEUMO_ERR_IO, "%s: saved, but fsync of directory %s failed: %s",
-                          path, dir, strerror(errno));
-        close(fd);
-    }
-    free(dir);
-    return st;
-}
-
-/* Write, flush to disk and close the temporary file. Closes fd in every case. */
-static pneumo_status write_and_close(const st_sink *s, const pn_buf *hdr,
-                                     const pn_st_tensor *tensors, size_t ntensors)
-{
-    pneumo_status st = write_image(s, hdr, tensors, ntensors);
-    if (st == PNEUMO_OK && fsync(s->fd) != 0)
-        st = pn_error(PNEUMO_ERR_IO, "%s: fsync of %s failed: %s", s->label, s->file,
-                      strerror(errno));
-    /* close() can report a deferred write error (e.g. NFS quota), so check it. */
-    if (close(s->fd) != 0 && st == PNEUMO_OK)
-        st = pn_error(PNEUMO_ERR_IO, "%s: closing %s failed: %s", s->label, s->file,
-                      strerror(errno));
     return st;
 }
 
@@ -420,22 +306,17 @@ pneumo_status pn_safetensors_save(const char *path, const pn_st_meta *meta, size
     pn_buf hdr;
     pn_buf_init(&hdr);
     pneumo_status st = prepare_header(path, meta, nmeta, tensors, ntensors, &hdr);
-    char *tmp = NULL;
-    int fd = -1;
+    pn_atomic_file file;
     if (st == PNEUMO_OK)
-        st = create_temp_file(path, &tmp, &fd);
+        st = pn_atomic_open(&file, path);
     if (st == PNEUMO_OK) {
-        st_sink sink = {fd, NULL, path, tmp};
-        st = write_and_close(&sink, &hdr, tensors, ntensors);
-        if (st == PNEUMO_OK && rename(tmp, path) != 0)
-            st = pn_error(PNEUMO_ERR_IO, "%s: cannot rename %s over it: %s", path, tmp,
-                          strerror(errno));
-        if (st != PNEUMO_OK)
-            unlink(tmp); /* the destination is untouched; drop the partial copy */
+        st_sink sink = {&file, NULL, path};
+        st = write_image(&sink, &hdr, tensors, ntensors);
+        if (st == PNEUMO_OK)
+            st = pn_atomic_commit(&file); /* removes the temporary file on failure */
         else
-            st = sync_parent_dir(path);
+            pn_atomic_abort(&file);       /* the destination is untouched */
     }
-    free(tmp);
     pn_buf_free(&hdr);
     return st;
 }

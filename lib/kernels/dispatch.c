@@ -36,9 +36,4 @@ int32_t pn_window_out(int32_t in, int32_t k, int32_t stride, int same, int32_t *
     return (in - k) / stride + 1;
 }
 
-const pn_kernels *pn_kernels_get(void)
-{
-    /* Only the scalar tier exists so far; CPU dispatch arrives with the SIMD
-     * kernels (issue 5). */
-    return &pn_kernels_ref;
-}
+/* pn_kernels_get() (CPU dispatch) lives in lib/kernels/cpu.c. */

@@ -101,6 +101,11 @@ const pn_dims *pn_model_out_dims(const pneumo_model *m)
     return m->nlayers ? &m->layers[m->nlayers - 1].out : &m->input;
 }
 
+const float *pn_model_output(const pneumo_model *m)
+{
+    return m->acts && m->nlayers ? m->acts[m->nlayers - 1] : NULL;
+}
+
 static void refresh_param_views(pneumo_model *m)
 {
     for (int32_t i = 0; i < m->nlayers; i++) {

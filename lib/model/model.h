@@ -37,6 +37,10 @@ pneumo_status pn_model_append(pneumo_model *m, pn_layer *l);
 /* Per-sample output dims of the last layer (the input dims for an empty model). */
 const pn_dims *pn_model_out_dims(const pneumo_model *m);
 
+/* Outputs of the last layer for the last batch run (probabilities after a
+ * predict or a loss computation); NULL before any. */
+const float *pn_model_output(const pneumo_model *m);
+
 /* Free per-batch buffers (used when the model changes). */
 void pn_model_free_batch(pneumo_model *m);
 

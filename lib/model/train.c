@@ -165,10 +165,15 @@ static void loss_head(pneumo_model *m, int32_t n, const pneumo_tensor *labels,
     pn_kernels_get()->bce_logits((size_t)n, z, labels->data, weights ? weights->data : NULL, z,
                                  grad ? m->gbuf[0] : NULL, &loss, &acc, &wsum);
     if (result) {
+        int32_t correct = 0;
         memset(result, 0, sizeof *result);
         result->loss = loss / n;
-        /* Keras weights the metric by the sample weights too. */
-        result->accuracy = wsum > 0.0 ? acc / wsum : 0.0;
+        /* Keras passes sample (class) weights to the loss and to
+         * `weighted_metrics` only; `metrics=['accuracy']` is unweighted
+         * (compile_utils.MetricsContainer.update_state). z now holds p. */
+        for (int32_t i = 0; i < n; i++)
+            correct += (z[i] > 0.5f ? 1.0f : 0.0f) == labels->data[i];
+        result->accuracy = (double)correct / n;
         result->batch_size = n;
     }
 }

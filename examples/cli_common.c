@@ -1,0 +1,92 @@
+#include "cli_common.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cli_format_repr(double v, char *buf, size_t size)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, size, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    if (isfinite(v) && !strpbrk(buf, ".e") && strlen(buf) + 2 < size)
+        strcat(buf, ".0");
+}
+
+int cli_print_dataset(FILE *f, const char *prog, const pneumo_dataset *ds, int verbose)
+{
+    char report[256];
+    int32_t k = pneumo_dataset_num_classes(ds);
+    double w[64];
+    if (pneumo_dataset_report(ds, report, sizeof report, NULL) != PNEUMO_OK) {
+        fprintf(stderr, "%s: %s\n", prog, pneumo_last_error());
+        return 1;
+    }
+    fprintf(f, "%s\n", report);
+    for (int64_t i = 0; i < pneumo_dataset_num_skipped(ds); i++)
+        fprintf(f, "skipped: %s\n", pneumo_dataset_skipped(ds, i));
+    if (!verbose)
+        return 0;
+    for (int32_t c = 0; c < k; c++)
+        fprintf(f, "class %d: %s, %lld images\n", c, pneumo_dataset_class_name(ds, c),
+                (long long)pneumo_dataset_class_count(ds, c));
+    if (k <= 64 && pneumo_dataset_class_weights(ds, w, k) == PNEUMO_OK) {
+        fprintf(f, "class weights: {");
+        for (int32_t c = 0; c < k; c++) {
+            char num[40];
+            cli_format_repr(w[c], num, sizeof num);
+            fprintf(f, "%s%d: %s", c ? ", " : "", c, num);
+        }
+        fprintf(f, "}\n");
+    }
+    return 0;
+}
+
+long cli_long(const char *prog, const char *flag, const char *v, long lo, long hi)
+{
+    char *end;
+    long x;
+    errno = 0;
+    x = strtol(v, &end, 10);
+    if (errno || end == v || *end || x < lo || x > hi) {
+        fprintf(stderr, "%s: %s must be an integer in %ld..%ld, not '%s'\n", prog, flag, lo, hi, v);
+        exit(2);
+    }
+    return x;
+}
+
+double cli_double(const char *prog, const char *flag, const char *v, double lo, double hi)
+{
+    char *end;
+    double x;
+    errno = 0;
+    x = strtod(v, &end);
+    if (errno || end == v || *end || !(x >= lo && x <= hi)) {
+        fprintf(stderr, "%s: %s must be a number in [%g, %g], not '%s'\n", prog, flag, lo, hi, v);
+        exit(2);
+    }
+    return x;
+}
+
+void cli_print_evaluation(FILE *f, const pneumo_evaluation *ev, const pneumo_dataset *ds)
+{
+    const char *names[2] = {pneumo_dataset_class_name(ds, 0), pneumo_dataset_class_name(ds, 1)};
+    char report[2048];
+    fprintf(f, "loss: %.4f - accuracy: %.4f (%lld images)\n", ev->loss, ev->accuracy,
+            (long long)ev->count);
+    fprintf(f, "The testing accuracy is : %.14g %%\n", ev->accuracy * 100.0);
+    fprintf(f, "Confusion matrix (rows actual, columns predicted):\n");
+    fprintf(f, "  %-10s [%5lld, %5lld]\n", names[0], (long long)ev->confusion.m[0],
+            (long long)ev->confusion.m[1]);
+    fprintf(f, "  %-10s [%5lld, %5lld]\n", names[1], (long long)ev->confusion.m[2],
+            (long long)ev->confusion.m[3]);
+    if (pneumo_classification_report(&ev->confusion, names, report, sizeof report, NULL) == PNEUMO_OK)
+        fprintf(f, "%s", report);
+    if (isnan(ev->roc_auc))
+        fprintf(f, "ROC AUC: undefined (one class only)\n");
+    else
+        fprintf(f, "ROC AUC: %.4f\n", ev->roc_auc);
+}

@@ -1,0 +1,186 @@
+/* libpneumo — fitting and evaluating a model on datasets, with Keras' callbacks.
+ *
+ * pneumo_model_fit() runs epochs of training steps over a training dataset,
+ * evaluates a validation dataset after each epoch, applies EarlyStopping and
+ * ReduceLROnPlateau with tf.keras' exact rules, optionally saves the best model,
+ * and records a history. Nothing is printed unless `progress` names a stream. */
+#ifndef PNEUMO_TRAIN_H
+#define PNEUMO_TRAIN_H
+
+#include <stdio.h>
+
+#include "pneumo/common.h"
+#include "pneumo/dataset.h"
+#include "pneumo/image.h"
+#include "pneumo/metrics.h"
+#include "pneumo/model.h"
+#include "pneumo/optim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Quantity a callback watches. */
+typedef enum pneumo_monitor {
+    PNEUMO_MONITOR_VAL_LOSS = 0,
+    PNEUMO_MONITOR_VAL_ACCURACY = 1,
+    PNEUMO_MONITOR_LOSS = 2,
+    PNEUMO_MONITOR_ACCURACY = 3
+} pneumo_monitor;
+
+/** Direction of improvement; AUTO is min for losses and max for accuracies. */
+typedef enum pneumo_monitor_mode {
+    PNEUMO_MODE_AUTO = 0,
+    PNEUMO_MODE_MIN = 1,
+    PNEUMO_MODE_MAX = 2
+} pneumo_monitor_mode;
+
+/** Keras EarlyStopping. */
+typedef struct pneumo_early_stopping_params {
+    int32_t enabled;              /**< default 0 */
+    int32_t monitor;              /**< pneumo_monitor; default VAL_LOSS */
+    int32_t mode;                 /**< pneumo_monitor_mode; default AUTO */
+    int32_t patience;             /**< epochs without improvement; default 0 */
+    double min_delta;             /**< default 0 */
+    int32_t restore_best_weights; /**< default 0 */
+    uint32_t reserved[8];
+} pneumo_early_stopping_params;
+
+/** Keras ReduceLROnPlateau. */
+typedef struct pneumo_reduce_lr_params {
+    int32_t enabled;   /**< default 0 */
+    int32_t monitor;   /**< default VAL_LOSS */
+    int32_t mode;      /**< default AUTO */
+    int32_t patience;  /**< default 10 */
+    double factor;     /**< default 0.1, in (0, 1) */
+    double min_delta;  /**< default 1e-4 */
+    int32_t cooldown;  /**< default 0 */
+    double min_lr;     /**< default 0 */
+    uint32_t reserved[8];
+} pneumo_reduce_lr_params;
+
+/** What a progress callback is told. */
+typedef enum pneumo_fit_event_kind {
+    PNEUMO_EVENT_EPOCH_BEGIN = 1,
+    PNEUMO_EVENT_BATCH_END = 2,   /**< loss/accuracy: running means over the epoch so far */
+    PNEUMO_EVENT_EPOCH_END = 3,   /**< all fields of the epoch, validation included */
+    PNEUMO_EVENT_LR_CHANGED = 4,  /**< ReduceLROnPlateau lowered lr (old_lr -> lr) */
+    PNEUMO_EVENT_EARLY_STOP = 5   /**< training stops after this epoch */
+} pneumo_fit_event_kind;
+
+typedef struct pneumo_fit_event {
+    int32_t kind;          /**< pneumo_fit_event_kind */
+    int32_t epoch;         /**< 0-based */
+    int32_t epochs;
+    int32_t reserved0;
+    int64_t batch;         /**< batches done in this epoch */
+    int64_t batches;       /**< batches per epoch */
+    double loss, accuracy;
+    double val_loss, val_accuracy; /**< NaN before validation or without a validation set */
+    double lr, old_lr;
+    double seconds;        /**< since the epoch began */
+    uint32_t reserved[8];
+} pneumo_fit_event;
+
+/** Called on every event; return non-zero to stop training cleanly after the
+ *  current batch (pneumo_model_fit then returns PNEUMO_ERR_CANCELLED, the model
+ *  stays valid and the history keeps the finished epochs). */
+typedef int (*pneumo_fit_callback)(const pneumo_fit_event *event, void *user);
+
+typedef enum pneumo_class_weighting {
+    PNEUMO_CLASS_WEIGHT_NONE = 0,
+    PNEUMO_CLASS_WEIGHT_BALANCED = 1, /**< sklearn 'balanced' over the training set */
+    PNEUMO_CLASS_WEIGHT_CUSTOM = 2    /**< class_weights[0..1] */
+} pneumo_class_weighting;
+
+/** fit settings; fill with pneumo_fit_default_options(). */
+typedef struct pneumo_fit_options {
+    int32_t epochs;          /**< default 25 */
+    int32_t batch_size;      /**< default 16 */
+    int32_t initial_epoch;   /**< first epoch to run (0-based); default 0. Set by resuming. */
+    int32_t class_weighting; /**< pneumo_class_weighting; default NONE */
+    double class_weights[2]; /**< used with CUSTOM */
+    pneumo_early_stopping_params early_stopping;
+    pneumo_reduce_lr_params reduce_lr;
+    const char *best_model_path; /**< save the model (and optimizer) whenever the early-stopping
+                                      monitor (val_loss if early stopping is off) improves;
+                                      default NULL */
+    FILE *progress;          /**< Keras-style progress output, e.g. stdout; default NULL (silent) */
+    int32_t progress_bar;    /**< 1: redraw a bar per batch (terminals); 0: one line per epoch; default 0 */
+    int32_t reserved1;
+    pneumo_fit_callback callback; /**< default NULL */
+    void *user;              /**< passed to callback */
+    uint32_t reserved[8];
+} pneumo_fit_options;
+
+/** One epoch of the history. */
+typedef struct pneumo_epoch_record {
+    int32_t epoch;            /**< 0-based */
+    int32_t reserved0;
+    double loss, accuracy;    /**< training (weighted by class weights, as Keras reports) */
+    double val_loss, val_accuracy; /**< NaN without validation */
+    double lr;                /**< learning rate used during the epoch */
+    double seconds;
+    uint32_t reserved[4];
+} pneumo_epoch_record;
+
+typedef struct pneumo_history pneumo_history;
+
+PNEUMO_API void pneumo_fit_default_options(pneumo_fit_options *o);
+PNEUMO_API void pneumo_early_stopping_default_params(pneumo_early_stopping_params *p);
+PNEUMO_API void pneumo_reduce_lr_default_params(pneumo_reduce_lr_params *p);
+
+/** Train `m` with `opt` on `train` (and evaluate `val`, which may be NULL, after
+ *  each epoch). `history` (may be NULL) receives a new history owned by the
+ *  caller — also when training fails or is cancelled, holding the epochs that
+ *  finished (NULL only if it could not be allocated). The datasets must produce
+ *  images of the model's input size with one channel and labels 0/1. */
+PNEUMO_API pneumo_status pneumo_model_fit(pneumo_model *m, pneumo_optimizer *opt,
+                                          pneumo_dataset *train, pneumo_dataset *val,
+                                          const pneumo_fit_options *o, pneumo_history **history);
+
+PNEUMO_API void pneumo_history_destroy(pneumo_history *h);
+/** Number of epochs recorded (0 for NULL). */
+PNEUMO_API int32_t pneumo_history_size(const pneumo_history *h);
+/** Copy record i into *out. */
+PNEUMO_API pneumo_status pneumo_history_get(const pneumo_history *h, int32_t i, pneumo_epoch_record *out);
+/** True (1) if training stopped early after the last recorded epoch. */
+PNEUMO_API int32_t pneumo_history_stopped_early(const pneumo_history *h);
+/** Write the history as CSV in the layout of Keras' CSVLogger (header
+ *  "epoch,accuracy,loss,lr,val_accuracy,val_loss,seconds", epochs 0-based, empty
+ *  cells for missing validation), atomically. */
+PNEUMO_API pneumo_status pneumo_history_save_csv(const pneumo_history *h, const char *path);
+
+/** Result of evaluating a dataset. */
+typedef struct pneumo_evaluation {
+    double loss;              /**< mean binary cross-entropy, unweighted */
+    double accuracy;          /**< (p > threshold) == label */
+    pneumo_confusion confusion;
+    double roc_auc;           /**< NaN if only one class is present */
+    int64_t count;
+    uint32_t reserved[8];
+} pneumo_evaluation;
+
+/** Evaluate `ds` in order (begins epoch 0 of the dataset; use a dataset without
+ *  shuffle and augmentation for test data). probs and labels (may be NULL) receive
+ *  pneumo_dataset_size(ds) values each, in dataset index order. */
+PNEUMO_API pneumo_status pneumo_model_evaluate(pneumo_model *m, pneumo_dataset *ds, int32_t batch_size,
+                                               float threshold, pneumo_evaluation *out,
+                                               float *probs, float *labels);
+
+/** Probability of class 1 for one decoded image, preprocessed exactly as the
+ *  dataset pipeline does without augmentation: nearest resize to the model's
+ *  input size (Keras load_img), pixels times 1/255. The model must take one
+ *  channel and give one output. */
+PNEUMO_API pneumo_status pneumo_model_predict_image(pneumo_model *m, const pneumo_image *img,
+                                                    float *prob);
+
+/** As pneumo_model_predict_image() for a JPEG or PNG file; decoding errors name
+ *  the file. */
+PNEUMO_API pneumo_status pneumo_model_predict_file(pneumo_model *m, const char *path, float *prob);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PNEUMO_TRAIN_H */

@@ -1,0 +1,164 @@
+/* PNG encoding with libpng into a growing memory buffer, and the atomic save
+ * built on it (see pneumo/image_write.h).
+ *
+ * libpng reports errors by calling the error function, which must not return:
+ * it longjmps back to pn_png_encode. Everything that must survive the jump
+ * lives in the context struct (not in locals modified after setjmp). */
+#include "pneumo/image_write.h"
+
+#include "core/error.h"
+#include "io/atomic_file.h"
+#include "io/image_internal.h"
+
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <png.h>
+
+struct pn_png_wctx {
+    jmp_buf jump;
+    uint8_t *data;
+    size_t size;
+    size_t cap;
+    int nomem;
+    char message[256];
+};
+
+static void pn_png_werror_fn(png_structp png, png_const_charp msg)
+{
+    struct pn_png_wctx *ctx = (struct pn_png_wctx *)png_get_error_ptr(png);
+    snprintf(ctx->message, sizeof ctx->message, "%s", msg ? msg : "unknown libpng error");
+    longjmp(ctx->jump, 1);
+}
+
+static void pn_png_wwarning_fn(png_structp png, png_const_charp msg)
+{
+    (void)png; /* the library never prints */
+    (void)msg;
+}
+
+static void pn_png_write_fn(png_structp png, png_bytep in, size_t n)
+{
+    struct pn_png_wctx *ctx = (struct pn_png_wctx *)png_get_io_ptr(png);
+    if (n > ctx->cap - ctx->size) {
+        size_t cap = ctx->cap ? ctx->cap : 4096;
+        while (cap - ctx->size < n) {
+            if (cap > SIZE_MAX / 2) {
+                ctx->nomem = 1;
+                png_error(png, "PNG output too large");
+            }
+            cap *= 2;
+        }
+        uint8_t *grown = realloc(ctx->data, cap);
+        if (!grown) {
+            ctx->nomem = 1;
+            png_error(png, "out of memory for the PNG output");
+        }
+        ctx->data = grown;
+        ctx->cap = cap;
+    }
+    memcpy(ctx->data + ctx->size, in, n);
+    ctx->size += n;
+}
+
+static void pn_png_flush_fn(png_structp png)
+{
+    (void)png; /* memory output: nothing to flush */
+}
+
+/* Encode to ctx->data/ctx->size (malloc'ed, caller frees). `label` names the
+ * destination in messages. */
+static pneumo_status pn_png_encode(const pneumo_image *img, const char *label,
+                                   struct pn_png_wctx *ctx)
+{
+    png_structp png;
+    png_infop info;
+
+    memset(ctx, 0, sizeof *ctx);
+    png = png_create_write_struct(PNG_LIBPNG_VER_STRING, ctx, pn_png_werror_fn,
+                                  pn_png_wwarning_fn);
+    if (!png)
+        return pn_error(PNEUMO_ERR_NOMEM, "%s: cannot create the PNG encoder", label);
+    info = png_create_info_struct(png);
+    if (!info) {
+        png_destroy_write_struct(&png, NULL);
+        return pn_error(PNEUMO_ERR_NOMEM, "%s: cannot create the PNG encoder", label);
+    }
+    if (setjmp(ctx->jump)) {
+        png_destroy_write_struct(&png, &info);
+        free(ctx->data);
+        ctx->data = NULL;
+        ctx->size = 0;
+        if (ctx->nomem)
+            return pn_error(PNEUMO_ERR_NOMEM, "%s: cannot encode PNG: %s", label, ctx->message);
+        return pn_error(PNEUMO_ERR_FORMAT, "%s: cannot encode PNG: %s", label, ctx->message);
+    }
+    /* libpng's default 1,000,000 px cap per side also applies when writing;
+     * any image pneumo_image_create accepts fits in PNG's 31-bit sizes. */
+    png_set_user_limits(png, PNG_UINT_31_MAX, PNG_UINT_31_MAX);
+    png_set_write_fn(png, ctx, pn_png_write_fn, pn_png_flush_fn);
+    png_set_IHDR(png, info, (png_uint_32)img->width, (png_uint_32)img->height, 8,
+                 PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+                 PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (int32_t y = 0; y < img->height; y++)
+        png_write_row(png, img->pixels + (size_t)y * (size_t)img->width);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    return PNEUMO_OK;
+}
+
+static pneumo_status check_image(const pneumo_image *img, const char *label)
+{
+    if (!img)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: image is NULL", label);
+    if (img->width < 1 || img->height < 1 || !img->pixels)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: image is empty (%dx%d)", label,
+                        (int)img->width, (int)img->height);
+    return PNEUMO_OK;
+}
+
+pneumo_status pneumo_image_encode_png(const pneumo_image *img, void **data,
+                                      size_t *size)
+{
+    static const char label[] = "pneumo_image_encode_png";
+    if (data)
+        *data = NULL;
+    if (size)
+        *size = 0;
+    if (!data || !size)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: output pointer is NULL", label);
+    pneumo_status st = check_image(img, label);
+    if (st != PNEUMO_OK)
+        return st;
+    struct pn_png_wctx ctx;
+    st = pn_png_encode(img, label, &ctx);
+    if (st != PNEUMO_OK)
+        return st;
+    *data = ctx.data;
+    *size = ctx.size;
+    return PNEUMO_OK;
+}
+
+pneumo_status pneumo_image_save_png(const pneumo_image *img, const char *path)
+{
+    if (!path || !path[0])
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_image_save_png: path is NULL or empty");
+    pneumo_status st = check_image(img, path);
+    if (st != PNEUMO_OK)
+        return st;
+    struct pn_png_wctx ctx;
+    st = pn_png_encode(img, path, &ctx);
+    if (st != PNEUMO_OK)
+        return st;
+    st = pn_atomic_write(path, ctx.data, ctx.size);
+    free(ctx.data);
+    return st;
+}
+
+void pneumo_free(void *p)
+{
+    free(p);
+}

@@ -1,0 +1,292 @@
+/* Pooling, dense, activation and optimizer kernels over simd.h, compiled per
+ * ISA (misc_avx2.c, misc_avx512.c). Dense forward reuses the conv tile kernel
+ * (a dense layer is a 1x1 convolution whose pixels are the batch), so this
+ * file uses conv_tile.h. Where the reference's expression order can be
+ * kept (ReLU, pooling, Adam, SGD, bias sums) it is, so those kernels match the
+ * reference bit for bit. */
+#include <string.h>
+
+#include "kernels/ref/ref.h"
+#include "kernels/x86/protos.h"
+#include "kernels/x86/conv_tile.h"
+
+/* Apply op to count floats: full vectors, then one masked tail. */
+#define PN_VLOOP(count, BODY_FULL, BODY_TAIL)                                                     \
+    do {                                                                                          \
+        size_t i_ = 0;                                                                            \
+        for (; i_ + VL <= (count); i_ += VL) {                                                    \
+            const size_t i = i_;                                                                  \
+            BODY_FULL;                                                                            \
+        }                                                                                         \
+        if (i_ < (count)) {                                                                       \
+            const size_t i = i_;                                                                  \
+            const VMASK m = vmask_n((int)((count) - i_));                                         \
+            BODY_TAIL;                                                                            \
+        }                                                                                         \
+    } while (0)
+
+/* ---------------------------------------------------------------- activations */
+
+void PN_FN(act_fwd)(pn_act act, size_t count, float *y)
+{
+    if (act == PN_ACT_LINEAR)
+        return;
+    if (act != PN_ACT_RELU) {
+        pn_f32_act_fwd__ref(act, count, y); /* sigmoid/tanh: small dense outputs only */
+        return;
+    }
+    PN_VLOOP(count, vstore(y + i, vmax_gt(vload(y + i), vzero())),
+             vstore_m(y + i, m, vmax_gt(vload_m(y + i, m), vzero())));
+}
+
+void PN_FN(act_bwd)(pn_act act, size_t count, const float *y, float *dy)
+{
+    const V one = vset1(1.0f);
+    switch (act) {
+    case PN_ACT_RELU:
+        PN_VLOOP(count, vstore(dy + i, vsel_gt0(vload(y + i), vload(dy + i))),
+                 vstore_m(dy + i, m, vsel_gt0(vload_m(y + i, m), vload_m(dy + i, m))));
+        break;
+    case PN_ACT_SIGMOID:
+        PN_VLOOP(count,
+                 { const V yv = vload(y + i); vstore(dy + i, vmul(vload(dy + i), vmul(yv, vsub(one, yv)))); },
+                 { const V yv = vload_m(y + i, m);
+                   vstore_m(dy + i, m, vmul(vload_m(dy + i, m), vmul(yv, vsub(one, yv)))); });
+        break;
+    case PN_ACT_TANH:
+        PN_VLOOP(count,
+                 { const V yv = vload(y + i); vstore(dy + i, vmul(vload(dy + i), vsub(one, vmul(yv, yv)))); },
+                 { const V yv = vload_m(y + i, m);
+                   vstore_m(dy + i, m, vmul(vload_m(dy + i, m), vsub(one, vmul(yv, yv)))); });
+        break;
+    case PN_ACT_LINEAR:
+        break;
+    }
+}
+
+/* ---------------------------------------------------------------- optimizers */
+
+void PN_FN(adam_update)(size_t count, float *w, const float *g, float *m_, float *v_, float lr_t,
+                        float beta_1, float beta_2, float epsilon)
+{
+    const V b1 = vset1(beta_1), b2 = vset1(beta_2), ob1 = vset1(1.0f - beta_1),
+            ob2 = vset1(1.0f - beta_2), lr = vset1(lr_t), eps = vset1(epsilon);
+#define ADAM_STEP(LD, ST)                                                                         \
+    {                                                                                             \
+        const V gi = LD(g + i), mi = vadd(vmul(b1, LD(m_ + i)), vmul(ob1, gi));                   \
+        const V vi = vadd(vmul(b2, LD(v_ + i)), vmul(vmul(ob2, gi), gi));                         \
+        ST(m_ + i, mi);                                                                           \
+        ST(v_ + i, vi);                                                                           \
+        ST(w + i, vsub(LD(w + i), vdiv(vmul(lr, mi), vadd(vsqrt(vi), eps))));                     \
+    }
+#define LDF(p) vload(p)
+#define STF(p, val) vstore((p), (val))
+#define LDM(p) vload_m((p), m)
+#define STM(p, val) vstore_m((p), m, (val))
+    PN_VLOOP(count, ADAM_STEP(LDF, STF), ADAM_STEP(LDM, STM));
+}
+
+void PN_FN(sgd_update)(size_t count, float *w, const float *g, float *vel, float lr_, float momentum,
+                       int nesterov)
+{
+    const V mom = vset1(momentum), lr = vset1(lr_);
+#define SGD_STEP(LD, ST)                                                                          \
+    {                                                                                             \
+        const V gi = LD(g + i), v = vsub(vmul(mom, LD(vel + i)), vmul(lr, gi));                   \
+        ST(vel + i, v);                                                                           \
+        ST(w + i, vadd(LD(w + i), nesterov ? vsub(vmul(mom, v), vmul(lr, gi)) : v));              \
+    }
+    PN_VLOOP(count, SGD_STEP(LDF, STF), SGD_STEP(LDM, STM));
+#undef LDF
+#undef STF
+#undef LDM
+#undef STM
+}
+
+/* ---------------------------------------------------------------- max pooling */
+
+void PN_FN(maxpool_fwd)(const pn_pool2d_shape *s, const float *x, float *y, uint8_t *argmax)
+{
+    const int c = s->c;
+    for (int n = 0; n < s->n; n++)
+        for (int oy = 0; oy < s->oh; oy++)
+            for (int ox = 0; ox < s->ow; ox++) {
+                const size_t o = (((size_t)n * s->oh + (size_t)oy) * s->ow + (size_t)ox) * (size_t)c;
+                for (int c0 = 0; c0 < c; c0 += VL) {
+                    const int nc = pn_min_i(VL, c - c0);
+                    const VMASK m = vmask_n(nc);
+                    V best = vzero(), at = vzero(); /* window offset as float (exact < 2^24) */
+                    int found = 0;
+                    for (int ky = 0; ky < s->ph; ky++) {
+                        const int iy = oy * s->sh - s->pad_top + ky;
+                        if (iy < 0 || iy >= s->ih)
+                            continue;
+                        for (int kx = 0; kx < s->pw; kx++) {
+                            const int ix = ox * s->sw - s->pad_left + kx;
+                            const V idx = vset1((float)(ky * s->pw + kx));
+                            V v;
+                            if (ix < 0 || ix >= s->iw)
+                                continue;
+                            v = vload_m(x + (((size_t)n * s->ih + (size_t)iy) * s->iw + (size_t)ix) *
+                                                (size_t)c + (size_t)c0, m);
+                            if (!found) {
+                                best = v;
+                                at = idx;
+                                found = 1;
+                            } else {
+                                /* strict '>' keeps the first maximum, like the reference */
+                                at = vsel_gt(v, best, idx, at);
+                                best = vmax_gt(v, best);
+                            }
+                        }
+                    }
+                    vstore_m(y + o + (size_t)c0, m, best);
+                    vstore_u8(argmax + o + (size_t)c0, nc, at);
+                }
+            }
+}
+
+void PN_FN(maxpool_bwd)(const pn_pool2d_shape *s, const float *dy, const uint8_t *argmax, float *dx)
+{
+    const int c = s->c;
+    const size_t row = (size_t)s->iw * (size_t)c;
+    /* Tiling windows (window == stride, no padding): every covered dx cell has
+     * exactly one writer, so write dy-or-zero once and zero the uncovered
+     * bottom rows / right columns; no memset pass. */
+    const int tiling = s->ph == s->sh && s->pw == s->sw && s->pad_top == 0 && s->pad_left == 0 &&
+                       s->oh * s->sh <= s->ih && s->ow * s->sw <= s->iw;
+    if (!tiling) {
+        memset(dx, 0, (size_t)s->n * s->ih * row * sizeof(float));
+    } else {
+        for (int n = 0; n < s->n; n++) {
+            float *img = dx + (size_t)n * s->ih * row;
+            const size_t covered = (size_t)s->ow * s->sw * (size_t)c;
+            for (int iy = 0; iy < s->oh * s->sh; iy++)
+                memset(img + iy * row + covered, 0, (row - covered) * sizeof(float));
+            memset(img + (size_t)s->oh * s->sh * row, 0,
+                   (size_t)(s->ih - s->oh * s->sh) * row * sizeof(float));
+        }
+    }
+    for (int n = 0; n < s->n; n++)
+        for (int oy = 0; oy < s->oh; oy++)
+            for (int ox = 0; ox < s->ow; ox++) {
+                const size_t o = (((size_t)n * s->oh + (size_t)oy) * s->ow + (size_t)ox) * (size_t)c;
+                for (int c0 = 0; c0 < c; c0 += VL) {
+                    const int nc = pn_min_i(VL, c - c0);
+                    const VMASK m = vmask_n(nc);
+                    const V d = vload_m(dy + o + (size_t)c0, m);
+                    float atf[VL];
+                    V at;
+                    for (int j = 0; j < VL; j++)
+                        atf[j] = j < nc ? (float)argmax[o + (size_t)c0 + (size_t)j] : -1.0f;
+                    at = vload(atf);
+                    for (int ky = 0; ky < s->ph; ky++) {
+                        const int iy = oy * s->sh - s->pad_top + ky;
+                        if (iy < 0 || iy >= s->ih)
+                            continue;
+                        for (int kx = 0; kx < s->pw; kx++) {
+                            const int ix = ox * s->sw - s->pad_left + kx;
+                            const V idx = vset1((float)(ky * s->pw + kx));
+                            /* lanes whose argmax is this cell: at == idx */
+                            const V hit = vsel_eq(at, idx, d, vzero());
+                            float *p;
+                            if (ix < 0 || ix >= s->iw)
+                                continue;
+                            p = dx + ((size_t)n * s->ih + (size_t)iy) * row + (size_t)ix * c + (size_t)c0;
+                            if (tiling)
+                                vstore_m(p, m, hit);
+                            else
+                                vstore_m(p, m, vadd(vload_m(p, m), hit));
+                        }
+                    }
+                }
+            }
+}
+
+/* ---------------------------------------------------------------- dense */
+
+void PN_FN(dense_fwd)(int32_t n, int32_t in, int32_t out, const float *x, const float *w,
+                      const float *b, float *y)
+{
+    /* 1x1 convolution whose pixels are the samples: tiles of samples x 64
+     * outputs, w streamed once per sample tile instead of once per sample. */
+    for (int o0 = 0; o0 < out; o0 += NVMAX * VL) {
+        const chan_block cb = chan_block_of(pn_min_i(NVMAX * VL, out - o0));
+        conv_tile_args a;
+        a.x = x;
+        a.xpix = in;
+        a.xky = 0;
+        a.xkx = 0;
+        a.w = w + o0;
+        a.wky = 0;
+        a.wkx = 0;
+        a.wk = out;
+        a.nky = 1;
+        a.nkx = 1;
+        a.nk = in;
+        a.y = y + o0;
+        a.ypix = out;
+        a.b = b ? b + o0 : NULL;
+        a.accum = 0;
+        a.tail = cb.tail;
+        conv_run_for(cb.nv, cb.masked)(&a, n);
+    }
+}
+
+void PN_FN(dense_bwd_data)(int32_t n, int32_t in, int32_t out, const float *dy, const float *w,
+                           float *dx)
+{
+    /* dot products over out, 4 samples at a time sharing each w row load */
+    for (int i = 0; i < in; i++) {
+        const float *wr = w + (size_t)i * (size_t)out;
+        int s0 = 0;
+        for (; s0 < n; s0 += 4) {
+            const int ns = pn_min_i(4, n - s0);
+            V acc[4] = {vzero(), vzero(), vzero(), vzero()};
+            for (int o = 0; o < out; o += VL) {
+                const VMASK m = vmask_n(pn_min_i(VL, out - o));
+                const V wv = vload_m(wr + o, m);
+                for (int j = 0; j < ns; j++)
+                    acc[j] = vfma(vload_m(dy + (size_t)(s0 + j) * out + (size_t)o, m), wv, acc[j]);
+            }
+            for (int j = 0; j < ns; j++)
+                dx[(size_t)(s0 + j) * in + (size_t)i] = vhsum(acc[j]);
+        }
+    }
+}
+
+void PN_FN(dense_bwd_weights)(int32_t n, int32_t in, int32_t out, const float *x, const float *dy,
+                              float *dw, float *db)
+{
+    /* Per dw element the samples are added in order, as in the reference
+     * (which also skips x == 0: ReLU outputs). */
+    if (db)
+        for (int o = 0; o < out; o += VL) {
+            const VMASK m = vmask_n(pn_min_i(VL, out - o));
+            V acc = vload_m(db + o, m);
+            for (int s = 0; s < n; s++)
+                acc = vadd(acc, vload_m(dy + (size_t)s * out + (size_t)o, m));
+            vstore_m(db + o, m, acc);
+        }
+    for (int i = 0; i < in; i++) {
+        float *dwr = dw + (size_t)i * (size_t)out;
+        for (int o0 = 0; o0 < out; o0 += NVMAX * VL) {
+            V acc[NVMAX];
+            const int nv = (pn_min_i(NVMAX * VL, out - o0) + VL - 1) / VL;
+            for (int v = 0; v < nv; v++)
+                acc[v] = vload_m(dwr + o0 + v * VL, vmask_n(pn_min_i(VL, out - o0 - v * VL)));
+            for (int s = 0; s < n; s++) {
+                const float xv = x[(size_t)s * in + (size_t)i];
+                const float *d = dy + (size_t)s * out + (size_t)o0;
+                V bx;
+                if (xv == 0.0f)
+                    continue;
+                bx = vset1(xv);
+                for (int v = 0; v < nv; v++)
+                    acc[v] = vfma(bx, vload_m(d + v * VL, vmask_n(pn_min_i(VL, out - o0 - v * VL))), acc[v]);
+            }
+            for (int v = 0; v < nv; v++)
+                vstore_m(dwr + o0 + v * VL, vmask_n(pn_min_i(VL, out - o0 - v * VL)), acc[v]);
+        }
+    }
+}

@@ -1,0 +1,117 @@
+/* A thin vector abstraction so one kernel source serves AVX2 and AVX-512.
+ * Include after defining PN_SIMD_AVX512 or PN_SIMD_AVX2 (the per-ISA .c files
+ * do this); the file is then compiled with that ISA's -m flags. Tail lanes are
+ * handled with masked loads/stores, which never touch memory outside the mask. */
+#ifndef PN_KERNELS_X86_SIMD_H
+#define PN_KERNELS_X86_SIMD_H
+
+#include <immintrin.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PN_CAT_(a, b) a##b
+#define PN_CAT(a, b) PN_CAT_(a, b)
+#define PN_INLINE static inline __attribute__((always_inline))
+#define PN_NOINLINE static __attribute__((noinline))
+
+#if defined(PN_SIMD_AVX512)
+
+#define PN_SFX avx512
+#define VL 16
+#define NREG 32
+typedef __m512 V;
+typedef __mmask16 VMASK;
+
+PN_INLINE V vzero(void) { return _mm512_setzero_ps(); }
+PN_INLINE V vset1(float f) { return _mm512_set1_ps(f); }
+PN_INLINE V vload(const float *p) { return _mm512_loadu_ps(p); }
+PN_INLINE V vload_m(const float *p, VMASK m) { return _mm512_maskz_loadu_ps(m, p); }
+PN_INLINE void vstore(float *p, V v) { _mm512_storeu_ps(p, v); }
+PN_INLINE void vstore_m(float *p, VMASK m, V v) { _mm512_mask_storeu_ps(p, m, v); }
+PN_INLINE V vbcast(const float *p) { return _mm512_set1_ps(*p); }
+PN_INLINE V vfma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+PN_INLINE V vfnma(V a, V b, V c) { return _mm512_fnmadd_ps(a, b, c); }
+PN_INLINE V vadd(V a, V b) { return _mm512_add_ps(a, b); }
+PN_INLINE V vsub(V a, V b) { return _mm512_sub_ps(a, b); }
+PN_INLINE V vmul(V a, V b) { return _mm512_mul_ps(a, b); }
+PN_INLINE V vdiv(V a, V b) { return _mm512_div_ps(a, b); }
+PN_INLINE V vsqrt(V a) { return _mm512_sqrt_ps(a); }
+/* a > b ? t : f (ordered: a NaN compares false) */
+PN_INLINE V vsel_gt(V a, V b, V t, V f) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_GT_OQ), f, t); }
+PN_INLINE V vsel_eq(V a, V b, V t, V f) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ), f, t); }
+/* Store the low n (<= VL) lanes, rounded to integers, as bytes. */
+PN_INLINE void vstore_u8(uint8_t *p, int n, V v)
+{
+    _mm_mask_storeu_epi8(p, (__mmask16)((1u << n) - 1u), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v)));
+}
+/* y > 0 ? v : 0 */
+PN_INLINE V vsel_gt0(V y, V v) { return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_GT_OQ), v); }
+PN_INLINE VMASK vmask_all(void) { return (VMASK)0xffff; }
+PN_INLINE VMASK vmask_n(int n) { return (VMASK)((1u << n) - 1u); } /* 1 <= n <= VL */
+PN_INLINE float vhsum(V v) { return _mm512_reduce_add_ps(v); }
+
+#elif defined(PN_SIMD_AVX2)
+
+#define PN_SFX avx2
+#define VL 8
+#define NREG 16
+typedef __m256 V;
+typedef __m256i VMASK;
+
+PN_INLINE V vzero(void) { return _mm256_setzero_ps(); }
+PN_INLINE V vset1(float f) { return _mm256_set1_ps(f); }
+PN_INLINE V vload(const float *p) { return _mm256_loadu_ps(p); }
+PN_INLINE V vload_m(const float *p, VMASK m) { return _mm256_maskload_ps(p, m); }
+PN_INLINE void vstore(float *p, V v) { _mm256_storeu_ps(p, v); }
+PN_INLINE void vstore_m(float *p, VMASK m, V v) { _mm256_maskstore_ps(p, m, v); }
+PN_INLINE V vbcast(const float *p) { return _mm256_broadcast_ss(p); }
+PN_INLINE V vfma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+PN_INLINE V vfnma(V a, V b, V c) { return _mm256_fnmadd_ps(a, b, c); }
+PN_INLINE V vadd(V a, V b) { return _mm256_add_ps(a, b); }
+PN_INLINE V vsub(V a, V b) { return _mm256_sub_ps(a, b); }
+PN_INLINE V vmul(V a, V b) { return _mm256_mul_ps(a, b); }
+PN_INLINE V vdiv(V a, V b) { return _mm256_div_ps(a, b); }
+PN_INLINE V vsqrt(V a) { return _mm256_sqrt_ps(a); }
+PN_INLINE V vsel_gt(V a, V b, V t, V f) { return _mm256_blendv_ps(f, t, _mm256_cmp_ps(a, b, _CMP_GT_OQ)); }
+PN_INLINE V vsel_eq(V a, V b, V t, V f) { return _mm256_blendv_ps(f, t, _mm256_cmp_ps(a, b, _CMP_EQ_OQ)); }
+PN_INLINE void vstore_u8(uint8_t *p, int n, V v)
+{
+    const __m256i i32 = _mm256_cvtps_epi32(v);
+    const __m256i b = _mm256_packus_epi16(_mm256_packs_epi32(i32, i32), _mm256_setzero_si256());
+    const __m128i q = _mm_unpacklo_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1));
+    if (n == 8) {
+        _mm_storel_epi64((__m128i *)(void *)p, q);
+    } else {
+        uint8_t tmp[16];
+        _mm_storeu_si128((__m128i *)(void *)tmp, q);
+        for (int j = 0; j < n; j++)
+            p[j] = tmp[j];
+    }
+}
+PN_INLINE V vsel_gt0(V y, V v) { return _mm256_and_ps(_mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_GT_OQ), v); }
+PN_INLINE VMASK vmask_all(void) { return _mm256_set1_epi32(-1); }
+PN_INLINE VMASK vmask_n(int n)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+PN_INLINE float vhsum(V v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+#else
+#error "define PN_SIMD_AVX512 or PN_SIMD_AVX2 before including simd.h"
+#endif
+
+/* a > b ? a : b with the reference's NaN behaviour (b kept unless a > b). */
+PN_INLINE V vmax_gt(V a, V b) { return vsel_gt(a, b, a, b); }
+
+#define PN_FN(op) PN_CAT(PN_CAT(pn_f32_, op), PN_CAT(__, PN_SFX))
+
+static inline int pn_min_i(int a, int b) { return a < b ? a : b; }
+static inline int pn_max_i(int a, int b) { return a > b ? a : b; }
+
+#endif

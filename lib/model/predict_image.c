@@ -1,0 +1,63 @@
+/* Single-image prediction with the training pipeline's preprocessing: decode,
+ * nearest resize to the model's input size (Keras load_img), rescale by 1/255. */
+#include <stdlib.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/tensor.h"
+#include "model/model.h"
+#include "pneumo/image.h"
+#include "pneumo/train.h"
+
+pneumo_status pneumo_model_predict_image(pneumo_model *m, const pneumo_image *img, float *prob)
+{
+    const char *fn = "pneumo_model_predict_image";
+    const float rescale = (float)(1.0 / 255.0); /* the dataset's default rescale */
+    pneumo_image *resized = NULL;
+    const pneumo_image *src = img;
+    pneumo_tensor x, out;
+    int64_t xs[4], os[2] = {1, 1};
+    float *buf, result;
+    const uint8_t *px;
+    pneumo_status st;
+    if (!m || !img || !prob)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: %s is NULL", fn, !m ? "model" : !img ? "image" : "prob");
+    if (m->input.c != 1 || pneumo_model_output_size(m) != 1)
+        return pn_error(PNEUMO_ERR_STATE, "%s: needs a model with one input channel and one output", fn);
+    if (pneumo_image_width(img) != m->input.w || pneumo_image_height(img) != m->input.h) {
+        st = pneumo_image_resize(img, m->input.w, m->input.h, PNEUMO_RESAMPLE_NEAREST, &resized);
+        if (st != PNEUMO_OK)
+            return st;
+        src = resized;
+    }
+    buf = pn_aligned_alloc((size_t)m->input.h * (size_t)m->input.w * sizeof(float));
+    if (!buf) {
+        pneumo_image_destroy(resized);
+        return pn_error_nomem(fn, (size_t)m->input.h * (size_t)m->input.w * sizeof(float));
+    }
+    px = pneumo_image_pixels(src);
+    for (int64_t i = 0; i < (int64_t)m->input.h * m->input.w; i++)
+        buf[i] = (float)px[i] * rescale;
+    xs[0] = 1, xs[1] = m->input.h, xs[2] = m->input.w, xs[3] = 1;
+    pn_tensor_view(&x, 4, xs, buf);
+    pn_tensor_view(&out, 2, os, &result);
+    st = pneumo_model_predict(m, &x, &out);
+    if (st == PNEUMO_OK)
+        *prob = result;
+    pn_aligned_free(buf);
+    pneumo_image_destroy(resized);
+    return st;
+}
+
+pneumo_status pneumo_model_predict_file(pneumo_model *m, const char *path, float *prob)
+{
+    pneumo_image *img = NULL;
+    pneumo_status st;
+    if (!path)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_model_predict_file: path is NULL");
+    if ((st = pneumo_image_load(path, NULL, &img)) != PNEUMO_OK)
+        return st;
+    st = pneumo_model_predict_image(m, img, prob);
+    pneumo_image_destroy(img);
+    return st;
+}

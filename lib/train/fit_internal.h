@@ -1,0 +1,20 @@
+#ifndef PN_TRAIN_FIT_INTERNAL_H
+#define PN_TRAIN_FIT_INTERNAL_H
+
+#include "pneumo/train.h"
+
+struct pneumo_history {
+    int32_t n, cap;
+    pneumo_epoch_record *rec;
+    int32_t stopped_early;
+};
+
+pneumo_status pn_history_new(pneumo_history **out);
+pneumo_status pn_history_append(pneumo_history *h, const pneumo_epoch_record *r);
+
+/* Loss (unweighted mean BCE) and accuracy of a dataset in index order; probs
+ * and labels (may be NULL) receive one value per image. */
+pneumo_status pn_evaluate_dataset(pneumo_model *m, pneumo_dataset *ds, int32_t batch_size,
+                                  double *loss, double *accuracy, float *probs, float *labels);
+
+#endif

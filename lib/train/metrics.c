@@ -1,0 +1,162 @@
+/* Confusion matrix, sklearn's classification report, ROC AUC. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "io/json.h"
+#include "pneumo/metrics.h"
+
+static pneumo_status check_inputs(const float *probs, const float *labels, int64_t n, const char *fn)
+{
+    if (!probs || !labels || n < 0)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: %s", fn,
+                        n < 0 ? "n is negative" : "probs or labels is NULL");
+    for (int64_t i = 0; i < n; i++) {
+        if (labels[i] != 0.0f && labels[i] != 1.0f)
+            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: label %lld is %g (must be 0 or 1)", fn,
+                            (long long)i, (double)labels[i]);
+        if (!isfinite(probs[i]))
+            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: probability %lld is not finite", fn,
+                            (long long)i);
+    }
+    return PNEUMO_OK;
+}
+
+pneumo_status pneumo_confusion_from_predictions(const float *probs, const float *labels, int64_t n,
+                                                float threshold, pneumo_confusion *out)
+{
+    const char *fn = "pneumo_confusion_from_predictions";
+    pneumo_status st = check_inputs(probs, labels, n, fn);
+    if (st != PNEUMO_OK)
+        return st;
+    if (!out)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    if (!(threshold >= 0.0f && threshold <= 1.0f))
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: threshold %g outside [0, 1]", fn, (double)threshold);
+    memset(out, 0, sizeof *out);
+    for (int64_t i = 0; i < n; i++)
+        out->m[(labels[i] == 1.0f) * 2 + (probs[i] > threshold)]++;
+    return PNEUMO_OK;
+}
+
+double pneumo_confusion_accuracy(const pneumo_confusion *c)
+{
+    int64_t total;
+    if (!c)
+        return 0.0;
+    total = c->m[0] + c->m[1] + c->m[2] + c->m[3];
+    return total ? (double)(c->m[0] + c->m[3]) / (double)total : 0.0;
+}
+
+static double ratio(int64_t a, int64_t b) { return b ? (double)a / (double)b : 0.0; }
+
+static double f1(double p, double r) { return p + r > 0.0 ? 2.0 * p * r / (p + r) : 0.0; }
+
+pneumo_status pneumo_classification_report(const pneumo_confusion *c, const char *const names[2],
+                                           char *buf, size_t size, size_t *needed)
+{
+    const char *label[2] = {"0", "1"};
+    double prec[2], rec[2], f[2];
+    int64_t support[2], total;
+    int width = 12; /* len("weighted avg") */
+    pn_buf b;
+    if (!c)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_classification_report: matrix is NULL");
+    if (!buf && size)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_classification_report: buf is NULL, size %zu", size);
+    for (int k = 0; k < 2; k++) {
+        if (names && names[k])
+            label[k] = names[k];
+        if ((int)strlen(label[k]) > width)
+            width = (int)strlen(label[k]);
+    }
+    /* class k: true positives m[3k], predicted k = column k, actual k = row k */
+    support[0] = c->m[0] + c->m[1];
+    support[1] = c->m[2] + c->m[3];
+    total = support[0] + support[1];
+    prec[0] = ratio(c->m[0], c->m[0] + c->m[2]);
+    prec[1] = ratio(c->m[3], c->m[1] + c->m[3]);
+    rec[0] = ratio(c->m[0], support[0]);
+    rec[1] = ratio(c->m[3], support[1]);
+    for (int k = 0; k < 2; k++)
+        f[k] = f1(prec[k], rec[k]);
+
+    pn_buf_init(&b);
+    pn_buf_printf(&b, "%*s  %9s %9s %9s %9s\n\n", width, "", "precision", "recall", "f1-score", "support");
+    for (int k = 0; k < 2; k++)
+        pn_buf_printf(&b, "%*s  %9.2f %9.2f %9.2f %9lld\n", width, label[k], prec[k], rec[k], f[k],
+                      (long long)support[k]);
+    pn_buf_printf(&b, "\n%*s  %9s %9s %9.2f %9lld\n", width, "accuracy", "", "",
+                  pneumo_confusion_accuracy(c), (long long)total);
+    pn_buf_printf(&b, "%*s  %9.2f %9.2f %9.2f %9lld\n", width, "macro avg", (prec[0] + prec[1]) / 2,
+                  (rec[0] + rec[1]) / 2, (f[0] + f[1]) / 2, (long long)total);
+    {
+        double w0 = ratio(support[0], total), w1 = ratio(support[1], total);
+        pn_buf_printf(&b, "%*s  %9.2f %9.2f %9.2f %9lld\n", width, "weighted avg",
+                      w0 * prec[0] + w1 * prec[1], w0 * rec[0] + w1 * rec[1], w0 * f[0] + w1 * f[1],
+                      (long long)total);
+    }
+    if (b.failed) {
+        pn_buf_free(&b);
+        return pn_error_nomem("classification report", 0);
+    }
+    if (needed)
+        *needed = b.len;
+    if (size) {
+        size_t n = b.len < size - 1 ? b.len : size - 1;
+        memcpy(buf, b.data, n);
+        buf[n] = '\0';
+    }
+    pn_buf_free(&b);
+    return PNEUMO_OK;
+}
+
+typedef struct scored {
+    float p;
+    float y;
+} scored;
+
+static int by_score(const void *a, const void *b)
+{
+    float x = ((const scored *)a)->p, y = ((const scored *)b)->p;
+    return (x > y) - (x < y);
+}
+
+pneumo_status pneumo_roc_auc(const float *probs, const float *labels, int64_t n, double *auc)
+{
+    const char *fn = "pneumo_roc_auc";
+    pneumo_status st = check_inputs(probs, labels, n, fn);
+    scored *s;
+    double pos = 0.0, rank_sum = 0.0;
+    if (st != PNEUMO_OK)
+        return st;
+    if (!auc)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: auc is NULL", fn);
+    s = malloc((size_t)(n ? n : 1) * sizeof *s);
+    if (!s)
+        return pn_error_nomem(fn, (size_t)n * sizeof *s);
+    for (int64_t i = 0; i < n; i++) {
+        s[i].p = probs[i];
+        s[i].y = labels[i];
+        pos += labels[i];
+    }
+    if (pos == 0.0 || pos == (double)n) {
+        free(s);
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: only one class present; ROC AUC is undefined", fn);
+    }
+    qsort(s, (size_t)n, sizeof *s, by_score);
+    /* Mann-Whitney U with average ranks for ties (= trapezoidal ROC area). */
+    for (int64_t i = 0; i < n;) {
+        int64_t j = i;
+        double tie_pos = 0.0, avg_rank;
+        while (j < n && s[j].p == s[i].p)
+            tie_pos += s[j++].y;
+        avg_rank = (double)(i + 1 + j) / 2.0; /* ranks i+1 .. j */
+        rank_sum += tie_pos * avg_rank;
+        i = j;
+    }
+    *auc = (rank_sum - pos * (pos + 1.0) / 2.0) / (pos * ((double)n - pos));
+    free(s);
+    return PNEUMO_OK;
+}

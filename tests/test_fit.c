@@ -1,0 +1,313 @@
+/* fit / evaluate end to end on a generated dataset folder: learning, callbacks,
+ * cancellation, reproducibility, history CSV, best-model checkpoint. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pneumo/dataset.h"
+#include "pneumo/pneumo.h"
+#include "testutil.h"
+
+#define SIZE 24
+#define PER_CLASS 96
+
+static char root[4096];
+
+/* Class 1 images carry a bright blob on noise; class 0 only noise. */
+static void write_split(const char *split, int per_class, uint64_t *rng)
+{
+    static const char *classes[2] = {"Normal", "Opacity"};
+    char path[4400];
+    pneumo_image *img = NULL;
+    snprintf(path, sizeof path, "%s/%s", root, split);
+    assert_int_equal(mkdir(path, 0755), 0);
+    assert_int_equal(pneumo_image_create(SIZE, SIZE, &img), PNEUMO_OK);
+    for (int c = 0; c < 2; c++) {
+        snprintf(path, sizeof path, "%s/%s/%s", root, split, classes[c]);
+        assert_int_equal(mkdir(path, 0755), 0);
+        for (int k = 0; k < per_class; k++) {
+            uint8_t *px = pneumo_image_pixels_mut(img);
+            int bx = 4 + (int)(tu_next(rng) % (SIZE - 8)), by = 4 + (int)(tu_next(rng) % (SIZE - 8));
+            for (int i = 0; i < SIZE * SIZE; i++)
+                px[i] = (uint8_t)(40 + tu_next(rng) % 80);
+            if (c)
+                for (int y = -2; y <= 2; y++)
+                    for (int x = -2; x <= 2; x++)
+                        px[(by + y) * SIZE + bx + x] = 250;
+            snprintf(path, sizeof path, "%s/%s/%s/img_%03d.png", root, split, classes[c], k);
+            assert_int_equal(pneumo_image_save_png(img, path), PNEUMO_OK);
+        }
+    }
+    pneumo_image_destroy(img);
+}
+
+static int setup(void **state)
+{
+    uint64_t rng = 1234;
+    const char *dir = tu_tmpdir();
+    (void)state;
+    if (!dir)
+        return -1;
+    snprintf(root, sizeof root, "%s", dir);
+    write_split("train", PER_CLASS, &rng);
+    write_split("val", PER_CLASS / 2, &rng);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    char cmd[4200];
+    (void)state;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static pneumo_dataset *open_split(const char *split, int shuffle, int threads)
+{
+    pneumo_dataset_options o;
+    pneumo_dataset *ds = NULL;
+    char path[4200];
+    pneumo_dataset_default_options(&o);
+    o.width = o.height = SIZE;
+    o.shuffle = shuffle;
+    o.seed = 7;
+    o.threads = threads;
+    snprintf(path, sizeof path, "%s/%s", root, split);
+    assert_int_equal(pneumo_dataset_open_dir(path, &o, &ds), PNEUMO_OK);
+    return ds;
+}
+
+static pneumo_model *small_model(uint64_t seed)
+{
+    pneumo_model *m = NULL;
+    pneumo_conv2d_params c;
+    assert_int_equal(pneumo_model_create(SIZE, SIZE, 1, seed, &m), PNEUMO_OK);
+    pneumo_conv2d_default_params(&c);
+    c.filters = 4;
+    c.activation = PNEUMO_ACT_RELU;
+    assert_int_equal(pneumo_model_add_conv2d(m, &c), PNEUMO_OK);
+    assert_int_equal(pneumo_model_add_maxpool2d(m, NULL), PNEUMO_OK);
+    assert_int_equal(pneumo_model_add_conv2d(m, &c), PNEUMO_OK);
+    assert_int_equal(pneumo_model_add_maxpool2d(m, NULL), PNEUMO_OK);
+    assert_int_equal(pneumo_model_add_flatten(m), PNEUMO_OK);
+    assert_int_equal(pneumo_model_add_dense(m, 8, PNEUMO_ACT_RELU), PNEUMO_OK);
+    assert_int_equal(pneumo_model_add_dense(m, 1, PNEUMO_ACT_SIGMOID), PNEUMO_OK);
+    return m;
+}
+
+static pneumo_optimizer *adam(float lr)
+{
+    pneumo_adam_params p;
+    pneumo_optimizer *o = NULL;
+    pneumo_adam_default_params(&p);
+    p.learning_rate = lr;
+    assert_int_equal(pneumo_optimizer_create_adam(&p, &o), PNEUMO_OK);
+    return o;
+}
+
+typedef struct counts {
+    int epoch_begin, batch_end, epoch_end, lr_changed, early_stop;
+    int cancel_after_batches;
+} counts;
+
+static int count_events(const pneumo_fit_event *ev, void *user)
+{
+    counts *c = user;
+    switch (ev->kind) {
+    case PNEUMO_EVENT_EPOCH_BEGIN: c->epoch_begin++; break;
+    case PNEUMO_EVENT_BATCH_END: c->batch_end++; break;
+    case PNEUMO_EVENT_EPOCH_END: c->epoch_end++; break;
+    case PNEUMO_EVENT_LR_CHANGED: c->lr_changed++; break;
+    case PNEUMO_EVENT_EARLY_STOP: c->early_stop++; break;
+    default: break;
+    }
+    return c->cancel_after_batches && c->batch_end >= c->cancel_after_batches;
+}
+
+static void test_fit_learns_and_evaluates(void **state)
+{
+    pneumo_dataset *train = open_split("train", 1, 2), *val = open_split("val", 0, 2);
+    pneumo_model *m = small_model(3);
+    pneumo_optimizer *opt = adam(1e-2f);
+    pneumo_fit_options o;
+    pneumo_history *h = NULL;
+    pneumo_epoch_record first, last;
+    pneumo_evaluation ev;
+    counts c = {0};
+    char csv[4200], best[4200], line[256];
+    FILE *f;
+    (void)state;
+    snprintf(csv, sizeof csv, "%s/history.csv", root);
+    snprintf(best, sizeof best, "%s/best.safetensors", root);
+    pneumo_fit_default_options(&o);
+    o.epochs = 8;
+    o.batch_size = 16;
+    o.class_weighting = PNEUMO_CLASS_WEIGHT_BALANCED;
+    o.best_model_path = best;
+    o.callback = count_events;
+    o.user = &c;
+    assert_int_equal(pneumo_model_fit(m, opt, train, val, &o, &h), PNEUMO_OK);
+    assert_int_equal(pneumo_history_size(h), 8);
+    assert_int_equal(c.epoch_begin, 8);
+    assert_int_equal(c.epoch_end, 8);
+    assert_int_equal(c.batch_end, 8 * 12); /* 192 images / 16 */
+    assert_int_equal(pneumo_history_get(h, 0, &first), PNEUMO_OK);
+    assert_int_equal(pneumo_history_get(h, 7, &last), PNEUMO_OK);
+    assert_true(last.loss < first.loss);
+    /* the majority rate is 0.5: well above it */
+    for (int32_t e = 0; e < 8; e++) {
+        pneumo_epoch_record r;
+        pneumo_history_get(h, e, &r);
+        printf("epoch %d loss %.4f acc %.4f val_loss %.4f val_acc %.4f\n", e, r.loss, r.accuracy, r.val_loss, r.val_accuracy);
+    }
+    assert_true(last.val_accuracy >= 0.9);
+    assert_true(fabs(last.lr - 1e-2) < 1e-9);
+    assert_int_equal(pneumo_history_save_csv(h, csv), PNEUMO_OK);
+    f = fopen(csv, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(line, sizeof line, f));
+    assert_string_equal(line, "epoch,accuracy,loss,lr,val_accuracy,val_loss,seconds\n");
+    assert_non_null(fgets(line, sizeof line, f));
+    assert_int_equal(strncmp(line, "0,", 2), 0);
+    fclose(f);
+    /* evaluation agrees with the last validation numbers of the history */
+    {
+        int64_t n = pneumo_dataset_size(val);
+        float *p = malloc((size_t)n * sizeof *p), *y = malloc((size_t)n * sizeof *y);
+        pneumo_model *loaded = NULL;
+        assert_int_equal(pneumo_model_evaluate(m, val, 16, 0.5f, &ev, p, y), PNEUMO_OK);
+        assert_int_equal(ev.count, 96);
+        assert_true(fabs(ev.loss - last.val_loss) < 1e-6);
+        assert_true(fabs(ev.accuracy - last.val_accuracy) < 1e-9);
+        assert_int_equal(ev.confusion.m[0] + ev.confusion.m[1], 48);
+        assert_true(ev.roc_auc > 0.9 && ev.roc_auc <= 1.0);
+        for (int64_t i = 0; i < n; i++)
+            assert_true(y[i] == (float)pneumo_dataset_label(val, i));
+        /* the best checkpoint exists and loads */
+        assert_int_equal(pneumo_model_load(best, &loaded, NULL), PNEUMO_OK);
+        pneumo_model_destroy(loaded);
+        free(p);
+        free(y);
+    }
+    pneumo_history_destroy(h);
+    pneumo_optimizer_destroy(opt);
+    pneumo_model_destroy(m);
+    pneumo_dataset_destroy(train);
+    pneumo_dataset_destroy(val);
+}
+
+static void run_fit(int threads, pneumo_history **h, pneumo_model **m)
+{
+    pneumo_dataset *train = open_split("train", 1, threads), *val = open_split("val", 0, threads);
+    pneumo_optimizer *opt = adam(1e-3f);
+    pneumo_fit_options o;
+    pneumo_fit_default_options(&o);
+    o.epochs = 2;
+    *m = small_model(9);
+    assert_int_equal(pneumo_model_fit(*m, opt, train, val, &o, h), PNEUMO_OK);
+    pneumo_optimizer_destroy(opt);
+    pneumo_dataset_destroy(train);
+    pneumo_dataset_destroy(val);
+}
+
+static void test_fit_reproducible(void **state)
+{
+    pneumo_history *h1 = NULL, *h2 = NULL;
+    pneumo_model *m1 = NULL, *m2 = NULL;
+    (void)state;
+    run_fit(1, &h1, &m1);
+    run_fit(3, &h2, &m2); /* dataset worker count must not matter */
+    for (int32_t e = 0; e < 2; e++) {
+        pneumo_epoch_record a, b;
+        pneumo_history_get(h1, e, &a);
+        pneumo_history_get(h2, e, &b);
+        assert_true(a.loss == b.loss && a.accuracy == b.accuracy && a.val_loss == b.val_loss);
+    }
+    for (int32_t i = 0; i < pneumo_model_num_param_tensors(m1); i++) {
+        pneumo_tensor *a = NULL, *b = NULL;
+        pneumo_model_param(m1, i, &a);
+        pneumo_model_param(m2, i, &b);
+        assert_memory_equal(pneumo_tensor_data(a), pneumo_tensor_data(b),
+                            (size_t)pneumo_tensor_numel(a) * sizeof(float));
+        pneumo_tensor_destroy(a);
+        pneumo_tensor_destroy(b);
+    }
+    pneumo_history_destroy(h1);
+    pneumo_history_destroy(h2);
+    pneumo_model_destroy(m1);
+    pneumo_model_destroy(m2);
+}
+
+static void test_fit_cancel_and_callbacks(void **state)
+{
+    pneumo_dataset *train = open_split("train", 1, 2), *val = open_split("val", 0, 2);
+    pneumo_model *m = small_model(5);
+    pneumo_optimizer *opt = adam(1e-3f);
+    pneumo_fit_options o;
+    pneumo_history *h = NULL;
+    counts c = {0};
+    pneumo_step_result r;
+    (void)state;
+    pneumo_fit_default_options(&o);
+    o.epochs = 5;
+    o.callback = count_events;
+    o.user = &c;
+    c.cancel_after_batches = 15; /* inside the second epoch */
+    assert_int_equal(pneumo_model_fit(m, opt, train, val, &o, &h), PNEUMO_ERR_CANCELLED);
+    assert_non_null(strstr(pneumo_last_error(), "cancelled"));
+    assert_int_equal(pneumo_history_size(h), 1); /* the finished epoch is kept */
+    assert_int_equal(c.batch_end, 15);
+    pneumo_history_destroy(h);
+    /* the model is still usable */
+    {
+        int64_t xs[4] = {2, SIZE, SIZE, 1}, ys[1] = {2};
+        pneumo_tensor *x = NULL, *y = NULL;
+        pneumo_tensor_create(4, xs, &x);
+        pneumo_tensor_create(1, ys, &y);
+        assert_int_equal(pneumo_model_evaluate_batch(m, x, y, NULL, &r), PNEUMO_OK);
+        pneumo_tensor_destroy(x);
+        pneumo_tensor_destroy(y);
+    }
+    /* an EarlyStopping on val_loss without a validation set is refused */
+    o.callback = NULL;
+    o.early_stopping.enabled = 1;
+    assert_int_equal(pneumo_model_fit(m, opt, train, NULL, &o, NULL), PNEUMO_ERR_INVALID_ARG);
+    /* patience 0 on a monitor that cannot improve stops after the second epoch;
+     * ReduceLROnPlateau with patience 0 lowers the rate every epoch */
+    memset(&c, 0, sizeof c);
+    o.callback = count_events;
+    o.early_stopping.monitor = PNEUMO_MONITOR_LOSS;
+    o.early_stopping.mode = PNEUMO_MODE_MAX; /* loss rarely rises: no improvement */
+    o.early_stopping.patience = 1;
+    o.reduce_lr.enabled = 1;
+    o.reduce_lr.monitor = PNEUMO_MONITOR_LOSS;
+    o.reduce_lr.mode = PNEUMO_MODE_MAX;
+    o.reduce_lr.patience = 1;
+    o.reduce_lr.factor = 0.5;
+    assert_int_equal(pneumo_model_fit(m, opt, train, NULL, &o, &h), PNEUMO_OK);
+    assert_true(pneumo_history_size(h) >= 2 && pneumo_history_size(h) <= 5);
+    if (pneumo_history_size(h) < 5) {
+        assert_true(pneumo_history_stopped_early(h));
+        assert_int_equal(c.early_stop, 1);
+    }
+    assert_true(c.lr_changed >= 1);
+    assert_true(pneumo_optimizer_learning_rate(opt) < 1e-3f);
+    pneumo_history_destroy(h);
+    pneumo_optimizer_destroy(opt);
+    pneumo_model_destroy(m);
+    pneumo_dataset_destroy(train);
+    pneumo_dataset_destroy(val);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fit_learns_and_evaluates),
+        cmocka_unit_test(test_fit_reproducible),
+        cmocka_unit_test(test_fit_cancel_and_callbacks),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
