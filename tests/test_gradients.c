@@ -191,7 +191,7 @@ static void fd_check_layer(pn_layer *l, const pn_kernels *k, int training, int32
     memset(rep, 0, sizeof *rep);
     memset(&c, 0, sizeof c);
     c.l = l;
-    c.run = (pn_run){k, training, 0, 0x5eedull, 3};
+    c.run = (pn_run){.k = k, .training = training, .seed = 0x5eedull, .step = 3};
     c.n = n;
     c.x = x;
     c.nout = nout;
@@ -524,7 +524,7 @@ static void test_maxpool_gradients(void **state)
                 size_t nx = (size_t)n * (size_t)pn_dims_size(&in), ny;
                 float *x = malloc(nx * sizeof(float)), *y;
                 char what[128];
-                pn_run run = {tables[t], 1, 0, 1, 1};
+                pn_run run = {.k = tables[t], .training = 1, .seed = 1, .step = 1};
                 int32_t pad_top, pad_left;
                 assert_non_null(x);
                 pneumo_maxpool2d_default_params(&p);
@@ -620,7 +620,7 @@ static void test_flatten_gradients(void **state)
 {
     const pn_dims in = {3, 3, 4, 2};
     pn_layer l;
-    pn_run run = {pn_kernels_get(), 1, 0, 1, 1};
+    pn_run run = {.k = pn_kernels_get(), .training = 1, .seed = 1, .step = 1};
     fd_report rep;
     uint64_t rng = 4000;
     float x[2 * 24], y[2 * 24];
@@ -679,8 +679,9 @@ static void test_dropout_gradients(void **state)
     const size_t count = 800;
     const float rate = 0.3f, scale = 1.0f / (1.0f - 0.3f);
     pn_layer l;
-    pn_run train = {pn_kernels_get(), 1, 0, 77, 5}, infer = {pn_kernels_get(), 0, 0, 77, 5};
-    pn_run other = {pn_kernels_get(), 1, 0, 77, 6};
+    pn_run train = {.k = pn_kernels_get(), .training = 1, .seed = 77, .step = 5},
+           infer = {.k = pn_kernels_get(), .training = 0, .seed = 77, .step = 5};
+    pn_run other = {.k = pn_kernels_get(), .training = 1, .seed = 77, .step = 6};
     float *x = malloc(count * sizeof(float)), *y = malloc(count * sizeof(float));
     float *y2 = malloc(count * sizeof(float)), *R = malloc(count * sizeof(float));
     float *dy = malloc(count * sizeof(float)), *dx = malloc(count * sizeof(float));
@@ -1096,7 +1097,7 @@ static void test_conv_forward_hand(void **state)
     const float expect[4] = {3210.5f, 4321.5f, 432.5f, 43.5f};
     pneumo_conv2d_params p;
     pn_layer l;
-    pn_run run = {pn_kernels_get(), 0, 0, 0, 0};
+    pn_run run = {.k = pn_kernels_get()};
     (void)state;
     pneumo_conv2d_default_params(&p);
     p.filters = 1;
@@ -1152,7 +1153,7 @@ static void test_conv_forward_naive(void **state)
     for (int act = PNEUMO_ACT_LINEAR; act <= PNEUMO_ACT_TANH; act++)
         for (int t = 0; t < ntables; t++) {
             const int32_t OH = 4, OW = 3, PT = 1, PL = 0;
-            pn_run run = {tables[t], 0, 0, 0, 0};
+            pn_run run = {.k = tables[t]};
             p.activation = act;
             assert_int_equal(pn_conv2d_setup(&l, &in, &p), PNEUMO_OK);
             assert_int_equal(l.out.h, OH);

@@ -480,6 +480,64 @@ static void test_crafted_files_rejected(void **state)
     assert_non_null(strstr(pneumo_last_error(), "Lambda"));
 }
 
+/* Threads split batches; a fixed thread count gives bit-identical training,
+ * predictions never depend on it, and the gradients agree across counts to
+ * rounding. */
+static void train_with_threads(int threads, pneumo_model **out, float *pred)
+{
+    pneumo_model *m = small_model(21);
+    pneumo_optimizer *o = NULL;
+    pneumo_tensor *p = NULL;
+    int64_t ps[2] = {7, 1};
+    batch b = make_batch(7, 9, 7, 2, 33);
+    assert_int_equal(pneumo_model_set_threads(m, threads), PNEUMO_OK);
+    assert_int_equal(pneumo_model_threads(m), threads);
+    assert_int_equal(pneumo_optimizer_create_adam(NULL, &o), PNEUMO_OK);
+    train(m, o, &b, 4);
+    assert_int_equal(pneumo_tensor_create(2, ps, &p), PNEUMO_OK);
+    assert_int_equal(pneumo_model_predict(m, b.x, p), PNEUMO_OK);
+    memcpy(pred, pneumo_tensor_data(p), 7 * sizeof(float));
+    pneumo_tensor_destroy(p);
+    pneumo_optimizer_destroy(o);
+    free_batch(&b);
+    *out = m;
+}
+
+static void test_threads_deterministic(void **state)
+{
+    pneumo_model *a = NULL, *b = NULL, *c = NULL;
+    float pa[7], pb[7], pc[7];
+    (void)state;
+    train_with_threads(3, &a, pa);
+    train_with_threads(3, &b, pb);
+    assert_same_params(a, b);
+    assert_memory_equal(pa, pb, sizeof pa);
+    train_with_threads(1, &c, pc);
+    for (int i = 0; i < 7; i++)
+        assert_true(fabsf(pa[i] - pc[i]) < 1e-4f);
+    /* inference alone is independent of the thread count */
+    {
+        pneumo_tensor *p1 = NULL;
+        int64_t ps[2] = {7, 1};
+        batch bt = make_batch(7, 9, 7, 2, 34);
+        float first[7];
+        assert_int_equal(pneumo_tensor_create(2, ps, &p1), PNEUMO_OK);
+        assert_int_equal(pneumo_model_set_threads(c, 1), PNEUMO_OK);
+        assert_int_equal(pneumo_model_predict(c, bt.x, p1), PNEUMO_OK);
+        memcpy(first, pneumo_tensor_data(p1), sizeof first);
+        assert_int_equal(pneumo_model_set_threads(c, 4), PNEUMO_OK);
+        assert_int_equal(pneumo_model_predict(c, bt.x, p1), PNEUMO_OK);
+        assert_memory_equal(first, pneumo_tensor_data(p1), sizeof first);
+        pneumo_tensor_destroy(p1);
+        free_batch(&bt);
+    }
+    assert_int_equal(pneumo_model_set_threads(c, 65), PNEUMO_ERR_INVALID_ARG);
+    assert_int_equal(pneumo_model_set_threads(c, -1), PNEUMO_ERR_INVALID_ARG);
+    pneumo_model_destroy(a);
+    pneumo_model_destroy(b);
+    pneumo_model_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -489,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_save_load_round_trip),
         cmocka_unit_test(test_truncated_and_flipped_files_rejected),
         cmocka_unit_test(test_crafted_files_rejected),
+        cmocka_unit_test(test_threads_deterministic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

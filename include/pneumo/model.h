@@ -111,6 +111,16 @@ PNEUMO_API pneumo_status pneumo_model_add_activation(pneumo_model *m,
  *  units scaled by 1 / (1 - rate), masks drawn from the model's seed. */
 PNEUMO_API pneumo_status pneumo_model_add_dropout(pneumo_model *m, float rate);
 
+/** Use `threads` threads (1..64; 0 = the online cores, the default) for this
+ *  model's forward and backward passes. Results are bit-identical for a fixed
+ *  thread count (parameter gradients are summed in a fixed order); forward
+ *  results do not depend on it at all. The threads belong to the model and end
+ *  with pneumo_model_destroy(). */
+PNEUMO_API pneumo_status pneumo_model_set_threads(pneumo_model *m, int32_t threads);
+
+/** Threads the model uses (the online cores unless set). */
+PNEUMO_API int32_t pneumo_model_threads(const pneumo_model *m);
+
 /** Number of layers, 0 for NULL. */
 PNEUMO_API int32_t pneumo_model_num_layers(const pneumo_model *m);
 

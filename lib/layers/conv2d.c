@@ -40,7 +40,8 @@ static pneumo_status conv2d_backward(pn_layer *l, const pn_run *run, int32_t n, 
     conv_shape(l, n, &s);
     if (!run->skip_act)
         run->k->act_bwd(l->act, (size_t)n * (size_t)pn_dims_size(&l->out), y, dy);
-    run->k->conv2d_bwd_filter(&s, x, dy, l->dw, l->use_bias ? l->db : NULL);
+    run->k->conv2d_bwd_filter(&s, x, dy, run->dw ? run->dw : l->dw,
+                              l->use_bias ? (run->db ? run->db : l->db) : NULL);
     if (dx)
         run->k->conv2d_bwd_data(&s, dy, l->w, dx);
     return PNEUMO_OK;

@@ -19,7 +19,8 @@ static pneumo_status dense_backward(pn_layer *l, const pn_run *run, int32_t n, c
 {
     if (!run->skip_act)
         run->k->act_bwd(l->act, (size_t)n * (size_t)l->units, y, dy);
-    run->k->dense_bwd_weights(n, l->in.c, l->units, x, dy, l->dw, l->db);
+    run->k->dense_bwd_weights(n, l->in.c, l->units, x, dy, run->dw ? run->dw : l->dw,
+                              run->db ? run->db : l->db);
     if (dx)
         run->k->dense_bwd_data(n, l->in.c, l->units, dy, l->w, dx);
     return PNEUMO_OK;

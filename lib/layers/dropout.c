@@ -10,23 +10,28 @@
 static pneumo_status dropout_forward(pn_layer *l, const pn_run *run, int32_t n, const float *x,
                                      float *y)
 {
-    size_t count = (size_t)n * (size_t)pn_dims_size(&l->out);
+    const size_t per = (size_t)pn_dims_size(&l->out);
+    size_t count = (size_t)n * per;
     pneumo_status st;
-    pn_rng rng;
-    float scale;
+    float scale, *mask;
     if (!run->training || l->rate == 0.0f) {
         memcpy(y, x, count * sizeof(float));
         return PNEUMO_OK;
     }
-    st = pn_layer_reserve_scratch(l, count, 0, 1);
+    st = pn_layer_reserve_scratch(l, (size_t)(run->sample0 + n) * per, 0, 1);
     if (st != PNEUMO_OK)
         return st;
-    pn_rng_init(&rng, pn_hash64(run->seed, 0x64726f70ull /* "drop" */),
-                pn_hash64(run->step, (uint64_t)l->index));
+    mask = l->mask + (size_t)run->sample0 * per;
     scale = 1.0f / (1.0f - l->rate);
-    for (size_t i = 0; i < count; i++) {
-        l->mask[i] = pn_rng_uniform(&rng) >= (double)l->rate ? scale : 0.0f;
-        y[i] = x[i] * l->mask[i];
+    /* one stream per sample, so masks do not depend on how threads split the batch */
+    for (int32_t s = 0; s < n; s++) {
+        pn_rng rng;
+        pn_rng_init(&rng, pn_hash64(pn_hash64(run->seed, 0x64726f70ull /* "drop" */), run->step),
+                    pn_hash64((uint64_t)l->index, (uint64_t)(run->sample0 + s)));
+        for (size_t i = (size_t)s * per; i < (size_t)(s + 1) * per; i++) {
+            mask[i] = pn_rng_uniform(&rng) >= (double)l->rate ? scale : 0.0f;
+            y[i] = x[i] * mask[i];
+        }
     }
     return PNEUMO_OK;
 }
@@ -44,7 +49,7 @@ static pneumo_status dropout_backward(pn_layer *l, const pn_run *run, int32_t n,
         return PNEUMO_OK;
     }
     for (size_t i = 0; i < count; i++)
-        dx[i] = dy[i] * l->mask[i];
+        dx[i] = dy[i] * l->mask[(size_t)run->sample0 * (size_t)pn_dims_size(&l->out) + i];
     return PNEUMO_OK;
 }
 

@@ -32,6 +32,13 @@ void pn_layer_init_params(pn_layer *l, pn_rng *rng)
         memset(l->b, 0, (size_t)l->nb * sizeof(float));
 }
 
+size_t pn_layer_scratch_per_sample(const pn_layer *l)
+{
+    if (l->kind == PN_LAYER_MAXPOOL2D || l->kind == PN_LAYER_DROPOUT)
+        return (size_t)pn_dims_size(&l->out);
+    return 0;
+}
+
 pneumo_status pn_layer_reserve_scratch(pn_layer *l, size_t count, int want_argmax, int want_mask)
 {
     if (count <= l->scratch_cap)

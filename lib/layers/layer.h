@@ -35,6 +35,10 @@ typedef struct pn_run {
     int skip_act;      /* leave the fused activation out (the loss works on logits) */
     uint64_t seed;     /* model seed, for dropout masks */
     uint64_t step;     /* training step, for dropout masks */
+    int64_t sample0;   /* batch index of the first sample this call sees (threads
+                        * split a batch; x, y and scratch are offset already) */
+    float *dw, *db;    /* where backward accumulates parameter gradients:
+                        * the layer's own (NULL) or a thread's partial sums */
 } pn_run;
 
 typedef struct pn_layer pn_layer;
@@ -89,6 +93,10 @@ void pn_layer_init_params(pn_layer *l, pn_rng *rng);
 
 /* Fan-in and fan-out of the layer's kernel as Keras computes them. */
 void pn_layer_fans(const pn_layer *l, double *fan_in, double *fan_out);
+
+/* Per-sample scratch of a layer for n samples (0 if it keeps none); the
+ * model reserves it before a parallel pass so threads never allocate. */
+size_t pn_layer_scratch_per_sample(const pn_layer *l);
 
 /* Grow the layer's scratch to `count` elements (argmax bytes or mask floats). */
 pneumo_status pn_layer_reserve_scratch(pn_layer *l, size_t count, int want_argmax, int want_mask);

@@ -24,12 +24,13 @@ static void pool_shape(const pn_layer *l, int32_t n, pn_pool2d_shape *s)
 static pneumo_status maxpool_forward(pn_layer *l, const pn_run *run, int32_t n, const float *x,
                                      float *y)
 {
+    const size_t per = (size_t)pn_dims_size(&l->out);
     pn_pool2d_shape s;
-    pneumo_status st = pn_layer_reserve_scratch(l, (size_t)n * (size_t)pn_dims_size(&l->out), 1, 0);
+    pneumo_status st = pn_layer_reserve_scratch(l, (size_t)(run->sample0 + n) * per, 1, 0);
     if (st != PNEUMO_OK)
         return st;
     pool_shape(l, n, &s);
-    run->k->maxpool_fwd(&s, x, y, l->argmax);
+    run->k->maxpool_fwd(&s, x, y, l->argmax + (size_t)run->sample0 * per);
     return PNEUMO_OK;
 }
 
@@ -42,7 +43,7 @@ static pneumo_status maxpool_backward(pn_layer *l, const pn_run *run, int32_t n,
     if (!dx)
         return PNEUMO_OK;
     pool_shape(l, n, &s);
-    run->k->maxpool_bwd(&s, dy, l->argmax, dx);
+    run->k->maxpool_bwd(&s, dy, l->argmax + (size_t)run->sample0 * (size_t)pn_dims_size(&l->out), dx);
     return PNEUMO_OK;
 }
 

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/tensor.h"
 #include "layers/limits.h"
+#include "core/threadpool.h"
 
 static atomic_uint_fast64_t next_model_id = 1;
 
@@ -78,6 +79,8 @@ void pn_model_free_batch(pneumo_model *m)
     m->acts = NULL;
     pn_aligned_free(m->gbuf[0]);
     pn_aligned_free(m->gbuf[1]);
+    pn_aligned_free(m->thread_grads);
+    m->thread_grads = NULL;
     m->gbuf[0] = m->gbuf[1] = NULL;
     m->batch_cap = 0;
 }
@@ -87,6 +90,7 @@ void pneumo_model_destroy(pneumo_model *m)
     if (!m)
         return;
     pn_model_free_batch(m);
+    pn_pool_destroy(m->pool);
     for (int32_t i = 0; i < m->nlayers; i++)
         if (m->layers[i].ops->destroy)
             m->layers[i].ops->destroy(&m->layers[i]);
@@ -394,4 +398,33 @@ pneumo_status pneumo_model_param(pneumo_model *m, int32_t index, pneumo_tensor *
 pneumo_status pneumo_model_grad(pneumo_model *m, int32_t index, pneumo_tensor **out)
 {
     return param_view(m, index, 1, out);
+}
+
+pneumo_status pneumo_model_set_threads(pneumo_model *m, int32_t threads)
+{
+    pn_pool *pool = NULL;
+    pneumo_status st;
+    if (check_model(m, "pneumo_model_set_threads"))
+        return PNEUMO_ERR_INVALID_ARG;
+    if (threads < 0 || threads > PN_MAX_THREADS)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_model_set_threads: %d outside 0..%d", threads,
+                        PN_MAX_THREADS);
+    if (threads == 0)
+        threads = pn_online_cores();
+    if (m->pool && pn_pool_size(m->pool) == threads)
+        return PNEUMO_OK;
+    if ((st = pn_pool_create(threads, &pool)) != PNEUMO_OK)
+        return st;
+    pn_pool_destroy(m->pool);
+    m->pool = pool;
+    m->threads = threads;
+    pn_model_free_batch(m); /* per-thread buffers are sized by the thread count */
+    return PNEUMO_OK;
+}
+
+int32_t pneumo_model_threads(const pneumo_model *m)
+{
+    if (!m)
+        return 0;
+    return m->threads ? m->threads : pn_online_cores();
 }

@@ -3,6 +3,8 @@
 #define PN_MODEL_MODEL_H
 
 #include "layers/layer.h"
+
+#define PN_MAX_THREADS 64
 #include "pneumo/model.h"
 
 struct pneumo_model {
@@ -28,6 +30,13 @@ struct pneumo_model {
     float *gbuf[2];     /* ping-pong gradients w.r.t. activations */
 
     uint64_t train_steps; /* forward passes in training mode (dropout stream) */
+
+    /* Threads: a pool per model, created on first use with `threads` workers
+     * (0 until set: online cores). */
+    int32_t threads;
+    struct pn_pool *pool;
+    float *thread_grads;         /* (threads - 1) x thread_grads_stride floats */
+    int64_t thread_grads_stride;
 };
 
 /* Add a configured layer (from pn_*_setup): names it Keras-style, extends the

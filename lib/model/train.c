@@ -8,10 +8,30 @@
 #include "core/tensor.h"
 #include "model/model.h"
 #include "optim/optimizer.h"
+#include "core/threadpool.h"
+
+/* Threads' private parameter-gradient sums: (threads - 1) x the largest layer. */
+static pneumo_status ensure_thread_grads(pneumo_model *m)
+{
+    int64_t most = 0;
+    int extra = pn_pool_size(m->pool) - 1;
+    for (int32_t i = 0; i < m->nlayers; i++)
+        if (m->layers[i].nw + m->layers[i].nb > most)
+            most = m->layers[i].nw + m->layers[i].nb;
+    most = (most + 16 + 15) & ~(int64_t)15;
+    if (extra <= 0 || most == 16)
+        return PNEUMO_OK;
+    m->thread_grads = pn_aligned_alloc((size_t)extra * (size_t)most * sizeof(float));
+    if (!m->thread_grads)
+        return pn_error_nomem("per-thread gradients", (size_t)extra * (size_t)most * sizeof(float));
+    m->thread_grads_stride = most;
+    return PNEUMO_OK;
+}
 
 /* Grow the per-batch buffers to hold n samples. */
 static pneumo_status ensure_batch(pneumo_model *m, int32_t n)
 {
+    pneumo_status st;
     int64_t gmax = pn_dims_size(&m->input);
     if (n <= m->batch_cap && m->acts)
         return PNEUMO_OK;
@@ -35,6 +55,10 @@ static pneumo_status ensure_batch(pneumo_model *m, int32_t n)
             pn_model_free_batch(m);
             return pn_error_nomem("gradient buffers", (size_t)n * (size_t)gmax * sizeof(float));
         }
+    }
+    if ((st = ensure_thread_grads(m)) != PNEUMO_OK) {
+        pn_model_free_batch(m);
+        return st;
     }
     m->batch_cap = n;
     return PNEUMO_OK;
@@ -86,21 +110,102 @@ static pneumo_status check_loss_head(const pneumo_model *m, const char *fn)
     return PNEUMO_OK;
 }
 
+/* One layer over a batch, split across the model's threads by samples. */
+typedef struct layer_job {
+    pneumo_model *m;
+    pn_layer *l;
+    pn_run run;
+    int32_t n;
+    const float *x;  /* layer input for the whole batch */
+    float *y;        /* layer output */
+    float *dy, *dx;  /* backward only; dx may be NULL */
+    int backward;
+    pneumo_status status[PN_MAX_THREADS];
+} layer_job;
+
+static void layer_task(void *ctx, int ith, int nth)
+{
+    layer_job *j = ctx;
+    pn_layer *l = j->l;
+    const int64_t in_size = pn_dims_size(&l->in), out_size = pn_dims_size(&l->out);
+    int32_t n0 = (int32_t)((int64_t)j->n * ith / nth), n1 = (int32_t)((int64_t)j->n * (ith + 1) / nth);
+    pn_run run = j->run;
+    j->status[ith] = PNEUMO_OK;
+    if (n1 <= n0)
+        return;
+    run.sample0 = n0;
+    if (!j->backward) {
+        j->status[ith] = l->ops->forward(l, &run, n1 - n0, j->x + (size_t)n0 * (size_t)in_size,
+                                         j->y + (size_t)n0 * (size_t)out_size);
+        return;
+    }
+    /* threads other than the first sum parameter gradients privately; the
+     * model adds them up afterwards in thread order (deterministic) */
+    if (ith > 0 && (l->nw || l->nb)) {
+        float *mine = j->m->thread_grads + (size_t)(ith - 1) * (size_t)j->m->thread_grads_stride;
+        memset(mine, 0, (size_t)(l->nw + l->nb + 16) * sizeof(float));
+        run.dw = mine;
+        run.db = mine + l->nw;
+    }
+    j->status[ith] = l->ops->backward(l, &run, n1 - n0, j->x + (size_t)n0 * (size_t)in_size,
+                                      j->y + (size_t)n0 * (size_t)out_size,
+                                      j->dy + (size_t)n0 * (size_t)out_size,
+                                      j->dx ? j->dx + (size_t)n0 * (size_t)in_size : NULL);
+}
+
+static pneumo_status run_layer(layer_job *j)
+{
+    int nth = pn_pool_size(j->m->pool);
+    size_t per = pn_layer_scratch_per_sample(j->l);
+    pneumo_status st;
+    if (!j->backward && per &&
+        (st = pn_layer_reserve_scratch(j->l, (size_t)j->n * per, j->l->kind == PN_LAYER_MAXPOOL2D,
+                                       j->l->kind == PN_LAYER_DROPOUT)) != PNEUMO_OK)
+        return st;
+    if (nth > j->n)
+        nth = 1; /* fewer samples than threads: not worth waking them */
+    if (nth == 1)
+        layer_task(j, 0, 1);
+    else
+        pn_pool_run(j->m->pool, layer_task, j);
+    for (int t = 0; t < nth; t++)
+        if (j->status[t] != PNEUMO_OK)
+            return j->status[t];
+    if (j->backward && nth > 1 && (j->l->nw || j->l->nb)) {
+        pn_layer *l = j->l;
+        for (int t = 1; t < nth; t++) {
+            const float *part = j->m->thread_grads + (size_t)(t - 1) * (size_t)j->m->thread_grads_stride;
+            for (int64_t i = 0; i < l->nw; i++)
+                l->dw[i] += part[i];
+            for (int64_t i = 0; i < l->nb; i++)
+                l->db[i] += part[l->nw + i];
+        }
+    }
+    return PNEUMO_OK;
+}
+
 /* Run every layer. With `logits`, the last layer's sigmoid is left out so its
  * output holds z for the loss. */
 static pneumo_status forward(pneumo_model *m, int32_t n, const float *x, int training, int logits)
 {
-    pn_run run = {pn_kernels_get(), training, 0, m->seed, m->train_steps};
     const float *in = x;
-    pneumo_status st = ensure_batch(m, n);
-    if (st != PNEUMO_OK)
+    pneumo_status st;
+    if (!m->pool && (st = pneumo_model_set_threads(m, m->threads)) != PNEUMO_OK)
+        return st;
+    if ((st = ensure_batch(m, n)) != PNEUMO_OK)
         return st;
     for (int32_t i = 0; i < m->nlayers; i++) {
-        pn_layer *l = &m->layers[i];
-        run.skip_act = logits && i == m->nlayers - 1;
-        st = l->ops->forward(l, &run, n, in, m->acts[i]);
-        if (st != PNEUMO_OK)
-            return pn_error_prefix("%s forward", l->name);
+        layer_job j;
+        memset(&j, 0, sizeof j);
+        j.m = m;
+        j.l = &m->layers[i];
+        j.run = (pn_run){pn_kernels_get(), training, logits && i == m->nlayers - 1, m->seed,
+                         m->train_steps, 0, NULL, NULL};
+        j.n = n;
+        j.x = in;
+        j.y = m->acts[i];
+        if ((st = run_layer(&j)) != PNEUMO_OK)
+            return pn_error_prefix("%s forward", j.l->name);
         in = m->acts[i];
     }
     if (training)
@@ -112,18 +217,24 @@ static pneumo_status forward(pneumo_model *m, int32_t n, const float *x, int tra
  * loss absorbed) down to the first layer; accumulates parameter gradients. */
 static pneumo_status backward(pneumo_model *m, int32_t n, const float *x)
 {
-    pn_run run = {pn_kernels_get(), 1, 0, m->seed, m->train_steps - 1};
     int cur = 0;
     memset(m->grads, 0, (size_t)m->arena_size * sizeof(float));
     for (int32_t i = m->nlayers - 1; i >= 0; i--) {
-        pn_layer *l = &m->layers[i];
-        const float *lx = i ? m->acts[i - 1] : x;
-        float *dx = i ? m->gbuf[1 - cur] : NULL;
+        layer_job j;
         pneumo_status st;
-        run.skip_act = i == m->nlayers - 1;
-        st = l->ops->backward(l, &run, n, lx, m->acts[i], m->gbuf[cur], dx);
-        if (st != PNEUMO_OK)
-            return pn_error_prefix("%s backward", l->name);
+        memset(&j, 0, sizeof j);
+        j.m = m;
+        j.l = &m->layers[i];
+        j.run = (pn_run){pn_kernels_get(), 1, i == m->nlayers - 1, m->seed, m->train_steps - 1, 0,
+                         NULL, NULL};
+        j.n = n;
+        j.backward = 1;
+        j.x = i ? m->acts[i - 1] : x;
+        j.y = m->acts[i];
+        j.dy = m->gbuf[cur];
+        j.dx = i ? m->gbuf[1 - cur] : NULL;
+        if ((st = run_layer(&j)) != PNEUMO_OK)
+            return pn_error_prefix("%s backward", j.l->name);
         cur = 1 - cur;
     }
     return PNEUMO_OK;

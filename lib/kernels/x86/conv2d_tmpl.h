@@ -290,6 +290,60 @@ static bwf_run_fn bwf_run_for(int nv, int masked)
     return table[nv - 1][masked];
 }
 
+/* Cin = 1, 3x3 taps all inside the input (the article's first layer): all nine
+ * taps x NV output vectors in registers, so each pixel costs NV loads and nine
+ * broadcasts for 9 NV FMAs instead of one pass per tap. */
+#define BWF1_NV (ACC / 9)
+
+PN_INLINE void bwf1_tile(const int NV, const int MASKED, const bwf_args *a, ptrdiff_t xky)
+{
+    V acc[9][NVMAX];
+    const VMASK tail = a->tail;
+    for (int t = 0; t < 9; t++)
+        for (int v = 0; v < NV; v++)
+            acc[t][v] = vzero();
+    for (int r = 0; r < a->nrows; r++) {
+        const float *xp = a->x + r * a->xrow, *dp = a->dy + r * a->dyrow;
+        for (int p = 0; p < a->npix; p++) {
+            V d[NVMAX];
+            for (int v = 0; v < NV; v++)
+                d[v] = LDV(dp + v * VL, v);
+            for (int t = 0; t < 9; t++) {
+                const V bx = vbcast(xp + (t / 3) * xky + (t % 3));
+                for (int v = 0; v < NV; v++)
+                    acc[t][v] = vfma(bx, d[v], acc[t][v]);
+            }
+            xp += a->xpix;
+            dp += a->dypix;
+        }
+    }
+    for (int t = 0; t < 9; t++)
+        for (int v = 0; v < NV; v++) {
+            float *p = a->dw + t * a->dwci + v * VL;
+            STV(p, v, vadd(LDV(p, v), acc[t][v]));
+        }
+}
+
+PN_NOINLINE void bwf1_full(const bwf_args *a, ptrdiff_t xky) { bwf1_tile(BWF1_NV, 0, a, xky); }
+PN_NOINLINE void bwf1_part(const bwf_args *a, ptrdiff_t xky, int nv, int masked)
+{
+#if BWF1_NV > 1
+    if (nv == 1 && !masked) {
+        bwf1_tile(1, 0, a, xky);
+        return;
+    }
+#endif
+    (void)nv;
+    (void)masked;
+    bwf1_tile(1, 1, a, xky); /* one (possibly partial) vector */
+}
+
+static int bwf1_applies(const pn_conv2d_shape *s)
+{
+    return s->ic == 1 && s->kh == 3 && s->kw == 3 && s->pad_top == 0 && s->pad_left == 0 &&
+           (s->oh - 1) * s->sh + 3 <= s->ih && (s->ow - 1) * s->sw + 3 <= s->iw;
+}
+
 /* db += dy over rows [oy0, oy1) of image n, pixel by pixel (the reference's order). */
 static void bias_grad_rows(const pn_conv2d_shape *s, const float *dy, float *db, int n, int oy0,
                            int oy1)
@@ -315,12 +369,38 @@ void PN_FN(conv2d_bwd_filter)(const pn_conv2d_shape *s, const float *x, const fl
     const int ih = s->ih, iw = s->iw, oh = s->oh, ow = s->ow;
     /* strips of about 256 output pixels keep x and dy in L1/L2 across taps */
     const int strip = pn_max_i(1, 256 / pn_max_i(1, ow));
+    const int cin1 = bwf1_applies(s);
 
     for (int n = 0; n < s->n; n++)
         for (int oy0 = 0; oy0 < oh; oy0 += strip) {
             const int oy1 = pn_min_i(oh, oy0 + strip);
             if (db)
                 bias_grad_rows(s, dy, db, n, oy0, oy1);
+            if (cin1) {
+                for (int co0 = 0; co0 < oc;) {
+                    const int nco = pn_min_i(BWF1_NV * VL, oc - co0);
+                    const chan_block cb = chan_block_of(nco < BWF1_NV * VL ? pn_min_i(VL, nco) : nco);
+                    const int step = nco < BWF1_NV * VL ? pn_min_i(VL, nco) : nco;
+                    bwf_args a;
+                    a.x = x + ((size_t)n * ih + (size_t)oy0 * sh) * iw;
+                    a.xpix = sw;
+                    a.xrow = (ptrdiff_t)sh * iw;
+                    a.dy = dy + ((size_t)n * oh + (size_t)oy0) * ow * (size_t)oc + (size_t)co0;
+                    a.dypix = oc;
+                    a.dyrow = (ptrdiff_t)ow * oc;
+                    a.npix = ow;
+                    a.nrows = oy1 - oy0;
+                    a.dw = dw + co0;
+                    a.dwci = oc;
+                    a.tail = cb.tail;
+                    if (step == BWF1_NV * VL)
+                        bwf1_full(&a, iw);
+                    else
+                        bwf1_part(&a, iw, cb.nv, cb.masked);
+                    co0 += step;
+                }
+                continue;
+            }
             for (int ky = 0; ky < kh; ky++) {
                 /* rows oy in [oya, oyb) with 0 <= oy*sh - pad_top + ky < ih */
                 int oya = oy0, oyb = oy1;

@@ -105,9 +105,46 @@ void PN_FN(sgd_update)(size_t count, float *w, const float *g, float *vel, float
 
 /* ---------------------------------------------------------------- max pooling */
 
+/* The article's pooling: 2x2 windows, stride 2, no padding. */
+static void maxpool_fwd_2x2(const pn_pool2d_shape *s, const float *x, float *y, uint8_t *argmax)
+{
+    const int c = s->c;
+    const size_t row = (size_t)s->iw * (size_t)c;
+    const V i1 = vset1(1.0f), i2 = vset1(2.0f), i3 = vset1(3.0f);
+    for (int n = 0; n < s->n; n++)
+        for (int oy = 0; oy < s->oh; oy++) {
+            const float *xr = x + ((size_t)n * s->ih + (size_t)oy * 2) * row;
+            const size_t o0 = ((size_t)n * s->oh + (size_t)oy) * s->ow * (size_t)c;
+            for (int ox = 0; ox < s->ow; ox++) {
+                const float *p = xr + (size_t)ox * 2 * c;
+                const size_t o = o0 + (size_t)ox * c;
+                for (int c0 = 0; c0 < c; c0 += VL) {
+                    const int nc = pn_min_i(VL, c - c0);
+                    const VMASK m = vmask_n(nc);
+                    const V a0 = vload_m(p + c0, m), a1 = vload_m(p + c + c0, m);
+                    const V a2 = vload_m(p + row + c0, m), a3 = vload_m(p + row + c + c0, m);
+                    V best = a0, at = vzero();
+                    at = vsel_gt(a1, best, i1, at);
+                    best = vmax_gt(a1, best);
+                    at = vsel_gt(a2, best, i2, at);
+                    best = vmax_gt(a2, best);
+                    at = vsel_gt(a3, best, i3, at);
+                    best = vmax_gt(a3, best);
+                    vstore_m(y + o + (size_t)c0, m, best);
+                    vstore_u8(argmax + o + (size_t)c0, nc, at);
+                }
+            }
+        }
+}
+
 void PN_FN(maxpool_fwd)(const pn_pool2d_shape *s, const float *x, float *y, uint8_t *argmax)
 {
     const int c = s->c;
+    if (s->ph == 2 && s->pw == 2 && s->sh == 2 && s->sw == 2 && s->pad_top == 0 && s->pad_left == 0 &&
+        s->oh * 2 <= s->ih && s->ow * 2 <= s->iw) {
+        maxpool_fwd_2x2(s, x, y, argmax);
+        return;
+    }
     for (int n = 0; n < s->n; n++)
         for (int oy = 0; oy < s->oh; oy++)
             for (int ox = 0; ox < s->ow; ox++) {
@@ -175,11 +212,7 @@ void PN_FN(maxpool_bwd)(const pn_pool2d_shape *s, const float *dy, const uint8_t
                     const int nc = pn_min_i(VL, c - c0);
                     const VMASK m = vmask_n(nc);
                     const V d = vload_m(dy + o + (size_t)c0, m);
-                    float atf[VL];
-                    V at;
-                    for (int j = 0; j < VL; j++)
-                        atf[j] = j < nc ? (float)argmax[o + (size_t)c0 + (size_t)j] : -1.0f;
-                    at = vload(atf);
+                    const V at = vload_u8(argmax + o + (size_t)c0, nc);
                     for (int ky = 0; ky < s->ph; ky++) {
                         const int iy = oy * s->sh - s->pad_top + ky;
                         if (iy < 0 || iy >= s->ih)

@@ -39,6 +39,11 @@ PN_INLINE V vsqrt(V a) { return _mm512_sqrt_ps(a); }
 /* a > b ? t : f (ordered: a NaN compares false) */
 PN_INLINE V vsel_gt(V a, V b, V t, V f) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_GT_OQ), f, t); }
 PN_INLINE V vsel_eq(V a, V b, V t, V f) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ), f, t); }
+/* Load n (<= VL) bytes as floats (lanes past n are 0); reads only n bytes. */
+PN_INLINE V vload_u8(const uint8_t *p, int n)
+{
+    return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8((__mmask16)((1u << n) - 1u), p)));
+}
 /* Store the low n (<= VL) lanes, rounded to integers, as bytes. */
 PN_INLINE void vstore_u8(uint8_t *p, int n, V v)
 {
@@ -74,6 +79,19 @@ PN_INLINE V vdiv(V a, V b) { return _mm256_div_ps(a, b); }
 PN_INLINE V vsqrt(V a) { return _mm256_sqrt_ps(a); }
 PN_INLINE V vsel_gt(V a, V b, V t, V f) { return _mm256_blendv_ps(f, t, _mm256_cmp_ps(a, b, _CMP_GT_OQ)); }
 PN_INLINE V vsel_eq(V a, V b, V t, V f) { return _mm256_blendv_ps(f, t, _mm256_cmp_ps(a, b, _CMP_EQ_OQ)); }
+PN_INLINE V vload_u8(const uint8_t *p, int n)
+{
+    __m128i q;
+    if (n == 8) {
+        q = _mm_loadl_epi64((const __m128i *)(const void *)p);
+    } else {
+        uint8_t tmp[16] = {0};
+        for (int j = 0; j < n; j++)
+            tmp[j] = p[j];
+        q = _mm_loadu_si128((const __m128i *)(const void *)tmp);
+    }
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(q));
+}
 PN_INLINE void vstore_u8(uint8_t *p, int n, V v)
 {
     const __m256i i32 = _mm256_cvtps_epi32(v);

@@ -1,0 +1,802 @@
+/* checkasm: every kernel slot of every ISA tier this CPU supports, against the
+ * scalar reference (lib/kernels/ref), in the style of dav1d's tests/checkasm.
+ *
+ *   checkasm [--seed=N] [--isa=NAME] [--bench] [--quick]
+ *
+ * Correctness: random shapes including odd edges (channels 1, 3, 17, 32, 64,
+ * 80; widths 1..40; strides 1 and 2; valid and same padding; kernels 1x1, 3x3,
+ * 5x3 and random; batch 1-3). Every output buffer sits between guard zones
+ * filled with a canary pattern that must survive the call. Backward kernels
+ * accumulate, so dw/db start non-zero.
+ *
+ * Tolerance: kernels that sum many products (conv, dense) are compared with a
+ * normalised error |got - ref| <= TOL_SUM * B, where B is the same kernel run
+ * in the reference on |inputs| (the sum of the magnitudes of all terms, so the
+ * bound is scale-free and robust to cancellation). Summing K terms in another
+ * order moves the result by at most ~K * 2^-24 * B, typically sqrt(K) * 2^-24
+ * * B; TOL_SUM = 2e-5 covers the observed worst case (printed per kernel) with
+ * margin for K up to a few thousand. Pooling and ReLU must match bit for bit;
+ * element-wise arithmetic (sigmoid/tanh backward, Adam, SGD) within TOL_ELT =
+ * 1e-6 relative (they match exactly unless the reference is FMA-contracted).
+ *
+ * --bench: per-kernel timings at the article's layer shapes (500x500x1 input,
+ * 5 x [conv 3x3 valid + ReLU, maxpool 2x2]), GFLOP/s and the share of the
+ * single-core FP32 FMA peak measured here with an FMA loop. */
+#include <float.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kernels/cpu.h"
+#include "kernels/kernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#define TOL_SUM 2e-5
+#define TOL_ELT 1e-6
+#define GUARD 64 /* floats (or bytes) of canary either side of an output */
+
+/* ------------------------------------------------------------------ utilities */
+
+static uint64_t rng_state = 1;
+
+static uint64_t rnd(void)
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static int rnd_int(int lo, int hi) { return lo + (int)(rnd() % (uint64_t)(hi - lo + 1)); }
+static float rnd_f(void) { return (float)((double)(rnd() >> 11) / 9007199254740992.0) * 2.0f - 1.0f; }
+static int pick(const int *v, int n) { return v[rnd() % (uint64_t)n]; }
+
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "checkasm: out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+/* A float buffer of n values with GUARD canary floats either side. */
+typedef struct gbuf {
+    float *base, *p;
+    size_t n;
+} gbuf;
+
+static const uint32_t CANARY = 0x7fa5a5a5u; /* a NaN nobody computes */
+
+static gbuf gb_new(size_t n)
+{
+    gbuf g;
+    g.n = n;
+    g.base = xmalloc((n + 2 * GUARD) * sizeof(float));
+    for (size_t i = 0; i < n + 2 * GUARD; i++)
+        memcpy(&g.base[i], &CANARY, 4);
+    g.p = g.base + GUARD;
+    return g;
+}
+
+static int gb_guard_ok(const gbuf *g)
+{
+    for (size_t i = 0; i < GUARD; i++)
+        if (memcmp(&g->base[i], &CANARY, 4) || memcmp(&g->p[g->n + i], &CANARY, 4))
+            return 0;
+    return 1;
+}
+
+static void gb_free(gbuf *g) { free(g->base); }
+
+static float *rand_buf(size_t n, float zero_frac)
+{
+    float *p = xmalloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++)
+        p[i] = (zero_frac > 0.0f && (float)(rnd() % 1000) < zero_frac * 1000.0f) ? 0.0f : rnd_f();
+    return p;
+}
+
+static float *abs_copy(const float *p, size_t n)
+{
+    float *q = xmalloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++)
+        q[i] = fabsf(p[i]);
+    return q;
+}
+
+/* Per-kernel statistics. */
+typedef struct stat {
+    const char *name;
+    int calls, fails;
+    double worst; /* max |got - ref| / bound */
+} stat;
+
+static int total_fail;
+
+static void report_fail(stat *st, const char *isa, const char *what, const char *shape)
+{
+    st->fails++;
+    total_fail++;
+    if (st->fails <= 5)
+        fprintf(stderr, "FAIL %-18s %-7s %s: %s\n", st->name, isa, what, shape);
+}
+
+/* Compare with the normalised bound (tol > 0) or exactly (tol == 0). */
+static int compare(stat *st, const float *got, const float *ref, const float *bound, size_t n,
+                   double tol, const char *isa, const char *shape)
+{
+    char what[160];
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - (double)ref[i]);
+        if (tol == 0.0) {
+            if (memcmp(&got[i], &ref[i], 4) != 0) {
+                snprintf(what, sizeof what, "[%zu] got %.9g want %.9g (exact)", i, got[i], ref[i]);
+                report_fail(st, isa, what, shape);
+                return 0;
+            }
+            continue;
+        }
+        {
+            double b = bound ? (double)bound[i] : fabs((double)ref[i]);
+            double r = d / (b > 1e-30 ? b : 1e-30);
+            if (!(d <= tol * b + 1e-30)) {
+                snprintf(what, sizeof what, "[%zu] got %.9g want %.9g (bound %.3g)", i, got[i], ref[i], b);
+                report_fail(st, isa, what, shape);
+                return 0;
+            }
+            if (r > st->worst)
+                st->worst = r;
+        }
+    }
+    return 1;
+}
+
+static void check_guard(stat *st, const gbuf *g, const char *isa, const char *shape)
+{
+    if (!gb_guard_ok(g))
+        report_fail(st, isa, "wrote outside its output (guard zone)", shape);
+}
+
+/* ------------------------------------------------------------------ conv */
+
+static stat st_conv_fwd = {"conv2d_fwd", 0, 0, 0}, st_conv_bd = {"conv2d_bwd_data", 0, 0, 0},
+            st_conv_bf = {"conv2d_bwd_filter", 0, 0, 0};
+
+static int conv_make_shape(pn_conv2d_shape *s, int n, int ih, int iw, int ic, int oc, int kh, int kw,
+                           int sh, int sw, int same)
+{
+    s->n = n;
+    s->ih = ih;
+    s->iw = iw;
+    s->ic = ic;
+    s->oc = oc;
+    s->kh = kh;
+    s->kw = kw;
+    s->sh = sh;
+    s->sw = sw;
+    s->oh = pn_window_out(ih, kh, sh, same, &s->pad_top);
+    s->ow = pn_window_out(iw, kw, sw, same, &s->pad_left);
+    return s->oh > 0 && s->ow > 0;
+}
+
+static void conv_shape_str(const pn_conv2d_shape *s, char *buf, size_t len)
+{
+    snprintf(buf, len, "n%d %dx%dx%d -> %dx%dx%d k%dx%d s%dx%d pad %d,%d", s->n, s->ih, s->iw, s->ic,
+             s->oh, s->ow, s->oc, s->kh, s->kw, s->sh, s->sw, s->pad_top, s->pad_left);
+}
+
+static void check_conv(const pn_kernels *k, const pn_conv2d_shape *s)
+{
+    const size_t nx = (size_t)s->n * s->ih * s->iw * s->ic, ny = (size_t)s->n * s->oh * s->ow * s->oc;
+    const size_t nw = (size_t)s->kh * s->kw * s->ic * s->oc;
+    char shape[160];
+    float *x = rand_buf(nx, 0.3f), *w = rand_buf(nw, 0.0f), *b = rand_buf((size_t)s->oc, 0.0f);
+    float *dy = rand_buf(ny, 0.2f), *dw0 = rand_buf(nw, 0.0f), *db0 = rand_buf((size_t)s->oc, 0.0f);
+    float *ax = abs_copy(x, nx), *aw = abs_copy(w, nw), *ab = abs_copy(b, (size_t)s->oc);
+    float *ady = abs_copy(dy, ny), *adw0 = abs_copy(dw0, nw), *adb0 = abs_copy(db0, (size_t)s->oc);
+    float *ref = xmalloc((ny > nx ? ny : nx) * sizeof(float)), *bnd = xmalloc((ny > nx ? ny : nx) * sizeof(float));
+    float *rdw = xmalloc(nw * sizeof(float)), *rdb = xmalloc((size_t)s->oc * sizeof(float));
+    float *bdw = xmalloc(nw * sizeof(float)), *bdb = xmalloc((size_t)s->oc * sizeof(float));
+    const int with_bias = (int)(rnd() & 1);
+    conv_shape_str(s, shape, sizeof shape);
+
+    /* forward */
+    {
+        gbuf y = gb_new(ny);
+        pn_kernels_ref.conv2d_fwd(s, x, w, with_bias ? b : NULL, ref);
+        pn_kernels_ref.conv2d_fwd(s, ax, aw, with_bias ? ab : NULL, bnd);
+        k->conv2d_fwd(s, x, w, with_bias ? b : NULL, y.p);
+        st_conv_fwd.calls++;
+        compare(&st_conv_fwd, y.p, ref, bnd, ny, TOL_SUM, k->isa, shape);
+        check_guard(&st_conv_fwd, &y, k->isa, shape);
+        gb_free(&y);
+    }
+    /* backward data (dx overwritten: start from garbage) */
+    {
+        gbuf dx = gb_new(nx);
+        for (size_t i = 0; i < nx; i++)
+            dx.p[i] = 1e30f;
+        pn_kernels_ref.conv2d_bwd_data(s, dy, w, ref);
+        pn_kernels_ref.conv2d_bwd_data(s, ady, aw, bnd);
+        k->conv2d_bwd_data(s, dy, w, dx.p);
+        st_conv_bd.calls++;
+        compare(&st_conv_bd, dx.p, ref, bnd, nx, TOL_SUM, k->isa, shape);
+        check_guard(&st_conv_bd, &dx, k->isa, shape);
+        gb_free(&dx);
+    }
+    /* backward filter: accumulates into non-zero dw / db */
+    {
+        gbuf dw = gb_new(nw), db = gb_new((size_t)s->oc);
+        memcpy(rdw, dw0, nw * sizeof(float));
+        memcpy(rdb, db0, (size_t)s->oc * sizeof(float));
+        memcpy(bdw, adw0, nw * sizeof(float));
+        memcpy(bdb, adb0, (size_t)s->oc * sizeof(float));
+        memcpy(dw.p, dw0, nw * sizeof(float));
+        memcpy(db.p, db0, (size_t)s->oc * sizeof(float));
+        pn_kernels_ref.conv2d_bwd_filter(s, x, dy, rdw, with_bias ? rdb : NULL);
+        pn_kernels_ref.conv2d_bwd_filter(s, ax, ady, bdw, with_bias ? bdb : NULL);
+        k->conv2d_bwd_filter(s, x, dy, dw.p, with_bias ? db.p : NULL);
+        st_conv_bf.calls++;
+        compare(&st_conv_bf, dw.p, rdw, bdw, nw, TOL_SUM, k->isa, shape);
+        compare(&st_conv_bf, db.p, rdb, bdb, (size_t)s->oc, TOL_SUM, k->isa, shape);
+        check_guard(&st_conv_bf, &dw, k->isa, shape);
+        check_guard(&st_conv_bf, &db, k->isa, shape);
+        gb_free(&dw);
+        gb_free(&db);
+    }
+    free(x); free(w); free(b); free(dy); free(dw0); free(db0);
+    free(ax); free(aw); free(ab); free(ady); free(adw0); free(adb0);
+    free(ref); free(bnd); free(rdw); free(rdb); free(bdw); free(bdb);
+}
+
+static void test_conv(const pn_kernels *k, int iters)
+{
+    static const int chans[] = {1, 3, 17, 32, 64, 16, 48, 80};
+    static const int ksz[][2] = {{1, 1}, {3, 3}, {5, 3}, {3, 3}, {2, 4}};
+    pn_conv2d_shape s;
+    /* the article's layers, spatially shrunk; plus wide channel counts */
+    static const int fixed[][11] = {
+        /* n ih iw ic oc kh kw sh sw same */
+        {2, 40, 37, 1, 32, 3, 3, 1, 1, 0, 0},  {1, 33, 30, 32, 32, 3, 3, 1, 1, 0, 0},
+        {2, 20, 21, 32, 64, 3, 3, 1, 1, 0, 0}, {1, 29, 29, 64, 64, 3, 3, 1, 1, 0, 0},
+        {1, 9, 11, 64, 64, 3, 3, 2, 2, 1, 0},  {1, 7, 6, 20, 300, 3, 3, 1, 1, 1, 0},
+        {1, 5, 40, 3, 130, 5, 3, 2, 1, 1, 0},  {3, 1, 1, 17, 17, 1, 1, 1, 1, 0, 0},
+        {1, 1, 40, 17, 32, 3, 3, 1, 2, 1, 0},  {1, 12, 12, 5, 7, 7, 7, 3, 3, 1, 0},
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        const int *f = fixed[i];
+        if (conv_make_shape(&s, f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9]))
+            check_conv(k, &s);
+    }
+    for (int it = 0; it < iters; it++) {
+        const int *kk = ksz[rnd() % 5];
+        int kh = kk[0], kw = kk[1], ih, iw;
+        if (rnd() % 5 == 0) {
+            kh = rnd_int(1, 5);
+            kw = rnd_int(1, 5);
+        }
+        ih = rnd_int(1, 24);
+        iw = rnd_int(1, 40);
+        if (!conv_make_shape(&s, rnd_int(1, 3), ih, iw, rnd() % 4 ? pick(chans, 8) : rnd_int(1, 70),
+                             rnd() % 4 ? pick(chans, 8) : rnd_int(1, 70), kh, kw, rnd_int(1, 2),
+                             rnd_int(1, 2), (int)(rnd() & 1)))
+            continue;
+        check_conv(k, &s);
+    }
+}
+
+/* ------------------------------------------------------------------ pooling */
+
+static stat st_pool_fwd = {"maxpool_fwd", 0, 0, 0}, st_pool_bwd = {"maxpool_bwd", 0, 0, 0};
+
+static void check_pool(const pn_kernels *k, const pn_pool2d_shape *s)
+{
+    const size_t nx = (size_t)s->n * s->ih * s->iw * s->c, ny = (size_t)s->n * s->oh * s->ow * s->c;
+    char shape[160];
+    float *x = rand_buf(nx, 0.3f), *dy = rand_buf(ny, 0.0f);
+    float *ry = xmalloc(ny * sizeof(float)), *rdx = xmalloc(nx * sizeof(float));
+    uint8_t *ram = xmalloc(ny);
+    gbuf y = gb_new(ny), dx = gb_new(nx);
+    uint8_t *am = xmalloc(ny + 2 * GUARD);
+    snprintf(shape, sizeof shape, "n%d %dx%dx%d -> %dx%d win %dx%d s%dx%d pad %d,%d", s->n, s->ih, s->iw,
+             s->c, s->oh, s->ow, s->ph, s->pw, s->sh, s->sw, s->pad_top, s->pad_left);
+    /* ties: quantise some inputs so equal maxima occur */
+    for (size_t i = 0; i < nx; i += 3)
+        x[i] = roundf(x[i] * 2.0f) * 0.5f;
+    memset(am, 0xa5, ny + 2 * GUARD);
+    pn_kernels_ref.maxpool_fwd(s, x, ry, ram);
+    k->maxpool_fwd(s, x, y.p, am + GUARD);
+    st_pool_fwd.calls++;
+    compare(&st_pool_fwd, y.p, ry, NULL, ny, 0.0, k->isa, shape);
+    if (memcmp(am + GUARD, ram, ny))
+        report_fail(&st_pool_fwd, k->isa, "argmax differs", shape);
+    for (size_t i = 0; i < GUARD; i++)
+        if (am[i] != 0xa5 || am[GUARD + ny + i] != 0xa5) {
+            report_fail(&st_pool_fwd, k->isa, "argmax guard zone", shape);
+            break;
+        }
+    check_guard(&st_pool_fwd, &y, k->isa, shape);
+
+    for (size_t i = 0; i < nx; i++)
+        dx.p[i] = 1e30f;
+    pn_kernels_ref.maxpool_bwd(s, dy, ram, rdx);
+    k->maxpool_bwd(s, dy, ram, dx.p);
+    st_pool_bwd.calls++;
+    compare(&st_pool_bwd, dx.p, rdx, NULL, nx, 0.0, k->isa, shape);
+    check_guard(&st_pool_bwd, &dx, k->isa, shape);
+    gb_free(&y);
+    gb_free(&dx);
+    free(x); free(dy); free(ry); free(rdx); free(ram); free(am);
+}
+
+static void test_pool(const pn_kernels *k, int iters)
+{
+    static const int chans[] = {1, 3, 17, 32, 64, 8, 16};
+    for (int it = 0; it < iters; it++) {
+        pn_pool2d_shape s;
+        const int same = (int)(rnd() & 1);
+        s.n = rnd_int(1, 3);
+        s.ih = rnd_int(1, 20);
+        s.iw = rnd_int(1, 40);
+        s.c = rnd() % 4 ? pick(chans, 7) : rnd_int(1, 70);
+        if (rnd() % 2) {
+            s.ph = s.pw = 2;
+            s.sh = s.sw = 2;
+        } else {
+            s.ph = rnd_int(1, 3);
+            s.pw = rnd_int(1, 3);
+            s.sh = rnd_int(1, 3);
+            s.sw = rnd_int(1, 3);
+        }
+        s.oh = pn_window_out(s.ih, s.ph, s.sh, same, &s.pad_top);
+        s.ow = pn_window_out(s.iw, s.pw, s.sw, same, &s.pad_left);
+        if (s.oh < 1 || s.ow < 1)
+            continue;
+        check_pool(k, &s);
+    }
+}
+
+/* ------------------------------------------------------------------ dense */
+
+static stat st_dense_fwd = {"dense_fwd", 0, 0, 0}, st_dense_bd = {"dense_bwd_data", 0, 0, 0},
+            st_dense_bw = {"dense_bwd_weights", 0, 0, 0};
+
+static void check_dense(const pn_kernels *k, int n, int in, int out)
+{
+    const size_t nx = (size_t)n * in, ny = (size_t)n * out, nw = (size_t)in * out;
+    char shape[96];
+    float *x = rand_buf(nx, 0.4f), *w = rand_buf(nw, 0.0f), *b = rand_buf((size_t)out, 0.0f);
+    float *dy = rand_buf(ny, 0.0f), *dw0 = rand_buf(nw, 0.0f), *db0 = rand_buf((size_t)out, 0.0f);
+    float *ax = abs_copy(x, nx), *aw = abs_copy(w, nw), *ab = abs_copy(b, (size_t)out);
+    float *ady = abs_copy(dy, ny), *adw0 = abs_copy(dw0, nw), *adb0 = abs_copy(db0, (size_t)out);
+    float *ref = xmalloc((nx > ny ? nx : ny) * sizeof(float)), *bnd = xmalloc((nx > ny ? nx : ny) * sizeof(float));
+    gbuf y = gb_new(ny), dx = gb_new(nx), dw = gb_new(nw), db = gb_new((size_t)out);
+    const int with_bias = (int)(rnd() & 1);
+    snprintf(shape, sizeof shape, "n%d in%d out%d", n, in, out);
+
+    pn_kernels_ref.dense_fwd(n, in, out, x, w, with_bias ? b : NULL, ref);
+    pn_kernels_ref.dense_fwd(n, in, out, ax, aw, with_bias ? ab : NULL, bnd);
+    k->dense_fwd(n, in, out, x, w, with_bias ? b : NULL, y.p);
+    st_dense_fwd.calls++;
+    compare(&st_dense_fwd, y.p, ref, bnd, ny, TOL_SUM, k->isa, shape);
+    check_guard(&st_dense_fwd, &y, k->isa, shape);
+
+    pn_kernels_ref.dense_bwd_data(n, in, out, dy, w, ref);
+    pn_kernels_ref.dense_bwd_data(n, in, out, ady, aw, bnd);
+    k->dense_bwd_data(n, in, out, dy, w, dx.p);
+    st_dense_bd.calls++;
+    compare(&st_dense_bd, dx.p, ref, bnd, nx, TOL_SUM, k->isa, shape);
+    check_guard(&st_dense_bd, &dx, k->isa, shape);
+
+    {
+        float *rdw = xmalloc(nw * sizeof(float)), *rdb = xmalloc((size_t)out * sizeof(float));
+        float *bdw = xmalloc(nw * sizeof(float)), *bdb = xmalloc((size_t)out * sizeof(float));
+        memcpy(rdw, dw0, nw * 4);
+        memcpy(bdw, adw0, nw * 4);
+        memcpy(dw.p, dw0, nw * 4);
+        memcpy(rdb, db0, (size_t)out * 4);
+        memcpy(bdb, adb0, (size_t)out * 4);
+        memcpy(db.p, db0, (size_t)out * 4);
+        pn_kernels_ref.dense_bwd_weights(n, in, out, x, dy, rdw, with_bias ? rdb : NULL);
+        pn_kernels_ref.dense_bwd_weights(n, in, out, ax, ady, bdw, with_bias ? bdb : NULL);
+        k->dense_bwd_weights(n, in, out, x, dy, dw.p, with_bias ? db.p : NULL);
+        st_dense_bw.calls++;
+        compare(&st_dense_bw, dw.p, rdw, bdw, nw, TOL_SUM, k->isa, shape);
+        compare(&st_dense_bw, db.p, rdb, bdb, (size_t)out, TOL_SUM, k->isa, shape);
+        check_guard(&st_dense_bw, &dw, k->isa, shape);
+        check_guard(&st_dense_bw, &db, k->isa, shape);
+        free(rdw); free(rdb); free(bdw); free(bdb);
+    }
+    gb_free(&y); gb_free(&dx); gb_free(&dw); gb_free(&db);
+    free(x); free(w); free(b); free(dy); free(dw0); free(db0);
+    free(ax); free(aw); free(ab); free(ady); free(adw0); free(adb0); free(ref); free(bnd);
+}
+
+static void test_dense(const pn_kernels *k, int iters)
+{
+    static const int sizes[] = {1, 3, 17, 32, 64, 128, 10, 100};
+    check_dense(k, 3, 10816, 128); /* the article's first dense layer */
+    check_dense(k, 16, 128, 64);
+    check_dense(k, 16, 64, 1);
+    for (int it = 0; it < iters; it++)
+        check_dense(k, rnd_int(1, 17), rnd() % 3 ? pick(sizes, 8) : rnd_int(1, 300),
+                    rnd() % 3 ? pick(sizes, 8) : rnd_int(1, 150));
+}
+
+/* ------------------------------------------------------------------ element-wise */
+
+static stat st_act_fwd = {"act_fwd", 0, 0, 0}, st_act_bwd = {"act_bwd", 0, 0, 0},
+            st_adam = {"adam_update", 0, 0, 0}, st_sgd = {"sgd_update", 0, 0, 0},
+            st_bce = {"bce_logits", 0, 0, 0};
+
+static void test_eltwise(const pn_kernels *k, int iters)
+{
+    static const pn_act acts[] = {PN_ACT_LINEAR, PN_ACT_RELU, PN_ACT_SIGMOID, PN_ACT_TANH};
+    for (int it = 0; it < iters; it++) {
+        const size_t n = rnd() % 3 ? (size_t)rnd_int(0, 70) : (size_t)rnd_int(71, 5000);
+        char shape[64];
+        float *a = rand_buf(n, 0.1f), *d = rand_buf(n, 0.0f), *r = xmalloc((n ? n : 1) * 4);
+        gbuf y = gb_new(n);
+        for (size_t i = 0; i < n; i++)
+            a[i] *= 4.0f;
+        for (int ai = 0; ai < 4; ai++) {
+            const pn_act act = acts[ai];
+            snprintf(shape, sizeof shape, "count %zu act %d", n, (int)act);
+            /* forward: y = act(a) */
+            memcpy(r, a, n * 4);
+            memcpy(y.p, a, n * 4);
+            pn_kernels_ref.act_fwd(act, n, r);
+            k->act_fwd(act, n, y.p);
+            st_act_fwd.calls++;
+            compare(&st_act_fwd, y.p, r, NULL, n, act == PN_ACT_RELU || act == PN_ACT_LINEAR ? 0.0 : TOL_ELT,
+                    k->isa, shape);
+            check_guard(&st_act_fwd, &y, k->isa, shape);
+            /* backward through the activation's output (r) */
+            {
+                float *rd = xmalloc((n ? n : 1) * 4);
+                memcpy(rd, d, n * 4);
+                memcpy(y.p, d, n * 4);
+                pn_kernels_ref.act_bwd(act, n, r, rd);
+                k->act_bwd(act, n, r, y.p);
+                st_act_bwd.calls++;
+                compare(&st_act_bwd, y.p, rd, NULL, n,
+                        act == PN_ACT_RELU || act == PN_ACT_LINEAR ? 0.0 : TOL_ELT, k->isa, shape);
+                check_guard(&st_act_bwd, &y, k->isa, shape);
+                free(rd);
+            }
+        }
+        /* Adam and SGD: w, m, v (vel) all outputs */
+        {
+            float *g = rand_buf(n, 0.1f), *w0 = rand_buf(n, 0.0f), *m0 = rand_buf(n, 0.0f),
+                  *v0 = rand_buf(n, 0.0f);
+            float *rw = xmalloc((n ? n : 1) * 4), *rm = xmalloc((n ? n : 1) * 4), *rv = xmalloc((n ? n : 1) * 4);
+            gbuf w = gb_new(n), m = gb_new(n), v = gb_new(n);
+            for (size_t i = 0; i < n; i++)
+                v0[i] = fabsf(v0[i]) * 0.01f;
+            snprintf(shape, sizeof shape, "count %zu", n);
+            memcpy(rw, w0, n * 4); memcpy(rm, m0, n * 4); memcpy(rv, v0, n * 4);
+            memcpy(w.p, w0, n * 4); memcpy(m.p, m0, n * 4); memcpy(v.p, v0, n * 4);
+            pn_kernels_ref.adam_update(n, rw, g, rm, rv, 1e-3f, 0.9f, 0.999f, 1e-7f);
+            k->adam_update(n, w.p, g, m.p, v.p, 1e-3f, 0.9f, 0.999f, 1e-7f);
+            st_adam.calls++;
+            compare(&st_adam, w.p, rw, NULL, n, TOL_ELT, k->isa, shape);
+            compare(&st_adam, m.p, rm, NULL, n, TOL_ELT, k->isa, shape);
+            compare(&st_adam, v.p, rv, NULL, n, TOL_ELT, k->isa, shape);
+            check_guard(&st_adam, &w, k->isa, shape);
+            check_guard(&st_adam, &m, k->isa, shape);
+            check_guard(&st_adam, &v, k->isa, shape);
+            for (int nesterov = 0; nesterov < 2; nesterov++) {
+                memcpy(rw, w0, n * 4); memcpy(rm, m0, n * 4);
+                memcpy(w.p, w0, n * 4); memcpy(m.p, m0, n * 4);
+                pn_kernels_ref.sgd_update(n, rw, g, rm, 0.01f, 0.9f, nesterov);
+                k->sgd_update(n, w.p, g, m.p, 0.01f, 0.9f, nesterov);
+                st_sgd.calls++;
+                compare(&st_sgd, w.p, rw, NULL, n, TOL_ELT, k->isa, shape);
+                compare(&st_sgd, m.p, rm, NULL, n, TOL_ELT, k->isa, shape);
+                check_guard(&st_sgd, &w, k->isa, shape);
+                check_guard(&st_sgd, &m, k->isa, shape);
+            }
+            /* BCE from logits */
+            if (n > 0) {
+                float *lab = xmalloc(n * 4), *rp = xmalloc(n * 4), *rdz = xmalloc(n * 4);
+                double rl, ra, rws, gl, ga, gws;
+                for (size_t i = 0; i < n; i++)
+                    lab[i] = (float)(rnd() & 1);
+                pn_kernels_ref.bce_logits(n, a, lab, NULL, rp, rdz, &rl, &ra, &rws);
+                k->bce_logits(n, a, lab, NULL, w.p, m.p, &gl, &ga, &gws);
+                st_bce.calls++;
+                compare(&st_bce, w.p, rp, NULL, n, TOL_ELT, k->isa, shape);
+                compare(&st_bce, m.p, rdz, NULL, n, TOL_ELT, k->isa, shape);
+                if (fabs(gl - rl) > 1e-5 * (fabs(rl) + 1.0) || ga != ra || gws != rws)
+                    report_fail(&st_bce, k->isa, "sums differ", shape);
+                check_guard(&st_bce, &w, k->isa, shape);
+                check_guard(&st_bce, &m, k->isa, shape);
+                free(lab); free(rp); free(rdz);
+            }
+            gb_free(&w); gb_free(&m); gb_free(&v);
+            free(g); free(w0); free(m0); free(v0); free(rw); free(rm); free(rv);
+        }
+        gb_free(&y);
+        free(a); free(d); free(r);
+    }
+}
+
+/* ------------------------------------------------------------------ bench */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* Single-core FP32 FMA peak: 16 independent chains of 16-lane FMAs. */
+__attribute__((target("avx512f"), noinline)) static double fma_peak_avx512(long iters)
+{
+    __m512 a[16];
+    const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+    float sink = 0.0f;
+    for (int i = 0; i < 16; i++)
+        a[i] = _mm512_set1_ps((float)i);
+    for (long it = 0; it < iters; it++)
+        for (int i = 0; i < 16; i++)
+            a[i] = _mm512_fmadd_ps(a[i], m, c);
+    for (int i = 0; i < 16; i++)
+        sink += _mm512_reduce_add_ps(a[i]);
+    return (double)sink;
+}
+
+__attribute__((target("avx2,fma"), noinline)) static double fma_peak_avx2(long iters)
+{
+    __m256 a[12];
+    const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+    float tmp[8], sink = 0.0f;
+    for (int i = 0; i < 12; i++)
+        a[i] = _mm256_set1_ps((float)i);
+    for (long it = 0; it < iters; it++)
+        for (int i = 0; i < 12; i++)
+            a[i] = _mm256_fmadd_ps(a[i], m, c);
+    for (int i = 0; i < 12; i++) {
+        _mm256_storeu_ps(tmp, a[i]);
+        sink += tmp[0];
+    }
+    return (double)sink;
+}
+#endif
+
+/* GFLOP/s of one core's FMA units for the best tier (0 if unknown). */
+static double measure_peak(const char **how)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    const long iters = 20000000;
+    volatile double sink;
+    double t;
+    if (pn_cpu_isa() >= PN_ISA_AVX512) {
+        sink = fma_peak_avx512(iters / 10);
+        t = now_s();
+        sink = fma_peak_avx512(iters);
+        t = now_s() - t;
+        (void)sink;
+        *how = "AVX-512 FMA loop";
+        return 2.0 * 16 * 16 * (double)iters / t * 1e-9;
+    }
+    if (pn_cpu_isa() >= PN_ISA_AVX2) {
+        sink = fma_peak_avx2(iters / 10);
+        t = now_s();
+        sink = fma_peak_avx2(iters);
+        t = now_s() - t;
+        (void)sink;
+        *how = "AVX2 FMA loop";
+        return 2.0 * 8 * 12 * (double)iters / t * 1e-9;
+    }
+#endif
+    *how = "no FMA";
+    return 0.0;
+}
+
+typedef struct bench_layer {
+    const char *name;
+    int ih, iw, ic, oc;
+} bench_layer;
+
+static const bench_layer layers[] = {
+    {"conv1 500x500x1->32", 500, 500, 1, 32}, {"conv2 249x249x32->32", 249, 249, 32, 32},
+    {"conv3 123x123x32->32", 123, 123, 32, 32}, {"conv4 60x60x32->64", 60, 60, 32, 64},
+    {"conv5 29x29x64->64", 29, 29, 64, 64},
+};
+
+/* Median-free best-of timing: repeat until ~min_time, report the fastest run. */
+#define BENCH(min_time, best, CALL)                                                               \
+    do {                                                                                          \
+        double t_total = 0.0;                                                                     \
+        int reps_ = 0;                                                                            \
+        best = 1e30;                                                                              \
+        while (reps_ < 2 || (t_total < (min_time) && reps_ < 1000)) {                             \
+            double t0_ = now_s(), dt_;                                                            \
+            CALL;                                                                                 \
+            dt_ = now_s() - t0_;                                                                  \
+            t_total += dt_;                                                                       \
+            if (dt_ < best)                                                                       \
+                best = dt_;                                                                       \
+            reps_++;                                                                              \
+        }                                                                                         \
+    } while (0)
+
+static void run_bench(const pn_kernels **tiers, int ntiers, int quick)
+{
+    const char *how;
+    const double peak = measure_peak(&how);
+    const double min_time = quick ? 0.05 : 0.3;
+    printf("\nbench: single thread, batch 1, best of repeated runs\n");
+    printf("FP32 peak of one core: %.1f GFLOP/s (%s)\n\n", peak, how);
+    printf("%-22s %-18s %-7s %10s %9s %7s\n", "layer", "kernel", "isa", "ms", "GFLOP/s", "%peak");
+    for (size_t li = 0; li < sizeof layers / sizeof layers[0]; li++) {
+        const bench_layer *L = &layers[li];
+        pn_conv2d_shape s;
+        size_t nx, ny, nw;
+        float *x, *w, *b, *y, *dy, *dx, *dw, *db;
+        double flops;
+        conv_make_shape(&s, 1, L->ih, L->iw, L->ic, L->oc, 3, 3, 1, 1, 0);
+        nx = (size_t)s.ih * s.iw * s.ic;
+        ny = (size_t)s.oh * s.ow * s.oc;
+        nw = (size_t)9 * s.ic * s.oc;
+        x = rand_buf(nx, 0.3f);
+        w = rand_buf(nw, 0.0f);
+        b = rand_buf((size_t)s.oc, 0.0f);
+        dy = rand_buf(ny, 0.3f);
+        y = xmalloc(ny * 4);
+        dx = xmalloc(nx * 4);
+        dw = calloc(nw, 4);
+        db = calloc((size_t)s.oc, 4);
+        flops = 2.0 * (double)ny * 9.0 * s.ic;
+        for (int t = 0; t < ntiers; t++) {
+            const pn_kernels *k = tiers[t];
+            double best;
+            const double mt = k == &pn_kernels_ref ? 0.0 : min_time; /* scalar: 2 runs */
+            BENCH(mt, best, k->conv2d_fwd(&s, x, w, b, y));
+            printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_fwd", k->isa, best * 1e3,
+                   flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
+            if (li > 0) { /* the first layer needs no dx */
+                BENCH(mt, best, k->conv2d_bwd_data(&s, dy, w, dx));
+                printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_bwd_data", k->isa,
+                       best * 1e3, flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
+            }
+            BENCH(mt, best, k->conv2d_bwd_filter(&s, x, dy, dw, db));
+            printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_bwd_filter", k->isa,
+                   best * 1e3, flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
+        }
+        /* ReLU and 2x2 pool on this layer's output */
+        {
+            pn_pool2d_shape ps;
+            float *py, *pdx;
+            uint8_t *am;
+            ps.n = 1; ps.ih = s.oh; ps.iw = s.ow; ps.c = s.oc; ps.ph = ps.pw = ps.sh = ps.sw = 2;
+            ps.oh = pn_window_out(ps.ih, 2, 2, 0, &ps.pad_top);
+            ps.ow = pn_window_out(ps.iw, 2, 2, 0, &ps.pad_left);
+            py = xmalloc((size_t)ps.oh * ps.ow * ps.c * 4);
+            pdx = xmalloc(ny * 4);
+            am = xmalloc((size_t)ps.oh * ps.ow * ps.c);
+            for (int t = 0; t < ntiers; t++) {
+                const pn_kernels *k = tiers[t];
+                double best;
+                BENCH(min_time, best, k->act_fwd(PN_ACT_RELU, ny, y));
+                printf("%-22s %-18s %-7s %10.3f %8.1f GB/s\n", L->name, "act_fwd relu", k->isa, best * 1e3,
+                       2.0 * (double)ny * 4 / best * 1e-9);
+                BENCH(min_time, best, k->act_bwd(PN_ACT_RELU, ny, y, dy));
+                printf("%-22s %-18s %-7s %10.3f %8.1f GB/s\n", L->name, "act_bwd relu", k->isa, best * 1e3,
+                       3.0 * (double)ny * 4 / best * 1e-9);
+                BENCH(min_time, best, k->maxpool_fwd(&ps, y, py, am));
+                printf("%-22s %-18s %-7s %10.3f %8.1f GB/s\n", L->name, "maxpool_fwd 2x2", k->isa, best * 1e3,
+                       1.3 * (double)ny * 4 / best * 1e-9);
+                BENCH(min_time, best, k->maxpool_bwd(&ps, py, am, pdx));
+                printf("%-22s %-18s %-7s %10.3f %8.1f GB/s\n", L->name, "maxpool_bwd 2x2", k->isa, best * 1e3,
+                       1.3 * (double)ny * 4 / best * 1e-9);
+            }
+            free(py); free(pdx); free(am);
+        }
+        free(x); free(w); free(b); free(y); free(dy); free(dx); free(dw); free(db);
+    }
+    /* dense 10816 -> 128 at batch 16, and Adam over the model's 1.4 M parameters */
+    {
+        const int n = 16, in = 10816, out = 128;
+        const size_t np = 1400000;
+        float *x = rand_buf((size_t)n * in, 0.5f), *w = rand_buf((size_t)in * out, 0.0f);
+        float *b = rand_buf((size_t)out, 0.0f), *y = xmalloc((size_t)n * out * 4);
+        float *dx = xmalloc((size_t)n * in * 4), *dw = calloc((size_t)in * out, 4), *db = calloc((size_t)out, 4);
+        float *pw = rand_buf(np, 0.0f), *pg = rand_buf(np, 0.0f), *pm = calloc(np, 4), *pv = calloc(np, 4);
+        const double fl = 2.0 * n * in * out;
+        for (int t = 0; t < ntiers; t++) {
+            const pn_kernels *k = tiers[t];
+            double best;
+            BENCH(min_time, best, k->dense_fwd(n, in, out, x, w, b, y));
+            printf("%-22s %-18s %-7s %10.3f %9.1f\n", "dense 10816->128 n16", "dense_fwd", k->isa, best * 1e3,
+                   fl / best * 1e-9);
+            BENCH(min_time, best, k->dense_bwd_data(n, in, out, y, w, dx));
+            printf("%-22s %-18s %-7s %10.3f %9.1f\n", "dense 10816->128 n16", "dense_bwd_data", k->isa,
+                   best * 1e3, fl / best * 1e-9);
+            BENCH(min_time, best, k->dense_bwd_weights(n, in, out, x, y, dw, db));
+            printf("%-22s %-18s %-7s %10.3f %9.1f\n", "dense 10816->128 n16", "dense_bwd_weights", k->isa,
+                   best * 1e3, fl / best * 1e-9);
+            BENCH(min_time, best, k->adam_update(np, pw, pg, pm, pv, 1e-3f, 0.9f, 0.999f, 1e-7f));
+            printf("%-22s %-18s %-7s %10.3f %8.1f GB/s\n", "adam 1.4M params", "adam_update", k->isa,
+                   best * 1e3, 28.0 * (double)np / best * 1e-9);
+        }
+        free(x); free(w); free(b); free(y); free(dx); free(dw); free(db);
+        free(pw); free(pg); free(pm); free(pv);
+    }
+}
+
+/* ------------------------------------------------------------------ main */
+
+int main(int argc, char **argv)
+{
+    const char *only = NULL;
+    int bench = 0, quick = 0, ntiers = 0;
+    uint64_t seed = 1;
+    static const char *const names[] = {"scalar", "avx2", "avx512"};
+    const pn_kernels *tiers[3];
+    stat *stats[] = {&st_conv_fwd, &st_conv_bd, &st_conv_bf, &st_pool_fwd, &st_pool_bwd,
+                     &st_dense_fwd, &st_dense_bd, &st_dense_bw, &st_act_fwd, &st_act_bwd,
+                     &st_adam, &st_sgd, &st_bce};
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--bench") == 0)
+            bench = 1;
+        else if (strcmp(argv[i], "--quick") == 0)
+            quick = 1;
+        else if (strncmp(argv[i], "--seed=", 7) == 0)
+            seed = strtoull(argv[i] + 7, NULL, 10);
+        else if (strncmp(argv[i], "--isa=", 6) == 0)
+            only = argv[i] + 6;
+        else {
+            fprintf(stderr, "usage: %s [--seed=N] [--isa=scalar|avx2|avx512] [--bench] [--quick]\n", argv[0]);
+            return 2;
+        }
+    }
+    printf("checkasm: seed %" PRIu64 ", CPU tier %s, selected %s\n", seed, pn_isa_name(pn_cpu_isa()),
+           pn_kernels_get()->isa);
+    for (int i = 0; i < 3; i++) {
+        const pn_kernels *k = pn_kernels_for_isa(names[i]);
+        if (only && strcmp(only, names[i]) != 0 && i > 0)
+            continue;
+        if (!k) {
+            printf("  %-7s not supported by this CPU/build: skipped\n", names[i]);
+            continue;
+        }
+        tiers[ntiers++] = k;
+    }
+    if (pn_kernels_for_isa("scalar") != &pn_kernels_ref || pn_kernels_for_isa("bogus") != NULL) {
+        fprintf(stderr, "FAIL pn_kernels_for_isa\n");
+        return 1;
+    }
+
+    for (int t = 1; t < ntiers; t++) {
+        const pn_kernels *k = tiers[t];
+        rng_state = seed;
+        for (size_t i = 0; i < sizeof stats / sizeof stats[0]; i++)
+            stats[i]->calls = stats[i]->fails = 0, stats[i]->worst = 0.0;
+        test_conv(k, quick ? 60 : 300);
+        test_pool(k, quick ? 60 : 200);
+        test_dense(k, quick ? 20 : 60);
+        test_eltwise(k, quick ? 20 : 60);
+        printf("\n%-7s %-18s %7s %6s %12s\n", "isa", "kernel", "checks", "fails", "worst err/B");
+        for (size_t i = 0; i < sizeof stats / sizeof stats[0]; i++)
+            printf("%-7s %-18s %7d %6d %12.2e\n", k->isa, stats[i]->name, stats[i]->calls, stats[i]->fails,
+                   stats[i]->worst);
+    }
+    if (ntiers <= 1)
+        printf("only the scalar tier is available: nothing to compare\n");
+    printf("%s\n", total_fail ? "checkasm: FAILED" : "checkasm: all passed");
+    if (bench && !total_fail)
+        run_bench(tiers, ntiers, quick);
+    return total_fail ? 1 : 0;
+}
