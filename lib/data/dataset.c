@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "data/dataset_internal.h"
+#include "io/image_internal.h"
 
 /* ------------------------------------------------------------------------ */
 /* Small growable containers (used only while opening).                      */
@@ -157,16 +158,9 @@ static pneumo_status resolve_options(const pneumo_dataset_options *in, const cha
     if (pneumo_augment_validate_options(&o->augment_options) != PNEUMO_OK)
         return pn_error_prefix("%s: options.augment_options", what);
     {
-        /* Same checks as the decoder's (pn_decode_limits_resolve is in io/). */
-        const pneumo_decode_limits *l = &o->limits;
-        for (size_t i = 0; i < sizeof l->reserved / sizeof l->reserved[0]; i++)
-            if (l->reserved[i])
-                return pn_error(PNEUMO_ERR_INVALID_ARG,
-                                "%s: options.limits.reserved must be zero", what);
-        if (l->max_side < 1 || l->max_pixels < 1 || l->max_file_bytes < 1)
-            return pn_error(PNEUMO_ERR_INVALID_ARG,
-                            "%s: options.limits must be positive (use "
-                            "pneumo_decode_default_limits)", what);
+        pneumo_decode_limits checked;
+        if (pn_decode_limits_resolve(&o->limits, &checked) != PNEUMO_OK)
+            return pn_error_prefix("%s: options.limits", what);
     }
     if (o->threads == 0)
         o->threads = online_cores();
@@ -407,8 +401,10 @@ static int listing_push_label(pn_listing *l, int32_t label)
     return 1;
 }
 
-/* Read the entries of directory `path`, calling keep() on each non-hidden
- * name; kept names go to `pool`/`offs`. */
+/* Collect the non-hidden entries of directory `path` into `pool`/`offs`,
+ * sorted with strcmp: with `classes`, the sub-folders (symbolic links
+ * followed; a link loop is an error, a dangling link is ignored); otherwise the
+ * names with an image extension that are not folders. */
 static pneumo_status read_dir(const char *path, const char *kind, int classes, pn_pool *pool,
                               pn_offs *offs)
 {

@@ -340,7 +340,9 @@ PN_NOINLINE void bwf1_part(const bwf_args *a, ptrdiff_t xky, int nv, int masked)
 
 static int bwf1_applies(const pn_conv2d_shape *s)
 {
-    return s->ic == 1 && s->kh == 3 && s->kw == 3 && s->pad_top == 0 && s->pad_left == 0 &&
+    /* with 16 registers (AVX2) nine taps leave room for one vector only, which
+     * is load-bound and slower than the per-tap path */
+    return BWF1_NV >= 2 && s->ic == 1 && s->kh == 3 && s->kw == 3 && s->pad_top == 0 && s->pad_left == 0 &&
            (s->oh - 1) * s->sh + 3 <= s->ih && (s->ow - 1) * s->sw + 3 <= s->iw;
 }
 
