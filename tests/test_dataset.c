@@ -381,6 +381,30 @@ static void test_open_files_rules(void **state)
         expect_error(pneumo_dataset_open_files(bp, labels, 1, 1, NULL, &o, &ds),
                      PNEUMO_ERR_FORMAT, "bad.png");
     }
+    /* Images over the decode limits are skipped with the reason (strict: LIMIT). */
+    {
+        char big[4096];
+        const char *lp[2];
+        int32_t ll[2] = {0, 0};
+        pjoin(big, root, "big.png");
+        write_png(big, 40, 3, 3);
+        lp[0] = a;
+        lp[1] = big;
+        o.limits.max_side = 16;
+        assert_int_equal(pneumo_dataset_open_files(lp, ll, 2, 1, NULL, &o, &ds), PNEUMO_OK);
+        assert_int_equal(pneumo_dataset_size(ds), 1);
+        assert_int_equal(pneumo_dataset_num_skipped(ds), 1);
+        assert_non_null(strstr(pneumo_dataset_skipped(ds, 0), "big.png: "));
+        assert_non_null(strstr(pneumo_dataset_skipped(ds, 0), "limit"));
+        pneumo_dataset_destroy(ds);
+        o.strict = 1;
+        expect_error(pneumo_dataset_open_files(lp, ll, 2, 1, NULL, &o, &ds), PNEUMO_ERR_LIMIT,
+                     "big.png");
+        o.limits.max_side = 0;
+        expect_error(pneumo_dataset_open_files(lp, ll, 2, 1, NULL, &o, &ds),
+                     PNEUMO_ERR_INVALID_ARG, "limits");
+        o = small_opts(4, 4, 1);
+    }
     /* Bad options. */
     o.width = 0;
     expect_error(pneumo_dataset_open_files(paths, labels, 3, 1, NULL, &o, &ds),
