@@ -33,6 +33,8 @@ static int usage(FILE *f)
             "  --patience N      EarlyStopping patience (default 3; 0 disables)\n"
             "  --out FILE        model file (default model.safetensors)\n"
             "  --best FILE       also save the best model (by val_loss) here\n"
+            "  --checkpoint FILE save the run after every epoch (default checkpoint.safetensors)\n"
+            "  --resume FILE     continue the run saved in this checkpoint\n"
             "  --history FILE    history CSV (default history.csv)\n"
             "  --report FILE     text report (default report.txt)\n"
             "  --quiet           no progress output\n");
@@ -63,7 +65,7 @@ int main(int argc, char **argv)
 {
     const char *data = NULL, *train_dir = NULL, *val_dir = NULL, *test_dir = NULL;
     const char *out = "model.safetensors", *best = NULL, *history_csv = "history.csv";
-    const char *report_path = "report.txt";
+    const char *report_path = "report.txt", *checkpoint = "checkpoint.safetensors", *resume = NULL;
     long size = 500, epochs = 25, batch = 16, seed = 1, threads = 0, patience = 3;
     double lr = 1e-3;
     int augment = 1, quiet = 0, rc = 1;
@@ -106,6 +108,8 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--patience") == 0) patience = cli_long(PROG, a, v, 0, 100000);
         else if (strcmp(a, "--out") == 0) out = v;
         else if (strcmp(a, "--best") == 0) best = v;
+        else if (strcmp(a, "--checkpoint") == 0) checkpoint = v;
+        else if (strcmp(a, "--resume") == 0) resume = v;
         else if (strcmp(a, "--history") == 0) history_csv = v;
         else if (strcmp(a, "--report") == 0) report_path = v;
         else return usage(stderr);
@@ -119,11 +123,11 @@ int main(int argc, char **argv)
     if (!train_dir || !val_dir)
         return usage(stderr);
 
-    if (pneumo_model_create_article((int32_t)size, (uint64_t)seed, &m) != PNEUMO_OK) {
+    if (!resume && pneumo_model_create_article((int32_t)size, (uint64_t)seed, &m) != PNEUMO_OK) {
         fprintf(stderr, PROG ": %s\n", pneumo_last_error());
         return 1;
     }
-    if (!quiet)
+    if (!quiet && m)
         pneumo_model_summary(m, stdout);
     if (!(train = open_ds(train_dir, (int32_t)size, augment, (uint64_t)seed, (int32_t)threads, 1)) ||
         (!quiet && cli_print_dataset(stdout, PROG, train, 1)) ||
@@ -134,9 +138,6 @@ int main(int argc, char **argv)
                      (!quiet && cli_print_dataset(stdout, PROG, test, 0))))
         goto done;
 
-    pneumo_adam_default_params(&ap);
-    ap.learning_rate = (float)lr;
-    pneumo_optimizer_create_adam(&ap, &opt);
     pneumo_fit_default_options(&fo);
     fo.epochs = (int32_t)epochs;
     fo.batch_size = (int32_t)batch;
@@ -148,9 +149,26 @@ int main(int argc, char **argv)
     fo.reduce_lr.patience = 2;
     fo.reduce_lr.min_lr = 1e-6;
     fo.best_model_path = best;
+    fo.checkpoint_path = checkpoint;
     fo.progress = quiet ? NULL : stdout;
     fo.progress_bar = !quiet && isatty(STDOUT_FILENO);
-    st = pneumo_model_fit(m, opt, train, val, &fo, &h);
+    if (resume) {
+        if (!quiet)
+            printf("resuming the run saved in %s\n", resume);
+        st = pneumo_model_fit_resume(resume, train, val, &fo, &m, &opt, &h);
+        if (!m) {
+            fprintf(stderr, PROG ": %s\n", pneumo_last_error());
+            goto done;
+        }
+    } else {
+        pneumo_adam_default_params(&ap);
+        ap.learning_rate = (float)lr;
+        if (pneumo_optimizer_create_adam(&ap, &opt) != PNEUMO_OK) {
+            fprintf(stderr, PROG ": %s\n", pneumo_last_error());
+            goto done;
+        }
+        st = pneumo_model_fit(m, opt, train, val, &fo, &h);
+    }
     if (st != PNEUMO_OK)
         fprintf(stderr, PROG ": training stopped: %s\n", pneumo_last_error());
     if (h && pneumo_history_save_csv(h, history_csv) != PNEUMO_OK)

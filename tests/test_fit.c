@@ -302,12 +302,93 @@ static void test_fit_cancel_and_callbacks(void **state)
     pneumo_dataset_destroy(val);
 }
 
+static void assert_same_weights(pneumo_model *a, pneumo_model *b)
+{
+    assert_int_equal(pneumo_model_num_param_tensors(a), pneumo_model_num_param_tensors(b));
+    for (int32_t i = 0; i < pneumo_model_num_param_tensors(a); i++) {
+        pneumo_tensor *x = NULL, *y = NULL;
+        pneumo_model_param(a, i, &x);
+        pneumo_model_param(b, i, &y);
+        assert_memory_equal(pneumo_tensor_data(x), pneumo_tensor_data(y),
+                            (size_t)pneumo_tensor_numel(x) * sizeof(float));
+        pneumo_tensor_destroy(x);
+        pneumo_tensor_destroy(y);
+    }
+}
+
+/* A run interrupted after epoch 2 and resumed from its checkpoint ends exactly
+ * where an uninterrupted run ends. */
+static void test_fit_resume(void **state)
+{
+    pneumo_dataset *train = open_split("train", 1, 2), *val = open_split("val", 0, 2);
+    pneumo_model *full = small_model(13), *part = small_model(13), *resumed = NULL;
+    pneumo_optimizer *o1 = adam(3e-3f), *o2 = adam(3e-3f), *o3 = NULL;
+    pneumo_history *h1 = NULL, *h2 = NULL, *h3 = NULL;
+    pneumo_fit_options o;
+    counts c = {0};
+    char ckpt[4200];
+    (void)state;
+    snprintf(ckpt, sizeof ckpt, "%s/ckpt.safetensors", root);
+    pneumo_fit_default_options(&o);
+    o.epochs = 4;
+    o.class_weighting = PNEUMO_CLASS_WEIGHT_BALANCED;
+    o.reduce_lr.enabled = 1;
+    o.reduce_lr.patience = 1;
+    o.reduce_lr.factor = 0.5;
+    assert_int_equal(pneumo_model_fit(full, o1, train, val, &o, &h1), PNEUMO_OK);
+    /* the same run, cancelled during epoch 3 with a checkpoint after every epoch */
+    o.checkpoint_path = ckpt;
+    o.callback = count_events;
+    o.user = &c;
+    c.cancel_after_batches = 2 * 12 + 5;
+    assert_int_equal(pneumo_model_fit(part, o2, train, val, &o, &h2), PNEUMO_ERR_CANCELLED);
+    assert_int_equal(pneumo_history_size(h2), 2);
+    o.callback = NULL;
+    assert_int_equal(pneumo_model_fit_resume(ckpt, train, val, &o, &resumed, &o3, &h3), PNEUMO_OK);
+    assert_int_equal(pneumo_history_size(h3), 4);
+    for (int32_t e = 0; e < 4; e++) {
+        pneumo_epoch_record a, b;
+        pneumo_history_get(h1, e, &a);
+        pneumo_history_get(h3, e, &b);
+        assert_int_equal(a.epoch, b.epoch);
+        assert_true(a.loss == b.loss && a.accuracy == b.accuracy && a.val_loss == b.val_loss &&
+                    a.val_accuracy == b.val_accuracy && a.lr == b.lr);
+    }
+    assert_true(pneumo_optimizer_learning_rate(o1) == pneumo_optimizer_learning_rate(o3));
+    assert_int_equal(pneumo_optimizer_iterations(o1), pneumo_optimizer_iterations(o3));
+    assert_same_weights(full, resumed);
+    /* a plain model file is not a checkpoint */
+    {
+        char plain[4200];
+        pneumo_model *m = NULL;
+        pneumo_optimizer *op = NULL;
+        snprintf(plain, sizeof plain, "%s/plain.safetensors", root);
+        assert_int_equal(pneumo_model_save(full, o1, plain), PNEUMO_OK);
+        assert_int_equal(pneumo_model_fit_resume(plain, train, val, &o, &m, &op, NULL), PNEUMO_ERR_FORMAT);
+        assert_non_null(strstr(pneumo_last_error(), "fit_state"));
+        assert_null(m);
+        assert_null(op);
+    }
+    pneumo_history_destroy(h1);
+    pneumo_history_destroy(h2);
+    pneumo_history_destroy(h3);
+    pneumo_optimizer_destroy(o1);
+    pneumo_optimizer_destroy(o2);
+    pneumo_optimizer_destroy(o3);
+    pneumo_model_destroy(full);
+    pneumo_model_destroy(part);
+    pneumo_model_destroy(resumed);
+    pneumo_dataset_destroy(train);
+    pneumo_dataset_destroy(val);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fit_learns_and_evaluates),
         cmocka_unit_test(test_fit_reproducible),
         cmocka_unit_test(test_fit_cancel_and_callbacks),
+        cmocka_unit_test(test_fit_resume),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

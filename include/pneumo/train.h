@@ -102,6 +102,9 @@ typedef struct pneumo_fit_options {
     double class_weights[2]; /**< used with CUSTOM */
     pneumo_early_stopping_params early_stopping;
     pneumo_reduce_lr_params reduce_lr;
+    const char *checkpoint_path; /**< after every epoch, save model, optimizer, callback state and
+                                      history here (atomically) so pneumo_model_fit_resume() can
+                                      continue the run; default NULL */
     const char *best_model_path; /**< save the model (and optimizer) whenever the early-stopping
                                       monitor (val_loss if early stopping is off) improves;
                                       default NULL */
@@ -138,6 +141,22 @@ PNEUMO_API void pneumo_reduce_lr_default_params(pneumo_reduce_lr_params *p);
 PNEUMO_API pneumo_status pneumo_model_fit(pneumo_model *m, pneumo_optimizer *opt,
                                           pneumo_dataset *train, pneumo_dataset *val,
                                           const pneumo_fit_options *o, pneumo_history **history);
+
+/** Continue a run from a checkpoint written with `checkpoint_path`: loads the
+ *  model, the optimizer (with its state and learning rate), the callbacks' state
+ *  and the history, and fits the remaining epochs up to o->epochs (o->initial_epoch
+ *  is ignored). With the same datasets, options and thread count the result is
+ *  bit-identical to a run that was never interrupted: the dataset order and
+ *  augmentation come from (seed, epoch) and the dropout stream from the model's
+ *  step count. (restore_best_weights only knows the weights seen since the
+ *  resume; keep best_model_path for the best model of the whole run.)
+ *  *model, *opt and (if not NULL) *history receive new objects owned
+ *  by the caller, also when the continued training fails (then they hold its
+ *  state so far); on a failure to load they are NULL. */
+PNEUMO_API pneumo_status pneumo_model_fit_resume(const char *checkpoint, pneumo_dataset *train,
+                                                 pneumo_dataset *val, const pneumo_fit_options *o,
+                                                 pneumo_model **model, pneumo_optimizer **opt,
+                                                 pneumo_history **history);
 
 PNEUMO_API void pneumo_history_destroy(pneumo_history *h);
 /** Number of epochs recorded (0 for NULL). */

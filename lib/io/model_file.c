@@ -100,9 +100,15 @@ static int slot_count(const pneumo_optimizer *o) { return o->kind == PNEUMO_OPTI
 
 pneumo_status pneumo_model_save(const pneumo_model *m, const pneumo_optimizer *opt, const char *path)
 {
+    return pn_model_save_extra(m, opt, path, NULL, NULL);
+}
+
+pneumo_status pn_model_save_extra(const pneumo_model *m, const pneumo_optimizer *opt, const char *path,
+                                  const char *extra_key, const char *extra_value)
+{
     pn_buf arch, optj;
     char seed[32], steps[32];
-    pn_st_meta meta[6];
+    pn_st_meta meta[7];
     size_t nmeta = 0, nt = 0, cap;
     pn_st_tensor *tensors = NULL;
     char (*names)[128] = NULL;
@@ -132,6 +138,8 @@ pneumo_status pneumo_model_save(const pneumo_model *m, const pneumo_optimizer *o
     meta[nmeta++] = (pn_st_meta){"train_steps", steps};
     if (opt)
         meta[nmeta++] = (pn_st_meta){"optimizer", optj.data};
+    if (extra_key && extra_value)
+        meta[nmeta++] = (pn_st_meta){extra_key, extra_value};
 
     cap = (size_t)m->nlayers * 2 * (1 + (with_state ? (size_t)slot_count(opt) : 0));
     tensors = calloc(cap ? cap : 1, sizeof *tensors);
@@ -488,7 +496,8 @@ done:
 }
 
 static pneumo_status pn_model_load_labeled(const void *data, size_t size, const char *label,
-                                           pneumo_model **model, pneumo_optimizer **opt)
+                                           pneumo_model **model, pneumo_optimizer **opt,
+                                           const char *extra_key, char **extra_value)
 {
     pn_st_file *f = NULL;
     pneumo_model *m = NULL;
@@ -534,6 +543,17 @@ static pneumo_status pn_model_load_labeled(const void *data, size_t size, const 
         st = fmt_error(label, "optimizer", "unexpected optimizer state tensors");
         goto fail;
     }
+    if (extra_key) {
+        const char *v = pn_st_meta_get(f, extra_key);
+        if (!v) {
+            st = pn_error(PNEUMO_ERR_FORMAT, "%s: no \"%s\" entry in the metadata", label, extra_key);
+            goto fail;
+        }
+        if (!(*extra_value = strdup(v))) {
+            st = pn_error_nomem(label, strlen(v) + 1);
+            goto fail;
+        }
+    }
     pn_st_free(f);
     *model = m;
     if (opt)
@@ -551,10 +571,16 @@ fail:
 pneumo_status pneumo_model_load_memory(const void *data, size_t size, pneumo_model **model,
                                        pneumo_optimizer **opt)
 {
-    return pn_model_load_labeled(data, size, "<memory>", model, opt);
+    return pn_model_load_labeled(data, size, "<memory>", model, opt, NULL, NULL);
 }
 
 pneumo_status pneumo_model_load(const char *path, pneumo_model **model, pneumo_optimizer **opt)
+{
+    return pn_model_load_extra(path, model, opt, NULL, NULL);
+}
+
+pneumo_status pn_model_load_extra(const char *path, pneumo_model **model, pneumo_optimizer **opt,
+                                  const char *extra_key, char **extra_value)
 {
     uint8_t *data = NULL;
     size_t size = 0;
@@ -568,7 +594,7 @@ pneumo_status pneumo_model_load(const char *path, pneumo_model **model, pneumo_o
     st = pn_read_whole_file(path, MAX_MODEL_FILE, &data, &size);
     if (st != PNEUMO_OK)
         return st;
-    st = pn_model_load_labeled(data, size, path, model, opt);
+    st = pn_model_load_labeled(data, size, path, model, opt, extra_key, extra_value);
     free(data);
     return st;
 }

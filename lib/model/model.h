@@ -50,6 +50,13 @@ const pn_dims *pn_model_out_dims(const pneumo_model *m);
  * predict or a loss computation); NULL before any. */
 const float *pn_model_output(const pneumo_model *m);
 
+/* Model files with one more metadata entry (fit checkpoints keep their state
+ * there). Loading requires the entry and returns a malloc'd copy. */
+pneumo_status pn_model_save_extra(const pneumo_model *m, const pneumo_optimizer *opt, const char *path,
+                                  const char *extra_key, const char *extra_value);
+pneumo_status pn_model_load_extra(const char *path, pneumo_model **model, pneumo_optimizer **opt,
+                                  const char *extra_key, char **extra_value);
+
 /* Free per-batch buffers (used when the model changes). */
 void pn_model_free_batch(pneumo_model *m);
 

@@ -7,6 +7,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/tensor.h"
+#include "io/json.h"
 #include "model/model.h"
 #include "train/callbacks.h"
 #include "train/fit_internal.h"
@@ -177,48 +178,158 @@ static pneumo_status train_epoch(fit_run *run, pneumo_dataset *train, const doub
     return PNEUMO_OK;
 }
 
-pneumo_status pneumo_model_fit(pneumo_model *m, pneumo_optimizer *opt, pneumo_dataset *train,
-                               pneumo_dataset *val, const pneumo_fit_options *o,
-                               pneumo_history **history)
-{
-    const char *fn = "pneumo_model_fit";
-    pneumo_fit_options defaults;
+/* Where a run stands between epochs: what a checkpoint stores to resume. */
+typedef struct fit_state {
+    int32_t next_epoch;
+    int32_t stopped;
     pn_early_stopping es;
     pn_reduce_lr rl;
+    double ckpt_best;
+} fit_state;
+
+static void json_num_or_null(pn_buf *b, double v)
+{
+    if (isfinite(v))
+        pn_buf_json_number(b, v);
+    else
+        pn_buf_printf(b, "%s", isnan(v) ? "null" : v > 0 ? "\"inf\"" : "\"-inf\"");
+}
+
+static void state_json(pn_buf *b, const fit_state *s, const pneumo_history *h)
+{
+    pn_buf_printf(b, "{\"next_epoch\":%d,\"stopped\":%d,\"es\":{\"best\":", s->next_epoch, s->stopped);
+    json_num_or_null(b, s->es.best);
+    pn_buf_printf(b, ",\"wait\":%d,\"best_epoch\":%lld},\"rl\":{\"best\":", s->es.wait,
+                  (long long)s->es.best_epoch);
+    json_num_or_null(b, s->rl.best);
+    pn_buf_printf(b, ",\"wait\":%d,\"cooldown_counter\":%d},\"ckpt_best\":", s->rl.wait,
+                  s->rl.cooldown_counter);
+    json_num_or_null(b, s->ckpt_best);
+    pn_buf_printf(b, ",\"history\":[");
+    for (int32_t i = 0; i < h->n; i++) {
+        const pneumo_epoch_record *r = &h->rec[i];
+        const double v[6] = {r->loss, r->accuracy, r->val_loss, r->val_accuracy, r->lr, r->seconds};
+        pn_buf_printf(b, "%s[%d", i ? "," : "", r->epoch);
+        for (int k = 0; k < 6; k++) {
+            pn_buf_append(b, ",", 1);
+            json_num_or_null(b, v[k]);
+        }
+        pn_buf_append(b, "]", 1);
+    }
+    pn_buf_printf(b, "]}");
+}
+
+/* A number written by json_num_or_null. */
+static int read_num(const pn_json *j, double *out)
+{
+    if (!j)
+        return 0;
+    if (j->type == PN_JSON_NUMBER)
+        *out = j->number;
+    else if (j->type == PN_JSON_NULL)
+        *out = NAN;
+    else if (j->type == PN_JSON_STRING && strcmp(j->string, "inf") == 0)
+        *out = INFINITY;
+    else if (j->type == PN_JSON_STRING && strcmp(j->string, "-inf") == 0)
+        *out = -INFINITY;
+    else
+        return 0;
+    return 1;
+}
+
+static pneumo_status parse_state(const char *text, const char *label, fit_state *s, pneumo_history *h)
+{
+    pn_json *j = NULL;
+    const pn_json *es, *rl, *hist;
+    int64_t next, stopped, wait, best_epoch, rwait, cooldown;
+    pneumo_status st = pn_json_parse(text, strlen(text), label, &j);
+    if (st != PNEUMO_OK)
+        return pn_error_prefix("fit_state");
+    es = pn_json_get(j, "es");
+    rl = pn_json_get(j, "rl");
+    hist = pn_json_get(j, "history");
+    if (!pn_json_get_int64(j, "next_epoch", &next) || next < 0 || next > INT32_MAX ||
+        !pn_json_get_int64(j, "stopped", &stopped) || !es || !rl || !hist || hist->type != PN_JSON_ARRAY ||
+        !read_num(pn_json_get(es, "best"), &s->es.best) || !pn_json_get_int64(es, "wait", &wait) ||
+        !pn_json_get_int64(es, "best_epoch", &best_epoch) || !read_num(pn_json_get(rl, "best"), &s->rl.best) ||
+        !pn_json_get_int64(rl, "wait", &rwait) || !pn_json_get_int64(rl, "cooldown_counter", &cooldown) ||
+        !read_num(pn_json_get(j, "ckpt_best"), &s->ckpt_best) || wait < 0 || wait > INT32_MAX ||
+        rwait < 0 || rwait > INT32_MAX || cooldown < 0 || cooldown > INT32_MAX) {
+        st = pn_error(PNEUMO_ERR_FORMAT, "%s: fit_state: missing or invalid fields", label);
+        goto done;
+    }
+    s->next_epoch = (int32_t)next;
+    s->stopped = stopped != 0;
+    s->es.wait = (int32_t)wait;
+    s->es.best_epoch = best_epoch;
+    s->rl.wait = (int32_t)rwait;
+    s->rl.cooldown_counter = (int32_t)cooldown;
+    for (size_t i = 0; i < hist->count; i++) {
+        const pn_json *row = pn_json_item(hist, i);
+        pneumo_epoch_record r;
+        double v[6];
+        int64_t e;
+        memset(&r, 0, sizeof r);
+        if (!row || row->type != PN_JSON_ARRAY || row->count != 7 || !pn_json_int64(pn_json_item(row, 0), &e) ||
+            e < 0 || e > INT32_MAX) {
+            st = pn_error(PNEUMO_ERR_FORMAT, "%s: fit_state: history row %zu is invalid", label, i);
+            goto done;
+        }
+        for (int k = 0; k < 6; k++)
+            if (!read_num(pn_json_item(row, (size_t)k + 1), &v[k])) {
+                st = pn_error(PNEUMO_ERR_FORMAT, "%s: fit_state: history row %zu is invalid", label, i);
+                goto done;
+            }
+        r.epoch = (int32_t)e;
+        r.loss = v[0], r.accuracy = v[1], r.val_loss = v[2], r.val_accuracy = v[3], r.lr = v[4], r.seconds = v[5];
+        if ((st = pn_history_append(h, &r)) != PNEUMO_OK)
+            goto done;
+    }
+    h->stopped_early = s->stopped;
+done:
+    pn_json_free(j);
+    return st;
+}
+
+static pneumo_status save_checkpoint(pneumo_model *m, pneumo_optimizer *opt, const char *path,
+                                     const fit_state *s, const pneumo_history *h)
+{
+    pn_buf b;
+    pneumo_status st;
+    pn_buf_init(&b);
+    state_json(&b, s, h);
+    if (b.failed) {
+        pn_buf_free(&b);
+        return pn_error_nomem("checkpoint state", 0);
+    }
+    st = pn_model_save_extra(m, opt, path, "fit_state", b.data);
+    pn_buf_free(&b);
+    return st;
+}
+
+static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dataset *train,
+                              pneumo_dataset *val, const pneumo_fit_options *o, fit_state *state,
+                              int resuming, pneumo_history *h)
+{
+    const char *fn = "pneumo_model_fit";
+    pn_early_stopping *es = &state->es;
+    pn_reduce_lr *rl = &state->rl;
     fit_run run;
-    pneumo_history *h = NULL;
     pneumo_tensor *weights = NULL;
     float *best_params = NULL;
-    double cw[2] = {1.0, 1.0}, best_ckpt;
+    double cw[2] = {1.0, 1.0};
     int use_weights, have_best_params = 0;
     int32_t ckpt_monitor;
     pn_mode ckpt_mode;
     pneumo_status st;
 
-    if (history)
-        *history = NULL;
-    if (!m || !opt || !train)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: %s is NULL", fn, !m ? "model" : !opt ? "optimizer" : "training dataset");
-    if (!o) {
-        pneumo_fit_default_options(&defaults);
-        o = &defaults;
-    }
-    if ((st = check_options(o, val)) != PNEUMO_OK)
-        return st;
-    if ((st = pn_history_new(&h)) != PNEUMO_OK)
-        return st;
-    if (history)
-        *history = h;
-
     use_weights = o->class_weighting != PNEUMO_CLASS_WEIGHT_NONE;
     if (o->class_weighting == PNEUMO_CLASS_WEIGHT_BALANCED) {
-        if (pneumo_dataset_num_classes(train) != 2) {
-            st = pn_error(PNEUMO_ERR_INVALID_ARG, "%s: balanced class weights need 2 classes, the training set has %d",
-                          fn, pneumo_dataset_num_classes(train));
-            goto done;
-        }
+        if (pneumo_dataset_num_classes(train) != 2)
+            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: balanced class weights need 2 classes, the training set has %d",
+                            fn, pneumo_dataset_num_classes(train));
         if ((st = pneumo_dataset_class_weights(train, cw, 2)) != PNEUMO_OK)
-            goto done;
+            return st;
     } else if (o->class_weighting == PNEUMO_CLASS_WEIGHT_CUSTOM) {
         cw[0] = o->class_weights[0];
         cw[1] = o->class_weights[1];
@@ -226,20 +337,25 @@ pneumo_status pneumo_model_fit(pneumo_model *m, pneumo_optimizer *opt, pneumo_da
     if (use_weights) {
         int64_t shape[1] = {o->batch_size};
         if ((st = pneumo_tensor_create(1, shape, &weights)) != PNEUMO_OK)
-            goto done;
+            return st;
     }
-
-    es = (pn_early_stopping){resolve_mode(o->early_stopping.monitor, o->early_stopping.mode),
-                             o->early_stopping.min_delta, o->early_stopping.patience, 0, 0, 0, 0};
-    rl = (pn_reduce_lr){resolve_mode(o->reduce_lr.monitor, o->reduce_lr.mode), o->reduce_lr.factor,
-                        o->reduce_lr.min_delta, o->reduce_lr.patience, o->reduce_lr.cooldown,
-                        o->reduce_lr.min_lr, 0, 0, 0};
-    pn_early_stopping_reset(&es);
-    pn_reduce_lr_reset(&rl);
+    es->mode = resolve_mode(o->early_stopping.monitor, o->early_stopping.mode);
+    es->min_delta = o->early_stopping.min_delta;
+    es->patience = o->early_stopping.patience;
+    rl->mode = resolve_mode(o->reduce_lr.monitor, o->reduce_lr.mode);
+    rl->factor = o->reduce_lr.factor;
+    rl->min_delta = o->reduce_lr.min_delta;
+    rl->patience = o->reduce_lr.patience;
+    rl->cooldown = o->reduce_lr.cooldown;
+    rl->min_lr = o->reduce_lr.min_lr;
     ckpt_monitor = o->early_stopping.enabled ? o->early_stopping.monitor
                    : val ? PNEUMO_MONITOR_VAL_LOSS : PNEUMO_MONITOR_LOSS;
-    ckpt_mode = o->early_stopping.enabled ? es.mode : PN_MODE_MIN;
-    best_ckpt = ckpt_mode == PN_MODE_MIN ? INFINITY : -INFINITY;
+    ckpt_mode = o->early_stopping.enabled ? es->mode : PN_MODE_MIN;
+    if (!resuming) {
+        pn_early_stopping_reset(es);
+        pn_reduce_lr_reset(rl);
+        state->ckpt_best = ckpt_mode == PN_MODE_MIN ? INFINITY : -INFINITY;
+    }
     if (o->early_stopping.enabled && o->early_stopping.restore_best_weights) {
         best_params = pn_aligned_alloc((size_t)m->arena_size * sizeof(float));
         if (!best_params) {
@@ -254,7 +370,7 @@ pneumo_status pneumo_model_fit(pneumo_model *m, pneumo_optimizer *opt, pneumo_da
     run.o = o;
     run.ev.epochs = o->epochs;
     run.ev.batches = pneumo_dataset_num_batches(train, o->batch_size);
-    for (int32_t epoch = o->initial_epoch; epoch < o->epochs; epoch++) {
+    for (int32_t epoch = state->next_epoch; epoch < o->epochs && !state->stopped; epoch++) {
         pneumo_epoch_record rec;
         double t0 = now(), lr = pneumo_optimizer_learning_rate(opt), value;
         int improved = 0, stop = 0;
@@ -294,14 +410,14 @@ pneumo_status pneumo_model_fit(pneumo_model *m, pneumo_optimizer *opt, pneumo_da
 
         /* callbacks in the article's order: EarlyStopping, then ReduceLROnPlateau */
         if (o->early_stopping.enabled) {
-            stop = pn_early_stopping_update(&es, epoch, monitored(&rec, o->early_stopping.monitor), &improved);
+            stop = pn_early_stopping_update(es, epoch, monitored(&rec, o->early_stopping.monitor), &improved);
             if (improved && best_params) {
                 memcpy(best_params, m->params, (size_t)m->arena_size * sizeof(float));
                 have_best_params = 1;
             }
         }
         if (o->reduce_lr.enabled) {
-            double new_lr = pn_reduce_lr_update(&rl, monitored(&rec, o->reduce_lr.monitor), lr);
+            double new_lr = pn_reduce_lr_update(rl, monitored(&rec, o->reduce_lr.monitor), lr);
             if (new_lr != lr) {
                 pneumo_optimizer_set_learning_rate(opt, (float)new_lr);
                 run.ev.old_lr = lr;
@@ -312,21 +428,24 @@ pneumo_status pneumo_model_fit(pneumo_model *m, pneumo_optimizer *opt, pneumo_da
             }
         }
         value = monitored(&rec, ckpt_monitor);
-        if (o->best_model_path && (ckpt_mode == PN_MODE_MIN ? value < best_ckpt : value > best_ckpt)) {
-            best_ckpt = value;
+        if (o->best_model_path && (ckpt_mode == PN_MODE_MIN ? value < state->ckpt_best : value > state->ckpt_best)) {
+            state->ckpt_best = value;
             if ((st = pneumo_model_save(m, opt, o->best_model_path)) != PNEUMO_OK)
                 goto done;
         }
         if (stop) {
             h->stopped_early = 1;
+            state->stopped = 1;
             if (have_best_params)
                 memcpy(m->params, best_params, (size_t)m->arena_size * sizeof(float));
             if (o->progress)
                 pn_progress_early_stop(o->progress, epoch);
             emit(&run, PNEUMO_EVENT_EARLY_STOP);
-            break;
         }
-        if (run.cancelled) {
+        state->next_epoch = epoch + 1;
+        if (o->checkpoint_path && (st = save_checkpoint(m, opt, o->checkpoint_path, state, h)) != PNEUMO_OK)
+            goto done;
+        if (run.cancelled && !stop) {
             st = pn_error(PNEUMO_ERR_CANCELLED, "%s: cancelled by the callback after epoch %d", fn, epoch + 1);
             goto done;
         }
@@ -335,7 +454,86 @@ pneumo_status pneumo_model_fit(pneumo_model *m, pneumo_optimizer *opt, pneumo_da
 done:
     pn_aligned_free(best_params);
     pneumo_tensor_destroy(weights);
-    if (!history)
+    return st;
+}
+
+pneumo_status pneumo_model_fit(pneumo_model *m, pneumo_optimizer *opt, pneumo_dataset *train,
+                               pneumo_dataset *val, const pneumo_fit_options *o,
+                               pneumo_history **history)
+{
+    const char *fn = "pneumo_model_fit";
+    pneumo_fit_options defaults;
+    pneumo_history *h = NULL;
+    fit_state state;
+    pneumo_status st;
+    if (history)
+        *history = NULL;
+    if (!m || !opt || !train)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: %s is NULL", fn, !m ? "model" : !opt ? "optimizer" : "training dataset");
+    if (!o) {
+        pneumo_fit_default_options(&defaults);
+        o = &defaults;
+    }
+    if ((st = check_options(o, val)) != PNEUMO_OK)
+        return st;
+    if ((st = pn_history_new(&h)) != PNEUMO_OK)
+        return st;
+    memset(&state, 0, sizeof state);
+    state.next_epoch = o->initial_epoch;
+    st = fit_core(m, opt, train, val, o, &state, 0, h);
+    if (history)
+        *history = h;
+    else
         pneumo_history_destroy(h);
+    return st;
+}
+
+pneumo_status pneumo_model_fit_resume(const char *checkpoint, pneumo_dataset *train, pneumo_dataset *val,
+                                      const pneumo_fit_options *o, pneumo_model **model,
+                                      pneumo_optimizer **opt, pneumo_history **history)
+{
+    const char *fn = "pneumo_model_fit_resume";
+    pneumo_model *m = NULL;
+    pneumo_optimizer *op = NULL;
+    pneumo_history *h = NULL;
+    char *text = NULL;
+    fit_state state;
+    pneumo_status st;
+    if (model)
+        *model = NULL;
+    if (opt)
+        *opt = NULL;
+    if (history)
+        *history = NULL;
+    if (!checkpoint || !train || !o || !model || !opt)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: checkpoint, train, options, model and opt must not be NULL", fn);
+    if ((st = check_options(o, val)) != PNEUMO_OK)
+        return st;
+    if ((st = pn_model_load_extra(checkpoint, &m, &op, "fit_state", &text)) != PNEUMO_OK)
+        return st;
+    if (!op) {
+        st = pn_error(PNEUMO_ERR_FORMAT, "%s: %s has no optimizer state to resume", fn, checkpoint);
+        goto fail;
+    }
+    if ((st = pn_history_new(&h)) != PNEUMO_OK)
+        goto fail;
+    memset(&state, 0, sizeof state);
+    if ((st = parse_state(text, checkpoint, &state, h)) != PNEUMO_OK)
+        goto fail;
+    free(text);
+    text = NULL;
+    st = fit_core(m, op, train, val, o, &state, 1, h);
+    *model = m;
+    *opt = op;
+    if (history)
+        *history = h;
+    else
+        pneumo_history_destroy(h);
+    return st;
+fail:
+    free(text);
+    pneumo_history_destroy(h);
+    pneumo_optimizer_destroy(op);
+    pneumo_model_destroy(m);
     return st;
 }
