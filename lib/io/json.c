@@ -872,3 +872,21 @@ void pn_buf_json_float(pn_buf *b, float x)
 {
     append_shortest(b, (double)x, 9, 1);
 }
+
+pneumo_status pn_buf_export(pn_buf *b, char *buf, size_t size, size_t *needed, const char *what)
+{
+    if (b->failed) {
+        pn_buf_free(b);
+        return pn_error_nomem(what, 0);
+    }
+    if (needed)
+        *needed = b->len;
+    if (size) {
+        size_t n = b->len < size - 1 ? b->len : size - 1;
+        if (n)
+            memcpy(buf, b->data, n);
+        buf[n] = '\0';
+    }
+    pn_buf_free(b);
+    return PNEUMO_OK;
+}

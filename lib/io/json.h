@@ -119,4 +119,10 @@ void pn_buf_json_number(pn_buf *b, double x);
  * parameters, "0.1" rather than the double expansion "0.10000000149011612". */
 void pn_buf_json_float(pn_buf *b, float x);
 
+/* Hand a finished buffer to a public "string into caller buffer" call: copies
+ * like snprintf into buf (NUL-terminated, truncated; buf may be NULL when size
+ * is 0), sets *needed (may be NULL) to the full length, frees the buffer.
+ * Returns NOMEM naming `what` if the buffer failed to build. */
+pneumo_status pn_buf_export(pn_buf *b, char *buf, size_t size, size_t *needed, const char *what);
+
 #endif

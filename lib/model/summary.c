@@ -97,19 +97,7 @@ pneumo_status pneumo_model_summary_string(const pneumo_model *m, char *buf, size
                         "pneumo_model_summary_string: buf is NULL but size is %zu", size);
     pn_buf_init(&b);
     build(m, &b);
-    if (b.failed) {
-        pn_buf_free(&b);
-        return pn_error_nomem("model summary", 0);
-    }
-    if (needed)
-        *needed = b.len;
-    if (size) {
-        size_t n = b.len < size - 1 ? b.len : size - 1;
-        memcpy(buf, b.data, n);
-        buf[n] = '\0';
-    }
-    pn_buf_free(&b);
-    return PNEUMO_OK;
+    return pn_buf_export(&b, buf, size, needed, "model summary");
 }
 
 pneumo_status pneumo_model_summary(const pneumo_model *m, FILE *stream)

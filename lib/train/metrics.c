@@ -97,19 +97,7 @@ pneumo_status pneumo_classification_report(const pneumo_confusion *c, const char
                       w0 * prec[0] + w1 * prec[1], w0 * rec[0] + w1 * rec[1], w0 * f[0] + w1 * f[1],
                       (long long)total);
     }
-    if (b.failed) {
-        pn_buf_free(&b);
-        return pn_error_nomem("classification report", 0);
-    }
-    if (needed)
-        *needed = b.len;
-    if (size) {
-        size_t n = b.len < size - 1 ? b.len : size - 1;
-        memcpy(buf, b.data, n);
-        buf[n] = '\0';
-    }
-    pn_buf_free(&b);
-    return PNEUMO_OK;
+    return pn_buf_export(&b, buf, size, needed, "classification report");
 }
 
 typedef struct scored {
