@@ -1,7 +1,9 @@
 #include "cli_common.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,4 +91,89 @@ void cli_print_evaluation(FILE *f, const pneumo_evaluation *ev, const pneumo_dat
         fprintf(f, "ROC AUC: undefined (one class only)\n");
     else
         fprintf(f, "ROC AUC: %.4f\n", ev->roc_auc);
+}
+
+void cli_html_path_next_to(const char *text_report, char *buf, size_t size)
+{
+    const char *slash = strrchr(text_report, '/');
+    if (!slash)
+        snprintf(buf, size, "report.html");
+    else
+        snprintf(buf, size, "%.*s/report.html", (int)(slash - text_report), text_report);
+}
+
+int cli_report_setting(pneumo_report *r, const char *prog, const char *key, const char *fmt, ...)
+{
+    char value[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(value, sizeof value, fmt, ap);
+    va_end(ap);
+    if (pneumo_report_add_setting(r, key, value) != PNEUMO_OK) {
+        fprintf(stderr, "%s: %s\n", prog, pneumo_last_error());
+        return 1;
+    }
+    return 0;
+}
+
+int cli_report_evaluation(pneumo_report *r, const char *prog, const char *name, const pneumo_evaluation *ev,
+                          const float *probs, const float *labels, const pneumo_dataset *ds)
+{
+    const char *names[2] = {pneumo_dataset_class_name(ds, 0), pneumo_dataset_class_name(ds, 1)};
+    int64_t n = probs && labels ? pneumo_dataset_size(ds) : 0;
+    if (pneumo_report_add_evaluation(r, name, ev, n ? probs : NULL, n ? labels : NULL, n,
+                                     names[0] && names[1] ? names : NULL) != PNEUMO_OK) {
+        fprintf(stderr, "%s: %s\n", prog, pneumo_last_error());
+        return 1;
+    }
+    return 0;
+}
+
+int cli_report_samples(pneumo_report *r, const char *prog, pneumo_dataset *ds, int32_t w, int32_t h,
+                       const float *probs, int count)
+{
+    int64_t n = pneumo_dataset_size(ds);
+    pneumo_image *img = NULL;
+    float *buf = NULL;
+    int rc = 1;
+    if (n <= 0 || count <= 0)
+        return 0;
+    if (count > n)
+        count = (int)n;
+    buf = malloc((size_t)w * (size_t)h * sizeof *buf);
+    if (!buf || pneumo_image_create(w, h, &img) != PNEUMO_OK) {
+        fprintf(stderr, "%s: out of memory for the report's images\n", prog);
+        goto out;
+    }
+    for (int k = 0; k < count; k++) {
+        int64_t idx = (int64_t)((double)k * (double)n / count + (double)n / (2.0 * count));
+        const char *cls = pneumo_dataset_class_name(ds, pneumo_dataset_label(ds, idx));
+        uint8_t *px = pneumo_image_pixels_mut(img);
+        char caption[512], upper[256];
+        size_t j = 0;
+        if (idx >= n)
+            idx = n - 1;
+        if (pneumo_dataset_load_sample(ds, idx, buf) != PNEUMO_OK) {
+            fprintf(stderr, "%s: %s\n", prog, pneumo_last_error());
+            goto out;
+        }
+        for (int64_t i = 0; i < (int64_t)w * h; i++) {
+            float v = buf[i] * 255.0f;
+            px[i] = (uint8_t)(v <= 0.0f ? 0 : v >= 255.0f ? 255 : (int)lrintf(v));
+        }
+        for (; cls && cls[j] && j + 1 < sizeof upper; j++)
+            upper[j] = (char)toupper((unsigned char)cls[j]);
+        upper[j] = '\0';
+        snprintf(caption, sizeof caption, "%.2f%% probability of being Pneumonia case\nActual case: %s",
+                 100.0 * (double)probs[idx], upper);
+        if (pneumo_report_add_image(r, img, caption) != PNEUMO_OK) {
+            fprintf(stderr, "%s: %s\n", prog, pneumo_last_error());
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    pneumo_image_destroy(img);
+    free(buf);
+    return rc;
 }

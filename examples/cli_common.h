@@ -22,4 +22,32 @@ double cli_double(const char *prog, const char *flag, const char *v, double lo, 
 /* Loss, accuracy, confusion matrix and classification report of an evaluation. */
 void cli_print_evaluation(FILE *f, const pneumo_evaluation *ev, const pneumo_dataset *ds);
 
+/* ---- HTML report (pneumo/report.h) ---- */
+
+/* "DIR/report.html" for a text report path "DIR/x.txt" ("report.html" when it
+ * has no directory), written into buf. */
+void cli_html_path_next_to(const char *text_report, char *buf, size_t size);
+
+/* Add a key/value row to the report's settings; printf-style value. Returns 0,
+ * or 1 after printing an error. */
+int cli_report_setting(pneumo_report *r, const char *prog, const char *key, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+/* Add the evaluation of `ds` (probs/labels as pneumo_model_evaluate() returned
+ * them, in dataset order; may be NULL) named `name`, with the dataset's class
+ * names. Returns 0, or 1 after printing an error. */
+int cli_report_evaluation(pneumo_report *r, const char *prog, const char *name, const pneumo_evaluation *ev,
+                          const float *probs, const float *labels, const pneumo_dataset *ds);
+
+/* Add up to `count` images of `ds` (w x h, the dataset's size), spread evenly
+ * over the dataset order, as the pipeline sees them (resized, rescaled back to
+ * 8 bits; no augmentation), each titled like the
+ * article: "97.31% probability of being Pneumonia case\nActual case: PNEUMONIA"
+ * with probs[i] (dataset order). Returns 0, or 1 after printing an error. */
+int cli_report_samples(pneumo_report *r, const char *prog, pneumo_dataset *ds, int32_t w, int32_t h,
+                       const float *probs, int count);
+
 #endif

@@ -23,12 +23,23 @@
 
 #include <pneumo/pneumo.h>
 
+#include "bench_model.h" /* modes train, infer, all (bench_model.c) */
+
 #define PROG "pneumo-bench"
 
 static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* CPU time of the whole process (all threads): on a loaded machine the wall
+ * clock says little, CPU time per image still gives the per-core capacity. */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -102,27 +113,30 @@ static int bench_originals(const char *dir, int size, const int *threads, int nt
         pneumo_dataset_options o;
         pneumo_dataset *ds;
         char rep[256];
-        double t0, dt;
+        double t0, dt, c0, dc;
         int64_t n;
         pneumo_dataset_default_options(&o);
         o.width = o.height = size;
         o.cache_bytes = 0;
         o.shuffle = 0;
         o.threads = threads[t];
+        c0 = cpu_s();
         t0 = now_s();
         if (pneumo_dataset_open_dir(dir, &o, &ds) != PNEUMO_OK) {
             fprintf(stderr, PROG ": %s\n", pneumo_last_error());
             return 1;
         }
         dt = now_s() - t0;
+        dc = cpu_s() - c0;
         n = pneumo_dataset_size(ds) + pneumo_dataset_num_skipped(ds);
         if (t == 0) {
             pneumo_dataset_report(ds, rep, sizeof rep, NULL);
             printf("  %s\n", rep);
             print_skipped(ds);
         }
-        printf("  %2d %s: %lld images in %.3f s = %.1f images/s\n", threads[t],
-               plural(threads[t], "thread ", "threads"), (long long)n, dt, (double)n / dt);
+        printf("  %2d %s: %lld images in %.3f s = %.1f images/s (CPU %.3f ms/image)\n",
+               threads[t], plural(threads[t], "thread ", "threads"), (long long)n, dt,
+               (double)n / dt, 1e3 * dc / (double)n);
         pneumo_dataset_destroy(ds);
     }
     return 0;
@@ -136,7 +150,7 @@ static int bench_train(const char *dir, int size, const int *threads, int nthrea
         pneumo_dataset_options o;
         pneumo_dataset *ds;
         char rep[256];
-        double t0, dt, rates[64];
+        double t0, dt, c0, dc, rates[64], cpu[64];
         int64_t n;
         pneumo_dataset_default_options(&o);
         o.width = o.height = size;
@@ -144,26 +158,30 @@ static int bench_train(const char *dir, int size, const int *threads, int nthrea
         o.augment = 1;
         pneumo_augment_article_options(&o.augment_options);
         o.threads = threads[t];
+        c0 = cpu_s();
         t0 = now_s();
         if (pneumo_dataset_open_dir(dir, &o, &ds) != PNEUMO_OK) {
             fprintf(stderr, PROG ": %s\n", pneumo_last_error());
             return 1;
         }
         dt = now_s() - t0;
+        dc = cpu_s() - c0;
         n = pneumo_dataset_size(ds);
         if (t == 0) {
             pneumo_dataset_report(ds, rep, sizeof rep, NULL);
             printf("  %s\n", rep);
             print_skipped(ds);
         }
-        printf("  %2d %s: open (decode + resize + cache): %lld images in %.3f s = %.1f images/s\n",
-               threads[t], plural(threads[t], "thread ", "threads"), (long long)n, dt,
-               (double)n / dt);
+        printf("  %2d %s: open (decode + resize + cache): %lld images in %.3f s = %.1f "
+               "images/s (CPU %.3f ms/image)\n", threads[t],
+               plural(threads[t], "thread ", "threads"), (long long)n, dt, (double)n / dt,
+               1e3 * dc / (double)n);
         printf("  %2d %s: augmented epoch from cache:", threads[t],
                plural(threads[t], "thread ", "threads"));
         for (int e = 0; e < epochs; e++) {
             pneumo_tensor *x, *y;
             int64_t got = 0;
+            c0 = cpu_s();
             t0 = now_s();
             if (pneumo_dataset_begin_epoch(ds, e, 16) != PNEUMO_OK) {
                 fprintf(stderr, "\n" PROG ": %s\n", pneumo_last_error());
@@ -182,10 +200,12 @@ static int bench_train(const char *dir, int size, const int *threads, int nthrea
             }
             dt = now_s() - t0;
             rates[e] = (double)got / dt;
+            cpu[e] = 1e3 * (cpu_s() - c0) / (double)got;
             printf(" %.1f", rates[e]);
             fflush(stdout);
         }
-        printf(" images/s; median %.1f images/s\n", median(rates, epochs));
+        printf(" images/s; median %.1f images/s (CPU %.3f ms/image)\n", median(rates, epochs),
+               median(cpu, epochs));
         pneumo_dataset_destroy(ds);
     }
     return 0;
@@ -256,6 +276,10 @@ typedef struct bench_mode {
 
 static const bench_mode modes[] = {
     {"data", mode_data, "input pipeline: decode/resize, cache, augmented epochs (images/s)"},
+    {"train", bench_mode_train, "training img/s (1 and N threads), per-layer times, FMA peak, RSS"},
+    {"infer", bench_mode_infer, "single-image latency and batch inference img/s"},
+    {"all", bench_mode_all, "train + infer (--vs-torch: the same model in PyTorch)"},
+    {"train-rss", bench_mode_train_rss, NULL}, /* hidden: child whose peak RSS `train` reads */
 };
 
 static int usage(FILE *f)
@@ -263,7 +287,8 @@ static int usage(FILE *f)
     fprintf(f, "usage: " PROG " MODE [options]   (" PROG " MODE --help for its options)\n"
                "modes:\n");
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
-        fprintf(f, "  %-8s %s\n", modes[i].name, modes[i].help);
+        if (modes[i].help)
+            fprintf(f, "  %-8s %s\n", modes[i].name, modes[i].help);
     return f == stdout ? 0 : 2;
 }
 

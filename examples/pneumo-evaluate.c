@@ -1,10 +1,13 @@
 /* pneumo-evaluate: the article's test-set evaluation.
  *
- *   pneumo-evaluate --model M DIR [--batch N] [--threshold T] [--report FILE]
+ *   pneumo-evaluate --model M DIR [--batch N] [--threshold T] [--report FILE] [--html FILE]
  *
  * Prints loss, accuracy, the confusion matrix (rows actual, columns predicted),
- * sklearn's classification report and the ROC AUC for DIR (class sub-folders). */
+ * sklearn's classification report and the ROC AUC for DIR (class sub-folders).
+ * --html writes a self-contained HTML report: confusion heatmap, classification
+ * report, ROC curve, 9 images titled with their probability, the model summary. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <pneumo/pneumo.h>
@@ -15,13 +18,55 @@
 
 static int usage(FILE *f)
 {
-    fprintf(f, "usage: " PROG " --model MODEL DIR [--batch N] [--threshold T] [--threads N] [--report FILE]\n");
+    fprintf(f, "usage: " PROG " --model MODEL DIR [--batch N] [--threshold T] [--threads N] [--report FILE]\n"
+               "       [--html FILE]\n");
     return f == stdout ? 0 : 2;
+}
+
+/* The HTML report of the evaluation. Returns 0, or 1 after printing an error. */
+static int write_html(const char *path, const char *model_path, const char *dir, double threshold,
+                      const pneumo_model *m, pneumo_dataset *ds, const pneumo_evaluation *ev, const float *probs,
+                      const float *labels, int32_t w, int32_t h)
+{
+    pneumo_report *r = NULL;
+    int rc = 1;
+    if (pneumo_report_create("Chest X-ray pneumonia classifier: evaluation report", &r) != PNEUMO_OK) {
+        fprintf(stderr, PROG ": %s\n", pneumo_last_error());
+        return 1;
+    }
+    if (cli_report_setting(r, PROG, "model", "%s (%lld parameters)", model_path,
+                           (long long)pneumo_model_num_params(m)) ||
+        cli_report_setting(r, PROG, "data", "%s (%lld images)", dir, (long long)pneumo_dataset_size(ds)) ||
+        cli_report_setting(r, PROG, "classes", "0: %s, 1: %s", pneumo_dataset_class_name(ds, 0),
+                           pneumo_dataset_class_name(ds, 1)) ||
+        cli_report_setting(r, PROG, "images", "%d x %d grayscale, nearest resize, pixels / 255", w, h) ||
+        cli_report_setting(r, PROG, "threshold", "probability > %g: class 1 (%s)", threshold,
+                           pneumo_dataset_class_name(ds, 1)) ||
+        cli_report_setting(r, PROG, "libpneumo", "%s, kernels %s", pneumo_version(), pneumo_kernel_isa()))
+        goto out;
+    if (pneumo_report_set_model(r, m) != PNEUMO_OK) {
+        fprintf(stderr, PROG ": %s\n", pneumo_last_error());
+        goto out;
+    }
+    if (cli_report_evaluation(r, PROG, dir, ev, probs, labels, ds))
+        goto out;
+    pneumo_report_set_images_title(r, "Images: predicted probability and actual class");
+    if (cli_report_samples(r, PROG, ds, w, h, probs, 9))
+        goto out;
+    if (pneumo_report_save_html(r, path) != PNEUMO_OK) {
+        fprintf(stderr, PROG ": %s\n", pneumo_last_error());
+        goto out;
+    }
+    rc = 0;
+out:
+    pneumo_report_destroy(r);
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
-    const char *model_path = NULL, *dir = NULL, *report = NULL;
+    const char *model_path = NULL, *dir = NULL, *report = NULL, *html = NULL;
+    float *probs = NULL, *labels = NULL;
     long batch = 16, threads = 0;
     double threshold = 0.5;
     int32_t h, w;
@@ -48,6 +93,7 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--threads") == 0) threads = cli_long(PROG, a, v, 0, 256);
         else if (strcmp(a, "--threshold") == 0) threshold = cli_double(PROG, a, v, 0.0, 1.0);
         else if (strcmp(a, "--report") == 0) report = v;
+        else if (strcmp(a, "--html") == 0) html = v;
         else return usage(stderr);
     }
     if (!model_path || !dir)
@@ -68,7 +114,15 @@ int main(int argc, char **argv)
     }
     if (cli_print_dataset(stdout, PROG, ds, 0))
         goto done;
-    if (pneumo_model_evaluate(m, ds, (int32_t)batch, (float)threshold, &ev, NULL, NULL) != PNEUMO_OK) {
+    if (html) {
+        probs = malloc((size_t)pneumo_dataset_size(ds) * sizeof *probs);
+        labels = malloc((size_t)pneumo_dataset_size(ds) * sizeof *labels);
+        if (!probs || !labels) {
+            fprintf(stderr, PROG ": out of memory for the predictions\n");
+            goto done;
+        }
+    }
+    if (pneumo_model_evaluate(m, ds, (int32_t)batch, (float)threshold, &ev, probs, labels) != PNEUMO_OK) {
         fprintf(stderr, PROG ": %s\n", pneumo_last_error());
         goto done;
     }
@@ -83,8 +137,12 @@ int main(int argc, char **argv)
         cli_print_evaluation(f, &ev, ds);
         fclose(f);
     }
+    if (html && write_html(html, model_path, dir, threshold, m, ds, &ev, probs, labels, w, h))
+        goto done;
     rc = 0;
 done:
+    free(probs);
+    free(labels);
     pneumo_dataset_destroy(ds);
     pneumo_model_destroy(m);
     return rc;

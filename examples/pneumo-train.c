@@ -6,7 +6,8 @@
  * Defaults reproduce the article: 500x500 grayscale, batch 16, 25 epochs, Adam 1e-3,
  * shear 0.2 / zoom 0.2 / horizontal flip augmentation, balanced class weights,
  * EarlyStopping(val_loss, patience 3), ReduceLROnPlateau(val_loss, factor 0.3,
- * patience 2, min_lr 1e-6). Writes the model, history.csv and a text report. */
+ * patience 2, min_lr 1e-6). Writes the model, history.csv, a text report and a
+ * self-contained HTML report (curves, confusion matrix, ROC, sample images). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@ static int usage(FILE *f)
             "  --resume FILE     continue the run saved in this checkpoint\n"
             "  --history FILE    history CSV (default history.csv)\n"
             "  --report FILE     text report (default report.txt)\n"
+            "  --report-html FILE  HTML report (default report.html next to the text report)\n"
             "  --quiet           no progress output\n");
     return f == stdout ? 0 : 2;
 }
@@ -61,10 +63,95 @@ static pneumo_dataset *open_ds(const char *dir, int32_t size, int augment, uint6
     return ds;
 }
 
+/* What the HTML report lists as the run's settings. */
+typedef struct run_settings {
+    const char *train_dir, *val_dir, *test_dir, *out, *history_csv, *report_path, *resume;
+    long size, epochs, batch, seed, threads, patience;
+    double lr;
+    int augment;
+} run_settings;
+
+/* The self-contained HTML report: settings, model, curves, the validation and
+ * (with --test) test evaluations, and 9 images of the test (else val) set titled
+ * with their predicted probability and actual class. Returns 0 or 1 after
+ * printing an error. */
+static int write_html(const char *path, pneumo_model *m, const pneumo_history *h, const pneumo_dataset *train,
+                      pneumo_dataset *val, pneumo_dataset *test, const pneumo_evaluation *ev_val,
+                      const float *val_probs, const float *val_labels, const pneumo_evaluation *ev_test,
+                      const float *test_probs, const float *test_labels, const run_settings *s)
+{
+    pneumo_report *r = NULL;
+    double cw[2] = {0, 0};
+    int32_t n_ep = pneumo_history_size(h), ih = 0, iw = 0;
+    int rc = 1;
+    pneumo_dataset *grid = test ? test : val;
+    pneumo_dataset_class_weights(train, cw, 2);
+    pneumo_model_input_shape(m, &ih, &iw, NULL);
+    if (pneumo_report_create("Chest X-ray pneumonia classifier: training report", &r) != PNEUMO_OK) {
+        fprintf(stderr, PROG ": %s\n", pneumo_last_error());
+        return 1;
+    }
+    if (cli_report_setting(r, PROG, "training data", "%s (%lld images)", s->train_dir,
+                           (long long)pneumo_dataset_size(train)) ||
+        cli_report_setting(r, PROG, "validation data", "%s (%lld images)", s->val_dir,
+                           (long long)pneumo_dataset_size(val)) ||
+        (test && cli_report_setting(r, PROG, "test data", "%s (%lld images)", s->test_dir,
+                                    (long long)pneumo_dataset_size(test))) ||
+        cli_report_setting(r, PROG, "classes", "0: %s, 1: %s", pneumo_dataset_class_name(train, 0),
+                           pneumo_dataset_class_name(train, 1)) ||
+        cli_report_setting(r, PROG, "images", "%d x %d grayscale, nearest resize, pixels / 255", iw, ih) ||
+        (s->resume && cli_report_setting(r, PROG, "resumed from", "%s", s->resume)) ||
+        cli_report_setting(r, PROG, "epochs", "%ld requested, %d run%s", s->epochs, n_ep,
+                           pneumo_history_stopped_early(h) ? ", stopped early" : "") ||
+        cli_report_setting(r, PROG, "batch size", "%ld", s->batch) ||
+        cli_report_setting(r, PROG, "optimizer", "Adam, initial learning rate %g", s->lr) ||
+        cli_report_setting(r, PROG, "augmentation", "%s",
+                           s->augment ? "shear 0.2, zoom 0.2, horizontal flip" : "off") ||
+        cli_report_setting(r, PROG, "class weights", "balanced {0: %.4f, 1: %.4f}", cw[0], cw[1]) ||
+        cli_report_setting(r, PROG, "callbacks",
+                           "EarlyStopping(val_loss, patience %ld)%s, "
+                           "ReduceLROnPlateau(val_loss, factor 0.3, patience 2, min_lr 1e-6)",
+                           s->patience, s->patience > 0 ? "" : " off") ||
+        cli_report_setting(r, PROG, "seed", "%ld", s->seed) ||
+        cli_report_setting(r, PROG, "threads", "model %d, data %ld (0: all cores), kernels %s",
+                           pneumo_model_threads(m), s->threads, pneumo_kernel_isa()) ||
+        cli_report_setting(r, PROG, "outputs", "model %s, history %s, text report %s", s->out,
+                           s->history_csv, s->report_path) ||
+        cli_report_setting(r, PROG, "libpneumo", "%s", pneumo_version()))
+        goto out;
+    if (pneumo_report_set_model(r, m) != PNEUMO_OK || (h && pneumo_report_set_history(r, h) != PNEUMO_OK)) {
+        fprintf(stderr, PROG ": %s\n", pneumo_last_error());
+        goto out;
+    }
+    if (ev_val && cli_report_evaluation(r, PROG, "Validation set", ev_val, val_probs, val_labels, val))
+        goto out;
+    if (ev_test && cli_report_evaluation(r, PROG, "Test set", ev_test, test_probs, test_labels, test))
+        goto out;
+    if (test ? ev_test != NULL : ev_val != NULL) {
+        pneumo_report_set_images_title(r, test ? "Test images: predicted probability and actual class"
+                                               : "Validation images: predicted probability and actual class");
+        if (cli_report_samples(r, PROG, grid, (int32_t)s->size, (int32_t)s->size, test ? test_probs : val_probs, 9))
+            goto out;
+    }
+    if (pneumo_report_save_html(r, path) != PNEUMO_OK) {
+        fprintf(stderr, PROG ": %s\n", pneumo_last_error());
+        goto out;
+    }
+    rc = 0;
+out:
+    pneumo_report_destroy(r);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const char *data = NULL, *train_dir = NULL, *val_dir = NULL, *test_dir = NULL;
     const char *out = "model.safetensors", *best = NULL, *history_csv = "history.csv";
+    const char *html_path = NULL;
+    char html_buf[4096];
+    float *val_probs = NULL, *val_labels = NULL, *test_probs = NULL, *test_labels = NULL;
+    int have_val_ev = 0;
+    run_settings set;
     const char *report_path = "report.txt", *checkpoint = "checkpoint.safetensors", *resume = NULL;
     long size = 500, epochs = 25, batch = 16, seed = 1, threads = 0, patience = 3;
     double lr = 1e-3;
@@ -112,6 +199,7 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--resume") == 0) resume = v;
         else if (strcmp(a, "--history") == 0) history_csv = v;
         else if (strcmp(a, "--report") == 0) report_path = v;
+        else if (strcmp(a, "--report-html") == 0) html_path = v;
         else return usage(stderr);
     }
     if (data) {
@@ -200,12 +288,24 @@ int main(int argc, char **argv)
         fprintf(rep, "%5d  %.4f  %.4f    %.4f    %.4f        %-10.3g  %.0f\n", r.epoch + 1, r.loss,
                 r.accuracy, r.val_loss, r.val_accuracy, r.lr, r.seconds);
     }
-    if (pneumo_model_evaluate(m, val, (int32_t)batch, 0.5f, &ev_val, NULL, NULL) == PNEUMO_OK) {
+    val_probs = malloc((size_t)pneumo_dataset_size(val) * sizeof *val_probs);
+    val_labels = malloc((size_t)pneumo_dataset_size(val) * sizeof *val_labels);
+    if (test) {
+        test_probs = malloc((size_t)pneumo_dataset_size(test) * sizeof *test_probs);
+        test_labels = malloc((size_t)pneumo_dataset_size(test) * sizeof *test_labels);
+    }
+    if (!val_probs || !val_labels || (test && (!test_probs || !test_labels))) {
+        fprintf(stderr, PROG ": out of memory for the predictions\n");
+        fclose(rep);
+        goto done;
+    }
+    if (pneumo_model_evaluate(m, val, (int32_t)batch, 0.5f, &ev_val, val_probs, val_labels) == PNEUMO_OK) {
         fprintf(rep, "\nvalidation (%s):\n", val_dir);
         cli_print_evaluation(rep, &ev_val, val);
+        have_val_ev = 1;
     }
     if (test) {
-        if (pneumo_model_evaluate(m, test, (int32_t)batch, 0.5f, &ev_test, NULL, NULL) != PNEUMO_OK) {
+        if (pneumo_model_evaluate(m, test, (int32_t)batch, 0.5f, &ev_test, test_probs, test_labels) != PNEUMO_OK) {
             fprintf(stderr, PROG ": test evaluation: %s\n", pneumo_last_error());
             fclose(rep);
             goto done;
@@ -220,8 +320,25 @@ int main(int argc, char **argv)
     fclose(rep);
     if (!quiet)
         printf("report: %s\n", report_path);
+
+    /* the HTML report */
+    if (!html_path) {
+        cli_html_path_next_to(report_path, html_buf, sizeof html_buf);
+        html_path = html_buf;
+    }
+    set = (run_settings){train_dir, val_dir, test_dir, out, history_csv, report_path, resume,
+                         size, epochs, batch, seed, threads, patience, lr, augment};
+    if (write_html(html_path, m, h, train, val, test, have_val_ev ? &ev_val : NULL, val_probs, val_labels,
+                   test ? &ev_test : NULL, test_probs, test_labels, &set) != 0)
+        goto done;
+    if (!quiet)
+        printf("html report: %s\n", html_path);
     rc = 0;
 done:
+    free(val_probs);
+    free(val_labels);
+    free(test_probs);
+    free(test_labels);
     pneumo_history_destroy(h);
     pneumo_optimizer_destroy(opt);
     pneumo_model_destroy(m);

@@ -17,5 +17,6 @@
 #include "pneumo/image_write.h"
 #include "pneumo/augment.h"
 #include "pneumo/dataset.h"
+#include "pneumo/report.h"
 
 #endif /* PNEUMO_PNEUMO_H */

@@ -1,0 +1,1238 @@
+/* pneumo-bench modes train, infer and all (issue 5): the article's model at
+ * batch 16, 500x500x1, random input.
+ *
+ *   train  FP32 FMA peak of this machine (measured here: bench_peak.c), images/s
+ *          of training steps (forward + backward + Adam) with 1 and N threads,
+ *          per-layer forward and backward times with FLOPs, GFLOP/s and share
+ *          of the measured peak, peak RSS of a process that only trains;
+ *   infer  single-image latency (8-bit image -> probability) and batch images/s;
+ *   all    both.
+ * --vs-torch runs examples/bench_torch.py with /usr/bin/python3 (the same model
+ * in PyTorch, channels_last) and prints the ratios. --json prints one JSON
+ * object instead of the table (progress goes to stderr).
+ *
+ * The per-layer times call each layer's forward/backward exactly as
+ * lib/model/train.c does (same pn_run settings, the batch split by samples over
+ * the model's thread pool, private gradient sums added up afterwards), so this
+ * program links the internal static library (libpneumo_internal) and includes
+ * internal headers. Everything else goes through the public API. */
+#include "bench_model.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <pneumo/pneumo.h>
+
+#include "core/threadpool.h"
+#include "kernels/cpu.h"
+#include "layers/layer.h"
+#include "model/model.h"
+
+#define PROG "pneumo-bench"
+#define MAX_LAYERS 32
+
+#ifndef BENCH_TORCH_SCRIPT
+#define BENCH_TORCH_SCRIPT "bench_torch.py"
+#endif
+#define BENCH_PYTHON "/usr/bin/python3"
+
+/* ------------------------------------------------------------------------ */
+/* Small helpers.                                                            */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* CPU time of the process (all threads) or of the calling thread. On a shared,
+ * loaded machine wall-clock rates drop with the load; CPU time per unit of work
+ * stays close to what an idle core does, so both are reported. */
+static double cpu_s(clockid_t which)
+{
+    struct timespec ts;
+    clock_gettime(which, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Median of v[0..n) (v is sorted in place); NAN for n == 0. */
+static double median_of(double *v, int n)
+{
+    if (n <= 0)
+        return NAN;
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static long parse_long(const char *flag, const char *v, long lo, long hi)
+{
+    char *end;
+    long x;
+    errno = 0;
+    x = strtol(v, &end, 10);
+    if (!*v || *end || errno || x < lo || x > hi) {
+        fprintf(stderr, PROG ": %s must be an integer in %ld..%ld (got '%s')\n", flag, lo, hi, v);
+        exit(2);
+    }
+    return x;
+}
+
+static void loadavg(double out[3])
+{
+    FILE *f = fopen("/proc/loadavg", "r");
+    out[0] = out[1] = out[2] = NAN;
+    if (f) {
+        if (fscanf(f, "%lf %lf %lf", &out[0], &out[1], &out[2]) != 3)
+            out[0] = out[1] = out[2] = NAN;
+        fclose(f);
+    }
+}
+
+/* Peak resident set size of this process (VmHWM) in kB, -1 if unknown. */
+static long vm_hwm_kb(void)
+{
+    char line[256];
+    long kb = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmHWM:", 6) == 0) {
+            kb = strtol(line + 6, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return kb;
+}
+
+/* xorshift64*: random inputs without libc's global state. */
+static uint64_t rng_next(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 0x2545F4914F6CDD1DULL;
+}
+
+static float rng_unit(uint64_t *s) { return (float)(rng_next(s) >> 40) * (1.0f / 16777216.0f); }
+
+static int fail(const char *what)
+{
+    fprintf(stderr, PROG ": %s: %s\n", what, pneumo_last_error());
+    return 1;
+}
+
+/* Print a double for JSON (null for NaN/inf). */
+static void json_num(FILE *f, double v)
+{
+    if (isfinite(v))
+        fprintf(f, "%.6g", v);
+    else
+        fputs("null", f);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Options and results.                                                      */
+
+typedef struct bench_opts {
+    const char *mode;
+    int train, infer;
+    int quick, json, vs_torch;
+    int threads, batch, size, steps, warmup, runs;
+    const char *torch_script;
+} bench_opts;
+
+typedef struct layer_result {
+    char name[64];
+    char shape[48];
+    int kind;
+    double fwd_ms, bwd_ms;
+    double fwd_cpu_ms, bwd_cpu_ms; /* process CPU time (all threads) */
+    double fwd_flop, bwd_flop; /* per batch; 0 for layers without arithmetic */
+} layer_result;
+
+typedef struct torch_result {
+    int ran;
+    char note[512];   /* why it did not run, or an error */
+    char *json;       /* the script's JSON object */
+    double train1, trainN, single_ms, batch_ips, rss_mb;
+    double cpu1, cpuN; /* process CPU ms per training image */
+} torch_result;
+
+typedef struct bench_results {
+    double load_start[3], load_end[3];
+    const char *peak_isa;
+    double peak1, peakN;          /* GFLOP/s */
+    double peak_core;             /* GFLOP per CPU-second of one thread */
+    double peak_avx2_core;        /* the same with 256-bit FMAs (AVX-512 CPUs) */
+    double train1, trainN;        /* images/s, medians */
+    double rates1[64], ratesN[64];
+    double cpu1, cpuN;            /* process CPU ms per image, medians */
+    int nrates1, nratesN;
+    double rss_mb;
+    layer_result layers[MAX_LAYERS];
+    int nlayers;
+    int layer_threads;            /* threads the per-layer pass really used */
+    double adam_ms, layer_sum_ms;
+    double single_ms, batch_ips;
+    torch_result torch;
+    double wall_s;
+} bench_results;
+
+static void results_init(bench_results *r)
+{
+    memset(r, 0, sizeof *r);
+    r->peak_avx2_core = NAN;
+    r->peak_core = r->cpu1 = r->cpuN = r->torch.cpu1 = r->torch.cpuN = NAN;
+    r->peak1 = r->peakN = r->train1 = r->trainN = r->rss_mb = NAN;
+    r->adam_ms = r->layer_sum_ms = r->single_ms = r->batch_ips = NAN;
+    r->torch.train1 = r->torch.trainN = r->torch.single_ms = NAN;
+    r->torch.batch_ips = r->torch.rss_mb = NAN;
+    r->peak_isa = "none";
+}
+
+/* Progress lines: stderr under --json (stdout holds only the object). */
+static FILE *progress_stream(const bench_opts *o) { return o->json ? stderr : stdout; }
+
+/* ------------------------------------------------------------------------ */
+/* FP32 FMA peak.                                                            */
+
+typedef double (*peak_fn)(long iters, float seed);
+
+typedef struct peak_thread {
+    peak_fn fn;
+    long iters;
+    pthread_barrier_t *barrier;
+    double flops, seconds, cpu_seconds;
+    float seed;
+} peak_thread;
+
+static void *peak_worker(void *arg)
+{
+    peak_thread *p = arg;
+    double t0, c0;
+    pthread_barrier_wait(p->barrier);
+    t0 = now_s();
+    c0 = cpu_s(CLOCK_THREAD_CPUTIME_ID);
+    p->flops = p->fn(p->iters, p->seed);
+    p->seconds = now_s() - t0;
+    p->cpu_seconds = cpu_s(CLOCK_THREAD_CPUTIME_ID) - c0;
+    return NULL;
+}
+
+/* GFLOP/s of `nth` threads running fn at once: all flops over the slowest
+ * thread's time; the best of `reps` repetitions (a peak, not a median).
+ * *per_cpu_s receives the best GFLOP per CPU-second of one thread (the core's
+ * capacity whatever else runs on the machine). */
+static double peak_gflops(peak_fn fn, int nth, long iters, int reps, double *per_cpu_s)
+{
+    double best = 0.0;
+    *per_cpu_s = 0.0;
+    peak_thread p[64];
+    pthread_t tid[64];
+    pthread_barrier_t barrier;
+    if (nth > 64)
+        nth = 64;
+    for (int rep = 0; rep < reps; rep++) {
+        double flops = 0.0, slowest = 0.0;
+        int started = 0;
+        pthread_barrier_init(&barrier, NULL, (unsigned)nth);
+        for (int t = 0; t < nth; t++) {
+            p[t] = (peak_thread){.fn = fn, .iters = iters, .barrier = &barrier, .seed = 1.0f + 0.01f * (float)t};
+            if (t > 0 && pthread_create(&tid[t], NULL, peak_worker, &p[t]) == 0)
+                started++;
+        }
+        if (started != nth - 1) { /* could not start every thread: give up */
+            pthread_barrier_destroy(&barrier);
+            return NAN;
+        }
+        peak_worker(&p[0]);
+        for (int t = 1; t < nth; t++)
+            pthread_join(tid[t], NULL);
+        pthread_barrier_destroy(&barrier);
+        for (int t = 0; t < nth; t++) {
+            flops += p[t].flops;
+            if (p[t].seconds > slowest)
+                slowest = p[t].seconds;
+            if (p[t].cpu_seconds > 0 && p[t].flops / p[t].cpu_seconds * 1e-9 > *per_cpu_s)
+                *per_cpu_s = p[t].flops / p[t].cpu_seconds * 1e-9;
+        }
+        if (slowest > 0 && flops / slowest * 1e-9 > best)
+            best = flops / slowest * 1e-9;
+    }
+    return best;
+}
+
+static void measure_peak(const bench_opts *o, bench_results *r)
+{
+    peak_fn fn = NULL;
+    long iters = 1000000;
+    double t0, dt, target = o->quick ? 0.1 : 0.3, dummy;
+#if defined(__x86_64__) && defined(BENCH_HAVE_PEAK)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && pn_cpu_isa() >= PN_ISA_AVX512) {
+        fn = bench_peak_fma_avx512;
+        r->peak_isa = "avx512";
+    } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+               pn_cpu_isa() >= PN_ISA_AVX2) {
+        fn = bench_peak_fma_avx2;
+        r->peak_isa = "avx2";
+    }
+#endif
+    if (!fn) {
+        fprintf(progress_stream(o), "FMA peak: not measured (needs x86_64 with AVX2+FMA)\n");
+        return;
+    }
+    /* calibrate the iteration count to ~target seconds per run */
+    t0 = now_s();
+    fn(iters, 1.0f);
+    dt = now_s() - t0;
+    if (dt > 0)
+        iters = (long)((double)iters * target / dt);
+    if (iters < 100000)
+        iters = 100000;
+    r->peak1 = peak_gflops(fn, 1, iters, o->quick ? 2 : 3, &r->peak_core);
+    r->peakN = o->threads > 1 ? peak_gflops(fn, o->threads, iters, o->quick ? 2 : 3, &dummy)
+                              : r->peak1;
+#if defined(__x86_64__) && defined(BENCH_HAVE_PEAK)
+    /* for reference: AVX2 (256-bit) per core; about half the AVX-512 figure
+     * means two 512-bit FMA ports, about equal means one */
+    if (fn == bench_peak_fma_avx512)
+        peak_gflops(bench_peak_fma_avx2, 1, iters, 2, &r->peak_avx2_core);
+#endif
+}
+
+/* ------------------------------------------------------------------------ */
+/* Training throughput.                                                      */
+
+typedef struct train_data {
+    pneumo_tensor *x, *y;
+} train_data;
+
+static int make_train_data(int batch, int size, uint64_t seed, train_data *d)
+{
+    int64_t xs[4] = {batch, size, size, 1}, ys[1] = {batch};
+    uint64_t s = seed | 1;
+    float *p;
+    memset(d, 0, sizeof *d);
+    if (pneumo_tensor_create(4, xs, &d->x) != PNEUMO_OK || pneumo_tensor_create(1, ys, &d->y) != PNEUMO_OK)
+        return fail("tensor");
+    p = pneumo_tensor_data(d->x);
+    for (int64_t i = 0; i < pneumo_tensor_numel(d->x); i++)
+        p[i] = rng_unit(&s);
+    p = pneumo_tensor_data(d->y);
+    for (int i = 0; i < batch; i++)
+        p[i] = (float)(i & 1);
+    return 0;
+}
+
+static void free_train_data(train_data *d)
+{
+    pneumo_tensor_destroy(d->x);
+    pneumo_tensor_destroy(d->y);
+}
+
+static int new_model(const bench_opts *o, int threads, pneumo_model **m)
+{
+    if (pneumo_model_create_article(o->size, 42, m) != PNEUMO_OK)
+        return fail("pneumo_model_create_article");
+    if (pneumo_model_set_threads(*m, threads) != PNEUMO_OK) {
+        pneumo_model_destroy(*m);
+        *m = NULL;
+        return fail("pneumo_model_set_threads");
+    }
+    return 0;
+}
+
+/* Warm-up then timed steps with `threads`; images/s of each timed step into
+ * rates. Leaves the model (trained, buffers allocated) in *keep if not NULL. */
+static int time_training(const bench_opts *o, const train_data *d, int threads, double *rates,
+                         int *nrates, double *cpu_ms, pneumo_model **keep)
+{
+    pneumo_model *m = NULL;
+    pneumo_optimizer *opt = NULL;
+    pneumo_adam_params ap;
+    pneumo_step_result res;
+    FILE *pf = progress_stream(o);
+    double cpu[64];
+    if (new_model(o, threads, &m))
+        return 1;
+    pneumo_adam_default_params(&ap);
+    if (pneumo_optimizer_create_adam(&ap, &opt) != PNEUMO_OK) {
+        pneumo_model_destroy(m);
+        return fail("pneumo_optimizer_create_adam");
+    }
+    fprintf(pf, "  %d %s: ", threads, threads == 1 ? "thread " : "threads");
+    fflush(pf);
+    *nrates = 0;
+    for (int s = 0; s < o->warmup + o->steps; s++) {
+        double t0 = now_s(), c0 = cpu_s(CLOCK_PROCESS_CPUTIME_ID), dt;
+        if (pneumo_model_train_step(m, opt, d->x, d->y, NULL, &res) != PNEUMO_OK) {
+            pneumo_optimizer_destroy(opt);
+            pneumo_model_destroy(m);
+            return fail("pneumo_model_train_step");
+        }
+        dt = now_s() - t0;
+        if (s >= o->warmup && *nrates < 64) {
+            cpu[*nrates] = (cpu_s(CLOCK_PROCESS_CPUTIME_ID) - c0) * 1e3 / o->batch;
+            rates[(*nrates)++] = o->batch / dt;
+        }
+        fprintf(pf, "%s%.2f", s == 0 ? "" : s == o->warmup ? " | " : " ", o->batch / dt);
+        fflush(pf);
+    }
+    *cpu_ms = median_of(cpu, *nrates);
+    fprintf(pf, " img/s (warm-up | timed), loss %.4f, CPU %.1f ms/img\n", res.loss, *cpu_ms);
+    pneumo_optimizer_destroy(opt);
+    if (keep)
+        *keep = m;
+    else
+        pneumo_model_destroy(m);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Per-layer times: one layer over the batch, as lib/model/train.c runs it.  */
+
+typedef struct layer_job {
+    pneumo_model *m;
+    pn_layer *l;
+    pn_run run;
+    int32_t n;
+    const float *x;
+    float *y, *dy, *dx;
+    int backward;
+    pneumo_status status[PN_MAX_THREADS];
+} layer_job;
+
+static void layer_task(void *ctx, int ith, int nth)
+{
+    layer_job *j = ctx;
+    pn_layer *l = j->l;
+    const int64_t in_size = pn_dims_size(&l->in), out_size = pn_dims_size(&l->out);
+    int32_t n0 = (int32_t)((int64_t)j->n * ith / nth), n1 = (int32_t)((int64_t)j->n * (ith + 1) / nth);
+    pn_run run = j->run;
+    j->status[ith] = PNEUMO_OK;
+    if (n1 <= n0)
+        return;
+    run.sample0 = n0;
+    if (!j->backward) {
+        j->status[ith] = l->ops->forward(l, &run, n1 - n0, j->x + (size_t)n0 * (size_t)in_size,
+                                         j->y + (size_t)n0 * (size_t)out_size);
+        return;
+    }
+    if (ith > 0 && (l->nw || l->nb)) {
+        float *mine = j->m->thread_grads + (size_t)(ith - 1) * (size_t)j->m->thread_grads_stride;
+        memset(mine, 0, (size_t)(l->nw + l->nb + 16) * sizeof(float));
+        run.dw = mine;
+        run.db = mine + l->nw;
+    }
+    j->status[ith] = l->ops->backward(l, &run, n1 - n0, j->x + (size_t)n0 * (size_t)in_size,
+                                      j->y + (size_t)n0 * (size_t)out_size,
+                                      j->dy + (size_t)n0 * (size_t)out_size,
+                                      j->dx ? j->dx + (size_t)n0 * (size_t)in_size : NULL);
+}
+
+/* Returns the threads used, or -1 on error. */
+static int run_layer_job(layer_job *j)
+{
+    int nth = j->m->pool ? pn_pool_size(j->m->pool) : 1;
+    if (nth > j->n)
+        nth = 1;
+    if (nth == 1)
+        layer_task(j, 0, 1);
+    else
+        pn_pool_run(j->m->pool, layer_task, j);
+    for (int t = 0; t < nth; t++)
+        if (j->status[t] != PNEUMO_OK)
+            return -1;
+    if (j->backward && nth > 1 && (j->l->nw || j->l->nb)) {
+        pn_layer *l = j->l;
+        for (int t = 1; t < nth; t++) {
+            const float *part = j->m->thread_grads + (size_t)(t - 1) * (size_t)j->m->thread_grads_stride;
+            for (int64_t i = 0; i < l->nw; i++)
+                l->dw[i] += part[i];
+            for (int64_t i = 0; i < l->nb; i++)
+                l->db[i] += part[l->nw + i];
+        }
+    }
+    return nth;
+}
+
+static void layer_flops(const pn_layer *l, int n, int first, double *fwd, double *bwd)
+{
+    double macs = 0.0;
+    *fwd = *bwd = 0.0;
+    if (l->kind == PN_LAYER_CONV2D)
+        macs = (double)n * l->out.h * l->out.w * l->out.c * l->kh * l->kw * l->in.c;
+    else if (l->kind == PN_LAYER_DENSE)
+        macs = (double)n * pn_dims_size(&l->in) * l->out.c;
+    *fwd = 2.0 * macs;
+    /* backward: weight gradient, plus the input gradient except for layer 0 */
+    *bwd = 2.0 * macs * (first ? 1.0 : 2.0);
+}
+
+/* Time every layer of a training step on a model that has run train steps
+ * (so its batch buffers hold the batch's activations). */
+static int time_layers(const bench_opts *o, pneumo_model *m, const train_data *d, bench_results *r)
+{
+    /* the layers are warm from the training steps: the quick mode times one
+     * run each, the full mode the median of 5 after a warm-up run */
+    const int reps = o->quick ? 1 : 5, skip = o->quick ? 0 : 1;
+    const int n = o->batch;
+    const pn_kernels *k = pn_kernels_get();
+    uint64_t s = 7;
+    double t[16], c[16];
+    if (!m->acts || !m->gbuf[0] || m->nlayers > MAX_LAYERS) {
+        fprintf(stderr, PROG ": per-layer timing: the model has no batch buffers\n");
+        return 1;
+    }
+    r->nlayers = m->nlayers;
+    r->layer_sum_ms = 0.0;
+    r->layer_threads = 1;
+    for (int32_t i = 0; i < m->nlayers; i++) {
+        pn_layer *l = &m->layers[i];
+        layer_result *lr = &r->layers[i];
+        const int last = i == m->nlayers - 1;
+        const int64_t out_size = pn_dims_size(&l->out);
+        layer_job j;
+        snprintf(lr->name, sizeof lr->name, "%s", l->name);
+        if (l->out.rank == 3)
+            snprintf(lr->shape, sizeof lr->shape, "%dx%dx%d", l->out.h, l->out.w, l->out.c);
+        else
+            snprintf(lr->shape, sizeof lr->shape, "%d", l->out.c);
+        lr->kind = l->kind;
+        layer_flops(l, n, i == 0, &lr->fwd_flop, &lr->bwd_flop);
+        /* forward: training mode, the last layer leaves out its sigmoid (logits) */
+        for (int rep = 0; rep < reps + skip; rep++) {
+            double t0, c0;
+            int used;
+            memset(&j, 0, sizeof j);
+            j.m = m;
+            j.l = l;
+            j.run = (pn_run){.k = k, .training = 1, .skip_act = last, .seed = m->seed,
+                             .step = m->train_steps, .sample0 = 0, .dw = NULL, .db = NULL};
+            j.n = n;
+            j.x = i ? m->acts[i - 1] : pneumo_tensor_data_const(d->x);
+            j.y = m->acts[i];
+            t0 = now_s();
+            c0 = cpu_s(CLOCK_PROCESS_CPUTIME_ID);
+            if ((used = run_layer_job(&j)) < 0)
+                return fail(l->name);
+            if (rep >= skip) {
+                t[rep - skip] = (now_s() - t0) * 1e3;
+                c[rep - skip] = (cpu_s(CLOCK_PROCESS_CPUTIME_ID) - c0) * 1e3;
+            }
+            if (used > r->layer_threads)
+                r->layer_threads = used;
+        }
+        lr->fwd_ms = median_of(t, reps);
+        lr->fwd_cpu_ms = median_of(c, reps);
+        /* backward from a fresh random dL/dy each time (act_bwd overwrites it) */
+        for (int rep = 0; rep < reps + skip; rep++) {
+            double t0, c0;
+            float *dy = m->gbuf[0];
+            for (int64_t e = 0; e < (int64_t)n * out_size; e++)
+                dy[e] = (rng_unit(&s) - 0.5f) * 1e-2f;
+            memset(&j, 0, sizeof j);
+            j.m = m;
+            j.l = l;
+            j.run = (pn_run){.k = k, .training = 1, .skip_act = last, .seed = m->seed,
+                             .step = m->train_steps ? m->train_steps - 1 : 0, .sample0 = 0,
+                             .dw = NULL, .db = NULL};
+            j.n = n;
+            j.backward = 1;
+            j.x = i ? m->acts[i - 1] : pneumo_tensor_data_const(d->x);
+            j.y = m->acts[i];
+            j.dy = dy;
+            j.dx = i ? m->gbuf[1] : NULL;
+            t0 = now_s();
+            c0 = cpu_s(CLOCK_PROCESS_CPUTIME_ID);
+            if (run_layer_job(&j) < 0)
+                return fail(l->name);
+            if (rep >= skip) {
+                t[rep - skip] = (now_s() - t0) * 1e3;
+                c[rep - skip] = (cpu_s(CLOCK_PROCESS_CPUTIME_ID) - c0) * 1e3;
+            }
+        }
+        lr->bwd_ms = median_of(t, reps);
+        lr->bwd_cpu_ms = median_of(c, reps);
+        r->layer_sum_ms += lr->fwd_ms + lr->bwd_ms;
+    }
+    /* Adam over the whole parameter arena (one call, as pn_optimizer_step) */
+    {
+        float *mm = calloc((size_t)m->arena_size, sizeof(float));
+        float *vv = calloc((size_t)m->arena_size, sizeof(float));
+        if (!mm || !vv) {
+            free(mm);
+            free(vv);
+            fprintf(stderr, PROG ": out of memory\n");
+            return 1;
+        }
+        for (int rep = 0; rep < reps + skip; rep++) {
+            double t0 = now_s();
+            k->adam_update((size_t)m->arena_size, m->params, m->grads, mm, vv, 1e-7f, 0.9f, 0.999f,
+                           1e-7f);
+            if (rep >= skip)
+                t[rep - skip] = (now_s() - t0) * 1e3;
+        }
+        r->adam_ms = median_of(t, reps);
+        r->layer_sum_ms += r->adam_ms;
+        free(mm);
+        free(vv);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Peak RSS of a process that only trains (hidden mode train-rss).           */
+
+static int spawn_rss_child(const bench_opts *o, bench_results *r)
+{
+    int fds[2];
+    pid_t pid;
+    char buf[256], th[16], ba[16], sz[16], st[16];
+    size_t got = 0;
+    ssize_t k;
+    int status;
+    snprintf(th, sizeof th, "%d", o->threads);
+    snprintf(ba, sizeof ba, "%d", o->batch);
+    snprintf(sz, sizeof sz, "%d", o->size);
+    snprintf(st, sizeof st, "%d", o->quick ? 1 : 2);
+    if (pipe(fds) != 0) {
+        perror(PROG ": pipe");
+        return 1;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid < 0) {
+        perror(PROG ": fork");
+        close(fds[0]);
+        close(fds[1]);
+        return 1;
+    }
+    if (pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        execl("/proc/self/exe", PROG, "train-rss", "--threads", th, "--batch", ba, "--size", sz,
+              "--steps", st, (char *)NULL);
+        perror(PROG ": exec /proc/self/exe");
+        _exit(127);
+    }
+    close(fds[1]);
+    while (got + 1 < sizeof buf && (k = read(fds[0], buf + got, sizeof buf - 1 - got)) > 0)
+        got += (size_t)k;
+    buf[got] = '\0';
+    close(fds[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || strncmp(buf, "peak_rss_kb ", 12) != 0) {
+        fprintf(stderr, PROG ": the train-rss child failed (output '%s')\n", buf);
+        return 1;
+    }
+    r->rss_mb = (double)strtol(buf + 12, NULL, 10) / 1024.0;
+    return 0;
+}
+
+int bench_mode_train_rss(int argc, char **argv)
+{
+    bench_opts o;
+    train_data d;
+    pneumo_model *m = NULL;
+    pneumo_optimizer *opt = NULL;
+    pneumo_adam_params ap;
+    memset(&o, 0, sizeof o);
+    o.threads = 1;
+    o.batch = 16;
+    o.size = 500;
+    o.steps = 2;
+    for (int i = 0; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--threads") == 0)
+            o.threads = (int)parse_long(argv[i], argv[i + 1], 1, 64);
+        else if (strcmp(argv[i], "--batch") == 0)
+            o.batch = (int)parse_long(argv[i], argv[i + 1], 1, 4096);
+        else if (strcmp(argv[i], "--size") == 0)
+            o.size = (int)parse_long(argv[i], argv[i + 1], 94, 4096);
+        else if (strcmp(argv[i], "--steps") == 0)
+            o.steps = (int)parse_long(argv[i], argv[i + 1], 1, 1000);
+    }
+    if (make_train_data(o.batch, o.size, 99, &d))
+        return 1;
+    if (new_model(&o, o.threads, &m))
+        return 1;
+    pneumo_adam_default_params(&ap);
+    if (pneumo_optimizer_create_adam(&ap, &opt) != PNEUMO_OK)
+        return fail("pneumo_optimizer_create_adam");
+    for (int s = 0; s < o.steps; s++)
+        if (pneumo_model_train_step(m, opt, d.x, d.y, NULL, NULL) != PNEUMO_OK)
+            return fail("pneumo_model_train_step");
+    printf("peak_rss_kb %ld\n", vm_hwm_kb());
+    pneumo_optimizer_destroy(opt);
+    pneumo_model_destroy(m);
+    free_train_data(&d);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Inference.                                                                */
+
+static int bench_infer(const bench_opts *o, bench_results *r)
+{
+    pneumo_model *m = NULL;
+    pneumo_image *img = NULL;
+    train_data d;
+    pneumo_tensor *out = NULL;
+    int64_t os[2] = {o->batch, 1};
+    uint64_t s = 5;
+    uint8_t *px;
+    double t[64];
+    float prob = 0.0f;
+    int runs = o->runs, bruns = o->quick ? 2 : 5;
+    FILE *pf = progress_stream(o);
+    if (new_model(o, o->threads, &m))
+        return 1;
+    if (pneumo_image_create(o->size, o->size, &img) != PNEUMO_OK)
+        return fail("pneumo_image_create");
+    px = pneumo_image_pixels_mut(img);
+    for (int64_t i = 0; i < (int64_t)o->size * o->size; i++)
+        px[i] = (uint8_t)(rng_next(&s) >> 56);
+    for (int i = 0; i < 3 + runs; i++) {
+        double t0 = now_s();
+        if (pneumo_model_predict_image(m, img, &prob) != PNEUMO_OK)
+            return fail("pneumo_model_predict_image");
+        if (i >= 3)
+            t[i - 3] = (now_s() - t0) * 1e3;
+    }
+    r->single_ms = median_of(t, runs);
+    fprintf(pf, "  single image: median %.2f ms over %d runs (p = %.4f)\n", r->single_ms, runs,
+            (double)prob);
+    if (make_train_data(o->batch, o->size, 11, &d))
+        return 1;
+    if (pneumo_tensor_create(2, os, &out) != PNEUMO_OK)
+        return fail("pneumo_tensor_create");
+    for (int i = 0; i < 1 + bruns; i++) {
+        double t0 = now_s();
+        if (pneumo_model_predict(m, d.x, out) != PNEUMO_OK)
+            return fail("pneumo_model_predict");
+        if (i >= 1)
+            t[i - 1] = o->batch / (now_s() - t0);
+    }
+    r->batch_ips = median_of(t, bruns);
+    fprintf(pf, "  batch %d: median %.1f img/s over %d runs\n", o->batch, r->batch_ips, bruns);
+    pneumo_tensor_destroy(out);
+    free_train_data(&d);
+    pneumo_image_destroy(img);
+    pneumo_model_destroy(m);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* PyTorch.                                                                  */
+
+/* The number after "key": at or after `from` in js; NAN if absent. */
+static double json_find_num(const char *js, const char *from_key, const char *key)
+{
+    char pat[96];
+    const char *p = js;
+    char *end;
+    double v;
+    if (!js)
+        return NAN;
+    if (from_key) {
+        snprintf(pat, sizeof pat, "\"%s\"", from_key);
+        if (!(p = strstr(js, pat)))
+            return NAN;
+        p += strlen(pat);
+    }
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    if (!(p = strstr(p, pat)))
+        return NAN;
+    p += strlen(pat);
+    while (*p == ' ')
+        p++;
+    v = strtod(p, &end);
+    return end == p ? NAN : v;
+}
+
+static void run_torch(const bench_opts *o, bench_results *r)
+{
+    torch_result *t = &r->torch;
+    char cmd[4096], key[16];
+    size_t cap = 1 << 16, len = 0, k;
+    FILE *p;
+    int status;
+    FILE *pf = progress_stream(o);
+    if (access(BENCH_PYTHON, X_OK) != 0) {
+        snprintf(t->note, sizeof t->note, BENCH_PYTHON " not found: PyTorch comparison skipped");
+        return;
+    }
+    if (access(o->torch_script, R_OK) != 0) {
+        snprintf(t->note, sizeof t->note, "%s not found (pass --torch-script): PyTorch comparison skipped",
+                 o->torch_script);
+        return;
+    }
+    snprintf(cmd, sizeof cmd, BENCH_PYTHON " '%s' --threads %d --batch %d --size %d --steps %d%s%s%s",
+             o->torch_script, o->threads, o->batch, o->size, o->steps, o->quick ? " --quick" : "",
+             o->train ? "" : " --no-train", o->infer ? "" : " --no-infer");
+    fprintf(pf, "  %s\n", cmd);
+    fflush(pf);
+    fflush(stdout);
+    if (!(p = popen(cmd, "r"))) {
+        snprintf(t->note, sizeof t->note, "cannot run %s: %s", BENCH_PYTHON, strerror(errno));
+        return;
+    }
+    t->json = malloc(cap);
+    while (t->json && (k = fread(t->json + len, 1, cap - 1 - len, p)) > 0) {
+        len += k;
+        if (len + 1 == cap) {
+            char *bigger = realloc(t->json, cap * 2);
+            if (!bigger)
+                break;
+            t->json = bigger;
+            cap *= 2;
+        }
+    }
+    status = pclose(p);
+    if (!t->json) {
+        snprintf(t->note, sizeof t->note, "out of memory");
+        return;
+    }
+    t->json[len] = '\0';
+    while (len && (t->json[len - 1] == '\n' || t->json[len - 1] == ' '))
+        t->json[--len] = '\0';
+    if (len == 0 || t->json[0] != '{') {
+        snprintf(t->note, sizeof t->note, "bench_torch.py failed (exit status %d) and printed no JSON",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        free(t->json);
+        t->json = NULL;
+        return;
+    }
+    if (strstr(t->json, "\"error\": \"")) {
+        const char *e = strstr(t->json, "\"error\": \"") + 10;
+        int len_e = (int)strcspn(e, "\"");
+        snprintf(t->note, sizeof t->note, "torch unavailable (%.*s): comparison skipped",
+                 len_e > 400 ? 400 : len_e, e);
+        return;
+    }
+    t->ran = 1;
+    t->train1 = json_find_num(t->json, "train_img_per_s", "1");
+    snprintf(key, sizeof key, "%d", o->threads);
+    t->trainN = json_find_num(t->json, "train_img_per_s", key);
+    t->single_ms = json_find_num(t->json, NULL, "infer_single_ms");
+    t->batch_ips = json_find_num(t->json, NULL, "infer_batch_img_per_s");
+    t->rss_mb = json_find_num(t->json, NULL, "peak_rss_mb");
+    t->cpu1 = json_find_num(t->json, "train_cpu_ms_per_img", "1");
+    t->cpuN = json_find_num(t->json, "train_cpu_ms_per_img", key);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Output.                                                                   */
+
+static void print_rates(const double *v, int n)
+{
+    for (int i = 0; i < n; i++)
+        printf("%s%.2f", i ? " " : "", v[i]);
+}
+
+static const char *verdict(double v, double goal, int higher_better)
+{
+    if (!isfinite(v))
+        return "not measured";
+    return (higher_better ? v >= goal : v <= goal) ? "met" : "NOT met";
+}
+
+static void print_table(const bench_opts *o, const bench_results *r)
+{
+    const double peak = o->threads > 1 ? r->peakN : r->peak1;
+    printf("\n== %s %s: libpneumo %s, isa %s, %d threads (%ld online cores), batch %d, %dx%d%s\n",
+           PROG, o->mode, pneumo_version(), pneumo_kernel_isa(), o->threads,
+           sysconf(_SC_NPROCESSORS_ONLN), o->batch, o->size, o->size, o->quick ? ", quick" : "");
+    printf("load average: %.2f %.2f %.2f at start, %.2f %.2f %.2f at end; wall %.1f s\n",
+           r->load_start[0], r->load_start[1], r->load_start[2], r->load_end[0], r->load_end[1],
+           r->load_end[2], r->wall_s);
+    if (o->train) {
+        printf("\nFP32 FMA peak (measured, %s, 12 independent FMA chains per thread, best of runs):\n",
+               r->peak_isa);
+        printf("  1 thread: %.1f GFLOP/s   %d threads: %.1f GFLOP/s   one core per CPU-second: %.1f GFLOP/s\n",
+               r->peak1, o->threads, r->peakN, r->peak_core);
+        if (isfinite(r->peak_avx2_core))
+            printf("  (for reference, 256-bit AVX2 FMAs: one core per CPU-second %.1f GFLOP/s)\n",
+                   r->peak_avx2_core);
+
+        printf("\nTraining step (forward + backward + Adam), batch %d, random input, %d timed steps after %d warm-up:\n",
+               o->batch, o->steps, o->warmup);
+        printf("  %-8s %12s %10s %12s  %s\n", "threads", "img/s med", "ms/step", "CPU ms/img",
+               "img/s per step");
+        printf("  %-8d %12.2f %10.0f %12.1f  ", 1, r->train1, 1e3 * o->batch / r->train1, r->cpu1);
+        print_rates(r->rates1, r->nrates1);
+        printf("\n");
+        if (o->threads > 1) {
+            printf("  %-8d %12.2f %10.0f %12.1f  ", o->threads, r->trainN, 1e3 * o->batch / r->trainN,
+                   r->cpuN);
+            print_rates(r->ratesN, r->nratesN);
+            printf("\n  scaling 1 -> %d threads: %.2fx\n", o->threads, r->trainN / r->train1);
+        }
+        printf("  peak RSS of a process that only trains (batch %d, %d threads): %.1f MB\n", o->batch,
+               o->threads, r->rss_mb);
+
+        printf("\nPer layer (one training step, %d thread%s through the model's pool as train.c "
+               "splits the batch; median of %d):\n",
+               r->layer_threads, r->layer_threads == 1 ? "" : "s", o->quick ? 1 : 5);
+        printf("  %-16s %-12s %8s %8s %8s %7s %8s %8s %6s %6s\n", "layer", "output", "fwd ms",
+               "bwd ms", "CPU ms", "GFLOP", "fwd GF/s", "bwd GF/s", "%peak", "%core");
+        for (int i = 0; i < r->nlayers; i++) {
+            const layer_result *l = &r->layers[i];
+            printf("  %-16s %-12s %8.2f %8.2f %8.2f", l->name, l->shape, l->fwd_ms, l->bwd_ms,
+                   l->fwd_cpu_ms + l->bwd_cpu_ms);
+            if (l->fwd_flop > 0) {
+                double fl = l->fwd_flop + l->bwd_flop;
+                double gfs = fl / ((l->fwd_ms + l->bwd_ms) * 1e-3) * 1e-9;
+                double cgfs = fl / ((l->fwd_cpu_ms + l->bwd_cpu_ms) * 1e-3) * 1e-9;
+                printf(" %7.2f %8.1f %8.1f %5.1f%% %5.1f%%\n", fl * 1e-9,
+                       l->fwd_flop / (l->fwd_ms * 1e-3) * 1e-9, l->bwd_flop / (l->bwd_ms * 1e-3) * 1e-9,
+                       100.0 * gfs / peak, 100.0 * cgfs / r->peak_core);
+            } else {
+                printf(" %7s %8s %8s %6s %6s\n", "-", "-", "-", "-", "-");
+            }
+        }
+        printf("  %-16s %-12s %8.2f %8s   (1 thread, whole parameter arena)\n", "adam", "", r->adam_ms,
+               "");
+        printf("  %-16s %-12s %17.1f ms   vs %.1f ms per measured step\n", "sum", "", r->layer_sum_ms,
+               1e3 * o->batch / (o->threads > 1 ? r->trainN : r->train1));
+        printf("  GFLOP = fwd + bwd per batch (2 x MACs); %%peak = (fwd + bwd) GFLOP/s (wall) over the\n"
+               "  %d-thread peak; %%core = GFLOP per CPU-second over one core's peak per CPU-second\n"
+               "  (robust to other processes sharing the machine).\n", o->threads);
+    }
+    if (o->infer) {
+        printf("\nInference (%d threads):\n", o->threads);
+        printf("  single image (8-bit %dx%d -> probability, pneumo_model_predict_image): %.2f ms median of %d\n",
+               o->size, o->size, r->single_ms, o->runs);
+        printf("  batch %d (pneumo_model_predict): %.1f img/s median of %d\n", o->batch, r->batch_ips,
+               o->quick ? 2 : 5);
+    }
+    if (o->vs_torch) {
+        const torch_result *t = &r->torch;
+        printf("\nPyTorch comparison (%s, channels_last, torch.set_num_threads, same model, Adam, "
+               "BCE-with-logits):\n", BENCH_PYTHON);
+        if (!t->ran) {
+            printf("  %s\n", t->note);
+        } else {
+            printf("  %-28s %12s %12s %10s\n", "metric", "libpneumo", "torch", "lib/torch");
+            if (o->train) {
+                printf("  %-28s %12.2f %12.2f %9.2fx\n", "train img/s, 1 thread", r->train1, t->train1,
+                       r->train1 / t->train1);
+                if (o->threads > 1) {
+                    char label[64];
+                    snprintf(label, sizeof label, "train img/s, %d threads", o->threads);
+                    printf("  %-28s %12.2f %12.2f %9.2fx\n", label, r->trainN, t->trainN,
+                           r->trainN / t->trainN);
+                    printf("  %-28s %12.2f %12.2f\n", "train scaling 1 -> N", r->trainN / r->train1,
+                           t->trainN / t->train1);
+                }
+                printf("  %-28s %12.1f %12.1f %9.2fx  (lower is better)\n", "train CPU ms/img, N thr",
+                       r->cpuN, t->cpuN, r->cpuN / t->cpuN);
+                printf("  %-28s %12.1f %12.1f %9.2fx  (lower is better)\n", "peak RSS MB (training)",
+                       r->rss_mb, t->rss_mb, r->rss_mb / t->rss_mb);
+            }
+            if (o->infer) {
+                printf("  %-28s %12.2f %12.2f %9.2fx  (lower is better)\n", "single-image ms",
+                       r->single_ms, t->single_ms, r->single_ms / t->single_ms);
+                printf("  %-28s %12.1f %12.1f %9.2fx\n", "batch inference img/s", r->batch_ips,
+                       t->batch_ips, r->batch_ips / t->batch_ips);
+            }
+        }
+    }
+    printf("\nGoals (issue 5; measured at %d threads):\n", o->threads);
+    if (o->size != 500 || o->batch != 16) {
+        printf("  (the goals are for 500x500 inputs at batch 16; not compared at %dx%d, batch %d)\n",
+               o->size, o->size, o->batch);
+        return;
+    }
+    if (o->train) {
+        printf("  %-40s %10.2f  %s\n", "training >= 40 img/s", r->trainN, verdict(r->trainN, 40, 1));
+        if (r->torch.ran)
+            printf("  %-40s %9.2fx  %s\n", "training >= 5.5x torch", r->trainN / r->torch.trainN,
+                   verdict(r->trainN / r->torch.trainN, 5.5, 1));
+        printf("  %-40s %10.1f  %s\n", "peak RSS <= 512 MB", r->rss_mb, verdict(r->rss_mb, 512, 0));
+        if (o->threads > 1)
+            printf("  %-40s %9.2fx  %s\n", "1 -> N threads scaling >= 1.8x", r->trainN / r->train1,
+                   verdict(r->trainN / r->train1, 1.8, 1));
+    }
+    if (o->infer) {
+        printf("  %-40s %10.2f  %s\n", "single-image inference <= 8 ms", r->single_ms,
+               verdict(r->single_ms, 8, 0));
+        printf("  %-40s %10.1f  %s\n", "batch inference >= 150 img/s", r->batch_ips,
+               verdict(r->batch_ips, 150, 1));
+    }
+}
+
+static void print_json(const bench_opts *o, const bench_results *r)
+{
+    FILE *f = stdout;
+    const double peak = o->threads > 1 ? r->peakN : r->peak1;
+    fprintf(f, "{\"mode\": \"%s\", \"version\": \"%s\", \"isa\": \"%s\", \"threads\": %d, "
+               "\"online_cores\": %ld, \"batch\": %d, \"size\": %d, \"quick\": %s, \"steps\": %d, ",
+            o->mode, pneumo_version(), pneumo_kernel_isa(), o->threads, sysconf(_SC_NPROCESSORS_ONLN),
+            o->batch, o->size, o->quick ? "true" : "false", o->steps);
+    fprintf(f, "\"loadavg_start\": [");
+    for (int i = 0; i < 3; i++) {
+        json_num(f, r->load_start[i]);
+        fputs(i < 2 ? ", " : "], \"loadavg_end\": [", f);
+    }
+    for (int i = 0; i < 3; i++) {
+        json_num(f, r->load_end[i]);
+        fputs(i < 2 ? ", " : "], ", f);
+    }
+    fprintf(f, "\"wall_s\": ");
+    json_num(f, r->wall_s);
+    fprintf(f, ", \"fma_peak_isa\": \"%s\", \"fma_peak_gflops\": ", r->peak_isa);
+    json_num(f, peak);
+    fprintf(f, ", \"fma_peak_gflops_1thread\": ");
+    json_num(f, r->peak1);
+    fprintf(f, ", \"fma_peak_gflops_per_core_cpu\": ");
+    json_num(f, r->peak_core);
+    fprintf(f, ", \"fma_peak_avx2_gflops_per_core_cpu\": ");
+    json_num(f, r->peak_avx2_core);
+    fprintf(f, ", \"train_cpu_ms_per_img\": ");
+    json_num(f, r->cpuN);
+    fprintf(f, ", \"train_cpu_ms_per_img_1thread\": ");
+    json_num(f, r->cpu1);
+    fprintf(f, ", \"train_img_per_s\": ");
+    json_num(f, o->threads > 1 ? r->trainN : r->train1);
+    fprintf(f, ", \"train_img_per_s_1thread\": ");
+    json_num(f, r->train1);
+    fprintf(f, ", \"train_scaling\": ");
+    json_num(f, o->threads > 1 ? r->trainN / r->train1 : NAN);
+    fprintf(f, ", \"train_step_img_per_s\": {\"1\": [");
+    for (int i = 0; i < r->nrates1; i++)
+        fprintf(f, "%s%.4g", i ? ", " : "", r->rates1[i]);
+    fprintf(f, "], \"%d\": [", o->threads);
+    for (int i = 0; i < (o->threads > 1 ? r->nratesN : r->nrates1); i++)
+        fprintf(f, "%s%.4g", i ? ", " : "", o->threads > 1 ? r->ratesN[i] : r->rates1[i]);
+    fprintf(f, "]}, \"peak_rss_mb\": ");
+    json_num(f, r->rss_mb);
+    fprintf(f, ", \"infer_single_ms\": ");
+    json_num(f, r->single_ms);
+    fprintf(f, ", \"infer_batch_img_per_s\": ");
+    json_num(f, r->batch_ips);
+    fprintf(f, ", \"layer_threads\": %d, \"adam_ms\": ", r->layer_threads);
+    json_num(f, r->adam_ms);
+    fprintf(f, ", \"layers\": [");
+    for (int i = 0; i < r->nlayers; i++) {
+        const layer_result *l = &r->layers[i];
+        double gfs = l->fwd_flop > 0
+                         ? (l->fwd_flop + l->bwd_flop) / ((l->fwd_ms + l->bwd_ms) * 1e-3) * 1e-9
+                         : NAN;
+        fprintf(f, "%s{\"name\": \"%s\", \"output\": \"%s\", \"fwd_ms\": ", i ? ", " : "", l->name,
+                l->shape);
+        json_num(f, l->fwd_ms);
+        fprintf(f, ", \"bwd_ms\": ");
+        json_num(f, l->bwd_ms);
+        fprintf(f, ", \"fwd_gflop\": ");
+        json_num(f, l->fwd_flop * 1e-9);
+        fprintf(f, ", \"bwd_gflop\": ");
+        json_num(f, l->bwd_flop * 1e-9);
+        fprintf(f, ", \"fwd_gflops\": ");
+        json_num(f, l->fwd_flop > 0 ? l->fwd_flop / (l->fwd_ms * 1e-3) * 1e-9 : NAN);
+        fprintf(f, ", \"bwd_gflops\": ");
+        json_num(f, l->bwd_flop > 0 ? l->bwd_flop / (l->bwd_ms * 1e-3) * 1e-9 : NAN);
+        fprintf(f, ", \"gflops\": ");
+        json_num(f, gfs);
+        fprintf(f, ", \"peak_share\": ");
+        json_num(f, gfs / peak);
+        fprintf(f, ", \"fwd_cpu_ms\": ");
+        json_num(f, l->fwd_cpu_ms);
+        fprintf(f, ", \"bwd_cpu_ms\": ");
+        json_num(f, l->bwd_cpu_ms);
+        fprintf(f, ", \"core_share\": ");
+        json_num(f, l->fwd_flop > 0 ? (l->fwd_flop + l->bwd_flop) /
+                                          ((l->fwd_cpu_ms + l->bwd_cpu_ms) * 1e-3) * 1e-9 / r->peak_core
+                                    : NAN);
+        fprintf(f, "}");
+    }
+    fprintf(f, "]");
+    if (o->vs_torch) {
+        const torch_result *t = &r->torch;
+        fprintf(f, ", \"torch\": ");
+        if (t->ran) {
+            fprintf(f, "%s, \"ratios\": {\"train_img_per_s\": ", t->json);
+            json_num(f, (o->threads > 1 ? r->trainN : r->train1) / (o->threads > 1 ? t->trainN : t->train1));
+            fprintf(f, ", \"train_img_per_s_1thread\": ");
+            json_num(f, r->train1 / t->train1);
+            fprintf(f, ", \"infer_single_ms\": ");
+            json_num(f, r->single_ms / t->single_ms);
+            fprintf(f, ", \"infer_batch_img_per_s\": ");
+            json_num(f, r->batch_ips / t->batch_ips);
+            fprintf(f, ", \"peak_rss_mb\": ");
+            json_num(f, r->rss_mb / t->rss_mb);
+            fprintf(f, "}");
+        } else {
+            fprintf(f, "{\"skipped\": \"");
+            for (const char *c = t->note; *c; c++)
+                if (*c == '"' || *c == '\\')
+                    fprintf(f, "\\%c", *c);
+                else if ((unsigned char)*c >= 0x20)
+                    fputc(*c, f);
+            fprintf(f, "\"}");
+        }
+    }
+    fprintf(f, "}\n");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Modes.                                                                    */
+
+static int model_usage(const char *mode, FILE *f)
+{
+    fprintf(f,
+            "usage: " PROG " %s [--quick] [--threads N] [--batch B] [--size S] [--steps K]\n"
+            "                   [--vs-torch] [--torch-script PATH] [--json]\n"
+            "The article's model (5 x conv 3x3 + max-pool, dense 128/64/1) on random input:\n"
+            "  train  FP32 FMA peak (measured), training images/s (forward + backward + Adam)\n"
+            "         with 1 and N threads, per-layer forward/backward times with GFLOP/s and\n"
+            "         share of the peak, peak RSS of a process that only trains\n"
+            "  infer  single-image latency (8-bit image -> probability) and batch images/s\n"
+            "  all    both\n"
+            "  --quick        short run (1 warm-up + 2 timed steps; < 1 minute with --vs-torch)\n"
+            "  --threads N    threads of the parallel runs (default: online cores)\n"
+            "  --batch B      batch size (default 16)\n"
+            "  --size S       input S x S x 1 (default 500, the article's)\n"
+            "  --steps K      timed training steps per thread count (default 8; 2 with --quick)\n"
+            "  --vs-torch     also run the model in PyTorch (" BENCH_PYTHON ", bench_torch.py)\n"
+            "  --torch-script PATH  bench_torch.py to run (default " BENCH_TORCH_SCRIPT ")\n"
+            "  --json         print one JSON object (progress to stderr)\n",
+            mode);
+    return f == stdout ? 0 : 2;
+}
+
+static int run_modes(const char *mode, int train, int infer, int argc, char **argv)
+{
+    bench_opts o;
+    bench_results *r;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    double t_start = now_s();
+    const char *env_script = getenv("PNEUMO_BENCH_TORCH_SCRIPT");
+    FILE *pf;
+    int rc = 0, steps = -1;
+    memset(&o, 0, sizeof o);
+    o.mode = mode;
+    o.train = train;
+    o.infer = infer;
+    o.threads = online < 1 ? 1 : online > 64 ? 64 : (int)online;
+    o.batch = 16;
+    o.size = 500;
+    o.torch_script = env_script && *env_script ? env_script : BENCH_TORCH_SCRIPT;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+            return model_usage(mode, stdout);
+        if (strcmp(a, "--quick") == 0)
+            o.quick = 1;
+        else if (strcmp(a, "--json") == 0)
+            o.json = 1;
+        else if (strcmp(a, "--vs-torch") == 0)
+            o.vs_torch = 1;
+        else if (i + 1 < argc && strcmp(a, "--threads") == 0)
+            o.threads = (int)parse_long(a, argv[++i], 1, 64);
+        else if (i + 1 < argc && strcmp(a, "--batch") == 0)
+            o.batch = (int)parse_long(a, argv[++i], 1, 4096);
+        else if (i + 1 < argc && strcmp(a, "--size") == 0)
+            o.size = (int)parse_long(a, argv[++i], 94, 4096);
+        else if (i + 1 < argc && strcmp(a, "--steps") == 0)
+            steps = (int)parse_long(a, argv[++i], 1, 64);
+        else if (i + 1 < argc && strcmp(a, "--torch-script") == 0)
+            o.torch_script = argv[++i];
+        else {
+            fprintf(stderr, PROG " %s: unknown or incomplete option '%s'\n", mode, a);
+            return model_usage(mode, stderr);
+        }
+    }
+    o.steps = steps > 0 ? steps : o.quick ? 2 : 8;
+    o.warmup = 1;
+    o.runs = o.quick ? 8 : 20;
+    if (!(r = malloc(sizeof *r))) {
+        fprintf(stderr, PROG ": out of memory\n");
+        return 1;
+    }
+    results_init(r);
+    loadavg(r->load_start);
+    pf = progress_stream(&o);
+    fprintf(pf, PROG " %s: libpneumo %s, isa %s, threads 1 and %d, batch %d, %dx%d%s; load %.2f\n",
+            mode, pneumo_version(), pneumo_kernel_isa(), o.threads, o.batch, o.size, o.size,
+            o.quick ? ", quick" : "", r->load_start[0]);
+    if (o.train) {
+        train_data d;
+        pneumo_model *m = NULL;
+        measure_peak(&o, r);
+        fprintf(pf, "FMA peak (%s): 1 thread %.1f GFLOP/s, %d threads %.1f GFLOP/s\n", r->peak_isa,
+                r->peak1, o.threads, r->peakN);
+        if (make_train_data(o.batch, o.size, 1, &d)) {
+            free(r);
+            return 1;
+        }
+        fprintf(pf, "training, batch %d:\n", o.batch);
+        rc = time_training(&o, &d, 1, r->rates1, &r->nrates1, &r->cpu1, o.threads == 1 ? &m : NULL);
+        r->train1 = median_of(r->rates1, r->nrates1);
+        if (!rc && o.threads > 1) {
+            rc = time_training(&o, &d, o.threads, r->ratesN, &r->nratesN, &r->cpuN, &m);
+            r->trainN = median_of(r->ratesN, r->nratesN);
+        } else {
+            r->trainN = r->train1;
+            r->cpuN = r->cpu1;
+        }
+        if (!rc) {
+            fprintf(pf, "per-layer times...\n");
+            fflush(pf);
+            rc = time_layers(&o, m, &d, r);
+        }
+        pneumo_model_destroy(m);
+        free_train_data(&d);
+        if (!rc) {
+            fprintf(pf, "peak RSS (child process %s train-rss)...\n", PROG);
+            fflush(pf);
+            rc = spawn_rss_child(&o, r);
+        }
+    }
+    if (!rc && o.infer) {
+        fprintf(pf, "inference, %d threads:\n", o.threads);
+        rc = bench_infer(&o, r);
+    }
+    if (!rc && o.vs_torch) {
+        fprintf(pf, "PyTorch:\n");
+        run_torch(&o, r);
+        if (!r->torch.ran)
+            fprintf(pf, "  %s\n", r->torch.note);
+    }
+    loadavg(r->load_end);
+    r->wall_s = now_s() - t_start;
+    if (!rc) {
+        if (o.json)
+            print_json(&o, r);
+        else
+            print_table(&o, r);
+    }
+    free(r->torch.json);
+    free(r);
+    return rc;
+}
+
+int bench_mode_train(int argc, char **argv) { return run_modes("train", 1, 0, argc, argv); }
+int bench_mode_infer(int argc, char **argv) { return run_modes("infer", 0, 1, argc, argv); }
+int bench_mode_all(int argc, char **argv) { return run_modes("all", 1, 1, argc, argv); }

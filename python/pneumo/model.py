@@ -1,0 +1,729 @@
+"""pneumo.Model: build, summarise, save/load, predict, diagnose, train (step by
+step or with fit and Keras' callbacks) and evaluate the article's CNN or any
+sequential model of Conv2D / MaxPooling2D / Flatten / Dense / Activation /
+Dropout layers.
+
+Threads. The C API says a model is used by one thread at a time. Every Model
+method therefore holds the model's lock (a threading.RLock) for the duration of
+the C call, so concurrent calls on ONE Model from several Python threads are
+safe but run one after another; separate Model objects run in parallel (ctypes
+releases the GIL during the C call). fit() and train_step() also hold the
+optimizer's and datasets' locks. Memory obtained from param()/grad() views or
+their .numpy() arrays is NOT protected: do not write it while another thread
+uses the model.
+
+Fit callbacks. `callback` is called with a FitEvent for every event (epoch begin,
+batch end, epoch end, learning-rate change, early stop); returning True stops
+training cleanly after the current batch (fit then returns the History with
+.cancelled = True). An exception raised inside the callback also stops training
+and is re-raised by fit() once the library has returned (with the partial
+history attached as `exc.history`)."""
+import collections.abc
+import ctypes
+import math
+import sys
+from contextlib import ExitStack
+from ctypes import byref, c_float, c_int32, c_int64, c_void_p
+from dataclasses import dataclass
+
+from . import _lib as L
+from . import _structs as S
+from ._np import np
+from .dataset import Dataset
+from .errors import InvalidArgumentError, PneumoError
+from .image import Image
+from .metrics import classification_report, confusion_to_list
+from .optim import Adam, Optimizer
+from .tensor import Tensor
+
+
+def _nan_to_none(v):
+    return None if isinstance(v, float) and math.isnan(v) else v
+
+
+def _pair_arg(v, name):
+    if isinstance(v, int):
+        return v, v
+    try:
+        a, b = v
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"{name} must be an int or a pair of ints, not {v!r}",
+                                   S.ERR_INVALID_ARG) from None
+    return int(a), int(b)
+
+
+def _activation(a):
+    if a is None:
+        return S.ACTIVATIONS["linear"]
+    if isinstance(a, int):
+        return a
+    try:
+        return S.ACTIVATIONS[a]
+    except KeyError:
+        raise InvalidArgumentError(f"unknown activation {a!r}; known: "
+                                   f"{', '.join(S.ACTIVATIONS)}", S.ERR_INVALID_ARG) from None
+
+
+def _padding(p):
+    try:
+        return S.PADDINGS[p]
+    except KeyError:
+        raise InvalidArgumentError(f"padding must be 'valid' or 'same', not {p!r}",
+                                   S.ERR_INVALID_ARG) from None
+
+
+def _step_dict(r):
+    return {"loss": r.loss, "accuracy": r.accuracy, "batch_size": r.batch_size}
+
+
+@dataclass(frozen=True)
+class FitEvent:
+    """What a fit callback is told. kind: 'epoch_begin', 'batch_end' (loss and
+    accuracy are running means over the epoch so far), 'epoch_end' (validation
+    included), 'lr_changed' (old_lr -> lr), 'early_stop'. epoch is 0-based;
+    val_loss/val_accuracy are None before validation or without a validation set."""
+    kind: str
+    epoch: int
+    epochs: int
+    batch: int
+    batches: int
+    loss: float
+    accuracy: float
+    val_loss: object
+    val_accuracy: object
+    lr: float
+    old_lr: float
+    seconds: float
+
+    @classmethod
+    def _from_struct(cls, e):
+        return cls(S.EVENT_KINDS.get(e.kind, str(e.kind)), e.epoch, e.epochs, e.batch, e.batches,
+                   e.loss, e.accuracy, _nan_to_none(e.val_loss), _nan_to_none(e.val_accuracy),
+                   e.lr, e.old_lr, e.seconds)
+
+
+class History(L.Handle, collections.abc.Sequence):
+    """The epochs fit() recorded: a sequence of dicts with keys epoch (0-based),
+    loss, accuracy, val_loss, val_accuracy (None without validation), lr and
+    seconds. .history is Keras' {metric: [values per epoch]}."""
+
+    _destroy = "pneumo_history_destroy"
+
+    def __init__(self, ptr):
+        L.Handle.__init__(self, ptr)
+        self.cancelled = False
+        recs = []
+        for i in range(L.lib.pneumo_history_size(ptr)):
+            r = S.EpochRecord()
+            L.call("pneumo_history_get", ptr, i, byref(r))
+            recs.append({"epoch": r.epoch, "loss": r.loss, "accuracy": r.accuracy,
+                         "val_loss": _nan_to_none(r.val_loss),
+                         "val_accuracy": _nan_to_none(r.val_accuracy), "lr": r.lr,
+                         "seconds": r.seconds})
+        self.records = recs
+        self.stopped_early = bool(L.lib.pneumo_history_stopped_early(ptr))
+
+    def __len__(self):
+        return len(self.records)
+
+    def __getitem__(self, i):
+        return self.records[i]
+
+    @property
+    def history(self):
+        keys = ("loss", "accuracy", "val_loss", "val_accuracy", "lr")
+        return {k: [r[k] for r in self.records] for k in keys}
+
+    def to_csv(self, path):
+        """Write Keras' CSVLogger layout (epoch,accuracy,loss,lr,val_accuracy,
+        val_loss,seconds), atomically."""
+        L.call("pneumo_history_save_csv", self.handle, L.fsencode(path))
+
+    def __repr__(self):
+        return (f"<pneumo.History {len(self)} epochs"
+                f"{', stopped early' if self.stopped_early else ''}"
+                f"{', cancelled' if self.cancelled else ''}>")
+
+
+def _monitor_params(struct, settings, kind):
+    """Fill an EarlyStoppingParams/ReduceLRParams from True or a dict."""
+    if settings is None or settings is False:
+        struct.enabled = 0
+        return
+    struct.enabled = 1
+    if settings is True:
+        return
+    settings = dict(settings)
+    if "monitor" in settings:
+        m = settings.pop("monitor")
+        struct.monitor = S.MONITORS[m] if isinstance(m, str) else int(m)
+    if "mode" in settings:
+        m = settings.pop("mode")
+        struct.mode = S.MODES[m] if isinstance(m, str) else int(m)
+    names = {n for n, _ in struct._fields_ if not n.startswith("reserved")} - {"enabled"}
+    for k, v in settings.items():
+        if k not in names:
+            raise TypeError(f"unknown {kind} setting {k!r}; known: monitor, mode, "
+                            f"{', '.join(sorted(names - {'monitor', 'mode'}))}")
+        setattr(struct, k, int(v) if k in ("patience", "cooldown", "restore_best_weights") else v)
+
+
+def _print_event(ev, out=None):
+    out = out or sys.stdout
+    if ev.kind == "epoch_begin":
+        print(f"Epoch {ev.epoch + 1}/{ev.epochs}", file=out)
+    elif ev.kind == "epoch_end":
+        line = (f"{ev.batches}/{ev.batches} - {ev.seconds:.0f}s - loss: {ev.loss:.4f} - "
+                f"accuracy: {ev.accuracy:.4f}")
+        if ev.val_loss is not None:
+            line += f" - val_loss: {ev.val_loss:.4f} - val_accuracy: {ev.val_accuracy:.4f}"
+        print(line + f" - lr: {ev.lr:.4g}", file=out)
+    elif ev.kind == "lr_changed":
+        print(f"\nEpoch {ev.epoch + 1}: ReduceLROnPlateau reducing learning rate to {ev.lr:.4g}.",
+              file=out)
+    elif ev.kind == "early_stop":
+        print(f"Epoch {ev.epoch + 1}: early stopping", file=out)
+    out.flush()
+
+
+class _FitRun:
+    """Options, callback trampoline and result handling shared by fit() and
+    fit_resume()."""
+
+    def __init__(self, epochs, batch_size, class_weight, early_stopping, reduce_lr, callback,
+                 best_model_path, checkpoint_path, initial_epoch, verbose):
+        o = S.FitOptions()
+        L.lib.pneumo_fit_default_options(byref(o))
+        o.epochs = int(epochs)
+        o.batch_size = int(batch_size)
+        o.initial_epoch = int(initial_epoch)
+        if class_weight is None:
+            o.class_weighting = S.CLASS_WEIGHT_NONE
+        elif isinstance(class_weight, str):
+            if class_weight != "balanced":
+                raise InvalidArgumentError(f"class_weight must be None, 'balanced' or "
+                                           f"{{0: w0, 1: w1}}, not {class_weight!r}",
+                                           S.ERR_INVALID_ARG)
+            o.class_weighting = S.CLASS_WEIGHT_BALANCED
+        else:
+            cw = (dict(class_weight) if isinstance(class_weight, dict)
+                  else dict(enumerate(class_weight)))
+            if set(cw) != {0, 1}:
+                raise InvalidArgumentError("class_weight needs weights for classes 0 and 1",
+                                           S.ERR_INVALID_ARG)
+            o.class_weighting = S.CLASS_WEIGHT_CUSTOM
+            o.class_weights[0], o.class_weights[1] = float(cw[0]), float(cw[1])
+        _monitor_params(o.early_stopping, early_stopping, "early_stopping")
+        _monitor_params(o.reduce_lr, reduce_lr, "reduce_lr")
+        # ctypes keeps the bytes alive through the struct; the C strings must live
+        # until the library returns, and so must the callback object below.
+        o.best_model_path = L.fsencode(best_model_path) if best_model_path is not None else None
+        o.checkpoint_path = L.fsencode(checkpoint_path) if checkpoint_path is not None else None
+        o.progress = None  # FILE *: the wrapper never passes a C stream
+        if callback is None:
+            self.callbacks = []
+        elif isinstance(callback, (list, tuple)):
+            self.callbacks = list(callback)
+        else:
+            self.callbacks = [callback]
+        if verbose:
+            self.callbacks.append(lambda ev: _print_event(ev) and False)
+        self.errors = []
+        self.asked_stop = False
+        self.c_callback = S.FIT_CALLBACK(self._trampoline) if self.callbacks else S.FIT_CALLBACK()
+        o.callback = self.c_callback
+        self.options = o
+
+    def _trampoline(self, event_ptr, _user):
+        # Runs on the fitting thread while the library waits. An exception must
+        # never escape into C (ctypes would only print it): it is kept, training is
+        # cancelled, and finish() re-raises it.
+        try:
+            ev = FitEvent._from_struct(event_ptr.contents)
+            stop = False
+            for cb in self.callbacks:
+                if cb(ev):
+                    stop = True
+            if stop:
+                self.asked_stop = True
+            return 1 if stop else 0
+        except BaseException as e:  # noqa: B902 - re-raised after the library returns
+            self.errors.append(e)
+            return 1
+
+    def error(self, status, function):
+        """The library's exception for `status` (read on the calling thread right
+        after the call), or None when OK or explained by a callback."""
+        if status == S.OK or self.errors or (status == S.ERR_CANCELLED and self.asked_stop):
+            return None
+        try:
+            L.raise_error(status, function)
+        except PneumoError as e:
+            return e
+
+    def finish(self, status, err, hist):
+        history = History(hist.value) if hist.value else None
+        if self.errors:
+            exc = self.errors[0]
+            try:
+                exc.history = history
+            except AttributeError:
+                pass
+            raise exc
+        if err is not None:
+            err.history = history
+            raise err
+        if history is not None:
+            history.cancelled = status == S.ERR_CANCELLED
+        return history
+
+
+class Model(L.Handle):
+    """A sequential model on a fixed input shape (height, width, channels).
+
+    Model(h, w, c, seed) is empty; add layers with add_conv2d(), add_maxpool2d(),
+    add_flatten(), add_dense(), add_activation(), add_dropout() (each returns the
+    model, so calls chain). Model.article(size, seed) builds the article's CNN.
+    `optimizer` is the model's current optimizer (set by fit(), train_step() or
+    Model.load(); None until then)."""
+
+    _destroy = "pneumo_model_destroy"
+
+    def __init__(self, height, width, channels=1, seed=0):
+        out = c_void_p()
+        L.call("pneumo_model_create", int(height), int(width), int(channels), int(seed),
+               byref(out))
+        L.Handle.__init__(self, out.value)
+        self.optimizer = None
+
+    @classmethod
+    def _adopt(cls, ptr):
+        m = cls.__new__(cls)
+        L.Handle.__init__(m, ptr)
+        m.optimizer = None
+        return m
+
+    @classmethod
+    def article(cls, size=500, seed=1):
+        """The article's CNN for size x size x 1 inputs (1,467,137 parameters at 500;
+        size >= 94)."""
+        out = c_void_p()
+        L.call("pneumo_model_create_article", int(size), int(seed), byref(out))
+        return cls._adopt(out.value)
+
+    @classmethod
+    def load(cls, path):
+        """Load a model file: returns (model, optimizer or None). Corrupt or
+        hostile files raise FormatError/LimitError naming the file."""
+        m, o = c_void_p(), c_void_p()
+        L.call("pneumo_model_load", L.fsencode(path), byref(m), byref(o))
+        return cls._wrap_loaded(m, o)
+
+    @classmethod
+    def from_bytes(cls, data):
+        """Load a model file's contents from memory: (model, optimizer or None)."""
+        data = bytes(data)
+        m, o = c_void_p(), c_void_p()
+        L.call("pneumo_model_load_memory", data, len(data), byref(m), byref(o))
+        return cls._wrap_loaded(m, o)
+
+    @classmethod
+    def _wrap_loaded(cls, m, o):
+        model = cls._adopt(m.value)
+        opt = Optimizer._adopt(o.value) if o.value else None
+        model.optimizer = opt
+        return model, opt
+
+    # --- building ---------------------------------------------------------------------
+    def add_conv2d(self, filters, kernel_size=3, strides=1, padding="valid", activation=None,
+                   use_bias=True):
+        """Append Conv2D(filters, kernel_size, strides, padding, activation)."""
+        p = S.Conv2DParams()
+        L.lib.pneumo_conv2d_default_params(byref(p))
+        p.filters = int(filters)
+        p.kernel_h, p.kernel_w = _pair_arg(kernel_size, "kernel_size")
+        p.stride_h, p.stride_w = _pair_arg(strides, "strides")
+        p.padding = _padding(padding)
+        p.activation = _activation(activation)
+        p.use_bias = int(bool(use_bias))
+        with self._lock:
+            L.call("pneumo_model_add_conv2d", self.handle, byref(p))
+        return self
+
+    def add_maxpool2d(self, pool_size=2, strides=None, padding="valid"):
+        """Append MaxPooling2D(pool_size, strides (None = pool size), padding)."""
+        p = S.MaxPool2DParams()
+        L.lib.pneumo_maxpool2d_default_params(byref(p))
+        p.pool_h, p.pool_w = _pair_arg(pool_size, "pool_size")
+        p.stride_h, p.stride_w = (0, 0) if strides is None else _pair_arg(strides, "strides")
+        p.padding = _padding(padding)
+        with self._lock:
+            L.call("pneumo_model_add_maxpool2d", self.handle, byref(p))
+        return self
+
+    def add_flatten(self):
+        with self._lock:
+            L.call("pneumo_model_add_flatten", self.handle)
+        return self
+
+    def add_dense(self, units, activation=None):
+        with self._lock:
+            L.call("pneumo_model_add_dense", self.handle, int(units), _activation(activation))
+        return self
+
+    def add_activation(self, activation):
+        with self._lock:
+            L.call("pneumo_model_add_activation", self.handle, _activation(activation))
+        return self
+
+    def add_dropout(self, rate):
+        with self._lock:
+            L.call("pneumo_model_add_dropout", self.handle, float(rate))
+        return self
+
+    # --- facts ---------------------------------------------------------------------------
+    @property
+    def threads(self):
+        """Threads used by forward/backward passes (the online cores unless set);
+        assign 1..64 (0 = cores). Forward results do not depend on it."""
+        return L.lib.pneumo_model_threads(self.handle)
+
+    @threads.setter
+    def threads(self, n):
+        with self._lock:
+            L.call("pneumo_model_set_threads", self.handle, int(n))
+
+    @property
+    def num_layers(self):
+        return L.lib.pneumo_model_num_layers(self.handle)
+
+    @property
+    def input_shape(self):
+        """(height, width, channels) of one sample."""
+        h, w, c = c_int32(), c_int32(), c_int32()
+        L.call("pneumo_model_input_shape", self.handle, byref(h), byref(w), byref(c))
+        return h.value, w.value, c.value
+
+    @property
+    def output_size(self):
+        return L.lib.pneumo_model_output_size(self.handle)
+
+    def count_params(self):
+        """Trainable parameters (Keras' count_params())."""
+        return L.lib.pneumo_model_num_params(self.handle)
+
+    num_params = property(count_params)
+
+    @property
+    def num_param_tensors(self):
+        return L.lib.pneumo_model_num_param_tensors(self.handle)
+
+    @property
+    def param_names(self):
+        """['conv2d_1/kernel', 'conv2d_1/bias', ...]."""
+        h = self.handle
+        return [L.text(L.lib.pneumo_model_param_name(h, i))
+                for i in range(L.lib.pneumo_model_num_param_tensors(h))]
+
+    def _param_index(self, key):
+        if isinstance(key, str):
+            names = self.param_names
+            if key not in names:
+                raise KeyError(f"no parameter {key!r}; the model has {', '.join(names)}")
+            return names.index(key)
+        n = self.num_param_tensors
+        if not -n <= key < n:
+            raise IndexError(f"parameter index {key} out of range ({n} tensors)")
+        return key % n
+
+    def _view(self, fn, key):
+        with self._lock:
+            out = c_void_p()
+            L.call(fn, self.handle, self._param_index(key), byref(out))
+            t = Tensor._adopt(out.value, owner=self)
+            self._export(t)
+        return t
+
+    def param(self, key):
+        """Tensor viewing parameter `key` (index or name) in place, in Keras'
+        layout; writing it changes the model. The view keeps the model alive."""
+        return self._view("pneumo_model_param", key)
+
+    def grad(self, key):
+        """Tensor viewing the gradient of parameter `key` from the last
+        compute_gradients()/train_step()."""
+        return self._view("pneumo_model_grad", key)
+
+    def get_weights(self):
+        """Copies of every parameter tensor (NumPy arrays, or nested lists without
+        NumPy), in param_names order."""
+        out = []
+        for i in range(self.num_param_tensors):
+            with self.param(i) as t:
+                out.append(t.numpy(copy=True) if np is not None else t.tolist())
+        return out
+
+    def set_weights(self, weights):
+        """Copy values into every parameter tensor (shapes must match)."""
+        weights = list(weights)
+        if len(weights) != self.num_param_tensors:
+            raise InvalidArgumentError(f"{len(weights)} arrays for {self.num_param_tensors} "
+                                       "parameter tensors", S.ERR_INVALID_ARG)
+        with self._lock:
+            for i, w in enumerate(weights):
+                with self.param(i) as t:
+                    t.copy_from(w)
+
+    def summary(self):
+        """Keras-style summary text (layers, output shapes, 'Total params: ...')."""
+        with self._lock:
+            return L.fetch_string("pneumo_model_summary_string", self.handle)
+
+    def __repr__(self):
+        if self.closed:
+            return "<pneumo.Model (closed)>"
+        return (f"<pneumo.Model input={self.input_shape} layers={self.num_layers} "
+                f"params={self.count_params():,}>")
+
+    def save(self, path, optimizer=None):
+        """Save architecture and weights (and the optimizer's settings and state if
+        given) to `path`, atomically."""
+        with ExitStack() as stack:
+            stack.enter_context(self._lock)
+            if optimizer is not None:
+                stack.enter_context(optimizer._lock)
+            L.call("pneumo_model_save", self.handle,
+                   optimizer.handle if optimizer is not None else None, L.fsencode(path))
+
+    # --- inference ----------------------------------------------------------------------
+    def _batch_input(self, x):
+        """x as an (N, H, W, C) Tensor; a single (H, W, C) sample gets a batch axis
+        (zero copy)."""
+        t = Tensor.from_any(x)
+        shape = t.shape
+        if len(shape) == 3 and shape == self.input_shape:
+            out = c_void_p()
+            cshape = (c_int64 * 4)(1, *shape)
+            L.call("pneumo_tensor_wrap", 4, cshape, c_void_p(t.data_ptr), byref(out))
+            t = Tensor._adopt(out.value, keep=t)
+        return t
+
+    def predict(self, x, batch_size=32):
+        """Outputs for a batch x (N, H, W, C) - a NumPy array (float32
+        C-contiguous arrays are used in place), a Tensor or nested lists - or for
+        one (H, W, C) sample. Runs `batch_size` samples per forward pass (None =
+        all at once). Returns an (N, output_size) float32 NumPy array, or nested
+        lists without NumPy."""
+        t = self._batch_input(x)
+        shape = t.shape
+        n = shape[0] if shape else 0
+        with self._lock:
+            k = self.output_size
+            if np is not None:
+                result = np.zeros((n, k), dtype=np.float32)
+                out = Tensor.from_numpy(result)
+            else:
+                result = out = Tensor((n, k))
+            step = n if not batch_size or batch_size >= n else int(batch_size)
+            if step == n or len(shape) != 4:
+                L.call("pneumo_model_predict", self.handle, t.handle, out.handle)
+            else:
+                per = 1
+                for d in shape[1:]:
+                    per *= d
+                for start in range(0, n, step):
+                    m = min(step, n - start)
+                    xs, ys = c_void_p(), c_void_p()
+                    L.call("pneumo_tensor_wrap", 4, (c_int64 * 4)(m, *shape[1:]),
+                           c_void_p(t.data_ptr + start * per * 4), byref(xs))
+                    with Tensor._adopt(xs.value) as xv:
+                        L.call("pneumo_tensor_wrap", 2, (c_int64 * 2)(m, k),
+                               c_void_p(out.data_ptr + start * k * 4), byref(ys))
+                        with Tensor._adopt(ys.value) as yv:
+                            L.call("pneumo_model_predict", self.handle, xv.handle, yv.handle)
+        return result if np is not None else out.tolist()
+
+    def predict_file(self, path):
+        """Probability of class 1 for a JPEG/PNG file, preprocessed as the dataset
+        pipeline does (grayscale, nearest resize to the input size, 1/255)."""
+        p = c_float()
+        with self._lock:
+            L.call("pneumo_model_predict_file", self.handle, L.fsencode(path), byref(p))
+        return p.value
+
+    def predict_image(self, image):
+        """Probability of class 1 for an Image (or a (height, width) uint8 array)."""
+        own = not isinstance(image, Image)
+        img = Image.from_numpy(image) if own else image
+        try:
+            p = c_float()
+            with self._lock:
+                L.call("pneumo_model_predict_image", self.handle, img.handle, byref(p))
+            return p.value
+        finally:
+            if own:
+                img.close()
+
+    def diagnose(self, path_or_image):
+        """The article's single-image diagnosis: (probability of pneumonia, label
+        'Pneumonia' or 'Normal', sentence), e.g. (0.9731, 'Pneumonia', 'I am 97.31%
+        percent confirmed that this is a Pneumonia case'); p >= 0.5 is Pneumonia."""
+        if isinstance(path_or_image, Image) or (np is not None and
+                                                 isinstance(path_or_image, np.ndarray)):
+            p = self.predict_image(path_or_image)
+        else:
+            p = self.predict_file(path_or_image)
+        if p >= 0.5:
+            return p, "Pneumonia", f"I am {p:.2%} percent confirmed that this is a Pneumonia case"
+        return p, "Normal", f"I am {1.0 - p:.2%} percent confirmed that this is a Normal case"
+
+    # --- training -----------------------------------------------------------------------
+    def _xyw(self, x, y, weights):
+        tx = self._batch_input(x)
+        ty = Tensor.from_any(y)
+        tw = Tensor.from_any(weights) if weights is not None else None
+        return tx, ty, tw
+
+    def compute_gradients(self, x, y, weights=None):
+        """Forward and backward pass without an update (gradients via grad());
+        returns {'loss', 'accuracy', 'batch_size'}."""
+        tx, ty, tw = self._xyw(x, y, weights)
+        r = S.StepResult()
+        with self._lock:
+            L.call("pneumo_model_compute_gradients", self.handle, tx.handle, ty.handle,
+                   tw.handle if tw else None, byref(r))
+        return _step_dict(r)
+
+    def train_step(self, x, y, weights=None, optimizer=None):
+        """One training step on a batch: x (N, H, W, C), labels y (N,) in {0, 1},
+        optional per-sample weights (N,). Uses `optimizer`, else the model's
+        optimizer (an Adam with Keras defaults is created the first time).
+        Returns {'loss', 'accuracy', 'batch_size'}."""
+        opt = self._optimizer(optimizer)
+        tx, ty, tw = self._xyw(x, y, weights)
+        r = S.StepResult()
+        with self._lock, opt._lock:
+            L.call("pneumo_model_train_step", self.handle, opt.handle, tx.handle, ty.handle,
+                   tw.handle if tw else None, byref(r))
+        return _step_dict(r)
+
+    def evaluate_batch(self, x, y, weights=None):
+        """Loss and accuracy of one batch in inference mode."""
+        tx, ty, tw = self._xyw(x, y, weights)
+        r = S.StepResult()
+        with self._lock:
+            L.call("pneumo_model_evaluate_batch", self.handle, tx.handle, ty.handle,
+                   tw.handle if tw else None, byref(r))
+        return _step_dict(r)
+
+    def _optimizer(self, optimizer):
+        if optimizer is not None:
+            self.optimizer = optimizer
+        elif self.optimizer is None or self.optimizer.closed:
+            self.optimizer = Adam()
+        return self.optimizer
+
+    def fit(self, train, val=None, *, epochs=25, batch_size=16, optimizer=None,
+            class_weight=None, early_stopping=None, reduce_lr=None, callback=None,
+            best_model_path=None, checkpoint_path=None, initial_epoch=0, verbose=False):
+        """Train on the Dataset `train`, evaluating `val` (a Dataset or None) after
+        each epoch, with tf.keras' semantics. Returns a History.
+
+        optimizer: defaults to the model's (Adam() the first time).
+        class_weight: None, 'balanced' (sklearn over `train`), or {0: w0, 1: w1}.
+        early_stopping: None/False (off), True (Keras defaults) or a dict with
+          monitor ('val_loss', 'val_accuracy', 'loss', 'accuracy'), mode ('auto',
+          'min', 'max'), patience, min_delta, restore_best_weights.
+        reduce_lr: likewise for ReduceLROnPlateau (monitor, mode, patience, factor,
+          min_delta, cooldown, min_lr).
+        callback: fn(FitEvent) -> bool (True stops), or a list of them.
+        best_model_path: save the model (and optimizer) whenever the monitored
+          quantity improves.
+        checkpoint_path: after every epoch save everything Model.fit_resume()
+          needs to continue the run.
+        verbose: print a Keras-like line per epoch (from Python)."""
+        opt = self._optimizer(optimizer)
+        run = _FitRun(epochs, batch_size, class_weight, early_stopping, reduce_lr, callback,
+                      best_model_path, checkpoint_path, initial_epoch, verbose)
+        hist = c_void_p()
+        with ExitStack() as stack:
+            for obj in (self, opt, train, val):
+                if obj is not None:
+                    stack.enter_context(obj._lock)
+            status = L.lib.pneumo_model_fit(self.handle, opt.handle, train.handle,
+                                            val.handle if val is not None else None,
+                                            byref(run.options), byref(hist))
+            err = run.error(status, "pneumo_model_fit")
+        return run.finish(status, err, hist)
+
+    @classmethod
+    def fit_resume(cls, checkpoint, train, val=None, *, epochs=25, batch_size=16,
+                   class_weight=None, early_stopping=None, reduce_lr=None, callback=None,
+                   best_model_path=None, checkpoint_path=None, verbose=False):
+        """Continue a run from a checkpoint written by fit(checkpoint_path=...):
+        loads model, optimizer, callback state and history and fits the remaining
+        epochs up to `epochs` (pass the same settings as the interrupted run).
+        Returns (model, optimizer, history). If the continued training fails, the
+        exception carries .model, .optimizer and .history (its state so far)."""
+        run = _FitRun(epochs, batch_size, class_weight, early_stopping, reduce_lr, callback,
+                      best_model_path, checkpoint_path, 0, verbose)
+        m, o, hist = c_void_p(), c_void_p(), c_void_p()
+        with ExitStack() as stack:
+            for obj in (train, val):
+                if obj is not None:
+                    stack.enter_context(obj._lock)
+            status = L.lib.pneumo_model_fit_resume(L.fsencode(checkpoint), train.handle,
+                                                   val.handle if val is not None else None,
+                                                   byref(run.options), byref(m), byref(o),
+                                                   byref(hist))
+            err = run.error(status, "pneumo_model_fit_resume")
+        model, opt = cls._wrap_loaded(m, o) if m.value else (None, None)
+        if opt is None and o.value:
+            opt = Optimizer._adopt(o.value)
+        try:
+            history = run.finish(status, err, hist)
+        except BaseException as e:
+            try:
+                e.model, e.optimizer = model, opt
+            except AttributeError:
+                pass
+            raise
+        return model, opt, history
+
+    def evaluate(self, dataset, batch_size=16, threshold=0.5):
+        """Evaluate a Dataset in order (use one without shuffle and augmentation).
+        Returns a dict: loss (unweighted BCE), accuracy ((p > threshold) == label),
+        confusion_matrix [[tn, fp], [fn, tp]], roc_auc (None if one class only),
+        count, classification_report (sklearn's text, with the dataset's class
+        names), probs and labels (float32 NumPy arrays, array.array('f') without
+        NumPy) in dataset order."""
+        n = len(dataset)
+        if np is not None:
+            probs = np.zeros(n, dtype=np.float32)
+            labels = np.zeros(n, dtype=np.float32)
+            pp, pl = probs.ctypes.data, labels.ctypes.data
+        else:
+            import array
+            probs = array.array("f", bytes(4 * n))
+            labels = array.array("f", bytes(4 * n))
+            pp, pl = probs.buffer_info()[0], labels.buffer_info()[0]
+        ev = S.Evaluation()
+        with self._lock, dataset._lock:
+            L.call("pneumo_model_evaluate", self.handle, dataset.handle, int(batch_size),
+                   float(threshold), byref(ev), c_void_p(pp), c_void_p(pl))
+        cm = confusion_to_list(ev.confusion)
+        names = dataset.class_names
+        return {
+            "loss": ev.loss,
+            "accuracy": ev.accuracy,
+            "confusion_matrix": cm,
+            "roc_auc": _nan_to_none(ev.roc_auc),
+            "count": ev.count,
+            "classification_report": classification_report(cm, names[:2] if len(names) >= 2
+                                                           else None),
+            "probs": probs,
+            "labels": labels,
+        }
+
+
+__all__ = ["Model", "History", "FitEvent"]
