@@ -769,6 +769,15 @@ static size_t model_pattern(const pneumo_model *m, int32_t n, uint8_t *pat)
             if (pat)
                 memcpy(pat + at, l->argmax, count);
             at += count;
+        } else if (!m->acts[i]) {
+            /* a Conv2D fused with the pool after it keeps no output: the loss
+             * is smooth while the pool's argmax (recorded for the pool) and
+             * the sign of each pooled maximum stay the same */
+            const size_t pcount = (size_t)n * (size_t)pn_dims_size(&m->layers[i + 1].out);
+            if (pat)
+                for (size_t j = 0; j < pcount; j++)
+                    pat[at + j] = m->acts[i + 1][j] > 0.0f;
+            at += pcount;
         } else if (l->act == PN_ACT_RELU && (l->kind == PN_LAYER_CONV2D ||
                                               l->kind == PN_LAYER_DENSE ||
                                               l->kind == PN_LAYER_ACTIVATION)) {

@@ -404,6 +404,29 @@ static void test_history_edge_cases(void **state)
     assert_null(strstr(html, ">val_loss</text>"));
     assert_null(strstr(html, "nan"));
     pneumo_free(html);
+    /* a long, diverging run: huge and infinite losses are clipped, ticks stay few */
+    pneumo_history_destroy(h);
+    assert_int_equal(pn_history_new(&h), PNEUMO_OK);
+    for (int e = 0; e < 300; e++) {
+        rec.epoch = e;
+        rec.loss = e == 0 ? 1e30 : e == 1 ? INFINITY : 1.0 / (e + 1);
+        rec.val_loss = e % 7 ? 0.5 : NAN;
+        rec.accuracy = e == 2 ? NAN : 0.5 + e / 1000.0;
+        rec.val_accuracy = 0.6;
+        rec.lr = 1e-3 * pow(0.3, e / 100);
+        assert_int_equal(pn_history_append(h, &rec), PNEUMO_OK);
+    }
+    assert_int_equal(pneumo_report_set_history(r, h), PNEUMO_OK);
+    assert_int_equal(pneumo_report_render_html(r, &html, NULL), PNEUMO_OK);
+    expect(html, "Training (300 epochs)");
+    expect(html, ">lr \xe2\x86\x92 3e-4</text>");
+    expect(html, ">lr \xe2\x86\x92 9e-5</text>");
+    expect(html, "ReduceLROnPlateau after epoch 100: learning rate 1e-3");
+    expect(html, ">1000000</text>"); /* the loss axis is capped at 1e6 */
+    assert_null(strstr(html, "nan"));
+    assert_null(strstr(html, "inf"));
+    assert_true(count(html, "class=\"grid\"") < 60);
+    pneumo_free(html);
     /* an empty history clears the section */
     pneumo_history_destroy(h);
     assert_int_equal(pn_history_new(&h), PNEUMO_OK);

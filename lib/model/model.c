@@ -82,7 +82,20 @@ void pn_model_free_batch(pneumo_model *m)
     pn_aligned_free(m->thread_grads);
     m->thread_grads = NULL;
     m->gbuf[0] = m->gbuf[1] = NULL;
+    free(m->fused);
+    m->fused = NULL;
+    pn_aligned_free(m->scratch);
+    m->scratch = NULL;
+    m->scratch_stride = 0;
     m->batch_cap = 0;
+}
+
+void pn_model_set_fusion(pneumo_model *m, int on)
+{
+    if (m->no_fusion == !on)
+        return;
+    pn_model_free_batch(m);
+    m->no_fusion = !on;
 }
 
 void pneumo_model_destroy(pneumo_model *m)

@@ -26,8 +26,16 @@ struct pneumo_model {
 
     /* Per-batch buffers, grown to the largest batch seen. */
     int32_t batch_cap;
-    float **acts;       /* output of each layer */
+    float **acts;       /* output of each layer (NULL for a fused Conv2D) */
     float *gbuf[2];     /* ping-pong gradients w.r.t. activations */
+
+    /* Fusion plan, made with the batch buffers: fused[i] is 1 when layer i (a
+     * Conv2D) runs as one unit with the MaxPooling2D at i + 1 and its output
+     * is never stored (lib/layers/fused.h). no_fusion turns it off (tests). */
+    uint8_t *fused;
+    int no_fusion;
+    float *scratch;         /* per-thread strips of fused layers: threads x scratch_stride */
+    int64_t scratch_stride; /* floats */
 
     uint64_t train_steps; /* forward passes in training mode (dropout stream) */
 
@@ -59,5 +67,9 @@ pneumo_status pn_model_load_extra(const char *path, pneumo_model **model, pneumo
 
 /* Free per-batch buffers (used when the model changes). */
 void pn_model_free_batch(pneumo_model *m);
+
+/* Run Conv2D + MaxPooling2D pairs fused (the default) or layer by layer;
+ * results are the same (tests compare them). */
+void pn_model_set_fusion(pneumo_model *m, int on);
 
 #endif

@@ -9,6 +9,7 @@
 #include "model/model.h"
 #include "optim/optimizer.h"
 #include "core/threadpool.h"
+#include "layers/fused.h"
 
 /* Threads' private parameter-gradient sums: (threads - 1) x the largest layer. */
 static pneumo_status ensure_thread_grads(pneumo_model *m)
@@ -28,32 +29,83 @@ static pneumo_status ensure_thread_grads(pneumo_model *m)
     return PNEUMO_OK;
 }
 
-/* Grow the per-batch buffers to hold n samples. */
+/* Plan which Conv2D + MaxPooling2D pairs run fused. */
+static pneumo_status plan_fusion(pneumo_model *m)
+{
+    m->fused = calloc((size_t)m->nlayers, 1);
+    if (!m->fused)
+        return pn_error_nomem("fusion plan", (size_t)m->nlayers);
+    if (m->no_fusion)
+        return PNEUMO_OK;
+    for (int32_t i = 0; i + 1 < m->nlayers; i++)
+        if (pn_conv_pool_fusable(&m->layers[i], &m->layers[i + 1])) {
+            m->fused[i] = 1;
+            i++;
+        }
+    return PNEUMO_OK;
+}
+
+/* First layer of the backward step that ends at layer `last`. */
+static int32_t step_first(const pneumo_model *m, int32_t last)
+{
+    return last > 0 && m->fused[last - 1] ? last - 1 : last;
+}
+
+/* Grow the per-batch buffers to hold n samples. A fused Conv2D keeps no
+ * output; the two gradient buffers are sized by walking backward as backward()
+ * does: each step reads dL/dy from one and writes dL/dx to the other. */
 static pneumo_status ensure_batch(pneumo_model *m, int32_t n)
 {
     pneumo_status st;
-    int64_t gmax = pn_dims_size(&m->input);
+    int64_t gsize[2] = {0, 0}, scratch = 0;
+    int cur = 0;
     if (n <= m->batch_cap && m->acts)
         return PNEUMO_OK;
     pn_model_free_batch(m);
+    if ((st = plan_fusion(m)) != PNEUMO_OK)
+        return st;
     m->acts = calloc((size_t)m->nlayers, sizeof *m->acts);
-    if (!m->acts)
+    if (!m->acts) {
+        pn_model_free_batch(m);
         return pn_error_nomem("activation table", (size_t)m->nlayers * sizeof *m->acts);
+    }
     for (int32_t i = 0; i < m->nlayers; i++) {
         int64_t size = pn_dims_size(&m->layers[i].out);
+        if (m->fused[i])
+            continue;
         m->acts[i] = pn_aligned_alloc((size_t)n * (size_t)size * sizeof(float));
         if (!m->acts[i]) {
             pn_model_free_batch(m);
             return pn_error_nomem(m->layers[i].name, (size_t)n * (size_t)size * sizeof(float));
         }
-        if (size > gmax)
-            gmax = size;
+    }
+    for (int32_t i = m->nlayers - 1; i >= 0; i = step_first(m, i) - 1) {
+        const int32_t first = step_first(m, i);
+        const int64_t out = pn_dims_size(&m->layers[i].out);
+        if (out > gsize[cur])
+            gsize[cur] = out;
+        if (first > 0 && pn_dims_size(&m->layers[first].in) > gsize[1 - cur])
+            gsize[1 - cur] = pn_dims_size(&m->layers[first].in);
+        if (first != i && (int64_t)pn_conv_pool_scratch(&m->layers[first], &m->layers[i]) > scratch)
+            scratch = (int64_t)pn_conv_pool_scratch(&m->layers[first], &m->layers[i]);
+        cur = 1 - cur;
     }
     for (int i = 0; i < 2; i++) {
-        m->gbuf[i] = pn_aligned_alloc((size_t)n * (size_t)gmax * sizeof(float));
+        size_t bytes = (size_t)n * (size_t)(gsize[i] ? gsize[i] : 1) * sizeof(float);
+        m->gbuf[i] = pn_aligned_alloc(bytes);
         if (!m->gbuf[i]) {
             pn_model_free_batch(m);
-            return pn_error_nomem("gradient buffers", (size_t)n * (size_t)gmax * sizeof(float));
+            return pn_error_nomem("gradient buffers", bytes);
+        }
+    }
+    if (scratch) {
+        size_t bytes;
+        m->scratch_stride = (scratch + 15) & ~(int64_t)15;
+        bytes = (size_t)pn_pool_size(m->pool) * (size_t)m->scratch_stride * sizeof(float);
+        m->scratch = pn_aligned_alloc(bytes);
+        if (!m->scratch) {
+            pn_model_free_batch(m);
+            return pn_error_nomem("fused layer scratch", bytes);
         }
     }
     if ((st = ensure_thread_grads(m)) != PNEUMO_OK) {
@@ -110,10 +162,12 @@ static pneumo_status check_loss_head(const pneumo_model *m, const char *fn)
     return PNEUMO_OK;
 }
 
-/* One layer over a batch, split across the model's threads by samples. */
+/* One layer (or a fused Conv2D + MaxPooling2D pair: l and l + 1) over a
+ * batch, split across the model's threads by samples. */
 typedef struct layer_job {
     pneumo_model *m;
     pn_layer *l;
+    int fused;
     pn_run run;
     int32_t n;
     const float *x;  /* layer input for the whole batch */
@@ -127,13 +181,20 @@ static void layer_task(void *ctx, int ith, int nth)
 {
     layer_job *j = ctx;
     pn_layer *l = j->l;
-    const int64_t in_size = pn_dims_size(&l->in), out_size = pn_dims_size(&l->out);
+    const int64_t in_size = pn_dims_size(&l->in), out_size = pn_dims_size(&(l + j->fused)->out);
+    float *scratch = j->fused ? j->m->scratch + (size_t)ith * (size_t)j->m->scratch_stride : NULL;
     int32_t n0 = (int32_t)((int64_t)j->n * ith / nth), n1 = (int32_t)((int64_t)j->n * (ith + 1) / nth);
     pn_run run = j->run;
     j->status[ith] = PNEUMO_OK;
     if (n1 <= n0)
         return;
     run.sample0 = n0;
+    if (!j->backward && j->fused) {
+        j->status[ith] = pn_conv_pool_forward(l, l + 1, &run, n1 - n0,
+                                              j->x + (size_t)n0 * (size_t)in_size,
+                                              j->y + (size_t)n0 * (size_t)out_size, scratch);
+        return;
+    }
     if (!j->backward) {
         j->status[ith] = l->ops->forward(l, &run, n1 - n0, j->x + (size_t)n0 * (size_t)in_size,
                                          j->y + (size_t)n0 * (size_t)out_size);
@@ -147,6 +208,13 @@ static void layer_task(void *ctx, int ith, int nth)
         run.dw = mine;
         run.db = mine + l->nw;
     }
+    if (j->fused) {
+        j->status[ith] = pn_conv_pool_backward(
+            l, l + 1, &run, n1 - n0, j->x + (size_t)n0 * (size_t)in_size,
+            j->y + (size_t)n0 * (size_t)out_size, j->dy + (size_t)n0 * (size_t)out_size,
+            j->dx ? j->dx + (size_t)n0 * (size_t)in_size : NULL, scratch);
+        return;
+    }
     j->status[ith] = l->ops->backward(l, &run, n1 - n0, j->x + (size_t)n0 * (size_t)in_size,
                                       j->y + (size_t)n0 * (size_t)out_size,
                                       j->dy + (size_t)n0 * (size_t)out_size,
@@ -156,11 +224,12 @@ static void layer_task(void *ctx, int ith, int nth)
 static pneumo_status run_layer(layer_job *j)
 {
     int nth = pn_pool_size(j->m->pool);
-    size_t per = pn_layer_scratch_per_sample(j->l);
+    pn_layer *sl = j->l + j->fused; /* the layer keeping scratch (the pool of a pair) */
+    size_t per = pn_layer_scratch_per_sample(sl);
     pneumo_status st;
     if (!j->backward && per &&
-        (st = pn_layer_reserve_scratch(j->l, (size_t)j->n * per, j->l->kind == PN_LAYER_MAXPOOL2D,
-                                       j->l->kind == PN_LAYER_DROPOUT)) != PNEUMO_OK)
+        (st = pn_layer_reserve_scratch(sl, (size_t)j->n * per, sl->kind == PN_LAYER_MAXPOOL2D,
+                                       sl->kind == PN_LAYER_DROPOUT)) != PNEUMO_OK)
         return st;
     if (nth > j->n)
         nth = 1; /* fewer samples than threads: not worth waking them */
@@ -199,6 +268,8 @@ static pneumo_status forward(pneumo_model *m, int32_t n, const float *x, int tra
         memset(&j, 0, sizeof j);
         j.m = m;
         j.l = &m->layers[i];
+        j.fused = m->fused[i];
+        i += j.fused; /* i: the last layer of the step */
         j.run = (pn_run){pn_kernels_get(), training, logits && i == m->nlayers - 1, m->seed,
                          m->train_steps, 0, NULL, NULL};
         j.n = n;
@@ -219,20 +290,22 @@ static pneumo_status backward(pneumo_model *m, int32_t n, const float *x)
 {
     int cur = 0;
     memset(m->grads, 0, (size_t)m->arena_size * sizeof(float));
-    for (int32_t i = m->nlayers - 1; i >= 0; i--) {
+    for (int32_t i = m->nlayers - 1; i >= 0; i = step_first(m, i) - 1) {
+        const int32_t first = step_first(m, i);
         layer_job j;
         pneumo_status st;
         memset(&j, 0, sizeof j);
         j.m = m;
-        j.l = &m->layers[i];
+        j.l = &m->layers[first];
+        j.fused = first != i;
         j.run = (pn_run){pn_kernels_get(), 1, i == m->nlayers - 1, m->seed, m->train_steps - 1, 0,
                          NULL, NULL};
         j.n = n;
         j.backward = 1;
-        j.x = i ? m->acts[i - 1] : x;
+        j.x = first ? m->acts[first - 1] : x;
         j.y = m->acts[i];
         j.dy = m->gbuf[cur];
-        j.dx = i ? m->gbuf[1 - cur] : NULL;
+        j.dx = first ? m->gbuf[1 - cur] : NULL;
         if ((st = run_layer(&j)) != PNEUMO_OK)
             return pn_error_prefix("%s backward", j.l->name);
         cur = 1 - cur;

@@ -573,6 +573,8 @@ static pneumo_status render_history(pn_buf *b, const pneumo_report *r)
             ymax = finite_max(vloss, n, 0.0);
         if (!(ymax > 0))
             ymax = 1.0;
+        if (ymax > 1e6) /* a diverged run: clip the curve at the top */
+            ymax = 1e6;
         step = pn_nice_step(ymax * 1.05, 5);
         c.ymin = 0.0;
         c.ymax = ceil(ymax * 1.05 / step) * step;

@@ -152,7 +152,7 @@ double pn_nice_step(double range, int target)
 {
     double raw, mag, f;
     if (!(range > 0.0) || !isfinite(range) || target < 1)
-        return 1.0;
+        return range > 0.0 ? range : 1.0; /* non-finite range: callers cap it first */
     raw = range / target;
     mag = pow(10.0, floor(log10(raw)));
     f = raw / mag;
@@ -305,12 +305,19 @@ void pn_svg_line_chart(pn_buf *b, const pn_chart *c)
 
     xstep = c->xstep > 0 ? c->xstep : pn_nice_step(f.xmax - f.xmin, 8);
     ystep = c->ystep > 0 ? c->ystep : pn_nice_step(f.ymax - f.ymin, 5);
+    /* at most ~100 ticks whatever the caller asked for */
+    if (!((f.xmax - f.xmin) / xstep <= 100.0))
+        xstep = pn_nice_step(f.xmax - f.xmin, 8);
+    if (!((f.ymax - f.ymin) / ystep <= 100.0))
+        ystep = pn_nice_step(f.ymax - f.ymin, 5);
     {
         int xd = step_decimals(xstep), yd = step_decimals(ystep);
         double eps;
+        double t0;
         eps = xstep * 1e-6;
-        for (double t = ceil((f.xmin - eps) / xstep) * xstep; t <= f.xmax + eps; t += xstep) {
-            double px = fx(&f, t);
+        t0 = ceil((f.xmin - eps) / xstep) * xstep;
+        for (int k = 0; k <= 120 && t0 + k * xstep <= f.xmax + eps; k++) {
+            double t = t0 + k * xstep, px = fx(&f, t);
             pn_buf_printf(b, "<line x1=\"");
             coord(b, px);
             pn_buf_printf(b, "\" y1=\"");
@@ -328,8 +335,9 @@ void pn_svg_line_chart(pn_buf *b, const pn_chart *c)
             pn_buf_printf(b, "</text>\n");
         }
         eps = ystep * 1e-6;
-        for (double t = ceil((f.ymin - eps) / ystep) * ystep; t <= f.ymax + eps; t += ystep) {
-            double py = fy(&f, t);
+        t0 = ceil((f.ymin - eps) / ystep) * ystep;
+        for (int k = 0; k <= 120 && t0 + k * ystep <= f.ymax + eps; k++) {
+            double t = t0 + k * ystep, py = fy(&f, t);
             pn_buf_printf(b, "<line x1=\"");
             coord(b, f.left - 5);
             pn_buf_printf(b, "\" y1=\"");

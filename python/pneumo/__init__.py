@@ -25,7 +25,7 @@ from .errors import (CancelledError, FormatError, InvalidArgumentError, LibraryN
 from .image import (Image, augment_options, decode_limits, draw_augment_params,
                     identity_augment_params)
 from .metrics import accuracy, classification_report, confusion_matrix, roc_auc
-from .model import FitEvent, History, Model
+from .model import FitEvent, History, Model, early_stopping_defaults, reduce_lr_defaults
 from .optim import SGD, Adam, Optimizer, adam_defaults, sgd_defaults
 from .tensor import Tensor
 
@@ -80,7 +80,8 @@ __all__ = [
     "clear_error",
     "Tensor", "Image", "Model", "History", "FitEvent", "Dataset", "Optimizer", "Adam", "SGD",
     "dataset_options", "augment_options", "decode_limits", "draw_augment_params",
-    "identity_augment_params", "adam_defaults", "sgd_defaults",
+    "identity_augment_params", "adam_defaults", "sgd_defaults", "early_stopping_defaults",
+    "reduce_lr_defaults",
     "accuracy", "classification_report", "confusion_matrix", "roc_auc",
     "PneumoError", "InvalidArgumentError", "ShapeError", "OutOfMemoryError", "PneumoIOError",
     "FormatError", "StateError", "UnsupportedError", "LimitError", "CancelledError",

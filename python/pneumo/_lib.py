@@ -390,6 +390,17 @@ class Handle:
     def __enter__(self):
         return self
 
+    # Copying the Python object would share (and later dangle) the C handle.
+    def __copy__(self):
+        raise TypeError(f"pneumo.{type(self).__name__} owns a C object and cannot be copied "
+                        "(Tensor.clone(), Model.save()/load() make real copies)")
+
+    def __deepcopy__(self, memo):
+        return self.__copy__()
+
+    def __reduce__(self):
+        raise TypeError(f"pneumo.{type(self).__name__} owns a C object and cannot be pickled")
+
     def __exit__(self, *exc):
         self.close()
         return False

@@ -17,11 +17,15 @@ batch end, epoch end, learning-rate change, early stop); returning True stops
 training cleanly after the current batch (fit then returns the History with
 .cancelled = True). An exception raised inside the callback also stops training
 and is re-raised by fit() once the library has returned (with the partial
-history attached as `exc.history`)."""
+history attached as `exc.history`). A Ctrl-C during fit() works the same way:
+the KeyboardInterrupt stops training after the current batch and is re-raised."""
 import collections.abc
+import contextlib
 import ctypes
 import math
+import signal
 import sys
+import threading
 from contextlib import ExitStack
 from ctypes import byref, c_float, c_int32, c_int64, c_void_p
 from dataclasses import dataclass
@@ -168,6 +172,31 @@ def _monitor_params(struct, settings, kind):
         setattr(struct, k, int(v) if k in ("patience", "cooldown", "restore_best_weights") else v)
 
 
+def _monitor_dict(struct):
+    d = struct.to_dict()
+    d.pop("enabled")
+    d["monitor"] = {v: k for k, v in S.MONITORS.items()}.get(d["monitor"], d["monitor"])
+    d["mode"] = {v: k for k, v in S.MODES.items()}.get(d["mode"], d["mode"])
+    return d
+
+
+def early_stopping_defaults():
+    """Keras' EarlyStopping defaults as the library fills them (the keys fit()'s
+    early_stopping dict accepts)."""
+    p = S.EarlyStoppingParams()
+    L.lib.pneumo_early_stopping_default_params(byref(p))
+    d = _monitor_dict(p)
+    d["restore_best_weights"] = bool(d["restore_best_weights"])
+    return d
+
+
+def reduce_lr_defaults():
+    """Keras' ReduceLROnPlateau defaults (the keys fit()'s reduce_lr dict accepts)."""
+    p = S.ReduceLRParams()
+    L.lib.pneumo_reduce_lr_default_params(byref(p))
+    return _monitor_dict(p)
+
+
 def _print_event(ev, out=None):
     out = out or sys.stdout
     if ev.kind == "epoch_begin":
@@ -184,6 +213,12 @@ def _print_event(ev, out=None):
     elif ev.kind == "early_stop":
         print(f"Epoch {ev.epoch + 1}: early stopping", file=out)
     out.flush()
+
+
+def _datasets_in_lock_order(*datasets):
+    """Datasets to lock, in a global order (by id) so that two fits with swapped
+    train/val datasets cannot deadlock."""
+    return tuple(sorted({id(d): d for d in datasets if d is not None}.values(), key=id))
 
 
 class _FitRun:
@@ -230,7 +265,10 @@ class _FitRun:
             self.callbacks.append(lambda ev: _print_event(ev) and False)
         self.errors = []
         self.asked_stop = False
-        self.c_callback = S.FIT_CALLBACK(self._trampoline) if self.callbacks else S.FIT_CALLBACK()
+        self.interrupted = False
+        # Installed even without user callbacks: entering Python once per event lets a
+        # pending Ctrl-C (KeyboardInterrupt) stop training cleanly after the batch.
+        self.c_callback = S.FIT_CALLBACK(self._trampoline)
         o.callback = self.c_callback
         self.options = o
 
@@ -239,6 +277,8 @@ class _FitRun:
         # never escape into C (ctypes would only print it): it is kept, training is
         # cancelled, and finish() re-raises it.
         try:
+            if self.interrupted:
+                return 1
             ev = FitEvent._from_struct(event_ptr.contents)
             stop = False
             for cb in self.callbacks:
@@ -251,10 +291,33 @@ class _FitRun:
             self.errors.append(e)
             return 1
 
+    @contextlib.contextmanager
+    def sigint_guard(self):
+        """While the library trains, turn Ctrl-C into a flag the callback reads
+        (raising KeyboardInterrupt inside a ctypes callback could escape before any
+        try block); finish() raises KeyboardInterrupt afterwards. Only in the main
+        thread and when SIGINT has Python's default handler."""
+        installed = False
+        if threading.current_thread() is threading.main_thread():
+            try:
+                installed = signal.getsignal(signal.SIGINT) is signal.default_int_handler
+            except (ValueError, AttributeError):
+                installed = False
+        if installed:
+            def on_sigint(signum, frame):
+                self.interrupted = True
+            signal.signal(signal.SIGINT, on_sigint)
+        try:
+            yield
+        finally:
+            if installed:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+
     def error(self, status, function):
         """The library's exception for `status` (read on the calling thread right
         after the call), or None when OK or explained by a callback."""
-        if status == S.OK or self.errors or (status == S.ERR_CANCELLED and self.asked_stop):
+        if status == S.OK or self.errors or (status == S.ERR_CANCELLED and
+                                             (self.asked_stop or self.interrupted)):
             return None
         try:
             L.raise_error(status, function)
@@ -263,6 +326,8 @@ class _FitRun:
 
     def finish(self, status, err, hist):
         history = History(hist.value) if hist.value else None
+        if self.interrupted and not self.errors:
+            self.errors.append(KeyboardInterrupt())
         if self.errors:
             exc = self.errors[0]
             try:
@@ -361,6 +426,8 @@ class Model(L.Handle):
             L.call("pneumo_model_add_maxpool2d", self.handle, byref(p))
         return self
 
+    add_maxpool = add_maxpool2d
+
     def add_flatten(self):
         with self._lock:
             L.call("pneumo_model_add_flatten", self.handle)
@@ -386,7 +453,8 @@ class Model(L.Handle):
     def threads(self):
         """Threads used by forward/backward passes (the online cores unless set);
         assign 1..64 (0 = cores). Forward results do not depend on it."""
-        return L.lib.pneumo_model_threads(self.handle)
+        with self._lock:
+            return L.lib.pneumo_model_threads(self.handle)
 
     @threads.setter
     def threads(self, n):
@@ -395,35 +463,41 @@ class Model(L.Handle):
 
     @property
     def num_layers(self):
-        return L.lib.pneumo_model_num_layers(self.handle)
+        with self._lock:
+            return L.lib.pneumo_model_num_layers(self.handle)
 
     @property
     def input_shape(self):
         """(height, width, channels) of one sample."""
         h, w, c = c_int32(), c_int32(), c_int32()
-        L.call("pneumo_model_input_shape", self.handle, byref(h), byref(w), byref(c))
+        with self._lock:
+            L.call("pneumo_model_input_shape", self.handle, byref(h), byref(w), byref(c))
         return h.value, w.value, c.value
 
     @property
     def output_size(self):
-        return L.lib.pneumo_model_output_size(self.handle)
+        with self._lock:
+            return L.lib.pneumo_model_output_size(self.handle)
 
     def count_params(self):
         """Trainable parameters (Keras' count_params())."""
-        return L.lib.pneumo_model_num_params(self.handle)
+        with self._lock:
+            return L.lib.pneumo_model_num_params(self.handle)
 
     num_params = property(count_params)
 
     @property
     def num_param_tensors(self):
-        return L.lib.pneumo_model_num_param_tensors(self.handle)
+        with self._lock:
+            return L.lib.pneumo_model_num_param_tensors(self.handle)
 
     @property
     def param_names(self):
         """['conv2d_1/kernel', 'conv2d_1/bias', ...]."""
-        h = self.handle
-        return [L.text(L.lib.pneumo_model_param_name(h, i))
-                for i in range(L.lib.pneumo_model_num_param_tensors(h))]
+        with self._lock:
+            h = self.handle
+            return [L.text(L.lib.pneumo_model_param_name(h, i))
+                    for i in range(L.lib.pneumo_model_num_param_tensors(h))]
 
     def _param_index(self, key):
         if isinstance(key, str):
@@ -647,12 +721,12 @@ class Model(L.Handle):
                       best_model_path, checkpoint_path, initial_epoch, verbose)
         hist = c_void_p()
         with ExitStack() as stack:
-            for obj in (self, opt, train, val):
-                if obj is not None:
-                    stack.enter_context(obj._lock)
-            status = L.lib.pneumo_model_fit(self.handle, opt.handle, train.handle,
-                                            val.handle if val is not None else None,
-                                            byref(run.options), byref(hist))
+            for obj in (self, opt) + _datasets_in_lock_order(train, val):
+                stack.enter_context(obj._lock)
+            with run.sigint_guard():
+                status = L.lib.pneumo_model_fit(self.handle, opt.handle, train.handle,
+                                                val.handle if val is not None else None,
+                                                byref(run.options), byref(hist))
             err = run.error(status, "pneumo_model_fit")
         return run.finish(status, err, hist)
 
@@ -669,13 +743,12 @@ class Model(L.Handle):
                       best_model_path, checkpoint_path, 0, verbose)
         m, o, hist = c_void_p(), c_void_p(), c_void_p()
         with ExitStack() as stack:
-            for obj in (train, val):
-                if obj is not None:
-                    stack.enter_context(obj._lock)
-            status = L.lib.pneumo_model_fit_resume(L.fsencode(checkpoint), train.handle,
-                                                   val.handle if val is not None else None,
-                                                   byref(run.options), byref(m), byref(o),
-                                                   byref(hist))
+            for obj in _datasets_in_lock_order(train, val):
+                stack.enter_context(obj._lock)
+            with run.sigint_guard():
+                status = L.lib.pneumo_model_fit_resume(
+                    L.fsencode(checkpoint), train.handle, val.handle if val is not None else None,
+                    byref(run.options), byref(m), byref(o), byref(hist))
             err = run.error(status, "pneumo_model_fit_resume")
         model, opt = cls._wrap_loaded(m, o) if m.value else (None, None)
         if opt is None and o.value:
@@ -726,4 +799,4 @@ class Model(L.Handle):
         }
 
 
-__all__ = ["Model", "History", "FitEvent"]
+__all__ = ["Model", "History", "FitEvent", "early_stopping_defaults", "reduce_lr_defaults"]

@@ -66,6 +66,14 @@ class FitTest(unittest.TestCase):
             self.assertAlmostEqual(float(rows[1]["loss"]), h[1]["loss"], places=5)
             h.close()
 
+    def test_callback_defaults(self):
+        self.assertEqual(pneumo.early_stopping_defaults(),
+                         {"monitor": "val_loss", "mode": "auto", "patience": 0, "min_delta": 0.0,
+                          "restore_best_weights": False})
+        self.assertEqual(pneumo.reduce_lr_defaults(),
+                         {"monitor": "val_loss", "mode": "auto", "patience": 10, "factor": 0.1,
+                          "min_delta": 1e-4, "cooldown": 0, "min_lr": 0.0})
+
     def test_fit_without_validation_custom_weights_and_verbose(self):
         out = io.StringIO()
         with small_model() as m, redirect_stdout(out):
@@ -123,6 +131,25 @@ class FitTest(unittest.TestCase):
             # the model is still usable
             self.assertEqual(len(_support.random_batch(1, 32)[0]), 1)
             m.predict(_support.random_batch(2, 32)[0])
+
+    def test_ctrl_c_stops_training(self):
+        # SIGINT arrives while the library trains; the per-event trampoline (always
+        # installed) lets Python raise KeyboardInterrupt, which cancels the fit and
+        # is re-raised when the library has returned.
+        import signal
+        import threading
+        if threading.current_thread() is not threading.main_thread():
+            self.skipTest("signals are delivered to the main thread")
+        timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+        with small_model() as m:
+            timer.start()
+            try:
+                with self.assertRaises(KeyboardInterrupt) as cm:
+                    m.fit(self.train, self.val, epochs=100000, batch_size=4)
+            finally:
+                timer.cancel()
+            self.assertLess(len(cm.exception.history), 100000)
+            m.predict(_support.random_batch(1, 32)[0])  # still usable
 
     def test_library_error_carries_history(self):
         with pneumo.Model(16, 16, 1) as m:  # wrong input size for the 32x32 dataset

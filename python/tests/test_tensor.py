@@ -81,6 +81,14 @@ class TensorTest(unittest.TestCase):
         with self.assertRaises(TypeError):
             pneumo.Tensor.from_any("nope")
 
+    def test_handles_cannot_be_copied_or_pickled(self):
+        import copy
+        import pickle
+        with pneumo.Tensor((2,)) as t:
+            for fn in (copy.copy, copy.deepcopy, pickle.dumps):
+                with self.assertRaises(TypeError):
+                    fn(t)
+
     def test_close_is_idempotent_and_finalizer_never_double_frees(self):
         t = pneumo.Tensor((4,))
         fin = t._finalizer
