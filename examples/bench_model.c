@@ -12,8 +12,9 @@
  * object instead of the table (progress goes to stderr).
  *
  * The per-layer times call each layer's forward/backward exactly as
- * lib/model/train.c does (same pn_run settings, the batch split by samples over
- * the model's thread pool, private gradient sums added up afterwards), so this
+ * lib/model/train.c does (same pn_run settings, Conv2D + MaxPooling2D pairs
+ * fused where the model's plan fuses them, the batch split by samples over the
+ * model's thread pool, private gradient sums added up afterwards), so this
  * program links the internal static library (libpneumo_internal) and includes
  * internal headers. Everything else goes through the public API. */
 #include "bench_model.h"
@@ -34,6 +35,7 @@
 
 #include "core/threadpool.h"
 #include "kernels/cpu.h"
+#include "layers/fused.h"
 #include "layers/layer.h"
 #include "model/model.h"
 
@@ -159,7 +161,7 @@ typedef struct bench_opts {
 } bench_opts;
 
 typedef struct layer_result {
-    char name[64];
+    char name[136]; /* "conv2d_1+max_pooling2d_1": two layer names */
     char shape[48];
     int kind;
     double fwd_ms, bwd_ms;
@@ -407,11 +409,14 @@ static int time_training(const bench_opts *o, const train_data *d, int threads, 
 }
 
 /* ------------------------------------------------------------------------ */
-/* Per-layer times: one layer over the batch, as lib/model/train.c runs it.  */
+/* Per-layer times: one step over the batch, as lib/model/train.c runs it: a  */
+/* layer, or a Conv2D + MaxPooling2D pair the model runs fused               */
+/* (lib/layers/fused.h: the conv output is never stored).                    */
 
 typedef struct layer_job {
     pneumo_model *m;
     pn_layer *l;
+    int fused; /* l and l + 1 run as one unit */
     pn_run run;
     int32_t n;
     const float *x;
@@ -424,13 +429,20 @@ static void layer_task(void *ctx, int ith, int nth)
 {
     layer_job *j = ctx;
     pn_layer *l = j->l;
-    const int64_t in_size = pn_dims_size(&l->in), out_size = pn_dims_size(&l->out);
+    const int64_t in_size = pn_dims_size(&l->in), out_size = pn_dims_size(&(l + j->fused)->out);
+    float *scratch = j->fused ? j->m->scratch + (size_t)ith * (size_t)j->m->scratch_stride : NULL;
     int32_t n0 = (int32_t)((int64_t)j->n * ith / nth), n1 = (int32_t)((int64_t)j->n * (ith + 1) / nth);
     pn_run run = j->run;
     j->status[ith] = PNEUMO_OK;
     if (n1 <= n0)
         return;
     run.sample0 = n0;
+    if (!j->backward && j->fused) {
+        j->status[ith] = pn_conv_pool_forward(l, l + 1, &run, n1 - n0,
+                                              j->x + (size_t)n0 * (size_t)in_size,
+                                              j->y + (size_t)n0 * (size_t)out_size, scratch);
+        return;
+    }
     if (!j->backward) {
         j->status[ith] = l->ops->forward(l, &run, n1 - n0, j->x + (size_t)n0 * (size_t)in_size,
                                          j->y + (size_t)n0 * (size_t)out_size);
@@ -441,6 +453,13 @@ static void layer_task(void *ctx, int ith, int nth)
         memset(mine, 0, (size_t)(l->nw + l->nb + 16) * sizeof(float));
         run.dw = mine;
         run.db = mine + l->nw;
+    }
+    if (j->fused) {
+        j->status[ith] = pn_conv_pool_backward(
+            l, l + 1, &run, n1 - n0, j->x + (size_t)n0 * (size_t)in_size,
+            j->y + (size_t)n0 * (size_t)out_size, j->dy + (size_t)n0 * (size_t)out_size,
+            j->dx ? j->dx + (size_t)n0 * (size_t)in_size : NULL, scratch);
+        return;
     }
     j->status[ith] = l->ops->backward(l, &run, n1 - n0, j->x + (size_t)n0 * (size_t)in_size,
                                       j->y + (size_t)n0 * (size_t)out_size,
@@ -487,8 +506,8 @@ static void layer_flops(const pn_layer *l, int n, int first, double *fwd, double
     *bwd = 2.0 * macs * (first ? 1.0 : 2.0);
 }
 
-/* Time every layer of a training step on a model that has run train steps
- * (so its batch buffers hold the batch's activations). */
+/* Time every step of a training pass on a model that has run train steps (so
+ * its batch buffers and fusion plan exist and hold the batch's activations). */
 static int time_layers(const bench_opts *o, pneumo_model *m, const train_data *d, bench_results *r)
 {
     /* the layers are warm from the training steps: the quick mode times one
@@ -496,28 +515,43 @@ static int time_layers(const bench_opts *o, pneumo_model *m, const train_data *d
     const int reps = o->quick ? 1 : 5, skip = o->quick ? 0 : 1;
     const int n = o->batch;
     const pn_kernels *k = pn_kernels_get();
+    int32_t first[MAX_LAYERS], last[MAX_LAYERS];
+    int parity[MAX_LAYERS], nsteps = 0, cur = 0;
     uint64_t s = 7;
     double t[16], c[16];
-    if (!m->acts || !m->gbuf[0] || m->nlayers > MAX_LAYERS) {
+    if (!m->acts || !m->gbuf[0] || !m->gbuf[1] || !m->fused || m->nlayers > MAX_LAYERS) {
         fprintf(stderr, PROG ": per-layer timing: the model has no batch buffers\n");
         return 1;
     }
-    r->nlayers = m->nlayers;
+    /* steps as forward() runs them; the gradient buffer each reads dL/dy from
+     * as backward() assigns them (it alternates, starting at the last step) */
+    for (int32_t i = 0; i < m->nlayers; i++) {
+        first[nsteps] = i;
+        i += m->fused[i] ? 1 : 0;
+        last[nsteps++] = i;
+    }
+    for (int st = nsteps - 1; st >= 0; st--, cur = 1 - cur)
+        parity[st] = cur;
+    r->nlayers = nsteps;
     r->layer_sum_ms = 0.0;
     r->layer_threads = 1;
-    for (int32_t i = 0; i < m->nlayers; i++) {
-        pn_layer *l = &m->layers[i];
-        layer_result *lr = &r->layers[i];
-        const int last = i == m->nlayers - 1;
-        const int64_t out_size = pn_dims_size(&l->out);
+    for (int st = 0; st < nsteps; st++) {
+        pn_layer *l = &m->layers[first[st]], *lo = &m->layers[last[st]];
+        layer_result *lr = &r->layers[st];
+        const int is_last = last[st] == m->nlayers - 1, fused = last[st] != first[st];
+        const int64_t out_size = pn_dims_size(&lo->out);
+        const float *x = first[st] ? m->acts[first[st] - 1] : pneumo_tensor_data_const(d->x);
         layer_job j;
-        snprintf(lr->name, sizeof lr->name, "%s", l->name);
-        if (l->out.rank == 3)
-            snprintf(lr->shape, sizeof lr->shape, "%dx%dx%d", l->out.h, l->out.w, l->out.c);
+        if (fused)
+            snprintf(lr->name, sizeof lr->name, "%s+%s", l->name, lo->name);
         else
-            snprintf(lr->shape, sizeof lr->shape, "%d", l->out.c);
+            snprintf(lr->name, sizeof lr->name, "%s", l->name);
+        if (lo->out.rank == 3)
+            snprintf(lr->shape, sizeof lr->shape, "%dx%dx%d", lo->out.h, lo->out.w, lo->out.c);
+        else
+            snprintf(lr->shape, sizeof lr->shape, "%d", lo->out.c);
         lr->kind = l->kind;
-        layer_flops(l, n, i == 0, &lr->fwd_flop, &lr->bwd_flop);
+        layer_flops(l, n, first[st] == 0, &lr->fwd_flop, &lr->bwd_flop);
         /* forward: training mode, the last layer leaves out its sigmoid (logits) */
         for (int rep = 0; rep < reps + skip; rep++) {
             double t0, c0;
@@ -525,11 +559,12 @@ static int time_layers(const bench_opts *o, pneumo_model *m, const train_data *d
             memset(&j, 0, sizeof j);
             j.m = m;
             j.l = l;
-            j.run = (pn_run){.k = k, .training = 1, .skip_act = last, .seed = m->seed,
+            j.fused = fused;
+            j.run = (pn_run){.k = k, .training = 1, .skip_act = is_last, .seed = m->seed,
                              .step = m->train_steps, .sample0 = 0, .dw = NULL, .db = NULL};
             j.n = n;
-            j.x = i ? m->acts[i - 1] : pneumo_tensor_data_const(d->x);
-            j.y = m->acts[i];
+            j.x = x;
+            j.y = m->acts[last[st]];
             t0 = now_s();
             c0 = cpu_s(CLOCK_PROCESS_CPUTIME_ID);
             if ((used = run_layer_job(&j)) < 0)
@@ -543,24 +578,25 @@ static int time_layers(const bench_opts *o, pneumo_model *m, const train_data *d
         }
         lr->fwd_ms = median_of(t, reps);
         lr->fwd_cpu_ms = median_of(c, reps);
-        /* backward from a fresh random dL/dy each time (act_bwd overwrites it) */
+        /* backward from a fresh random dL/dy each time (it is overwritten) */
         for (int rep = 0; rep < reps + skip; rep++) {
             double t0, c0;
-            float *dy = m->gbuf[0];
+            float *dy = m->gbuf[parity[st]];
             for (int64_t e = 0; e < (int64_t)n * out_size; e++)
                 dy[e] = (rng_unit(&s) - 0.5f) * 1e-2f;
             memset(&j, 0, sizeof j);
             j.m = m;
             j.l = l;
-            j.run = (pn_run){.k = k, .training = 1, .skip_act = last, .seed = m->seed,
+            j.fused = fused;
+            j.run = (pn_run){.k = k, .training = 1, .skip_act = is_last, .seed = m->seed,
                              .step = m->train_steps ? m->train_steps - 1 : 0, .sample0 = 0,
                              .dw = NULL, .db = NULL};
             j.n = n;
             j.backward = 1;
-            j.x = i ? m->acts[i - 1] : pneumo_tensor_data_const(d->x);
-            j.y = m->acts[i];
+            j.x = x;
+            j.y = m->acts[last[st]];
             j.dy = dy;
-            j.dx = i ? m->gbuf[1] : NULL;
+            j.dx = first[st] ? m->gbuf[1 - parity[st]] : NULL;
             t0 = now_s();
             c0 = cpu_s(CLOCK_PROCESS_CPUTIME_ID);
             if (run_layer_job(&j) < 0)
@@ -845,6 +881,17 @@ static void run_torch(const bench_opts *o, bench_results *r)
 /* ------------------------------------------------------------------------ */
 /* Output.                                                                   */
 
+/* The peak the per-layer shares refer to: the N-thread wall-clock measurement,
+ * or N x one core's peak per CPU-second if that is higher (on a loaded machine
+ * the wall-clock run gets only part of the cores; on an idle one they agree). */
+static double peak_ref(const bench_opts *o, const bench_results *r)
+{
+    double wall = o->threads > 1 ? r->peakN : r->peak1, cap = o->threads * r->peak_core;
+    if (!isfinite(cap) || (isfinite(wall) && wall > cap))
+        return wall;
+    return cap;
+}
+
 static void print_rates(const double *v, int n)
 {
     for (int i = 0; i < n; i++)
@@ -860,7 +907,7 @@ static const char *verdict(double v, double goal, int higher_better)
 
 static void print_table(const bench_opts *o, const bench_results *r)
 {
-    const double peak = o->threads > 1 ? r->peakN : r->peak1;
+    const double peak = peak_ref(o, r);
     printf("\n== %s %s: libpneumo %s, isa %s, %d threads (%ld online cores), batch %d, %dx%d%s\n",
            PROG, o->mode, pneumo_version(), pneumo_kernel_isa(), o->threads,
            sysconf(_SC_NPROCESSORS_ONLN), o->batch, o->size, o->size, o->quick ? ", quick" : "");
@@ -870,8 +917,9 @@ static void print_table(const bench_opts *o, const bench_results *r)
     if (o->train) {
         printf("\nFP32 FMA peak (measured, %s, 12 independent FMA chains per thread, best of runs):\n",
                r->peak_isa);
-        printf("  1 thread: %.1f GFLOP/s   %d threads: %.1f GFLOP/s   one core per CPU-second: %.1f GFLOP/s\n",
-               r->peak1, o->threads, r->peakN, r->peak_core);
+        printf("  wall clock: 1 thread %.1f GFLOP/s, %d threads %.1f GFLOP/s; one core per CPU-second "
+               "%.1f GFLOP/s\n  reference peak for %d threads: %.1f GFLOP/s\n",
+               r->peak1, o->threads, r->peakN, r->peak_core, o->threads, peak);
         if (isfinite(r->peak_avx2_core))
             printf("  (for reference, 256-bit AVX2 FMAs: one core per CPU-second %.1f GFLOP/s)\n",
                    r->peak_avx2_core);
@@ -892,14 +940,14 @@ static void print_table(const bench_opts *o, const bench_results *r)
         printf("  peak RSS of a process that only trains (batch %d, %d threads): %.1f MB\n", o->batch,
                o->threads, r->rss_mb);
 
-        printf("\nPer layer (one training step, %d thread%s through the model's pool as train.c "
-               "splits the batch; median of %d):\n",
+        printf("\nPer layer (one training step; conv+pool pairs the model fuses are one step; %d "
+               "thread%s through the model's pool as train.c splits the batch; median of %d):\n",
                r->layer_threads, r->layer_threads == 1 ? "" : "s", o->quick ? 1 : 5);
-        printf("  %-16s %-12s %8s %8s %8s %7s %8s %8s %6s %6s\n", "layer", "output", "fwd ms",
+        printf("  %-26s %-11s %8s %8s %8s %7s %8s %8s %6s %6s\n", "layer", "output", "fwd ms",
                "bwd ms", "CPU ms", "GFLOP", "fwd GF/s", "bwd GF/s", "%peak", "%core");
         for (int i = 0; i < r->nlayers; i++) {
             const layer_result *l = &r->layers[i];
-            printf("  %-16s %-12s %8.2f %8.2f %8.2f", l->name, l->shape, l->fwd_ms, l->bwd_ms,
+            printf("  %-26s %-11s %8.2f %8.2f %8.2f", l->name, l->shape, l->fwd_ms, l->bwd_ms,
                    l->fwd_cpu_ms + l->bwd_cpu_ms);
             if (l->fwd_flop > 0) {
                 double fl = l->fwd_flop + l->bwd_flop;
@@ -912,13 +960,14 @@ static void print_table(const bench_opts *o, const bench_results *r)
                 printf(" %7s %8s %8s %6s %6s\n", "-", "-", "-", "-", "-");
             }
         }
-        printf("  %-16s %-12s %8.2f %8s   (1 thread, whole parameter arena)\n", "adam", "", r->adam_ms,
+        printf("  %-26s %-11s %8.2f %8s   (1 thread, whole parameter arena)\n", "adam", "", r->adam_ms,
                "");
-        printf("  %-16s %-12s %17.1f ms   vs %.1f ms per measured step\n", "sum", "", r->layer_sum_ms,
+        printf("  %-26s %-11s %17.1f ms   vs %.1f ms per measured step\n", "sum", "", r->layer_sum_ms,
                1e3 * o->batch / (o->threads > 1 ? r->trainN : r->train1));
         printf("  GFLOP = fwd + bwd per batch (2 x MACs); %%peak = (fwd + bwd) GFLOP/s (wall) over the\n"
-               "  %d-thread peak; %%core = GFLOP per CPU-second over one core's peak per CPU-second\n"
-               "  (robust to other processes sharing the machine).\n", o->threads);
+               "  %d-thread reference peak (%.0f GFLOP/s); %%core = GFLOP per CPU-second over one core's\n"
+               "  peak per CPU-second (robust to other processes sharing the machine).\n", o->threads,
+               peak);
     }
     if (o->infer) {
         printf("\nInference (%d threads):\n", o->threads);
@@ -960,6 +1009,11 @@ static void print_table(const bench_opts *o, const bench_results *r)
         }
     }
     printf("\nGoals (issue 5; measured at %d threads):\n", o->threads);
+    if (fmax(r->load_start[0], r->load_end[0]) > (double)sysconf(_SC_NPROCESSORS_ONLN))
+        printf("  note: load average %.1f / %.1f (start / end) on %ld cores: other processes shared\n"
+               "  the cores, so wall-clock rates, the scaling and the torch ratios are unreliable\n"
+               "  (PyTorch's OpenMP threads suffer more from it); CPU ms/img is the steadier figure.\n",
+               r->load_start[0], r->load_end[0], sysconf(_SC_NPROCESSORS_ONLN));
     if (o->size != 500 || o->batch != 16) {
         printf("  (the goals are for 500x500 inputs at batch 16; not compared at %dx%d, batch %d)\n",
                o->size, o->size, o->batch);
@@ -986,7 +1040,7 @@ static void print_table(const bench_opts *o, const bench_results *r)
 static void print_json(const bench_opts *o, const bench_results *r)
 {
     FILE *f = stdout;
-    const double peak = o->threads > 1 ? r->peakN : r->peak1;
+    const double peak = peak_ref(o, r);
     fprintf(f, "{\"mode\": \"%s\", \"version\": \"%s\", \"isa\": \"%s\", \"threads\": %d, "
                "\"online_cores\": %ld, \"batch\": %d, \"size\": %d, \"quick\": %s, \"steps\": %d, ",
             o->mode, pneumo_version(), pneumo_kernel_isa(), o->threads, sysconf(_SC_NPROCESSORS_ONLN),
@@ -1004,6 +1058,8 @@ static void print_json(const bench_opts *o, const bench_results *r)
     json_num(f, r->wall_s);
     fprintf(f, ", \"fma_peak_isa\": \"%s\", \"fma_peak_gflops\": ", r->peak_isa);
     json_num(f, peak);
+    fprintf(f, ", \"fma_peak_gflops_wall\": ");
+    json_num(f, o->threads > 1 ? r->peakN : r->peak1);
     fprintf(f, ", \"fma_peak_gflops_1thread\": ");
     json_num(f, r->peak1);
     fprintf(f, ", \"fma_peak_gflops_per_core_cpu\": ");

@@ -29,7 +29,7 @@ static int usage(FILE *f)
             "  --batch N         (default 16)\n"
             "  --lr X            Adam learning rate (default 0.001)\n"
             "  --seed N          weights, shuffling and augmentation (default 1)\n"
-            "  --threads N       data pipeline threads (default: online cores)\n"
+            "  --threads N       model and data pipeline threads (default: online cores)\n"
             "  --no-augment      train without augmentation\n"
             "  --patience N      EarlyStopping patience (default 3; 0 disables)\n"
             "  --out FILE        model file (default model.safetensors)\n"
@@ -238,6 +238,7 @@ int main(int argc, char **argv)
     fo.reduce_lr.min_lr = 1e-6;
     fo.best_model_path = best;
     fo.checkpoint_path = checkpoint;
+    fo.threads = (int32_t)threads; /* also the model's, so a resumed run matches */
     fo.progress = quiet ? NULL : stdout;
     fo.progress_bar = !quiet && isatty(STDOUT_FILENO);
     if (resume) {

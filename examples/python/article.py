@@ -10,6 +10,7 @@ same steps through libpneumo:
   3. training   fit with class weights, EarlyStopping and ReduceLROnPlateau
   4. evaluation test accuracy, confusion matrix, sklearn's classification report
   5. diagnosis  "I am 97.31% percent confirmed that this is a Pneumonia case"
+  and the notebook's plots as a self-contained HTML report (report.html).
 
     examples/python/article.py [DATA_DIR] [--full] [options]
 
@@ -70,8 +71,8 @@ def main():
                     help="synthetic images per class in train (default 40)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=0, help="model threads (0 = all cores)")
-    ap.add_argument("--out", help="folder for model.safetensors, best.safetensors and "
-                                  "history.csv (default: a temporary folder)")
+    ap.add_argument("--out", help="folder for model.safetensors, best.safetensors, "
+                                  "history.csv and report.html (default: a temporary folder)")
     args = ap.parse_args()
     size = args.size or (500 if args.full else 128)
     epochs = args.epochs or (25 if args.full else 10)
@@ -154,10 +155,26 @@ def main():
     print(f"{path} (actual: {names[test.label(len(test) - 1)]})")
     print(sentence)
 
+    # The notebook's plots (history curves, confusion heatmap, a 3x3 grid of test
+    # images with their predictions) as one self-contained HTML file.
+    report = pneumo.Report("Chest X-ray classification (libpneumo, Python)")
+    report.add_setting("data", data + (" (SYNTHETIC, not X-rays)" if args.data is None else ""))
+    report.add_setting("image size", f"{size}x{size}")
+    report.add_setting("epochs", f"{epochs} (ran {len(history)})")
+    report.add_setting("batch size", args.batch)
+    report.set_model(model).set_history(history)
+    report.add_evaluation("Test set", ev, class_names=names)
+    report.set_images_title("Test images")
+    probs, labels = ev["probs"], ev["labels"]
+    for i in range(min(9, len(test))):
+        report.add_image(test.path(i), caption=f"{float(probs[i]):.2%} probability of being "
+                         f"Pneumonia case\nActual case: {names[int(labels[i])].upper()}")
+    report.save_html(os.path.join(out, "report.html"))
+
     model_path = os.path.join(out, "model.safetensors")
     model.save(model_path, optimizer=adam)
-    print(f"\nsaved {model_path}, {best} and history.csv in {out}")
-    for obj in (model, adam, history, train, val, test):
+    print(f"\nsaved {model_path}, {best}, history.csv and report.html in {out}")
+    for obj in (model, adam, history, train, val, test, report):
         obj.close()
     return 0
 

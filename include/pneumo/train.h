@@ -110,7 +110,9 @@ typedef struct pneumo_fit_options {
                                       default NULL */
     FILE *progress;          /**< Keras-style progress output, e.g. stdout; default NULL (silent) */
     int32_t progress_bar;    /**< 1: redraw a bar per batch (terminals); 0: one line per epoch; default 0 */
-    int32_t reserved1;
+    int32_t threads;         /**< > 0: pneumo_model_set_threads(m, threads) before training (a
+                                  resumed model needs it for bit-identical results); default 0:
+                                  leave the model's setting */
     pneumo_fit_callback callback; /**< default NULL */
     void *user;              /**< passed to callback */
     uint32_t reserved[8];

@@ -85,6 +85,8 @@ static pneumo_status check_options(const pneumo_fit_options *o, const pneumo_dat
                         "%s: epochs %d, batch size %d and initial epoch %d must satisfy "
                         "epochs >= 1, batch >= 1, 0 <= initial <= epochs",
                         fn, o->epochs, o->batch_size, o->initial_epoch);
+    if (o->threads < 0 || o->threads > 64)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: threads %d outside 0..64", fn, o->threads);
     if (o->class_weighting < PNEUMO_CLASS_WEIGHT_NONE || o->class_weighting > PNEUMO_CLASS_WEIGHT_CUSTOM)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: unknown class weighting %d", fn, o->class_weighting);
     if (o->class_weighting == PNEUMO_CLASS_WEIGHT_CUSTOM)
@@ -323,6 +325,8 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
     pn_mode ckpt_mode;
     pneumo_status st;
 
+    if (o->threads > 0 && (st = pneumo_model_set_threads(m, o->threads)) != PNEUMO_OK)
+        return st;
     use_weights = o->class_weighting != PNEUMO_CLASS_WEIGHT_NONE;
     if (o->class_weighting == PNEUMO_CLASS_WEIGHT_BALANCED) {
         if (pneumo_dataset_num_classes(train) != 2)

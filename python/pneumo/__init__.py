@@ -27,6 +27,7 @@ from .image import (Image, augment_options, decode_limits, draw_augment_params,
 from .metrics import accuracy, classification_report, confusion_matrix, roc_auc
 from .model import FitEvent, History, Model, early_stopping_defaults, reduce_lr_defaults
 from .optim import SGD, Adam, Optimizer, adam_defaults, sgd_defaults
+from .report import Report
 from .tensor import Tensor
 
 #: Version of the loaded C library (pneumo_version()).
@@ -79,6 +80,7 @@ __all__ = [
     "version", "version_number", "kernel_isa", "strerror", "last_error", "last_status",
     "clear_error",
     "Tensor", "Image", "Model", "History", "FitEvent", "Dataset", "Optimizer", "Adam", "SGD",
+    "Report",
     "dataset_options", "augment_options", "decode_limits", "draw_augment_params",
     "identity_augment_params", "adam_defaults", "sgd_defaults", "early_stopping_defaults",
     "reduce_lr_defaults",

@@ -19,7 +19,8 @@ import weakref
 from weakref import finalize as weakref_finalize
 
 from . import _structs as S
-from .errors import LibraryNotFoundError, StateError, VersionMismatchError, error_class
+from .errors import (LibraryNotFoundError, StateError, UnsupportedError, VersionMismatchError,
+                     error_class)
 
 # Version of the C API this package was written against. The major number must
 # match the library's; a different minor/patch only warns when the library is older.
@@ -233,20 +234,31 @@ _PROTOTYPES = {
     "pneumo_model_evaluate": (st, [P, P, i32, f32, ptr(S.Evaluation), P, P]),
     "pneumo_model_predict_image": (st, [P, P, fptr]),
     "pneumo_model_predict_file": (st, [P, cstr, fptr]),
+    # report.h
+    "pneumo_report_create": (st, [cstr, PP]),
+    "pneumo_report_destroy": (None, [P]),
+    "pneumo_report_add_setting": (st, [P, cstr, cstr]),
+    "pneumo_report_set_model": (st, [P, P]),
+    "pneumo_report_set_history": (st, [P, P]),
+    "pneumo_report_add_evaluation": (st, [P, cstr, ptr(S.Evaluation), fptr, fptr, i64,
+                                          ptr(cstr)]),
+    "pneumo_report_add_image": (st, [P, P, cstr]),
+    "pneumo_report_set_images_title": (st, [P, cstr]),
+    "pneumo_report_save_html": (st, [P, cstr]),
+    "pneumo_report_render_html": (st, [P, PP, ptr(sz)]),
 }
 
-_missing = []
+missing = set()  # functions this (older) library lacks; calling them raises UnsupportedError
 for _name, (_res, _args) in _PROTOTYPES.items():
     try:
         _fn = getattr(lib, _name)
     except AttributeError:
-        _missing.append(_name)
+        missing.add(_name)
         continue
     _fn.restype = _res
     _fn.argtypes = _args
-if _missing:
-    raise ImportError(f"{library_path} lacks {', '.join(_missing)}: the library is older than "
-                      f"this package (expects libpneumo {EXPECTED_VERSION})")
+if "pneumo_last_error" in missing or "pneumo_version" in missing:
+    raise ImportError(f"{library_path} is not a usable libpneumo")
 
 # --- version check --------------------------------------------------------------
 version = lib.pneumo_version().decode()
@@ -296,6 +308,9 @@ def check(status, function=None):
 
 def call(name, *args):
     """Call lib.<name>(*args) and raise on a non-OK status."""
+    if name in missing:
+        raise UnsupportedError(f"{name} is not in {library_path} (libpneumo {version} is older "
+                               "than this package)", S.ERR_UNSUPPORTED, name)
     status = getattr(lib, name)(*args)
     if status != S.OK:
         raise_error(status, name)

@@ -170,7 +170,7 @@ class FitOptions(_Struct):
                 ("early_stopping", EarlyStoppingParams), ("reduce_lr", ReduceLRParams),
                 ("checkpoint_path", c_char_p), ("best_model_path", c_char_p),
                 ("progress", c_void_p),          # FILE *: always NULL from Python
-                ("progress_bar", c_int32), ("reserved1", c_int32),
+                ("progress_bar", c_int32), ("threads", c_int32),
                 ("callback", FIT_CALLBACK), ("user", c_void_p),
                 ("reserved", c_uint32 * 8)]
 

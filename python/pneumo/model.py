@@ -21,7 +21,6 @@ history attached as `exc.history`). A Ctrl-C during fit() works the same way:
 the KeyboardInterrupt stops training after the current batch and is re-raised."""
 import collections.abc
 import contextlib
-import ctypes
 import math
 import signal
 import sys
@@ -33,7 +32,6 @@ from dataclasses import dataclass
 from . import _lib as L
 from . import _structs as S
 from ._np import np
-from .dataset import Dataset
 from .errors import InvalidArgumentError, PneumoError
 from .image import Image
 from .metrics import classification_report, confusion_to_list

@@ -8,7 +8,7 @@ import random
 import subprocess
 import unittest
 
-import _support
+import _support  # noqa: F401  (puts python/ on sys.path)
 from _support import make_image, program, tmpdir
 
 import pneumo

@@ -3,7 +3,7 @@ import os
 import shutil
 import unittest
 
-import _support
+import _support  # noqa: F401  (puts python/ on sys.path)
 from _support import np, synthetic_dataset, tmpdir
 
 import pneumo

@@ -3,8 +3,8 @@ import os
 import threading
 import unittest
 
-import _support
-from _support import np, small_model, tmpdir
+import _support  # noqa: F401  (puts python/ on sys.path)
+from _support import small_model, tmpdir
 
 import pneumo
 from pneumo import errors

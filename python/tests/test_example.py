@@ -3,7 +3,7 @@ import os
 import subprocess
 import unittest
 
-import _support
+import _support  # noqa: F401  (puts python/ on sys.path)
 from _support import PYTHON, REPO, program, tmpdir
 
 SYNTH = program("PNEUMO_SYNTH")
@@ -24,7 +24,7 @@ class ArticleExampleTest(unittest.TestCase):
                          "The testing accuracy is :", "precision    recall  f1-score   support",
                          "percent confirmed that this is a"):
             self.assertIn(expected, text)
-        for name in ("model.safetensors", "best.safetensors", "history.csv"):
+        for name in ("model.safetensors", "best.safetensors", "history.csv", "report.html"):
             self.assertTrue(os.path.exists(os.path.join(out, name)), name)
 
 

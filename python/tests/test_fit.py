@@ -7,7 +7,7 @@ import os
 import unittest
 from contextlib import redirect_stdout
 
-import _support
+import _support  # noqa: F401  (puts python/ on sys.path)
 from _support import np, small_model, synthetic_dataset, tmpdir
 
 import pneumo

@@ -3,7 +3,7 @@ import gc
 import os
 import unittest
 
-import _support
+import _support  # noqa: F401  (puts python/ on sys.path)
 from _support import np, tmpdir
 
 import pneumo

@@ -4,7 +4,7 @@ import gc
 import os
 import unittest
 
-import _support
+import _support  # noqa: F401  (puts python/ on sys.path)
 from _support import np, random_batch, rss_bytes, small_model, synthetic_dataset
 
 import pneumo

@@ -3,7 +3,7 @@ import gc
 import os
 import unittest
 
-import _support
+import _support  # noqa: F401  (puts python/ on sys.path)
 from _support import make_image, np, random_batch, small_model, tmpdir
 
 import pneumo
@@ -38,6 +38,7 @@ class BuildTest(unittest.TestCase):
              .add_activation("relu").add_flatten().add_dropout(0.5)
              .add_dense(4, "relu").add_dense(1, "sigmoid"))
         self.assertIs(r, m)
+        self.assertIs(pneumo.Model.add_maxpool, pneumo.Model.add_maxpool2d)
         self.assertEqual(m.num_layers, 7)
         self.assertEqual(m.input_shape, (16, 16, 2))
         self.assertIn("Dropout", m.summary())

@@ -5,10 +5,9 @@ a scripted workflow checking the non-NumPy return types, and the main test
 modules again (their NumPy-only tests skip themselves)."""
 import os
 import subprocess
-import sys
 import unittest
 
-import _support
+import _support  # noqa: F401  (puts python/ on sys.path)
 from _support import HERE, PYTHON, PYTHON_DIR
 
 BLOCK = "import sys; sys.modules['numpy'] = None\n"

@@ -3,7 +3,7 @@ import array
 import math
 import unittest
 
-import _support
+import _support  # noqa: F401  (puts python/ on sys.path)
 from _support import np, random_batch, small_model
 
 import pneumo

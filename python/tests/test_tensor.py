@@ -5,7 +5,7 @@ import gc
 import unittest
 import weakref
 
-import _support
+import _support  # noqa: F401  (puts python/ on sys.path)
 from _support import np
 
 import pneumo

@@ -9,7 +9,7 @@ import os
 import threading
 import unittest
 
-import _support
+import _support  # noqa: F401  (puts python/ on sys.path)
 from _support import np, random_batch, small_model, tmpdir
 
 import pneumo
