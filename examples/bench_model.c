@@ -1128,7 +1128,7 @@ static void print_json(const bench_opts *o, const bench_results *r)
         const torch_result *t = &r->torch;
         fprintf(f, ", \"torch\": ");
         if (t->ran) {
-            fprintf(f, "%s, \"ratios\": {\"train_img_per_s\": ", t->json);
+            fprintf(f, "%s, \"torch_ratios\": {\"train_img_per_s\": ", t->json);
             json_num(f, (o->threads > 1 ? r->trainN : r->train1) / (o->threads > 1 ? t->trainN : t->train1));
             fprintf(f, ", \"train_img_per_s_1thread\": ");
             json_num(f, r->train1 / t->train1);

@@ -9,18 +9,17 @@
 #
 # or by hand: tests/abi/update.sh build-abi/lib/libpneumo.so
 #
-# The output does not depend on the build or source directory (no paths, no
-# source locations, hashed type ids), so two builds of the same sources give the
-# same file. Record it from a GCC build with debug info (the CI's
+# The output does not depend on the build or source directory (no paths:
+# locations are file base names and lines; hashed type ids), so two builds of
+# the same sources give the same file. Record it from a GCC build with debug info (the CI's
 # debugoptimized builds); a clang build gives an equivalent ABI (abidiff finds no
 # difference) but a textually different file.
 #
-# Usage: update.sh LIBRARY [HEADERS_DIR [OUTPUT]]   (HEADERS_DIR: accepted, unused)
+# Usage: update.sh LIBRARY [OUTPUT]   (OUTPUT defaults to tests/abi/libpneumo.abi)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-lib="${1:?usage: update.sh path/to/libpneumo.so [headers-dir [output]]}"
-headers="${2:-$here/../../include/pneumo}"
-out="${3:-$here/libpneumo.abi}"
+lib="${1:?usage: update.sh path/to/libpneumo.so [output]}"
+out="${2:-$here/libpneumo.abi}"
 
 command -v abidw >/dev/null 2>&1 || {
     echo "update.sh: abidw not found (Debian package abigail-tools)" >&2; exit 1; }
