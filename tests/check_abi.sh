@@ -90,8 +90,7 @@ if [ $rc -ne 0 ]; then
 fi
 
 # Only informational from here on: what was added since the baseline.
-run_abidiff >"$tmp/added" 2>&1
-if [ $? -ne 0 ]; then
+if ! run_abidiff >"$tmp/added" 2>&1; then
     echo "note: compatible additions since the baseline (fine; record them in the baseline at release):"
     sed -n '/Added function/,$p' "$tmp/added"
 fi

@@ -131,8 +131,14 @@ typedef struct pneumo_epoch_record {
 
 typedef struct pneumo_history pneumo_history;
 
+/** Fill `o` with the defaults stated on each field (25 epochs, batch 16, no class
+ *  weights, callbacks off, silent). NULL is a no-op. */
 PNEUMO_API void pneumo_fit_default_options(pneumo_fit_options *o);
+/** Fill `p` with Keras' EarlyStopping defaults (disabled, val_loss, auto mode,
+ *  patience 0, min_delta 0). NULL is a no-op. */
 PNEUMO_API void pneumo_early_stopping_default_params(pneumo_early_stopping_params *p);
+/** Fill `p` with Keras' ReduceLROnPlateau defaults (disabled, val_loss, auto mode,
+ *  patience 10, factor 0.1, min_delta 1e-4, cooldown 0, min_lr 0). NULL is a no-op. */
 PNEUMO_API void pneumo_reduce_lr_default_params(pneumo_reduce_lr_params *p);
 
 /** Train `m` with `opt` on `train` (and evaluate `val`, which may be NULL, after
@@ -160,6 +166,7 @@ PNEUMO_API pneumo_status pneumo_model_fit_resume(const char *checkpoint, pneumo_
                                                  pneumo_model **model, pneumo_optimizer **opt,
                                                  pneumo_history **history);
 
+/** Free a history. NULL is a no-op. */
 PNEUMO_API void pneumo_history_destroy(pneumo_history *h);
 /** Number of epochs recorded (0 for NULL). */
 PNEUMO_API int32_t pneumo_history_size(const pneumo_history *h);
