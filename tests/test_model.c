@@ -531,6 +531,43 @@ static void test_threads_deterministic(void **state)
         pneumo_tensor_destroy(p1);
         free_batch(&bt);
     }
+    /* one sample and several threads: the fused conv+pool rows are shared out */
+    {
+        pneumo_tensor *p1 = NULL;
+        int64_t ps[2] = {1, 1};
+        batch one = make_batch(1, 9, 7, 2, 35);
+        float single;
+        assert_int_equal(pneumo_tensor_create(2, ps, &p1), PNEUMO_OK);
+        assert_int_equal(pneumo_model_set_threads(c, 1), PNEUMO_OK);
+        assert_int_equal(pneumo_model_predict(c, one.x, p1), PNEUMO_OK);
+        single = pneumo_tensor_data(p1)[0];
+        assert_int_equal(pneumo_model_set_threads(c, 3), PNEUMO_OK);
+        assert_int_equal(pneumo_model_predict(c, one.x, p1), PNEUMO_OK);
+        assert_true(single == pneumo_tensor_data(p1)[0]);
+        pneumo_tensor_destroy(p1);
+        free_batch(&one);
+    }
+    /* the same on the article model, whose strips are many */
+    {
+        pneumo_model *art = NULL;
+        pneumo_tensor *p1 = NULL, *x = NULL;
+        int64_t ps[2] = {1, 1}, xs[4] = {1, 94, 94, 1};
+        uint64_t rng = 5;
+        float single;
+        assert_int_equal(pneumo_model_create_article(94, 3, &art), PNEUMO_OK);
+        assert_int_equal(pneumo_tensor_create(2, ps, &p1), PNEUMO_OK);
+        assert_int_equal(pneumo_tensor_create(4, xs, &x), PNEUMO_OK);
+        tu_fill(&rng, pneumo_tensor_data(x), 94 * 94, 0.0f, 1.0f);
+        assert_int_equal(pneumo_model_set_threads(art, 1), PNEUMO_OK);
+        assert_int_equal(pneumo_model_predict(art, x, p1), PNEUMO_OK);
+        single = pneumo_tensor_data(p1)[0];
+        assert_int_equal(pneumo_model_set_threads(art, 2), PNEUMO_OK);
+        assert_int_equal(pneumo_model_predict(art, x, p1), PNEUMO_OK);
+        assert_true(single == pneumo_tensor_data(p1)[0]);
+        pneumo_tensor_destroy(p1);
+        pneumo_tensor_destroy(x);
+        pneumo_model_destroy(art);
+    }
     assert_int_equal(pneumo_model_set_threads(c, 65), PNEUMO_ERR_INVALID_ARG);
     assert_int_equal(pneumo_model_set_threads(c, -1), PNEUMO_ERR_INVALID_ARG);
     pneumo_model_destroy(a);

@@ -249,13 +249,15 @@ pneumo_status pn_conv_pool_forward(pn_layer *c, pn_layer *p, const pn_run *run, 
 {
     const size_t in_size = (size_t)pn_dims_size(&c->in), out_size = (size_t)pn_dims_size(&p->out);
     uint8_t *am = p->argmax + (size_t)run->sample0 * out_size;
+    /* strips are independent: threads sharing one sample take every nparts-th */
+    const int32_t nparts = run->nparts > 1 ? run->nparts : 1, part = nparts > 1 ? run->part : 0;
     cp_geom g;
     cp_geometry(c, p, &g);
     for (int32_t i = 0; i < n; i++) {
         const float *xi = x + (size_t)i * in_size;
         float *zi = z + (size_t)i * out_size;
         uint8_t *ai = am + (size_t)i * out_size;
-        for (int32_t pa = 0; pa < g.poh; pa += g.prows) {
+        for (int32_t pa = part * g.prows; pa < g.poh; pa += nparts * g.prows) {
             const int32_t pb = min_i32(g.poh, pa + g.prows);
             const int32_t r0 = pa * g.ps, r1 = min_i32(pb * g.ps, c->out.h);
             pn_conv2d_shape cs;

@@ -39,6 +39,8 @@ typedef struct pn_run {
                         * split a batch; x, y and scratch are offset already) */
     float *dw, *db;    /* where backward accumulates parameter gradients:
                         * the layer's own (NULL) or a thread's partial sums */
+    int32_t part, nparts; /* fused forward only: take row strips part, part +
+                           * nparts, ... (nparts 0 or 1: all strips) */
 } pn_run;
 
 typedef struct pn_layer pn_layer;

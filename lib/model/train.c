@@ -174,6 +174,8 @@ typedef struct layer_job {
     float *y;        /* layer output */
     float *dy, *dx;  /* backward only; dx may be NULL */
     int backward;
+    int by_rows;     /* forward of a fused pair with fewer samples than threads:
+                      * every thread takes every sample, a share of the row strips */
     pneumo_status status[PN_MAX_THREADS];
 } layer_job;
 
@@ -186,6 +188,12 @@ static void layer_task(void *ctx, int ith, int nth)
     int32_t n0 = (int32_t)((int64_t)j->n * ith / nth), n1 = (int32_t)((int64_t)j->n * (ith + 1) / nth);
     pn_run run = j->run;
     j->status[ith] = PNEUMO_OK;
+    if (j->by_rows) {
+        run.part = ith;
+        run.nparts = nth;
+        j->status[ith] = pn_conv_pool_forward(l, l + 1, &run, j->n, j->x, j->y, scratch);
+        return;
+    }
     if (n1 <= n0)
         return;
     run.sample0 = n0;
@@ -231,7 +239,8 @@ static pneumo_status run_layer(layer_job *j)
         (st = pn_layer_reserve_scratch(sl, (size_t)j->n * per, sl->kind == PN_LAYER_MAXPOOL2D,
                                        sl->kind == PN_LAYER_DROPOUT)) != PNEUMO_OK)
         return st;
-    if (nth > j->n)
+    j->by_rows = !j->backward && j->fused && nth > j->n;
+    if (nth > j->n && !j->by_rows)
         nth = 1; /* fewer samples than threads: not worth waking them */
     if (nth == 1)
         layer_task(j, 0, 1);
@@ -270,8 +279,9 @@ static pneumo_status forward(pneumo_model *m, int32_t n, const float *x, int tra
         j.l = &m->layers[i];
         j.fused = m->fused[i];
         i += j.fused; /* i: the last layer of the step */
-        j.run = (pn_run){pn_kernels_get(), training, logits && i == m->nlayers - 1, m->seed,
-                         m->train_steps, 0, NULL, NULL};
+        j.run = (pn_run){.k = pn_kernels_get(), .training = training,
+                         .skip_act = logits && i == m->nlayers - 1, .seed = m->seed,
+                         .step = m->train_steps};
         j.n = n;
         j.x = in;
         j.y = m->acts[i];
@@ -298,8 +308,8 @@ static pneumo_status backward(pneumo_model *m, int32_t n, const float *x)
         j.m = m;
         j.l = &m->layers[first];
         j.fused = first != i;
-        j.run = (pn_run){pn_kernels_get(), 1, i == m->nlayers - 1, m->seed, m->train_steps - 1, 0,
-                         NULL, NULL};
+        j.run = (pn_run){.k = pn_kernels_get(), .training = 1, .skip_act = i == m->nlayers - 1,
+                         .seed = m->seed, .step = m->train_steps - 1};
         j.n = n;
         j.backward = 1;
         j.x = first ? m->acts[first - 1] : x;
