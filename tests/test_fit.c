@@ -158,11 +158,6 @@ static void test_fit_learns_and_evaluates(void **state)
     assert_int_equal(pneumo_history_get(h, 7, &last), PNEUMO_OK);
     assert_true(last.loss < first.loss);
     /* the majority rate is 0.5: well above it */
-    for (int32_t e = 0; e < 8; e++) {
-        pneumo_epoch_record r;
-        pneumo_history_get(h, e, &r);
-        printf("epoch %d loss %.4f acc %.4f val_loss %.4f val_acc %.4f\n", e, r.loss, r.accuracy, r.val_loss, r.val_accuracy);
-    }
     assert_true(last.val_accuracy >= 0.9);
     assert_true(fabs(last.lr - 1e-2) < 1e-9);
     assert_int_equal(pneumo_history_save_csv(h, csv), PNEUMO_OK);
