@@ -409,88 +409,42 @@ static int time_training(const bench_opts *o, const train_data *d, int threads, 
 }
 
 /* ------------------------------------------------------------------------ */
-/* Per-layer times: one step over the batch, as lib/model/train.c runs it: a  */
-/* layer, or a Conv2D + MaxPooling2D pair the model runs fused               */
-/* (lib/layers/fused.h: the conv output is never stored).                    */
+/* Per-layer times: the model announces every step of its passes (a layer,   */
+/* or a Conv2D + MaxPooling2D pair it runs fused) to a hook in lib/model;    */
+/* whole training steps run and each step's share is timed there, so the     */
+/* times are of exactly what train.c does, with the model's threads.         */
 
-typedef struct layer_job {
-    pneumo_model *m;
-    pn_layer *l;
-    int fused; /* l and l + 1 run as one unit */
-    pn_run run;
-    int32_t n;
-    const float *x;
-    float *y, *dy, *dx;
-    int backward;
-    pneumo_status status[PN_MAX_THREADS];
-} layer_job;
+#define MAX_REPS 8
 
-static void layer_task(void *ctx, int ith, int nth)
+typedef struct step_times {
+    int32_t first[MAX_LAYERS], last[MAX_LAYERS];
+    int nsteps, rep;
+    double t0, c0;
+    double t[2][MAX_LAYERS][MAX_REPS], c[2][MAX_LAYERS][MAX_REPS]; /* [backward][step][rep] */
+} step_times;
+
+static void step_hook(void *ctx, int32_t first, int32_t last, int backward, int end)
 {
-    layer_job *j = ctx;
-    pn_layer *l = j->l;
-    const int64_t in_size = pn_dims_size(&l->in), out_size = pn_dims_size(&(l + j->fused)->out);
-    float *scratch = j->fused ? j->m->scratch + (size_t)ith * (size_t)j->m->scratch_stride : NULL;
-    int32_t n0 = (int32_t)((int64_t)j->n * ith / nth), n1 = (int32_t)((int64_t)j->n * (ith + 1) / nth);
-    pn_run run = j->run;
-    j->status[ith] = PNEUMO_OK;
-    if (n1 <= n0)
-        return;
-    run.sample0 = n0;
-    if (!j->backward && j->fused) {
-        j->status[ith] = pn_conv_pool_forward(l, l + 1, &run, n1 - n0,
-                                              j->x + (size_t)n0 * (size_t)in_size,
-                                              j->y + (size_t)n0 * (size_t)out_size, scratch);
+    step_times *st = ctx;
+    int k = 0;
+    if (!end) {
+        st->t0 = now_s();
+        st->c0 = cpu_s(CLOCK_PROCESS_CPUTIME_ID);
         return;
     }
-    if (!j->backward) {
-        j->status[ith] = l->ops->forward(l, &run, n1 - n0, j->x + (size_t)n0 * (size_t)in_size,
-                                         j->y + (size_t)n0 * (size_t)out_size);
-        return;
+    while (k < st->nsteps && st->first[k] != first)
+        k++;
+    if (k == st->nsteps) {
+        if (k == MAX_LAYERS)
+            return;
+        st->first[k] = first;
+        st->last[k] = last;
+        st->nsteps++;
     }
-    if (ith > 0 && (l->nw || l->nb)) {
-        float *mine = j->m->thread_grads + (size_t)(ith - 1) * (size_t)j->m->thread_grads_stride;
-        memset(mine, 0, (size_t)(l->nw + l->nb + 16) * sizeof(float));
-        run.dw = mine;
-        run.db = mine + l->nw;
+    if (st->rep >= 0 && st->rep < MAX_REPS) {
+        st->t[backward][k][st->rep] = (now_s() - st->t0) * 1e3;
+        st->c[backward][k][st->rep] = (cpu_s(CLOCK_PROCESS_CPUTIME_ID) - st->c0) * 1e3;
     }
-    if (j->fused) {
-        j->status[ith] = pn_conv_pool_backward(
-            l, l + 1, &run, n1 - n0, j->x + (size_t)n0 * (size_t)in_size,
-            j->y + (size_t)n0 * (size_t)out_size, j->dy + (size_t)n0 * (size_t)out_size,
-            j->dx ? j->dx + (size_t)n0 * (size_t)in_size : NULL, scratch);
-        return;
-    }
-    j->status[ith] = l->ops->backward(l, &run, n1 - n0, j->x + (size_t)n0 * (size_t)in_size,
-                                      j->y + (size_t)n0 * (size_t)out_size,
-                                      j->dy + (size_t)n0 * (size_t)out_size,
-                                      j->dx ? j->dx + (size_t)n0 * (size_t)in_size : NULL);
-}
-
-/* Returns the threads used, or -1 on error. */
-static int run_layer_job(layer_job *j)
-{
-    int nth = j->m->pool ? pn_pool_size(j->m->pool) : 1;
-    if (nth > j->n)
-        nth = 1;
-    if (nth == 1)
-        layer_task(j, 0, 1);
-    else
-        pn_pool_run(j->m->pool, layer_task, j);
-    for (int t = 0; t < nth; t++)
-        if (j->status[t] != PNEUMO_OK)
-            return -1;
-    if (j->backward && nth > 1 && (j->l->nw || j->l->nb)) {
-        pn_layer *l = j->l;
-        for (int t = 1; t < nth; t++) {
-            const float *part = j->m->thread_grads + (size_t)(t - 1) * (size_t)j->m->thread_grads_stride;
-            for (int64_t i = 0; i < l->nw; i++)
-                l->dw[i] += part[i];
-            for (int64_t i = 0; i < l->nb; i++)
-                l->db[i] += part[l->nw + i];
-        }
-    }
-    return nth;
 }
 
 static void layer_flops(const pn_layer *l, int n, int first, double *fwd, double *bwd)
@@ -506,43 +460,40 @@ static void layer_flops(const pn_layer *l, int n, int first, double *fwd, double
     *bwd = 2.0 * macs * (first ? 1.0 : 2.0);
 }
 
-/* Time every step of a training pass on a model that has run train steps (so
- * its batch buffers and fusion plan exist and hold the batch's activations). */
+/* Time every step of a training pass on a model that has already trained (warm). */
 static int time_layers(const bench_opts *o, pneumo_model *m, const train_data *d, bench_results *r)
 {
-    /* the layers are warm from the training steps: the quick mode times one
-     * run each, the full mode the median of 5 after a warm-up run */
+    /* the quick mode times one step, the full mode the median of 5 after a warm-up */
     const int reps = o->quick ? 1 : 5, skip = o->quick ? 0 : 1;
-    const int n = o->batch;
     const pn_kernels *k = pn_kernels_get();
-    int32_t first[MAX_LAYERS], last[MAX_LAYERS];
-    int parity[MAX_LAYERS], nsteps = 0, cur = 0;
-    uint64_t s = 7;
-    double t[16], c[16];
-    if (!m->acts || !m->gbuf[0] || !m->gbuf[1] || !m->fused || m->nlayers > MAX_LAYERS) {
-        fprintf(stderr, PROG ": per-layer timing: the model has no batch buffers\n");
-        return 1;
+    step_times *st = calloc(1, sizeof *st);
+    pneumo_optimizer *opt = NULL;
+    double t[MAX_REPS];
+    if (!st || m->nlayers > MAX_LAYERS || pneumo_optimizer_create_adam(NULL, &opt) != PNEUMO_OK) {
+        free(st);
+        return fail("per-layer timing setup");
     }
-    /* steps as forward() runs them; the gradient buffer each reads dL/dy from
-     * as backward() assigns them (it alternates, starting at the last step) */
-    for (int32_t i = 0; i < m->nlayers; i++) {
-        first[nsteps] = i;
-        i += m->fused[i] ? 1 : 0;
-        last[nsteps++] = i;
+    m->step_hook = step_hook;
+    m->step_hook_ctx = st;
+    for (int rep = 0; rep < reps + skip; rep++) {
+        st->rep = rep - skip;
+        if (pneumo_model_train_step(m, opt, d->x, d->y, NULL, NULL) != PNEUMO_OK) {
+            m->step_hook = NULL;
+            pneumo_optimizer_destroy(opt);
+            free(st);
+            return fail("pneumo_model_train_step");
+        }
     }
-    for (int st = nsteps - 1; st >= 0; st--, cur = 1 - cur)
-        parity[st] = cur;
-    r->nlayers = nsteps;
+    m->step_hook = NULL;
+    m->step_hook_ctx = NULL;
+    pneumo_optimizer_destroy(opt);
+    r->nlayers = st->nsteps;
     r->layer_sum_ms = 0.0;
-    r->layer_threads = 1;
-    for (int st = 0; st < nsteps; st++) {
-        pn_layer *l = &m->layers[first[st]], *lo = &m->layers[last[st]];
-        layer_result *lr = &r->layers[st];
-        const int is_last = last[st] == m->nlayers - 1, fused = last[st] != first[st];
-        const int64_t out_size = pn_dims_size(&lo->out);
-        const float *x = first[st] ? m->acts[first[st] - 1] : pneumo_tensor_data_const(d->x);
-        layer_job j;
-        if (fused)
+    r->layer_threads = pneumo_model_threads(m);
+    for (int s = 0; s < st->nsteps; s++) {
+        pn_layer *l = &m->layers[st->first[s]], *lo = &m->layers[st->last[s]];
+        layer_result *lr = &r->layers[s];
+        if (st->last[s] != st->first[s])
             snprintf(lr->name, sizeof lr->name, "%s+%s", l->name, lo->name);
         else
             snprintf(lr->name, sizeof lr->name, "%s", l->name);
@@ -551,65 +502,14 @@ static int time_layers(const bench_opts *o, pneumo_model *m, const train_data *d
         else
             snprintf(lr->shape, sizeof lr->shape, "%d", lo->out.c);
         lr->kind = l->kind;
-        layer_flops(l, n, first[st] == 0, &lr->fwd_flop, &lr->bwd_flop);
-        /* forward: training mode, the last layer leaves out its sigmoid (logits) */
-        for (int rep = 0; rep < reps + skip; rep++) {
-            double t0, c0;
-            int used;
-            memset(&j, 0, sizeof j);
-            j.m = m;
-            j.l = l;
-            j.fused = fused;
-            j.run = (pn_run){.k = k, .training = 1, .skip_act = is_last, .seed = m->seed,
-                             .step = m->train_steps, .sample0 = 0, .dw = NULL, .db = NULL};
-            j.n = n;
-            j.x = x;
-            j.y = m->acts[last[st]];
-            t0 = now_s();
-            c0 = cpu_s(CLOCK_PROCESS_CPUTIME_ID);
-            if ((used = run_layer_job(&j)) < 0)
-                return fail(l->name);
-            if (rep >= skip) {
-                t[rep - skip] = (now_s() - t0) * 1e3;
-                c[rep - skip] = (cpu_s(CLOCK_PROCESS_CPUTIME_ID) - c0) * 1e3;
-            }
-            if (used > r->layer_threads)
-                r->layer_threads = used;
-        }
-        lr->fwd_ms = median_of(t, reps);
-        lr->fwd_cpu_ms = median_of(c, reps);
-        /* backward from a fresh random dL/dy each time (it is overwritten) */
-        for (int rep = 0; rep < reps + skip; rep++) {
-            double t0, c0;
-            float *dy = m->gbuf[parity[st]];
-            for (int64_t e = 0; e < (int64_t)n * out_size; e++)
-                dy[e] = (rng_unit(&s) - 0.5f) * 1e-2f;
-            memset(&j, 0, sizeof j);
-            j.m = m;
-            j.l = l;
-            j.fused = fused;
-            j.run = (pn_run){.k = k, .training = 1, .skip_act = is_last, .seed = m->seed,
-                             .step = m->train_steps ? m->train_steps - 1 : 0, .sample0 = 0,
-                             .dw = NULL, .db = NULL};
-            j.n = n;
-            j.backward = 1;
-            j.x = x;
-            j.y = m->acts[last[st]];
-            j.dy = dy;
-            j.dx = first[st] ? m->gbuf[1 - parity[st]] : NULL;
-            t0 = now_s();
-            c0 = cpu_s(CLOCK_PROCESS_CPUTIME_ID);
-            if (run_layer_job(&j) < 0)
-                return fail(l->name);
-            if (rep >= skip) {
-                t[rep - skip] = (now_s() - t0) * 1e3;
-                c[rep - skip] = (cpu_s(CLOCK_PROCESS_CPUTIME_ID) - c0) * 1e3;
-            }
-        }
-        lr->bwd_ms = median_of(t, reps);
-        lr->bwd_cpu_ms = median_of(c, reps);
+        layer_flops(l, o->batch, st->first[s] == 0, &lr->fwd_flop, &lr->bwd_flop);
+        lr->fwd_ms = median_of(st->t[0][s], reps);
+        lr->fwd_cpu_ms = median_of(st->c[0][s], reps);
+        lr->bwd_ms = median_of(st->t[1][s], reps);
+        lr->bwd_cpu_ms = median_of(st->c[1][s], reps);
         r->layer_sum_ms += lr->fwd_ms + lr->bwd_ms;
     }
+    free(st);
     /* Adam over the whole parameter arena (one call, as pn_optimizer_step) */
     {
         float *mm = calloc((size_t)m->arena_size, sizeof(float));

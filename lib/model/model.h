@@ -44,6 +44,12 @@ struct pneumo_model {
     int32_t threads;
     struct pn_pool *pool;
     float *thread_grads;         /* (threads - 1) x thread_grads_stride floats */
+
+    /* Benchmark hook (pneumo-bench's per-layer times): called before (end 0)
+     * and after (end 1) each step of a pass, a step being layers first..last
+     * (a fused pair is one step). NULL in normal use. */
+    void (*step_hook)(void *ctx, int32_t first, int32_t last, int backward, int end);
+    void *step_hook_ctx;
     int64_t thread_grads_stride;
 };
 

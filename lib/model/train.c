@@ -262,6 +262,19 @@ static pneumo_status run_layer(layer_job *j)
     return PNEUMO_OK;
 }
 
+/* run_layer, announced to the benchmark hook when one is set. */
+static pneumo_status run_step(layer_job *j, int32_t first, int32_t last)
+{
+    pneumo_model *m = j->m;
+    pneumo_status st;
+    if (m->step_hook)
+        m->step_hook(m->step_hook_ctx, first, last, j->backward, 0);
+    st = run_layer(j);
+    if (m->step_hook)
+        m->step_hook(m->step_hook_ctx, first, last, j->backward, 1);
+    return st;
+}
+
 /* Run every layer. With `logits`, the last layer's sigmoid is left out so its
  * output holds z for the loss. */
 static pneumo_status forward(pneumo_model *m, int32_t n, const float *x, int training, int logits)
@@ -285,7 +298,7 @@ static pneumo_status forward(pneumo_model *m, int32_t n, const float *x, int tra
         j.n = n;
         j.x = in;
         j.y = m->acts[i];
-        if ((st = run_layer(&j)) != PNEUMO_OK)
+        if ((st = run_step(&j, (int32_t)(j.l - m->layers), i)) != PNEUMO_OK)
             return pn_error_prefix("%s forward", j.l->name);
         in = m->acts[i];
     }
@@ -316,7 +329,7 @@ static pneumo_status backward(pneumo_model *m, int32_t n, const float *x)
         j.y = m->acts[i];
         j.dy = m->gbuf[cur];
         j.dx = first ? m->gbuf[1 - cur] : NULL;
-        if ((st = run_layer(&j)) != PNEUMO_OK)
+        if ((st = run_step(&j, first, i)) != PNEUMO_OK)
             return pn_error_prefix("%s backward", j.l->name);
         cur = 1 - cur;
     }
