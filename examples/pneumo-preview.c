@@ -31,6 +31,7 @@
 
 /* The library's internal 5x7 font, compiled into this program (see
  * examples/meson.build): it needs only the public image API. */
+#include "cli_common.h"
 #include "io/font5x7.h"
 
 #define PROG "pneumo-preview"
@@ -56,86 +57,10 @@ static int usage(FILE *f)
     return f == stdout ? 0 : 2;
 }
 
-/* Python's repr() of a float: the shortest of %.15g, %.16g and %.17g that reads
- * back as the same double, with ".0" added to integral values ("2.0"). Matches
- * repr() for 1e-4 <= |v| < 1e15 (Python switches to exponent notation outside
- * that range at other thresholds than %g), which covers class weights. */
-static void format_repr(double v, char *buf, size_t size)
-{
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, size, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v || prec == 17)
-            break;
-    }
-    if (isfinite(v) && !strpbrk(buf, ".e")) {
-        size_t n = strlen(buf);
-        if (n + 2 < size)
-            memcpy(buf + n, ".0", 3);
-    }
-}
-
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return 0;
-    *out = v;
-    return 1;
-}
-
 static int fail(const char *what)
 {
     fprintf(stderr, PROG ": %s%s%s\n", what ? what : "", what ? ": " : "", pneumo_last_error());
     return 1;
-}
-
-/* Print the report, classes, weights and skipped files. */
-static int print_summary(const pneumo_dataset *ds)
-{
-    size_t needed = 0;
-    if (pneumo_dataset_report(ds, NULL, 0, &needed) != PNEUMO_OK)
-        return fail(NULL);
-    char *report = malloc(needed + 1);
-    if (!report) {
-        fprintf(stderr, PROG ": out of memory\n");
-        return 1;
-    }
-    if (pneumo_dataset_report(ds, report, needed + 1, NULL) != PNEUMO_OK) {
-        free(report);
-        return fail(NULL);
-    }
-    printf("%s\n", report);
-    free(report);
-
-    int32_t k = pneumo_dataset_num_classes(ds);
-    for (int32_t c = 0; c < k; c++)
-        printf("class %d: %s, %lld images\n", (int)c, pneumo_dataset_class_name(ds, c),
-               (long long)pneumo_dataset_class_count(ds, c));
-
-    double *w = malloc((size_t)k * sizeof *w);
-    if (!w) {
-        fprintf(stderr, PROG ": out of memory\n");
-        return 1;
-    }
-    if (pneumo_dataset_class_weights(ds, w, k) != PNEUMO_OK) {
-        free(w);
-        return fail("class weights");
-    }
-    printf("class weights: {");
-    for (int32_t c = 0; c < k; c++) {
-        char num[40];
-        format_repr(w[c], num, sizeof num);
-        printf("%s%d: %s", c ? ", " : "", (int)c, num);
-    }
-    printf("}\n");
-    free(w);
-
-    int64_t nskip = pneumo_dataset_num_skipped(ds);
-    for (int64_t i = 0; i < nskip; i++)
-        printf("skipped: %s\n", pneumo_dataset_skipped(ds, i));
-    return 0;
 }
 
 /* Sample `i` of the batch (size x size floats, rescaled by `rescale`) as an
@@ -269,15 +194,9 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--augment") == 0) {
             augment = 1;
         } else if (strcmp(a, "--size") == 0 && i + 1 < argc) {
-            if (!parse_long(argv[++i], 1, 16384, &size)) {
-                fprintf(stderr, PROG ": --size must be an integer in 1..16384\n");
-                return 2;
-            }
+            size = cli_long(PROG, "--size", argv[++i], 1, 16384);
         } else if (strcmp(a, "--count") == 0 && i + 1 < argc) {
-            if (!parse_long(argv[++i], 0, 1024, &count)) {
-                fprintf(stderr, PROG ": --count must be an integer in 0..1024\n");
-                return 2;
-            }
+            count = cli_long(PROG, "--count", argv[++i], 0, 1024);
         } else if (strcmp(a, "--seed") == 0 && i + 1 < argc) {
             const char *s = argv[++i];
             char *end;
@@ -316,7 +235,7 @@ int main(int argc, char **argv)
     pneumo_dataset *ds = NULL;
     if (pneumo_dataset_open_dir(dir, &o, &ds) != PNEUMO_OK)
         return fail(NULL);
-    int rc = print_summary(ds);
+    int rc = cli_print_dataset(stdout, PROG, ds, 1);
     if (rc == 0 && count > 0)
         rc = write_grid(ds, (int32_t)size, (int32_t)count, augment, o.augment_options.rescale,
                         out_path);

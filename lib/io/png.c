@@ -24,26 +24,27 @@
 
 #include <png.h>
 
+#include "io/png_jmp.h"
+
 /* Largest ancillary chunk libpng may allocate (iCCP, text, ...). */
 #define PN_PNG_CHUNK_MALLOC_MAX (16u * 1024u * 1024u)
 
 struct pn_png_ctx {
-    jmp_buf jump;
+    pn_png_jmp err;
     const uint8_t *data;
     size_t size;
     size_t pos;
     int truncated;
-    char message[256];
 };
 
-static void pn_png_error_fn(png_structp png, png_const_charp msg)
+void pn_png_jmp_error(png_structp png, png_const_charp msg)
 {
-    struct pn_png_ctx *ctx = (struct pn_png_ctx *)png_get_error_ptr(png);
-    snprintf(ctx->message, sizeof ctx->message, "%s", msg ? msg : "unknown libpng error");
-    longjmp(ctx->jump, 1);
+    pn_png_jmp *e = (pn_png_jmp *)png_get_error_ptr(png);
+    snprintf(e->message, sizeof e->message, "%s", msg ? msg : "unknown libpng error");
+    longjmp(e->jump, 1);
 }
 
-static void pn_png_warning_fn(png_structp png, png_const_charp msg)
+void pn_png_jmp_warning(png_structp png, png_const_charp msg)
 {
     (void)png; /* the library never prints */
     (void)msg;
@@ -91,8 +92,8 @@ pneumo_status pn_decode_png(const uint8_t *data, size_t size, const char *label,
     memset(&ctx, 0, sizeof ctx);
     ctx.data = data;
     ctx.size = size;
-    png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, pn_png_error_fn,
-                                 pn_png_warning_fn);
+    png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx.err, pn_png_jmp_error,
+                                 pn_png_jmp_warning);
     if (!png)
         return pn_error(PNEUMO_ERR_NOMEM, "%s: cannot create the PNG decoder", label);
     info = png_create_info_struct(png);
@@ -100,16 +101,16 @@ pneumo_status pn_decode_png(const uint8_t *data, size_t size, const char *label,
         png_destroy_read_struct(&png, NULL, NULL);
         return pn_error(PNEUMO_ERR_NOMEM, "%s: cannot create the PNG decoder", label);
     }
-    if (setjmp(ctx.jump)) {
+    if (setjmp(ctx.err.jump)) {
         png_destroy_read_struct(&png, &info, NULL);
         free(rows);
         free(buf);
         pneumo_image_destroy(img);
         if (ctx.truncated)
-            return pn_error(PNEUMO_ERR_FORMAT, "%s: truncated PNG: %s", label, ctx.message);
-        if (strstr(ctx.message, "user limit") || strstr(ctx.message, "too large"))
-            return pn_error(PNEUMO_ERR_LIMIT, "%s: PNG too large: %s", label, ctx.message);
-        return pn_error(PNEUMO_ERR_FORMAT, "%s: corrupt PNG: %s", label, ctx.message);
+            return pn_error(PNEUMO_ERR_FORMAT, "%s: truncated PNG: %s", label, ctx.err.message);
+        if (strstr(ctx.err.message, "user limit") || strstr(ctx.err.message, "too large"))
+            return pn_error(PNEUMO_ERR_LIMIT, "%s: PNG too large: %s", label, ctx.err.message);
+        return pn_error(PNEUMO_ERR_FORMAT, "%s: corrupt PNG: %s", label, ctx.err.message);
     }
 
     png_set_user_limits(png, (png_uint_32)lim->max_side, (png_uint_32)lim->max_side);

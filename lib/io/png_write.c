@@ -17,27 +17,15 @@
 
 #include <png.h>
 
+#include "io/png_jmp.h"
+
 struct pn_png_wctx {
-    jmp_buf jump;
+    pn_png_jmp err;
     uint8_t *data;
     size_t size;
     size_t cap;
     int nomem;
-    char message[256];
 };
-
-static void pn_png_werror_fn(png_structp png, png_const_charp msg)
-{
-    struct pn_png_wctx *ctx = (struct pn_png_wctx *)png_get_error_ptr(png);
-    snprintf(ctx->message, sizeof ctx->message, "%s", msg ? msg : "unknown libpng error");
-    longjmp(ctx->jump, 1);
-}
-
-static void pn_png_wwarning_fn(png_structp png, png_const_charp msg)
-{
-    (void)png; /* the library never prints */
-    (void)msg;
-}
 
 static void pn_png_write_fn(png_structp png, png_bytep in, size_t n)
 {
@@ -77,8 +65,8 @@ static pneumo_status pn_png_encode(const pneumo_image *img, const char *label,
     png_infop info;
 
     memset(ctx, 0, sizeof *ctx);
-    png = png_create_write_struct(PNG_LIBPNG_VER_STRING, ctx, pn_png_werror_fn,
-                                  pn_png_wwarning_fn);
+    png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &ctx->err, pn_png_jmp_error,
+                                  pn_png_jmp_warning);
     if (!png)
         return pn_error(PNEUMO_ERR_NOMEM, "%s: cannot create the PNG encoder", label);
     info = png_create_info_struct(png);
@@ -86,14 +74,14 @@ static pneumo_status pn_png_encode(const pneumo_image *img, const char *label,
         png_destroy_write_struct(&png, NULL);
         return pn_error(PNEUMO_ERR_NOMEM, "%s: cannot create the PNG encoder", label);
     }
-    if (setjmp(ctx->jump)) {
+    if (setjmp(ctx->err.jump)) {
         png_destroy_write_struct(&png, &info);
         free(ctx->data);
         ctx->data = NULL;
         ctx->size = 0;
         if (ctx->nomem)
-            return pn_error(PNEUMO_ERR_NOMEM, "%s: cannot encode PNG: %s", label, ctx->message);
-        return pn_error(PNEUMO_ERR_FORMAT, "%s: cannot encode PNG: %s", label, ctx->message);
+            return pn_error(PNEUMO_ERR_NOMEM, "%s: cannot encode PNG: %s", label, ctx->err.message);
+        return pn_error(PNEUMO_ERR_FORMAT, "%s: cannot encode PNG: %s", label, ctx->err.message);
     }
     /* libpng's default 1,000,000 px cap per side also applies when writing;
      * any image pneumo_image_create accepts fits in PNG's 31-bit sizes. */
