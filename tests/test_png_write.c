@@ -18,34 +18,7 @@
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-static char *join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    assert_non_null(p);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
 
-/* Number of entries in dir other than . and .., and whether any is a temp file. */
-static int count_entries(const char *dir, int *has_tmp)
-{
-    *has_tmp = 0;
-    DIR *d = opendir(dir);
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        if (strstr(e->d_name, ".tmp."))
-            *has_tmp = 1;
-        n++;
-    }
-    closedir(d);
-    return n;
-}
 
 /* A w x h image of pseudo-random pixels (all 256 values occur in larger ones). */
 static pneumo_image *random_image(int32_t w, int32_t h, uint64_t seed)
@@ -165,7 +138,7 @@ static void test_save_load_round_trip(void **state)
     (void)state;
     const char *dir = tu_tmpdir();
     assert_non_null(dir);
-    char *path = join(dir, "img.png");
+    char *path = tu_join(dir, "img.png");
     pneumo_image *img = random_image(37, 23, 11);
     assert_int_equal(pneumo_image_save_png(img, path), PNEUMO_OK);
     pneumo_image *back = NULL;
@@ -173,7 +146,7 @@ static void test_save_load_round_trip(void **state)
     assert_same_image(img, back);
     pneumo_image_destroy(back);
     int has_tmp;
-    assert_int_equal(count_entries(dir, &has_tmp), 1);
+    assert_int_equal(tu_count_entries(dir, &has_tmp), 1);
     assert_false(has_tmp);
 
     /* the saved bytes are exactly what encode gives */
@@ -194,7 +167,7 @@ static void test_save_load_round_trip(void **state)
     assert_int_equal(pneumo_image_load(path, NULL, &back), PNEUMO_OK);
     assert_same_image(other, back);
     pneumo_image_destroy(back);
-    assert_int_equal(count_entries(dir, &has_tmp), 1);
+    assert_int_equal(tu_count_entries(dir, &has_tmp), 1);
     assert_false(has_tmp);
 
     pneumo_image_destroy(other);
@@ -209,8 +182,8 @@ static void test_save_into_missing_directory(void **state)
     (void)state;
     const char *dir = tu_tmpdir();
     assert_non_null(dir);
-    char *sub = join(dir, "does-not-exist");
-    char *path = join(sub, "grid.png");
+    char *sub = tu_join(dir, "does-not-exist");
+    char *path = tu_join(sub, "grid.png");
     pneumo_image *img = random_image(3, 3, 5);
     assert_int_equal(pneumo_image_save_png(img, path), PNEUMO_ERR_IO);
     assert_int_equal(pneumo_last_status(), PNEUMO_ERR_IO);
@@ -219,7 +192,7 @@ static void test_save_into_missing_directory(void **state)
     struct stat sb;
     assert_int_equal(stat(sub, &sb), -1);
     int has_tmp;
-    assert_int_equal(count_entries(dir, &has_tmp), 0);
+    assert_int_equal(tu_count_entries(dir, &has_tmp), 0);
     pneumo_image_destroy(img);
     free(path);
     free(sub);
@@ -233,9 +206,9 @@ static void test_failed_rename_leaves_destination(void **state)
     (void)state;
     const char *dir = tu_tmpdir();
     assert_non_null(dir);
-    char *target = join(dir, "grid.png");
+    char *target = tu_join(dir, "grid.png");
     assert_int_equal(mkdir(target, 0700), 0);
-    char *inner = join(target, "keep");
+    char *inner = tu_join(target, "keep");
     FILE *fp = fopen(inner, "wb");
     assert_non_null(fp);
     fclose(fp);
@@ -243,9 +216,9 @@ static void test_failed_rename_leaves_destination(void **state)
     assert_int_equal(pneumo_image_save_png(img, target), PNEUMO_ERR_IO);
     assert_non_null(strstr(pneumo_last_error(), target));
     int has_tmp;
-    assert_int_equal(count_entries(dir, &has_tmp), 1);
+    assert_int_equal(tu_count_entries(dir, &has_tmp), 1);
     assert_false(has_tmp);
-    assert_int_equal(count_entries(target, &has_tmp), 1);
+    assert_int_equal(tu_count_entries(target, &has_tmp), 1);
     pneumo_image_destroy(img);
     unlink(inner);
     rmdir(target);
@@ -259,7 +232,7 @@ static void test_save_rejects_bad_arguments(void **state)
     (void)state;
     const char *dir = tu_tmpdir();
     assert_non_null(dir);
-    char *path = join(dir, "x.png");
+    char *path = tu_join(dir, "x.png");
     pneumo_image *img = random_image(2, 2, 3);
     assert_int_equal(pneumo_image_save_png(img, NULL), PNEUMO_ERR_INVALID_ARG);
     assert_int_equal(pneumo_image_save_png(img, ""), PNEUMO_ERR_INVALID_ARG);
@@ -269,7 +242,7 @@ static void test_save_rejects_bad_arguments(void **state)
     assert_int_equal(pneumo_image_save_png(&empty, path), PNEUMO_ERR_INVALID_ARG);
     assert_non_null(strstr(pneumo_last_error(), path));
     int has_tmp;
-    assert_int_equal(count_entries(dir, &has_tmp), 0); /* nothing was created */
+    assert_int_equal(tu_count_entries(dir, &has_tmp), 0); /* nothing was created */
     pneumo_image_destroy(img);
     free(path);
     rmdir(dir);
@@ -281,13 +254,13 @@ static void test_atomic_helper(void **state)
     (void)state;
     const char *dir = tu_tmpdir();
     assert_non_null(dir);
-    char *path = join(dir, "out.bin");
+    char *path = tu_join(dir, "out.bin");
     pn_atomic_file af;
     assert_int_equal(pn_atomic_open(&af, path), PNEUMO_OK);
     assert_int_equal(pn_atomic_write_chunk(&af, "abc", 3), PNEUMO_OK);
     assert_int_equal(pn_atomic_write_chunk(&af, "def", 3), PNEUMO_OK);
     int has_tmp;
-    assert_int_equal(count_entries(dir, &has_tmp), 1);
+    assert_int_equal(tu_count_entries(dir, &has_tmp), 1);
     assert_true(has_tmp); /* only the temporary exists before commit */
     assert_int_equal(pn_atomic_commit(&af), PNEUMO_OK);
     uint8_t *data = NULL;
@@ -300,7 +273,7 @@ static void test_atomic_helper(void **state)
     assert_int_equal(pn_atomic_open(&af, path), PNEUMO_OK);
     assert_int_equal(pn_atomic_write_chunk(&af, "zzz", 3), PNEUMO_OK);
     pn_atomic_abort(&af);
-    assert_int_equal(count_entries(dir, &has_tmp), 1);
+    assert_int_equal(tu_count_entries(dir, &has_tmp), 1);
     assert_false(has_tmp);
     assert_int_equal(pn_read_file(path, 100, &data, &size), PNEUMO_OK);
     assert_memory_equal(data, "abcdef", 6); /* untouched */

@@ -81,34 +81,7 @@ static void check_matches_sample(const pn_st_file *f, const sample *s)
     assert_null(pn_st_meta_get(f, "absent"));
 }
 
-static char *join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    assert_non_null(p);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
 
-/* Number of entries in dir other than . and .., and whether any is a temp file. */
-static int count_entries(const char *dir, int *has_tmp)
-{
-    *has_tmp = 0;
-    DIR *d = opendir(dir);
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        if (strstr(e->d_name, ".tmp."))
-            *has_tmp = 1;
-        n++;
-    }
-    closedir(d);
-    return n;
-}
 
 static void write_file(const char *path, const void *data, size_t n)
 {
@@ -136,7 +109,7 @@ static void test_save_load_round_trip(void **state)
     make_sample(&s);
     const char *dir = tu_tmpdir();
     assert_non_null(dir);
-    char *path = join(dir, "model.safetensors");
+    char *path = tu_join(dir, "model.safetensors");
     assert_int_equal(pn_safetensors_save(path, s.meta, 3, s.tensors, 5), PNEUMO_OK);
 
     uint8_t *bytes = NULL;
@@ -155,7 +128,7 @@ static void test_save_load_round_trip(void **state)
     pn_buf_free(&img);
 
     int has_tmp;
-    assert_int_equal(count_entries(dir, &has_tmp), 1);
+    assert_int_equal(tu_count_entries(dir, &has_tmp), 1);
     assert_false(has_tmp);
     free(bytes);
     unlink(path);
@@ -234,7 +207,7 @@ static void test_save_rejects_bad_arguments(void **state)
         {{"a", 4, {INT64_MAX, INT64_MAX, 2, 2}, x}, {"b", 0, {0}, x}}, /* overflow */
     };
     const char *dir = tu_tmpdir();
-    char *path = join(dir, "m.safetensors");
+    char *path = tu_join(dir, "m.safetensors");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         pn_buf img;
         pn_buf_init(&img);
@@ -251,7 +224,7 @@ static void test_save_rejects_bad_arguments(void **state)
     assert_int_equal(pn_safetensors_save(path, null_meta, 1, NULL, 0), PNEUMO_ERR_INVALID_ARG);
     assert_int_equal(pn_safetensors_save(NULL, NULL, 0, NULL, 0), PNEUMO_ERR_INVALID_ARG);
     int has_tmp;
-    assert_int_equal(count_entries(dir, &has_tmp), 0); /* nothing was created */
+    assert_int_equal(tu_count_entries(dir, &has_tmp), 0); /* nothing was created */
     free(path);
     rmdir(dir);
 }
@@ -264,15 +237,15 @@ static void test_save_into_missing_directory(void **state)
     sample s;
     make_sample(&s);
     const char *dir = tu_tmpdir();
-    char *sub = join(dir, "does-not-exist");
-    char *path = join(sub, "model.safetensors");
+    char *sub = tu_join(dir, "does-not-exist");
+    char *path = tu_join(sub, "model.safetensors");
     assert_int_equal(pn_safetensors_save(path, s.meta, 3, s.tensors, 5), PNEUMO_ERR_IO);
     assert_non_null(strstr(pneumo_last_error(), path));
     assert_non_null(strstr(pneumo_last_error(), strerror(ENOENT)));
     struct stat sb;
     assert_int_equal(stat(sub, &sb), -1);
     int has_tmp;
-    assert_int_equal(count_entries(dir, &has_tmp), 0);
+    assert_int_equal(tu_count_entries(dir, &has_tmp), 0);
     free(path);
     free(sub);
     rmdir(dir);
@@ -284,7 +257,7 @@ static void test_save_replaces_existing_file(void **state)
     sample s;
     make_sample(&s);
     const char *dir = tu_tmpdir();
-    char *path = join(dir, "model.safetensors");
+    char *path = tu_join(dir, "model.safetensors");
     write_file(path, "old contents", 12);
     assert_int_equal(pn_safetensors_save(path, s.meta, 3, s.tensors, 5), PNEUMO_OK);
 
@@ -307,7 +280,7 @@ static void test_save_replaces_existing_file(void **state)
     free(bytes);
 
     int has_tmp;
-    assert_int_equal(count_entries(dir, &has_tmp), 1);
+    assert_int_equal(tu_count_entries(dir, &has_tmp), 1);
     assert_false(has_tmp);
     unlink(path);
     free(path);
@@ -322,16 +295,16 @@ static void test_failed_save_leaves_destination(void **state)
     sample s;
     make_sample(&s);
     const char *dir = tu_tmpdir();
-    char *target = join(dir, "model.safetensors");
+    char *target = tu_join(dir, "model.safetensors");
     assert_int_equal(mkdir(target, 0700), 0);
-    char *inner = join(target, "keep");
+    char *inner = tu_join(target, "keep");
     write_file(inner, "x", 1);
     assert_int_equal(pn_safetensors_save(target, s.meta, 3, s.tensors, 5), PNEUMO_ERR_IO);
     assert_non_null(strstr(pneumo_last_error(), target));
     int has_tmp;
-    assert_int_equal(count_entries(dir, &has_tmp), 1);
+    assert_int_equal(tu_count_entries(dir, &has_tmp), 1);
     assert_false(has_tmp);
-    assert_int_equal(count_entries(target, &has_tmp), 1);
+    assert_int_equal(tu_count_entries(target, &has_tmp), 1);
     unlink(inner);
     rmdir(target);
     free(inner);
@@ -345,7 +318,7 @@ static void test_read_whole_file(void **state)
 {
     (void)state;
     const char *dir = tu_tmpdir();
-    char *path = join(dir, "f.bin");
+    char *path = tu_join(dir, "f.bin");
     uint8_t *data = NULL;
     size_t size = 1;
 
@@ -368,7 +341,7 @@ static void test_read_whole_file(void **state)
     assert_int_equal(pn_read_whole_file(dir, 100, &data, &size), PNEUMO_ERR_IO);
     assert_non_null(strstr(pneumo_last_error(), "directory"));
     /* a FIFO must be refused without blocking */
-    char *fifo = join(dir, "fifo");
+    char *fifo = tu_join(dir, "fifo");
     assert_int_equal(mkfifo(fifo, 0600), 0);
     assert_int_equal(pn_read_whole_file(fifo, 100, &data, &size), PNEUMO_ERR_IO);
     assert_non_null(strstr(pneumo_last_error(), "not a regular file"));
@@ -377,7 +350,7 @@ static void test_read_whole_file(void **state)
     /* a device */
     assert_int_equal(pn_read_whole_file("/dev/null", 100, &data, &size), PNEUMO_ERR_IO);
     /* missing: names the path and the errno text */
-    char *missing = join(dir, "missing");
+    char *missing = tu_join(dir, "missing");
     assert_int_equal(pn_read_whole_file(missing, 100, &data, &size), PNEUMO_ERR_IO);
     assert_non_null(strstr(pneumo_last_error(), missing));
     assert_non_null(strstr(pneumo_last_error(), strerror(ENOENT)));

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <dirent.h>
 
 uint64_t tu_next(uint64_t *state)
 {
@@ -50,4 +51,32 @@ const char *tu_tmpdir(void)
     if (!mkdtemp(path))
         return NULL;
     return path;
+}
+
+char *tu_join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    assert_non_null(p);
+    snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+int tu_count_entries(const char *dir, int *has_tmp)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+    *has_tmp = 0;
+    if (!d)
+        return -1;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (strstr(e->d_name, ".tmp."))
+            *has_tmp = 1;
+        n++;
+    }
+    closedir(d);
+    return n;
 }

@@ -23,4 +23,11 @@ const char *tu_shared_data(void);
  * the path is static storage. */
 const char *tu_tmpdir(void);
 
+/* "dir/name" in malloc'ed memory (fails the test on allocation failure). */
+char *tu_join(const char *dir, const char *name);
+
+/* Entries of dir other than . and .., or -1 if it cannot be opened; *has_tmp
+ * tells whether any is an atomic save's leftover "*.tmp.*" file. */
+int tu_count_entries(const char *dir, int *has_tmp);
+
 #endif
