@@ -364,6 +364,108 @@ static void test_pool(const pn_kernels *k, int iters)
     }
 }
 
+/* ------------------------------------------------------------------ fused conv + pool */
+
+static stat st_cpool = {"conv2d_pool2_fwd", 0, 0, 0};
+
+/* k's fused kernel must equal k's own conv2d_fwd + act_fwd + maxpool_fwd bit
+ * for bit (values and argmax), for the reference tier and for k; and k's
+ * pooled values must match the reference within the conv tolerance. */
+static void check_conv_pool_tier(const pn_kernels *k, const pn_conv2d_shape *s,
+                                 pn_act act, int32_t ph, int32_t pw, const float *x, const float *w,
+                                 const float *b, float *ref_z, const char *shape)
+{
+    const size_t ny = (size_t)s->n * s->oh * s->ow * s->oc, nz = (size_t)s->n * ph * pw * s->oc;
+    float *y = xmalloc(ny * sizeof(float)), *pz = xmalloc(nz * sizeof(float));
+    uint8_t *pam = xmalloc(nz), *am = xmalloc(nz + 2 * GUARD);
+    gbuf z = gb_new(nz);
+    /* the pool of the conv output's first 2 ph rows and 2 pw columns */
+    const pn_pool2d_shape ps = {s->n, 2 * ph, 2 * pw, s->oc, ph, pw, 2, 2, 2, 2, 0, 0};
+    char what[200];
+    k->conv2d_fwd(s, x, w, b, y);
+    k->act_fwd(act, ny, y);
+    {
+        /* the conv output may be taller / wider than 2 ph x 2 pw: pool a cropped copy */
+        float *crop = xmalloc((size_t)s->n * 4 * ph * pw * s->oc * sizeof(float));
+        for (int n = 0; n < s->n; n++)
+            for (int r = 0; r < 2 * ph; r++)
+                memcpy(crop + (((size_t)n * 2 * ph + r) * 2 * pw) * s->oc,
+                       y + (((size_t)n * s->oh + r) * s->ow) * s->oc, (size_t)2 * pw * s->oc * sizeof(float));
+        k->maxpool_fwd(&ps, crop, pz, pam);
+        free(crop);
+    }
+    memset(am, 0xa5, nz + 2 * GUARD);
+    k->conv2d_pool2_fwd(s, act, ph, pw, x, w, b, z.p, am + GUARD);
+    st_cpool.calls++;
+    snprintf(what, sizeof what, "%s (%s fused vs its unfused kernels)", shape, k->isa);
+    compare(&st_cpool, z.p, pz, NULL, nz, 0.0, k->isa, what);
+    if (memcmp(am + GUARD, pam, nz))
+        report_fail(&st_cpool, k->isa, "argmax differs from conv2d_fwd + maxpool_fwd", what);
+    for (size_t i = 0; i < GUARD; i++)
+        if (am[i] != 0xa5 || am[GUARD + nz + i] != 0xa5) {
+            report_fail(&st_cpool, k->isa, "argmax guard zone", what);
+            break;
+        }
+    check_guard(&st_cpool, &z, k->isa, what);
+    if (ref_z)
+        memcpy(ref_z, z.p, nz * sizeof(float));
+    gb_free(&z);
+    free(y);
+    free(pz);
+    free(pam);
+    free(am);
+}
+
+static void check_conv_pool(const pn_kernels *k, const pn_conv2d_shape *s, pn_act act, int32_t ph,
+                            int32_t pw)
+{
+    const size_t nx = (size_t)s->n * s->ih * s->iw * s->ic, nw = (size_t)s->kh * s->kw * s->ic * s->oc;
+    const size_t nz = (size_t)s->n * ph * pw * s->oc;
+    float *x = rand_buf(nx, 0.3f), *w = rand_buf(nw, 0.0f), *b = rand_buf((size_t)s->oc, 0.0f);
+    float *ax = abs_copy(x, nx), *aw = abs_copy(w, nw), *ab = abs_copy(b, (size_t)s->oc);
+    float *rz = xmalloc(nz * sizeof(float)), *kz = xmalloc(nz * sizeof(float));
+    float *bnd = xmalloc(nz * sizeof(float));
+    uint8_t *bam = xmalloc(nz);
+    const int with_bias = (int)(rnd() & 1);
+    char shape[200];
+    snprintf(shape, sizeof shape, "n%d %dx%dx%d k%dx%d s%dx%d -> conv %dx%dx%d, pool %dx%d %s%s", s->n, s->ih,
+             s->iw, s->ic, s->kh, s->kw, s->sh, s->sw, s->oh, s->ow, s->oc, ph, pw,
+             act == PN_ACT_RELU ? "relu" : "linear", with_bias ? " bias" : "");
+    check_conv_pool_tier(&pn_kernels_ref, s, act, ph, pw, x, w, with_bias ? b : NULL, rz, shape);
+    check_conv_pool_tier(k, s, act, ph, pw, x, w, with_bias ? b : NULL, kz, shape);
+    /* bound: the largest sum of |terms| in each window (linear, |inputs|) */
+    pn_kernels_ref.conv2d_pool2_fwd(s, PN_ACT_LINEAR, ph, pw, ax, aw, with_bias ? ab : NULL, bnd, bam);
+    compare(&st_cpool, kz, rz, bnd, nz, TOL_SUM, k->isa, shape);
+    free(x); free(w); free(b); free(ax); free(aw); free(ab);
+    free(rz); free(kz); free(bnd); free(bam);
+}
+
+static void test_conv_pool(const pn_kernels *k, int iters)
+{
+    static const int chans[] = {1, 3, 17, 32, 64, 16, 48, 80};
+    /* the article's blocks, spatially shrunk */
+    static const int fixed[][5] = {
+        /* ic oc ph pw n */
+        {1, 32, 9, 19, 2}, {32, 32, 6, 13, 1}, {32, 64, 4, 7, 2}, {64, 64, 3, 5, 1}, {1, 8, 1, 1, 1},
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        pn_conv2d_shape s;
+        const int *f = fixed[i];
+        if (conv_make_shape(&s, f[4], 2 * f[2] + 2 + (int)(i % 2), 2 * f[3] + 2, f[0], f[1], 3, 3, 1, 1, 0))
+            check_conv_pool(k, &s, PN_ACT_RELU, f[2], f[3]);
+    }
+    for (int it = 0; it < iters; it++) {
+        pn_conv2d_shape s;
+        const int kh = rnd_int(1, 5), kw = rnd_int(1, 5), sh = rnd_int(1, 2), sw = rnd_int(1, 2);
+        const int32_t ph = rnd_int(1, 5), pw = rnd_int(1, 14);
+        const int ih = (2 * ph - 1) * sh + kh + rnd_int(0, 2), iw = (2 * pw - 1) * sw + kw + rnd_int(0, 2);
+        if (!conv_make_shape(&s, rnd_int(1, 2), ih, iw, rnd() % 4 ? pick(chans, 8) : rnd_int(1, 70),
+                             rnd() % 4 ? pick(chans, 8) : rnd_int(1, 70), kh, kw, sh, sw, 0))
+            continue;
+        check_conv_pool(k, &s, rnd() % 4 ? PN_ACT_RELU : PN_ACT_LINEAR, ph, pw);
+    }
+}
+
 /* ------------------------------------------------------------------ dense */
 
 static stat st_dense_fwd = {"dense_fwd", 0, 0, 0}, st_dense_bd = {"dense_bwd_data", 0, 0, 0},
@@ -663,6 +765,15 @@ static void run_bench(const pn_kernels **tiers, int ntiers, int quick)
             BENCH(mt, best, k->conv2d_fwd(&s, x, w, b, y));
             printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_fwd", k->isa, best * 1e3,
                    flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
+            {
+                float *pz = xmalloc(ny / 4 * 4 + 64);
+                uint8_t *pam = xmalloc(ny / 4 + 16);
+                BENCH(mt, best, k->conv2d_pool2_fwd(&s, PN_ACT_RELU, s.oh / 2, s.ow / 2, x, w, b, pz, pam));
+                printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_pool2_fwd", k->isa,
+                       best * 1e3, flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
+                free(pz);
+                free(pam);
+            }
             if (li > 0) { /* the first layer needs no dx */
                 BENCH(mt, best, k->conv2d_bwd_data(&s, dy, w, dx));
                 printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_bwd_data", k->isa,
@@ -744,7 +855,7 @@ int main(int argc, char **argv)
     const pn_kernels *tiers[3];
     stat *stats[] = {&st_conv_fwd, &st_conv_bd, &st_conv_bf, &st_pool_fwd, &st_pool_bwd,
                      &st_dense_fwd, &st_dense_bd, &st_dense_bw, &st_act_fwd, &st_act_bwd,
-                     &st_adam, &st_sgd, &st_bce};
+                     &st_adam, &st_sgd, &st_bce, &st_cpool};
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--bench") == 0)
@@ -784,6 +895,7 @@ int main(int argc, char **argv)
             stats[i]->calls = stats[i]->fails = 0, stats[i]->worst = 0.0;
         test_conv(k, quick ? 60 : 300);
         test_pool(k, quick ? 60 : 200);
+        test_conv_pool(k, quick ? 40 : 150);
         test_dense(k, quick ? 20 : 60);
         test_eltwise(k, quick ? 20 : 60);
         printf("\n%-7s %-18s %7s %6s %12s\n", "isa", "kernel", "checks", "fails", "worst err/B");

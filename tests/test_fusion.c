@@ -157,7 +157,7 @@ static void test_article(void **state)
 }
 
 /* Odd sizes, 'same' padding, strides, 3x3 pools, a linear conv, one strip and
- * many, a first layer with several input channels. */
+ * many, a first layer with several input channels, one-pass blocks. */
 static void test_shapes(void **state)
 {
     static const spec a[] = {
@@ -178,7 +178,18 @@ static void test_shapes(void **state)
         {'f', 0, 0, 0, 0, 0, 0, 0},
         {'d', 0, 0, 0, 0, 0, 0, 0},
     };
+    /* 'valid' convs with 2x2 pools run in one pass (conv2d_pool2_fwd); odd
+     * conv outputs leave a row and a column outside every window */
+    static const spec c[] = {
+        {'c', 20, PNEUMO_ACT_RELU, 3, 3, 1, 1, 0},
+        {'p', 2, 2, 0, 0, 0, 0, 0},
+        {'c', 33, PNEUMO_ACT_LINEAR, 2, 3, 2, 1, 0},
+        {'p', 2, 2, 0, 0, 0, 0, 0},
+        {'f', 0, 0, 0, 0, 0, 0, 0},
+        {'d', 0, 0, 0, 0, 0, 0, 0},
+    };
     (void)state;
+    run_case(37, 41, 2, c, 6, 3, 2);
     run_case(37, 300, 3, a, 8, 3, 3);
     run_case(61, 23, 2, bspec, 6, 4, 2);
 }

@@ -55,6 +55,16 @@ typedef struct pn_kernels {
 
     /* y = max over window; argmax[i] = window offset (ky * pw + kx) of the max */
     void (*maxpool_fwd)(const pn_pool2d_shape *s, const float *x, float *y, uint8_t *argmax);
+    /* Conv2D + bias + activation (linear or ReLU) + 2x2 stride-2 max-pool in
+     * one pass, without storing the conv output: z[py][px] = max over conv
+     * rows 2py..2py+1, columns 2px..2px+1 of act(conv(x, w) + b), argmax as
+     * maxpool_fwd, for ph x pw pooled outputs per sample (b may be NULL).
+     * Needs every tap inside x: pad 0 and (2 ph - 1) sh + kh <= ih, same for
+     * w; s->oh, s->ow >= 2 ph, 2 pw. Values and argmax equal conv2d_fwd +
+     * act_fwd + maxpool_fwd bit for bit. */
+    void (*conv2d_pool2_fwd)(const pn_conv2d_shape *s, pn_act act, int32_t ph, int32_t pw,
+                             const float *x, const float *w, const float *b, float *z,
+                             uint8_t *argmax);
     /* dx = scatter of dy to the argmax positions (overwrites dx) */
     void (*maxpool_bwd)(const pn_pool2d_shape *s, const float *dy, const uint8_t *argmax,
                         float *dx);

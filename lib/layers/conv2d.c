@@ -251,6 +251,10 @@ pneumo_status pn_conv_pool_forward(pn_layer *c, pn_layer *p, const pn_run *run, 
     uint8_t *am = p->argmax + (size_t)run->sample0 * out_size;
     /* strips are independent: threads sharing one sample take every nparts-th */
     const int32_t nparts = run->nparts > 1 ? run->nparts : 1, part = nparts > 1 ? run->part : 0;
+    /* whole 2x2 windows over a 'valid' conv: one kernel computes, activates
+     * and pools without writing the conv output anywhere */
+    const int one_pass = p->kh == 2 && p->kw == 2 && c->pad_top == 0 && c->pad_left == 0 &&
+                         p->out.h * 2 <= c->out.h && p->out.w * 2 <= c->out.w;
     cp_geom g;
     cp_geometry(c, p, &g);
     for (int32_t i = 0; i < n; i++) {
@@ -263,6 +267,12 @@ pneumo_status pn_conv_pool_forward(pn_layer *c, pn_layer *p, const pn_run *run, 
             pn_conv2d_shape cs;
             pn_pool2d_shape ps;
             const float *xs = conv_rows(c, r0, r1, xi, &cs);
+            if (one_pass) {
+                run->k->conv2d_pool2_fwd(&cs, c->act, pb - pa, p->out.w, xs, c->w,
+                                         c->use_bias ? c->b : NULL, zi + (size_t)pa * g.prow,
+                                         ai + (size_t)pa * g.prow);
+                continue;
+            }
             run->k->conv2d_fwd(&cs, xs, c->w, c->use_bias ? c->b : NULL, scratch);
             run->k->act_fwd(c->act, (size_t)(r1 - r0) * g.row, scratch);
             pool_rows(p, pa, pb, r1 - r0, &ps);

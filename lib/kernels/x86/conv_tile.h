@@ -119,7 +119,7 @@ CONV_RUN_INST(4, 0)
 CONV_RUN_INST(4, 1)
 #endif
 
-static conv_run_fn conv_run_for(int nv, int masked)
+__attribute__((unused)) static conv_run_fn conv_run_for(int nv, int masked)
 {
     static const conv_run_fn table[NVMAX][2] = {
         {conv_run_1_0, conv_run_1_1},

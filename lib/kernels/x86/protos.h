@@ -13,6 +13,9 @@
                                          const float *dy, float *dw, float *db);                  \
     void pn_f32_maxpool_fwd__##isa(const pn_pool2d_shape *s, const float *x, float *y,            \
                                    uint8_t *argmax);                                              \
+    void pn_f32_conv2d_pool2_fwd__##isa(const pn_conv2d_shape *s, pn_act act, int32_t ph,         \
+                                        int32_t pw, const float *x, const float *w,               \
+                                        const float *b, float *z, uint8_t *argmax);               \
     void pn_f32_maxpool_bwd__##isa(const pn_pool2d_shape *s, const float *dy,                     \
                                    const uint8_t *argmax, float *dx);                             \
     void pn_f32_dense_fwd__##isa(int32_t n, int32_t in, int32_t out, const float *x,              \

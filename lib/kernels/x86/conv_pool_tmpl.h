@@ -1,0 +1,194 @@
+/* Fused Conv2D + bias + activation + 2x2 stride-2 max-pool (the forward pass
+ * of every block of the article's model), written over simd.h and compiled
+ * per ISA (conv_pool_avx2.c, conv_pool_avx512.c).
+ *
+ * A tile is PX pooled pixels of one pooled row: 2 conv rows x 2 PX conv
+ * columns x NV channel vectors of accumulators (24 of AVX-512's 32 registers,
+ * 12 of AVX2's 16). The loop walks (ky, kx, ci) exactly as the plain conv tile
+ * (conv_tile.h) does, so each conv output is the same float; then the
+ * activation and the 2x2 max with its argmax are taken in registers, as
+ * maxpool_fwd does. The conv output never reaches memory: per pooled pixel
+ * only its NV vectors and argmax bytes are stored. */
+#include "kernels/x86/protos.h"
+#include "kernels/x86/simd.h"
+
+#include "kernels/x86/conv_tile.h"
+
+/* pooled pixels per tile with one channel vector: 16 accumulators (8 with
+ * AVX2) leave room for the weights and the pool epilogue's constants; with
+ * 24, GCC spills the weight vectors and every FMA takes a load */
+#define CP_PXMAX (ACC * 2 / 3 / 4)
+
+typedef struct cp_tile_args {
+    const float *x;       /* conv pixel (2 py, 2 px0), first tap, ci = 0 */
+    ptrdiff_t xpix, xrow; /* floats between conv columns / conv rows */
+    ptrdiff_t xky, xkx;   /* floats per ky / kx step */
+    const float *w;       /* tap (0, 0), ci = 0, first output channel */
+    ptrdiff_t wky, wkx, wk;
+    int nky, nkx, nk;
+    const float *b;       /* bias at the first channel, or NULL */
+    int relu;
+    float *z;             /* pooled pixel px0, first channel */
+    uint8_t *am;          /* its argmax bytes */
+    ptrdiff_t zpix;       /* floats (and bytes) between pooled pixels */
+    int nc;               /* channels in this block (<= NV * VL) */
+    VMASK tail;
+} cp_tile_args;
+
+/* XP: the pixel stride a->xpix when known at compile time (0: not), which
+ * frees the registers that would otherwise hold the twelve pixel offsets. */
+PN_INLINE void cp_tile(const int PX, const int NV, const int MASKED, const int XP, const cp_tile_args *a)
+{
+    V acc[2][2 * CP_PXMAX][NVMAX]; /* [conv row][conv column][vector]; PX <= CP_PXMAX */
+    const VMASK tail = a->tail;
+    const ptrdiff_t xpix = XP ? XP : a->xpix, xrow = a->xrow, wk = a->wk;
+    const int nk = a->nk;
+    const float *xr = a->x, *wr = a->w;
+
+    for (int r = 0; r < 2; r++)
+        for (int p = 0; p < 2 * PX; p++)
+            for (int v = 0; v < NV; v++)
+                acc[r][p][v] = a->b ? LDV(a->b + v * VL, v) : vzero();
+    for (int ky = 0; ky < a->nky; ky++) {
+        const float *xc = xr, *wc = wr;
+        for (int kx = 0; kx < a->nkx; kx++) {
+            const float *xk = xc, *wp = wc;
+            for (int k = 0; k < nk; k++) {
+                V wv[NVMAX];
+                for (int v = 0; v < NV; v++)
+                    wv[v] = LDV(wp + v * VL, v);
+                for (int r = 0; r < 2; r++)
+                    for (int p = 0; p < 2 * PX; p++) {
+                        const V bx = vbcast(xk + r * xrow + p * xpix);
+                        for (int v = 0; v < NV; v++)
+                            acc[r][p][v] = vfma(bx, wv[v], acc[r][p][v]);
+                    }
+                xk++;
+                wp += wk;
+            }
+            xc += a->xkx;
+            wc += a->wkx;
+        }
+        xr += a->xky;
+        wr += a->wky;
+    }
+    {
+        const V i1 = vset1(1.0f), i2 = vset1(2.0f), i3 = vset1(3.0f);
+        for (int j = 0; j < PX; j++)
+            for (int v = 0; v < NV; v++) {
+                V q0 = acc[0][2 * j][v], q1 = acc[0][2 * j + 1][v];
+                V q2 = acc[1][2 * j][v], q3 = acc[1][2 * j + 1][v];
+                V best, at = vzero();
+                const int nc = MASKED && v == NV - 1 ? a->nc - v * VL : VL;
+                if (a->relu) {
+                    q0 = vmax_gt(q0, vzero());
+                    q1 = vmax_gt(q1, vzero());
+                    q2 = vmax_gt(q2, vzero());
+                    q3 = vmax_gt(q3, vzero());
+                }
+                best = q0;
+                at = vsel_gt(q1, best, i1, at);
+                best = vmax_gt(q1, best);
+                at = vsel_gt(q2, best, i2, at);
+                best = vmax_gt(q2, best);
+                at = vsel_gt(q3, best, i3, at);
+                best = vmax_gt(q3, best);
+                STV(a->z + j * a->zpix + v * VL, v, best);
+                vstore_u8(a->am + j * a->zpix + v * VL, nc, at);
+            }
+    }
+}
+
+/* npix pooled pixels of one pooled row, advancing the tile pointers: tiles of
+ * the widest PX the registers allow, then narrower ones (PX is a constant in
+ * each call so the accumulators live in registers). */
+PN_INLINE void cp_run(const int NV, const int MASKED, const int XP, cp_tile_args *a, int npix)
+{
+    const int PXMAX = CP_PXMAX / NV > 0 ? CP_PXMAX / NV : 1;
+#define CP_STEP(P)                                                                                \
+    if (PXMAX >= (P))                                                                             \
+        for (; npix >= (P); npix -= (P)) {                                                        \
+            cp_tile((P), NV, MASKED, XP, a);                                                      \
+            a->x += 2 * (P) * a->xpix;                                                            \
+            a->z += (P) * a->zpix;                                                                \
+            a->am += (P) * a->zpix;                                                               \
+        }
+    CP_STEP(6)
+    CP_STEP(3)
+    CP_STEP(2)
+    CP_STEP(1)
+#undef CP_STEP
+}
+
+typedef void (*cp_run_fn)(cp_tile_args *a, int npix);
+/* instances per (vectors, masked tail, pixel stride: 1, 32, 64 floats or any) */
+#define CP_RUN_INST(nv, m, xp)                                                                    \
+    PN_NOINLINE void cp_run_##nv##_##m##_##xp(cp_tile_args *a, int npix) { cp_run(nv, m, xp, a, npix); }
+#define CP_RUN_INST_NV(nv)                                                                        \
+    CP_RUN_INST(nv, 0, 0) CP_RUN_INST(nv, 1, 0) CP_RUN_INST(nv, 0, 1) CP_RUN_INST(nv, 1, 1)       \
+    CP_RUN_INST(nv, 0, 32) CP_RUN_INST(nv, 1, 32) CP_RUN_INST(nv, 0, 64) CP_RUN_INST(nv, 1, 64)
+CP_RUN_INST_NV(1)
+CP_RUN_INST_NV(2)
+#if NVMAX > 2
+CP_RUN_INST_NV(3)
+CP_RUN_INST_NV(4)
+#endif
+
+static cp_run_fn cp_run_for(int nv, int masked, ptrdiff_t xpix)
+{
+#define CP_ROW(nv)                                                                                \
+    {{cp_run_##nv##_0_0, cp_run_##nv##_0_1, cp_run_##nv##_0_32, cp_run_##nv##_0_64},              \
+     {cp_run_##nv##_1_0, cp_run_##nv##_1_1, cp_run_##nv##_1_32, cp_run_##nv##_1_64}}
+    static const cp_run_fn table[NVMAX][2][4] = {
+        CP_ROW(1),
+        CP_ROW(2),
+#if NVMAX > 2
+        CP_ROW(3),
+        CP_ROW(4),
+#endif
+    };
+#undef CP_ROW
+    const int xs = xpix == 1 ? 1 : xpix == 32 ? 2 : xpix == 64 ? 3 : 0;
+    return table[nv - 1][masked][xs];
+}
+
+void PN_FN(conv2d_pool2_fwd)(const pn_conv2d_shape *s, pn_act act, int32_t ph, int32_t pw,
+                             const float *x, const float *w, const float *b, float *z,
+                             uint8_t *argmax)
+{
+    const int ic = s->ic, oc = s->oc;
+    const ptrdiff_t xpix = (ptrdiff_t)s->sw * ic, xrow = (ptrdiff_t)s->sh * s->iw * ic;
+    const size_t in_size = (size_t)s->ih * s->iw * (size_t)ic;
+    const size_t zrow = (size_t)pw * (size_t)oc;
+
+    for (int n = 0; n < s->n; n++)
+        for (int py = 0; py < ph; py++) {
+            const float *xrow0 = x + (size_t)n * in_size + (size_t)(2 * py) * (size_t)xrow;
+            const size_t zo = ((size_t)n * ph + (size_t)py) * zrow;
+            for (int co0 = 0; co0 < oc; co0 += NVMAX * VL) {
+                const int nc = pn_min_i(NVMAX * VL, oc - co0);
+                const chan_block cb = chan_block_of(nc);
+                cp_tile_args a;
+                a.x = xrow0;
+                a.xpix = xpix;
+                a.xrow = xrow;
+                a.xky = (ptrdiff_t)s->iw * ic;
+                a.xkx = ic;
+                a.w = w + co0;
+                a.wky = (ptrdiff_t)s->kw * ic * oc;
+                a.wkx = (ptrdiff_t)ic * oc;
+                a.wk = oc;
+                a.nky = s->kh;
+                a.nkx = s->kw;
+                a.nk = ic;
+                a.b = b ? b + co0 : NULL;
+                a.relu = act == PN_ACT_RELU;
+                a.z = z + zo + (size_t)co0;
+                a.am = argmax + zo + (size_t)co0;
+                a.zpix = oc;
+                a.nc = nc;
+                a.tail = cb.tail;
+                cp_run_for(cb.nv, cb.masked, xpix)(&a, pw);
+            }
+        }
+}
