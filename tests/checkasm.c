@@ -366,7 +366,7 @@ static void test_pool(const pn_kernels *k, int iters)
 
 /* ------------------------------------------------------------------ fused conv + pool */
 
-static stat st_cpool = {"conv2d_pool2_fwd", 0, 0, 0};
+static stat st_cpool = {"conv2d_pool2_fwd", 0, 0, 0}, st_cpool_bf = {"conv2d_pool2_bwd_filter", 0, 0, 0};
 
 /* k's fused kernel must equal k's own conv2d_fwd + act_fwd + maxpool_fwd bit
  * for bit (values and argmax), for the reference tier and for k; and k's
@@ -440,6 +440,65 @@ static void check_conv_pool(const pn_kernels *k, const pn_conv2d_shape *s, pn_ac
     free(rz); free(kz); free(bnd); free(bam);
 }
 
+/* The block's parameter gradients from the pooled gradient, against the
+ * reference, and the reference against the rebuilt conv gradient (maxpool_bwd
+ * then conv2d_bwd_filter): accumulating into non-zero dw / db. */
+static void check_conv_pool_bwd(const pn_kernels *k, const pn_conv2d_shape *s, int32_t ph, int32_t pw)
+{
+    const size_t nx = (size_t)s->n * s->ih * s->iw * s->ic, nw = (size_t)s->kh * s->kw * s->ic * s->oc;
+    const size_t nz = (size_t)s->n * ph * pw * s->oc, ny = (size_t)s->n * s->oh * s->ow * s->oc;
+    const size_t oc = (size_t)s->oc;
+    float *x = rand_buf(nx, 0.3f), *dz = rand_buf(nz, 0.3f), *dw0 = rand_buf(nw, 0.0f), *db0 = rand_buf(oc, 0.0f);
+    float *ax = abs_copy(x, nx), *adz = abs_copy(dz, nz), *adw0 = abs_copy(dw0, nw), *adb0 = abs_copy(db0, oc);
+    float *rdw = xmalloc(nw * 4), *rdb = xmalloc(oc * 4), *bdw = xmalloc(nw * 4), *bdb = xmalloc(oc * 4);
+    float *cdw = xmalloc(nw * 4), *cdb = xmalloc(oc * 4), *dy = xmalloc(ny * 4);
+    uint8_t *am = xmalloc(nz);
+    gbuf dw = gb_new(nw), db = gb_new(oc);
+    const int with_bias = (int)(rnd() & 1);
+    char shape[200];
+    snprintf(shape, sizeof shape, "n%d %dx%dx%d k%dx%d s%dx%d -> conv %dx%dx%d, pool %dx%d%s", s->n, s->ih,
+             s->iw, s->ic, s->kh, s->kw, s->sh, s->sw, s->oh, s->ow, s->oc, ph, pw, with_bias ? " bias" : "");
+    for (size_t i = 0; i < nz; i++)
+        am[i] = (uint8_t)(rnd() % 4);
+    memcpy(rdw, dw0, nw * 4);
+    memcpy(rdb, db0, oc * 4);
+    memcpy(bdw, adw0, nw * 4);
+    memcpy(bdb, adb0, oc * 4);
+    memcpy(cdw, dw0, nw * 4);
+    memcpy(cdb, db0, oc * 4);
+    memcpy(dw.p, dw0, nw * 4);
+    memcpy(db.p, db0, oc * 4);
+    pn_kernels_ref.conv2d_pool2_bwd_filter(s, ph, pw, x, dz, am, rdw, with_bias ? rdb : NULL);
+    pn_kernels_ref.conv2d_pool2_bwd_filter(s, ph, pw, ax, adz, am, bdw, with_bias ? bdb : NULL);
+    k->conv2d_pool2_bwd_filter(s, ph, pw, x, dz, am, dw.p, with_bias ? db.p : NULL);
+    st_cpool_bf.calls++;
+    compare(&st_cpool_bf, dw.p, rdw, bdw, nw, TOL_SUM, k->isa, shape);
+    compare(&st_cpool_bf, db.p, rdb, bdb, oc, TOL_SUM, k->isa, shape);
+    check_guard(&st_cpool_bf, &dw, k->isa, shape);
+    check_guard(&st_cpool_bf, &db, k->isa, shape);
+    /* the definition: scatter dz to the conv output (rows / columns past the
+     * windows get zero), then the plain weight gradient */
+    {
+        const pn_pool2d_shape ps = {1, 2 * ph, 2 * pw, s->oc, ph, pw, 2, 2, 2, 2, 0, 0};
+        memset(dy, 0, ny * 4);
+        for (int n = 0; n < s->n; n++) {
+            float *tmp = xmalloc((size_t)4 * ph * pw * oc * 4);
+            pn_kernels_ref.maxpool_bwd(&ps, dz + (size_t)n * ph * pw * oc, am + (size_t)n * ph * pw * oc, tmp);
+            for (int r = 0; r < 2 * ph; r++)
+                memcpy(dy + (((size_t)n * s->oh + r) * s->ow) * oc, tmp + (size_t)r * 2 * pw * oc,
+                       (size_t)2 * pw * oc * 4);
+            free(tmp);
+        }
+        pn_kernels_ref.conv2d_bwd_filter(s, x, dy, cdw, with_bias ? cdb : NULL);
+        compare(&st_cpool_bf, cdw, rdw, bdw, nw, TOL_SUM, "scalar", shape);
+        compare(&st_cpool_bf, cdb, rdb, bdb, oc, TOL_SUM, "scalar", shape);
+    }
+    free(x); free(dz); free(dw0); free(db0); free(ax); free(adz); free(adw0); free(adb0);
+    free(rdw); free(rdb); free(bdw); free(bdb); free(cdw); free(cdb); free(dy); free(am);
+    gb_free(&dw);
+    gb_free(&db);
+}
+
 static void test_conv_pool(const pn_kernels *k, int iters)
 {
     static const int chans[] = {1, 3, 17, 32, 64, 16, 48, 80};
@@ -463,6 +522,17 @@ static void test_conv_pool(const pn_kernels *k, int iters)
                              rnd() % 4 ? pick(chans, 8) : rnd_int(1, 70), kh, kw, sh, sw, 0))
             continue;
         check_conv_pool(k, &s, rnd() % 4 ? PN_ACT_RELU : PN_ACT_LINEAR, ph, pw);
+        check_conv_pool_bwd(k, &s, ph, pw);
+    }
+    /* the fast path: one input channel, 3x3, stride 1; channel counts with
+     * partial vectors */
+    for (int it = 0; it < iters / 2 + 6; it++) {
+        static const int ocs[] = {32, 1, 8, 17, 33, 64, 20, 48};
+        pn_conv2d_shape s;
+        const int32_t ph = rnd_int(1, 6), pw = rnd_int(1, 20);
+        if (conv_make_shape(&s, rnd_int(1, 2), 2 * ph + 2 + rnd_int(0, 1), 2 * pw + 2 + rnd_int(0, 1), 1,
+                            it < 8 ? ocs[it] : pick(ocs, 8), 3, 3, 1, 1, 0))
+            check_conv_pool_bwd(k, &s, ph, pw);
     }
 }
 
@@ -779,6 +849,15 @@ static void run_bench(const pn_kernels **tiers, int ntiers, int quick)
                 printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_bwd_data", k->isa,
                        best * 1e3, flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
             }
+            if (pn_pool2_bwd_filter_fast(&s)) {
+                uint8_t *pam = xmalloc(ny / 4 + 16);
+                for (size_t i = 0; i < ny / 4; i++)
+                    pam[i] = (uint8_t)(rnd() % 4);
+                BENCH(mt, best, k->conv2d_pool2_bwd_filter(&s, s.oh / 2, s.ow / 2, x, dy, pam, dw, db));
+                printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_pool2_bwd_f", k->isa,
+                       best * 1e3, flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
+                free(pam);
+            }
             BENCH(mt, best, k->conv2d_bwd_filter(&s, x, dy, dw, db));
             printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_bwd_filter", k->isa,
                    best * 1e3, flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
@@ -855,7 +934,7 @@ int main(int argc, char **argv)
     const pn_kernels *tiers[3];
     stat *stats[] = {&st_conv_fwd, &st_conv_bd, &st_conv_bf, &st_pool_fwd, &st_pool_bwd,
                      &st_dense_fwd, &st_dense_bd, &st_dense_bw, &st_act_fwd, &st_act_bwd,
-                     &st_adam, &st_sgd, &st_bce, &st_cpool};
+                     &st_adam, &st_sgd, &st_bce, &st_cpool, &st_cpool_bf};
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--bench") == 0)

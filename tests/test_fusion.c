@@ -3,14 +3,17 @@
  * shapes (odd sizes that leave conv rows outside every pool window, 'same'
  * padding, strides, linear activation, more strips than one), with one and
  * two threads, and the fusion plan itself (which pairs fuse). The fused path
- * computes every value with the same kernels in the same order, so the
- * results are expected to be identical; the gradient check allows 1e-6 of
- * the tensor's largest value in case a kernel's internal blocking changes. */
+ * computes every value in the same order, so outputs and argmax must be
+ * identical and gradients are expected to be; the gradient check allows 1e-6
+ * of the tensor's largest value in case a kernel's internal blocking changes,
+ * and 1e-5 for a grayscale 3x3 first layer, whose parameter gradients the
+ * fused path sums straight from the pooled gradient in another order. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/kernels.h"
 #include "layers/layer.h"
 #include "model/model.h"
 #include "pneumo/pneumo.h"
@@ -109,6 +112,12 @@ static int compare(pneumo_model *fused, pneumo_model *plain, const batch *b, int
     for (int32_t i = 0; i < fused->nlayers; i++) {
         const pn_layer *lf = &fused->layers[i], *lp = &plain->layers[i];
         const float *gf[2] = {lf->dw, lf->db}, *gp[2] = {lp->dw, lp->db};
+        /* a fused grayscale 3x3 first layer sums its parameter gradients from
+         * the pooled gradient, in another order: 1e-5 of the largest */
+        pn_conv2d_shape cs = {n, lf->in.h, lf->in.w, lf->in.c, lf->out.h, lf->out.w, lf->out.c,
+                              lf->kh, lf->kw, lf->sh, lf->sw, lf->pad_top, lf->pad_left};
+        const int from_pooled = fused->fused[i] && lf->pad_top == 0 && lf->pad_left == 0 &&
+                                pn_pool2_bwd_filter_fast(&cs);
         const int64_t cnt[2] = {lf->nw, lf->nb};
         for (int t = 0; t < 2; t++) {
             double big = 0.0, diff = 0.0;
@@ -118,7 +127,7 @@ static int compare(pneumo_model *fused, pneumo_model *plain, const batch *b, int
             }
             if (diff > 0.0)
                 exact = 0;
-            if (diff > 1e-6 * big)
+            if (diff > (from_pooled ? 1e-5 : 1e-6) * big)
                 fail_msg("%s %s: fused gradient differs by %g (largest %g), %d threads", lf->name,
                          t ? "bias" : "kernel", diff, big, threads);
         }
@@ -178,8 +187,10 @@ static void test_shapes(void **state)
         {'f', 0, 0, 0, 0, 0, 0, 0},
         {'d', 0, 0, 0, 0, 0, 0, 0},
     };
-    /* 'valid' convs with 2x2 pools run in one pass (conv2d_pool2_fwd); odd
-     * conv outputs leave a row and a column outside every window */
+    /* 'valid' convs with 2x2 pools run in one pass (conv2d_pool2_fwd; the
+     * grayscale first layer's backward from the pooled gradient, 20 channels:
+     * a partial vector); odd conv outputs leave a row and a column outside
+     * every window */
     static const spec c[] = {
         {'c', 20, PNEUMO_ACT_RELU, 3, 3, 1, 1, 0},
         {'p', 2, 2, 0, 0, 0, 0, 0},
@@ -189,7 +200,7 @@ static void test_shapes(void **state)
         {'d', 0, 0, 0, 0, 0, 0, 0},
     };
     (void)state;
-    run_case(37, 41, 2, c, 6, 3, 2);
+    run_case(37, 41, 1, c, 6, 3, 2);
     run_case(37, 300, 3, a, 8, 3, 3);
     run_case(61, 23, 2, bspec, 6, 4, 2);
 }

@@ -65,6 +65,15 @@ typedef struct pn_kernels {
     void (*conv2d_pool2_fwd)(const pn_conv2d_shape *s, pn_act act, int32_t ph, int32_t pw,
                              const float *x, const float *w, const float *b, float *z,
                              uint8_t *argmax);
+    /* The parameter gradients of that block straight from the pooled
+     * gradient dz (ph x pw per sample, already multiplied by the activation's
+     * derivative) and the argmax: dw += sum over pooled pixels of
+     * x[window maximum + tap] dz, db += sum dz (db may be NULL); no conv-sized
+     * gradient is built. Same constraints as conv2d_pool2_fwd; fast where
+     * pn_pool2_bwd_filter_fast() holds (one input channel, 3x3, stride 1). */
+    void (*conv2d_pool2_bwd_filter)(const pn_conv2d_shape *s, int32_t ph, int32_t pw,
+                                    const float *x, const float *dz, const uint8_t *argmax,
+                                    float *dw, float *db);
     /* dx = scatter of dy to the argmax positions (overwrites dx) */
     void (*maxpool_bwd)(const pn_pool2d_shape *s, const float *dy, const uint8_t *argmax,
                         float *dx);
@@ -98,6 +107,15 @@ typedef struct pn_kernels {
     void (*sgd_update)(size_t count, float *w, const float *g, float *vel, float lr, float momentum,
                        int nesterov);
 } pn_kernels;
+
+/* Whether conv2d_pool2_bwd_filter has a fast path for this conv: a first
+ * layer on grayscale input, where building the conv-sized gradient costs more
+ * than the arithmetic. Elsewhere the layer rebuilds dy and uses
+ * conv2d_bwd_filter. */
+static inline int pn_pool2_bwd_filter_fast(const pn_conv2d_shape *s)
+{
+    return s->ic == 1 && s->kh == 3 && s->kw == 3 && s->sh == 1 && s->sw == 1;
+}
 
 /* The scalar reference table. */
 extern const pn_kernels pn_kernels_ref;

@@ -244,6 +244,14 @@ static void cp_rebuild(const pn_layer *c, const pn_layer *p, const pn_run *run, 
         memset(buf + (size_t)(rp - r0) * g->row, 0, (size_t)(r1 - rp) * g->row * sizeof(float));
 }
 
+/* Whole 2x2 windows over a 'valid' conv: the block runs through the
+ * conv2d_pool2 kernels, which never write the conv output anywhere. */
+static int one_pass(const pn_layer *c, const pn_layer *p)
+{
+    return p->kh == 2 && p->kw == 2 && c->pad_top == 0 && c->pad_left == 0 &&
+           p->out.h * 2 <= c->out.h && p->out.w * 2 <= c->out.w;
+}
+
 pneumo_status pn_conv_pool_forward(pn_layer *c, pn_layer *p, const pn_run *run, int32_t n,
                                    const float *x, float *z, float *scratch)
 {
@@ -251,10 +259,7 @@ pneumo_status pn_conv_pool_forward(pn_layer *c, pn_layer *p, const pn_run *run, 
     uint8_t *am = p->argmax + (size_t)run->sample0 * out_size;
     /* strips are independent: threads sharing one sample take every nparts-th */
     const int32_t nparts = run->nparts > 1 ? run->nparts : 1, part = nparts > 1 ? run->part : 0;
-    /* whole 2x2 windows over a 'valid' conv: one kernel computes, activates
-     * and pools without writing the conv output anywhere */
-    const int one_pass = p->kh == 2 && p->kw == 2 && c->pad_top == 0 && c->pad_left == 0 &&
-                         p->out.h * 2 <= c->out.h && p->out.w * 2 <= c->out.w;
+    const int single = one_pass(c, p);
     cp_geom g;
     cp_geometry(c, p, &g);
     for (int32_t i = 0; i < n; i++) {
@@ -267,7 +272,7 @@ pneumo_status pn_conv_pool_forward(pn_layer *c, pn_layer *p, const pn_run *run, 
             pn_conv2d_shape cs;
             pn_pool2d_shape ps;
             const float *xs = conv_rows(c, r0, r1, xi, &cs);
-            if (one_pass) {
+            if (single) {
                 run->k->conv2d_pool2_fwd(&cs, c->act, pb - pa, p->out.w, xs, c->w,
                                          c->use_bias ? c->b : NULL, zi + (size_t)pa * g.prow,
                                          ai + (size_t)pa * g.prow);
@@ -291,15 +296,23 @@ pneumo_status pn_conv_pool_backward(pn_layer *c, pn_layer *p, const pn_run *run,
     const uint8_t *am = p->argmax + (size_t)run->sample0 * out_size;
     float *dw = run->dw ? run->dw : c->dw;
     float *db = c->use_bias ? (run->db ? run->db : c->db) : NULL;
+    pn_conv2d_shape whole;
+    int from_pooled;
     cp_geom g;
     cp_geometry(c, p, &g);
+    conv_shape(c, n, &whole);
+    /* a grayscale first layer: parameter gradients straight from the pooled
+     * gradient (no conv-sized rebuild; another summation order) */
+    from_pooled = one_pass(c, p) && pn_pool2_bwd_filter_fast(&whole);
     /* ReLU'(conv output) at each window's maximum is (pooled output > 0) */
     if (c->act == PN_ACT_RELU)
         run->k->act_bwd(PN_ACT_RELU, (size_t)n * out_size, z, dz);
+    if (from_pooled)
+        run->k->conv2d_pool2_bwd_filter(&whole, p->out.h, p->out.w, x, dz, am, dw, db);
     for (int32_t i = 0; i < n; i++) {
         const float *xi = x + (size_t)i * in_size, *dzi = dz + (size_t)i * out_size;
         const uint8_t *ai = am + (size_t)i * out_size;
-        for (int32_t pa = 0; pa < g.poh; pa += g.prows) {
+        for (int32_t pa = 0; pa < g.poh && !from_pooled; pa += g.prows) {
             const int32_t pb = min_i32(g.poh, pa + g.prows);
             const int32_t r0 = pa * g.ps, r1 = pb == g.poh ? c->out.h : pb * g.ps;
             pn_conv2d_shape cs;

@@ -3,14 +3,19 @@
  * When a Conv2D with a ReLU (or linear) activation feeds a MaxPooling2D whose
  * windows tile the conv output without overlap (pool size == strides, no
  * padding before row/column 0), the conv output is never stored for the batch:
- *  - forward computes it a strip of rows at a time into per-thread scratch,
- *    applies the activation and pools the strip, writing only the pooled
- *    output and the pool's argmax bytes;
+ *  - forward: with 2x2 windows over a 'valid' conv, one kernel
+ *    (conv2d_pool2_fwd) computes the conv in registers, applies the
+ *    activation and pools, writing only the pooled output and the pool's
+ *    argmax bytes; other shapes compute a strip of conv rows at a time into
+ *    per-thread scratch, activate and pool it;
  *  - backward rebuilds dL/d(conv output) a strip at a time from the pooled
  *    gradient and the argmax. The ReLU derivative at a window's maximum is
  *    (pooled output > 0), and every other position gets zero gradient, so the
- *    conv output itself is not needed.
- * Every value is computed by the same kernels on row ranges of the same
+ *    conv output itself is not needed. A grayscale 3x3 stride-1 first layer
+ *    skips the rebuild: conv2d_pool2_bwd_filter sums its parameter gradients
+ *    straight from the pooled gradient (4x less data, another summation
+ *    order: equal to the unfused gradients within rounding).
+ * Everything else is computed by the same kernels on row ranges of the same
  * problem, in the same summation order, so results match the unfused layers
  * bit for bit (backward-filter strips are aligned to the x86 kernel's own
  * row blocking for that). */

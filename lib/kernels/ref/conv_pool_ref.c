@@ -58,3 +58,35 @@ void pn_f32_conv2d_pool2_fwd__ref(const pn_conv2d_shape *s, pn_act act, int32_t 
             }
     }
 }
+
+void pn_f32_conv2d_pool2_bwd_filter__ref(const pn_conv2d_shape *s, int32_t ph, int32_t pw,
+                                         const float *x, const float *dz, const uint8_t *argmax,
+                                         float *dw, float *db)
+{
+    const int32_t oc = s->oc, ic = s->ic;
+    for (int32_t n = 0; n < s->n; n++) {
+        const float *xn = x + (size_t)n * s->ih * s->iw * ic;
+        for (int32_t py = 0; py < ph; py++)
+            for (int32_t px = 0; px < pw; px++) {
+                const size_t o = (((size_t)n * ph + (size_t)py) * pw + (size_t)px) * (size_t)oc;
+                const float *g = dz + o;
+                const uint8_t *am = argmax + o;
+                /* the input under the window's top-left conv output: each
+                 * channel's maximum q moves it by (q / 2, q % 2) conv pixels */
+                const float *x0 = xn + ((size_t)(2 * py * s->sh) * s->iw + (size_t)(2 * px * s->sw)) * ic;
+                const ptrdiff_t qoff[4] = {0, (ptrdiff_t)s->sw * ic, (ptrdiff_t)s->sh * s->iw * ic,
+                                           ((ptrdiff_t)s->sh * s->iw + s->sw) * ic};
+                if (db)
+                    for (int32_t co = 0; co < oc; co++)
+                        db[co] += g[co];
+                for (int32_t ky = 0; ky < s->kh; ky++)
+                    for (int32_t kx = 0; kx < s->kw; kx++) {
+                        const float *xt = x0 + ((size_t)ky * s->iw + (size_t)kx) * ic;
+                        float *wp = dw + ((size_t)ky * s->kw + (size_t)kx) * (size_t)ic * oc;
+                        for (int32_t ci = 0; ci < ic; ci++)
+                            for (int32_t co = 0; co < oc; co++)
+                                wp[(size_t)ci * oc + (size_t)co] += xt[qoff[am[co] & 3] + ci] * g[co];
+                    }
+            }
+    }
+}

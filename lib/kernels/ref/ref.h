@@ -15,6 +15,9 @@ void pn_f32_maxpool_fwd__ref(const pn_pool2d_shape *s, const float *x, float *y,
 void pn_f32_conv2d_pool2_fwd__ref(const pn_conv2d_shape *s, pn_act act, int32_t ph, int32_t pw,
                                   const float *x, const float *w, const float *b, float *z,
                                   uint8_t *argmax);
+void pn_f32_conv2d_pool2_bwd_filter__ref(const pn_conv2d_shape *s, int32_t ph, int32_t pw,
+                                         const float *x, const float *dz, const uint8_t *argmax,
+                                         float *dw, float *db);
 void pn_f32_maxpool_bwd__ref(const pn_pool2d_shape *s, const float *dy, const uint8_t *argmax,
                              float *dx);
 void pn_f32_dense_fwd__ref(int32_t n, int32_t in, int32_t out, const float *x, const float *w,
