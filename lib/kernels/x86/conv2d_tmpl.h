@@ -364,12 +364,19 @@ static void bias_grad_rows(const pn_conv2d_shape *s, const float *dy, float *db,
     }
 }
 
+/* Output columns per pass over the taps: 48 pixels of x (three rows) and dy
+ * stay in L1 while all taps and input-channel blocks sweep them (conv2 of the
+ * article: 12.2 -> 10.7 ms; a whole 247-pixel row streamed from L2 each
+ * sweep). */
+#define BWF_COLS 48
+
 void PN_FN(conv2d_bwd_filter)(const pn_conv2d_shape *s, const float *x, const float *dy, float *dw,
                               float *db)
 {
     const int ic = s->ic, oc = s->oc, kh = s->kh, kw = s->kw, sh = s->sh, sw = s->sw;
     const int ih = s->ih, iw = s->iw, oh = s->oh, ow = s->ow;
-    /* strips of about 256 output pixels keep x and dy in L1/L2 across taps */
+    /* strips of about 256 output pixels (whole rows) are summed per call and
+     * sample, in column chunks of BWF_COLS */
     const int strip = pn_max_i(1, 256 / pn_max_i(1, ow));
     const int cin1 = bwf1_applies(s);
 
@@ -403,7 +410,8 @@ void PN_FN(conv2d_bwd_filter)(const pn_conv2d_shape *s, const float *x, const fl
                 }
                 continue;
             }
-            for (int ky = 0; ky < kh; ky++) {
+            for (int ox0 = 0; ox0 < ow; ox0 += BWF_COLS)
+                for (int ky = 0; ky < kh; ky++) {
                 /* rows oy in [oya, oyb) with 0 <= oy*sh - pad_top + ky < ih */
                 int oya = oy0, oyb = oy1;
                 while (oya < oyb && oya * sh - s->pad_top + ky < 0)
@@ -413,7 +421,7 @@ void PN_FN(conv2d_bwd_filter)(const pn_conv2d_shape *s, const float *x, const fl
                 if (oya >= oyb)
                     continue;
                 for (int kx = 0; kx < kw; kx++) {
-                    int oxa = 0, oxb = ow;
+                    int oxa = ox0, oxb = pn_min_i(ow, ox0 + BWF_COLS);
                     while (oxa < oxb && oxa * sw - s->pad_left + kx < 0)
                         oxa++;
                     while (oxb > oxa && (oxb - 1) * sw - s->pad_left + kx >= iw)
