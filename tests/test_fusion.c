@@ -122,8 +122,10 @@ static int compare(pneumo_model *fused, pneumo_model *plain, const batch *b, int
         for (int t = 0; t < 2; t++) {
             double big = 0.0, diff = 0.0;
             for (int64_t k = 0; k < cnt[t]; k++) {
-                big = fmax(big, fabs((double)gp[t][k]));
-                diff = fmax(diff, fabs((double)gf[t][k] - (double)gp[t][k]));
+                /* not fmax(): aarch64 GCC 12.2 crashes vectorising that reduction at -O3 */
+                const double g = fabs((double)gp[t][k]), d = fabs((double)gf[t][k] - (double)gp[t][k]);
+                big = g > big ? g : big;
+                diff = d > diff ? d : diff;
             }
             if (diff > 0.0)
                 exact = 0;
