@@ -366,7 +366,8 @@ static void test_pool(const pn_kernels *k, int iters)
 
 /* ------------------------------------------------------------------ fused conv + pool */
 
-static stat st_cpool = {"conv2d_pool2_fwd", 0, 0, 0}, st_cpool_bf = {"conv2d_pool2_bwd_filter", 0, 0, 0};
+static stat st_cpool = {"conv2d_pool2_fwd", 0, 0, 0}, st_cpool_bf = {"conv2d_pool2_bwd_filter", 0, 0, 0},
+            st_cpool_bd = {"conv2d_pool2_bwd_data", 0, 0, 0};
 
 /* k's fused kernel must equal k's own conv2d_fwd + act_fwd + maxpool_fwd bit
  * for bit (values and argmax), for the reference tier and for k; and k's
@@ -492,6 +493,28 @@ static void check_conv_pool_bwd(const pn_kernels *k, const pn_conv2d_shape *s, i
         pn_kernels_ref.conv2d_bwd_filter(s, x, dy, cdw, with_bias ? cdb : NULL);
         compare(&st_cpool_bf, cdw, rdw, bdw, nw, TOL_SUM, "scalar", shape);
         compare(&st_cpool_bf, cdb, rdb, bdb, oc, TOL_SUM, "scalar", shape);
+        /* backward data: k and the reference against the dense definition
+         * (conv2d_bwd_data of the rebuilt gradient); dx starts as garbage */
+        {
+            float *w = rand_buf(nw, 0.0f), *aw = abs_copy(w, nw), *ady = abs_copy(dy, ny);
+            float *ddx = xmalloc(nx * 4), *bdx = xmalloc(nx * 4), *rdx = xmalloc(nx * 4);
+            gbuf dx = gb_new(nx), sc = gb_new(pn_pool2_bwd_data_scratch(s)), rsc = gb_new(pn_pool2_bwd_data_scratch(s));
+            pn_kernels_ref.conv2d_bwd_data(s, dy, w, ddx);
+            pn_kernels_ref.conv2d_bwd_data(s, ady, aw, bdx);
+            for (size_t i = 0; i < nx; i++)
+                dx.p[i] = rdx[i] = 1e30f;
+            pn_kernels_ref.conv2d_pool2_bwd_data(s, ph, pw, dz, am, w, rdx, rsc.p);
+            k->conv2d_pool2_bwd_data(s, ph, pw, dz, am, w, dx.p, sc.p);
+            st_cpool_bd.calls++;
+            compare(&st_cpool_bd, rdx, ddx, bdx, nx, TOL_SUM, "scalar", shape);
+            compare(&st_cpool_bd, dx.p, ddx, bdx, nx, TOL_SUM, k->isa, shape);
+            check_guard(&st_cpool_bd, &dx, k->isa, shape);
+            check_guard(&st_cpool_bd, &sc, k->isa, shape);
+            free(w); free(aw); free(ady); free(ddx); free(bdx); free(rdx);
+            gb_free(&dx);
+            gb_free(&sc);
+            gb_free(&rsc);
+        }
     }
     free(x); free(dz); free(dw0); free(db0); free(ax); free(adz); free(adw0); free(adb0);
     free(rdw); free(rdb); free(bdw); free(bdb); free(cdw); free(cdb); free(dy); free(am);
@@ -524,14 +547,14 @@ static void test_conv_pool(const pn_kernels *k, int iters)
         check_conv_pool(k, &s, rnd() % 4 ? PN_ACT_RELU : PN_ACT_LINEAR, ph, pw);
         check_conv_pool_bwd(k, &s, ph, pw);
     }
-    /* the fast path: one input channel, 3x3, stride 1; channel counts with
-     * partial vectors */
+    /* the fast paths: 3x3, stride 1 (backward-data), one input channel
+     * (backward-filter); channel counts with partial vectors */
     for (int it = 0; it < iters / 2 + 6; it++) {
         static const int ocs[] = {32, 1, 8, 17, 33, 64, 20, 48};
         pn_conv2d_shape s;
         const int32_t ph = rnd_int(1, 6), pw = rnd_int(1, 20);
-        if (conv_make_shape(&s, rnd_int(1, 2), 2 * ph + 2 + rnd_int(0, 1), 2 * pw + 2 + rnd_int(0, 1), 1,
-                            it < 8 ? ocs[it] : pick(ocs, 8), 3, 3, 1, 1, 0))
+        if (conv_make_shape(&s, rnd_int(1, 2), 2 * ph + 2 + rnd_int(0, 1), 2 * pw + 2 + rnd_int(0, 1),
+                            it % 2 ? 1 : ocs[(it / 2 + 3) % 8], it < 8 ? ocs[it] : pick(ocs, 8), 3, 3, 1, 1, 0))
             check_conv_pool_bwd(k, &s, ph, pw);
     }
 }
@@ -849,6 +872,20 @@ static void run_bench(const pn_kernels **tiers, int ntiers, int quick)
                 printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_bwd_data", k->isa,
                        best * 1e3, flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
             }
+            if (li > 0) {
+                /* from a pooled gradient with half the windows ReLU-inactive */
+                const size_t npz = (size_t)(s.oh / 2) * (s.ow / 2) * s.oc;
+                float *pz = rand_buf(npz, 0.5f), *sc = xmalloc(pn_pool2_bwd_data_scratch(&s) * 4);
+                uint8_t *pam = xmalloc(npz + 16);
+                for (size_t i = 0; i < npz; i++)
+                    pam[i] = (uint8_t)(rnd() % 4);
+                BENCH(mt, best, k->conv2d_pool2_bwd_data(&s, s.oh / 2, s.ow / 2, pz, pam, w, dx, sc));
+                printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_pool2_bwd_d", k->isa,
+                       best * 1e3, flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
+                free(pz);
+                free(sc);
+                free(pam);
+            }
             if (pn_pool2_bwd_filter_fast(&s)) {
                 uint8_t *pam = xmalloc(ny / 4 + 16);
                 for (size_t i = 0; i < ny / 4; i++)
@@ -934,7 +971,7 @@ int main(int argc, char **argv)
     const pn_kernels *tiers[3];
     stat *stats[] = {&st_conv_fwd, &st_conv_bd, &st_conv_bf, &st_pool_fwd, &st_pool_bwd,
                      &st_dense_fwd, &st_dense_bd, &st_dense_bw, &st_act_fwd, &st_act_bwd,
-                     &st_adam, &st_sgd, &st_bce, &st_cpool, &st_cpool_bf};
+                     &st_adam, &st_sgd, &st_bce, &st_cpool, &st_cpool_bf, &st_cpool_bd};
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--bench") == 0)

@@ -7,7 +7,9 @@
  * identical and gradients are expected to be; the gradient check allows 1e-6
  * of the tensor's largest value in case a kernel's internal blocking changes,
  * and 1e-5 for a grayscale 3x3 first layer, whose parameter gradients the
- * fused path sums straight from the pooled gradient in another order. */
+ * fused path sums straight from the pooled gradient in another order, and
+ * for every layer below a fused 3x3 block, whose dx the fused path sums from
+ * the pooled gradient. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +83,27 @@ static void free_batch(batch *b)
     pneumo_tensor_destroy(b->y);
 }
 
+/* Whether fused block i (conv i, pool i + 1) runs through the one-pass
+ * kernels: 2x2 windows over a 'valid' conv, every window whole. */
+static int one_pass_block(const pneumo_model *m, int32_t i)
+{
+    const pn_layer *c = &m->layers[i], *p = &m->layers[i + 1];
+    return m->fused[i] && p->kh == 2 && p->kw == 2 && c->pad_top == 0 && c->pad_left == 0 &&
+           p->out.h * 2 <= c->out.h && p->out.w * 2 <= c->out.w;
+}
+
+/* The highest layer whose dx comes from the pooled gradient (-1: none). */
+static int32_t top_pooled_dx(const pneumo_model *m)
+{
+    int32_t top = -1;
+    for (int32_t i = 1; i + 1 < m->nlayers; i++) {
+        const pn_layer *c = &m->layers[i];
+        if (one_pass_block(m, i) && c->kh == 3 && c->kw == 3 && c->sh == 1 && c->sw == 1)
+            top = i;
+    }
+    return top;
+}
+
 /* Run one gradient computation fused and unfused and compare. Returns the
  * number of fused pairs. */
 static int compare(pneumo_model *fused, pneumo_model *plain, const batch *b, int threads)
@@ -113,11 +136,12 @@ static int compare(pneumo_model *fused, pneumo_model *plain, const batch *b, int
         const pn_layer *lf = &fused->layers[i], *lp = &plain->layers[i];
         const float *gf[2] = {lf->dw, lf->db}, *gp[2] = {lp->dw, lp->db};
         /* a fused grayscale 3x3 first layer sums its parameter gradients from
-         * the pooled gradient, in another order: 1e-5 of the largest */
+         * the pooled gradient, and fused 3x3 blocks above it their dx, in
+         * another order: 1e-5 of the largest */
         pn_conv2d_shape cs = {n, lf->in.h, lf->in.w, lf->in.c, lf->out.h, lf->out.w, lf->out.c,
                               lf->kh, lf->kw, lf->sh, lf->sw, lf->pad_top, lf->pad_left};
-        const int from_pooled = fused->fused[i] && lf->pad_top == 0 && lf->pad_left == 0 &&
-                                pn_pool2_bwd_filter_fast(&cs);
+        const int from_pooled = (fused->fused[i] && one_pass_block(fused, i) && pn_pool2_bwd_filter_fast(&cs)) ||
+                                i < top_pooled_dx(fused);
         const int64_t cnt[2] = {lf->nw, lf->nb};
         for (int t = 0; t < 2; t++) {
             double big = 0.0, diff = 0.0;

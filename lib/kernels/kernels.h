@@ -74,6 +74,18 @@ typedef struct pn_kernels {
     void (*conv2d_pool2_bwd_filter)(const pn_conv2d_shape *s, int32_t ph, int32_t pw,
                                     const float *x, const float *dz, const uint8_t *argmax,
                                     float *dw, float *db);
+    /* dx = dL/dx of that block straight from the pooled gradient dz (already
+     * multiplied by the activation's derivative) and the argmax: each non-zero
+     * dz[py][px][co] adds dz w[ky][kx][:][co] to the input under tap (ky, kx)
+     * of its window maximum. The conv-sized gradient is 3/4 structural zeros
+     * (every window passes its gradient to one position), so this does a
+     * quarter of the dense backward-data's work or less. Overwrites all of dx
+     * (s->n samples); input rows and columns no window reaches get zero.
+     * scratch: pn_pool2_bwd_data_scratch(s) floats. Same constraints as
+     * conv2d_pool2_fwd; fast where pn_pool2_bwd_data_fast() holds. */
+    void (*conv2d_pool2_bwd_data)(const pn_conv2d_shape *s, int32_t ph, int32_t pw,
+                                  const float *dz, const uint8_t *argmax, const float *w,
+                                  float *dx, float *scratch);
     /* dx = scatter of dy to the argmax positions (overwrites dx) */
     void (*maxpool_bwd)(const pn_pool2d_shape *s, const float *dy, const uint8_t *argmax,
                         float *dx);
@@ -115,6 +127,21 @@ typedef struct pn_kernels {
 static inline int pn_pool2_bwd_filter_fast(const pn_conv2d_shape *s)
 {
     return s->ic == 1 && s->kh == 3 && s->kw == 3 && s->sh == 1 && s->sw == 1;
+}
+
+/* Whether conv2d_pool2_bwd_data has a fast path (3x3, stride 1), and the
+ * scratch floats it needs (the kernel transposed, in vector-wide input-channel slices). */
+#define PN_POOL2_MAX_OC 1024 /* output channels of the fast path (its stack lists) */
+
+static inline int pn_pool2_bwd_data_fast(const pn_conv2d_shape *s)
+{
+    return s->kh == 3 && s->kw == 3 && s->sh == 1 && s->sw == 1 && s->oc <= PN_POOL2_MAX_OC;
+}
+
+static inline size_t pn_pool2_bwd_data_scratch(const pn_conv2d_shape *s)
+{
+    /* input channels rounded up to a 16-lane vector */
+    return (size_t)s->kh * (size_t)s->kw * (((size_t)s->ic + 15) & ~(size_t)15) * (size_t)s->oc + 16;
 }
 
 /* The scalar reference table. */

@@ -177,6 +177,14 @@ static void cp_bd_range(const pn_layer *c, const cp_geom *g, int32_t i0, int32_t
     r->m1 = max_i32(r->oyb, min_i32(r->pb * g->ps, c->out.h));
 }
 
+/* Whole 2x2 windows over a 'valid' conv: the block runs through the
+ * conv2d_pool2 kernels, which never write the conv output anywhere. */
+static int one_pass(const pn_layer *c, const pn_layer *p)
+{
+    return p->kh == 2 && p->kw == 2 && c->pad_top == 0 && c->pad_left == 0 &&
+           p->out.h * 2 <= c->out.h && p->out.w * 2 <= c->out.w;
+}
+
 size_t pn_conv_pool_scratch(const pn_layer *c, const pn_layer *p)
 {
     cp_geom g;
@@ -190,7 +198,14 @@ size_t pn_conv_pool_scratch(const pn_layer *c, const pn_layer *p)
         cp_bd_range(c, &g, i0, min_i32(c->in.h, i0 + g.dx_rows), &r);
         rows = max_i32(rows, r.m1 - r.m0);
     }
-    return (size_t)rows * g.row;
+    {
+        pn_conv2d_shape whole;
+        const size_t need = (size_t)rows * g.row;
+        conv_shape(c, 1, &whole);
+        return one_pass(c, p) && pn_pool2_bwd_data_fast(&whole) && pn_pool2_bwd_data_scratch(&whole) > need
+                   ? pn_pool2_bwd_data_scratch(&whole)
+                   : need;
+    }
 }
 
 /* Rows [r0, r1) of the conv as a problem of its own (one sample): returns
@@ -244,14 +259,6 @@ static void cp_rebuild(const pn_layer *c, const pn_layer *p, const pn_run *run, 
         memset(buf + (size_t)(rp - r0) * g->row, 0, (size_t)(r1 - rp) * g->row * sizeof(float));
 }
 
-/* Whole 2x2 windows over a 'valid' conv: the block runs through the
- * conv2d_pool2 kernels, which never write the conv output anywhere. */
-static int one_pass(const pn_layer *c, const pn_layer *p)
-{
-    return p->kh == 2 && p->kw == 2 && c->pad_top == 0 && c->pad_left == 0 &&
-           p->out.h * 2 <= c->out.h && p->out.w * 2 <= c->out.w;
-}
-
 pneumo_status pn_conv_pool_forward(pn_layer *c, pn_layer *p, const pn_run *run, int32_t n,
                                    const float *x, float *z, float *scratch)
 {
@@ -297,7 +304,7 @@ pneumo_status pn_conv_pool_backward(pn_layer *c, pn_layer *p, const pn_run *run,
     float *dw = run->dw ? run->dw : c->dw;
     float *db = c->use_bias ? (run->db ? run->db : c->db) : NULL;
     pn_conv2d_shape whole;
-    int from_pooled;
+    int from_pooled, dx_pooled;
     cp_geom g;
     cp_geometry(c, p, &g);
     conv_shape(c, n, &whole);
@@ -309,6 +316,11 @@ pneumo_status pn_conv_pool_backward(pn_layer *c, pn_layer *p, const pn_run *run,
         run->k->act_bwd(PN_ACT_RELU, (size_t)n * out_size, z, dz);
     if (from_pooled)
         run->k->conv2d_pool2_bwd_filter(&whole, p->out.h, p->out.w, x, dz, am, dw, db);
+    /* dx straight from the pooled gradient: skips the 3/4 of the rebuilt
+     * gradient that is structurally zero */
+    dx_pooled = dx && one_pass(c, p) && pn_pool2_bwd_data_fast(&whole);
+    if (dx_pooled)
+        run->k->conv2d_pool2_bwd_data(&whole, p->out.h, p->out.w, dz, am, c->w, dx, scratch);
     for (int32_t i = 0; i < n; i++) {
         const float *xi = x + (size_t)i * in_size, *dzi = dz + (size_t)i * out_size;
         const uint8_t *ai = am + (size_t)i * out_size;
@@ -321,7 +333,7 @@ pneumo_status pn_conv_pool_backward(pn_layer *c, pn_layer *p, const pn_run *run,
             xs = conv_rows(c, r0, r1, xi, &cs);
             run->k->conv2d_bwd_filter(&cs, xs, scratch, dw, db);
         }
-        if (!dx)
+        if (!dx || dx_pooled)
             continue;
         for (int32_t i0 = 0; i0 < c->in.h; i0 += g.dx_rows) {
             const int32_t i1 = min_i32(c->in.h, i0 + g.dx_rows);

@@ -3,6 +3,8 @@
  * ci) order), applies the activation as pn_f32_act_fwd__ref and pools as
  * pn_f32_maxpool_fwd__ref (strict '>' keeps the first maximum), so the fused
  * result equals the three unfused kernels bit for bit. */
+#include <string.h>
+
 #include "kernels/ref/ref.h"
 
 #define CP_CB 64 /* output channels per block */
@@ -87,6 +89,37 @@ void pn_f32_conv2d_pool2_bwd_filter__ref(const pn_conv2d_shape *s, int32_t ph, i
                             for (int32_t co = 0; co < oc; co++)
                                 wp[(size_t)ci * oc + (size_t)co] += xt[qoff[am[co] & 3] + ci] * g[co];
                     }
+            }
+    }
+}
+
+void pn_f32_conv2d_pool2_bwd_data__ref(const pn_conv2d_shape *s, int32_t ph, int32_t pw,
+                                       const float *dz, const uint8_t *argmax, const float *w,
+                                       float *dx, float *scratch)
+{
+    const int32_t oc = s->oc, ic = s->ic;
+    const size_t in_size = (size_t)s->ih * s->iw * ic;
+    (void)scratch;
+    memset(dx, 0, (size_t)s->n * in_size * sizeof(float));
+    for (int32_t n = 0; n < s->n; n++) {
+        float *dxn = dx + (size_t)n * in_size;
+        for (int32_t py = 0; py < ph; py++)
+            for (int32_t px = 0; px < pw; px++) {
+                const size_t o = (((size_t)n * ph + (size_t)py) * pw + (size_t)px) * (size_t)oc;
+                for (int32_t co = 0; co < oc; co++) {
+                    const float g = dz[o + (size_t)co];
+                    const int q = argmax[o + (size_t)co] & 3;
+                    const int32_t oy = 2 * py + q / 2, ox = 2 * px + q % 2;
+                    if (g == 0.0f)
+                        continue;
+                    for (int32_t ky = 0; ky < s->kh; ky++)
+                        for (int32_t kx = 0; kx < s->kw; kx++) {
+                            float *d = dxn + ((size_t)(oy * s->sh + ky) * s->iw + (size_t)(ox * s->sw + kx)) * ic;
+                            const float *wp = w + ((size_t)ky * s->kw + (size_t)kx) * (size_t)ic * oc + (size_t)co;
+                            for (int32_t ci = 0; ci < ic; ci++)
+                                d[ci] += g * wp[(size_t)ci * oc];
+                        }
+                }
             }
     }
 }

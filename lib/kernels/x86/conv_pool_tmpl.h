@@ -9,6 +9,8 @@
  * activation and the 2x2 max with its argmax are taken in registers, as
  * maxpool_fwd does. The conv output never reaches memory: per pooled pixel
  * only its NV vectors and argmax bytes are stored. */
+#include <string.h>
+
 #include "kernels/ref/ref.h"
 #include "kernels/x86/protos.h"
 #include "kernels/x86/simd.h"
@@ -305,5 +307,147 @@ void PN_FN(conv2d_pool2_bwd_filter)(const pn_conv2d_shape *s, int32_t ph, int32_
                 cpb_full(&a);
             else
                 cpb_part(&a, (nc + VL - 1) / VL);
+        }
+}
+
+/* ---------------------------------------------- backward data, from the pooled gradient */
+
+/* One vector of input channels at a time (the outer loop, so that its slice
+ * of the transposed kernel, wt[co][tap][lane], stays in L1 while every pooled
+ * pixel of the sample goes by): a pooled pixel's channels with a non-zero
+ * gradient are grouped by the window position q of their maximum (zero
+ * gradients, ReLU-inactive windows, are dropped), and g[co] wt[co][tap] is
+ * summed in registers over the 4x4 input patch the window's taps reach (16
+ * accumulators with AVX-512's 32 registers; per group, 9, with AVX2's 16),
+ * then added to dx once. No weight is reused across pixels, unlike the dense
+ * backward-data, but 3/4 of its work (the structural zeros) is skipped. */
+
+/* The channels with a non-zero gradient, by window position of their maximum
+ * (ascending within each list). */
+static void pbd_lists(const float *g, const uint8_t *am, int oc, int (*list)[PN_POOL2_MAX_OC], int *cnt)
+{
+    int co = 0;
+    cnt[0] = cnt[1] = cnt[2] = cnt[3] = 0;
+#if VL == 16
+    {
+        const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        for (; co + 16 <= oc; co += 16) {
+            const __mmask16 nz = _mm512_cmp_ps_mask(_mm512_loadu_ps(g + co), _mm512_setzero_ps(), _CMP_NEQ_UQ);
+            const __m512i q = _mm512_and_si512(
+                _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(am + co))), _mm512_set1_epi32(3));
+            const __m512i idx = _mm512_add_epi32(iota, _mm512_set1_epi32(co));
+            for (int k = 0; k < 4; k++) {
+                const __mmask16 m = _mm512_mask_cmpeq_epi32_mask(nz, q, _mm512_set1_epi32(k));
+                _mm512_mask_compressstoreu_epi32(list[k] + cnt[k], m, idx);
+                cnt[k] += __builtin_popcount((unsigned)m);
+            }
+        }
+    }
+#endif
+    for (; co < oc; co++) {
+        const int q = am[co] & 3;
+        list[q][cnt[q]] = co;
+        cnt[q] += g[co] != 0.0f;
+    }
+}
+
+/* The 4x4 patch at d (dx pixels dpix apart, rows drow apart) += the four
+ * groups' contributions; wt: this channel vector's slice, co rows 9 VL apart. */
+PN_INLINE void pbd_patch(const int MASKED, const float *g, int (*list)[PN_POOL2_MAX_OC], const int *cnt,
+                         const float *wt, float *d, ptrdiff_t drow, ptrdiff_t dpix, VMASK tail)
+{
+    const int NV = 1;
+#if NREG >= 32
+    V acc[16];
+    for (int i = 0; i < 16; i++)
+        acc[i] = vzero();
+    for (int q = 0; q < 4; q++)
+        for (int i = 0; i < cnt[q]; i++) {
+            const V bx = vbcast(g + list[q][i]);
+            const float *wp = wt + (ptrdiff_t)list[q][i] * 9 * VL;
+            for (int t = 0; t < 9; t++) {
+                const int at = (q / 2 + t / 3) * 4 + q % 2 + t % 3;
+                acc[at] = vfma(bx, vload(wp + t * VL), acc[at]);
+            }
+        }
+    for (int i = 0; i < 16; i++) {
+        float *p = d + (i / 4) * drow + (i % 4) * dpix;
+        STV(p, 0, vadd(LDV(p, 0), acc[i]));
+    }
+#else
+    for (int q = 0; q < 4; q++) {
+        float *dq = d + (q / 2) * drow + (q % 2) * dpix;
+        V acc[9];
+        if (!cnt[q])
+            continue;
+        for (int t = 0; t < 9; t++)
+            acc[t] = vzero();
+        for (int i = 0; i < cnt[q]; i++) {
+            const V bx = vbcast(g + list[q][i]);
+            const float *wp = wt + (ptrdiff_t)list[q][i] * 9 * VL;
+            for (int t = 0; t < 9; t++)
+                acc[t] = vfma(bx, vload(wp + t * VL), acc[t]);
+        }
+        for (int t = 0; t < 9; t++) {
+            float *p = dq + (t / 3) * drow + (t % 3) * dpix;
+            STV(p, 0, vadd(LDV(p, 0), acc[t]));
+        }
+    }
+#endif
+    (void)NV;
+}
+
+PN_NOINLINE void pbd_patch_full(const float *g, int (*list)[PN_POOL2_MAX_OC], const int *cnt, const float *wt,
+                                float *d, ptrdiff_t drow, ptrdiff_t dpix)
+{
+    pbd_patch(0, g, list, cnt, wt, d, drow, dpix, vmask_all());
+}
+
+PN_NOINLINE void pbd_patch_part(const float *g, int (*list)[PN_POOL2_MAX_OC], const int *cnt, const float *wt,
+                                float *d, ptrdiff_t drow, ptrdiff_t dpix, VMASK tail)
+{
+    pbd_patch(1, g, list, cnt, wt, d, drow, dpix, tail);
+}
+
+void PN_FN(conv2d_pool2_bwd_data)(const pn_conv2d_shape *s, int32_t ph, int32_t pw,
+                                  const float *dz, const uint8_t *argmax, const float *w,
+                                  float *dx, float *scratch)
+{
+    const int ic = s->ic, oc = s->oc, iw = s->iw;
+    const size_t in_size = (size_t)s->ih * iw * (size_t)ic;
+    const ptrdiff_t wtap = (ptrdiff_t)oc * ic, drow = (ptrdiff_t)iw * ic;
+    const int nblk = (ic + VL - 1) / VL;
+    const size_t wblk = (size_t)oc * 9 * VL; /* floats per channel-vector slice */
+    float *wt = scratch;
+    int list[4][PN_POOL2_MAX_OC];
+    if (!pn_pool2_bwd_data_fast(s) || oc > PN_POOL2_MAX_OC) {
+        pn_f32_conv2d_pool2_bwd_data__ref(s, ph, pw, dz, argmax, w, dx, scratch);
+        return;
+    }
+    /* wt[block][co][tap][lane] = w[tap][block VL + lane][co], zero past ic */
+    for (int bk = 0; bk < nblk; bk++)
+        for (int co = 0; co < oc; co++)
+            for (int t = 0; t < 9; t++)
+                for (int l = 0; l < VL; l++) {
+                    const int ci = bk * VL + l;
+                    wt[(size_t)bk * wblk + ((size_t)co * 9 + (size_t)t) * VL + (size_t)l] =
+                        ci < ic ? w[(size_t)t * wtap + (size_t)ci * oc + (size_t)co] : 0.0f;
+                }
+    memset(dx, 0, (size_t)s->n * in_size * sizeof(float));
+    for (int n = 0; n < s->n; n++)
+        for (int bk = 0; bk < nblk; bk++) {
+            const int ci0 = bk * VL, nci = pn_min_i(VL, ic - ci0);
+            const float *wb = wt + (size_t)bk * wblk;
+            for (int py = 0; py < ph; py++)
+                for (int px = 0; px < pw; px++) {
+                    const size_t o = (((size_t)n * ph + (size_t)py) * pw + (size_t)px) * (size_t)oc;
+                    float *d = dx + (size_t)n * in_size + (size_t)(2 * py) * (size_t)drow + (size_t)(2 * px) * ic + ci0;
+                    int cnt[4];
+                    pbd_lists(dz + o, argmax + o, oc, list, cnt);
+                    if (nci == VL)
+                        pbd_patch_full(dz + o, list, cnt, wb, d, drow, ic);
+                    else
+                        pbd_patch_part(dz + o, list, cnt, wb, d, drow, ic, vmask_n(nci));
+                }
         }
 }
