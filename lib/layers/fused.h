@@ -11,10 +11,12 @@
  *  - backward rebuilds dL/d(conv output) a strip at a time from the pooled
  *    gradient and the argmax. The ReLU derivative at a window's maximum is
  *    (pooled output > 0), and every other position gets zero gradient, so the
- *    conv output itself is not needed. A grayscale 3x3 stride-1 first layer
- *    skips the rebuild: conv2d_pool2_bwd_filter sums its parameter gradients
- *    straight from the pooled gradient (4x less data, another summation
- *    order: equal to the unfused gradients within rounding).
+ *    conv output itself is not needed. 3x3 stride-1 blocks ('valid', 2x2
+ *    windows) skip the rebuild for dx: conv2d_pool2_bwd_data scatters each
+ *    non-zero pooled gradient through the kernel into the input window of
+ *    its maximum. A grayscale 3x3 stride-1 first layer also skips it for the
+ *    parameter gradients (conv2d_pool2_bwd_filter). Both sum in another
+ *    order: equal to the unfused gradients within rounding.
  * Everything else is computed by the same kernels on row ranges of the same
  * problem, in the same summation order, so results match the unfused layers
  * bit for bit (backward-filter strips are aligned to the x86 kernel's own
