@@ -469,9 +469,14 @@ static void check_conv_pool_bwd(const pn_kernels *k, const pn_conv2d_shape *s, i
     memcpy(cdb, db0, oc * 4);
     memcpy(dw.p, dw0, nw * 4);
     memcpy(db.p, db0, oc * 4);
-    pn_kernels_ref.conv2d_pool2_bwd_filter(s, ph, pw, x, dz, am, rdw, with_bias ? rdb : NULL);
-    pn_kernels_ref.conv2d_pool2_bwd_filter(s, ph, pw, ax, adz, am, bdw, with_bias ? bdb : NULL);
-    k->conv2d_pool2_bwd_filter(s, ph, pw, x, dz, am, dw.p, with_bias ? db.p : NULL);
+    {
+        gbuf sc = gb_new(pn_pool2_bwd_scratch(s));
+        pn_kernels_ref.conv2d_pool2_bwd_filter(s, ph, pw, x, dz, am, rdw, with_bias ? rdb : NULL, sc.p);
+        pn_kernels_ref.conv2d_pool2_bwd_filter(s, ph, pw, ax, adz, am, bdw, with_bias ? bdb : NULL, sc.p);
+        k->conv2d_pool2_bwd_filter(s, ph, pw, x, dz, am, dw.p, with_bias ? db.p : NULL, sc.p);
+        check_guard(&st_cpool_bf, &sc, k->isa, shape);
+        gb_free(&sc);
+    }
     st_cpool_bf.calls++;
     compare(&st_cpool_bf, dw.p, rdw, bdw, nw, TOL_SUM, k->isa, shape);
     compare(&st_cpool_bf, db.p, rdb, bdb, oc, TOL_SUM, k->isa, shape);
@@ -498,7 +503,7 @@ static void check_conv_pool_bwd(const pn_kernels *k, const pn_conv2d_shape *s, i
         {
             float *w = rand_buf(nw, 0.0f), *aw = abs_copy(w, nw), *ady = abs_copy(dy, ny);
             float *ddx = xmalloc(nx * 4), *bdx = xmalloc(nx * 4), *rdx = xmalloc(nx * 4);
-            gbuf dx = gb_new(nx), sc = gb_new(pn_pool2_bwd_data_scratch(s)), rsc = gb_new(pn_pool2_bwd_data_scratch(s));
+            gbuf dx = gb_new(nx), sc = gb_new(pn_pool2_bwd_scratch(s)), rsc = gb_new(pn_pool2_bwd_scratch(s));
             pn_kernels_ref.conv2d_bwd_data(s, dy, w, ddx);
             pn_kernels_ref.conv2d_bwd_data(s, ady, aw, bdx);
             for (size_t i = 0; i < nx; i++)
@@ -875,7 +880,7 @@ static void run_bench(const pn_kernels **tiers, int ntiers, int quick)
             if (li > 0) {
                 /* from a pooled gradient with half the windows ReLU-inactive */
                 const size_t npz = (size_t)(s.oh / 2) * (s.ow / 2) * s.oc;
-                float *pz = rand_buf(npz, 0.5f), *sc = xmalloc(pn_pool2_bwd_data_scratch(&s) * 4);
+                float *pz = rand_buf(npz, 0.5f), *sc = xmalloc(pn_pool2_bwd_scratch(&s) * 4);
                 uint8_t *pam = xmalloc(npz + 16);
                 for (size_t i = 0; i < npz; i++)
                     pam[i] = (uint8_t)(rnd() % 4);
@@ -886,11 +891,13 @@ static void run_bench(const pn_kernels **tiers, int ntiers, int quick)
                 free(sc);
                 free(pam);
             }
-            if (pn_pool2_bwd_filter_fast(&s)) {
+            if (pn_pool2_bwd_fast(&s)) {
                 uint8_t *pam = xmalloc(ny / 4 + 16);
+                float *sc = xmalloc(pn_pool2_bwd_scratch(&s) * 4);
                 for (size_t i = 0; i < ny / 4; i++)
                     pam[i] = (uint8_t)(rnd() % 4);
-                BENCH(mt, best, k->conv2d_pool2_bwd_filter(&s, s.oh / 2, s.ow / 2, x, dy, pam, dw, db));
+                BENCH(mt, best, k->conv2d_pool2_bwd_filter(&s, s.oh / 2, s.ow / 2, x, dy, pam, dw, db, sc));
+                free(sc);
                 printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_pool2_bwd_f", k->isa,
                        best * 1e3, flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
                 free(pam);

@@ -140,7 +140,7 @@ static int compare(pneumo_model *fused, pneumo_model *plain, const batch *b, int
          * another order: 1e-5 of the largest */
         pn_conv2d_shape cs = {n, lf->in.h, lf->in.w, lf->in.c, lf->out.h, lf->out.w, lf->out.c,
                               lf->kh, lf->kw, lf->sh, lf->sw, lf->pad_top, lf->pad_left};
-        const int from_pooled = (fused->fused[i] && one_pass_block(fused, i) && pn_pool2_bwd_filter_fast(&cs)) ||
+        const int from_pooled = (fused->fused[i] && one_pass_block(fused, i) && pn_pool2_bwd_fast(&cs)) ||
                                 i < top_pooled_dx(fused);
         const int64_t cnt[2] = {lf->nw, lf->nb};
         for (int t = 0; t < 2; t++) {

@@ -69,11 +69,11 @@ typedef struct pn_kernels {
      * gradient dz (ph x pw per sample, already multiplied by the activation's
      * derivative) and the argmax: dw += sum over pooled pixels of
      * x[window maximum + tap] dz, db += sum dz (db may be NULL); no conv-sized
-     * gradient is built. Same constraints as conv2d_pool2_fwd; fast where
-     * pn_pool2_bwd_filter_fast() holds (one input channel, 3x3, stride 1). */
+     * gradient is built. scratch: pn_pool2_bwd_scratch(s) floats. Same
+     * constraints as conv2d_pool2_fwd; fast where pn_pool2_bwd_fast() holds. */
     void (*conv2d_pool2_bwd_filter)(const pn_conv2d_shape *s, int32_t ph, int32_t pw,
                                     const float *x, const float *dz, const uint8_t *argmax,
-                                    float *dw, float *db);
+                                    float *dw, float *db, float *scratch);
     /* dx = dL/dx of that block straight from the pooled gradient dz (already
      * multiplied by the activation's derivative) and the argmax: each non-zero
      * dz[py][px][co] adds dz w[ky][kx][:][co] to the input under tap (ky, kx)
@@ -81,8 +81,8 @@ typedef struct pn_kernels {
      * (every window passes its gradient to one position), so this does a
      * quarter of the dense backward-data's work or less. Overwrites all of dx
      * (s->n samples); input rows and columns no window reaches get zero.
-     * scratch: pn_pool2_bwd_data_scratch(s) floats. Same constraints as
-     * conv2d_pool2_fwd; fast where pn_pool2_bwd_data_fast() holds. */
+     * scratch: pn_pool2_bwd_scratch(s) floats. Same constraints as
+     * conv2d_pool2_fwd; fast where pn_pool2_bwd_fast() holds. */
     void (*conv2d_pool2_bwd_data)(const pn_conv2d_shape *s, int32_t ph, int32_t pw,
                                   const float *dz, const uint8_t *argmax, const float *w,
                                   float *dx, float *scratch);
@@ -120,25 +120,18 @@ typedef struct pn_kernels {
                        int nesterov);
 } pn_kernels;
 
-/* Whether conv2d_pool2_bwd_filter has a fast path for this conv: a first
- * layer on grayscale input, where building the conv-sized gradient costs more
- * than the arithmetic. Elsewhere the layer rebuilds dy and uses
- * conv2d_bwd_filter. */
-static inline int pn_pool2_bwd_filter_fast(const pn_conv2d_shape *s)
-{
-    return s->ic == 1 && s->kh == 3 && s->kw == 3 && s->sh == 1 && s->sw == 1;
-}
+/* Whether the conv2d_pool2_bwd_* kernels have fast paths for this conv (3x3,
+ * stride 1; elsewhere the layer rebuilds the conv-sized gradient and uses
+ * conv2d_bwd_filter / conv2d_bwd_data), and the scratch floats they need (the
+ * kernel or its gradient transposed, input channels in vector-wide slices). */
+#define PN_POOL2_MAX_OC 1024 /* output channels of the fast paths (their stack lists) */
 
-/* Whether conv2d_pool2_bwd_data has a fast path (3x3, stride 1), and the
- * scratch floats it needs (the kernel transposed, in vector-wide input-channel slices). */
-#define PN_POOL2_MAX_OC 1024 /* output channels of the fast path (its stack lists) */
-
-static inline int pn_pool2_bwd_data_fast(const pn_conv2d_shape *s)
+static inline int pn_pool2_bwd_fast(const pn_conv2d_shape *s)
 {
     return s->kh == 3 && s->kw == 3 && s->sh == 1 && s->sw == 1 && s->oc <= PN_POOL2_MAX_OC;
 }
 
-static inline size_t pn_pool2_bwd_data_scratch(const pn_conv2d_shape *s)
+static inline size_t pn_pool2_bwd_scratch(const pn_conv2d_shape *s)
 {
     /* input channels rounded up to a 16-lane vector */
     return (size_t)s->kh * (size_t)s->kw * (((size_t)s->ic + 15) & ~(size_t)15) * (size_t)s->oc + 16;

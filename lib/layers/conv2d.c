@@ -202,8 +202,8 @@ size_t pn_conv_pool_scratch(const pn_layer *c, const pn_layer *p)
         pn_conv2d_shape whole;
         const size_t need = (size_t)rows * g.row;
         conv_shape(c, 1, &whole);
-        return one_pass(c, p) && pn_pool2_bwd_data_fast(&whole) && pn_pool2_bwd_data_scratch(&whole) > need
-                   ? pn_pool2_bwd_data_scratch(&whole)
+        return one_pass(c, p) && pn_pool2_bwd_fast(&whole) && pn_pool2_bwd_scratch(&whole) > need
+                   ? pn_pool2_bwd_scratch(&whole)
                    : need;
     }
 }
@@ -308,17 +308,17 @@ pneumo_status pn_conv_pool_backward(pn_layer *c, pn_layer *p, const pn_run *run,
     cp_geom g;
     cp_geometry(c, p, &g);
     conv_shape(c, n, &whole);
-    /* a grayscale first layer: parameter gradients straight from the pooled
+    /* 3x3 stride-1 blocks: parameter gradients straight from the pooled
      * gradient (no conv-sized rebuild; another summation order) */
-    from_pooled = one_pass(c, p) && pn_pool2_bwd_filter_fast(&whole);
+    from_pooled = one_pass(c, p) && pn_pool2_bwd_fast(&whole);
     /* ReLU'(conv output) at each window's maximum is (pooled output > 0) */
     if (c->act == PN_ACT_RELU)
         run->k->act_bwd(PN_ACT_RELU, (size_t)n * out_size, z, dz);
     if (from_pooled)
-        run->k->conv2d_pool2_bwd_filter(&whole, p->out.h, p->out.w, x, dz, am, dw, db);
+        run->k->conv2d_pool2_bwd_filter(&whole, p->out.h, p->out.w, x, dz, am, dw, db, scratch);
     /* dx straight from the pooled gradient: skips the 3/4 of the rebuilt
      * gradient that is structurally zero */
-    dx_pooled = dx && one_pass(c, p) && pn_pool2_bwd_data_fast(&whole);
+    dx_pooled = dx && one_pass(c, p) && pn_pool2_bwd_fast(&whole);
     if (dx_pooled)
         run->k->conv2d_pool2_bwd_data(&whole, p->out.h, p->out.w, dz, am, c->w, dx, scratch);
     for (int32_t i = 0; i < n; i++) {

@@ -63,9 +63,10 @@ void pn_f32_conv2d_pool2_fwd__ref(const pn_conv2d_shape *s, pn_act act, int32_t 
 
 void pn_f32_conv2d_pool2_bwd_filter__ref(const pn_conv2d_shape *s, int32_t ph, int32_t pw,
                                          const float *x, const float *dz, const uint8_t *argmax,
-                                         float *dw, float *db)
+                                         float *dw, float *db, float *scratch)
 {
     const int32_t oc = s->oc, ic = s->ic;
+    (void)scratch;
     for (int32_t n = 0; n < s->n; n++) {
         const float *xn = x + (size_t)n * s->ih * s->iw * ic;
         for (int32_t py = 0; py < ph; py++)

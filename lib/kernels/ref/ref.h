@@ -17,7 +17,7 @@ void pn_f32_conv2d_pool2_fwd__ref(const pn_conv2d_shape *s, pn_act act, int32_t 
                                   uint8_t *argmax);
 void pn_f32_conv2d_pool2_bwd_filter__ref(const pn_conv2d_shape *s, int32_t ph, int32_t pw,
                                          const float *x, const float *dz, const uint8_t *argmax,
-                                         float *dw, float *db);
+                                         float *dw, float *db, float *scratch);
 void pn_f32_conv2d_pool2_bwd_data__ref(const pn_conv2d_shape *s, int32_t ph, int32_t pw,
                                        const float *dz, const uint8_t *argmax, const float *w,
                                        float *dx, float *scratch);

@@ -278,15 +278,10 @@ PN_NOINLINE void cpb_part(const cpb_args *a, int nv)
     cpb_block(1, 1, a);
 }
 
-void PN_FN(conv2d_pool2_bwd_filter)(const pn_conv2d_shape *s, int32_t ph, int32_t pw,
-                                    const float *x, const float *dz, const uint8_t *argmax,
-                                    float *dw, float *db)
+static void cpb_gray(const pn_conv2d_shape *s, int32_t ph, int32_t pw, const float *x,
+                     const float *dz, const uint8_t *argmax, float *dw, float *db)
 {
     const int oc = s->oc;
-    if (!pn_pool2_bwd_filter_fast(s)) {
-        pn_f32_conv2d_pool2_bwd_filter__ref(s, ph, pw, x, dz, argmax, dw, db);
-        return;
-    }
     for (int n = 0; n < s->n; n++)
         for (int co0 = 0; co0 < oc; co0 += CPB_NV * VL) {
             const int nc = pn_min_i(CPB_NV * VL, oc - co0);
@@ -308,6 +303,107 @@ void PN_FN(conv2d_pool2_bwd_filter)(const pn_conv2d_shape *s, int32_t ph, int32_
             else
                 cpb_part(&a, (nc + VL - 1) / VL);
         }
+}
+
+/* Several input channels: one output channel at a time over a chunk of
+ * PBF_CHUNK pooled pixels of a pooled row (their 4 x (2 PBF_CHUNK + 2) input
+ * pixels stay in L1), the nine taps x PBF_NV input-channel vectors of its
+ * weight gradient in registers: per pooled pixel, the input under the taps
+ * from its window maximum times the broadcast gradient. Zero gradients
+ * (ReLU-inactive windows) are multiplied too: a branch per pixel and channel
+ * would cost more. The sums go to dwt[co][tap][ci] in scratch, added into the
+ * HWIO dw at the end. */
+#define PBF_NV (VL == 16 ? 2 : 1)
+#define PBF_CHUNK 16
+
+PN_INLINE void pbf_co(const int NV, const int MASKED, const float *x, ptrdiff_t xrow, ptrdiff_t xpix,
+                      const float *g, const uint8_t *am, ptrdiff_t zpix, int np, float *out, ptrdiff_t icp,
+                      VMASK tail)
+{
+    V acc[9][PBF_NV];
+    for (int t = 0; t < 9; t++)
+        for (int v = 0; v < NV; v++)
+            acc[t][v] = vzero();
+    for (int p = 0; p < np; p++) {
+        const V gv = vbcast(g + p * zpix);
+        const int q = am[p * zpix] & 3;
+        const float *xp = x + (2 * p + (q & 1)) * xpix + (q >> 1) * xrow;
+        for (int t = 0; t < 9; t++)
+            for (int v = 0; v < NV; v++)
+                acc[t][v] = vfma(gv, LDV(xp + (t / 3) * xrow + (t % 3) * xpix + v * VL, v), acc[t][v]);
+    }
+    for (int t = 0; t < 9; t++)
+        for (int v = 0; v < NV; v++)
+            vstore(out + t * icp + v * VL, vadd(vload(out + t * icp + v * VL), acc[t][v]));
+}
+
+PN_NOINLINE void pbf_full(const float *x, ptrdiff_t xrow, ptrdiff_t xpix, const float *g, const uint8_t *am,
+                          ptrdiff_t zpix, int np, float *out, ptrdiff_t icp)
+{
+    pbf_co(PBF_NV, 0, x, xrow, xpix, g, am, zpix, np, out, icp, vmask_all());
+}
+
+PN_NOINLINE void pbf_part(const float *x, ptrdiff_t xrow, ptrdiff_t xpix, const float *g, const uint8_t *am,
+                          ptrdiff_t zpix, int np, float *out, ptrdiff_t icp, VMASK tail, int nv)
+{
+#if PBF_NV > 1
+    if (nv > 1) {
+        pbf_co(PBF_NV, 1, x, xrow, xpix, g, am, zpix, np, out, icp, tail);
+        return;
+    }
+#endif
+    (void)nv;
+    pbf_co(1, 1, x, xrow, xpix, g, am, zpix, np, out, icp, tail);
+}
+
+void PN_FN(conv2d_pool2_bwd_filter)(const pn_conv2d_shape *s, int32_t ph, int32_t pw,
+                                    const float *x, const float *dz, const uint8_t *argmax,
+                                    float *dw, float *db, float *scratch)
+{
+    const int ic = s->ic, oc = s->oc;
+    const ptrdiff_t icp = (ic + 15) & ~15, xpix = ic, xrow = (ptrdiff_t)s->iw * ic;
+    const size_t in_size = (size_t)s->ih * s->iw * (size_t)ic;
+    float *dwt = scratch;
+    if (!pn_pool2_bwd_fast(s)) {
+        pn_f32_conv2d_pool2_bwd_filter__ref(s, ph, pw, x, dz, argmax, dw, db, scratch);
+        return;
+    }
+    if (ic == 1) {
+        cpb_gray(s, ph, pw, x, dz, argmax, dw, db);
+        return;
+    }
+    memset(dwt, 0, (size_t)oc * 9 * (size_t)icp * sizeof(float));
+    for (int n = 0; n < s->n; n++)
+        for (int py = 0; py < ph; py++)
+            for (int px0 = 0; px0 < pw; px0 += PBF_CHUNK) {
+                const int np = pn_min_i(PBF_CHUNK, pw - px0);
+                const size_t o = (((size_t)n * ph + (size_t)py) * pw + (size_t)px0) * (size_t)oc;
+                const float *xc = x + (size_t)n * in_size + (size_t)(2 * py) * (size_t)xrow + (size_t)(2 * px0) * ic;
+                for (int ci0 = 0; ci0 < ic; ci0 += PBF_NV * VL) {
+                    const int nci = pn_min_i(PBF_NV * VL, ic - ci0);
+                    for (int co = 0; co < oc; co++) {
+                        float *out = dwt + (size_t)co * 9 * (size_t)icp + (size_t)ci0;
+                        if (nci == PBF_NV * VL)
+                            pbf_full(xc + ci0, xrow, xpix, dz + o + co, argmax + o + co, oc, np, out, icp);
+                        else
+                            pbf_part(xc + ci0, xrow, xpix, dz + o + co, argmax + o + co, oc, np, out, icp,
+                                     vmask_n(nci % VL ? nci % VL : VL), (nci + VL - 1) / VL);
+                    }
+                }
+            }
+    for (int t = 0; t < 9; t++)
+        for (int ci = 0; ci < ic; ci++)
+            for (int co = 0; co < oc; co++)
+                dw[((size_t)t * ic + (size_t)ci) * oc + (size_t)co] += dwt[((size_t)co * 9 + (size_t)t) * icp + (size_t)ci];
+    if (db)
+        for (int n = 0; n < s->n; n++)
+            for (int p = 0; p < ph * pw; p++) {
+                const float *g = dz + ((size_t)n * ph * pw + (size_t)p) * (size_t)oc;
+                for (int c0 = 0; c0 < oc; c0 += VL) {
+                    const VMASK m = vmask_n(pn_min_i(VL, oc - c0));
+                    vstore_m(db + c0, m, vadd(vload_m(db + c0, m), vload_m(g + c0, m)));
+                }
+            }
 }
 
 /* ---------------------------------------------- backward data, from the pooled gradient */
@@ -420,7 +516,7 @@ void PN_FN(conv2d_pool2_bwd_data)(const pn_conv2d_shape *s, int32_t ph, int32_t 
     const size_t wblk = (size_t)oc * 9 * VL; /* floats per channel-vector slice */
     float *wt = scratch;
     int list[4][PN_POOL2_MAX_OC];
-    if (!pn_pool2_bwd_data_fast(s) || oc > PN_POOL2_MAX_OC) {
+    if (!pn_pool2_bwd_fast(s) || oc > PN_POOL2_MAX_OC) {
         pn_f32_conv2d_pool2_bwd_data__ref(s, ph, pw, dz, argmax, w, dx, scratch);
         return;
     }

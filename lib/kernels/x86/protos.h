@@ -18,7 +18,7 @@
                                         const float *b, float *z, uint8_t *argmax);               \
     void pn_f32_conv2d_pool2_bwd_filter__##isa(const pn_conv2d_shape *s, int32_t ph, int32_t pw, \
                                                const float *x, const float *dz,                   \
-                                               const uint8_t *argmax, float *dw, float *db);      \
+                                               const uint8_t *argmax, float *dw, float *db, float *scratch);      \
     void pn_f32_conv2d_pool2_bwd_data__##isa(const pn_conv2d_shape *s, int32_t ph, int32_t pw,   \
                                              const float *dz, const uint8_t *argmax,              \
                                              const float *w, float *dx, float *scratch);          \
