@@ -864,10 +864,12 @@ static void print_table(const bench_opts *o, const bench_results *r)
                "");
         printf("  %-26s %-11s %17.1f ms   vs %.1f ms per measured step\n", "sum", "", r->layer_sum_ms,
                1e3 * o->batch / (o->threads > 1 ? r->trainN : r->train1));
-        printf("  GFLOP = fwd + bwd per batch (2 x MACs); %%peak = (fwd + bwd) GFLOP/s (wall) over the\n"
-               "  %d-thread reference peak (%.0f GFLOP/s); %%core = GFLOP per CPU-second over one core's\n"
-               "  peak per CPU-second (robust to other processes sharing the machine).\n", o->threads,
-               peak);
+        printf("  GFLOP = fwd + bwd per batch (2 x MACs of the dense layer); %%peak = (fwd + bwd) GFLOP/s\n"
+               "  (wall) over the %d-thread reference peak (%.0f GFLOP/s); %%core = GFLOP per CPU-second\n"
+               "  over one core's peak per CPU-second (robust to other processes sharing the machine).\n"
+               "  Backward of 3x3 conv + 2x2 pool blocks works from the pooled gradient and skips the\n"
+               "  conv gradient's structural zeros (3/4 of it): its dense-equivalent GF/s and shares\n"
+               "  can exceed the peak.\n", o->threads, peak);
     }
     if (o->infer) {
         printf("\nInference (%d threads):\n", o->threads);
