@@ -76,12 +76,11 @@ PN_INLINE void cp_tile(const int PX, const int NV, const int MASKED, const int X
         wr += a->wky;
     }
     {
-        const V i1 = vset1(1.0f), i2 = vset1(2.0f), i3 = vset1(3.0f);
         for (int j = 0; j < PX; j++)
             for (int v = 0; v < NV; v++) {
                 V q0 = acc[0][2 * j][v], q1 = acc[0][2 * j + 1][v];
                 V q2 = acc[1][2 * j][v], q3 = acc[1][2 * j + 1][v];
-                V best, at = vzero();
+                V best, at;
                 const int nc = MASKED && v == NV - 1 ? a->nc - v * VL : VL;
                 if (a->relu) {
                     q0 = vmax_gt(q0, vzero());
@@ -89,13 +88,7 @@ PN_INLINE void cp_tile(const int PX, const int NV, const int MASKED, const int X
                     q2 = vmax_gt(q2, vzero());
                     q3 = vmax_gt(q3, vzero());
                 }
-                best = q0;
-                at = vsel_gt(q1, best, i1, at);
-                best = vmax_gt(q1, best);
-                at = vsel_gt(q2, best, i2, at);
-                best = vmax_gt(q2, best);
-                at = vsel_gt(q3, best, i3, at);
-                best = vmax_gt(q3, best);
+                best = vmax4_first(q0, q1, q2, q3, &at);
                 STV(a->z + j * a->zpix + v * VL, v, best);
                 vstore_u8(a->am + j * a->zpix + v * VL, nc, at);
             }

@@ -110,7 +110,6 @@ static void maxpool_fwd_2x2(const pn_pool2d_shape *s, const float *x, float *y, 
 {
     const int c = s->c;
     const size_t row = (size_t)s->iw * (size_t)c;
-    const V i1 = vset1(1.0f), i2 = vset1(2.0f), i3 = vset1(3.0f);
     for (int n = 0; n < s->n; n++)
         for (int oy = 0; oy < s->oh; oy++) {
             const float *xr = x + ((size_t)n * s->ih + (size_t)oy * 2) * row;
@@ -123,13 +122,8 @@ static void maxpool_fwd_2x2(const pn_pool2d_shape *s, const float *x, float *y, 
                     const VMASK m = vmask_n(nc);
                     const V a0 = vload_m(p + c0, m), a1 = vload_m(p + c + c0, m);
                     const V a2 = vload_m(p + row + c0, m), a3 = vload_m(p + row + c + c0, m);
-                    V best = a0, at = vzero();
-                    at = vsel_gt(a1, best, i1, at);
-                    best = vmax_gt(a1, best);
-                    at = vsel_gt(a2, best, i2, at);
-                    best = vmax_gt(a2, best);
-                    at = vsel_gt(a3, best, i3, at);
-                    best = vmax_gt(a3, best);
+                    V at;
+                    const V best = vmax4_first(a0, a1, a2, a3, &at);
                     vstore_m(y + o + (size_t)c0, m, best);
                     vstore_u8(argmax + o + (size_t)c0, nc, at);
                 }

@@ -127,6 +127,22 @@ PN_INLINE float vhsum(V v)
 /* a > b ? a : b with the reference's NaN behaviour (b kept unless a > b). */
 PN_INLINE V vmax_gt(V a, V b) { return vsel_gt(a, b, a, b); }
 
+/* The first maximum of a 2x2 window (q0..q3 in window order) and, through
+ * *at, its offset 0..3 as floats: strict '>' keeps the first maximum, as the
+ * reference maxpool does (and TF). */
+PN_INLINE V vmax4_first(V q0, V q1, V q2, V q3, V *at)
+{
+    V best = q0, a = vzero();
+    a = vsel_gt(q1, best, vset1(1.0f), a);
+    best = vmax_gt(q1, best);
+    a = vsel_gt(q2, best, vset1(2.0f), a);
+    best = vmax_gt(q2, best);
+    a = vsel_gt(q3, best, vset1(3.0f), a);
+    best = vmax_gt(q3, best);
+    *at = a;
+    return best;
+}
+
 #define PN_FN(op) PN_CAT(PN_CAT(pn_f32_, op), PN_CAT(__, PN_SFX))
 
 static inline int pn_min_i(int a, int b) { return a < b ? a : b; }
