@@ -304,27 +304,25 @@ pneumo_status pn_conv_pool_backward(pn_layer *c, pn_layer *p, const pn_run *run,
     float *dw = run->dw ? run->dw : c->dw;
     float *db = c->use_bias ? (run->db ? run->db : c->db) : NULL;
     pn_conv2d_shape whole;
-    int from_pooled, dx_pooled;
     cp_geom g;
     cp_geometry(c, p, &g);
     conv_shape(c, n, &whole);
-    /* 3x3 stride-1 blocks: parameter gradients straight from the pooled
-     * gradient (no conv-sized rebuild; another summation order) */
-    from_pooled = one_pass(c, p) && pn_pool2_bwd_fast(&whole);
     /* ReLU'(conv output) at each window's maximum is (pooled output > 0) */
     if (c->act == PN_ACT_RELU)
         run->k->act_bwd(PN_ACT_RELU, (size_t)n * out_size, z, dz);
-    if (from_pooled)
+    /* 3x3 stride-1 blocks: gradients straight from the pooled gradient,
+     * skipping the 3/4 of the rebuilt conv gradient that is structurally zero
+     * (another summation order) */
+    if (one_pass(c, p) && pn_pool2_bwd_fast(&whole)) {
         run->k->conv2d_pool2_bwd_filter(&whole, p->out.h, p->out.w, x, dz, am, dw, db, scratch);
-    /* dx straight from the pooled gradient: skips the 3/4 of the rebuilt
-     * gradient that is structurally zero */
-    dx_pooled = dx && one_pass(c, p) && pn_pool2_bwd_fast(&whole);
-    if (dx_pooled)
-        run->k->conv2d_pool2_bwd_data(&whole, p->out.h, p->out.w, dz, am, c->w, dx, scratch);
+        if (dx)
+            run->k->conv2d_pool2_bwd_data(&whole, p->out.h, p->out.w, dz, am, c->w, dx, scratch);
+        return PNEUMO_OK;
+    }
     for (int32_t i = 0; i < n; i++) {
         const float *xi = x + (size_t)i * in_size, *dzi = dz + (size_t)i * out_size;
         const uint8_t *ai = am + (size_t)i * out_size;
-        for (int32_t pa = 0; pa < g.poh && !from_pooled; pa += g.prows) {
+        for (int32_t pa = 0; pa < g.poh; pa += g.prows) {
             const int32_t pb = min_i32(g.poh, pa + g.prows);
             const int32_t r0 = pa * g.ps, r1 = pb == g.poh ? c->out.h : pb * g.ps;
             pn_conv2d_shape cs;
@@ -333,7 +331,7 @@ pneumo_status pn_conv_pool_backward(pn_layer *c, pn_layer *p, const pn_run *run,
             xs = conv_rows(c, r0, r1, xi, &cs);
             run->k->conv2d_bwd_filter(&cs, xs, scratch, dw, db);
         }
-        if (!dx || dx_pooled)
+        if (!dx)
             continue;
         for (int32_t i0 = 0; i0 < c->in.h; i0 += g.dx_rows) {
             const int32_t i1 = min_i32(c->in.h, i0 + g.dx_rows);
