@@ -1,14 +1,17 @@
-/* Fused Conv2D + bias + activation + 2x2 stride-2 max-pool (the forward pass
- * of every block of the article's model), written over simd.h and compiled
- * per ISA (conv_pool_avx2.c, conv_pool_avx512.c).
- *
- * A tile is PX pooled pixels of one pooled row: 2 conv rows x 2 PX conv
- * columns x NV channel vectors of accumulators (24 of AVX-512's 32 registers,
- * 12 of AVX2's 16). The loop walks (ky, kx, ci) exactly as the plain conv tile
- * (conv_tile.h) does, so each conv output is the same float; then the
- * activation and the 2x2 max with its argmax are taken in registers, as
- * maxpool_fwd does. The conv output never reaches memory: per pooled pixel
- * only its NV vectors and argmax bytes are stored. */
+/* Conv2D + bias + activation + 2x2 stride-2 max-pool blocks (every block of
+ * the article's model), written over simd.h and compiled per ISA
+ * (conv_pool_avx2.c, conv_pool_avx512.c):
+ *  - forward (conv2d_pool2_fwd): a tile is PX pooled pixels of one pooled
+ *    row: 2 conv rows x 2 PX conv columns x NV channel vectors of
+ *    accumulators (16 of AVX-512's 32 registers, 8 of AVX2's 16). The loop
+ *    walks (ky, kx, ci) exactly as the plain conv tile (conv_tile.h) does, so
+ *    each conv output is the same float; then the activation and the 2x2 max
+ *    with its argmax are taken in registers, as maxpool_fwd does. The conv
+ *    output never reaches memory: per pooled pixel only its NV vectors and
+ *    argmax bytes are stored;
+ *  - backward (conv2d_pool2_bwd_filter, conv2d_pool2_bwd_data): straight from
+ *    the pooled gradient and the argmax, without the conv-sized gradient
+ *    (3/4 structural zeros); see each section. */
 #include <string.h>
 
 #include "kernels/ref/ref.h"
