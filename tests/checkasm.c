@@ -564,6 +564,79 @@ static void test_conv_pool(const pn_kernels *k, int iters)
     }
 }
 
+/* ------------------------------------------------------------------ Winograd conv + pool */
+
+/* Winograd F(4x4, 3x3) sums through transforms with coefficients up to 8 (A),
+ * 5 (B) and 1/4 (G): its rounding error relative to the sum of |terms| is
+ * larger than a reordered direct sum's. TOL_WINO covers the observed worst
+ * case (printed as "worst err/B") with margin. */
+#define TOL_WINO 5e-5
+
+static stat st_wino = {"conv2d_pool2_wino", 0, 0, 0};
+
+/* The reference Winograd against the definition (the direct reference
+ * conv2d_pool2_fwd), and k's against the reference; z and scratch between
+ * guard zones. k may be the reference itself (scalar-only builds). */
+static void check_wino(const pn_kernels *k, const pn_conv2d_shape *s, pn_act act, int32_t ph, int32_t pw)
+{
+    const size_t nx = (size_t)s->n * s->ih * s->iw * s->ic, nw = (size_t)9 * s->ic * s->oc;
+    const size_t nz = (size_t)s->n * ph * pw * s->oc;
+    float *x = rand_buf(nx, 0.3f), *w = rand_buf(nw, 0.0f), *b = rand_buf((size_t)s->oc, 0.0f);
+    float *ax = abs_copy(x, nx), *aw = abs_copy(w, nw), *ab = abs_copy(b, (size_t)s->oc);
+    float *v = xmalloc(pn_wino_weights_size(s) * sizeof(float)), *dz = xmalloc(nz * sizeof(float));
+    float *rz = xmalloc(nz * sizeof(float)), *bnd = xmalloc(nz * sizeof(float));
+    uint8_t *am = xmalloc(nz);
+    gbuf z = gb_new(nz), rsc = gb_new(pn_wino_scratch(s)), sc = gb_new(pn_wino_scratch(s));
+    const int with_bias = (int)(rnd() & 1);
+    char shape[200];
+    snprintf(shape, sizeof shape, "n%d %dx%dx%d -> conv %dx%dx%d, pool %dx%d %s%s", s->n, s->ih, s->iw,
+             s->ic, s->oh, s->ow, s->oc, ph, pw, act == PN_ACT_RELU ? "relu" : "linear",
+             with_bias ? " bias" : "");
+    pn_wino_weights(s->ic, s->oc, w, v);
+    pn_kernels_ref.conv2d_pool2_fwd(s, act, ph, pw, x, w, with_bias ? b : NULL, dz, am);
+    pn_kernels_ref.conv2d_pool2_fwd(s, PN_ACT_LINEAR, ph, pw, ax, aw, with_bias ? ab : NULL, bnd, am);
+    pn_kernels_ref.conv2d_pool2_wino_fwd(s, act, ph, pw, x, v, with_bias ? b : NULL, rz, rsc.p);
+    st_wino.calls++;
+    compare(&st_wino, rz, dz, bnd, nz, TOL_WINO, "scalar", shape);
+    check_guard(&st_wino, &rsc, "scalar", shape);
+    if (k != &pn_kernels_ref) {
+        k->conv2d_pool2_wino_fwd(s, act, ph, pw, x, v, with_bias ? b : NULL, z.p, sc.p);
+        compare(&st_wino, z.p, rz, bnd, nz, TOL_WINO, k->isa, shape);
+        check_guard(&st_wino, &z, k->isa, shape);
+        check_guard(&st_wino, &sc, k->isa, shape);
+    }
+    free(x); free(w); free(b); free(ax); free(aw); free(ab);
+    free(v); free(dz); free(rz); free(bnd); free(am);
+    gb_free(&z);
+    gb_free(&rsc);
+    gb_free(&sc);
+}
+
+static void test_wino(const pn_kernels *k, int iters)
+{
+    static const int ics[] = {8, 9, 17, 32, 64, 16, 40, 80}, ocs[] = {1, 8, 17, 32, 33, 64, 70, 16};
+    /* the article's blocks, spatially shrunk; a row of more than PN_WINO_TILES patches */
+    static const int fixed[][5] = {
+        /* ic oc ph pw n */
+        {32, 32, 6, 13, 1}, {32, 32, 3, 61, 1}, {32, 64, 4, 7, 2}, {64, 64, 3, 5, 1}, {64, 64, 1, 1, 1},
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        pn_conv2d_shape s;
+        const int *f = fixed[i];
+        if (conv_make_shape(&s, f[4], 2 * f[2] + 2 + (int)(i % 2), 2 * f[3] + 2 + (int)(i % 3), f[0], f[1],
+                            3, 3, 1, 1, 0))
+            check_wino(k, &s, PN_ACT_RELU, f[2], f[3]);
+    }
+    for (int it = 0; it < iters; it++) {
+        pn_conv2d_shape s;
+        const int32_t ph = rnd_int(1, 7), pw = rnd_int(1, it % 4 ? 20 : 70);
+        if (conv_make_shape(&s, rnd_int(1, 2), 2 * ph + 2 + rnd_int(0, 3), 2 * pw + 2 + rnd_int(0, 3),
+                            rnd() % 4 ? pick(ics, 8) : rnd_int(PN_WINO_MIN_IC, 70),
+                            rnd() % 4 ? pick(ocs, 8) : rnd_int(1, 70), 3, 3, 1, 1, 0))
+            check_wino(k, &s, rnd() % 4 ? PN_ACT_RELU : PN_ACT_LINEAR, ph, pw);
+    }
+}
+
 /* ------------------------------------------------------------------ dense */
 
 static stat st_dense_fwd = {"dense_fwd", 0, 0, 0}, st_dense_bd = {"dense_bwd_data", 0, 0, 0},
@@ -872,6 +945,17 @@ static void run_bench(const pn_kernels **tiers, int ntiers, int quick)
                 free(pz);
                 free(pam);
             }
+            if (s.ic >= PN_WINO_MIN_IC) { /* dense-equivalent GFLOP/s */
+                float *pz = xmalloc(ny / 4 * 4 + 64);
+                float *v = xmalloc(pn_wino_weights_size(&s) * 4), *sc = xmalloc(pn_wino_scratch(&s) * 4);
+                pn_wino_weights(s.ic, s.oc, w, v);
+                BENCH(mt, best, k->conv2d_pool2_wino_fwd(&s, PN_ACT_RELU, s.oh / 2, s.ow / 2, x, v, b, pz, sc));
+                printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_pool2_wino", k->isa,
+                       best * 1e3, flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
+                free(pz);
+                free(v);
+                free(sc);
+            }
             if (li > 0) { /* the first layer needs no dx */
                 BENCH(mt, best, k->conv2d_bwd_data(&s, dy, w, dx));
                 printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_bwd_data", k->isa,
@@ -978,7 +1062,7 @@ int main(int argc, char **argv)
     const pn_kernels *tiers[3];
     stat *stats[] = {&st_conv_fwd, &st_conv_bd, &st_conv_bf, &st_pool_fwd, &st_pool_bwd,
                      &st_dense_fwd, &st_dense_bd, &st_dense_bw, &st_act_fwd, &st_act_bwd,
-                     &st_adam, &st_sgd, &st_bce, &st_cpool, &st_cpool_bf, &st_cpool_bd};
+                     &st_adam, &st_sgd, &st_bce, &st_cpool, &st_cpool_bf, &st_cpool_bd, &st_wino};
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--bench") == 0)
@@ -1019,6 +1103,7 @@ int main(int argc, char **argv)
         test_conv(k, quick ? 60 : 300);
         test_pool(k, quick ? 60 : 200);
         test_conv_pool(k, quick ? 40 : 150);
+        test_wino(k, quick ? 30 : 100);
         test_dense(k, quick ? 20 : 60);
         test_eltwise(k, quick ? 20 : 60);
         printf("\n%-7s %-18s %7s %6s %12s\n", "isa", "kernel", "checks", "fails", "worst err/B");
@@ -1026,8 +1111,15 @@ int main(int argc, char **argv)
             printf("%-7s %-18s %7d %6d %12.2e\n", k->isa, stats[i]->name, stats[i]->calls, stats[i]->fails,
                    stats[i]->worst);
     }
-    if (ntiers <= 1)
-        printf("only the scalar tier is available: nothing to compare\n");
+    if (ntiers <= 1) {
+        /* the reference Winograd kernel against its definition still runs */
+        rng_state = seed;
+        test_wino(&pn_kernels_ref, quick ? 30 : 100);
+        printf("\n%-7s %-18s %7s %6s %12s\n", "isa", "kernel", "checks", "fails", "worst err/B");
+        printf("%-7s %-18s %7d %6d %12.2e\n", "scalar", st_wino.name, st_wino.calls, st_wino.fails,
+               st_wino.worst);
+        printf("only the scalar tier is available: nothing else to compare\n");
+    }
     printf("%s\n", total_fail ? "checkasm: FAILED" : "checkasm: all passed");
     if (bench && !total_fail)
         run_bench(tiers, ntiers, quick);

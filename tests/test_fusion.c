@@ -260,6 +260,79 @@ static void test_plan(void **state)
     }
 }
 
+/* Largest |a - b| over n values, and the largest |b| through *big. */
+static double max_diff(const float *a, const float *b, size_t n, double *big)
+{
+    double d = 0.0;
+    *big = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        const double e = fabs((double)a[i] - (double)b[i]), g = fabs((double)b[i]);
+        d = e > d ? e : d;
+        *big = g > *big ? g : *big;
+    }
+    return d;
+}
+
+/* Inference runs its 3x3 blocks through Winograd F(4x4, 3x3)
+ * (conv2d_pool2_wino_fwd): every pooled output within 2e-5 of the block's
+ * largest value of the direct, unfused model's (measured <= 3.2e-6), the
+ * probabilities within 1e-5; and the result of a sample depends neither on
+ * the thread count nor on the batch around it (bit for bit). 250 x 250: the
+ * second block's rows hold more patches than one Winograd block. */
+static void test_inference(void **state)
+{
+    const int size = 250, n = 3;
+    batch b = make_batch(n, size, size, 1, 21);
+    pneumo_model *f = NULL, *p = NULL;
+    pneumo_tensor *out1 = NULL, *out2 = NULL, *outp = NULL, *one = NULL, *po = NULL;
+    int64_t os[2] = {n, 1}, xs[4] = {1, size, size, 1}, s1[2] = {1, 1};
+    (void)state;
+    assert_int_equal(pneumo_model_create_article(size, 13, &f), PNEUMO_OK);
+    assert_int_equal(pneumo_model_create_article(size, 13, &p), PNEUMO_OK);
+    pn_model_set_fusion(p, 0);
+    assert_int_equal(pneumo_tensor_create(2, os, &out1), PNEUMO_OK);
+    assert_int_equal(pneumo_tensor_create(2, os, &out2), PNEUMO_OK);
+    assert_int_equal(pneumo_tensor_create(2, os, &outp), PNEUMO_OK);
+    assert_int_equal(pneumo_tensor_create(4, xs, &one), PNEUMO_OK);
+    assert_int_equal(pneumo_tensor_create(2, s1, &po), PNEUMO_OK);
+    assert_int_equal(pneumo_model_set_threads(f, 1), PNEUMO_OK);
+    assert_int_equal(pneumo_model_predict(f, b.x, out1), PNEUMO_OK);
+    assert_int_equal(pneumo_model_predict(p, b.x, outp), PNEUMO_OK);
+    for (int32_t i = 0; i + 1 < f->nlayers; i++) {
+        double big, d;
+        if (!f->fused[i])
+            continue;
+        d = max_diff(f->acts[i + 1], p->acts[i + 1],
+                     (size_t)n * (size_t)pn_dims_size(&f->layers[i + 1].out), &big);
+        printf("  inference %s: |winograd - direct| <= %.3g (largest %.3g)\n", f->layers[i].name, d, big);
+        if (d > 2e-5 * big)
+            fail_msg("%s: inference output differs from the direct conv by %g (largest %g)",
+                     f->layers[i].name, d, big);
+    }
+    {
+        double big, d = max_diff(pneumo_tensor_data(out1), pneumo_tensor_data(outp), (size_t)n, &big);
+        if (d > 1e-5)
+            fail_msg("probabilities differ from the direct conv by %g", d);
+    }
+    assert_int_equal(pneumo_model_set_threads(f, 2), PNEUMO_OK);
+    assert_int_equal(pneumo_model_predict(f, b.x, out2), PNEUMO_OK);
+    assert_memory_equal(pneumo_tensor_data(out1), pneumo_tensor_data(out2), (size_t)n * sizeof(float));
+    for (int i = 0; i < n; i++) { /* one sample at a time: both threads share its rows */
+        memcpy(pneumo_tensor_data(one), pneumo_tensor_data(b.x) + (size_t)i * size * size,
+               (size_t)size * size * sizeof(float));
+        assert_int_equal(pneumo_model_predict(f, one, po), PNEUMO_OK);
+        assert_memory_equal(pneumo_tensor_data(po), pneumo_tensor_data(out1) + i, sizeof(float));
+    }
+    pneumo_tensor_destroy(out1);
+    pneumo_tensor_destroy(out2);
+    pneumo_tensor_destroy(outp);
+    pneumo_tensor_destroy(one);
+    pneumo_tensor_destroy(po);
+    pneumo_model_destroy(f);
+    pneumo_model_destroy(p);
+    free_batch(&b);
+}
+
 /* Training steps with fusion give the same weights as without. */
 static void test_train_steps(void **state)
 {
@@ -296,6 +369,7 @@ int main(void)
         cmocka_unit_test(test_shapes),
         cmocka_unit_test(test_plan),
         cmocka_unit_test(test_train_steps),
+        cmocka_unit_test(test_inference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -86,6 +86,17 @@ typedef struct pn_kernels {
     void (*conv2d_pool2_bwd_data)(const pn_conv2d_shape *s, int32_t ph, int32_t pw,
                                   const float *dz, const uint8_t *argmax, const float *w,
                                   float *dx, float *scratch);
+    /* Inference forward of the same block by Winograd's minimal filtering
+     * F(4x4, 3x3): z as conv2d_pool2_fwd (no argmax: nothing runs backward
+     * from it), each 6x6 input patch giving a 4x4 conv block = 2x2 pooled
+     * outputs with 36 multiplications per channel pair instead of 144. The
+     * sums differ from the direct conv by rounding only (checkasm bounds the
+     * error; deterministic for a shape). v: the kernel transformed by
+     * pn_wino_weights(); s: 3x3, stride 1, pad 0 (pn_wino_ok()), 2 ph + 2 <=
+     * ih, 2 pw + 2 <= iw; scratch: pn_wino_scratch(s) floats. */
+    void (*conv2d_pool2_wino_fwd)(const pn_conv2d_shape *s, pn_act act, int32_t ph, int32_t pw,
+                                  const float *x, const float *v, const float *b, float *z,
+                                  float *scratch);
     /* dx = scatter of dy to the argmax positions (overwrites dx) */
     void (*maxpool_bwd)(const pn_pool2d_shape *s, const float *dy, const uint8_t *argmax,
                         float *dx);
@@ -135,6 +146,34 @@ static inline size_t pn_pool2_bwd_scratch(const pn_conv2d_shape *s)
 {
     /* input channels rounded up to a 16-lane vector */
     return (size_t)s->kh * (size_t)s->kw * (((size_t)s->ic + 15) & ~(size_t)15) * (size_t)s->oc + 16;
+}
+
+/* Winograd F(4x4, 3x3) blocks (conv2d_pool2_wino_fwd): 3x3 stride-1 convs
+ * without padding and with enough input channels for the transforms to pay
+ * (a grayscale first layer stays direct). PN_WINO_TILES patches go through
+ * the transforms and the 36 small GEMMs together. */
+#define PN_WINO_TILES 24
+#define PN_WINO_MIN_IC 8
+
+static inline int pn_wino_ok(const pn_conv2d_shape *s)
+{
+    return s->kh == 3 && s->kw == 3 && s->sh == 1 && s->sw == 1 && s->pad_top == 0 &&
+           s->pad_left == 0 && s->ic >= PN_WINO_MIN_IC;
+}
+
+/* floats of the transformed kernel, v[36][ic][oc] */
+static inline size_t pn_wino_weights_size(const pn_conv2d_shape *s)
+{
+    return (size_t)36 * (size_t)s->ic * (size_t)s->oc;
+}
+
+/* v[6 r + c][ci][co] = (G g G^T)[r][c] for each 3x3 kernel g = w[.][.][ci][co] (HWIO) */
+void pn_wino_weights(int32_t ic, int32_t oc, const float *w, float *v);
+
+/* the transformed input and the products of PN_WINO_TILES patches */
+static inline size_t pn_wino_scratch(const pn_conv2d_shape *s)
+{
+    return (size_t)36 * PN_WINO_TILES * ((size_t)s->ic + (size_t)s->oc);
 }
 
 /* The scalar reference table. */

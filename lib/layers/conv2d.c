@@ -185,6 +185,25 @@ static int one_pass(const pn_layer *c, const pn_layer *p)
            p->out.h * 2 <= c->out.h && p->out.w * 2 <= c->out.w;
 }
 
+/* Inference (no backward will follow) of a 3x3 stride-1 one-pass block runs
+ * through the Winograd F(4x4, 3x3) kernel. */
+static int use_wino(const pn_layer *c, const pn_layer *p, const pn_run *run)
+{
+    pn_conv2d_shape s;
+    conv_shape(c, 1, &s);
+    return !run->training && one_pass(c, p) && pn_wino_ok(&s);
+}
+
+/* floats of the Winograd path's scratch: the transformed kernel, then the
+ * kernel's own (0 where the block does not qualify) */
+static size_t wino_scratch(const pn_layer *c, const pn_layer *p, size_t *weights)
+{
+    pn_conv2d_shape s;
+    conv_shape(c, 1, &s);
+    *weights = (pn_wino_weights_size(&s) + 15) & ~(size_t)15;
+    return one_pass(c, p) && pn_wino_ok(&s) ? *weights + pn_wino_scratch(&s) : 0;
+}
+
 size_t pn_conv_pool_scratch(const pn_layer *c, const pn_layer *p)
 {
     cp_geom g;
@@ -201,10 +220,13 @@ size_t pn_conv_pool_scratch(const pn_layer *c, const pn_layer *p)
     {
         pn_conv2d_shape whole;
         const size_t need = (size_t)rows * g.row;
+        size_t most = need, vsize;
         conv_shape(c, 1, &whole);
-        return one_pass(c, p) && pn_pool2_bwd_fast(&whole) && pn_pool2_bwd_scratch(&whole) > need
-                   ? pn_pool2_bwd_scratch(&whole)
-                   : need;
+        if (one_pass(c, p) && pn_pool2_bwd_fast(&whole) && pn_pool2_bwd_scratch(&whole) > most)
+            most = pn_pool2_bwd_scratch(&whole);
+        if (wino_scratch(c, p, &vsize) > most)
+            most = wino_scratch(c, p, &vsize);
+        return most;
     }
 }
 
@@ -259,6 +281,32 @@ static void cp_rebuild(const pn_layer *c, const pn_layer *p, const pn_run *run, 
         memset(buf + (size_t)(rp - r0) * g->row, 0, (size_t)(r1 - rp) * g->row * sizeof(float));
 }
 
+/* The Winograd inference forward: strips are rows of patches (2 pooled rows
+ * each), so a pooled value does not depend on how threads share a sample;
+ * each thread transforms the kernel into its own scratch (~1 us per 1000
+ * weights, in parallel). */
+static void wino_forward(const pn_layer *c, const pn_layer *p, const pn_run *run, int32_t n,
+                         const float *x, float *z, float *scratch)
+{
+    const size_t in_size = (size_t)pn_dims_size(&c->in), out_size = (size_t)pn_dims_size(&p->out);
+    const size_t prow = (size_t)p->out.w * (size_t)p->out.c;
+    const int32_t nparts = run->nparts > 1 ? run->nparts : 1, part = nparts > 1 ? run->part : 0;
+    const int32_t trows = (p->out.h + 1) / 2;
+    size_t vsize;
+    float *v = scratch, *ks;
+    wino_scratch(c, p, &vsize);
+    ks = scratch + vsize;
+    pn_wino_weights(c->in.c, c->out.c, c->w, v);
+    for (int32_t i = 0; i < n; i++)
+        for (int32_t t = part; t < trows; t += nparts) {
+            const int32_t pa = 2 * t, pb = min_i32(p->out.h, pa + 2);
+            pn_conv2d_shape cs;
+            const float *xs = conv_rows(c, 2 * pa, min_i32(2 * pb, c->out.h), x + (size_t)i * in_size, &cs);
+            run->k->conv2d_pool2_wino_fwd(&cs, c->act, pb - pa, p->out.w, xs, v, c->use_bias ? c->b : NULL,
+                                          z + (size_t)i * out_size + (size_t)pa * prow, ks);
+        }
+}
+
 pneumo_status pn_conv_pool_forward(pn_layer *c, pn_layer *p, const pn_run *run, int32_t n,
                                    const float *x, float *z, float *scratch)
 {
@@ -268,6 +316,10 @@ pneumo_status pn_conv_pool_forward(pn_layer *c, pn_layer *p, const pn_run *run, 
     const int32_t nparts = run->nparts > 1 ? run->nparts : 1, part = nparts > 1 ? run->part : 0;
     const int single = one_pass(c, p);
     cp_geom g;
+    if (use_wino(c, p, run)) {
+        wino_forward(c, p, run, n, x, z, scratch);
+        return PNEUMO_OK;
+    }
     cp_geometry(c, p, &g);
     for (int32_t i = 0; i < n; i++) {
         const float *xi = x + (size_t)i * in_size;
