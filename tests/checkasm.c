@@ -574,6 +574,25 @@ static void test_conv_pool(const pn_kernels *k, int iters)
 
 static stat st_wino = {"conv2d_pool2_wino", 0, 0, 0};
 
+/* Bound for the transformed kernel: |G| |g| |G|^T, the sum of |terms| of
+ * each element (the reference's arithmetic, written out here on its own). */
+static void wino_weights_bound(int ic, int oc, const float *w, float *bound)
+{
+    static const double G[6][3] = {{1.0 / 4, 0, 0},           {1.0 / 6, 1.0 / 6, 1.0 / 6},
+                                   {1.0 / 6, 1.0 / 6, 1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                   {1.0 / 24, 1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+    const size_t plane = (size_t)ic * oc;
+    for (size_t i = 0; i < plane; i++)
+        for (int r = 0; r < 6; r++)
+            for (int c = 0; c < 6; c++) {
+                double sum = 0.0;
+                for (int a = 0; a < 3; a++)
+                    for (int b = 0; b < 3; b++)
+                        sum += G[r][a] * fabs((double)w[(size_t)(a * 3 + b) * plane + i]) * G[c][b];
+                bound[(size_t)(r * 6 + c) * plane + i] = (float)sum;
+            }
+}
+
 /* The reference Winograd against the definition (the direct reference
  * conv2d_pool2_fwd), and k's against the reference; z and scratch between
  * guard zones. k may be the reference itself (scalar-only builds). */
@@ -592,7 +611,7 @@ static void check_wino(const pn_kernels *k, const pn_conv2d_shape *s, pn_act act
     snprintf(shape, sizeof shape, "n%d %dx%dx%d -> conv %dx%dx%d, pool %dx%d %s%s", s->n, s->ih, s->iw,
              s->ic, s->oh, s->ow, s->oc, ph, pw, act == PN_ACT_RELU ? "relu" : "linear",
              with_bias ? " bias" : "");
-    pn_wino_weights(s->ic, s->oc, w, v);
+    pn_kernels_ref.wino_weights(s->ic, s->oc, w, v);
     pn_kernels_ref.conv2d_pool2_fwd(s, act, ph, pw, x, w, with_bias ? b : NULL, dz, am);
     pn_kernels_ref.conv2d_pool2_fwd(s, PN_ACT_LINEAR, ph, pw, ax, aw, with_bias ? ab : NULL, bnd, am);
     pn_kernels_ref.conv2d_pool2_wino_fwd(s, act, ph, pw, x, v, with_bias ? b : NULL, rz, rsc.p);
@@ -600,6 +619,17 @@ static void check_wino(const pn_kernels *k, const pn_conv2d_shape *s, pn_act act
     compare(&st_wino, rz, dz, bnd, nz, TOL_WINO, "scalar", shape);
     check_guard(&st_wino, &rsc, "scalar", shape);
     if (k != &pn_kernels_ref) {
+        /* k's transformed kernel against the reference's, then k's kernel on
+         * the reference's transform */
+        const size_t nv = pn_wino_weights_size(s);
+        float *av = xmalloc(nv * sizeof(float));
+        gbuf kv = gb_new(nv);
+        k->wino_weights(s->ic, s->oc, w, kv.p);
+        wino_weights_bound(s->ic, s->oc, w, av);
+        compare(&st_wino, kv.p, v, av, nv, TOL_ELT, k->isa, shape);
+        check_guard(&st_wino, &kv, k->isa, shape);
+        free(av);
+        gb_free(&kv);
         k->conv2d_pool2_wino_fwd(s, act, ph, pw, x, v, with_bias ? b : NULL, z.p, sc.p);
         compare(&st_wino, z.p, rz, bnd, nz, TOL_WINO, k->isa, shape);
         check_guard(&st_wino, &z, k->isa, shape);
@@ -948,7 +978,7 @@ static void run_bench(const pn_kernels **tiers, int ntiers, int quick)
             if (s.ic >= PN_WINO_MIN_IC) { /* dense-equivalent GFLOP/s */
                 float *pz = xmalloc(ny / 4 * 4 + 64);
                 float *v = xmalloc(pn_wino_weights_size(&s) * 4), *sc = xmalloc(pn_wino_scratch(&s) * 4);
-                pn_wino_weights(s.ic, s.oc, w, v);
+                k->wino_weights(s.ic, s.oc, w, v);
                 BENCH(mt, best, k->conv2d_pool2_wino_fwd(&s, PN_ACT_RELU, s.oh / 2, s.ow / 2, x, v, b, pz, sc));
                 printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_pool2_wino", k->isa,
                        best * 1e3, flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);

@@ -11,6 +11,7 @@ const pn_kernels pn_kernels_ref = {
     .conv2d_pool2_bwd_filter = pn_f32_conv2d_pool2_bwd_filter__ref,
     .conv2d_pool2_bwd_data = pn_f32_conv2d_pool2_bwd_data__ref,
     .conv2d_pool2_wino_fwd = pn_f32_conv2d_pool2_wino_fwd__ref,
+    .wino_weights = pn_f32_wino_weights__ref,
     .maxpool_bwd = pn_f32_maxpool_bwd__ref,
     .dense_fwd = pn_f32_dense_fwd__ref,
     .dense_bwd_data = pn_f32_dense_bwd_data__ref,

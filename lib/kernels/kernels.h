@@ -92,11 +92,14 @@ typedef struct pn_kernels {
      * outputs with 36 multiplications per channel pair instead of 144. The
      * sums differ from the direct conv by rounding only (checkasm bounds the
      * error; deterministic for a shape). v: the kernel transformed by
-     * pn_wino_weights(); s: 3x3, stride 1, pad 0 (pn_wino_ok()), 2 ph + 2 <=
+     * wino_weights; s: 3x3, stride 1, pad 0 (pn_wino_ok()), 2 ph + 2 <=
      * ih, 2 pw + 2 <= iw; scratch: pn_wino_scratch(s) floats. */
     void (*conv2d_pool2_wino_fwd)(const pn_conv2d_shape *s, pn_act act, int32_t ph, int32_t pw,
                                   const float *x, const float *v, const float *b, float *z,
                                   float *scratch);
+    /* its transformed kernel: v[6 r + c][ci][co] = (G g G^T)[r][c] for each
+     * 3x3 kernel g = w[.][.][ci][co] (HWIO); pn_wino_weights_size() floats */
+    void (*wino_weights)(int32_t ic, int32_t oc, const float *w, float *v);
     /* dx = scatter of dy to the argmax positions (overwrites dx) */
     void (*maxpool_bwd)(const pn_pool2d_shape *s, const float *dy, const uint8_t *argmax,
                         float *dx);
@@ -167,13 +170,20 @@ static inline size_t pn_wino_weights_size(const pn_conv2d_shape *s)
     return (size_t)36 * (size_t)s->ic * (size_t)s->oc;
 }
 
-/* v[6 r + c][ci][co] = (G g G^T)[r][c] for each 3x3 kernel g = w[.][.][ci][co] (HWIO) */
-void pn_wino_weights(int32_t ic, int32_t oc, const float *w, float *v);
+
+/* Floats between the 36 position planes of the transformed input / the
+ * products: PN_WINO_TILES patches' channels plus one cache line, so the
+ * planes do not all fall into the same few L1 sets (24 x 32 floats = 3 KiB
+ * apart would use 4 of 64). */
+static inline size_t pn_wino_plane(int32_t channels)
+{
+    return (size_t)PN_WINO_TILES * (size_t)channels + 16;
+}
 
 /* the transformed input and the products of PN_WINO_TILES patches */
 static inline size_t pn_wino_scratch(const pn_conv2d_shape *s)
 {
-    return (size_t)36 * PN_WINO_TILES * ((size_t)s->ic + (size_t)s->oc);
+    return (size_t)36 * (pn_wino_plane(s->ic) + pn_wino_plane(s->oc));
 }
 
 /* The scalar reference table. */

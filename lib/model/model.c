@@ -110,6 +110,7 @@ void pneumo_model_destroy(pneumo_model *m)
     free(m->layers);
     pn_aligned_free(m->params);
     pn_aligned_free(m->grads);
+    pn_aligned_free(m->image_in);
     free(m);
 }
 

@@ -34,6 +34,7 @@ struct pneumo_model {
      * is never stored (lib/layers/fused.h). no_fusion turns it off (tests). */
     uint8_t *fused;
     int no_fusion;
+    float *image_in;        /* predict_image's input (input h x w floats), kept until destroy */
     float *scratch;         /* per-thread strips of fused layers: threads x scratch_stride */
     int64_t scratch_stride; /* floats */
 

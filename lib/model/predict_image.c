@@ -30,11 +30,15 @@ pneumo_status pneumo_model_predict_image(pneumo_model *m, const pneumo_image *im
             return st;
         src = resized;
     }
-    buf = pn_aligned_alloc((size_t)m->input.h * (size_t)m->input.w * sizeof(float));
-    if (!buf) {
+    /* the float input stays allocated between calls (a fresh 1 MB buffer's
+     * page faults cost ~0.5 ms of a 500x500 prediction) */
+    if (!m->image_in)
+        m->image_in = pn_aligned_alloc((size_t)m->input.h * (size_t)m->input.w * sizeof(float));
+    if (!m->image_in) {
         pneumo_image_destroy(resized);
         return pn_error_nomem(fn, (size_t)m->input.h * (size_t)m->input.w * sizeof(float));
     }
+    buf = m->image_in;
     px = pneumo_image_pixels(src);
     for (int64_t i = 0; i < (int64_t)m->input.h * m->input.w; i++)
         buf[i] = (float)px[i] * rescale;
@@ -44,7 +48,6 @@ pneumo_status pneumo_model_predict_image(pneumo_model *m, const pneumo_image *im
     st = pneumo_model_predict(m, &x, &out);
     if (st == PNEUMO_OK)
         *prob = result;
-    pn_aligned_free(buf);
     pneumo_image_destroy(resized);
     return st;
 }

@@ -37,24 +37,35 @@ static void at6(const float m[6], float y[4])
     y[3] = d12 + 8.0f * d34 + m[5];
 }
 
-void pn_wino_weights(int32_t ic, int32_t oc, const float *w, float *v)
+/* t = G g along one axis */
+static void g3(const float g[3], float t[6])
 {
-    static const float G[6][3] = {
-        {1.0f / 4, 0.0f, 0.0f},          {-1.0f / 6, -1.0f / 6, -1.0f / 6},
-        {-1.0f / 6, 1.0f / 6, -1.0f / 6}, {1.0f / 24, 1.0f / 12, 1.0f / 6},
-        {1.0f / 24, -1.0f / 12, 1.0f / 6}, {0.0f, 0.0f, 1.0f},
-    };
+    const float a = g[0] + g[2], b = g[0] * (1.0f / 24) + g[2] * (1.0f / 6), c = g[1] * (1.0f / 12);
+    t[0] = g[0] * 0.25f;
+    t[1] = (a + g[1]) * (-1.0f / 6);
+    t[2] = (a - g[1]) * (-1.0f / 6);
+    t[3] = b + c;
+    t[4] = b - c;
+    t[5] = g[2];
+}
+
+void pn_f32_wino_weights__ref(int32_t ic, int32_t oc, const float *w, float *v)
+{
     const size_t plane = (size_t)ic * (size_t)oc;
     for (size_t i = 0; i < plane; i++) {
-        float g[3][3], t[6][3];
-        for (int k = 0; k < 9; k++)
-            g[k / 3][k % 3] = w[(size_t)k * plane + i];
-        for (int r = 0; r < 6; r++) /* t = G g */
-            for (int c = 0; c < 3; c++)
-                t[r][c] = G[r][0] * g[0][c] + G[r][1] * g[1][c] + G[r][2] * g[2][c];
-        for (int r = 0; r < 6; r++) /* v = t G^T */
+        float col[3], t[6][3], out[6];
+        for (int c = 0; c < 3; c++) { /* t = G g */
+            for (int r = 0; r < 3; r++)
+                col[r] = w[(size_t)(r * 3 + c) * plane + i];
+            g3(col, out);
+            for (int r = 0; r < 6; r++)
+                t[r][c] = out[r];
+        }
+        for (int r = 0; r < 6; r++) { /* v = t G^T */
+            g3(t[r], out);
             for (int c = 0; c < 6; c++)
-                v[(size_t)(r * 6 + c) * plane + i] = t[r][0] * G[c][0] + t[r][1] * G[c][1] + t[r][2] * G[c][2];
+                v[(size_t)(r * 6 + c) * plane + i] = out[c];
+        }
     }
 }
 

@@ -14,6 +14,7 @@ const pn_kernels pn_kernels_avx2 = {
     .conv2d_pool2_bwd_filter = pn_f32_conv2d_pool2_bwd_filter__avx2,
     .conv2d_pool2_bwd_data = pn_f32_conv2d_pool2_bwd_data__avx2,
     .conv2d_pool2_wino_fwd = pn_f32_conv2d_pool2_wino_fwd__avx2,
+    .wino_weights = pn_f32_wino_weights__avx2,
     .maxpool_bwd = pn_f32_maxpool_bwd__avx2,
     .dense_fwd = pn_f32_dense_fwd__avx2,
     .dense_bwd_data = pn_f32_dense_bwd_data__avx2,

@@ -25,6 +25,7 @@
     void pn_f32_conv2d_pool2_wino_fwd__##isa(const pn_conv2d_shape *s, pn_act act, int32_t ph,    \
                                              int32_t pw, const float *x, const float *v,          \
                                              const float *b, float *z, float *scratch);           \
+    void pn_f32_wino_weights__##isa(int32_t ic, int32_t oc, const float *w, float *v);           \
     void pn_f32_maxpool_bwd__##isa(const pn_pool2d_shape *s, const float *dy,                     \
                                    const uint8_t *argmax, float *dx);                             \
     void pn_f32_dense_fwd__##isa(int32_t n, int32_t in, int32_t out, const float *x,              \

@@ -45,6 +45,48 @@ PN_INLINE void wat6(const V m[6], V y[4])
     y[3] = vadd(vfma(vset1(8.0f), d34, d12), m[5]);
 }
 
+/* t = G g along one axis (the reference's g3) */
+PN_INLINE void wg3(const V g[3], V t[6])
+{
+    const V a = vadd(g[0], g[2]), c = vmul(g[1], vset1(1.0f / 12));
+    const V b = vfma(g[0], vset1(1.0f / 24), vmul(g[2], vset1(1.0f / 6)));
+    t[0] = vmul(g[0], vset1(0.25f));
+    t[1] = vmul(vadd(a, g[1]), vset1(-1.0f / 6));
+    t[2] = vmul(vsub(a, g[1]), vset1(-1.0f / 6));
+    t[3] = vadd(b, c);
+    t[4] = vsub(b, c);
+    t[5] = g[2];
+}
+
+void PN_FN(wino_weights)(int32_t ic, int32_t oc, const float *w, float *v)
+{
+    const ptrdiff_t plane = (ptrdiff_t)ic * oc;
+    for (ptrdiff_t i = 0; i < plane; i += VL) {
+        const int full = plane - i >= VL;
+        const VMASK m = vmask_n(full ? VL : (int)(plane - i));
+        V t[6][3];
+        for (int c = 0; c < 3; c++) {
+            V col[3], o[6];
+            for (int r = 0; r < 3; r++)
+                col[r] = full ? vload(w + (r * 3 + c) * plane + i) : vload_m(w + (r * 3 + c) * plane + i, m);
+            wg3(col, o);
+            for (int r = 0; r < 6; r++)
+                t[r][c] = o[r];
+        }
+        for (int r = 0; r < 6; r++) {
+            V o[6];
+            wg3(t[r], o);
+            for (int c = 0; c < 6; c++) {
+                float *q = v + (r * 6 + c) * plane + i;
+                if (full)
+                    vstore(q, o[c]);
+                else
+                    vstore_m(q, m, o[c]);
+            }
+        }
+    }
+}
+
 /* Input transform of nt patches along a row (patch t at column 4 t of x),
  * into u[pos * upos + t * ic + ci]; nr rows of the patches are inside the
  * input, and only the first ncol input columns. */
@@ -172,7 +214,7 @@ void PN_FN(conv2d_pool2_wino_fwd)(const pn_conv2d_shape *s, pn_act act, int32_t 
 {
     const int ic = s->ic, oc = s->oc, ntiles = (pw + 1) / 2;
     const ptrdiff_t xrow = (ptrdiff_t)s->iw * ic, zrow = (ptrdiff_t)pw * oc;
-    const ptrdiff_t upos = (ptrdiff_t)WT * ic, mpos = (ptrdiff_t)WT * oc;
+    const ptrdiff_t upos = (ptrdiff_t)pn_wino_plane(ic), mpos = (ptrdiff_t)pn_wino_plane(oc);
     float *u = scratch, *m = scratch + 36 * upos;
     for (int32_t n = 0; n < s->n; n++) {
         const float *xn = x + (size_t)n * s->ih * xrow;
