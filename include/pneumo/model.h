@@ -155,7 +155,12 @@ PNEUMO_API pneumo_status pneumo_model_grad(pneumo_model *m, int32_t index, pneum
 
 /** Forward pass in inference mode: x is (N, H, W, C) matching the input shape;
  *  out must be a caller tensor of shape (N, output_size) and receives the last
- *  layer's outputs (probabilities for a sigmoid output). */
+ *  layer's outputs (probabilities for a sigmoid output). Inference (this,
+ *  evaluation, predict_image) runs 'valid' 3x3 stride-1 Conv2D + 2x2
+ *  MaxPooling2D pairs with at least 8 input channels by Winograd's F(4x4, 3x3),
+ *  whose sums differ from a training step's direct convolution by rounding
+ *  only (a few 1e-6 of the layer's values); a sample's result depends neither
+ *  on the thread count nor on the rest of the batch. */
 PNEUMO_API pneumo_status pneumo_model_predict(pneumo_model *m, const pneumo_tensor *x,
                                               pneumo_tensor *out);
 
