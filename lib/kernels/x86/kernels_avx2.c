@@ -21,7 +21,7 @@ const pn_kernels pn_kernels_avx2 = {
     .dense_bwd_weights = pn_f32_dense_bwd_weights__avx2,
     .act_fwd = pn_f32_act_fwd__avx2,
     .act_bwd = pn_f32_act_bwd__avx2,
-    .bce_logits = pn_f32_bce_logits__ref, /* n = batch: not worth SIMD */
+    .bce_logits = pn_f32_bce_logits__avx2,
     .adam_update = pn_f32_adam_update__avx2,
     .sgd_update = pn_f32_sgd_update__avx2,
 };

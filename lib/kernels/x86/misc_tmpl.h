@@ -1,9 +1,10 @@
-/* Pooling, dense, activation and optimizer kernels over simd.h, compiled per
+/* Pooling, dense, activation, loss and optimizer kernels over simd.h, compiled per
  * ISA (misc_avx2.c, misc_avx512.c). Dense forward reuses the conv tile kernel
  * (a dense layer is a 1x1 convolution whose pixels are the batch), so this
  * file uses conv_tile.h. Where the reference's expression order can be
  * kept (ReLU, pooling, Adam, SGD, bias sums) it is, so those kernels match the
- * reference bit for bit. */
+ * reference bit for bit; sigmoid, tanh and the loss use simd.h's exp / log1p
+ * polynomials (within ~2 ulp of libm's). */
 #include <string.h>
 
 #include "kernels/ref/ref.h"
@@ -31,12 +32,50 @@ void PN_FN(act_fwd)(pn_act act, size_t count, float *y)
 {
     if (act == PN_ACT_LINEAR)
         return;
-    if (act != PN_ACT_RELU) {
-        pn_f32_act_fwd__ref(act, count, y); /* sigmoid/tanh: small dense outputs only */
-        return;
+    if (act == PN_ACT_SIGMOID)
+        PN_VLOOP(count, vstore(y + i, vsigmoid(vload(y + i))),
+                 vstore_m(y + i, m, vsigmoid(vload_m(y + i, m))));
+    else if (act == PN_ACT_TANH)
+        PN_VLOOP(count, vstore(y + i, vtanh(vload(y + i))), vstore_m(y + i, m, vtanh(vload_m(y + i, m))));
+    else
+        PN_VLOOP(count, vstore(y + i, vmax_gt(vload(y + i), vzero())),
+                 vstore_m(y + i, m, vmax_gt(vload_m(y + i, m), vzero())));
+}
+
+/* ---------------------------------------------------------------- loss */
+
+/* The reference's BCE from logits with the per-sample terms in vectors; the
+ * sums are added in double in sample order, as the reference does. */
+void PN_FN(bce_logits)(size_t n, const float *z, const float *y, const float *weights, float *p,
+                       float *dz, double *loss_sum, double *acc_sum, double *w_sum)
+{
+    double loss = 0.0, acc = 0.0, wsum = 0.0;
+    const V inv_n = vset1(1.0f / (float)n), half = vset1(0.5f), one = vset1(1.0f);
+    for (size_t i = 0; i < n; i += VL) {
+        const int cnt = n - i >= VL ? VL : (int)(n - i);
+        const VMASK m = vmask_n(cnt);
+        const V zv = vload_m(z + i, m), yv = vload_m(y + i, m);
+        const V wv = weights ? vload_m(weights + i, m) : one;
+        const V e = vexp_nonpos(vsub(vzero(), vabs(zv))), den = vadd(one, e);
+        const V pv = vsel_gt(vzero(), zv, vdiv(e, den), vdiv(one, den));
+        const V lv = vadd(vfnma(zv, yv, vmax_gt(zv, vzero())), vlog1p_unit(e));
+        const V hit = vsel_eq(vsel_gt(pv, half, one, vzero()), yv, wv, vzero());
+        float lb[VL], wb[VL], hb[VL];
+        vstore_m(p + i, m, pv);
+        if (dz)
+            vstore_m(dz + i, m, vmul(vmul(wv, vsub(pv, yv)), inv_n));
+        vstore(lb, lv);
+        vstore(wb, wv);
+        vstore(hb, hit);
+        for (int j = 0; j < cnt; j++) {
+            loss += (double)wb[j] * (double)lb[j];
+            acc += (double)hb[j];
+            wsum += (double)wb[j];
+        }
     }
-    PN_VLOOP(count, vstore(y + i, vmax_gt(vload(y + i), vzero())),
-             vstore_m(y + i, m, vmax_gt(vload_m(y + i, m), vzero())));
+    *loss_sum = loss;
+    *acc_sum = acc;
+    *w_sum = wsum;
 }
 
 void PN_FN(act_bwd)(pn_act act, size_t count, const float *y, float *dy)

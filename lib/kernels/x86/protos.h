@@ -36,6 +36,9 @@
                                          const float *dy, float *dw, float *db);                  \
     void pn_f32_act_fwd__##isa(pn_act act, size_t count, float *y);                               \
     void pn_f32_act_bwd__##isa(pn_act act, size_t count, const float *y, float *dy);              \
+    void pn_f32_bce_logits__##isa(size_t n, const float *z, const float *y, const float *weights, \
+                                  float *p, float *dz, double *loss_sum, double *acc_sum,         \
+                                  double *w_sum);                                                 \
     void pn_f32_adam_update__##isa(size_t count, float *w, const float *g, float *m, float *v,    \
                                    float lr_t, float beta_1, float beta_2, float epsilon);        \
     void pn_f32_sgd_update__##isa(size_t count, float *w, const float *g, float *vel, float lr,   \

@@ -54,6 +54,14 @@ PN_INLINE V vsel_gt0(V y, V v) { return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y
 PN_INLINE VMASK vmask_all(void) { return (VMASK)0xffff; }
 PN_INLINE VMASK vmask_n(int n) { return (VMASK)((1u << n) - 1u); } /* 1 <= n <= VL */
 PN_INLINE float vhsum(V v) { return _mm512_reduce_add_ps(v); }
+PN_INLINE V vabs(V v) { return _mm512_abs_ps(v); }
+PN_INLINE V vround(V v) { return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+/* 2^n for integral n in [-126, 127] */
+PN_INLINE V vpow2i(V n)
+{
+    const __m512i e = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
+}
 
 #elif defined(PN_SIMD_AVX2)
 
@@ -119,6 +127,14 @@ PN_INLINE float vhsum(V v)
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
 }
+PN_INLINE V vabs(V v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+PN_INLINE V vround(V v) { return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+/* 2^n for integral n in [-126, 127] */
+PN_INLINE V vpow2i(V n)
+{
+    const __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
+}
 
 #else
 #error "define PN_SIMD_AVX512 or PN_SIMD_AVX2 before including simd.h"
@@ -141,6 +157,70 @@ PN_INLINE V vmax4_first(V q0, V q1, V q2, V q3, V *at)
     best = vmax_gt(q3, best);
     *at = a;
     return best;
+}
+
+/* e^x for x <= 0 (Cephes' expf: x = n ln2 + r with ln2 split in two, a
+ * degree-6 polynomial in r; within 2 ulp of expf); 0 below -87.3, where expf
+ * is subnormal. */
+PN_INLINE V vexp_nonpos(V x)
+{
+    const V lo = vset1(-87.33654f);
+    const V xc = vmax_gt(x, lo);
+    const V n = vround(vmul(xc, vset1(1.44269504088896341f)));
+    V r = vfnma(n, vset1(0.693359375f), xc), p;
+    r = vfnma(n, vset1(-2.12194440e-4f), r);
+    p = vfma(vset1(1.9875691500e-4f), r, vset1(1.3981999507e-3f));
+    p = vfma(p, r, vset1(8.3334519073e-3f));
+    p = vfma(p, r, vset1(4.1665795894e-2f));
+    p = vfma(p, r, vset1(1.6666665459e-1f));
+    p = vfma(p, r, vset1(5.0000001201e-1f));
+    p = vadd(vfma(p, vmul(r, r), r), vset1(1.0f));
+    return vsel_gt(lo, x, vzero(), vmul(p, vpow2i(n)));
+}
+
+/* log(1 + t) for 0 <= t <= 1 (Cephes' logf on u = 1 + t, then the
+ * log(u) t / (u - 1) correction for the rounding of u) */
+PN_INLINE V vlog1p_unit(V t)
+{
+    const V one = vset1(1.0f), u = vadd(one, t), d = vsub(u, one);
+    const V big = vsel_gt(u, vset1(1.41421356f), one, vzero()); /* e: 1 or 0 */
+    const V x = vsub(vfnma(vmul(big, vset1(0.5f)), u, u), one); /* u / 2^e - 1 */
+    const V z = vmul(x, x);
+    V y = vfma(vset1(7.0376836292e-2f), x, vset1(-1.1514610310e-1f)), lg;
+    y = vfma(y, x, vset1(1.1676998740e-1f));
+    y = vfma(y, x, vset1(-1.2420140846e-1f));
+    y = vfma(y, x, vset1(1.4249322787e-1f));
+    y = vfma(y, x, vset1(-1.6668057665e-1f));
+    y = vfma(y, x, vset1(2.0000714765e-1f));
+    y = vfma(y, x, vset1(-2.4999993993e-1f));
+    y = vfma(y, x, vset1(3.3333331174e-1f));
+    y = vmul(vmul(y, x), z);
+    y = vfma(big, vset1(-2.12194440e-4f), y);
+    y = vfnma(vset1(0.5f), z, y);
+    lg = vfma(big, vset1(0.693359375f), vadd(x, y));
+    return vsel_eq(d, vzero(), t, vmul(lg, vdiv(t, d)));
+}
+
+/* The reference's stable sigmoid: 1 / (1 + e^-z) for z >= 0, e^z / (1 + e^z) below */
+PN_INLINE V vsigmoid(V z)
+{
+    const V e = vexp_nonpos(vsub(vzero(), vabs(z))), den = vadd(vset1(1.0f), e);
+    return vsel_gt(vzero(), z, vdiv(e, den), vdiv(vset1(1.0f), den));
+}
+
+/* tanh: Cephes' tanhf (an odd polynomial below |x| = 0.625, (1 - t) / (1 + t)
+ * with t = e^-2|x| above) */
+PN_INLINE V vtanh(V x)
+{
+    const V ax = vabs(x), z = vmul(x, x);
+    const V t = vexp_nonpos(vmul(vset1(-2.0f), ax));
+    const V big = vdiv(vsub(vset1(1.0f), t), vadd(vset1(1.0f), t));
+    V p = vfma(vset1(-5.70498872745e-3f), z, vset1(2.06390887954e-2f));
+    p = vfma(p, z, vset1(-5.37397155531e-2f));
+    p = vfma(p, z, vset1(1.33314422036e-1f));
+    p = vfma(p, z, vset1(-3.33332819422e-1f));
+    p = vfma(vmul(p, z), x, x);
+    return vsel_gt(vset1(0.625f), ax, p, vsel_gt(vzero(), x, vsub(vzero(), big), big));
 }
 
 #define PN_FN(op) PN_CAT(PN_CAT(pn_f32_, op), PN_CAT(__, PN_SFX))
