@@ -61,7 +61,8 @@ typedef struct pn_kernels {
      * maxpool_fwd, for ph x pw pooled outputs per sample (b may be NULL).
      * Needs every tap inside x: pad 0 and (2 ph - 1) sh + kh <= ih, same for
      * w; s->oh, s->ow >= 2 ph, 2 pw. Values and argmax equal conv2d_fwd +
-     * act_fwd + maxpool_fwd bit for bit. */
+     * act_fwd + maxpool_fwd bit for bit. argmax may be NULL (inference: no
+     * backward follows). */
     void (*conv2d_pool2_fwd)(const pn_conv2d_shape *s, pn_act act, int32_t ph, int32_t pw,
                              const float *x, const float *w, const float *b, float *z,
                              uint8_t *argmax);

@@ -331,10 +331,10 @@ pneumo_status pn_conv_pool_forward(pn_layer *c, pn_layer *p, const pn_run *run, 
             pn_conv2d_shape cs;
             pn_pool2d_shape ps;
             const float *xs = conv_rows(c, r0, r1, xi, &cs);
-            if (single) {
+            if (single) { /* inference (no backward follows) stores no argmax */
                 run->k->conv2d_pool2_fwd(&cs, c->act, pb - pa, p->out.w, xs, c->w,
                                          c->use_bias ? c->b : NULL, zi + (size_t)pa * g.prow,
-                                         ai + (size_t)pa * g.prow);
+                                         run->training ? ai + (size_t)pa * g.prow : NULL);
                 continue;
             }
             run->k->conv2d_fwd(&cs, xs, c->w, c->use_bias ? c->b : NULL, scratch);

@@ -54,7 +54,8 @@ void pn_f32_conv2d_pool2_fwd__ref(const pn_conv2d_shape *s, pn_act act, int32_t 
                             }
                         }
                         z[o + (size_t)(c0 + c)] = best;
-                        argmax[o + (size_t)(c0 + c)] = at;
+                        if (argmax)
+                            argmax[o + (size_t)(c0 + c)] = at;
                     }
                 }
             }

@@ -93,7 +93,8 @@ PN_INLINE void cp_tile(const int PX, const int NV, const int MASKED, const int X
                 }
                 best = vmax4_first(q0, q1, q2, q3, &at);
                 STV(a->z + j * a->zpix + v * VL, v, best);
-                vstore_u8(a->am + j * a->zpix + v * VL, nc, at);
+                if (a->am)
+                    vstore_u8(a->am + j * a->zpix + v * VL, nc, at);
             }
     }
 }
@@ -110,7 +111,8 @@ PN_INLINE void cp_run(const int NV, const int MASKED, const int XP, cp_tile_args
             cp_tile((P), NV, MASKED, XP, a);                                                      \
             a->x += 2 * (P) * a->xpix;                                                            \
             a->z += (P) * a->zpix;                                                                \
-            a->am += (P) * a->zpix;                                                               \
+            if (a->am)                                                                            \
+                a->am += (P) * a->zpix;                                                           \
         }
     CP_STEP(6)
     CP_STEP(3)
@@ -183,7 +185,7 @@ void PN_FN(conv2d_pool2_fwd)(const pn_conv2d_shape *s, pn_act act, int32_t ph, i
                 a.b = b ? b + co0 : NULL;
                 a.relu = act == PN_ACT_RELU;
                 a.z = z + zo + (size_t)co0;
-                a.am = argmax + zo + (size_t)co0;
+                a.am = argmax ? argmax + zo + (size_t)co0 : NULL;
                 a.zpix = oc;
                 a.nc = nc;
                 a.tail = cb.tail;
