@@ -34,6 +34,9 @@ struct pneumo_model {
      * is never stored (lib/layers/fused.h). no_fusion turns it off (tests). */
     uint8_t *fused;
     int no_fusion;
+    /* Kernel table of this model's passes and updates; NULL: pn_kernels_get()
+     * (the CPU's best tier, capped by PNEUMO_ISA). Tests set it per model. */
+    const struct pn_kernels *kernels;
     float *image_in;        /* predict_image's input (input h x w floats), kept until destroy */
     float *scratch;         /* per-thread strips of fused layers: threads x scratch_stride */
     int64_t scratch_stride; /* floats */
@@ -78,5 +81,9 @@ void pn_model_free_batch(pneumo_model *m);
 /* Run Conv2D + MaxPooling2D pairs fused (the default) or layer by layer;
  * results are the same (tests compare them). */
 void pn_model_set_fusion(pneumo_model *m, int on);
+
+/* Run this model with kernel table k (NULL: the process default); tests
+ * compare ISA tiers with it. */
+void pn_model_set_kernels(pneumo_model *m, const struct pn_kernels *k);
 
 #endif

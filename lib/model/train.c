@@ -277,6 +277,13 @@ static pneumo_status run_step(layer_job *j, int32_t first, int32_t last)
 
 /* Run every layer. With `logits`, the last layer's sigmoid is left out so its
  * output holds z for the loss. */
+static const pn_kernels *model_kernels(const pneumo_model *m)
+{
+    return m->kernels ? m->kernels : pn_kernels_get();
+}
+
+void pn_model_set_kernels(pneumo_model *m, const pn_kernels *k) { m->kernels = k; }
+
 static pneumo_status forward(pneumo_model *m, int32_t n, const float *x, int training, int logits)
 {
     const float *in = x;
@@ -292,7 +299,7 @@ static pneumo_status forward(pneumo_model *m, int32_t n, const float *x, int tra
         j.l = &m->layers[i];
         j.fused = m->fused[i];
         i += j.fused; /* i: the last layer of the step */
-        j.run = (pn_run){.k = pn_kernels_get(), .training = training,
+        j.run = (pn_run){.k = model_kernels(m), .training = training,
                          .skip_act = logits && i == m->nlayers - 1, .seed = m->seed,
                          .step = m->train_steps};
         j.n = n;
@@ -321,7 +328,7 @@ static pneumo_status backward(pneumo_model *m, int32_t n, const float *x)
         j.m = m;
         j.l = &m->layers[first];
         j.fused = first != i;
-        j.run = (pn_run){.k = pn_kernels_get(), .training = 1, .skip_act = i == m->nlayers - 1,
+        j.run = (pn_run){.k = model_kernels(m), .training = 1, .skip_act = i == m->nlayers - 1,
                          .seed = m->seed, .step = m->train_steps - 1};
         j.n = n;
         j.backward = 1;
@@ -369,7 +376,7 @@ static void loss_head(pneumo_model *m, int32_t n, const pneumo_tensor *labels,
 {
     float *z = m->acts[m->nlayers - 1];
     double loss, acc, wsum;
-    pn_kernels_get()->bce_logits((size_t)n, z, labels->data, weights ? weights->data : NULL, z,
+    model_kernels(m)->bce_logits((size_t)n, z, labels->data, weights ? weights->data : NULL, z,
                                  grad ? m->gbuf[0] : NULL, &loss, &acc, &wsum);
     if (result) {
         int32_t correct = 0;
@@ -435,7 +442,7 @@ pneumo_status pneumo_model_train_step(pneumo_model *m, pneumo_optimizer *opt, co
         return st;
     if ((st = pn_optimizer_bind(opt, m->id, m->arena_size)) != PNEUMO_OK)
         return pn_error_prefix("%s", fn);
-    pn_optimizer_step(opt, pn_kernels_get(), m->params, m->grads);
+    pn_optimizer_step(opt, model_kernels(m), m->params, m->grads);
     return PNEUMO_OK;
 }
 
