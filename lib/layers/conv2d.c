@@ -185,23 +185,22 @@ static int one_pass(const pn_layer *c, const pn_layer *p)
            p->out.h * 2 <= c->out.h && p->out.w * 2 <= c->out.w;
 }
 
-/* Inference (no backward will follow) of a 3x3 stride-1 one-pass block runs
- * through the Winograd F(4x4, 3x3) kernel. */
-static int use_wino(const pn_layer *c, const pn_layer *p, const pn_run *run)
+/* A 3x3 stride-1 one-pass block the Winograd F(4x4, 3x3) kernel can run;
+ * inference (no backward will follow) of such a block goes through it. */
+static int wino_block(const pn_layer *c, const pn_layer *p)
 {
     pn_conv2d_shape s;
     conv_shape(c, 1, &s);
-    return !run->training && one_pass(c, p) && pn_wino_ok(&s);
+    return one_pass(c, p) && pn_wino_ok(&s);
 }
 
-/* floats of the Winograd path's scratch: the transformed kernel, then the
- * kernel's own (0 where the block does not qualify) */
-static size_t wino_scratch(const pn_layer *c, const pn_layer *p, size_t *weights)
+/* floats of the transformed kernel at the start of the Winograd path's
+ * scratch, rounded up to a 64-byte boundary for the kernel's own part */
+static size_t wino_weights_floats(const pn_layer *c)
 {
     pn_conv2d_shape s;
     conv_shape(c, 1, &s);
-    *weights = (pn_wino_weights_size(&s) + 15) & ~(size_t)15;
-    return one_pass(c, p) && pn_wino_ok(&s) ? *weights + pn_wino_scratch(&s) : 0;
+    return (pn_wino_weights_size(&s) + 15) & ~(size_t)15;
 }
 
 size_t pn_conv_pool_scratch(const pn_layer *c, const pn_layer *p)
@@ -220,12 +219,12 @@ size_t pn_conv_pool_scratch(const pn_layer *c, const pn_layer *p)
     {
         pn_conv2d_shape whole;
         const size_t need = (size_t)rows * g.row;
-        size_t most = need, vsize;
+        size_t most = need;
         conv_shape(c, 1, &whole);
         if (one_pass(c, p) && pn_pool2_bwd_fast(&whole) && pn_pool2_bwd_scratch(&whole) > most)
             most = pn_pool2_bwd_scratch(&whole);
-        if (wino_scratch(c, p, &vsize) > most)
-            most = wino_scratch(c, p, &vsize);
+        if (wino_block(c, p) && wino_weights_floats(c) + pn_wino_scratch(&whole) > most)
+            most = wino_weights_floats(c) + pn_wino_scratch(&whole);
         return most;
     }
 }
@@ -292,10 +291,7 @@ static void wino_forward(const pn_layer *c, const pn_layer *p, const pn_run *run
     const size_t prow = (size_t)p->out.w * (size_t)p->out.c;
     const int32_t nparts = run->nparts > 1 ? run->nparts : 1, part = nparts > 1 ? run->part : 0;
     const int32_t trows = (p->out.h + 1) / 2;
-    size_t vsize;
-    float *v = scratch, *ks;
-    wino_scratch(c, p, &vsize);
-    ks = scratch + vsize;
+    float *v = scratch, *ks = scratch + wino_weights_floats(c);
     run->k->wino_weights(c->in.c, c->out.c, c->w, v);
     for (int32_t i = 0; i < n; i++)
         for (int32_t t = part; t < trows; t += nparts) {
@@ -316,7 +312,7 @@ pneumo_status pn_conv_pool_forward(pn_layer *c, pn_layer *p, const pn_run *run, 
     const int32_t nparts = run->nparts > 1 ? run->nparts : 1, part = nparts > 1 ? run->part : 0;
     const int single = one_pass(c, p);
     cp_geom g;
-    if (use_wino(c, p, run)) {
+    if (!run->training && wino_block(c, p)) {
         wino_forward(c, p, run, n, x, z, scratch);
         return PNEUMO_OK;
     }
