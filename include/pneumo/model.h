@@ -5,8 +5,15 @@
  * (glorot_uniform kernels, zero biases), from a generator derived from the
  * model's seed and the layer's position, so the same seed gives the same weights.
  *
- * Thread-safety: a model is used by one thread at a time (predict and training
- * reuse internal buffers). Different models may be used concurrently. */
+ * Thread-safety: a model handle is used by one thread at a time (predict and
+ * training reuse its internal buffers); different handles may be used
+ * concurrently. To serve one set of weights from many threads, give each
+ * thread an inference clone (pneumo_model_clone_inference()): clones share
+ * the source's weights read-only and hold only their own buffers, so the
+ * source and all its clones may run inference calls (predict, predict_image,
+ * predict_file, evaluate, Grad-CAM, the getters) at the same time, one call
+ * per handle. While a clone exists, calls that change the weights or layers
+ * of any handle sharing them fail with PNEUMO_ERR_STATE. */
 #ifndef PNEUMO_MODEL_H
 #define PNEUMO_MODEL_H
 
@@ -84,8 +91,23 @@ PNEUMO_API pneumo_status pneumo_model_create(int32_t height, int32_t width, int3
 PNEUMO_API pneumo_status pneumo_model_create_article(int32_t size, uint64_t seed,
                                                      pneumo_model **out);
 
-/** Free a model. NULL is a no-op. */
+/** Free a model. NULL is a no-op. Weights shared with inference clones are
+ *  freed with the last handle that uses them. */
 PNEUMO_API void pneumo_model_destroy(pneumo_model *m);
+
+/** An inference clone of `m`: a new handle with m's layers, model card
+ *  (model_info.h) and seed that shares m's weights (not copied; reference
+ *  counted, so `m` may be destroyed first) and owns only its own activation
+ *  buffers. The clone runs on 1 thread unless pneumo_model_set_threads() says
+ *  otherwise, and gives results bit-identical to `m` for the same inputs
+ *  (inference does not depend on the thread count). While a clone exists,
+ *  training steps, pneumo_model_compute_gradients and adding layers fail
+ *  with PNEUMO_ERR_STATE on every handle sharing the weights;
+ *  writing through pneumo_model_param() views is the caller's to avoid.
+ *  `m` is only read (it may run inference on another thread meanwhile).
+ *  *out is owned by the caller (pneumo_model_destroy).
+ *  Errors: INVALID_ARG, STATE (an empty model), NOMEM. */
+PNEUMO_API pneumo_status pneumo_model_clone_inference(const pneumo_model *m, pneumo_model **out);
 
 /** Append a Conv2D layer. SHAPE if the input is not (H, W, C) or the kernel does
  *  not fit a 'valid' input; INVALID_ARG for out-of-range settings. */

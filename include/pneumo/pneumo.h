@@ -11,6 +11,8 @@
 #include "pneumo/tensor.h"
 #include "pneumo/optim.h"
 #include "pneumo/model.h"
+#include "pneumo/model_info.h"
+#include "pneumo/gradcam.h"
 #include "pneumo/metrics.h"
 #include "pneumo/train.h"
 #include "pneumo/image.h"
