@@ -205,6 +205,8 @@ static void build(dbuf *out, const fixture *fx)
     free(ds.p);
 }
 
+#ifdef PNEUMO_HAVE_DICOM
+
 static void write_file(const char *path, const void *d, size_t n)
 {
     FILE *f = fopen(path, "wb");
@@ -405,8 +407,6 @@ static void picture8(uint8_t *px, int32_t *v)
             v[y * W + x] = s;
         }
 }
-
-#ifdef PNEUMO_HAVE_DICOM
 
 /* ---- detection and the 8-bit path ---- */
 
