@@ -228,6 +228,8 @@ static pneumo_status inflate_dataset(const uint8_t *src, size_t n, const char *l
 typedef struct walk {
     const uint8_t *data;
     const char *label;
+    int jpeg;       /* encapsulated JPEG: count the scans of its fragments */
+    uint32_t scans; /* SOS markers seen */
 } walk;
 
 typedef struct coding {
@@ -235,7 +237,7 @@ typedef struct coding {
     int big;
 } coding;
 
-static pneumo_status walk_elements(const walk *w, coding c, size_t pos, size_t end, int depth,
+static pneumo_status walk_elements(walk *w, coding c, size_t pos, size_t end, int depth,
                                    int until_delimiter, size_t *next);
 
 static pneumo_status walk_bad(const walk *w, size_t pos, const char *what)
@@ -246,7 +248,7 @@ static pneumo_status walk_bad(const walk *w, size_t pos, const char *what)
 
 /* Items of a sequence from `pos`: up to `end` (defined length) or to the
  * sequence delimiter (undefined). Items are coded like their elements. */
-static pneumo_status walk_sequence(const walk *w, coding c, size_t pos, size_t end, int depth,
+static pneumo_status walk_sequence(walk *w, coding c, size_t pos, size_t end, int depth,
                                    int undefined, size_t *next)
 {
     if (depth >= PN_DICOM_MAX_DEPTH)
@@ -285,10 +287,22 @@ static pneumo_status walk_sequence(const walk *w, coding c, size_t pos, size_t e
     return PNEUMO_OK;
 }
 
+/* SOS markers (FF DA) in a JPEG fragment. Entropy-coded data never holds FF
+ * followed by DA (an FF there is stuffed with 00 or starts RSTn), so this counts
+ * the scans, at worst overcounting a table byte pair. */
+static uint32_t jpeg_scans(const uint8_t *p, size_t n)
+{
+    uint32_t k = 0;
+    for (size_t i = 0; i + 1 < n; i++)
+        k += p[i] == 0xFF && p[i + 1] == 0xDA;
+    return k;
+}
+
 /* Fragments of encapsulated pixel data: defined-length items up to the
- * sequence delimiter, never nested. */
-static pneumo_status walk_fragments(const walk *w, coding c, size_t pos, size_t end,
-                                    size_t *next)
+ * sequence delimiter, never nested. A progressive-style stream of many scans
+ * costs a full pass over the image per scan inside DCMTK's IJG decoder, so
+ * JPEG fragments may hold at most PN_DICOM_MAX_JPEG_SCANS scans. */
+static pneumo_status walk_fragments(walk *w, coding c, size_t pos, size_t end, size_t *next)
 {
     for (;;) {
         uint16_t g, e;
@@ -305,6 +319,13 @@ static pneumo_status walk_fragments(const walk *w, coding c, size_t pos, size_t 
         }
         if (g != 0xFFFE || e != 0xE000 || len == UNDEFINED_LENGTH || len > end - pos)
             return walk_bad(w, pos - 8, "bad encapsulated pixel data fragment");
+        if (w->jpeg) {
+            w->scans += jpeg_scans(w->data + pos, len);
+            if (w->scans > PN_DICOM_MAX_JPEG_SCANS)
+                return pn_error(PNEUMO_ERR_LIMIT,
+                                "%s: DICOM JPEG pixel data has more than %d scans", w->label,
+                                PN_DICOM_MAX_JPEG_SCANS);
+        }
         pos += len;
     }
 }
@@ -315,7 +336,7 @@ static int starts_with_item(const walk *w, coding c, size_t pos, size_t end)
            rd16(w->data + pos + 2, c.big) == 0xE000;
 }
 
-static pneumo_status walk_elements(const walk *w, coding c, size_t pos, size_t end, int depth,
+static pneumo_status walk_elements(walk *w, coding c, size_t pos, size_t end, int depth,
                                    int until_delimiter, size_t *next)
 {
     while (until_delimiter || pos < end) {
@@ -522,6 +543,13 @@ static pneumo_status render_mono(const pn_dicom_frame *f, const char *label, uin
     return PNEUMO_OK;
 }
 
+/* The JPEG transfer syntaxes DCMTK's IJG codec decodes for us. */
+static int is_jpeg_ts(const char *ts)
+{
+    return strcmp(ts, "1.2.840.10008.1.2.4.50") == 0 || strcmp(ts, "1.2.840.10008.1.2.4.51") == 0 ||
+           strcmp(ts, "1.2.840.10008.1.2.4.57") == 0 || strcmp(ts, "1.2.840.10008.1.2.4.70") == 0;
+}
+
 pneumo_status pn_decode_dicom(const uint8_t *data, size_t size, const char *label,
                               const pneumo_decode_limits *lim, pneumo_image **out)
 {
@@ -549,7 +577,8 @@ pneumo_status pn_decode_dicom(const uint8_t *data, size_t size, const char *labe
     }
     c.implicit = strcmp(ts, TS_IMPLICIT_LE) == 0;
     c.big = strcmp(ts, TS_EXPLICIT_BE) == 0;
-    st = walk_elements(&(walk){ds, label}, c, 0, ds_size, 0, 0, &end);
+    walk w = {ds, label, is_jpeg_ts(ts), 0};
+    st = walk_elements(&w, c, 0, ds_size, 0, 0, &end);
     if (st == PNEUMO_OK)
         st = pn_dcmtk_read_frame(ds, ds_size, ts, label, lim, &frame);
     free(inflated);

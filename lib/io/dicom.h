@@ -19,6 +19,10 @@ extern "C" {
 /* Deepest sequence nesting accepted (real X-ray headers stay below 6). */
 #define PN_DICOM_MAX_DEPTH 16
 
+/* Most scans accepted in an encapsulated JPEG frame (a sequential JPEG has 1
+ * to 4 scans, a progressive one about 10). */
+#define PN_DICOM_MAX_JPEG_SCANS 100
+
 /* Non-zero when `data` looks like a DICOM Part 10 file: "DICM" after the
  * 128-byte preamble, "DICM" at the start (preamble stripped), or the file meta
  * group (0002,xxxx) in explicit VR little endian at the start. */
