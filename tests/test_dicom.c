@@ -519,6 +519,18 @@ static void test_window_hand_values(void **state)
     }
 }
 
+/* ---- transfer syntaxes through DCMTK's tools ---- */
+
+static void check_transcoded(const char *tool, const char *args, const char *src,
+                             const char *name, const uint8_t *want, int tolerance)
+{
+    char *path = transcode(tool, args, src, name);
+    pneumo_image *img = load_ok(path);
+    assert_pixels(img, W, H, want, tolerance, name);
+    pneumo_image_destroy(img);
+    free(path);
+}
+
 static void test_voi_lut(void **state)
 {
     (void)state;
@@ -538,18 +550,10 @@ static void test_voi_lut(void **state)
     expected_mono(v, W * H, &r, want);
     assert_pixels(img, W, H, want, 0, "VOI LUT");
     pneumo_image_destroy(img);
-    free(path);
-}
-
-/* ---- transfer syntaxes through DCMTK's tools ---- */
-
-static void check_transcoded(const char *tool, const char *args, const char *src,
-                             const char *name, const uint8_t *want, int tolerance)
-{
-    char *path = transcode(tool, args, src, name);
-    pneumo_image *img = load_ok(path);
-    assert_pixels(img, W, H, want, tolerance, name);
-    pneumo_image_destroy(img);
+    if (have_tools()) { /* the LUT in implicit VR (US or OW by dictionary) and big endian */
+        check_transcoded("dcmconv", "+ti", path, "voilut_implicit.dcm", want, 0);
+        check_transcoded("dcmconv", "+tb", path, "voilut_big.dcm", want, 0);
+    }
     free(path);
 }
 
@@ -581,6 +585,28 @@ static void test_transfer_syntaxes16(void **state)
      * units) stay within a few gray levels after the window of width 1000. */
     check_transcoded("dcmcjpeg", "+ee +q 90", src, "jpeg_ext.dcm", want, 24);
     check_transcoded("dcmcjpls", "+en", src, "jls_near.dcm", want, 1);
+    /* Signed 12-bit samples (Pixel Representation 1) through the lossless codecs. */
+    {
+        uint16_t spx[W * H];
+        int32_t sv[W * H];
+        uint8_t swant[W * H];
+        render_ref sr = {.slope = 1, .window = 1, .c = 0, .w = 3000};
+        for (int i = 0; i < W * H; i++) {
+            sv[i] = v[i] - 2048;
+            spx[i] = (uint16_t)(sv[i] & 0x0FFF);
+        }
+        expected_mono(sv, W * H, &sr, swant);
+        fixture sfx = fx;
+        sfx.pixels = spx;
+        sfx.pixel_rep = 1;
+        sfx.center = "0";
+        sfx.width = "3000";
+        char *ssrc = write_fixture(&sfx, "src16s.dcm");
+        check_transcoded("dcmcrle", "", ssrc, "rle_signed.dcm", swant, 0);
+        check_transcoded("dcmcjpeg", "+e1", ssrc, "jpeg_signed.dcm", swant, 0);
+        check_transcoded("dcmcjpls", "+el", ssrc, "jls_signed.dcm", swant, 0);
+        free(ssrc);
+    }
     fx.photometric = "MONOCHROME1";
     char *src1 = write_fixture(&fx, "src16m1.dcm");
     check_transcoded("dcmcjpls", "+el", src1, "jls_m1.dcm", want1, 0);
