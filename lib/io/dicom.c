@@ -451,14 +451,55 @@ static pneumo_status render_colour(const pn_dicom_frame *f, const char *label, u
     return PNEUMO_OK;
 }
 
-static int32_t stored_value(const pn_dicom_frame *f, size_t i)
+/* Stored samples as table indices 0 .. 2^bits_stored - 1: the Bits Stored
+ * below High Bit, with the sign bit flipped for signed data, which maps the
+ * two's complement range -2^(b-1) .. 2^(b-1) - 1 onto 0 .. 2^b - 1 in order. */
+typedef struct sample_index {
+    uint32_t shift, mask, flip;
+} sample_index;
+
+static sample_index index_of(const pn_dicom_frame *f)
 {
-    uint32_t v = f->bits_allocated == 8 ? f->pixels[i] : ((const uint16_t *)(const void *)f->pixels)[i];
-    uint32_t mask = f->bits_stored >= 32 ? UINT32_MAX : (1u << f->bits_stored) - 1u;
-    v = (v >> (f->high_bit + 1 - f->bits_stored)) & mask;
-    if (f->signed_samples && (v >> (f->bits_stored - 1)) & 1u)
-        return (int32_t)v - (int32_t)(1u << f->bits_stored);
-    return (int32_t)v;
+    sample_index x;
+    x.shift = f->high_bit + 1 - f->bits_stored;
+    x.mask = (uint32_t)((1ull << f->bits_stored) - 1u);
+    x.flip = f->signed_samples ? 1u << (f->bits_stored - 1) : 0;
+    return x;
+}
+
+static void index_range(const pn_dicom_frame *f, sample_index x, size_t n, uint32_t *lo,
+                        uint32_t *hi)
+{
+    uint32_t a = UINT32_MAX, b = 0;
+    if (f->bits_allocated == 8) {
+        for (size_t i = 0; i < n; i++) {
+            uint32_t k = (((uint32_t)f->pixels[i] >> x.shift) & x.mask) ^ x.flip;
+            a = k < a ? k : a;
+            b = k > b ? k : b;
+        }
+    } else {
+        const uint16_t *p = (const uint16_t *)(const void *)f->pixels;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t k = (((uint32_t)p[i] >> x.shift) & x.mask) ^ x.flip;
+            a = k < a ? k : a;
+            b = k > b ? k : b;
+        }
+    }
+    *lo = a;
+    *hi = b;
+}
+
+static void map_samples(const pn_dicom_frame *f, sample_index x, size_t n,
+                        const uint8_t *table, uint8_t *out)
+{
+    if (f->bits_allocated == 8) {
+        for (size_t i = 0; i < n; i++)
+            out[i] = table[(((uint32_t)f->pixels[i] >> x.shift) & x.mask) ^ x.flip];
+    } else {
+        const uint16_t *p = (const uint16_t *)(const void *)f->pixels;
+        for (size_t i = 0; i < n; i++)
+            out[i] = table[(((uint32_t)p[i] >> x.shift) & x.mask) ^ x.flip];
+    }
 }
 
 static uint8_t round255(double y)
@@ -477,7 +518,7 @@ static pneumo_status render_mono(const pn_dicom_frame *f, const char *label, uin
     size_t n = (size_t)f->rows * f->columns;
     int32_t lo = f->signed_samples ? -(int32_t)(1u << (f->bits_stored - 1)) : 0;
     size_t range = (size_t)1 << f->bits_stored;
-    int32_t smin = INT32_MAX, smax = INT32_MIN;
+    sample_index sx = index_of(f);
     double mmin = 0, mmax = 0, c = f->center, w = f->width;
     enum voi_kind kind = VOI_MINMAX;
     int invert = strcmp(f->photometric, "MONOCHROME1") == 0;
@@ -494,11 +535,9 @@ static pneumo_status render_mono(const pn_dicom_frame *f, const char *label, uin
     if (kind == VOI_MINMAX && f->lut_entries > 0)
         kind = VOI_LUT;
     if (kind == VOI_MINMAX) {
-        for (size_t i = 0; i < n; i++) {
-            int32_t s = stored_value(f, i);
-            smin = s < smin ? s : smin;
-            smax = s > smax ? s : smax;
-        }
+        uint32_t kmin, kmax;
+        index_range(f, sx, n, &kmin, &kmax);
+        int32_t smin = (int32_t)kmin + lo, smax = (int32_t)kmax + lo;
         mmin = fmin(smin * f->slope + f->intercept, smax * f->slope + f->intercept);
         mmax = fmax(smin * f->slope + f->intercept, smax * f->slope + f->intercept);
     }
@@ -537,8 +576,7 @@ static pneumo_status render_mono(const pn_dicom_frame *f, const char *label, uin
         }
         table[k] = invert ? (uint8_t)(255 - round255(y)) : round255(y);
     }
-    for (size_t i = 0; i < n; i++)
-        out[i] = table[stored_value(f, i) - lo];
+    map_samples(f, sx, n, table, out);
     free(table);
     return PNEUMO_OK;
 }
