@@ -412,7 +412,12 @@ static pneumo_status walk_elements(walk *w, coding c, size_t pos, size_t end, in
  * object gives the RGB a JPEG decoder would. */
 #define YCC_FIX(x) ((int32_t)((x) * 65536.0 + 0.5))
 
-static int32_t asr16(int32_t v) { return v >= 0 ? v >> 16 : -(int32_t)((-(int64_t)v + 65535) >> 16); }
+/* floor(v / 65536): libjpeg's RIGHT_SHIFT, without relying on the
+ * implementation-defined >> of a negative value. */
+static int32_t asr16(int32_t v)
+{
+    return v >= 0 ? v >> 16 : -(int32_t)((-(int64_t)v + 65535) >> 16);
+}
 
 static uint8_t clamp255(int32_t v) { return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v); }
 

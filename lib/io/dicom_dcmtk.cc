@@ -134,8 +134,8 @@ pneumo_status read_frame(const uint8_t *data, size_t size, const char *ts_uid,
         return pn_error(PNEUMO_ERR_UNSUPPORTED,
                         "%s: DICOM %s image with %u samples of %u bits allocated is not "
                         "supported (MONOCHROME1/2 with 8 or 16 bits, RGB/YBR_FULL/YBR_FULL_422 "
-                        "with 8)", label, photometric.empty() ? "(no photometric)" : photometric.c_str(),
-                        spp, ba);
+                        "with 8)", label,
+                        photometric.empty() ? "(no photometric)" : photometric.c_str(), spp, ba);
     if (bs < 1 || bs > ba || hb >= ba || hb + 1 < bs)
         return pn_error(PNEUMO_ERR_FORMAT,
                         "%s: DICOM Bits Stored %u / High Bit %u do not fit Bits Allocated %u",
