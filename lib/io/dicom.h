@@ -51,16 +51,18 @@ typedef struct pn_dicom_frame {
     uint32_t lut_entries;    /* first VOI LUT: 0 when absent */
     int32_t lut_first;       /* first mapped value */
     uint32_t lut_bits;       /* bits per LUT entry */
-    uint16_t *lut;           /* lut_entries values, malloc'ed */
-    uint8_t *pixels;         /* pixel_bytes bytes, malloc'ed: 8-bit samples, or
-                              * 16-bit samples in host byte order */
+    const uint16_t *lut;     /* lut_entries values */
+    const uint8_t *pixels;   /* pixel_bytes bytes: 8-bit samples, or 16-bit
+                              * samples in host byte order */
     size_t pixel_bytes;
+    void *owner;             /* DCMTK's dataset, which holds lut and pixels */
 } pn_dicom_frame;
 
 /* Parse the dataset `data` (size bytes, already inflated, already walked by
  * dicom.c) encoded with transfer syntax `ts_uid`, check it is a single-frame
- * image within `lim`, decompress it and fill *frame (the caller frees it with
- * pn_dicom_frame_free). Never throws; errors name `label`. */
+ * image within `lim`, decompress it and fill *frame, whose pixels and LUT live
+ * in DCMTK's dataset until pn_dicom_frame_free. Never throws; errors name
+ * `label` (and leave *frame empty). */
 pneumo_status pn_dcmtk_read_frame(const uint8_t *data, size_t size, const char *ts_uid,
                                   const char *label, const pneumo_decode_limits *lim,
                                   pn_dicom_frame *frame);

@@ -1,8 +1,9 @@
 // DCMTK shim for DICOM input (issue 19): parses a dataset that dicom.c has
 // already walked and bounded, checks that it is one single-frame image,
-// decompresses it with DCMTK's decoders and copies the samples and the
-// rendering attributes into a pn_dicom_frame. C interface only (dicom.h);
-// every DCMTK call runs inside a try block, so no exception leaves this file.
+// decompresses it with DCMTK's decoders and hands the samples (inside the
+// dataset, kept alive) and the rendering attributes over in a pn_dicom_frame.
+// C interface only (dicom.h); every DCMTK call runs inside a try block, so no
+// exception leaves this file.
 // Only the attributes listed in pn_dicom_frame are read: nothing that
 // identifies a patient.
 #include "io/dicom.h"
@@ -25,8 +26,8 @@ extern "C" {
 #include <dcmtk/dcmjpls/djdecode.h>
 #include <dcmtk/oflog/oflog.h>
 
-#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <new>
 
 namespace {
@@ -82,7 +83,10 @@ pneumo_status read_frame(const uint8_t *data, size_t size, const char *ts_uid,
                         "package, or DCMDICTPATH)", label);
     E_TransferSyntax xfer = DcmXfer(ts_uid).getXfer();
 
-    DcmDataset ds;
+    // The dataset outlives this call: the frame points into its pixel data
+    // and VOI LUT (pn_dicom_frame_free deletes it), which saves a copy.
+    std::unique_ptr<DcmDataset> owner(new DcmDataset);
+    DcmDataset &ds = *owner;
     DcmInputBufferStream in;
     in.setBuffer(data, static_cast<offile_off_t>(size));
     in.setEos();
@@ -219,20 +223,15 @@ pneumo_status read_frame(const uint8_t *data, size_t size, const char *ts_uid,
             return pn_error(PNEUMO_ERR_FORMAT,
                             "%s: DICOM VOI LUT of %u entries of %u bits has %lu values", label,
                             entries, d2, count);
-        f->lut = static_cast<uint16_t *>(std::malloc(entries * sizeof *f->lut));
-        if (!f->lut)
-            return pn_error_nomem(label, entries * sizeof *f->lut);
-        std::memcpy(f->lut, lut, entries * sizeof *f->lut);
+        f->lut = lut;
         f->lut_entries = entries;
         // First value mapped: SS when the pixel data is signed (PS3.3 C.11.2.1.1).
         f->lut_first = (pr == 1 || desc->getVR() == EVR_SS) ? static_cast<Sint16>(d1) : d1;
         f->lut_bits = d2;
     }
-    f->pixels = static_cast<uint8_t *>(std::malloc(need));
-    if (!f->pixels)
-        return pn_error_nomem(label, need);
-    std::memcpy(f->pixels, src, need);
+    f->pixels = static_cast<const uint8_t *>(src);
     f->pixel_bytes = need;
+    f->owner = owner.release();
     return PNEUMO_OK;
 }
 
@@ -260,7 +259,6 @@ extern "C" pneumo_status pn_dcmtk_read_frame(const uint8_t *data, size_t size,
 
 extern "C" void pn_dicom_frame_free(pn_dicom_frame *frame)
 {
-    std::free(frame->lut);
-    std::free(frame->pixels);
+    delete static_cast<DcmDataset *>(frame->owner);
     std::memset(frame, 0, sizeof *frame);
 }
