@@ -974,6 +974,17 @@ static void test_refused(void **state)
                "supported");
     free(p);
 
+    /* The transfer syntax is judged before the dataset: garbage after the
+     * meta group of a JPEG 2000 file still names the syntax. */
+    {
+        dbuf b = {0}, garbage = {0};
+        put(&garbage, "\xFF\xFF\xFF\xFF\x01\x02\x03\x04\x05\x06\x07\x08", 12);
+        part10(&b, &j2k, &garbage);
+        decode_fails(&b, PNEUMO_ERR_UNSUPPORTED, "transfer syntax 1.2.840.10008.1.2.4.90");
+        free(b.p);
+        free(garbage.p);
+    }
+
     fixture big = {.rows = 600, .cols = 700, .spp = 1, .bits_allocated = 8, .bits_stored = 8,
                    .photometric = "MONOCHROME2", .pixels = px, .pixel_bytes = 16};
     pneumo_decode_limits lim;

@@ -608,6 +608,11 @@ pneumo_status pn_decode_dicom(const uint8_t *data, size_t size, const char *labe
     st = read_meta(data, size, label, &meta);
     if (st != PNEUMO_OK)
         return st;
+    /* Before the walk: an unknown syntax may code its dataset in a way the
+     * walk would misread, and its name is the useful message. */
+    st = pn_dcmtk_check_ts(meta.ts_uid, label);
+    if (st != PNEUMO_OK)
+        return st;
     ds = data + meta.dataset_offset;
     ds_size = size - meta.dataset_offset;
     ts = meta.ts_uid;

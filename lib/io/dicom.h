@@ -58,6 +58,10 @@ typedef struct pn_dicom_frame {
     void *owner;             /* DCMTK's dataset, which holds lut and pixels */
 } pn_dicom_frame;
 
+/* PNEUMO_OK when the transfer syntax `ts_uid` is one libpneumo reads,
+ * else UNSUPPORTED naming the UID and DCMTK's name for it. */
+pneumo_status pn_dcmtk_check_ts(const char *ts_uid, const char *label);
+
 /* Parse the dataset `data` (size bytes, already inflated, already walked by
  * dicom.c) encoded with transfer syntax `ts_uid`, check it is a single-frame
  * image within `lim`, decompress it and fill *frame, whose pixels and LUT live

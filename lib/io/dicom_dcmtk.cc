@@ -33,11 +33,12 @@ extern "C" {
 namespace {
 
 // Transfer syntaxes whose decoders Debian's DCMTK 3.6.7 has and the tests
-// exercise; deflate reaches this file already inflated as explicit VR LE.
+// exercise; dicom.c inflates deflate itself and hands over explicit VR LE.
 const char *const supported_ts[] = {
     UID_LittleEndianImplicitTransferSyntax,
     UID_LittleEndianExplicitTransferSyntax,
     UID_BigEndianExplicitTransferSyntax,
+    UID_DeflatedExplicitVRLittleEndianTransferSyntax,
     UID_JPEGProcess1TransferSyntax,
     UID_JPEGProcess2_4TransferSyntax,
     UID_JPEGProcess14TransferSyntax,
@@ -70,13 +71,6 @@ pneumo_status read_frame(const uint8_t *data, size_t size, const char *ts_uid,
 {
     static const bool ready = dcmtk_init();
     (void)ready;
-    bool known = false;
-    for (const char *uid : supported_ts)
-        known = known || std::strcmp(uid, ts_uid) == 0;
-    if (!known)
-        return pn_error(PNEUMO_ERR_UNSUPPORTED,
-                        "%s: DICOM transfer syntax %s (%s) is not supported", label, ts_uid,
-                        DcmXfer(ts_uid).getXferName());
     if (!dcmDataDict.isDictionaryLoaded())
         return pn_error(PNEUMO_ERR_UNSUPPORTED,
                         "%s: DCMTK's data dictionary is not loaded (dicom.dic of the libdcmtk "
@@ -236,6 +230,21 @@ pneumo_status read_frame(const uint8_t *data, size_t size, const char *ts_uid,
 }
 
 } // namespace
+
+extern "C" pneumo_status pn_dcmtk_check_ts(const char *ts_uid, const char *label)
+{
+    try {
+        for (const char *uid : supported_ts)
+            if (std::strcmp(uid, ts_uid) == 0)
+                return PNEUMO_OK;
+        return pn_error(PNEUMO_ERR_UNSUPPORTED,
+                        "%s: DICOM transfer syntax %s (%s) is not supported", label, ts_uid,
+                        DcmXfer(ts_uid).getXferName());
+    } catch (...) {
+        return pn_error(PNEUMO_ERR_UNSUPPORTED,
+                        "%s: DICOM transfer syntax %s is not supported", label, ts_uid);
+    }
+}
 
 extern "C" pneumo_status pn_dcmtk_read_frame(const uint8_t *data, size_t size,
                                              const char *ts_uid, const char *label,
