@@ -203,7 +203,7 @@ PNEUMO_API pneumo_status pneumo_model_evaluate(pneumo_model *m, pneumo_dataset *
 PNEUMO_API pneumo_status pneumo_model_predict_image(pneumo_model *m, const pneumo_image *img,
                                                     float *prob);
 
-/** As pneumo_model_predict_image() for a JPEG or PNG file; decoding errors name
+/** As pneumo_model_predict_image() for a JPEG, PNG or DICOM file; decoding errors name
  *  the file. */
 PNEUMO_API pneumo_status pneumo_model_predict_file(pneumo_model *m, const char *path, float *prob);
 
