@@ -20,6 +20,7 @@ and is re-raised by fit() once the library has returned (with the partial
 history attached as `exc.history`). A Ctrl-C during fit() works the same way:
 the KeyboardInterrupt stops training after the current batch and is re-raised."""
 import collections.abc
+import ctypes
 import contextlib
 import math
 import signal
@@ -392,6 +393,16 @@ class Model(L.Handle):
         return cls._wrap_loaded(m, o)
 
     @classmethod
+    def from_keras_h5(cls, path):
+        """Import a Keras 2 / tf.keras HDF5 model file (model.save("m.h5")):
+        returns (model, optimizer or None), as load(). UnsupportedError names
+        what libpneumo lacks (a layer type, channels_first, a functional model,
+        or HDF5 itself in a build without it)."""
+        m, o = c_void_p(), c_void_p()
+        L.call("pneumo_model_import_keras_h5", L.fsencode(path), byref(m), byref(o))
+        return cls._wrap_loaded(m, o)
+
+    @classmethod
     def _wrap_loaded(cls, m, o):
         model = cls._adopt(m.value)
         opt = Optimizer._adopt(o.value) if o.value else None
@@ -567,6 +578,34 @@ class Model(L.Handle):
                 stack.enter_context(optimizer._lock)
             L.call("pneumo_model_save", self.handle,
                    optimizer.handle if optimizer is not None else None, L.fsencode(path))
+
+    def _onnx_options(self, layout, opset, batch):
+        o = S.OnnxOptions()
+        L.lib.pneumo_onnx_options_default(byref(o))
+        if layout not in ("NHWC", "NCHW"):
+            raise ValueError(f"layout must be 'NHWC' or 'NCHW', not {layout!r}")
+        o.input_layout = S.ENUM_VALUES["PNEUMO_ONNX_" + layout]
+        o.opset = int(opset)
+        o.batch = 0 if batch is None else int(batch)
+        return o
+
+    def export_onnx(self, path=None, layout="NHWC", opset=13, batch=None):
+        """Write the model as an ONNX graph (docs/interoperability.md): input
+        "input" float32 in `layout` ("NHWC", libpneumo's and Keras' own, or
+        "NCHW"), preprocessed as Model.preprocessing says; output "probability".
+        batch None leaves the batch dimension symbolic. With path None, returns
+        the file's bytes instead of writing it."""
+        o = self._onnx_options(layout, opset, batch)
+        with self._lock:
+            if path is not None:
+                L.call("pneumo_model_export_onnx", self.handle, byref(o), L.fsencode(path))
+                return None
+            needed = ctypes_size_t(0)
+            L.call("pneumo_model_export_onnx_memory", self.handle, byref(o), None, 0, byref(needed))
+            buf = ctypes.create_string_buffer(needed.value)
+            L.call("pneumo_model_export_onnx_memory", self.handle, byref(o), buf, len(buf),
+                   byref(needed))
+            return buf.raw[:needed.value]
 
     # --- inference ----------------------------------------------------------------------
     def _batch_input(self, x):
