@@ -69,6 +69,16 @@ PNEUMO_API pneumo_status pneumo_model_export_onnx_memory(const pneumo_model *m,
                                                          const pneumo_onnx_options *opt,
                                                          void *buf, size_t size, size_t *needed);
 
+/** The model's architecture as JSON, the "architecture" entry of its model
+ *  file (docs/model-format.md: input_shape and per layer class, name and
+ *  settings such as filters, kernel_size, units, activation, rate), for
+ *  bindings and converters. Written into buf as pneumo_model_info_json()
+ *  does (NUL-terminated, truncated if needed; buf may be NULL when size is
+ *  0; *needed, may be NULL, receives the full length). Only reads the model.
+ *  Errors: INVALID_ARG, NOMEM. */
+PNEUMO_API pneumo_status pneumo_model_architecture_json(const pneumo_model *m, char *buf, size_t size,
+                                                        size_t *needed);
+
 /** Read a Keras 2 / tf.keras HDF5 model file (the "model_config" JSON
  *  attribute and the "model_weights" groups, as Keras' hdf5_format writes
  *  them) into a new model owned by the caller (*model). Supported: a

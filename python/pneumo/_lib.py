@@ -263,6 +263,7 @@ _PROTOTYPES = {
     "pneumo_model_export_onnx": (st, [P, ptr(S.OnnxOptions), cstr]),
     "pneumo_model_export_onnx_memory": (st, [P, ptr(S.OnnxOptions), P, sz, ptr(sz)]),
     "pneumo_model_import_keras_h5": (st, [cstr, PP, PP]),
+    "pneumo_model_architecture_json": (st, [P, ctypes.c_char_p, sz, ptr(sz)]),
     # report.h
     "pneumo_report_create": (st, [cstr, PP]),
     "pneumo_report_destroy": (None, [P]),
