@@ -205,6 +205,74 @@ class Callback:
         pass
 
 
+class LibraryCallback:
+    """Base of the Keras callbacks the library runs itself during Dataset
+    training (EarlyStopping, ReduceLROnPlateau, ModelCheckpoint): fit() turns
+    them into its early_stopping, reduce_lr and best_model_path settings."""
+
+    def __init__(self, **settings):
+        self.settings = settings
+
+    def __repr__(self):
+        return f"<pneumo.{type(self).__name__} {self.settings}>"
+
+
+class EarlyStopping(LibraryCallback):
+    """Keras' EarlyStopping (Dataset training)."""
+
+    def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, verbose=0, mode="auto",
+                 restore_best_weights=False):
+        LibraryCallback.__init__(self, monitor=monitor, min_delta=min_delta, patience=patience,
+                                 mode=mode, restore_best_weights=restore_best_weights)
+
+
+class ReduceLROnPlateau(LibraryCallback):
+    """Keras' ReduceLROnPlateau (Dataset training)."""
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
+                 min_delta=1e-4, cooldown=0, min_lr=0.0):
+        LibraryCallback.__init__(self, monitor=monitor, factor=factor, patience=patience, mode=mode,
+                                 min_delta=min_delta, cooldown=cooldown, min_lr=min_lr)
+
+
+class ModelCheckpoint(LibraryCallback):
+    """Keras' ModelCheckpoint(filepath, save_best_only=True) (Dataset
+    training): saves the model and optimizer whenever the early-stopping
+    monitor (val_loss by default) improves."""
+
+    def __init__(self, filepath, monitor="val_loss", save_best_only=True, verbose=0):
+        if not save_best_only:
+            raise InvalidArgumentError("ModelCheckpoint: only save_best_only=True is supported "
+                                       "(use checkpoint_path= for every epoch)", S.ERR_INVALID_ARG)
+        LibraryCallback.__init__(self, filepath=filepath, monitor=monitor)
+
+
+def split_library_callbacks(callbacks):
+    """(other callbacks, early_stopping dict, reduce_lr dict, best_model_path)."""
+    if callbacks is None:
+        return None, None, None, None
+    items = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
+    es = rl = best = None
+    rest = []
+    for cb in items:
+        if isinstance(cb, EarlyStopping):
+            es = dict(cb.settings)
+        elif isinstance(cb, ReduceLROnPlateau):
+            rl = dict(cb.settings)
+        elif isinstance(cb, ModelCheckpoint):
+            best = cb.settings["filepath"]
+        else:
+            rest.append(cb)
+    for cb in items:
+        if isinstance(cb, ModelCheckpoint):
+            es_monitor = es["monitor"] if es else "val_loss"
+            if cb.settings["monitor"] != es_monitor:
+                raise InvalidArgumentError(
+                    f"ModelCheckpoint monitors {cb.settings['monitor']!r}, but the library saves the best "
+                    f"model by the early-stopping monitor ({es_monitor!r})", S.ERR_INVALID_ARG)
+    return rest, es, rl, best
+
+
 class ProgressBar(Callback):
     """Keras' progress display: verbose=1 redraws a bar per batch, verbose=2
     prints one line per epoch."""
@@ -238,6 +306,15 @@ class ProgressBar(Callback):
         out = self._out()
         out.write(f"\r{done}/{total} [{bar}] - ETA: {eta:.0f}s - {self._metrics(logs or {})}")
         out.flush()
+
+    def on_library_event(self, ev):
+        """The library's ReduceLROnPlateau and EarlyStopping decisions."""
+        out = self._out()
+        if ev.kind == "lr_changed":
+            print(f"\nEpoch {ev.epoch + 1}: ReduceLROnPlateau reducing learning rate to {ev.lr:.4g}.",
+                  file=out)
+        elif ev.kind == "early_stop":
+            print(f"Epoch {ev.epoch + 1}: early stopping", file=out)
 
     def on_epoch_end(self, epoch, logs=None):
         total = self.params.get("steps") or 0
@@ -320,6 +397,8 @@ class CallbackList:
                         logs["val_loss"], logs["val_accuracy"] = ev.val_loss, ev.val_accuracy
                     self._logs = logs
                     cb.on_epoch_end(ev.epoch, dict(logs))
+                elif hasattr(cb, "on_library_event"):
+                    cb.on_library_event(ev)
             elif cb(ev):
                 stop = True
         return stop or bool(getattr(self.model, "stop_training", False))
@@ -456,6 +535,11 @@ def fit_arrays(model, opt, x, y, *, batch_size, epochs, validation_data, sample_
             vy = _labels(validation_data[1], vx.shape[0], "validation y")
             vw = validation_data[2] if len(validation_data) == 3 else None
             val = (vx, vy, vw)
+    if any(isinstance(cb, LibraryCallback) for cb in
+           (callbacks if isinstance(callbacks, (list, tuple)) else [callbacks])):
+        raise InvalidArgumentError("EarlyStopping, ReduceLROnPlateau and ModelCheckpoint run in the "
+                                   "library's Dataset training (fit(Dataset, ...)); with arrays use a "
+                                   "Callback that sets model.stop_training", S.ERR_INVALID_ARG)
     cbs = CallbackList(callbacks, model, verbose, {"epochs": int(epochs), "steps": steps,
                                                    "batch_size": bs, "samples": n})
     rng = np.random.default_rng(seed)
@@ -512,5 +596,5 @@ def load_model(model_cls, path, with_optimizer=False):
     return (model, opt) if with_optimizer else model
 
 
-__all__ = ["Layer", "Input", "Conv2D", "MaxPooling2D", "MaxPool2D", "Flatten", "Dense", "Activation",
+__all__ = ["EarlyStopping", "ReduceLROnPlateau", "ModelCheckpoint", "Layer", "Input", "Conv2D", "MaxPooling2D", "MaxPool2D", "Flatten", "Dense", "Activation",
            "Dropout", "Callback", "ProgressBar", "ArrayHistory"]

@@ -941,7 +941,8 @@ class Model(L.Handle):
 
         optimizer: defaults to the model's (compile(), or Adam() the first time).
         class_weight: None, 'balanced' (sklearn's) or {0: w0, 1: w1}.
-        callbacks (or callback): Callback objects (on_epoch_end(epoch, logs) and
+        callbacks (or callback): pneumo.EarlyStopping, ReduceLROnPlateau and
+          ModelCheckpoint (Dataset training: the library runs them), Callback objects (on_epoch_end(epoch, logs) and
           friends; model.stop_training = True stops) or functions fn(FitEvent)
           -> bool (True stops), or a list of them.
         verbose: 'auto' (a progress bar on a terminal, else quiet), 0, 1 (bar),
@@ -978,6 +979,15 @@ class Model(L.Handle):
         train = x
         val = y if y is not None else val if val is not None else validation_data
         batch_size = 16 if batch_size is None else batch_size
+        callbacks, es, rl, best = K.split_library_callbacks(callbacks)
+        for value, name, given in ((es, "early_stopping", early_stopping), (rl, "reduce_lr", reduce_lr),
+                                   (best, "best_model_path", best_model_path)):
+            if value is not None and given is not None:
+                raise InvalidArgumentError(f"{name} is given twice (as a setting and as a callback)",
+                                           S.ERR_INVALID_ARG)
+        early_stopping = early_stopping if es is None else es
+        reduce_lr = reduce_lr if rl is None else rl
+        best_model_path = best_model_path if best is None else best
         cbs = K.CallbackList(callbacks, self, verbose,
                              {"epochs": int(epochs), "steps": train.num_batches(int(batch_size)),
                               "batch_size": int(batch_size), "samples": len(train)})

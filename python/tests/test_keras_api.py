@@ -123,6 +123,22 @@ class ArrayFitTest(unittest.TestCase):
         self.assertEqual([c[0] for c in rec.calls].count("epoch_end"), 2)
         self.assertEqual([c[1] for c in rec.calls if c[0] == "batch_end"], [0, 1] * 2)
 
+    def test_keras_library_callbacks(self):
+        root = synthetic_dataset(per_class=(4, 4), size=32, splits=("train",))
+        best = os.path.join(tmpdir("best"), "best.safetensors")
+        with pneumo.Dataset.from_directory(os.path.join(root, "train"), size=32, threads=1) as ds:
+            hist = small_model().fit(ds, epochs=6, batch_size=4, verbose=0, callbacks=[
+                pneumo.EarlyStopping(monitor="loss", min_delta=10.0, patience=0),
+                pneumo.ModelCheckpoint(best, monitor="loss")])
+        # the first epoch improves on nothing; the second is not 10 better: stop
+        self.assertEqual(len(hist), 2)
+        self.assertTrue(hist.stopped_early)
+        self.assertTrue(os.path.exists(best))
+        x, y = arrays(n=4)
+        with self.assertRaises(pneumo.InvalidArgumentError) as cm:
+            small_model().fit(x, y, epochs=1, verbose=0, callbacks=[pneumo.EarlyStopping()])
+        self.assertIn("Dataset", str(cm.exception))
+
     def test_progress_bar(self):
         x, y = arrays(n=12)
         out = io.StringIO()
