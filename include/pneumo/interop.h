@@ -93,7 +93,12 @@ PNEUMO_API pneumo_status pneumo_model_architecture_json(const pneumo_model *m, c
  *  channels_first, a functional model, an activation or setting libpneumo
  *  lacks — each named), FORMAT (not an HDF5 file, missing or malformed
  *  config or weights, a weight of the wrong shape — naming the layer and
- *  dataset), LIMIT, NOMEM, IO. */
+ *  dataset), LIMIT, NOMEM, IO.
+ *  Hostile files: libpneumo bounds every shape, name and string it reads
+ *  before allocating, but the HDF5 parsing itself is libhdf5's, which is
+ *  not hardened against crafted files (one of 298 mutated fixtures crashed
+ *  libhdf5 1.10.8 inside H5Aread); import only files you trust, or convert
+ *  untrusted ones in a separate process (pneumo-convert). */
 PNEUMO_API pneumo_status pneumo_model_import_keras_h5(const char *path, pneumo_model **model,
                                                       pneumo_optimizer **opt);
 
