@@ -4,9 +4,9 @@
  * following onnx/onnx.proto (field numbers cited by the writers below).
  * Layer by layer: Conv2D -> Conv (+ Relu/Sigmoid/Tanh), MaxPooling2D ->
  * MaxPool, Flatten -> Flatten (after a Transpose back to NHWC, so that the
- * flattening order is libpneumo's h, w, c), Dense -> Gemm or MatMul
- * (+ activation), Activation -> the activation, Dropout -> nothing. Conv and
- * MaxPool run in NCHW; the NHWC input is transposed on the way in. */
+ * flattening order is libpneumo's h, w, c), Dense -> Gemm (+ activation),
+ * Activation -> the activation, Dropout -> nothing. Conv and MaxPool run in
+ * NCHW; the NHWC input is transposed on the way in. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -232,16 +232,13 @@ static pneumo_status add_layer(onnx_ctx *c, const pn_layer *l, const char *fn)
     case PN_LAYER_DENSE: {
         int64_t dims[2] = {l->in.c, l->units};
         onnx_node *n;
+        /* libpneumo's Dense always has a bias */
         add_initializer(c, wname, dims, 2, l->w, (size_t)l->nw);
-        if (l->nb) {
-            add_initializer(c, bname, &dims[1], 1, l->b, (size_t)l->nb);
-            if (!(n = add_node(c, "Gemm", wname, bname)))
-                return pn_error_nomem(fn, sizeof(onnx_node));
-            attr_float(&n->attrs, "alpha", 1.0f);
-            attr_float(&n->attrs, "beta", 1.0f);
-        } else if (!add_node(c, "MatMul", wname, NULL)) {
+        add_initializer(c, bname, &dims[1], 1, l->b, (size_t)l->nb);
+        if (!(n = add_node(c, "Gemm", wname, bname)))
             return pn_error_nomem(fn, sizeof(onnx_node));
-        }
+        attr_float(&n->attrs, "alpha", 1.0f);
+        attr_float(&n->attrs, "beta", 1.0f);
         return add_activation(c, l->act) ? PNEUMO_OK : pn_error_nomem(fn, sizeof(onnx_node));
     }
     case PN_LAYER_ACTIVATION:
