@@ -31,6 +31,12 @@ except ImportError as e:
 sys.path.insert(0, sys.argv[1])
 import pneumo  # noqa: E402
 
+try:  # onnx >= 1.13: a second, independent runtime
+    from onnx.reference import ReferenceEvaluator
+except ImportError:
+    ReferenceEvaluator = None
+    print(f"note: onnx {onnx.__version__} has no onnx.reference; ONNX Runtime alone runs the graphs")
+
 TOL = 1e-5
 HERE = os.path.dirname(os.path.abspath(__file__))
 data = os.environ.get("PNEUMO_SHARED_DATA", os.path.join(HERE, "..", "..", "shared", "data"))
@@ -144,6 +150,10 @@ with tempfile.TemporaryDirectory() as tmp:
             check(got.shape == want.shape and err <= TOL,
                   f"{what}: ONNX Runtime {info['onnxruntime']} vs libpneumo on {len(files)} X-rays: "
                   f"max |diff| {err:.2e} (<= {TOL:g})")
+            if ReferenceEvaluator is not None:
+                ref = ReferenceEvaluator(proto).run(None, {"input": inp})[0]
+                err = float(np.abs(ref - want).max())
+                check(err <= TOL, f"{what}: onnx.reference vs libpneumo: max |diff| {err:.2e}")
             if layout == "NHWC" and opset == 13 and name == "article":
                 blob = m.export_onnx(None, layout=layout, opset=opset, batch=batch)
                 check(blob == open(path, "rb").read(), f"{what}: export_onnx to memory gives the file's bytes")
