@@ -19,7 +19,9 @@
 static int usage(FILE *f)
 {
     fprintf(f, "usage: " PROG " --model MODEL DIR [--batch N] [--threshold T] [--threads N] [--report FILE]\n"
-               "       [--html FILE]\n");
+               "       [--html FILE]\n"
+               "  --threshold T  probability above which a sample is class 1 (default: the model's\n"
+               "                 operating threshold, 0.5 unless pneumo-train chose another)\n");
     return f == stdout ? 0 : 2;
 }
 
@@ -68,8 +70,9 @@ int main(int argc, char **argv)
     const char *model_path = NULL, *dir = NULL, *report = NULL, *html = NULL;
     float *probs = NULL, *labels = NULL;
     long batch = 16, threads = 0;
-    double threshold = 0.5;
+    double threshold = -1.0; /* the model's unless --threshold */
     int32_t h, w;
+    pneumo_preprocessing pre;
     pneumo_model *m = NULL;
     pneumo_dataset *ds = NULL;
     pneumo_dataset_options o;
@@ -103,9 +106,15 @@ int main(int argc, char **argv)
         return 1;
     }
     pneumo_model_input_shape(m, &h, &w, NULL);
+    if (threshold < 0.0)
+        threshold = pneumo_model_threshold(m);
+    pneumo_preprocessing_default(&pre);
+    pneumo_model_preprocessing(m, &pre);
     pneumo_dataset_default_options(&o);
     o.width = w;
     o.height = h;
+    o.resample = pre.resample;
+    o.augment_options.rescale = pre.rescale;
     o.shuffle = 0;
     o.threads = (int32_t)threads;
     if (pneumo_dataset_open_dir(dir, &o, &ds) != PNEUMO_OK) {
