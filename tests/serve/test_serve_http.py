@@ -471,6 +471,24 @@ class QueueFullTest(ModelFixture):
             self.assertEqual(server.close(), 0)
 
 
+class BatchWaitTest(ModelFixture):
+    def test_a_lone_request_is_not_held_for_a_batch(self):
+        # with a 100 ms batch wait, a request alone never waits for company: its time
+        # on the server beyond decoding and inference stays far below the wait
+        server = Server(self.model, "--threads", "1", "--batch-wait-us", "100000")
+        try:
+            small = read(self.synthetic[0])
+            conn = server.conn()
+            for _ in range(5):
+                status, a = server.diagnose(small, "image/png", conn=conn)
+                self.assertEqual((status, a["batch_size"]), (200, 1))
+                t = a["timing_ms"]
+                self.assertLess(t["total"] - t["decode"] - t["inference"], 50.0, t)
+            conn.close()
+        finally:
+            self.assertEqual(server.close(), 0)
+
+
 class SlowClientTest(ModelFixture):
     def test_slowloris_does_not_block_others(self):
         server = Server(self.model, "--threads", "1", "--timeout", "2", "--request-timeout", "3")
