@@ -375,7 +375,7 @@ batcher *batcher_create(const pneumo_model *model, const batcher_config *cfg, se
         worker *w = &b->workers[i];
         w->b = b;
         if (pneumo_model_clone_inference(model, &w->model) != PNEUMO_OK ||
-            pneumo_model_set_threads(w->model, 1) != PNEUMO_OK) {
+            pneumo_model_set_threads(w->model, cfg->worker_threads) != PNEUMO_OK) {
             snprintf(err, err_size, "%s", pneumo_last_error());
             batcher_destroy(b);
             return NULL;

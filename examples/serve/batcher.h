@@ -40,7 +40,8 @@ struct serve_job {
 };
 
 typedef struct batcher_config {
-    int threads;          /* worker threads, >= 1 */
+    int threads;          /* workers, >= 1 */
+    int worker_threads;   /* threads of each worker's model clone, >= 1 */
     int queue_capacity;   /* jobs waiting at most, >= 1 */
     int max_batch;        /* images per predict call at most, >= 1 */
     int wait_us;          /* longest wait for a batch to fill, 0 = never wait */

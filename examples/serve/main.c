@@ -31,7 +31,8 @@ static int usage(FILE *f)
             "usage: " PROG " --model MODEL [options]\n"
             "  --listen ADDR:PORT     address to listen on (default 127.0.0.1:8080; [::1]:8080 for IPv6,\n"
             "                         port 0 = any free port)\n"
-            "  --threads N            inference worker threads (default: online cores)\n"
+            "  --threads N            inference workers (default: online cores)\n"
+            "  --worker-threads N     threads each worker's predict call uses (default 1)\n"
             "  --max-batch N          images per predict call at most (default 8)\n"
             "  --batch-wait-us N      longest wait for a batch to fill while uploads arrive (default 1000)\n"
             "  --queue N              images waiting at most before 503 (default 64)\n"
@@ -139,6 +140,7 @@ int main(int argc, char **argv)
     batcher_config bc;
     memset(&bc, 0, sizeof bc);
     bc.threads = online > 0 ? (int)(online > 64 ? 64 : online) : 1;
+    bc.worker_threads = 1;
     bc.max_batch = 8;
     bc.wait_us = 1000;
     bc.queue_capacity = 64;
@@ -165,6 +167,8 @@ int main(int argc, char **argv)
             name = v;
         else if (strcmp(a, "--threads") == 0)
             bc.threads = (int)opt_long(a, v, 1, 64);
+        else if (strcmp(a, "--worker-threads") == 0)
+            bc.worker_threads = (int)opt_long(a, v, 1, 64);
         else if (strcmp(a, "--max-batch") == 0)
             bc.max_batch = (int)opt_long(a, v, 1, 256);
         else if (strcmp(a, "--batch-wait-us") == 0)
