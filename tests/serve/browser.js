@@ -1,8 +1,8 @@
 // Browser test of pneumo-serve's page (issue 11 item 5): headless Chromium
 // driven by playwright-core uploads a real X-ray through the page's file input,
 // sees the sentence, the probability and the Grad-CAM overlay, toggles the
-// overlay by keyboard, saves a screenshot and checks that the page made no
-// request to any other origin.
+// overlay by keyboard, drops two more X-rays on the drop zone, saves a
+// screenshot and checks that the page made no request to any other origin.
 //
 //   node browser.js SERVE SYNTH TRAIN SHARED_DATA SCREENSHOT.png
 //
@@ -131,6 +131,25 @@ async function main() {
     if (!(await img.getAttribute("src")).startsWith("blob:")) fail("the toggle does not show the X-ray");
     await page.keyboard.press("Space");
     if (!(await img.getAttribute("src")).startsWith("data:image/png")) fail("the toggle does not bring back the overlay");
+
+    // two more X-rays dropped on the drop zone at once: each gets its own answer
+    const dropped = xrays.slice(1, 3).map(f => ({ name: f,
+      b64: fs.readFileSync(path.join(xrayDir, f)).toString("base64") }));
+    const dt = await page.evaluateHandle(files => {
+      const t = new DataTransfer();
+      for (const f of files) {
+        const bytes = Uint8Array.from(atob(f.b64), c => c.charCodeAt(0));
+        t.items.add(new File([bytes], f.name, { type: "image/jpeg" }));
+      }
+      return t;
+    }, dropped);
+    await page.dispatchEvent("#drop", "drop", { dataTransfer: dt });
+    await page.waitForFunction(n => document.querySelectorAll(".result .sentence.pneumonia, " +
+                                                             ".result .sentence.normal").length === n,
+                               1 + dropped.length, { timeout: 30000 });
+    const names = await page.$$eval(".result figcaption", els => els.map(e => e.textContent));
+    for (const f of dropped)
+      if (!names.includes(f.name)) fail("the dropped " + f.name + " is not shown: " + names);
 
     await page.screenshot({ path: shot, fullPage: true });
     const foreign = requests.filter(u => !u.startsWith(origin + "/") && !u.startsWith("data:") &&
