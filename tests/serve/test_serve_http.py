@@ -86,8 +86,8 @@ class Server:
     """pneumo-serve on 127.0.0.1:<ephemeral> with extra options; stderr kept in a file."""
 
     def __init__(self, model, *options):
-        self.log_path = tempfile.mktemp(prefix="pneumo-serve-", suffix=".log")
-        self.log = open(self.log_path, "wb")
+        self.log = tempfile.NamedTemporaryFile(prefix="pneumo-serve-", suffix=".log", delete=False)
+        self.log_path = self.log.name
         self.proc = subprocess.Popen([SERVE, "--model", model, "--listen", "127.0.0.1:0"] + list(options),
                                      stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.time() + 30 * SLOW
