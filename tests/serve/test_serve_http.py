@@ -13,6 +13,7 @@ import glob
 import http.client
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -427,6 +428,39 @@ class ErrorTest(ModelFixture):
         status, a = self.server.diagnose(png_bytes(1000, 800), "image/png")
         type(self).requests += 1
         self.assertEqual(status, 200, a)
+
+    def test_hostile_bodies(self):
+        # random bytes, truncated and bit-flipped images, broken forms: always a JSON
+        # answer, never a crash or a hang
+        rng = random.Random(11)
+        png = read(self.synthetic[0])
+        jpegs = [read(p) for p in self.real_xrays(1)[:1]]
+        samples = []
+        for _ in range(20):
+            samples.append((bytes(rng.getrandbits(8) for _ in range(rng.randrange(1, 3000))),
+                            rng.choice(["image/png", "image/jpeg"])))
+        for data, ctype in [(png, "image/png")] + [(j, "image/jpeg") for j in jpegs]:
+            for _ in range(10):
+                d = bytearray(data[:rng.randrange(8, len(data))])
+                for _ in range(rng.randrange(0, 8)):
+                    d[rng.randrange(len(d))] = rng.getrandbits(8)
+                samples.append((bytes(d), ctype))
+        good, mct = multipart([("image", "x.png", "image/png", png)])
+        boundary = mct.split("=", 1)[1]
+        for cut in (10, len(good) // 2, len(good) - 5):
+            samples.append((good[:cut], mct))
+        samples.append((good.replace(b"\r\n", b"\n"), mct))
+        samples.append((good, "multipart/form-data; boundary=" + boundary[:-3]))
+        samples.append((b"--" + boundary.encode() + b"\r\nContent-Disposition: form-data\r\n\r\n" * 50, mct))
+        for data, ctype in samples:
+            status, h, body = self.server.request("POST", "/api/v1/diagnose", data, {"Content-Type": ctype})
+            type(self).requests += 1
+            self.assertIn(status, (200, 400, 415, 422), body)
+            answer = json.loads(body)
+            if status != 200:
+                self.assertEqual(answer["status"], status)
+        self.assertEqual(self.server.request("GET", "/healthz")[0], 200)
+        type(self).requests += 1
 
     def test_404_405(self):
         self.expect_error(404, None, {}, path="/nope", method="GET")
