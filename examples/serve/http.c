@@ -28,8 +28,9 @@ struct http_server {
     struct MHD_Daemon *daemon;
     batcher *batcher;
     serve_metrics *metrics;
-    pthread_mutex_t lock; /* guards draining and each request's job state */
+    pthread_mutex_t lock; /* guards draining, buffered and each request's job state */
     int draining;
+    size_t buffered;      /* bytes of upload buffers held by all requests */
 };
 
 typedef struct request {
@@ -127,6 +128,58 @@ static void reject(request *r, int status, const char *msg)
     snprintf(r->reject_msg, sizeof r->reject_msg, "%s", msg);
 }
 
+/* Take n bytes from the budget of all upload buffers (--max-buffered-mb);
+ * 0 on success, -1 when it would overflow. */
+static int budget_take(http_server *s, size_t n)
+{
+    pthread_mutex_lock(&s->lock);
+    int ok = n <= s->cfg.max_buffered - s->buffered;
+    if (ok)
+        s->buffered += n;
+    pthread_mutex_unlock(&s->lock);
+    return ok ? 0 : -1;
+}
+
+static void body_release(request *r)
+{
+    free(r->body);
+    r->body = NULL;
+    pthread_mutex_lock(&r->srv->lock);
+    r->srv->buffered -= r->cap;
+    pthread_mutex_unlock(&r->srv->lock);
+    r->len = r->cap = 0;
+}
+
+static void reject_busy(request *r)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "too many uploads in progress (%zu MiB buffered); retry later",
+             r->srv->cfg.max_buffered >> 20);
+    reject(r, 503, msg);
+}
+
+/* Make room for `cap` bytes of body; 0, or -1 after rejecting the request. */
+static int body_reserve(request *r, size_t cap)
+{
+    if (budget_take(r->srv, cap - r->cap) != 0) {
+        reject_busy(r);
+        body_release(r);
+        return -1;
+    }
+    unsigned char *b = realloc(r->body, cap);
+    if (!b) {
+        pthread_mutex_lock(&r->srv->lock);
+        r->srv->buffered -= cap - r->cap;
+        pthread_mutex_unlock(&r->srv->lock);
+        reject(r, 503, "out of memory for the upload");
+        body_release(r);
+        return -1;
+    }
+    r->body = b;
+    r->cap = cap;
+    return 0;
+}
+
 /* Append n bytes of the image to the request's body, within --max-upload-mb. */
 static void body_append(request *r, const char *data, size_t n)
 {
@@ -136,9 +189,7 @@ static void body_append(request *r, const char *data, size_t n)
         char msg[160];
         snprintf(msg, sizeof msg, "the body exceeds the upload limit of %zu bytes", r->srv->cfg.max_upload);
         reject(r, 413, msg);
-        free(r->body);
-        r->body = NULL;
-        r->len = r->cap = 0;
+        body_release(r);
         return;
     }
     if (r->len + n > r->cap) {
@@ -147,13 +198,8 @@ static void body_append(request *r, const char *data, size_t n)
             cap *= 2;
         if (cap > r->srv->cfg.max_upload)
             cap = r->srv->cfg.max_upload;
-        unsigned char *b = realloc(r->body, cap);
-        if (!b) {
-            reject(r, 503, "out of memory for the upload");
+        if (body_reserve(r, cap) != 0)
             return;
-        }
-        r->body = b;
-        r->cap = cap;
     }
     memcpy(r->body + r->len, data, n);
     r->len += n;
@@ -206,6 +252,7 @@ static int diagnose_begin(request *r, enum MHD_Result *ret)
     char type[64];
     const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    size_t declared = 0;
     media_type(ct, type, sizeof type);
     r->reject = -1; /* any answer from here on closes the connection: the body is not read */
     if (server_draining(r->srv)) {
@@ -220,6 +267,8 @@ static int diagnose_begin(request *r, enum MHD_Result *ret)
                               r->srv->cfg.max_upload);
             return 1;
         }
+        if (end != cl)
+            declared = (size_t)n;
     }
     if (image_type(type)) {
         r->kind = BODY_RAW;
@@ -236,6 +285,11 @@ static int diagnose_begin(request *r, enum MHD_Result *ret)
         return 1;
     }
     r->reject = 0;
+    /* a raw body of declared length is buffered in one piece, taken from the budget now */
+    if (r->kind == BODY_RAW && declared > 0 && body_reserve(r, declared) != 0) {
+        *ret = send_error(r, r->reject, "%s", r->reject_msg);
+        return 1;
+    }
     r->arriving = 1;
     batcher_arriving(r->srv->batcher, 1);
     return 0;
@@ -344,7 +398,10 @@ static enum MHD_Result serve_get(request *r, enum route route)
         sb_puts(&sb, s->model_json);
         return send_json(r, 200, &sb);
     case ROUTE_METRICS: {
-        metrics_render(s->metrics, batcher_depth(s->batcher), batcher_capacity(s->batcher), &sb);
+        pthread_mutex_lock(&s->lock);
+        size_t buffered = s->buffered;
+        pthread_mutex_unlock(&s->lock);
+        metrics_render(s->metrics, batcher_depth(s->batcher), batcher_capacity(s->batcher), buffered, &sb);
         size_t len;
         char *body = sb_take(&sb, &len);
         if (!body)
@@ -451,7 +508,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r->pp)
         MHD_destroy_post_processor(r->pp);
     free(r->job.answer);
-    free(r->body);
+    body_release(r);
     free(r);
     *con_cls = NULL;
 }

@@ -37,6 +37,7 @@ static int usage(FILE *f)
             "  --batch-wait-us N      longest wait for a batch to fill while uploads arrive (default 1000)\n"
             "  --queue N              images waiting at most before 503 (default 64)\n"
             "  --max-upload-mb N      largest request body in MiB (default 20)\n"
+            "  --max-buffered-mb N    all upload buffers together at most, in MiB, before 503 (default 256)\n"
             "  --max-pixels N         largest decoded image in pixels (default 50000000)\n"
             "  --max-side N           largest image side in pixels (default 16384)\n"
             "  --timeout S            close connections idle for S seconds (default 10)\n"
@@ -148,7 +149,7 @@ int main(int argc, char **argv)
     bc.limits.max_pixels = 50000000;
     http_config hc;
     memset(&hc, 0, sizeof hc);
-    long max_upload_mb = 20, drain_s = 30;
+    long max_upload_mb = 20, max_buffered_mb = 256, drain_s = 30;
     hc.idle_timeout_s = 10;
     hc.request_timeout_s = 30;
     hc.max_connections = 256;
@@ -177,6 +178,8 @@ int main(int argc, char **argv)
             bc.queue_capacity = (int)opt_long(a, v, 1, 1000000);
         else if (strcmp(a, "--max-upload-mb") == 0)
             max_upload_mb = opt_long(a, v, 1, 4096);
+        else if (strcmp(a, "--max-buffered-mb") == 0)
+            max_buffered_mb = opt_long(a, v, 1, 65536);
         else if (strcmp(a, "--max-pixels") == 0)
             bc.limits.max_pixels = opt_long(a, v, 1, 1L << 31);
         else if (strcmp(a, "--max-side") == 0)
@@ -199,6 +202,7 @@ int main(int argc, char **argv)
         return 2;
     }
     hc.max_upload = (size_t)max_upload_mb << 20;
+    hc.max_buffered = (size_t)max_buffered_mb << 20;
     if (!name)
         name = base_name(model_path);
     bc.model_name = name;

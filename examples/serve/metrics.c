@@ -80,7 +80,8 @@ void metrics_batch(serve_metrics *m, int images)
     pthread_mutex_unlock(&m->lock);
 }
 
-void metrics_render(serve_metrics *m, int64_t queue_depth, int64_t queue_capacity, strbuf *out)
+void metrics_render(serve_metrics *m, int64_t queue_depth, int64_t queue_capacity, size_t buffered,
+                    strbuf *out)
 {
     serve_metrics s;
     pthread_mutex_lock(&m->lock);
@@ -116,6 +117,9 @@ void metrics_render(serve_metrics *m, int64_t queue_depth, int64_t queue_capacit
               "# HELP pneumo_serve_queue_capacity Images the queue holds before answering 503.\n"
               "# TYPE pneumo_serve_queue_capacity gauge\n"
               "pneumo_serve_queue_capacity %lld\n"
+              "# HELP pneumo_serve_upload_buffer_bytes Bytes of upload buffers held now.\n"
+              "# TYPE pneumo_serve_upload_buffer_bytes gauge\n"
+              "pneumo_serve_upload_buffer_bytes %zu\n"
               "# HELP pneumo_serve_requests_aborted_total Requests that ended without an answer "
               "(client gone, timeout).\n"
               "# TYPE pneumo_serve_requests_aborted_total counter\n"
@@ -126,7 +130,7 @@ void metrics_render(serve_metrics *m, int64_t queue_depth, int64_t queue_capacit
               "# HELP pneumo_serve_batch_images_total Images predicted in those batches.\n"
               "# TYPE pneumo_serve_batch_images_total counter\n"
               "pneumo_serve_batch_images_total %llu\n",
-              (long long)s.in_flight, (long long)queue_depth, (long long)queue_capacity,
+              (long long)s.in_flight, (long long)queue_depth, (long long)queue_capacity, buffered,
               (unsigned long long)s.aborted,
               (unsigned long long)s.batches, (unsigned long long)s.batch_images);
 }

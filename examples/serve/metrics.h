@@ -24,7 +24,9 @@ int64_t metrics_in_flight(serve_metrics *m);
 void metrics_batch(serve_metrics *m, int images);
 
 /* Append the exposition (text format 0.0.4); queue_depth and queue_capacity
- * are the batcher's at the time of the scrape. */
-void metrics_render(serve_metrics *m, int64_t queue_depth, int64_t queue_capacity, strbuf *out);
+ * are the batcher's and buffered the bytes of upload buffers at the time of
+ * the scrape. */
+void metrics_render(serve_metrics *m, int64_t queue_depth, int64_t queue_capacity, size_t buffered,
+                    strbuf *out);
 
 #endif

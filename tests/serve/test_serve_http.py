@@ -505,6 +505,49 @@ class QueueFullTest(ModelFixture):
             self.assertEqual(server.close(), 0)
 
 
+class UploadBudgetTest(ModelFixture):
+    def test_503_when_the_upload_buffers_are_full(self):
+        server = Server(self.model, "--max-upload-mb", "1", "--max-buffered-mb", "1")
+        try:
+            def scrape(name):
+                m = server.request("GET", "/metrics")[2].decode()
+                return int(re.search(r"^%s (\d+)$" % name, m, re.M).group(1))
+            # one upload of 1,000,000 declared bytes holds the budget (1 MiB) while it arrives
+            hog = socket.create_connection(("127.0.0.1", server.port))
+            hog.sendall(b"POST /api/v1/diagnose HTTP/1.1\r\nHost: t\r\nContent-Type: image/png\r\n"
+                        b"Content-Length: 1000000\r\n\r\n" + b"\0" * 1000)
+            deadline = time.time() + 10 * SLOW
+            while scrape("pneumo_serve_upload_buffer_bytes") != 1000000 and time.time() < deadline:
+                time.sleep(0.01)
+            self.assertEqual(scrape("pneumo_serve_upload_buffer_bytes"), 1000000)
+            png = read(self.synthetic[0]) + b"\0" * 60000
+            # a declared length over what is left: refused before its body is read
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=30 * SLOW)
+            s.sendall(b"POST /api/v1/diagnose HTTP/1.1\r\nHost: t\r\nContent-Type: image/png\r\n"
+                      b"Content-Length: %d\r\n\r\n" % len(png))
+            r = http.client.HTTPResponse(s)
+            r.begin()
+            a = json.loads(r.read())
+            s.close()
+            self.assertEqual((r.status, a["status"]), (503, 503))
+            self.assertIn("too many uploads", a["message"])
+            # a chunked one runs out while it arrives
+            conn = server.conn()
+            conn.request("POST", "/api/v1/diagnose", body=iter([png[:30000], png[30000:]]),
+                         headers={"Content-Type": "image/png"}, encode_chunked=True)
+            r = conn.getresponse()
+            self.assertEqual(r.status, 503, r.read())
+            conn.close()
+            # the client gives up: its buffer goes back to the budget and uploads work again
+            hog.close()
+            while scrape("pneumo_serve_upload_buffer_bytes") != 0 and time.time() < deadline:
+                time.sleep(0.01)
+            self.assertEqual(scrape("pneumo_serve_upload_buffer_bytes"), 0)
+            self.assertEqual(server.diagnose(png, "image/png")[0], 200)
+        finally:
+            self.assertEqual(server.close(), 0)
+
+
 class BatchWaitTest(ModelFixture):
     def test_a_lone_request_is_not_held_for_a_batch(self):
         # with a 100 ms batch wait, a request alone never waits for company: its time
