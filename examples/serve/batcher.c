@@ -109,8 +109,8 @@ static void answer_error(serve_job *job, int status, const char *message)
     job->answer = sb_take(&sb, &job->answer_len);
 }
 
-/* HTTP status for a failed decode: the decode limits are 422, everything the
- * decoder cannot read is 400. */
+/* HTTP status for a failed decode: the decode limits are 422, running out of
+ * memory is 503 (retry later), everything the decoder cannot read is 400. */
 static int decode_status(pneumo_status st)
 {
     switch (st) {
