@@ -31,3 +31,6 @@ fi
 image=$(find "$data/val" -type f \( -iname '*.jpeg' -o -iname '*.jpg' -o -iname '*.png' \) | sort | head -n 1)
 echo "== diagnosing $image"
 "$bin/pneumo-diagnose" --model "$out/model.safetensors" "$image"
+if [ -x "$bin/pneumo-serve" ]; then
+    echo "== to serve it to a browser: $bin/pneumo-serve --model $out/model.safetensors   (http://127.0.0.1:8080/)"
+fi

@@ -1,6 +1,7 @@
 /* pneumo-bench: throughput benchmarks of libpneumo, one mode per subsystem.
  *
  *   pneumo-bench data [--data DIR] [--size N] [--threads N] [--epochs E] [--quick]
+ *   pneumo-bench serve [--model M | --size N] [--seconds S] [--quick] ...  (bench_serve.c)
  *   pneumo-bench --help
  *
  * Mode `data` (the input pipeline, issue 3):
@@ -24,6 +25,7 @@
 #include <pneumo/pneumo.h>
 
 #include "bench_model.h" /* modes train, infer, all (bench_model.c) */
+#include "bench_serve.h" /* mode serve (bench_serve.c) */
 
 #define PROG "pneumo-bench"
 
@@ -279,6 +281,7 @@ static const bench_mode modes[] = {
     {"train", bench_mode_train, "training img/s (1 and N threads), per-layer times, FMA peak, RSS"},
     {"infer", bench_mode_infer, "single-image latency and batch inference img/s"},
     {"all", bench_mode_all, "train + infer (--vs-torch: the same model in PyTorch)"},
+    {"serve", bench_mode_serve, "pneumo-serve at 1, 4, 16 clients: req/s, p50/p99 vs batch img/s"},
     {"train-rss", bench_mode_train_rss, NULL}, /* hidden: child whose peak RSS `train` reads */
 };
 
