@@ -116,6 +116,7 @@ static int decode_status(pneumo_status st)
     switch (st) {
     case PNEUMO_ERR_LIMIT: return 422;
     case PNEUMO_ERR_NOMEM: return 503;
+    case PNEUMO_ERR_UNSUPPORTED: return 415; /* e.g. DICOM in a build without DCMTK */
     default: return 400;
     }
 }

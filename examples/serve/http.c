@@ -216,9 +216,12 @@ static void media_type(const char *v, char *buf, size_t size)
     buf[n] = '\0';
 }
 
+/* Media types of an upload; the decoder then tells the format by content
+ * (a DICOM file needs a build with -Ddicom, else it is a 415). */
 static int image_type(const char *type)
 {
-    return strcmp(type, "image/jpeg") == 0 || strcmp(type, "image/png") == 0;
+    return strcmp(type, "image/jpeg") == 0 || strcmp(type, "image/png") == 0 ||
+           strcmp(type, "application/dicom") == 0;
 }
 
 static enum MHD_Result post_part(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
@@ -236,7 +239,7 @@ static enum MHD_Result post_part(void *cls, enum MHD_ValueKind kind, const char 
             reject(r, 400, "one image per request: the form holds more than one file");
         else if (type[0] && !image_type(type) && strcmp(type, "application/octet-stream") != 0) {
             char msg[160];
-            snprintf(msg, sizeof msg, "unsupported file type '%s' (send image/jpeg or image/png)", type);
+            snprintf(msg, sizeof msg, "unsupported file type '%s' (send image/jpeg, image/png or application/dicom)", type);
             reject(r, 415, msg);
         }
     }
@@ -280,8 +283,8 @@ static int diagnose_begin(request *r, enum MHD_Result *ret)
             return 1;
         }
     } else {
-        *ret = send_error(r, 415, "unsupported Content-Type '%s': send image/jpeg, image/png or "
-                                  "multipart/form-data", ct ? ct : "(none)");
+        *ret = send_error(r, 415, "unsupported Content-Type '%s': send image/jpeg, image/png, "
+                                  "application/dicom or multipart/form-data", ct ? ct : "(none)");
         return 1;
     }
     r->reject = 0;

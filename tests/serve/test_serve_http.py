@@ -230,6 +230,25 @@ class DiagnoseTest(ModelFixture):
     def test_synthetic_images_match_pneumo_diagnose(self):
         self.check_like_cli(self.synthetic)
 
+    def test_dicom_upload(self):
+        """A DICOM wrapping of a real X-ray (DCMTK's img2dcm) gives what
+        pneumo-diagnose says of the same file."""
+        img2dcm = shutil.which("img2dcm")
+        files = self.real_xrays(1)
+        if not img2dcm or not files:
+            self.skipTest("needs DCMTK's img2dcm and the shared X-rays")
+        dcm = os.path.join(tempfile.mkdtemp(), "xray.dcm")
+        subprocess.run([img2dcm, files[0], dcm], check=True, capture_output=True)
+        out = subprocess.run([DIAGNOSE, "--json", "--model", self.model, dcm], stdout=subprocess.PIPE,
+                             text=True).stdout
+        want = json.loads(out)
+        if "error" in want:
+            self.skipTest("this build reads no DICOM: " + want["error"])
+        status, a = self.server.diagnose(read(dcm), "application/dicom")
+        self.assertEqual(status, 200, a)
+        self.assertEqual("%.6f" % a["probability_pneumonia"], "%.6f" % want["probability_pneumonia"])
+        self.assertEqual(a["sentence"], want["sentence"])
+
     def test_heatmap_overlay(self):
         files = self.real_xrays(1) or self.synthetic[:1]
         data = read(files[0])
