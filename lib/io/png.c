@@ -4,8 +4,12 @@
  *   chunk are errors (png_set_crc_action ERROR_QUIT), running out of data is an
  *   error ("truncated"), and the file must reach IEND.
  * - width/height are checked from the IHDR bytes before libpng starts, and
- *   again by libpng itself (png_set_user_limits) and after png_read_info; the
- *   chunk allocation cap bounds ancillary chunks (iCCP, zTXt, ...).
+ *   again by libpng itself (png_set_user_limits) and after png_read_info.
+ * - memory is bounded by the output, whatever the chunks claim: every chunk but
+ *   IHDR, PLTE, tRNS, IDAT and IEND (text, iCCP, sPLT, eXIf, unknown ones) is
+ *   skipped unread, so its length never becomes an allocation, and the chunk
+ *   allocation cap bounds what is left. Work is bounded by the file size and the
+ *   output size; limits->deadline_ms stops a decode after every row.
  * - conversions (what Pillow does on open + convert('L')):
  *   gray 1/2/4 bit -> scaled to 0..255 by bit replication (Pillow "1", "L;2",
  *   "L;4" unpackers give the same values); palette -> RGB entries -> L24 (Pillow
@@ -34,7 +38,9 @@ struct pn_png_ctx {
     const uint8_t *data;
     size_t size;
     size_t pos;
+    int64_t deadline;
     int truncated;
+    int late;
 };
 
 void pn_png_jmp_error(png_structp png, png_const_charp msg)
@@ -59,6 +65,18 @@ static void pn_png_read_fn(png_structp png, png_bytep out, size_t n)
     }
     memcpy(out, ctx->data + ctx->pos, n);
     ctx->pos += n;
+}
+
+/* Called by libpng after every row (of every interlace pass). */
+static void pn_png_row_done(png_structp png, png_uint_32 row, int pass)
+{
+    struct pn_png_ctx *ctx = (struct pn_png_ctx *)png_get_io_ptr(png);
+    (void)row;
+    (void)pass;
+    if (pn_decode_deadline_passed(ctx->deadline)) {
+        ctx->late = 1;
+        png_error(png, "decoding deadline passed");
+    }
 }
 
 static uint32_t pn_be32(const uint8_t *p)
@@ -92,6 +110,7 @@ pneumo_status pn_decode_png(const uint8_t *data, size_t size, const char *label,
     memset(&ctx, 0, sizeof ctx);
     ctx.data = data;
     ctx.size = size;
+    ctx.deadline = pn_decode_deadline(lim);
     png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx.err, pn_png_jmp_error,
                                  pn_png_jmp_warning);
     if (!png)
@@ -106,6 +125,9 @@ pneumo_status pn_decode_png(const uint8_t *data, size_t size, const char *label,
         free(rows);
         free(buf);
         pneumo_image_destroy(img);
+        if (ctx.late)
+            return pn_error(PNEUMO_ERR_LIMIT, "%s: PNG decoding took longer than the %u ms deadline",
+                            label, (unsigned)lim->deadline_ms);
         if (ctx.truncated)
             return pn_error(PNEUMO_ERR_FORMAT, "%s: truncated PNG: %s", label, ctx.err.message);
         if (strstr(ctx.err.message, "user limit") || strstr(ctx.err.message, "too large"))
@@ -115,6 +137,8 @@ pneumo_status pn_decode_png(const uint8_t *data, size_t size, const char *label,
 
     png_set_user_limits(png, (png_uint_32)lim->max_side, (png_uint_32)lim->max_side);
     png_set_chunk_malloc_max(png, PN_PNG_CHUNK_MALLOC_MAX);
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, NULL, -1);
+    png_set_read_status_fn(png, pn_png_row_done);
     png_set_crc_action(png, PNG_CRC_ERROR_QUIT, PNG_CRC_ERROR_QUIT);
     png_set_read_fn(png, &ctx, pn_png_read_fn);
     png_read_info(png, info);
