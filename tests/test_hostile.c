@@ -14,6 +14,7 @@
 #include "testutil.h"
 #include "pneumo/image.h"
 #include "pneumo/model.h"
+#include "core/error.h"
 #include "io/json.h"
 #include "model/model.h"
 #include <errno.h>
@@ -650,6 +651,48 @@ static void test_checkpoint(void **state)
     free(s.data);
 }
 
+/* Messages that wrap an earlier message (issue 12: "m.safetensors:
+ * m.safetensors: eep more than ..."): the earlier text must survive intact. */
+static void test_wrapped_messages(void **state)
+{
+    char want[1200];
+    buf f;
+    pneumo_model *m = NULL;
+    (void)state;
+    pn_error(PNEUMO_ERR_LIMIT, "inner message with some length to it");
+    assert_int_equal(pn_error(PNEUMO_ERR_FORMAT, "%s: %s", "m.safetensors", pneumo_last_error()),
+                     PNEUMO_ERR_FORMAT);
+    assert_string_equal(pneumo_last_error(), "m.safetensors: inner message with some length to it");
+    assert_int_equal(pn_error_prefix("%s", "outer"), PNEUMO_ERR_FORMAT);
+    assert_string_equal(pneumo_last_error(),
+                        "outer: m.safetensors: inner message with some length to it");
+    /* a prefix taken from the message itself */
+    assert_int_equal(pn_error_prefix("%.5s", pneumo_last_error()), PNEUMO_ERR_FORMAT);
+    assert_string_equal(pneumo_last_error(),
+                        "outer: outer: m.safetensors: inner message with some length to it");
+    /* a message as long as the buffer keeps its head, prefixes cut the tail */
+    memset(want, 'x', sizeof want);
+    want[sizeof want - 1] = '\0';
+    pn_error(PNEUMO_ERR_IO, "%s", want);
+    assert_int_equal(strlen(pneumo_last_error()), 1023);
+    pn_error(PNEUMO_ERR_IO, "%s: %s", "f", pneumo_last_error());
+    assert_int_equal(strlen(pneumo_last_error()), 1023);
+    assert_memory_equal(pneumo_last_error(), "f: xxx", 6);
+    pn_error_prefix("g");
+    assert_int_equal(strlen(pneumo_last_error()), 1023);
+    assert_memory_equal(pneumo_last_error(), "g: f: xxx", 9);
+    /* end to end: a model file whose input shape is over the limits */
+    f = st_file("{\"__metadata__\":{\"format\":\"libpneumo\",\"seed\":\"1\",\"train_steps\":\"0\","
+                "\"architecture\":\"{\\\"format_version\\\":1,\\\"input_shape\\\":"
+                "[16384,16384,4096],\\\"layers\\\":[]}\"}}");
+    assert_int_equal(pneumo_model_load_memory(f.data, f.size, &m, NULL), PNEUMO_ERR_FORMAT);
+    assert_null(m);
+    snprintf(want, sizeof want, "<memory>: pneumo_model_create: input shape (16384, 16384, 4096) "
+             "exceeds the limits");
+    assert_memory_equal(pneumo_last_error(), want, strlen(want));
+    free(f.data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -664,6 +707,7 @@ int main(void)
         cmocka_unit_test(test_model_files),
         cmocka_unit_test(test_json_documents),
         cmocka_unit_test(test_checkpoint),
+        cmocka_unit_test(test_wrapped_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
