@@ -2,6 +2,7 @@
  * see atomic_file.h. */
 #include "io/atomic_file.h"
 
+#include "core/alloc.h"
 #include "core/error.h"
 
 #include <errno.h>
@@ -22,7 +23,7 @@ static pneumo_status create_temp_file(const char *path, char **tmp_out, int *fd_
     static const char alphabet[] =
         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     size_t n = strlen(path);
-    char *tmp = malloc(n + sizeof ".tmp.XXXXXX");
+    char *tmp = pn_malloc(n + sizeof ".tmp.XXXXXX");
     if (!tmp)
         return pn_error_nomem(path, n + sizeof ".tmp.XXXXXX");
     struct timespec ts;
@@ -67,10 +68,10 @@ static pneumo_status sync_parent_dir(const char *path)
     const char *slash = strrchr(path, '/');
     char *dir;
     if (!slash) {
-        dir = strdup(".");
+        dir = pn_strdup(".");
     } else {
         size_t n = (slash == path) ? 1 : (size_t)(slash - path);
-        dir = malloc(n + 1);
+        dir = pn_malloc(n + 1);
         if (dir) {
             memcpy(dir, path, n);
             dir[n] = '\0';

@@ -1,6 +1,7 @@
 /* Image object, limits, format sniffing, file reading and gray conversion. */
 #include "io/image_internal.h"
 
+#include "core/alloc.h"
 #include "core/error.h"
 
 #include <errno.h>
@@ -102,10 +103,10 @@ pneumo_status pn_image_alloc(int32_t width, int32_t height, const char *label,
         return pn_error(PNEUMO_ERR_LIMIT, "%s: image size %dx%d exceeds 2^31 - 1 pixels", label,
                         (int)width, (int)height);
     n = (size_t)width * (size_t)height;
-    img = malloc(sizeof *img);
+    img = pn_malloc(sizeof *img);
     if (!img)
         return pn_error_nomem(label, sizeof *img);
-    img->pixels = malloc(n);
+    img->pixels = pn_malloc(n);
     if (!img->pixels) {
         free(img);
         return pn_error_nomem(label, n);
@@ -235,7 +236,7 @@ pneumo_status pn_read_file(const char *path, int64_t max_bytes, uint8_t **data, 
         return pn_error(PNEUMO_ERR_FORMAT, "%s: empty file, not a JPEG or PNG image", path);
     }
     len = (size_t)st.st_size;
-    buf = malloc(len);
+    buf = pn_malloc(len);
     if (!buf) {
         close(fd);
         return pn_error_nomem(path, len);

@@ -24,6 +24,7 @@
  *   CMYK -> RGB with cmyk2rgb and RGB -> L; reproduced below exactly. */
 #include "io/image_internal.h"
 
+#include "core/alloc.h"
 #include "core/error.h"
 
 #include <limits.h>
@@ -272,7 +273,7 @@ pneumo_status pn_decode_jpeg(const uint8_t *data, size_t size, const char *label
         return pn_error(PNEUMO_ERR_FORMAT, "%s: unexpected JPEG decoder output %ux%ux%d", label,
                         (unsigned)cinfo.output_width, (unsigned)cinfo.output_height, comps);
     }
-    row = malloc(width * (size_t)comps);
+    row = pn_malloc(width * (size_t)comps);
     if (!row) {
         jpeg_destroy_decompress(&cinfo);
         return pn_error_nomem(label, width * (size_t)comps);

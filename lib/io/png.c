@@ -19,6 +19,7 @@
  *   see pneumo/image.h); no gamma or colour management (Pillow applies none). */
 #include "io/image_internal.h"
 
+#include "core/alloc.h"
 #include "core/error.h"
 
 #include <setjmp.h>
@@ -48,6 +49,20 @@ void pn_png_jmp_error(png_structp png, png_const_charp msg)
     pn_png_jmp *e = (pn_png_jmp *)png_get_error_ptr(png);
     snprintf(e->message, sizeof e->message, "%s", msg ? msg : "unknown libpng error");
     longjmp(e->jump, 1);
+}
+
+png_voidp pn_png_malloc(png_structp png, png_alloc_size_t bytes)
+{
+    void *p = pn_malloc(bytes);
+    if (!p)
+        ((pn_png_jmp *)png_get_mem_ptr(png))->nomem = 1;
+    return p;
+}
+
+void pn_png_free(png_structp png, png_voidp p)
+{
+    (void)png;
+    free(p);
 }
 
 void pn_png_jmp_warning(png_structp png, png_const_charp msg)
@@ -111,8 +126,8 @@ pneumo_status pn_decode_png(const uint8_t *data, size_t size, const char *label,
     ctx.data = data;
     ctx.size = size;
     ctx.deadline = pn_decode_deadline(lim);
-    png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx.err, pn_png_jmp_error,
-                                 pn_png_jmp_warning);
+    png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, &ctx.err, pn_png_jmp_error,
+                                   pn_png_jmp_warning, &ctx.err, pn_png_malloc, pn_png_free);
     if (!png)
         return pn_error(PNEUMO_ERR_NOMEM, "%s: cannot create the PNG decoder", label);
     info = png_create_info_struct(png);
@@ -125,6 +140,8 @@ pneumo_status pn_decode_png(const uint8_t *data, size_t size, const char *label,
         free(rows);
         free(buf);
         pneumo_image_destroy(img);
+        if (ctx.err.nomem)
+            return pn_error(PNEUMO_ERR_NOMEM, "%s: PNG decoder out of memory", label);
         if (ctx.late)
             return pn_error(PNEUMO_ERR_LIMIT, "%s: PNG decoding took longer than the %u ms deadline",
                             label, (unsigned)lim->deadline_ms);
@@ -170,7 +187,7 @@ pneumo_status pn_decode_png(const uint8_t *data, size_t size, const char *label,
 
     if (passes == 1 || channels == 1) {
         if (channels != 1) {
-            buf = malloc(rowbytes);
+            buf = pn_malloc(rowbytes);
             if (!buf) {
                 st = pn_error_nomem(label, rowbytes);
                 goto fail;
@@ -190,8 +207,8 @@ pneumo_status pn_decode_png(const uint8_t *data, size_t size, const char *label,
     } else {
         /* interlaced colour: libpng needs the whole expanded image */
         size_t total = rowbytes * (size_t)h;
-        buf = malloc(total);
-        rows = malloc((size_t)h * sizeof *rows);
+        buf = pn_malloc(total);
+        rows = pn_malloc((size_t)h * sizeof *rows);
         if (!buf || !rows) {
             st = pn_error_nomem(label, total);
             goto fail;
