@@ -29,6 +29,21 @@
 #include <zlib.h>
 #include <jpeglib.h>
 
+/* Under AddressSanitizer the memory and CPU figures mean nothing (shadow
+ * memory, redzones, quarantine) and an address-space limit breaks it: the
+ * inputs still run and must still fail or succeed as stated, but the bounds
+ * are only checked in ordinary builds. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
 #define MIB (1024.0 * 1024.0)
 #define BASE_BYTES (32.0 * MIB)
 #define JSON_TREE_BYTES (128.0 * MIB)
@@ -82,7 +97,8 @@ static cost measure(work_fn fn, const void *arg)
         struct rusage a, z;
         struct rlimit rl = {(rlim_t)6 << 30, (rlim_t)6 << 30};
         close(fds[0]);
-        setrlimit(RLIMIT_AS, &rl);
+        if (!UNDER_ASAN)
+            setrlimit(RLIMIT_AS, &rl);
         getrusage(RUSAGE_SELF, &a);
         c.status = fn(arg);
         getrusage(RUSAGE_SELF, &z);
@@ -104,6 +120,8 @@ static void report(const char *what, cost c, double bound_bytes, double bound_cp
 {
     printf("  %-44s status %d, peak +%.1f MiB (bound %.1f), cpu %.3f s (bound %.2f)\n", what,
            c.status, c.peak_bytes / MIB, bound_bytes / MIB, c.cpu_s, bound_cpu);
+    if (UNDER_ASAN)
+        return;
     if (c.peak_bytes > bound_bytes || c.cpu_s > bound_cpu)
         fail_msg("%s: peak %.1f MiB / cpu %.3f s over the bounds %.1f MiB / %.2f s", what,
                  c.peak_bytes / MIB, c.cpu_s, bound_bytes / MIB, bound_cpu);
@@ -709,5 +727,7 @@ int main(void)
         cmocka_unit_test(test_checkpoint),
         cmocka_unit_test(test_wrapped_messages),
     };
+    if (UNDER_ASAN)
+        printf("AddressSanitizer build: memory and CPU bounds are printed, not checked\n");
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -77,7 +77,8 @@ static int run_path(const char *path, long *count)
         sprintf(names[n++], "%s/%s", path, e->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp);
+    if (n > 1)
+        qsort(names, n, sizeof *names, cmp);
     for (size_t i = 0; i < n; i++) {
         if (rc == 0)
             rc = run_path(names[i], count);
