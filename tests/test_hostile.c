@@ -711,6 +711,24 @@ static void test_wrapped_messages(void **state)
     free(f.data);
 }
 
+/* A file that is not a safetensors file at all is named as such, not as a
+ * truncated one whose first bytes claim an absurd header length. */
+static void test_not_a_model_file(void **state)
+{
+    static const char text[] = "hello, this is a text file and not a model at all\n";
+    buf jpeg = jpeg_encode(16, 16, 1, 0, SCANS_BASELINE, 1);
+    pneumo_model *m = NULL;
+    (void)state;
+    assert_int_equal(pneumo_model_load_memory(text, sizeof text - 1, &m, NULL), PNEUMO_ERR_FORMAT);
+    assert_string_equal(pneumo_last_error(),
+                        "<memory>: not a libpneumo model file (its header is not JSON; a model "
+                        "file is safetensors: an 8-byte header length, then a JSON header)");
+    assert_int_equal(pneumo_model_load_memory(jpeg.data, jpeg.size, &m, NULL), PNEUMO_ERR_FORMAT);
+    assert_non_null(strstr(pneumo_last_error(), "not a libpneumo model file (it is a JPEG image"));
+    assert_null(m);
+    free(jpeg.data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -726,6 +744,7 @@ int main(void)
         cmocka_unit_test(test_json_documents),
         cmocka_unit_test(test_checkpoint),
         cmocka_unit_test(test_wrapped_messages),
+        cmocka_unit_test(test_not_a_model_file),
     };
     if (UNDER_ASAN)
         printf("AddressSanitizer build: memory and CPU bounds are printed, not checked\n");

@@ -609,6 +609,15 @@ pneumo_status pn_safetensors_parse(const uint8_t *data, size_t size, const char 
                         "%s: truncated: %zu bytes, too short for the 8-byte header length",
                         label, size);
     uint64_t header_len = load_le64(data);
+    /* A length that does not fit with no JSON after it: not a safetensors file
+     * at all (an image, a text file), rather than a truncated one. */
+    if (header_len > (uint64_t)(size - 8) && size > 8 && data[8] != '{')
+        return pn_error(PNEUMO_ERR_FORMAT,
+                        "%s: not a libpneumo model file (%s; a model file is safetensors: an "
+                        "8-byte header length, then a JSON header)", label,
+                        data[0] == 0xFF && data[1] == 0xD8 ? "it is a JPEG image"
+                        : data[0] == 0x89 && data[1] == 'P' && data[2] == 'N' ? "it is a PNG image"
+                        : "its header is not JSON");
     if (header_len > (uint64_t)(size - 8))
         return pn_error(PNEUMO_ERR_FORMAT,
                         "%s: truncated: header claims %" PRIu64 " bytes but only %zu follow",
