@@ -29,7 +29,11 @@ static void json_string(const char *s)
 
 static int usage(FILE *f)
 {
-    fprintf(f, "usage: pneumo-diagnose --model MODEL [--json] IMAGE...\n");
+    fprintf(f, "usage: pneumo-diagnose --model MODEL [--json] IMAGE...\n"
+               "  --model FILE  model saved by pneumo-train (required)\n"
+               "  --json        one JSON object per image (default: a sentence per image)\n"
+               "  --version     print the version and exit\n"
+               "  --help        print this help and exit\n");
     return f == stdout ? 0 : 2;
 }
 
@@ -45,11 +49,21 @@ int main(int argc, char **argv)
             json = 1;
         else if (strcmp(argv[i], "--help") == 0)
             return usage(stdout);
+        else if (strcmp(argv[i], "--version") == 0) {
+            printf("pneumo-diagnose (libpneumo %s)\n", pneumo_version());
+            return 0;
+        } else if (strcmp(argv[i], "--model") == 0) {
+            fprintf(stderr, "pneumo-diagnose: --model: needs a value (see pneumo-diagnose --help)\n");
+            return 2;
+        }
         else if (strcmp(argv[i], "--") == 0) {
             first_image = i + 1;
             break;
-        } else if (argv[i][0] == '-')
-            return usage(stderr);
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "pneumo-diagnose: %s: unknown option (see pneumo-diagnose --help)\n",
+                    argv[i]);
+            return 2;
+        }
         else {
             first_image = i;
             break;
