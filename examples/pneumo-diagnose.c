@@ -6,8 +6,12 @@
  * (p >= 0.5) or "... Normal case" with 1 - p. --json prints one object per line:
  * {"file": ..., "probability_pneumonia": ..., "label": "Pneumonia"|"Normal"}.
  * Unreadable images are reported per file ({"file": ..., "error": ...} in JSON)
- * and make the exit status 1; the others are still diagnosed. */
+ * and make the exit status 1; the others are still diagnosed. A model that was
+ * never trained (train_steps 0 in its metadata) gives a warning on stderr:
+ * its answers are those of random weights. */
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <pneumo/pneumo.h>
@@ -25,6 +29,32 @@ static void json_string(const char *s)
             putchar(c);
     }
     putchar('"');
+}
+
+/* Whether the model file's metadata says "train_steps":"0" (as pneumo_model_save
+ * writes it). 0 when unsure. */
+static int never_trained(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char len[8];
+    uint64_t n = 0;
+    char *header;
+    int untrained = 0;
+    if (!f)
+        return 0;
+    if (fread(len, 1, 8, f) == 8) {
+        for (int i = 7; i >= 0; i--)
+            n = n << 8 | len[i];
+        if (n > 0 && n <= (16u << 20) && (header = malloc((size_t)n + 1)) != NULL) {
+            if (fread(header, 1, (size_t)n, f) == (size_t)n) {
+                header[n] = '\0';
+                untrained = strstr(header, "\"train_steps\":\"0\"") != NULL;
+            }
+            free(header);
+        }
+    }
+    fclose(f);
+    return untrained;
 }
 
 static int usage(FILE *f)
@@ -75,6 +105,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "pneumo-diagnose: %s\n", pneumo_last_error());
         return 1;
     }
+    if (never_trained(model_path))
+        fprintf(stderr, "pneumo-diagnose: warning: %s was never trained (train_steps 0): these "
+                        "are the answers of random weights\n", model_path);
     for (int i = first_image; i < argc; i++) {
         const char *path = argv[i];
         float p = 0.0f;

@@ -63,6 +63,25 @@ grep -q "conflicts with the checkpoint" err.txt || fail "--size conflict: $(cat 
 "$train" --data syn --epochs 1 --batch 4 --threads 1 --no-augment --quiet --resume checkpoint.safetensors \
     --out resumed.safetensors 2> err.txt || fail "resume without --size: $(cat err.txt)"
 
+# pneumo-diagnose warns about a model that was never trained, not about a trained one
+img=$(find syn/val -name '*.png' | sort | head -n 1)
+"$bindir/pneumo-diagnose" --model resumed.safetensors "$img" > /dev/null 2> diag.err
+if grep -q "never trained" diag.err; then fail "diagnose warns about a trained model"; fi
+# the same file with train_steps 0 (JSON whitespace keeps the header length)
+/usr/bin/python3 -c '
+import re, sys
+d = open(sys.argv[1], "rb").read()
+d = re.sub(rb"\"train_steps\":\"([0-9]+)\"", lambda m: b"\"train_steps\":\"0\"" + b" " * (len(m.group(1)) - 1), d, 1)
+open(sys.argv[2], "wb").write(d)' resumed.safetensors untrained.safetensors
+"$bindir/pneumo-diagnose" --model untrained.safetensors "$img" > /dev/null 2> diag.err \
+    || fail "diagnose with an untrained model: $(cat diag.err)"
+grep -q "was never trained (train_steps 0)" diag.err || fail "no warning for an untrained model"
+for p in pneumo-evaluate pneumo-preview pneumo-quickstart pneumo-summary pneumo-synth; do
+    "$bindir/$p" --version | grep -q "^$p (libpneumo " || fail "$p --version"
+    if "$bindir/$p" --frobnicate x > /dev/null 2> err.txt; then fail "$p accepted an unknown option"; fi
+    grep -qF -- "--frobnicate: unknown option" err.txt || fail "$p: unknown option not named: $(cat err.txt)"
+done
+
 # main-job.sh with a folder that does not exist is an error
 if BUILD="$bindir/.." OUT="$tmp/job" sh "$src/examples/main-job.sh" /no/such/folder > job.out 2> job.err; then
     fail "main-job.sh trained without its data folder"
