@@ -1,10 +1,15 @@
 /* pneumo-diagnose: the article's single-image diagnosis.
  *
- *   pneumo-diagnose --model M [--json] IMAGE...
+ *   pneumo-diagnose --model M [--json] [--heatmap DIR] IMAGE...
  *
  * For each image: "I am 97.31% percent confirmed that this is a Pneumonia case"
- * (p >= 0.5) or "... Normal case" with 1 - p. --json prints one object per line:
- * {"file": ..., "probability_pneumonia": ..., "label": "Pneumonia"|"Normal"}.
+ * (p >= the model's threshold, 0.5 unless the model file says otherwise) or
+ * "... Normal case" with 1 - p, with the class names of the model card.
+ * --json prints one object per line: {"file": ..., "probability_pneumonia": ...,
+ * "threshold": ..., "label": "Pneumonia"|"Normal", "sentence": ...}.
+ * --heatmap DIR writes DIR/<image name>.gradcam.png, the Grad-CAM overlay of the
+ * predicted class (last Conv2D layer), and --json names it ("heatmap"); a base
+ * name seen earlier in the run gets a counter (x.png.1.gradcam.png).
  * Unreadable images are reported per file ({"file": ..., "error": ...} in JSON)
  * and make the exit status 1; the others are still diagnosed. A model that was
  * never trained (train_steps 0 in its metadata) gives a warning on stderr:
@@ -13,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <pneumo/pneumo.h>
 
@@ -59,22 +65,69 @@ static int never_trained(const char *path)
 
 static int usage(FILE *f)
 {
-    fprintf(f, "usage: pneumo-diagnose --model MODEL [--json] IMAGE...\n"
-               "  --model FILE  model saved by pneumo-train (required)\n"
-               "  --json        one JSON object per image (default: a sentence per image)\n"
-               "  --version     print the version and exit\n"
-               "  --help        print this help and exit\n");
+    fprintf(f, "usage: pneumo-diagnose --model MODEL [--json] [--heatmap DIR] IMAGE...\n"
+               "  --model FILE   model saved by pneumo-train (required)\n"
+               "  --json         one JSON object per image (default: a sentence per image)\n"
+               "  --heatmap DIR  write the Grad-CAM overlay of each image to DIR/<name>.gradcam.png\n"
+               "                 (default: none)\n"
+               "  --version      print the version and exit\n"
+               "  --help         print this help and exit\n");
     return f == stdout ? 0 : 2;
+}
+
+/* The label of class `cls` as the article prints it: "PNEUMONIA" -> "Pneumonia". */
+static void display_name(const pneumo_model *m, int32_t cls, char *out, size_t size)
+{
+    const char *name = pneumo_model_class_name(m, cls);
+    int lower = 0;
+    snprintf(out, size, "%s", name ? name : "?");
+    for (const char *q = out; *q; q++)
+        lower |= *q >= 'a' && *q <= 'z';
+    if (!lower)
+        for (char *q = out + 1; *q; q++)
+            if (*q >= 'A' && *q <= 'Z')
+                *q = (char)(*q - 'A' + 'a');
+}
+
+/* DIR/<base name of path>.gradcam.png, or DIR/<base name>.<k>.gradcam.png when
+ * an earlier image of this run had the same base name (a/x.png, b/x.png). */
+static void heatmap_path(const char *dir, char **argv, int first, int i, char *out, size_t size)
+{
+    const char *base = strrchr(argv[i], '/');
+    int same = 0;
+    base = base ? base + 1 : argv[i];
+    for (int k = first; k < i; k++) {
+        const char *other = strrchr(argv[k], '/');
+        same += strcmp(other ? other + 1 : argv[k], base) == 0;
+    }
+    if (same)
+        snprintf(out, size, "%s/%s.%d.gradcam.png", dir, base, same);
+    else
+        snprintf(out, size, "%s/%s.gradcam.png", dir, base);
+}
+
+/* Grad-CAM overlay of the predicted class over the original image. */
+static pneumo_status write_heatmap(pneumo_model *m, const pneumo_image *img, const char *out)
+{
+    pneumo_tensor *map = NULL;
+    pneumo_status st = pneumo_model_gradcam_image(m, img, NULL, &map, NULL);
+    if (st == PNEUMO_OK)
+        st = pneumo_gradcam_save_overlay(img, map, NULL, out);
+    pneumo_tensor_destroy(map);
+    return st;
 }
 
 int main(int argc, char **argv)
 {
-    const char *model_path = NULL;
+    const char *model_path = NULL, *heatmap_dir = NULL;
     int json = 0, first_image = 0, failures = 0;
     pneumo_model *m = NULL;
+    struct stat sb;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
             model_path = argv[++i];
+        else if (strcmp(argv[i], "--heatmap") == 0 && i + 1 < argc)
+            heatmap_dir = argv[++i];
         else if (strcmp(argv[i], "--json") == 0)
             json = 1;
         else if (strcmp(argv[i], "--help") == 0)
@@ -82,25 +135,28 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--version") == 0) {
             printf("pneumo-diagnose (libpneumo %s)\n", pneumo_version());
             return 0;
-        } else if (strcmp(argv[i], "--model") == 0) {
-            fprintf(stderr, "pneumo-diagnose: --model: needs a value (see pneumo-diagnose --help)\n");
+        } else if (strcmp(argv[i], "--model") == 0 || strcmp(argv[i], "--heatmap") == 0) {
+            fprintf(stderr, "pneumo-diagnose: %s: needs a value (see pneumo-diagnose --help)\n",
+                    argv[i]);
             return 2;
-        }
-        else if (strcmp(argv[i], "--") == 0) {
+        } else if (strcmp(argv[i], "--") == 0) {
             first_image = i + 1;
             break;
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "pneumo-diagnose: %s: unknown option (see pneumo-diagnose --help)\n",
                     argv[i]);
             return 2;
-        }
-        else {
+        } else {
             first_image = i;
             break;
         }
     }
     if (!model_path || !first_image || first_image >= argc)
         return usage(stderr);
+    if (heatmap_dir && (stat(heatmap_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
+        fprintf(stderr, "pneumo-diagnose: --heatmap %s: not an existing directory\n", heatmap_dir);
+        return 2;
+    }
     if (pneumo_model_load(model_path, &m, NULL) != PNEUMO_OK) {
         fprintf(stderr, "pneumo-diagnose: %s\n", pneumo_last_error());
         return 1;
@@ -110,8 +166,14 @@ int main(int argc, char **argv)
                         "are the answers of random weights\n", model_path);
     for (int i = first_image; i < argc; i++) {
         const char *path = argv[i];
+        char sentence[256], label[PNEUMO_CLASS_NAME_MAX + 1], hm[4096];
+        pneumo_image *img = NULL;
+        int32_t cls = 0;
         float p = 0.0f;
-        if (pneumo_model_predict_file(m, path, &p) != PNEUMO_OK) {
+        if (pneumo_image_load(path, NULL, &img) != PNEUMO_OK || pneumo_model_predict_image(m, img, &p) != PNEUMO_OK ||
+            pneumo_model_diagnosis_sentence(m, p, sentence, sizeof sentence, NULL, &cls) != PNEUMO_OK ||
+            (heatmap_dir && (heatmap_path(heatmap_dir, argv, first_image, i, hm, sizeof hm),
+                             write_heatmap(m, img, hm) != PNEUMO_OK))) {
             failures++;
             if (json) {
                 printf("{\"file\": ");
@@ -122,19 +184,26 @@ int main(int argc, char **argv)
             } else {
                 fprintf(stderr, "pneumo-diagnose: %s\n", pneumo_last_error());
             }
+            pneumo_image_destroy(img);
             continue;
         }
+        pneumo_image_destroy(img);
+        display_name(m, cls, label, sizeof label);
         if (json) {
             printf("{\"file\": ");
             json_string(path);
-            printf(", \"probability_pneumonia\": %.6f, \"label\": \"%s\"}\n", (double)p,
-                   p >= 0.5f ? "Pneumonia" : "Normal");
-        } else if (p >= 0.5f) {
-            printf("%s: I am %.2f%% percent confirmed that this is a Pneumonia case\n", path,
-                   (double)p * 100.0);
+            printf(", \"probability_pneumonia\": %.6f, \"threshold\": %.6f, \"label\": ", (double)p,
+                   (double)pneumo_model_threshold(m));
+            json_string(label);
+            printf(", \"sentence\": ");
+            json_string(sentence);
+            if (heatmap_dir) {
+                printf(", \"heatmap\": ");
+                json_string(hm);
+            }
+            printf("}\n");
         } else {
-            printf("%s: I am %.2f%% percent confirmed that this is a Normal case\n", path,
-                   (1.0 - (double)p) * 100.0);
+            printf("%s: %s\n", path, sentence);
         }
         fflush(stdout);
     }

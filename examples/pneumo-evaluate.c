@@ -23,7 +23,9 @@ static int usage(FILE *f)
                "  --model FILE      model saved by pneumo-train (required)\n"
                "  DIR               folder with one sub-folder per class (required)\n"
                "  --batch N         (default 16)\n"
-               "  --threshold T     probability from which an image is class 1 (default 0.5)\n"
+               "  --threshold T     probability above which a sample is class 1 (default: the\n"
+               "                    model's operating threshold, 0.5 unless pneumo-train chose\n"
+               "                    another)\n"
                "  --threads N       (default: online cores)\n"
                "  --report FILE     also write the text report here (default: none)\n"
                "  --html FILE       also write an HTML report here (default: none)\n"
@@ -77,8 +79,9 @@ int main(int argc, char **argv)
     const char *model_path = NULL, *dir = NULL, *report = NULL, *html = NULL;
     float *probs = NULL, *labels = NULL;
     long batch = 16, threads = 0;
-    double threshold = 0.5;
+    double threshold = -1.0; /* the model's unless --threshold */
     int32_t h, w;
+    pneumo_preprocessing pre;
     pneumo_model *m = NULL;
     pneumo_dataset *ds = NULL;
     pneumo_dataset_options o;
@@ -116,9 +119,15 @@ int main(int argc, char **argv)
         return 1;
     }
     pneumo_model_input_shape(m, &h, &w, NULL);
+    if (threshold < 0.0)
+        threshold = pneumo_model_threshold(m);
+    pneumo_preprocessing_default(&pre);
+    pneumo_model_preprocessing(m, &pre);
     pneumo_dataset_default_options(&o);
     o.width = w;
     o.height = h;
+    o.resample = pre.resample;
+    o.augment_options.rescale = pre.rescale;
     o.shuffle = 0;
     o.threads = (int32_t)threads;
     if (pneumo_dataset_open_dir(dir, &o, &ds) != PNEUMO_OK) {

@@ -50,6 +50,9 @@ static int usage(FILE *f)
             "  --history FILE    history CSV (default history.csv)\n"
             "  --report FILE     text report (default report.txt)\n"
             "  --report-html FILE  HTML report (default report.html next to the text report)\n"
+            "  --threshold T     operating threshold stored in the model: a number in (0, 1) or\n"
+            "                    'youden' (Youden's J on the validation set; default 0.5)\n"
+            "  --class-names A,B names of class 0 and 1 stored in the model (default NORMAL,PNEUMONIA)\n"
             "  --quiet           no progress output (default: progress on stdout)\n"
             "  --version         print the version and exit\n"
             "  --help            print this help and exit\n");
@@ -62,7 +65,8 @@ static int takes_value(const char *a)
     static const char *const names[] = {"--data", "--train", "--val", "--test", "--size",
                                         "--epochs", "--batch", "--lr", "--seed", "--threads",
                                         "--patience", "--out", "--best", "--checkpoint",
-                                        "--resume", "--history", "--report", "--report-html"};
+                                        "--resume", "--history", "--report", "--report-html",
+                                        "--threshold", "--class-names"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(a, names[i]) == 0)
             return 1;
@@ -124,6 +128,48 @@ static pneumo_dataset *open_ds(const char *dir, int32_t size, int augment, uint6
         return NULL;
     }
     return ds;
+}
+
+/* The model card's operating threshold (a number, or Youden's J on the
+ * validation set: never the test set) and class names. Returns 0 or 1 after
+ * printing an error. */
+static int set_model_card(pneumo_model *m, pneumo_dataset *val, int32_t batch, const char *threshold_arg,
+                          float threshold, const char *class_names, char *names_buf, int quiet)
+{
+    if (class_names) {
+        const char *names[2];
+        char *comma;
+        strcpy(names_buf, class_names);
+        comma = strchr(names_buf, ',');
+        *comma = '\0';
+        names[0] = names_buf;
+        names[1] = comma + 1;
+        if (pneumo_model_set_class_names(m, 2, names) != PNEUMO_OK) {
+            fprintf(stderr, PROG ": --class-names: %s\n", pneumo_last_error());
+            return 1;
+        }
+    }
+    if (strcmp(threshold_arg, "youden") == 0) {
+        int64_t n = pneumo_dataset_size(val);
+        float *p = malloc((size_t)(n ? n : 1) * sizeof *p), *y = malloc((size_t)(n ? n : 1) * sizeof *y);
+        pneumo_evaluation ev;
+        const int oom = !p || !y;
+        const int bad = oom || pneumo_model_evaluate(m, val, batch, 0.5f, &ev, p, y) != PNEUMO_OK ||
+                        pneumo_youden_threshold(p, y, n, &threshold) != PNEUMO_OK;
+        free(p);
+        free(y);
+        if (bad) {
+            fprintf(stderr, PROG ": --threshold youden: %s\n", oom ? "out of memory" : pneumo_last_error());
+            return 1;
+        }
+        if (!quiet)
+            printf("operating threshold (Youden's J on the validation set): %.4f\n", (double)threshold);
+    }
+    if (pneumo_model_set_threshold(m, threshold) != PNEUMO_OK) {
+        fprintf(stderr, PROG ": --threshold: %s\n", pneumo_last_error());
+        return 1;
+    }
+    return 0;
 }
 
 /* What the HTML report lists as the run's settings. */
@@ -216,6 +262,9 @@ int main(int argc, char **argv)
     int have_val_ev = 0;
     run_settings set;
     const char *report_path = "report.txt", *checkpoint = "checkpoint.safetensors", *resume = NULL;
+    const char *threshold_arg = "0.5", *class_names = NULL;
+    char names_buf[2 * (PNEUMO_CLASS_NAME_MAX + 1)];
+    float threshold = 0.5f;
     long size = 500, epochs = 25, batch = 16, seed = 1, threads = 0, patience = 3;
     double lr = 1e-3;
     int augment = 1, quiet = 0, rc = 1;
@@ -269,6 +318,14 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--history") == 0) history_csv = v;
         else if (strcmp(a, "--report") == 0) report_path = v;
         else if (strcmp(a, "--report-html") == 0) html_path = v;
+        else if (strcmp(a, "--threshold") == 0) threshold_arg = v;
+        else if (strcmp(a, "--class-names") == 0) class_names = v;
+    }
+    if (strcmp(threshold_arg, "youden") != 0)
+        threshold = (float)cli_double(PROG, "--threshold", threshold_arg, 1e-6, 1.0 - 1e-6);
+    if (class_names && (strlen(class_names) >= sizeof names_buf || !strchr(class_names, ','))) {
+        fprintf(stderr, PROG ": --class-names wants two names separated by a comma, e.g. NORMAL,PNEUMONIA\n");
+        return 2;
     }
     if (data) {
         snprintf(train_buf, sizeof train_buf, "%s/train", data);
@@ -376,6 +433,9 @@ int main(int argc, char **argv)
                     out, history_csv, checkpoint, checkpoint);
         goto done;
     }
+    if (set_model_card(m, val, (int32_t)batch, threshold_arg, threshold, class_names, names_buf,
+                       quiet) != 0)
+        goto done;
     if (h && pneumo_history_save_csv(h, history_csv) != PNEUMO_OK)
         fprintf(stderr, PROG ": %s\n", pneumo_last_error());
     if (pneumo_model_save(m, opt, out) != PNEUMO_OK) {
@@ -394,6 +454,8 @@ int main(int argc, char **argv)
             pneumo_history_stopped_early(h) ? ", stopped early" : "", batch, lr, seed,
             augment ? "shear 0.2, zoom 0.2, horizontal flip" : "off");
     pneumo_model_summary(m, rep);
+    fprintf(rep, "operating threshold %.4f (%s, chosen on the validation set)\n", (double)pneumo_model_threshold(m),
+            strcmp(threshold_arg, "youden") == 0 ? "Youden's J" : "given");
     fprintf(rep, "\nepoch  loss    accuracy  val_loss  val_accuracy  lr          seconds\n");
     for (int32_t e = 0; e < pneumo_history_size(h); e++) {
         pneumo_epoch_record r;
@@ -412,13 +474,13 @@ int main(int argc, char **argv)
         cli_fclose_atomic(PROG, rep, rep_tmp, report_path, 0);
         goto done;
     }
-    if (pneumo_model_evaluate(m, val, (int32_t)batch, 0.5f, &ev_val, val_probs, val_labels) == PNEUMO_OK) {
+    if (pneumo_model_evaluate(m, val, (int32_t)batch, pneumo_model_threshold(m), &ev_val, val_probs, val_labels) == PNEUMO_OK) {
         fprintf(rep, "\nvalidation (%s):\n", val_dir);
         cli_print_evaluation(rep, &ev_val, val);
         have_val_ev = 1;
     }
     if (test) {
-        if (pneumo_model_evaluate(m, test, (int32_t)batch, 0.5f, &ev_test, test_probs, test_labels) != PNEUMO_OK) {
+        if (pneumo_model_evaluate(m, test, (int32_t)batch, pneumo_model_threshold(m), &ev_test, test_probs, test_labels) != PNEUMO_OK) {
             fprintf(stderr, PROG ": test evaluation: %s\n", pneumo_last_error());
             cli_fclose_atomic(PROG, rep, rep_tmp, report_path, 0);
             goto done;

@@ -225,6 +225,51 @@ int main(void)
     ENUM(PNEUMO_CLASS_WEIGHT_BALANCED);
     ENUM(PNEUMO_CLASS_WEIGHT_CUSTOM);
 
+    STRUCT(pneumo_preprocessing);
+    FIELD(pneumo_preprocessing, size);
+    FIELD(pneumo_preprocessing, height);
+    FIELD(pneumo_preprocessing, width);
+    FIELD(pneumo_preprocessing, color_mode);
+    FIELD(pneumo_preprocessing, resample);
+    FIELD(pneumo_preprocessing, rescale);
+    FIELD(pneumo_preprocessing, reserved);
+
+    STRUCT(pneumo_provenance);
+    FIELD(pneumo_provenance, size);
+    FIELD(pneumo_provenance, epochs);
+    FIELD(pneumo_provenance, seed);
+    FIELD(pneumo_provenance, class_counts);
+    FIELD(pneumo_provenance, val_loss);
+    FIELD(pneumo_provenance, val_accuracy);
+    FIELD(pneumo_provenance, val_auc);
+    FIELD(pneumo_provenance, library_version);
+    FIELD(pneumo_provenance, reserved);
+
+    STRUCT(pneumo_gradcam_options);
+    FIELD(pneumo_gradcam_options, size);
+    FIELD(pneumo_gradcam_options, layer);
+    FIELD(pneumo_gradcam_options, target);
+    FIELD(pneumo_gradcam_options, reserved);
+
+    STRUCT(pneumo_gradcam_info);
+    FIELD(pneumo_gradcam_info, size);
+    FIELD(pneumo_gradcam_info, layer);
+    FIELD(pneumo_gradcam_info, target);
+    FIELD(pneumo_gradcam_info, height);
+    FIELD(pneumo_gradcam_info, width);
+    FIELD(pneumo_gradcam_info, probability);
+    FIELD(pneumo_gradcam_info, max);
+    FIELD(pneumo_gradcam_info, reserved);
+
+    STRUCT(pneumo_overlay_options);
+    FIELD(pneumo_overlay_options, size);
+    FIELD(pneumo_overlay_options, alpha);
+    FIELD(pneumo_overlay_options, max_side);
+    FIELD(pneumo_overlay_options, reserved);
+
+    ENUM(PNEUMO_COLOR_GRAYSCALE);
+    ENUM(PNEUMO_CLASS_NAME_MAX);
+
     printf("version %s\n", PNEUMO_VERSION_STRING);
     return 0;
 }

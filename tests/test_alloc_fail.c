@@ -4,11 +4,12 @@
  * allocations. Every run must return NOMEM or succeed, and leave the handles
  * usable (checked by running the operation again) or destroyable; leaks show
  * under LSan in the sanitizer build. libjpeg's own allocations are not routed
- * (its memory manager calls malloc itself); libpng's are. Grad-CAM and the
- * server's request path are covered where they are added. */
+ * (its memory manager calls malloc itself); libpng's are. The server's request
+ * path is covered where the server is. */
 #include "testutil.h"
 #include "core/alloc.h"
 #include "pneumo/dataset.h"
+#include "pneumo/gradcam.h"
 #include "pneumo/image.h"
 #include "pneumo/image_write.h"
 #include "pneumo/model.h"
@@ -335,6 +336,20 @@ static void after_train_step_fresh(void *ctx, int failed)
     assert_true(isfinite(r.loss));
 }
 
+/* ---- Grad-CAM: a map of the model's last conv layer ---- */
+
+static pneumo_status op_gradcam(void *ctx)
+{
+    fixture *f = ctx;
+    pneumo_tensor *map = NULL;
+    pneumo_status st = pneumo_model_gradcam_image(f->loaded ? f->loaded : f->m, f->img, NULL,
+                                                  &map, NULL);
+    if ((st == PNEUMO_OK) != (map != NULL))
+        fail_msg("gradcam: status %d but map %p", st, (void *)map);
+    pneumo_tensor_destroy(map);
+    return st;
+}
+
 /* ---- one training step: afterwards a step still works ---- */
 
 static pneumo_status op_train_step(void *ctx)
@@ -433,6 +448,9 @@ static void test_alloc_failures(void **state)
     total += run_prepared("predict_image (first call)", load_fresh, op_predict_image_fresh,
                           NULL, &f);
     total += run_until_success("predict_file", op_predict_file, after_predict, &f);
+    after_load(&f, 1);
+    total += run_until_success("gradcam", op_gradcam, after_predict, &f);
+    total += run_prepared("gradcam (first call)", load_fresh, op_gradcam, after_predict_fresh, &f);
     total += run_until_success("train_step", op_train_step, after_train_step, &f);
     total += run_prepared("train_step (first call)", load_fresh, op_train_step_fresh,
                           after_train_step_fresh, &f);

@@ -74,4 +74,9 @@ pneumo_status pn_image_decode_resized(const void *data, size_t size, const char 
                                       const pneumo_decode_limits *limits, uint8_t *dst,
                                       int32_t *src_w, int32_t *src_h);
 
+/* Encode width x height RGB pixels (3 bytes each) as a PNG in memory;
+ * *data is malloc'ed (pneumo_free). Errors name `label`. */
+pneumo_status pn_png_encode_rgb(const uint8_t *rgb, int32_t width, int32_t height, const char *label,
+                                void **data, size_t *size);
+
 #endif

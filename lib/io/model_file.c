@@ -107,9 +107,9 @@ pneumo_status pneumo_model_save(const pneumo_model *m, const pneumo_optimizer *o
 pneumo_status pn_model_save_extra(const pneumo_model *m, const pneumo_optimizer *opt, const char *path,
                                   const char *extra_key, const char *extra_value)
 {
-    pn_buf arch, optj;
+    pn_buf arch, optj, card;
     char seed[32], steps[32];
-    pn_st_meta meta[7];
+    pn_st_meta meta[8];
     size_t nmeta = 0, nt = 0, cap;
     pn_st_tensor *tensors = NULL;
     char (*names)[128] = NULL;
@@ -127,7 +127,9 @@ pneumo_status pn_model_save_extra(const pneumo_model *m, const pneumo_optimizer 
 
     pn_buf_init(&arch);
     pn_buf_init(&optj);
+    pn_buf_init(&card);
     architecture_json(&arch, m);
+    pn_card_json(&card, m, 0);
     if (opt)
         optimizer_json(&optj, opt);
     snprintf(seed, sizeof seed, "%" PRIu64, m->seed);
@@ -137,6 +139,7 @@ pneumo_status pn_model_save_extra(const pneumo_model *m, const pneumo_optimizer 
     meta[nmeta++] = (pn_st_meta){"architecture", arch.data};
     meta[nmeta++] = (pn_st_meta){"seed", seed};
     meta[nmeta++] = (pn_st_meta){"train_steps", steps};
+    meta[nmeta++] = (pn_st_meta){"model_card", card.data};
     if (opt)
         meta[nmeta++] = (pn_st_meta){"optimizer", optj.data};
     if (extra_key && extra_value)
@@ -145,7 +148,11 @@ pneumo_status pn_model_save_extra(const pneumo_model *m, const pneumo_optimizer 
     cap = (size_t)m->nlayers * 2 * (1 + (with_state ? (size_t)slot_count(opt) : 0));
     tensors = pn_calloc(cap ? cap : 1, sizeof *tensors);
     names = pn_calloc(cap ? cap : 1, sizeof *names);
-    if (arch.failed || optj.failed || !tensors || !names) {
+    if (card.failed == PN_BUF_BADINPUT) {
+        st = pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_model_save: %s: the model card does not encode as JSON", path);
+        goto done;
+    }
+    if (arch.failed || optj.failed || card.failed || !tensors || !names) {
         st = pn_error_nomem("pneumo_model_save", cap * (sizeof *tensors + sizeof *names));
         goto done;
     }
@@ -180,6 +187,7 @@ done:
     free(names);
     pn_buf_free(&arch);
     pn_buf_free(&optj);
+    pn_buf_free(&card);
     return st;
 }
 
@@ -515,6 +523,14 @@ static pneumo_status pn_model_load_labeled(const void *data, size_t size, const 
         return st;
     if ((st = build_model(f, size, label, &m)) != PNEUMO_OK)
         goto fail;
+    if (pn_st_meta_get(f, "model_card")) {
+        if ((st = pn_card_parse(m, pn_st_meta_get(f, "model_card"), label)) != PNEUMO_OK)
+            goto fail;
+    } else {
+        /* written before the card existed: today's defaults */
+        const char *ver = pn_st_meta_get(f, "libpneumo_version");
+        snprintf(m->card.library_version, sizeof m->card.library_version, "%s", ver ? ver : "");
+    }
     for (int32_t i = 0; i < m->nlayers; i++) {
         pn_layer *l = &m->layers[i];
         if (l->nw && copy_tensor(f, label, l->w_name, l->w_ndim, l->w_shape, l->w, 1) < 0)

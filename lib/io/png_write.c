@@ -57,10 +57,11 @@ static void pn_png_flush_fn(png_structp png)
     (void)png; /* memory output: nothing to flush */
 }
 
-/* Encode to ctx->data/ctx->size (malloc'ed, caller frees). `label` names the
+/* Encode width x height pixels of `channels` bytes (1: gray, 3: RGB) to
+ * ctx->data/ctx->size (malloc'ed, caller frees). `label` names the
  * destination in messages. */
-static pneumo_status pn_png_encode(const pneumo_image *img, const char *label,
-                                   struct pn_png_wctx *ctx)
+static pneumo_status pn_png_encode(const uint8_t *pixels, int32_t width, int32_t height, int channels,
+                                   const char *label, struct pn_png_wctx *ctx)
 {
     png_structp png;
     png_infop info;
@@ -88,12 +89,12 @@ static pneumo_status pn_png_encode(const pneumo_image *img, const char *label,
      * any image pneumo_image_create accepts fits in PNG's 31-bit sizes. */
     png_set_user_limits(png, PNG_UINT_31_MAX, PNG_UINT_31_MAX);
     png_set_write_fn(png, ctx, pn_png_write_fn, pn_png_flush_fn);
-    png_set_IHDR(png, info, (png_uint_32)img->width, (png_uint_32)img->height, 8,
-                 PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
-                 PNG_FILTER_TYPE_DEFAULT);
+    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8,
+                 channels == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, info);
-    for (int32_t y = 0; y < img->height; y++)
-        png_write_row(png, img->pixels + (size_t)y * (size_t)img->width);
+    for (int32_t y = 0; y < height; y++)
+        png_write_row(png, pixels + (size_t)y * (size_t)width * (size_t)channels);
     png_write_end(png, NULL);
     png_destroy_write_struct(&png, &info);
     return PNEUMO_OK;
@@ -123,7 +124,7 @@ pneumo_status pneumo_image_encode_png(const pneumo_image *img, void **data,
     if (st != PNEUMO_OK)
         return st;
     struct pn_png_wctx ctx;
-    st = pn_png_encode(img, label, &ctx);
+    st = pn_png_encode(img->pixels, img->width, img->height, 1, label, &ctx);
     if (st != PNEUMO_OK)
         return st;
     *data = ctx.data;
@@ -139,11 +140,21 @@ pneumo_status pneumo_image_save_png(const pneumo_image *img, const char *path)
     if (st != PNEUMO_OK)
         return st;
     struct pn_png_wctx ctx;
-    st = pn_png_encode(img, path, &ctx);
+    st = pn_png_encode(img->pixels, img->width, img->height, 1, path, &ctx);
     if (st != PNEUMO_OK)
         return st;
     st = pn_atomic_write(path, ctx.data, ctx.size);
     free(ctx.data);
+    return st;
+}
+
+pneumo_status pn_png_encode_rgb(const uint8_t *rgb, int32_t width, int32_t height, const char *label,
+                               void **data, size_t *size)
+{
+    struct pn_png_wctx ctx;
+    pneumo_status st = pn_png_encode(rgb, width, height, 3, label, &ctx);
+    *data = st == PNEUMO_OK ? ctx.data : NULL;
+    *size = st == PNEUMO_OK ? ctx.size : 0;
     return st;
 }
 

@@ -14,6 +14,10 @@
 
 static atomic_uint_fast64_t next_model_id = 1;
 
+struct pn_shared_weights {
+    atomic_int refs; /* handles using the weights */
+};
+
 /* Parameter tensors start on 16-float (64-byte) boundaries. */
 static int64_t round_up16(int64_t n) { return (n + 15) & ~(int64_t)15; }
 
@@ -59,6 +63,13 @@ pneumo_status pneumo_model_create(int32_t height, int32_t width, int32_t channel
     m = pn_calloc(1, sizeof *m);
     if (!m)
         return pn_error_nomem("pneumo_model_create", sizeof *m);
+    m->shared = pn_malloc(sizeof *m->shared);
+    if (!m->shared) {
+        free(m);
+        return pn_error_nomem("pneumo_model_create", sizeof *m->shared);
+    }
+    atomic_init(&m->shared->refs, 1);
+    pn_card_init(&m->card);
     m->id = atomic_fetch_add(&next_model_id, 1);
     m->seed = seed;
     /* A 1x1 spatial input is a flat feature vector, like Keras' Input(shape=(c,)). */
@@ -108,7 +119,11 @@ void pneumo_model_destroy(pneumo_model *m)
         if (m->layers[i].ops->destroy)
             m->layers[i].ops->destroy(&m->layers[i]);
     free(m->layers);
-    pn_aligned_free(m->params);
+    /* the last handle sharing the weights frees them */
+    if (atomic_fetch_sub(&m->shared->refs, 1) == 1) {
+        pn_aligned_free(m->params);
+        free(m->shared);
+    }
     pn_aligned_free(m->grads);
     pn_aligned_free(m->image_in);
     free(m);
@@ -130,11 +145,11 @@ static void refresh_param_views(pneumo_model *m)
         pn_layer *l = &m->layers[i];
         if (l->nw) {
             l->w = m->params + l->w_off;
-            l->dw = m->grads + l->w_off;
+            l->dw = m->grads ? m->grads + l->w_off : NULL;
         }
         if (l->nb) {
             l->b = m->params + l->b_off;
-            l->db = m->grads + l->b_off;
+            l->db = m->grads ? m->grads + l->b_off : NULL;
         }
     }
 }
@@ -153,9 +168,77 @@ static void name_layer(pneumo_model *m, pn_layer *l)
     snprintf(l->b_name, sizeof l->b_name, "%s/bias", l->name);
 }
 
+pneumo_status pn_model_check_exclusive(const pneumo_model *m, const char *fn)
+{
+    int refs = atomic_load(&m->shared->refs);
+    if (refs > 1)
+        return pn_error(PNEUMO_ERR_STATE,
+                        "%s: the weights are shared by %d model handles (inference clones); "
+                        "destroy the clones before changing them", fn, refs);
+    return PNEUMO_OK;
+}
+
+pneumo_status pn_model_ensure_grads(pneumo_model *m)
+{
+    if (m->grads || !m->arena_size)
+        return PNEUMO_OK;
+    m->grads = pn_aligned_calloc((size_t)m->arena_size, sizeof(float));
+    if (!m->grads)
+        return pn_error_nomem("gradient arena", (size_t)m->arena_size * sizeof(float));
+    refresh_param_views(m);
+    return PNEUMO_OK;
+}
+
+pneumo_status pneumo_model_clone_inference(const pneumo_model *src, pneumo_model **out)
+{
+    const char *fn = "pneumo_model_clone_inference";
+    pneumo_model *m;
+    if (!src || !out)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: %s is NULL", fn, src ? "out" : "model");
+    *out = NULL;
+    if (src->nlayers == 0)
+        return pn_error(PNEUMO_ERR_STATE, "%s: the model has no layers", fn);
+    m = pn_calloc(1, sizeof *m);
+    if (!m)
+        return pn_error_nomem(fn, sizeof *m);
+    m->layers = pn_malloc((size_t)src->nlayers * sizeof *m->layers);
+    if (!m->layers) {
+        free(m);
+        return pn_error_nomem(fn, (size_t)src->nlayers * sizeof *m->layers);
+    }
+    memcpy(m->layers, src->layers, (size_t)src->nlayers * sizeof *m->layers);
+    for (int32_t i = 0; i < src->nlayers; i++) {
+        /* per-batch scratch is the clone's own */
+        m->layers[i].argmax = NULL;
+        m->layers[i].mask = NULL;
+        m->layers[i].scratch_cap = 0;
+    }
+    m->id = atomic_fetch_add(&next_model_id, 1);
+    m->seed = src->seed;
+    m->input = src->input;
+    m->nlayers = m->layers_cap = src->nlayers;
+    m->params = src->params;
+    m->shared = src->shared;
+    atomic_fetch_add(&m->shared->refs, 1);
+    m->arena_size = src->arena_size;
+    m->nparams = src->nparams;
+    m->act_values = src->act_values;
+    m->no_fusion = src->no_fusion;
+    m->kernels = src->kernels;
+    m->train_steps = src->train_steps;
+    m->threads = 1;
+    m->card = src->card;
+    refresh_param_views(m);
+    *out = m;
+    return PNEUMO_OK;
+}
+
 pneumo_status pn_model_append(pneumo_model *m, pn_layer *l)
 {
     int64_t extra = round_up16(l->nw) + round_up16(l->nb);
+    pneumo_status st;
+    if ((st = pn_model_check_exclusive(m, l->ops->keras_class)) != PNEUMO_OK)
+        return st;
     if (m->nlayers >= PN_MAX_LAYERS)
         return pn_error(PNEUMO_ERR_LIMIT, "model has the maximum of %d layers", PN_MAX_LAYERS);
     if (m->act_values + pn_dims_size(&l->out) > PN_MAX_SAMPLE_VALUES)
@@ -399,6 +482,8 @@ static pneumo_status param_view(pneumo_model *m, int32_t index, int grad, pneumo
     if (!l)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: index %d outside 0..%d", fn, index,
                         pneumo_model_num_param_tensors(m) - 1);
+    if (grad && !m->grads)
+        return pn_error(PNEUMO_ERR_STATE, "%s: this inference clone has computed no gradients", fn);
     if (is_bias)
         return pneumo_tensor_wrap(1, l->b_shape, grad ? l->db : l->b, out);
     return pneumo_tensor_wrap(l->w_ndim, l->w_shape, grad ? l->dw : l->w, out);

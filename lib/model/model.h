@@ -2,10 +2,29 @@
 #ifndef PN_MODEL_MODEL_H
 #define PN_MODEL_MODEL_H
 
+#include "io/json.h"
 #include "layers/layer.h"
 
 #define PN_MAX_THREADS 64
 #include "pneumo/model.h"
+#include "pneumo/model_info.h"
+#include "pneumo/image.h"
+
+/* The model card (pneumo/model_info.h): what serving needs besides weights. */
+typedef struct pn_card {
+    char class_names[2][PNEUMO_CLASS_NAME_MAX + 1];
+    int32_t resample;  /* pneumo_resample */
+    float rescale;
+    float threshold;
+    int32_t epochs;    /* -1: unknown */
+    int64_t class_counts[2];
+    double val_loss, val_accuracy, val_auc; /* NaN: unknown */
+    char library_version[32]; /* of the file it was loaded from; "" if never saved */
+} pn_card;
+
+/* Weights shared between a model and its inference clones: the reference
+ * count of m->params (1 while a model has no clone). */
+typedef struct pn_shared_weights pn_shared_weights;
 
 struct pneumo_model {
     uint64_t id;     /* unique per process: optimizers bind to it */
@@ -18,7 +37,8 @@ struct pneumo_model {
     /* All parameters in one aligned arena, each tensor starting on a 64-byte
      * boundary (padding stays zero), gradients in a twin arena. Optimizers
      * update the whole arena as one vector. */
-    float *params, *grads;
+    float *params, *grads; /* grads NULL in an inference clone until Grad-CAM needs it */
+    pn_shared_weights *shared;
     int64_t arena_size; /* floats, including padding */
     int64_t nparams;    /* trainable values, excluding padding */
     int64_t act_values; /* activation values per sample, summed over layers */
@@ -55,11 +75,41 @@ struct pneumo_model {
     void (*step_hook)(void *ctx, int32_t first, int32_t last, int backward, int end);
     void *step_hook_ctx;
     int64_t thread_grads_stride;
+
+    pn_card card;
 };
 
 /* Add a configured layer (from pn_*_setup): names it Keras-style, extends the
  * parameter arena and initialises the weights from (seed, layer index). */
 pneumo_status pn_model_append(pneumo_model *m, pn_layer *l);
+
+/* STATE error unless the model's weights are its own alone (no inference
+ * clone shares them): guards every call that writes the weights. */
+pneumo_status pn_model_check_exclusive(const pneumo_model *m, const char *fn);
+
+/* Allocate the gradient arena where an inference clone lacks one. */
+pneumo_status pn_model_ensure_grads(pneumo_model *m);
+
+/* The defaults of a new model's card. */
+void pn_card_init(pn_card *c);
+
+/* Card <-> model-file JSON ("model_card" metadata entry). Parsing checks every
+ * field and leaves the card unchanged on failure. */
+void pn_card_json(pn_buf *b, const pneumo_model *m, int with_model_facts);
+pneumo_status pn_card_parse(pneumo_model *m, const char *text, const char *label);
+
+/* Grad-CAM's pass (lib/model/gradcam.c): one sample x, every layer unfused
+ * (direct convolution, outputs stored), inference mode, the last layer's
+ * logit z; then backward of sign * z down to the output of `layer`. *act and
+ * *grad point at that output and its gradient (valid until the model's next
+ * pass). Leaves the model unfused until pn_model_set_fusion(m, 1). */
+pneumo_status pn_model_explain_pass(pneumo_model *m, const float *x, int32_t layer, float sign,
+                                    const float **act, const float **grad, float *logit);
+
+/* A new (1, H, W, 1) tensor of img preprocessed by the model card (resize,
+ * rescale); errors name `fn`. */
+pneumo_status pn_model_image_tensor(const pneumo_model *m, const pneumo_image *img, pneumo_tensor **out,
+                                    const char *fn);
 
 /* Per-sample output dims of the last layer (the input dims for an empty model). */
 const pn_dims *pn_model_out_dims(const pneumo_model *m);

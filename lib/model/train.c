@@ -315,12 +315,17 @@ static pneumo_status forward(pneumo_model *m, int32_t n, const float *x, int tra
 }
 
 /* Backward from dL/dz in gbuf[0] (for the last layer, whose activation the
- * loss absorbed) down to the first layer; accumulates parameter gradients. */
-static pneumo_status backward(pneumo_model *m, int32_t n, const float *x)
+ * loss absorbed) down to the first layer after `stop` (-1: all layers);
+ * accumulates parameter gradients. Returns the gbuf index that holds dL/dx of
+ * the last step run (the gradient w.r.t. layer stop's output). `training` 0
+ * passes gradients through dropout, as for a forward pass in inference mode. */
+static int backward_to(pneumo_model *m, int32_t n, const float *x, int32_t stop, int training,
+                       pneumo_status *status)
 {
     int cur = 0;
+    *status = PNEUMO_OK;
     memset(m->grads, 0, (size_t)m->arena_size * sizeof(float));
-    for (int32_t i = m->nlayers - 1; i >= 0; i = step_first(m, i) - 1) {
+    for (int32_t i = m->nlayers - 1; i > stop; i = step_first(m, i) - 1) {
         const int32_t first = step_first(m, i);
         layer_job j;
         pneumo_status st;
@@ -328,7 +333,7 @@ static pneumo_status backward(pneumo_model *m, int32_t n, const float *x)
         j.m = m;
         j.l = &m->layers[first];
         j.fused = first != i;
-        j.run = (pn_run){.k = model_kernels(m), .training = 1, .skip_act = i == m->nlayers - 1,
+        j.run = (pn_run){.k = model_kernels(m), .training = training, .skip_act = i == m->nlayers - 1,
                          .seed = m->seed, .step = m->train_steps - 1};
         j.n = n;
         j.backward = 1;
@@ -336,11 +341,39 @@ static pneumo_status backward(pneumo_model *m, int32_t n, const float *x)
         j.y = m->acts[i];
         j.dy = m->gbuf[cur];
         j.dx = first ? m->gbuf[1 - cur] : NULL;
-        if ((st = run_step(&j, first, i)) != PNEUMO_OK)
-            return pn_error_prefix("%s backward", j.l->name);
+        if ((st = run_step(&j, first, i)) != PNEUMO_OK) {
+            *status = pn_error_prefix("%s backward", j.l->name);
+            return cur;
+        }
         cur = 1 - cur;
     }
-    return PNEUMO_OK;
+    return cur;
+}
+
+static pneumo_status backward(pneumo_model *m, int32_t n, const float *x)
+{
+    pneumo_status st;
+    backward_to(m, n, x, -1, 1, &st);
+    return st;
+}
+
+pneumo_status pn_model_explain_pass(pneumo_model *m, const float *x, int32_t layer, float sign,
+                                    const float **act, const float **grad, float *logit)
+{
+    pneumo_status st;
+    int at;
+    if ((st = pn_model_ensure_grads(m)) != PNEUMO_OK)
+        return st;
+    pn_model_set_fusion(m, 0);
+    st = forward(m, 1, x, 0, 1);
+    if (st == PNEUMO_OK) {
+        *logit = m->acts[m->nlayers - 1][0];
+        m->gbuf[0][0] = sign; /* d(sign * z) / dz */
+        at = backward_to(m, 1, x, layer, 0, &st);
+        *act = m->acts[layer];
+        *grad = m->gbuf[at];
+    }
+    return st;
 }
 
 /* Labels (N) or (N, 1) in [0, 1], weights (N) finite and >= 0, or NULL. */
@@ -405,6 +438,10 @@ static pneumo_status run_loss(pneumo_model *m, const pneumo_tensor *x, const pne
     if ((st = check_loss_head(m, fn)) != PNEUMO_OK)
         return st;
     if ((st = check_targets(n, labels, weights, fn)) != PNEUMO_OK)
+        return st;
+    if (training && (st = pn_model_check_exclusive(m, fn)) != PNEUMO_OK)
+        return st;
+    if (training && (st = pn_model_ensure_grads(m)) != PNEUMO_OK)
         return st;
     if ((st = forward(m, n, x->data, training, 1)) != PNEUMO_OK)
         return st;

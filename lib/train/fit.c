@@ -328,6 +328,24 @@ static pneumo_status save_checkpoint(pneumo_model *m, pneumo_optimizer *opt, con
     return st;
 }
 
+/* The model card's provenance after an epoch: what a saved model (final,
+ * best or checkpoint) says about how it was made. */
+static void record_provenance(pneumo_model *m, const pneumo_dataset *train, const pneumo_epoch_record *rec,
+                              const float *val_probs, const float *val_labels, int64_t nval)
+{
+    pn_card *c = &m->card;
+    c->epochs = rec->epoch + 1;
+    for (int32_t k = 0; k < 2; k++)
+        c->class_counts[k] = k < pneumo_dataset_num_classes(train) ? pneumo_dataset_class_count(train, k) : 0;
+    c->val_loss = rec->val_loss;
+    c->val_accuracy = rec->val_accuracy;
+    c->val_auc = NAN;
+    if (val_probs && pneumo_roc_auc(val_probs, val_labels, nval, &c->val_auc) != PNEUMO_OK) {
+        c->val_auc = NAN; /* one class only */
+        pneumo_clear_error();
+    }
+}
+
 static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dataset *train,
                               pneumo_dataset *val, const pneumo_fit_options *o, fit_state *state,
                               int resuming, pneumo_history *h)
@@ -337,7 +355,7 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
     pn_reduce_lr *rl = &state->rl;
     fit_run run;
     pneumo_tensor *weights = NULL;
-    float *best_params = NULL;
+    float *best_params = NULL, *val_probs = NULL, *val_labels = NULL;
     double cw[2] = {1.0, 1.0};
     int use_weights, have_best_params = 0;
     int32_t ckpt_monitor;
@@ -379,6 +397,15 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
         pn_reduce_lr_reset(rl);
         state->ckpt_best = ckpt_mode == PN_MODE_MIN ? INFINITY : -INFINITY;
     }
+    if (val) {
+        size_t nval = (size_t)pneumo_dataset_size(val);
+        val_probs = pn_malloc((nval ? nval : 1) * sizeof *val_probs);
+        val_labels = pn_malloc((nval ? nval : 1) * sizeof *val_labels);
+        if (!val_probs || !val_labels) {
+            st = pn_error_nomem("validation predictions", 2 * nval * sizeof(float));
+            goto done;
+        }
+    }
     if (o->early_stopping.enabled && o->early_stopping.restore_best_weights) {
         best_params = pn_aligned_alloc((size_t)m->arena_size * sizeof(float));
         if (!best_params) {
@@ -415,10 +442,11 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
         if ((st = train_epoch(&run, train, cw, use_weights, weights, &rec, t0)) != PNEUMO_OK)
             goto done;
         if (val && (st = pn_evaluate_dataset(m, val, o->batch_size, &rec.val_loss, &rec.val_accuracy,
-                                             NULL, NULL)) != PNEUMO_OK) {
+                                             val_probs, val_labels)) != PNEUMO_OK) {
             pn_error_prefix("validation after epoch %d", epoch + 1);
             goto done;
         }
+        record_provenance(m, train, &rec, val ? val_probs : NULL, val_labels, val ? pneumo_dataset_size(val) : 0);
         rec.seconds = now() - t0;
         if ((st = pn_history_append(h, &rec)) != PNEUMO_OK)
             goto done;
@@ -476,6 +504,8 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
     st = PNEUMO_OK;
 done:
     pn_aligned_free(best_params);
+    free(val_probs);
+    free(val_labels);
     pneumo_tensor_destroy(weights);
     return st;
 }

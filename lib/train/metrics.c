@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "io/json.h"
 #include "pneumo/metrics.h"
+#include "pneumo/model_info.h"
 
 static pneumo_status check_inputs(const float *probs, const float *labels, int64_t n, const char *fn)
 {
@@ -147,5 +148,72 @@ pneumo_status pneumo_roc_auc(const float *probs, const float *labels, int64_t n,
     }
     *auc = (rank_sum - pos * (pos + 1.0) / 2.0) / (pos * ((double)n - pos));
     free(s);
+    return PNEUMO_OK;
+}
+
+pneumo_status pneumo_youden_threshold(const float *probs, const float *labels, int64_t n, float *threshold)
+{
+    const char *fn = "pneumo_youden_threshold";
+    pneumo_status st = check_inputs(probs, labels, n, fn);
+    scored *s;
+    double pos = 0.0, neg, best_j = -2.0, best_t = 0.5, tp, fp;
+    if (st != PNEUMO_OK)
+        return st;
+    if (!threshold)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: threshold is NULL", fn);
+    if (n < 2)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: needs at least 2 samples, got %lld", fn, (long long)n);
+    for (int64_t i = 0; i < n; i++)
+        if (!(probs[i] >= 0.0f && probs[i] <= 1.0f))
+            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: probability %lld is %g, outside [0, 1]", fn, (long long)i,
+                            (double)probs[i]);
+    s = pn_malloc((size_t)n * sizeof *s);
+    if (!s)
+        return pn_error_nomem(fn, (size_t)n * sizeof *s);
+    for (int64_t i = 0; i < n; i++) {
+        s[i].p = probs[i];
+        s[i].y = labels[i];
+        pos += labels[i];
+    }
+    neg = (double)n - pos;
+    if (pos == 0.0 || neg == 0.0) {
+        free(s);
+        return pn_error(PNEUMO_ERR_STATE, "%s: only one class present; Youden's J is undefined", fn);
+    }
+    qsort(s, (size_t)n, sizeof *s, by_score); /* ascending */
+    /* Walk the cuts from "everything is class 1" upwards: the cut between the
+     * distinct scores s[i-1] and s[i] classes s[i..n-1] as 1. */
+    tp = pos;
+    fp = neg;
+    for (int64_t i = 0; i <= n;) {
+        double t, j;
+        if (i == 0)
+            t = s[0].p / 2.0;
+        else if (i == n)
+            t = (s[n - 1].p + 1.0) / 2.0;
+        else
+            t = ((double)s[i - 1].p + (double)s[i].p) / 2.0;
+        j = tp / pos - fp / neg;
+        if (t > 0.0 && t < 1.0 &&
+            (j > best_j + 1e-12 || (fabs(j - best_j) <= 1e-12 && fabs(t - 0.5) < fabs(best_t - 0.5)))) {
+            best_j = j;
+            best_t = t;
+        }
+        if (i == n)
+            break;
+        {
+            int64_t k = i;
+            while (k < n && s[k].p == s[i].p) {
+                if (s[k].y > 0.5f)
+                    tp -= 1.0;
+                else
+                    fp -= 1.0;
+                k++;
+            }
+            i = k;
+        }
+    }
+    free(s);
+    *threshold = (float)best_t;
     return PNEUMO_OK;
 }

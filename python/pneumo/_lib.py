@@ -234,6 +234,30 @@ _PROTOTYPES = {
     "pneumo_model_evaluate": (st, [P, P, i32, f32, ptr(S.Evaluation), P, P]),
     "pneumo_model_predict_image": (st, [P, P, fptr]),
     "pneumo_model_predict_file": (st, [P, cstr, fptr]),
+    "pneumo_model_clone_inference": (st, [P, PP]),
+    # model_info.h
+    "pneumo_preprocessing_default": (None, [ptr(S.Preprocessing)]),
+    "pneumo_provenance_default": (None, [ptr(S.Provenance)]),
+    "pneumo_model_preprocessing": (st, [P, ptr(S.Preprocessing)]),
+    "pneumo_model_set_preprocessing": (st, [P, ptr(S.Preprocessing)]),
+    "pneumo_model_num_classes": (i32, [P]),
+    "pneumo_model_class_name": (cstr, [P, i32]),
+    "pneumo_model_set_class_names": (st, [P, i32, ptr(cstr)]),
+    "pneumo_model_threshold": (f32, [P]),
+    "pneumo_model_set_threshold": (st, [P, f32]),
+    "pneumo_model_provenance": (st, [P, ptr(S.Provenance)]),
+    "pneumo_model_set_provenance": (st, [P, ptr(S.Provenance)]),
+    "pneumo_model_info_json": (st, [P, ctypes.c_char_p, sz, ptr(sz)]),
+    "pneumo_youden_threshold": (st, [fptr, fptr, i64, fptr]),
+    "pneumo_model_diagnosis_sentence": (st, [P, f32, ctypes.c_char_p, sz, ptr(sz), ptr(i32)]),
+    # gradcam.h
+    "pneumo_gradcam_default_options": (None, [ptr(S.GradcamOptions)]),
+    "pneumo_overlay_default_options": (None, [ptr(S.OverlayOptions)]),
+    "pneumo_model_gradcam": (st, [P, P, ptr(S.GradcamOptions), PP, ptr(S.GradcamInfo)]),
+    "pneumo_model_gradcam_image": (st, [P, P, ptr(S.GradcamOptions), PP, ptr(S.GradcamInfo)]),
+    "pneumo_gradcam_upsample": (st, [P, i32, i32, PP]),
+    "pneumo_gradcam_overlay_png": (st, [P, P, ptr(S.OverlayOptions), PP, ptr(sz)]),
+    "pneumo_gradcam_save_overlay": (st, [P, P, ptr(S.OverlayOptions), cstr]),
     # report.h
     "pneumo_report_create": (st, [cstr, PP]),
     "pneumo_report_destroy": (None, [P]),
@@ -317,13 +341,13 @@ def call(name, *args):
     return status
 
 
-def fetch_string(fn, *args):
-    """Call a snprintf-style function (..., buf, size, size_t *needed) twice: once
-    to size the buffer, once to fill it."""
+def fetch_string(fn, *args, _extra=()):
+    """Call a snprintf-style function (..., buf, size, size_t *needed[, extra...])
+    twice: once to size the buffer, once to fill it."""
     needed = ctypes.c_size_t(0)
-    call(fn, *args, None, 0, ctypes.byref(needed))
+    call(fn, *args, None, 0, ctypes.byref(needed), *_extra)
     buf = ctypes.create_string_buffer(needed.value + 1)
-    call(fn, *args, buf, len(buf), ctypes.byref(needed))
+    call(fn, *args, buf, len(buf), ctypes.byref(needed), *_extra)
     return buf.value.decode("utf-8", "replace")
 
 

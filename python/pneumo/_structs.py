@@ -57,6 +57,7 @@ ENUM_VALUES = {
     "PNEUMO_CLASS_WEIGHT_NONE": CLASS_WEIGHT_NONE,
     "PNEUMO_CLASS_WEIGHT_BALANCED": CLASS_WEIGHT_BALANCED,
     "PNEUMO_CLASS_WEIGHT_CUSTOM": CLASS_WEIGHT_CUSTOM,
+    "PNEUMO_COLOR_GRAYSCALE": 0, "PNEUMO_CLASS_NAME_MAX": 63,
 }
 
 
@@ -186,6 +187,35 @@ class Evaluation(_Struct):
                 ("roc_auc", c_double), ("count", c_int64), ("reserved", c_uint32 * 8)]
 
 
+class Preprocessing(_Struct):
+    _fields_ = [("size", c_uint32), ("height", c_int32), ("width", c_int32),
+                ("color_mode", c_int32), ("resample", c_int32), ("rescale", c_float),
+                ("reserved", c_uint32 * 8)]
+
+
+class Provenance(_Struct):
+    _fields_ = [("size", c_uint32), ("epochs", c_int32), ("seed", c_uint64),
+                ("class_counts", c_int64 * 2), ("val_loss", c_double), ("val_accuracy", c_double),
+                ("val_auc", c_double), ("library_version", ctypes.c_char * 32),
+                ("reserved", c_uint32 * 8)]
+
+
+class GradcamOptions(_Struct):
+    _fields_ = [("size", c_uint32), ("layer", c_int32), ("target", c_int32),
+                ("reserved", c_uint32 * 8)]
+
+
+class GradcamInfo(_Struct):
+    _fields_ = [("size", c_uint32), ("layer", c_int32), ("target", c_int32), ("height", c_int32),
+                ("width", c_int32), ("probability", c_float), ("max", c_float),
+                ("reserved", c_uint32 * 8)]
+
+
+class OverlayOptions(_Struct):
+    _fields_ = [("size", c_uint32), ("alpha", c_float), ("max_side", c_int32),
+                ("reserved", c_uint32 * 8)]
+
+
 # C struct name -> ctypes class, for the layout test.
 STRUCTS = {
     "pneumo_conv2d_params": Conv2DParams,
@@ -204,6 +234,11 @@ STRUCTS = {
     "pneumo_fit_options": FitOptions,
     "pneumo_epoch_record": EpochRecord,
     "pneumo_evaluation": Evaluation,
+    "pneumo_preprocessing": Preprocessing,
+    "pneumo_provenance": Provenance,
+    "pneumo_gradcam_options": GradcamOptions,
+    "pneumo_gradcam_info": GradcamInfo,
+    "pneumo_overlay_options": OverlayOptions,
 }
 
 __all__ = ["STRUCTS", "ENUM_VALUES", "FIT_CALLBACK", "c_int"]

@@ -27,6 +27,7 @@ import sys
 import threading
 from contextlib import ExitStack
 from ctypes import byref, c_float, c_int32, c_int64, c_void_p
+from ctypes import sizeof as ctypes_sizeof, c_size_t as ctypes_size_t, string_at as ctypes_string_at
 from dataclasses import dataclass
 
 from . import _lib as L
@@ -637,17 +638,159 @@ class Model(L.Handle):
                 img.close()
 
     def diagnose(self, path_or_image):
-        """The article's single-image diagnosis: (probability of pneumonia, label
-        'Pneumonia' or 'Normal', sentence), e.g. (0.9731, 'Pneumonia', 'I am 97.31%
-        percent confirmed that this is a Pneumonia case'); p >= 0.5 is Pneumonia."""
+        """The article's single-image diagnosis: (probability of pneumonia, label,
+        sentence), e.g. (0.9731, 'Pneumonia', 'I am 97.31% percent confirmed that
+        this is a Pneumonia case'); p >= the model's threshold (0.5 unless the model
+        file says otherwise) is class 1. Labels are the model's class names as the
+        article prints them ('PNEUMONIA' -> 'Pneumonia')."""
         if isinstance(path_or_image, Image) or (np is not None and
                                                  isinstance(path_or_image, np.ndarray)):
             p = self.predict_image(path_or_image)
         else:
             p = self.predict_file(path_or_image)
-        if p >= 0.5:
-            return p, "Pneumonia", f"I am {p:.2%} percent confirmed that this is a Pneumonia case"
-        return p, "Normal", f"I am {1.0 - p:.2%} percent confirmed that this is a Normal case"
+        label = c_int32()
+        with self._lock:
+            sentence = L.fetch_string("pneumo_model_diagnosis_sentence", self.handle, c_float(p),
+                                      _extra=(byref(label),))
+            name = self.class_names[label.value]
+        if name.upper() == name:
+            name = name[:1] + name[1:].lower()
+        return p, name, sentence
+
+    # --- serving: clones and the model card ------------------------------------------
+    def clone_inference(self):
+        """A new Model sharing this model's weights read-only (no copy), with its own
+        buffers, for inference on another thread (pneumo_model_clone_inference).
+        While a clone exists, training any model sharing the weights raises
+        StateError."""
+        out = c_void_p()
+        with self._lock:
+            L.call("pneumo_model_clone_inference", self.handle, byref(out))
+        return Model._adopt(out.value)
+
+    @property
+    def class_names(self):
+        """Names of class 0 and 1 from the model card (default ['NORMAL', 'PNEUMONIA'])."""
+        with self._lock:
+            n = L.lib.pneumo_model_num_classes(self.handle) or 2
+            return [L.lib.pneumo_model_class_name(self.handle, i).decode() for i in range(n)]
+
+    @class_names.setter
+    def class_names(self, names):
+        names = [str(n).encode() for n in names]
+        arr = (L.cstr * len(names))(*names)
+        with self._lock:
+            L.call("pneumo_model_set_class_names", self.handle, len(names), arr)
+
+    @property
+    def threshold(self):
+        """Operating threshold: p >= threshold is class 1 (default 0.5)."""
+        with self._lock:
+            return L.lib.pneumo_model_threshold(self.handle)
+
+    @threshold.setter
+    def threshold(self, t):
+        with self._lock:
+            L.call("pneumo_model_set_threshold", self.handle, c_float(float(t)))
+
+    @property
+    def preprocessing(self):
+        """How an image becomes the input: dict of height, width, color_mode,
+        resample ('nearest' or 'bilinear') and rescale."""
+        p = S.Preprocessing()
+        L.lib.pneumo_preprocessing_default(byref(p))
+        with self._lock:
+            L.call("pneumo_model_preprocessing", self.handle, byref(p))
+        resample = {v: k for k, v in S.RESAMPLES.items()}[p.resample]
+        return {"height": p.height, "width": p.width, "color_mode": "grayscale",
+                "resample": resample, "rescale": p.rescale}
+
+    @property
+    def provenance(self):
+        """Where the model came from: dict of library_version, seed, epochs,
+        class_counts, val_loss, val_accuracy, val_auc (None where unknown)."""
+        p = S.Provenance()
+        L.lib.pneumo_provenance_default(byref(p))
+        with self._lock:
+            L.call("pneumo_model_provenance", self.handle, byref(p))
+        return {"library_version": p.library_version.decode(), "seed": p.seed,
+                "epochs": None if p.epochs < 0 else p.epochs,
+                "class_counts": [None if c < 0 else c for c in p.class_counts],
+                "val_loss": _nan_to_none(p.val_loss), "val_accuracy": _nan_to_none(p.val_accuracy),
+                "val_auc": _nan_to_none(p.val_auc)}
+
+    def info(self):
+        """The whole model card as a dict (pneumo_model_info_json)."""
+        import json
+        with self._lock:
+            return json.loads(L.fetch_string("pneumo_model_info_json", self.handle))
+
+    # --- Grad-CAM ------------------------------------------------------------------------
+    def gradcam(self, x, target=None, layer=None, return_info=False):
+        """Grad-CAM map of one input for a Conv2D layer (default: the last one) at
+        that layer's resolution, as an (h, w) float32 NumPy array (nested lists
+        without NumPy). x is a preprocessed (H, W, C) or (1, H, W, C) float array,
+        or an Image / (height, width) uint8 array, preprocessed like
+        predict_image(). target 1 = class 1 (Pneumonia), 0 = class 0 (Normal),
+        None = the predicted class. With return_info, returns (map, info dict)."""
+        opts = S.GradcamOptions()
+        L.lib.pneumo_gradcam_default_options(byref(opts))
+        if target is not None:
+            if target not in (0, 1):
+                raise InvalidArgumentError(f"target must be 0, 1 or None, not {target!r}",
+                                           S.ERR_INVALID_ARG, "gradcam")
+            opts.target = int(target)
+        if layer is not None:
+            opts.layer = int(layer)
+        info = S.GradcamInfo()
+        info.size = ctypes_sizeof(S.GradcamInfo)
+        out = c_void_p()
+        image = x if isinstance(x, Image) else None
+        own = False
+        if image is None and np is not None and isinstance(x, np.ndarray) and x.dtype == np.uint8:
+            image, own = Image.from_numpy(x), True
+        try:
+            if image is not None:
+                with self._lock:
+                    L.call("pneumo_model_gradcam_image", self.handle, image.handle, byref(opts),
+                           byref(out), byref(info))
+            else:
+                t = self._batch_input(x)
+                with self._lock:
+                    L.call("pneumo_model_gradcam", self.handle, t.handle, byref(opts), byref(out),
+                           byref(info))
+        finally:
+            if own:
+                image.close()
+        with Tensor._adopt(out.value) as tmap:
+            result = tmap.numpy(copy=True) if np is not None else tmap.tolist()
+        if return_info:
+            return result, {"layer": info.layer, "target": info.target, "height": info.height,
+                            "width": info.width, "probability": info.probability, "max": info.max}
+        return result
+
+    @staticmethod
+    def gradcam_overlay_png(image, cam, alpha=0.5, max_side=1024):
+        """The overlay PNG (bytes) of a Grad-CAM map over an Image or (height, width)
+        uint8 array: inferno colours alpha-blended over the X-ray."""
+        own = not isinstance(image, Image)
+        img = Image.from_numpy(image) if own else image
+        opts = S.OverlayOptions()
+        L.lib.pneumo_overlay_default_options(byref(opts))
+        opts.alpha = float(alpha)
+        opts.max_side = int(max_side)
+        data, size = c_void_p(), ctypes_size_t()
+        try:
+            tmap = Tensor.from_any(cam if np is None else np.ascontiguousarray(cam, dtype=np.float32))
+            L.call("pneumo_gradcam_overlay_png", img.handle, tmap.handle, byref(opts), byref(data),
+                   byref(size))
+            try:
+                return ctypes_string_at(data.value, size.value)
+            finally:
+                L.lib.pneumo_free(data)
+        finally:
+            if own:
+                img.close()
 
     # --- training -----------------------------------------------------------------------
     def _xyw(self, x, y, weights):

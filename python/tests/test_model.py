@@ -205,7 +205,7 @@ class PredictTest(unittest.TestCase):
         class Fixed(pneumo.Model):
             def predict_file(self, path):
                 return self.p
-        m = Fixed.__new__(Fixed)
+        m = Fixed.article(96, seed=1)  # the sentence comes from the library and the model card
         m.p = 0.9731
         self.assertEqual(m.diagnose("x")[1:], ("Pneumonia", "I am 97.31% percent confirmed that "
                                                             "this is a Pneumonia case"))
@@ -214,6 +214,11 @@ class PredictTest(unittest.TestCase):
                                                          "this is a Normal case"))
         m.p = 0.5
         self.assertEqual(m.diagnose("x")[1], "Pneumonia")
+        m.threshold = 0.8  # the card's operating threshold decides
+        m.p = 0.75
+        self.assertEqual(m.diagnose("x")[1:], ("Normal", "I am 25.00% percent confirmed that "
+                                                         "this is a Normal case"))
+        m.close()
 
 
 class TrainStepTest(unittest.TestCase):
