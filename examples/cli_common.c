@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void cli_format_repr(double v, char *buf, size_t size)
 {
@@ -43,6 +45,71 @@ int cli_print_dataset(FILE *f, const char *prog, const pneumo_dataset *ds, int v
             fprintf(f, "%s%d: %s", c ? ", " : "", c, num);
         }
         fprintf(f, "}\n");
+    }
+    return 0;
+}
+
+int cli_version(const char *prog)
+{
+    printf("%s (libpneumo %s)\n", prog, pneumo_version());
+    return 0;
+}
+
+int cli_bad_option(const char *prog, const char *option, const char *why)
+{
+    fprintf(stderr, "%s: %s: %s (see %s --help)\n", prog, option, why, prog);
+    return 2;
+}
+
+int cli_check_output(const char *prog, const char *flag, const char *path)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    struct stat st;
+    if (!path[0]) {
+        fprintf(stderr, "%s: %s: the path is empty\n", prog, flag);
+        return 1;
+    }
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "%s: %s %s: is a folder, not a file\n", prog, flag, path);
+        return 1;
+    }
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "%s: %s %s: folder %s does not exist\n", prog, flag, path, dir);
+        return 1;
+    }
+    if (access(dir, W_OK) != 0) {
+        fprintf(stderr, "%s: %s %s: folder %s is not writable: %s\n", prog, flag, path, dir,
+                strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+FILE *cli_fopen_atomic(const char *prog, const char *path, char *tmp, size_t tmp_size)
+{
+    FILE *f;
+    snprintf(tmp, tmp_size, "%s.tmp.%ld", path, (long)getpid());
+    f = fopen(tmp, "w");
+    if (!f)
+        fprintf(stderr, "%s: cannot write %s: %s\n", prog, tmp, strerror(errno));
+    return f;
+}
+
+int cli_fclose_atomic(const char *prog, FILE *f, const char *tmp, const char *path, int ok)
+{
+    int failed = ferror(f) != 0;
+    failed |= fflush(f) != 0 || fsync(fileno(f)) != 0;
+    failed |= fclose(f) != 0;
+    if (!ok || failed || rename(tmp, path) != 0) {
+        if (ok)
+            fprintf(stderr, "%s: cannot write %s: %s\n", prog, path, strerror(errno));
+        remove(tmp);
+        return 1;
     }
     return 0;
 }

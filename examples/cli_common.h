@@ -15,6 +15,25 @@ void cli_format_repr(double v, char *buf, size_t size);
  * dict, and every skipped file. Returns 0, or 1 after printing an error. */
 int cli_print_dataset(FILE *f, const char *prog, const pneumo_dataset *ds, int verbose);
 
+/* "PROG (libpneumo X.Y.Z)" on stdout for --version; returns 0. */
+int cli_version(const char *prog);
+
+/* "PROG: OPTION: WHY (see PROG --help)" on stderr, e.g. for an unknown option
+ * or a missing value; returns 2, the exit status for bad usage. */
+int cli_bad_option(const char *prog, const char *option, const char *why);
+
+/* Check before any work that `path` (given with `flag`) can be written: its
+ * folder exists and is writable, and it is not a folder itself. Returns 0, or
+ * 1 after printing an error naming the flag and the path. */
+int cli_check_output(const char *prog, const char *flag, const char *path);
+
+/* Write a text file atomically: cli_fopen_atomic opens "PATH.tmp.PID" (tmp
+ * receives its name, at least 4200 bytes); cli_fclose_atomic closes it and,
+ * if ok and every write succeeded, renames it over PATH, else removes it.
+ * Returns 0, or 1 after printing an error. */
+FILE *cli_fopen_atomic(const char *prog, const char *path, char *tmp, size_t tmp_size);
+int cli_fclose_atomic(const char *prog, FILE *f, const char *tmp, const char *path, int ok);
+
 /* Strict integer and float parsing of option values; exit(2) with a message. */
 long cli_long(const char *prog, const char *flag, const char *v, long lo, long hi);
 double cli_double(const char *prog, const char *flag, const char *v, double lo, double hi);

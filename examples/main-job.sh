@@ -8,12 +8,17 @@
 # chest_xray_224; it runs the article's full settings (500x500, 25 epochs with
 # early stopping), which takes hours on a laptop CPU. Without DATA_DIR, a small
 # SYNTHETIC dataset (not X-rays) is generated with pneumo-synth and trained at
-# 128x128 for 5 epochs, so the whole flow runs in a few minutes.
+# 128x128 for 5 epochs, so the whole flow runs in a few minutes. A DATA_DIR that
+# does not exist is an error (exit 2), never a silent switch to synthetic data.
 set -eu
 build=${BUILD:-build}
 bin="$build/examples"
 out=${OUT:-main-job}
 mkdir -p "$out"
+if [ $# -ge 1 ] && [ "${1#-}" = "$1" ] && [ ! -d "$1" ]; then
+    echo "main-job.sh: data folder $1 does not exist (leave it out to train on synthetic data)" >&2
+    exit 2
+fi
 if [ $# -ge 1 ] && [ -d "$1" ]; then
     data=$1
     shift

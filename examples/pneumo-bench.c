@@ -288,6 +288,7 @@ static const bench_mode modes[] = {
 static int usage(FILE *f)
 {
     fprintf(f, "usage: " PROG " MODE [options]   (" PROG " MODE --help for its options)\n"
+               "       " PROG " --version\n"
                "modes:\n");
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
         if (modes[i].help)
@@ -301,6 +302,10 @@ int main(int argc, char **argv)
         return usage(stderr);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
         return usage(stdout);
+    if (strcmp(argv[1], "--version") == 0) {
+        printf(PROG " (libpneumo %s)\n", pneumo_version());
+        return 0;
+    }
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
         if (strcmp(argv[1], modes[i].name) == 0)
             return modes[i].run(argc - 2, argv + 2);

@@ -11,8 +11,12 @@
  * predicted class (last Conv2D layer), and --json names it ("heatmap"); a base
  * name seen earlier in the run gets a counter (x.png.1.gradcam.png).
  * Unreadable images are reported per file ({"file": ..., "error": ...} in JSON)
- * and make the exit status 1; the others are still diagnosed. */
+ * and make the exit status 1; the others are still diagnosed. A model that was
+ * never trained (train_steps 0 in its metadata) gives a warning on stderr:
+ * its answers are those of random weights. */
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -33,11 +37,41 @@ static void json_string(const char *s)
     putchar('"');
 }
 
+/* Whether the model file's metadata says "train_steps":"0" (as pneumo_model_save
+ * writes it). 0 when unsure. */
+static int never_trained(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char len[8];
+    uint64_t n = 0;
+    char *header;
+    int untrained = 0;
+    if (!f)
+        return 0;
+    if (fread(len, 1, 8, f) == 8) {
+        for (int i = 7; i >= 0; i--)
+            n = n << 8 | len[i];
+        if (n > 0 && n <= (16u << 20) && (header = malloc((size_t)n + 1)) != NULL) {
+            if (fread(header, 1, (size_t)n, f) == (size_t)n) {
+                header[n] = '\0';
+                untrained = strstr(header, "\"train_steps\":\"0\"") != NULL;
+            }
+            free(header);
+        }
+    }
+    fclose(f);
+    return untrained;
+}
+
 static int usage(FILE *f)
 {
     fprintf(f, "usage: pneumo-diagnose --model MODEL [--json] [--heatmap DIR] IMAGE...\n"
-               "  --json         one JSON object per image\n"
-               "  --heatmap DIR  write the Grad-CAM overlay of each image to DIR/<name>.gradcam.png\n");
+               "  --model FILE   model saved by pneumo-train (required)\n"
+               "  --json         one JSON object per image (default: a sentence per image)\n"
+               "  --heatmap DIR  write the Grad-CAM overlay of each image to DIR/<name>.gradcam.png\n"
+               "                 (default: none)\n"
+               "  --version      print the version and exit\n"
+               "  --help         print this help and exit\n");
     return f == stdout ? 0 : 2;
 }
 
@@ -98,12 +132,21 @@ int main(int argc, char **argv)
             json = 1;
         else if (strcmp(argv[i], "--help") == 0)
             return usage(stdout);
-        else if (strcmp(argv[i], "--") == 0) {
+        else if (strcmp(argv[i], "--version") == 0) {
+            printf("pneumo-diagnose (libpneumo %s)\n", pneumo_version());
+            return 0;
+        } else if (strcmp(argv[i], "--model") == 0 || strcmp(argv[i], "--heatmap") == 0) {
+            fprintf(stderr, "pneumo-diagnose: %s: needs a value (see pneumo-diagnose --help)\n",
+                    argv[i]);
+            return 2;
+        } else if (strcmp(argv[i], "--") == 0) {
             first_image = i + 1;
             break;
-        } else if (argv[i][0] == '-')
-            return usage(stderr);
-        else {
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "pneumo-diagnose: %s: unknown option (see pneumo-diagnose --help)\n",
+                    argv[i]);
+            return 2;
+        } else {
             first_image = i;
             break;
         }
@@ -118,6 +161,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "pneumo-diagnose: %s\n", pneumo_last_error());
         return 1;
     }
+    if (never_trained(model_path))
+        fprintf(stderr, "pneumo-diagnose: warning: %s was never trained (train_steps 0): these "
+                        "are the answers of random weights\n", model_path);
     for (int i = first_image; i < argc; i++) {
         const char *path = argv[i];
         char sentence[256], label[PNEUMO_CLASS_NAME_MAX + 1], hm[4096];

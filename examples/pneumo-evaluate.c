@@ -20,8 +20,17 @@ static int usage(FILE *f)
 {
     fprintf(f, "usage: " PROG " --model MODEL DIR [--batch N] [--threshold T] [--threads N] [--report FILE]\n"
                "       [--html FILE]\n"
-               "  --threshold T  probability above which a sample is class 1 (default: the model's\n"
-               "                 operating threshold, 0.5 unless pneumo-train chose another)\n");
+               "  --model FILE      model saved by pneumo-train (required)\n"
+               "  DIR               folder with one sub-folder per class (required)\n"
+               "  --batch N         (default 16)\n"
+               "  --threshold T     probability above which a sample is class 1 (default: the\n"
+               "                    model's operating threshold, 0.5 unless pneumo-train chose\n"
+               "                    another)\n"
+               "  --threads N       (default: online cores)\n"
+               "  --report FILE     also write the text report here (default: none)\n"
+               "  --html FILE       also write an HTML report here (default: none)\n"
+               "  --version         print the version and exit\n"
+               "  --help            print this help and exit\n");
     return f == stdout ? 0 : 2;
 }
 
@@ -82,14 +91,19 @@ int main(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--help") == 0)
             return usage(stdout);
+        if (strcmp(a, "--version") == 0)
+            return cli_version(PROG);
         if (a[0] != '-') {
             if (dir)
-                return usage(stderr);
+                return cli_bad_option(PROG, a, "a second folder (only one is evaluated)");
             dir = a;
             continue;
         }
+        if (strcmp(a, "--model") && strcmp(a, "--batch") && strcmp(a, "--threads") &&
+            strcmp(a, "--threshold") && strcmp(a, "--report") && strcmp(a, "--html"))
+            return cli_bad_option(PROG, a, "unknown option");
         if (!v)
-            return usage(stderr);
+            return cli_bad_option(PROG, a, "needs a value");
         i++;
         if (strcmp(a, "--model") == 0) model_path = v;
         else if (strcmp(a, "--batch") == 0) batch = cli_long(PROG, a, v, 1, 4096);
@@ -97,7 +111,6 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--threshold") == 0) threshold = cli_double(PROG, a, v, 0.0, 1.0);
         else if (strcmp(a, "--report") == 0) report = v;
         else if (strcmp(a, "--html") == 0) html = v;
-        else return usage(stderr);
     }
     if (!model_path || !dir)
         return usage(stderr);

@@ -50,10 +50,12 @@ static int usage(FILE *f)
             "Print what the input pipeline sees in DIR (one sub-folder per class) and write\n"
             "a PNG grid of K samples labelled with their class.\n"
             "  --size N   target size N x N (default 500)\n"
-            "  --augment  apply the article's augmentation (shear 0.2, zoom 0.2, flips)\n"
+            "  --augment  apply the article's augmentation (shear 0.2, zoom 0.2, flips;\n"
+            "             default: off)\n"
             "  --count K  images in the grid, 0..1024 (default 9; 0 writes no grid)\n"
             "  --seed S   shuffle and augmentation seed (default 0)\n"
-            "  --out FILE where to write the grid (default grid.png)\n");
+            "  --out FILE where to write the grid (default grid.png)\n"
+            "  --version  print the version and exit\n");
     return f == stdout ? 0 : 2;
 }
 
@@ -191,6 +193,8 @@ int main(int argc, char **argv)
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             return usage(stdout);
+        } else if (strcmp(a, "--version") == 0) {
+            return cli_version(PROG);
         } else if (strcmp(a, "--augment") == 0) {
             augment = 1;
         } else if (strcmp(a, "--size") == 0 && i + 1 < argc) {
@@ -213,7 +217,9 @@ int main(int argc, char **argv)
                 return 2;
             }
         } else if (a[0] == '-' || dir) {
-            return usage(stderr);
+            return cli_bad_option(PROG, a, a[0] != '-' ? "a second folder"
+                                  : i + 1 < argc ? "unknown option"
+                                  : "unknown option or missing value");
         } else {
             dir = a;
         }

@@ -67,10 +67,24 @@ int main(int argc, char **argv)
             seed = arg_long("--seed", argv[++i], 0, 1L << 30);
         else if (i + 1 < argc && strcmp(argv[i], "--out") == 0)
             out = argv[++i];
-        else {
-            fprintf(stderr, "usage: pneumo-quickstart [--size N] [--steps S] [--batch B] "
-                            "[--seed K] [--out FILE]\n");
-            return strcmp(argv[i], "--help") == 0 ? 0 : 2;
+        else if (strcmp(argv[i], "--version") == 0) {
+            printf("pneumo-quickstart (libpneumo %s)\n", pneumo_version());
+            return 0;
+        } else {
+            int help = strcmp(argv[i], "--help") == 0;
+            if (!help)
+                fprintf(stderr, "pneumo-quickstart: %s: %s\n", argv[i],
+                        i + 1 < argc ? "unknown option" : "unknown option or missing value");
+            fprintf(help ? stdout : stderr,
+                    "usage: pneumo-quickstart [--size N] [--steps S] [--batch B] [--seed K] "
+                    "[--out FILE]\n"
+                    "  --size N    image side (default 128)\n"
+                    "  --steps S   training steps (default 30)\n"
+                    "  --batch B   (default 8)\n"
+                    "  --seed K    (default 1)\n"
+                    "  --out FILE  model file (default quickstart.safetensors)\n"
+                    "  --version   print the version and exit\n");
+            return help ? 0 : 2;
         }
     }
     rng = (uint64_t)seed * 7919u + 17u;

@@ -10,7 +10,9 @@
 static int usage(FILE *f)
 {
     fprintf(f, "usage: pneumo-summary [--size N]\n"
-               "Print the summary of the article's CNN for N x N grayscale input (default 500).\n");
+               "Print the summary of the article's CNN for N x N grayscale input.\n"
+               "  --size N    image side (default 500)\n"
+               "  --version   print the version and exit\n");
     return f == stdout ? 0 : 2;
 }
 
@@ -28,7 +30,12 @@ int main(int argc, char **argv)
             }
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             return usage(stdout);
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("pneumo-summary (libpneumo %s)\n", pneumo_version());
+            return 0;
         } else {
+            fprintf(stderr, "pneumo-summary: %s: %s\n", argv[i],
+                    strcmp(argv[i], "--size") == 0 ? "needs a value" : "unknown option");
             return usage(stderr);
         }
     }

@@ -55,9 +55,23 @@ int main(int argc, char **argv)
             seed = arg_long("--seed", argv[++i], 0, 1L << 30);
         else if (argv[i][0] != '-' && !dir)
             dir = argv[i];
-        else {
-            fprintf(stderr, "usage: pneumo-synth DIR [--count N] [--size S] [--seed K]\n");
-            return strcmp(argv[i], "--help") == 0 ? 0 : 2;
+        else if (strcmp(argv[i], "--version") == 0) {
+            printf("pneumo-synth (libpneumo %s)\n", pneumo_version());
+            return 0;
+        } else {
+            int help = strcmp(argv[i], "--help") == 0;
+            if (!help)
+                fprintf(stderr, "pneumo-synth: %s: %s\n", argv[i],
+                        argv[i][0] != '-' ? "a second folder"
+                        : i + 1 < argc ? "unknown option" : "unknown option or missing value");
+            fprintf(help ? stdout : stderr,
+                    "usage: pneumo-synth DIR [--count N] [--size S] [--seed K]\n"
+                    "  DIR        folder to create with train/, val/ and test/ (required)\n"
+                    "  --count N  images per class and split (default 200)\n"
+                    "  --size S   image side (default 128)\n"
+                    "  --seed K   (default 1)\n"
+                    "  --version  print the version and exit\n");
+            return help ? 0 : 2;
         }
     }
     if (!dir) {

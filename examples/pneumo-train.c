@@ -7,7 +7,14 @@
  * shear 0.2 / zoom 0.2 / horizontal flip augmentation, balanced class weights,
  * EarlyStopping(val_loss, patience 3), ReduceLROnPlateau(val_loss, factor 0.3,
  * patience 2, min_lr 1e-6). Writes the model, history.csv, a text report and a
- * self-contained HTML report (curves, confusion matrix, ROC, sample images). */
+ * self-contained HTML report (curves, confusion matrix, ROC, sample images).
+ *
+ * Nothing the user already has is lost: every output path is checked before
+ * the first epoch, outputs are replaced (atomically) only by a run that
+ * finishes, Ctrl-C stops at the next step with the checkpoint kept and prints
+ * the command that resumes (a second Ctrl-C quits at once), and --resume takes
+ * the image size and learning rate from the checkpoint. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +30,10 @@ static int usage(FILE *f)
 {
     fprintf(f,
             "usage: " PROG " (--data DIR | --train DIR --val DIR) [options]\n"
-            "  --test DIR        evaluate on this folder at the end\n"
+            "  --data DIR        DIR/train and DIR/val (default: none)\n"
+            "  --train DIR       training folder, one sub-folder per class (default: DIR/train)\n"
+            "  --val DIR         validation folder (default: DIR/val)\n"
+            "  --test DIR        evaluate on this folder at the end (default: none)\n"
             "  --size N          image side (default 500)\n"
             "  --epochs N        (default 25)\n"
             "  --batch N         (default 16)\n"
@@ -33,17 +43,71 @@ static int usage(FILE *f)
             "  --no-augment      train without augmentation\n"
             "  --patience N      EarlyStopping patience (default 3; 0 disables)\n"
             "  --out FILE        model file (default model.safetensors)\n"
-            "  --best FILE       also save the best model (by val_loss) here\n"
+            "  --best FILE       also save the best model (by val_loss) here (default: none)\n"
             "  --checkpoint FILE save the run after every epoch (default checkpoint.safetensors)\n"
-            "  --resume FILE     continue the run saved in this checkpoint\n"
+            "  --resume FILE     continue the run saved in this checkpoint (default: none),\n"
+            "                    with its image size and learning rate\n"
             "  --history FILE    history CSV (default history.csv)\n"
             "  --report FILE     text report (default report.txt)\n"
             "  --report-html FILE  HTML report (default report.html next to the text report)\n"
             "  --threshold T     operating threshold stored in the model: a number in (0, 1) or\n"
             "                    'youden' (Youden's J on the validation set; default 0.5)\n"
             "  --class-names A,B names of class 0 and 1 stored in the model (default NORMAL,PNEUMONIA)\n"
-            "  --quiet           no progress output\n");
+            "  --quiet           no progress output (default: progress on stdout)\n"
+            "  --version         print the version and exit\n"
+            "  --help            print this help and exit\n");
     return f == stdout ? 0 : 2;
+}
+
+/* Options that take a value. */
+static int takes_value(const char *a)
+{
+    static const char *const names[] = {"--data", "--train", "--val", "--test", "--size",
+                                        "--epochs", "--batch", "--lr", "--seed", "--threads",
+                                        "--patience", "--out", "--best", "--checkpoint",
+                                        "--resume", "--history", "--report", "--report-html",
+                                        "--threshold", "--class-names"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(a, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Ctrl-C: the first asks training to stop after the current step, the second
+ * quits at once. */
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    static const char msg[] = "\n" PROG ": stopping after this step (Ctrl-C again to quit now)\n";
+    (void)sig;
+    if (interrupted)
+        _exit(130);
+    interrupted = 1;
+    (void)!write(STDERR_FILENO, msg, sizeof msg - 1);
+}
+
+static int stop_when_interrupted(const pneumo_fit_event *event, void *user)
+{
+    (void)event;
+    (void)user;
+    return interrupted != 0;
+}
+
+/* The command that continues an interrupted run: this one with --resume CK. */
+static void print_resume_command(int argc, char **argv, const char *checkpoint)
+{
+    fprintf(stderr, PROG ": interrupted; %s holds the finished epochs. Continue with:\n ",
+            checkpoint);
+    for (int i = 0; i < argc; i++) {
+        /* a resumed run takes the learning rate from the checkpoint */
+        if ((strcmp(argv[i], "--resume") == 0 || strcmp(argv[i], "--lr") == 0) && i + 1 < argc) {
+            i++;
+            continue;
+        }
+        fprintf(stderr, " '%s'", argv[i]);
+    }
+    fprintf(stderr, " --resume '%s'\n", checkpoint);
 }
 
 static pneumo_dataset *open_ds(const char *dir, int32_t size, int augment, uint64_t seed,
@@ -214,11 +278,15 @@ int main(int argc, char **argv)
     pneumo_evaluation ev_val, ev_test;
     pneumo_status st;
     FILE *rep;
+    char rep_tmp[4200];
+    int size_given = 0, lr_given = 0;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
             return usage(stdout);
+        if (strcmp(a, "--version") == 0)
+            return cli_version(PROG);
         if (strcmp(a, "--no-augment") == 0) {
             augment = 0;
             continue;
@@ -227,17 +295,19 @@ int main(int argc, char **argv)
             quiet = 1;
             continue;
         }
+        if (!takes_value(a))
+            return cli_bad_option(PROG, a, "unknown option");
         if (!v)
-            return usage(stderr);
+            return cli_bad_option(PROG, a, "needs a value");
         i++;
         if (strcmp(a, "--data") == 0) data = v;
         else if (strcmp(a, "--train") == 0) train_dir = v;
         else if (strcmp(a, "--val") == 0) val_dir = v;
         else if (strcmp(a, "--test") == 0) test_dir = v;
-        else if (strcmp(a, "--size") == 0) size = cli_long(PROG, a, v, 94, 16384);
+        else if (strcmp(a, "--size") == 0) size = cli_long(PROG, a, v, 94, 16384), size_given = 1;
         else if (strcmp(a, "--epochs") == 0) epochs = cli_long(PROG, a, v, 1, 100000);
         else if (strcmp(a, "--batch") == 0) batch = cli_long(PROG, a, v, 1, 4096);
-        else if (strcmp(a, "--lr") == 0) lr = cli_double(PROG, a, v, 1e-9, 10.0);
+        else if (strcmp(a, "--lr") == 0) lr = cli_double(PROG, a, v, 1e-9, 10.0), lr_given = 1;
         else if (strcmp(a, "--seed") == 0) seed = cli_long(PROG, a, v, 0, 1L << 31);
         else if (strcmp(a, "--threads") == 0) threads = cli_long(PROG, a, v, 0, 256);
         else if (strcmp(a, "--patience") == 0) patience = cli_long(PROG, a, v, 0, 100000);
@@ -250,7 +320,6 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--report-html") == 0) html_path = v;
         else if (strcmp(a, "--threshold") == 0) threshold_arg = v;
         else if (strcmp(a, "--class-names") == 0) class_names = v;
-        else return usage(stderr);
     }
     if (strcmp(threshold_arg, "youden") != 0)
         threshold = (float)cli_double(PROG, "--threshold", threshold_arg, 1e-6, 1.0 - 1e-6);
@@ -266,6 +335,39 @@ int main(int argc, char **argv)
     }
     if (!train_dir || !val_dir)
         return usage(stderr);
+    if (!html_path) {
+        cli_html_path_next_to(report_path, html_buf, sizeof html_buf);
+        html_path = html_buf;
+    }
+    /* hours of training must not end in "cannot write": check every output now */
+    if (cli_check_output(PROG, "--out", out) || (best && cli_check_output(PROG, "--best", best)) ||
+        (checkpoint && cli_check_output(PROG, "--checkpoint", checkpoint)) ||
+        cli_check_output(PROG, "--history", history_csv) ||
+        cli_check_output(PROG, "--report", report_path) ||
+        cli_check_output(PROG, "--report-html", html_path))
+        return 1;
+    if (resume) {
+        /* the run continues with the checkpoint's image size and optimizer */
+        int32_t ih = 0;
+        if (pneumo_model_load(resume, &m, NULL) != PNEUMO_OK) {
+            fprintf(stderr, PROG ": %s\n", pneumo_last_error());
+            return 1;
+        }
+        pneumo_model_input_shape(m, &ih, NULL, NULL);
+        pneumo_model_destroy(m);
+        m = NULL;
+        if (size_given && size != ih) {
+            fprintf(stderr, PROG ": --size %ld conflicts with the checkpoint %s (size %d)\n", size,
+                    resume, ih);
+            return 2;
+        }
+        if (lr_given) {
+            fprintf(stderr, PROG ": --lr conflicts with --resume: the run continues with the "
+                            "learning rate and optimizer state of %s\n", resume);
+            return 2;
+        }
+        size = ih;
+    }
 
     if (!resume && pneumo_model_create_article((int32_t)size, (uint64_t)seed, &m) != PNEUMO_OK) {
         fprintf(stderr, PROG ": %s\n", pneumo_last_error());
@@ -297,6 +399,8 @@ int main(int argc, char **argv)
     fo.threads = (int32_t)threads; /* also the model's, so a resumed run matches */
     fo.progress = quiet ? NULL : stdout;
     fo.progress_bar = !quiet && isatty(STDOUT_FILENO);
+    fo.callback = stop_when_interrupted;
+    signal(SIGINT, on_sigint);
     if (resume) {
         if (!quiet)
             printf("resuming the run saved in %s\n", resume);
@@ -314,10 +418,23 @@ int main(int argc, char **argv)
         }
         st = pneumo_model_fit(m, opt, train, val, &fo, &h);
     }
-    if (st != PNEUMO_OK)
-        fprintf(stderr, PROG ": training stopped: %s\n", pneumo_last_error());
-    if (st == PNEUMO_OK && set_model_card(m, val, (int32_t)batch, threshold_arg, threshold, class_names,
-                                          names_buf, quiet) != 0)
+    signal(SIGINT, SIG_DFL);
+    if (st != PNEUMO_OK) {
+        /* the previous run's outputs stay: only a finished run replaces them */
+        if (st == PNEUMO_ERR_CANCELLED && checkpoint && access(checkpoint, F_OK) == 0)
+            print_resume_command(argc, argv, checkpoint);
+        else if (st == PNEUMO_ERR_CANCELLED)
+            fprintf(stderr, PROG ": interrupted before the first epoch finished; nothing saved\n");
+        else
+            fprintf(stderr, PROG ": training stopped: %s\n", pneumo_last_error());
+        if (st != PNEUMO_ERR_CANCELLED && checkpoint && access(checkpoint, F_OK) == 0)
+            fprintf(stderr, PROG ": %s, %s and the reports were left as they were; %s holds "
+                            "the last finished epoch (--resume %s)\n",
+                    out, history_csv, checkpoint, checkpoint);
+        goto done;
+    }
+    if (set_model_card(m, val, (int32_t)batch, threshold_arg, threshold, class_names, names_buf,
+                       quiet) != 0)
         goto done;
     if (h && pneumo_history_save_csv(h, history_csv) != PNEUMO_OK)
         fprintf(stderr, PROG ": %s\n", pneumo_last_error());
@@ -327,14 +444,10 @@ int main(int argc, char **argv)
     }
     if (!quiet)
         printf("saved %s and %s\n", out, history_csv);
-    if (st != PNEUMO_OK)
-        goto done;
 
-    rep = fopen(report_path, "w");
-    if (!rep) {
-        fprintf(stderr, PROG ": cannot write %s\n", report_path);
+    rep = cli_fopen_atomic(PROG, report_path, rep_tmp, sizeof rep_tmp);
+    if (!rep)
         goto done;
-    }
     fprintf(rep, "libpneumo %s training report\n\nsettings: size %ld, epochs %ld (ran %d%s), batch %ld, "
                  "Adam lr %g, seed %ld, augmentation %s, balanced class weights\n\n",
             pneumo_version(), size, epochs, pneumo_history_size(h),
@@ -358,7 +471,7 @@ int main(int argc, char **argv)
     }
     if (!val_probs || !val_labels || (test && (!test_probs || !test_labels))) {
         fprintf(stderr, PROG ": out of memory for the predictions\n");
-        fclose(rep);
+        cli_fclose_atomic(PROG, rep, rep_tmp, report_path, 0);
         goto done;
     }
     if (pneumo_model_evaluate(m, val, (int32_t)batch, pneumo_model_threshold(m), &ev_val, val_probs, val_labels) == PNEUMO_OK) {
@@ -369,7 +482,7 @@ int main(int argc, char **argv)
     if (test) {
         if (pneumo_model_evaluate(m, test, (int32_t)batch, pneumo_model_threshold(m), &ev_test, test_probs, test_labels) != PNEUMO_OK) {
             fprintf(stderr, PROG ": test evaluation: %s\n", pneumo_last_error());
-            fclose(rep);
+            cli_fclose_atomic(PROG, rep, rep_tmp, report_path, 0);
             goto done;
         }
         fprintf(rep, "\ntest (%s):\n", test_dir);
@@ -379,15 +492,12 @@ int main(int argc, char **argv)
             cli_print_evaluation(stdout, &ev_test, test);
         }
     }
-    fclose(rep);
+    if (cli_fclose_atomic(PROG, rep, rep_tmp, report_path, 1))
+        goto done;
     if (!quiet)
         printf("report: %s\n", report_path);
 
     /* the HTML report */
-    if (!html_path) {
-        cli_html_path_next_to(report_path, html_buf, sizeof html_buf);
-        html_path = html_buf;
-    }
     set = (run_settings){train_dir, val_dir, test_dir, out, history_csv, report_path, resume,
                          size, epochs, batch, seed, threads, patience, lr, augment};
     if (write_html(html_path, m, h, train, val, test, have_val_ev ? &ev_val : NULL, val_probs, val_labels,

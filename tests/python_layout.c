@@ -61,6 +61,8 @@ int main(void)
     FIELD(pneumo_decode_limits, max_side);
     FIELD(pneumo_decode_limits, max_pixels);
     FIELD(pneumo_decode_limits, max_file_bytes);
+    FIELD(pneumo_decode_limits, max_scans);
+    FIELD(pneumo_decode_limits, deadline_ms);
     FIELD(pneumo_decode_limits, reserved);
 
     STRUCT(pneumo_augment_options);

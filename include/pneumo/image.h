@@ -46,12 +46,19 @@ extern "C" {
 typedef struct pneumo_image pneumo_image;
 
 /** Safety limits applied while decoding. Fill with pneumo_decode_default_limits()
- *  and change what you need; leave `reserved` zero. */
+ *  and change what you need; leave `reserved` zero. For max_scans and
+ *  deadline_ms, zero means the default (they were reserved zeros before, so
+ *  older callers keep their meaning). What a decode may cost within these
+ *  limits is stated in docs/security.md. */
 typedef struct pneumo_decode_limits {
     int32_t max_side;        /**< largest width or height accepted; default 16384 */
     int64_t max_pixels;      /**< largest width*height accepted; default 128*1024*1024 */
     int64_t max_file_bytes;  /**< largest file pneumo_image_load() reads; default 256 MiB */
-    uint32_t reserved[8];    /**< must be zero */
+    uint32_t max_scans;      /**< most JPEG scans read (progressive files have several);
+                                  0 = the default, 100 */
+    uint32_t deadline_ms;    /**< wall-clock milliseconds one decode may take before it
+                                  fails with LIMIT; 0 = the default, no deadline */
+    uint32_t reserved[6];    /**< must be zero */
 } pneumo_decode_limits;
 
 /** Resampling filter for pneumo_image_resize(). */
@@ -67,7 +74,7 @@ typedef enum pneumo_resample {
 } pneumo_resample;
 
 /** Fill `limits` with the defaults (16384 px per side, 128 Mpixel, 256 MiB
- *  files, reserved zeroed). Does nothing when `limits` is NULL. */
+ *  files, 100 JPEG scans, no deadline, reserved zeroed). Does nothing when `limits` is NULL. */
 PNEUMO_API void pneumo_decode_default_limits(pneumo_decode_limits *limits);
 
 /** Create a black (zero-filled) width x height image (each >= 1, at most
@@ -101,7 +108,8 @@ PNEUMO_API uint8_t *pneumo_image_pixels_mut(pneumo_image *img);
  *  a directory, a FIFO or other non-regular file), FORMAT (empty, not a JPEG or
  *  PNG, corrupt, truncated), UNSUPPORTED (e.g. a 2-component JPEG, a DICOM
  *  transfer syntax, SOP class or multi-frame object not read), LIMIT (file
- *  larger than max_file_bytes, dimensions over max_side/max_pixels), NOMEM. */
+ *  larger than max_file_bytes, dimensions over max_side/max_pixels, more JPEG
+ *  scans than max_scans, decoding longer than deadline_ms), NOMEM. */
 PNEUMO_API pneumo_status pneumo_image_load(const char *path,
                                            const pneumo_decode_limits *limits,
                                            pneumo_image **out);

@@ -36,36 +36,41 @@ void pneumo_clear_error(void)
     tl_status = PNEUMO_OK;
 }
 
+/* Messages are always formatted into a local buffer first: an argument may be
+ * pneumo_last_error() itself (wrapping an earlier message), and formatting
+ * into the buffer a %s argument is read from overwrites it while it is read. */
 pneumo_status pn_error(pneumo_status status, const char *fmt, ...)
 {
+    char msg[PN_ERRMSG_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(tl_message, sizeof tl_message, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(tl_message, msg, strlen(msg) + 1);
     tl_status = status;
     return status;
 }
 
 pneumo_status pn_error_prefix(const char *fmt, ...)
 {
-    char prefix[256];
+    char msg[PN_ERRMSG_MAX];
     size_t plen, mlen;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    plen = strlen(prefix);
-    if (plen + 2 >= sizeof tl_message)
+    plen = strlen(msg);
+    if (plen + 3 >= sizeof msg)
         return tl_status;
-    /* Shift the message right (truncating its tail) and put "prefix: " before it. */
+    /* "prefix: " then as much of the current message as fits */
+    msg[plen] = ':';
+    msg[plen + 1] = ' ';
     mlen = strlen(tl_message);
-    if (plen + 2 + mlen >= sizeof tl_message)
-        mlen = sizeof tl_message - plen - 3;
-    memmove(tl_message + plen + 2, tl_message, mlen);
-    tl_message[plen + 2 + mlen] = '\0';
-    memcpy(tl_message, prefix, plen);
-    tl_message[plen] = ':';
-    tl_message[plen + 1] = ' ';
+    if (plen + 2 + mlen >= sizeof msg)
+        mlen = sizeof msg - plen - 3;
+    memcpy(msg + plen + 2, tl_message, mlen);
+    msg[plen + 2 + mlen] = '\0';
+    memcpy(tl_message, msg, plen + 2 + mlen + 1);
     return tl_status;
 }
 

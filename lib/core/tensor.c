@@ -71,7 +71,7 @@ static pneumo_status tensor_new(int ndim, const int64_t *shape, float *data, con
     st = pn_shape_check(ndim, shape, &numel, what);
     if (st != PNEUMO_OK)
         return st;
-    t = calloc(1, sizeof *t);
+    t = pn_calloc(1, sizeof *t);
     if (!t)
         return pn_error_nomem(what, sizeof *t);
     pn_tensor_view(t, ndim, shape, data);

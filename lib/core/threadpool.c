@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "core/alloc.h"
 #include "core/error.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -77,7 +78,7 @@ int pn_online_cores(void)
 
 pneumo_status pn_pool_create(int nthreads, pn_pool **out)
 {
-    pn_pool *p = calloc(1, sizeof *p);
+    pn_pool *p = pn_calloc(1, sizeof *p);
     *out = NULL;
     if (!p)
         return pn_error_nomem("thread pool", sizeof *p);
@@ -86,14 +87,14 @@ pneumo_status pn_pool_create(int nthreads, pn_pool **out)
     pthread_cond_init(&p->work, NULL);
     pthread_cond_init(&p->done, NULL);
     if (p->n > 1) {
-        p->threads = calloc((size_t)p->n - 1, sizeof *p->threads);
+        p->threads = pn_calloc((size_t)p->n - 1, sizeof *p->threads);
         if (!p->threads) {
             size_t bytes = sizeof(pthread_t) * (size_t)p->n;
             pn_pool_destroy(p);
             return pn_error_nomem("thread pool", bytes);
         }
         for (int i = 1; i < p->n; i++) {
-            worker_arg *wa = malloc(sizeof *wa);
+            worker_arg *wa = pn_malloc(sizeof *wa);
             if (!wa || (wa->pool = p, wa->ith = i, pthread_create(&p->threads[i - 1], NULL, worker, wa)) != 0) {
                 free(wa);
                 p->n = i; /* only threads 1..i-1 exist; destroy joins them */

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/alloc.h"
 #include "core/error.h"
 #include "data/dataset_internal.h"
 #include "io/image_internal.h"
@@ -39,7 +40,7 @@ static int pool_add(pn_pool *b, const char *s, size_t n, size_t *off)
         char *p;
         while (cap < b->len + n + 1)
             cap *= 2;
-        p = realloc(b->p, cap);
+        p = pn_realloc(b->p, cap);
         if (!p)
             return 0;
         b->p = p;
@@ -56,7 +57,7 @@ static int offs_push(pn_offs *o, size_t v)
 {
     if (o->len == o->cap) {
         size_t cap = o->cap ? o->cap * 2 : 256;
-        size_t *p = realloc(o->v, cap * sizeof *p);
+        size_t *p = pn_realloc(o->v, cap * sizeof *p);
         if (!p)
             return 0;
         o->v = p;
@@ -78,7 +79,7 @@ static int sort_offsets(pn_pool *pool, pn_offs *offs)
     char **ptr;
     if (offs->len < 2)
         return 1;
-    ptr = malloc(offs->len * sizeof *ptr);
+    ptr = pn_malloc(offs->len * sizeof *ptr);
     if (!ptr)
         return 0;
     for (size_t i = 0; i < offs->len; i++)
@@ -172,7 +173,7 @@ static pneumo_status resolve_options(const pneumo_dataset_options *in, const cha
 
 static pneumo_dataset *ds_new(const pneumo_dataset_options *o)
 {
-    pneumo_dataset *ds = calloc(1, sizeof *ds);
+    pneumo_dataset *ds = pn_calloc(1, sizeof *ds);
     if (!ds)
         return NULL;
     ds->opt = *o;
@@ -218,12 +219,12 @@ static pneumo_status ds_set_candidates(pneumo_dataset *ds, pn_pool *paths, const
     ds->labels = labels;
     ds->n = n;
     ds->num_classes = k;
-    ds->paths = malloc((size_t)n * sizeof *ds->paths);
-    ds->cache = calloc((size_t)n, sizeof *ds->cache);
-    ds->class_names = malloc((size_t)k * sizeof *ds->class_names);
-    ds->class_counts = calloc((size_t)k, sizeof *ds->class_counts);
-    ds->v_status = calloc((size_t)n, sizeof *ds->v_status);
-    ds->v_msg = calloc((size_t)n, sizeof *ds->v_msg);
+    ds->paths = pn_malloc((size_t)n * sizeof *ds->paths);
+    ds->cache = pn_calloc((size_t)n, sizeof *ds->cache);
+    ds->class_names = pn_malloc((size_t)k * sizeof *ds->class_names);
+    ds->class_counts = pn_calloc((size_t)k, sizeof *ds->class_counts);
+    ds->v_status = pn_calloc((size_t)n, sizeof *ds->v_status);
+    ds->v_msg = pn_calloc((size_t)n, sizeof *ds->v_msg);
     if (!ds->paths || !ds->cache || !ds->class_names || !ds->class_counts || !ds->v_status ||
         !ds->v_msg)
         return pn_error_nomem(what, (size_t)n * (sizeof(char *) * 3 + sizeof(pneumo_status)));
@@ -254,7 +255,7 @@ static pneumo_status ds_finish_validation(pneumo_dataset *ds)
                                 ds->v_msg[i] ? ds->v_msg[i] : ds->paths[i]);
     }
     if (bad) {
-        ds->skipped = malloc((size_t)bad * sizeof *ds->skipped);
+        ds->skipped = pn_malloc((size_t)bad * sizeof *ds->skipped);
         if (!ds->skipped)
             return pn_error_nomem("dataset skipped-file list", (size_t)bad * sizeof(char *));
     }
@@ -328,7 +329,7 @@ static char *join_path(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     int slash = la > 0 && a[la - 1] != '/';
-    char *p = malloc(la + (size_t)slash + lb + 1);
+    char *p = pn_malloc(la + (size_t)slash + lb + 1);
     if (!p)
         return NULL;
     memcpy(p, a, la);
@@ -391,7 +392,7 @@ static int listing_push_label(pn_listing *l, int32_t label)
         int32_t *p;
         while (cap < n)
             cap *= 2;
-        p = realloc(l->labels, cap * sizeof *p);
+        p = pn_realloc(l->labels, cap * sizeof *p);
         if (!p)
             return 0;
         l->labels = p;

@@ -40,12 +40,12 @@ static char *skip_message(const char *path)
     size_t lp = strlen(path), lm = strlen(msg);
     char *s;
     if (strncmp(msg, path, lp) == 0 && msg[lp] == ':') {
-        s = malloc(lm + 1);
+        s = pn_malloc(lm + 1);
         if (s)
             memcpy(s, msg, lm + 1);
         return s;
     }
-    s = malloc(lp + 2 + lm + 1);
+    s = pn_malloc(lp + 2 + lm + 1);
     if (s) {
         memcpy(s, path, lp);
         memcpy(s + lp, ": ", 2);
@@ -202,13 +202,13 @@ static void reserve_cache(pneumo_dataset *ds)
     if (per > want)
         per = want;
     nchunks = (want + per - 1) / per;
-    ds->cache_chunks = calloc((size_t)nchunks, sizeof *ds->cache_chunks);
+    ds->cache_chunks = pn_calloc((size_t)nchunks, sizeof *ds->cache_chunks);
     if (!ds->cache_chunks)
         return;
     ds->cache_per_chunk = per;
     for (int64_t c = 0; c < nchunks; c++) {
         int64_t imgs = want - c * per < per ? want - c * per : per;
-        ds->cache_chunks[c] = malloc((size_t)imgs * ds->img_px);
+        ds->cache_chunks[c] = pn_malloc((size_t)imgs * ds->img_px);
         if (!ds->cache_chunks[c])
             break;
         ds->ncache_chunks = c + 1;
@@ -231,13 +231,13 @@ pneumo_status pn_ds_start(pneumo_dataset *ds)
         return pn_error(PNEUMO_ERR_NOMEM, "dataset: cannot create a condition variable");
     }
     ds->sync_ready = 1;
-    ds->main_scratch = malloc(ds->img_px);
-    ds->workers = calloc((size_t)want, sizeof *ds->workers);
+    ds->main_scratch = pn_malloc(ds->img_px);
+    ds->workers = pn_calloc((size_t)want, sizeof *ds->workers);
     if (!ds->main_scratch || !ds->workers)
         return pn_error_nomem("dataset worker buffers", ds->img_px);
     for (int i = 0; i < want; i++) {
         ds->workers[i].ds = ds;
-        ds->workers[i].scratch = malloc(ds->img_px);
+        ds->workers[i].scratch = pn_malloc(ds->img_px);
         if (!ds->workers[i].scratch)
             return pn_error_nomem("dataset worker buffers", ds->img_px);
     }
@@ -268,7 +268,7 @@ pneumo_status pn_ds_validate(pneumo_dataset *ds)
 
 pneumo_status pn_ds_prepare_epochs(pneumo_dataset *ds)
 {
-    ds->order = malloc((size_t)ds->n * sizeof *ds->order);
+    ds->order = pn_malloc((size_t)ds->n * sizeof *ds->order);
     if (!ds->order)
         return pn_error_nomem("dataset order", (size_t)ds->n * sizeof *ds->order);
     return PNEUMO_OK;
@@ -343,15 +343,15 @@ static pneumo_status alloc_slots(pneumo_dataset *ds, int32_t cap)
     free_slots(ds);
     if (!pn_mul_size((size_t)cap, ds->img_px, &px))
         return pn_error(PNEUMO_ERR_LIMIT, "dataset: batch of %d images is too large", (int)cap);
-    ds->slots = calloc((size_t)nslots, sizeof *ds->slots);
+    ds->slots = pn_calloc((size_t)nslots, sizeof *ds->slots);
     if (!ds->slots)
         return pn_error_nomem("dataset batch slots", (size_t)nslots * sizeof *ds->slots);
     ds->nslots = nslots;
     for (int i = 0; i < nslots; i++) {
         pn_ds_slot *s = &ds->slots[i];
         s->x = pn_aligned_alloc(px * sizeof(float));
-        s->y = malloc((size_t)cap * sizeof *s->y);
-        s->indices = malloc((size_t)cap * sizeof *s->indices);
+        s->y = pn_malloc((size_t)cap * sizeof *s->y);
+        s->indices = pn_malloc((size_t)cap * sizeof *s->indices);
         if (!s->x || !s->y || !s->indices) {
             free_slots(ds);
             return pn_error_nomem("dataset batch buffers", px * sizeof(float) * (size_t)nslots);

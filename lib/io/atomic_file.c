@@ -2,10 +2,13 @@
  * see atomic_file.h. */
 #include "io/atomic_file.h"
 
+#include "core/alloc.h"
 #include "core/error.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,17 +17,35 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Create "<path>.tmp.XXXXXX" exclusively. Unlike mkstemp (always mode 0600) this
- * opens with 0666 so the process umask decides the final file's permissions, as
- * for any ordinary file the application creates. */
+static pn_io_fault_fn fault_hook;
+static void *fault_user;
+
+void pn_io_set_fault_hook(pn_io_fault_fn fn, void *user)
+{
+    fault_hook = fn;
+    fault_user = user;
+}
+
+/* The injected errno for `op` (0: none); may shorten *len for a write. */
+static int injected(pn_io_op op, size_t *len)
+{
+    size_t dummy = 0;
+    return fault_hook ? fault_hook(op, len ? len : &dummy, fault_user) : 0;
+}
+
+/* Create "<path>.tmp.<pid>-XXXXXX" exclusively. Unlike mkstemp (always mode
+ * 0600) this opens with 0666 so the process umask decides the final file's
+ * permissions, as for any ordinary file the application creates. */
 static pneumo_status create_temp_file(const char *path, char **tmp_out, int *fd_out)
 {
     static const char alphabet[] =
         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    size_t n = strlen(path);
-    char *tmp = malloc(n + sizeof ".tmp.XXXXXX");
+    size_t cap = strlen(path) + sizeof ".tmp.-XXXXXX" + 24, n;
+    char *tmp = pn_malloc(cap);
     if (!tmp)
-        return pn_error_nomem(path, n + sizeof ".tmp.XXXXXX");
+        return pn_error_nomem(path, cap);
+    snprintf(tmp, cap, "%s.tmp.%ld-", path, (long)getpid());
+    n = strlen(tmp);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     /* Distinct per process, thread (stack address), call and attempt; a clash
@@ -36,13 +57,11 @@ static pneumo_status create_temp_file(const char *path, char **tmp_out, int *fd_
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
         z ^= z >> 31;
-        memcpy(tmp, path, n);
-        memcpy(tmp + n, ".tmp.", 5);
         for (int i = 0; i < 6; i++) {
-            tmp[n + 5 + (size_t)i] = alphabet[z % (sizeof alphabet - 1)];
+            tmp[n + (size_t)i] = alphabet[z % (sizeof alphabet - 1)];
             z /= (sizeof alphabet - 1);
         }
-        tmp[n + 11] = '\0';
+        tmp[n + 6] = '\0';
         int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0666);
         if (fd >= 0) {
             *tmp_out = tmp;
@@ -60,6 +79,46 @@ static pneumo_status create_temp_file(const char *path, char **tmp_out, int *fd_
     return pn_error(PNEUMO_ERR_IO, "%s: cannot create a unique temporary file", path);
 }
 
+/* Remove "<path>.tmp.<pid>-XXXXXX" files left by a process that no longer
+ * exists (killed during a save), so that they do not pile up next to the
+ * destination. Best effort: errors are ignored. */
+static void remove_stale_temps(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t blen = strlen(base);
+    char *dir = slash ? pn_malloc((size_t)(slash - path) + 2) : pn_strdup(".");
+    DIR *d;
+    struct dirent *e;
+    if (!dir)
+        return;
+    if (slash) {
+        size_t n = slash == path ? 1 : (size_t)(slash - path);
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    d = opendir(dir);
+    free(dir);
+    if (!d)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        const char *rest;
+        char *end;
+        long pid;
+        if (strncmp(e->d_name, base, blen) != 0 || strncmp(e->d_name + blen, ".tmp.", 5) != 0)
+            continue;
+        rest = e->d_name + blen + 5;
+        errno = 0;
+        pid = strtol(rest, &end, 10);
+        if (errno != 0 || end == rest || pid <= 0 || *end != '-' || strlen(end + 1) != 6 ||
+            pid == (long)getpid())
+            continue;
+        if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+            unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
+}
+
 /* fsync the directory holding `path` so the rename itself survives a crash.
  * Filesystems that cannot sync directories (EINVAL) are tolerated. */
 static pneumo_status sync_parent_dir(const char *path)
@@ -67,10 +126,10 @@ static pneumo_status sync_parent_dir(const char *path)
     const char *slash = strrchr(path, '/');
     char *dir;
     if (!slash) {
-        dir = strdup(".");
+        dir = pn_strdup(".");
     } else {
         size_t n = (slash == path) ? 1 : (size_t)(slash - path);
-        dir = malloc(n + 1);
+        dir = pn_malloc(n + 1);
         if (dir) {
             memcpy(dir, path, n);
             dir[n] = '\0';
@@ -102,6 +161,7 @@ pneumo_status pn_atomic_open(pn_atomic_file *af, const char *path)
     af->path = path;
     if (!path || !path[0])
         return pn_error(PNEUMO_ERR_INVALID_ARG, "pn_atomic_open: path is NULL or empty");
+    remove_stale_temps(path);
     return create_temp_file(path, &af->tmp, &af->fd);
 }
 
@@ -109,7 +169,9 @@ pneumo_status pn_atomic_write_chunk(pn_atomic_file *af, const void *data, size_t
 {
     const uint8_t *p = data;
     while (n > 0) {
-        ssize_t w = write(af->fd, p, n);
+        size_t len = n;
+        int fault = injected(PN_IO_WRITE, &len);
+        ssize_t w = fault ? (errno = fault, -1) : write(af->fd, p, len < n ? len : n);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -141,15 +203,19 @@ void pn_atomic_abort(pn_atomic_file *af)
 pneumo_status pn_atomic_commit(pn_atomic_file *af)
 {
     pneumo_status st = PNEUMO_OK;
-    if (fsync(af->fd) != 0)
+    int fault;
+    if ((fault = injected(PN_IO_FSYNC, NULL)) != 0 ? (errno = fault, 1) : fsync(af->fd) != 0)
         st = pn_error(PNEUMO_ERR_IO, "%s: fsync of %s failed: %s", af->path, af->tmp,
                       strerror(errno));
     /* close() can report a deferred write error (e.g. NFS quota), so check it. */
-    if (close(af->fd) != 0 && st == PNEUMO_OK)
+    fault = injected(PN_IO_CLOSE, NULL);
+    if ((close(af->fd) != 0 || (fault && (errno = fault, 1))) && st == PNEUMO_OK)
         st = pn_error(PNEUMO_ERR_IO, "%s: closing %s failed: %s", af->path, af->tmp,
                       strerror(errno));
     af->fd = -1;
-    if (st == PNEUMO_OK && rename(af->tmp, af->path) != 0)
+    if (st == PNEUMO_OK &&
+        ((fault = injected(PN_IO_RENAME, NULL)) != 0 ? (errno = fault, 1)
+                                                     : rename(af->tmp, af->path) != 0))
         st = pn_error(PNEUMO_ERR_IO, "%s: cannot rename %s over it: %s", af->path, af->tmp,
                       strerror(errno));
     if (st != PNEUMO_OK) {

@@ -1,7 +1,9 @@
-/* Atomic file replacement: write to "<path>.tmp.XXXXXX" (created exclusively in
- * the destination's directory), fsync, rename over `path`, fsync the directory.
- * Readers see either the old file or the complete new one; on any failure the
- * temporary file is removed and the destination is untouched.
+/* Atomic file replacement: write to "<path>.tmp.<pid>-XXXXXX" (created
+ * exclusively in the destination's directory), fsync, rename over `path`, fsync
+ * the directory. Readers see either the old file or the complete new one; on
+ * any failure the temporary file is removed and the destination is untouched.
+ * A process killed during a save leaves its temporary file; the next save of
+ * the same path removes those whose process no longer exists.
  *
  *   pn_atomic_file af;
  *   st = pn_atomic_open(&af, path);            // then any number of
@@ -38,5 +40,15 @@ void pn_atomic_abort(pn_atomic_file *af);
 
 /* The whole sequence for a buffer already in memory. */
 pneumo_status pn_atomic_write(const char *path, const void *data, size_t size);
+
+/* I/O fault injection, for tests only (not exported). When a hook is set, it
+ * is called before every write(), fsync(), close() and rename() of the
+ * temporary file; returning an errno value (ENOSPC, EIO, ...) makes that call
+ * fail with it instead, and for PN_IO_WRITE it may also lower *len to make the
+ * write short. NULL removes the hook. Not thread-safe: set it while no save
+ * runs. */
+typedef enum pn_io_op { PN_IO_WRITE, PN_IO_FSYNC, PN_IO_CLOSE, PN_IO_RENAME } pn_io_op;
+typedef int (*pn_io_fault_fn)(pn_io_op op, size_t *len, void *user);
+void pn_io_set_fault_hook(pn_io_fault_fn fn, void *user);
 
 #endif

@@ -1,6 +1,7 @@
 /* Image object, limits, format sniffing, file reading and gray conversion. */
 #include "io/image_internal.h"
 
+#include "core/alloc.h"
 #include "core/error.h"
 #include "io/dicom.h"
 
@@ -9,11 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PN_DEFAULT_MAX_SIDE 16384
 #define PN_DEFAULT_MAX_PIXELS ((int64_t)128 * 1024 * 1024)
 #define PN_DEFAULT_MAX_FILE ((int64_t)256 * 1024 * 1024)
+#define PN_DEFAULT_MAX_SCANS 100u
 
 static const uint8_t png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
 
@@ -25,6 +28,7 @@ void pneumo_decode_default_limits(pneumo_decode_limits *limits)
     limits->max_side = PN_DEFAULT_MAX_SIDE;
     limits->max_pixels = PN_DEFAULT_MAX_PIXELS;
     limits->max_file_bytes = PN_DEFAULT_MAX_FILE;
+    limits->max_scans = PN_DEFAULT_MAX_SCANS;
 }
 
 pneumo_status pn_decode_limits_resolve(const pneumo_decode_limits *src,
@@ -45,7 +49,25 @@ pneumo_status pn_decode_limits_resolve(const pneumo_decode_limits *src,
                         "%lld must all be positive", (int)src->max_side,
                         (long long)src->max_pixels, (long long)src->max_file_bytes);
     *dst = *src;
+    if (dst->max_scans == 0)
+        dst->max_scans = PN_DEFAULT_MAX_SCANS;
     return PNEUMO_OK;
+}
+
+int64_t pn_decode_deadline(const pneumo_decode_limits *lim)
+{
+    struct timespec ts;
+    if (lim->deadline_ms == 0 || clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return 0;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + (int64_t)lim->deadline_ms * 1000000;
+}
+
+int pn_decode_deadline_passed(int64_t deadline)
+{
+    struct timespec ts;
+    if (deadline == 0 || clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return 0;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec > deadline;
 }
 
 pneumo_status pn_image_check_limits(const pneumo_decode_limits *lim, const char *label,
@@ -82,10 +104,10 @@ pneumo_status pn_image_alloc(int32_t width, int32_t height, const char *label,
         return pn_error(PNEUMO_ERR_LIMIT, "%s: image size %dx%d exceeds 2^31 - 1 pixels", label,
                         (int)width, (int)height);
     n = (size_t)width * (size_t)height;
-    img = malloc(sizeof *img);
+    img = pn_malloc(sizeof *img);
     if (!img)
         return pn_error_nomem(label, sizeof *img);
-    img->pixels = malloc(n);
+    img->pixels = pn_malloc(n);
     if (!img->pixels) {
         free(img);
         return pn_error_nomem(label, n);
@@ -217,7 +239,7 @@ pneumo_status pn_read_file(const char *path, int64_t max_bytes, uint8_t **data, 
         return pn_error(PNEUMO_ERR_FORMAT, "%s: empty file, not a JPEG or PNG image", path);
     }
     len = (size_t)st.st_size;
-    buf = malloc(len);
+    buf = pn_malloc(len);
     if (!buf) {
         close(fd);
         return pn_error_nomem(path, len);

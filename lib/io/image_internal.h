@@ -34,6 +34,12 @@ pneumo_status pn_image_check_limits(const pneumo_decode_limits *lim, const char 
 pneumo_status pn_decode_limits_resolve(const pneumo_decode_limits *src,
                                        pneumo_decode_limits *dst);
 
+/* The CLOCK_MONOTONIC nanosecond at which a decode starting now must stop
+ * (lim->deadline_ms from now), or 0 for no deadline. */
+int64_t pn_decode_deadline(const pneumo_decode_limits *lim);
+/* Whether `deadline` (from pn_decode_deadline) has passed; 0 never passes. */
+int pn_decode_deadline_passed(int64_t deadline);
+
 /* Convert n pixels of `channels` (1..4: L, LA, RGB, RGBA) 8-bit samples to L. */
 void pn_gray_from_samples(const uint8_t *in, int channels, size_t n, uint8_t *out);
 

@@ -6,8 +6,17 @@
  *   half-gray or garbled X-ray must not enter training silently. Harmless
  *   warnings (unknown JFIF revision, bad ICC marker, ...) are ignored.
  * - dimensions are checked against the limits right after jpeg_read_header,
- *   before any pixel memory is allocated; a progress monitor caps the number of
- *   progressive scans (a tiny file can otherwise hold millions of them).
+ *   before any pixel memory is allocated. A progress monitor, called by libjpeg
+ *   for every iMCU row and output row, caps the number of scans (limits->
+ *   max_scans: a tiny file can otherwise hold thousands, each a pass over the
+ *   whole image), enforces limits->deadline_ms and fails arithmetic-coded data
+ *   that ends early at a marker (see pn_jpeg_arith_ended_early): libjpeg's
+ *   arithmetic decoder then silently decodes zeros, where the Huffman decoder
+ *   warns (JWRN_HIT_MARKER).
+ * - memory: libjpeg's own tables plus, for multi-scan (progressive) files, one
+ *   16-bit coefficient per sample of every component (at most 4 components,
+ *   i.e. 8 bytes per output pixel before chroma subsampling), plus one output
+ *   row and the output image. Markers (APPn, COM) are skipped, never saved.
  * - 1 component: gray as stored. 3 components: libjpeg's RGB output (islow IDCT,
  *   fancy upsampling, the defaults PIL uses) then Pillow's L24 luma.
  *   4 components (CMYK, or YCCK which libjpeg turns into CMYK): Pillow unpacks
@@ -15,6 +24,7 @@
  *   CMYK -> RGB with cmyk2rgb and RGB -> L; reproduced below exactly. */
 #include "io/image_internal.h"
 
+#include "core/alloc.h"
 #include "core/error.h"
 
 #include <limits.h>
@@ -26,10 +36,13 @@
 #include <jpeglib.h>
 #include <jerror.h>
 
-/* More scans than any real encoder writes (libjpeg-turbo's own tools use 500). */
-#define PN_JPEG_MAX_SCANS 1000
-
-enum { PN_JPEG_FAIL_NONE = 0, PN_JPEG_FAIL_LIBJPEG, PN_JPEG_FAIL_SCANS };
+enum {
+    PN_JPEG_FAIL_NONE = 0,
+    PN_JPEG_FAIL_LIBJPEG,
+    PN_JPEG_FAIL_SCANS,
+    PN_JPEG_FAIL_DEADLINE,
+    PN_JPEG_FAIL_ARITH_EOD
+};
 
 struct pn_jpeg_err {
     struct jpeg_error_mgr pub;
@@ -87,14 +100,53 @@ static void pn_jpeg_emit_message(j_common_ptr cinfo, int msg_level)
 struct pn_jpeg_progress {
     struct jpeg_progress_mgr pub;
     struct pn_jpeg_err *err;
+    int64_t deadline;
+    uint32_t max_scans;
+    const uint8_t *data;     /* the whole file (jpeg_mem_src) */
+    int scan;                /* input scan whose data starts at scan_start */
+    size_t scan_start;
 };
+
+/* Has the arithmetic-coded data of the current scan ended at a marker (other
+ * than RSTn) while much of the scan is still to decode? libjpeg then decodes
+ * zeros without a warning. A complete stream may legitimately end early the
+ * same way (the encoder drops trailing zero bytes, so a flat tail costs no
+ * bytes): the two cannot be told apart from the bits, so this only fails a
+ * scan whose data stopped with at least a quarter of its iMCU rows left and
+ * whose data so far (at least 64 bytes) says those rows would need 256 bytes
+ * or more. */
+static int pn_jpeg_arith_ended_early(j_decompress_ptr d, struct pn_jpeg_progress *prog)
+{
+    size_t pos = (size_t)(d->src->next_input_byte - prog->data);
+    size_t used, left;
+    if (d->input_scan_number != prog->scan) {
+        prog->scan = d->input_scan_number;
+        prog->scan_start = pos;
+    }
+    if (d->unread_marker == 0 ||
+        (d->unread_marker >= JPEG_RST0 && d->unread_marker <= JPEG_RST0 + 7) ||
+        d->input_iMCU_row == 0 || d->input_iMCU_row >= d->total_iMCU_rows)
+        return 0;
+    left = (size_t)(d->total_iMCU_rows - d->input_iMCU_row);
+    used = pos > prog->scan_start ? pos - prog->scan_start : 0;
+    return left * 4 >= d->total_iMCU_rows && used >= 64 && used * left / d->input_iMCU_row >= 256;
+}
 
 static void pn_jpeg_progress_monitor(j_common_ptr cinfo)
 {
     struct pn_jpeg_progress *prog = (struct pn_jpeg_progress *)cinfo->progress;
-    if (cinfo->is_decompressor &&
-        ((j_decompress_ptr)cinfo)->input_scan_number > PN_JPEG_MAX_SCANS) {
-        prog->err->fail = PN_JPEG_FAIL_SCANS;
+    j_decompress_ptr d = (j_decompress_ptr)cinfo;
+    int fail = PN_JPEG_FAIL_NONE;
+    if (!cinfo->is_decompressor)
+        return;
+    if (d->input_scan_number > 0 && (uint32_t)d->input_scan_number > prog->max_scans)
+        fail = PN_JPEG_FAIL_SCANS;
+    else if (pn_decode_deadline_passed(prog->deadline))
+        fail = PN_JPEG_FAIL_DEADLINE;
+    else if (d->arith_code && pn_jpeg_arith_ended_early(d, prog))
+        fail = PN_JPEG_FAIL_ARITH_EOD;
+    if (fail != PN_JPEG_FAIL_NONE) {
+        prog->err->fail = fail;
         longjmp(prog->err->jump, 1);
     }
 }
@@ -115,11 +167,19 @@ static void pn_cmyk_inverted_to_gray(const uint8_t *in, size_t n, uint8_t *out)
     }
 }
 
-static pneumo_status pn_jpeg_failure(const struct pn_jpeg_err *err, const char *label)
+static pneumo_status pn_jpeg_failure(const struct pn_jpeg_err *err, const char *label,
+                                     const pneumo_decode_limits *lim)
 {
     if (err->fail == PN_JPEG_FAIL_SCANS)
-        return pn_error(PNEUMO_ERR_LIMIT, "%s: corrupt JPEG: more than %d progressive scans",
-                        label, PN_JPEG_MAX_SCANS);
+        return pn_error(PNEUMO_ERR_LIMIT, "%s: JPEG has more than the limit of %u scans", label,
+                        (unsigned)lim->max_scans);
+    if (err->fail == PN_JPEG_FAIL_DEADLINE)
+        return pn_error(PNEUMO_ERR_LIMIT, "%s: JPEG decoding took longer than the %u ms deadline",
+                        label, (unsigned)lim->deadline_ms);
+    if (err->fail == PN_JPEG_FAIL_ARITH_EOD)
+        return pn_error(PNEUMO_ERR_FORMAT,
+                        "%s: truncated JPEG: arithmetic-coded data ends before the scan does",
+                        label);
     switch (err->code) {
     case JERR_IMAGE_TOO_BIG:
         return pn_error(PNEUMO_ERR_LIMIT, "%s: JPEG too large: %s", label, err->message);
@@ -161,9 +221,12 @@ pneumo_status pn_decode_jpeg(const uint8_t *data, size_t size, const char *label
     err.pub.emit_message = pn_jpeg_emit_message;
     prog.pub.progress_monitor = pn_jpeg_progress_monitor;
     prog.err = &err;
+    prog.deadline = pn_decode_deadline(lim);
+    prog.max_scans = lim->max_scans;
+    prog.data = data;
 
     if (setjmp(err.jump)) {
-        st = pn_jpeg_failure(&err, label);
+        st = pn_jpeg_failure(&err, label, lim);
         jpeg_destroy_decompress(&cinfo);
         free(row);
         pneumo_image_destroy(img);
@@ -210,7 +273,7 @@ pneumo_status pn_decode_jpeg(const uint8_t *data, size_t size, const char *label
         return pn_error(PNEUMO_ERR_FORMAT, "%s: unexpected JPEG decoder output %ux%ux%d", label,
                         (unsigned)cinfo.output_width, (unsigned)cinfo.output_height, comps);
     }
-    row = malloc(width * (size_t)comps);
+    row = pn_malloc(width * (size_t)comps);
     if (!row) {
         jpeg_destroy_decompress(&cinfo);
         return pn_error_nomem(label, width * (size_t)comps);

@@ -1,5 +1,6 @@
 /* Strict JSON parser and writer helpers; see json.h for the contract. */
 #include "io/json.h"
+#include "core/alloc.h"
 
 #include <errno.h>
 #include <locale.h>
@@ -190,7 +191,7 @@ static pneumo_status convert_number(parser *p, size_t start, size_t n, double *o
     char small[64];
     char *copy = small;
     if (n >= sizeof small) {
-        copy = malloc(n + 1);
+        copy = pn_malloc(n + 1);
         if (!copy)
             return parser_nomem(p, n + 1);
     }
@@ -372,7 +373,7 @@ static pneumo_status parse_string_raw(parser *p, char **out, size_t *out_len)
         return syntax_error(p, open, "unterminated string");
 
     size_t cap = close - open; /* raw content length + 1 for the NUL */
-    char *buf = malloc(cap);
+    char *buf = pn_malloc(cap);
     if (!buf)
         return parser_nomem(p, cap);
     size_t n = 0;
@@ -414,12 +415,12 @@ static pneumo_status grow_members(parser *p, pn_json *node, size_t *cap)
     if (node->count < *cap)
         return PNEUMO_OK;
     size_t new_cap = *cap ? *cap * 2 : 4;
-    pn_json *items = realloc(node->items, new_cap * sizeof *items);
+    pn_json *items = pn_realloc(node->items, new_cap * sizeof *items);
     if (!items)
         return parser_nomem(p, new_cap * sizeof *items);
     node->items = items;
     if (node->type == PN_JSON_OBJECT) {
-        char **keys = realloc(node->keys, new_cap * sizeof *keys);
+        char **keys = pn_realloc(node->keys, new_cap * sizeof *keys);
         if (!keys)
             return parser_nomem(p, new_cap * sizeof *keys);
         node->keys = keys;
@@ -477,7 +478,7 @@ static pneumo_status check_duplicate_keys(parser *p, const pn_json *obj, size_t 
 {
     if (obj->count < 2)
         return PNEUMO_OK;
-    const char **sorted = malloc(obj->count * sizeof *sorted);
+    const char **sorted = pn_malloc(obj->count * sizeof *sorted);
     if (!sorted)
         return parser_nomem(p, obj->count * sizeof *sorted);
     memcpy(sorted, obj->keys, obj->count * sizeof *sorted);
@@ -607,7 +608,7 @@ pneumo_status pn_json_parse(const char *text, size_t len, const char *label, pn_
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: pn_json_parse: text is NULL", label);
 
     parser p = {(const unsigned char *)text, len, 0, label, 0};
-    pn_json *root = calloc(1, sizeof *root);
+    pn_json *root = pn_calloc(1, sizeof *root);
     if (!root)
         return parser_nomem(&p, sizeof *root);
     pneumo_status st = parse_value(&p, root, 0);
@@ -722,7 +723,7 @@ static int buf_reserve(pn_buf *b, size_t extra)
     size_t new_cap = b->cap ? b->cap : 64;
     while (new_cap < need)
         new_cap = (new_cap > SIZE_MAX / 2) ? need : new_cap * 2;
-    char *data = realloc(b->data, new_cap);
+    char *data = pn_realloc(b->data, new_cap);
     if (!data) {
         b->failed = PN_BUF_NOMEM;
         return 0;

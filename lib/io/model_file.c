@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/error.h"
 #include "core/tensor.h"
 #include "io/json.h"
@@ -158,8 +159,8 @@ pneumo_status pn_model_save_extra(const pneumo_model *m, const pneumo_optimizer 
         meta[nmeta++] = (pn_st_meta){extra_key, extra_value};
 
     cap = (size_t)m->nlayers * 2 * (1 + (with_state ? (size_t)slot_count(opt) : 0));
-    tensors = calloc(cap ? cap : 1, sizeof *tensors);
-    names = calloc(cap ? cap : 1, sizeof *names);
+    tensors = pn_calloc(cap ? cap : 1, sizeof *tensors);
+    names = pn_calloc(cap ? cap : 1, sizeof *names);
     if (card.failed == PN_BUF_BADINPUT) {
         st = pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_model_save: %s: the model card does not encode as JSON", path);
         goto done;
@@ -578,7 +579,7 @@ static pneumo_status pn_model_load_labeled(const void *data, size_t size, const 
             st = pn_error(PNEUMO_ERR_FORMAT, "%s: no \"%s\" entry in the metadata", label, extra_key);
             goto fail;
         }
-        if (!(*extra_value = strdup(v))) {
+        if (!(*extra_value = pn_strdup(v))) {
             st = pn_error_nomem(label, strlen(v) + 1);
             goto fail;
         }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/error.h"
 #include "core/tensor.h"
 #include "io/atomic_file.h"
@@ -151,8 +152,8 @@ static pneumo_status render(const pneumo_image *img, const pneumo_tensor *map, c
         w = pneumo_image_width(base);
         h = pneumo_image_height(base);
     }
-    up = malloc((size_t)w * (size_t)h * sizeof *up);
-    rgb = malloc((size_t)w * (size_t)h * 3);
+    up = pn_malloc((size_t)w * (size_t)h * sizeof *up);
+    rgb = pn_malloc((size_t)w * (size_t)h * 3);
     if (!up || !rgb) {
         st = pn_error_nomem(fn, (size_t)w * (size_t)h * (3 + sizeof *up));
         goto done;

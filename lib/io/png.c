@@ -4,8 +4,12 @@
  *   chunk are errors (png_set_crc_action ERROR_QUIT), running out of data is an
  *   error ("truncated"), and the file must reach IEND.
  * - width/height are checked from the IHDR bytes before libpng starts, and
- *   again by libpng itself (png_set_user_limits) and after png_read_info; the
- *   chunk allocation cap bounds ancillary chunks (iCCP, zTXt, ...).
+ *   again by libpng itself (png_set_user_limits) and after png_read_info.
+ * - memory is bounded by the output, whatever the chunks claim: every chunk but
+ *   IHDR, PLTE, tRNS, IDAT and IEND (text, iCCP, sPLT, eXIf, unknown ones) is
+ *   skipped unread, so its length never becomes an allocation, and the chunk
+ *   allocation cap bounds what is left. Work is bounded by the file size and the
+ *   output size; limits->deadline_ms stops a decode after every row.
  * - conversions (what Pillow does on open + convert('L')):
  *   gray 1/2/4 bit -> scaled to 0..255 by bit replication (Pillow "1", "L;2",
  *   "L;4" unpackers give the same values); palette -> RGB entries -> L24 (Pillow
@@ -15,6 +19,7 @@
  *   see pneumo/image.h); no gamma or colour management (Pillow applies none). */
 #include "io/image_internal.h"
 
+#include "core/alloc.h"
 #include "core/error.h"
 
 #include <setjmp.h>
@@ -34,7 +39,9 @@ struct pn_png_ctx {
     const uint8_t *data;
     size_t size;
     size_t pos;
+    int64_t deadline;
     int truncated;
+    int late;
 };
 
 void pn_png_jmp_error(png_structp png, png_const_charp msg)
@@ -42,6 +49,20 @@ void pn_png_jmp_error(png_structp png, png_const_charp msg)
     pn_png_jmp *e = (pn_png_jmp *)png_get_error_ptr(png);
     snprintf(e->message, sizeof e->message, "%s", msg ? msg : "unknown libpng error");
     longjmp(e->jump, 1);
+}
+
+png_voidp pn_png_malloc(png_structp png, png_alloc_size_t bytes)
+{
+    void *p = pn_malloc(bytes);
+    if (!p)
+        ((pn_png_jmp *)png_get_mem_ptr(png))->nomem = 1;
+    return p;
+}
+
+void pn_png_free(png_structp png, png_voidp p)
+{
+    (void)png;
+    free(p);
 }
 
 void pn_png_jmp_warning(png_structp png, png_const_charp msg)
@@ -59,6 +80,18 @@ static void pn_png_read_fn(png_structp png, png_bytep out, size_t n)
     }
     memcpy(out, ctx->data + ctx->pos, n);
     ctx->pos += n;
+}
+
+/* Called by libpng after every row (of every interlace pass). */
+static void pn_png_row_done(png_structp png, png_uint_32 row, int pass)
+{
+    struct pn_png_ctx *ctx = (struct pn_png_ctx *)png_get_io_ptr(png);
+    (void)row;
+    (void)pass;
+    if (pn_decode_deadline_passed(ctx->deadline)) {
+        ctx->late = 1;
+        png_error(png, "decoding deadline passed");
+    }
 }
 
 static uint32_t pn_be32(const uint8_t *p)
@@ -92,8 +125,9 @@ pneumo_status pn_decode_png(const uint8_t *data, size_t size, const char *label,
     memset(&ctx, 0, sizeof ctx);
     ctx.data = data;
     ctx.size = size;
-    png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx.err, pn_png_jmp_error,
-                                 pn_png_jmp_warning);
+    ctx.deadline = pn_decode_deadline(lim);
+    png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, &ctx.err, pn_png_jmp_error,
+                                   pn_png_jmp_warning, &ctx.err, pn_png_malloc, pn_png_free);
     if (!png)
         return pn_error(PNEUMO_ERR_NOMEM, "%s: cannot create the PNG decoder", label);
     info = png_create_info_struct(png);
@@ -106,6 +140,11 @@ pneumo_status pn_decode_png(const uint8_t *data, size_t size, const char *label,
         free(rows);
         free(buf);
         pneumo_image_destroy(img);
+        if (ctx.err.nomem)
+            return pn_error(PNEUMO_ERR_NOMEM, "%s: PNG decoder out of memory", label);
+        if (ctx.late)
+            return pn_error(PNEUMO_ERR_LIMIT, "%s: PNG decoding took longer than the %u ms deadline",
+                            label, (unsigned)lim->deadline_ms);
         if (ctx.truncated)
             return pn_error(PNEUMO_ERR_FORMAT, "%s: truncated PNG: %s", label, ctx.err.message);
         if (strstr(ctx.err.message, "user limit") || strstr(ctx.err.message, "too large"))
@@ -115,6 +154,8 @@ pneumo_status pn_decode_png(const uint8_t *data, size_t size, const char *label,
 
     png_set_user_limits(png, (png_uint_32)lim->max_side, (png_uint_32)lim->max_side);
     png_set_chunk_malloc_max(png, PN_PNG_CHUNK_MALLOC_MAX);
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, NULL, -1);
+    png_set_read_status_fn(png, pn_png_row_done);
     png_set_crc_action(png, PNG_CRC_ERROR_QUIT, PNG_CRC_ERROR_QUIT);
     png_set_read_fn(png, &ctx, pn_png_read_fn);
     png_read_info(png, info);
@@ -146,7 +187,7 @@ pneumo_status pn_decode_png(const uint8_t *data, size_t size, const char *label,
 
     if (passes == 1 || channels == 1) {
         if (channels != 1) {
-            buf = malloc(rowbytes);
+            buf = pn_malloc(rowbytes);
             if (!buf) {
                 st = pn_error_nomem(label, rowbytes);
                 goto fail;
@@ -166,8 +207,8 @@ pneumo_status pn_decode_png(const uint8_t *data, size_t size, const char *label,
     } else {
         /* interlaced colour: libpng needs the whole expanded image */
         size_t total = rowbytes * (size_t)h;
-        buf = malloc(total);
-        rows = malloc((size_t)h * sizeof *rows);
+        buf = pn_malloc(total);
+        rows = pn_malloc((size_t)h * sizeof *rows);
         if (!buf || !rows) {
             st = pn_error_nomem(label, total);
             goto fail;

@@ -11,11 +11,15 @@
 typedef struct pn_png_jmp {
     jmp_buf jump;
     char message[256];
+    int nomem; /* pn_png_malloc failed: report NOMEM, whatever libpng says */
 } pn_png_jmp;
 
-/* Pass as png_create_*_struct's error and warning functions, with a
+/* Pass as png_create_*_struct_2's error and warning functions, with a
  * pn_png_jmp as the error pointer. */
 void pn_png_jmp_error(png_structp png, png_const_charp msg);
 void pn_png_jmp_warning(png_structp png, png_const_charp msg);
+/* libpng's allocator, through pn_malloc; the same pn_png_jmp is the mem pointer. */
+png_voidp pn_png_malloc(png_structp png, png_alloc_size_t bytes);
+void pn_png_free(png_structp png, png_voidp p);
 
 #endif

@@ -6,6 +6,7 @@
  * lives in the context struct (not in locals modified after setjmp). */
 #include "pneumo/image_write.h"
 
+#include "core/alloc.h"
 #include "core/error.h"
 #include "io/atomic_file.h"
 #include "io/image_internal.h"
@@ -39,7 +40,7 @@ static void pn_png_write_fn(png_structp png, png_bytep in, size_t n)
             }
             cap *= 2;
         }
-        uint8_t *grown = realloc(ctx->data, cap);
+        uint8_t *grown = pn_realloc(ctx->data, cap);
         if (!grown) {
             ctx->nomem = 1;
             png_error(png, "out of memory for the PNG output");
@@ -66,8 +67,8 @@ static pneumo_status pn_png_encode(const uint8_t *pixels, int32_t width, int32_t
     png_infop info;
 
     memset(ctx, 0, sizeof *ctx);
-    png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &ctx->err, pn_png_jmp_error,
-                                  pn_png_jmp_warning);
+    png = png_create_write_struct_2(PNG_LIBPNG_VER_STRING, &ctx->err, pn_png_jmp_error,
+                                    pn_png_jmp_warning, &ctx->err, pn_png_malloc, pn_png_free);
     if (!png)
         return pn_error(PNEUMO_ERR_NOMEM, "%s: cannot create the PNG encoder", label);
     info = png_create_info_struct(png);
@@ -80,7 +81,7 @@ static pneumo_status pn_png_encode(const uint8_t *pixels, int32_t width, int32_t
         free(ctx->data);
         ctx->data = NULL;
         ctx->size = 0;
-        if (ctx->nomem)
+        if (ctx->nomem || ctx->err.nomem)
             return pn_error(PNEUMO_ERR_NOMEM, "%s: cannot encode PNG: %s", label, ctx->err.message);
         return pn_error(PNEUMO_ERR_FORMAT, "%s: cannot encode PNG: %s", label, ctx->err.message);
     }

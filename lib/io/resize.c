@@ -17,6 +17,7 @@
  * when its size is unchanged, like Pillow. */
 #include "io/image_internal.h"
 
+#include "core/alloc.h"
 #include "core/error.h"
 
 #include <math.h>
@@ -76,9 +77,9 @@ static int precompute_coeffs(int in_size, int out_size, int **boundsp, int32_t *
     support = 1.0 * filterscale;
     ksize = (int)ceil(support) * 2 + 1;
 
-    pre = malloc((size_t)out_size * (size_t)ksize * sizeof *pre);
-    kk = malloc((size_t)out_size * (size_t)ksize * sizeof *kk);
-    bounds = malloc((size_t)out_size * 2 * sizeof *bounds);
+    pre = pn_malloc((size_t)out_size * (size_t)ksize * sizeof *pre);
+    kk = pn_malloc((size_t)out_size * (size_t)ksize * sizeof *kk);
+    bounds = pn_malloc((size_t)out_size * 2 * sizeof *bounds);
     if (!pre || !kk || !bounds) {
         free(pre);
         free(kk);
@@ -152,7 +153,7 @@ static pneumo_status resize_bilinear(const uint8_t *src, int32_t sw, int32_t sh,
     if (need_h) {
         int rows = ybox_last - ybox_first;
         ksize_h = precompute_coeffs(sw, dw, &bounds_h, &kk_h);
-        tmp = ksize_h ? malloc((size_t)dw * (size_t)rows) : NULL;
+        tmp = ksize_h ? pn_malloc((size_t)dw * (size_t)rows) : NULL;
         if (!tmp) {
             free(bounds_v);
             free(kk_v);
@@ -218,7 +219,7 @@ pneumo_status pn_resize_gray(const uint8_t *src, int32_t sw, int32_t sh, uint8_t
     }
     switch (mode) {
     case PNEUMO_RESAMPLE_NEAREST: {
-        int32_t *xtab = malloc((size_t)dw * sizeof *xtab);
+        int32_t *xtab = pn_malloc((size_t)dw * sizeof *xtab);
         if (!xtab)
             return pn_error_nomem("nearest resize table", (size_t)dw * sizeof *xtab);
         resize_nearest(src, sw, sh, dst, dw, dh, xtab);

@@ -1,5 +1,6 @@
 /* safetensors reader and atomic writer; see safetensors.h for the layout. */
 #include "io/safetensors.h"
+#include "core/alloc.h"
 
 #include "io/atomic_file.h"
 
@@ -89,7 +90,7 @@ static pneumo_status find_duplicate(const char *label, const char **names, size_
 {
     if (n < 2)
         return PNEUMO_OK;
-    const char **sorted = malloc(n * sizeof *sorted);
+    const char **sorted = pn_malloc(n * sizeof *sorted);
     if (!sorted)
         return pn_error_nomem(label, n * sizeof *sorted);
     memcpy(sorted, names, n * sizeof *sorted);
@@ -131,7 +132,7 @@ static pneumo_status check_tensor_args(const char *label, const pn_st_tensor *te
             return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: tensor '%s': data is NULL", label,
                             t->name);
     }
-    const char **names = malloc((ntensors ? ntensors : 1) * sizeof *names);
+    const char **names = pn_malloc((ntensors ? ntensors : 1) * sizeof *names);
     if (!names)
         return pn_error_nomem(label, ntensors * sizeof *names);
     for (size_t i = 0; i < ntensors; i++)
@@ -149,7 +150,7 @@ static pneumo_status check_meta_args(const char *label, const pn_st_meta *meta, 
         if (!meta[i].key || !meta[i].value)
             return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: metadata entry %zu has a NULL %s",
                             label, i, meta[i].key ? "value" : "key");
-    const char **keys = malloc((nmeta ? nmeta : 1) * sizeof *keys);
+    const char **keys = pn_malloc((nmeta ? nmeta : 1) * sizeof *keys);
     if (!keys)
         return pn_error_nomem(label, nmeta * sizeof *keys);
     for (size_t i = 0; i < nmeta; i++)
@@ -464,7 +465,7 @@ static pneumo_status parse_tensor_entry(const char *label, const char *name,
         st = parse_offsets(label, name, pn_json_get(info, "data_offsets"), buffer_size, e);
     if (st != PNEUMO_OK)
         return st;
-    e->name = strdup(name);
+    e->name = pn_strdup(name);
     if (!e->name)
         return pn_error_nomem(label, name_len + 1);
     return PNEUMO_OK;
@@ -477,8 +478,8 @@ static pneumo_status parse_metadata(const char *label, const pn_json *meta, pn_s
                         label);
     if (meta->count == 0)
         return PNEUMO_OK;
-    f->meta_keys = calloc(meta->count, sizeof *f->meta_keys);
-    f->meta_values = calloc(meta->count, sizeof *f->meta_values);
+    f->meta_keys = pn_calloc(meta->count, sizeof *f->meta_keys);
+    f->meta_values = pn_calloc(meta->count, sizeof *f->meta_values);
     if (!f->meta_keys || !f->meta_values)
         return pn_error_nomem(label, meta->count * sizeof(char *));
     for (size_t i = 0; i < meta->count; i++) {
@@ -486,8 +487,8 @@ static pneumo_status parse_metadata(const char *label, const pn_json *meta, pn_s
             return pn_error(PNEUMO_ERR_FORMAT,
                             "%s: \"" METADATA_KEY "\" value for \"%.64s\" is not a string",
                             label, meta->keys[i]);
-        f->meta_keys[i] = strdup(meta->keys[i]);
-        f->meta_values[i] = strdup(meta->items[i].string);
+        f->meta_keys[i] = pn_strdup(meta->keys[i]);
+        f->meta_values[i] = pn_strdup(meta->items[i].string);
         f->nmeta = i + 1; /* both slots are freed by pn_st_free from here on */
         if (!f->meta_keys[i] || !f->meta_values[i])
             return pn_error_nomem(label, strlen(meta->keys[i]) + meta->items[i].length + 2);
@@ -513,7 +514,7 @@ static int compare_entries_by_offset(const void *a, const void *b)
 static pneumo_status check_coverage(const char *label, const pn_st_file *f,
                                     uint64_t buffer_size)
 {
-    const st_entry **order = malloc((f->count ? f->count : 1) * sizeof *order);
+    const st_entry **order = pn_malloc((f->count ? f->count : 1) * sizeof *order);
     if (!order)
         return pn_error_nomem(label, f->count * sizeof *order);
     for (size_t i = 0; i < f->count; i++)
@@ -550,7 +551,7 @@ static pneumo_status copy_data(const char *label, const uint8_t *buffer, size_t 
 {
     if (size == 0)
         return PNEUMO_OK;
-    f->storage = malloc(size);
+    f->storage = pn_malloc(size);
     if (!f->storage)
         return pn_error_nomem(label, size);
     memcpy(f->storage, buffer, size);
@@ -569,7 +570,7 @@ static pneumo_status parse_header_object(const char *label, const pn_json *root,
         return pn_error(PNEUMO_ERR_FORMAT, "%s: header is not a JSON object", label);
     const pn_json *meta = pn_json_get(root, METADATA_KEY);
     size_t ntensors = root->count - (meta ? 1 : 0);
-    f->tensors = calloc(ntensors ? ntensors : 1, sizeof *f->tensors);
+    f->tensors = pn_calloc(ntensors ? ntensors : 1, sizeof *f->tensors);
     if (!f->tensors)
         return pn_error_nomem(label, ntensors * sizeof *f->tensors);
     if (meta) {
@@ -608,6 +609,15 @@ pneumo_status pn_safetensors_parse(const uint8_t *data, size_t size, const char 
                         "%s: truncated: %zu bytes, too short for the 8-byte header length",
                         label, size);
     uint64_t header_len = load_le64(data);
+    /* A length that does not fit with no JSON after it: not a safetensors file
+     * at all (an image, a text file), rather than a truncated one. */
+    if (header_len > (uint64_t)(size - 8) && size > 8 && data[8] != '{')
+        return pn_error(PNEUMO_ERR_FORMAT,
+                        "%s: not a libpneumo model file (%s; a model file is safetensors: an "
+                        "8-byte header length, then a JSON header)", label,
+                        data[0] == 0xFF && data[1] == 0xD8 ? "it is a JPEG image"
+                        : data[0] == 0x89 && data[1] == 'P' && data[2] == 'N' ? "it is a PNG image"
+                        : "its header is not JSON");
     if (header_len > (uint64_t)(size - 8))
         return pn_error(PNEUMO_ERR_FORMAT,
                         "%s: truncated: header claims %" PRIu64 " bytes but only %zu follow",
@@ -625,7 +635,7 @@ pneumo_status pn_safetensors_parse(const uint8_t *data, size_t size, const char 
         return st;
 
     size_t buffer_size = size - 8 - (size_t)header_len;
-    pn_st_file *f = calloc(1, sizeof *f);
+    pn_st_file *f = pn_calloc(1, sizeof *f);
     if (!f)
         st = pn_error_nomem(label, sizeof *f);
     if (st == PNEUMO_OK)
@@ -748,7 +758,7 @@ pneumo_status pn_read_whole_file(const char *path, size_t max_size, uint8_t **da
                       path, (intmax_t)sb.st_size, max_size);
     } else {
         size_t expect = (size_t)sb.st_size;
-        buf = malloc(expect ? expect : 1);
+        buf = pn_malloc(expect ? expect : 1);
         if (!buf)
             st = pn_error_nomem(path, expect);
         else if ((got = read_fully(fd, buf, expect)) < 0)

@@ -113,6 +113,8 @@ const char *pneumo_model_class_name(const pneumo_model *m, int32_t index)
 
 /* A class name: 1..PNEUMO_CLASS_NAME_MAX bytes of valid UTF-8 without
  * control characters. */
+/* 1 if `s` is a valid class name, 0 if not, -1 if checking it ran out of
+ * memory (the UTF-8 check goes through a pn_buf). */
 static int name_ok(const char *s)
 {
     size_t n;
@@ -128,7 +130,7 @@ static int name_ok(const char *s)
             return 0;
     pn_buf_init(&b);
     pn_buf_json_string(&b, s); /* fails on invalid UTF-8 */
-    ok = b.failed == PN_BUF_OK;
+    ok = b.failed == PN_BUF_OK ? 1 : b.failed == PN_BUF_NOMEM ? -1 : 0;
     pn_buf_free(&b);
     return ok;
 }
@@ -141,11 +143,15 @@ pneumo_status pneumo_model_set_class_names(pneumo_model *m, int32_t count, const
     if (count != 2 || (pneumo_model_num_classes(m) && pneumo_model_num_classes(m) != 2))
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: %d names given; the model tells %d classes apart", fn,
                         count, pneumo_model_num_classes(m) ? pneumo_model_num_classes(m) : 2);
-    for (int32_t i = 0; i < count; i++)
-        if (!name_ok(names[i]))
+    for (int32_t i = 0; i < count; i++) {
+        int ok = name_ok(names[i]);
+        if (ok < 0)
+            return pn_error_nomem(fn, strlen(names[i]) * 6 + 3);
+        if (!ok)
             return pn_error(PNEUMO_ERR_INVALID_ARG,
                             "%s: name %d must be 1..%d bytes without control characters", fn, i,
                             PNEUMO_CLASS_NAME_MAX);
+    }
     for (int32_t i = 0; i < count; i++)
         snprintf(m->card.class_names[i], sizeof m->card.class_names[i], "%s", names[i]);
     return PNEUMO_OK;
@@ -297,7 +303,12 @@ pneumo_status pn_card_parse(pneumo_model *m, const char *text, const char *label
     for (size_t i = 0; i < 2; i++) {
         const pn_json *item = pn_json_item(names, i);
         const char *name = item->type == PN_JSON_STRING ? item->string : NULL;
-        if (!name_ok(name)) {
+        int ok = name_ok(name);
+        if (ok < 0) {
+            st = pn_error_nomem(label, strlen(name) * 6 + 3);
+            goto done;
+        }
+        if (!ok) {
             st = card_error(label, "class names must be 1..63-byte strings without control characters");
             goto done;
         }

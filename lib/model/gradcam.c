@@ -119,7 +119,7 @@ pneumo_status pneumo_model_gradcam(pneumo_model *m, const pneumo_tensor *x, cons
     shape[1] = l->out.w;
     if ((st = pneumo_tensor_create(2, shape, &out)) != PNEUMO_OK)
         return st;
-    w = malloc((size_t)l->out.c * sizeof *w);
+    w = pn_malloc((size_t)l->out.c * sizeof *w);
     if (!w) {
         st = pn_error_nomem(fn, (size_t)l->out.c * sizeof *w);
         goto done;

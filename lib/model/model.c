@@ -60,10 +60,10 @@ pneumo_status pneumo_model_create(int32_t height, int32_t width, int32_t channel
                         "(side %d, channels %d, %lld values)",
                         height, width, channels, PN_MAX_SIDE, PN_MAX_CHANNELS,
                         (long long)PN_MAX_SAMPLE_VALUES);
-    m = calloc(1, sizeof *m);
+    m = pn_calloc(1, sizeof *m);
     if (!m)
         return pn_error_nomem("pneumo_model_create", sizeof *m);
-    m->shared = malloc(sizeof *m->shared);
+    m->shared = pn_malloc(sizeof *m->shared);
     if (!m->shared) {
         free(m);
         return pn_error_nomem("pneumo_model_create", sizeof *m->shared);
@@ -198,10 +198,10 @@ pneumo_status pneumo_model_clone_inference(const pneumo_model *src, pneumo_model
     *out = NULL;
     if (src->nlayers == 0)
         return pn_error(PNEUMO_ERR_STATE, "%s: the model has no layers", fn);
-    m = calloc(1, sizeof *m);
+    m = pn_calloc(1, sizeof *m);
     if (!m)
         return pn_error_nomem(fn, sizeof *m);
-    m->layers = malloc((size_t)src->nlayers * sizeof *m->layers);
+    m->layers = pn_malloc((size_t)src->nlayers * sizeof *m->layers);
     if (!m->layers) {
         free(m);
         return pn_error_nomem(fn, (size_t)src->nlayers * sizeof *m->layers);
@@ -247,7 +247,7 @@ pneumo_status pn_model_append(pneumo_model *m, pn_layer *l)
                         l->ops->keras_class, (long long)PN_MAX_SAMPLE_VALUES);
     if (m->nlayers == m->layers_cap) {
         int32_t cap = m->layers_cap ? m->layers_cap * 2 : 16;
-        pn_layer *grown = realloc(m->layers, (size_t)cap * sizeof *grown);
+        pn_layer *grown = pn_realloc(m->layers, (size_t)cap * sizeof *grown);
         if (!grown)
             return pn_error_nomem("model layers", (size_t)cap * sizeof *grown);
         m->layers = grown;

@@ -32,7 +32,7 @@ static pneumo_status ensure_thread_grads(pneumo_model *m)
 /* Plan which Conv2D + MaxPooling2D pairs run fused. */
 static pneumo_status plan_fusion(pneumo_model *m)
 {
-    m->fused = calloc((size_t)m->nlayers, 1);
+    m->fused = pn_calloc((size_t)m->nlayers, 1);
     if (!m->fused)
         return pn_error_nomem("fusion plan", (size_t)m->nlayers);
     if (m->no_fusion)
@@ -64,7 +64,7 @@ static pneumo_status ensure_batch(pneumo_model *m, int32_t n)
     pn_model_free_batch(m);
     if ((st = plan_fusion(m)) != PNEUMO_OK)
         return st;
-    m->acts = calloc((size_t)m->nlayers, sizeof *m->acts);
+    m->acts = pn_calloc((size_t)m->nlayers, sizeof *m->acts);
     if (!m->acts) {
         pn_model_free_batch(m);
         return pn_error_nomem("activation table", (size_t)m->nlayers * sizeof *m->acts);

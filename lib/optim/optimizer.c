@@ -59,7 +59,7 @@ static pneumo_status create(pneumo_optimizer_kind kind, const void *params, pneu
     if (!out)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_optimizer_create: out is NULL");
     *out = NULL;
-    opt = calloc(1, sizeof *opt);
+    opt = pn_calloc(1, sizeof *opt);
     if (!opt)
         return pn_error_nomem("optimizer", sizeof *opt);
     opt->kind = kind;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/error.h"
 #include "core/tensor.h"
 #include "model/model.h"
@@ -58,9 +59,9 @@ pneumo_status pneumo_model_evaluate(pneumo_model *m, pneumo_dataset *ds, int32_t
     n = pneumo_dataset_size(ds);
     memset(out, 0, sizeof *out);
     if (!p)
-        p = malloc((size_t)(n ? n : 1) * sizeof *p);
+        p = pn_malloc((size_t)(n ? n : 1) * sizeof *p);
     if (!y)
-        y = malloc((size_t)(n ? n : 1) * sizeof *y);
+        y = pn_malloc((size_t)(n ? n : 1) * sizeof *y);
     if (!p || !y) {
         st = pn_error_nomem(fn, (size_t)n * 2 * sizeof(float));
         goto done;

@@ -293,6 +293,25 @@ done:
     return st;
 }
 
+pneumo_status pn_fit_check_checkpoint(const char *path)
+{
+    pneumo_model *m = NULL;
+    pneumo_optimizer *op = NULL;
+    pneumo_history *h = NULL;
+    char *text = NULL;
+    fit_state state;
+    pneumo_status st = pn_model_load_extra(path, &m, &op, "fit_state", &text);
+    if (st == PNEUMO_OK && (st = pn_history_new(&h)) == PNEUMO_OK) {
+        memset(&state, 0, sizeof state);
+        st = parse_state(text, path, &state, h);
+    }
+    free(text);
+    pneumo_history_destroy(h);
+    pneumo_optimizer_destroy(op);
+    pneumo_model_destroy(m);
+    return st;
+}
+
 static pneumo_status save_checkpoint(pneumo_model *m, pneumo_optimizer *opt, const char *path,
                                      const fit_state *s, const pneumo_history *h)
 {
@@ -381,8 +400,8 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
     }
     if (val) {
         size_t nval = (size_t)pneumo_dataset_size(val);
-        val_probs = malloc((nval ? nval : 1) * sizeof *val_probs);
-        val_labels = malloc((nval ? nval : 1) * sizeof *val_labels);
+        val_probs = pn_malloc((nval ? nval : 1) * sizeof *val_probs);
+        val_labels = pn_malloc((nval ? nval : 1) * sizeof *val_labels);
         if (!val_probs || !val_labels) {
             st = pn_error_nomem("validation predictions", 2 * nval * sizeof(float));
             goto done;

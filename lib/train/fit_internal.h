@@ -17,4 +17,8 @@ pneumo_status pn_history_append(pneumo_history *h, const pneumo_epoch_record *r)
 pneumo_status pn_evaluate_dataset(pneumo_model *m, pneumo_dataset *ds, int32_t batch_size,
                                   double *loss, double *accuracy, float *probs, float *labels);
 
+/* Read the checkpoint at `path` as pneumo_model_fit_resume() does (model,
+ * optimizer and fit_state) and free it again: the fuzz target's entry. */
+pneumo_status pn_fit_check_checkpoint(const char *path);
+
 #endif

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/error.h"
 #include "io/atomic_file.h"
 #include "io/json.h"
@@ -10,7 +11,7 @@
 
 pneumo_status pn_history_new(pneumo_history **out)
 {
-    *out = calloc(1, sizeof **out);
+    *out = pn_calloc(1, sizeof **out);
     return *out ? PNEUMO_OK : pn_error_nomem("history", sizeof **out);
 }
 
@@ -18,7 +19,7 @@ pneumo_status pn_history_append(pneumo_history *h, const pneumo_epoch_record *r)
 {
     if (h->n == h->cap) {
         int32_t cap = h->cap ? h->cap * 2 : 32;
-        pneumo_epoch_record *grown = realloc(h->rec, (size_t)cap * sizeof *grown);
+        pneumo_epoch_record *grown = pn_realloc(h->rec, (size_t)cap * sizeof *grown);
         if (!grown)
             return pn_error_nomem("history", (size_t)cap * sizeof *grown);
         h->rec = grown;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/error.h"
 #include "io/json.h"
 #include "pneumo/metrics.h"
@@ -122,7 +123,7 @@ pneumo_status pneumo_roc_auc(const float *probs, const float *labels, int64_t n,
         return st;
     if (!auc)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: auc is NULL", fn);
-    s = malloc((size_t)(n ? n : 1) * sizeof *s);
+    s = pn_malloc((size_t)(n ? n : 1) * sizeof *s);
     if (!s)
         return pn_error_nomem(fn, (size_t)n * sizeof *s);
     for (int64_t i = 0; i < n; i++) {
@@ -166,7 +167,7 @@ pneumo_status pneumo_youden_threshold(const float *probs, const float *labels, i
         if (!(probs[i] >= 0.0f && probs[i] <= 1.0f))
             return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: probability %lld is %g, outside [0, 1]", fn, (long long)i,
                             (double)probs[i]);
-    s = malloc((size_t)n * sizeof *s);
+    s = pn_malloc((size_t)n * sizeof *s);
     if (!s)
         return pn_error_nomem(fn, (size_t)n * sizeof *s);
     for (int64_t i = 0; i < n; i++) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/error.h"
 #include "io/atomic_file.h"
 #include "io/json.h"
@@ -46,7 +47,7 @@ struct pneumo_report {
 static char *dup_str(const char *s)
 {
     size_t n = strlen(s) + 1;
-    char *d = malloc(n);
+    char *d = pn_malloc(n);
     if (d)
         memcpy(d, s, n);
     return d;
@@ -60,7 +61,7 @@ static int grow(void **arr, size_t *cap, size_t n, size_t elem)
     if (n < *cap)
         return 1;
     c = *cap ? *cap * 2 : 8;
-    p = realloc(*arr, c * elem);
+    p = pn_realloc(*arr, c * elem);
     if (!p)
         return 0;
     *arr = p;
@@ -74,7 +75,7 @@ pneumo_status pneumo_report_create(const char *title, pneumo_report **out)
     if (!out)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_report_create: out is NULL");
     *out = NULL;
-    r = calloc(1, sizeof *r);
+    r = pn_calloc(1, sizeof *r);
     if (!r)
         return pn_error_nomem("report", sizeof *r);
     r->title = dup_str(title && title[0] ? title : "libpneumo report");
@@ -160,7 +161,7 @@ pneumo_status pneumo_report_set_model(pneumo_report *r, const pneumo_model *m)
     st = pneumo_model_summary_string(m, NULL, 0, &need);
     if (st != PNEUMO_OK)
         return st;
-    s = malloc(need + 1);
+    s = pn_malloc(need + 1);
     if (!s)
         return pn_error_nomem("model summary", need + 1);
     st = pneumo_model_summary_string(m, s, need + 1, NULL);
@@ -181,7 +182,7 @@ pneumo_status pneumo_report_set_history(pneumo_report *r, const pneumo_history *
         return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_report_set_history: %s is NULL", r ? "history" : "report");
     n = pneumo_history_size(h);
     if (n > 0) {
-        rec = malloc((size_t)n * sizeof *rec);
+        rec = pn_malloc((size_t)n * sizeof *rec);
         if (!rec)
             return pn_error_nomem("report history", (size_t)n * sizeof *rec);
         for (int32_t i = 0; i < n; i++) {
@@ -226,9 +227,9 @@ static pneumo_status build_roc(rp_eval *e, const float *probs, const float *labe
     e->npts = 0;
     if (e->pos == 0 || e->neg == 0)
         return PNEUMO_OK;
-    s = malloc((size_t)n * sizeof *s);
-    e->fp = malloc((size_t)(n + 1) * sizeof *e->fp);
-    e->tp = malloc((size_t)(n + 1) * sizeof *e->tp);
+    s = pn_malloc((size_t)n * sizeof *s);
+    e->fp = pn_malloc((size_t)(n + 1) * sizeof *e->fp);
+    e->tp = pn_malloc((size_t)(n + 1) * sizeof *e->tp);
     if (!s || !e->fp || !e->tp) {
         free(s);
         return pn_error_nomem("ROC curve", (size_t)n * (sizeof *s + 2 * sizeof *e->fp));
@@ -488,10 +489,10 @@ static pneumo_status render_history(pn_buf *b, const pneumo_report *r)
     pneumo_status st = PNEUMO_OK;
     if (n <= 0)
         return PNEUMO_OK;
-    x = malloc((size_t)n * 5 * sizeof *x);
-    mk = calloc((size_t)n + 1, sizeof *mk);
-    labels = calloc((size_t)n + 1, sizeof *labels);
-    tips = calloc((size_t)n + 1, sizeof *tips);
+    x = pn_malloc((size_t)n * 5 * sizeof *x);
+    mk = pn_calloc((size_t)n + 1, sizeof *mk);
+    labels = pn_calloc((size_t)n + 1, sizeof *labels);
+    tips = pn_calloc((size_t)n + 1, sizeof *tips);
     if (!x || !mk || !labels || !tips) {
         st = pn_error_nomem("report charts", (size_t)n * 5 * sizeof *x);
         goto out;
@@ -752,7 +753,7 @@ static void render_roc(pn_buf *b, const rp_eval *e, double auc)
     pn_series s;
     pn_chart c;
     pn_buf note;
-    x = malloc((size_t)e->npts * 2 * sizeof *x);
+    x = pn_malloc((size_t)e->npts * 2 * sizeof *x);
     if (!x) {
         b->failed = PN_BUF_NOMEM;
         return;

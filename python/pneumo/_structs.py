@@ -106,7 +106,7 @@ class SGDParams(_Struct):
 # --- image.h / augment.h ---------------------------------------------------------
 class DecodeLimits(_Struct):
     _fields_ = [("max_side", c_int32), ("max_pixels", c_int64), ("max_file_bytes", c_int64),
-                ("reserved", c_uint32 * 8)]
+                ("max_scans", c_uint32), ("deadline_ms", c_uint32), ("reserved", c_uint32 * 6)]
 
 
 class AugmentOptions(_Struct):

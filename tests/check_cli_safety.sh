@@ -1,0 +1,90 @@
+#!/bin/sh
+# The programs never lose a user's work (issue 12): options are checked and
+# named, output paths are checked before training, an interrupted run keeps
+# the previous outputs and prints the command that resumes, --resume takes the
+# size from the checkpoint, and main-job.sh refuses a folder that is not there.
+#   check_cli_safety.sh BINDIR SOURCE_ROOT
+set -eu
+bindir=$(realpath "$1")
+src=$(realpath "$2")
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+train="$bindir/pneumo-train"
+
+# --version, unknown options and missing values are named
+"$train" --version | grep -q "^pneumo-train (libpneumo " || fail "pneumo-train --version"
+"$bindir/pneumo-diagnose" --version | grep -q "^pneumo-diagnose (libpneumo " || fail "pneumo-diagnose --version"
+if "$train" --data x --frobnicate 2>"$tmp/err"; then fail "unknown option accepted"; fi
+grep -qF -- "--frobnicate: unknown option" "$tmp/err" || fail "unknown option not named: $(cat "$tmp/err")"
+if "$train" --data x --epochs 2>"$tmp/err"; then fail "missing value accepted"; fi
+grep -qF -- "--epochs: needs a value" "$tmp/err" || fail "missing value not named: $(cat "$tmp/err")"
+if "$bindir/pneumo-diagnose" --frob m.safetensors 2>"$tmp/err"; then fail "diagnose: unknown option accepted"; fi
+grep -qF -- "--frob: unknown option" "$tmp/err" || fail "diagnose: unknown option not named"
+# --help lists every option with its default
+"$train" --help > "$tmp/help"
+for opt in --data --train --val --test --size --epochs --batch --lr --seed --threads --no-augment \
+           --patience --out --best --checkpoint --resume --history --report --report-html --quiet; do
+    line=$(grep -e "^  $opt " "$tmp/help") || fail "--help lacks $opt"
+    case $opt in --no-augment) ;; *) echo "$line" | grep -q "default" || fail "--help: no default for $opt" ;; esac
+done
+
+"$bindir/pneumo-synth" "$tmp/syn" --count 24 --size 96 > /dev/null
+cd "$tmp"
+# every output path is checked before any training
+for flag in --out --best --checkpoint --history --report --report-html; do
+    if "$train" --data syn --size 96 --epochs 1 "$flag" /no/such/dir/x > out.txt 2> err.txt; then
+        fail "$flag in a missing folder accepted"
+    fi
+    grep -qF -- "$flag /no/such/dir/x: folder /no/such/dir does not exist" err.txt || fail "$flag: $(cat err.txt)"
+    if grep -q "Epoch" out.txt; then fail "$flag: training ran before the check"; fi
+done
+
+# Ctrl-C: stops after a step, keeps the previous outputs, prints the resume command
+echo "previous history" > history.csv
+echo "previous model" > model.safetensors
+"$train" --data syn --size 96 --epochs 500 --batch 4 --threads 1 --patience 0 --no-augment --quiet \
+    2> int.err &
+pid=$!
+n=0
+while [ ! -s checkpoint.safetensors ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+[ -s checkpoint.safetensors ] || fail "no checkpoint after 60 s"
+kill -INT $pid
+status=0
+wait $pid || status=$?
+[ $status -ne 0 ] || fail "an interrupted run exited 0"
+grep -q "stopping after this step" int.err || fail "no message on Ctrl-C: $(cat int.err)"
+grep -q -- "--resume 'checkpoint.safetensors'" int.err || fail "no resume command: $(cat int.err)"
+[ "$(cat history.csv)" = "previous history" ] || fail "an interrupted run replaced history.csv"
+[ "$(cat model.safetensors)" = "previous model" ] || fail "an interrupted run replaced the model"
+# --resume takes the size from the checkpoint; a conflicting --size is an error
+if "$train" --data syn --size 128 --resume checkpoint.safetensors 2> err.txt; then fail "--size conflict accepted"; fi
+grep -q "conflicts with the checkpoint" err.txt || fail "--size conflict: $(cat err.txt)"
+"$train" --data syn --epochs 1 --batch 4 --threads 1 --no-augment --quiet --resume checkpoint.safetensors \
+    --out resumed.safetensors 2> err.txt || fail "resume without --size: $(cat err.txt)"
+
+# pneumo-diagnose warns about a model that was never trained, not about a trained one
+img=$(find syn/val -name '*.png' | sort | head -n 1)
+"$bindir/pneumo-diagnose" --model resumed.safetensors "$img" > /dev/null 2> diag.err
+if grep -q "never trained" diag.err; then fail "diagnose warns about a trained model"; fi
+# the same file with train_steps 0 (JSON whitespace keeps the header length)
+/usr/bin/python3 -c '
+import re, sys
+d = open(sys.argv[1], "rb").read()
+d = re.sub(rb"\"train_steps\":\"([0-9]+)\"", lambda m: b"\"train_steps\":\"0\"" + b" " * (len(m.group(1)) - 1), d, 1)
+open(sys.argv[2], "wb").write(d)' resumed.safetensors untrained.safetensors
+"$bindir/pneumo-diagnose" --model untrained.safetensors "$img" > /dev/null 2> diag.err \
+    || fail "diagnose with an untrained model: $(cat diag.err)"
+grep -q "was never trained (train_steps 0)" diag.err || fail "no warning for an untrained model"
+for p in pneumo-evaluate pneumo-preview pneumo-quickstart pneumo-summary pneumo-synth; do
+    "$bindir/$p" --version | grep -q "^$p (libpneumo " || fail "$p --version"
+    if "$bindir/$p" --frobnicate x > /dev/null 2> err.txt; then fail "$p accepted an unknown option"; fi
+    grep -qF -- "--frobnicate: unknown option" err.txt || fail "$p: unknown option not named: $(cat err.txt)"
+done
+
+# main-job.sh with a folder that does not exist is an error
+if BUILD="$bindir/.." OUT="$tmp/job" sh "$src/examples/main-job.sh" /no/such/folder > job.out 2> job.err; then
+    fail "main-job.sh trained without its data folder"
+fi
+grep -q "does not exist" job.err || fail "main-job.sh: $(cat job.err)"
+echo "ok: options, output paths, Ctrl-C, resume and main-job.sh keep the user's work"
