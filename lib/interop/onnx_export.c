@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/error.h"
 #include "io/atomic_file.h"
 #include "io/json.h"
@@ -107,7 +108,7 @@ static onnx_node *add_node(onnx_ctx *c, const char *op, const char *in1, const c
     onnx_node *n;
     if (c->nnodes == c->cap) {
         int cap = c->cap ? c->cap * 2 : 32;
-        onnx_node *p = realloc(c->nodes, (size_t)cap * sizeof *p);
+        onnx_node *p = pn_realloc(c->nodes, (size_t)cap * sizeof *p);
         if (!p)
             return NULL;
         c->nodes = p;
@@ -191,7 +192,7 @@ static pneumo_status add_layer(onnx_ctx *c, const pn_layer *l, const char *fn)
         /* Keras (kh, kw, cin, cout) -> ONNX (cout, cin, kh, kw) */
         const int64_t kh = l->kh, kw = l->kw, cin = l->in.c, cout = l->filters;
         int64_t dims[4] = {cout, cin, kh, kw};
-        float *w = malloc((size_t)l->nw * sizeof *w);
+        float *w = pn_malloc((size_t)l->nw * sizeof *w);
         onnx_node *n;
         if (!w)
             return pn_error_nomem(fn, (size_t)l->nw * sizeof *w);

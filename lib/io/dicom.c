@@ -5,6 +5,7 @@
  * Parsing proper and decompression are DCMTK's, behind dicom_dcmtk.cc. */
 #include "io/dicom.h"
 
+#include "core/alloc.h"
 #include "core/error.h"
 #include "io/image_internal.h"
 
@@ -158,7 +159,7 @@ static pneumo_status inflate_dataset(const uint8_t *src, size_t n, const char *l
 
     if ((int64_t)alloc > cap)
         alloc = (size_t)cap;
-    buf = malloc(alloc);
+    buf = pn_malloc(alloc);
     if (!buf)
         return pn_error_nomem(label, alloc);
     memset(&z, 0, sizeof z);
@@ -181,7 +182,7 @@ static pneumo_status inflate_dataset(const uint8_t *src, size_t n, const char *l
                                 "(max_file_bytes)", label, (long long)cap);
             }
             grow = alloc > (size_t)cap - alloc ? (size_t)cap : alloc * 2;
-            nb = realloc(buf, grow);
+            nb = pn_realloc(buf, grow);
             if (!nb) {
                 inflateEnd(&z);
                 free(buf);
@@ -547,7 +548,7 @@ static pneumo_status render_mono(const pn_dicom_frame *f, const char *label, uin
         mmax = fmax(smin * f->slope + f->intercept, smax * f->slope + f->intercept);
     }
     /* One output value per possible stored value (at most 2^16). */
-    table = malloc(range);
+    table = pn_malloc(range);
     if (!table)
         return pn_error_nomem(label, range);
     for (size_t k = 0; k < range; k++) {

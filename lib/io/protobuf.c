@@ -1,4 +1,5 @@
 /* Protocol Buffers wire-format writer (see protobuf.h). */
+#include "core/alloc.h"
 #include "io/protobuf.h"
 
 #include <stdlib.h>
@@ -30,7 +31,7 @@ static int reserve(pn_pb *b, size_t n)
         size_t cap = b->cap ? b->cap : 256;
         while (cap < b->len + n)
             cap = cap > PN_PB_MAX_SIZE / 2 ? PN_PB_MAX_SIZE : cap * 2;
-        uint8_t *p = realloc(b->data, cap);
+        uint8_t *p = pn_realloc(b->data, cap);
         if (!p) {
             b->failed = PN_PB_NOMEM;
             return 0;
