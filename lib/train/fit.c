@@ -736,7 +736,7 @@ pneumo_status pneumo_model_fit_resume(const char *checkpoint, pneumo_dataset *tr
     if ((st = check_options(o, val)) != PNEUMO_OK)
         return st;
     if ((st = pn_model_load_extra(checkpoint, &m, &op, "fit_state", &text)) != PNEUMO_OK)
-        return st;
+        goto fail;
     if (!op) {
         st = pn_error(PNEUMO_ERR_FORMAT, "%s: %s has no optimizer state to resume", fn, checkpoint);
         goto fail;
@@ -761,5 +761,8 @@ fail:
     pneumo_history_destroy(h);
     pneumo_optimizer_destroy(op);
     pneumo_model_destroy(m);
+    /* the other ranks are in fit's first agreement: tell them (the error stays this one) */
+    if (o->parallel)
+        st = pn_dp_agree(o->parallel, st, 0, fn);
     return st;
 }
