@@ -48,6 +48,7 @@ static int usage(FILE *f)
             "  --report FILE     text report (default report.txt)\n"
             "  --weights-out FILE  also write the raw float32 weights (tensor order) here\n"
             "  --timing          print the time per step spent computing and communicating\n"
+            "  --bench-exchange N  only time N gradient exchanges of the model's size (no training)\n"
             "  --cancel-at R:B   (testing) rank R's callback cancels after its batch B\n"
             "  --quiet           no progress output\n");
     return f == stdout ? 0 : 2;
@@ -65,7 +66,7 @@ typedef struct mpi_ctx {
     float **fbuf;
     double (*dbuf)[8];
     int64_t fcap;
-    double comm_seconds; /* in the collectives (waiting included) */
+    double comm_seconds; /* in the training steps' collectives (waiting included) */
     int64_t steps;
     char err[MPI_MAX_ERROR_STRING + 64];
 } mpi_ctx;
@@ -74,6 +75,15 @@ static double now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* CPU seconds of this process (all its threads): what a step costs whatever
+ * else the machine runs. */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -178,7 +188,8 @@ static pneumo_status collective(const pneumo_collective *op, void *user)
         snprintf(c->err, sizeof c->err, "unknown collective %d", op->op);
         st = PNEUMO_ERR_INVALID_ARG;
     }
-    c->comm_seconds += now() - t0;
+    if (op->nfloats) /* a training step's SEND, RECV or BCAST */
+        c->comm_seconds += now() - t0;
     return st;
 }
 
@@ -208,13 +219,26 @@ static void on_signal(int sig) { (void)sig; interrupted = 1; }
 typedef struct cb_ctx {
     int rank, cancel_rank;
     long cancel_batch;
+    double last, last_cpu; /* wall and process CPU time of the previous BATCH_END */
+    double step_sum, cpu_sum; /* over steps, the first step of each epoch left out (warm-up) */
+    int64_t timed;
 } cb_ctx;
 
 /* SIGINT/SIGTERM on any rank (or --cancel-at) stops every rank cleanly after
  * the current batch: the library agrees on the cancel. */
 static int on_event(const pneumo_fit_event *e, void *user)
 {
-    const cb_ctx *c = user;
+    cb_ctx *c = user;
+    if (e->kind == PNEUMO_EVENT_BATCH_END) {
+        double t = now(), cpu = cpu_now();
+        if (e->batch > 1) {
+            c->step_sum += t - c->last;
+            c->cpu_sum += cpu - c->last_cpu;
+            c->timed++;
+        }
+        c->last = t;
+        c->last_cpu = cpu;
+    }
     if (interrupted)
         return 1;
     return e->kind == PNEUMO_EVENT_BATCH_END && c->rank == c->cancel_rank && e->batch == c->cancel_batch;
@@ -253,6 +277,80 @@ static int bcast_weights(pneumo_model *m)
             return 1;
     }
     return 0;
+}
+
+/* The gradient exchange of one step on its own, as pneumo_model_fit() runs it
+ * (parts SENT to rank 0, RECV there in part order, BCAST of the sum), for a
+ * model arena of `n` floats: the communication cost without the compute. */
+static int bench_exchange(mpi_ctx *c, int64_t n, int parts, long rounds)
+{
+    float *g = calloc((size_t)n, sizeof *g), *tmp = calloc((size_t)n, sizeof *tmp);
+    double d[8] = {0}, bc[64] = {0}, t0;
+    int first = (int)((int64_t)parts * c->rank / c->ranks), end = (int)((int64_t)parts * (c->rank + 1) / c->ranks);
+    int bad = !g || !tmp || c->ranks + 4 > 64;
+    if (any_failed(bad)) {
+        free(g);
+        free(tmp);
+        return 1;
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    t0 = MPI_Wtime();
+    for (long r = 0; r < rounds && !bad; r++) {
+        pneumo_collective op;
+        memset(&op, 0, sizeof op);
+        op.size = sizeof op;
+        for (int k = first; k < end && c->rank != 0 && !bad; k++) {
+            op.op = PNEUMO_COLLECTIVE_SEND;
+            op.tag = k;
+            op.floats = g;
+            op.nfloats = n;
+            op.doubles = d;
+            op.ndoubles = 5;
+            bad = collective(&op, c) != PNEUMO_OK;
+        }
+        for (int k = end; k < parts && c->rank == 0 && !bad; k++) {
+            op.op = PNEUMO_COLLECTIVE_RECV;
+            op.peer = 0;
+            while ((int64_t)parts * (op.peer + 1) / c->ranks <= k)
+                op.peer++;
+            op.tag = k;
+            op.floats = tmp;
+            op.nfloats = n;
+            op.doubles = d;
+            op.ndoubles = 5;
+            bad = collective(&op, c) != PNEUMO_OK;
+            for (int64_t i = 0; i < n && !bad; i++)
+                g[i] += tmp[i];
+        }
+        op.op = PNEUMO_COLLECTIVE_BCAST;
+        op.floats = g;
+        op.nfloats = n;
+        op.doubles = bc;
+        op.ndoubles = 3 + c->ranks + 1;
+        bad = bad || collective(&op, c) != PNEUMO_OK;
+    }
+    if (bad)
+        fprintf(stderr, PROG ": rank %d: --bench-exchange: %s\n", c->rank, c->err);
+    else if (c->rank == 0)
+        printf("exchange: %d ranks, %d parts, %lld floats (%.2f MB) per part: %.2f ms per step (mean of %ld)\n",
+               c->ranks, parts, (long long)n, 4e-6 * (double)n, 1e3 * (MPI_Wtime() - t0) / (double)rounds,
+               rounds);
+    free(g);
+    free(tmp);
+    return bad;
+}
+
+/* Floats of the model's gradient arena: every tensor padded to 64 bytes. */
+static int64_t arena_floats(pneumo_model *m)
+{
+    int64_t n = 0;
+    for (int32_t i = 0; i < pneumo_model_num_param_tensors(m); i++) {
+        pneumo_tensor *t = NULL;
+        if (pneumo_model_param(m, i, &t) == PNEUMO_OK)
+            n += (pneumo_tensor_numel(t) + 15) & ~(int64_t)15;
+        pneumo_tensor_destroy(t);
+    }
+    return n;
 }
 
 static int write_weights(pneumo_model *m, const char *path)
@@ -324,7 +422,8 @@ int main(int argc, char **argv)
     pneumo_evaluation ev_val, ev_test;
     pneumo_status st;
     mpi_ctx mc;
-    cb_ctx cb = {0, -1, 0};
+    cb_ctx cb = {0, -1, 0, 0.0, 0.0, 0.0, 0.0, 0};
+    long bench_rounds = 0;
 
     if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
         fprintf(stderr, PROG ": MPI_Init failed\n");
@@ -379,6 +478,7 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--history") == 0) history_csv = v;
         else if (strcmp(a, "--report") == 0) report_path = v;
         else if (strcmp(a, "--weights-out") == 0) weights_out = v;
+        else if (strcmp(a, "--bench-exchange") == 0) bench_rounds = cli_long(PROG, a, v, 1, 100000);
         else if (strcmp(a, "--cancel-at") == 0) {
             if (sscanf(v, "%d:%ld", &cb.cancel_rank, &cb.cancel_batch) != 2)
                 goto bad_usage;
@@ -407,6 +507,10 @@ int main(int argc, char **argv)
     failed = !resume && pneumo_model_create_article((int32_t)size, (uint64_t)seed, &m) != PNEUMO_OK;
     if (failed)
         fprintf(stderr, PROG ": rank %d: %s\n", rank, pneumo_last_error());
+    if (bench_rounds) {
+        rc = any_failed(failed || !m) || bench_exchange(&mc, arena_floats(m), (int)parts, bench_rounds);
+        goto done;
+    }
     if (!failed && m && rank == 0 && !quiet)
         pneumo_model_summary(m, stdout);
     if (!failed) {
@@ -476,11 +580,20 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": rank %d: training stopped: %s\n", rank, pneumo_last_error());
     if (!m)
         goto done;
-    if (timing && rank == 0 && mc.steps)
-        printf("timing: %lld steps, %.1f ms per step, of which %.1f ms in collectives on rank 0\n",
-               (long long)mc.steps, 1e3 * t_fit / (double)mc.steps, 1e3 * mc.comm_seconds / (double)mc.steps);
-    if (timing && rank != 0 && mc.steps)
-        printf("timing: rank %d: %.1f ms per step in collectives\n", rank, 1e3 * mc.comm_seconds / (double)mc.steps);
+    if (timing && mc.steps) {
+        /* one line per rank, in rank order */
+        for (int r = 0; r < ranks; r++) {
+            if (r == rank)
+                printf("timing: rank %d of %d: %lld steps, %.1f ms per step, %.1f CPU ms per step (first "
+                       "step of each epoch left out), %.1f ms per step in the gradient exchange (waiting "
+                       "included); fit %.2f s\n",
+                       rank, ranks, (long long)mc.steps, cb.timed ? 1e3 * cb.step_sum / (double)cb.timed : 0.0,
+                       cb.timed ? 1e3 * cb.cpu_sum / (double)cb.timed : 0.0,
+                       1e3 * mc.comm_seconds / (double)mc.steps, t_fit);
+            fflush(stdout);
+            MPI_Barrier(MPI_COMM_WORLD);
+        }
+    }
     if (rank == 0) {
         failed = (h && pneumo_history_save_csv(h, history_csv) != PNEUMO_OK) ||
                  pneumo_model_save(m, opt, out) != PNEUMO_OK;
