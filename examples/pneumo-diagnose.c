@@ -8,7 +8,8 @@
  * --json prints one object per line: {"file": ..., "probability_pneumonia": ...,
  * "threshold": ..., "label": "Pneumonia"|"Normal", "sentence": ...}.
  * --heatmap DIR writes DIR/<image name>.gradcam.png, the Grad-CAM overlay of the
- * predicted class (last Conv2D layer), and --json names it ("heatmap").
+ * predicted class (last Conv2D layer), and --json names it ("heatmap"); a base
+ * name seen earlier in the run gets a counter (x.png.1.gradcam.png).
  * Unreadable images are reported per file ({"file": ..., "error": ...} in JSON)
  * and make the exit status 1; the others are still diagnosed. */
 #include <stdio.h>
@@ -54,11 +55,21 @@ static void display_name(const pneumo_model *m, int32_t cls, char *out, size_t s
                 *q = (char)(*q - 'A' + 'a');
 }
 
-/* DIR/<base name of path>.gradcam.png */
-static void heatmap_path(const char *dir, const char *path, char *out, size_t size)
+/* DIR/<base name of path>.gradcam.png, or DIR/<base name>.<k>.gradcam.png when
+ * an earlier image of this run had the same base name (a/x.png, b/x.png). */
+static void heatmap_path(const char *dir, char **argv, int first, int i, char *out, size_t size)
 {
-    const char *base = strrchr(path, '/');
-    snprintf(out, size, "%s/%s.gradcam.png", dir, base ? base + 1 : path);
+    const char *base = strrchr(argv[i], '/');
+    int same = 0;
+    base = base ? base + 1 : argv[i];
+    for (int k = first; k < i; k++) {
+        const char *other = strrchr(argv[k], '/');
+        same += strcmp(other ? other + 1 : argv[k], base) == 0;
+    }
+    if (same)
+        snprintf(out, size, "%s/%s.%d.gradcam.png", dir, base, same);
+    else
+        snprintf(out, size, "%s/%s.gradcam.png", dir, base);
 }
 
 /* Grad-CAM overlay of the predicted class over the original image. */
@@ -115,7 +126,7 @@ int main(int argc, char **argv)
         float p = 0.0f;
         if (pneumo_image_load(path, NULL, &img) != PNEUMO_OK || pneumo_model_predict_image(m, img, &p) != PNEUMO_OK ||
             pneumo_model_diagnosis_sentence(m, p, sentence, sizeof sentence, NULL, &cls) != PNEUMO_OK ||
-            (heatmap_dir && (heatmap_path(heatmap_dir, path, hm, sizeof hm),
+            (heatmap_dir && (heatmap_path(heatmap_dir, argv, first_image, i, hm, sizeof hm),
                              write_heatmap(m, img, hm) != PNEUMO_OK))) {
             failures++;
             if (json) {

@@ -181,8 +181,33 @@ static void test_fit_learns_and_evaluates(void **state)
         assert_true(ev.roc_auc > 0.9 && ev.roc_auc <= 1.0);
         for (int64_t i = 0; i < n; i++)
             assert_true(y[i] == (float)pneumo_dataset_label(val, i));
-        /* the best checkpoint exists and loads */
+        /* the model card records how the model was made: the last epoch's
+         * validation figures, ROC AUC from the same probabilities */
+        {
+            pneumo_provenance prov;
+            pneumo_provenance_default(&prov);
+            assert_int_equal(pneumo_model_provenance(m, &prov), PNEUMO_OK);
+            assert_int_equal(prov.epochs, 8);
+            assert_int_equal(prov.class_counts[0], pneumo_dataset_class_count(train, 0));
+            assert_int_equal(prov.class_counts[1], pneumo_dataset_class_count(train, 1));
+            assert_true(prov.val_loss == last.val_loss && prov.val_accuracy == last.val_accuracy);
+            assert_true(fabs(prov.val_auc - ev.roc_auc) < 1e-12);
+        }
+        /* the best checkpoint exists, loads, and its card says which epoch it is */
         assert_int_equal(pneumo_model_load(best, &loaded, NULL), PNEUMO_OK);
+        {
+            pneumo_provenance prov;
+            pneumo_epoch_record r;
+            pneumo_provenance_default(&prov);
+            assert_int_equal(pneumo_model_provenance(loaded, &prov), PNEUMO_OK);
+            assert_true(prov.epochs >= 1 && prov.epochs <= 8);
+            assert_int_equal(pneumo_history_get(h, prov.epochs - 1, &r), PNEUMO_OK);
+            assert_true(prov.val_loss == r.val_loss);
+            for (int32_t e = 0; e < 8; e++) {
+                assert_int_equal(pneumo_history_get(h, e, &r), PNEUMO_OK);
+                assert_true(r.val_loss >= prov.val_loss); /* the best by val_loss */
+            }
+        }
         pneumo_model_destroy(loaded);
         free(p);
         free(y);

@@ -33,8 +33,8 @@
  *     files, dangling links) are ignored; at least 2 class folders are required
  *     (the article's classifier is binary, K >= 2 in general) and every class
  *     folder must hold at least one usable image;
- *   - inside a class folder, non-hidden entries whose name ends in .jpg, .jpeg
- *     or .png (any case) are images, symbolic links to files included (a
+ *   - inside a class folder, non-hidden entries whose name ends in .jpg, .jpeg,
+ *     .png or .dcm (DICOM, see docs/dicom.md; any case) are images, symbolic links to files included (a
  *     dangling link with such a name is a skipped, unreadable file);
  *     everything else is ignored. Unlike Keras, sub-folders of a class folder
  *     are NOT searched (no recursion), so symbolic-link cycles cannot make the

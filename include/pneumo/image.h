@@ -22,6 +22,12 @@
  *     16-bit RGB/RGBA/LA PNGs; see pneumo_image_decode for 16-bit gray);
  *   - EXIF orientation is ignored (PIL's Image.open does not rotate either).
  *
+ * DICOM Part 10 files (detected by content too) are rendered as a viewer shows
+ * them: rescale slope/intercept, the first window or VOI LUT (else the pixel
+ * data's min/max), MONOCHROME1 inverted, colour by the luma above; in a build
+ * with -Ddicom; otherwise UNSUPPORTED "this build has no DICOM support".
+ * docs/dicom.md says what is read, how it is rendered and what is refused.
+ *
  * Hostile input: every dimension is checked against pneumo_decode_limits before
  * any pixel memory is allocated; corrupt, truncated or oversized files fail with
  * an error naming the file and the reason. Decoding never prints.
@@ -87,13 +93,14 @@ PNEUMO_API const uint8_t *pneumo_image_pixels(const pneumo_image *img);
 /** Writable variant of pneumo_image_pixels(). */
 PNEUMO_API uint8_t *pneumo_image_pixels_mut(pneumo_image *img);
 
-/** Decode the JPEG or PNG file at `path` to 8-bit grayscale (see the file
+/** Decode the JPEG, PNG or DICOM file at `path` to 8-bit grayscale (see the file
  *  comment for the exact conversion). `limits` may be NULL for the defaults.
  *  On success *out receives a new image owned by the caller; on failure *out
  *  is set to NULL and the message names `path`.
  *  Errors: INVALID_ARG (NULL argument, bad limits), IO (cannot open or read,
  *  a directory, a FIFO or other non-regular file), FORMAT (empty, not a JPEG or
- *  PNG, corrupt, truncated), UNSUPPORTED (e.g. a 2-component JPEG), LIMIT (file
+ *  PNG, corrupt, truncated), UNSUPPORTED (e.g. a 2-component JPEG, a DICOM
+ *  transfer syntax, SOP class or multi-frame object not read), LIMIT (file
  *  larger than max_file_bytes, dimensions over max_side/max_pixels), NOMEM. */
 PNEUMO_API pneumo_status pneumo_image_load(const char *path,
                                            const pneumo_decode_limits *limits,

@@ -291,7 +291,7 @@ PNEUMO_API pneumo_status pneumo_model_evaluate_parallel(pneumo_model *m, pneumo_
 PNEUMO_API pneumo_status pneumo_model_predict_image(pneumo_model *m, const pneumo_image *img,
                                                     float *prob);
 
-/** As pneumo_model_predict_image() for a JPEG or PNG file; decoding errors name
+/** As pneumo_model_predict_image() for a JPEG, PNG or DICOM file; decoding errors name
  *  the file. */
 PNEUMO_API pneumo_status pneumo_model_predict_file(pneumo_model *m, const char *path, float *prob);
 

@@ -320,7 +320,7 @@ static int is_image_name(const char *name)
 {
     size_t len = strlen(name);
     return ends_with_ci(name, len, ".jpg") || ends_with_ci(name, len, ".jpeg") ||
-           ends_with_ci(name, len, ".png");
+           ends_with_ci(name, len, ".png") || ends_with_ci(name, len, ".dcm");
 }
 
 /* "a" + "/" + "b" into a malloc'ed string (no doubled slash). */
@@ -509,7 +509,7 @@ static pneumo_status list_directory(const char *dir, pn_listing *l)
         }
         if (st == PNEUMO_OK && foffs.len == 0)
             st = pn_error(PNEUMO_ERR_FORMAT,
-                          "%s: class folder without images (.jpg, .jpeg or .png files)", cdir);
+                          "%s: class folder without images (.jpg, .jpeg, .png or .dcm files)", cdir);
         for (size_t i = 0; st == PNEUMO_OK && i < foffs.len; i++) {
             char *full = join_path(cdir, files.p + foffs.v[i]);
             size_t off;

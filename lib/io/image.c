@@ -2,6 +2,7 @@
 #include "io/image_internal.h"
 
 #include "core/error.h"
+#include "io/dicom.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -157,6 +158,8 @@ static pneumo_status decode_resolved(const uint8_t *data, size_t size, const cha
         return pn_decode_jpeg(data, size, label, lim, out);
     if (size >= sizeof png_signature && memcmp(data, png_signature, sizeof png_signature) == 0)
         return pn_decode_png(data, size, label, lim, out);
+    if (pn_dicom_sniff(data, size))
+        return pn_decode_dicom(data, size, label, lim, out);
     return pn_error(PNEUMO_ERR_FORMAT, "%s: not a JPEG or PNG image", label);
 }
 

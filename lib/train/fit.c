@@ -497,6 +497,7 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
     fit_run run;
     pneumo_tensor *weights = NULL;
     float *best_params = NULL, *val_probs = NULL, *val_labels = NULL;
+    pn_card best_card = m->card;
     double cw[2] = {1.0, 1.0};
     int use_weights, have_best_params = 0;
     int32_t ckpt_monitor;
@@ -624,6 +625,7 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
             stop = pn_early_stopping_update(es, epoch, monitored(&rec, o->early_stopping.monitor), &improved);
             if (improved && best_params) {
                 memcpy(best_params, m->params, (size_t)m->arena_size * sizeof(float));
+                best_card = m->card;
                 have_best_params = 1;
             }
         }
@@ -649,8 +651,14 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
         if (stop && st == PNEUMO_OK) {
             h->stopped_early = 1;
             state->stopped = 1;
-            if (have_best_params)
+            if (have_best_params) {
+                /* the weights of the best epoch, and what validation said of them
+                 * (the card keeps the number of epochs trained) */
                 memcpy(m->params, best_params, (size_t)m->arena_size * sizeof(float));
+                m->card.val_loss = best_card.val_loss;
+                m->card.val_accuracy = best_card.val_accuracy;
+                m->card.val_auc = best_card.val_auc;
+            }
             if (o->progress)
                 pn_progress_early_stop(o->progress, epoch);
             emit(&run, PNEUMO_EVENT_EARLY_STOP);

@@ -110,7 +110,8 @@ class Image(L.Handle):
 
     @classmethod
     def load(cls, path, limits=None):
-        """Decode a JPEG or PNG file to grayscale as PIL's convert('L') does.
+        """Decode a JPEG, PNG or DICOM file to grayscale (JPEG and PNG as PIL's
+        convert('L') does, DICOM as docs/dicom.md says).
         Errors name the file (PneumoIOError, FormatError, LimitError, ...)."""
         out = c_void_p()
         lim = decode_limits(limits) if limits is not None else None
@@ -119,7 +120,7 @@ class Image(L.Handle):
 
     @classmethod
     def decode(cls, data, label=None, limits=None):
-        """Decode JPEG/PNG bytes; `label` names the data in error messages."""
+        """Decode JPEG, PNG or DICOM bytes; `label` names the data in error messages."""
         data = bytes(data)
         out = c_void_p()
         lim = decode_limits(limits) if limits is not None else None

@@ -5,15 +5,31 @@ import glob
 import json
 import os
 import random
+import struct
 import subprocess
 import unittest
+import zlib
 
 import _support  # noqa: F401  (puts python/ on sys.path)
-from _support import make_image, program, tmpdir
+from _support import np, make_image, program, tmpdir
 
 import pneumo
 
 DIAGNOSE = program("PNEUMO_DIAGNOSE")
+
+
+def _png_scanlines(data):
+    """IHDR and the decompressed IDAT stream of a PNG: its exact pixels."""
+    i, idat, ihdr = 8, b"", None
+    while i < len(data):
+        (n,) = struct.unpack(">I", data[i:i + 4])
+        kind = data[i + 4:i + 8]
+        if kind == b"IHDR":
+            ihdr = data[i + 8:i + 8 + n]
+        elif kind == b"IDAT":
+            idat += data[i + 8:i + 8 + n]
+        i += 12 + n
+    return ihdr, zlib.decompress(idat)
 SYNTH = program("PNEUMO_SYNTH")
 
 
@@ -72,6 +88,34 @@ class DiagnoseAgreementTest(unittest.TestCase):
         with m:
             for line, path in zip(lines, self.images):
                 self.assertEqual(line, f"{path}: {m.diagnose(path)[2]}")
+
+    def test_heatmaps(self):
+        out = tmpdir("cli-heatmap")
+        lines = self.run_cli("--json", "--heatmap", out)
+        m, _ = pneumo.Model.load(self.model_path)
+        with m:
+            seen = {}
+            for line, path in zip(lines, self.images):
+                rec = json.loads(line)
+                base = os.path.basename(path)
+                name = base + (f".{seen[base]}" if base in seen else "") + ".gradcam.png"
+                seen[base] = seen.get(base, 0) + 1
+                self.assertEqual(rec["heatmap"], os.path.join(out, name))
+                self.assertEqual(rec["sentence"], m.diagnose(path)[2])
+                self.assertEqual(rec["threshold"], round(m.threshold, 6))
+                with pneumo.Image.load(rec["heatmap"]) as overlay, pneumo.Image.load(path) as img:
+                    # the overlay has the X-ray's size (all of these are under 1024 px)
+                    self.assertEqual((overlay.width, overlay.height), (img.width, img.height))
+                    if np is not None:
+                        cam = m.gradcam(img)
+                        png = pneumo.Model.gradcam_overlay_png(img, cam)
+                        with open(rec["heatmap"], "rb") as f:
+                            # same pixels (zlib may compress them differently)
+                            self.assertEqual(_png_scanlines(f.read()), _png_scanlines(png), path)
+        r = subprocess.run([DIAGNOSE, "--model", self.model_path, "--heatmap", "/no/such/dir", self.images[0]],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("/no/such/dir", r.stderr)
 
     def test_unreadable_file_reported_by_both(self):
         bad = os.path.join(tmpdir("cli-bad"), "bad.png")
