@@ -266,6 +266,15 @@ int main(void)
     FIELD(pneumo_overlay_options, max_side);
     FIELD(pneumo_overlay_options, reserved);
 
+    STRUCT(pneumo_onnx_options);
+    FIELD(pneumo_onnx_options, size);
+    FIELD(pneumo_onnx_options, input_layout);
+    FIELD(pneumo_onnx_options, opset);
+    FIELD(pneumo_onnx_options, batch);
+    FIELD(pneumo_onnx_options, reserved);
+    ENUM(PNEUMO_ONNX_NHWC);
+    ENUM(PNEUMO_ONNX_NCHW);
+
     ENUM(PNEUMO_COLOR_GRAYSCALE);
     ENUM(PNEUMO_CLASS_NAME_MAX);
 

@@ -6,7 +6,7 @@ small CNN on chest X-rays (Normal vs Pneumonia) with Keras. This script walks th
 same steps through libpneumo:
 
   1. data       ImageDataGenerator.flow_from_directory -> pneumo.Dataset
-  2. model      the Sequential CNN and its summary     -> pneumo.Model.article
+  2. model      the Sequential CNN and its summary     -> pneumo.Sequential
   3. training   fit with class weights, EarlyStopping and ReduceLROnPlateau
   4. evaluation test accuracy, confusion matrix, sklearn's classification report
   5. diagnosis  "I am 97.31% percent confirmed that this is a Pneumonia case"
@@ -109,25 +109,41 @@ def main():
 
     # 2. Model ----------------------------------------------------------------------
     step(2, "Model (Sequential CNN) and summary")
-    model = pneumo.Model.article(size=size, seed=args.seed)
+    from pneumo import Conv2D, Dense, Flatten, MaxPooling2D, Sequential
+    cnn = Sequential([
+        Conv2D(32, (3, 3), activation="relu", input_shape=(size, size, 1)),
+        MaxPooling2D(pool_size=(2, 2)),
+        Conv2D(32, (3, 3), activation="relu"),
+        MaxPooling2D(pool_size=(2, 2)),
+        Conv2D(32, (3, 3), activation="relu"),
+        MaxPooling2D(pool_size=(2, 2)),
+        Conv2D(64, (3, 3), activation="relu"),
+        MaxPooling2D(pool_size=(2, 2)),
+        Conv2D(64, (3, 3), activation="relu"),
+        MaxPooling2D(pool_size=(2, 2)),
+        Flatten(),
+        Dense(activation="relu", units=128),
+        Dense(activation="relu", units=64),
+        Dense(activation="sigmoid", units=1),
+    ], seed=args.seed)
+    model = cnn  # the same network as pneumo.Model.article(size, seed)
     if args.threads:
         model.threads = args.threads
+    cnn.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
     print(model.summary())
 
     # 3. Training ---------------------------------------------------------------------
     step(3, "Training: fit with class weights and the article's callbacks")
-    # compile(optimizer='adam', loss='binary_crossentropy', metrics=['accuracy'])
-    adam = pneumo.Adam()
+    adam = cnn.optimizer
     best = os.path.join(out, "best.safetensors")
+    early = pneumo.EarlyStopping(monitor="val_loss", mode="min", patience=3)
+    learning_rate_reduction = pneumo.ReduceLROnPlateau(monitor="val_loss", patience=2, verbose=2,
+                                                       factor=0.3, min_lr=0.000001)
+    callbacks_list = [early, learning_rate_reduction, pneumo.ModelCheckpoint(best)]
+    cw = "balanced"  # compute_class_weight('balanced', ...) over the training set
     t0 = time.time()
-    history = model.fit(
-        train, val, epochs=epochs, batch_size=args.batch, optimizer=adam,
-        class_weight="balanced",
-        # EarlyStopping(monitor='val_loss', mode='min', patience=3)
-        early_stopping=dict(monitor="val_loss", mode="min", patience=3),
-        # ReduceLROnPlateau(monitor='val_loss', patience=2, factor=0.3, min_lr=1e-6)
-        reduce_lr=dict(monitor="val_loss", patience=2, factor=0.3, min_lr=1e-6),
-        best_model_path=best, verbose=True)
+    history = cnn.fit(train, epochs=epochs, validation_data=val, class_weight=cw,
+                      callbacks=callbacks_list, batch_size=args.batch, verbose=2)
     print(f"{len(history)} epochs in {time.time() - t0:.1f} s"
           f"{' (stopped early)' if history.stopped_early else ''}")
     history.to_csv(os.path.join(out, "history.csv"))
@@ -154,6 +170,11 @@ def main():
     probability, label, sentence = model.diagnose(path)
     print(f"{path} (actual: {names[test.label(len(test) - 1)]})")
     print(sentence)
+    # the app's way: load_img(grayscale, target_size) -> img_to_array -> predict
+    # (uint8 pixels: the model rescales them by its preprocessing, 1/255)
+    pixels = pneumo.Image.load(path).resize(size, size).numpy()[None, :, :, None]
+    print(f"model.predict on the uint8 image: {float(model.predict(pixels)[0, 0]):.4f} "
+          f"(diagnose: {probability:.4f})")
 
     # The notebook's plots (history curves, confusion heatmap, a 3x3 grid of test
     # images with their predictions) as one self-contained HTML file.
@@ -173,7 +194,12 @@ def main():
 
     model_path = os.path.join(out, "model.safetensors")
     model.save(model_path, optimizer=adam)
-    print(f"\nsaved {model_path}, {best}, history.csv and report.html in {out}")
+    # to deploy elsewhere: the same network as ONNX (docs/interoperability.md)
+    model.export_onnx(os.path.join(out, "model.onnx"))
+    reloaded = pneumo.load_model(model_path)
+    print(f"pneumo.load_model: {reloaded!r}")
+    reloaded.close()
+    print(f"\nsaved {model_path}, model.onnx, {best}, history.csv and report.html in {out}")
     for obj in (model, adam, history, train, val, test, report):
         obj.close()
     return 0

@@ -20,5 +20,6 @@
 #include "pneumo/augment.h"
 #include "pneumo/dataset.h"
 #include "pneumo/report.h"
+#include "pneumo/interop.h"
 
 #endif /* PNEUMO_PNEUMO_H */

@@ -13,6 +13,7 @@
 #include "io/safetensors.h"
 #include "layers/limits.h"
 #include "model/model.h"
+#include "pneumo/interop.h"
 #include "optim/optimizer.h"
 
 #define FORMAT_NAME "libpneumo"
@@ -97,6 +98,18 @@ static const char *slot_name(const pneumo_optimizer *o, int slot)
 }
 
 static int slot_count(const pneumo_optimizer *o) { return o->kind == PNEUMO_OPTIMIZER_ADAM ? 2 : 1; }
+
+pneumo_status pneumo_model_architecture_json(const pneumo_model *m, char *buf, size_t size, size_t *needed)
+{
+    pn_buf b;
+    if (!m)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_model_architecture_json: model is NULL");
+    if (!buf && size)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_model_architecture_json: buf is NULL with size %zu", size);
+    pn_buf_init(&b);
+    architecture_json(&b, m);
+    return pn_buf_export(&b, buf, size, needed, "pneumo_model_architecture_json");
+}
 
 pneumo_status pneumo_model_save(const pneumo_model *m, const pneumo_optimizer *opt, const char *path)
 {

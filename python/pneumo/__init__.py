@@ -25,7 +25,11 @@ from .errors import (CancelledError, FormatError, InvalidArgumentError, LibraryN
 from .image import (Image, augment_options, decode_limits, draw_augment_params,
                     identity_augment_params)
 from .metrics import accuracy, classification_report, confusion_matrix, roc_auc
-from .model import FitEvent, History, Model, early_stopping_defaults, reduce_lr_defaults
+from .keras import (Activation, ArrayHistory, Callback, Conv2D, Dense, Dropout, EarlyStopping, Flatten,
+                    Input, Layer, MaxPool2D, MaxPooling2D, ModelCheckpoint, ProgressBar,
+                    ReduceLROnPlateau)
+from .model import (FitEvent, History, Model, Sequential, early_stopping_defaults, load_model,
+                    reduce_lr_defaults)
 from .optim import SGD, Adam, Optimizer, adam_defaults, sgd_defaults
 from .report import Report
 from .tensor import Tensor

@@ -263,6 +263,12 @@ _PROTOTYPES = {
     "pneumo_gradcam_upsample": (st, [P, i32, i32, PP]),
     "pneumo_gradcam_overlay_png": (st, [P, P, ptr(S.OverlayOptions), PP, ptr(sz)]),
     "pneumo_gradcam_save_overlay": (st, [P, P, ptr(S.OverlayOptions), cstr]),
+    # interop.h
+    "pneumo_onnx_options_default": (None, [ptr(S.OnnxOptions)]),
+    "pneumo_model_export_onnx": (st, [P, ptr(S.OnnxOptions), cstr]),
+    "pneumo_model_export_onnx_memory": (st, [P, ptr(S.OnnxOptions), P, sz, ptr(sz)]),
+    "pneumo_model_import_keras_h5": (st, [cstr, PP, PP]),
+    "pneumo_model_architecture_json": (st, [P, ctypes.c_char_p, sz, ptr(sz)]),
     # report.h
     "pneumo_report_create": (st, [cstr, PP]),
     "pneumo_report_destroy": (None, [P]),

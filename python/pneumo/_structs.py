@@ -58,6 +58,7 @@ ENUM_VALUES = {
     "PNEUMO_CLASS_WEIGHT_BALANCED": CLASS_WEIGHT_BALANCED,
     "PNEUMO_CLASS_WEIGHT_CUSTOM": CLASS_WEIGHT_CUSTOM,
     "PNEUMO_COLOR_GRAYSCALE": 0, "PNEUMO_CLASS_NAME_MAX": 63,
+    "PNEUMO_ONNX_NHWC": 0, "PNEUMO_ONNX_NCHW": 1,
 }
 
 
@@ -217,6 +218,11 @@ class OverlayOptions(_Struct):
                 ("reserved", c_uint32 * 8)]
 
 
+class OnnxOptions(_Struct):
+    _fields_ = [("size", c_uint32), ("input_layout", c_int32), ("opset", c_int32),
+                ("batch", c_int32), ("reserved", c_uint32 * 8)]
+
+
 # C struct name -> ctypes class, for the layout test.
 STRUCTS = {
     "pneumo_conv2d_params": Conv2DParams,
@@ -240,6 +246,7 @@ STRUCTS = {
     "pneumo_gradcam_options": GradcamOptions,
     "pneumo_gradcam_info": GradcamInfo,
     "pneumo_overlay_options": OverlayOptions,
+    "pneumo_onnx_options": OnnxOptions,
 }
 
 __all__ = ["STRUCTS", "ENUM_VALUES", "FIT_CALLBACK", "c_int"]

@@ -20,6 +20,7 @@ and is re-raised by fit() once the library has returned (with the partial
 history attached as `exc.history`). A Ctrl-C during fit() works the same way:
 the KeyboardInterrupt stops training after the current batch and is re-raised."""
 import collections.abc
+import ctypes
 import contextlib
 import math
 import signal
@@ -32,11 +33,13 @@ from dataclasses import dataclass
 
 from . import _lib as L
 from . import _structs as S
+from . import keras as K
 from ._np import np
 from .errors import InvalidArgumentError, PneumoError
 from .image import Image
 from .metrics import classification_report, confusion_to_list
 from .optim import Adam, Optimizer
+from .dataset import Dataset
 from .tensor import Tensor
 
 
@@ -392,6 +395,16 @@ class Model(L.Handle):
         return cls._wrap_loaded(m, o)
 
     @classmethod
+    def from_keras_h5(cls, path):
+        """Import a Keras 2 / tf.keras HDF5 model file (model.save("m.h5")):
+        returns (model, optimizer or None), as load(). UnsupportedError names
+        what libpneumo lacks (a layer type, channels_first, a functional model,
+        or HDF5 itself in a build without it)."""
+        m, o = c_void_p(), c_void_p()
+        L.call("pneumo_model_import_keras_h5", L.fsencode(path), byref(m), byref(o))
+        return cls._wrap_loaded(m, o)
+
+    @classmethod
     def _wrap_loaded(cls, m, o):
         model = cls._adopt(m.value)
         opt = Optimizer._adopt(o.value) if o.value else None
@@ -568,10 +581,53 @@ class Model(L.Handle):
             L.call("pneumo_model_save", self.handle,
                    optimizer.handle if optimizer is not None else None, L.fsencode(path))
 
+    @property
+    def layers(self):
+        """The layers as layer objects (pneumo.Conv2D, ...), with the model's
+        layer names (conv2d, conv2d_1, ...)."""
+        with self._lock:
+            text = L.fetch_string("pneumo_model_architecture_json", self.handle)
+        return K.layers_from_architecture(text)
+
+    @property
+    def seed(self):
+        """The seed the model was created with (its provenance)."""
+        return self.provenance["seed"]
+
+    def _onnx_options(self, layout, opset, batch):
+        o = S.OnnxOptions()
+        L.lib.pneumo_onnx_options_default(byref(o))
+        if layout not in ("NHWC", "NCHW"):
+            raise ValueError(f"layout must be 'NHWC' or 'NCHW', not {layout!r}")
+        o.input_layout = S.ENUM_VALUES["PNEUMO_ONNX_" + layout]
+        o.opset = int(opset)
+        o.batch = 0 if batch is None else int(batch)
+        return o
+
+    def export_onnx(self, path=None, layout="NHWC", opset=13, batch=None):
+        """Write the model as an ONNX graph (docs/interoperability.md): input
+        "input" float32 in `layout` ("NHWC", libpneumo's and Keras' own, or
+        "NCHW"), preprocessed as Model.preprocessing says; output "probability".
+        batch None leaves the batch dimension symbolic. With path None, returns
+        the file's bytes instead of writing it."""
+        o = self._onnx_options(layout, opset, batch)
+        with self._lock:
+            if path is not None:
+                L.call("pneumo_model_export_onnx", self.handle, byref(o), L.fsencode(path))
+                return None
+            needed = ctypes_size_t(0)
+            L.call("pneumo_model_export_onnx_memory", self.handle, byref(o), None, 0, byref(needed))
+            buf = ctypes.create_string_buffer(needed.value)
+            L.call("pneumo_model_export_onnx_memory", self.handle, byref(o), buf, len(buf),
+                   byref(needed))
+            return buf.raw[:needed.value]
+
     # --- inference ----------------------------------------------------------------------
     def _batch_input(self, x):
         """x as an (N, H, W, C) Tensor; a single (H, W, C) sample gets a batch axis
         (zero copy)."""
+        if np is not None and isinstance(x, np.ndarray) and x.dtype.kind in "iub":
+            x = K.input_array(self, x)  # uint8 pixels rescaled; other integers refused
         t = Tensor.from_any(x)
         shape = t.shape
         if len(shape) == 3 and shape == self.input_shape:
@@ -583,10 +639,15 @@ class Model(L.Handle):
 
     def predict(self, x, batch_size=32):
         """Outputs for a batch x (N, H, W, C) - a NumPy array (float32
-        C-contiguous arrays are used in place), a Tensor or nested lists - or for
-        one (H, W, C) sample. Runs `batch_size` samples per forward pass (None =
+        C-contiguous arrays are used in place; uint8 pixels are rescaled by the
+        model's preprocessing, other integer arrays refused), a Tensor or nested
+        lists - or for one (H, W, C) sample, or for a Dataset (in its epoch-0
+        order: open it with shuffle=False). Runs `batch_size` samples per forward pass (None =
         all at once). Returns an (N, output_size) float32 NumPy array, or nested
         lists without NumPy."""
+        if isinstance(x, Dataset):
+            parts = [self.predict(bx, batch_size) for bx, _ in x.batches(batch_size or 32)]
+            return np.concatenate(parts) if parts else np.zeros((0, self.output_size), np.float32)
         t = self._batch_input(x)
         shape = t.shape
         n = shape[0] if shape else 0
@@ -838,29 +899,102 @@ class Model(L.Handle):
             self.optimizer = Adam()
         return self.optimizer
 
-    def fit(self, train, val=None, *, epochs=25, batch_size=16, optimizer=None,
-            class_weight=None, early_stopping=None, reduce_lr=None, callback=None,
-            best_model_path=None, checkpoint_path=None, initial_epoch=0, verbose=False):
-        """Train on the Dataset `train`, evaluating `val` (a Dataset or None) after
-        each epoch, with tf.keras' semantics. Returns a History.
+    def compile(self, optimizer="adam", loss="binary_crossentropy", metrics=None):
+        """Keras' compile(): sets the optimizer ('adam', 'sgd' or an Optimizer;
+        Keras' defaults for the names). libpneumo trains with binary
+        cross-entropy and reports accuracy: other losses are refused."""
+        if loss not in ("binary_crossentropy", "BinaryCrossentropy"):
+            raise InvalidArgumentError(f"loss {loss!r} is not supported (binary_crossentropy only)",
+                                       S.ERR_INVALID_ARG)
+        for m in metrics or []:
+            if m not in ("accuracy", "acc", "binary_accuracy"):
+                raise InvalidArgumentError(f"metric {m!r} is not supported (accuracy)", S.ERR_INVALID_ARG)
+        if isinstance(optimizer, str):
+            from .optim import SGD
+            kinds = {"adam": Adam, "sgd": SGD}
+            if optimizer.lower() not in kinds:
+                raise InvalidArgumentError(f"optimizer {optimizer!r} is not supported ('adam', 'sgd')",
+                                           S.ERR_INVALID_ARG)
+            optimizer = kinds[optimizer.lower()]()
+        self.optimizer = optimizer
+        return self
 
-        optimizer: defaults to the model's (Adam() the first time).
-        class_weight: None, 'balanced' (sklearn over `train`), or {0: w0, 1: w1}.
-        early_stopping: None/False (off), True (Keras defaults) or a dict with
-          monitor ('val_loss', 'val_accuracy', 'loss', 'accuracy'), mode ('auto',
-          'min', 'max'), patience, min_delta, restore_best_weights.
-        reduce_lr: likewise for ReduceLROnPlateau (monitor, mode, patience, factor,
-          min_delta, cooldown, min_lr).
-        callback: fn(FitEvent) -> bool (True stops), or a list of them.
-        best_model_path: save the model (and optimizer) whenever the monitored
-          quantity improves.
-        checkpoint_path: after every epoch save everything Model.fit_resume()
-          needs to continue the run.
-        verbose: print a Keras-like line per epoch (from Python)."""
+    def fit(self, x, y=None, *, batch_size=None, epochs=25, verbose="auto", callbacks=None,
+            validation_data=None, shuffle=True, class_weight=None, sample_weight=None,
+            initial_epoch=0, optimizer=None, early_stopping=None, reduce_lr=None, callback=None,
+            best_model_path=None, checkpoint_path=None, val=None, seed=None):
+        """Train with tf.keras' semantics; returns a History (ArrayHistory for
+        arrays). Two kinds of input:
+
+        - NumPy arrays: fit(x, y, batch_size=32, epochs, validation_data=(xv, yv[,
+          wv]) or a Dataset, sample_weight, class_weight, shuffle, callbacks).
+          x is (N, H, W, C) float32 preprocessed, or uint8 pixels (rescaled by
+          Model.preprocessing). Runs Keras' loop in Python over train_step():
+          a new permutation each epoch (from `seed`, default the model's).
+        - Datasets: fit(train, val) (or validation_data=val), batch_size 16,
+          run by the library's pneumo_model_fit; these also take
+          early_stopping: None/False (off), True (Keras defaults) or a dict with
+          monitor ('val_loss', 'val_accuracy', 'loss', 'accuracy'), mode, patience,
+          min_delta, restore_best_weights; reduce_lr: likewise for
+          ReduceLROnPlateau (monitor, mode, patience, factor, min_delta, cooldown,
+          min_lr); best_model_path and checkpoint_path (see fit_resume).
+
+        optimizer: defaults to the model's (compile(), or Adam() the first time).
+        class_weight: None, 'balanced' (sklearn's) or {0: w0, 1: w1}.
+        callbacks (or callback): pneumo.EarlyStopping, ReduceLROnPlateau and
+          ModelCheckpoint (Dataset training: the library runs them), Callback objects (on_epoch_end(epoch, logs) and
+          friends; model.stop_training = True stops) or functions fn(FitEvent)
+          -> bool (True stops), or a list of them.
+        verbose: 'auto' (a progress bar on a terminal, else quiet), 0, 1 (bar),
+          2 or True (one line per epoch)."""
+        if callbacks is not None and callback is not None:
+            raise InvalidArgumentError("give callbacks or callback, not both", S.ERR_INVALID_ARG)
+        callbacks = callbacks if callbacks is not None else callback
         opt = self._optimizer(optimizer)
-        run = _FitRun(epochs, batch_size, class_weight, early_stopping, reduce_lr, callback,
-                      best_model_path, checkpoint_path, initial_epoch, verbose)
+        if not isinstance(x, Dataset):
+            if y is None:
+                raise InvalidArgumentError("fit(x, y): labels y are missing", S.ERR_INVALID_ARG)
+            dataset_only = {"early_stopping": early_stopping, "reduce_lr": reduce_lr,
+                            "best_model_path": best_model_path, "checkpoint_path": checkpoint_path,
+                            "val": val}
+            given = [k for k, v in dataset_only.items() if v is not None]
+            if given:
+                raise InvalidArgumentError(
+                    f"{', '.join(given)}: only for Dataset training (use callbacks with arrays)",
+                    S.ERR_INVALID_ARG)
+            return K.fit_arrays(self, opt, x, y, batch_size=batch_size, epochs=epochs,
+                                validation_data=validation_data, sample_weight=sample_weight,
+                                class_weight=class_weight, callbacks=callbacks, verbose=verbose,
+                                shuffle=shuffle, initial_epoch=initial_epoch,
+                                seed=self.seed if seed is None else seed, event_cls=FitEvent)
+        if sample_weight is not None:
+            raise InvalidArgumentError("sample_weight is for arrays; a Dataset weighs by class_weight",
+                                       S.ERR_INVALID_ARG)
+        if not shuffle:
+            raise InvalidArgumentError("shuffle=False: a Dataset shuffles as it was opened "
+                                       "(Dataset.from_directory(..., shuffle=False))", S.ERR_INVALID_ARG)
+        if sum(v is not None for v in (y, val, validation_data)) > 1:
+            raise InvalidArgumentError("give the validation Dataset once (fit(train, val))",
+                                       S.ERR_INVALID_ARG)
+        train = x
+        val = y if y is not None else val if val is not None else validation_data
+        batch_size = 16 if batch_size is None else batch_size
+        callbacks, es, rl, best = K.split_library_callbacks(callbacks)
+        for value, name, given in ((es, "early_stopping", early_stopping), (rl, "reduce_lr", reduce_lr),
+                                   (best, "best_model_path", best_model_path)):
+            if value is not None and given is not None:
+                raise InvalidArgumentError(f"{name} is given twice (as a setting and as a callback)",
+                                           S.ERR_INVALID_ARG)
+        early_stopping = early_stopping if es is None else es
+        reduce_lr = reduce_lr if rl is None else rl
+        best_model_path = best_model_path if best is None else best
+        cbs = K.CallbackList(callbacks, self, verbose,
+                             {"epochs": int(epochs), "steps": train.num_batches(int(batch_size)),
+                              "batch_size": int(batch_size), "samples": len(train)})
+        run = _FitRun(epochs, batch_size, class_weight, early_stopping, reduce_lr, cbs,
+                      best_model_path, checkpoint_path, initial_epoch, False)
         hist = c_void_p()
+        cbs.train_begin()
         with ExitStack() as stack:
             for obj in (self, opt) + _datasets_in_lock_order(train, val):
                 stack.enter_context(obj._lock)
@@ -869,7 +1003,9 @@ class Model(L.Handle):
                                                 val.handle if val is not None else None,
                                                 byref(run.options), byref(hist))
             err = run.error(status, "pneumo_model_fit")
-        return run.finish(status, err, hist)
+        history = run.finish(status, err, hist)
+        cbs.train_end()
+        return history
 
     @classmethod
     def fit_resume(cls, checkpoint, train, val=None, *, epochs=25, batch_size=16,
@@ -904,13 +1040,27 @@ class Model(L.Handle):
             raise
         return model, opt, history
 
-    def evaluate(self, dataset, batch_size=16, threshold=0.5):
-        """Evaluate a Dataset in order (use one without shuffle and augmentation).
-        Returns a dict: loss (unweighted BCE), accuracy ((p > threshold) == label),
-        confusion_matrix [[tn, fp], [fn, tp]], roc_auc (None if one class only),
-        count, classification_report (sklearn's text, with the dataset's class
-        names), probs and labels (float32 NumPy arrays, array.array('f') without
-        NumPy) in dataset order."""
+    def evaluate(self, x, y=None, batch_size=None, threshold=0.5, *, sample_weight=None,
+                 return_dict=False):
+        """Evaluate arrays or a Dataset.
+
+        Arrays, as Keras: evaluate(x, y, batch_size=32, sample_weight=None)
+        returns [loss, accuracy] (sample-weighted BCE, accuracy at 0.5), or
+        {'loss', 'accuracy'} with return_dict=True; x as in fit().
+
+        A Dataset, in order (use one without shuffle and augmentation; batch_size
+        16): returns a dict: loss (unweighted BCE), accuracy ((p > threshold) ==
+        label), confusion_matrix [[tn, fp], [fn, tp]], roc_auc (None if one class
+        only), count, classification_report (sklearn's text, with the dataset's
+        class names), probs and labels (float32 NumPy arrays, array.array('f')
+        without NumPy) in dataset order."""
+        if not isinstance(x, Dataset):
+            if y is None:
+                raise InvalidArgumentError("evaluate(x, y): labels y are missing", S.ERR_INVALID_ARG)
+            loss, acc = K.evaluate_arrays(self, x, y, batch_size, sample_weight)
+            return {"loss": loss, "accuracy": acc} if return_dict else [loss, acc]
+        dataset = x
+        batch_size = 16 if batch_size is None else batch_size
         n = len(dataset)
         if np is not None:
             probs = np.zeros(n, dtype=np.float32)
@@ -940,4 +1090,34 @@ class Model(L.Handle):
         }
 
 
-__all__ = ["Model", "History", "FitEvent", "early_stopping_defaults", "reduce_lr_defaults"]
+class Sequential(Model):
+    """Keras' Sequential: Sequential([Conv2D(32, 3, activation="relu",
+    input_shape=(500, 500, 1)), MaxPooling2D(), ..., Dense(1, "sigmoid")]).
+    The input shape comes from a leading pneumo.Input((H, W, C)), the first
+    layer's input_shape or input_shape=; add(layer) appends more."""
+
+    def __init__(self, layers=None, input_shape=None, seed=0, name=None):
+        layers, shape = K.sequential(type(self), layers, input_shape, seed)
+        Model.__init__(self, *shape, seed=seed)
+        self.name = name
+        for layer in layers:
+            self.add(layer)
+
+    def add(self, layer):
+        """Append a layer object; returns the model."""
+        if not isinstance(layer, K.Layer):
+            raise InvalidArgumentError(f"{layer!r} is not a pneumo layer (pneumo.Conv2D, Dense, ...)",
+                                       S.ERR_INVALID_ARG)
+        layer._add(self)
+        return self
+
+
+def load_model(path, with_optimizer=False):
+    """Keras' load_model: the model of a libpneumo file (.safetensors) or of a
+    Keras HDF5 file (.h5, imported); its optimizer is model.optimizer (None if
+    the file has none). with_optimizer=True returns (model, optimizer) as
+    Model.load does."""
+    return K.load_model(Model, path, with_optimizer)
+
+
+__all__ = ["Model", "Sequential", "load_model", "History", "FitEvent", "early_stopping_defaults", "reduce_lr_defaults"]
