@@ -163,6 +163,7 @@ int main(void)
     FIELD(pneumo_fit_options, threads);
     FIELD(pneumo_fit_options, callback);
     FIELD(pneumo_fit_options, user);
+    FIELD(pneumo_fit_options, parallel);
     FIELD(pneumo_fit_options, reserved);
 
     STRUCT(pneumo_epoch_record);

@@ -183,6 +183,22 @@ PNEUMO_API int64_t pneumo_dataset_num_batches(const pneumo_dataset *ds, int32_t 
 PNEUMO_API pneumo_status pneumo_dataset_begin_epoch(pneumo_dataset *ds, int64_t epoch,
                                                     int32_t batch_size);
 
+/** As pneumo_dataset_begin_epoch(), for one rank of a data-parallel run (see
+ *  pneumo_data_parallel in pneumo/train.h): the epoch has the same order
+ *  (from (seed, epoch)) and the same global batches as the whole dataset, but
+ *  each global batch of n images (batch_size, or the remainder for the last
+ *  one) is cut into `parts` contiguous parts, part k holding its positions
+ *  [n*k/parts, n*(k+1)/parts) (integer division), and next_batch() hands out
+ *  only parts part_begin..part_end-1 of each, concatenated; a global batch
+ *  whose share is empty is left out. Augmentation stays keyed by (seed, epoch,
+ *  dataset index), so the shards of all ranks together give exactly the images
+ *  of the unsharded epoch. parts 1, 0, 1 is pneumo_dataset_begin_epoch().
+ *  Errors: as pneumo_dataset_begin_epoch(); INVALID_ARG unless
+ *  1 <= parts <= batch_size and 0 <= part_begin <= part_end <= parts. */
+PNEUMO_API pneumo_status pneumo_dataset_begin_epoch_shard(pneumo_dataset *ds, int64_t epoch,
+                                                          int32_t batch_size, int32_t parts,
+                                                          int32_t part_begin, int32_t part_end);
+
 /** Next batch of the current epoch. *x is (n, height, width, 1) float32
  *  (rescaled, augmented if enabled), *y is (n,) with the labels as float, and
  *  *indices (may be NULL) receives a pointer to the n dataset indices of the

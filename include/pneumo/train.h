@@ -93,6 +93,81 @@ typedef enum pneumo_class_weighting {
     PNEUMO_CLASS_WEIGHT_CUSTOM = 2    /**< class_weights[0..1] */
 } pneumo_class_weighting;
 
+/** What a data-parallel run asks its driver to do (pneumo_data_parallel). */
+typedef enum pneumo_collective_op {
+    PNEUMO_COLLECTIVE_SEND = 1,  /**< a rank other than 0: send floats and doubles to rank 0 with
+                                      `tag`. The buffers are reused as soon as the call returns:
+                                      a non-blocking driver copies them first. */
+    PNEUMO_COLLECTIVE_RECV = 2,  /**< rank 0: receive into floats and doubles what rank `peer`
+                                      sent with `tag` */
+    PNEUMO_COLLECTIVE_BCAST = 3, /**< every rank: rank 0's floats and doubles to all ranks (and
+                                      complete every SEND still in flight) */
+    PNEUMO_COLLECTIVE_SUM = 4    /**< every rank: element-wise sum of the doubles over all ranks,
+                                      result on every rank. The library uses it only where the
+                                      order cannot change the result (flags, counts, and arrays
+                                      in which each element has one non-zero contribution). */
+} pneumo_collective_op;
+
+/** One collective operation; valid during the call only. */
+typedef struct pneumo_collective {
+    uint32_t size;     /**< sizeof(pneumo_collective) */
+    int32_t op;        /**< pneumo_collective_op */
+    int32_t peer;      /**< RECV: the sending rank; SEND: 0 */
+    int32_t tag;       /**< SEND/RECV: the part of the global batch (0..parts-1) */
+    float *floats;     /**< may be NULL when nfloats is 0 */
+    int64_t nfloats;
+    double *doubles;   /**< may be NULL when ndoubles is 0 */
+    int64_t ndoubles;
+    uint32_t reserved[8];
+} pneumo_collective;
+
+/** The driver's collectives (e.g. MPI: MPI_Isend/MPI_Recv/MPI_Bcast/
+ *  MPI_Allreduce). Every rank makes the same sequence of SUM and BCAST calls.
+ *  Return PNEUMO_OK, or an error (with a message, e.g. from the MPI library)
+ *  that fit returns as is; a driver should then stop every rank (MPI_Abort),
+ *  since the others may wait for this one. */
+typedef pneumo_status (*pneumo_collective_fn)(const pneumo_collective *c, void *user);
+
+/** Data-parallel training and evaluation over `ranks` processes (ranks), the
+ *  way Horovod and PyTorch DDP do it, with the transport left to the caller so
+ *  that the library needs no MPI. Every rank holds the same model and
+ *  optimizer (same seed, or weights copied from rank 0) and opens the same
+ *  datasets. Each global batch of batch_size images (the last one the
+ *  remainder) is cut into `parts` contiguous parts (pneumo_dataset_begin_epoch_shard);
+ *  rank r computes parts [parts*r/ranks, parts*(r+1)/ranks), each part's
+ *  gradient of the loss normalised by the global batch size, and sends it to
+ *  rank 0 (SEND), which adds the parts in part order (its own first, then
+ *  RECV from the others) and broadcasts the sum (BCAST) before every rank
+ *  applies the same optimizer update. Since the sum is formed in part order
+ *  whatever the rank count, a run with a fixed `parts` gives bit-identical
+ *  weights, losses and metrics on every rank count from 1 to `parts` (for the
+ *  same threads per rank); parts == ranks == 1 is bit-identical to a run
+ *  without data parallelism. Validation is sharded the same way and its
+ *  predictions, per-part losses and counts are gathered exactly (SUM), so
+ *  val_loss, val_accuracy and the model card's AUC, and thus EarlyStopping
+ *  and ReduceLROnPlateau, are the same on every rank and rank count. Only
+ *  rank 0 writes checkpoint_path and best_model_path and prints `progress`
+ *  (other ranks ignore them). A failure on one rank (an unreadable image in
+ *  its shard, no memory, a failed save on rank 0) or a cancel from the
+ *  callback of any rank is agreed at the next collective: every rank stops;
+ *  the failing rank returns its own error, the others PNEUMO_ERR_CANCELLED
+ *  with a message naming the failed rank. Fill with
+ *  pneumo_data_parallel_default(). */
+typedef struct pneumo_data_parallel {
+    uint32_t size;       /**< sizeof(pneumo_data_parallel) */
+    int32_t rank;        /**< this process, 0..ranks-1; default 0 */
+    int32_t ranks;       /**< default 1 */
+    int32_t parts;       /**< parts per global batch, ranks..batch_size; default 1. Fix it (e.g. 4)
+                              to get the same bits on every rank count up to it */
+    pneumo_collective_fn collective; /**< required */
+    void *user;          /**< passed to collective */
+    uint32_t reserved[8];
+} pneumo_data_parallel;
+
+/** Fill `p` with the defaults stated on each field (one rank, one part, no
+ *  collective yet). NULL is a no-op. Thread-safe. */
+PNEUMO_API void pneumo_data_parallel_default(pneumo_data_parallel *p);
+
 /** fit settings; fill with pneumo_fit_default_options(). */
 typedef struct pneumo_fit_options {
     int32_t epochs;          /**< default 25 */
@@ -115,7 +190,9 @@ typedef struct pneumo_fit_options {
                                   leave the model's setting */
     pneumo_fit_callback callback; /**< default NULL */
     void *user;              /**< passed to callback */
-    uint32_t reserved[8];
+    const pneumo_data_parallel *parallel; /**< NULL (default): one process; else this rank of a
+                                               data-parallel run (see pneumo_data_parallel) */
+    uint32_t reserved[6];
 } pneumo_fit_options;
 
 /** One epoch of the history. */
@@ -195,6 +272,17 @@ typedef struct pneumo_evaluation {
 PNEUMO_API pneumo_status pneumo_model_evaluate(pneumo_model *m, pneumo_dataset *ds, int32_t batch_size,
                                                float threshold, pneumo_evaluation *out,
                                                float *probs, float *labels);
+
+/** pneumo_model_evaluate() sharded over the ranks of `parallel` (NULL: as
+ *  pneumo_model_evaluate()): each rank evaluates its parts of every batch and
+ *  the predictions are gathered, so every rank gets the whole *out (loss,
+ *  accuracy, confusion matrix, ROC AUC) and the whole probs/labels, the same
+ *  bits on every rank count for a fixed `parts`. Every rank must call it. */
+PNEUMO_API pneumo_status pneumo_model_evaluate_parallel(pneumo_model *m, pneumo_dataset *ds,
+                                                        int32_t batch_size, float threshold,
+                                                        const pneumo_data_parallel *parallel,
+                                                        pneumo_evaluation *out, float *probs,
+                                                        float *labels);
 
 /** Probability of class 1 for one decoded image, preprocessed exactly as the
  *  dataset pipeline does without augmentation: nearest resize to the model's

@@ -90,8 +90,12 @@ struct pneumo_dataset {
     int64_t epoch;
     int32_t batch_size;
     int64_t nbatches;
-    int64_t *order;              /* n dataset indices */
+    int64_t *order;              /* n dataset indices; the first `units` are this epoch's */
+    int64_t units;               /* images of the epoch (n, or this shard's share) */
+    int64_t *batch_start;        /* nbatches + 1 positions of `order`: batch b is
+                                  * [batch_start[b], batch_start[b + 1]) */
     int64_t next_unit;           /* next position of `order` to hand to a worker */
+    int64_t next_unit_batch;     /* the batch that position belongs to */
     int64_t released;            /* batches the caller is finished with */
     int held;                    /* the caller holds batch `released` */
     int nslots;                  /* prefetch_batches + 1 */

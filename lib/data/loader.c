@@ -6,7 +6,8 @@
  * Synchronisation: one mutex protects every counter below; image work (decode,
  * resize, augment, writing into a slot) runs unlocked. A worker claims the next
  * unit of work under the mutex, and an image position u of the epoch order
- * belongs to batch b = u / batch_size, written into slot b % nslots; it may be
+ * belongs to batch b (batch_start[b] <= u < batch_start[b + 1]; u / batch_size
+ * unless the epoch is a shard), written into slot b % nslots; it may be
  * claimed only while b < released + nslots, i.e. once the caller has given back
  * the batch that used that slot before. begin_epoch stops handing out work and
  * waits until no worker is busy (at most one image each) before it rewrites
@@ -28,8 +29,8 @@ static int has_work(const pneumo_dataset *ds)
 {
     if (ds->phase == PN_DS_VALIDATE)
         return ds->v_next < ds->n;
-    if (ds->phase == PN_DS_EPOCH && ds->next_unit < ds->n)
-        return ds->next_unit / ds->batch_size < ds->released + ds->nslots;
+    if (ds->phase == PN_DS_EPOCH && ds->next_unit < ds->units)
+        return ds->next_unit_batch < ds->released + ds->nslots;
     return 0;
 }
 
@@ -124,18 +125,19 @@ static pneumo_status produce_image(const pneumo_dataset *ds, int64_t idx, uint64
 static void epoch_unit(pneumo_dataset *ds, pn_ds_worker *w)
 {
     int64_t u = ds->next_unit++;
-    int64_t b = u / ds->batch_size;
-    int32_t pos = (int32_t)(u - b * ds->batch_size);
+    int64_t b = ds->next_unit_batch;
+    int32_t pos = (int32_t)(u - ds->batch_start[b]);
     pn_ds_slot *s = &ds->slots[b % ds->nslots];
     int64_t idx = ds->order[u];
     uint64_t epoch = (uint64_t)ds->epoch;
     pneumo_status st;
     char msg[PN_DS_MSG];
 
+    if (ds->next_unit == ds->batch_start[b + 1])
+        ds->next_unit_batch++;
     if (pos == 0) { /* first image of batch b: the slot is free (see has_work) */
-        int64_t left = ds->n - b * ds->batch_size;
         s->batch = b;
-        s->count = (int32_t)(left < ds->batch_size ? left : ds->batch_size);
+        s->count = (int32_t)(ds->batch_start[b + 1] - ds->batch_start[b]);
         s->done = 0;
         s->err = PNEUMO_OK;
         s->err_pos = INT32_MAX;
@@ -269,8 +271,9 @@ pneumo_status pn_ds_validate(pneumo_dataset *ds)
 pneumo_status pn_ds_prepare_epochs(pneumo_dataset *ds)
 {
     ds->order = pn_malloc((size_t)ds->n * sizeof *ds->order);
-    if (!ds->order)
-        return pn_error_nomem("dataset order", (size_t)ds->n * sizeof *ds->order);
+    ds->batch_start = pn_malloc((size_t)(ds->n + 1) * sizeof *ds->batch_start);
+    if (!ds->order || !ds->batch_start)
+        return pn_error_nomem("dataset order", (size_t)(2 * ds->n + 1) * sizeof *ds->order);
     return PNEUMO_OK;
 }
 
@@ -318,6 +321,8 @@ void pn_ds_stop(pneumo_dataset *ds)
     free_slots(ds);
     free(ds->order);
     ds->order = NULL;
+    free(ds->batch_start);
+    ds->batch_start = NULL;
     free(ds->main_scratch);
     ds->main_scratch = NULL;
 }
@@ -362,21 +367,36 @@ static pneumo_status alloc_slots(pneumo_dataset *ds, int32_t cap)
     return PNEUMO_OK;
 }
 
-pneumo_status pneumo_dataset_begin_epoch(pneumo_dataset *ds, int64_t epoch, int32_t batch_size)
+/* Images of part_begin..part_end - 1 (of `parts`) in a batch of n. */
+static int64_t shard_begin(int64_t n, int32_t parts, int32_t part) { return n * part / parts; }
+
+static pneumo_status begin(pneumo_dataset *ds, int64_t epoch, int32_t batch_size, int32_t parts,
+                           int32_t part_begin, int32_t part_end, const char *fn)
 {
-    int32_t cap;
+    int32_t cap = 0;
+    int64_t nbatches, units = 0, b;
     pneumo_status st = PNEUMO_OK;
     if (!ds)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_dataset_begin_epoch: ds is NULL");
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: ds is NULL", fn);
     if (epoch < 0 || batch_size < 1)
         return pn_error(PNEUMO_ERR_INVALID_ARG,
-                        "pneumo_dataset_begin_epoch: epoch %lld must be >= 0 and batch_size %d "
-                        ">= 1", (long long)epoch, (int)batch_size);
-    cap = ds->n < batch_size ? (int32_t)ds->n : batch_size;
+                        "%s: epoch %lld must be >= 0 and batch_size %d >= 1", fn, (long long)epoch,
+                        (int)batch_size);
+    if (parts < 1 || parts > batch_size || part_begin < 0 || part_begin > part_end || part_end > parts)
+        return pn_error(PNEUMO_ERR_INVALID_ARG,
+                        "%s: parts %d..%d of %d must satisfy 1 <= parts <= batch_size (%d) and "
+                        "0 <= begin <= end <= parts", fn, (int)part_begin, (int)part_end - 1,
+                        (int)parts, (int)batch_size);
+    nbatches = (ds->n + batch_size - 1) / batch_size;
+    for (b = 0; b < nbatches; b++) {
+        int64_t n = ds->n - b * batch_size < batch_size ? ds->n - b * batch_size : batch_size;
+        int64_t c = shard_begin(n, parts, part_end) - shard_begin(n, parts, part_begin);
+        if (c > cap)
+            cap = (int32_t)c;
+    }
     if ((int64_t)cap * (int64_t)ds->img_px > PN_TENSOR_MAX_NUMEL)
-        return pn_error(PNEUMO_ERR_LIMIT,
-                        "pneumo_dataset_begin_epoch: a batch of %d images of %dx%d is more than "
-                        "2^31 floats", (int)cap, (int)ds->opt.width, (int)ds->opt.height);
+        return pn_error(PNEUMO_ERR_LIMIT, "%s: a batch of %d images of %dx%d is more than 2^31 floats",
+                        fn, (int)cap, (int)ds->opt.width, (int)ds->opt.height);
 
     /* Stop handing out work and wait until every worker is idle. */
     pthread_mutex_lock(&ds->mu);
@@ -389,7 +409,7 @@ pneumo_status pneumo_dataset_begin_epoch(pneumo_dataset *ds, int64_t epoch, int3
 
     /* Workers are idle and cannot claim anything: slots and order are ours. */
     if (cap > ds->slot_cap || !ds->slots)
-        st = alloc_slots(ds, cap);
+        st = alloc_slots(ds, cap ? cap : 1);
     if (st != PNEUMO_OK)
         return st;
     for (int64_t i = 0; i < ds->n; i++)
@@ -404,20 +424,47 @@ pneumo_status pneumo_dataset_begin_epoch(pneumo_dataset *ds, int64_t epoch, int3
             ds->order[j] = t;
         }
     }
+    /* Keep this shard's share of every batch, in place (a share never starts
+     * before its batch); batches with an empty share are left out. */
+    nbatches = 0;
+    for (b = 0; b * batch_size < ds->n; b++) {
+        int64_t n = ds->n - b * batch_size < batch_size ? ds->n - b * batch_size : batch_size;
+        int64_t lo = b * batch_size + shard_begin(n, parts, part_begin);
+        int64_t hi = b * batch_size + shard_begin(n, parts, part_end);
+        if (hi == lo)
+            continue;
+        ds->batch_start[nbatches++] = units;
+        for (int64_t u = lo; u < hi; u++)
+            ds->order[units++] = ds->order[u];
+    }
+    ds->batch_start[nbatches] = units;
     for (int i = 0; i < ds->nslots; i++)
         ds->slots[i].batch = -1;
 
     pthread_mutex_lock(&ds->mu);
     ds->epoch = epoch;
     ds->batch_size = batch_size;
-    ds->nbatches = (ds->n + batch_size - 1) / batch_size;
+    ds->nbatches = nbatches;
+    ds->units = units;
     ds->next_unit = 0;
+    ds->next_unit_batch = 0;
     ds->released = 0;
     ds->held = 0;
     ds->phase = PN_DS_EPOCH;
     pthread_cond_broadcast(&ds->work_cv);
     pthread_mutex_unlock(&ds->mu);
     return PNEUMO_OK;
+}
+
+pneumo_status pneumo_dataset_begin_epoch(pneumo_dataset *ds, int64_t epoch, int32_t batch_size)
+{
+    return begin(ds, epoch, batch_size, 1, 0, 1, "pneumo_dataset_begin_epoch");
+}
+
+pneumo_status pneumo_dataset_begin_epoch_shard(pneumo_dataset *ds, int64_t epoch, int32_t batch_size,
+                                               int32_t parts, int32_t part_begin, int32_t part_end)
+{
+    return begin(ds, epoch, batch_size, parts, part_begin, part_end, "pneumo_dataset_begin_epoch_shard");
 }
 
 pneumo_status pneumo_dataset_next_batch(pneumo_dataset *ds, pneumo_tensor **x, pneumo_tensor **y,

@@ -23,11 +23,12 @@ static pneumo_status dropout_forward(pn_layer *l, const pn_run *run, int32_t n, 
         return st;
     mask = l->mask + (size_t)run->sample0 * per;
     scale = 1.0f / (1.0f - l->rate);
-    /* one stream per sample, so masks do not depend on how threads split the batch */
+    /* one stream per sample of the global batch, so masks depend neither on how
+     * threads split the batch nor on how data-parallel ranks split it */
     for (int32_t s = 0; s < n; s++) {
         pn_rng rng;
         pn_rng_init(&rng, pn_hash64(pn_hash64(run->seed, 0x64726f70ull /* "drop" */), run->step),
-                    pn_hash64((uint64_t)l->index, (uint64_t)(run->sample0 + s)));
+                    pn_hash64((uint64_t)l->index, (uint64_t)(run->pos0 + run->sample0 + s)));
         for (size_t i = (size_t)s * per; i < (size_t)(s + 1) * per; i++) {
             mask[i] = pn_rng_uniform(&rng) >= (double)l->rate ? scale : 0.0f;
             y[i] = x[i] * mask[i];

@@ -37,6 +37,8 @@ typedef struct pn_run {
     uint64_t step;     /* training step, for dropout masks */
     int64_t sample0;   /* batch index of the first sample this call sees (threads
                         * split a batch; x, y and scratch are offset already) */
+    int64_t pos0;      /* position of the batch's first sample in its global batch
+                        * (a data-parallel part); keys dropout masks with sample0 */
     float *dw, *db;    /* where backward accumulates parameter gradients:
                         * the layer's own (NULL) or a thread's partial sums */
     int32_t part, nparts; /* fused forward only: take row strips part, part +

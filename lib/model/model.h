@@ -62,6 +62,7 @@ struct pneumo_model {
     int64_t scratch_stride; /* floats */
 
     uint64_t train_steps; /* forward passes in training mode (dropout stream) */
+    int64_t batch_pos0;   /* pn_run.pos0 of the passes: 0, or a data-parallel part's offset */
 
     /* Threads: a pool per model, created on first use with `threads` workers
      * (0 until set: online cores). */
@@ -124,6 +125,18 @@ pneumo_status pn_model_save_extra(const pneumo_model *m, const pneumo_optimizer 
                                   const char *extra_key, const char *extra_value);
 pneumo_status pn_model_load_extra(const char *path, pneumo_model **model, pneumo_optimizer **opt,
                                   const char *extra_key, char **extra_value);
+
+/* A data-parallel part (lib/train/fit.c): forward and backward of samples
+ * pos0 .. pos0 + n - 1 of a global batch of `norm` samples at the current
+ * training step, the loss normalised by `norm` (so the parts' gradients add up
+ * to the global batch's), without counting a step. n == 0 zeroes the
+ * gradients. *loss_sum receives sum(w_i * l_i), *correct the correct
+ * predictions. pn_model_update() then applies the (summed) gradients and
+ * counts the step. */
+pneumo_status pn_model_part_gradients(pneumo_model *m, const pneumo_tensor *x, const pneumo_tensor *labels,
+                                      const pneumo_tensor *weights, int64_t pos0, int64_t norm,
+                                      double *loss_sum, int64_t *correct);
+pneumo_status pn_model_update(pneumo_model *m, pneumo_optimizer *opt, const char *fn);
 
 /* Free per-batch buffers (used when the model changes). */
 void pn_model_free_batch(pneumo_model *m);

@@ -301,7 +301,7 @@ static pneumo_status forward(pneumo_model *m, int32_t n, const float *x, int tra
         i += j.fused; /* i: the last layer of the step */
         j.run = (pn_run){.k = model_kernels(m), .training = training,
                          .skip_act = logits && i == m->nlayers - 1, .seed = m->seed,
-                         .step = m->train_steps};
+                         .step = m->train_steps, .pos0 = m->batch_pos0};
         j.n = n;
         j.x = in;
         j.y = m->acts[i];
@@ -334,7 +334,7 @@ static int backward_to(pneumo_model *m, int32_t n, const float *x, int32_t stop,
         j.l = &m->layers[first];
         j.fused = first != i;
         j.run = (pn_run){.k = model_kernels(m), .training = training, .skip_act = i == m->nlayers - 1,
-                         .seed = m->seed, .step = m->train_steps - 1};
+                         .seed = m->seed, .step = m->train_steps - 1, .pos0 = m->batch_pos0};
         j.n = n;
         j.backward = 1;
         j.x = first ? m->acts[first - 1] : x;
@@ -480,6 +480,60 @@ pneumo_status pneumo_model_train_step(pneumo_model *m, pneumo_optimizer *opt, co
     if ((st = pn_optimizer_bind(opt, m->id, m->arena_size)) != PNEUMO_OK)
         return pn_error_prefix("%s", fn);
     pn_optimizer_step(opt, model_kernels(m), m->params, m->grads);
+    return PNEUMO_OK;
+}
+
+pneumo_status pn_model_part_gradients(pneumo_model *m, const pneumo_tensor *x, const pneumo_tensor *labels,
+                                      const pneumo_tensor *weights, int64_t pos0, int64_t norm,
+                                      double *loss_sum, int64_t *correct)
+{
+    const char *fn = "pneumo_model_fit";
+    int32_t n = 0;
+    double acc, wsum;
+    float *z;
+    uint64_t step = m->train_steps;
+    pneumo_status st;
+    *loss_sum = 0.0;
+    *correct = 0;
+    if ((st = pn_model_check_exclusive(m, fn)) != PNEUMO_OK || (st = pn_model_ensure_grads(m)) != PNEUMO_OK)
+        return st;
+    if (!x) {
+        memset(m->grads, 0, (size_t)m->arena_size * sizeof(float));
+        return PNEUMO_OK;
+    }
+    if ((st = check_input(m, x, fn, &n)) != PNEUMO_OK || (st = check_loss_head(m, fn)) != PNEUMO_OK ||
+        (st = check_targets(n, labels, weights, fn)) != PNEUMO_OK)
+        return st;
+    m->batch_pos0 = pos0;
+    st = forward(m, n, x->data, 1, 1);
+    if (st == PNEUMO_OK) {
+        const float inv_norm = 1.0f / (float)norm;
+        z = m->acts[m->nlayers - 1];
+        /* dL/dz as the kernel forms it, w (p - y) / N, with N the global batch */
+        model_kernels(m)->bce_logits((size_t)n, z, labels->data, weights ? weights->data : NULL, z, NULL,
+                                     loss_sum, &acc, &wsum);
+        for (int32_t i = 0; i < n; i++) {
+            const float wi = weights ? weights->data[i] : 1.0f;
+            m->gbuf[0][i] = wi * (z[i] - labels->data[i]) * inv_norm;
+            *correct += (z[i] > 0.5f ? 1.0f : 0.0f) == labels->data[i];
+        }
+        st = backward(m, n, x->data);
+    }
+    m->batch_pos0 = 0;
+    m->train_steps = step;
+    return st;
+}
+
+pneumo_status pn_model_update(pneumo_model *m, pneumo_optimizer *opt, const char *fn)
+{
+    pneumo_status st;
+    if (opt->model_id != 0 && (opt->model_id != m->id || opt->size != m->arena_size))
+        return pn_error(PNEUMO_ERR_STATE, "%s: the optimizer holds state for another model; create a new optimizer",
+                        fn);
+    if ((st = pn_optimizer_bind(opt, m->id, m->arena_size)) != PNEUMO_OK)
+        return pn_error_prefix("%s", fn);
+    pn_optimizer_step(opt, model_kernels(m), m->params, m->grads);
+    m->train_steps++;
     return PNEUMO_OK;
 }
 

@@ -11,6 +11,7 @@
 #include "model/model.h"
 #include "train/callbacks.h"
 #include "train/fit_internal.h"
+#include "train/parallel.h"
 #include "train/progress.h"
 
 void pneumo_early_stopping_default_params(pneumo_early_stopping_params *p)
@@ -80,6 +81,12 @@ static double monitored(const pneumo_epoch_record *r, int32_t monitor)
 static pneumo_status check_options(const pneumo_fit_options *o, const pneumo_dataset *val)
 {
     const char *fn = "pneumo_model_fit";
+    pneumo_status st;
+    for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
+        if (o->reserved[i])
+            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: pneumo_fit_options.reserved[%zu] is not zero", fn, i);
+    if (o->parallel && o->batch_size >= 1 && (st = pn_dp_check(o->parallel, o->batch_size, fn)) != PNEUMO_OK)
+        return st;
     if (o->epochs < 1 || o->batch_size < 1 || o->initial_epoch < 0 || o->initial_epoch > o->epochs)
         return pn_error(PNEUMO_ERR_INVALID_ARG,
                         "%s: epochs %d, batch size %d and initial epoch %d must satisfy "
@@ -117,12 +124,24 @@ static pneumo_status check_options(const pneumo_fit_options *o, const pneumo_dat
     return PNEUMO_OK;
 }
 
+/* Doubles that travel with a part's gradient: loss sum, correct predictions,
+ * samples, failed, cancelled. */
+enum { PART_LOSS, PART_CORRECT, PART_COUNT, PART_FAILED, PART_CANCELLED, PART_DOUBLES };
+
+/* Buffers of a data-parallel epoch. */
+typedef struct dp_bufs {
+    float *acc, *tmp;           /* rank 0: the sum in part order and a received part */
+    double part[PART_DOUBLES];  /* the doubles of a part sent or received */
+    double *bc;                 /* the broadcast: loss, correct, count, then ranks + 1 flags */
+} dp_bufs;
+
 typedef struct fit_run {
     pneumo_model *m;
     pneumo_optimizer *opt;
     const pneumo_fit_options *o;
     pneumo_fit_event ev;
     int cancelled;
+    dp_bufs dp; /* with o->parallel */
 } fit_run;
 
 static void emit(fit_run *run, int32_t kind)
@@ -175,6 +194,144 @@ static pneumo_status train_epoch(fit_run *run, pneumo_dataset *train, const doub
             return pn_error(PNEUMO_ERR_CANCELLED, "pneumo_model_fit: cancelled by the callback in epoch %d, batch %lld",
                             rec->epoch + 1, (long long)batch);
     }
+    rec->loss = seen ? loss_sum / (double)seen : NAN;
+    rec->accuracy = seen ? acc_sum / (double)seen : NAN;
+    return PNEUMO_OK;
+}
+
+/* Rank 0's share of a global step's exchange: add part k (its gradient in
+ * `g`, its doubles in b->part) to the sums and the flags. */
+static void dp_add(const pneumo_data_parallel *dp, pneumo_model *m, dp_bufs *b, int32_t k, int32_t owner,
+                   const float *g)
+{
+    if (k == 0)
+        memcpy(b->acc, g, (size_t)m->arena_size * sizeof(float));
+    else
+        for (int64_t i = 0; i < m->arena_size; i++)
+            b->acc[i] += g[i];
+    b->bc[0] += b->part[PART_LOSS];
+    b->bc[1] += b->part[PART_CORRECT];
+    b->bc[2] += b->part[PART_COUNT];
+    if (b->part[PART_FAILED] != 0.0)
+        b->bc[3 + owner] = 1.0;
+    if (b->part[PART_CANCELLED] != 0.0)
+        b->bc[3 + dp->ranks] = 1.0;
+}
+
+/* The global batch (bn images; x, y this rank's share or NULL) on this rank:
+ * its parts' gradients, the exchange (parts added in part order on rank 0,
+ * the sum broadcast) and the update. *loss and *correct receive the global
+ * batch's sums. `local` is this rank's status so far: a failed rank still
+ * takes part, so that every rank learns of the failure and none waits. */
+static pneumo_status dp_step(fit_run *run, pneumo_tensor *x, pneumo_tensor *y, int64_t bn, const double cw[2],
+                             int use_weights, pneumo_tensor *weights, dp_bufs *b, pneumo_status local,
+                             double *loss, double *correct)
+{
+    const pneumo_data_parallel *dp = run->o->parallel;
+    const char *fn = "pneumo_model_fit";
+    pneumo_model *m = run->m;
+    const int64_t px = x ? x->shape[1] * x->shape[2] * x->shape[3] : 0;
+    const int64_t nbc = 3 + dp->ranks + 1;
+    int32_t first, end;
+    int64_t lo;
+    pneumo_status st;
+    pn_dp_rank_parts(dp, &first, &end);
+    lo = pn_part_start(bn, dp->parts, first);
+    memset(b->bc, 0, (size_t)nbc * sizeof *b->bc);
+    for (int32_t k = first; k < end; k++) {
+        const int64_t k0 = pn_part_start(bn, dp->parts, k) - lo, k1 = pn_part_start(bn, dp->parts, k + 1) - lo;
+        memset(b->part, 0, sizeof b->part);
+        b->part[PART_COUNT] = (double)(k1 - k0);
+        b->part[PART_CANCELLED] = run->cancelled;
+        if (local == PNEUMO_OK) {
+            pneumo_tensor xv, yv, wv;
+            int64_t c = 0;
+            memset(&yv, 0, sizeof yv);
+            if (k1 > k0) {
+                int64_t shape[4] = {k1 - k0, x->shape[1], x->shape[2], x->shape[3]};
+                pn_tensor_view(&xv, 4, shape, x->data + (size_t)(k0 * px));
+                pn_tensor_view(&yv, 1, shape, y->data + (size_t)k0);
+                if (use_weights) {
+                    pn_tensor_view(&wv, 1, shape, weights->data);
+                    for (int64_t i = 0; i < k1 - k0; i++)
+                        wv.data[i] = (float)cw[yv.data[i] > 0.5f];
+                }
+            }
+            local = pn_model_part_gradients(m, k1 > k0 ? &xv : NULL, &yv, k1 > k0 && use_weights ? &wv : NULL,
+                                            k0 + lo, bn, &b->part[PART_LOSS], &c);
+            b->part[PART_CORRECT] = (double)c;
+        }
+        b->part[PART_FAILED] = local != PNEUMO_OK;
+        if (dp->rank == 0)
+            dp_add(dp, m, b, k, 0, m->grads);
+        else if ((st = pn_dp_call(dp, PNEUMO_COLLECTIVE_SEND, 0, k, m->grads, m->arena_size, b->part,
+                                  PART_DOUBLES, fn)) != PNEUMO_OK)
+            return st;
+    }
+    if (dp->rank == 0) {
+        for (int32_t k = end, owner = 1; k < dp->parts; k++) {
+            while ((int64_t)dp->parts * (owner + 1) / dp->ranks <= k)
+                owner++;
+            if ((st = pn_dp_call(dp, PNEUMO_COLLECTIVE_RECV, owner, k, b->tmp, m->arena_size, b->part,
+                                 PART_DOUBLES, fn)) != PNEUMO_OK)
+                return st;
+            dp_add(dp, m, b, k, owner, b->tmp);
+        }
+        memcpy(m->grads, b->acc, (size_t)m->arena_size * sizeof(float));
+    }
+    if ((st = pn_dp_call(dp, PNEUMO_COLLECTIVE_BCAST, 0, 0, m->grads, m->arena_size, b->bc, nbc, fn)) != PNEUMO_OK)
+        return st;
+    if ((st = pn_dp_decide(dp, b->bc + 3, local, fn)) != PNEUMO_OK)
+        return st;
+    *loss = b->bc[0];
+    *correct = b->bc[1];
+    return pn_model_update(m, run->opt, fn);
+}
+
+/* train_epoch for one rank of a data-parallel run (pneumo_data_parallel). */
+static pneumo_status train_epoch_parallel(fit_run *run, pneumo_dataset *train, const double cw[2],
+                                          int use_weights, pneumo_tensor *weights, pneumo_epoch_record *rec,
+                                          double t0)
+{
+    const pneumo_fit_options *o = run->o;
+    const pneumo_data_parallel *dp = o->parallel;
+    const int64_t n = pneumo_dataset_size(train), nb = pneumo_dataset_num_batches(train, o->batch_size);
+    double loss_sum = 0.0, acc_sum = 0.0;
+    int64_t seen = 0;
+    int32_t first, end;
+    pneumo_status local, st;
+    pn_dp_rank_parts(dp, &first, &end);
+    local = pneumo_dataset_begin_epoch_shard(train, rec->epoch, o->batch_size, dp->parts, first, end);
+    for (int64_t bi = 0; bi < nb; bi++) {
+        const int64_t bn = n - bi * o->batch_size < o->batch_size ? n - bi * o->batch_size : o->batch_size;
+        pneumo_tensor *x = NULL, *y = NULL;
+        double loss = 0.0, correct = 0.0;
+        if (local == PNEUMO_OK && pn_part_start(bn, dp->parts, end) > pn_part_start(bn, dp->parts, first)) {
+            local = pneumo_dataset_next_batch(train, &x, &y, NULL);
+            if (local == PNEUMO_OK && !x)
+                local = pn_error(PNEUMO_ERR_STATE, "pneumo_model_fit: the shard ended before batch %lld",
+                                 (long long)bi + 1);
+            if (local != PNEUMO_OK)
+                x = y = NULL;
+        }
+        if ((st = dp_step(run, x, y, bn, cw, use_weights, weights, &run->dp, local, &loss, &correct)) != PNEUMO_OK)
+            return st;
+        /* Keras' epoch metrics, as train_epoch forms them from the batch means */
+        loss_sum += loss / (double)bn * (double)bn;
+        acc_sum += correct / (double)bn * (double)bn;
+        seen += bn;
+        run->ev.batch = bi + 1;
+        run->ev.loss = loss_sum / (double)seen;
+        run->ev.accuracy = acc_sum / (double)seen;
+        run->ev.seconds = now() - t0;
+        if (o->progress && o->progress_bar)
+            pn_progress_batch(o->progress, bi + 1, run->ev.batches, run->ev.seconds, run->ev.loss,
+                              run->ev.accuracy);
+        emit(run, PNEUMO_EVENT_BATCH_END);
+    }
+    /* a cancel asked after the last batch */
+    if ((st = pn_dp_agree(dp, PNEUMO_OK, run->cancelled, "pneumo_model_fit")) != PNEUMO_OK)
+        return st;
     rec->loss = seen ? loss_sum / (double)seen : NAN;
     rec->accuracy = seen ? acc_sum / (double)seen : NAN;
     return PNEUMO_OK;
@@ -347,10 +504,13 @@ static void record_provenance(pneumo_model *m, const pneumo_dataset *train, cons
 }
 
 static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dataset *train,
-                              pneumo_dataset *val, const pneumo_fit_options *o, fit_state *state,
+                              pneumo_dataset *val, const pneumo_fit_options *options, fit_state *state,
                               int resuming, pneumo_history *h)
 {
     const char *fn = "pneumo_model_fit";
+    const pneumo_data_parallel *dp = options->parallel;
+    pneumo_fit_options lead_only = *options;
+    const pneumo_fit_options *o = &lead_only;
     pn_early_stopping *es = &state->es;
     pn_reduce_lr *rl = &state->rl;
     fit_run run;
@@ -363,6 +523,12 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
     pn_mode ckpt_mode;
     pneumo_status st;
 
+    memset(&run, 0, sizeof run);
+    if (dp && dp->rank != 0) { /* only rank 0 prints and writes */
+        lead_only.progress = NULL;
+        lead_only.checkpoint_path = NULL;
+        lead_only.best_model_path = NULL;
+    }
     if (o->threads > 0 && (st = pneumo_model_set_threads(m, o->threads)) != PNEUMO_OK)
         return st;
     use_weights = o->class_weighting != PNEUMO_CLASS_WEIGHT_NONE;
@@ -398,24 +564,33 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
         pn_reduce_lr_reset(rl);
         state->ckpt_best = ckpt_mode == PN_MODE_MIN ? INFINITY : -INFINITY;
     }
+    st = PNEUMO_OK;
     if (val) {
         size_t nval = (size_t)pneumo_dataset_size(val);
         val_probs = pn_malloc((nval ? nval : 1) * sizeof *val_probs);
         val_labels = pn_malloc((nval ? nval : 1) * sizeof *val_labels);
-        if (!val_probs || !val_labels) {
+        if (!val_probs || !val_labels)
             st = pn_error_nomem("validation predictions", 2 * nval * sizeof(float));
-            goto done;
-        }
     }
-    if (o->early_stopping.enabled && o->early_stopping.restore_best_weights) {
+    if (st == PNEUMO_OK && o->early_stopping.enabled && o->early_stopping.restore_best_weights) {
         best_params = pn_aligned_alloc((size_t)m->arena_size * sizeof(float));
-        if (!best_params) {
+        if (!best_params)
             st = pn_error_nomem("restore_best_weights copy", (size_t)m->arena_size * sizeof(float));
-            goto done;
-        }
     }
 
-    memset(&run, 0, sizeof run);
+    if (dp) { /* every rank must have its buffers before the first exchange */
+        if (st == PNEUMO_OK)
+            st = pn_model_ensure_grads(m);
+        if (st == PNEUMO_OK && !(run.dp.bc = pn_malloc((size_t)(3 + dp->ranks + 1) * sizeof *run.dp.bc)))
+            st = pn_error_nomem("data-parallel messages", (size_t)(3 + dp->ranks + 1) * sizeof(double));
+        if (st == PNEUMO_OK && dp->rank == 0 &&
+            (!(run.dp.acc = pn_aligned_alloc((size_t)m->arena_size * sizeof(float))) ||
+             !(run.dp.tmp = pn_aligned_alloc((size_t)m->arena_size * sizeof(float)))))
+            st = pn_error_nomem("data-parallel gradient sums", 2 * (size_t)m->arena_size * sizeof(float));
+        st = pn_dp_agree(dp, st, 0, fn);
+    }
+    if (st != PNEUMO_OK)
+        goto done;
     run.m = m;
     run.opt = opt;
     run.o = o;
@@ -436,13 +611,17 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
         if (o->progress)
             pn_progress_epoch_begin(o->progress, epoch, o->epochs);
         emit(&run, PNEUMO_EVENT_EPOCH_BEGIN);
+        if (dp && (st = pn_dp_agree(dp, PNEUMO_OK, run.cancelled, fn)) != PNEUMO_OK)
+            goto done;
         if (run.cancelled) {
             st = pn_error(PNEUMO_ERR_CANCELLED, "%s: cancelled by the callback before epoch %d", fn, epoch + 1);
             goto done;
         }
-        if ((st = train_epoch(&run, train, cw, use_weights, weights, &rec, t0)) != PNEUMO_OK)
+        st = dp ? train_epoch_parallel(&run, train, cw, use_weights, weights, &rec, t0)
+                : train_epoch(&run, train, cw, use_weights, weights, &rec, t0);
+        if (st != PNEUMO_OK)
             goto done;
-        if (val && (st = pn_evaluate_dataset(m, val, o->batch_size, &rec.val_loss, &rec.val_accuracy,
+        if (val && (st = pn_evaluate_dataset(m, val, o->batch_size, dp, &rec.val_loss, &rec.val_accuracy,
                                              val_probs, val_labels)) != PNEUMO_OK) {
             pn_error_prefix("validation after epoch %d", epoch + 1);
             goto done;
@@ -481,12 +660,14 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
             }
         }
         value = monitored(&rec, ckpt_monitor);
+        st = PNEUMO_OK;
         if (o->best_model_path && (ckpt_mode == PN_MODE_MIN ? value < state->ckpt_best : value > state->ckpt_best)) {
             state->ckpt_best = value;
-            if ((st = pneumo_model_save(m, opt, o->best_model_path)) != PNEUMO_OK)
-                goto done;
+            st = pneumo_model_save(m, opt, o->best_model_path);
         }
-        if (stop) {
+        if (st != PNEUMO_OK && !dp)
+            goto done;
+        if (stop && st == PNEUMO_OK) {
             h->stopped_early = 1;
             state->stopped = 1;
             if (have_best_params) {
@@ -502,7 +683,15 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
             emit(&run, PNEUMO_EVENT_EARLY_STOP);
         }
         state->next_epoch = epoch + 1;
-        if (o->checkpoint_path && (st = save_checkpoint(m, opt, o->checkpoint_path, state, h)) != PNEUMO_OK)
+        if (st == PNEUMO_OK && o->checkpoint_path)
+            st = save_checkpoint(m, opt, o->checkpoint_path, state, h);
+        /* a failed save on rank 0 or a cancel on any rank stops every rank */
+        if (dp && (st = pn_dp_agree(dp, st, run.cancelled && !stop, fn)) != PNEUMO_OK) {
+            if (st == PNEUMO_ERR_CANCELLED && run.cancelled)
+                pn_error(PNEUMO_ERR_CANCELLED, "%s: cancelled by the callback after epoch %d", fn, epoch + 1);
+            goto done;
+        }
+        if (st != PNEUMO_OK)
             goto done;
         if (run.cancelled && !stop) {
             st = pn_error(PNEUMO_ERR_CANCELLED, "%s: cancelled by the callback after epoch %d", fn, epoch + 1);
@@ -512,6 +701,9 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
     st = PNEUMO_OK;
 done:
     pn_aligned_free(best_params);
+    pn_aligned_free(run.dp.acc);
+    pn_aligned_free(run.dp.tmp);
+    free(run.dp.bc);
     free(val_probs);
     free(val_labels);
     pneumo_tensor_destroy(weights);
@@ -571,7 +763,7 @@ pneumo_status pneumo_model_fit_resume(const char *checkpoint, pneumo_dataset *tr
     if ((st = check_options(o, val)) != PNEUMO_OK)
         return st;
     if ((st = pn_model_load_extra(checkpoint, &m, &op, "fit_state", &text)) != PNEUMO_OK)
-        return st;
+        goto fail;
     if (!op) {
         st = pn_error(PNEUMO_ERR_FORMAT, "%s: %s has no optimizer state to resume", fn, checkpoint);
         goto fail;
@@ -596,5 +788,8 @@ fail:
     pneumo_history_destroy(h);
     pneumo_optimizer_destroy(op);
     pneumo_model_destroy(m);
+    /* the other ranks are in fit's first agreement: tell them (the error stays this one) */
+    if (o->parallel)
+        st = pn_dp_agree(o->parallel, st, 0, fn);
     return st;
 }

@@ -13,9 +13,12 @@ pneumo_status pn_history_new(pneumo_history **out);
 pneumo_status pn_history_append(pneumo_history *h, const pneumo_epoch_record *r);
 
 /* Loss (unweighted mean BCE) and accuracy of a dataset in index order; probs
- * and labels (may be NULL) receive one value per image. */
+ * and labels (may be NULL) receive one value per image. With dp (may be NULL),
+ * sharded over its ranks and gathered: every rank must call it and gets the
+ * whole result. */
 pneumo_status pn_evaluate_dataset(pneumo_model *m, pneumo_dataset *ds, int32_t batch_size,
-                                  double *loss, double *accuracy, float *probs, float *labels);
+                                  const pneumo_data_parallel *dp, double *loss, double *accuracy,
+                                  float *probs, float *labels);
 
 /* Read the checkpoint at `path` as pneumo_model_fit_resume() does (model,
  * optimizer and fit_state) and free it again: the fuzz target's entry. */

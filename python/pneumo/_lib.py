@@ -218,6 +218,7 @@ _PROTOTYPES = {
     "pneumo_dataset_report": (st, [P, ctypes.c_char_p, sz, ptr(sz)]),
     "pneumo_dataset_num_batches": (i64, [P, i32]),
     "pneumo_dataset_begin_epoch": (st, [P, i64, i32]),
+    "pneumo_dataset_begin_epoch_shard": (st, [P, i64, i32, i32, i32, i32]),
     "pneumo_dataset_next_batch": (st, [P, PP, PP, ptr(ptr(i64))]),
     "pneumo_dataset_load_sample": (st, [P, i64, P]),
     # train.h
@@ -232,6 +233,10 @@ _PROTOTYPES = {
     "pneumo_history_stopped_early": (i32, [P]),
     "pneumo_history_save_csv": (st, [P, cstr]),
     "pneumo_model_evaluate": (st, [P, P, i32, f32, ptr(S.Evaluation), P, P]),
+    # data parallelism needs a transport (a C driver such as pneumo-train-mpi); the
+    # structs stay opaque to Python
+    "pneumo_data_parallel_default": (None, [P]),
+    "pneumo_model_evaluate_parallel": (st, [P, P, i32, f32, P, ptr(S.Evaluation), P, P]),
     "pneumo_model_predict_image": (st, [P, P, fptr]),
     "pneumo_model_predict_file": (st, [P, cstr, fptr]),
     "pneumo_model_clone_inference": (st, [P, PP]),

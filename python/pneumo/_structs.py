@@ -174,7 +174,8 @@ class FitOptions(_Struct):
                 ("progress", c_void_p),          # FILE *: always NULL from Python
                 ("progress_bar", c_int32), ("threads", c_int32),
                 ("callback", FIT_CALLBACK), ("user", c_void_p),
-                ("reserved", c_uint32 * 8)]
+                ("parallel", c_void_p),          # pneumo_data_parallel *: NULL from Python
+                ("reserved", c_uint32 * 6)]
 
 
 class EpochRecord(_Struct):

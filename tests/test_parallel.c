@@ -1,0 +1,582 @@
+/* Data-parallel fit and evaluate (pneumo_data_parallel) without MPI: the
+ * ranks are threads of this process, each with its own model, optimizer and
+ * datasets, joined by an in-memory implementation of the collectives. Checks
+ * that a fixed `parts` gives the same bits on 1..4 ranks (partial and empty
+ * parts included), that one rank with one part is exactly pneumo_model_fit(),
+ * that a failure or cancel on one rank stops every rank, dataset shards, and
+ * the settings' validation. */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pneumo/dataset.h"
+#include "pneumo/pneumo.h"
+#include "testutil.h"
+
+#define SIZE 24
+#define PER_CLASS 48
+#define MAX_RANKS 4
+#define MAX_PARTS 8
+
+static char root[4096];
+
+/* Class 1 images carry a bright blob on noise; class 0 only noise. */
+static void write_split(const char *split, int per_class, uint64_t *rng)
+{
+    static const char *classes[2] = {"Normal", "Opacity"};
+    char path[4400];
+    pneumo_image *img = NULL;
+    snprintf(path, sizeof path, "%s/%s", root, split);
+    assert_int_equal(mkdir(path, 0755), 0);
+    assert_int_equal(pneumo_image_create(SIZE, SIZE, &img), PNEUMO_OK);
+    for (int c = 0; c < 2; c++) {
+        snprintf(path, sizeof path, "%s/%s/%s", root, split, classes[c]);
+        assert_int_equal(mkdir(path, 0755), 0);
+        for (int k = 0; k < per_class; k++) {
+            uint8_t *px = pneumo_image_pixels_mut(img);
+            int bx = 4 + (int)(tu_next(rng) % (SIZE - 8)), by = 4 + (int)(tu_next(rng) % (SIZE - 8));
+            for (int i = 0; i < SIZE * SIZE; i++)
+                px[i] = (uint8_t)(40 + tu_next(rng) % 80);
+            if (c)
+                for (int y = -2; y <= 2; y++)
+                    for (int x = -2; x <= 2; x++)
+                        px[(by + y) * SIZE + bx + x] = 250;
+            snprintf(path, sizeof path, "%s/%s/%s/img_%03d.png", root, split, classes[c], k);
+            assert_int_equal(pneumo_image_save_png(img, path), PNEUMO_OK);
+        }
+    }
+    pneumo_image_destroy(img);
+}
+
+static int setup(void **state)
+{
+    uint64_t rng = 99;
+    const char *dir = tu_tmpdir();
+    (void)state;
+    if (!dir)
+        return -1;
+    snprintf(root, sizeof root, "%s", dir);
+    write_split("train", PER_CLASS, &rng); /* 96 images */
+    write_split("val", PER_CLASS / 2, &rng); /* 48 */
+    write_split("broken", PER_CLASS / 2, &rng);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    char cmd[4200];
+    (void)state;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static pneumo_dataset *open_split(const char *split, int shuffle, int augment, int64_t cache_bytes)
+{
+    pneumo_dataset_options o;
+    pneumo_dataset *ds = NULL;
+    char path[4200];
+    pneumo_dataset_default_options(&o);
+    o.width = o.height = SIZE;
+    o.shuffle = shuffle;
+    o.augment = augment;
+    if (augment)
+        pneumo_augment_article_options(&o.augment_options);
+    o.seed = 7;
+    o.threads = 2;
+    o.cache_bytes = cache_bytes;
+    snprintf(path, sizeof path, "%s/%s", root, split);
+    assert_int_equal(pneumo_dataset_open_dir(path, &o, &ds), PNEUMO_OK);
+    return ds;
+}
+
+static pneumo_model *small_model(void)
+{
+    pneumo_model *m = NULL;
+    pneumo_conv2d_params c;
+    assert_int_equal(pneumo_model_create(SIZE, SIZE, 1, 5, &m), PNEUMO_OK);
+    pneumo_conv2d_default_params(&c);
+    c.filters = 8;
+    c.activation = PNEUMO_ACT_RELU;
+    assert_int_equal(pneumo_model_add_conv2d(m, &c), PNEUMO_OK);
+    assert_int_equal(pneumo_model_add_maxpool2d(m, NULL), PNEUMO_OK);
+    assert_int_equal(pneumo_model_add_conv2d(m, &c), PNEUMO_OK);
+    assert_int_equal(pneumo_model_add_maxpool2d(m, NULL), PNEUMO_OK);
+    assert_int_equal(pneumo_model_add_flatten(m), PNEUMO_OK);
+    assert_int_equal(pneumo_model_add_dense(m, 16, PNEUMO_ACT_RELU), PNEUMO_OK);
+    assert_int_equal(pneumo_model_add_dropout(m, 0.25f), PNEUMO_OK);
+    assert_int_equal(pneumo_model_add_dense(m, 1, PNEUMO_ACT_SIGMOID), PNEUMO_OK);
+    assert_int_equal(pneumo_model_set_threads(m, 1), PNEUMO_OK);
+    return m;
+}
+
+static pneumo_optimizer *adam(void)
+{
+    pneumo_adam_params p;
+    pneumo_optimizer *o = NULL;
+    pneumo_adam_default_params(&p);
+    p.learning_rate = 3e-3f;
+    assert_int_equal(pneumo_optimizer_create_adam(&p, &o), PNEUMO_OK);
+    return o;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The collectives between threads.                                          */
+
+typedef struct world {
+    int ranks;
+    pthread_barrier_t bar;      /* the ranks' collectives */
+    pthread_barrier_t open_bar; /* ranks and the main thread: datasets opened, files corrupted */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    float *box_f[MAX_PARTS];    /* SEND -> RECV, by tag */
+    double box_d[MAX_PARTS][8];
+    int full[MAX_PARTS];
+    float *bc_f;                /* rank 0's BCAST buffers */
+    double *bc_d;
+    double *sum_in[MAX_RANKS];  /* each rank's SUM input */
+    int ops[MAX_RANKS];         /* collectives each rank made */
+} world;
+
+typedef struct rank_ctx {
+    world *w;
+    int rank;
+} rank_ctx;
+
+static pneumo_status collective(const pneumo_collective *c, void *user)
+{
+    rank_ctx *rc = user;
+    world *w = rc->w;
+    assert_int_equal(c->size, sizeof *c);
+    w->ops[rc->rank]++;
+    switch (c->op) {
+    case PNEUMO_COLLECTIVE_SEND:
+        assert_true(rc->rank != 0 && c->peer == 0 && c->tag >= 0 && c->tag < MAX_PARTS && c->ndoubles <= 8);
+        pthread_mutex_lock(&w->mu);
+        assert_false(w->full[c->tag]);
+        w->box_f[c->tag] = malloc((size_t)c->nfloats * sizeof(float));
+        assert_non_null(w->box_f[c->tag]);
+        memcpy(w->box_f[c->tag], c->floats, (size_t)c->nfloats * sizeof(float));
+        memcpy(w->box_d[c->tag], c->doubles, (size_t)c->ndoubles * sizeof(double));
+        w->full[c->tag] = 1;
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+        return PNEUMO_OK;
+    case PNEUMO_COLLECTIVE_RECV:
+        assert_true(rc->rank == 0 && c->peer > 0 && c->peer < w->ranks);
+        pthread_mutex_lock(&w->mu);
+        while (!w->full[c->tag])
+            pthread_cond_wait(&w->cv, &w->mu);
+        memcpy(c->floats, w->box_f[c->tag], (size_t)c->nfloats * sizeof(float));
+        memcpy(c->doubles, w->box_d[c->tag], (size_t)c->ndoubles * sizeof(double));
+        free(w->box_f[c->tag]);
+        w->box_f[c->tag] = NULL;
+        w->full[c->tag] = 0;
+        pthread_mutex_unlock(&w->mu);
+        return PNEUMO_OK;
+    case PNEUMO_COLLECTIVE_BCAST:
+        if (rc->rank == 0) {
+            w->bc_f = c->floats;
+            w->bc_d = c->doubles;
+        }
+        pthread_barrier_wait(&w->bar);
+        if (rc->rank != 0) {
+            if (c->nfloats)
+                memcpy(c->floats, w->bc_f, (size_t)c->nfloats * sizeof(float));
+            memcpy(c->doubles, w->bc_d, (size_t)c->ndoubles * sizeof(double));
+        }
+        pthread_barrier_wait(&w->bar);
+        return PNEUMO_OK;
+    case PNEUMO_COLLECTIVE_SUM: {
+        double *sum = calloc((size_t)c->ndoubles + 1, sizeof *sum);
+        assert_non_null(sum);
+        w->sum_in[rc->rank] = c->doubles;
+        pthread_barrier_wait(&w->bar);
+        for (int r = 0; r < w->ranks; r++)
+            for (int64_t i = 0; i < c->ndoubles; i++)
+                sum[i] += w->sum_in[r][i];
+        pthread_barrier_wait(&w->bar);
+        memcpy(c->doubles, sum, (size_t)c->ndoubles * sizeof(double));
+        free(sum);
+        return PNEUMO_OK;
+    }
+    default:
+        fail_msg("unknown collective %d", c->op);
+        return PNEUMO_ERR_INVALID_ARG;
+    }
+}
+
+/* One rank's training run. */
+typedef struct job {
+    rank_ctx ctx;
+    int ranks, parts, epochs, batch, broken; /* broken: train on the corrupted split */
+    int cancel_batch;                        /* > 0: this rank cancels after that batch */
+    pneumo_model *m;
+    pneumo_history *h;
+    pneumo_evaluation ev;
+    float probs[PER_CLASS];
+    pneumo_status st, ev_st;
+    char msg[512];
+} job;
+
+static int cancel_cb(const pneumo_fit_event *e, void *user)
+{
+    const job *j = user;
+    return e->kind == PNEUMO_EVENT_BATCH_END && j->cancel_batch > 0 && e->batch == j->cancel_batch;
+}
+
+static void *rank_main(void *arg)
+{
+    job *j = arg;
+    pneumo_dataset *train, *val;
+    pneumo_optimizer *opt = adam();
+    pneumo_data_parallel dp;
+    pneumo_fit_options o;
+    /* the corrupted split: rank 1 reads it from disk every epoch, so it fails */
+    train = j->broken ? open_split("broken", 1, 1, j->ctx.rank == 1 ? 0 : (int64_t)1 << 30)
+                      : open_split("train", 1, 1, (int64_t)1 << 30);
+    val = open_split("val", 0, 0, (int64_t)1 << 30);
+    if (j->broken) {
+        pthread_barrier_wait(&j->ctx.w->open_bar); /* all opened: now corrupt the files */
+        pthread_barrier_wait(&j->ctx.w->open_bar);
+    }
+    j->m = small_model();
+    pneumo_data_parallel_default(&dp);
+    dp.rank = j->ctx.rank;
+    dp.ranks = j->ranks;
+    dp.parts = j->parts;
+    dp.collective = collective;
+    dp.user = &j->ctx;
+    pneumo_fit_default_options(&o);
+    o.epochs = j->epochs;
+    o.batch_size = j->batch;
+    o.class_weighting = PNEUMO_CLASS_WEIGHT_BALANCED;
+    o.reduce_lr.enabled = 1;
+    o.reduce_lr.patience = 0;
+    o.reduce_lr.min_delta = 1.0; /* every epoch lowers lr: the decision must agree */
+    o.callback = cancel_cb;
+    o.user = j;
+    o.parallel = &dp;
+    j->st = pneumo_model_fit(j->m, opt, train, val, &o, &j->h);
+    snprintf(j->msg, sizeof j->msg, "%s", j->st == PNEUMO_OK ? "" : pneumo_last_error());
+    if (j->st == PNEUMO_OK)
+        j->ev_st = pneumo_model_evaluate_parallel(j->m, val, j->batch, 0.5f, &dp, &j->ev, j->probs, NULL);
+    pneumo_optimizer_destroy(opt);
+    pneumo_dataset_destroy(train);
+    pneumo_dataset_destroy(val);
+    return NULL;
+}
+
+/* Run `ranks` ranks; jobs[r] receive each rank's results. */
+static void run_world(int ranks, int parts, int batch, int broken, int cancel_rank, job *jobs, world *w)
+{
+    pthread_t t[MAX_RANKS];
+    memset(w, 0, sizeof *w);
+    w->ranks = ranks;
+    assert_int_equal(pthread_barrier_init(&w->bar, NULL, (unsigned)ranks), 0);
+    assert_int_equal(pthread_barrier_init(&w->open_bar, NULL, (unsigned)ranks + 1u), 0);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    for (int r = 0; r < ranks; r++) {
+        memset(&jobs[r], 0, sizeof jobs[r]);
+        jobs[r].ctx.w = w;
+        jobs[r].ctx.rank = r;
+        jobs[r].ranks = ranks;
+        jobs[r].parts = parts;
+        jobs[r].epochs = 2;
+        jobs[r].batch = batch;
+        jobs[r].broken = broken;
+        jobs[r].cancel_batch = r == cancel_rank ? 3 : 0;
+        assert_int_equal(pthread_create(&t[r], NULL, rank_main, &jobs[r]), 0);
+    }
+    if (broken) {
+        char cmd[4400];
+        pthread_barrier_wait(&w->open_bar);
+        snprintf(cmd, sizeof cmd, "for f in '%s'/broken/*/*.png; do printf 'not a png' > \"$f\"; done", root);
+        assert_int_equal(system(cmd), 0);
+        pthread_barrier_wait(&w->open_bar);
+    }
+    for (int r = 0; r < ranks; r++)
+        pthread_join(t[r], NULL);
+    pthread_barrier_destroy(&w->bar);
+    pthread_barrier_destroy(&w->open_bar);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+}
+
+static void free_jobs(job *jobs, int ranks)
+{
+    for (int r = 0; r < ranks; r++) {
+        pneumo_model_destroy(jobs[r].m);
+        pneumo_history_destroy(jobs[r].h);
+    }
+}
+
+static void assert_same_weights(pneumo_model *a, pneumo_model *b)
+{
+    assert_int_equal(pneumo_model_num_param_tensors(a), pneumo_model_num_param_tensors(b));
+    for (int32_t i = 0; i < pneumo_model_num_param_tensors(a); i++) {
+        pneumo_tensor *x = NULL, *y = NULL;
+        pneumo_model_param(a, i, &x);
+        pneumo_model_param(b, i, &y);
+        assert_memory_equal(pneumo_tensor_data(x), pneumo_tensor_data(y),
+                            (size_t)pneumo_tensor_numel(x) * sizeof(float));
+        pneumo_tensor_destroy(x);
+        pneumo_tensor_destroy(y);
+    }
+}
+
+/* Largest |a - b| over the weights, relative to the largest |a|. */
+static double weights_rel_diff(pneumo_model *a, pneumo_model *b)
+{
+    double d = 0.0, amax = 0.0;
+    for (int32_t i = 0; i < pneumo_model_num_param_tensors(a); i++) {
+        pneumo_tensor *x = NULL, *y = NULL;
+        pneumo_model_param(a, i, &x);
+        pneumo_model_param(b, i, &y);
+        for (int64_t k = 0; k < pneumo_tensor_numel(x); k++) {
+            double u = pneumo_tensor_data(x)[k], v = pneumo_tensor_data(y)[k];
+            d = fabs(u - v) > d ? fabs(u - v) : d;
+            amax = fabs(u) > amax ? fabs(u) : amax;
+        }
+        pneumo_tensor_destroy(x);
+        pneumo_tensor_destroy(y);
+    }
+    return d / amax;
+}
+
+static void assert_same_history(const pneumo_history *a, const pneumo_history *b)
+{
+    assert_int_equal(pneumo_history_size(a), pneumo_history_size(b));
+    for (int32_t e = 0; e < pneumo_history_size(a); e++) {
+        pneumo_epoch_record x, y;
+        pneumo_history_get(a, e, &x);
+        pneumo_history_get(b, e, &y);
+        assert_true(x.loss == y.loss && x.accuracy == y.accuracy && x.val_loss == y.val_loss &&
+                    x.val_accuracy == y.val_accuracy && x.lr == y.lr);
+    }
+}
+
+/* 1, 2, 3 and 4 ranks with 4 parts: the same bits everywhere. Batch 10 over
+ * 96 images leaves a last batch of 6 (parts of 1, 2, 1, 2), batch 5 one of 1
+ * (parts of 0, 0, 0, 1: ranks with nothing to do still take part). */
+static void test_parallel_same_bits_any_rank_count(void **state)
+{
+    static const int batches[2] = {10, 5};
+    (void)state;
+    for (int bi = 0; bi < 2; bi++) {
+        job ref[MAX_RANKS], jobs[MAX_RANKS];
+        world w;
+        run_world(1, 4, batches[bi], 0, -1, ref, &w);
+        assert_int_equal(ref[0].st, PNEUMO_OK);
+        assert_int_equal(ref[0].ev_st, PNEUMO_OK);
+        assert_int_equal(pneumo_history_size(ref[0].h), 2);
+        for (int ranks = 2; ranks <= 4; ranks++) {
+            run_world(ranks, 4, batches[bi], 0, -1, jobs, &w);
+            for (int r = 0; r < ranks; r++) {
+                assert_int_equal(jobs[r].st, PNEUMO_OK);
+                assert_int_equal(jobs[r].ev_st, PNEUMO_OK);
+                assert_same_weights(ref[0].m, jobs[r].m);
+                assert_same_history(ref[0].h, jobs[r].h);
+                assert_true(jobs[r].ev.loss == ref[0].ev.loss && jobs[r].ev.roc_auc == ref[0].ev.roc_auc);
+                assert_memory_equal(&jobs[r].ev.confusion, &ref[0].ev.confusion, sizeof ref[0].ev.confusion);
+                assert_memory_equal(jobs[r].probs, ref[0].probs, sizeof ref[0].probs);
+                assert_true(w.ops[r] > 0);
+            }
+            free_jobs(jobs, ranks);
+        }
+        free_jobs(ref, 1);
+    }
+}
+
+/* One rank, one part: exactly pneumo_model_fit() and pneumo_model_evaluate(). */
+static void test_parallel_one_rank_is_fit(void **state)
+{
+    job j[1];
+    world w;
+    pneumo_dataset *train = open_split("train", 1, 1, (int64_t)1 << 30), *val = open_split("val", 0, 0, 1 << 30);
+    pneumo_optimizer *opt = adam();
+    pneumo_model *m = small_model();
+    pneumo_history *h = NULL;
+    pneumo_evaluation ev;
+    float probs[PER_CLASS];
+    pneumo_fit_options o;
+    (void)state;
+    pneumo_fit_default_options(&o);
+    o.epochs = 2;
+    o.batch_size = 10;
+    o.class_weighting = PNEUMO_CLASS_WEIGHT_BALANCED;
+    o.reduce_lr.enabled = 1;
+    o.reduce_lr.patience = 0;
+    o.reduce_lr.min_delta = 1.0;
+    assert_int_equal(pneumo_model_fit(m, opt, train, val, &o, &h), PNEUMO_OK);
+    assert_int_equal(pneumo_model_evaluate(m, val, 10, 0.5f, &ev, probs, NULL), PNEUMO_OK);
+    run_world(1, 1, 10, 0, -1, j, &w);
+    assert_int_equal(j[0].st, PNEUMO_OK);
+    assert_same_weights(m, j[0].m);
+    assert_same_history(h, j[0].h);
+    assert_true(ev.loss == j[0].ev.loss && ev.accuracy == j[0].ev.accuracy && ev.roc_auc == j[0].ev.roc_auc);
+    assert_memory_equal(probs, j[0].probs, sizeof probs);
+    free_jobs(j, 1);
+    /* 4 parts on 2 ranks: the same training up to the order of the sums (the
+     * global mean loss, dropout keyed by the global batch position) */
+    {
+        job j2[2];
+        pneumo_epoch_record a, b;
+        double d;
+        run_world(2, 4, 10, 0, -1, j2, &w);
+        assert_int_equal(j2[0].st, PNEUMO_OK);
+        d = weights_rel_diff(m, j2[0].m);
+        printf("# 1 process vs 2 ranks x 4 parts after 2 epochs: max weight difference %.3g of the largest\n", d);
+        assert_true(d < 1e-4);
+        pneumo_history_get(h, 1, &a);
+        pneumo_history_get(j2[0].h, 1, &b);
+        assert_true(fabs(a.loss - b.loss) < 1e-5 && fabs(a.val_loss - b.val_loss) < 1e-5);
+        free_jobs(j2, 2);
+    }
+    pneumo_history_destroy(h);
+    pneumo_model_destroy(m);
+    pneumo_optimizer_destroy(opt);
+    pneumo_dataset_destroy(train);
+    pneumo_dataset_destroy(val);
+}
+
+/* Rank 1 cannot read its shard: it returns its own error, the others stop
+ * too (no rank waits forever) naming rank 1. */
+static void test_parallel_failure_stops_every_rank(void **state)
+{
+    job jobs[MAX_RANKS];
+    world w;
+    (void)state;
+    run_world(3, 3, 9, 1, -1, jobs, &w);
+    assert_int_not_equal(jobs[1].st, PNEUMO_OK);
+    assert_int_not_equal(jobs[1].st, PNEUMO_ERR_CANCELLED);
+    assert_non_null(strstr(jobs[1].msg, "broken"));
+    for (int r = 0; r < 3; r += 2) {
+        assert_int_equal(jobs[r].st, PNEUMO_ERR_CANCELLED);
+        assert_non_null(strstr(jobs[r].msg, "rank 1 failed"));
+        assert_int_equal(pneumo_history_size(jobs[r].h), 0);
+    }
+    free_jobs(jobs, 3);
+}
+
+/* A cancel from rank 2's callback after its 3rd batch stops all ranks after
+ * the same batch. */
+static void test_parallel_cancel_agreed(void **state)
+{
+    job jobs[MAX_RANKS];
+    world w;
+    (void)state;
+    run_world(3, 3, 9, 0, 2, jobs, &w);
+    for (int r = 0; r < 3; r++) {
+        assert_int_equal(jobs[r].st, PNEUMO_ERR_CANCELLED);
+        assert_int_equal(pneumo_history_size(jobs[r].h), 0);
+        if (r)
+            assert_same_weights(jobs[0].m, jobs[r].m);
+    }
+    free_jobs(jobs, 3);
+}
+
+/* The shards of parts 0..k of every batch together are the unsharded epoch. */
+static void test_dataset_shards_cover_the_epoch(void **state)
+{
+    pneumo_dataset *ds = open_split("train", 1, 0, (int64_t)1 << 30);
+    const int parts = 3, batch = 10;
+    int64_t full[96], got[96];
+    int seen = 0;
+    (void)state;
+    assert_int_equal(pneumo_dataset_begin_epoch(ds, 4, batch), PNEUMO_OK);
+    for (;;) {
+        pneumo_tensor *x = NULL, *y = NULL;
+        const int64_t *idx = NULL;
+        assert_int_equal(pneumo_dataset_next_batch(ds, &x, &y, &idx), PNEUMO_OK);
+        if (!x)
+            break;
+        memcpy(full + seen, idx, (size_t)pneumo_tensor_dim(x, 0) * sizeof *idx);
+        seen += (int)pneumo_tensor_dim(x, 0);
+    }
+    assert_int_equal(seen, 96);
+    for (int p = 0; p < parts; p++) {
+        int64_t b = 0;
+        assert_int_equal(pneumo_dataset_begin_epoch_shard(ds, 4, batch, parts, p, p + 1), PNEUMO_OK);
+        for (;; b++) {
+            pneumo_tensor *x = NULL, *y = NULL;
+            const int64_t *idx = NULL;
+            int64_t n, lo;
+            assert_int_equal(pneumo_dataset_next_batch(ds, &x, &y, &idx), PNEUMO_OK);
+            if (!x)
+                break;
+            n = 96 - b * batch < batch ? 96 - b * batch : batch;
+            lo = b * batch + n * p / parts;
+            assert_int_equal(pneumo_tensor_dim(x, 0), n * (p + 1) / parts - n * p / parts);
+            memcpy(got + lo, idx, (size_t)pneumo_tensor_dim(x, 0) * sizeof *idx);
+        }
+        assert_int_equal(b, 10);
+    }
+    assert_memory_equal(full, got, sizeof full);
+    assert_int_equal(pneumo_dataset_begin_epoch_shard(ds, 0, batch, 11, 0, 1), PNEUMO_ERR_INVALID_ARG);
+    assert_int_equal(pneumo_dataset_begin_epoch_shard(ds, 0, batch, 3, 2, 1), PNEUMO_ERR_INVALID_ARG);
+    assert_int_equal(pneumo_dataset_begin_epoch_shard(ds, 0, batch, 3, 0, 4), PNEUMO_ERR_INVALID_ARG);
+    pneumo_dataset_destroy(ds);
+}
+
+static void test_parallel_settings_checked(void **state)
+{
+    pneumo_dataset *train = open_split("train", 0, 0, (int64_t)1 << 30);
+    pneumo_optimizer *opt = adam();
+    pneumo_model *m = small_model();
+    pneumo_data_parallel dp;
+    pneumo_fit_options o;
+    pneumo_evaluation ev;
+    rank_ctx ctx = {NULL, 0};
+    (void)state;
+    pneumo_data_parallel_default(&dp);
+    assert_int_equal(dp.size, sizeof dp);
+    assert_int_equal(dp.ranks, 1);
+    assert_int_equal(dp.parts, 1);
+    pneumo_fit_default_options(&o);
+    assert_null(o.parallel);
+    o.epochs = 1;
+    o.parallel = &dp;
+    assert_int_equal(pneumo_model_fit(m, opt, train, NULL, &o, NULL), PNEUMO_ERR_INVALID_ARG); /* no collective */
+    assert_non_null(strstr(pneumo_last_error(), "collective"));
+    dp.collective = collective;
+    dp.user = &ctx;
+    dp.parts = 17; /* more than the batch */
+    assert_int_equal(pneumo_model_fit(m, opt, train, NULL, &o, NULL), PNEUMO_ERR_INVALID_ARG);
+    dp.parts = 2;
+    dp.ranks = 3; /* fewer parts than ranks */
+    assert_int_equal(pneumo_model_fit(m, opt, train, NULL, &o, NULL), PNEUMO_ERR_INVALID_ARG);
+    dp.ranks = 2;
+    dp.rank = 2;
+    assert_int_equal(pneumo_model_fit(m, opt, train, NULL, &o, NULL), PNEUMO_ERR_INVALID_ARG);
+    dp.rank = 0;
+    dp.reserved[3] = 1;
+    assert_int_equal(pneumo_model_fit(m, opt, train, NULL, &o, NULL), PNEUMO_ERR_INVALID_ARG);
+    dp.reserved[3] = 0;
+    dp.size = 8;
+    assert_int_equal(pneumo_model_evaluate_parallel(m, train, 16, 0.5f, &dp, &ev, NULL, NULL),
+                     PNEUMO_ERR_INVALID_ARG);
+    o.parallel = NULL;
+    o.reserved[0] = 1;
+    assert_int_equal(pneumo_model_fit(m, opt, train, NULL, &o, NULL), PNEUMO_ERR_INVALID_ARG);
+    pneumo_model_destroy(m);
+    pneumo_optimizer_destroy(opt);
+    pneumo_dataset_destroy(train);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dataset_shards_cover_the_epoch),
+        cmocka_unit_test(test_parallel_settings_checked),
+        cmocka_unit_test(test_parallel_one_rank_is_fit),
+        cmocka_unit_test(test_parallel_same_bits_any_rank_count),
+        cmocka_unit_test(test_parallel_cancel_agreed),
+        cmocka_unit_test(test_parallel_failure_stops_every_rank),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
