@@ -6,10 +6,19 @@
  *   model.safetensors -> model.onnx         ONNX export (input NHWC unless --nchw)
  *   model.h5          -> model.safetensors  Keras HDF5 import (with its optimizer)
  *   model.h5          -> model.onnx         both in one go
- * See docs/interoperability.md. */
+ * See docs/interoperability.md.
+ *
+ * A .h5 input is read by libhdf5, which is not hardened against crafted files
+ * (a corrupt one can crash it): the conversion then runs in a child process
+ * with CPU and memory limits, so a crash is reported as an error and, the
+ * outputs being written atomically, leaves nothing behind. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <pneumo/pneumo.h>
 
@@ -94,6 +103,34 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    if (in_h5) {
+        /* the parent only waits: the child converts (see the file comment) */
+        pid_t pid;
+        int wst = 0;
+        fflush(stdout);
+        pid = fork();
+        if (pid < 0) {
+            perror("pneumo-convert: fork");
+            return 1;
+        }
+        if (pid > 0) {
+            while (waitpid(pid, &wst, 0) < 0)
+                ;
+            if (WIFSIGNALED(wst)) {
+                fprintf(stderr,
+                        "pneumo-convert: %s: reading the HDF5 file crashed libhdf5 (signal %d: %s); the file is "
+                        "corrupt or hostile, nothing was written\n",
+                        in, WTERMSIG(wst), strsignal(WTERMSIG(wst)));
+                return 1;
+            }
+            return WIFEXITED(wst) ? WEXITSTATUS(wst) : 1;
+        }
+        {
+            struct rlimit cpu = {600, 600}, as = {(rlim_t)16 << 30, (rlim_t)16 << 30};
+            setrlimit(RLIMIT_CPU, &cpu);
+            setrlimit(RLIMIT_AS, &as);
+        }
+    }
     st = in_h5 ? pneumo_model_import_keras_h5(in, &m, out_onnx ? NULL : &opt) : pneumo_model_load(in, &m, NULL);
     if (st == PNEUMO_OK)
         st = out_onnx ? pneumo_model_export_onnx(m, &o, out) : pneumo_model_save(m, opt, out);
