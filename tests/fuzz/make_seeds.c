@@ -160,6 +160,114 @@ static void seed_jpeg(const char *name, int w, int h, int comps, int progressive
 
 /* ---- models, checkpoints, JSON ---- */
 
+
+/* ---- DICOM ---- */
+
+/* Explicit VR little endian element writer into a fixed buffer. */
+typedef struct dcm {
+    unsigned char b[4096];
+    size_t n;
+} dcm;
+
+static void dput(dcm *d, const void *p, size_t n)
+{
+    if (d->n + n > sizeof d->b)
+        die("DICOM seed too large");
+    memcpy(d->b + d->n, p, n);
+    d->n += n;
+}
+
+static void dput16(dcm *d, unsigned v)
+{
+    unsigned char x[2] = {(unsigned char)v, (unsigned char)(v >> 8)};
+    dput(d, x, 2);
+}
+
+static void dput32(dcm *d, unsigned long v)
+{
+    unsigned char x[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 24)};
+    dput(d, x, 4);
+}
+
+static void del(dcm *d, unsigned g, unsigned e, const char *vr, const void *v, size_t n)
+{
+    const int pad = (int)(n & 1);
+    dput16(d, g);
+    dput16(d, e);
+    dput(d, vr, 2);
+    if (strstr("OB OW SQ UN UT", vr)) {
+        dput16(d, 0);
+        dput32(d, (unsigned long)(n + (size_t)pad));
+    } else {
+        dput16(d, (unsigned)(n + (size_t)pad));
+    }
+    dput(d, v, n);
+    if (pad)
+        dput(d, strcmp(vr, "UI") == 0 || strcmp(vr, "OB") == 0 ? "" : " ", 1);
+}
+
+static void del_str(dcm *d, unsigned g, unsigned e, const char *vr, const char *v)
+{
+    del(d, g, e, vr, v, strlen(v));
+}
+
+static void del_us(dcm *d, unsigned g, unsigned e, unsigned v)
+{
+    unsigned char x[2] = {(unsigned char)v, (unsigned char)(v >> 8)};
+    del(d, g, e, "US", x, 2);
+}
+
+/* A Part 10 secondary-capture file of rows x cols samples (8 or 16 bits),
+ * MONOCHROME1 or 2, with or without a window: the DICOM path of the image
+ * decoder (lib/io/dicom*.c, where the build has DCMTK). */
+static void seed_dicom(const char *name, int rows, int cols, int bits, const char *photometric, int window)
+{
+    static const unsigned char version[2] = {0, 1};
+    const char *sop = "1.2.840.10008.5.1.4.1.1.7";
+    dcm meta = {{0}, 0}, ds = {{0}, 0}, out = {{0}, 0};
+    unsigned char px[512];
+    const size_t npx = (size_t)rows * (size_t)cols * (size_t)(bits / 8);
+    if (npx > sizeof px)
+        die("DICOM seed pixels");
+    for (size_t i = 0; i < npx; i++)
+        px[i] = (unsigned char)(i * 37 + 11);
+    del(&meta, 0x0002, 0x0001, "OB", version, 2);
+    del_str(&meta, 0x0002, 0x0002, "UI", sop);
+    del_str(&meta, 0x0002, 0x0003, "UI", "1.2.826.0.1.3680043.2.1143.1");
+    del_str(&meta, 0x0002, 0x0010, "UI", "1.2.840.10008.1.2.1");
+    del_str(&ds, 0x0008, 0x0016, "UI", sop);
+    del_str(&ds, 0x0008, 0x0018, "UI", "1.2.826.0.1.3680043.2.1143.1");
+    del_us(&ds, 0x0028, 0x0002, 1);
+    del_str(&ds, 0x0028, 0x0004, "CS", photometric);
+    del_us(&ds, 0x0028, 0x0010, (unsigned)rows);
+    del_us(&ds, 0x0028, 0x0011, (unsigned)cols);
+    del_us(&ds, 0x0028, 0x0100, (unsigned)bits);
+    del_us(&ds, 0x0028, 0x0101, (unsigned)(bits == 16 ? 12 : 8));
+    del_us(&ds, 0x0028, 0x0102, (unsigned)(bits == 16 ? 11 : 7));
+    del_us(&ds, 0x0028, 0x0103, 0);
+    if (window) {
+        del_str(&ds, 0x0028, 0x1050, "DS", "2048");
+        del_str(&ds, 0x0028, 0x1051, "DS", "4096");
+        del_str(&ds, 0x0028, 0x1052, "DS", "-1024");
+        del_str(&ds, 0x0028, 0x1053, "DS", "1");
+    }
+    del(&ds, 0x7FE0, 0x0010, bits == 16 ? "OW" : "OB", px, npx);
+    {
+        unsigned char pre[128] = {0};
+        dput(&out, pre, sizeof pre);
+    }
+    dput(&out, "DICM", 4);
+    dput16(&out, 0x0002);
+    dput16(&out, 0x0000);
+    dput(&out, "UL", 2);
+    dput16(&out, 4);
+    dput32(&out, (unsigned long)meta.n);
+    dput(&out, meta.b, meta.n);
+    dput(&out, ds.b, ds.n);
+    put("image", name, out.b, out.n);
+}
+
 static void read_back(const char *path, unsigned char **data, size_t *size)
 {
     FILE *f = fopen(path, "rb");
@@ -331,6 +439,8 @@ int main(int argc, char **argv)
     seed_jpeg("gray-arith-progressive.jpg", 16, 16, 1, 1, 1, 0);
     seed_jpeg("rgb-restart.jpg", 32, 16, 3, 0, 0, 1);
     seed_jpeg("cmyk.jpg", 8, 8, 4, 0, 0, 0);
+    seed_dicom("mono2-8bit.dcm", 4, 6, 8, "MONOCHROME2", 0);
+    seed_dicom("mono1-16bit-window.dcm", 5, 3, 16, "MONOCHROME1", 1);
     seed_models();
     seed_json();
     seed_dataset();
