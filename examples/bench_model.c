@@ -288,11 +288,11 @@ static void measure_peak(const bench_opts *o, bench_results *r)
     double t0, dt, target = o->quick ? 0.1 : 0.3, dummy;
 #if defined(__x86_64__) && defined(BENCH_HAVE_PEAK)
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && pn_cpu_isa() >= PN_ISA_AVX512) {
+    if (__builtin_cpu_supports("avx512f") && (pn_cpu_flags() & PN_CPU_FLAG_AVX512)) {
         fn = bench_peak_fma_avx512;
         r->peak_isa = "avx512";
     } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-               pn_cpu_isa() >= PN_ISA_AVX2) {
+               (pn_cpu_flags() & PN_CPU_FLAG_AVX2)) {
         fn = bench_peak_fma_avx2;
         r->peak_isa = "avx2";
     }

@@ -903,8 +903,8 @@ static double measure_peak(const char **how)
     const long iters = 4000000;
     volatile double sink;
     double best = 0.0;
-    if (pn_cpu_isa() >= PN_ISA_AVX2) {
-        const int avx512 = pn_cpu_isa() >= PN_ISA_AVX512;
+    if ((pn_cpu_flags() & PN_CPU_FLAG_AVX2)) {
+        const int avx512 = (pn_cpu_flags() & PN_CPU_FLAG_AVX512) != 0;
         sink = avx512 ? fma_peak_avx512(iters / 4) : fma_peak_avx2(iters / 4);
         for (int r = 0; r < 12; r++) {
             double t = now_s(), g;
@@ -951,11 +951,19 @@ static const bench_layer layers[] = {
         }                                                                                         \
     } while (0)
 
-static void run_bench(const pn_kernels **tiers, int ntiers, int quick)
+static const char *bench_pattern; /* --bench=PATTERN */
+
+static int bench_want(const char *kernel)
+{
+    return !bench_pattern || strstr(kernel, bench_pattern) != NULL;
+}
+
+static void run_bench(const pn_kernels *const *tiers, int ntiers, int quick, const char *pattern)
 {
     const char *how;
     const double peak = measure_peak(&how);
     const double min_time = quick ? 0.05 : 0.3;
+    bench_pattern = pattern;
     printf("\nbench: single thread, batch 1, best of repeated runs\n");
     printf("FP32 peak of one core: %.1f GFLOP/s (%s)\n\n", peak, how);
     printf("%-22s %-18s %-7s %10s %9s %7s\n", "layer", "kernel", "isa", "ms", "GFLOP/s", "%peak");
@@ -982,18 +990,24 @@ static void run_bench(const pn_kernels **tiers, int ntiers, int quick)
             const pn_kernels *k = tiers[t];
             double best;
             const double mt = k == &pn_kernels_ref ? 0.0 : min_time; /* scalar: 2 runs */
-            BENCH(mt, best, k->conv2d_fwd(&s, x, w, b, y));
-            printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_fwd", k->isa, best * 1e3,
+            if (bench_want("conv2d_fwd")) {
+                BENCH(mt, best, k->conv2d_fwd(&s, x, w, b, y));
+                printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_fwd", k->isa, best * 1e3,
                    flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
+            }
             {
                 float *pz = xmalloc(ny / 4 * 4 + 64);
                 uint8_t *pam = xmalloc(ny / 4 + 16);
-                BENCH(mt, best, k->conv2d_pool2_fwd(&s, PN_ACT_RELU, s.oh / 2, s.ow / 2, x, w, b, pz, pam));
-                printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_pool2_fwd", k->isa,
+                if (bench_want("conv2d_pool2_fwd")) {
+                    BENCH(mt, best, k->conv2d_pool2_fwd(&s, PN_ACT_RELU, s.oh / 2, s.ow / 2, x, w, b, pz, pam));
+                    printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_pool2_fwd", k->isa,
                        best * 1e3, flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
-                BENCH(mt, best, k->conv2d_pool2_fwd(&s, PN_ACT_RELU, s.oh / 2, s.ow / 2, x, w, b, pz, NULL));
-                printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "  without argmax", k->isa,
+                }
+                if (bench_want("without argmax")) {
+                    BENCH(mt, best, k->conv2d_pool2_fwd(&s, PN_ACT_RELU, s.oh / 2, s.ow / 2, x, w, b, pz, NULL));
+                    printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "  without argmax", k->isa,
                        best * 1e3, flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
+                }
                 free(pz);
                 free(pam);
             }
@@ -1001,17 +1015,21 @@ static void run_bench(const pn_kernels **tiers, int ntiers, int quick)
                 float *pz = xmalloc(ny / 4 * 4 + 64);
                 float *v = xmalloc(pn_wino_weights_size(&s) * 4), *sc = xmalloc(pn_wino_scratch(&s) * 4);
                 k->wino_weights(s.ic, s.oc, w, v);
-                BENCH(mt, best, k->conv2d_pool2_wino_fwd(&s, PN_ACT_RELU, s.oh / 2, s.ow / 2, x, v, b, pz, sc));
-                printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_pool2_wino", k->isa,
+                if (bench_want("conv2d_pool2_wino")) {
+                    BENCH(mt, best, k->conv2d_pool2_wino_fwd(&s, PN_ACT_RELU, s.oh / 2, s.ow / 2, x, v, b, pz, sc));
+                    printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_pool2_wino", k->isa,
                        best * 1e3, flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
+                }
                 free(pz);
                 free(v);
                 free(sc);
             }
             if (li > 0) { /* the first layer needs no dx */
-                BENCH(mt, best, k->conv2d_bwd_data(&s, dy, w, dx));
-                printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_bwd_data", k->isa,
+                if (bench_want("conv2d_bwd_data")) {
+                    BENCH(mt, best, k->conv2d_bwd_data(&s, dy, w, dx));
+                    printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_bwd_data", k->isa,
                        best * 1e3, flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
+                }
             }
             if (li > 0) {
                 /* from a pooled gradient with half the windows ReLU-inactive */
@@ -1020,9 +1038,11 @@ static void run_bench(const pn_kernels **tiers, int ntiers, int quick)
                 uint8_t *pam = xmalloc(npz + 16);
                 for (size_t i = 0; i < npz; i++)
                     pam[i] = (uint8_t)(rnd() % 4);
-                BENCH(mt, best, k->conv2d_pool2_bwd_data(&s, s.oh / 2, s.ow / 2, pz, pam, w, dx, sc));
-                printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_pool2_bwd_d", k->isa,
+                if (bench_want("conv2d_pool2_bwd_d")) {
+                    BENCH(mt, best, k->conv2d_pool2_bwd_data(&s, s.oh / 2, s.ow / 2, pz, pam, w, dx, sc));
+                    printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_pool2_bwd_d", k->isa,
                        best * 1e3, flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
+                }
                 free(pz);
                 free(sc);
                 free(pam);
@@ -1032,15 +1052,19 @@ static void run_bench(const pn_kernels **tiers, int ntiers, int quick)
                 float *sc = xmalloc(pn_pool2_bwd_scratch(&s) * 4);
                 for (size_t i = 0; i < ny / 4; i++)
                     pam[i] = (uint8_t)(rnd() % 4);
-                BENCH(mt, best, k->conv2d_pool2_bwd_filter(&s, s.oh / 2, s.ow / 2, x, dy, pam, dw, db, sc));
-                free(sc);
-                printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_pool2_bwd_f", k->isa,
+                if (bench_want("conv2d_pool2_bwd_f")) {
+                    BENCH(mt, best, k->conv2d_pool2_bwd_filter(&s, s.oh / 2, s.ow / 2, x, dy, pam, dw, db, sc));
+                    printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_pool2_bwd_f", k->isa,
                        best * 1e3, flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
+                }
+                free(sc);
                 free(pam);
             }
-            BENCH(mt, best, k->conv2d_bwd_filter(&s, x, dy, dw, db));
-            printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_bwd_filter", k->isa,
+            if (bench_want("conv2d_bwd_filter")) {
+                BENCH(mt, best, k->conv2d_bwd_filter(&s, x, dy, dw, db));
+                printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_bwd_filter", k->isa,
                    best * 1e3, flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
+            }
         }
         /* ReLU and 2x2 pool on this layer's output */
         {
@@ -1056,18 +1080,26 @@ static void run_bench(const pn_kernels **tiers, int ntiers, int quick)
             for (int t = 0; t < ntiers; t++) {
                 const pn_kernels *k = tiers[t];
                 double best;
-                BENCH(min_time, best, k->act_fwd(PN_ACT_RELU, ny, y));
-                printf("%-22s %-18s %-7s %10.3f %8.1f GB/s\n", L->name, "act_fwd relu", k->isa, best * 1e3,
+                if (bench_want("act_fwd relu")) {
+                    BENCH(min_time, best, k->act_fwd(PN_ACT_RELU, ny, y));
+                    printf("%-22s %-18s %-7s %10.3f %8.1f GB/s\n", L->name, "act_fwd relu", k->isa, best * 1e3,
                        2.0 * (double)ny * 4 / best * 1e-9);
-                BENCH(min_time, best, k->act_bwd(PN_ACT_RELU, ny, y, dy));
-                printf("%-22s %-18s %-7s %10.3f %8.1f GB/s\n", L->name, "act_bwd relu", k->isa, best * 1e3,
+                }
+                if (bench_want("act_bwd relu")) {
+                    BENCH(min_time, best, k->act_bwd(PN_ACT_RELU, ny, y, dy));
+                    printf("%-22s %-18s %-7s %10.3f %8.1f GB/s\n", L->name, "act_bwd relu", k->isa, best * 1e3,
                        3.0 * (double)ny * 4 / best * 1e-9);
-                BENCH(min_time, best, k->maxpool_fwd(&ps, y, py, am));
-                printf("%-22s %-18s %-7s %10.3f %8.1f GB/s\n", L->name, "maxpool_fwd 2x2", k->isa, best * 1e3,
+                }
+                if (bench_want("maxpool_fwd 2x2")) {
+                    BENCH(min_time, best, k->maxpool_fwd(&ps, y, py, am));
+                    printf("%-22s %-18s %-7s %10.3f %8.1f GB/s\n", L->name, "maxpool_fwd 2x2", k->isa, best * 1e3,
                        1.3 * (double)ny * 4 / best * 1e-9);
-                BENCH(min_time, best, k->maxpool_bwd(&ps, py, am, pdx));
-                printf("%-22s %-18s %-7s %10.3f %8.1f GB/s\n", L->name, "maxpool_bwd 2x2", k->isa, best * 1e3,
+                }
+                if (bench_want("maxpool_bwd 2x2")) {
+                    BENCH(min_time, best, k->maxpool_bwd(&ps, py, am, pdx));
+                    printf("%-22s %-18s %-7s %10.3f %8.1f GB/s\n", L->name, "maxpool_bwd 2x2", k->isa, best * 1e3,
                        1.3 * (double)ny * 4 / best * 1e-9);
+                }
             }
             free(py); free(pdx); free(am);
         }
@@ -1105,13 +1137,90 @@ static void run_bench(const pn_kernels **tiers, int ntiers, int quick)
 
 /* ------------------------------------------------------------------ main */
 
+/* Which ops each test group checks (for --test and the same-pointer skip). */
+typedef struct group {
+    const char *name;
+    void (*run)(const pn_kernels *k, int iters);
+    int iters, quick_iters;
+    pn_kernel_op ops[6];
+    int nops;
+} group;
+
+static const group groups[] = {
+    {"conv", test_conv, 300, 60, {PN_KOP_conv2d_fwd, PN_KOP_conv2d_bwd_data, PN_KOP_conv2d_bwd_filter}, 3},
+    {"pool", test_pool, 200, 60, {PN_KOP_maxpool_fwd, PN_KOP_maxpool_bwd}, 2},
+    {"conv_pool", test_conv_pool, 150, 40,
+     {PN_KOP_conv2d_pool2_fwd, PN_KOP_conv2d_pool2_bwd_filter, PN_KOP_conv2d_pool2_bwd_data}, 3},
+    {"wino", test_wino, 100, 30, {PN_KOP_conv2d_pool2_wino_fwd, PN_KOP_wino_weights}, 2},
+    {"dense", test_dense, 60, 20, {PN_KOP_dense_fwd, PN_KOP_dense_bwd_data, PN_KOP_dense_bwd_weights}, 3},
+    {"eltwise", test_eltwise, 60, 20,
+     {PN_KOP_act_fwd, PN_KOP_act_bwd, PN_KOP_bce_logits, PN_KOP_adam_update, PN_KOP_sgd_update}, 5},
+};
+#define NGROUPS (sizeof groups / sizeof groups[0])
+
+/* A group matches PATTERN when the pattern is a substring of its name or of
+ * one of its ops' names (NULL matches everything). */
+static int group_matches(const group *g, const char *pattern)
+{
+    if (!pattern || strstr(g->name, pattern))
+        return 1;
+    for (int i = 0; i < g->nops; i++)
+        if (strstr(pn_kernel_op_name(g->ops[i]), pattern))
+            return 1;
+    return 0;
+}
+
+/* Whether tier t has a function for an op of g that no lower tier (the
+ * reference included) already has: dav1d skips re-testing a pointer. */
+static int group_new_at(const group *g, const pn_kernels *const *tiers, int t)
+{
+    for (int i = 0; i < g->nops; i++) {
+        int seen = 0;
+        for (int u = 0; u < t && !seen; u++)
+            seen = pn_kernel_fn(tiers[u], g->ops[i]) == pn_kernel_fn(tiers[t], g->ops[i]);
+        if (!seen)
+            return 1;
+    }
+    return 0;
+}
+
+static void list_kernels(const pn_kernels *const *tiers, int ntiers)
+{
+    printf("%-24s", "op");
+    for (int t = 0; t < ntiers; t++)
+        printf(" %-31s", tiers[t]->isa);
+    printf("\n");
+    for (int op = 0; op < PN_KOP_COUNT; op++) {
+        printf("%-24s", pn_kernel_op_name((pn_kernel_op)op));
+        for (int t = 0; t < ntiers; t++) {
+            char fn[64];
+            snprintf(fn, sizeof fn, "%s__%s", pn_kernel_op_name((pn_kernel_op)op),
+                     strcmp(tiers[t]->impl[op], "scalar") == 0 ? "ref" : tiers[t]->impl[op]);
+            printf(" %-31s", fn);
+        }
+        printf("\n");
+    }
+    printf("in use (PNEUMO_ISA applied): %s\n", pn_kernels_get()->isa);
+}
+
+static void usage(const char *prog)
+{
+    fprintf(stderr,
+            "usage: %s [--seed=N] [--isa=NAME] [--test=PATTERN] [--bench[=PATTERN]] [--quick] [--list]\n"
+            "  --test=PATTERN  only the test groups (conv, pool, conv_pool, wino, dense, eltwise)\n"
+            "                  whose name or one of whose ops' names contains PATTERN\n"
+            "  --bench=PATTERN timings of the layers whose kernel name contains PATTERN\n"
+            "  --list          the function each tier uses per op, then exit\n",
+            prog);
+}
+
 int main(int argc, char **argv)
 {
-    const char *only = NULL;
-    int bench = 0, quick = 0, ntiers = 0;
+    const char *only = NULL, *test_pat = NULL, *bench_pat = NULL;
+    int bench = 0, quick = 0, list = 0, ntiers = 0, nall;
     uint64_t seed = 1;
-    static const char *const names[] = {"scalar", "avx2", "avx512"};
-    const pn_kernels *tiers[3];
+    const pn_kernel_tier *all = pn_kernel_tiers(&nall);
+    const pn_kernels *tiers[8];
     stat *stats[] = {&st_conv_fwd, &st_conv_bd, &st_conv_bf, &st_pool_fwd, &st_pool_bwd,
                      &st_dense_fwd, &st_dense_bd, &st_dense_bw, &st_act_fwd, &st_act_bwd,
                      &st_adam, &st_sgd, &st_bce, &st_cpool, &st_cpool_bf, &st_cpool_bd, &st_wino};
@@ -1119,6 +1228,12 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--bench") == 0)
             bench = 1;
+        else if (strncmp(argv[i], "--bench=", 8) == 0)
+            bench = 1, bench_pat = argv[i] + 8;
+        else if (strncmp(argv[i], "--test=", 7) == 0)
+            test_pat = argv[i] + 7;
+        else if (strcmp(argv[i], "--list") == 0)
+            list = 1;
         else if (strcmp(argv[i], "--quick") == 0)
             quick = 1;
         else if (strncmp(argv[i], "--seed=", 7) == 0)
@@ -1126,18 +1241,18 @@ int main(int argc, char **argv)
         else if (strncmp(argv[i], "--isa=", 6) == 0)
             only = argv[i] + 6;
         else {
-            fprintf(stderr, "usage: %s [--seed=N] [--isa=scalar|avx2|avx512] [--bench] [--quick]\n", argv[0]);
+            usage(argv[0]);
             return 2;
         }
     }
-    printf("checkasm: seed %" PRIu64 ", CPU tier %s, selected %s\n", seed, pn_isa_name(pn_cpu_isa()),
+    printf("checkasm: seed %" PRIu64 ", CPU tier %s, selected %s\n", seed, pn_cpu_flags_name(pn_cpu_flags()),
            pn_kernels_get()->isa);
-    for (int i = 0; i < 3; i++) {
-        const pn_kernels *k = pn_kernels_for_isa(names[i]);
-        if (only && strcmp(only, names[i]) != 0 && i > 0)
+    for (int i = 0; i < nall && ntiers < 8; i++) {
+        const pn_kernels *k = pn_kernels_for_isa(all[i].name);
+        if (only && strcmp(only, all[i].name) != 0 && i > 0)
             continue;
         if (!k) {
-            printf("  %-7s not supported by this CPU/build: skipped\n", names[i]);
+            printf("  %-7s not supported by this CPU: skipped\n", all[i].name);
             continue;
         }
         tiers[ntiers++] = k;
@@ -1146,24 +1261,47 @@ int main(int argc, char **argv)
         fprintf(stderr, "FAIL pn_kernels_for_isa\n");
         return 1;
     }
+    for (int op = 0; op < PN_KOP_COUNT; op++)
+        if (!pn_kernel_fn(&pn_kernels_ref, (pn_kernel_op)op) || !pn_kernels_ref.impl[op]) {
+            fprintf(stderr, "FAIL reference slot %d empty\n", op);
+            return 1;
+        }
+    if (list) {
+        list_kernels(tiers, ntiers);
+        return 0;
+    }
 
     for (int t = 1; t < ntiers; t++) {
         const pn_kernels *k = tiers[t];
+        int tested[NGROUPS] = {0};
         rng_state = seed;
         for (size_t i = 0; i < sizeof stats / sizeof stats[0]; i++)
             stats[i]->calls = stats[i]->fails = 0, stats[i]->worst = 0.0;
-        test_conv(k, quick ? 60 : 300);
-        test_pool(k, quick ? 60 : 200);
-        test_conv_pool(k, quick ? 40 : 150);
-        test_wino(k, quick ? 30 : 100);
-        test_dense(k, quick ? 20 : 60);
-        test_eltwise(k, quick ? 20 : 60);
-        printf("\n%-7s %-18s %7s %6s %12s\n", "isa", "kernel", "checks", "fails", "worst err/B");
-        for (size_t i = 0; i < sizeof stats / sizeof stats[0]; i++)
-            printf("%-7s %-18s %7d %6d %12.2e\n", k->isa, stats[i]->name, stats[i]->calls, stats[i]->fails,
-                   stats[i]->worst);
+        for (size_t g = 0; g < NGROUPS; g++) {
+            if (!group_matches(&groups[g], test_pat))
+                continue;
+            if (!group_new_at(&groups[g], tiers, t)) {
+                printf("  %-7s %-10s same functions as a lower tier: not retested\n", k->isa, groups[g].name);
+                continue;
+            }
+            groups[g].run(k, quick ? groups[g].quick_iters : groups[g].iters);
+            tested[g] = 1;
+        }
+        printf("\n%-7s %-24s %-7s %7s %6s %12s\n", "isa", "kernel", "impl", "checks", "fails", "worst err/B");
+        for (size_t g = 0; g < NGROUPS; g++)
+            for (int i = 0; tested[g] && i < groups[g].nops; i++) {
+                const char *name = pn_kernel_op_name(groups[g].ops[i]);
+                const stat *st = NULL;
+                for (size_t j = 0; j < sizeof stats / sizeof stats[0] && !st; j++)
+                    if (strcmp(name, stats[j]->name) == 0 ||
+                        (groups[g].ops[0] == PN_KOP_conv2d_pool2_wino_fwd && stats[j] == &st_wino))
+                        st = stats[j];
+                if (st)
+                    printf("%-7s %-24s %-7s %7d %6d %12.2e\n", k->isa, name, k->impl[groups[g].ops[i]],
+                           st->calls, st->fails, st->worst);
+            }
     }
-    if (ntiers <= 1) {
+    if (ntiers <= 1 && group_matches(&groups[3], test_pat)) {
         /* the reference Winograd kernel against its definition still runs */
         rng_state = seed;
         test_wino(&pn_kernels_ref, quick ? 30 : 100);
@@ -1174,6 +1312,6 @@ int main(int argc, char **argv)
     }
     printf("%s\n", total_fail ? "checkasm: FAILED" : "checkasm: all passed");
     if (bench && !total_fail)
-        run_bench(tiers, ntiers, quick);
+        run_bench(tiers, ntiers, quick, bench_pat);
     return total_fail ? 1 : 0;
 }

@@ -53,7 +53,8 @@ static void run_tier(const pn_kernels *k, int threads, const pneumo_tensor *x, c
 
 static void test_tiers_agree(void **state)
 {
-    static const char *const names[] = {"avx2", "avx512"};
+    int ntiers;
+    const pn_kernel_tier *tiers = pn_kernel_tiers(&ntiers);
     pneumo_tensor *x = NULL, *y = NULL;
     int64_t xs[4] = {BATCH, SIZE, SIZE, 1}, ys[1] = {BATCH};
     uint64_t rng = 99;
@@ -68,12 +69,12 @@ static void test_tiers_agree(void **state)
     run_tier(&pn_kernels_ref, 2, x, y, &ref);
     /* the steps must have trained something, or agreeing proves little */
     assert_true(ref.loss[STEPS - 1] < ref.loss[0]);
-    for (size_t t = 0; t < sizeof names / sizeof names[0]; t++) {
-        const pn_kernels *k = pn_kernels_for_isa(names[t]);
+    for (int t = 1; t < ntiers; t++) {
+        const pn_kernels *k = pn_kernels_for_isa(tiers[t].name);
         run_result got;
         double wdiff = 0.0;
         if (!k) {
-            printf("  %s: not supported by this CPU/build, not run\n", names[t]);
+            printf("  %s: not supported by this CPU, not run\n", tiers[t].name);
             continue;
         }
         assert_ptr_not_equal(k, &pn_kernels_ref);

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "kernels/ref/ref.h"
-#include "kernels/x86/protos.h"
+#include "kernels/kernels.h"
 #include "kernels/x86/simd.h"
 
 #include "kernels/x86/conv_tile.h"

@@ -1,27 +1,13 @@
-/* The avx2 kernel table: SIMD slots from this folder, the rest from the
- * scalar reference. */
-#include "kernels/ref/ref.h"
-#include "kernels/x86/protos.h"
-#include "kernels/x86/x86.h"
+/* The avx2 tier: every op has a SIMD kernel (the kernels themselves fall
+ * back to the scalar reference for shapes they do not handle). */
+#include "kernels/tiers.h"
 
-const pn_kernels pn_kernels_avx2 = {
-    .isa = "avx2",
-    .conv2d_fwd = pn_f32_conv2d_fwd__avx2,
-    .conv2d_bwd_data = pn_f32_conv2d_bwd_data__avx2,
-    .conv2d_bwd_filter = pn_f32_conv2d_bwd_filter__avx2,
-    .maxpool_fwd = pn_f32_maxpool_fwd__avx2,
-    .conv2d_pool2_fwd = pn_f32_conv2d_pool2_fwd__avx2,
-    .conv2d_pool2_bwd_filter = pn_f32_conv2d_pool2_bwd_filter__avx2,
-    .conv2d_pool2_bwd_data = pn_f32_conv2d_pool2_bwd_data__avx2,
-    .conv2d_pool2_wino_fwd = pn_f32_conv2d_pool2_wino_fwd__avx2,
-    .wino_weights = pn_f32_wino_weights__avx2,
-    .maxpool_bwd = pn_f32_maxpool_bwd__avx2,
-    .dense_fwd = pn_f32_dense_fwd__avx2,
-    .dense_bwd_data = pn_f32_dense_bwd_data__avx2,
-    .dense_bwd_weights = pn_f32_dense_bwd_weights__avx2,
-    .act_fwd = pn_f32_act_fwd__avx2,
-    .act_bwd = pn_f32_act_bwd__avx2,
-    .bce_logits = pn_f32_bce_logits__avx2,
-    .adam_update = pn_f32_adam_update__avx2,
-    .sgd_update = pn_f32_sgd_update__avx2,
-};
+PN_KERNEL_PROTOS(avx2)
+
+#define SET_(isa, name, params) PN_KERNEL_SET(k, isa, name);
+
+void pn_kernels_init_avx2(pn_kernels *k)
+{
+    k->isa = "avx2";
+    PN_KERNEL_OPS(SET_, avx2)
+}

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "kernels/ref/ref.h"
-#include "kernels/x86/protos.h"
+#include "kernels/kernels.h"
 #include "kernels/x86/conv_tile.h"
 
 /* Apply op to count floats: full vectors, then one masked tail. */

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/kernels.h"
+
 #define PN_CAT_(a, b) a##b
 #define PN_CAT(a, b) PN_CAT_(a, b)
 #define PN_INLINE static inline __attribute__((always_inline))
@@ -222,6 +224,9 @@ PN_INLINE V vtanh(V x)
     p = vfma(vmul(p, z), x, x);
     return vsel_gt(vset1(0.625f), ax, p, vsel_gt(vzero(), x, vsub(vzero(), big), big));
 }
+
+/* this tier's prototypes, pn_f32_<op>__<PN_SFX> */
+PN_KERNEL_PROTOS(PN_SFX)
 
 #define PN_FN(op) PN_CAT(PN_CAT(pn_f32_, op), PN_CAT(__, PN_SFX))
 

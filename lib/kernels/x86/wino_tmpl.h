@@ -14,7 +14,7 @@
  * article's 32-channel layers) stay in L2; one position's slices (3 KiB + the
  * 4 KiB v[pos]) in L1 while its GEMM runs. */
 #include "kernels/ref/ref.h"
-#include "kernels/x86/protos.h"
+#include "kernels/kernels.h"
 #include "kernels/x86/simd.h"
 
 #include "kernels/x86/conv_tile.h"
