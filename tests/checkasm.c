@@ -117,6 +117,7 @@ typedef struct stat {
     const char *name;
     int calls, fails;
     double worst; /* max |got - ref| / bound */
+    int fallbacks; /* checks whose shape the tier's kernel hands to the reference */
 } stat;
 
 static int total_fail;
@@ -167,8 +168,8 @@ static void check_guard(stat *st, const gbuf *g, const char *isa, const char *sh
 
 /* ------------------------------------------------------------------ conv */
 
-static stat st_conv_fwd = {"conv2d_fwd", 0, 0, 0}, st_conv_bd = {"conv2d_bwd_data", 0, 0, 0},
-            st_conv_bf = {"conv2d_bwd_filter", 0, 0, 0};
+static stat st_conv_fwd = {"conv2d_fwd", 0, 0, 0, 0}, st_conv_bd = {"conv2d_bwd_data", 0, 0, 0, 0},
+            st_conv_bf = {"conv2d_bwd_filter", 0, 0, 0, 0};
 
 static int conv_make_shape(pn_conv2d_shape *s, int n, int ih, int iw, int ic, int oc, int kh, int kw,
                            int sh, int sw, int same)
@@ -228,6 +229,7 @@ static void check_conv(const pn_kernels *k, const pn_conv2d_shape *s)
         pn_kernels_ref.conv2d_bwd_data(s, ady, aw, bnd);
         k->conv2d_bwd_data(s, dy, w, dx.p);
         st_conv_bd.calls++;
+        st_conv_bd.fallbacks += pn_kernel_falls_back(k, PN_KOP_conv2d_bwd_data, s);
         compare(&st_conv_bd, dx.p, ref, bnd, nx, TOL_SUM, k->isa, shape);
         check_guard(&st_conv_bd, &dx, k->isa, shape);
         gb_free(&dx);
@@ -291,11 +293,15 @@ static void test_conv(const pn_kernels *k, int iters)
             continue;
         check_conv(k, &s);
     }
+    /* one shape past conv2d_bwd_data's SIMD coverage: its reference fallback */
+    if (k->lanes > 1 &&
+        conv_make_shape(&s, 1, 4, 5, 3, PN_SIMD_WT_FLOATS / (3 * k->lanes) + 1, 3, 3, 1, 1, 0))
+        check_conv(k, &s);
 }
 
 /* ------------------------------------------------------------------ pooling */
 
-static stat st_pool_fwd = {"maxpool_fwd", 0, 0, 0}, st_pool_bwd = {"maxpool_bwd", 0, 0, 0};
+static stat st_pool_fwd = {"maxpool_fwd", 0, 0, 0, 0}, st_pool_bwd = {"maxpool_bwd", 0, 0, 0, 0};
 
 static void check_pool(const pn_kernels *k, const pn_pool2d_shape *s)
 {
@@ -366,8 +372,8 @@ static void test_pool(const pn_kernels *k, int iters)
 
 /* ------------------------------------------------------------------ fused conv + pool */
 
-static stat st_cpool = {"conv2d_pool2_fwd", 0, 0, 0}, st_cpool_bf = {"conv2d_pool2_bwd_filter", 0, 0, 0},
-            st_cpool_bd = {"conv2d_pool2_bwd_data", 0, 0, 0};
+static stat st_cpool = {"conv2d_pool2_fwd", 0, 0, 0, 0}, st_cpool_bf = {"conv2d_pool2_bwd_filter", 0, 0, 0, 0},
+            st_cpool_bd = {"conv2d_pool2_bwd_data", 0, 0, 0, 0};
 
 /* k's fused kernel must equal k's own conv2d_fwd + act_fwd + maxpool_fwd bit
  * for bit (values and argmax), for the reference tier and for k; and k's
@@ -486,6 +492,7 @@ static void check_conv_pool_bwd(const pn_kernels *k, const pn_conv2d_shape *s, i
         gb_free(&sc);
     }
     st_cpool_bf.calls++;
+    st_cpool_bf.fallbacks += pn_kernel_falls_back(k, PN_KOP_conv2d_pool2_bwd_filter, s);
     compare(&st_cpool_bf, dw.p, rdw, bdw, nw, TOL_SUM, k->isa, shape);
     compare(&st_cpool_bf, db.p, rdb, bdb, oc, TOL_SUM, k->isa, shape);
     check_guard(&st_cpool_bf, &dw, k->isa, shape);
@@ -519,6 +526,7 @@ static void check_conv_pool_bwd(const pn_kernels *k, const pn_conv2d_shape *s, i
             pn_kernels_ref.conv2d_pool2_bwd_data(s, ph, pw, dz, am, w, rdx, rsc.p);
             k->conv2d_pool2_bwd_data(s, ph, pw, dz, am, w, dx.p, sc.p);
             st_cpool_bd.calls++;
+            st_cpool_bd.fallbacks += pn_kernel_falls_back(k, PN_KOP_conv2d_pool2_bwd_data, s);
             compare(&st_cpool_bd, rdx, ddx, bdx, nx, TOL_SUM, "scalar", shape);
             compare(&st_cpool_bd, dx.p, ddx, bdx, nx, TOL_SUM, k->isa, shape);
             check_guard(&st_cpool_bd, &dx, k->isa, shape);
@@ -580,7 +588,7 @@ static void test_conv_pool(const pn_kernels *k, int iters)
  * case (printed as "worst err/B") with margin. */
 #define TOL_WINO 5e-5
 
-static stat st_wino = {"conv2d_pool2_wino", 0, 0, 0};
+static stat st_wino = {"conv2d_pool2_wino", 0, 0, 0, 0};
 
 /* Bound for the transformed kernel: |G| |g| |G|^T, the sum of |terms| of
  * each element (the reference's arithmetic, written out here on its own). */
@@ -677,8 +685,8 @@ static void test_wino(const pn_kernels *k, int iters)
 
 /* ------------------------------------------------------------------ dense */
 
-static stat st_dense_fwd = {"dense_fwd", 0, 0, 0}, st_dense_bd = {"dense_bwd_data", 0, 0, 0},
-            st_dense_bw = {"dense_bwd_weights", 0, 0, 0};
+static stat st_dense_fwd = {"dense_fwd", 0, 0, 0, 0}, st_dense_bd = {"dense_bwd_data", 0, 0, 0, 0},
+            st_dense_bw = {"dense_bwd_weights", 0, 0, 0, 0};
 
 static void check_dense(const pn_kernels *k, int n, int in, int out)
 {
@@ -744,9 +752,9 @@ static void test_dense(const pn_kernels *k, int iters)
 
 /* ------------------------------------------------------------------ element-wise */
 
-static stat st_act_fwd = {"act_fwd", 0, 0, 0}, st_act_bwd = {"act_bwd", 0, 0, 0},
-            st_adam = {"adam_update", 0, 0, 0}, st_sgd = {"sgd_update", 0, 0, 0},
-            st_bce = {"bce_logits", 0, 0, 0};
+static stat st_act_fwd = {"act_fwd", 0, 0, 0, 0}, st_act_bwd = {"act_bwd", 0, 0, 0, 0},
+            st_adam = {"adam_update", 0, 0, 0, 0}, st_sgd = {"sgd_update", 0, 0, 0, 0},
+            st_bce = {"bce_logits", 0, 0, 0, 0};
 
 static void test_eltwise(const pn_kernels *k, int iters)
 {
@@ -1276,7 +1284,7 @@ int main(int argc, char **argv)
         int tested[NGROUPS] = {0};
         rng_state = seed;
         for (size_t i = 0; i < sizeof stats / sizeof stats[0]; i++)
-            stats[i]->calls = stats[i]->fails = 0, stats[i]->worst = 0.0;
+            stats[i]->calls = stats[i]->fails = stats[i]->fallbacks = 0, stats[i]->worst = 0.0;
         for (size_t g = 0; g < NGROUPS; g++) {
             if (!group_matches(&groups[g], test_pat))
                 continue;
@@ -1287,7 +1295,8 @@ int main(int argc, char **argv)
             groups[g].run(k, quick ? groups[g].quick_iters : groups[g].iters);
             tested[g] = 1;
         }
-        printf("\n%-7s %-24s %-7s %7s %6s %12s\n", "isa", "kernel", "impl", "checks", "fails", "worst err/B");
+        printf("\n%-7s %-24s %-7s %7s %9s %6s %12s\n", "isa", "kernel", "impl", "shapes", "fallback", "fails",
+               "worst err/B");
         for (size_t g = 0; g < NGROUPS; g++)
             for (int i = 0; tested[g] && i < groups[g].nops; i++) {
                 const char *name = pn_kernel_op_name(groups[g].ops[i]);
@@ -1297,8 +1306,8 @@ int main(int argc, char **argv)
                         (groups[g].ops[0] == PN_KOP_conv2d_pool2_wino_fwd && stats[j] == &st_wino))
                         st = stats[j];
                 if (st)
-                    printf("%-7s %-24s %-7s %7d %6d %12.2e\n", k->isa, name, k->impl[groups[g].ops[i]],
-                           st->calls, st->fails, st->worst);
+                    printf("%-7s %-24s %-7s %7d %9d %6d %12.2e\n", k->isa, name, k->impl[groups[g].ops[i]],
+                           st->calls, st->fallbacks, st->fails, st->worst);
             }
     }
     if (ntiers <= 1 && group_matches(&groups[3], test_pat)) {

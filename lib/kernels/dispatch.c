@@ -1,3 +1,5 @@
+#include <string.h>
+
 #include "kernels/kernels.h"
 #include "kernels/ref/ref.h"
 
@@ -9,6 +11,7 @@ const pn_kernels pn_kernels_ref = {
     .isa = "scalar",
     PN_KERNEL_OPS(REF_SLOT_, _)
     .impl = {PN_KERNEL_OPS(REF_IMPL_, _)},
+    .lanes = 1,
 };
 
 static const char *const op_names[PN_KOP_COUNT] = {PN_KERNEL_OPS(NAME_, _)};
@@ -28,6 +31,21 @@ void (*pn_kernel_fn(const pn_kernels *k, pn_kernel_op op))(void)
         PN_KERNEL_OPS(FN_CASE_, _)
     default:
         return NULL;
+    }
+}
+
+int pn_kernel_falls_back(const pn_kernels *k, pn_kernel_op op, const pn_conv2d_shape *s)
+{
+    if ((int)op < 0 || op >= PN_KOP_COUNT || strcmp(k->impl[op], "scalar") == 0)
+        return 0;
+    switch (op) {
+    case PN_KOP_conv2d_bwd_data:
+        return !pn_simd_bwd_data_fits(s, k->lanes);
+    case PN_KOP_conv2d_pool2_bwd_filter:
+    case PN_KOP_conv2d_pool2_bwd_data:
+        return !pn_pool2_bwd_fast(s);
+    default:
+        return 0;
     }
 }
 

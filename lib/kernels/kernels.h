@@ -102,6 +102,7 @@ typedef struct pn_kernels {
 #undef PN_KERNEL_SLOT_
     /* per op (pn_kernel_op), the tier whose function fills the slot */
     const char *impl[PN_KOP_COUNT];
+    int lanes; /* floats per vector of the best tier applied (1: scalar) */
 } pn_kernels;
 
 /* An op's name ("conv2d_fwd"), NULL if op is out of range. */
@@ -109,6 +110,24 @@ const char *pn_kernel_op_name(pn_kernel_op op);
 
 /* Slot op of table k as a generic pointer (for comparing tiers). */
 void (*pn_kernel_fn(const pn_kernels *k, pn_kernel_op op))(void);
+
+/* Coverage. The SIMD kernels handle every shape of their op except:
+ *  - conv2d_bwd_data: needs kw * oc * lanes <= PN_SIMD_WT_FLOATS (its
+ *    transposed kernel row on the stack: kw * oc <= 768 at AVX-512, 1536 at
+ *    AVX2, 3072 at NEON);
+ *  - conv2d_pool2_bwd_filter / conv2d_pool2_bwd_data: pn_pool2_bwd_fast()
+ *    (the layers use them only there).
+ * Elsewhere they call the scalar reference. pn_kernel_falls_back() says
+ * whether k's op runs the reference for a conv shape (0 for a slot that is the
+ * reference itself, and for ops without conv shapes, which never fall back). */
+#define PN_SIMD_WT_FLOATS 12288
+
+static inline int pn_simd_bwd_data_fits(const pn_conv2d_shape *s, int lanes)
+{
+    return (size_t)s->kw * (size_t)s->oc * (size_t)lanes <= PN_SIMD_WT_FLOATS;
+}
+
+int pn_kernel_falls_back(const pn_kernels *k, pn_kernel_op op, const pn_conv2d_shape *s);
 
 /* Whether the conv2d_pool2_bwd_* kernels have fast paths for this conv (3x3,
  * stride 1; elsewhere the layer rebuilds the conv-sized gradient and uses
