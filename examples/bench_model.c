@@ -288,11 +288,11 @@ static void measure_peak(const bench_opts *o, bench_results *r)
     double t0, dt, target = o->quick ? 0.1 : 0.3, dummy;
 #if defined(__x86_64__) && defined(BENCH_HAVE_PEAK)
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && pn_cpu_isa() >= PN_ISA_AVX512) {
+    if (__builtin_cpu_supports("avx512f") && (pn_cpu_flags() & PN_CPU_FLAG_AVX512)) {
         fn = bench_peak_fma_avx512;
         r->peak_isa = "avx512";
     } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-               pn_cpu_isa() >= PN_ISA_AVX2) {
+               (pn_cpu_flags() & PN_CPU_FLAG_AVX2)) {
         fn = bench_peak_fma_avx2;
         r->peak_isa = "avx2";
     }
@@ -461,6 +461,30 @@ static void layer_flops(const pn_layer *l, int n, int first, double *fwd, double
 }
 
 /* Time every step of a training pass on a model that has already trained (warm). */
+
+/* Warn (stderr) when a conv layer's shape makes a SIMD kernel of the tier in
+ * use run the scalar reference (lib/kernels/kernels.h: coverage; the forward
+ * kernels cover every shape). */
+static void warn_fallbacks(const pn_layer *l, int batch, int fused_pool)
+{
+    const pn_kernels *k = pn_kernels_get();
+    pn_conv2d_shape cs;
+    if (l->kind != PN_LAYER_CONV2D)
+        return;
+    cs.n = batch;
+    cs.ih = l->in.h, cs.iw = l->in.w, cs.ic = l->in.c;
+    cs.oh = l->out.h, cs.ow = l->out.w, cs.oc = l->out.c;
+    cs.kh = l->kh, cs.kw = l->kw, cs.sh = l->sh, cs.sw = l->sw;
+    cs.pad_top = l->pad_top, cs.pad_left = l->pad_left;
+    /* a fused block on a fast shape runs the pooled-gradient kernels, which
+     * then cover it; otherwise the layer uses conv2d_bwd_data */
+    if (fused_pool && pn_pool2_bwd_fast(&cs))
+        return;
+    if (pn_kernel_falls_back(k, PN_KOP_conv2d_bwd_data, &cs))
+        fprintf(stderr, PROG ": warning: layer %s: conv2d_bwd_data runs the scalar reference for this shape (%s tier)\n",
+                l->name, k->isa);
+}
+
 static int time_layers(const bench_opts *o, pneumo_model *m, const train_data *d, bench_results *r)
 {
     /* the quick mode times one step, the full mode the median of 5 after a warm-up */
@@ -502,6 +526,7 @@ static int time_layers(const bench_opts *o, pneumo_model *m, const train_data *d
         else
             snprintf(lr->shape, sizeof lr->shape, "%d", lo->out.c);
         lr->kind = l->kind;
+        warn_fallbacks(l, o->batch, st->last[s] != st->first[s]);
         layer_flops(l, o->batch, st->first[s] == 0, &lr->fwd_flop, &lr->bwd_flop);
         lr->fwd_ms = median_of(st->t[0][s], reps);
         lr->fwd_cpu_ms = median_of(st->c[0][s], reps);

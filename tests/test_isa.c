@@ -27,7 +27,7 @@ typedef struct run_result {
     pneumo_model *model;
 } run_result;
 
-static void run_tier(const pn_kernels *k, int threads, const pneumo_tensor *x, const pneumo_tensor *y,
+static void run_tier(const pn_kernels *k, int threads, int steps, const pneumo_tensor *x, const pneumo_tensor *y,
                      run_result *r)
 {
     pneumo_optimizer *opt = NULL;
@@ -39,7 +39,7 @@ static void run_tier(const pn_kernels *k, int threads, const pneumo_tensor *x, c
     assert_int_equal(pneumo_model_set_threads(r->model, threads), PNEUMO_OK);
     pneumo_adam_default_params(&ap);
     assert_int_equal(pneumo_optimizer_create_adam(&ap, &opt), PNEUMO_OK);
-    for (int s = 0; s < STEPS; s++) {
+    for (int s = 0; s < steps; s++) {
         pneumo_step_result sr;
         assert_int_equal(pneumo_model_train_step(r->model, opt, x, y, NULL, &sr), PNEUMO_OK);
         r->loss[s] = sr.loss;
@@ -53,7 +53,8 @@ static void run_tier(const pn_kernels *k, int threads, const pneumo_tensor *x, c
 
 static void test_tiers_agree(void **state)
 {
-    static const char *const names[] = {"avx2", "avx512"};
+    int ntiers;
+    const pn_kernel_tier *tiers = pn_kernel_tiers(&ntiers);
     pneumo_tensor *x = NULL, *y = NULL;
     int64_t xs[4] = {BATCH, SIZE, SIZE, 1}, ys[1] = {BATCH};
     uint64_t rng = 99;
@@ -65,19 +66,19 @@ static void test_tiers_agree(void **state)
     tu_fill(&rng, pneumo_tensor_data(x), (size_t)BATCH * SIZE * SIZE, 0.0f, 1.0f);
     for (int i = 0; i < BATCH; i++)
         pneumo_tensor_data(y)[i] = (float)(i % 2);
-    run_tier(&pn_kernels_ref, 2, x, y, &ref);
+    run_tier(&pn_kernels_ref, 2, STEPS, x, y, &ref);
     /* the steps must have trained something, or agreeing proves little */
     assert_true(ref.loss[STEPS - 1] < ref.loss[0]);
-    for (size_t t = 0; t < sizeof names / sizeof names[0]; t++) {
-        const pn_kernels *k = pn_kernels_for_isa(names[t]);
+    for (int t = 1; t < ntiers; t++) {
+        const pn_kernels *k = pn_kernels_for_isa(tiers[t].name);
         run_result got;
         double wdiff = 0.0;
         if (!k) {
-            printf("  %s: not supported by this CPU/build, not run\n", names[t]);
+            printf("  %s: not supported by this CPU, not run\n", tiers[t].name);
             continue;
         }
         assert_ptr_not_equal(k, &pn_kernels_ref);
-        run_tier(k, 2, x, y, &got);
+        run_tier(k, 2, STEPS, x, y, &got);
         for (int s = 0; s < STEPS; s++)
             if (fabs(got.loss[s] - ref.loss[s]) > 1e-4 * fabs(ref.loss[s]))
                 fail_msg("%s step %d: loss %.9g, scalar %.9g", k->isa, s + 1, got.loss[s], ref.loss[s]);
@@ -102,10 +103,39 @@ static void test_tiers_agree(void **state)
     pneumo_tensor_destroy(y);
 }
 
-int main(void)
+/* test_isa --count=TIER: only one training step of TIER (one thread) and
+ * the prediction, for counting instructions per training step of the tiers
+ * (callgrind on x86, .ci/qemu-insn-count on AArch64: docs/performance.md). */
+static int count_only(const char *tier)
+{
+    const pn_kernels *k = pn_kernels_for_isa(tier);
+    int64_t xs[4] = {BATCH, SIZE, SIZE, 1}, ys[1] = {BATCH};
+    pneumo_tensor *x = NULL, *y = NULL;
+    uint64_t rng = 99;
+    run_result r;
+    if (!k) {
+        fprintf(stderr, "test_isa: tier %s not available here\n", tier);
+        return 1;
+    }
+    if (pneumo_tensor_create(4, xs, &x) != PNEUMO_OK || pneumo_tensor_create(1, ys, &y) != PNEUMO_OK)
+        return 1;
+    tu_fill(&rng, pneumo_tensor_data(x), (size_t)BATCH * SIZE * SIZE, 0.0f, 1.0f);
+    for (int i = 0; i < BATCH; i++)
+        pneumo_tensor_data(y)[i] = (float)(i % 2);
+    run_tier(k, 1, 1, x, y, &r);
+    printf("%s: 1 step of batch %d at %dx%d, loss %.7f\n", k->isa, BATCH, SIZE, SIZE, r.loss[0]);
+    pneumo_model_destroy(r.model);
+    pneumo_tensor_destroy(x);
+    pneumo_tensor_destroy(y);
+    return 0;
+}
+
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tiers_agree),
     };
+    if (argc == 2 && strncmp(argv[1], "--count=", 8) == 0)
+        return count_only(argv[1] + 8);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -66,9 +66,9 @@ PNEUMO_API const char *pneumo_version(void);
  *  (major * 10000 + minor * 100 + patch). */
 PNEUMO_API int pneumo_version_number(void);
 
-/** Instruction set of the compute kernels in use: "avx512", "avx2" or "scalar"
- *  (the best the CPU and OS support, capped by the PNEUMO_ISA environment
- *  variable, read once). Static string. */
+/** Instruction set of the compute kernels in use: "avx512", "avx2", "neon" or
+ *  "scalar" (the best the CPU and OS support, capped by the PNEUMO_ISA
+ *  environment variable, read once). Static string. */
 PNEUMO_API const char *pneumo_kernel_isa(void);
 
 #ifdef __cplusplus

@@ -11,6 +11,11 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define cpu_relax() _mm_pause()
+#elif defined(__aarch64__)
+/* ISB rather than YIELD: YIELD is a no-op on Arm cores without SMT (most of
+ * them), so the spin below would last a fraction of its x86 time; an ISB
+ * waits some tens of cycles, like PAUSE (Rust's spin_loop hint, MySQL). */
+#define cpu_relax() __asm__ __volatile__("isb sy" ::: "memory")
 #else
 #define cpu_relax() ((void)0)
 #endif

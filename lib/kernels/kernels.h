@@ -1,8 +1,9 @@
 /* Kernel interface: one function-pointer table for every compute op.
  *
- * pn_kernels_ref holds the scalar reference implementations (lib/kernels/ref/);
- * ISA-specific tables (lib/kernels/x86/, later) fill the same slots and are
- * checked against the reference by tests. Layers call kernels only through
+ * The ops and their signatures are listed once, in ops.h. pn_kernels_ref
+ * holds the scalar reference implementations (lib/kernels/ref/); the SIMD
+ * tiers override its slots at start-up (lib/kernels/cpu.c) and are checked
+ * against the reference by tests/checkasm. Layers call kernels only through
  * pn_kernels_get(), never directly, so a faster tier slots in without changing
  * a layer.
  *
@@ -15,6 +16,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "kernels/ops.h"
 
 typedef struct pn_conv2d_shape {
     int32_t n;                 /* batch */
@@ -41,99 +44,90 @@ typedef enum pn_act {
     PN_ACT_TANH = 3
 } pn_act;
 
+/* The ops (signatures in ops.h, in this order):
+ * conv2d_fwd: y = conv(x, w) + b (b may be NULL)
+ * conv2d_bwd_data: dx = conv_transpose(dy, w) (overwrites dx)
+ * conv2d_bwd_filter: dw += corr(x, dy); db += sum(dy) (db may be NULL)
+ * maxpool_fwd: y = max over window; argmax[i] = window offset (ky * pw + kx) of the max
+ * conv2d_pool2_fwd: Conv2D + bias + activation (linear or ReLU) + 2x2 stride-2 max-pool in one
+ *     pass, without storing the conv output: z[py][px] = max over conv rows 2py..2py+1, columns
+ *     2px..2px+1 of act(conv(x, w) + b), argmax as maxpool_fwd, for ph x pw pooled outputs per sample
+ *     (b may be NULL). Needs every tap inside x: pad 0 and (2 ph - 1) sh + kh <= ih, same for w;
+ *     s->oh, s->ow >= 2 ph, 2 pw. Values and argmax equal conv2d_fwd + act_fwd + maxpool_fwd bit for
+ *     bit. argmax may be NULL (inference: no backward follows).
+ * conv2d_pool2_bwd_filter: The parameter gradients of that block straight from the pooled gradient
+ *     dz (ph x pw per sample, already multiplied by the activation's derivative) and the argmax: dw +=
+ *     sum over pooled pixels of x[window maximum + tap] dz, db += sum dz (db may be NULL); no conv-
+ *     sized gradient is built. scratch: pn_pool2_bwd_scratch(s) floats. Same constraints as
+ *     conv2d_pool2_fwd; fast where pn_pool2_bwd_fast() holds.
+ * conv2d_pool2_bwd_data: dx = dL/dx of that block straight from the pooled gradient dz (already
+ *     multiplied by the activation's derivative) and the argmax: each non-zero dz[py][px][co] adds dz
+ *     w[ky][kx][:][co] to the input under tap (ky, kx) of its window maximum. The conv-sized gradient
+ *     is 3/4 structural zeros (every window passes its gradient to one position), so this does a
+ *     quarter of the dense backward-data's work or less. Overwrites all of dx (s->n samples); input
+ *     rows and columns no window reaches get zero. scratch: pn_pool2_bwd_scratch(s) floats. Same
+ *     constraints as conv2d_pool2_fwd; fast where pn_pool2_bwd_fast() holds.
+ * conv2d_pool2_wino_fwd: Inference forward of the same block by Winograd's minimal filtering
+ *     F(4x4, 3x3): z as conv2d_pool2_fwd (no argmax: nothing runs backward from it), each 6x6 input
+ *     patch giving a 4x4 conv block = 2x2 pooled outputs with 36 multiplications per channel pair
+ *     instead of 144. The sums differ from the direct conv by rounding only (checkasm bounds the
+ *     error; deterministic for a shape). v: the kernel transformed by wino_weights; s: 3x3, stride 1,
+ *     pad 0 (pn_wino_ok()), 2 ph + 2 <= ih, 2 pw + 2 <= iw; scratch: pn_wino_scratch(s) floats.
+ * wino_weights: its transformed kernel: v[6 r + c][ci][co] = (G g G^T)[r][c] for each 3x3 kernel g
+ *     = w[.][.][ci][co] (HWIO); pn_wino_weights_size() floats
+ * maxpool_bwd: dx = scatter of dy to the argmax positions (overwrites dx)
+ * dense_fwd: y[n, o] = sum_i x[n, i] w[i, o] + b[o]
+ * dense_bwd_data: dx[n, i] = sum_o dy[n, o] w[i, o] (overwrites dx)
+ * dense_bwd_weights: dw[i, o] += sum_n x[n, i] dy[n, o]; db[o] += sum_n dy[n, o]
+ * act_fwd: y = act(y) in place
+ * act_bwd: dy *= act'(.) expressed through the activation's output y
+ * bce_logits: Binary cross-entropy from logits z (stable: max(z,0) - z y + log1p(exp(-|z|))).
+ *     Writes p = sigmoid(z) and dz = w (p - y) / n; returns sum(w l) through *loss_sum and sum(w [(p >
+ *     0.5) == y]) and sum(w) through *acc_sum, *w_sum. weights may be NULL (all 1).
+ * adam_update: Adam (Keras): m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; w -= lr_t m / (sqrt(v) +
+ *     eps)
+ * sgd_update: SGD (Keras): vel = mom vel - lr g; w += vel (nesterov: w += mom vel - lr g)
+ */
+typedef enum pn_kernel_op {
+#define PN_KERNEL_ENUM_(a, name, params) PN_KOP_##name,
+    PN_KERNEL_OPS(PN_KERNEL_ENUM_, _)
+#undef PN_KERNEL_ENUM_
+    PN_KOP_COUNT
+} pn_kernel_op;
+
 typedef struct pn_kernels {
-    const char *isa; /* "scalar", "avx2", "avx512" */
-
-    /* y = conv(x, w) + b (b may be NULL) */
-    void (*conv2d_fwd)(const pn_conv2d_shape *s, const float *x, const float *w, const float *b,
-                       float *y);
-    /* dx = conv_transpose(dy, w) (overwrites dx) */
-    void (*conv2d_bwd_data)(const pn_conv2d_shape *s, const float *dy, const float *w, float *dx);
-    /* dw += corr(x, dy); db += sum(dy) (db may be NULL) */
-    void (*conv2d_bwd_filter)(const pn_conv2d_shape *s, const float *x, const float *dy, float *dw,
-                              float *db);
-
-    /* y = max over window; argmax[i] = window offset (ky * pw + kx) of the max */
-    void (*maxpool_fwd)(const pn_pool2d_shape *s, const float *x, float *y, uint8_t *argmax);
-    /* Conv2D + bias + activation (linear or ReLU) + 2x2 stride-2 max-pool in
-     * one pass, without storing the conv output: z[py][px] = max over conv
-     * rows 2py..2py+1, columns 2px..2px+1 of act(conv(x, w) + b), argmax as
-     * maxpool_fwd, for ph x pw pooled outputs per sample (b may be NULL).
-     * Needs every tap inside x: pad 0 and (2 ph - 1) sh + kh <= ih, same for
-     * w; s->oh, s->ow >= 2 ph, 2 pw. Values and argmax equal conv2d_fwd +
-     * act_fwd + maxpool_fwd bit for bit. argmax may be NULL (inference: no
-     * backward follows). */
-    void (*conv2d_pool2_fwd)(const pn_conv2d_shape *s, pn_act act, int32_t ph, int32_t pw,
-                             const float *x, const float *w, const float *b, float *z,
-                             uint8_t *argmax);
-    /* The parameter gradients of that block straight from the pooled
-     * gradient dz (ph x pw per sample, already multiplied by the activation's
-     * derivative) and the argmax: dw += sum over pooled pixels of
-     * x[window maximum + tap] dz, db += sum dz (db may be NULL); no conv-sized
-     * gradient is built. scratch: pn_pool2_bwd_scratch(s) floats. Same
-     * constraints as conv2d_pool2_fwd; fast where pn_pool2_bwd_fast() holds. */
-    void (*conv2d_pool2_bwd_filter)(const pn_conv2d_shape *s, int32_t ph, int32_t pw,
-                                    const float *x, const float *dz, const uint8_t *argmax,
-                                    float *dw, float *db, float *scratch);
-    /* dx = dL/dx of that block straight from the pooled gradient dz (already
-     * multiplied by the activation's derivative) and the argmax: each non-zero
-     * dz[py][px][co] adds dz w[ky][kx][:][co] to the input under tap (ky, kx)
-     * of its window maximum. The conv-sized gradient is 3/4 structural zeros
-     * (every window passes its gradient to one position), so this does a
-     * quarter of the dense backward-data's work or less. Overwrites all of dx
-     * (s->n samples); input rows and columns no window reaches get zero.
-     * scratch: pn_pool2_bwd_scratch(s) floats. Same constraints as
-     * conv2d_pool2_fwd; fast where pn_pool2_bwd_fast() holds. */
-    void (*conv2d_pool2_bwd_data)(const pn_conv2d_shape *s, int32_t ph, int32_t pw,
-                                  const float *dz, const uint8_t *argmax, const float *w,
-                                  float *dx, float *scratch);
-    /* Inference forward of the same block by Winograd's minimal filtering
-     * F(4x4, 3x3): z as conv2d_pool2_fwd (no argmax: nothing runs backward
-     * from it), each 6x6 input patch giving a 4x4 conv block = 2x2 pooled
-     * outputs with 36 multiplications per channel pair instead of 144. The
-     * sums differ from the direct conv by rounding only (checkasm bounds the
-     * error; deterministic for a shape). v: the kernel transformed by
-     * wino_weights; s: 3x3, stride 1, pad 0 (pn_wino_ok()), 2 ph + 2 <=
-     * ih, 2 pw + 2 <= iw; scratch: pn_wino_scratch(s) floats. */
-    void (*conv2d_pool2_wino_fwd)(const pn_conv2d_shape *s, pn_act act, int32_t ph, int32_t pw,
-                                  const float *x, const float *v, const float *b, float *z,
-                                  float *scratch);
-    /* its transformed kernel: v[6 r + c][ci][co] = (G g G^T)[r][c] for each
-     * 3x3 kernel g = w[.][.][ci][co] (HWIO); pn_wino_weights_size() floats */
-    void (*wino_weights)(int32_t ic, int32_t oc, const float *w, float *v);
-    /* dx = scatter of dy to the argmax positions (overwrites dx) */
-    void (*maxpool_bwd)(const pn_pool2d_shape *s, const float *dy, const uint8_t *argmax,
-                        float *dx);
-
-    /* y[n, o] = sum_i x[n, i] w[i, o] + b[o] */
-    void (*dense_fwd)(int32_t n, int32_t in, int32_t out, const float *x, const float *w,
-                      const float *b, float *y);
-    /* dx[n, i] = sum_o dy[n, o] w[i, o] (overwrites dx) */
-    void (*dense_bwd_data)(int32_t n, int32_t in, int32_t out, const float *dy, const float *w,
-                           float *dx);
-    /* dw[i, o] += sum_n x[n, i] dy[n, o]; db[o] += sum_n dy[n, o] */
-    void (*dense_bwd_weights)(int32_t n, int32_t in, int32_t out, const float *x, const float *dy,
-                              float *dw, float *db);
-
-    /* y = act(y) in place */
-    void (*act_fwd)(pn_act act, size_t count, float *y);
-    /* dy *= act'(.) expressed through the activation's output y */
-    void (*act_bwd)(pn_act act, size_t count, const float *y, float *dy);
-
-    /* Binary cross-entropy from logits z (stable: max(z,0) - z y + log1p(exp(-|z|))).
-     * Writes p = sigmoid(z) and dz = w (p - y) / n; returns sum(w l) through
-     * *loss_sum and sum(w [(p > 0.5) == y]) and sum(w) through *acc_sum, *w_sum.
-     * weights may be NULL (all 1). */
-    void (*bce_logits)(size_t n, const float *z, const float *y, const float *weights, float *p,
-                       float *dz, double *loss_sum, double *acc_sum, double *w_sum);
-
-    /* Adam (Keras): m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; w -= lr_t m / (sqrt(v) + eps) */
-    void (*adam_update)(size_t count, float *w, const float *g, float *m, float *v, float lr_t,
-                        float beta_1, float beta_2, float epsilon);
-    /* SGD (Keras): vel = mom vel - lr g; w += vel (nesterov: w += mom vel - lr g) */
-    void (*sgd_update)(size_t count, float *w, const float *g, float *vel, float lr, float momentum,
-                       int nesterov);
+    const char *isa; /* the best tier applied: "scalar", "avx2", "avx512", "neon" */
+#define PN_KERNEL_SLOT_(a, name, params) void(*name) params;
+    PN_KERNEL_OPS(PN_KERNEL_SLOT_, _)
+#undef PN_KERNEL_SLOT_
+    /* per op (pn_kernel_op), the tier whose function fills the slot */
+    const char *impl[PN_KOP_COUNT];
+    int lanes; /* floats per vector of the best tier applied (1: scalar) */
 } pn_kernels;
+
+/* An op's name ("conv2d_fwd"), NULL if op is out of range. */
+const char *pn_kernel_op_name(pn_kernel_op op);
+
+/* Slot op of table k as a generic pointer (for comparing tiers). */
+void (*pn_kernel_fn(const pn_kernels *k, pn_kernel_op op))(void);
+
+/* Coverage. The SIMD kernels handle every shape of their op except:
+ *  - conv2d_bwd_data: needs kw * oc * lanes <= PN_SIMD_WT_FLOATS (its
+ *    transposed kernel row on the stack: kw * oc <= 768 at AVX-512, 1536 at
+ *    AVX2, 3072 at NEON);
+ *  - conv2d_pool2_bwd_filter / conv2d_pool2_bwd_data: pn_pool2_bwd_fast()
+ *    (the layers use them only there).
+ * Elsewhere they call the scalar reference. pn_kernel_falls_back() says
+ * whether k's op runs the reference for a conv shape (0 for a slot that is the
+ * reference itself, and for ops without conv shapes, which never fall back). */
+#define PN_SIMD_WT_FLOATS 12288
+
+static inline int pn_simd_bwd_data_fits(const pn_conv2d_shape *s, int lanes)
+{
+    return (size_t)s->kw * (size_t)s->oc * (size_t)lanes <= PN_SIMD_WT_FLOATS;
+}
+
+int pn_kernel_falls_back(const pn_kernels *k, pn_kernel_op op, const pn_conv2d_shape *s);
 
 /* Whether the conv2d_pool2_bwd_* kernels have fast paths for this conv (3x3,
  * stride 1; elsewhere the layer rebuilds the conv-sized gradient and uses

@@ -1,15 +1,15 @@
-/* Pooling, dense, activation, loss and optimizer kernels over simd.h, compiled per
- * ISA (misc_avx2.c, misc_avx512.c). Dense forward reuses the conv tile kernel
+/* Pooling, dense, activation, loss and optimizer kernels over vec.h, compiled per
+ * ISA by lib/meson.build. Dense forward reuses the conv tile kernel
  * (a dense layer is a 1x1 convolution whose pixels are the batch), so this
  * file uses conv_tile.h. Where the reference's expression order can be
  * kept (ReLU, pooling, Adam, SGD, bias sums) it is, so those kernels match the
- * reference bit for bit; sigmoid, tanh and the loss use simd.h's exp / log1p
+ * reference bit for bit; sigmoid, tanh and the loss use vec.h's exp / log1p
  * polynomials (within ~2 ulp of libm's). */
 #include <string.h>
 
 #include "kernels/ref/ref.h"
-#include "kernels/x86/protos.h"
-#include "kernels/x86/conv_tile.h"
+#include "kernels/kernels.h"
+#include "kernels/simd/conv_tile.h"
 
 /* Apply op to count floats: full vectors, then one masked tail. */
 #define PN_VLOOP(count, BODY_FULL, BODY_TAIL)                                                     \

@@ -1,6 +1,6 @@
 /* Conv2D + bias + activation + 2x2 stride-2 max-pool blocks (every block of
- * the article's model), written over simd.h and compiled per ISA
- * (conv_pool_avx2.c, conv_pool_avx512.c):
+ * the article's model), written over vec.h and compiled per ISA
+ * (compiled once per ISA):
  *  - forward (conv2d_pool2_fwd): a tile is PX pooled pixels of one pooled
  *    row: 2 conv rows x 2 PX conv columns x NV channel vectors of
  *    accumulators (16 of AVX-512's 32 registers, 8 of AVX2's 16). The loop
@@ -15,10 +15,10 @@
 #include <string.h>
 
 #include "kernels/ref/ref.h"
-#include "kernels/x86/protos.h"
-#include "kernels/x86/simd.h"
+#include "kernels/kernels.h"
+#include "kernels/simd/vec.h"
 
-#include "kernels/x86/conv_tile.h"
+#include "kernels/simd/conv_tile.h"
 
 /* pooled pixels per tile with one channel vector: 16 accumulators (8 with
  * AVX2) leave room for the weights and the pool epilogue's constants; with
@@ -311,7 +311,7 @@ static void cpb_gray(const pn_conv2d_shape *s, int32_t ph, int32_t pw, const flo
  * (ReLU-inactive windows) are multiplied too: a branch per pixel and channel
  * would cost more. The sums go to dwt[co][tap][ci] in scratch, added into the
  * HWIO dw at the end. */
-#define PBF_NV (VL == 16 ? 2 : 1)
+#define PBF_NV PN_PBF_NV
 #define PBF_CHUNK 16
 
 PN_INLINE void pbf_co(const int NV, const int MASKED, const float *x, ptrdiff_t xrow, ptrdiff_t xpix,
@@ -422,21 +422,8 @@ static void pbd_lists(const float *g, const uint8_t *am, int oc, int (*list)[PN_
 {
     int co = 0;
     cnt[0] = cnt[1] = cnt[2] = cnt[3] = 0;
-#if VL == 16
-    {
-        const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        for (; co + 16 <= oc; co += 16) {
-            const __mmask16 nz = _mm512_cmp_ps_mask(_mm512_loadu_ps(g + co), _mm512_setzero_ps(), _CMP_NEQ_UQ);
-            const __m512i q = _mm512_and_si512(
-                _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(am + co))), _mm512_set1_epi32(3));
-            const __m512i idx = _mm512_add_epi32(iota, _mm512_set1_epi32(co));
-            for (int k = 0; k < 4; k++) {
-                const __mmask16 m = _mm512_mask_cmpeq_epi32_mask(nz, q, _mm512_set1_epi32(k));
-                _mm512_mask_compressstoreu_epi32(list[k] + cnt[k], m, idx);
-                cnt[k] += __builtin_popcount((unsigned)m);
-            }
-        }
-    }
+#if defined(PN_HAVE_VPOOL_LISTS)
+    vpool_lists(g, am, oc, list, cnt, &co);
 #endif
     for (; co < oc; co++) {
         const int q = am[co] & 3;

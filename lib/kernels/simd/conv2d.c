@@ -1,6 +1,6 @@
 /* Conv2D forward / backward-data / backward-filter for NHWC activations and
- * HWIO weights, written once over the vector abstraction in simd.h and
- * compiled per ISA (conv2d_avx2.c, conv2d_avx512.c).
+ * HWIO weights, written once over the vector layer in vec.h and
+ * compiled once per ISA by lib/meson.build.
  *
  * All three kernels are register-blocked outer products:
  *  - forward: a tile of MR output pixels x NV channel vectors stays in
@@ -17,10 +17,10 @@
 #include <string.h>
 
 #include "kernels/ref/ref.h"
-#include "kernels/x86/protos.h"
-#include "kernels/x86/simd.h"
+#include "kernels/kernels.h"
+#include "kernels/simd/vec.h"
 
-#include "kernels/x86/conv_tile.h"
+#include "kernels/simd/conv_tile.h"
 
 /* Taps k (0 <= k < kn) that reach position `pos` of an axis of length `len`
  * through out = (pos + pad - k) / stride, 0 <= out < olen, (pos + pad - k) %
@@ -130,7 +130,7 @@ void PN_FN(conv2d_bwd_data)(const pn_conv2d_shape *s, const float *dy, const flo
 
     /* ci-block width (vectors) such that one ky row of transposed taps fits. */
     cbv = WT_FLOATS / ((int)pn_min_i(WT_FLOATS, kw * oc) * VL);
-    if ((size_t)kw * (size_t)oc * VL > WT_FLOATS || cbv < 1) {
+    if (!pn_simd_bwd_data_fits(s, VL) || cbv < 1) { /* kernels.h: coverage */
         pn_f32_conv2d_bwd_data__ref(s, dy, w, dx);
         return;
     }

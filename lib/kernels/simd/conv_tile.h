@@ -2,21 +2,16 @@
  * output pixels x NV vectors of output channels held in registers while the
  * loop walks (ky, kx, k), broadcasting one input value per pixel and FMA-ing it
  * with a contiguous weight row. Included by conv2d_tmpl.h and misc_tmpl.h,
- * after simd.h. */
-#ifndef PN_KERNELS_X86_CONV_TILE_H
-#define PN_KERNELS_X86_CONV_TILE_H
+ * after vec.h. */
+#ifndef PN_KERNELS_SIMD_CONV_TILE_H
+#define PN_KERNELS_SIMD_CONV_TILE_H
 
-#include "kernels/x86/simd.h"
+#include "kernels/simd/vec.h"
 
-#if VL == 16
-#define NVMAX 4  /* 64 output channels per tile */
-#define ACC 24   /* accumulator registers (of 32) */
-#else
-#define NVMAX 2  /* 16 output channels per tile */
-#define ACC 12   /* accumulator registers (of 16) */
-#endif
+#define NVMAX PN_TILE_NV /* register blocking: from the ISA's vector header */
+#define ACC PN_TILE_ACC
 
-#define WT_FLOATS 12288 /* bwd_data transposed-kernel stack buffer: 48 KiB */
+#define WT_FLOATS PN_SIMD_WT_FLOATS /* bwd_data transposed-kernel stack buffer: 48 KiB */
 
 typedef struct conv_tile_args {
     const float *x;       /* tile pixel 0, first tap, k = 0 */

@@ -1,6 +1,6 @@
 /* Winograd F(4x4, 3x3) inference forward of a 3x3 conv + bias + activation +
  * 2x2 max-pool block (the algorithm and its transforms: kernels/ref/wino_ref.c),
- * written over simd.h and compiled per ISA (wino_avx2.c, wino_avx512.c).
+ * written over vec.h and compiled once per ISA.
  *
  * Channels sit on the vector lanes, as everywhere (NHWC). A row of patches
  * goes through in blocks of PN_WINO_TILES:
@@ -14,10 +14,10 @@
  * article's 32-channel layers) stay in L2; one position's slices (3 KiB + the
  * 4 KiB v[pos]) in L1 while its GEMM runs. */
 #include "kernels/ref/ref.h"
-#include "kernels/x86/protos.h"
-#include "kernels/x86/simd.h"
+#include "kernels/kernels.h"
+#include "kernels/simd/vec.h"
 
-#include "kernels/x86/conv_tile.h"
+#include "kernels/simd/conv_tile.h"
 
 #define WT PN_WINO_TILES
 

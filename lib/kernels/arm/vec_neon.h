@@ -1,0 +1,92 @@
+/* The NEON (AArch64 Advanced SIMD, which always has FMA) vector layer for
+ * lib/kernels/simd/ (included by vec.h when PN_SIMD_NEON is defined). 4 lanes
+ * and 32 registers: the register blocking follows AVX-512's (the same number
+ * of registers), with a quarter of the channels per vector. NEON has no masked
+ * loads or stores: VMASK is the number of valid lanes and a partial vector
+ * goes through a 4-float copy, so no memory outside the valid lanes is read
+ * or written. Rounding (vround, vpow2i, vstore_u8) is to nearest even, as
+ * the x86 headers' defaults. */
+#ifndef PN_KERNELS_ARM_VEC_NEON_H
+#define PN_KERNELS_ARM_VEC_NEON_H
+
+#include <arm_neon.h>
+
+#define PN_SFX neon
+#define VL 4
+#define NREG 32
+#define PN_TILE_NV 4   /* conv tile: 16 output channels */
+#define PN_TILE_ACC 24 /* accumulator registers (of 32) */
+#define PN_PBF_NV 2    /* pooled backward-filter: 2 x 9 accumulators */
+typedef float32x4_t V;
+typedef int VMASK; /* valid lanes, 1..4 */
+
+PN_INLINE V vzero(void) { return vdupq_n_f32(0.0f); }
+PN_INLINE V vset1(float f) { return vdupq_n_f32(f); }
+PN_INLINE V vload(const float *p) { return vld1q_f32(p); }
+PN_INLINE V vload_m(const float *p, VMASK m)
+{
+    float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    if (m == 4)
+        return vld1q_f32(p);
+    for (int j = 0; j < m; j++)
+        t[j] = p[j];
+    return vld1q_f32(t);
+}
+PN_INLINE void vstore(float *p, V v) { vst1q_f32(p, v); }
+PN_INLINE void vstore_m(float *p, VMASK m, V v)
+{
+    float t[4];
+    if (m == 4) {
+        vst1q_f32(p, v);
+        return;
+    }
+    vst1q_f32(t, v);
+    for (int j = 0; j < m; j++)
+        p[j] = t[j];
+}
+PN_INLINE V vbcast(const float *p) { return vld1q_dup_f32(p); }
+/* a b + c and c - a b, fused (one rounding), as FMA3's vfmadd / vfnmadd */
+PN_INLINE V vfma(V a, V b, V c) { return vfmaq_f32(c, a, b); }
+PN_INLINE V vfnma(V a, V b, V c) { return vfmsq_f32(c, a, b); }
+PN_INLINE V vadd(V a, V b) { return vaddq_f32(a, b); }
+PN_INLINE V vsub(V a, V b) { return vsubq_f32(a, b); }
+PN_INLINE V vmul(V a, V b) { return vmulq_f32(a, b); }
+PN_INLINE V vdiv(V a, V b) { return vdivq_f32(a, b); }
+PN_INLINE V vsqrt(V a) { return vsqrtq_f32(a); }
+/* a > b ? t : f (ordered: a NaN compares false) */
+PN_INLINE V vsel_gt(V a, V b, V t, V f) { return vbslq_f32(vcgtq_f32(a, b), t, f); }
+PN_INLINE V vsel_eq(V a, V b, V t, V f) { return vbslq_f32(vceqq_f32(a, b), t, f); }
+/* Load n (<= VL) bytes as floats (lanes past n are 0); reads only n bytes. */
+PN_INLINE V vload_u8(const uint8_t *p, int n)
+{
+    uint32_t t[4] = {0, 0, 0, 0};
+    for (int j = 0; j < n; j++)
+        t[j] = p[j];
+    return vcvtq_f32_u32(vld1q_u32(t));
+}
+/* Store the low n (<= VL) lanes, rounded to integers, as bytes. */
+PN_INLINE void vstore_u8(uint8_t *p, int n, V v)
+{
+    uint32_t t[4];
+    vst1q_u32(t, vreinterpretq_u32_s32(vcvtnq_s32_f32(v)));
+    for (int j = 0; j < n; j++)
+        p[j] = (uint8_t)t[j];
+}
+/* y > 0 ? v : 0 */
+PN_INLINE V vsel_gt0(V y, V v)
+{
+    return vreinterpretq_f32_u32(vandq_u32(vcgtq_f32(y, vdupq_n_f32(0.0f)), vreinterpretq_u32_f32(v)));
+}
+PN_INLINE VMASK vmask_all(void) { return 4; }
+PN_INLINE VMASK vmask_n(int n) { return n; } /* 1 <= n <= VL */
+PN_INLINE float vhsum(V v) { return vaddvq_f32(v); }
+PN_INLINE V vabs(V v) { return vabsq_f32(v); }
+PN_INLINE V vround(V v) { return vrndnq_f32(v); }
+/* 2^n for integral n in [-126, 127] */
+PN_INLINE V vpow2i(V n)
+{
+    const int32x4_t e = vaddq_s32(vcvtnq_s32_f32(n), vdupq_n_s32(127));
+    return vreinterpretq_f32_s32(vshlq_n_s32(e, 23));
+}
+
+#endif

@@ -1,0 +1,86 @@
+/* The AVX2 + FMA3 vector layer for lib/kernels/simd/ (included by vec.h when
+ * PN_SIMD_AVX2 is defined; the file is compiled with -mavx2 -mfma).
+ * V: one vector of VL floats; VMASK: the lanes of a partial vector (from
+ * vmask_n / vmask_all only); masked loads and stores never touch memory
+ * outside the mask. Register blocking of the templates: PN_TILE_NV vectors x
+ * PN_TILE_ACC pixels in conv_tile.h, PN_PBF_NV in conv_pool.c. */
+#ifndef PN_KERNELS_X86_VEC_AVX2_H
+#define PN_KERNELS_X86_VEC_AVX2_H
+
+#include <immintrin.h>
+
+#define PN_SFX avx2
+#define VL 8
+#define NREG 16
+#define PN_TILE_NV 2   /* conv tile: 16 output channels */
+#define PN_TILE_ACC 12 /* accumulator registers (of 16) */
+#define PN_PBF_NV 1    /* pooled backward-filter: 9 accumulators */
+typedef __m256 V;
+typedef __m256i VMASK;
+
+PN_INLINE V vzero(void) { return _mm256_setzero_ps(); }
+PN_INLINE V vset1(float f) { return _mm256_set1_ps(f); }
+PN_INLINE V vload(const float *p) { return _mm256_loadu_ps(p); }
+PN_INLINE V vload_m(const float *p, VMASK m) { return _mm256_maskload_ps(p, m); }
+PN_INLINE void vstore(float *p, V v) { _mm256_storeu_ps(p, v); }
+PN_INLINE void vstore_m(float *p, VMASK m, V v) { _mm256_maskstore_ps(p, m, v); }
+PN_INLINE V vbcast(const float *p) { return _mm256_broadcast_ss(p); }
+PN_INLINE V vfma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+PN_INLINE V vfnma(V a, V b, V c) { return _mm256_fnmadd_ps(a, b, c); }
+PN_INLINE V vadd(V a, V b) { return _mm256_add_ps(a, b); }
+PN_INLINE V vsub(V a, V b) { return _mm256_sub_ps(a, b); }
+PN_INLINE V vmul(V a, V b) { return _mm256_mul_ps(a, b); }
+PN_INLINE V vdiv(V a, V b) { return _mm256_div_ps(a, b); }
+PN_INLINE V vsqrt(V a) { return _mm256_sqrt_ps(a); }
+PN_INLINE V vsel_gt(V a, V b, V t, V f) { return _mm256_blendv_ps(f, t, _mm256_cmp_ps(a, b, _CMP_GT_OQ)); }
+PN_INLINE V vsel_eq(V a, V b, V t, V f) { return _mm256_blendv_ps(f, t, _mm256_cmp_ps(a, b, _CMP_EQ_OQ)); }
+PN_INLINE V vload_u8(const uint8_t *p, int n)
+{
+    __m128i q;
+    if (n == 8) {
+        q = _mm_loadl_epi64((const __m128i *)(const void *)p);
+    } else {
+        uint8_t tmp[16] = {0};
+        for (int j = 0; j < n; j++)
+            tmp[j] = p[j];
+        q = _mm_loadu_si128((const __m128i *)(const void *)tmp);
+    }
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(q));
+}
+PN_INLINE void vstore_u8(uint8_t *p, int n, V v)
+{
+    const __m256i i32 = _mm256_cvtps_epi32(v);
+    const __m256i b = _mm256_packus_epi16(_mm256_packs_epi32(i32, i32), _mm256_setzero_si256());
+    const __m128i q = _mm_unpacklo_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1));
+    if (n == 8) {
+        _mm_storel_epi64((__m128i *)(void *)p, q);
+    } else {
+        uint8_t tmp[16];
+        _mm_storeu_si128((__m128i *)(void *)tmp, q);
+        for (int j = 0; j < n; j++)
+            p[j] = tmp[j];
+    }
+}
+PN_INLINE V vsel_gt0(V y, V v) { return _mm256_and_ps(_mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_GT_OQ), v); }
+PN_INLINE VMASK vmask_all(void) { return _mm256_set1_epi32(-1); }
+PN_INLINE VMASK vmask_n(int n)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+PN_INLINE float vhsum(V v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+PN_INLINE V vabs(V v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+PN_INLINE V vround(V v) { return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+/* 2^n for integral n in [-126, 127] */
+PN_INLINE V vpow2i(V n)
+{
+    const __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
+}
+
+#endif

@@ -1,0 +1,86 @@
+/* The AVX-512 (F/BW/VL/DQ) vector layer for lib/kernels/simd/ (included by vec.h when
+ * PN_SIMD_AVX512 is defined; the file is compiled with -mavx512f -mavx512bw -mavx512vl -mavx512dq).
+ * V: one vector of VL floats; VMASK: the lanes of a partial vector (from
+ * vmask_n / vmask_all only); masked loads and stores never touch memory
+ * outside the mask. Register blocking of the templates: PN_TILE_NV vectors x
+ * PN_TILE_ACC pixels in conv_tile.h, PN_PBF_NV in conv_pool.c. */
+#ifndef PN_KERNELS_X86_VEC_AVX512_H
+#define PN_KERNELS_X86_VEC_AVX512_H
+
+#include <immintrin.h>
+
+#define PN_SFX avx512
+#define VL 16
+#define NREG 32
+#define PN_TILE_NV 4   /* conv tile: 64 output channels */
+#define PN_TILE_ACC 24 /* accumulator registers (of 32) */
+#define PN_PBF_NV 2    /* pooled backward-filter: 2 x 9 accumulators */
+typedef __m512 V;
+typedef __mmask16 VMASK;
+
+PN_INLINE V vzero(void) { return _mm512_setzero_ps(); }
+PN_INLINE V vset1(float f) { return _mm512_set1_ps(f); }
+PN_INLINE V vload(const float *p) { return _mm512_loadu_ps(p); }
+PN_INLINE V vload_m(const float *p, VMASK m) { return _mm512_maskz_loadu_ps(m, p); }
+PN_INLINE void vstore(float *p, V v) { _mm512_storeu_ps(p, v); }
+PN_INLINE void vstore_m(float *p, VMASK m, V v) { _mm512_mask_storeu_ps(p, m, v); }
+PN_INLINE V vbcast(const float *p) { return _mm512_set1_ps(*p); }
+PN_INLINE V vfma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+PN_INLINE V vfnma(V a, V b, V c) { return _mm512_fnmadd_ps(a, b, c); }
+PN_INLINE V vadd(V a, V b) { return _mm512_add_ps(a, b); }
+PN_INLINE V vsub(V a, V b) { return _mm512_sub_ps(a, b); }
+PN_INLINE V vmul(V a, V b) { return _mm512_mul_ps(a, b); }
+PN_INLINE V vdiv(V a, V b) { return _mm512_div_ps(a, b); }
+PN_INLINE V vsqrt(V a) { return _mm512_sqrt_ps(a); }
+/* a > b ? t : f (ordered: a NaN compares false) */
+PN_INLINE V vsel_gt(V a, V b, V t, V f) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_GT_OQ), f, t); }
+PN_INLINE V vsel_eq(V a, V b, V t, V f) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ), f, t); }
+/* Load n (<= VL) bytes as floats (lanes past n are 0); reads only n bytes. */
+PN_INLINE V vload_u8(const uint8_t *p, int n)
+{
+    return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8((__mmask16)((1u << n) - 1u), p)));
+}
+/* Store the low n (<= VL) lanes, rounded to integers, as bytes. */
+PN_INLINE void vstore_u8(uint8_t *p, int n, V v)
+{
+    _mm_mask_storeu_epi8(p, (__mmask16)((1u << n) - 1u), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v)));
+}
+/* y > 0 ? v : 0 */
+PN_INLINE V vsel_gt0(V y, V v) { return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_GT_OQ), v); }
+PN_INLINE VMASK vmask_all(void) { return (VMASK)0xffff; }
+PN_INLINE VMASK vmask_n(int n) { return (VMASK)((1u << n) - 1u); } /* 1 <= n <= VL */
+PN_INLINE float vhsum(V v) { return _mm512_reduce_add_ps(v); }
+PN_INLINE V vabs(V v) { return _mm512_abs_ps(v); }
+PN_INLINE V vround(V v) { return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+/* 2^n for integral n in [-126, 127] */
+PN_INLINE V vpow2i(V n)
+{
+    const __m512i e = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
+}
+
+
+/* The channels co (of oc, from *co on, 16 at a time) with a non-zero
+ * gradient g, appended to list[q] by the window position q = am & 3 of their
+ * maximum; *co ends at the first channel not handled. */
+#define PN_HAVE_VPOOL_LISTS 1
+PN_INLINE void vpool_lists(const float *g, const uint8_t *am, int oc, int (*list)[PN_POOL2_MAX_OC], int *cnt,
+                           int *co_io)
+{
+    int co = *co_io;
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (; co + 16 <= oc; co += 16) {
+        const __mmask16 nz = _mm512_cmp_ps_mask(_mm512_loadu_ps(g + co), _mm512_setzero_ps(), _CMP_NEQ_UQ);
+        const __m512i q = _mm512_and_si512(
+            _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(am + co))), _mm512_set1_epi32(3));
+        const __m512i idx = _mm512_add_epi32(iota, _mm512_set1_epi32(co));
+        for (int k = 0; k < 4; k++) {
+            const __mmask16 m = _mm512_mask_cmpeq_epi32_mask(nz, q, _mm512_set1_epi32(k));
+            _mm512_mask_compressstoreu_epi32(list[k] + cnt[k], m, idx);
+            cnt[k] += __builtin_popcount((unsigned)m);
+        }
+    }
+    *co_io = co;
+}
+
+#endif

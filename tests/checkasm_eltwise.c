@@ -1,0 +1,112 @@
+/* Activation, loss and optimizer kernels against the reference. */
+#include "checkasm.h"
+
+/* ------------------------------------------------------------------ element-wise */
+
+stat st_act_fwd = {"act_fwd", 0, 0, 0, 0}, st_act_bwd = {"act_bwd", 0, 0, 0, 0},
+            st_adam = {"adam_update", 0, 0, 0, 0}, st_sgd = {"sgd_update", 0, 0, 0, 0},
+            st_bce = {"bce_logits", 0, 0, 0, 0};
+
+void test_eltwise(const pn_kernels *k, int iters)
+{
+    static const pn_act acts[] = {PN_ACT_LINEAR, PN_ACT_RELU, PN_ACT_SIGMOID, PN_ACT_TANH};
+    for (int it = 0; it < iters; it++) {
+        const size_t n = rnd() % 3 ? (size_t)rnd_int(0, 70) : (size_t)rnd_int(71, 5000);
+        char shape[64];
+        float *a = rand_buf(n, 0.1f), *d = rand_buf(n, 0.0f), *r = xmalloc((n ? n : 1) * 4);
+        gbuf y = gb_new(n);
+        /* mostly [-4, 4]; every fourth set reaches +-120 (exp's underflow,
+         * sigmoid and tanh saturating) */
+        for (size_t i = 0; i < n; i++)
+            a[i] *= it % 4 == 3 ? 120.0f : 4.0f;
+        for (int ai = 0; ai < 4; ai++) {
+            const pn_act act = acts[ai];
+            snprintf(shape, sizeof shape, "count %zu act %d", n, (int)act);
+            /* forward: y = act(a) */
+            memcpy(r, a, n * 4);
+            memcpy(y.p, a, n * 4);
+            pn_kernels_ref.act_fwd(act, n, r);
+            k->act_fwd(act, n, y.p);
+            st_act_fwd.calls++;
+            compare(&st_act_fwd, y.p, r, NULL, n, act == PN_ACT_RELU || act == PN_ACT_LINEAR ? 0.0 : TOL_ELT,
+                    k->isa, shape);
+            check_guard(&st_act_fwd, &y, k->isa, shape);
+            /* backward through the activation's output (r) */
+            {
+                float *rd = xmalloc((n ? n : 1) * 4);
+                memcpy(rd, d, n * 4);
+                memcpy(y.p, d, n * 4);
+                pn_kernels_ref.act_bwd(act, n, r, rd);
+                k->act_bwd(act, n, r, y.p);
+                st_act_bwd.calls++;
+                compare(&st_act_bwd, y.p, rd, NULL, n,
+                        act == PN_ACT_RELU || act == PN_ACT_LINEAR ? 0.0 : TOL_ELT, k->isa, shape);
+                check_guard(&st_act_bwd, &y, k->isa, shape);
+                free(rd);
+            }
+        }
+        /* Adam and SGD: w, m, v (vel) all outputs */
+        {
+            float *g = rand_buf(n, 0.1f), *w0 = rand_buf(n, 0.0f), *m0 = rand_buf(n, 0.0f),
+                  *v0 = rand_buf(n, 0.0f);
+            float *rw = xmalloc((n ? n : 1) * 4), *rm = xmalloc((n ? n : 1) * 4), *rv = xmalloc((n ? n : 1) * 4);
+            gbuf w = gb_new(n), m = gb_new(n), v = gb_new(n);
+            for (size_t i = 0; i < n; i++)
+                v0[i] = fabsf(v0[i]) * 0.01f;
+            snprintf(shape, sizeof shape, "count %zu", n);
+            memcpy(rw, w0, n * 4); memcpy(rm, m0, n * 4); memcpy(rv, v0, n * 4);
+            memcpy(w.p, w0, n * 4); memcpy(m.p, m0, n * 4); memcpy(v.p, v0, n * 4);
+            pn_kernels_ref.adam_update(n, rw, g, rm, rv, 1e-3f, 0.9f, 0.999f, 1e-7f);
+            k->adam_update(n, w.p, g, m.p, v.p, 1e-3f, 0.9f, 0.999f, 1e-7f);
+            st_adam.calls++;
+            compare(&st_adam, w.p, rw, NULL, n, TOL_ELT, k->isa, shape);
+            compare(&st_adam, m.p, rm, NULL, n, TOL_ELT, k->isa, shape);
+            compare(&st_adam, v.p, rv, NULL, n, TOL_ELT, k->isa, shape);
+            check_guard(&st_adam, &w, k->isa, shape);
+            check_guard(&st_adam, &m, k->isa, shape);
+            check_guard(&st_adam, &v, k->isa, shape);
+            for (int nesterov = 0; nesterov < 2; nesterov++) {
+                memcpy(rw, w0, n * 4); memcpy(rm, m0, n * 4);
+                memcpy(w.p, w0, n * 4); memcpy(m.p, m0, n * 4);
+                pn_kernels_ref.sgd_update(n, rw, g, rm, 0.01f, 0.9f, nesterov);
+                k->sgd_update(n, w.p, g, m.p, 0.01f, 0.9f, nesterov);
+                st_sgd.calls++;
+                compare(&st_sgd, w.p, rw, NULL, n, TOL_ELT, k->isa, shape);
+                compare(&st_sgd, m.p, rm, NULL, n, TOL_ELT, k->isa, shape);
+                check_guard(&st_sgd, &w, k->isa, shape);
+                check_guard(&st_sgd, &m, k->isa, shape);
+            }
+            /* BCE from logits */
+            if (n > 0) {
+                float *lab = xmalloc(n * 4), *rp = xmalloc(n * 4), *rdz = xmalloc(n * 4);
+                float *sw = xmalloc(n * 4), *bnd = xmalloc(n * 4);
+                double rl, ra, rws, gl, ga, gws;
+                for (size_t i = 0; i < n; i++) {
+                    lab[i] = (float)(rnd() & 1);
+                    sw[i] = 0.25f + fabsf(g[i]) * 20.0f; /* class-weight-like */
+                }
+                for (int wt = 0; wt < 2; wt++) {
+                    const float *wts = wt ? sw : NULL;
+                    pn_kernels_ref.bce_logits(n, a, lab, wts, rp, rdz, &rl, &ra, &rws);
+                    k->bce_logits(n, a, lab, wts, w.p, m.p, &gl, &ga, &gws);
+                    st_bce.calls++;
+                    compare(&st_bce, w.p, rp, NULL, n, TOL_ELT, k->isa, shape);
+                    /* dz = w (p - y) / n: error relative to w (|p| + |y|) / n */
+                    for (size_t i = 0; i < n; i++)
+                        bnd[i] = (wts ? wts[i] : 1.0f) * (fabsf(rp[i]) + lab[i]) / (float)n;
+                    compare(&st_bce, m.p, rdz, bnd, n, TOL_ELT, k->isa, shape);
+                    if (fabs(gl - rl) > 1e-6 * (fabs(rl) + 1.0) || ga != ra || gws != rws)
+                        report_fail(&st_bce, k->isa, "sums differ", shape);
+                    check_guard(&st_bce, &w, k->isa, shape);
+                    check_guard(&st_bce, &m, k->isa, shape);
+                }
+                free(lab); free(rp); free(rdz); free(sw); free(bnd);
+            }
+            gb_free(&w); gb_free(&m); gb_free(&v);
+            free(g); free(w0); free(m0); free(v0); free(rw); free(rm); free(rv);
+        }
+        gb_free(&y);
+        free(a); free(d); free(r);
+    }
+}
+
