@@ -1,4 +1,4 @@
-/* pneumo-bench modes train, infer and all (issue 5): the article's model at
+/* pneumo-bench modes train, infer and all: the article's model at
  * batch 16, 500x500x1, random input.
  *
  *   train  FP32 FMA peak of this machine (measured here: bench_peak.c), images/s
@@ -935,7 +935,7 @@ static void print_table(const bench_opts *o, const bench_results *r)
             }
         }
     }
-    printf("\nGoals (issue 5; measured at %d threads):\n", o->threads);
+    printf("\nGoals (measured at %d threads):\n", o->threads);
     if (fmax(r->load_start[0], r->load_end[0]) > (double)sysconf(_SC_NPROCESSORS_ONLN))
         printf("  note: load average %.1f / %.1f (start / end) on %ld cores: other processes shared\n"
                "  the cores, so wall-clock rates, the scaling and the torch ratios are unreliable\n"

@@ -1,4 +1,4 @@
-/* pneumo-bench serve (issue 11 item 6): pneumo-serve driven over loopback by a
+/* pneumo-bench serve: pneumo-serve driven over loopback by a
  * small HTTP/1.1 client (one keep-alive connection per client thread), at 1, 4
  * and 16 concurrent clients, next to the library's own batch-inference img/s
  * measured in the same run on the same model and image.

@@ -4,7 +4,7 @@
  *   pneumo-bench serve [--model M | --size N] [--seconds S] [--quick] ...  (bench_serve.c)
  *   pneumo-bench --help
  *
- * Mode `data` (the input pipeline, issue 3):
+ * Mode `data` (the input pipeline):
  *   1. DIR/originals: decode + resize to N x N of every image (120 originals of
  *      up to ~2300x2000 px), one pass, no cache: the time of opening the dataset,
  *      which decodes every file once;

@@ -1,5 +1,5 @@
 #!/bin/sh
-# ABI check (issue 6 item 4): compare the built libpneumo.so with the committed
+# ABI check: compare the built libpneumo.so with the committed
 # baseline tests/abi/libpneumo.abi using abidiff (Debian abigail-tools).
 #
 #   passes   no change, or only additions (new functions, new enum constants

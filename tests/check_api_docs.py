@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""API reference check (issue 6 item 5), meson test 'api-docs' in suite 'abi'.
+"""API reference check, meson test 'api-docs' in suite 'abi'.
 
 Fails when
   1. docs/api.md is not what tests/gen_api_docs.py generates from the current

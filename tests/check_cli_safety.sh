@@ -1,5 +1,5 @@
 #!/bin/sh
-# The programs never lose a user's work (issue 12): options are checked and
+# The programs never lose a user's work: options are checked and
 # named, output paths are checked before training, an interrupted run keeps
 # the previous outputs and prints the command that resumes, --resume takes the
 # size from the checkpoint, and main-job.sh refuses a folder that is not there.

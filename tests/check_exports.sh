@@ -1,5 +1,5 @@
 #!/bin/sh
-# Exports of the shared library (issue 6 item 4):
+# Exports of the shared library:
 #   - every defined dynamic symbol starts with pneumo_ (hidden visibility and the
 #     linker version script lib/libpneumo.map keep internals out of the ABI);
 #   - every one of them carries the symbol version LIBPNEUMO_0 (the version

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Header hygiene (issue 6 item 3): every public header include/pneumo/*.h
+# Header hygiene: every public header include/pneumo/*.h
 # compiles on its own, first thing in a translation unit, as
 #   C11   with -std=c11   -pedantic-errors -Wall -Wextra -Werror (+ a few more)
 #   C++17 with -std=c++17 -pedantic-errors -Wall -Wextra -Werror (+ a few more)

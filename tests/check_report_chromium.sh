@@ -1,5 +1,5 @@
 #!/bin/sh
-# HTML reports (issue 4 item 5): pneumo-train --report-html and pneumo-evaluate
+# HTML reports: pneumo-train --report-html and pneumo-evaluate
 # --html on a small synthetic dataset, checked as text (self-contained, the
 # expected sections, 9 embedded images), then the training report rendered in
 # headless Chromium, whose screenshot must not be blank.

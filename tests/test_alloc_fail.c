@@ -1,4 +1,4 @@
-/* Allocation failure injection (issue 12), as SQLite tests it: for N = 1, 2,
+/* Allocation failure injection, as SQLite tests it: for N = 1, 2,
  * ... the N-th allocation the library makes during an operation fails
  * (pn_alloc_fail_nth, internal), until the operation runs without reaching N
  * allocations. Every run must return NOMEM or succeed, and leave the handles

@@ -1,4 +1,4 @@
-/* DICOM input (issue 19). Fixtures are made at run time: a small writer below
+/* DICOM input. Fixtures are made at run time: a small writer below
  * produces explicit VR little endian files from known source pixels, DCMTK's
  * command-line tools (dcmconv, dcmcjpeg, dcmcjpls, dcmcrle, dcmodify, img2dcm)
  * transcode them, and the expected 8-bit pixels are computed here from the

@@ -1,4 +1,4 @@
-/* Bounded memory and work on hostile input (issue 12): crafted images, model
+/* Bounded memory and work on hostile input: crafted images, model
  * files, checkpoints and JSON documents are parsed in a forked child that
  * reports its peak resident memory growth (getrusage ru_maxrss before and
  * after) and its CPU time, and both are checked against the bounds that
@@ -676,7 +676,7 @@ static void test_checkpoint(void **state)
     free(s.data);
 }
 
-/* Messages that wrap an earlier message (issue 12: "m.safetensors:
+/* Messages that wrap an earlier message ("m.safetensors:
  * m.safetensors: eep more than ..."): the earlier text must survive intact. */
 static void test_wrapped_messages(void **state)
 {

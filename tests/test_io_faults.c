@@ -1,4 +1,4 @@
-/* I/O faults and crashes during a save (issue 12). Through the internal hook
+/* I/O faults and crashes during a save. Through the internal hook
  * of lib/io/atomic_file.c, writes fail with ENOSPC or EIO at every point of a
  * model save, writes come back short, and fsync, close and rename fail: each
  * failure is an IO error naming the path, and the previous file stays

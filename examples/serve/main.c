@@ -1,4 +1,4 @@
-/* pneumo-serve: the diagnosis server (issue 11): the article's web app as an
+/* pneumo-serve: the diagnosis server: the article's web app as an
  * HTTP/1.1 service with a self-contained page, micro-batched inference and
  * Grad-CAM overlays. See docs/serving.md.
  *

@@ -1,4 +1,4 @@
-/* DICOM input (issue 19): detection, file meta information, bounded
+/* DICOM input: detection, file meta information, bounded
  * inflation of deflated datasets, a structural walk that bounds lengths and
  * sequence nesting before DCMTK sees the bytes, and the rendering of a decoded
  * frame to 8-bit gray (Modality LUT, VOI, MONOCHROME1 inversion, colour luma).

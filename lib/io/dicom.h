@@ -1,4 +1,4 @@
-/* DICOM input (issue 19), internal. dicom.c detects DICOM Part 10 files,
+/* DICOM input, internal. dicom.c detects DICOM Part 10 files,
  * reads their file meta information, inflates deflated datasets and walks the
  * dataset once to bound its lengths and sequence nesting before DCMTK (through
  * the C++ shim dicom_dcmtk.cc, built with -Ddicom=enabled or a found "auto")

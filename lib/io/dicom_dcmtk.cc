@@ -1,4 +1,4 @@
-// DCMTK shim for DICOM input (issue 19): parses a dataset that dicom.c has
+// DCMTK shim for DICOM input: parses a dataset that dicom.c has
 // already walked and bounded, checks that it is one single-frame image,
 // decompresses it with DCMTK's decoders and hands the samples (inside the
 // dataset, kept alive) and the rendering attributes over in a pn_dicom_frame.

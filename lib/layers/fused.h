@@ -1,4 +1,4 @@
-/* Conv2D + MaxPooling2D run as one unit (issue 5).
+/* Conv2D + MaxPooling2D run as one unit.
  *
  * When a Conv2D with a ReLU (or linear) activation feeds a MaxPooling2D whose
  * windows tile the conv output without overlap (pool size == strides, no

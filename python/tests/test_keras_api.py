@@ -1,4 +1,4 @@
-"""The Keras-like API (issue 17): fit/evaluate/predict on NumPy arrays,
+"""The Keras-like API: fit/evaluate/predict on NumPy arrays,
 Sequential and layer objects, model.layers, compile, load_model, Callback
 objects, the progress bar and uint8 input."""
 import io

@@ -1,4 +1,4 @@
-// Browser test of pneumo-serve's page (issue 11 item 5): headless Chromium
+// Browser test of pneumo-serve's page: headless Chromium
 // driven by playwright-core uploads a real X-ray through the page's file input,
 // sees the sentence, the probability and the Grad-CAM overlay, toggles the
 // overlay by keyboard, drops two more X-rays on the drop zone, saves a

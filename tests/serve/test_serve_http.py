@@ -1,4 +1,4 @@
-"""HTTP tests of pneumo-serve (issue 11 item 5), Python standard library only.
+"""HTTP tests of pneumo-serve, Python standard library only.
 
 Each test class trains a small model (pneumo-synth + pneumo-train at 96x96,
 one epoch: under a second), starts pneumo-serve on an ephemeral loopback port
