@@ -24,7 +24,7 @@ sys.path.insert(0, sys.argv[2])
 import pneumo  # noqa: E402
 import torch_load  # noqa: E402
 
-TOL = 1e-4  # of the map's maximum (the issue's bound)
+TOL = 1e-4  # of the map's maximum (the required bound)
 SIZE = 224  # chest_xray_224's native size: no resize in the way
 
 data = os.environ.get("PNEUMO_SHARED_DATA", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))

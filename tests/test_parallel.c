@@ -27,29 +27,7 @@ static char root[4096];
 /* Class 1 images carry a bright blob on noise; class 0 only noise. */
 static void write_split(const char *split, int per_class, uint64_t *rng)
 {
-    static const char *classes[2] = {"Normal", "Opacity"};
-    char path[4400];
-    pneumo_image *img = NULL;
-    snprintf(path, sizeof path, "%s/%s", root, split);
-    assert_int_equal(mkdir(path, 0755), 0);
-    assert_int_equal(pneumo_image_create(SIZE, SIZE, &img), PNEUMO_OK);
-    for (int c = 0; c < 2; c++) {
-        snprintf(path, sizeof path, "%s/%s/%s", root, split, classes[c]);
-        assert_int_equal(mkdir(path, 0755), 0);
-        for (int k = 0; k < per_class; k++) {
-            uint8_t *px = pneumo_image_pixels_mut(img);
-            int bx = 4 + (int)(tu_next(rng) % (SIZE - 8)), by = 4 + (int)(tu_next(rng) % (SIZE - 8));
-            for (int i = 0; i < SIZE * SIZE; i++)
-                px[i] = (uint8_t)(40 + tu_next(rng) % 80);
-            if (c)
-                for (int y = -2; y <= 2; y++)
-                    for (int x = -2; x <= 2; x++)
-                        px[(by + y) * SIZE + bx + x] = 250;
-            snprintf(path, sizeof path, "%s/%s/%s/img_%03d.png", root, split, classes[c], k);
-            assert_int_equal(pneumo_image_save_png(img, path), PNEUMO_OK);
-        }
-    }
-    pneumo_image_destroy(img);
+    tu_write_blob_split(root, split, SIZE, per_class, rng);
 }
 
 static int setup(void **state)

@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <dirent.h>
 
+#include "pneumo/pneumo.h"
+
 uint64_t tu_next(uint64_t *state)
 {
     uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
@@ -79,4 +81,31 @@ int tu_count_entries(const char *dir, int *has_tmp)
     }
     closedir(d);
     return n;
+}
+
+void tu_write_blob_split(const char *root, const char *split, int side, int per_class, uint64_t *rng)
+{
+    static const char *classes[2] = {"Normal", "Opacity"};
+    char path[4400];
+    pneumo_image *img = NULL;
+    snprintf(path, sizeof path, "%s/%s", root, split);
+    assert_int_equal(mkdir(path, 0755), 0);
+    assert_int_equal(pneumo_image_create(side, side, &img), PNEUMO_OK);
+    for (int c = 0; c < 2; c++) {
+        snprintf(path, sizeof path, "%s/%s/%s", root, split, classes[c]);
+        assert_int_equal(mkdir(path, 0755), 0);
+        for (int k = 0; k < per_class; k++) {
+            uint8_t *px = pneumo_image_pixels_mut(img);
+            int bx = 4 + (int)(tu_next(rng) % (uint64_t)(side - 8)), by = 4 + (int)(tu_next(rng) % (uint64_t)(side - 8));
+            for (int i = 0; i < side * side; i++)
+                px[i] = (uint8_t)(40 + tu_next(rng) % 80);
+            if (c)
+                for (int y = -2; y <= 2; y++)
+                    for (int x = -2; x <= 2; x++)
+                        px[(by + y) * side + bx + x] = 250;
+            snprintf(path, sizeof path, "%s/%s/%s/img_%03d.png", root, split, classes[c], k);
+            assert_int_equal(pneumo_image_save_png(img, path), PNEUMO_OK);
+        }
+    }
+    pneumo_image_destroy(img);
 }

@@ -30,4 +30,9 @@ char *tu_join(const char *dir, const char *name);
  * tells whether any is an atomic save's leftover "*.tmp.*" file. */
 int tu_count_entries(const char *dir, int *has_tmp);
 
+/* Write root/split/{Normal,Opacity}/img_NNN.png: per_class side x side
+ * grayscale PNGs of noise, class 1 (Opacity) with a bright 5x5 blob, drawn
+ * from *rng (the same state gives the same images). */
+void tu_write_blob_split(const char *root, const char *split, int side, int per_class, uint64_t *rng);
+
 #endif
