@@ -75,20 +75,6 @@ static int usage(FILE *f)
     return f == stdout ? 0 : 2;
 }
 
-/* The label of class `cls` as the article prints it: "PNEUMONIA" -> "Pneumonia". */
-static void display_name(const pneumo_model *m, int32_t cls, char *out, size_t size)
-{
-    const char *name = pneumo_model_class_name(m, cls);
-    int lower = 0;
-    snprintf(out, size, "%s", name ? name : "?");
-    for (const char *q = out; *q; q++)
-        lower |= *q >= 'a' && *q <= 'z';
-    if (!lower)
-        for (char *q = out + 1; *q; q++)
-            if (*q >= 'A' && *q <= 'Z')
-                *q = (char)(*q - 'A' + 'a');
-}
-
 /* DIR/<base name of path>.gradcam.png, or DIR/<base name>.<k>.gradcam.png when
  * an earlier image of this run had the same base name (a/x.png, b/x.png). */
 static void heatmap_path(const char *dir, char **argv, int first, int i, char *out, size_t size)
@@ -188,7 +174,7 @@ int main(int argc, char **argv)
             continue;
         }
         pneumo_image_destroy(img);
-        display_name(m, cls, label, sizeof label);
+        pneumo_model_class_label(m, cls, label, sizeof label, NULL);
         if (json) {
             printf("{\"file\": ");
             json_string(path);

@@ -231,10 +231,22 @@ static void test_sentence(void **state)
     assert_int_equal(pneumo_model_diagnosis_sentence(m, 0.7f, buf, sizeof buf, NULL, &label), PNEUMO_OK);
     assert_int_equal(label, 0);
     assert_string_equal(buf, "I am 30.00% percent confirmed that this is a Normal case");
+    /* the labels the sentence uses, also on their own */
+    assert_int_equal(pneumo_model_class_label(m, 1, buf, sizeof buf, &needed), PNEUMO_OK);
+    assert_string_equal(buf, "Pneumonia");
+    assert_int_equal(needed, strlen("Pneumonia"));
+    assert_int_equal(pneumo_model_class_label(m, 0, buf, sizeof buf, NULL), PNEUMO_OK);
+    assert_string_equal(buf, "Normal");
+    assert_int_equal(pneumo_model_class_label(m, 2, buf, sizeof buf, NULL), PNEUMO_ERR_INVALID_ARG);
     /* names with lower-case letters are kept as given */
     assert_int_equal(pneumo_model_set_class_names(m, 2, names), PNEUMO_OK);
     assert_int_equal(pneumo_model_diagnosis_sentence(m, 0.9f, buf, sizeof buf, NULL, NULL), PNEUMO_OK);
     assert_string_equal(buf, "I am 90.00% percent confirmed that this is a Opacity case");
+    {
+        char name[PNEUMO_CLASS_NAME_MAX + 1];
+        assert_int_equal(pneumo_model_class_label(m, 0, name, sizeof name, NULL), PNEUMO_OK);
+        assert_string_equal(name, "Normal");
+    }
     /* truncation is snprintf's, and needed tells the full length */
     assert_int_equal(pneumo_model_diagnosis_sentence(m, 0.9f, small, sizeof small, &needed, NULL), PNEUMO_OK);
     assert_string_equal(small, "I am 90");

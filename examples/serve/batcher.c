@@ -152,20 +152,6 @@ static int prepare(worker *w, serve_job *job, pneumo_image **out, float *dst)
     return 0;
 }
 
-/* The label as pneumo-diagnose prints it: an all-capitals class name is
- * capitalised ("PNEUMONIA" -> "Pneumonia"), any other is kept. */
-static void display_name(const char *name, char *buf, size_t size)
-{
-    int lower = 0;
-    snprintf(buf, size, "%s", name ? name : "?");
-    for (const char *q = buf; *q; q++)
-        lower |= *q >= 'a' && *q <= 'z';
-    if (!lower)
-        for (char *q = buf + 1; *q; q++)
-            if (*q >= 'A' && *q <= 'Z')
-                *q = (char)(*q - 'A' + 'a');
-}
-
 /* Append the "heatmap" object (overlay PNG in base64) for one image; 0, or -1 with the library's message. */
 static int append_heatmap(worker *w, const pneumo_image *img, strbuf *sb, double *ms)
 {
@@ -202,7 +188,7 @@ static void answer_diagnosis(worker *w, serve_job *job, const pneumo_image *img,
         answer_error(job, 500, pneumo_last_error());
         return;
     }
-    display_name(pneumo_model_class_name(w->model, cls), label, sizeof label);
+    pneumo_model_class_label(w->model, cls, label, sizeof label, NULL);
     strbuf sb;
     sb_init(&sb);
     sb_puts(&sb, "{\"label\": ");

@@ -94,6 +94,13 @@ PNEUMO_API const char *pneumo_model_class_name(const pneumo_model *m, int32_t in
 PNEUMO_API pneumo_status pneumo_model_set_class_names(pneumo_model *m, int32_t count,
                                                       const char *const *names);
 
+/** Class `index`'s name as the diagnosis prints it: a name without
+ *  lower-case letters is capitalised ("PNEUMONIA" -> "Pneumonia"), any other
+ *  is kept as given. Written into buf as pneumo_model_info_json() does.
+ *  Errors: INVALID_ARG (NULL model, index out of range). */
+PNEUMO_API pneumo_status pneumo_model_class_label(const pneumo_model *m, int32_t index, char *buf,
+                                                  size_t size, size_t *needed);
+
 /** Operating threshold: a probability of class 1 at or above it is class 1
  *  (the article's "p >= 0.5"). Default 0.5. */
 PNEUMO_API float pneumo_model_threshold(const pneumo_model *m);
@@ -131,8 +138,8 @@ PNEUMO_API pneumo_status pneumo_youden_threshold(const float *probs, const float
 /** The sentence the article's web app prints for a probability p of class 1
  *  against the model's threshold: "I am 97.31% percent confirmed that this is
  *  a Pneumonia case" (p >= threshold: 100 * p, class 1's name) or "... that this
- *  is a Normal case" (100 * (1 - p), class 0's name). Class names are shown
- *  capitalised ("PNEUMONIA" -> "Pneumonia"). Written into buf as
+ *  is a Normal case" (100 * (1 - p), class 0's name), each name as
+ *  pneumo_model_class_label() shows it. Written into buf as
  *  pneumo_model_info_json() does; *label (may be NULL) receives the class.
  *  Errors: INVALID_ARG (NULL model, p outside [0, 1]). */
 PNEUMO_API pneumo_status pneumo_model_diagnosis_sentence(const pneumo_model *m, float p, char *buf,

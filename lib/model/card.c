@@ -384,12 +384,41 @@ done:
 
 /* ---- the article's sentence ---------------------------------------------- */
 
+/* The display form of a class name (pneumo_model_class_label). */
+static void display_name(const char *src, char *name, size_t size)
+{
+    int has_lower = 0;
+    snprintf(name, size, "%s", src);
+    for (const char *q = src; *q; q++)
+        has_lower |= islower((unsigned char)*q) != 0;
+    if (!has_lower)
+        for (size_t i = 1; name[i]; i++)
+            name[i] = (char)tolower((unsigned char)name[i]);
+}
+
+pneumo_status pneumo_model_class_label(const pneumo_model *m, int32_t index, char *buf, size_t size,
+                                       size_t *needed)
+{
+    const char *fn = "pneumo_model_class_label";
+    char name[PNEUMO_CLASS_NAME_MAX + 1];
+    pn_buf b;
+    if (!m)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: model is NULL", fn);
+    if (!pneumo_model_class_name(m, index))
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: class %d outside 0..1", fn, index);
+    if (!buf && size)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: buf is NULL with size %zu", fn, size);
+    display_name(m->card.class_names[index], name, sizeof name);
+    pn_buf_init(&b);
+    pn_buf_append(&b, name, strlen(name));
+    return pn_buf_export(&b, buf, size, needed, fn);
+}
+
 pneumo_status pneumo_model_diagnosis_sentence(const pneumo_model *m, float p, char *buf, size_t size,
                                               size_t *needed, int32_t *label)
 {
     const char *fn = "pneumo_model_diagnosis_sentence";
     char name[PNEUMO_CLASS_NAME_MAX + 1];
-    const char *src;
     int32_t cls;
     double pct;
     pn_buf b;
@@ -402,17 +431,7 @@ pneumo_status pneumo_model_diagnosis_sentence(const pneumo_model *m, float p, ch
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: buf is NULL with size %zu", fn, size);
     cls = p >= m->card.threshold ? 1 : 0;
     pct = cls ? 100.0 * (double)p : 100.0 * (1.0 - (double)p);
-    src = m->card.class_names[cls];
-    /* "PNEUMONIA" -> "Pneumonia"; names with lower-case letters stay as given */
-    snprintf(name, sizeof name, "%s", src);
-    {
-        int has_lower = 0;
-        for (const char *q = src; *q; q++)
-            has_lower |= islower((unsigned char)*q) != 0;
-        if (!has_lower)
-            for (size_t i = 1; name[i]; i++)
-                name[i] = (char)tolower((unsigned char)name[i]);
-    }
+    display_name(m->card.class_names[cls], name, sizeof name);
     pn_buf_init(&b);
     pn_buf_printf(&b, "I am %.2f%% percent confirmed that this is a %s case", pct, name);
     st = pn_buf_export(&b, buf, size, needed, fn);

@@ -247,6 +247,7 @@ _PROTOTYPES = {
     "pneumo_model_set_preprocessing": (st, [P, ptr(S.Preprocessing)]),
     "pneumo_model_num_classes": (i32, [P]),
     "pneumo_model_class_name": (cstr, [P, i32]),
+    "pneumo_model_class_label": (st, [P, i32, ctypes.c_char_p, sz, ptr(sz)]),
     "pneumo_model_set_class_names": (st, [P, i32, ptr(cstr)]),
     "pneumo_model_threshold": (f32, [P]),
     "pneumo_model_set_threshold": (st, [P, f32]),

@@ -713,9 +713,7 @@ class Model(L.Handle):
         with self._lock:
             sentence = L.fetch_string("pneumo_model_diagnosis_sentence", self.handle, c_float(p),
                                       _extra=(byref(label),))
-            name = self.class_names[label.value]
-        if name.upper() == name:
-            name = name[:1] + name[1:].lower()
+            name = L.fetch_string("pneumo_model_class_label", self.handle, label.value)
         return p, name, sentence
 
     # --- serving: clones and the model card ------------------------------------------
