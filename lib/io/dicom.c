@@ -80,6 +80,18 @@ static int long_vr(const uint8_t *vr)
     return 0;
 }
 
+/* One of the standard's VRs (PS3.5 6.2). An unknown code is refused: DCMTK
+ * would read it with another header layout than the walk below assumes, and
+ * so a length the walk never checked. */
+static int known_vr(const uint8_t *vr)
+{
+    static const char vrs[] = "AEASATCSDADSDTFDFLISLOLTOBODOFOLOVOWPNSHSLSQSSSTSVTMUCUIULUNURUSUTUV";
+    for (size_t i = 0; i + 1 < sizeof vrs; i += 2)
+        if (vr[0] == (uint8_t)vrs[i] && vr[1] == (uint8_t)vrs[i + 1])
+            return 1;
+    return 0;
+}
+
 /* ---- file meta information ---- */
 
 typedef struct dicom_meta {
@@ -104,7 +116,7 @@ static pneumo_status read_meta(const uint8_t *data, size_t size, const char *lab
         uint16_t element = rd16(data + pos + 2, 0);
         const uint8_t *vr = data + pos + 4;
         uint32_t len;
-        if (vr[0] < 'A' || vr[0] > 'Z' || vr[1] < 'A' || vr[1] > 'Z')
+        if (!known_vr(vr))
             return pn_error(PNEUMO_ERR_FORMAT,
                             "%s: DICOM file meta element (0002,%04X) at byte %zu has no "
                             "explicit VR", label, element, pos);
@@ -363,6 +375,8 @@ static pneumo_status walk_elements(walk *w, coding c, size_t pos, size_t end, in
             pos += 8;
         } else {
             const uint8_t *vr = w->data + pos + 4;
+            if (!known_vr(vr))
+                return walk_bad(w, pos, "unknown value representation");
             sq = vr[0] == 'S' && vr[1] == 'Q';
             un = vr[0] == 'U' && vr[1] == 'N';
             if (long_vr(vr)) {
