@@ -891,11 +891,14 @@ class Model(L.Handle):
         return _step_dict(r)
 
     def _optimizer(self, optimizer):
-        if optimizer is not None:
-            self.optimizer = optimizer
-        elif self.optimizer is None or self.optimizer.closed:
-            self.optimizer = Adam()
-        return self.optimizer
+        # under the model's lock: two threads training one model must not
+        # each create the first Adam and step different optimizers
+        with self._lock:
+            if optimizer is not None:
+                self.optimizer = optimizer
+            elif self.optimizer is None or self.optimizer.closed:
+                self.optimizer = Adam()
+            return self.optimizer
 
     def compile(self, optimizer="adam", loss="binary_crossentropy", metrics=None):
         """Keras' compile(): sets the optimizer ('adam', 'sgd' or an Optimizer;
