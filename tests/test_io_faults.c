@@ -7,7 +7,7 @@
  * always exactly one of the two models and loads, and a later save removes the
  * killed child's temporary file. */
 #include "testutil.h"
-#include "io/atomic_file.h"
+#include "core/atomic_file.h"
 #include "pneumo/image.h"
 #include "pneumo/image_write.h"
 #include "pneumo/model.h"

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/json.h"
+#include "format/json.h"
 
 /* ---- helpers ---------------------------------------------------------------- */
 

@@ -12,9 +12,9 @@
 
 #include "pneumo/image_write.h"
 
-#include "io/atomic_file.h"
-#include "io/font5x7.h"
-#include "io/image_internal.h"
+#include "core/atomic_file.h"
+#include "font5x7.h"
+#include "image/image_internal.h"
 
 /* ---- helpers ------------------------------------------------------------------ */
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/protobuf.h"
+#include "format/protobuf.h"
 #include "pneumo/interop.h"
 
 static void expect_bytes(const pn_pb *b, const uint8_t *want, size_t n)

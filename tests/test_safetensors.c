@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "io/json.h"
-#include "io/safetensors.h"
+#include "format/json.h"
+#include "format/safetensors.h"
 
 /* ---- fixtures ---------------------------------------------------------------- */
 

@@ -15,7 +15,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "data/dataset_internal.h"
-#include "io/image_internal.h"
+#include "image/image_internal.h"
 
 /* ------------------------------------------------------------------------ */
 /* Small growable containers (used only while opening).                      */

@@ -12,9 +12,9 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "io/atomic_file.h"
-#include "io/json.h"
-#include "io/protobuf.h"
+#include "core/atomic_file.h"
+#include "format/json.h"
+#include "format/protobuf.h"
 #include "model/model.h"
 #include "pneumo/interop.h"
 #include "pneumo/version.h"

@@ -2,7 +2,7 @@
 #ifndef PN_MODEL_MODEL_H
 #define PN_MODEL_MODEL_H
 
-#include "io/json.h"
+#include "format/json.h"
 #include "layers/layer.h"
 
 #define PN_MAX_THREADS 64

@@ -5,8 +5,8 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "io/atomic_file.h"
-#include "io/json.h"
+#include "core/atomic_file.h"
+#include "format/json.h"
 #include "train/fit_internal.h"
 
 pneumo_status pn_history_new(pneumo_history **out)

@@ -1,6 +1,6 @@
 /* Protocol Buffers wire-format writer (see protobuf.h). */
 #include "core/alloc.h"
-#include "io/protobuf.h"
+#include "format/protobuf.h"
 
 #include <stdlib.h>
 #include <string.h>

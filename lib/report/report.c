@@ -7,12 +7,12 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "io/atomic_file.h"
-#include "io/json.h"
+#include "core/atomic_file.h"
+#include "format/json.h"
 #include "pneumo/image_write.h"
 #include "pneumo/metrics.h"
 #include "pneumo/report.h"
-#include "train/svg.h"
+#include "report/svg.h"
 
 typedef struct rp_eval {
     char *name;

@@ -1,6 +1,6 @@
 /* Atomic file replacement (temporary file, fsync, rename, fsync directory);
  * see atomic_file.h. */
-#include "io/atomic_file.h"
+#include "core/atomic_file.h"
 
 #include "core/alloc.h"
 #include "core/error.h"

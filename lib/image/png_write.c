@@ -8,8 +8,8 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "io/atomic_file.h"
-#include "io/image_internal.h"
+#include "core/atomic_file.h"
+#include "image/image_internal.h"
 
 #include <setjmp.h>
 #include <stdio.h>
@@ -18,7 +18,7 @@
 
 #include <png.h>
 
-#include "io/png_jmp.h"
+#include "image/png_jmp.h"
 
 struct pn_png_wctx {
     pn_png_jmp err;

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "io/json.h"
+#include "format/json.h"
 #include "pneumo/common.h"
 
 #define PN_ST_MAX_NDIM 4

@@ -1,8 +1,8 @@
 /* safetensors reader and atomic writer; see safetensors.h for the layout. */
-#include "io/safetensors.h"
+#include "format/safetensors.h"
 #include "core/alloc.h"
 
-#include "io/atomic_file.h"
+#include "core/atomic_file.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,9 +1,9 @@
 /* Image object, limits, format sniffing, file reading and gray conversion. */
-#include "io/image_internal.h"
+#include "image/image_internal.h"
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "io/dicom.h"
+#include "image/dicom.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* Strict JSON parser and writer helpers; see json.h for the contract. */
-#include "io/json.h"
+#include "format/json.h"
 #include "core/alloc.h"
 
 #include <errno.h>
