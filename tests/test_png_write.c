@@ -13,6 +13,7 @@
 #include "pneumo/image_write.h"
 
 #include "core/atomic_file.h"
+#include "core/file.h"
 #include "font5x7.h"
 #include "image/image_internal.h"
 

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/file.h"
 #include "format/json.h"
 #include "format/safetensors.h"
 
@@ -114,7 +115,7 @@ static void test_save_load_round_trip(void **state)
 
     uint8_t *bytes = NULL;
     size_t size = 0;
-    assert_int_equal(pn_read_whole_file(path, 1 << 20, &bytes, &size), PNEUMO_OK);
+    assert_int_equal(pn_read_file(path, 1 << 20, &bytes, &size), PNEUMO_OK);
     pn_st_file *f = NULL;
     assert_int_equal(pn_safetensors_parse(bytes, size, path, &f), PNEUMO_OK);
     check_matches_sample(f, &s);
@@ -263,7 +264,7 @@ static void test_save_replaces_existing_file(void **state)
 
     uint8_t *bytes = NULL;
     size_t size = 0;
-    assert_int_equal(pn_read_whole_file(path, 1 << 20, &bytes, &size), PNEUMO_OK);
+    assert_int_equal(pn_read_file(path, 1 << 20, &bytes, &size), PNEUMO_OK);
     pn_st_file *f = NULL;
     assert_int_equal(pn_safetensors_parse(bytes, size, path, &f), PNEUMO_OK);
     check_matches_sample(f, &s);
@@ -272,7 +273,7 @@ static void test_save_replaces_existing_file(void **state)
 
     /* a second save over it also works, with different content */
     assert_int_equal(pn_safetensors_save(path, NULL, 0, s.tensors + 1, 1), PNEUMO_OK);
-    assert_int_equal(pn_read_whole_file(path, 1 << 20, &bytes, &size), PNEUMO_OK);
+    assert_int_equal(pn_read_file(path, 1 << 20, &bytes, &size), PNEUMO_OK);
     assert_int_equal(pn_safetensors_parse(bytes, size, path, &f), PNEUMO_OK);
     assert_int_equal(pn_st_count(f), 1);
     assert_string_equal(pn_st_name(f, 0), "conv2d/bias");
@@ -323,35 +324,35 @@ static void test_read_whole_file(void **state)
     size_t size = 1;
 
     write_file(path, "", 0);
-    assert_int_equal(pn_read_whole_file(path, 100, &data, &size), PNEUMO_OK);
+    assert_int_equal(pn_read_file(path, 100, &data, &size), PNEUMO_OK);
     assert_non_null(data);
     assert_int_equal(size, 0);
     free(data);
 
     write_file(path, "0123456789", 10);
-    assert_int_equal(pn_read_whole_file(path, 10, &data, &size), PNEUMO_OK);
+    assert_int_equal(pn_read_file(path, 10, &data, &size), PNEUMO_OK);
     assert_int_equal(size, 10);
     assert_memory_equal(data, "0123456789", 10);
     free(data);
-    assert_int_equal(pn_read_whole_file(path, 9, &data, &size), PNEUMO_ERR_LIMIT);
+    assert_int_equal(pn_read_file(path, 9, &data, &size), PNEUMO_ERR_LIMIT);
     assert_null(data);
     assert_non_null(strstr(pneumo_last_error(), path));
 
     /* a directory */
-    assert_int_equal(pn_read_whole_file(dir, 100, &data, &size), PNEUMO_ERR_IO);
+    assert_int_equal(pn_read_file(dir, 100, &data, &size), PNEUMO_ERR_IO);
     assert_non_null(strstr(pneumo_last_error(), "directory"));
     /* a FIFO must be refused without blocking */
     char *fifo = tu_join(dir, "fifo");
     assert_int_equal(mkfifo(fifo, 0600), 0);
-    assert_int_equal(pn_read_whole_file(fifo, 100, &data, &size), PNEUMO_ERR_IO);
+    assert_int_equal(pn_read_file(fifo, 100, &data, &size), PNEUMO_ERR_IO);
     assert_non_null(strstr(pneumo_last_error(), "not a regular file"));
     unlink(fifo);
     free(fifo);
     /* a device */
-    assert_int_equal(pn_read_whole_file("/dev/null", 100, &data, &size), PNEUMO_ERR_IO);
+    assert_int_equal(pn_read_file("/dev/null", 100, &data, &size), PNEUMO_ERR_IO);
     /* missing: names the path and the errno text */
     char *missing = tu_join(dir, "missing");
-    assert_int_equal(pn_read_whole_file(missing, 100, &data, &size), PNEUMO_ERR_IO);
+    assert_int_equal(pn_read_file(missing, 100, &data, &size), PNEUMO_ERR_IO);
     assert_non_null(strstr(pneumo_last_error(), missing));
     assert_non_null(strstr(pneumo_last_error(), strerror(ENOENT)));
     free(missing);

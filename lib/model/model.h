@@ -32,7 +32,8 @@ struct pneumo_model {
     pn_dims input;
 
     pn_layer *layers;
-    int32_t nlayers, layers_cap;
+    int32_t nlayers;
+    size_t layers_cap;
 
     /* All parameters in one aligned arena, each tensor starting on a 64-byte
      * boundary (padding stays zero), gradients in a twin arena. Optimizers
@@ -67,7 +68,7 @@ struct pneumo_model {
     /* Threads: a pool per model, created on first use with `threads` workers
      * (0 until set: online cores). */
     int32_t threads;
-    struct pn_pool *pool;
+    struct pn_threadpool *pool;
     float *thread_grads;         /* (threads - 1) x thread_grads_stride floats */
 
     /* Benchmark hook (pneumo-bench's per-layer times): called before (end 0)

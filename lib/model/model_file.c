@@ -9,6 +9,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/file.h"
 #include "core/tensor.h"
 #include "format/json.h"
 #include "format/safetensors.h"
@@ -621,7 +622,7 @@ pneumo_status pn_model_load_extra(const char *path, pneumo_model **model, pneumo
         *opt = NULL;
     if (!path || !model)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_model_load: %s is NULL", path ? "model" : "path");
-    st = pn_read_whole_file(path, MAX_MODEL_FILE, &data, &size);
+    st = pn_read_file(path, MAX_MODEL_FILE, &data, &size);
     if (st != PNEUMO_OK)
         return st;
     st = pn_model_load_labeled(data, size, path, model, opt, extra_key, extra_value);

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "format/json.h"
+#include "core/buf.h"
 
 /* v with `decimals` digits after the point, as printf("%.*f") rounds it, but
  * always with '.' whatever LC_NUMERIC says. Non-finite values give "nan"/"inf". */
