@@ -4,6 +4,7 @@
 
 #include "kernels/cpu.h"
 #include "kernels/tiers.h"
+#include "pneumo/common.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -166,3 +167,5 @@ const pn_kernels *pn_kernels_get(void)
     pthread_once(&cpu_once, cpu_init);
     return selected_table;
 }
+
+const char *pneumo_kernel_isa(void) { return pn_kernels_get()->isa; }
