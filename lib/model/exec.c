@@ -262,16 +262,13 @@ static pneumo_status run_layer(layer_job *j)
     return PNEUMO_OK;
 }
 
-/* run_layer, announced to the benchmark hook when one is set. */
+/* run_layer, announced by pn_model_step_event. */
 static pneumo_status run_step(layer_job *j, int32_t first, int32_t last)
 {
-    pneumo_model *m = j->m;
     pneumo_status st;
-    if (m->step_hook)
-        m->step_hook(m->step_hook_ctx, first, last, j->backward, 0);
+    pn_model_step_event(j->m, first, last, j->backward, 0);
     st = run_layer(j);
-    if (m->step_hook)
-        m->step_hook(m->step_hook_ctx, first, last, j->backward, 1);
+    pn_model_step_event(j->m, first, last, j->backward, 1);
     return st;
 }
 
@@ -281,8 +278,6 @@ static const pn_kernels *model_kernels(const pneumo_model *m)
 {
     return m->kernels ? m->kernels : pn_kernels_get();
 }
-
-void pn_model_set_kernels(pneumo_model *m, const pn_kernels *k) { m->kernels = k; }
 
 static pneumo_status forward(pneumo_model *m, int32_t n, const float *x, int training, int logits)
 {

@@ -71,11 +71,6 @@ struct pneumo_model {
     struct pn_threadpool *pool;
     float *thread_grads;         /* (threads - 1) x thread_grads_stride floats */
 
-    /* Benchmark hook (pneumo-bench's per-layer times): called before (end 0)
-     * and after (end 1) each step of a pass, a step being layers first..last
-     * (a fused pair is one step). NULL in normal use. */
-    void (*step_hook)(void *ctx, int32_t first, int32_t last, int backward, int end);
-    void *step_hook_ctx;
     int64_t thread_grads_stride;
 
     pn_card card;
@@ -146,8 +141,11 @@ void pn_model_free_batch(pneumo_model *m);
  * results are the same (tests compare them). */
 void pn_model_set_fusion(pneumo_model *m, int on);
 
-/* Run this model with kernel table k (NULL: the process default); tests
- * compare ISA tiers with it. */
-void pn_model_set_kernels(pneumo_model *m, const struct pn_kernels *k);
+/* Called before (end 0) and after (end 1) each step of a pass, a step being
+ * layers first..last (a fused pair is one step). In the shared library this is
+ * the no-op of model/step_event.c; the internal static library has
+ * model/test_hooks.c instead, where pneumo-bench times the steps. */
+void pn_model_step_event(const pneumo_model *m, int32_t first, int32_t last, int backward,
+                         int end);
 
 #endif
