@@ -1,5 +1,5 @@
 /* I/O faults and crashes during a save. Through the internal hook
- * of lib/io/atomic_file.c, writes fail with ENOSPC or EIO at every point of a
+ * of lib/core/atomic_file.c, writes fail with ENOSPC or EIO at every point of a
  * model save, writes come back short, and fsync, close and rename fail: each
  * failure is an IO error naming the path, and the previous file stays
  * byte-identical with no temporary file left. Then a child saving two models

@@ -1,4 +1,4 @@
-/* Tests for the protobuf wire-format writer (lib/io/protobuf.c) against the
+/* Tests for the protobuf wire-format writer (lib/format/protobuf.c) against the
  * encodings of protobuf.dev/programming-guides/encoding, and for the argument
  * checks of the ONNX export built on it (lib/interop/onnx_export.c; the graph
  * itself is checked by onnx.checker and ONNX Runtime in tests/check_onnx.py). */

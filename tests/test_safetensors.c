@@ -1,4 +1,4 @@
-/* Tests for the safetensors reader/writer (lib/io/safetensors.c). */
+/* Tests for the safetensors reader/writer (lib/format/safetensors.c). */
 #include "testutil.h"
 
 #include <dirent.h>

@@ -1,4 +1,4 @@
-/* Internal helpers of the HTML report (lib/train/report.c): locale-independent
+/* Internal helpers of the HTML report (lib/report/report.c): locale-independent
  * number text, HTML escaping, base64, and inline SVG line charts.
  *
  * Everything appends to a pn_buf (io/json.h); like the rest of pn_buf, a failed
