@@ -313,55 +313,6 @@ static void test_failed_save_leaves_destination(void **state)
     rmdir(dir);
 }
 
-/* ---- whole-file reading ------------------------------------------------------ */
-
-static void test_read_whole_file(void **state)
-{
-    (void)state;
-    const char *dir = tu_tmpdir();
-    char *path = tu_join(dir, "f.bin");
-    uint8_t *data = NULL;
-    size_t size = 1;
-
-    write_file(path, "", 0);
-    assert_int_equal(pn_read_file(path, 100, &data, &size), PNEUMO_OK);
-    assert_non_null(data);
-    assert_int_equal(size, 0);
-    free(data);
-
-    write_file(path, "0123456789", 10);
-    assert_int_equal(pn_read_file(path, 10, &data, &size), PNEUMO_OK);
-    assert_int_equal(size, 10);
-    assert_memory_equal(data, "0123456789", 10);
-    free(data);
-    assert_int_equal(pn_read_file(path, 9, &data, &size), PNEUMO_ERR_LIMIT);
-    assert_null(data);
-    assert_non_null(strstr(pneumo_last_error(), path));
-
-    /* a directory */
-    assert_int_equal(pn_read_file(dir, 100, &data, &size), PNEUMO_ERR_IO);
-    assert_non_null(strstr(pneumo_last_error(), "directory"));
-    /* a FIFO must be refused without blocking */
-    char *fifo = tu_join(dir, "fifo");
-    assert_int_equal(mkfifo(fifo, 0600), 0);
-    assert_int_equal(pn_read_file(fifo, 100, &data, &size), PNEUMO_ERR_IO);
-    assert_non_null(strstr(pneumo_last_error(), "not a regular file"));
-    unlink(fifo);
-    free(fifo);
-    /* a device */
-    assert_int_equal(pn_read_file("/dev/null", 100, &data, &size), PNEUMO_ERR_IO);
-    /* missing: names the path and the errno text */
-    char *missing = tu_join(dir, "missing");
-    assert_int_equal(pn_read_file(missing, 100, &data, &size), PNEUMO_ERR_IO);
-    assert_non_null(strstr(pneumo_last_error(), missing));
-    assert_non_null(strstr(pneumo_last_error(), strerror(ENOENT)));
-    free(missing);
-
-    unlink(path);
-    free(path);
-    rmdir(dir);
-}
-
 /* ---- rejection of malformed files ---------------------------------------------- */
 
 static pneumo_status parse_bytes(const uint8_t *data, size_t size)
@@ -649,7 +600,6 @@ int main(void)
         cmocka_unit_test(test_save_into_missing_directory),
         cmocka_unit_test(test_save_replaces_existing_file),
         cmocka_unit_test(test_failed_save_leaves_destination),
-        cmocka_unit_test(test_read_whole_file),
         cmocka_unit_test(test_truncation_at_every_length),
         cmocka_unit_test(test_bad_header_length),
         cmocka_unit_test(test_rejection_table),
