@@ -474,11 +474,7 @@ static void warn_fallbacks(const pn_layer *l, int batch, int fused_pool)
     pn_conv2d_shape cs;
     if (l->kind != PN_LAYER_CONV2D)
         return;
-    cs.n = batch;
-    cs.ih = l->in.h, cs.iw = l->in.w, cs.ic = l->in.c;
-    cs.oh = l->out.h, cs.ow = l->out.w, cs.oc = l->out.c;
-    cs.kh = l->kh, cs.kw = l->kw, cs.sh = l->sh, cs.sw = l->sw;
-    cs.pad_top = l->pad_top, cs.pad_left = l->pad_left;
+    pn_conv2d_shape_of(l, batch, &cs);
     /* a fused block on a fast shape runs the pooled-gradient kernels, which
      * then cover it; otherwise the layer uses conv2d_bwd_data */
     if (fused_pool && pn_pool2_bwd_fast(&cs))
