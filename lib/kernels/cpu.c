@@ -136,12 +136,6 @@ unsigned pn_cpu_flags(void)
     return cpu_flags;
 }
 
-unsigned pn_cpu_flags_selected(void)
-{
-    pthread_once(&cpu_once, cpu_init);
-    return cpu_selected;
-}
-
 const char *pn_cpu_flags_name(unsigned flags)
 {
     const char *name = tier_list[0].name;
