@@ -12,7 +12,7 @@
  * object instead of the table (progress goes to stderr).
  *
  * The per-layer times call each layer's forward/backward exactly as
- * lib/model/train.c does (same pn_run settings, Conv2D + MaxPooling2D pairs
+ * lib/model/exec.c does (same pn_run settings, Conv2D + MaxPooling2D pairs
  * fused where the model's plan fuses them, the batch split by samples over the
  * model's thread pool, private gradient sums added up afterwards), so this
  * program links the internal static library (libpneumo_internal) and includes
@@ -38,10 +38,13 @@
 #include "layers/fused.h"
 #include "layers/layer.h"
 #include "model/model.h"
+#include "model/test_hooks.h"
 
 #define PROG "pneumo-bench"
 #define MAX_LAYERS 32
 
+/* Where `meson install` puts bench_torch.py (an installed path, never the
+ * source tree's); the build tree has a copy next to the pneumo-bench binary. */
 #ifndef BENCH_TORCH_SCRIPT
 #define BENCH_TORCH_SCRIPT "bench_torch.py"
 #endif
@@ -412,7 +415,7 @@ static int time_training(const bench_opts *o, const train_data *d, int threads, 
 /* Per-layer times: the model announces every step of its passes (a layer,   */
 /* or a Conv2D + MaxPooling2D pair it runs fused) to a hook in lib/model;    */
 /* whole training steps run and each step's share is timed there, so the     */
-/* times are of exactly what train.c does, with the model's threads.         */
+/* times are of exactly what exec.c does, with the model's threads.         */
 
 #define MAX_REPS 8
 
@@ -471,11 +474,7 @@ static void warn_fallbacks(const pn_layer *l, int batch, int fused_pool)
     pn_conv2d_shape cs;
     if (l->kind != PN_LAYER_CONV2D)
         return;
-    cs.n = batch;
-    cs.ih = l->in.h, cs.iw = l->in.w, cs.ic = l->in.c;
-    cs.oh = l->out.h, cs.ow = l->out.w, cs.oc = l->out.c;
-    cs.kh = l->kh, cs.kw = l->kw, cs.sh = l->sh, cs.sw = l->sw;
-    cs.pad_top = l->pad_top, cs.pad_left = l->pad_left;
+    pn_conv2d_shape_of(l, batch, &cs);
     /* a fused block on a fast shape runs the pooled-gradient kernels, which
      * then cover it; otherwise the layer uses conv2d_bwd_data */
     if (fused_pool && pn_pool2_bwd_fast(&cs))
@@ -497,19 +496,17 @@ static int time_layers(const bench_opts *o, pneumo_model *m, const train_data *d
         free(st);
         return fail("per-layer timing setup");
     }
-    m->step_hook = step_hook;
-    m->step_hook_ctx = st;
+    pn_model_set_step_hook(m, step_hook, st);
     for (int rep = 0; rep < reps + skip; rep++) {
         st->rep = rep - skip;
         if (pneumo_model_train_step(m, opt, d->x, d->y, NULL, NULL) != PNEUMO_OK) {
-            m->step_hook = NULL;
+            pn_model_set_step_hook(m, NULL, NULL);
             pneumo_optimizer_destroy(opt);
             free(st);
             return fail("pneumo_model_train_step");
         }
     }
-    m->step_hook = NULL;
-    m->step_hook_ctx = NULL;
+    pn_model_set_step_hook(m, NULL, NULL);
     pneumo_optimizer_destroy(opt);
     r->nlayers = st->nsteps;
     r->layer_sum_ms = 0.0;
@@ -745,7 +742,9 @@ static void run_torch(const bench_opts *o, bench_results *r)
         return;
     }
     if (access(o->torch_script, R_OK) != 0) {
-        snprintf(t->note, sizeof t->note, "%s not found (pass --torch-script): PyTorch comparison skipped",
+        snprintf(t->note, sizeof t->note,
+                 "%s not found (pass --torch-script or set PNEUMO_BENCH_TORCH_SCRIPT): "
+                 "PyTorch comparison skipped",
                  o->torch_script);
         return;
     }
@@ -866,7 +865,7 @@ static void print_table(const bench_opts *o, const bench_results *r)
                o->threads, r->rss_mb);
 
         printf("\nPer layer (one training step; conv+pool pairs the model fuses are one step; %d "
-               "thread%s through the model's pool as train.c splits the batch; median of %d):\n",
+               "thread%s through the model's pool as exec.c splits the batch; median of %d):\n",
                r->layer_threads, r->layer_threads == 1 ? "" : "s", o->quick ? 1 : 5);
         printf("  %-26s %-11s %8s %8s %8s %7s %8s %8s %6s %6s\n", "layer", "output", "fwd ms",
                "bwd ms", "CPU ms", "GFLOP", "fwd GF/s", "bwd GF/s", "%peak", "%core");
@@ -1099,10 +1098,29 @@ static int model_usage(const char *mode, FILE *f)
             "  --size S       input S x S x 1 (default 500, the article's)\n"
             "  --steps K      timed training steps per thread count (default 8; 2 with --quick)\n"
             "  --vs-torch     also run the model in PyTorch (" BENCH_PYTHON ", bench_torch.py)\n"
-            "  --torch-script PATH  bench_torch.py to run (default " BENCH_TORCH_SCRIPT ")\n"
+            "  --torch-script PATH  bench_torch.py to run (default: $PNEUMO_BENCH_TORCH_SCRIPT, else\n"
+            "                 the copy next to pneumo-bench, else " BENCH_TORCH_SCRIPT ")\n"
             "  --json         print one JSON object (progress to stderr)\n",
             mode);
     return f == stdout ? 0 : 2;
+}
+
+/* The default bench_torch.py: a copy next to this executable (a build tree),
+ * else the installed one. */
+static const char *default_torch_script(void)
+{
+    static char path[4096];
+    ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+    if (n > 0) {
+        path[n] = '\0';
+        char *slash = strrchr(path, '/');
+        if (slash && (size_t)(slash + 1 - path) + sizeof "bench_torch.py" <= sizeof path) {
+            memcpy(slash + 1, "bench_torch.py", sizeof "bench_torch.py");
+            if (access(path, R_OK) == 0)
+                return path;
+        }
+    }
+    return BENCH_TORCH_SCRIPT;
 }
 
 static int run_modes(const char *mode, int train, int infer, int argc, char **argv)
@@ -1121,7 +1139,7 @@ static int run_modes(const char *mode, int train, int infer, int argc, char **ar
     o.threads = online < 1 ? 1 : online > 64 ? 64 : (int)online;
     o.batch = 16;
     o.size = 500;
-    o.torch_script = env_script && *env_script ? env_script : BENCH_TORCH_SCRIPT;
+    o.torch_script = env_script && *env_script ? env_script : NULL;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
@@ -1147,6 +1165,8 @@ static int run_modes(const char *mode, int train, int infer, int argc, char **ar
             return model_usage(mode, stderr);
         }
     }
+    if (!o.torch_script)
+        o.torch_script = default_torch_script();
     o.steps = steps > 0 ? steps : o.quick ? 2 : 8;
     o.warmup = 1;
     o.runs = o.quick ? 8 : 20;

@@ -32,7 +32,7 @@
 /* The library's internal 5x7 font, compiled into this program (see
  * examples/meson.build): it needs only the public image API. */
 #include "cli_common.h"
-#include "io/font5x7.h"
+#include "font5x7.h"
 
 #define PROG "pneumo-preview"
 

@@ -3,7 +3,7 @@
  * command-line tools (dcmconv, dcmcjpeg, dcmcjpls, dcmcrle, dcmodify, img2dcm)
  * transcode them, and the expected 8-bit pixels are computed here from the
  * source pixels with the formulas of DICOM PS3.3 C.11 (an implementation
- * separate from lib/io/dicom.c). X-rays of ../shared/data are read in place.
+ * separate from lib/image/dicom.c). X-rays of ../shared/data are read in place.
  * A build without DICOM support checks the UNSUPPORTED answer only. */
 #include "testutil.h"
 

@@ -15,7 +15,7 @@
 #include "pneumo/image.h"
 #include "pneumo/model.h"
 #include "core/error.h"
-#include "io/json.h"
+#include "format/json.h"
 #include "model/model.h"
 #include <errno.h>
 #include <stdio.h>

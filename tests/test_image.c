@@ -4,7 +4,7 @@
 #include "testutil.h"
 
 #include "pneumo/image.h"
-#include "io/image_internal.h"
+#include "image/image_internal.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* I/O faults and crashes during a save. Through the internal hook
- * of lib/io/atomic_file.c, writes fail with ENOSPC or EIO at every point of a
+ * of lib/core/atomic_file.c, writes fail with ENOSPC or EIO at every point of a
  * model save, writes come back short, and fsync, close and rename fail: each
  * failure is an IO error naming the path, and the previous file stays
  * byte-identical with no temporary file left. Then a child saving two models
@@ -7,7 +7,7 @@
  * always exactly one of the two models and loads, and a later save removes the
  * killed child's temporary file. */
 #include "testutil.h"
-#include "io/atomic_file.h"
+#include "core/atomic_file.h"
 #include "pneumo/image.h"
 #include "pneumo/image_write.h"
 #include "pneumo/model.h"

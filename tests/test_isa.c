@@ -14,6 +14,7 @@
 #include "kernels/cpu.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
+#include "model/test_hooks.h"
 #include "pneumo/pneumo.h"
 #include "testutil.h"
 

@@ -1,4 +1,5 @@
-/* Tests for the strict JSON parser and the pn_buf writer (lib/io/json.c). */
+/* Tests for the strict JSON parser (lib/format/json.c) and the pn_buf writer
+ * (lib/core/buf.c). */
 #include "testutil.h"
 
 #include <locale.h>
@@ -7,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/json.h"
+#include "format/json.h"
 
 /* ---- helpers ---------------------------------------------------------------- */
 

@@ -7,8 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "io/json.h"
-#include "io/safetensors.h"
+#include "format/json.h"
+#include "format/safetensors.h"
 #include "pneumo/pneumo.h"
 #include "testutil.h"
 

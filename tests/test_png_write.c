@@ -1,5 +1,5 @@
-/* Tests for the PNG writer (lib/io/png_write.c), the atomic file helper
- * (lib/io/atomic_file.c) and the built-in 5x7 font (lib/io/font5x7.c). */
+/* Tests for the PNG writer (lib/image/png_write.c), the atomic file helper
+ * (lib/core/atomic_file.c) and the built-in 5x7 font (examples/font5x7.c). */
 #include "testutil.h"
 
 #include <dirent.h>
@@ -12,9 +12,10 @@
 
 #include "pneumo/image_write.h"
 
-#include "io/atomic_file.h"
-#include "io/font5x7.h"
-#include "io/image_internal.h"
+#include "core/atomic_file.h"
+#include "core/file.h"
+#include "font5x7.h"
+#include "image/image_internal.h"
 
 /* ---- helpers ------------------------------------------------------------------ */
 

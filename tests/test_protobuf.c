@@ -1,4 +1,4 @@
-/* Tests for the protobuf wire-format writer (lib/io/protobuf.c) against the
+/* Tests for the protobuf wire-format writer (lib/format/protobuf.c) against the
  * encodings of protobuf.dev/programming-guides/encoding, and for the argument
  * checks of the ONNX export built on it (lib/interop/onnx_export.c; the graph
  * itself is checked by onnx.checker and ONNX Runtime in tests/check_onnx.py). */
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/protobuf.h"
+#include "format/protobuf.h"
 #include "pneumo/interop.h"
 
 static void expect_bytes(const pn_pb *b, const uint8_t *want, size_t n)

@@ -1,4 +1,4 @@
-/* Tests for the safetensors reader/writer (lib/io/safetensors.c). */
+/* Tests for the safetensors reader/writer (lib/format/safetensors.c). */
 #include "testutil.h"
 
 #include <dirent.h>
@@ -10,8 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "io/json.h"
-#include "io/safetensors.h"
+#include "core/file.h"
+#include "format/json.h"
+#include "format/safetensors.h"
 
 /* ---- fixtures ---------------------------------------------------------------- */
 
@@ -114,7 +115,7 @@ static void test_save_load_round_trip(void **state)
 
     uint8_t *bytes = NULL;
     size_t size = 0;
-    assert_int_equal(pn_read_whole_file(path, 1 << 20, &bytes, &size), PNEUMO_OK);
+    assert_int_equal(pn_read_file(path, 1 << 20, &bytes, &size), PNEUMO_OK);
     pn_st_file *f = NULL;
     assert_int_equal(pn_safetensors_parse(bytes, size, path, &f), PNEUMO_OK);
     check_matches_sample(f, &s);
@@ -263,7 +264,7 @@ static void test_save_replaces_existing_file(void **state)
 
     uint8_t *bytes = NULL;
     size_t size = 0;
-    assert_int_equal(pn_read_whole_file(path, 1 << 20, &bytes, &size), PNEUMO_OK);
+    assert_int_equal(pn_read_file(path, 1 << 20, &bytes, &size), PNEUMO_OK);
     pn_st_file *f = NULL;
     assert_int_equal(pn_safetensors_parse(bytes, size, path, &f), PNEUMO_OK);
     check_matches_sample(f, &s);
@@ -272,7 +273,7 @@ static void test_save_replaces_existing_file(void **state)
 
     /* a second save over it also works, with different content */
     assert_int_equal(pn_safetensors_save(path, NULL, 0, s.tensors + 1, 1), PNEUMO_OK);
-    assert_int_equal(pn_read_whole_file(path, 1 << 20, &bytes, &size), PNEUMO_OK);
+    assert_int_equal(pn_read_file(path, 1 << 20, &bytes, &size), PNEUMO_OK);
     assert_int_equal(pn_safetensors_parse(bytes, size, path, &f), PNEUMO_OK);
     assert_int_equal(pn_st_count(f), 1);
     assert_string_equal(pn_st_name(f, 0), "conv2d/bias");
@@ -309,55 +310,6 @@ static void test_failed_save_leaves_destination(void **state)
     rmdir(target);
     free(inner);
     free(target);
-    rmdir(dir);
-}
-
-/* ---- whole-file reading ------------------------------------------------------ */
-
-static void test_read_whole_file(void **state)
-{
-    (void)state;
-    const char *dir = tu_tmpdir();
-    char *path = tu_join(dir, "f.bin");
-    uint8_t *data = NULL;
-    size_t size = 1;
-
-    write_file(path, "", 0);
-    assert_int_equal(pn_read_whole_file(path, 100, &data, &size), PNEUMO_OK);
-    assert_non_null(data);
-    assert_int_equal(size, 0);
-    free(data);
-
-    write_file(path, "0123456789", 10);
-    assert_int_equal(pn_read_whole_file(path, 10, &data, &size), PNEUMO_OK);
-    assert_int_equal(size, 10);
-    assert_memory_equal(data, "0123456789", 10);
-    free(data);
-    assert_int_equal(pn_read_whole_file(path, 9, &data, &size), PNEUMO_ERR_LIMIT);
-    assert_null(data);
-    assert_non_null(strstr(pneumo_last_error(), path));
-
-    /* a directory */
-    assert_int_equal(pn_read_whole_file(dir, 100, &data, &size), PNEUMO_ERR_IO);
-    assert_non_null(strstr(pneumo_last_error(), "directory"));
-    /* a FIFO must be refused without blocking */
-    char *fifo = tu_join(dir, "fifo");
-    assert_int_equal(mkfifo(fifo, 0600), 0);
-    assert_int_equal(pn_read_whole_file(fifo, 100, &data, &size), PNEUMO_ERR_IO);
-    assert_non_null(strstr(pneumo_last_error(), "not a regular file"));
-    unlink(fifo);
-    free(fifo);
-    /* a device */
-    assert_int_equal(pn_read_whole_file("/dev/null", 100, &data, &size), PNEUMO_ERR_IO);
-    /* missing: names the path and the errno text */
-    char *missing = tu_join(dir, "missing");
-    assert_int_equal(pn_read_whole_file(missing, 100, &data, &size), PNEUMO_ERR_IO);
-    assert_non_null(strstr(pneumo_last_error(), missing));
-    assert_non_null(strstr(pneumo_last_error(), strerror(ENOENT)));
-    free(missing);
-
-    unlink(path);
-    free(path);
     rmdir(dir);
 }
 
@@ -648,7 +600,6 @@ int main(void)
         cmocka_unit_test(test_save_into_missing_directory),
         cmocka_unit_test(test_save_replaces_existing_file),
         cmocka_unit_test(test_failed_save_leaves_destination),
-        cmocka_unit_test(test_read_whole_file),
         cmocka_unit_test(test_truncation_at_every_length),
         cmocka_unit_test(test_bad_header_length),
         cmocka_unit_test(test_rejection_table),

@@ -1,6 +1,6 @@
 #include "core/alloc.h"
+#include "core/faults.h"
 
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,33 +13,11 @@ int pn_mul_size(size_t a, size_t b, size_t *out)
     return 1;
 }
 
-static atomic_long fail_countdown;
-static atomic_int fail_fired;
+void *pn_malloc(size_t bytes) { return pn_fault_alloc() ? NULL : malloc(bytes); }
 
-void pn_alloc_fail_nth(long n)
-{
-    atomic_store(&fail_fired, 0);
-    atomic_store(&fail_countdown, n > 0 ? n : 0);
-}
+void *pn_calloc(size_t count, size_t size) { return pn_fault_alloc() ? NULL : calloc(count, size); }
 
-int pn_alloc_fail_fired(void) { return atomic_load(&fail_fired); }
-
-/* One relaxed load on the common path; only an armed countdown costs more. */
-static int should_fail(void)
-{
-    if (atomic_load_explicit(&fail_countdown, memory_order_relaxed) <= 0)
-        return 0;
-    if (atomic_fetch_sub(&fail_countdown, 1) != 1)
-        return 0;
-    atomic_store(&fail_fired, 1);
-    return 1;
-}
-
-void *pn_malloc(size_t bytes) { return should_fail() ? NULL : malloc(bytes); }
-
-void *pn_calloc(size_t count, size_t size) { return should_fail() ? NULL : calloc(count, size); }
-
-void *pn_realloc(void *p, size_t bytes) { return should_fail() ? NULL : realloc(p, bytes); }
+void *pn_realloc(void *p, size_t bytes) { return pn_fault_alloc() ? NULL : realloc(p, bytes); }
 
 char *pn_strdup(const char *s)
 {
@@ -53,7 +31,7 @@ char *pn_strdup(const char *s)
 void *pn_aligned_alloc(size_t bytes)
 {
     void *p = NULL;
-    if (should_fail())
+    if (pn_fault_alloc())
         return NULL;
     if (bytes == 0)
         bytes = PN_ALIGN;

@@ -23,7 +23,8 @@ void *pn_calloc(size_t count, size_t size);
 void *pn_realloc(void *p, size_t bytes);
 char *pn_strdup(const char *s);
 
-/* Allocation failure injection, for tests only (not exported): the n-th
+/* Allocation failure injection, for tests only: these two exist only in the
+ * internal static library (core/test_faults.c), never in libpneumo.so. The n-th
  * allocation from now (n >= 1) through the functions above, pn_aligned_*,
  * libpng's allocator or a tensor returns NULL, once; n = 0 disarms.
  * Thread-safe (the count is shared by all threads). */

@@ -27,7 +27,7 @@
  * more on a virtual machine. Idle pools sleep. */
 #define POOL_SPIN 2000
 
-struct pn_pool {
+struct pn_threadpool {
     int n;
     pthread_t *threads;
     pthread_mutex_t mu;
@@ -35,19 +35,19 @@ struct pn_pool {
     atomic_uint_fast64_t generation; /* written under mu, polled without */
     atomic_int pending;
     atomic_int quit;
-    pn_pool_fn fn; /* published by the generation's release store */
+    pn_threadpool_fn fn; /* published by the generation's release store */
     void *ctx;
 };
 
 typedef struct worker_arg {
-    pn_pool *pool;
+    pn_threadpool *pool;
     int ith;
 } worker_arg;
 
 static void *worker(void *arg)
 {
     worker_arg *wa = arg;
-    pn_pool *p = wa->pool;
+    pn_threadpool *p = wa->pool;
     int ith = wa->ith;
     uint64_t seen = 0;
     free(wa);
@@ -81,9 +81,9 @@ int pn_online_cores(void)
     return n < 1 ? 1 : n > 64 ? 64 : (int)n;
 }
 
-pneumo_status pn_pool_create(int nthreads, pn_pool **out)
+pneumo_status pn_threadpool_create(int nthreads, pn_threadpool **out)
 {
-    pn_pool *p = pn_calloc(1, sizeof *p);
+    pn_threadpool *p = pn_calloc(1, sizeof *p);
     *out = NULL;
     if (!p)
         return pn_error_nomem("thread pool", sizeof *p);
@@ -95,7 +95,7 @@ pneumo_status pn_pool_create(int nthreads, pn_pool **out)
         p->threads = pn_calloc((size_t)p->n - 1, sizeof *p->threads);
         if (!p->threads) {
             size_t bytes = sizeof(pthread_t) * (size_t)p->n;
-            pn_pool_destroy(p);
+            pn_threadpool_destroy(p);
             return pn_error_nomem("thread pool", bytes);
         }
         for (int i = 1; i < p->n; i++) {
@@ -103,7 +103,7 @@ pneumo_status pn_pool_create(int nthreads, pn_pool **out)
             if (!wa || (wa->pool = p, wa->ith = i, pthread_create(&p->threads[i - 1], NULL, worker, wa)) != 0) {
                 free(wa);
                 p->n = i; /* only threads 1..i-1 exist; destroy joins them */
-                pn_pool_destroy(p);
+                pn_threadpool_destroy(p);
                 return pn_error(PNEUMO_ERR_NOMEM, "thread pool: cannot start thread %d of %d", i + 1, nthreads);
             }
         }
@@ -112,7 +112,7 @@ pneumo_status pn_pool_create(int nthreads, pn_pool **out)
     return PNEUMO_OK;
 }
 
-void pn_pool_destroy(pn_pool *p)
+void pn_threadpool_destroy(pn_threadpool *p)
 {
     if (!p)
         return;
@@ -130,9 +130,9 @@ void pn_pool_destroy(pn_pool *p)
     free(p);
 }
 
-int pn_pool_size(const pn_pool *p) { return p ? p->n : 1; }
+int pn_threadpool_size(const pn_threadpool *p) { return p ? p->n : 1; }
 
-void pn_pool_run(pn_pool *p, pn_pool_fn fn, void *ctx)
+void pn_threadpool_run(pn_threadpool *p, pn_threadpool_fn fn, void *ctx)
 {
     if (!p || p->n == 1) {
         fn(ctx, 0, 1);

@@ -6,16 +6,17 @@
 
 #include "pneumo/common.h"
 
-typedef struct pn_pool pn_pool;
-typedef void (*pn_pool_fn)(void *ctx, int ith, int nth);
+typedef struct pn_threadpool pn_threadpool;
+typedef void (*pn_threadpool_fn)(void *ctx, int ith, int nth);
 
 /* nthreads >= 1; 1 creates no threads. */
-pneumo_status pn_pool_create(int nthreads, pn_pool **out);
-void pn_pool_destroy(pn_pool *p);
-int pn_pool_size(const pn_pool *p);
-void pn_pool_run(pn_pool *p, pn_pool_fn fn, void *ctx);
+pneumo_status pn_threadpool_create(int nthreads, pn_threadpool **out);
+void pn_threadpool_destroy(pn_threadpool *p);
+int pn_threadpool_size(const pn_threadpool *p);
+void pn_threadpool_run(pn_threadpool *p, pn_threadpool_fn fn, void *ctx);
 
-/* Online CPU cores (1 if unknown), at most 64. */
+/* Online CPU cores (1 if unknown), at most 64: the default thread count of
+ * models and datasets. */
 int pn_online_cores(void);
 
 #endif

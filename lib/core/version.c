@@ -1,8 +1,5 @@
-#include "kernels/kernels.h"
 #include "pneumo/common.h"
 
 const char *pneumo_version(void) { return PNEUMO_VERSION_STRING; }
 
 int pneumo_version_number(void) { return PNEUMO_VERSION_NUMBER; }
-
-const char *pneumo_kernel_isa(void) { return pn_kernels_get()->isa; }

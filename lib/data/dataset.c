@@ -10,20 +10,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/error.h"
+#include "core/threadpool.h"
 #include "data/dataset_internal.h"
-#include "io/image_internal.h"
+#include "image/image_internal.h"
 
 /* ------------------------------------------------------------------------ */
 /* Small growable containers (used only while opening).                      */
 
-typedef struct pn_pool {
+/* Packed NUL-terminated strings (names, paths), each addressed by its offset. */
+typedef struct pn_strpool {
     char *p;
     size_t len, cap;
-} pn_pool;
+} pn_strpool;
 
 typedef struct pn_offs {
     size_t *v;
@@ -31,21 +33,10 @@ typedef struct pn_offs {
 } pn_offs;
 
 /* Append s[0..n) and a NUL; *off receives where it starts. */
-static int pool_add(pn_pool *b, const char *s, size_t n, size_t *off)
+static int pool_add(pn_strpool *b, const char *s, size_t n, size_t *off)
 {
-    if (n > SIZE_MAX / 2 - b->len - 1)
+    if (n > SIZE_MAX - b->len - 1 || !pn_array_reserve(&b->p, &b->cap, b->len + n + 1, 1, SIZE_MAX))
         return 0;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        char *p;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        p = pn_realloc(b->p, cap);
-        if (!p)
-            return 0;
-        b->p = p;
-        b->cap = cap;
-    }
     memcpy(b->p + b->len, s, n);
     b->p[b->len + n] = '\0';
     *off = b->len;
@@ -55,14 +46,8 @@ static int pool_add(pn_pool *b, const char *s, size_t n, size_t *off)
 
 static int offs_push(pn_offs *o, size_t v)
 {
-    if (o->len == o->cap) {
-        size_t cap = o->cap ? o->cap * 2 : 256;
-        size_t *p = pn_realloc(o->v, cap * sizeof *p);
-        if (!p)
-            return 0;
-        o->v = p;
-        o->cap = cap;
-    }
+    if (!pn_array_reserve(&o->v, &o->cap, o->len + 1, sizeof *o->v, SIZE_MAX))
+        return 0;
     o->v[o->len++] = v;
     return 1;
 }
@@ -74,7 +59,7 @@ static int cmp_str(const void *a, const void *b)
 
 /* Sort the strings of `pool` at `offs` with strcmp; the offsets are rewritten
  * in sorted order. */
-static int sort_offsets(pn_pool *pool, pn_offs *offs)
+static int sort_offsets(pn_strpool *pool, pn_offs *offs)
 {
     char **ptr;
     if (offs->len < 2)
@@ -111,16 +96,6 @@ void pneumo_dataset_default_options(pneumo_dataset_options *o)
     o->cache_bytes = (int64_t)2 << 30;
     o->prefetch_batches = 2;
     pneumo_decode_default_limits(&o->limits);
-}
-
-static int online_cores(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 1)
-        n = 1;
-    if (n > PN_DS_AUTO_MAX_THREADS)
-        n = PN_DS_AUTO_MAX_THREADS;
-    return (int)n;
 }
 
 static pneumo_status resolve_options(const pneumo_dataset_options *in, const char *what,
@@ -164,7 +139,7 @@ static pneumo_status resolve_options(const pneumo_dataset_options *in, const cha
             return pn_error_prefix("%s: options.limits", what);
     }
     if (o->threads == 0)
-        o->threads = online_cores();
+        o->threads = pn_online_cores();
     return PNEUMO_OK;
 }
 
@@ -206,8 +181,8 @@ void pneumo_dataset_destroy(pneumo_dataset *ds)
 }
 
 /* Give the candidates' pointers their final values once the pools are complete. */
-static pneumo_status ds_set_candidates(pneumo_dataset *ds, pn_pool *paths, const pn_offs *poffs,
-                                       int32_t *labels, pn_pool *names, const pn_offs *noffs,
+static pneumo_status ds_set_candidates(pneumo_dataset *ds, pn_strpool *paths, const pn_offs *poffs,
+                                       int32_t *labels, pn_strpool *names, const pn_offs *noffs,
                                        const char *what)
 {
     int64_t n = (int64_t)poffs->len;
@@ -367,9 +342,9 @@ static int is_self_or_ancestor(const char *cls, const char *root)
 }
 
 typedef struct pn_listing {
-    pn_pool names;   /* class names */
+    pn_strpool names;   /* class names */
     pn_offs noffs;
-    pn_pool paths;   /* image paths */
+    pn_strpool paths;   /* image paths */
     pn_offs poffs;
     int32_t *labels;
     size_t labels_cap;
@@ -387,17 +362,8 @@ static void listing_free(pn_listing *l)
 static int listing_push_label(pn_listing *l, int32_t label)
 {
     size_t n = l->poffs.len; /* label of the path just added */
-    if (n > l->labels_cap) {
-        size_t cap = l->labels_cap ? l->labels_cap * 2 : 256;
-        int32_t *p;
-        while (cap < n)
-            cap *= 2;
-        p = pn_realloc(l->labels, cap * sizeof *p);
-        if (!p)
-            return 0;
-        l->labels = p;
-        l->labels_cap = cap;
-    }
+    if (!pn_array_reserve(&l->labels, &l->labels_cap, n, sizeof *l->labels, SIZE_MAX))
+        return 0;
     l->labels[n - 1] = label;
     return 1;
 }
@@ -406,7 +372,7 @@ static int listing_push_label(pn_listing *l, int32_t label)
  * sorted with strcmp: with `classes`, the sub-folders (symbolic links
  * followed; a link loop is an error, a dangling link is ignored); otherwise the
  * names with an image extension that are not folders. */
-static pneumo_status read_dir(const char *path, const char *kind, int classes, pn_pool *pool,
+static pneumo_status read_dir(const char *path, const char *kind, int classes, pn_strpool *pool,
                               pn_offs *offs)
 {
     DIR *d = opendir(path);
@@ -491,7 +457,7 @@ static pneumo_status list_directory(const char *dir, pn_listing *l)
     for (size_t c = 0; c < l->noffs.len && st == PNEUMO_OK; c++) {
         const char *cname = l->names.p + l->noffs.v[c];
         char *cdir = join_path(dir, cname), *creal;
-        pn_pool files = {0};
+        pn_strpool files = {0};
         pn_offs foffs = {0};
         if (!cdir) {
             st = pn_error_nomem("dataset path", strlen(dir));

@@ -14,7 +14,6 @@
 #define PN_DS_MSG 1024
 /* Upper bounds of a few options. */
 #define PN_DS_MAX_THREADS 256
-#define PN_DS_AUTO_MAX_THREADS 64
 #define PN_DS_MAX_PREFETCH 64
 #define PN_DS_MAX_SIDE 16384
 #define PN_DS_MAX_IMAGES ((int64_t)INT32_MAX)

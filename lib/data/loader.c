@@ -20,7 +20,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "data/dataset_internal.h"
-#include "io/image_internal.h"
+#include "image/image_internal.h"
 
 /* ------------------------------------------------------------------------ */
 /* Work.                                                                     */

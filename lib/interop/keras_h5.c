@@ -35,7 +35,7 @@ pneumo_status pneumo_model_import_keras_h5(const char *path, pneumo_model **mode
 
 #include <hdf5.h>
 
-#include "io/json.h"
+#include "format/json.h"
 #include "model/model.h"
 #include "optim/optimizer.h"
 

@@ -11,10 +11,11 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/error.h"
-#include "io/atomic_file.h"
-#include "io/json.h"
-#include "io/protobuf.h"
+#include "core/atomic_file.h"
+#include "format/json.h"
+#include "format/protobuf.h"
 #include "model/model.h"
 #include "pneumo/interop.h"
 #include "pneumo/version.h"
@@ -37,7 +38,8 @@ typedef struct onnx_node {
 
 typedef struct onnx_ctx {
     onnx_node *nodes;
-    int nnodes, cap;
+    int nnodes;
+    size_t cap;
     pn_pb inits; /* serialised initializers (GraphProto field 5) */
     char cur[32]; /* name of the tensor the next node reads */
     int nchw;     /* layout of `cur` when it is 4-D */
@@ -106,14 +108,8 @@ static void attr_float(pn_pb *attrs, const char *name, float v)
 static onnx_node *add_node(onnx_ctx *c, const char *op, const char *in1, const char *in2)
 {
     onnx_node *n;
-    if (c->nnodes == c->cap) {
-        int cap = c->cap ? c->cap * 2 : 32;
-        onnx_node *p = pn_realloc(c->nodes, (size_t)cap * sizeof *p);
-        if (!p)
-            return NULL;
-        c->nodes = p;
-        c->cap = cap;
-    }
+    if (!pn_array_reserve(&c->nodes, &c->cap, (size_t)c->nnodes + 1, sizeof *c->nodes, SIZE_MAX))
+        return NULL;
     n = &c->nodes[c->nnodes++];
     memset(n, 0, sizeof *n);
     n->op = op;

@@ -4,6 +4,7 @@
 
 #include "kernels/cpu.h"
 #include "kernels/tiers.h"
+#include "pneumo/common.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -135,12 +136,6 @@ unsigned pn_cpu_flags(void)
     return cpu_flags;
 }
 
-unsigned pn_cpu_flags_selected(void)
-{
-    pthread_once(&cpu_once, cpu_init);
-    return cpu_selected;
-}
-
 const char *pn_cpu_flags_name(unsigned flags)
 {
     const char *name = tier_list[0].name;
@@ -166,3 +161,5 @@ const pn_kernels *pn_kernels_get(void)
     pthread_once(&cpu_once, cpu_init);
     return selected_table;
 }
+
+const char *pneumo_kernel_isa(void) { return pn_kernels_get()->isa; }

@@ -30,14 +30,11 @@ typedef struct pn_kernel_tier {
 const pn_kernel_tier *pn_kernel_tiers(int *count);
 
 /* The features this CPU and OS have among those of the compiled tiers
- * (ignores PNEUMO_ISA). */
-unsigned pn_cpu_flags(void);
-
-/* The flags pn_kernels_get() applies: pn_cpu_flags() capped by the
+ * (ignores PNEUMO_ISA). pn_kernels_get() applies them capped by the
  * PNEUMO_ISA environment variable (a tier name: only that tier's flags are
  * kept; "scalar" keeps none; names not compiled into this build are
  * ignored), read once. */
-unsigned pn_cpu_flags_selected(void);
+unsigned pn_cpu_flags(void);
 
 /* Name of the best tier the flags enable ("scalar" for none). */
 const char *pn_cpu_flags_name(unsigned flags);

@@ -86,6 +86,8 @@ struct pn_layer {
 /* Set up a layer of each kind on input dims `in`: validates the settings,
  * computes the output dims and parameter shapes. `l` is zeroed first. */
 pneumo_status pn_conv2d_setup(pn_layer *l, const pn_dims *in, const pneumo_conv2d_params *p);
+/* The kernel shape of Conv2D layer l for a batch of n. */
+void pn_conv2d_shape_of(const pn_layer *l, int32_t n, pn_conv2d_shape *s);
 pneumo_status pn_maxpool2d_setup(pn_layer *l, const pn_dims *in, const pneumo_maxpool2d_params *p);
 pneumo_status pn_flatten_setup(pn_layer *l, const pn_dims *in);
 pneumo_status pn_dense_setup(pn_layer *l, const pn_dims *in, int32_t units, pneumo_activation act);

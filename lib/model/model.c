@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/error.h"
 #include "core/tensor.h"
 #include "layers/limits.h"
@@ -114,7 +115,7 @@ void pneumo_model_destroy(pneumo_model *m)
     if (!m)
         return;
     pn_model_free_batch(m);
-    pn_pool_destroy(m->pool);
+    pn_threadpool_destroy(m->pool);
     for (int32_t i = 0; i < m->nlayers; i++)
         if (m->layers[i].ops->destroy)
             m->layers[i].ops->destroy(&m->layers[i]);
@@ -216,7 +217,8 @@ pneumo_status pneumo_model_clone_inference(const pneumo_model *src, pneumo_model
     m->id = atomic_fetch_add(&next_model_id, 1);
     m->seed = src->seed;
     m->input = src->input;
-    m->nlayers = m->layers_cap = src->nlayers;
+    m->nlayers = src->nlayers;
+    m->layers_cap = (size_t)src->nlayers;
     m->params = src->params;
     m->shared = src->shared;
     atomic_fetch_add(&m->shared->refs, 1);
@@ -245,14 +247,9 @@ pneumo_status pn_model_append(pneumo_model *m, pn_layer *l)
         return pn_error(PNEUMO_ERR_LIMIT,
                         "%s: the model would keep more than %lld activation values per sample",
                         l->ops->keras_class, (long long)PN_MAX_SAMPLE_VALUES);
-    if (m->nlayers == m->layers_cap) {
-        int32_t cap = m->layers_cap ? m->layers_cap * 2 : 16;
-        pn_layer *grown = pn_realloc(m->layers, (size_t)cap * sizeof *grown);
-        if (!grown)
-            return pn_error_nomem("model layers", (size_t)cap * sizeof *grown);
-        m->layers = grown;
-        m->layers_cap = cap;
-    }
+    if (!pn_array_reserve(&m->layers, &m->layers_cap, (size_t)m->nlayers + 1, sizeof *m->layers,
+                          PN_MAX_LAYERS))
+        return pn_error_nomem("model layers", ((size_t)m->nlayers + 1) * sizeof *m->layers);
     if (m->max_params && m->nparams + l->nw + l->nb > m->max_params)
         return pn_error(PNEUMO_ERR_FORMAT,
                         "%s: the model would have %lld parameters, more than the file holds",
@@ -501,7 +498,7 @@ pneumo_status pneumo_model_grad(pneumo_model *m, int32_t index, pneumo_tensor **
 
 pneumo_status pneumo_model_set_threads(pneumo_model *m, int32_t threads)
 {
-    pn_pool *pool = NULL;
+    pn_threadpool *pool = NULL;
     pneumo_status st;
     if (check_model(m, "pneumo_model_set_threads"))
         return PNEUMO_ERR_INVALID_ARG;
@@ -510,11 +507,11 @@ pneumo_status pneumo_model_set_threads(pneumo_model *m, int32_t threads)
                         PN_MAX_THREADS);
     if (threads == 0)
         threads = pn_online_cores();
-    if (m->pool && pn_pool_size(m->pool) == threads)
+    if (m->pool && pn_threadpool_size(m->pool) == threads)
         return PNEUMO_OK;
-    if ((st = pn_pool_create(threads, &pool)) != PNEUMO_OK)
+    if ((st = pn_threadpool_create(threads, &pool)) != PNEUMO_OK)
         return st;
-    pn_pool_destroy(m->pool);
+    pn_threadpool_destroy(m->pool);
     m->pool = pool;
     m->threads = threads;
     pn_model_free_batch(m); /* per-thread buffers are sized by the thread count */

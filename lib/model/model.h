@@ -2,7 +2,7 @@
 #ifndef PN_MODEL_MODEL_H
 #define PN_MODEL_MODEL_H
 
-#include "io/json.h"
+#include "format/json.h"
 #include "layers/layer.h"
 
 #define PN_MAX_THREADS 64
@@ -32,7 +32,8 @@ struct pneumo_model {
     pn_dims input;
 
     pn_layer *layers;
-    int32_t nlayers, layers_cap;
+    int32_t nlayers;
+    size_t layers_cap;
 
     /* All parameters in one aligned arena, each tensor starting on a 64-byte
      * boundary (padding stays zero), gradients in a twin arena. Optimizers
@@ -67,14 +68,9 @@ struct pneumo_model {
     /* Threads: a pool per model, created on first use with `threads` workers
      * (0 until set: online cores). */
     int32_t threads;
-    struct pn_pool *pool;
+    struct pn_threadpool *pool;
     float *thread_grads;         /* (threads - 1) x thread_grads_stride floats */
 
-    /* Benchmark hook (pneumo-bench's per-layer times): called before (end 0)
-     * and after (end 1) each step of a pass, a step being layers first..last
-     * (a fused pair is one step). NULL in normal use. */
-    void (*step_hook)(void *ctx, int32_t first, int32_t last, int backward, int end);
-    void *step_hook_ctx;
     int64_t thread_grads_stride;
 
     pn_card card;
@@ -145,8 +141,11 @@ void pn_model_free_batch(pneumo_model *m);
  * results are the same (tests compare them). */
 void pn_model_set_fusion(pneumo_model *m, int on);
 
-/* Run this model with kernel table k (NULL: the process default); tests
- * compare ISA tiers with it. */
-void pn_model_set_kernels(pneumo_model *m, const struct pn_kernels *k);
+/* Called before (end 0) and after (end 1) each step of a pass, a step being
+ * layers first..last (a fused pair is one step). In the shared library this is
+ * the no-op of model/step_event.c; the internal static library has
+ * model/test_hooks.c instead, where pneumo-bench times the steps. */
+void pn_model_step_event(const pneumo_model *m, int32_t first, int32_t last, int backward,
+                         int end);
 
 #endif

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "io/json.h"
+#include "format/json.h"
 #include "model/model.h"
 
 #define COL_SHAPE 29

@@ -7,7 +7,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/tensor.h"
-#include "io/json.h"
+#include "format/json.h"
 #include "model/model.h"
 #include "train/callbacks.h"
 #include "train/fit_internal.h"

@@ -4,7 +4,8 @@
 #include "pneumo/train.h"
 
 struct pneumo_history {
-    int32_t n, cap;
+    int32_t n;
+    size_t cap;
     pneumo_epoch_record *rec;
     int32_t stopped_early;
 };

@@ -4,9 +4,10 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/error.h"
-#include "io/atomic_file.h"
-#include "io/json.h"
+#include "core/atomic_file.h"
+#include "format/json.h"
 #include "train/fit_internal.h"
 
 pneumo_status pn_history_new(pneumo_history **out)
@@ -17,14 +18,8 @@ pneumo_status pn_history_new(pneumo_history **out)
 
 pneumo_status pn_history_append(pneumo_history *h, const pneumo_epoch_record *r)
 {
-    if (h->n == h->cap) {
-        int32_t cap = h->cap ? h->cap * 2 : 32;
-        pneumo_epoch_record *grown = pn_realloc(h->rec, (size_t)cap * sizeof *grown);
-        if (!grown)
-            return pn_error_nomem("history", (size_t)cap * sizeof *grown);
-        h->rec = grown;
-        h->cap = cap;
-    }
+    if (!pn_array_reserve(&h->rec, &h->cap, (size_t)h->n + 1, sizeof *h->rec, INT32_MAX))
+        return pn_error_nomem("history", ((size_t)h->n + 1) * sizeof *h->rec);
     h->rec[h->n++] = *r;
     return PNEUMO_OK;
 }

@@ -5,7 +5,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "io/json.h"
+#include "format/json.h"
 #include "pneumo/metrics.h"
 #include "pneumo/model_info.h"
 

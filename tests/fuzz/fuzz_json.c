@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "io/json.h"
+#include "format/json.h"
 
 static void walk(const pn_json *j, int depth)
 {

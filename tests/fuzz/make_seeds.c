@@ -220,7 +220,7 @@ static void del_us(dcm *d, unsigned g, unsigned e, unsigned v)
 
 /* A Part 10 secondary-capture file of rows x cols samples (8 or 16 bits),
  * MONOCHROME1 or 2, with or without a window: the DICOM path of the image
- * decoder (lib/io/dicom*.c, where the build has DCMTK). */
+ * decoder (lib/image/dicom*.c, where the build has DCMTK). */
 static void seed_dicom(const char *name, int rows, int cols, int bits, const char *photometric, int window)
 {
     static const unsigned char version[2] = {0, 1};

@@ -1,9 +1,10 @@
 /* Atomic file replacement (temporary file, fsync, rename, fsync directory);
  * see atomic_file.h. */
-#include "io/atomic_file.h"
+#include "core/atomic_file.h"
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/faults.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -17,21 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static pn_io_fault_fn fault_hook;
-static void *fault_user;
-
-void pn_io_set_fault_hook(pn_io_fault_fn fn, void *user)
-{
-    fault_hook = fn;
-    fault_user = user;
-}
-
-/* The injected errno for `op` (0: none); may shorten *len for a write. */
-static int injected(pn_io_op op, size_t *len)
-{
-    size_t dummy = 0;
-    return fault_hook ? fault_hook(op, len ? len : &dummy, fault_user) : 0;
-}
 
 /* Create "<path>.tmp.<pid>-XXXXXX" exclusively. Unlike mkstemp (always mode
  * 0600) this opens with 0666 so the process umask decides the final file's
@@ -170,7 +156,7 @@ pneumo_status pn_atomic_write_chunk(pn_atomic_file *af, const void *data, size_t
     const uint8_t *p = data;
     while (n > 0) {
         size_t len = n;
-        int fault = injected(PN_IO_WRITE, &len);
+        int fault = pn_fault_io(PN_IO_WRITE, &len);
         ssize_t w = fault ? (errno = fault, -1) : write(af->fd, p, len < n ? len : n);
         if (w < 0) {
             if (errno == EINTR)
@@ -204,17 +190,17 @@ pneumo_status pn_atomic_commit(pn_atomic_file *af)
 {
     pneumo_status st = PNEUMO_OK;
     int fault;
-    if ((fault = injected(PN_IO_FSYNC, NULL)) != 0 ? (errno = fault, 1) : fsync(af->fd) != 0)
+    if ((fault = pn_fault_io(PN_IO_FSYNC, NULL)) != 0 ? (errno = fault, 1) : fsync(af->fd) != 0)
         st = pn_error(PNEUMO_ERR_IO, "%s: fsync of %s failed: %s", af->path, af->tmp,
                       strerror(errno));
     /* close() can report a deferred write error (e.g. NFS quota), so check it. */
-    fault = injected(PN_IO_CLOSE, NULL);
+    fault = pn_fault_io(PN_IO_CLOSE, NULL);
     if ((close(af->fd) != 0 || (fault && (errno = fault, 1))) && st == PNEUMO_OK)
         st = pn_error(PNEUMO_ERR_IO, "%s: closing %s failed: %s", af->path, af->tmp,
                       strerror(errno));
     af->fd = -1;
     if (st == PNEUMO_OK &&
-        ((fault = injected(PN_IO_RENAME, NULL)) != 0 ? (errno = fault, 1)
+        ((fault = pn_fault_io(PN_IO_RENAME, NULL)) != 0 ? (errno = fault, 1)
                                                      : rename(af->tmp, af->path) != 0))
         st = pn_error(PNEUMO_ERR_IO, "%s: cannot rename %s over it: %s", af->path, af->tmp,
                       strerror(errno));

@@ -1,17 +1,14 @@
 /* Image object, limits, format sniffing, file reading and gray conversion. */
-#include "io/image_internal.h"
+#include "image/image_internal.h"
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "io/dicom.h"
+#include "core/file.h"
+#include "image/dicom.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #define PN_DEFAULT_MAX_SIDE 16384
 #define PN_DEFAULT_MAX_PIXELS ((int64_t)128 * 1024 * 1024)
@@ -203,69 +200,14 @@ pneumo_status pneumo_image_decode(const void *data, size_t size, const char *lab
     return decode_resolved(data, size, label, &lim, out);
 }
 
-pneumo_status pn_read_file(const char *path, int64_t max_bytes, uint8_t **data, size_t *size)
+/* A resolved max_file_bytes (>= 1) as the reader's size_t limit. */
+static size_t file_limit(int64_t max_file_bytes)
 {
-    struct stat st;
-    uint8_t *buf;
-    size_t len, got = 0;
-    int fd;
-
-    *data = NULL;
-    *size = 0;
-    /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
-    fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return pn_error(PNEUMO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return pn_error(PNEUMO_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
-    }
-    if (S_ISDIR(st.st_mode)) {
-        close(fd);
-        return pn_error(PNEUMO_ERR_IO, "%s: is a directory, not an image file", path);
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return pn_error(PNEUMO_ERR_IO, "%s: not a regular file (FIFO, socket or device)", path);
-    }
-    if (st.st_size > max_bytes) {
-        close(fd);
-        return pn_error(PNEUMO_ERR_LIMIT, "%s: file is %lld bytes, more than the limit of %lld",
-                        path, (long long)st.st_size, (long long)max_bytes);
-    }
-    if (st.st_size == 0) {
-        close(fd);
-        return pn_error(PNEUMO_ERR_FORMAT, "%s: empty file, not a JPEG or PNG image", path);
-    }
-    len = (size_t)st.st_size;
-    buf = pn_malloc(len);
-    if (!buf) {
-        close(fd);
-        return pn_error_nomem(path, len);
-    }
-    while (got < len) {
-        ssize_t r = read(fd, buf + got, len - got);
-        if (r < 0) {
-            int e = errno;
-            if (e == EINTR)
-                continue;
-            free(buf);
-            close(fd);
-            return pn_error(PNEUMO_ERR_IO, "%s: read failed: %s", path, strerror(e));
-        }
-        if (r == 0)
-            break; /* file shrank: decode what is there, the decoder reports truncation */
-        got += (size_t)r;
-    }
-    close(fd);
-    if (got == 0) {
-        free(buf);
-        return pn_error(PNEUMO_ERR_FORMAT, "%s: empty file, not a JPEG or PNG image", path);
-    }
-    *data = buf;
-    *size = got;
-    return PNEUMO_OK;
+#if SIZE_MAX < INT64_MAX
+    if (max_file_bytes > (int64_t)SIZE_MAX)
+        return SIZE_MAX;
+#endif
+    return (size_t)max_file_bytes;
 }
 
 pneumo_status pneumo_image_load(const char *path, const pneumo_decode_limits *limits,
@@ -284,7 +226,7 @@ pneumo_status pneumo_image_load(const char *path, const pneumo_decode_limits *li
     st = pn_decode_limits_resolve(limits, &lim);
     if (st != PNEUMO_OK)
         return pn_error_prefix("%s", path);
-    st = pn_read_file(path, lim.max_file_bytes, &data, &size);
+    st = pn_read_file(path, file_limit(lim.max_file_bytes), &data, &size);
     if (st != PNEUMO_OK)
         return st;
     st = decode_resolved(data, size, path, &lim, out);
@@ -332,7 +274,7 @@ pneumo_status pn_image_load_resized(const char *path, int32_t w, int32_t h,
     st = pn_decode_limits_resolve(limits, &lim);
     if (st != PNEUMO_OK)
         return pn_error_prefix("%s", path);
-    st = pn_read_file(path, lim.max_file_bytes, &data, &size);
+    st = pn_read_file(path, file_limit(lim.max_file_bytes), &data, &size);
     if (st != PNEUMO_OK)
         return st;
     st = pn_image_decode_resized(data, size, path, w, h, mode, &lim, dst, src_w, src_h);

@@ -1,6 +1,6 @@
 /* Protocol Buffers wire-format writer (see protobuf.h). */
-#include "core/alloc.h"
-#include "io/protobuf.h"
+#include "core/buf.h"
+#include "format/protobuf.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -27,17 +27,9 @@ static int reserve(pn_pb *b, size_t n)
         b->failed = PN_PB_TOO_BIG;
         return 0;
     }
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n)
-            cap = cap > PN_PB_MAX_SIZE / 2 ? PN_PB_MAX_SIZE : cap * 2;
-        uint8_t *p = pn_realloc(b->data, cap);
-        if (!p) {
-            b->failed = PN_PB_NOMEM;
-            return 0;
-        }
-        b->data = p;
-        b->cap = cap;
+    if (!pn_array_reserve(&b->data, &b->cap, b->len + n, 1, PN_PB_MAX_SIZE)) {
+        b->failed = PN_PB_NOMEM;
+        return 0;
     }
     return 1;
 }

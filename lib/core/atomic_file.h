@@ -41,7 +41,8 @@ void pn_atomic_abort(pn_atomic_file *af);
 /* The whole sequence for a buffer already in memory. */
 pneumo_status pn_atomic_write(const char *path, const void *data, size_t size);
 
-/* I/O fault injection, for tests only (not exported). When a hook is set, it
+/* I/O fault injection, for tests only: pn_io_set_fault_hook exists only in
+ * the internal static library (core/test_faults.c). When a hook is set, it
  * is called before every write(), fsync(), close() and rename() of the
  * temporary file; returning an errno value (ENOSPC, EIO, ...) makes that call
  * fail with it instead, and for PN_IO_WRITE it may also lower *len to make the

@@ -6,11 +6,11 @@
 // exception leaves this file.
 // Only the attributes listed in pn_dicom_frame are read: nothing that
 // identifies a patient.
-#include "io/dicom.h"
+#include "image/dicom.h"
 
 extern "C" {
 #include "core/error.h"
-#include "io/image_internal.h"
+#include "image/image_internal.h"
 }
 
 #include <dcmtk/config/osconfig.h>

@@ -1,5 +1,5 @@
-/* Strict JSON parser and writer helpers; see json.h for the contract. */
-#include "io/json.h"
+/* Strict JSON parser and JSON writing into pn_buf; see json.h for the contract. */
+#include "format/json.h"
 #include "core/alloc.h"
 
 #include <errno.h>
@@ -412,20 +412,14 @@ static pneumo_status parse_string_raw(parser *p, char **out, size_t *out_len)
 /* Make room for one more member in an array or object (geometric growth). */
 static pneumo_status grow_members(parser *p, pn_json *node, size_t *cap)
 {
-    if (node->count < *cap)
-        return PNEUMO_OK;
-    size_t new_cap = *cap ? *cap * 2 : 4;
-    pn_json *items = pn_realloc(node->items, new_cap * sizeof *items);
-    if (!items)
-        return parser_nomem(p, new_cap * sizeof *items);
-    node->items = items;
-    if (node->type == PN_JSON_OBJECT) {
-        char **keys = pn_realloc(node->keys, new_cap * sizeof *keys);
-        if (!keys)
-            return parser_nomem(p, new_cap * sizeof *keys);
-        node->keys = keys;
-    }
-    *cap = new_cap;
+    size_t items_cap = *cap, keys_cap = *cap;
+    if (!pn_array_reserve(&node->items, &items_cap, node->count + 1, sizeof *node->items,
+                          SIZE_MAX))
+        return parser_nomem(p, (node->count + 1) * sizeof *node->items);
+    if (node->type == PN_JSON_OBJECT &&
+        !pn_array_reserve(&node->keys, &keys_cap, node->count + 1, sizeof *node->keys, SIZE_MAX))
+        return parser_nomem(p, (node->count + 1) * sizeof *node->keys);
+    *cap = items_cap;
     return PNEUMO_OK;
 }
 
@@ -694,81 +688,6 @@ const char *pn_json_get_string(const pn_json *obj, const char *key)
 
 /* ---- Writer ----------------------------------------------------------------- */
 
-void pn_buf_init(pn_buf *b)
-{
-    b->data = NULL;
-    b->len = 0;
-    b->cap = 0;
-    b->failed = PN_BUF_OK;
-}
-
-void pn_buf_free(pn_buf *b)
-{
-    free(b->data);
-    pn_buf_init(b);
-}
-
-/* Ensure room for `extra` more bytes plus the terminating NUL. */
-static int buf_reserve(pn_buf *b, size_t extra)
-{
-    if (b->failed)
-        return 0;
-    if (extra > SIZE_MAX - b->len - 1) {
-        b->failed = PN_BUF_NOMEM;
-        return 0;
-    }
-    size_t need = b->len + extra + 1;
-    if (need <= b->cap)
-        return 1;
-    size_t new_cap = b->cap ? b->cap : 64;
-    while (new_cap < need)
-        new_cap = (new_cap > SIZE_MAX / 2) ? need : new_cap * 2;
-    char *data = pn_realloc(b->data, new_cap);
-    if (!data) {
-        b->failed = PN_BUF_NOMEM;
-        return 0;
-    }
-    b->data = data;
-    b->cap = new_cap;
-    return 1;
-}
-
-void pn_buf_append(pn_buf *b, const char *s, size_t n)
-{
-    if (!buf_reserve(b, n))
-        return;
-    if (n)
-        memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-void pn_buf_vprintf(pn_buf *b, const char *fmt, va_list ap)
-{
-    if (b->failed)
-        return;
-    va_list ap2;
-    va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap2);
-    va_end(ap2);
-    if (n < 0) {
-        b->failed = PN_BUF_BADINPUT;
-        return;
-    }
-    if (!buf_reserve(b, (size_t)n))
-        return;
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    b->len += (size_t)n;
-}
-
-void pn_buf_printf(pn_buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    pn_buf_vprintf(b, fmt, ap);
-    va_end(ap);
-}
-
 void pn_buf_json_string(pn_buf *b, const char *s)
 {
     if (b->failed)
@@ -872,22 +791,4 @@ void pn_buf_json_number(pn_buf *b, double x)
 void pn_buf_json_float(pn_buf *b, float x)
 {
     append_shortest(b, (double)x, 9, 1);
-}
-
-pneumo_status pn_buf_export(pn_buf *b, char *buf, size_t size, size_t *needed, const char *what)
-{
-    if (b->failed) {
-        pn_buf_free(b);
-        return pn_error_nomem(what, 0);
-    }
-    if (needed)
-        *needed = b->len;
-    if (size) {
-        size_t n = b->len < size - 1 ? b->len : size - 1;
-        if (n)
-            memcpy(buf, b->data, n);
-        buf[n] = '\0';
-    }
-    pn_buf_free(b);
-    return PNEUMO_OK;
 }

@@ -1,4 +1,4 @@
-/* Internal helpers of the HTML report (lib/train/report.c): locale-independent
+/* Internal helpers of the HTML report (lib/report/report.c): locale-independent
  * number text, HTML escaping, base64, and inline SVG line charts.
  *
  * Everything appends to a pn_buf (io/json.h); like the rest of pn_buf, a failed
@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "io/json.h"
+#include "core/buf.h"
 
 /* v with `decimals` digits after the point, as printf("%.*f") rounds it, but
  * always with '.' whatever LC_NUMERIC says. Non-finite values give "nan"/"inf". */

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "io/json.h"
+#include "format/json.h"
 #include "pneumo/common.h"
 
 #define PN_ST_MAX_NDIM 4
@@ -82,12 +82,5 @@ const char *pn_st_meta_get(const pn_st_file *f, const char *key);
 size_t pn_st_meta_count(const pn_st_file *f);
 /* NULL-safe. */
 void pn_st_free(pn_st_file *f);
-
-/* Read a regular file of at most max_size bytes into a malloc'ed buffer (free
- * with free(); never NULL on success, even for an empty file). Directories,
- * FIFOs and devices are refused with PNEUMO_ERR_IO, bigger files with
- * PNEUMO_ERR_LIMIT; I/O errors name the path and strerror. */
-pneumo_status pn_read_whole_file(const char *path, size_t max_size, uint8_t **data,
-                                 size_t *size);
 
 #endif

@@ -6,11 +6,12 @@
  * $ & @ \ ^ ` { | } ~; those, and any byte outside 0x20..0x7E, are drawn as
  * '?'. A newline starts a new line at the original x.
  *
- * The code depends only on the public image accessors, so programs that link
- * the shared library (where this file's symbols are hidden) can compile it in
- * directly. Reentrant; no global state besides the constant glyph table. */
-#ifndef PN_IO_FONT5X7_H
-#define PN_IO_FONT5X7_H
+ * The code depends only on the public image accessors; it is not part of
+ * libpneumo but a small static library of examples/ that pneumo-preview and
+ * its test link. Reentrant; no global state besides the constant glyph
+ * table. */
+#ifndef PNEUMO_EXAMPLES_FONT5X7_H
+#define PNEUMO_EXAMPLES_FONT5X7_H
 
 #include "pneumo/image.h"
 

@@ -1,18 +1,14 @@
 /* safetensors reader and atomic writer; see safetensors.h for the layout. */
-#include "io/safetensors.h"
+#include "format/safetensors.h"
 #include "core/alloc.h"
 
-#include "io/atomic_file.h"
+#include "core/atomic_file.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #define METADATA_KEY "__metadata__"
 
@@ -711,74 +707,3 @@ const char *pn_st_meta_get(const pn_st_file *f, const char *key)
 }
 
 size_t pn_st_meta_count(const pn_st_file *f) { return f ? f->nmeta : 0; }
-
-/* ---- Whole-file reading ------------------------------------------------------ */
-
-/* read() until n bytes or end of file; returns bytes read or -1 (errno set). */
-static ssize_t read_fully(int fd, uint8_t *p, size_t n)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = read(fd, p + got, n - got);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-    return (ssize_t)got;
-}
-
-pneumo_status pn_read_whole_file(const char *path, size_t max_size, uint8_t **data,
-                                 size_t *size)
-{
-    if (!path || !data || !size)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "pn_read_whole_file: NULL argument");
-    *data = NULL;
-    *size = 0;
-    /* O_NONBLOCK so that opening a FIFO does not hang waiting for a writer; it
-     * has no effect on the regular files we go on to read. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0)
-        return pn_error(PNEUMO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    pneumo_status st = PNEUMO_OK;
-    uint8_t *buf = NULL;
-    ssize_t got = 0;
-    if (fstat(fd, &sb) != 0) {
-        st = pn_error(PNEUMO_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
-    } else if (!S_ISREG(sb.st_mode)) {
-        st = pn_error(PNEUMO_ERR_IO, "%s: not a regular file%s", path,
-                      S_ISDIR(sb.st_mode) ? " (it is a directory)" : "");
-    } else if (sb.st_size < 0 || (uintmax_t)sb.st_size > (uintmax_t)max_size) {
-        st = pn_error(PNEUMO_ERR_LIMIT, "%s: file is %jd bytes, more than the %zu-byte limit",
-                      path, (intmax_t)sb.st_size, max_size);
-    } else {
-        size_t expect = (size_t)sb.st_size;
-        buf = pn_malloc(expect ? expect : 1);
-        if (!buf)
-            st = pn_error_nomem(path, expect);
-        else if ((got = read_fully(fd, buf, expect)) < 0)
-            st = pn_error(PNEUMO_ERR_IO, "%s: read failed: %s", path, strerror(errno));
-        else if ((size_t)got == expect) {
-            /* A file that grew since fstat would be silently cut short. */
-            uint8_t extra;
-            ssize_t more = read_fully(fd, &extra, 1);
-            if (more < 0)
-                st = pn_error(PNEUMO_ERR_IO, "%s: read failed: %s", path, strerror(errno));
-            else if (more > 0)
-                st = pn_error(PNEUMO_ERR_IO, "%s: file grew while being read", path);
-        }
-    }
-    close(fd);
-    if (st != PNEUMO_OK) {
-        free(buf);
-        return st;
-    }
-    *data = buf;
-    *size = (size_t)got;
-    return PNEUMO_OK;
-}

@@ -15,7 +15,7 @@
 static pneumo_status ensure_thread_grads(pneumo_model *m)
 {
     int64_t most = 0;
-    int extra = pn_pool_size(m->pool) - 1;
+    int extra = pn_threadpool_size(m->pool) - 1;
     for (int32_t i = 0; i < m->nlayers; i++)
         if (m->layers[i].nw + m->layers[i].nb > most)
             most = m->layers[i].nw + m->layers[i].nb;
@@ -101,7 +101,7 @@ static pneumo_status ensure_batch(pneumo_model *m, int32_t n)
     if (scratch) {
         size_t bytes;
         m->scratch_stride = (scratch + 15) & ~(int64_t)15;
-        bytes = (size_t)pn_pool_size(m->pool) * (size_t)m->scratch_stride * sizeof(float);
+        bytes = (size_t)pn_threadpool_size(m->pool) * (size_t)m->scratch_stride * sizeof(float);
         m->scratch = pn_aligned_alloc(bytes);
         if (!m->scratch) {
             pn_model_free_batch(m);
@@ -231,7 +231,7 @@ static void layer_task(void *ctx, int ith, int nth)
 
 static pneumo_status run_layer(layer_job *j)
 {
-    int nth = pn_pool_size(j->m->pool);
+    int nth = pn_threadpool_size(j->m->pool);
     pn_layer *sl = j->l + j->fused; /* the layer keeping scratch (the pool of a pair) */
     size_t per = pn_layer_scratch_per_sample(sl);
     pneumo_status st;
@@ -245,7 +245,7 @@ static pneumo_status run_layer(layer_job *j)
     if (nth == 1)
         layer_task(j, 0, 1);
     else
-        pn_pool_run(j->m->pool, layer_task, j);
+        pn_threadpool_run(j->m->pool, layer_task, j);
     for (int t = 0; t < nth; t++)
         if (j->status[t] != PNEUMO_OK)
             return j->status[t];
@@ -262,16 +262,13 @@ static pneumo_status run_layer(layer_job *j)
     return PNEUMO_OK;
 }
 
-/* run_layer, announced to the benchmark hook when one is set. */
+/* run_layer, announced by pn_model_step_event. */
 static pneumo_status run_step(layer_job *j, int32_t first, int32_t last)
 {
-    pneumo_model *m = j->m;
     pneumo_status st;
-    if (m->step_hook)
-        m->step_hook(m->step_hook_ctx, first, last, j->backward, 0);
+    pn_model_step_event(j->m, first, last, j->backward, 0);
     st = run_layer(j);
-    if (m->step_hook)
-        m->step_hook(m->step_hook_ctx, first, last, j->backward, 1);
+    pn_model_step_event(j->m, first, last, j->backward, 1);
     return st;
 }
 
@@ -281,8 +278,6 @@ static const pn_kernels *model_kernels(const pneumo_model *m)
 {
     return m->kernels ? m->kernels : pn_kernels_get();
 }
-
-void pn_model_set_kernels(pneumo_model *m, const pn_kernels *k) { m->kernels = k; }
 
 static pneumo_status forward(pneumo_model *m, int32_t n, const float *x, int training, int logits)
 {

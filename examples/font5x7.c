@@ -1,6 +1,6 @@
 /* The 5x7 font's glyph table and text drawing; see font5x7.h. Glyph shapes in
  * the style of classic 5x7 LCD character generators, drawn for this file. */
-#include "io/font5x7.h"
+#include "font5x7.h"
 
 #include <string.h>
 

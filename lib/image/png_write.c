@@ -7,9 +7,10 @@
 #include "pneumo/image_write.h"
 
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/error.h"
-#include "io/atomic_file.h"
-#include "io/image_internal.h"
+#include "core/atomic_file.h"
+#include "image/image_internal.h"
 
 #include <setjmp.h>
 #include <stdio.h>
@@ -18,7 +19,7 @@
 
 #include <png.h>
 
-#include "io/png_jmp.h"
+#include "image/png_jmp.h"
 
 struct pn_png_wctx {
     pn_png_jmp err;
@@ -31,22 +32,13 @@ struct pn_png_wctx {
 static void pn_png_write_fn(png_structp png, png_bytep in, size_t n)
 {
     struct pn_png_wctx *ctx = (struct pn_png_wctx *)png_get_io_ptr(png);
-    if (n > ctx->cap - ctx->size) {
-        size_t cap = ctx->cap ? ctx->cap : 4096;
-        while (cap - ctx->size < n) {
-            if (cap > SIZE_MAX / 2) {
-                ctx->nomem = 1;
-                png_error(png, "PNG output too large");
-            }
-            cap *= 2;
-        }
-        uint8_t *grown = pn_realloc(ctx->data, cap);
-        if (!grown) {
-            ctx->nomem = 1;
-            png_error(png, "out of memory for the PNG output");
-        }
-        ctx->data = grown;
-        ctx->cap = cap;
+    if (n > SIZE_MAX - ctx->size) {
+        ctx->nomem = 1;
+        png_error(png, "PNG output too large");
+    }
+    if (!pn_array_reserve(&ctx->data, &ctx->cap, ctx->size + n, 1, SIZE_MAX)) {
+        ctx->nomem = 1;
+        png_error(png, "out of memory for the PNG output");
     }
     memcpy(ctx->data + ctx->size, in, n);
     ctx->size += n;

@@ -2,17 +2,18 @@
  * (confusion heatmap, classification report, ROC curve), image grid, model
  * summary. See include/pneumo/report.h. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "io/atomic_file.h"
-#include "io/json.h"
+#include "core/atomic_file.h"
+#include "core/buf.h"
 #include "pneumo/image_write.h"
 #include "pneumo/metrics.h"
 #include "pneumo/report.h"
-#include "train/svg.h"
+#include "report/svg.h"
 
 typedef struct rp_eval {
     char *name;
@@ -44,31 +45,6 @@ struct pneumo_report {
     char *images_title;
 };
 
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = pn_malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
-
-/* Make room for one more element of `elem` bytes in *arr (count n, capacity *cap). */
-static int grow(void **arr, size_t *cap, size_t n, size_t elem)
-{
-    void *p;
-    size_t c;
-    if (n < *cap)
-        return 1;
-    c = *cap ? *cap * 2 : 8;
-    p = pn_realloc(*arr, c * elem);
-    if (!p)
-        return 0;
-    *arr = p;
-    *cap = c;
-    return 1;
-}
-
 pneumo_status pneumo_report_create(const char *title, pneumo_report **out)
 {
     pneumo_report *r;
@@ -78,8 +54,8 @@ pneumo_status pneumo_report_create(const char *title, pneumo_report **out)
     r = pn_calloc(1, sizeof *r);
     if (!r)
         return pn_error_nomem("report", sizeof *r);
-    r->title = dup_str(title && title[0] ? title : "libpneumo report");
-    r->images_title = dup_str("Sample images");
+    r->title = pn_strdup(title && title[0] ? title : "libpneumo report");
+    r->images_title = pn_strdup("Sample images");
     if (!r->title || !r->images_title) {
         pneumo_report_destroy(r);
         return pn_error_nomem("report title", 0);
@@ -132,14 +108,14 @@ pneumo_status pneumo_report_add_setting(pneumo_report *r, const char *key, const
     if (!key[0])
         return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_report_add_setting: key is empty");
     cap = r->capsettings;
-    if (!grow((void **)&r->keys, &cap, r->nsettings, sizeof *r->keys))
+    if (!pn_array_reserve(&r->keys, &cap, r->nsettings + 1, sizeof *r->keys, SIZE_MAX))
         return pn_error_nomem("report settings", 0);
     cap = r->capsettings;
-    if (!grow((void **)&r->values, &cap, r->nsettings, sizeof *r->values))
+    if (!pn_array_reserve(&r->values, &cap, r->nsettings + 1, sizeof *r->values, SIZE_MAX))
         return pn_error_nomem("report settings", 0);
     r->capsettings = cap;
-    k = dup_str(key);
-    v = dup_str(value);
+    k = pn_strdup(key);
+    v = pn_strdup(value);
     if (!k || !v) {
         free(k);
         free(v);
@@ -315,9 +291,9 @@ pneumo_status pneumo_report_add_evaluation(pneumo_report *r, const char *name, c
     memset(&e, 0, sizeof e);
     e.ev = *ev;
     e.has_curve = probs != NULL;
-    e.name = dup_str(name);
-    e.names[0] = dup_str(class_names ? class_names[0] : "0");
-    e.names[1] = dup_str(class_names ? class_names[1] : "1");
+    e.name = pn_strdup(name);
+    e.names[0] = pn_strdup(class_names ? class_names[0] : "0");
+    e.names[1] = pn_strdup(class_names ? class_names[1] : "1");
     if (!e.name || !e.names[0] || !e.names[1]) {
         free_eval(&e);
         return pn_error_nomem("report evaluation", 0);
@@ -326,7 +302,7 @@ pneumo_status pneumo_report_add_evaluation(pneumo_report *r, const char *name, c
         free_eval(&e);
         return st;
     }
-    if (!grow((void **)&r->evals, &r->capevals, r->nevals, sizeof *r->evals)) {
+    if (!pn_array_reserve(&r->evals, &r->capevals, r->nevals + 1, sizeof *r->evals, SIZE_MAX)) {
         free_eval(&e);
         return pn_error_nomem("report evaluations", 0);
     }
@@ -356,8 +332,10 @@ pneumo_status pneumo_report_add_image(pneumo_report *r, const pneumo_image *img,
     im.b64 = b.data; /* take the buffer's storage */
     im.w = pneumo_image_width(img);
     im.h = pneumo_image_height(img);
-    im.caption = caption ? dup_str(caption) : NULL;
-    if ((caption && !im.caption) || !grow((void **)&r->images, &r->capimages, r->nimages, sizeof *r->images)) {
+    im.caption = caption ? pn_strdup(caption) : NULL;
+    if ((caption && !im.caption) ||
+        !pn_array_reserve(&r->images, &r->capimages, r->nimages + 1, sizeof *r->images,
+                          SIZE_MAX)) {
         free(im.caption);
         free(im.b64);
         return pn_error_nomem("report image", 0);
@@ -372,7 +350,7 @@ pneumo_status pneumo_report_set_images_title(pneumo_report *r, const char *title
     if (!r || !title)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_report_set_images_title: %s is NULL",
                         r ? "title" : "report");
-    t = dup_str(title);
+    t = pn_strdup(title);
     if (!t)
         return pn_error_nomem("report images title", strlen(title) + 1);
     free(r->images_title);
@@ -473,7 +451,7 @@ static char *take_tail(pn_buf *b, size_t from)
     char *s;
     if (b->failed || !b->data)
         return NULL;
-    s = dup_str(b->data + from);
+    s = pn_strdup(b->data + from);
     b->len = from;
     b->data[from] = '\0';
     return s;

@@ -15,7 +15,7 @@
  * normalised in double, converted to 22-bit fixed point with round half away
  * from zero, accumulated from 1 << 21 and clipped to 0..255. A pass is skipped
  * when its size is unchanged, like Pillow. */
-#include "io/image_internal.h"
+#include "image/image_internal.h"
 
 #include "core/alloc.h"
 #include "core/error.h"

@@ -1,5 +1,5 @@
-/* A small, strict JSON (RFC 8259) parser for untrusted input, and a growable
- * text buffer with JSON-writing helpers.
+/* A small, strict JSON (RFC 8259) parser for untrusted input, and helpers that
+ * write JSON into a pn_buf (core/buf.h).
  *
  * The parser is deliberately stricter than the RFC where leniency would make a
  * hostile file ambiguous or expensive: duplicate object keys, "\u0000" escapes
@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "core/error.h"
 #include "pneumo/common.h"
 
@@ -84,29 +85,6 @@ const char *pn_json_get_string(const pn_json *obj, const char *key);
 
 /* ---- Writer ---------------------------------------------------------------- */
 
-/* Values of pn_buf.failed. */
-#define PN_BUF_OK 0
-#define PN_BUF_NOMEM 1     /* an allocation failed */
-#define PN_BUF_BADINPUT 2  /* a string was not valid UTF-8, or a number was not
-                            * finite (JSON cannot represent NaN/Inf) */
-
-/* Growable byte buffer. `data` is always NUL-terminated once anything has been
- * appended. After the first failure `failed` is set and every later append is a
- * no-op, so a writer can emit a whole document and check `failed` once. */
-typedef struct pn_buf {
-    char *data;
-    size_t len, cap;
-    int failed;
-} pn_buf;
-
-void pn_buf_init(pn_buf *b);
-/* Release the storage and reset to the initial empty state. */
-void pn_buf_free(pn_buf *b);
-void pn_buf_append(pn_buf *b, const char *s, size_t n);
-/* Append printf-formatted text. Uses the process locale like printf: format
- * floating point with pn_buf_json_number, not %g. */
-void pn_buf_printf(pn_buf *b, const char *fmt, ...) PN_PRINTF(2, 3);
-void pn_buf_vprintf(pn_buf *b, const char *fmt, va_list ap) PN_PRINTF(2, 0);
 /* Append `s` (NUL-terminated UTF-8) as a quoted JSON string, escaping quotes,
  * backslashes and control characters. Invalid UTF-8 or NULL sets
  * PN_BUF_BADINPUT. */
@@ -118,11 +96,5 @@ void pn_buf_json_number(pn_buf *b, double x);
 /* Shortest text that parses back (as float) to exactly `x`: for float32
  * parameters, "0.1" rather than the double expansion "0.10000000149011612". */
 void pn_buf_json_float(pn_buf *b, float x);
-
-/* Hand a finished buffer to a public "string into caller buffer" call: copies
- * like snprintf into buf (NUL-terminated, truncated; buf may be NULL when size
- * is 0), sets *needed (may be NULL) to the full length, frees the buffer.
- * Returns NOMEM naming `what` if the buffer failed to build. */
-pneumo_status pn_buf_export(pn_buf *b, char *buf, size_t size, size_t *needed, const char *what);
 
 #endif

@@ -7,8 +7,8 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/tensor.h"
-#include "io/atomic_file.h"
-#include "io/image_internal.h"
+#include "core/atomic_file.h"
+#include "image/image_internal.h"
 #include "pneumo/gradcam.h"
 #include "pneumo/image_write.h"
 

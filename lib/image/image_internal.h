@@ -50,11 +50,6 @@ pneumo_status pn_decode_jpeg(const uint8_t *data, size_t size, const char *label
 pneumo_status pn_decode_png(const uint8_t *data, size_t size, const char *label,
                             const pneumo_decode_limits *lim, pneumo_image **out);
 
-/* Read a whole regular file (no directories, FIFOs or devices) of at most
- * `max_bytes` into a malloc'ed buffer the caller frees. */
-pneumo_status pn_read_file(const char *path, int64_t max_bytes, uint8_t **data,
-                           size_t *size);
-
 /* Resize a gray buffer `src` (sw x sh) into `dst` (dw x dh), PIL-exact. */
 pneumo_status pn_resize_gray(const uint8_t *src, int32_t sw, int32_t sh, uint8_t *dst,
                              int32_t dw, int32_t dh, pneumo_resample mode);

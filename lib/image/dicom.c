@@ -3,11 +3,11 @@
  * sequence nesting before DCMTK sees the bytes, and the rendering of a decoded
  * frame to 8-bit gray (Modality LUT, VOI, MONOCHROME1 inversion, colour luma).
  * Parsing proper and decompression are DCMTK's, behind dicom_dcmtk.cc. */
-#include "io/dicom.h"
+#include "image/dicom.h"
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "io/image_internal.h"
+#include "image/image_internal.h"
 
 #include <string.h>
 

@@ -22,7 +22,7 @@
  *   4 components (CMYK, or YCCK which libjpeg turns into CMYK): Pillow unpacks
  *   every CMYK JPEG as "CMYK;I" (inverted, Adobe convention), then converts
  *   CMYK -> RGB with cmyk2rgb and RGB -> L; reproduced below exactly. */
-#include "io/image_internal.h"
+#include "image/image_internal.h"
 
 #include "core/alloc.h"
 #include "core/error.h"

@@ -1,5 +1,5 @@
 /* Inline SVG line charts and text helpers for the HTML report. */
-#include "train/svg.h"
+#include "report/svg.h"
 
 #include <math.h>
 #include <stdio.h>

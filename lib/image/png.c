@@ -17,7 +17,7 @@
  *   gray (la2l); 16-bit samples -> high byte (png_set_strip_16: Pillow's
  *   "RGB;16B"/"RGBA;16B"/"LA;16B" unpackers keep the high byte; for 16-bit gray
  *   see pneumo/image.h); no gamma or colour management (Pillow applies none). */
-#include "io/image_internal.h"
+#include "image/image_internal.h"
 
 #include "core/alloc.h"
 #include "core/error.h"
@@ -29,7 +29,7 @@
 
 #include <png.h>
 
-#include "io/png_jmp.h"
+#include "image/png_jmp.h"
 
 /* Largest ancillary chunk libpng may allocate (iCCP, text, ...). */
 #define PN_PNG_CHUNK_MALLOC_MAX (16u * 1024u * 1024u)

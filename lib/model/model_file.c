@@ -9,12 +9,14 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/file.h"
 #include "core/tensor.h"
-#include "io/json.h"
-#include "io/safetensors.h"
+#include "format/json.h"
+#include "format/safetensors.h"
 #include "layers/limits.h"
 #include "model/model.h"
 #include "pneumo/interop.h"
+#include "optim/optim_file.h"
 #include "optim/optimizer.h"
 
 #define FORMAT_NAME "libpneumo"
@@ -69,37 +71,6 @@ static void architecture_json(pn_buf *b, const pneumo_model *m)
     pn_buf_append(b, "]}", 2);
 }
 
-static void optimizer_json(pn_buf *b, const pneumo_optimizer *o)
-{
-    if (o->kind == PNEUMO_OPTIMIZER_ADAM) {
-        pn_buf_printf(b, "{\"class\":\"Adam\",\"learning_rate\":");
-        pn_buf_json_float(b, o->lr);
-        pn_buf_printf(b, ",\"beta_1\":");
-        pn_buf_json_float(b, o->adam.beta_1);
-        pn_buf_printf(b, ",\"beta_2\":");
-        pn_buf_json_float(b, o->adam.beta_2);
-        pn_buf_printf(b, ",\"epsilon\":");
-        pn_buf_json_float(b, o->adam.epsilon);
-    } else {
-        pn_buf_printf(b, "{\"class\":\"SGD\",\"learning_rate\":");
-        pn_buf_json_float(b, o->lr);
-        pn_buf_printf(b, ",\"momentum\":");
-        pn_buf_json_float(b, o->sgd.momentum);
-        pn_buf_printf(b, ",\"nesterov\":%s", o->sgd.nesterov ? "true" : "false");
-    }
-    pn_buf_printf(b, ",\"iterations\":%" PRId64 "}", o->iterations);
-}
-
-/* Names of optimizer state tensors: "optimizer/<slot>/<param name>". */
-static const char *slot_name(const pneumo_optimizer *o, int slot)
-{
-    if (o->kind == PNEUMO_OPTIMIZER_SGD)
-        return "velocity";
-    return slot == 0 ? "m" : "v";
-}
-
-static int slot_count(const pneumo_optimizer *o) { return o->kind == PNEUMO_OPTIMIZER_ADAM ? 2 : 1; }
-
 pneumo_status pneumo_model_architecture_json(const pneumo_model *m, char *buf, size_t size, size_t *needed)
 {
     pn_buf b;
@@ -144,7 +115,7 @@ pneumo_status pn_model_save_extra(const pneumo_model *m, const pneumo_optimizer 
     architecture_json(&arch, m);
     pn_card_json(&card, m, 0);
     if (opt)
-        optimizer_json(&optj, opt);
+        pn_optimizer_settings_json(&optj, opt);
     snprintf(seed, sizeof seed, "%" PRIu64, m->seed);
     snprintf(steps, sizeof steps, "%" PRIu64, m->train_steps);
     meta[nmeta++] = (pn_st_meta){"format", FORMAT_NAME};
@@ -158,7 +129,7 @@ pneumo_status pn_model_save_extra(const pneumo_model *m, const pneumo_optimizer 
     if (extra_key && extra_value)
         meta[nmeta++] = (pn_st_meta){extra_key, extra_value};
 
-    cap = (size_t)m->nlayers * 2 * (1 + (with_state ? (size_t)slot_count(opt) : 0));
+    cap = (size_t)m->nlayers * 2 * (1 + (with_state ? (size_t)pn_optimizer_slot_count(opt) : 0));
     tensors = pn_calloc(cap ? cap : 1, sizeof *tensors);
     names = pn_calloc(cap ? cap : 1, sizeof *names);
     if (card.failed == PN_BUF_BADINPUT) {
@@ -169,7 +140,7 @@ pneumo_status pn_model_save_extra(const pneumo_model *m, const pneumo_optimizer 
         st = pn_error_nomem("pneumo_model_save", cap * (sizeof *tensors + sizeof *names));
         goto done;
     }
-    for (int pass = 0; pass <= (with_state ? slot_count(opt) : 0); pass++)
+    for (int pass = 0; pass <= (with_state ? pn_optimizer_slot_count(opt) : 0); pass++)
         for (int32_t i = 0; i < m->nlayers; i++) {
             const pn_layer *l = &m->layers[i];
             for (int bias = 0; bias < 2; bias++) {
@@ -183,7 +154,8 @@ pneumo_status pn_model_save_extra(const pneumo_model *m, const pneumo_optimizer 
                     snprintf(names[nt], sizeof names[nt], "%s", bias ? l->b_name : l->w_name);
                 } else {
                     base = pass == 1 ? opt->m : opt->v;
-                    snprintf(names[nt], sizeof names[nt], "optimizer/%s/%s", slot_name(opt, pass - 1),
+                    snprintf(names[nt], sizeof names[nt], "optimizer/%s/%s",
+                             pn_optimizer_slot_name(opt, pass - 1),
                              bias ? l->b_name : l->w_name);
                 }
                 tensors[nt].name = names[nt];
@@ -439,52 +411,18 @@ static pneumo_status load_optimizer(const pn_st_file *f, const char *label, pneu
 {
     const char *text = pn_st_meta_get(f, "optimizer");
     pn_json *j = NULL;
-    const char *cls;
-    double lr, a, b, c;
-    int64_t iterations;
-    int nesterov, copied = 0, expected = 0;
+    int copied = 0, expected = 0;
     pneumo_optimizer *opt = NULL;
     pneumo_status st;
     if (!text)
         return PNEUMO_OK;
     if ((st = pn_json_parse(text, strlen(text), label, &j)) != PNEUMO_OK)
         return pn_error_prefix("optimizer");
-    cls = pn_json_get_string(j, "class");
-    if (!cls || !pn_json_get_number(j, "learning_rate", &lr) ||
-        !pn_json_get_int64(j, "iterations", &iterations) || iterations < 0) {
-        st = fmt_error(label, "optimizer", "needs \"class\", \"learning_rate\" and \"iterations\"");
+    if ((st = pn_optimizer_from_settings(j, label, &opt)) != PNEUMO_OK)
         goto done;
-    }
-    if (strcmp(cls, "Adam") == 0 && pn_json_get_number(j, "beta_1", &a) &&
-        pn_json_get_number(j, "beta_2", &b) && pn_json_get_number(j, "epsilon", &c)) {
-        pneumo_adam_params p;
-        pneumo_adam_default_params(&p);
-        p.learning_rate = (float)lr;
-        p.beta_1 = (float)a;
-        p.beta_2 = (float)b;
-        p.epsilon = (float)c;
-        st = pneumo_optimizer_create_adam(&p, &opt);
-    } else if (strcmp(cls, "SGD") == 0 && pn_json_get_number(j, "momentum", &a) &&
-               pn_json_get_bool(j, "nesterov", &nesterov)) {
-        pneumo_sgd_params p;
-        pneumo_sgd_default_params(&p);
-        p.learning_rate = (float)lr;
-        p.momentum = (float)a;
-        p.nesterov = nesterov;
-        st = pneumo_optimizer_create_sgd(&p, &opt);
-    } else {
-        st = fmt_error(label, "optimizer", "unknown class or missing settings");
-        goto done;
-    }
-    if (st != PNEUMO_OK) {
-        st = pn_error(st == PNEUMO_ERR_NOMEM ? st : PNEUMO_ERR_FORMAT, "%s: optimizer: %s", label,
-                      pneumo_last_error());
-        goto done;
-    }
-    opt->iterations = iterations;
     if ((st = pn_optimizer_bind(opt, m->id, m->arena_size)) != PNEUMO_OK)
         goto done;
-    for (int slot = 0; slot < slot_count(opt); slot++)
+    for (int slot = 0; slot < pn_optimizer_slot_count(opt); slot++)
         for (int32_t i = 0; i < m->nlayers; i++) {
             const pn_layer *l = &m->layers[i];
             for (int bias = 0; bias < 2; bias++) {
@@ -492,7 +430,7 @@ static pneumo_status load_optimizer(const pn_st_file *f, const char *label, pneu
                 int r;
                 if ((bias ? l->nb : l->nw) == 0)
                     continue;
-                snprintf(name, sizeof name, "optimizer/%s/%s", slot_name(opt, slot),
+                snprintf(name, sizeof name, "optimizer/%s/%s", pn_optimizer_slot_name(opt, slot),
                          bias ? l->b_name : l->w_name);
                 r = copy_tensor(f, label, name, bias ? 1 : l->w_ndim, bias ? l->b_shape : l->w_shape,
                                 (slot ? opt->v : opt->m) + (bias ? l->b_off : l->w_off), 0);
@@ -621,7 +559,7 @@ pneumo_status pn_model_load_extra(const char *path, pneumo_model **model, pneumo
         *opt = NULL;
     if (!path || !model)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_model_load: %s is NULL", path ? "model" : "path");
-    st = pn_read_whole_file(path, MAX_MODEL_FILE, &data, &size);
+    st = pn_read_file(path, MAX_MODEL_FILE, &data, &size);
     if (st != PNEUMO_OK)
         return st;
     st = pn_model_load_labeled(data, size, path, model, opt, extra_key, extra_value);
