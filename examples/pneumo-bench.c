@@ -150,6 +150,7 @@ static int bench_train(const char *dir, int size, const int *threads, int nthrea
            size, size);
     for (int t = 0; t < nthreads; t++) {
         pneumo_dataset_options o;
+        pneumo_augment_options aug;
         pneumo_dataset *ds;
         char rep[256];
         double t0, dt, c0, dc, rates[64], cpu[64];
@@ -158,7 +159,8 @@ static int bench_train(const char *dir, int size, const int *threads, int nthrea
         o.width = o.height = size;
         o.shuffle = 1;
         o.augment = 1;
-        pneumo_augment_article_options(&o.augment_options);
+        pneumo_augment_article_options(&aug);
+        o.augment_options = &aug;
         o.threads = threads[t];
         c0 = cpu_s();
         t0 = now_s();

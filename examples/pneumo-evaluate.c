@@ -85,6 +85,7 @@ int main(int argc, char **argv)
     pneumo_model *m = NULL;
     pneumo_dataset *ds = NULL;
     pneumo_dataset_options o;
+    pneumo_augment_options aug;
     pneumo_evaluation ev;
     int rc = 1;
     for (int i = 1; i < argc; i++) {
@@ -127,7 +128,9 @@ int main(int argc, char **argv)
     o.width = w;
     o.height = h;
     o.resample = pre.resample;
-    o.augment_options.rescale = pre.rescale;
+    pneumo_augment_default_options(&aug);
+    aug.rescale = pre.rescale;
+    o.augment_options = &aug;
     o.shuffle = 0;
     o.threads = (int32_t)threads;
     if (pneumo_dataset_open_dir(dir, &o, &ds) != PNEUMO_OK) {

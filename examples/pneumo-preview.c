@@ -228,7 +228,9 @@ int main(int argc, char **argv)
         return usage(stderr);
 
     pneumo_dataset_options o;
+    pneumo_augment_options aug;
     pneumo_dataset_default_options(&o);
+    pneumo_augment_default_options(&aug);
     o.width = o.height = (int32_t)size;
     o.seed = seed;
     o.shuffle = 1;     /* a random selection, as the article's preview */
@@ -236,14 +238,15 @@ int main(int argc, char **argv)
     o.prefetch_batches = 0;
     if (augment) {
         o.augment = 1;
-        pneumo_augment_article_options(&o.augment_options);
+        pneumo_augment_article_options(&aug);
+        o.augment_options = &aug;
     }
     pneumo_dataset *ds = NULL;
     if (pneumo_dataset_open_dir(dir, &o, &ds) != PNEUMO_OK)
         return fail(NULL);
     int rc = cli_print_dataset(stdout, PROG, ds, 1);
     if (rc == 0 && count > 0)
-        rc = write_grid(ds, (int32_t)size, (int32_t)count, augment, o.augment_options.rescale,
+        rc = write_grid(ds, (int32_t)size, (int32_t)count, augment, aug.rescale,
                         out_path);
     pneumo_dataset_destroy(ds);
     return rc;

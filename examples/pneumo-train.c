@@ -114,6 +114,7 @@ static pneumo_dataset *open_ds(const char *dir, int32_t size, int augment, uint6
                                int32_t threads, int shuffle)
 {
     pneumo_dataset_options o;
+    pneumo_augment_options aug;
     pneumo_dataset *ds = NULL;
     pneumo_dataset_default_options(&o);
     o.width = o.height = size;
@@ -121,8 +122,10 @@ static pneumo_dataset *open_ds(const char *dir, int32_t size, int augment, uint6
     o.threads = threads;
     o.shuffle = shuffle;
     o.augment = augment;
-    if (augment)
-        pneumo_augment_article_options(&o.augment_options);
+    if (augment) {
+        pneumo_augment_article_options(&aug);
+        o.augment_options = &aug;
+    }
     if (pneumo_dataset_open_dir(dir, &o, &ds) != PNEUMO_OK) {
         fprintf(stderr, PROG ": %s\n", pneumo_last_error());
         return NULL;
@@ -274,6 +277,8 @@ int main(int argc, char **argv)
     pneumo_optimizer *opt = NULL;
     pneumo_adam_params ap;
     pneumo_fit_options fo;
+    pneumo_early_stopping_params es;
+    pneumo_reduce_lr_params rl;
     pneumo_history *h = NULL;
     pneumo_evaluation ev_val, ev_test;
     pneumo_status st;
@@ -388,12 +393,16 @@ int main(int argc, char **argv)
     fo.epochs = (int32_t)epochs;
     fo.batch_size = (int32_t)batch;
     fo.class_weighting = PNEUMO_CLASS_WEIGHT_BALANCED;
-    fo.early_stopping.enabled = patience > 0;
-    fo.early_stopping.patience = (int32_t)patience;
-    fo.reduce_lr.enabled = 1;
-    fo.reduce_lr.factor = 0.3;
-    fo.reduce_lr.patience = 2;
-    fo.reduce_lr.min_lr = 1e-6;
+    pneumo_early_stopping_default_params(&es);
+    es.enabled = patience > 0;
+    es.patience = (int32_t)patience;
+    fo.early_stopping = &es;
+    pneumo_reduce_lr_default_params(&rl);
+    rl.enabled = 1;
+    rl.factor = 0.3;
+    rl.patience = 2;
+    rl.min_lr = 1e-6;
+    fo.reduce_lr = &rl;
     fo.best_model_path = best;
     fo.checkpoint_path = checkpoint;
     fo.threads = (int32_t)threads; /* also the model's, so a resumed run matches */

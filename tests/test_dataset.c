@@ -386,11 +386,14 @@ static void test_open_files_rules(void **state)
         char big[4096];
         const char *lp[2];
         int32_t ll[2] = {0, 0};
+        pneumo_decode_limits lim;
+        pneumo_decode_default_limits(&lim);
         pjoin(big, root, "big.png");
         write_png(big, 40, 3, 3);
         lp[0] = a;
         lp[1] = big;
-        o.limits.max_side = 16;
+        lim.max_side = 16;
+        o.limits = &lim;
         assert_int_equal(pneumo_dataset_open_files(lp, ll, 2, 1, NULL, &o, &ds), PNEUMO_OK);
         assert_int_equal(pneumo_dataset_size(ds), 1);
         assert_int_equal(pneumo_dataset_num_skipped(ds), 1);
@@ -400,7 +403,7 @@ static void test_open_files_rules(void **state)
         o.strict = 1;
         expect_error(pneumo_dataset_open_files(lp, ll, 2, 1, NULL, &o, &ds), PNEUMO_ERR_LIMIT,
                      "big.png");
-        o.limits.max_side = 0;
+        lim.max_side = 0;
         expect_error(pneumo_dataset_open_files(lp, ll, 2, 1, NULL, &o, &ds),
                      PNEUMO_ERR_INVALID_ARG, "limits");
         o = small_opts(4, 4, 1);
@@ -414,9 +417,14 @@ static void test_open_files_rules(void **state)
     expect_error(pneumo_dataset_open_files(paths, labels, 3, 1, NULL, &o, &ds),
                  PNEUMO_ERR_INVALID_ARG, "reserved");
     o = small_opts(4, 4, 1);
-    o.augment_options.zoom_lo = 2.0;
-    assert_int_equal(pneumo_dataset_open_files(paths, labels, 3, 1, NULL, &o, &ds),
-                     PNEUMO_ERR_INVALID_ARG);
+    {
+        pneumo_augment_options aug;
+        pneumo_augment_default_options(&aug);
+        aug.zoom_lo = 2.0;
+        o.augment_options = &aug;
+        assert_int_equal(pneumo_dataset_open_files(paths, labels, 3, 1, NULL, &o, &ds),
+                         PNEUMO_ERR_INVALID_ARG);
+    }
     o = small_opts(4, 4, -1);
     expect_error(pneumo_dataset_open_files(paths, labels, 3, 1, NULL, &o, &ds),
                  PNEUMO_ERR_INVALID_ARG, "threads");
@@ -825,6 +833,7 @@ static void test_shuffle_determinism(void **state)
 static void test_augment_threads_and_cache(void **state)
 {
     char root[4096];
+    pneumo_augment_options aug;
     const int W = 16, H = 12;
     pneumo_dataset_options o = small_opts(W, H, 1);
     pneumo_dataset *d[4];
@@ -834,8 +843,9 @@ static void test_augment_threads_and_cache(void **state)
     new_tmp(root);
     make_dataset(root, 7); /* 14 images */
     o.augment = 1;
-    pneumo_augment_article_options(&o.augment_options);
-    o.augment_options.rotation_range = 10; /* make every image change */
+    pneumo_augment_article_options(&aug);
+    aug.rotation_range = 10; /* make every image change */
+    o.augment_options = &aug;
     o.shuffle = 1;
     o.seed = 7;
     open_dir_ok(root, &o, &d[0]);           /* 1 thread, cached */
@@ -885,6 +895,7 @@ static void test_augment_threads_and_cache(void **state)
 static void test_cancel_and_destroy_mid_epoch(void **state)
 {
     char root[4096];
+    pneumo_augment_options aug;
     const int W = 32, H = 32;
     pneumo_dataset_options o = small_opts(W, H, 3);
     pneumo_dataset *ds, *ref;
@@ -894,7 +905,8 @@ static void test_cancel_and_destroy_mid_epoch(void **state)
     new_tmp(root);
     make_dataset(root, 12); /* 24 images */
     o.augment = 1;
-    pneumo_augment_article_options(&o.augment_options);
+    pneumo_augment_article_options(&aug);
+    o.augment_options = &aug;
     o.shuffle = 1;
     o.cache_bytes = 0; /* decode every epoch: workers are busy when we cancel */
     open_dir_ok(root, &o, &ds);
@@ -973,6 +985,7 @@ static void test_real_data(void **state)
 {
     const char *data = tu_shared_data();
     char dir[4096], rep[128];
+    pneumo_augment_options aug;
     pneumo_dataset_options o = small_opts(64, 64, 0);
     pneumo_dataset *ds;
     pneumo_tensor *x, *y;
@@ -983,7 +996,8 @@ static void test_real_data(void **state)
         return;
     o.shuffle = 1;
     o.augment = 1;
-    pneumo_augment_article_options(&o.augment_options);
+    pneumo_augment_article_options(&aug);
+    o.augment_options = &aug;
 
     pjoin(dir, data, "chest_xray_224/train");
     open_dir_ok(dir, &o, &ds);

@@ -55,6 +55,7 @@ typedef enum pneumo_fill_mode {
  *  pneumo_augment_default_options() (no augmentation, rescale 1/255) or
  *  pneumo_augment_article_options() (the article's training generator). */
 typedef struct pneumo_augment_options {
+    uint32_t size;              /**< sizeof(pneumo_augment_options); set by the default functions */
     double rotation_range;      /**< degrees; theta ~ U(-r, r); default 0 (off); 0..360 */
     double width_shift_range;   /**< fraction of the width in [0, 1) (only Keras' float
                                      form); ty = U(-r, r) * width pixels; default 0 */
@@ -82,6 +83,8 @@ typedef struct pneumo_augment_options {
 
 /** One image's drawn transformation (Keras' transform_parameters dict). */
 typedef struct pneumo_augment_params {
+    uint32_t size;       /**< sizeof(pneumo_augment_params); set by pneumo_augment_identity_params()
+                              and by pneumo_augment_draw() */
     double theta_deg;    /**< rotation in degrees (0 = none) */
     double tx;           /**< shift along ROWS in pixels (from height_shift_range) */
     double ty;           /**< shift along COLUMNS in pixels (from width_shift_range) */

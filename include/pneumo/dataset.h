@@ -73,15 +73,17 @@ typedef struct pneumo_dataset pneumo_dataset;
 /** Dataset settings. Fill with pneumo_dataset_default_options() and change what
  *  you need; leave `reserved` zero. */
 typedef struct pneumo_dataset_options {
+    uint32_t size;                /**< sizeof(pneumo_dataset_options); set by the default function */
     int32_t width, height;        /**< target size, 1..16384 each; default 500, 500 */
     int32_t resample;             /**< pneumo_resample; default PNEUMO_RESAMPLE_NEAREST (Keras load_img) */
     int32_t shuffle;              /**< 0/1; default 1: new order each epoch from (seed, epoch) */
     uint64_t seed;                /**< default 0 */
     int32_t augment;              /**< 0/1; default 0. 1: apply `augment_options` (random per
                                        (seed, epoch, index)) */
-    pneumo_augment_options augment_options; /**< default pneumo_augment_default_options():
-                                       rescale 1/255 only. Its rescale, fill_mode and cval are
-                                       used even when augment == 0 (then only the rescale acts) */
+    const pneumo_augment_options *augment_options; /**< NULL (default) means
+                                       pneumo_augment_default_options(): rescale 1/255 only. Its
+                                       rescale, fill_mode and cval are used even when augment == 0
+                                       (then only the rescale acts). Copied at open */
     int32_t strict;               /**< 0/1; default 0: unreadable images are skipped and listed;
                                        1: open fails naming the first one */
     int32_t threads;              /**< worker threads, 0..256; default 0 = online cores (at most 64) */
@@ -89,7 +91,8 @@ typedef struct pneumo_dataset_options {
                                        0 = no cache (decode every epoch) */
     int32_t prefetch_batches;     /**< batches prepared ahead of the one the caller holds,
                                        0..64; default 2 (0: batches made on demand) */
-    pneumo_decode_limits limits;  /**< default pneumo_decode_default_limits() */
+    const pneumo_decode_limits *limits; /**< NULL (default) means pneumo_decode_default_limits();
+                                       copied at open */
     uint32_t reserved[8];         /**< must be zero */
 } pneumo_dataset_options;
 

@@ -45,6 +45,7 @@ typedef enum pneumo_padding {
 
 /** Conv2D settings; fill with pneumo_conv2d_default_params() then set filters. */
 typedef struct pneumo_conv2d_params {
+    uint32_t size;                /**< sizeof(pneumo_conv2d_params); set by the default function */
     int32_t filters;              /**< output channels; no default (0 is an error) */
     int32_t kernel_h, kernel_w;   /**< default 3, 3 */
     int32_t stride_h, stride_w;   /**< default 1, 1 */
@@ -56,6 +57,7 @@ typedef struct pneumo_conv2d_params {
 
 /** MaxPooling2D settings; fill with pneumo_maxpool2d_default_params(). */
 typedef struct pneumo_maxpool2d_params {
+    uint32_t size;                /**< sizeof(pneumo_maxpool2d_params); set by the default function */
     int32_t pool_h, pool_w;       /**< default 2, 2 */
     int32_t stride_h, stride_w;   /**< default 0, 0 = same as the pool size (Keras strides=None) */
     int32_t padding;              /**< pneumo_padding; default PNEUMO_PADDING_VALID */

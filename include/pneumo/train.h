@@ -37,17 +37,19 @@ typedef enum pneumo_monitor_mode {
 
 /** Keras EarlyStopping. */
 typedef struct pneumo_early_stopping_params {
+    uint32_t size;                /**< sizeof(pneumo_early_stopping_params); set by the default function */
     int32_t enabled;              /**< default 0 */
     int32_t monitor;              /**< pneumo_monitor; default VAL_LOSS */
     int32_t mode;                 /**< pneumo_monitor_mode; default AUTO */
     int32_t patience;             /**< epochs without improvement; default 0 */
     double min_delta;             /**< default 0 */
     int32_t restore_best_weights; /**< default 0 */
-    uint32_t reserved[8];
+    uint32_t reserved[8];         /**< zero */
 } pneumo_early_stopping_params;
 
 /** Keras ReduceLROnPlateau. */
 typedef struct pneumo_reduce_lr_params {
+    uint32_t size;     /**< sizeof(pneumo_reduce_lr_params); set by the default function */
     int32_t enabled;   /**< default 0 */
     int32_t monitor;   /**< default VAL_LOSS */
     int32_t mode;      /**< default AUTO */
@@ -56,7 +58,7 @@ typedef struct pneumo_reduce_lr_params {
     double min_delta;  /**< default 1e-4 */
     int32_t cooldown;  /**< default 0 */
     double min_lr;     /**< default 0 */
-    uint32_t reserved[8];
+    uint32_t reserved[8]; /**< zero */
 } pneumo_reduce_lr_params;
 
 /** What a progress callback is told. */
@@ -170,13 +172,16 @@ PNEUMO_API void pneumo_data_parallel_default(pneumo_data_parallel *p);
 
 /** fit settings; fill with pneumo_fit_default_options(). */
 typedef struct pneumo_fit_options {
+    uint32_t size;           /**< sizeof(pneumo_fit_options); set by the default function */
     int32_t epochs;          /**< default 25 */
     int32_t batch_size;      /**< default 16 */
     int32_t initial_epoch;   /**< first epoch to run (0-based); default 0. Set by resuming. */
     int32_t class_weighting; /**< pneumo_class_weighting; default NONE */
     double class_weights[2]; /**< used with CUSTOM */
-    pneumo_early_stopping_params early_stopping;
-    pneumo_reduce_lr_params reduce_lr;
+    const pneumo_early_stopping_params *early_stopping; /**< NULL (default): Keras' defaults
+                                      (pneumo_early_stopping_default_params(), disabled) */
+    const pneumo_reduce_lr_params *reduce_lr; /**< NULL (default): Keras' defaults
+                                      (pneumo_reduce_lr_default_params(), disabled) */
     const char *checkpoint_path; /**< after every epoch, save model, optimizer, callback state and
                                       history here (atomically) so pneumo_model_fit_resume() can
                                       continue the run; default NULL */

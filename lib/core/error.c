@@ -78,3 +78,25 @@ pneumo_status pn_error_nomem(const char *what, size_t bytes)
 {
     return pn_error(PNEUMO_ERR_NOMEM, "%s: cannot allocate %zu bytes", what, bytes);
 }
+
+pneumo_status pn_check_struct(const char *fn, const char *type, uint32_t size, size_t expected,
+                              const uint32_t *reserved, size_t nreserved)
+{
+    if (size != expected)
+        return pn_error(PNEUMO_ERR_INVALID_ARG,
+                        "%s: %s.size is %u, this library knows only %zu (initialise the struct "
+                        "with its default function)",
+                        fn, type, (unsigned)size, expected);
+    for (size_t i = 0; i < nreserved; i++)
+        if (reserved[i])
+            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: %s.reserved[%zu] is not zero", fn, type, i);
+    return PNEUMO_OK;
+}
+
+pneumo_status pn_check_buffer(const char *fn, const char *what, size_t have, size_t need)
+{
+    if (have < need)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: %s holds %zu values, %zu are needed", fn, what,
+                        have, need);
+    return PNEUMO_OK;
+}

@@ -22,4 +22,17 @@ pneumo_status pn_error_prefix(const char *fmt, ...) PN_PRINTF(1, 2);
 /* Shorthand for an allocation failure naming what was being allocated. */
 pneumo_status pn_error_nomem(const char *what, size_t bytes);
 
+/* The public-struct rule (docs/abi.md): `size` must be the sizeof the library
+ * was built with (set by the struct's default function) and every reserved
+ * word must be zero. INVALID_ARG naming `fn` and the struct `type` otherwise. */
+pneumo_status pn_check_struct(const char *fn, const char *type, uint32_t size, size_t expected,
+                              const uint32_t *reserved, size_t nreserved);
+#define PN_CHECK_STRUCT(fn, type, p)                                                          \
+    pn_check_struct((fn), #type, (p)->size, sizeof(type), (p)->reserved,                      \
+                    sizeof (p)->reserved / sizeof (p)->reserved[0])
+
+/* A caller buffer of `have` elements where `need` are written: SHAPE naming
+ * `fn` and the buffer otherwise. */
+pneumo_status pn_check_buffer(const char *fn, const char *what, size_t have, size_t need);
+
 #endif

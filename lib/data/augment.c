@@ -65,6 +65,7 @@ void pneumo_augment_default_options(pneumo_augment_options *o)
     if (!o)
         return;
     memset(o, 0, sizeof *o);
+    o->size = sizeof *o;
     o->zoom_lo = 1.0;
     o->zoom_hi = 1.0;
     o->brightness_stretch = 1;
@@ -89,6 +90,7 @@ void pneumo_augment_identity_params(pneumo_augment_params *p)
     if (!p)
         return;
     memset(p, 0, sizeof *p);
+    p->size = sizeof *p;
     p->zx = 1.0;
     p->zy = 1.0;
 }
@@ -100,8 +102,11 @@ static int pn_in(double v, double lo, double hi)
 
 pneumo_status pneumo_augment_validate_options(const pneumo_augment_options *o)
 {
+    pneumo_status st;
     if (!o)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "augment options: NULL pointer");
+    if ((st = PN_CHECK_STRUCT("augment options", pneumo_augment_options, o)) != PNEUMO_OK)
+        return st;
     if (!pn_in(o->rotation_range, 0.0, 360.0))
         return pn_error(PNEUMO_ERR_INVALID_ARG,
                         "augment options: rotation_range %g must be in [0, 360] degrees",
@@ -168,6 +173,9 @@ static pneumo_status pn_check_size(const char *fn, int32_t width, int32_t height
 
 static pneumo_status pn_check_params(const pneumo_augment_params *p)
 {
+    pneumo_status st;
+    if ((st = PN_CHECK_STRUCT("augment params", pneumo_augment_params, p)) != PNEUMO_OK)
+        return st;
     if (!pn_in(p->theta_deg, -1e4, 1e4))
         return pn_error(PNEUMO_ERR_INVALID_ARG,
                         "augment params: theta_deg %g must be finite with |theta| <= 1e4",

@@ -75,7 +75,7 @@ static void validate_unit(pneumo_dataset *ds, pn_ds_worker *w)
     pthread_mutex_unlock(&ds->mu);
 
     st = pn_image_load_resized(ds->paths[i], ds->opt.width, ds->opt.height,
-                               (pneumo_resample)ds->opt.resample, &ds->opt.limits, dst, NULL,
+                               (pneumo_resample)ds->opt.resample, ds->opt.limits, dst, NULL,
                                NULL);
     if (st != PNEUMO_OK) {
         msg = skip_message(ds->paths[i]);
@@ -103,20 +103,20 @@ static pneumo_status produce_image(const pneumo_dataset *ds, int64_t idx, uint64
     pneumo_status st;
     if (!src) {
         st = pn_image_load_resized(ds->paths[idx], ds->opt.width, ds->opt.height,
-                                   (pneumo_resample)ds->opt.resample, &ds->opt.limits, scratch,
+                                   (pneumo_resample)ds->opt.resample, ds->opt.limits, scratch,
                                    NULL, NULL);
         if (st != PNEUMO_OK)
             return st;
         src = scratch;
     }
     if (augment)
-        return pneumo_augment_image(&ds->opt.augment_options, ds->opt.seed, epoch,
+        return pneumo_augment_image(ds->opt.augment_options, ds->opt.seed, epoch,
                                     (uint64_t)idx, src, ds->opt.width, ds->opt.height, dst,
                                     NULL);
     {
         pneumo_augment_params id;
         pneumo_augment_identity_params(&id);
-        return pneumo_augment_apply(&ds->opt.augment_options, &id, src, ds->opt.width,
+        return pneumo_augment_apply(ds->opt.augment_options, &id, src, ds->opt.width,
                                     ds->opt.height, dst);
     }
 }

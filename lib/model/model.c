@@ -26,6 +26,7 @@ void pneumo_conv2d_default_params(pneumo_conv2d_params *p)
     if (!p)
         return;
     memset(p, 0, sizeof *p);
+    p->size = sizeof *p;
     p->kernel_h = p->kernel_w = 3;
     p->stride_h = p->stride_w = 1;
     p->padding = PNEUMO_PADDING_VALID;
@@ -38,6 +39,7 @@ void pneumo_maxpool2d_default_params(pneumo_maxpool2d_params *p)
     if (!p)
         return;
     memset(p, 0, sizeof *p);
+    p->size = sizeof *p;
     p->pool_h = p->pool_w = 2;
     p->padding = PNEUMO_PADDING_VALID;
 }
@@ -316,6 +318,8 @@ pneumo_status pneumo_model_add_conv2d(pneumo_model *m, const pneumo_conv2d_param
         return PNEUMO_ERR_INVALID_ARG;
     if (!p)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_model_add_conv2d: params is NULL");
+    if (PN_CHECK_STRUCT("pneumo_model_add_conv2d", pneumo_conv2d_params, p) != PNEUMO_OK)
+        return PNEUMO_ERR_INVALID_ARG;
     return add_layer(m, pn_conv2d_setup(&l, pn_model_out_dims(m), p), &l);
 }
 
@@ -328,6 +332,9 @@ pneumo_status pneumo_model_add_maxpool2d(pneumo_model *m, const pneumo_maxpool2d
     if (!p) {
         pneumo_maxpool2d_default_params(&defaults);
         p = &defaults;
+    } else if (PN_CHECK_STRUCT("pneumo_model_add_maxpool2d", pneumo_maxpool2d_params, p) !=
+               PNEUMO_OK) {
+        return PNEUMO_ERR_INVALID_ARG;
     }
     return add_layer(m, pn_maxpool2d_setup(&l, pn_model_out_dims(m), p), &l);
 }

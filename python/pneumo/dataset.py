@@ -41,11 +41,14 @@ def dataset_options(size=(500, 500), augment=False, shuffle=True, seed=0, thread
     o.seed = int(seed)
     if augment is False or augment is None:
         o.augment = 0
+        aug = augment_options("default")
     else:
         o.augment = 1
-        o.augment_options = augment_options(augment)
+        aug = augment_options(augment)
     if rescale is not _DEFAULT:
-        o.augment_options.rescale = 0.0 if rescale is None else float(rescale)
+        aug.rescale = 0.0 if rescale is None else float(rescale)
+    # the struct keeps the pointed-to options alive (ctypes _objects)
+    o.augment_options = ctypes.pointer(aug)
     o.strict = int(bool(strict))
     o.threads = int(threads)
     if cache_bytes is not None:
@@ -53,7 +56,7 @@ def dataset_options(size=(500, 500), augment=False, shuffle=True, seed=0, thread
     if prefetch_batches is not None:
         o.prefetch_batches = int(prefetch_batches)
     if limits is not None:
-        o.limits = decode_limits(limits)
+        o.limits = ctypes.pointer(decode_limits(limits))
     return o
 
 

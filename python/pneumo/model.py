@@ -166,7 +166,7 @@ def _monitor_params(struct, settings, kind):
     if "mode" in settings:
         m = settings.pop("mode")
         struct.mode = S.MODES[m] if isinstance(m, str) else int(m)
-    names = {n for n, _ in struct._fields_ if not n.startswith("reserved")} - {"enabled"}
+    names = {n for n, _ in struct._fields_ if not n.startswith("reserved")} - {"enabled", "size"}
     for k, v in settings.items():
         if k not in names:
             raise TypeError(f"unknown {kind} setting {k!r}; known: monitor, mode, "
@@ -250,8 +250,15 @@ class _FitRun:
                                            S.ERR_INVALID_ARG)
             o.class_weighting = S.CLASS_WEIGHT_CUSTOM
             o.class_weights[0], o.class_weights[1] = float(cw[0]), float(cw[1])
-        _monitor_params(o.early_stopping, early_stopping, "early_stopping")
-        _monitor_params(o.reduce_lr, reduce_lr, "reduce_lr")
+        es = S.EarlyStoppingParams()
+        L.lib.pneumo_early_stopping_default_params(byref(es))
+        _monitor_params(es, early_stopping, "early_stopping")
+        rl = S.ReduceLRParams()
+        L.lib.pneumo_reduce_lr_default_params(byref(rl))
+        _monitor_params(rl, reduce_lr, "reduce_lr")
+        # the struct keeps the pointed-to settings alive (ctypes _objects)
+        o.early_stopping = ctypes.pointer(es)
+        o.reduce_lr = ctypes.pointer(rl)
         # ctypes keeps the bytes alive through the struct; the C strings must live
         # until the library returns, and so must the callback object below.
         o.best_model_path = L.fsencode(best_model_path) if best_model_path is not None else None
