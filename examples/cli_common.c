@@ -220,7 +220,7 @@ int cli_report_samples(pneumo_report *r, const char *prog, pneumo_dataset *ds, i
         size_t j = 0;
         if (idx >= n)
             idx = n - 1;
-        if (pneumo_dataset_load_sample(ds, idx, buf) != PNEUMO_OK) {
+        if (pneumo_dataset_load_sample(ds, idx, buf, (size_t)w * (size_t)h) != PNEUMO_OK) {
             fprintf(stderr, "%s: %s\n", prog, pneumo_last_error());
             goto out;
         }

@@ -147,7 +147,8 @@ int main(int argc, char **argv)
             goto done;
         }
     }
-    if (pneumo_model_evaluate(m, ds, (int32_t)batch, (float)threshold, &ev, probs, labels) != PNEUMO_OK) {
+    if (pneumo_model_evaluate(m, ds, (int32_t)batch, (float)threshold, &ev, probs, labels,
+                              probs ? (size_t)pneumo_dataset_size(ds) : 0) != PNEUMO_OK) {
         fprintf(stderr, PROG ": %s\n", pneumo_last_error());
         goto done;
     }

@@ -157,7 +157,7 @@ static int set_model_card(pneumo_model *m, pneumo_dataset *val, int32_t batch, c
         float *p = malloc((size_t)(n ? n : 1) * sizeof *p), *y = malloc((size_t)(n ? n : 1) * sizeof *y);
         pneumo_evaluation ev;
         const int oom = !p || !y;
-        const int bad = oom || pneumo_model_evaluate(m, val, batch, 0.5f, &ev, p, y) != PNEUMO_OK ||
+        const int bad = oom || pneumo_model_evaluate(m, val, batch, 0.5f, &ev, p, y, (size_t)n) != PNEUMO_OK ||
                         pneumo_youden_threshold(p, y, n, &threshold) != PNEUMO_OK;
         free(p);
         free(y);
@@ -483,13 +483,15 @@ int main(int argc, char **argv)
         cli_fclose_atomic(PROG, rep, rep_tmp, report_path, 0);
         goto done;
     }
-    if (pneumo_model_evaluate(m, val, (int32_t)batch, pneumo_model_threshold(m), &ev_val, val_probs, val_labels) == PNEUMO_OK) {
+    if (pneumo_model_evaluate(m, val, (int32_t)batch, pneumo_model_threshold(m), &ev_val, val_probs, val_labels,
+                              (size_t)pneumo_dataset_size(val)) == PNEUMO_OK) {
         fprintf(rep, "\nvalidation (%s):\n", val_dir);
         cli_print_evaluation(rep, &ev_val, val);
         have_val_ev = 1;
     }
     if (test) {
-        if (pneumo_model_evaluate(m, test, (int32_t)batch, pneumo_model_threshold(m), &ev_test, test_probs, test_labels) != PNEUMO_OK) {
+        if (pneumo_model_evaluate(m, test, (int32_t)batch, pneumo_model_threshold(m), &ev_test, test_probs, test_labels,
+                                  (size_t)pneumo_dataset_size(test)) != PNEUMO_OK) {
             fprintf(stderr, PROG ": test evaluation: %s\n", pneumo_last_error());
             cli_fclose_atomic(PROG, rep, rep_tmp, report_path, 0);
             goto done;

@@ -710,7 +710,7 @@ static void test_batches_and_pixels(void **state)
         assert_int_equal(pneumo_image_resize(img, W, H, PNEUMO_RESAMPLE_BILINEAR, &rs),
                          PNEUMO_OK);
         px = pneumo_image_pixels(rs);
-        assert_int_equal(pneumo_dataset_load_sample(ds, idx, sample), PNEUMO_OK);
+        assert_int_equal(pneumo_dataset_load_sample(ds, idx, sample, (size_t)W * H), PNEUMO_OK);
         for (int k = 0; k < W * H; k++) {
             float want = (float)px[k] * (float)(1.0 / 255.0);
             if (e.x[(size_t)i * W * H + (size_t)k] != want || sample[k] != want)
@@ -733,8 +733,8 @@ static void test_batches_and_pixels(void **state)
     /* Argument errors. */
     expect_error(pneumo_dataset_begin_epoch(ds, -1, 4), PNEUMO_ERR_INVALID_ARG, "epoch");
     expect_error(pneumo_dataset_begin_epoch(ds, 0, 0), PNEUMO_ERR_INVALID_ARG, "batch_size");
-    expect_error(pneumo_dataset_load_sample(ds, 12, sample), PNEUMO_ERR_INVALID_ARG, "index");
-    expect_error(pneumo_dataset_load_sample(ds, 0, NULL), PNEUMO_ERR_INVALID_ARG, "dst");
+    expect_error(pneumo_dataset_load_sample(ds, 12, sample, (size_t)W * H), PNEUMO_ERR_INVALID_ARG, "index");
+    expect_error(pneumo_dataset_load_sample(ds, 0, NULL, 0), PNEUMO_ERR_INVALID_ARG, "dst");
     pneumo_dataset_destroy(ds);
     free(sample);
     rm_rf(root);
@@ -972,9 +972,9 @@ static void test_file_changed_after_open(void **state)
     assert_int_equal(got, 5);
     {
         float buf[36];
-        expect_error(pneumo_dataset_load_sample(ds, 5, buf), PNEUMO_ERR_FORMAT,
+        expect_error(pneumo_dataset_load_sample(ds, 5, buf, 36), PNEUMO_ERR_FORMAT,
                      pneumo_dataset_path(ds, 5));
-        assert_int_equal(pneumo_dataset_load_sample(ds, 4, buf), PNEUMO_OK);
+        assert_int_equal(pneumo_dataset_load_sample(ds, 4, buf, 36), PNEUMO_OK);
     }
     pneumo_dataset_destroy(ds);
     rm_rf(root);

@@ -151,7 +151,7 @@ static void test_fit_learns_and_evaluates(void **state)
         int64_t n = pneumo_dataset_size(val);
         float *p = malloc((size_t)n * sizeof *p), *y = malloc((size_t)n * sizeof *y);
         pneumo_model *loaded = NULL;
-        assert_int_equal(pneumo_model_evaluate(m, val, 16, 0.5f, &ev, p, y), PNEUMO_OK);
+        assert_int_equal(pneumo_model_evaluate(m, val, 16, 0.5f, &ev, p, y, (size_t)n), PNEUMO_OK);
         assert_int_equal(ev.count, 96);
         assert_true(fabs(ev.loss - last.val_loss) < 1e-6);
         assert_true(fabs(ev.accuracy - last.val_accuracy) < 1e-9);

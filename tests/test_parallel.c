@@ -250,7 +250,8 @@ static void *rank_main(void *arg)
     j->st = pneumo_model_fit(j->m, opt, train, val, &o, &j->h);
     snprintf(j->msg, sizeof j->msg, "%s", j->st == PNEUMO_OK ? "" : pneumo_last_error());
     if (j->st == PNEUMO_OK)
-        j->ev_st = pneumo_model_evaluate_parallel(j->m, val, j->batch, 0.5f, &dp, &j->ev, j->probs, NULL);
+        j->ev_st = pneumo_model_evaluate_parallel(j->m, val, j->batch, 0.5f, &dp, &j->ev, j->probs, NULL,
+                                                  sizeof j->probs / sizeof j->probs[0]);
     pneumo_optimizer_destroy(opt);
     pneumo_dataset_destroy(train);
     pneumo_dataset_destroy(val);
@@ -406,7 +407,7 @@ static void test_parallel_one_rank_is_fit(void **state)
     o_rl.patience = 0;
     o_rl.min_delta = 1.0;
     assert_int_equal(pneumo_model_fit(m, opt, train, val, &o, &h), PNEUMO_OK);
-    assert_int_equal(pneumo_model_evaluate(m, val, 10, 0.5f, &ev, probs, NULL), PNEUMO_OK);
+    assert_int_equal(pneumo_model_evaluate(m, val, 10, 0.5f, &ev, probs, NULL, PER_CLASS), PNEUMO_OK);
     run_world(1, 1, 10, 0, -1, j, &w);
     assert_int_equal(j[0].st, PNEUMO_OK);
     assert_same_weights(m, j[0].m);
@@ -551,7 +552,7 @@ static void test_parallel_settings_checked(void **state)
     assert_int_equal(pneumo_model_fit(m, opt, train, NULL, &o, NULL), PNEUMO_ERR_INVALID_ARG);
     dp.reserved[3] = 0;
     dp.size = 8;
-    assert_int_equal(pneumo_model_evaluate_parallel(m, train, 16, 0.5f, &dp, &ev, NULL, NULL),
+    assert_int_equal(pneumo_model_evaluate_parallel(m, train, 16, 0.5f, &dp, &ev, NULL, NULL, 0),
                      PNEUMO_ERR_INVALID_ARG);
     o.parallel = NULL;
     o.reserved[0] = 1;

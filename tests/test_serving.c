@@ -278,9 +278,9 @@ static void *clone_worker(void *arg)
         pneumo_tensor *x = NULL, *o = NULL;
         const int sample = j->index * PER_THREAD + r;
         float *src = (float *)pneumo_tensor_data_const(j->x) + (size_t)sample * (size_t)per;
-        if ((j->status = pneumo_tensor_wrap(4, xs, src, &x)) != PNEUMO_OK)
+        if ((j->status = pneumo_tensor_wrap(4, xs, src, (size_t)per, &x)) != PNEUMO_OK)
             break;
-        if ((j->status = pneumo_tensor_wrap(2, os, &j->out[r], &o)) == PNEUMO_OK)
+        if ((j->status = pneumo_tensor_wrap(2, os, &j->out[r], 1, &o)) == PNEUMO_OK)
             j->status = pneumo_model_predict(j->clone, x, o);
         pneumo_tensor_destroy(x);
         pneumo_tensor_destroy(o);

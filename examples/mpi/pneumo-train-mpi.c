@@ -618,10 +618,10 @@ int main(int argc, char **argv)
         goto done;
     /* the final evaluations, sharded like validation */
     st = pneumo_model_evaluate_parallel(m, val, (int32_t)batch, pneumo_model_threshold(m), &dp, &ev_val, NULL,
-                                        NULL);
+                                        NULL, 0);
     if (st == PNEUMO_OK && test)
         st = pneumo_model_evaluate_parallel(m, test, (int32_t)batch, pneumo_model_threshold(m), &dp, &ev_test, NULL,
-                                            NULL);
+                                            NULL, 0);
     if (st != PNEUMO_OK) {
         if (mc.err[0])
             MPI_Abort(MPI_COMM_WORLD, 1);

@@ -128,8 +128,9 @@ PNEUMO_API pneumo_status pneumo_augment_draw(const pneumo_augment_options *o, ui
                                              int32_t width, int32_t height,
                                              pneumo_augment_params *out);
 
-/** Apply `p` to the 8-bit grayscale image `src` (height rows of width bytes,
- *  row-major, no padding) and write height * width floats to `dst` (row-major;
+/** Apply `p` to the 8-bit grayscale image `src` (src_size bytes, of which the
+ *  first height rows of width bytes are read, row-major, no padding) and write
+ *  height * width floats to `dst`, a buffer of dst_count floats (row-major;
  *  one channels-last sample of an (N, H, W, 1) batch). Uses o->fill_mode,
  *  o->cval, o->rescale and o->brightness_stretch; the ranges in `o` are not
  *  consulted. When `p` has no rotation, shift, shear or zoom the affine pass is
@@ -137,19 +138,22 @@ PNEUMO_API pneumo_status pneumo_augment_draw(const pneumo_augment_options *o, ui
  *  `src` and `dst` must not overlap; both stay owned by the caller.
  *  Errors: INVALID_ARG (NULL, invalid options, size < 1, a non-finite or
  *  out-of-range parameter: |tx|,|ty| <= 1e7, |zx|,|zy| <= 1e4, |theta|,|shear|
- *  <= 1e4 degrees, 0 <= brightness <= 1000, flips 0/1), LIMIT (a side above
- *  65536). On error `dst` is left untouched. */
+ *  <= 1e4 degrees, 0 <= brightness <= 1000, flips 0/1, src_size or dst_count
+ *  below width * height, naming the buffer and the length needed), LIMIT (a
+ *  side above 65536). On error `dst` is left untouched. */
 PNEUMO_API pneumo_status pneumo_augment_apply(const pneumo_augment_options *o,
                                               const pneumo_augment_params *p,
-                                              const uint8_t *src, int32_t width,
-                                              int32_t height, float *dst);
+                                              const uint8_t *src, size_t src_size,
+                                              int32_t width, int32_t height, float *dst,
+                                              size_t dst_count);
 
 /** pneumo_augment_draw() followed by pneumo_augment_apply(); `params_out` may
  *  be NULL, else it receives the drawn parameters. Same errors. */
 PNEUMO_API pneumo_status pneumo_augment_image(const pneumo_augment_options *o, uint64_t seed,
                                               uint64_t epoch, uint64_t index,
-                                              const uint8_t *src, int32_t width,
-                                              int32_t height, float *dst,
+                                              const uint8_t *src, size_t src_size,
+                                              int32_t width, int32_t height, float *dst,
+                                              size_t dst_count,
                                               pneumo_augment_params *params_out);
 
 #ifdef __cplusplus

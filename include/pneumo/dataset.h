@@ -218,10 +218,13 @@ PNEUMO_API pneumo_status pneumo_dataset_next_batch(pneumo_dataset *ds, pneumo_te
                                                    pneumo_tensor **y, const int64_t **indices);
 
 /** Load image `index` as the pipeline sees it without augmentation (cache or
- *  decode + resize, then rescale) into dst (height*width floats, row-major).
- *  May be called during an epoch. Errors: INVALID_ARG (NULL, index out of
- *  range), IO/FORMAT/... (the file changed since open), NOMEM. */
-PNEUMO_API pneumo_status pneumo_dataset_load_sample(pneumo_dataset *ds, int64_t index, float *dst);
+ *  decode + resize, then rescale) into dst, a caller buffer of `count` floats
+ *  of which the first height*width are written (row-major). May be called
+ *  during an epoch. Errors: INVALID_ARG (NULL, index out of range, count below
+ *  height*width, naming the length needed), IO/FORMAT/... (the file changed
+ *  since open), NOMEM. */
+PNEUMO_API pneumo_status pneumo_dataset_load_sample(pneumo_dataset *ds, int64_t index, float *dst,
+                                                    size_t count);
 
 #ifdef __cplusplus
 }

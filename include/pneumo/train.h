@@ -272,11 +272,14 @@ typedef struct pneumo_evaluation {
 } pneumo_evaluation;
 
 /** Evaluate `ds` in order (begins epoch 0 of the dataset; use a dataset without
- *  shuffle and augmentation for test data). probs and labels (may be NULL) receive
- *  pneumo_dataset_size(ds) values each, in dataset index order. */
+ *  shuffle and augmentation for test data). probs and labels (each may be NULL)
+ *  are caller buffers of `count` floats each and receive pneumo_dataset_size(ds)
+ *  values each, in dataset index order. Errors: INVALID_ARG (NULL model,
+ *  dataset or out, batch_size < 1, a buffer shorter than the dataset, naming
+ *  it and the length needed), the dataset's and the model's errors. */
 PNEUMO_API pneumo_status pneumo_model_evaluate(pneumo_model *m, pneumo_dataset *ds, int32_t batch_size,
                                                float threshold, pneumo_evaluation *out,
-                                               float *probs, float *labels);
+                                               float *probs, float *labels, size_t count);
 
 /** pneumo_model_evaluate() sharded over the ranks of `parallel` (NULL: as
  *  pneumo_model_evaluate()): each rank evaluates its parts of every batch and
@@ -287,7 +290,7 @@ PNEUMO_API pneumo_status pneumo_model_evaluate_parallel(pneumo_model *m, pneumo_
                                                         int32_t batch_size, float threshold,
                                                         const pneumo_data_parallel *parallel,
                                                         pneumo_evaluation *out, float *probs,
-                                                        float *labels);
+                                                        float *labels, size_t count);
 
 /** Probability of class 1 for one decoded image, preprocessed exactly as the
  *  dataset pipeline does without augmentation: nearest resize to the model's

@@ -644,7 +644,8 @@ static void pn_brightness(float *x, size_t n, double factor, int stretch, float 
 
 pneumo_status pneumo_augment_apply(const pneumo_augment_options *o,
                                    const pneumo_augment_params *p, const uint8_t *src,
-                                   int32_t width, int32_t height, float *dst)
+                                   size_t src_size, int32_t width, int32_t height, float *dst,
+                                   size_t dst_count)
 {
     pneumo_status st;
     pn_warp k;
@@ -656,6 +657,11 @@ pneumo_status pneumo_augment_apply(const pneumo_augment_options *o,
     if ((st = pn_check_params(p)) != PNEUMO_OK)
         return st;
     if ((st = pn_check_size("pneumo_augment_apply", width, height)) != PNEUMO_OK)
+        return st;
+    if ((st = pn_check_buffer("pneumo_augment_apply", "src", src_size,
+                              (size_t)width * (size_t)height)) != PNEUMO_OK ||
+        (st = pn_check_buffer("pneumo_augment_apply", "dst", dst_count,
+                              (size_t)width * (size_t)height)) != PNEUMO_OK)
         return st;
 
     const float rs = o->rescale != 0.0f ? o->rescale : 1.0f;
@@ -688,8 +694,8 @@ pneumo_status pneumo_augment_apply(const pneumo_augment_options *o,
 
 pneumo_status pneumo_augment_image(const pneumo_augment_options *o, uint64_t seed,
                                    uint64_t epoch, uint64_t index, const uint8_t *src,
-                                   int32_t width, int32_t height, float *dst,
-                                   pneumo_augment_params *params_out)
+                                   size_t src_size, int32_t width, int32_t height, float *dst,
+                                   size_t dst_count, pneumo_augment_params *params_out)
 {
     pneumo_augment_params p;
     pneumo_status st;
@@ -698,7 +704,7 @@ pneumo_status pneumo_augment_image(const pneumo_augment_options *o, uint64_t see
         return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_augment_image: NULL argument");
     if ((st = pneumo_augment_draw(o, seed, epoch, index, width, height, &p)) != PNEUMO_OK)
         return st;
-    if ((st = pneumo_augment_apply(o, &p, src, width, height, dst)) != PNEUMO_OK)
+    if ((st = pneumo_augment_apply(o, &p, src, src_size, width, height, dst, dst_count)) != PNEUMO_OK)
         return st;
     if (params_out)
         *params_out = p;

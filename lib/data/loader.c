@@ -111,13 +111,13 @@ static pneumo_status produce_image(const pneumo_dataset *ds, int64_t idx, uint64
     }
     if (augment)
         return pneumo_augment_image(ds->opt.augment_options, ds->opt.seed, epoch,
-                                    (uint64_t)idx, src, ds->opt.width, ds->opt.height, dst,
-                                    NULL);
+                                    (uint64_t)idx, src, ds->img_px, ds->opt.width,
+                                    ds->opt.height, dst, ds->img_px, NULL);
     {
         pneumo_augment_params id;
         pneumo_augment_identity_params(&id);
-        return pneumo_augment_apply(ds->opt.augment_options, &id, src, ds->opt.width,
-                                    ds->opt.height, dst);
+        return pneumo_augment_apply(ds->opt.augment_options, &id, src, ds->img_px, ds->opt.width,
+                                    ds->opt.height, dst, ds->img_px);
     }
 }
 
@@ -524,11 +524,14 @@ pneumo_status pneumo_dataset_next_batch(pneumo_dataset *ds, pneumo_tensor **x, p
     return PNEUMO_OK;
 }
 
-pneumo_status pneumo_dataset_load_sample(pneumo_dataset *ds, int64_t index, float *dst)
+pneumo_status pneumo_dataset_load_sample(pneumo_dataset *ds, int64_t index, float *dst,
+                                        size_t count)
 {
     if (!ds || !dst)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_dataset_load_sample: %s is NULL",
                         !ds ? "ds" : "dst");
+    if (pn_check_buffer("pneumo_dataset_load_sample", "dst", count, ds->img_px) != PNEUMO_OK)
+        return PNEUMO_ERR_INVALID_ARG;
     if (index < 0 || index >= ds->n)
         return pn_error(PNEUMO_ERR_INVALID_ARG,
                         "pneumo_dataset_load_sample: index %lld out of range (0..%lld)",

@@ -492,8 +492,13 @@ static pneumo_status param_view(pneumo_model *m, int32_t index, int grad, pneumo
     if (grad && !m->grads)
         return pn_error(PNEUMO_ERR_STATE, "%s: this inference clone has computed no gradients", fn);
     if (is_bias)
-        return pneumo_tensor_wrap(1, l->b_shape, grad ? l->db : l->b, out);
-    return pneumo_tensor_wrap(l->w_ndim, l->w_shape, grad ? l->dw : l->w, out);
+        return pneumo_tensor_wrap(1, l->b_shape, grad ? l->db : l->b, (size_t)l->b_shape[0], out);
+    {
+        size_t count = 1;
+        for (int i = 0; i < l->w_ndim; i++)
+            count *= (size_t)l->w_shape[i];
+        return pneumo_tensor_wrap(l->w_ndim, l->w_shape, grad ? l->dw : l->w, count, out);
+    }
 }
 
 pneumo_status pneumo_model_param(pneumo_model *m, int32_t index, pneumo_tensor **out)

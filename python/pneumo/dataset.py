@@ -64,7 +64,7 @@ def _copy_batch_tensor(ptr, as_numpy):
     """Copy a dataset-owned tensor (valid only until the next batch)."""
     if as_numpy:
         shape_buf = (c_int64 * S.MAX_DIMS)()
-        nd = L.lib.pneumo_tensor_shape(ptr, shape_buf)
+        nd = L.lib.pneumo_tensor_shape(ptr, shape_buf, S.MAX_DIMS)
         shape = tuple(shape_buf[i] for i in range(nd))
         n = L.lib.pneumo_tensor_numel(ptr)
         raw = ctypes.string_at(L.lib.pneumo_tensor_data_const(ptr), n * 4)
@@ -253,7 +253,8 @@ class Dataset(L.Handle):
             out = array.array("f", bytes(4 * o_h * o_w))
             addr = out.buffer_info()[0]
         with self._lock:
-            L.call("pneumo_dataset_load_sample", self.handle, int(index), c_void_p(addr))
+            L.call("pneumo_dataset_load_sample", self.handle, int(index), c_void_p(addr),
+                   o_h * o_w)
         return out
 
     @property

@@ -640,7 +640,7 @@ class Model(L.Handle):
         if len(shape) == 3 and shape == self.input_shape:
             out = c_void_p()
             cshape = (c_int64 * 4)(1, *shape)
-            L.call("pneumo_tensor_wrap", 4, cshape, c_void_p(t.data_ptr), byref(out))
+            L.call("pneumo_tensor_wrap", 4, cshape, c_void_p(t.data_ptr), t.size, byref(out))
             t = Tensor._adopt(out.value, keep=t)
         return t
 
@@ -676,10 +676,10 @@ class Model(L.Handle):
                     m = min(step, n - start)
                     xs, ys = c_void_p(), c_void_p()
                     L.call("pneumo_tensor_wrap", 4, (c_int64 * 4)(m, *shape[1:]),
-                           c_void_p(t.data_ptr + start * per * 4), byref(xs))
+                           c_void_p(t.data_ptr + start * per * 4), m * per, byref(xs))
                     with Tensor._adopt(xs.value) as xv:
                         L.call("pneumo_tensor_wrap", 2, (c_int64 * 2)(m, k),
-                               c_void_p(out.data_ptr + start * k * 4), byref(ys))
+                               c_void_p(out.data_ptr + start * k * 4), m * k, byref(ys))
                         with Tensor._adopt(ys.value) as yv:
                             L.call("pneumo_model_predict", self.handle, xv.handle, yv.handle)
         return result if np is not None else out.tolist()
@@ -1082,7 +1082,7 @@ class Model(L.Handle):
         ev = S.Evaluation()
         with self._lock, dataset._lock:
             L.call("pneumo_model_evaluate", self.handle, dataset.handle, int(batch_size),
-                   float(threshold), byref(ev), c_void_p(pp), c_void_p(pl))
+                   float(threshold), byref(ev), c_void_p(pp), c_void_p(pl), n)
         cm = confusion_to_list(ev.confusion)
         names = dataset.class_names
         return {
