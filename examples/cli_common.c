@@ -49,6 +49,14 @@ int cli_print_dataset(FILE *f, const char *prog, const pneumo_dataset *ds, int v
     return 0;
 }
 
+pneumo_status cli_write_stream(void *stream, const void *data, size_t size)
+{
+    FILE *f = stream;
+    if (fwrite(data, 1, size, f) != size || fflush(f) != 0)
+        return PNEUMO_ERR_IO;
+    return PNEUMO_OK;
+}
+
 int cli_version(const char *prog)
 {
     printf("%s (libpneumo %s)\n", prog, pneumo_version());

@@ -379,7 +379,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (!quiet && m)
-        pneumo_model_summary(m, stdout);
+        pneumo_model_summary(m, cli_write_stream, stdout);
     if (!(train = open_ds(train_dir, (int32_t)size, augment, (uint64_t)seed, (int32_t)threads, 1)) ||
         (!quiet && cli_print_dataset(stdout, PROG, train, 1)) ||
         !(val = open_ds(val_dir, (int32_t)size, 0, (uint64_t)seed, (int32_t)threads, 1)) ||
@@ -406,7 +406,8 @@ int main(int argc, char **argv)
     fo.best_model_path = best;
     fo.checkpoint_path = checkpoint;
     fo.threads = (int32_t)threads; /* also the model's, so a resumed run matches */
-    fo.progress = quiet ? NULL : stdout;
+    fo.progress = quiet ? NULL : cli_write_stream;
+    fo.progress_user = stdout;
     fo.progress_bar = !quiet && isatty(STDOUT_FILENO);
     fo.callback = stop_when_interrupted;
     signal(SIGINT, on_sigint);
@@ -462,7 +463,7 @@ int main(int argc, char **argv)
             pneumo_version(), size, epochs, pneumo_history_size(h),
             pneumo_history_stopped_early(h) ? ", stopped early" : "", batch, lr, seed,
             augment ? "shear 0.2, zoom 0.2, horizontal flip" : "off");
-    pneumo_model_summary(m, rep);
+    pneumo_model_summary(m, cli_write_stream, rep);
     fprintf(rep, "operating threshold %.4f (%s, chosen on the validation set)\n", (double)pneumo_model_threshold(m),
             strcmp(threshold_arg, "youden") == 0 ? "Youden's J" : "given");
     fprintf(rep, "\nepoch  loss    accuracy  val_loss  val_accuracy  lr          seconds\n");

@@ -170,6 +170,7 @@ int main(void)
     FIELD(pneumo_fit_options, checkpoint_path);
     FIELD(pneumo_fit_options, best_model_path);
     FIELD(pneumo_fit_options, progress);
+    FIELD(pneumo_fit_options, progress_user);
     FIELD(pneumo_fit_options, progress_bar);
     FIELD(pneumo_fit_options, threads);
     FIELD(pneumo_fit_options, callback);

@@ -361,6 +361,94 @@ static void test_buffer_lengths_checked(void **state)
     pneumo_dataset_destroy(ds);
 }
 
+/* Collects what the library writes; fails with `fail_with` from call number
+ * `fail_at` (0-based) on. */
+typedef struct sink {
+    char text[8192];
+    size_t len;
+    int calls, fail_at;
+    pneumo_status fail_with;
+} sink;
+
+static pneumo_status sink_write(void *user, const void *data, size_t size)
+{
+    sink *k = user;
+    if (k->fail_at >= 0 && k->calls >= k->fail_at) {
+        k->calls++;
+        return k->fail_with;
+    }
+    k->calls++;
+    assert_true(k->len + size < sizeof k->text);
+    memcpy(k->text + k->len, data, size);
+    k->len += size;
+    k->text[k->len] = '\0';
+    return PNEUMO_OK;
+}
+
+/* Text goes to write callbacks, and a callback's failure is the call's. */
+static void test_write_callbacks(void **state)
+{
+    pneumo_model *m = small_model();
+    sink k = {.fail_at = -1};
+    char want[8192];
+    size_t needed = 0;
+    (void)state;
+    assert_int_equal(pneumo_model_summary(m, sink_write, &k), PNEUMO_OK);
+    assert_int_equal(k.calls, 1);
+    assert_int_equal(pneumo_model_summary_string(m, want, sizeof want, &needed), PNEUMO_OK);
+    assert_int_equal(k.len, needed);
+    assert_string_equal(k.text, want);
+    assert_non_null(strstr(k.text, "Total params: "));
+    memset(&k, 0, sizeof k);
+    k.fail_with = PNEUMO_ERR_IO;
+    expect_invalid(pneumo_model_summary(m, NULL, &k), "write");
+    assert_int_equal(pneumo_model_summary(m, sink_write, &k), PNEUMO_ERR_IO);
+    assert_non_null(strstr(pneumo_last_error(), "write callback failed"));
+
+    /* fit's progress: the text of every epoch, then a failing callback stops it */
+    pneumo_dataset_options o = small_options();
+    pneumo_dataset *ds = open_train(&o);
+    pneumo_optimizer *opt = NULL;
+    pneumo_history *h = NULL;
+    pneumo_fit_options fo;
+    assert_int_equal(pneumo_optimizer_create_adam(NULL, &opt), PNEUMO_OK);
+    pneumo_fit_default_options(&fo);
+    fo.epochs = 2;
+    fo.batch_size = 4;
+    fo.progress = sink_write;
+    fo.progress_user = &k;
+    memset(&k, 0, sizeof k);
+    k.fail_at = -1;
+    assert_int_equal(pneumo_model_fit(m, opt, ds, NULL, &fo, &h), PNEUMO_OK);
+    assert_non_null(strstr(k.text, "Epoch 1/2\n"));
+    assert_non_null(strstr(k.text, "Epoch 2/2\n"));
+    assert_non_null(strstr(k.text, "3/3 [==============================]"));
+    assert_int_equal(k.calls, 4); /* begin and end of each epoch */
+    pneumo_history_destroy(h);
+    h = NULL;
+    memset(&k, 0, sizeof k);
+    k.fail_at = 1; /* the first epoch's closing line */
+    k.fail_with = PNEUMO_ERR_CANCELLED;
+    fo.epochs = 4;
+    assert_int_equal(pneumo_model_fit(m, opt, ds, NULL, &fo, &h), PNEUMO_ERR_CANCELLED);
+    assert_non_null(strstr(pneumo_last_error(), "progress write callback failed"));
+    assert_int_equal(pneumo_history_size(h), 1);
+    assert_int_equal(k.calls, 2);
+    pneumo_history_destroy(h);
+    h = NULL;
+    memset(&k, 0, sizeof k);
+    k.fail_at = 0; /* with a bar: the first line fails */
+    k.fail_with = PNEUMO_ERR_IO;
+    fo.progress_bar = 1;
+    assert_int_equal(pneumo_model_fit(m, opt, ds, NULL, &fo, &h), PNEUMO_ERR_IO);
+    assert_int_equal(pneumo_history_size(h), 0);
+    assert_int_equal(k.calls, 1);
+    pneumo_history_destroy(h);
+    pneumo_optimizer_destroy(opt);
+    pneumo_dataset_destroy(ds);
+    pneumo_model_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +456,7 @@ int main(void)
         cmocka_unit_test(test_size_and_reserved_checked),
         cmocka_unit_test(test_null_nested_options_are_defaults),
         cmocka_unit_test(test_buffer_lengths_checked),
+        cmocka_unit_test(test_write_callbacks),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

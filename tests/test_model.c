@@ -247,7 +247,7 @@ static void test_misuse(void **state)
     pneumo_tensor_destroy(bad);
     assert_int_equal(pneumo_model_param(m, 99, &bad), PNEUMO_ERR_INVALID_ARG);
     assert_null(bad);
-    assert_int_equal(pneumo_model_summary(m, NULL), PNEUMO_ERR_INVALID_ARG);
+    assert_int_equal(pneumo_model_summary(m, NULL, NULL), PNEUMO_ERR_INVALID_ARG);
     assert_int_equal(access("/tmp/never-written.pneumo", F_OK), -1);
     pneumo_tensor_destroy(out);
     free_batch(&b);

@@ -385,7 +385,7 @@ static int report(const char *path, pneumo_model *m, const pneumo_history *h, co
     }
     fprintf(f, "libpneumo %s data-parallel training report: %d ranks x %ld threads, %d parts per batch\n\n",
             pneumo_version(), ranks, threads, parts);
-    pneumo_model_summary(m, f);
+    pneumo_model_summary(m, cli_write_stream, f);
     fprintf(f, "\nepoch  loss    accuracy  val_loss  val_accuracy  lr          seconds\n");
     for (int32_t e = 0; e < pneumo_history_size(h); e++) {
         pneumo_epoch_record r;
@@ -517,7 +517,7 @@ int main(int argc, char **argv)
         goto done;
     }
     if (!failed && m && rank == 0 && !quiet)
-        pneumo_model_summary(m, stdout);
+        pneumo_model_summary(m, cli_write_stream, stdout);
     if (!failed) {
         train = open_ds(rank, train_dir, (int32_t)size, augment, (uint64_t)seed, (int32_t)threads, 1);
         val = train ? open_ds(rank, val_dir, (int32_t)size, 0, (uint64_t)seed, (int32_t)threads, 1) : NULL;
@@ -557,7 +557,8 @@ int main(int argc, char **argv)
     fo.reduce_lr = &rl;
     fo.checkpoint_path = checkpoint; /* the library writes on rank 0 only */
     fo.threads = (int32_t)threads;
-    fo.progress = quiet || rank != 0 ? NULL : stdout;
+    fo.progress = quiet || rank != 0 ? NULL : cli_write_stream;
+    fo.progress_user = stdout;
     fo.progress_bar = !quiet && rank == 0 && isatty(STDOUT_FILENO);
     fo.callback = on_event;
     fo.user = &cb;

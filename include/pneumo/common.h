@@ -42,6 +42,13 @@ typedef enum pneumo_status {
     PNEUMO_ERR_CANCELLED = 9      /**< the caller's callback asked to stop */
 } pneumo_status;
 
+/** Where the library writes a stream of bytes (a model summary, progress
+ *  text): called with `size` bytes at `data`, valid during the call only, and
+ *  `user` as the caller gave it. Return PNEUMO_OK to go on; any other status
+ *  stops the writing function, which returns that status. The library never
+ *  writes to a FILE itself; wrap fwrite() for that. */
+typedef pneumo_status (*pneumo_write_fn)(void *user, const void *data, size_t size);
+
 /** Fixed English text for a status code ("invalid argument", ...). Never NULL;
  *  unknown codes give "unknown status". The string is static: do not free it. */
 PNEUMO_API const char *pneumo_strerror(int status);

@@ -17,8 +17,6 @@
 #ifndef PNEUMO_MODEL_H
 #define PNEUMO_MODEL_H
 
-#include <stdio.h>
-
 #include "pneumo/common.h"
 #include "pneumo/optim.h"
 #include "pneumo/tensor.h"
@@ -213,8 +211,11 @@ PNEUMO_API pneumo_status pneumo_model_evaluate_batch(pneumo_model *m, const pneu
                                                      pneumo_step_result *result);
 
 /** Write a Keras-style summary (layer table, output shapes, parameter counts,
- *  "Total params: 1,467,137") to `stream`. */
-PNEUMO_API pneumo_status pneumo_model_summary(const pneumo_model *m, FILE *stream);
+ *  "Total params: 1,467,137") through `write` (called once with the whole
+ *  text, see pneumo_write_fn). Errors: INVALID_ARG (NULL model or write),
+ *  NOMEM, or the status `write` returned. */
+PNEUMO_API pneumo_status pneumo_model_summary(const pneumo_model *m, pneumo_write_fn write,
+                                              void *user);
 
 /** Write the summary into buf (NUL-terminated, truncated if needed; buf may be
  *  NULL when size is 0). *needed (may be NULL) receives the full length

@@ -3,11 +3,10 @@
  * pneumo_model_fit() runs epochs of training steps over a training dataset,
  * evaluates a validation dataset after each epoch, applies EarlyStopping and
  * ReduceLROnPlateau with tf.keras' exact rules, optionally saves the best model,
- * and records a history. Nothing is printed unless `progress` names a stream. */
+ * and records a history. Nothing is printed: progress text goes to the
+ * caller's `progress` write callback, if any. */
 #ifndef PNEUMO_TRAIN_H
 #define PNEUMO_TRAIN_H
-
-#include <stdio.h>
 
 #include "pneumo/common.h"
 #include "pneumo/dataset.h"
@@ -188,7 +187,11 @@ typedef struct pneumo_fit_options {
     const char *best_model_path; /**< save the model (and optimizer) whenever the early-stopping
                                       monitor (val_loss if early stopping is off) improves;
                                       default NULL */
-    FILE *progress;          /**< Keras-style progress output, e.g. stdout; default NULL (silent) */
+    pneumo_write_fn progress; /**< receives Keras-style progress text (one call per line or bar
+                                  redraw; e.g. a function writing to stdout); default NULL
+                                  (silent). A status other than PNEUMO_OK from it stops the
+                                  run, which returns that status */
+    void *progress_user;     /**< passed to progress */
     int32_t progress_bar;    /**< 1: redraw a bar per batch (terminals); 0: one line per epoch; default 0 */
     int32_t threads;         /**< > 0: pneumo_model_set_threads(m, threads) before training (a
                                   resumed model needs it for bit-identical results); default 0:

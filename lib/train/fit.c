@@ -171,8 +171,16 @@ typedef struct fit_run {
     const pneumo_fit_options *o;
     pneumo_fit_event ev;
     int cancelled;
+    pn_progress progress;       /* o->progress and o->progress_user */
+    pneumo_status progress_st;  /* the first failed progress write; none are made after it */
     dp_bufs dp; /* with o->parallel */
 } fit_run;
+
+/* Whether progress lines are still written. */
+static int progress_on(const fit_run *run)
+{
+    return run->o->progress && run->progress_st == PNEUMO_OK;
+}
 
 static void emit(fit_run *run, int32_t kind)
 {
@@ -216,9 +224,10 @@ static pneumo_status train_epoch(fit_run *run, pneumo_dataset *train, const doub
         run->ev.loss = loss_sum / (double)seen;
         run->ev.accuracy = acc_sum / (double)seen;
         run->ev.seconds = now() - t0;
-        if (o->progress && o->progress_bar)
-            pn_progress_batch(o->progress, batch, run->ev.batches, run->ev.seconds, run->ev.loss,
-                              run->ev.accuracy);
+        if (progress_on(run) && o->progress_bar &&
+            (run->progress_st = pn_progress_batch(&run->progress, batch, run->ev.batches, run->ev.seconds,
+                                                  run->ev.loss, run->ev.accuracy)) != PNEUMO_OK)
+            return run->progress_st;
         emit(run, PNEUMO_EVENT_BATCH_END);
         if (run->cancelled)
             return pn_error(PNEUMO_ERR_CANCELLED, "pneumo_model_fit: cancelled by the callback in epoch %d, batch %lld",
@@ -354,9 +363,10 @@ static pneumo_status train_epoch_parallel(fit_run *run, pneumo_dataset *train, c
         run->ev.loss = loss_sum / (double)seen;
         run->ev.accuracy = acc_sum / (double)seen;
         run->ev.seconds = now() - t0;
-        if (o->progress && o->progress_bar)
-            pn_progress_batch(o->progress, bi + 1, run->ev.batches, run->ev.seconds, run->ev.loss,
-                              run->ev.accuracy);
+        /* a failed write stops the run at the epoch's end, when every rank agrees */
+        if (progress_on(run) && o->progress_bar)
+            run->progress_st = pn_progress_batch(&run->progress, bi + 1, run->ev.batches, run->ev.seconds,
+                                                 run->ev.loss, run->ev.accuracy);
         emit(run, PNEUMO_EVENT_BATCH_END);
     }
     /* a cancel asked after the last batch */
@@ -624,6 +634,8 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
     run.m = m;
     run.opt = opt;
     run.o = o;
+    run.progress.write = o->progress;
+    run.progress.user = o->progress_user;
     run.ev.epochs = o->epochs;
     run.ev.batches = pneumo_dataset_num_batches(train, o->batch_size);
     for (int32_t epoch = state->next_epoch; epoch < o->epochs && !state->stopped; epoch++) {
@@ -638,8 +650,12 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
         run.ev.batch = 0;
         run.ev.lr = lr;
         run.ev.val_loss = run.ev.val_accuracy = NAN;
-        if (o->progress)
-            pn_progress_epoch_begin(o->progress, epoch, o->epochs);
+        if (progress_on(&run))
+            run.progress_st = pn_progress_epoch_begin(&run.progress, epoch, o->epochs);
+        if (!dp && run.progress_st != PNEUMO_OK) {
+            st = run.progress_st;
+            goto done;
+        }
         emit(&run, PNEUMO_EVENT_EPOCH_BEGIN);
         if (dp && (st = pn_dp_agree(dp, PNEUMO_OK, run.cancelled, fn)) != PNEUMO_OK)
             goto done;
@@ -660,8 +676,9 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
         rec.seconds = now() - t0;
         if ((st = pn_history_append(h, &rec)) != PNEUMO_OK)
             goto done;
-        if (o->progress)
-            pn_progress_epoch_end(o->progress, &rec, run.ev.batches, val != NULL, o->progress_bar);
+        if (progress_on(&run))
+            run.progress_st = pn_progress_epoch_end(&run.progress, &rec, run.ev.batches, val != NULL,
+                                                    o->progress_bar);
         run.ev.loss = rec.loss;
         run.ev.accuracy = rec.accuracy;
         run.ev.val_loss = rec.val_loss;
@@ -684,8 +701,8 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
                 pneumo_optimizer_set_learning_rate(opt, (float)new_lr);
                 run.ev.old_lr = lr;
                 run.ev.lr = new_lr;
-                if (o->progress)
-                    pn_progress_lr(o->progress, epoch, new_lr);
+                if (progress_on(&run))
+                    run.progress_st = pn_progress_lr(&run.progress, epoch, new_lr);
                 emit(&run, PNEUMO_EVENT_LR_CHANGED);
             }
         }
@@ -708,11 +725,13 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
                 m->card.val_accuracy = best_card.val_accuracy;
                 m->card.val_auc = best_card.val_auc;
             }
-            if (o->progress)
-                pn_progress_early_stop(o->progress, epoch);
+            if (progress_on(&run))
+                run.progress_st = pn_progress_early_stop(&run.progress, epoch);
             emit(&run, PNEUMO_EVENT_EARLY_STOP);
         }
         state->next_epoch = epoch + 1;
+        if (st == PNEUMO_OK)
+            st = run.progress_st;
         if (st == PNEUMO_OK && o->checkpoint_path)
             st = save_checkpoint(m, opt, o->checkpoint_path, state, h);
         /* a failed save on rank 0 or a cancel on any rank stops every rank */

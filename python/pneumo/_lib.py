@@ -166,6 +166,7 @@ _PROTOTYPES = {
     "pneumo_model_compute_gradients": (st, [P, P, P, P, ptr(S.StepResult)]),
     "pneumo_model_train_step": (st, [P, P, P, P, P, ptr(S.StepResult)]),
     "pneumo_model_evaluate_batch": (st, [P, P, P, P, ptr(S.StepResult)]),
+    "pneumo_model_summary": (st, [P, S.WRITE_FN, P]),
     "pneumo_model_summary_string": (st, [P, ctypes.c_char_p, sz, ptr(sz)]),
     "pneumo_model_save": (st, [P, P, cstr]),
     "pneumo_model_load": (st, [cstr, PP, PP]),

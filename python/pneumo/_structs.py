@@ -167,6 +167,9 @@ class FitEvent(_Struct):
 # int (*pneumo_fit_callback)(const pneumo_fit_event *event, void *user)
 FIT_CALLBACK = ctypes.CFUNCTYPE(c_int, ctypes.POINTER(FitEvent), c_void_p)
 
+# pneumo_status (*pneumo_write_fn)(void *user, const void *data, size_t size)
+WRITE_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, ctypes.c_size_t)
+
 
 class FitOptions(_Struct):
     _fields_ = [("size", c_uint32), ("epochs", c_int32), ("batch_size", c_int32),
@@ -175,7 +178,8 @@ class FitOptions(_Struct):
                 ("early_stopping", ctypes.POINTER(EarlyStoppingParams)),
                 ("reduce_lr", ctypes.POINTER(ReduceLRParams)),
                 ("checkpoint_path", c_char_p), ("best_model_path", c_char_p),
-                ("progress", c_void_p),          # FILE *: always NULL from Python
+                ("progress", WRITE_FN),          # NULL from Python: the callback reports
+                ("progress_user", c_void_p),
                 ("progress_bar", c_int32), ("threads", c_int32),
                 ("callback", FIT_CALLBACK), ("user", c_void_p),
                 ("parallel", c_void_p),          # pneumo_data_parallel *: NULL from Python
@@ -253,4 +257,4 @@ STRUCTS = {
     "pneumo_onnx_options": OnnxOptions,
 }
 
-__all__ = ["STRUCTS", "ENUM_VALUES", "FIT_CALLBACK", "c_int"]
+__all__ = ["STRUCTS", "ENUM_VALUES", "FIT_CALLBACK", "WRITE_FN", "c_int"]

@@ -263,7 +263,7 @@ class _FitRun:
         # until the library returns, and so must the callback object below.
         o.best_model_path = L.fsencode(best_model_path) if best_model_path is not None else None
         o.checkpoint_path = L.fsencode(checkpoint_path) if checkpoint_path is not None else None
-        o.progress = None  # FILE *: the wrapper never passes a C stream
+        o.progress = S.WRITE_FN()  # NULL: progress is shown from the fit callback
         if callback is None:
             self.callbacks = []
         elif isinstance(callback, (list, tuple)):
