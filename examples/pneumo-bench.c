@@ -103,8 +103,11 @@ static int data_usage(FILE *f)
 static int print_skipped(const pneumo_dataset *ds)
 {
     int64_t n = pneumo_dataset_num_skipped(ds);
-    for (int64_t i = 0; i < n; i++)
-        printf("  warning: skipped %s\n", pneumo_dataset_skipped(ds, i));
+    for (int64_t i = 0; i < n; i++) {
+        char line[4600];
+        if (pneumo_dataset_skipped(ds, i, line, sizeof line, NULL) == PNEUMO_OK)
+            printf("  warning: skipped %s\n", line);
+    }
     return 0;
 }
 

@@ -40,6 +40,7 @@ static int write_html(const char *path, const char *model_path, const char *dir,
                       const float *labels, int32_t w, int32_t h)
 {
     pneumo_report *r = NULL;
+    char n0[256], n1[256];
     int rc = 1;
     if (pneumo_report_create("Chest X-ray pneumonia classifier: evaluation report", &r) != PNEUMO_OK) {
         fprintf(stderr, PROG ": %s\n", pneumo_last_error());
@@ -48,11 +49,11 @@ static int write_html(const char *path, const char *model_path, const char *dir,
     if (cli_report_setting(r, PROG, "model", "%s (%lld parameters)", model_path,
                            (long long)pneumo_model_num_params(m)) ||
         cli_report_setting(r, PROG, "data", "%s (%lld images)", dir, (long long)pneumo_dataset_size(ds)) ||
-        cli_report_setting(r, PROG, "classes", "0: %s, 1: %s", pneumo_dataset_class_name(ds, 0),
-                           pneumo_dataset_class_name(ds, 1)) ||
+        cli_report_setting(r, PROG, "classes", "0: %s, 1: %s", cli_class_name(ds, 0, n0, sizeof n0),
+                           cli_class_name(ds, 1, n1, sizeof n1)) ||
         cli_report_setting(r, PROG, "images", "%d x %d grayscale, nearest resize, pixels / 255", w, h) ||
         cli_report_setting(r, PROG, "threshold", "probability > %g: class 1 (%s)", threshold,
-                           pneumo_dataset_class_name(ds, 1)) ||
+                           n1) ||
         cli_report_setting(r, PROG, "libpneumo", "%s, kernels %s", pneumo_version(), pneumo_kernel_isa()))
         goto out;
     if (pneumo_report_set_model(r, m) != PNEUMO_OK) {

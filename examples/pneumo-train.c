@@ -199,6 +199,7 @@ static int write_html(const char *path, pneumo_model *m, const pneumo_history *h
     pneumo_dataset *grid = test ? test : val;
     pneumo_dataset_class_weights(train, cw, 2);
     pneumo_model_input_shape(m, &ih, &iw, NULL);
+    char n0[256], n1[256];
     if (pneumo_report_create("Chest X-ray pneumonia classifier: training report", &r) != PNEUMO_OK) {
         fprintf(stderr, PROG ": %s\n", pneumo_last_error());
         return 1;
@@ -209,8 +210,8 @@ static int write_html(const char *path, pneumo_model *m, const pneumo_history *h
                            (long long)pneumo_dataset_size(val)) ||
         (test && cli_report_setting(r, PROG, "test data", "%s (%lld images)", s->test_dir,
                                     (long long)pneumo_dataset_size(test))) ||
-        cli_report_setting(r, PROG, "classes", "0: %s, 1: %s", pneumo_dataset_class_name(train, 0),
-                           pneumo_dataset_class_name(train, 1)) ||
+        cli_report_setting(r, PROG, "classes", "0: %s, 1: %s", cli_class_name(train, 0, n0, sizeof n0),
+                           cli_class_name(train, 1, n1, sizeof n1)) ||
         cli_report_setting(r, PROG, "images", "%d x %d grayscale, nearest resize, pixels / 255", iw, ih) ||
         (s->resume && cli_report_setting(r, PROG, "resumed from", "%s", s->resume)) ||
         cli_report_setting(r, PROG, "epochs", "%ld requested, %d run%s", s->epochs, n_ep,

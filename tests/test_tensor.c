@@ -20,7 +20,15 @@ static void test_create_zeroed_and_shape(void **state)
     assert_memory_equal(got, shape, sizeof shape);
     for (int i = 0; i < 120; i++)
         assert_true(pneumo_tensor_data(t)[i] == 0.0f);
-    assert_string_equal(pneumo_tensor_shape_str(t, buf, sizeof buf), "(2, 3, 4, 5)");
+    {
+        size_t needed = 0;
+        assert_int_equal(pneumo_tensor_shape_str(t, buf, sizeof buf, &needed), PNEUMO_OK);
+        assert_string_equal(buf, "(2, 3, 4, 5)");
+        assert_int_equal(needed, 12);
+        assert_int_equal(pneumo_tensor_shape_str(t, buf, 4, &needed), PNEUMO_OK);
+        assert_string_equal(buf, "(2,");
+        assert_int_equal(pneumo_tensor_shape_str(NULL, buf, sizeof buf, NULL), PNEUMO_ERR_INVALID_ARG);
+    }
     pneumo_tensor_destroy(t);
 }
 

@@ -49,6 +49,16 @@ typedef enum pneumo_status {
  *  writes to a FILE itself; wrap fwrite() for that. */
 typedef pneumo_status (*pneumo_write_fn)(void *user, const void *data, size_t size);
 
+/* Strings. Every function that returns text writes it into a caller buffer
+ * the way snprintf does: (char *buf, size_t size, size_t *needed) writes at
+ * most size - 1 bytes and a NUL (nothing when size is 0; buf may then be
+ * NULL), and *needed (may be NULL) receives the full length without the NUL,
+ * so a first call with size 0 sizes the buffer. Truncation is not an error.
+ * The only strings returned as pointers are static or per-thread text:
+ * pneumo_strerror(), pneumo_last_error(), pneumo_version(),
+ * pneumo_kernel_isa(). Binary data the library allocates (an encoded PNG) is
+ * released with pneumo_free(). */
+
 /** Fixed English text for a status code ("invalid argument", ...). Never NULL;
  *  unknown codes give "unknown status". The string is static: do not free it. */
 PNEUMO_API const char *pneumo_strerror(int status);

@@ -138,8 +138,11 @@ PNEUMO_API int64_t pneumo_dataset_size(const pneumo_dataset *ds);
 /** Number of classes K; 0 for NULL. */
 PNEUMO_API int32_t pneumo_dataset_num_classes(const pneumo_dataset *ds);
 
-/** Name of class `cls` (the folder name), owned by the dataset; NULL if out of range. */
-PNEUMO_API const char *pneumo_dataset_class_name(const pneumo_dataset *ds, int32_t cls);
+/** Name of class `cls` (the folder name), written into buf like every string
+ *  the library returns (see pneumo/common.h). Errors: INVALID_ARG (NULL ds,
+ *  cls out of range, NULL buf with size > 0). */
+PNEUMO_API pneumo_status pneumo_dataset_class_name(const pneumo_dataset *ds, int32_t cls, char *buf,
+                                                   size_t size, size_t *needed);
 
 /** Usable images of class `cls`; -1 if `ds` is NULL or `cls` out of range. */
 PNEUMO_API int64_t pneumo_dataset_class_count(const pneumo_dataset *ds, int32_t cls);
@@ -153,8 +156,10 @@ PNEUMO_API pneumo_status pneumo_dataset_class_weights(const pneumo_dataset *ds, 
                                                       int32_t num_classes);
 
 /** Path of image `index` (0..size-1, dataset order) as listed ("dir/class/name"),
- *  owned by the dataset; NULL if out of range. */
-PNEUMO_API const char *pneumo_dataset_path(const pneumo_dataset *ds, int64_t index);
+ *  written into buf (see pneumo/common.h). Errors: INVALID_ARG (NULL ds, index
+ *  out of range, NULL buf with size > 0). */
+PNEUMO_API pneumo_status pneumo_dataset_path(const pneumo_dataset *ds, int64_t index, char *buf,
+                                             size_t size, size_t *needed);
 
 /** Label of image `index`; -1 if out of range. */
 PNEUMO_API int32_t pneumo_dataset_label(const pneumo_dataset *ds, int64_t index);
@@ -162,9 +167,11 @@ PNEUMO_API int32_t pneumo_dataset_label(const pneumo_dataset *ds, int64_t index)
 /** Number of files left out at open because they could not be read or decoded. */
 PNEUMO_API int64_t pneumo_dataset_num_skipped(const pneumo_dataset *ds);
 
-/** Skipped file `i` (dataset order) as "path: reason", owned by the dataset;
- *  NULL if out of range. */
-PNEUMO_API const char *pneumo_dataset_skipped(const pneumo_dataset *ds, int64_t i);
+/** Skipped file `i` (dataset order) as "path: reason", written into buf (see
+ *  pneumo/common.h). Errors: INVALID_ARG (NULL ds, i out of range, NULL buf
+ *  with size > 0). */
+PNEUMO_API pneumo_status pneumo_dataset_skipped(const pneumo_dataset *ds, int64_t i, char *buf,
+                                                size_t size, size_t *needed);
 
 /** Write Keras' line "Found 4176 images belonging to 2 classes." into buf, and
  *  when files were skipped a second line "Skipped 3 unreadable image files."

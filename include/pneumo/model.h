@@ -160,9 +160,11 @@ PNEUMO_API int64_t pneumo_model_num_params(const pneumo_model *m);
 /** Number of parameter tensors (kernel and bias of each Conv2D/Dense layer). */
 PNEUMO_API int32_t pneumo_model_num_param_tensors(const pneumo_model *m);
 
-/** Name of parameter tensor `index`, e.g. "conv2d_1/kernel" (see docs/model-format.md);
- *  owned by the model. NULL if out of range. */
-PNEUMO_API const char *pneumo_model_param_name(const pneumo_model *m, int32_t index);
+/** Name of parameter tensor `index`, e.g. "conv2d_1/kernel" (see
+ *  docs/model-format.md), written into buf (see pneumo/common.h).
+ *  Errors: INVALID_ARG (NULL model, index out of range, NULL buf with size > 0). */
+PNEUMO_API pneumo_status pneumo_model_param_name(const pneumo_model *m, int32_t index, char *buf,
+                                                 size_t size, size_t *needed);
 
 /** A tensor handle viewing parameter tensor `index` in place (Keras layout:
  *  conv kernels (kh, kw, cin, cout), dense kernels (in, out), biases (out)).

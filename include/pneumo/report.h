@@ -98,10 +98,12 @@ PNEUMO_API pneumo_status pneumo_report_set_images_title(pneumo_report *r, const 
  *  disk full), NOMEM. */
 PNEUMO_API pneumo_status pneumo_report_save_html(const pneumo_report *r, const char *path);
 
-/** The HTML text in memory: *html receives a NUL-terminated buffer of *size
- *  bytes (without the NUL; size may be NULL) that the caller frees with
- *  pneumo_free(). Errors: INVALID_ARG (NULL), NOMEM. */
-PNEUMO_API pneumo_status pneumo_report_render_html(const pneumo_report *r, char **html, size_t *size);
+/** The HTML text in memory, written into buf (see pneumo/common.h): call with
+ *  buf NULL and size 0 to learn the length (*needed), then with a buffer of
+ *  *needed + 1 bytes. Errors: INVALID_ARG (NULL report, NULL buf with size > 0),
+ *  NOMEM. */
+PNEUMO_API pneumo_status pneumo_report_render_html(const pneumo_report *r, char *buf, size_t size,
+                                                   size_t *needed);
 
 #ifdef __cplusplus
 }

@@ -68,9 +68,10 @@ PNEUMO_API float *pneumo_tensor_data(pneumo_tensor *t);
 /** Read-only variant of pneumo_tensor_data(). */
 PNEUMO_API const float *pneumo_tensor_data_const(const pneumo_tensor *t);
 
-/** Write the shape as "(2, 500, 500, 1)" into buf (always NUL-terminated when
- *  size > 0). Returns `buf`. */
-PNEUMO_API const char *pneumo_tensor_shape_str(const pneumo_tensor *t, char *buf, size_t size);
+/** The shape as "(2, 500, 500, 1)", written into buf (see pneumo/common.h).
+ *  Errors: INVALID_ARG (NULL tensor, NULL buf with size > 0). */
+PNEUMO_API pneumo_status pneumo_tensor_shape_str(const pneumo_tensor *t, char *buf, size_t size,
+                                                 size_t *needed);
 
 #ifdef __cplusplus
 }

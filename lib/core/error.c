@@ -100,3 +100,22 @@ pneumo_status pn_check_buffer(const char *fn, const char *what, size_t have, siz
                         have, need);
     return PNEUMO_OK;
 }
+
+pneumo_status pn_string_out(const char *fn, const char *s, const char *missing, char *buf, size_t size,
+                            size_t *needed)
+{
+    size_t len, n;
+    if (!buf && size)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: buf is NULL but size is %zu", fn, size);
+    if (!s)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: %s", fn, missing);
+    len = strlen(s);
+    if (needed)
+        *needed = len;
+    if (size) {
+        n = len < size - 1 ? len : size - 1;
+        memcpy(buf, s, n);
+        buf[n] = '\0';
+    }
+    return PNEUMO_OK;
+}

@@ -31,6 +31,13 @@ pneumo_status pn_check_struct(const char *fn, const char *type, uint32_t size, s
     pn_check_struct((fn), #type, (p)->size, sizeof(type), (p)->reserved,                      \
                     sizeof (p)->reserved / sizeof (p)->reserved[0])
 
+/* The string convention of every public function returning text: copy `s`
+ * into buf like snprintf (at most size - 1 bytes and a NUL when size > 0; buf
+ * may be NULL only when size is 0) and store strlen(s) in *needed (may be
+ * NULL). A NULL `s` is INVALID_ARG with `missing` as the message after "fn: ". */
+pneumo_status pn_string_out(const char *fn, const char *s, const char *missing, char *buf, size_t size,
+                            size_t *needed);
+
 /* A caller buffer of `have` elements where `need` are written: SHAPE naming
  * `fn` and the buffer otherwise. */
 pneumo_status pn_check_buffer(const char *fn, const char *what, size_t have, size_t need);

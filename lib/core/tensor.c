@@ -177,13 +177,12 @@ float *pneumo_tensor_data(pneumo_tensor *t) { return t ? t->data : NULL; }
 
 const float *pneumo_tensor_data_const(const pneumo_tensor *t) { return t ? t->data : NULL; }
 
-const char *pneumo_tensor_shape_str(const pneumo_tensor *t, char *buf, size_t size)
+pneumo_status pneumo_tensor_shape_str(const pneumo_tensor *t, char *buf, size_t size, size_t *needed)
 {
-    if (!buf || size == 0)
-        return buf;
-    if (!t) {
-        snprintf(buf, size, "(null)");
-        return buf;
-    }
-    return pn_shape_format(t->ndim, t->shape, buf, size);
+    /* 4 dimensions of at most 19 digits, separators and parentheses */
+    char text[PNEUMO_MAX_DIMS * 21 + 4];
+    if (!t)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_tensor_shape_str: tensor is NULL");
+    pn_shape_format(t->ndim, t->shape, text, sizeof text);
+    return pn_string_out("pneumo_tensor_shape_str", text, "", buf, size, needed);
 }

@@ -689,11 +689,16 @@ int32_t pneumo_dataset_num_classes(const pneumo_dataset *ds)
     return ds ? ds->num_classes : 0;
 }
 
-const char *pneumo_dataset_class_name(const pneumo_dataset *ds, int32_t cls)
+pneumo_status pneumo_dataset_class_name(const pneumo_dataset *ds, int32_t cls, char *buf, size_t size,
+                                        size_t *needed)
 {
-    if (!ds || cls < 0 || cls >= ds->num_classes)
-        return NULL;
-    return ds->class_names[cls];
+    static const char *fn = "pneumo_dataset_class_name";
+    if (!ds)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: ds is NULL", fn);
+    if (cls < 0 || cls >= ds->num_classes)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: class %d outside 0..%d", fn, (int)cls,
+                        (int)ds->num_classes - 1);
+    return pn_string_out(fn, ds->class_names[cls], "", buf, size, needed);
 }
 
 int64_t pneumo_dataset_class_count(const pneumo_dataset *ds, int32_t cls)
@@ -739,11 +744,16 @@ pneumo_status pneumo_dataset_class_weights(const pneumo_dataset *ds, double *wei
     return pn_ds_class_weights(ds->class_counts, ds->num_classes, weights);
 }
 
-const char *pneumo_dataset_path(const pneumo_dataset *ds, int64_t index)
+pneumo_status pneumo_dataset_path(const pneumo_dataset *ds, int64_t index, char *buf, size_t size,
+                                  size_t *needed)
 {
-    if (!ds || index < 0 || index >= ds->n)
-        return NULL;
-    return ds->paths[index];
+    static const char *fn = "pneumo_dataset_path";
+    if (!ds)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: ds is NULL", fn);
+    if (index < 0 || index >= ds->n)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: index %lld outside 0..%lld", fn, (long long)index,
+                        (long long)ds->n - 1);
+    return pn_string_out(fn, ds->paths[index], "", buf, size, needed);
 }
 
 int32_t pneumo_dataset_label(const pneumo_dataset *ds, int64_t index)
@@ -758,11 +768,16 @@ int64_t pneumo_dataset_num_skipped(const pneumo_dataset *ds)
     return ds ? ds->nskipped : 0;
 }
 
-const char *pneumo_dataset_skipped(const pneumo_dataset *ds, int64_t i)
+pneumo_status pneumo_dataset_skipped(const pneumo_dataset *ds, int64_t i, char *buf, size_t size,
+                                     size_t *needed)
 {
-    if (!ds || i < 0 || i >= ds->nskipped)
-        return NULL;
-    return ds->skipped[i];
+    static const char *fn = "pneumo_dataset_skipped";
+    if (!ds)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: ds is NULL", fn);
+    if (i < 0 || i >= ds->nskipped)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: index %lld outside the %lld skipped files", fn,
+                        (long long)i, (long long)ds->nskipped);
+    return pn_string_out(fn, ds->skipped[i], "", buf, size, needed);
 }
 
 pneumo_status pneumo_dataset_report(const pneumo_dataset *ds, char *buf, size_t size,

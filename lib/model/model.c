@@ -466,13 +466,18 @@ int32_t pneumo_model_num_param_tensors(const pneumo_model *m)
     return n;
 }
 
-const char *pneumo_model_param_name(const pneumo_model *m, int32_t index)
+pneumo_status pneumo_model_param_name(const pneumo_model *m, int32_t index, char *buf, size_t size,
+                                      size_t *needed)
 {
+    static const char *fn = "pneumo_model_param_name";
     int is_bias;
-    const pn_layer *l = param_layer(m, index, &is_bias);
-    if (!l)
-        return NULL;
-    return is_bias ? l->b_name : l->w_name;
+    const pn_layer *l;
+    if (check_model(m, fn))
+        return PNEUMO_ERR_INVALID_ARG;
+    if (!(l = param_layer(m, index, &is_bias)))
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: index %d outside 0..%d", fn, index,
+                        pneumo_model_num_param_tensors(m) - 1);
+    return pn_string_out(fn, is_bias ? l->b_name : l->w_name, "", buf, size, needed);
 }
 
 static pneumo_status param_view(pneumo_model *m, int32_t index, int grad, pneumo_tensor **out)

@@ -129,7 +129,7 @@ _PROTOTYPES = {
     "pneumo_tensor_numel": (i64, [P]),
     "pneumo_tensor_data": (P, [P]),
     "pneumo_tensor_data_const": (P, [P]),
-    "pneumo_tensor_shape_str": (cstr, [P, ctypes.c_char_p, sz]),
+    "pneumo_tensor_shape_str": (st, [P, ctypes.c_char_p, sz, ptr(sz)]),
     # optim.h
     "pneumo_adam_default_params": (None, [ptr(S.AdamParams)]),
     "pneumo_sgd_default_params": (None, [ptr(S.SGDParams)]),
@@ -159,7 +159,7 @@ _PROTOTYPES = {
     "pneumo_model_output_size": (i64, [P]),
     "pneumo_model_num_params": (i64, [P]),
     "pneumo_model_num_param_tensors": (i32, [P]),
-    "pneumo_model_param_name": (cstr, [P, i32]),
+    "pneumo_model_param_name": (st, [P, i32, ctypes.c_char_p, sz, ptr(sz)]),
     "pneumo_model_param": (st, [P, i32, PP]),
     "pneumo_model_grad": (st, [P, i32, PP]),
     "pneumo_model_predict": (st, [P, P, P]),
@@ -210,13 +210,13 @@ _PROTOTYPES = {
     "pneumo_dataset_destroy": (None, [P]),
     "pneumo_dataset_size": (i64, [P]),
     "pneumo_dataset_num_classes": (i32, [P]),
-    "pneumo_dataset_class_name": (cstr, [P, i32]),
+    "pneumo_dataset_class_name": (st, [P, i32, ctypes.c_char_p, sz, ptr(sz)]),
     "pneumo_dataset_class_count": (i64, [P, i32]),
     "pneumo_dataset_class_weights": (st, [P, ptr(f64), i32]),
-    "pneumo_dataset_path": (cstr, [P, i64]),
+    "pneumo_dataset_path": (st, [P, i64, ctypes.c_char_p, sz, ptr(sz)]),
     "pneumo_dataset_label": (i32, [P, i64]),
     "pneumo_dataset_num_skipped": (i64, [P]),
-    "pneumo_dataset_skipped": (cstr, [P, i64]),
+    "pneumo_dataset_skipped": (st, [P, i64, ctypes.c_char_p, sz, ptr(sz)]),
     "pneumo_dataset_report": (st, [P, ctypes.c_char_p, sz, ptr(sz)]),
     "pneumo_dataset_num_batches": (i64, [P, i32]),
     "pneumo_dataset_begin_epoch": (st, [P, i64, i32]),
@@ -248,7 +248,7 @@ _PROTOTYPES = {
     "pneumo_model_preprocessing": (st, [P, ptr(S.Preprocessing)]),
     "pneumo_model_set_preprocessing": (st, [P, ptr(S.Preprocessing)]),
     "pneumo_model_num_classes": (i32, [P]),
-    "pneumo_model_class_name": (cstr, [P, i32]),
+    "pneumo_model_class_name": (st, [P, i32, ctypes.c_char_p, sz, ptr(sz)]),
     "pneumo_model_class_label": (st, [P, i32, ctypes.c_char_p, sz, ptr(sz)]),
     "pneumo_model_set_class_names": (st, [P, i32, ptr(cstr)]),
     "pneumo_model_threshold": (f32, [P]),
@@ -283,7 +283,7 @@ _PROTOTYPES = {
     "pneumo_report_add_image": (st, [P, P, cstr]),
     "pneumo_report_set_images_title": (st, [P, cstr]),
     "pneumo_report_save_html": (st, [P, cstr]),
-    "pneumo_report_render_html": (st, [P, PP, ptr(sz)]),
+    "pneumo_report_render_html": (st, [P, ctypes.c_char_p, sz, ptr(sz)]),
 }
 
 missing = set()  # functions this (older) library lacks; calling them raises UnsupportedError
@@ -355,14 +355,20 @@ def call(name, *args):
     return status
 
 
-def fetch_string(fn, *args, _extra=()):
-    """Call a snprintf-style function (..., buf, size, size_t *needed[, extra...])
-    twice: once to size the buffer, once to fill it."""
+def fetch_bytes(fn, *args, _extra=()):
+    """Call a function returning text the library's way (..., buf, size,
+    size_t *needed[, extra...]) twice: once to size the buffer, once to fill
+    it. Returns the bytes."""
     needed = ctypes.c_size_t(0)
     call(fn, *args, None, 0, ctypes.byref(needed), *_extra)
     buf = ctypes.create_string_buffer(needed.value + 1)
     call(fn, *args, buf, len(buf), ctypes.byref(needed), *_extra)
-    return buf.value.decode("utf-8", "replace")
+    return buf.raw[:needed.value]
+
+
+def fetch_string(fn, *args, _extra=()):
+    """fetch_bytes() decoded as UTF-8."""
+    return fetch_bytes(fn, *args, _extra=_extra).decode("utf-8", "replace")
 
 
 class Handle:

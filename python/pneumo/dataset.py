@@ -146,7 +146,7 @@ class Dataset(L.Handle):
 
     @property
     def class_names(self):
-        return [L.text(L.lib.pneumo_dataset_class_name(self.handle, k))
+        return [L.text(L.fetch_bytes("pneumo_dataset_class_name", self.handle, k))
                 for k in range(self.num_classes)]
 
     @property
@@ -167,10 +167,9 @@ class Dataset(L.Handle):
         return {i: w[i] for i in range(k)}
 
     def path(self, index):
-        p = L.lib.pneumo_dataset_path(self.handle, int(index))
-        if p is None:
+        if not 0 <= int(index) < len(self):
             raise IndexError(f"dataset index {index} out of range (size {len(self)})")
-        return L.text(p)
+        return L.text(L.fetch_bytes("pneumo_dataset_path", self.handle, int(index)))
 
     def label(self, index):
         v = L.lib.pneumo_dataset_label(self.handle, int(index))
@@ -190,7 +189,7 @@ class Dataset(L.Handle):
     def skipped(self):
         """Files left out at open, as 'path: reason' strings."""
         h = self.handle
-        return [L.text(L.lib.pneumo_dataset_skipped(h, i))
+        return [L.text(L.fetch_bytes("pneumo_dataset_skipped", h, i))
                 for i in range(L.lib.pneumo_dataset_num_skipped(h))]
 
     def report(self):

@@ -515,7 +515,7 @@ class Model(L.Handle):
         """['conv2d_1/kernel', 'conv2d_1/bias', ...]."""
         with self._lock:
             h = self.handle
-            return [L.text(L.lib.pneumo_model_param_name(h, i))
+            return [L.text(L.fetch_bytes("pneumo_model_param_name", h, i))
                     for i in range(L.lib.pneumo_model_num_param_tensors(h))]
 
     def _param_index(self, key):
@@ -739,7 +739,8 @@ class Model(L.Handle):
         """Names of class 0 and 1 from the model card (default ['NORMAL', 'PNEUMONIA'])."""
         with self._lock:
             n = L.lib.pneumo_model_num_classes(self.handle) or 2
-            return [L.lib.pneumo_model_class_name(self.handle, i).decode() for i in range(n)]
+            return [L.fetch_bytes("pneumo_model_class_name", self.handle, i).decode()
+                    for i in range(n)]
 
     @class_names.setter
     def class_names(self, names):

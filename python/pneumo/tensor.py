@@ -188,9 +188,7 @@ class Tensor(L.Handle):
 
     def shape_str(self):
         """The library's shape text, e.g. '(2, 500, 500, 1)'."""
-        buf = ctypes.create_string_buffer(128)
-        L.lib.pneumo_tensor_shape_str(self.handle, buf, len(buf))
-        return buf.value.decode()
+        return L.fetch_string("pneumo_tensor_shape_str", self.handle)
 
     def __len__(self):
         return self.shape[0]
