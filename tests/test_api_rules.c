@@ -449,6 +449,30 @@ static void test_write_callbacks(void **state)
     pneumo_model_destroy(m);
 }
 
+/* The limits pneumo_model_create() documents: sides up to 16384, channels up
+ * to 65536, at most 2^28 values per sample. */
+static void test_model_limits_as_documented(void **state)
+{
+    pneumo_model *m = NULL;
+    (void)state;
+    assert_int_equal(pneumo_model_create(1, 1, 65536, 0, &m), PNEUMO_OK);
+    assert_int_equal(pneumo_model_num_layers(m), 0);
+    pneumo_model_destroy(m);
+    m = NULL;
+    assert_int_equal(pneumo_model_create(1, 1, 65537, 0, &m), PNEUMO_ERR_LIMIT);
+    assert_non_null(strstr(pneumo_last_error(), "channels 65536"));
+    assert_null(m);
+    assert_int_equal(pneumo_model_create(16384, 1, 1, 0, &m), PNEUMO_OK);
+    pneumo_model_destroy(m);
+    m = NULL;
+    assert_int_equal(pneumo_model_create(16385, 1, 1, 0, &m), PNEUMO_ERR_LIMIT);
+    assert_int_equal(pneumo_model_create(16384, 16384, 1, 0, &m), PNEUMO_OK);
+    pneumo_model_destroy(m);
+    m = NULL;
+    assert_int_equal(pneumo_model_create(16384, 16384, 2, 0, &m), PNEUMO_ERR_LIMIT);
+    assert_null(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -457,6 +481,7 @@ int main(void)
         cmocka_unit_test(test_null_nested_options_are_defaults),
         cmocka_unit_test(test_buffer_lengths_checked),
         cmocka_unit_test(test_write_callbacks),
+        cmocka_unit_test(test_model_limits_as_documented),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -59,6 +59,11 @@ typedef pneumo_status (*pneumo_write_fn)(void *user, const void *data, size_t si
  * pneumo_kernel_isa(). Binary data the library allocates (an encoded PNG) is
  * released with pneumo_free(). */
 
+/** Release a buffer the library allocated for the caller (such as the output of
+ *  pneumo_image_encode_png()). Use this instead of free(): the library and the
+ *  application may use different C runtimes (e.g. on Windows). NULL is a no-op. */
+PNEUMO_API void pneumo_free(void *p);
+
 /** Fixed English text for a status code ("invalid argument", ...). Never NULL;
  *  unknown codes give "unknown status". The string is static: do not free it. */
 PNEUMO_API const char *pneumo_strerror(int status);

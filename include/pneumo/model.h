@@ -18,6 +18,7 @@
 #define PNEUMO_MODEL_H
 
 #include "pneumo/common.h"
+#include "pneumo/image.h"
 #include "pneumo/optim.h"
 #include "pneumo/tensor.h"
 
@@ -44,7 +45,7 @@ typedef enum pneumo_padding {
 /** Conv2D settings; fill with pneumo_conv2d_default_params() then set filters. */
 typedef struct pneumo_conv2d_params {
     uint32_t size;                /**< sizeof(pneumo_conv2d_params); set by the default function */
-    int32_t filters;              /**< output channels; no default (0 is an error) */
+    int32_t filters;              /**< output channels, 1..65536; no default (0 is an error) */
     int32_t kernel_h, kernel_w;   /**< default 3, 3 */
     int32_t stride_h, stride_w;   /**< default 1, 1 */
     int32_t padding;              /**< pneumo_padding; default PNEUMO_PADDING_VALID */
@@ -79,7 +80,7 @@ PNEUMO_API void pneumo_maxpool2d_default_params(pneumo_maxpool2d_params *p);
 /** Create an empty sequential model for inputs of shape (height, width,
  *  channels); `seed` fixes weight initialisation and dropout masks. The caller
  *  owns *out (pneumo_model_destroy). Errors: INVALID_ARG, LIMIT (a side above
- *  16384 or more than 4096 channels), NOMEM. */
+ *  16384, more than 65536 channels, or more than 2^28 values per sample), NOMEM. */
 PNEUMO_API pneumo_status pneumo_model_create(int32_t height, int32_t width, int32_t channels,
                                              uint64_t seed, pneumo_model **out);
 
@@ -187,6 +188,17 @@ PNEUMO_API pneumo_status pneumo_model_grad(pneumo_model *m, int32_t index, pneum
  *  on the thread count nor on the rest of the batch. */
 PNEUMO_API pneumo_status pneumo_model_predict(pneumo_model *m, const pneumo_tensor *x,
                                               pneumo_tensor *out);
+
+/** Probability of class 1 for one decoded image, preprocessed exactly as the
+ *  dataset pipeline does without augmentation: nearest resize to the model's
+ *  input size (Keras load_img), pixels times 1/255. The model must take one
+ *  channel and give one output. */
+PNEUMO_API pneumo_status pneumo_model_predict_image(pneumo_model *m, const pneumo_image *img,
+                                                    float *prob);
+
+/** As pneumo_model_predict_image() for a JPEG, PNG or DICOM file; decoding errors name
+ *  the file. */
+PNEUMO_API pneumo_status pneumo_model_predict_file(pneumo_model *m, const char *path, float *prob);
 
 /** Forward and backward pass without an update: fills the gradients of the
  *  weighted binary cross-entropy for x (N, H, W, C), labels (N) or (N, 1) in

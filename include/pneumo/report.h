@@ -33,7 +33,6 @@
 
 #include "pneumo/common.h"
 #include "pneumo/image.h"
-#include "pneumo/image_write.h"
 #include "pneumo/model.h"
 #include "pneumo/train.h"
 

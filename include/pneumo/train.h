@@ -10,7 +10,6 @@
 
 #include "pneumo/common.h"
 #include "pneumo/dataset.h"
-#include "pneumo/image.h"
 #include "pneumo/metrics.h"
 #include "pneumo/model.h"
 #include "pneumo/optim.h"
@@ -294,17 +293,6 @@ PNEUMO_API pneumo_status pneumo_model_evaluate_parallel(pneumo_model *m, pneumo_
                                                         const pneumo_data_parallel *parallel,
                                                         pneumo_evaluation *out, float *probs,
                                                         float *labels, size_t count);
-
-/** Probability of class 1 for one decoded image, preprocessed exactly as the
- *  dataset pipeline does without augmentation: nearest resize to the model's
- *  input size (Keras load_img), pixels times 1/255. The model must take one
- *  channel and give one output. */
-PNEUMO_API pneumo_status pneumo_model_predict_image(pneumo_model *m, const pneumo_image *img,
-                                                    float *prob);
-
-/** As pneumo_model_predict_image() for a JPEG, PNG or DICOM file; decoding errors name
- *  the file. */
-PNEUMO_API pneumo_status pneumo_model_predict_file(pneumo_model *m, const char *path, float *prob);
 
 #ifdef __cplusplus
 }

@@ -117,6 +117,7 @@ _PROTOTYPES = {
     "pneumo_version": (cstr, []),
     "pneumo_version_number": (ctypes.c_int, []),
     "pneumo_kernel_isa": (cstr, []),
+    "pneumo_free": (None, [P]),
     # tensor.h
     "pneumo_tensor_create": (st, [ctypes.c_int, ptr(i64), PP]),
     "pneumo_tensor_wrap": (st, [ctypes.c_int, ptr(i64), P, sz, PP]),
@@ -163,6 +164,8 @@ _PROTOTYPES = {
     "pneumo_model_param": (st, [P, i32, PP]),
     "pneumo_model_grad": (st, [P, i32, PP]),
     "pneumo_model_predict": (st, [P, P, P]),
+    "pneumo_model_predict_image": (st, [P, P, fptr]),
+    "pneumo_model_predict_file": (st, [P, cstr, fptr]),
     "pneumo_model_compute_gradients": (st, [P, P, P, P, ptr(S.StepResult)]),
     "pneumo_model_train_step": (st, [P, P, P, P, P, ptr(S.StepResult)]),
     "pneumo_model_evaluate_batch": (st, [P, P, P, P, ptr(S.StepResult)]),
@@ -190,7 +193,6 @@ _PROTOTYPES = {
     "pneumo_image_resize": (st, [P, i32, i32, ctypes.c_int, PP]),
     "pneumo_image_save_png": (st, [P, cstr]),
     "pneumo_image_encode_png": (st, [P, PP, ptr(sz)]),
-    "pneumo_free": (None, [P]),
     # augment.h
     "pneumo_augment_default_options": (None, [ptr(S.AugmentOptions)]),
     "pneumo_augment_article_options": (None, [ptr(S.AugmentOptions)]),
@@ -239,8 +241,6 @@ _PROTOTYPES = {
     # structs stay opaque to Python
     "pneumo_data_parallel_default": (None, [P]),
     "pneumo_model_evaluate_parallel": (st, [P, P, i32, f32, P, ptr(S.Evaluation), P, P, sz]),
-    "pneumo_model_predict_image": (st, [P, P, fptr]),
-    "pneumo_model_predict_file": (st, [P, cstr, fptr]),
     "pneumo_model_clone_inference": (st, [P, PP]),
     # model_info.h
     "pneumo_preprocessing_default": (None, [ptr(S.Preprocessing)]),
