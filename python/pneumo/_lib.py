@@ -3,9 +3,9 @@
 Search order (the first candidate that loads and exports pneumo_version wins):
   1. the PNEUMO_LIBRARY environment variable (a path to libpneumo.so[.0]); when it
      is set, nothing else is tried, so a wrong value is an error, not a fallback;
-  2. the build tree: <repo>/build/lib/libpneumo.so.0 (the package lives in
-     <repo>/python/pneumo), then any <repo>/build*/lib/libpneumo.so.0, newest first;
-  3. next to the package (python/pneumo/libpneumo.so.0, for a bundled copy);
+  2. the build tree: <repo>/build/lib/libpneumo.so.1 (the package lives in
+     <repo>/python/pneumo), then any <repo>/build*/lib/libpneumo.so.1, newest first;
+  3. next to the package (python/pneumo/libpneumo.so.1, for a bundled copy);
   4. the system: ctypes.util.find_library('pneumo').
 If none loads, LibraryNotFoundError lists every candidate and why it failed."""
 import ctypes
@@ -23,18 +23,19 @@ from .errors import (LibraryNotFoundError, StateError, UnsupportedError, Version
                      error_class)
 
 # Version of the C API this package was written against. The major number must
-# match the library's; a different minor/patch only warns when the library is older.
-EXPECTED_VERSION = "0.1.0"
+# match the library's, and while it is 0 the minor number too (each 0.x release
+# may break the ABI, as 0.2 did: docs/abi.md); an older patch level only warns.
+EXPECTED_VERSION = "0.2.0"
 
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 _REPO_ROOT = os.path.dirname(os.path.dirname(_PKG_DIR))
 
 if sys.platform == "darwin":
-    _NAMES = ("libpneumo.0.dylib", "libpneumo.dylib")
+    _NAMES = ("libpneumo.1.dylib", "libpneumo.dylib")
 elif sys.platform == "win32":
-    _NAMES = ("pneumo-0.dll", "libpneumo-0.dll", "pneumo.dll")
+    _NAMES = ("pneumo-1.dll", "libpneumo-1.dll", "pneumo.dll")
 else:
-    _NAMES = ("libpneumo.so.0", "libpneumo.so")
+    _NAMES = ("libpneumo.so.1", "libpneumo.so")
 
 
 def _candidates():
@@ -93,7 +94,7 @@ def _load():
     raise LibraryNotFoundError(
         "cannot load libpneumo; tried:\n" + lines +
         "\nBuild it (meson setup build && ninja -C build) or set PNEUMO_LIBRARY to the "
-        "path of libpneumo.so.0.", attempts)
+        "path of libpneumo.so.1.", attempts)
 
 
 lib, library_path, library_source = _load()
@@ -306,11 +307,18 @@ def _parse(v):
     return tuple(int(x) for x in v.split(".")[:3])
 
 
-if _parse(version)[0] != _parse(EXPECTED_VERSION)[0]:
+def _abi(v):
+    """The part of a version that must match: the major number, and the minor too
+    while the major is 0."""
+    return _parse(v)[:2] if _parse(v)[0] == 0 else _parse(v)[:1]
+
+
+if _abi(version) != _abi(EXPECTED_VERSION):
     raise VersionMismatchError(
         f"{library_path} is libpneumo {version}, but this package needs major version "
-        f"{_parse(EXPECTED_VERSION)[0]} ({EXPECTED_VERSION}); point PNEUMO_LIBRARY at a "
-        "matching build")
+        f"{_parse(EXPECTED_VERSION)[0]} ({EXPECTED_VERSION}"
+        f"{', the same minor version while it is 0' if _parse(EXPECTED_VERSION)[0] == 0 else ''}); "
+        "point PNEUMO_LIBRARY at a matching build")
 if _parse(version) < _parse(EXPECTED_VERSION):
     warnings.warn(f"{library_path} is libpneumo {version}, older than the {EXPECTED_VERSION} "
                   "this package was written for", RuntimeWarning, stacklevel=2)
