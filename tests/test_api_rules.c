@@ -235,6 +235,18 @@ static void test_size_and_reserved_checked(void **state)
     pneumo_optimizer_destroy(opt);
     pneumo_model_destroy(m);
     pneumo_dataset_destroy(ds);
+
+    /* a result struct passed back in as input: its reserved words are checked too */
+    pneumo_report *r = NULL;
+    pneumo_evaluation ev;
+    assert_int_equal(pneumo_report_create(NULL, &r), PNEUMO_OK);
+    memset(&ev, 0, sizeof ev);
+    ev.reserved[6] = 1;
+    expect_invalid(pneumo_report_add_evaluation(r, "x", &ev, NULL, NULL, 0, NULL),
+                   "pneumo_evaluation.reserved[6]");
+    ev.reserved[6] = 0;
+    assert_int_equal(pneumo_report_add_evaluation(r, "x", &ev, NULL, NULL, 0, NULL), PNEUMO_OK);
+    pneumo_report_destroy(r);
 }
 
 /* NULL nested options are the defaults: the same batches and the same fit as

@@ -66,15 +66,16 @@ PNEUMO_API pneumo_status pneumo_report_set_history(pneumo_report *r, const pneum
 
 /** Append an evaluation section named `name` (e.g. "Test set"). `ev` gives the
  *  loss, accuracy, ROC AUC and confusion matrix (rows actual, columns predicted;
- *  entries >= 0). `probs`/`labels` are the per-image probabilities of class 1
- *  and the 0/1 labels, as pneumo_model_evaluate() returns them, used to draw the
- *  ROC curve; n must then equal the number of images in the confusion matrix.
+ *  entries >= 0; reserved fields zero, as pneumo_model_evaluate() leaves them).
+ *  `probs`/`labels` are the per-image probabilities of class 1 and the 0/1
+ *  labels, as pneumo_model_evaluate() returns them, used to draw the ROC curve;
+ *  n must then equal the number of images in the confusion matrix.
  *  Pass probs = labels = NULL and n = 0 to leave the curve out. class_names may
  *  be NULL ("0", "1") or two non-NULL names. The AUC shown is ev->roc_auc, or,
  *  when that is NaN, the area under the curve drawn (if both classes occur).
- *  Errors: INVALID_ARG (NULL r/ev/name, a negative count, n different from the
- *  matrix's total, only one of probs/labels, a label other than 0/1 or a
- *  non-finite probability, naming the index), NOMEM. */
+ *  Errors: INVALID_ARG (NULL r/ev/name, a non-zero reserved field, a negative
+ *  count, n different from the matrix's total, only one of probs/labels, a
+ *  label other than 0/1 or a non-finite probability, naming the index), NOMEM. */
 PNEUMO_API pneumo_status pneumo_report_add_evaluation(pneumo_report *r, const char *name,
                                                       const pneumo_evaluation *ev,
                                                       const float *probs, const float *labels,

@@ -288,6 +288,9 @@ pneumo_status pneumo_report_add_evaluation(pneumo_report *r, const char *name, c
     pneumo_status st;
     if (!r || !ev || !name)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: %s is NULL", fn, !r ? "report" : !ev ? "evaluation" : "name");
+    for (size_t i = 0; i < sizeof ev->reserved / sizeof ev->reserved[0]; i++)
+        if (ev->reserved[i])
+            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: pneumo_evaluation.reserved[%zu] is not zero", fn, i);
     for (int k = 0; k < 4; k++) {
         if (ev->confusion.m[k] < 0)
             return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: confusion matrix entry %d is negative (%lld)", fn, k,
