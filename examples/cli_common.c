@@ -30,13 +30,17 @@ int cli_print_dataset(FILE *f, const char *prog, const pneumo_dataset *ds, int v
         return 1;
     }
     fprintf(f, "%s\n", report);
-    for (int64_t i = 0; i < pneumo_dataset_num_skipped(ds); i++)
-        fprintf(f, "skipped: %s\n", pneumo_dataset_skipped(ds, i));
+    for (int64_t i = 0; i < pneumo_dataset_num_skipped(ds); i++) {
+        char line[4600];
+        fprintf(f, "skipped: %s\n", cli_skipped(ds, i, line, sizeof line));
+    }
     if (!verbose)
         return 0;
-    for (int32_t c = 0; c < k; c++)
-        fprintf(f, "class %d: %s, %lld images\n", c, pneumo_dataset_class_name(ds, c),
+    for (int32_t c = 0; c < k; c++) {
+        char name[256];
+        fprintf(f, "class %d: %s, %lld images\n", c, cli_class_name(ds, c, name, sizeof name),
                 (long long)pneumo_dataset_class_count(ds, c));
+    }
     if (k <= 64 && pneumo_dataset_class_weights(ds, w, k) == PNEUMO_OK) {
         fprintf(f, "class weights: {");
         for (int32_t c = 0; c < k; c++) {
@@ -47,6 +51,36 @@ int cli_print_dataset(FILE *f, const char *prog, const pneumo_dataset *ds, int v
         fprintf(f, "}\n");
     }
     return 0;
+}
+
+static const char *or_unknown(pneumo_status st, char *buf, size_t size)
+{
+    if (st != PNEUMO_OK)
+        snprintf(buf, size, "?");
+    return buf;
+}
+
+const char *cli_class_name(const pneumo_dataset *ds, int32_t c, char *buf, size_t size)
+{
+    return or_unknown(pneumo_dataset_class_name(ds, c, buf, size, NULL), buf, size);
+}
+
+const char *cli_path(const pneumo_dataset *ds, int64_t i, char *buf, size_t size)
+{
+    return or_unknown(pneumo_dataset_path(ds, i, buf, size, NULL), buf, size);
+}
+
+const char *cli_skipped(const pneumo_dataset *ds, int64_t i, char *buf, size_t size)
+{
+    return or_unknown(pneumo_dataset_skipped(ds, i, buf, size, NULL), buf, size);
+}
+
+pneumo_status cli_write_stream(void *stream, const void *data, size_t size)
+{
+    FILE *f = stream;
+    if (fwrite(data, 1, size, f) != size || fflush(f) != 0)
+        return PNEUMO_ERR_IO;
+    return PNEUMO_OK;
 }
 
 int cli_version(const char *prog)
@@ -142,7 +176,8 @@ double cli_double(const char *prog, const char *flag, const char *v, double lo, 
 
 void cli_print_evaluation(FILE *f, const pneumo_evaluation *ev, const pneumo_dataset *ds)
 {
-    const char *names[2] = {pneumo_dataset_class_name(ds, 0), pneumo_dataset_class_name(ds, 1)};
+    char n0[256], n1[256];
+    const char *names[2] = {cli_class_name(ds, 0, n0, sizeof n0), cli_class_name(ds, 1, n1, sizeof n1)};
     char report[2048];
     fprintf(f, "loss: %.4f - accuracy: %.4f (%lld images)\n", ev->loss, ev->accuracy,
             (long long)ev->count);
@@ -186,7 +221,8 @@ int cli_report_setting(pneumo_report *r, const char *prog, const char *key, cons
 int cli_report_evaluation(pneumo_report *r, const char *prog, const char *name, const pneumo_evaluation *ev,
                           const float *probs, const float *labels, const pneumo_dataset *ds)
 {
-    const char *names[2] = {pneumo_dataset_class_name(ds, 0), pneumo_dataset_class_name(ds, 1)};
+    char n0[256], n1[256];
+    const char *names[2] = {cli_class_name(ds, 0, n0, sizeof n0), cli_class_name(ds, 1, n1, sizeof n1)};
     int64_t n = probs && labels ? pneumo_dataset_size(ds) : 0;
     if (pneumo_report_add_evaluation(r, name, ev, n ? probs : NULL, n ? labels : NULL, n,
                                      names[0] && names[1] ? names : NULL) != PNEUMO_OK) {
@@ -214,13 +250,14 @@ int cli_report_samples(pneumo_report *r, const char *prog, pneumo_dataset *ds, i
     }
     for (int k = 0; k < count; k++) {
         int64_t idx = (int64_t)((double)k * (double)n / count + (double)n / (2.0 * count));
-        const char *cls = pneumo_dataset_class_name(ds, pneumo_dataset_label(ds, idx));
+        char cls_buf[256];
+        const char *cls = cli_class_name(ds, pneumo_dataset_label(ds, idx), cls_buf, sizeof cls_buf);
         uint8_t *px = pneumo_image_pixels_mut(img);
         char caption[512], upper[256];
         size_t j = 0;
         if (idx >= n)
             idx = n - 1;
-        if (pneumo_dataset_load_sample(ds, idx, buf) != PNEUMO_OK) {
+        if (pneumo_dataset_load_sample(ds, idx, buf, (size_t)w * (size_t)h) != PNEUMO_OK) {
             fprintf(stderr, "%s: %s\n", prog, pneumo_last_error());
             goto out;
         }

@@ -15,6 +15,16 @@ void cli_format_repr(double v, char *buf, size_t size);
  * dict, and every skipped file. Returns 0, or 1 after printing an error. */
 int cli_print_dataset(FILE *f, const char *prog, const pneumo_dataset *ds, int verbose);
 
+/* A pneumo_write_fn writing to the FILE * `stream` (flushed, so progress
+ * shows at once): PNEUMO_OK, or PNEUMO_ERR_IO when the write fails. */
+pneumo_status cli_write_stream(void *stream, const void *data, size_t size);
+
+/* A dataset's class name, image path or skipped-file line written into
+ * buf (the library's string convention); returns buf, "?" when out of range. */
+const char *cli_class_name(const pneumo_dataset *ds, int32_t c, char *buf, size_t size);
+const char *cli_path(const pneumo_dataset *ds, int64_t i, char *buf, size_t size);
+const char *cli_skipped(const pneumo_dataset *ds, int64_t i, char *buf, size_t size);
+
 /* "PROG (libpneumo X.Y.Z)" on stdout for --version; returns 0. */
 int cli_version(const char *prog);
 

@@ -103,8 +103,11 @@ static int data_usage(FILE *f)
 static int print_skipped(const pneumo_dataset *ds)
 {
     int64_t n = pneumo_dataset_num_skipped(ds);
-    for (int64_t i = 0; i < n; i++)
-        printf("  warning: skipped %s\n", pneumo_dataset_skipped(ds, i));
+    for (int64_t i = 0; i < n; i++) {
+        char line[4600];
+        if (pneumo_dataset_skipped(ds, i, line, sizeof line, NULL) == PNEUMO_OK)
+            printf("  warning: skipped %s\n", line);
+    }
     return 0;
 }
 
@@ -150,6 +153,7 @@ static int bench_train(const char *dir, int size, const int *threads, int nthrea
            size, size);
     for (int t = 0; t < nthreads; t++) {
         pneumo_dataset_options o;
+        pneumo_augment_options aug;
         pneumo_dataset *ds;
         char rep[256];
         double t0, dt, c0, dc, rates[64], cpu[64];
@@ -158,7 +162,8 @@ static int bench_train(const char *dir, int size, const int *threads, int nthrea
         o.width = o.height = size;
         o.shuffle = 1;
         o.augment = 1;
-        pneumo_augment_article_options(&o.augment_options);
+        pneumo_augment_article_options(&aug);
+        o.augment_options = &aug;
         o.threads = threads[t];
         c0 = cpu_s();
         t0 = now_s();

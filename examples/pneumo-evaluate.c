@@ -40,6 +40,7 @@ static int write_html(const char *path, const char *model_path, const char *dir,
                       const float *labels, int32_t w, int32_t h)
 {
     pneumo_report *r = NULL;
+    char n0[256], n1[256];
     int rc = 1;
     if (pneumo_report_create("Chest X-ray pneumonia classifier: evaluation report", &r) != PNEUMO_OK) {
         fprintf(stderr, PROG ": %s\n", pneumo_last_error());
@@ -48,11 +49,11 @@ static int write_html(const char *path, const char *model_path, const char *dir,
     if (cli_report_setting(r, PROG, "model", "%s (%lld parameters)", model_path,
                            (long long)pneumo_model_num_params(m)) ||
         cli_report_setting(r, PROG, "data", "%s (%lld images)", dir, (long long)pneumo_dataset_size(ds)) ||
-        cli_report_setting(r, PROG, "classes", "0: %s, 1: %s", pneumo_dataset_class_name(ds, 0),
-                           pneumo_dataset_class_name(ds, 1)) ||
+        cli_report_setting(r, PROG, "classes", "0: %s, 1: %s", cli_class_name(ds, 0, n0, sizeof n0),
+                           cli_class_name(ds, 1, n1, sizeof n1)) ||
         cli_report_setting(r, PROG, "images", "%d x %d grayscale, nearest resize, pixels / 255", w, h) ||
         cli_report_setting(r, PROG, "threshold", "probability > %g: class 1 (%s)", threshold,
-                           pneumo_dataset_class_name(ds, 1)) ||
+                           n1) ||
         cli_report_setting(r, PROG, "libpneumo", "%s, kernels %s", pneumo_version(), pneumo_kernel_isa()))
         goto out;
     if (pneumo_report_set_model(r, m) != PNEUMO_OK) {
@@ -85,6 +86,7 @@ int main(int argc, char **argv)
     pneumo_model *m = NULL;
     pneumo_dataset *ds = NULL;
     pneumo_dataset_options o;
+    pneumo_augment_options aug;
     pneumo_evaluation ev;
     int rc = 1;
     for (int i = 1; i < argc; i++) {
@@ -127,7 +129,9 @@ int main(int argc, char **argv)
     o.width = w;
     o.height = h;
     o.resample = pre.resample;
-    o.augment_options.rescale = pre.rescale;
+    pneumo_augment_default_options(&aug);
+    aug.rescale = pre.rescale;
+    o.augment_options = &aug;
     o.shuffle = 0;
     o.threads = (int32_t)threads;
     if (pneumo_dataset_open_dir(dir, &o, &ds) != PNEUMO_OK) {
@@ -144,7 +148,8 @@ int main(int argc, char **argv)
             goto done;
         }
     }
-    if (pneumo_model_evaluate(m, ds, (int32_t)batch, (float)threshold, &ev, probs, labels) != PNEUMO_OK) {
+    if (pneumo_model_evaluate(m, ds, (int32_t)batch, (float)threshold, &ev, probs, labels,
+                              probs ? (size_t)pneumo_dataset_size(ds) : 0) != PNEUMO_OK) {
         fprintf(stderr, PROG ": %s\n", pneumo_last_error());
         goto done;
     }

@@ -94,8 +94,10 @@ static int32_t label_scale(const pneumo_dataset *ds, int augmented, int32_t tile
 {
     for (int32_t s = 3; s > 1; s--) {
         int fits = !augmented || pn_font5x7_text_width("augmented", s) <= tile;
-        for (int32_t c = 0; c < pneumo_dataset_num_classes(ds) && fits; c++)
-            fits = pn_font5x7_text_width(pneumo_dataset_class_name(ds, c), s) <= tile;
+        for (int32_t c = 0; c < pneumo_dataset_num_classes(ds) && fits; c++) {
+            char name[256];
+            fits = pn_font5x7_text_width(cli_class_name(ds, c, name, sizeof name), s) <= tile;
+        }
         if (fits)
             return s;
     }
@@ -158,9 +160,9 @@ static int write_grid(pneumo_dataset *ds, int32_t size, int32_t count, int augme
            (int)tile, out_path);
     for (int32_t i = 0; i < n; i++) {
         int32_t label = (int32_t)yd[i];
-        const char *name = pneumo_dataset_class_name(ds, label);
-        printf("  %d: %s  %s\n", (int)i, name ? name : "?",
-               pneumo_dataset_path(ds, indices[i]));
+        char name[256], path[4200];
+        printf("  %d: %s  %s\n", (int)i, cli_class_name(ds, label, name, sizeof name),
+               cli_path(ds, indices[i], path, sizeof path));
         pneumo_image *t = NULL;
         if (make_tile(xd + (size_t)i * (size_t)size * (size_t)size, size, rescale, tile, &t) !=
             PNEUMO_OK) {
@@ -172,7 +174,7 @@ static int write_grid(pneumo_dataset *ds, int32_t size, int32_t count, int augme
         paste(grid, t, x0, y0);
         pneumo_image_destroy(t);
         int32_t ty = y0 + tile + 2 * scale;
-        pn_font5x7_draw(grid, x0, ty, name ? name : "?", scale, TEXT);
+        pn_font5x7_draw(grid, x0, ty, name, scale, TEXT);
         if (augmented)
             pn_font5x7_draw(grid, x0, ty + PN_FONT5X7_LINE * scale, "augmented", scale, 160);
     }
@@ -228,7 +230,9 @@ int main(int argc, char **argv)
         return usage(stderr);
 
     pneumo_dataset_options o;
+    pneumo_augment_options aug;
     pneumo_dataset_default_options(&o);
+    pneumo_augment_default_options(&aug);
     o.width = o.height = (int32_t)size;
     o.seed = seed;
     o.shuffle = 1;     /* a random selection, as the article's preview */
@@ -236,14 +240,15 @@ int main(int argc, char **argv)
     o.prefetch_batches = 0;
     if (augment) {
         o.augment = 1;
-        pneumo_augment_article_options(&o.augment_options);
+        pneumo_augment_article_options(&aug);
+        o.augment_options = &aug;
     }
     pneumo_dataset *ds = NULL;
     if (pneumo_dataset_open_dir(dir, &o, &ds) != PNEUMO_OK)
         return fail(NULL);
     int rc = cli_print_dataset(stdout, PROG, ds, 1);
     if (rc == 0 && count > 0)
-        rc = write_grid(ds, (int32_t)size, (int32_t)count, augment, o.augment_options.rescale,
+        rc = write_grid(ds, (int32_t)size, (int32_t)count, augment, aug.rescale,
                         out_path);
     pneumo_dataset_destroy(ds);
     return rc;

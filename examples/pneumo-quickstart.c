@@ -43,6 +43,12 @@ static long arg_long(const char *flag, const char *v, long lo, long hi)
     return x;
 }
 
+/* The library writes through a callback; this one prints to a FILE *. */
+static pneumo_status write_stream(void *stream, const void *data, size_t size)
+{
+    return fwrite(data, 1, size, stream) == size ? PNEUMO_OK : PNEUMO_ERR_IO;
+}
+
 int main(int argc, char **argv)
 {
     long size = 128, steps = 30, batch = 8, seed = 1;
@@ -92,7 +98,7 @@ int main(int argc, char **argv)
            pneumo_version(), size, size);
     if (pneumo_model_create_article((int32_t)size, (uint64_t)seed, &m) != PNEUMO_OK)
         return fail("model");
-    pneumo_model_summary(m, stdout);
+    pneumo_model_summary(m, write_stream, stdout);
     if (pneumo_optimizer_create_adam(NULL, &opt) != PNEUMO_OK)
         return fail("optimizer");
     xs[0] = batch, xs[1] = size, xs[2] = size, xs[3] = 1;

@@ -16,6 +16,12 @@ static int usage(FILE *f)
     return f == stdout ? 0 : 2;
 }
 
+/* The library writes through a callback; this one prints to a FILE *. */
+static pneumo_status write_stream(void *stream, const void *data, size_t size)
+{
+    return fwrite(data, 1, size, stream) == size ? PNEUMO_OK : PNEUMO_ERR_IO;
+}
+
 int main(int argc, char **argv)
 {
     long size = 500;
@@ -43,7 +49,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "pneumo-summary: %s\n", pneumo_last_error());
         return 1;
     }
-    if (pneumo_model_summary(m, stdout) != PNEUMO_OK) {
+    if (pneumo_model_summary(m, write_stream, stdout) != PNEUMO_OK) {
         fprintf(stderr, "pneumo-summary: %s\n", pneumo_last_error());
         pneumo_model_destroy(m);
         return 1;

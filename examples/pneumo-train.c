@@ -114,6 +114,7 @@ static pneumo_dataset *open_ds(const char *dir, int32_t size, int augment, uint6
                                int32_t threads, int shuffle)
 {
     pneumo_dataset_options o;
+    pneumo_augment_options aug;
     pneumo_dataset *ds = NULL;
     pneumo_dataset_default_options(&o);
     o.width = o.height = size;
@@ -121,8 +122,10 @@ static pneumo_dataset *open_ds(const char *dir, int32_t size, int augment, uint6
     o.threads = threads;
     o.shuffle = shuffle;
     o.augment = augment;
-    if (augment)
-        pneumo_augment_article_options(&o.augment_options);
+    if (augment) {
+        pneumo_augment_article_options(&aug);
+        o.augment_options = &aug;
+    }
     if (pneumo_dataset_open_dir(dir, &o, &ds) != PNEUMO_OK) {
         fprintf(stderr, PROG ": %s\n", pneumo_last_error());
         return NULL;
@@ -154,7 +157,7 @@ static int set_model_card(pneumo_model *m, pneumo_dataset *val, int32_t batch, c
         float *p = malloc((size_t)(n ? n : 1) * sizeof *p), *y = malloc((size_t)(n ? n : 1) * sizeof *y);
         pneumo_evaluation ev;
         const int oom = !p || !y;
-        const int bad = oom || pneumo_model_evaluate(m, val, batch, 0.5f, &ev, p, y) != PNEUMO_OK ||
+        const int bad = oom || pneumo_model_evaluate(m, val, batch, 0.5f, &ev, p, y, (size_t)n) != PNEUMO_OK ||
                         pneumo_youden_threshold(p, y, n, &threshold) != PNEUMO_OK;
         free(p);
         free(y);
@@ -196,6 +199,7 @@ static int write_html(const char *path, pneumo_model *m, const pneumo_history *h
     pneumo_dataset *grid = test ? test : val;
     pneumo_dataset_class_weights(train, cw, 2);
     pneumo_model_input_shape(m, &ih, &iw, NULL);
+    char n0[256], n1[256];
     if (pneumo_report_create("Chest X-ray pneumonia classifier: training report", &r) != PNEUMO_OK) {
         fprintf(stderr, PROG ": %s\n", pneumo_last_error());
         return 1;
@@ -206,8 +210,8 @@ static int write_html(const char *path, pneumo_model *m, const pneumo_history *h
                            (long long)pneumo_dataset_size(val)) ||
         (test && cli_report_setting(r, PROG, "test data", "%s (%lld images)", s->test_dir,
                                     (long long)pneumo_dataset_size(test))) ||
-        cli_report_setting(r, PROG, "classes", "0: %s, 1: %s", pneumo_dataset_class_name(train, 0),
-                           pneumo_dataset_class_name(train, 1)) ||
+        cli_report_setting(r, PROG, "classes", "0: %s, 1: %s", cli_class_name(train, 0, n0, sizeof n0),
+                           cli_class_name(train, 1, n1, sizeof n1)) ||
         cli_report_setting(r, PROG, "images", "%d x %d grayscale, nearest resize, pixels / 255", iw, ih) ||
         (s->resume && cli_report_setting(r, PROG, "resumed from", "%s", s->resume)) ||
         cli_report_setting(r, PROG, "epochs", "%ld requested, %d run%s", s->epochs, n_ep,
@@ -274,6 +278,8 @@ int main(int argc, char **argv)
     pneumo_optimizer *opt = NULL;
     pneumo_adam_params ap;
     pneumo_fit_options fo;
+    pneumo_early_stopping_params es;
+    pneumo_reduce_lr_params rl;
     pneumo_history *h = NULL;
     pneumo_evaluation ev_val, ev_test;
     pneumo_status st;
@@ -374,7 +380,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (!quiet && m)
-        pneumo_model_summary(m, stdout);
+        pneumo_model_summary(m, cli_write_stream, stdout);
     if (!(train = open_ds(train_dir, (int32_t)size, augment, (uint64_t)seed, (int32_t)threads, 1)) ||
         (!quiet && cli_print_dataset(stdout, PROG, train, 1)) ||
         !(val = open_ds(val_dir, (int32_t)size, 0, (uint64_t)seed, (int32_t)threads, 1)) ||
@@ -388,16 +394,21 @@ int main(int argc, char **argv)
     fo.epochs = (int32_t)epochs;
     fo.batch_size = (int32_t)batch;
     fo.class_weighting = PNEUMO_CLASS_WEIGHT_BALANCED;
-    fo.early_stopping.enabled = patience > 0;
-    fo.early_stopping.patience = (int32_t)patience;
-    fo.reduce_lr.enabled = 1;
-    fo.reduce_lr.factor = 0.3;
-    fo.reduce_lr.patience = 2;
-    fo.reduce_lr.min_lr = 1e-6;
+    pneumo_early_stopping_default_params(&es);
+    es.enabled = patience > 0;
+    es.patience = (int32_t)patience;
+    fo.early_stopping = &es;
+    pneumo_reduce_lr_default_params(&rl);
+    rl.enabled = 1;
+    rl.factor = 0.3;
+    rl.patience = 2;
+    rl.min_lr = 1e-6;
+    fo.reduce_lr = &rl;
     fo.best_model_path = best;
     fo.checkpoint_path = checkpoint;
     fo.threads = (int32_t)threads; /* also the model's, so a resumed run matches */
-    fo.progress = quiet ? NULL : stdout;
+    fo.progress = quiet ? NULL : cli_write_stream;
+    fo.progress_user = stdout;
     fo.progress_bar = !quiet && isatty(STDOUT_FILENO);
     fo.callback = stop_when_interrupted;
     signal(SIGINT, on_sigint);
@@ -453,7 +464,7 @@ int main(int argc, char **argv)
             pneumo_version(), size, epochs, pneumo_history_size(h),
             pneumo_history_stopped_early(h) ? ", stopped early" : "", batch, lr, seed,
             augment ? "shear 0.2, zoom 0.2, horizontal flip" : "off");
-    pneumo_model_summary(m, rep);
+    pneumo_model_summary(m, cli_write_stream, rep);
     fprintf(rep, "operating threshold %.4f (%s, chosen on the validation set)\n", (double)pneumo_model_threshold(m),
             strcmp(threshold_arg, "youden") == 0 ? "Youden's J" : "given");
     fprintf(rep, "\nepoch  loss    accuracy  val_loss  val_accuracy  lr          seconds\n");
@@ -474,13 +485,15 @@ int main(int argc, char **argv)
         cli_fclose_atomic(PROG, rep, rep_tmp, report_path, 0);
         goto done;
     }
-    if (pneumo_model_evaluate(m, val, (int32_t)batch, pneumo_model_threshold(m), &ev_val, val_probs, val_labels) == PNEUMO_OK) {
+    if (pneumo_model_evaluate(m, val, (int32_t)batch, pneumo_model_threshold(m), &ev_val, val_probs, val_labels,
+                              (size_t)pneumo_dataset_size(val)) == PNEUMO_OK) {
         fprintf(rep, "\nvalidation (%s):\n", val_dir);
         cli_print_evaluation(rep, &ev_val, val);
         have_val_ev = 1;
     }
     if (test) {
-        if (pneumo_model_evaluate(m, test, (int32_t)batch, pneumo_model_threshold(m), &ev_test, test_probs, test_labels) != PNEUMO_OK) {
+        if (pneumo_model_evaluate(m, test, (int32_t)batch, pneumo_model_threshold(m), &ev_test, test_probs, test_labels,
+                                  (size_t)pneumo_dataset_size(test)) != PNEUMO_OK) {
             fprintf(stderr, PROG ": test evaluation: %s\n", pneumo_last_error());
             cli_fclose_atomic(PROG, rep, rep_tmp, report_path, 0);
             goto done;

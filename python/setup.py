@@ -2,8 +2,8 @@
 
 build_py compiles libpneumo from the repository around this folder with meson
 and ninja (the library only: -Dtests=false -Dexamples=false) and puts it into
-the package as pneumo/libpneumo.so.0, where pneumo._lib finds it. With
-PNEUMO_BUNDLE_LIBRARY=/path/to/libpneumo.so.0 that file is bundled instead and
+the package as pneumo/libpneumo.so.1, where pneumo._lib finds it. With
+PNEUMO_BUNDLE_LIBRARY=/path/to/libpneumo.so.1 that file is bundled instead and
 meson is not needed. The wheel is platform-specific (it holds a shared library)."""
 import os
 import shutil
@@ -22,7 +22,7 @@ def build_library(workdir):
     for tool in ("meson", "ninja"):
         if shutil.which(tool) is None:
             raise SystemExit(f"pneumo: building libpneumo needs {tool} (apt-get install meson ninja-build), "
-                             "or set PNEUMO_BUNDLE_LIBRARY to a built libpneumo.so.0")
+                             "or set PNEUMO_BUNDLE_LIBRARY to a built libpneumo.so.1")
     if not os.path.exists(os.path.join(REPO, "meson.build")):
         raise SystemExit(f"pneumo: no libpneumo sources at {REPO} (install from the repository's python/ "
                          "folder, or set PNEUMO_BUNDLE_LIBRARY)")
@@ -30,13 +30,13 @@ def build_library(workdir):
     subprocess.run(["meson", "setup", build, REPO, "-Dbuildtype=release", "-Dtests=false",
                     "-Dexamples=false"], check=True)
     subprocess.run(["ninja", "-C", build], check=True)
-    return os.path.realpath(os.path.join(build, "lib", "libpneumo.so.0"))
+    return os.path.realpath(os.path.join(build, "lib", "libpneumo.so.1"))
 
 
 class BuildWithLibrary(build_py):
     def run(self):
         build_py.run(self)
-        dest = os.path.join(self.build_lib, "pneumo", "libpneumo.so.0")
+        dest = os.path.join(self.build_lib, "pneumo", "libpneumo.so.1")
         bundle = os.environ.get("PNEUMO_BUNDLE_LIBRARY")
         if bundle:
             shutil.copyfile(os.path.realpath(bundle), dest)

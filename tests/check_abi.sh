@@ -6,7 +6,7 @@
 #            at the end): those keep every existing program working and need
 #            no soname bump;
 #   fails    anything else abidiff reports: a removed symbol, a symbol whose
-#            version is no longer LIBPNEUMO_0, a changed soname (abidiff exit
+#            version node changed (LIBPNEUMO_0.2, ...), a changed soname (abidiff exit
 #            bit 8, "incompatible change"); a changed parameter or return type,
 #            a changed size, layout or member type of a public struct, a
 #            changed enum value (bit 4, "ABI change"); an abidiff error (bits 1, 2).

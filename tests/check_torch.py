@@ -24,7 +24,8 @@ P = ctypes.c_void_p
 lib.pneumo_last_error.restype = ctypes.c_char_p
 for fn, args in {
     "pneumo_model_create_article": [ctypes.c_int32, ctypes.c_uint64, ctypes.POINTER(P)],
-    "pneumo_tensor_wrap": [ctypes.c_int, ctypes.POINTER(ctypes.c_int64), P, ctypes.POINTER(P)],
+    "pneumo_tensor_wrap": [ctypes.c_int, ctypes.POINTER(ctypes.c_int64), P, ctypes.c_size_t,
+                           ctypes.POINTER(P)],
     "pneumo_model_predict": [P, P, P],
     "pneumo_model_train_step": [P, P, P, P, P, P],
     "pneumo_optimizer_create_adam": [P, ctypes.POINTER(P)],
@@ -44,7 +45,7 @@ def check(status):
 def wrap(arr):
     shape = (ctypes.c_int64 * arr.ndim)(*arr.shape)
     t = P()
-    check(lib.pneumo_tensor_wrap(arr.ndim, shape, arr.ctypes.data, ctypes.byref(t)))
+    check(lib.pneumo_tensor_wrap(arr.ndim, shape, arr.ctypes.data, arr.size, ctypes.byref(t)))
     return t
 
 

@@ -20,6 +20,7 @@
 int main(void)
 {
     STRUCT(pneumo_conv2d_params);
+    FIELD(pneumo_conv2d_params, size);
     FIELD(pneumo_conv2d_params, filters);
     FIELD(pneumo_conv2d_params, kernel_h);
     FIELD(pneumo_conv2d_params, kernel_w);
@@ -31,6 +32,7 @@ int main(void)
     FIELD(pneumo_conv2d_params, reserved);
 
     STRUCT(pneumo_maxpool2d_params);
+    FIELD(pneumo_maxpool2d_params, size);
     FIELD(pneumo_maxpool2d_params, pool_h);
     FIELD(pneumo_maxpool2d_params, pool_w);
     FIELD(pneumo_maxpool2d_params, stride_h);
@@ -45,6 +47,7 @@ int main(void)
     FIELD(pneumo_step_result, reserved);
 
     STRUCT(pneumo_adam_params);
+    FIELD(pneumo_adam_params, size);
     FIELD(pneumo_adam_params, learning_rate);
     FIELD(pneumo_adam_params, beta_1);
     FIELD(pneumo_adam_params, beta_2);
@@ -52,12 +55,14 @@ int main(void)
     FIELD(pneumo_adam_params, reserved);
 
     STRUCT(pneumo_sgd_params);
+    FIELD(pneumo_sgd_params, size);
     FIELD(pneumo_sgd_params, learning_rate);
     FIELD(pneumo_sgd_params, momentum);
     FIELD(pneumo_sgd_params, nesterov);
     FIELD(pneumo_sgd_params, reserved);
 
     STRUCT(pneumo_decode_limits);
+    FIELD(pneumo_decode_limits, size);
     FIELD(pneumo_decode_limits, max_side);
     FIELD(pneumo_decode_limits, max_pixels);
     FIELD(pneumo_decode_limits, max_file_bytes);
@@ -66,6 +71,7 @@ int main(void)
     FIELD(pneumo_decode_limits, reserved);
 
     STRUCT(pneumo_augment_options);
+    FIELD(pneumo_augment_options, size);
     FIELD(pneumo_augment_options, rotation_range);
     FIELD(pneumo_augment_options, width_shift_range);
     FIELD(pneumo_augment_options, height_shift_range);
@@ -83,6 +89,7 @@ int main(void)
     FIELD(pneumo_augment_options, reserved);
 
     STRUCT(pneumo_augment_params);
+    FIELD(pneumo_augment_params, size);
     FIELD(pneumo_augment_params, theta_deg);
     FIELD(pneumo_augment_params, tx);
     FIELD(pneumo_augment_params, ty);
@@ -95,6 +102,7 @@ int main(void)
     FIELD(pneumo_augment_params, reserved);
 
     STRUCT(pneumo_dataset_options);
+    FIELD(pneumo_dataset_options, size);
     FIELD(pneumo_dataset_options, width);
     FIELD(pneumo_dataset_options, height);
     FIELD(pneumo_dataset_options, resample);
@@ -113,6 +121,7 @@ int main(void)
     FIELD(pneumo_confusion, m);
 
     STRUCT(pneumo_early_stopping_params);
+    FIELD(pneumo_early_stopping_params, size);
     FIELD(pneumo_early_stopping_params, enabled);
     FIELD(pneumo_early_stopping_params, monitor);
     FIELD(pneumo_early_stopping_params, mode);
@@ -122,6 +131,7 @@ int main(void)
     FIELD(pneumo_early_stopping_params, reserved);
 
     STRUCT(pneumo_reduce_lr_params);
+    FIELD(pneumo_reduce_lr_params, size);
     FIELD(pneumo_reduce_lr_params, enabled);
     FIELD(pneumo_reduce_lr_params, monitor);
     FIELD(pneumo_reduce_lr_params, mode);
@@ -149,6 +159,7 @@ int main(void)
     FIELD(pneumo_fit_event, reserved);
 
     STRUCT(pneumo_fit_options);
+    FIELD(pneumo_fit_options, size);
     FIELD(pneumo_fit_options, epochs);
     FIELD(pneumo_fit_options, batch_size);
     FIELD(pneumo_fit_options, initial_epoch);
@@ -159,6 +170,7 @@ int main(void)
     FIELD(pneumo_fit_options, checkpoint_path);
     FIELD(pneumo_fit_options, best_model_path);
     FIELD(pneumo_fit_options, progress);
+    FIELD(pneumo_fit_options, progress_user);
     FIELD(pneumo_fit_options, progress_bar);
     FIELD(pneumo_fit_options, threads);
     FIELD(pneumo_fit_options, callback);

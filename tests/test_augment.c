@@ -125,7 +125,7 @@ static void check_against_ref(const pneumo_augment_options *o, const pneumo_augm
     assert_non_null(dst);
     assert_non_null(ref);
     make_grid(src, w, h);
-    assert_int_equal(pneumo_augment_apply(o, p, src, w, h, dst), PNEUMO_OK);
+    assert_int_equal(pneumo_augment_apply(o, p, src, (size_t)w * h, w, h, dst, (size_t)w * h), PNEUMO_OK);
     ref_affine(p, src, w, h, o->fill_mode, o->cval, rs, ref);
     for (int i = 0; i < w * h; i++) {
         if (fabs(dst[i] - ref[i]) > tol)
@@ -191,12 +191,12 @@ static void test_identity_is_exact(void **state)
     src[1] = 255;
     pneumo_augment_default_options(&o);
     pneumo_augment_identity_params(&p);
-    assert_int_equal(pneumo_augment_apply(&o, &p, src, W, H, dst), PNEUMO_OK);
+    assert_int_equal(pneumo_augment_apply(&o, &p, src, (size_t)W * H, W, H, dst, (size_t)W * H), PNEUMO_OK);
     for (int i = 0; i < W * H; i++)
         assert_true(dst[i] == (float)src[i] * (float)(1.0 / 255.0));
 
     o.rescale = 0; /* Keras rescale=None: values stay 0..255 */
-    assert_int_equal(pneumo_augment_apply(&o, &p, src, W, H, dst), PNEUMO_OK);
+    assert_int_equal(pneumo_augment_apply(&o, &p, src, (size_t)W * H, W, H, dst, (size_t)W * H), PNEUMO_OK);
     for (int i = 0; i < W * H; i++)
         assert_true(dst[i] == (float)src[i]);
 
@@ -204,7 +204,7 @@ static void test_identity_is_exact(void **state)
     o.rescale = 0.5f;
     for (int m = PNEUMO_FILL_NEAREST; m <= PNEUMO_FILL_WRAP; m++) {
         o.fill_mode = m;
-        assert_int_equal(pneumo_augment_apply(&o, &p, src, W, H, dst), PNEUMO_OK);
+        assert_int_equal(pneumo_augment_apply(&o, &p, src, (size_t)W * H, W, H, dst, (size_t)W * H), PNEUMO_OK);
         for (int i = 0; i < W * H; i++)
             assert_true(dst[i] == (float)src[i] * 0.5f);
     }
@@ -227,7 +227,7 @@ static void test_flips_are_exact(void **state)
             pneumo_augment_identity_params(&p);
             p.flip_h = fh;
             p.flip_v = fv;
-            assert_int_equal(pneumo_augment_apply(&o, &p, src, W, H, dst), PNEUMO_OK);
+            assert_int_equal(pneumo_augment_apply(&o, &p, src, (size_t)W * H, W, H, dst, (size_t)W * H), PNEUMO_OK);
             for (int r = 0; r < H; r++)
                 for (int c = 0; c < W; c++) {
                     int sr = fv ? H - 1 - r : r, sc = fh ? W - 1 - c : c;
@@ -271,12 +271,12 @@ static void test_zoom_axes_follow_keras(void **state)
             src[r * W + c] = (uint8_t)(c * 20);
     pneumo_augment_identity_params(&p);
     p.zx = 1.3;
-    assert_int_equal(pneumo_augment_apply(&o, &p, src, W, H, dst), PNEUMO_OK);
+    assert_int_equal(pneumo_augment_apply(&o, &p, src, (size_t)W * H, W, H, dst, (size_t)W * H), PNEUMO_OK);
     for (int i = 0; i < W * H; i++)
         assert_true(fabsf(dst[i] - (float)src[i]) < 1e-4f);
     pneumo_augment_identity_params(&p);
     p.zy = 1.3;
-    assert_int_equal(pneumo_augment_apply(&o, &p, src, W, H, dst), PNEUMO_OK);
+    assert_int_equal(pneumo_augment_apply(&o, &p, src, (size_t)W * H, W, H, dst, (size_t)W * H), PNEUMO_OK);
     int changed = 0;
     for (int i = 0; i < W * H; i++)
         changed += fabsf(dst[i] - (float)src[i]) > 1e-3f;
@@ -380,7 +380,7 @@ static void shifted(int mode, double tx, double ty, float cval, const uint8_t *s
     pneumo_augment_identity_params(&p);
     p.tx = tx;
     p.ty = ty;
-    assert_int_equal(pneumo_augment_apply(&o, &p, src, GW, GH, dst), PNEUMO_OK);
+    assert_int_equal(pneumo_augment_apply(&o, &p, src, (size_t)GW * GH, GW, GH, dst, (size_t)GW * GH), PNEUMO_OK);
 }
 
 static int clampi(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
@@ -501,12 +501,12 @@ static void test_draw_is_deterministic(void **state)
     uint8_t src[W * H];
     float d1[W * H], d2[W * H];
     make_grid(src, W, H);
-    assert_int_equal(pneumo_augment_image(&o, 1234, 3, 17, src, W, H, d1, &a), PNEUMO_OK);
+    assert_int_equal(pneumo_augment_image(&o, 1234, 3, 17, src, (size_t)W * H, W, H, d1, (size_t)W * H, &a), PNEUMO_OK);
     assert_int_equal(pneumo_augment_draw(&o, 1234, 3, 17, W, H, &b), PNEUMO_OK);
     assert_memory_equal(&a, &b, sizeof a);
-    assert_int_equal(pneumo_augment_apply(&o, &b, src, W, H, d2), PNEUMO_OK);
+    assert_int_equal(pneumo_augment_apply(&o, &b, src, (size_t)W * H, W, H, d2, (size_t)W * H), PNEUMO_OK);
     assert_memory_equal(d1, d2, sizeof d1);
-    assert_int_equal(pneumo_augment_image(&o, 1234, 3, 17, src, W, H, d1, NULL), PNEUMO_OK);
+    assert_int_equal(pneumo_augment_image(&o, 1234, 3, 17, src, (size_t)W * H, W, H, d1, (size_t)W * H, NULL), PNEUMO_OK);
     assert_memory_equal(d1, d2, sizeof d1);
 }
 
@@ -584,7 +584,7 @@ static void bright(const uint8_t *src, int n, double factor, int stretch, float 
     o.rescale = 0;
     pneumo_augment_identity_params(&p);
     p.brightness = factor;
-    assert_int_equal(pneumo_augment_apply(&o, &p, src, n, 1, dst), PNEUMO_OK);
+    assert_int_equal(pneumo_augment_apply(&o, &p, src, (size_t)n, n, 1, dst, (size_t)n), PNEUMO_OK);
 }
 
 static void test_brightness(void **state)
@@ -622,7 +622,7 @@ static void test_brightness(void **state)
     pneumo_augment_identity_params(&p);
     p.brightness = 0.5;
     p.flip_h = 1;
-    assert_int_equal(pneumo_augment_apply(&o, &p, full, 4, 1, dst), PNEUMO_OK);
+    assert_int_equal(pneumo_augment_apply(&o, &p, full, 4, 4, 1, dst, 4), PNEUMO_OK);
     const float rs = (float)(1.0 / 255.0);
     assert_true(dst[0] == 127 * rs && dst[1] == 100 * rs && dst[2] == 50 * rs && dst[3] == 0);
 
@@ -635,9 +635,9 @@ static void test_brightness(void **state)
     o.brightness_stretch = 0;
     pneumo_augment_identity_params(&p);
     p.zx = 0.9;
-    assert_int_equal(pneumo_augment_apply(&o, &p, src, W, H, a), PNEUMO_OK);
+    assert_int_equal(pneumo_augment_apply(&o, &p, src, (size_t)W * H, W, H, a, (size_t)W * H), PNEUMO_OK);
     p.brightness = 1.0;
-    assert_int_equal(pneumo_augment_apply(&o, &p, src, W, H, b), PNEUMO_OK);
+    assert_int_equal(pneumo_augment_apply(&o, &p, src, (size_t)W * H, W, H, b, (size_t)W * H), PNEUMO_OK);
     for (int i = 0; i < W * H; i++)
         assert_true(b[i] == floorf(a[i]));
 }
@@ -653,7 +653,7 @@ static void expect_bad_options(const pneumo_augment_options *o)
     assert_int_equal(pneumo_augment_validate_options(o), PNEUMO_ERR_INVALID_ARG);
     assert_true(strlen(pneumo_last_error()) > 0);
     assert_int_equal(pneumo_augment_draw(o, 1, 2, 3, 2, 2, &p), PNEUMO_ERR_INVALID_ARG);
-    assert_int_equal(pneumo_augment_apply(o, &p, src, 2, 2, dst), PNEUMO_ERR_INVALID_ARG);
+    assert_int_equal(pneumo_augment_apply(o, &p, src, 4, 2, 2, dst, 4), PNEUMO_ERR_INVALID_ARG);
     assert_true(dst[0] == -7 && dst[3] == -7);
 }
 
@@ -714,24 +714,24 @@ static void test_invalid_arguments_rejected(void **state)
     assert_int_equal(pneumo_augment_draw(&o, 0, 0, 0, 4, -3, &p), PNEUMO_ERR_INVALID_ARG);
     assert_int_equal(pneumo_augment_draw(&o, 0, 0, 0, 70000, 4, &p), PNEUMO_ERR_LIMIT);
 
-    assert_int_equal(pneumo_augment_apply(NULL, &p, src, 4, 4, dst), PNEUMO_ERR_INVALID_ARG);
-    assert_int_equal(pneumo_augment_apply(&o, NULL, src, 4, 4, dst), PNEUMO_ERR_INVALID_ARG);
-    assert_int_equal(pneumo_augment_apply(&o, &p, NULL, 4, 4, dst), PNEUMO_ERR_INVALID_ARG);
-    assert_int_equal(pneumo_augment_apply(&o, &p, src, 4, 4, NULL), PNEUMO_ERR_INVALID_ARG);
-    assert_int_equal(pneumo_augment_apply(&o, &p, src, 0, 4, dst), PNEUMO_ERR_INVALID_ARG);
-    assert_int_equal(pneumo_augment_apply(&o, &p, src, 4, INT32_MIN, dst),
+    assert_int_equal(pneumo_augment_apply(NULL, &p, src, 16, 4, 4, dst, 16), PNEUMO_ERR_INVALID_ARG);
+    assert_int_equal(pneumo_augment_apply(&o, NULL, src, 16, 4, 4, dst, 16), PNEUMO_ERR_INVALID_ARG);
+    assert_int_equal(pneumo_augment_apply(&o, &p, NULL, 0, 4, 4, dst, 16), PNEUMO_ERR_INVALID_ARG);
+    assert_int_equal(pneumo_augment_apply(&o, &p, src, 16, 4, 4, NULL, 0), PNEUMO_ERR_INVALID_ARG);
+    assert_int_equal(pneumo_augment_apply(&o, &p, src, 0, 0, 4, dst, 0), PNEUMO_ERR_INVALID_ARG);
+    assert_int_equal(pneumo_augment_apply(&o, &p, src, 16, 4, INT32_MIN, dst, 16),
                      PNEUMO_ERR_INVALID_ARG);
-    assert_int_equal(pneumo_augment_apply(&o, &p, src, 4, 65537, dst), PNEUMO_ERR_LIMIT);
-    assert_int_equal(pneumo_augment_image(&o, 0, 0, 0, NULL, 4, 4, dst, NULL),
+    assert_int_equal(pneumo_augment_apply(&o, &p, src, 16, 4, 65537, dst, 16), PNEUMO_ERR_LIMIT);
+    assert_int_equal(pneumo_augment_image(&o, 0, 0, 0, NULL, 0, 4, 4, dst, 16, NULL),
                      PNEUMO_ERR_INVALID_ARG);
-    assert_int_equal(pneumo_augment_image(&o, 0, 0, 0, src, 4, 4, NULL, NULL),
+    assert_int_equal(pneumo_augment_image(&o, 0, 0, 0, src, 16, 4, 4, NULL, 0, NULL),
                      PNEUMO_ERR_INVALID_ARG);
 
 #define BADP(stmt)                                                                      \
     do {                                                                                \
         pneumo_augment_identity_params(&p);                                             \
         stmt;                                                                           \
-        assert_int_equal(pneumo_augment_apply(&o, &p, src, 4, 4, dst),                  \
+        assert_int_equal(pneumo_augment_apply(&o, &p, src, 16, 4, 4, dst, 16),          \
                          PNEUMO_ERR_INVALID_ARG);                                       \
     } while (0)
     BADP(p.theta_deg = NAN);
@@ -782,10 +782,10 @@ static void test_extreme_params_do_not_crash(void **state)
                 p.zx = vals[v][4];
                 p.zy = vals[v][5];
                 p.brightness = bri ? 3.5 : 0;
-                assert_int_equal(pneumo_augment_apply(&o, &p, src, W, H, dst), PNEUMO_OK);
+                assert_int_equal(pneumo_augment_apply(&o, &p, src, (size_t)W * H, W, H, dst, (size_t)W * H), PNEUMO_OK);
                 for (int i = 0; i < W * H; i++)
                     assert_true(isfinite(dst[i]) && dst[i] >= 0 && dst[i] <= 300);
-                assert_int_equal(pneumo_augment_apply(&o, &p, src, 1, 1, dst), PNEUMO_OK);
+                assert_int_equal(pneumo_augment_apply(&o, &p, src, 1, 1, 1, dst, 1), PNEUMO_OK);
                 assert_true(isfinite(dst[0]));
             }
         }

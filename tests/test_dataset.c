@@ -313,7 +313,7 @@ static void test_class_weights_open_files(void **state)
     expect_error(pneumo_dataset_class_weights(ds, w, 3), PNEUMO_ERR_INVALID_ARG, "num_classes");
     assert_int_equal(pneumo_dataset_report(ds, rep, sizeof rep, NULL), PNEUMO_OK);
     assert_string_equal(rep, "Found 4192 images belonging to 2 classes.");
-    assert_string_equal(pneumo_dataset_class_name(ds, 1), "Opacity");
+    assert_string_equal(tu_ds_class(ds, 1), "Opacity");
     pneumo_dataset_destroy(ds);
     free(paths);
     free(labels);
@@ -340,11 +340,11 @@ static void test_open_files_rules(void **state)
     /* One class, names defaulted, caller's order kept. */
     assert_int_equal(pneumo_dataset_open_files(paths, labels, 3, 1, NULL, &o, &ds), PNEUMO_OK);
     assert_int_equal(pneumo_dataset_num_classes(ds), 1);
-    assert_string_equal(pneumo_dataset_class_name(ds, 0), "0");
-    assert_null(pneumo_dataset_class_name(ds, 1));
-    assert_string_equal(pneumo_dataset_path(ds, 0), b);
-    assert_string_equal(pneumo_dataset_path(ds, 1), a);
-    assert_null(pneumo_dataset_path(ds, 3));
+    assert_string_equal(tu_ds_class(ds, 0), "0");
+    assert_int_equal(pneumo_dataset_class_name(ds, 1, NULL, 0, NULL), PNEUMO_ERR_INVALID_ARG);
+    assert_string_equal(tu_ds_path(ds, 0), b);
+    assert_string_equal(tu_ds_path(ds, 1), a);
+    assert_int_equal(pneumo_dataset_path(ds, 3, NULL, 0, NULL), PNEUMO_ERR_INVALID_ARG);
     assert_int_equal(pneumo_dataset_label(ds, 5), -1);
     pneumo_dataset_destroy(ds);
     /* An empty class is allowed, but has no balanced weight. */
@@ -386,21 +386,24 @@ static void test_open_files_rules(void **state)
         char big[4096];
         const char *lp[2];
         int32_t ll[2] = {0, 0};
+        pneumo_decode_limits lim;
+        pneumo_decode_default_limits(&lim);
         pjoin(big, root, "big.png");
         write_png(big, 40, 3, 3);
         lp[0] = a;
         lp[1] = big;
-        o.limits.max_side = 16;
+        lim.max_side = 16;
+        o.limits = &lim;
         assert_int_equal(pneumo_dataset_open_files(lp, ll, 2, 1, NULL, &o, &ds), PNEUMO_OK);
         assert_int_equal(pneumo_dataset_size(ds), 1);
         assert_int_equal(pneumo_dataset_num_skipped(ds), 1);
-        assert_non_null(strstr(pneumo_dataset_skipped(ds, 0), "big.png: "));
-        assert_non_null(strstr(pneumo_dataset_skipped(ds, 0), "limit"));
+        assert_non_null(strstr(tu_ds_skipped(ds, 0), "big.png: "));
+        assert_non_null(strstr(tu_ds_skipped(ds, 0), "limit"));
         pneumo_dataset_destroy(ds);
         o.strict = 1;
         expect_error(pneumo_dataset_open_files(lp, ll, 2, 1, NULL, &o, &ds), PNEUMO_ERR_LIMIT,
                      "big.png");
-        o.limits.max_side = 0;
+        lim.max_side = 0;
         expect_error(pneumo_dataset_open_files(lp, ll, 2, 1, NULL, &o, &ds),
                      PNEUMO_ERR_INVALID_ARG, "limits");
         o = small_opts(4, 4, 1);
@@ -414,9 +417,14 @@ static void test_open_files_rules(void **state)
     expect_error(pneumo_dataset_open_files(paths, labels, 3, 1, NULL, &o, &ds),
                  PNEUMO_ERR_INVALID_ARG, "reserved");
     o = small_opts(4, 4, 1);
-    o.augment_options.zoom_lo = 2.0;
-    assert_int_equal(pneumo_dataset_open_files(paths, labels, 3, 1, NULL, &o, &ds),
-                     PNEUMO_ERR_INVALID_ARG);
+    {
+        pneumo_augment_options aug;
+        pneumo_augment_default_options(&aug);
+        aug.zoom_lo = 2.0;
+        o.augment_options = &aug;
+        assert_int_equal(pneumo_dataset_open_files(paths, labels, 3, 1, NULL, &o, &ds),
+                         PNEUMO_ERR_INVALID_ARG);
+    }
     o = small_opts(4, 4, -1);
     expect_error(pneumo_dataset_open_files(paths, labels, 3, 1, NULL, &o, &ds),
                  PNEUMO_ERR_INVALID_ARG, "threads");
@@ -440,14 +448,14 @@ static void test_label_order(void **state)
     png_in(root, "Normal", "z.png", 5, 5, 3);
     assert_int_equal(pneumo_dataset_open_dir(root, &o, &ds), PNEUMO_OK);
     assert_int_equal(pneumo_dataset_num_classes(ds), 2);
-    assert_string_equal(pneumo_dataset_class_name(ds, 0), "Normal");
-    assert_string_equal(pneumo_dataset_class_name(ds, 1), "Opacity");
+    assert_string_equal(tu_ds_class(ds, 0), "Normal");
+    assert_string_equal(tu_ds_class(ds, 1), "Opacity");
     assert_int_equal(pneumo_dataset_label(ds, 0), 0);
     assert_int_equal(pneumo_dataset_label(ds, 1), 1);
     assert_int_equal(pneumo_dataset_label(ds, 2), 1);
-    assert_non_null(strstr(pneumo_dataset_path(ds, 0), "/Normal/z.png"));
-    assert_non_null(strstr(pneumo_dataset_path(ds, 1), "/Opacity/x.png"));
-    assert_non_null(strstr(pneumo_dataset_path(ds, 2), "/Opacity/y.png"));
+    assert_non_null(strstr(tu_ds_path(ds, 0), "/Normal/z.png"));
+    assert_non_null(strstr(tu_ds_path(ds, 1), "/Opacity/x.png"));
+    assert_non_null(strstr(tu_ds_path(ds, 2), "/Opacity/y.png"));
     pneumo_dataset_destroy(ds);
     rm_rf(root);
 
@@ -459,12 +467,12 @@ static void test_label_order(void **state)
     png_in(root, "a", "0.png", 4, 4, 4);
     assert_int_equal(pneumo_dataset_open_dir(root, &o, &ds), PNEUMO_OK);
     assert_int_equal(pneumo_dataset_num_classes(ds), 3);
-    assert_string_equal(pneumo_dataset_class_name(ds, 0), "C");
-    assert_string_equal(pneumo_dataset_class_name(ds, 1), "a");
-    assert_string_equal(pneumo_dataset_class_name(ds, 2), "b");
+    assert_string_equal(tu_ds_class(ds, 0), "C");
+    assert_string_equal(tu_ds_class(ds, 1), "a");
+    assert_string_equal(tu_ds_class(ds, 2), "b");
     assert_int_equal(pneumo_dataset_class_count(ds, 1), 2);
-    assert_non_null(strstr(pneumo_dataset_path(ds, 1), "/a/0.png"));
-    assert_non_null(strstr(pneumo_dataset_path(ds, 2), "/a/1.png"));
+    assert_non_null(strstr(tu_ds_path(ds, 1), "/a/0.png"));
+    assert_non_null(strstr(tu_ds_path(ds, 2), "/a/1.png"));
     assert_int_equal(pneumo_dataset_label(ds, 3), 2);
     pneumo_dataset_destroy(ds);
     rm_rf(root);
@@ -508,12 +516,12 @@ static void test_extension_filtering(void **state)
     assert_int_equal(pneumo_dataset_class_count(ds, 1), 2);
     assert_int_equal(pneumo_dataset_num_skipped(ds), 0);
     /* strcmp order within the class: "four.PNG" < "one.JPG" < "three.jpeg" < "two.Png". */
-    assert_non_null(strstr(pneumo_dataset_path(ds, 0), "/A/four.PNG"));
-    assert_non_null(strstr(pneumo_dataset_path(ds, 1), "/A/one.JPG"));
-    assert_non_null(strstr(pneumo_dataset_path(ds, 2), "/A/three.jpeg"));
-    assert_non_null(strstr(pneumo_dataset_path(ds, 3), "/A/two.Png"));
-    assert_non_null(strstr(pneumo_dataset_path(ds, 4), "/B/b.png"));
-    assert_non_null(strstr(pneumo_dataset_path(ds, 5), "/B/link.png"));
+    assert_non_null(strstr(tu_ds_path(ds, 0), "/A/four.PNG"));
+    assert_non_null(strstr(tu_ds_path(ds, 1), "/A/one.JPG"));
+    assert_non_null(strstr(tu_ds_path(ds, 2), "/A/three.jpeg"));
+    assert_non_null(strstr(tu_ds_path(ds, 3), "/A/two.Png"));
+    assert_non_null(strstr(tu_ds_path(ds, 4), "/B/b.png"));
+    assert_non_null(strstr(tu_ds_path(ds, 5), "/B/link.png"));
     pneumo_dataset_destroy(ds);
     rm_rf(root);
 }
@@ -540,13 +548,13 @@ static void test_skipped_and_strict(void **state)
     assert_int_equal(pneumo_dataset_class_count(ds, 1), 4);
     assert_int_equal(pneumo_dataset_num_skipped(ds), 3);
     /* Listed in dataset order, "path: reason". */
-    assert_non_null(strstr(pneumo_dataset_skipped(ds, 0), "/Normal/broken.png: "));
-    assert_non_null(strstr(pneumo_dataset_skipped(ds, 1), "/Opacity/dangling.png: "));
-    assert_non_null(strstr(pneumo_dataset_skipped(ds, 2), "/Opacity/empty.jpg: "));
-    assert_non_null(strstr(pneumo_dataset_skipped(ds, 2), "empty"));
-    assert_null(pneumo_dataset_skipped(ds, 3));
+    assert_non_null(strstr(tu_ds_skipped(ds, 0), "/Normal/broken.png: "));
+    assert_non_null(strstr(tu_ds_skipped(ds, 1), "/Opacity/dangling.png: "));
+    assert_non_null(strstr(tu_ds_skipped(ds, 2), "/Opacity/empty.jpg: "));
+    assert_non_null(strstr(tu_ds_skipped(ds, 2), "empty"));
+    assert_int_equal(pneumo_dataset_skipped(ds, 3, NULL, 0, NULL), PNEUMO_ERR_INVALID_ARG);
     for (int64_t i = 0; i < pneumo_dataset_size(ds); i++)
-        assert_null(strstr(pneumo_dataset_path(ds, i), "broken"));
+        assert_null(strstr(tu_ds_path(ds, i), "broken"));
     assert_int_equal(pneumo_dataset_report(ds, rep, sizeof rep, &needed), PNEUMO_OK);
     assert_string_equal(rep, "Found 8 images belonging to 2 classes.\n"
                              "Skipped 3 unreadable image files.");
@@ -654,7 +662,7 @@ static void test_bad_directories(void **state)
         assert_int_equal(symlink(ext, q), 0);
         assert_int_equal(pneumo_dataset_open_dir(p, &o, &ds), PNEUMO_OK);
         assert_int_equal(pneumo_dataset_num_classes(ds), 3);
-        assert_string_equal(pneumo_dataset_class_name(ds, 0), "Loop");
+        assert_string_equal(tu_ds_class(ds, 0), "Loop");
         assert_int_equal(pneumo_dataset_class_count(ds, 0), 1);
         pneumo_dataset_destroy(ds);
         ds = NULL;
@@ -698,11 +706,11 @@ static void test_batches_and_pixels(void **state)
         int64_t idx = e.idx[i];
         assert_int_equal(idx, i); /* no shuffle: dataset order */
         assert_true(e.y[i] == (float)pneumo_dataset_label(ds, idx));
-        assert_int_equal(pneumo_image_load(pneumo_dataset_path(ds, idx), NULL, &img), PNEUMO_OK);
+        assert_int_equal(pneumo_image_load(tu_ds_path(ds, idx), NULL, &img), PNEUMO_OK);
         assert_int_equal(pneumo_image_resize(img, W, H, PNEUMO_RESAMPLE_BILINEAR, &rs),
                          PNEUMO_OK);
         px = pneumo_image_pixels(rs);
-        assert_int_equal(pneumo_dataset_load_sample(ds, idx, sample), PNEUMO_OK);
+        assert_int_equal(pneumo_dataset_load_sample(ds, idx, sample, (size_t)W * H), PNEUMO_OK);
         for (int k = 0; k < W * H; k++) {
             float want = (float)px[k] * (float)(1.0 / 255.0);
             if (e.x[(size_t)i * W * H + (size_t)k] != want || sample[k] != want)
@@ -725,8 +733,8 @@ static void test_batches_and_pixels(void **state)
     /* Argument errors. */
     expect_error(pneumo_dataset_begin_epoch(ds, -1, 4), PNEUMO_ERR_INVALID_ARG, "epoch");
     expect_error(pneumo_dataset_begin_epoch(ds, 0, 0), PNEUMO_ERR_INVALID_ARG, "batch_size");
-    expect_error(pneumo_dataset_load_sample(ds, 12, sample), PNEUMO_ERR_INVALID_ARG, "index");
-    expect_error(pneumo_dataset_load_sample(ds, 0, NULL), PNEUMO_ERR_INVALID_ARG, "dst");
+    expect_error(pneumo_dataset_load_sample(ds, 12, sample, (size_t)W * H), PNEUMO_ERR_INVALID_ARG, "index");
+    expect_error(pneumo_dataset_load_sample(ds, 0, NULL, 0), PNEUMO_ERR_INVALID_ARG, "dst");
     pneumo_dataset_destroy(ds);
     free(sample);
     rm_rf(root);
@@ -825,6 +833,7 @@ static void test_shuffle_determinism(void **state)
 static void test_augment_threads_and_cache(void **state)
 {
     char root[4096];
+    pneumo_augment_options aug;
     const int W = 16, H = 12;
     pneumo_dataset_options o = small_opts(W, H, 1);
     pneumo_dataset *d[4];
@@ -834,8 +843,9 @@ static void test_augment_threads_and_cache(void **state)
     new_tmp(root);
     make_dataset(root, 7); /* 14 images */
     o.augment = 1;
-    pneumo_augment_article_options(&o.augment_options);
-    o.augment_options.rotation_range = 10; /* make every image change */
+    pneumo_augment_article_options(&aug);
+    aug.rotation_range = 10; /* make every image change */
+    o.augment_options = &aug;
     o.shuffle = 1;
     o.seed = 7;
     open_dir_ok(root, &o, &d[0]);           /* 1 thread, cached */
@@ -885,6 +895,7 @@ static void test_augment_threads_and_cache(void **state)
 static void test_cancel_and_destroy_mid_epoch(void **state)
 {
     char root[4096];
+    pneumo_augment_options aug;
     const int W = 32, H = 32;
     pneumo_dataset_options o = small_opts(W, H, 3);
     pneumo_dataset *ds, *ref;
@@ -894,7 +905,8 @@ static void test_cancel_and_destroy_mid_epoch(void **state)
     new_tmp(root);
     make_dataset(root, 12); /* 24 images */
     o.augment = 1;
-    pneumo_augment_article_options(&o.augment_options);
+    pneumo_augment_article_options(&aug);
+    o.augment_options = &aug;
     o.shuffle = 1;
     o.cache_bytes = 0; /* decode every epoch: workers are busy when we cancel */
     open_dir_ok(root, &o, &ds);
@@ -943,13 +955,13 @@ static void test_file_changed_after_open(void **state)
     make_dataset(root, 4); /* 8 images */
     o.cache_bytes = 0;
     open_dir_ok(root, &o, &ds);
-    write_bytes(pneumo_dataset_path(ds, 5), "junk", 4); /* in batch 1 of size 3 */
+    write_bytes(tu_ds_path(ds, 5), "junk", 4); /* in batch 1 of size 3 */
     assert_int_equal(pneumo_dataset_begin_epoch(ds, 0, 3), PNEUMO_OK);
     assert_int_equal(pneumo_dataset_next_batch(ds, &x, &y, &idx), PNEUMO_OK);
     assert_non_null(x);
     got += pneumo_tensor_dim(x, 0);
     expect_error(pneumo_dataset_next_batch(ds, &x, &y, &idx), PNEUMO_ERR_FORMAT,
-                 pneumo_dataset_path(ds, 5));
+                 tu_ds_path(ds, 5));
     assert_null(x);
     assert_int_equal(pneumo_dataset_next_batch(ds, &x, &y, &idx), PNEUMO_OK);
     assert_non_null(x);
@@ -960,9 +972,9 @@ static void test_file_changed_after_open(void **state)
     assert_int_equal(got, 5);
     {
         float buf[36];
-        expect_error(pneumo_dataset_load_sample(ds, 5, buf), PNEUMO_ERR_FORMAT,
-                     pneumo_dataset_path(ds, 5));
-        assert_int_equal(pneumo_dataset_load_sample(ds, 4, buf), PNEUMO_OK);
+        expect_error(pneumo_dataset_load_sample(ds, 5, buf, 36), PNEUMO_ERR_FORMAT,
+                     tu_ds_path(ds, 5));
+        assert_int_equal(pneumo_dataset_load_sample(ds, 4, buf, 36), PNEUMO_OK);
     }
     pneumo_dataset_destroy(ds);
     rm_rf(root);
@@ -973,6 +985,7 @@ static void test_real_data(void **state)
 {
     const char *data = tu_shared_data();
     char dir[4096], rep[128];
+    pneumo_augment_options aug;
     pneumo_dataset_options o = small_opts(64, 64, 0);
     pneumo_dataset *ds;
     pneumo_tensor *x, *y;
@@ -983,14 +996,15 @@ static void test_real_data(void **state)
         return;
     o.shuffle = 1;
     o.augment = 1;
-    pneumo_augment_article_options(&o.augment_options);
+    pneumo_augment_article_options(&aug);
+    o.augment_options = &aug;
 
     pjoin(dir, data, "chest_xray_224/train");
     open_dir_ok(dir, &o, &ds);
     assert_int_equal(pneumo_dataset_size(ds), 4176);
     assert_int_equal(pneumo_dataset_num_classes(ds), 2);
-    assert_string_equal(pneumo_dataset_class_name(ds, 0), "Normal");
-    assert_string_equal(pneumo_dataset_class_name(ds, 1), "Opacity");
+    assert_string_equal(tu_ds_class(ds, 0), "Normal");
+    assert_string_equal(tu_ds_class(ds, 1), "Opacity");
     assert_int_equal(pneumo_dataset_class_count(ds, 0), 1074);
     assert_int_equal(pneumo_dataset_class_count(ds, 1), 3102);
     assert_int_equal(pneumo_dataset_num_skipped(ds), 0);

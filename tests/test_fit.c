@@ -151,7 +151,7 @@ static void test_fit_learns_and_evaluates(void **state)
         int64_t n = pneumo_dataset_size(val);
         float *p = malloc((size_t)n * sizeof *p), *y = malloc((size_t)n * sizeof *y);
         pneumo_model *loaded = NULL;
-        assert_int_equal(pneumo_model_evaluate(m, val, 16, 0.5f, &ev, p, y), PNEUMO_OK);
+        assert_int_equal(pneumo_model_evaluate(m, val, 16, 0.5f, &ev, p, y, (size_t)n), PNEUMO_OK);
         assert_int_equal(ev.count, 96);
         assert_true(fabs(ev.loss - last.val_loss) < 1e-6);
         assert_true(fabs(ev.accuracy - last.val_accuracy) < 1e-9);
@@ -245,11 +245,17 @@ static void test_fit_cancel_and_callbacks(void **state)
     pneumo_model *m = small_model(5);
     pneumo_optimizer *opt = adam(1e-3f);
     pneumo_fit_options o;
+    pneumo_early_stopping_params o_es;
+    pneumo_reduce_lr_params o_rl;
     pneumo_history *h = NULL;
     counts c = {0};
     pneumo_step_result r;
     (void)state;
     pneumo_fit_default_options(&o);
+    pneumo_early_stopping_default_params(&o_es);
+    pneumo_reduce_lr_default_params(&o_rl);
+    o.early_stopping = &o_es;
+    o.reduce_lr = &o_rl;
     o.epochs = 5;
     o.callback = count_events;
     o.user = &c;
@@ -271,20 +277,20 @@ static void test_fit_cancel_and_callbacks(void **state)
     }
     /* an EarlyStopping on val_loss without a validation set is refused */
     o.callback = NULL;
-    o.early_stopping.enabled = 1;
+    o_es.enabled = 1;
     assert_int_equal(pneumo_model_fit(m, opt, train, NULL, &o, NULL), PNEUMO_ERR_INVALID_ARG);
     /* patience 0 on a monitor that cannot improve stops after the second epoch;
      * ReduceLROnPlateau with patience 0 lowers the rate every epoch */
     memset(&c, 0, sizeof c);
     o.callback = count_events;
-    o.early_stopping.monitor = PNEUMO_MONITOR_LOSS;
-    o.early_stopping.mode = PNEUMO_MODE_MAX; /* loss rarely rises: no improvement */
-    o.early_stopping.patience = 1;
-    o.reduce_lr.enabled = 1;
-    o.reduce_lr.monitor = PNEUMO_MONITOR_LOSS;
-    o.reduce_lr.mode = PNEUMO_MODE_MAX;
-    o.reduce_lr.patience = 1;
-    o.reduce_lr.factor = 0.5;
+    o_es.monitor = PNEUMO_MONITOR_LOSS;
+    o_es.mode = PNEUMO_MODE_MAX; /* loss rarely rises: no improvement */
+    o_es.patience = 1;
+    o_rl.enabled = 1;
+    o_rl.monitor = PNEUMO_MONITOR_LOSS;
+    o_rl.mode = PNEUMO_MODE_MAX;
+    o_rl.patience = 1;
+    o_rl.factor = 0.5;
     assert_int_equal(pneumo_model_fit(m, opt, train, NULL, &o, &h), PNEUMO_OK);
     assert_true(pneumo_history_size(h) >= 2 && pneumo_history_size(h) <= 5);
     if (pneumo_history_size(h) < 5) {
@@ -323,16 +329,22 @@ static void test_fit_resume(void **state)
     pneumo_optimizer *o1 = adam(3e-3f), *o2 = adam(3e-3f), *o3 = NULL;
     pneumo_history *h1 = NULL, *h2 = NULL, *h3 = NULL;
     pneumo_fit_options o;
+    pneumo_early_stopping_params o_es;
+    pneumo_reduce_lr_params o_rl;
     counts c = {0};
     char ckpt[4200];
     (void)state;
     snprintf(ckpt, sizeof ckpt, "%s/ckpt.safetensors", root);
     pneumo_fit_default_options(&o);
+    pneumo_early_stopping_default_params(&o_es);
+    pneumo_reduce_lr_default_params(&o_rl);
+    o.early_stopping = &o_es;
+    o.reduce_lr = &o_rl;
     o.epochs = 4;
     o.class_weighting = PNEUMO_CLASS_WEIGHT_BALANCED;
-    o.reduce_lr.enabled = 1;
-    o.reduce_lr.patience = 1;
-    o.reduce_lr.factor = 0.5;
+    o_rl.enabled = 1;
+    o_rl.patience = 1;
+    o_rl.factor = 0.5;
     assert_int_equal(pneumo_model_fit(full, o1, train, val, &o, &h1), PNEUMO_OK);
     /* the same run, cancelled during epoch 3 with a checkpoint after every epoch */
     o.checkpoint_path = ckpt;

@@ -868,7 +868,7 @@ static void fd_check_model(pneumo_model *m, const pneumo_tensor *x, const pneumo
         ok = grads_close(a, f, count, &r);
         if (!ok || getenv("PN_TEST_VERBOSE"))
             printf("%s %s (%zu values): elem %.2e L2 %.2e worst [%zu] %.6g vs fd %.6g, skipped %zu\n",
-                   label, pneumo_model_param_name(m, ti), count, r.max_elem, r.rel_l2, r.worst,
+                   label, tu_param_name(m, ti), count, r.max_elem, r.rel_l2, r.worst,
                    a[r.worst], f[r.worst], skipped);
         assert_true(ok);
         total_points += count;

@@ -55,14 +55,17 @@ static int teardown(void **state)
 static pneumo_dataset *open_split(const char *split, int shuffle, int augment, int64_t cache_bytes)
 {
     pneumo_dataset_options o;
+    pneumo_augment_options aug;
     pneumo_dataset *ds = NULL;
     char path[4200];
     pneumo_dataset_default_options(&o);
     o.width = o.height = SIZE;
     o.shuffle = shuffle;
     o.augment = augment;
-    if (augment)
-        pneumo_augment_article_options(&o.augment_options);
+    if (augment) {
+        pneumo_augment_article_options(&aug);
+        o.augment_options = &aug;
+    }
     o.seed = 7;
     o.threads = 2;
     o.cache_bytes = cache_bytes;
@@ -213,6 +216,8 @@ static void *rank_main(void *arg)
     pneumo_optimizer *opt = adam();
     pneumo_data_parallel dp;
     pneumo_fit_options o;
+    pneumo_early_stopping_params o_es;
+    pneumo_reduce_lr_params o_rl;
     /* the corrupted split: rank 1 reads it from disk every epoch, so it fails */
     train = j->broken ? open_split("broken", 1, 1, j->ctx.rank == 1 ? 0 : (int64_t)1 << 30)
                       : open_split("train", 1, 1, (int64_t)1 << 30);
@@ -229,19 +234,24 @@ static void *rank_main(void *arg)
     dp.collective = collective;
     dp.user = &j->ctx;
     pneumo_fit_default_options(&o);
+    pneumo_early_stopping_default_params(&o_es);
+    pneumo_reduce_lr_default_params(&o_rl);
+    o.early_stopping = &o_es;
+    o.reduce_lr = &o_rl;
     o.epochs = j->epochs;
     o.batch_size = j->batch;
     o.class_weighting = PNEUMO_CLASS_WEIGHT_BALANCED;
-    o.reduce_lr.enabled = 1;
-    o.reduce_lr.patience = 0;
-    o.reduce_lr.min_delta = 1.0; /* every epoch lowers lr: the decision must agree */
+    o_rl.enabled = 1;
+    o_rl.patience = 0;
+    o_rl.min_delta = 1.0; /* every epoch lowers lr: the decision must agree */
     o.callback = cancel_cb;
     o.user = j;
     o.parallel = &dp;
     j->st = pneumo_model_fit(j->m, opt, train, val, &o, &j->h);
     snprintf(j->msg, sizeof j->msg, "%s", j->st == PNEUMO_OK ? "" : pneumo_last_error());
     if (j->st == PNEUMO_OK)
-        j->ev_st = pneumo_model_evaluate_parallel(j->m, val, j->batch, 0.5f, &dp, &j->ev, j->probs, NULL);
+        j->ev_st = pneumo_model_evaluate_parallel(j->m, val, j->batch, 0.5f, &dp, &j->ev, j->probs, NULL,
+                                                  sizeof j->probs / sizeof j->probs[0]);
     pneumo_optimizer_destroy(opt);
     pneumo_dataset_destroy(train);
     pneumo_dataset_destroy(val);
@@ -382,16 +392,22 @@ static void test_parallel_one_rank_is_fit(void **state)
     pneumo_evaluation ev;
     float probs[PER_CLASS];
     pneumo_fit_options o;
+    pneumo_early_stopping_params o_es;
+    pneumo_reduce_lr_params o_rl;
     (void)state;
     pneumo_fit_default_options(&o);
+    pneumo_early_stopping_default_params(&o_es);
+    pneumo_reduce_lr_default_params(&o_rl);
+    o.early_stopping = &o_es;
+    o.reduce_lr = &o_rl;
     o.epochs = 2;
     o.batch_size = 10;
     o.class_weighting = PNEUMO_CLASS_WEIGHT_BALANCED;
-    o.reduce_lr.enabled = 1;
-    o.reduce_lr.patience = 0;
-    o.reduce_lr.min_delta = 1.0;
+    o_rl.enabled = 1;
+    o_rl.patience = 0;
+    o_rl.min_delta = 1.0;
     assert_int_equal(pneumo_model_fit(m, opt, train, val, &o, &h), PNEUMO_OK);
-    assert_int_equal(pneumo_model_evaluate(m, val, 10, 0.5f, &ev, probs, NULL), PNEUMO_OK);
+    assert_int_equal(pneumo_model_evaluate(m, val, 10, 0.5f, &ev, probs, NULL, PER_CLASS), PNEUMO_OK);
     run_world(1, 1, 10, 0, -1, j, &w);
     assert_int_equal(j[0].st, PNEUMO_OK);
     assert_same_weights(m, j[0].m);
@@ -536,7 +552,7 @@ static void test_parallel_settings_checked(void **state)
     assert_int_equal(pneumo_model_fit(m, opt, train, NULL, &o, NULL), PNEUMO_ERR_INVALID_ARG);
     dp.reserved[3] = 0;
     dp.size = 8;
-    assert_int_equal(pneumo_model_evaluate_parallel(m, train, 16, 0.5f, &dp, &ev, NULL, NULL),
+    assert_int_equal(pneumo_model_evaluate_parallel(m, train, 16, 0.5f, &dp, &ev, NULL, NULL, 0),
                      PNEUMO_ERR_INVALID_ARG);
     o.parallel = NULL;
     o.reserved[0] = 1;

@@ -146,6 +146,24 @@ static unsigned char *b64decode(const char *s, size_t *outlen)
     return out;
 }
 
+/* The whole HTML text in malloc'ed memory through the caller-buffer call:
+ * once to size it, once to fill it (the two lengths agree). */
+static pneumo_status render_html(const pneumo_report *r, char **html, size_t *len)
+{
+    size_t needed = 0, again = 0;
+    pneumo_status st = pneumo_report_render_html(r, NULL, 0, &needed);
+    *html = NULL;
+    if (st != PNEUMO_OK)
+        return st;
+    *html = malloc(needed + 1);
+    assert_non_null(*html);
+    st = pneumo_report_render_html(r, *html, needed + 1, &again);
+    assert_int_equal(again, needed);
+    if (len)
+        *len = needed;
+    return st;
+}
+
 static void expect(const char *html, const char *needle)
 {
     if (!strstr(html, needle))
@@ -208,10 +226,19 @@ static void test_content(void **state)
     snprintf(path, sizeof path, "%s/report.html", tu_tmpdir());
     assert_int_equal(pneumo_report_save_html(r, path), PNEUMO_OK);
     html = read_all(path, &len);
-    assert_int_equal(pneumo_report_render_html(r, &mem, &memlen), PNEUMO_OK);
+    assert_int_equal(render_html(r, &mem, &memlen), PNEUMO_OK);
     assert_int_equal(memlen, len);
     assert_memory_equal(mem, html, len);
-    pneumo_free(mem);
+    free(mem);
+    /* a short buffer gets the truncated text, NUL-terminated, and the full length */
+    {
+        char head[16];
+        size_t needed = 0;
+        assert_int_equal(pneumo_report_render_html(r, head, sizeof head, &needed), PNEUMO_OK);
+        assert_int_equal(needed, len);
+        assert_int_equal(strlen(head), sizeof head - 1);
+        assert_memory_equal(head, html, sizeof head - 1);
+    }
 
     assert_int_equal(strncmp(html, "<!DOCTYPE html>", 15), 0);
     expect(html, "</html>");
@@ -315,7 +342,7 @@ static void test_class_report_matches_text(void **state)
         assert_int_equal(pneumo_classification_report(&ev.confusion, names, text, sizeof text, NULL), PNEUMO_OK);
         assert_int_equal(pneumo_report_create(NULL, &r), PNEUMO_OK);
         assert_int_equal(pneumo_report_add_evaluation(r, "cm", &ev, NULL, NULL, 0, names), PNEUMO_OK);
-        assert_int_equal(pneumo_report_render_html(r, &html, NULL), PNEUMO_OK);
+        assert_int_equal(render_html(r, &html, NULL), PNEUMO_OK);
         expect(html, "<title>libpneumo report</title>");
         for (int k = 0; k < 5; k++) {
             const char *line = strstr(text, rows[k]);
@@ -336,7 +363,7 @@ static void test_class_report_matches_text(void **state)
         /* no probabilities: no ROC chart; AUC undefined */
         assert_null(strstr(html, ">ROC curve</text>"));
         expect(html, "ROC AUC <b>undefined");
-        pneumo_free(html);
+        free(html);
         pneumo_report_destroy(r);
     }
 }
@@ -366,7 +393,7 @@ static void test_roc_ties_and_fallback(void **state)
         assert_int_equal(pneumo_report_create("roc", &r), PNEUMO_OK);
         assert_int_equal(pneumo_report_add_evaluation(r, "x", &ev, cases[t].p, cases[t].l, cases[t].n, NULL),
                          PNEUMO_OK);
-        assert_int_equal(pneumo_report_render_html(r, &html, NULL), PNEUMO_OK);
+        assert_int_equal(render_html(r, &html, NULL), PNEUMO_OK);
         expect(html, cases[t].want);
         if (t == 2)
             assert_null(strstr(html, ">ROC curve</text>"));
@@ -375,7 +402,7 @@ static void test_roc_ties_and_fallback(void **state)
         if (t == 0) /* ties give one diagonal segment, not a staircase */
             expect(html, "<path d=\" M62.0 310.0 L322.0 50.0\"");
         expect(html, "<th>0</th>"); /* default class names */
-        pneumo_free(html);
+        free(html);
         pneumo_report_destroy(r);
     }
 }
@@ -398,12 +425,12 @@ static void test_history_edge_cases(void **state)
     assert_int_equal(pn_history_append(h, &rec), PNEUMO_OK);
     assert_int_equal(pneumo_report_create("one", &r), PNEUMO_OK);
     assert_int_equal(pneumo_report_set_history(r, h), PNEUMO_OK);
-    assert_int_equal(pneumo_report_render_html(r, &html, NULL), PNEUMO_OK);
+    assert_int_equal(render_html(r, &html, NULL), PNEUMO_OK);
     expect(html, "Training (1 epoch)");
     assert_null(strstr(html, "early stop"));
     assert_null(strstr(html, ">val_loss</text>"));
     assert_null(strstr(html, "nan"));
-    pneumo_free(html);
+    free(html);
     /* a long, diverging run: huge and infinite losses are clipped, ticks stay few */
     pneumo_history_destroy(h);
     assert_int_equal(pn_history_new(&h), PNEUMO_OK);
@@ -417,7 +444,7 @@ static void test_history_edge_cases(void **state)
         assert_int_equal(pn_history_append(h, &rec), PNEUMO_OK);
     }
     assert_int_equal(pneumo_report_set_history(r, h), PNEUMO_OK);
-    assert_int_equal(pneumo_report_render_html(r, &html, NULL), PNEUMO_OK);
+    assert_int_equal(render_html(r, &html, NULL), PNEUMO_OK);
     expect(html, "Training (300 epochs)");
     expect(html, ">lr \xe2\x86\x92 3e-4</text>");
     expect(html, ">lr \xe2\x86\x92 9e-5</text>");
@@ -426,14 +453,14 @@ static void test_history_edge_cases(void **state)
     assert_null(strstr(html, "nan"));
     assert_null(strstr(html, "inf"));
     assert_true(count(html, "class=\"grid\"") < 60);
-    pneumo_free(html);
+    free(html);
     /* an empty history clears the section */
     pneumo_history_destroy(h);
     assert_int_equal(pn_history_new(&h), PNEUMO_OK);
     assert_int_equal(pneumo_report_set_history(r, h), PNEUMO_OK);
-    assert_int_equal(pneumo_report_render_html(r, &html, NULL), PNEUMO_OK);
+    assert_int_equal(render_html(r, &html, NULL), PNEUMO_OK);
     assert_null(strstr(html, "Training ("));
-    pneumo_free(html);
+    free(html);
     pneumo_history_destroy(h);
     pneumo_report_destroy(r);
 }
@@ -449,11 +476,11 @@ static void test_locale_independent(void **state)
         return;
     }
     r = full_report(imgs, 1);
-    assert_int_equal(pneumo_report_render_html(r, &html, NULL), PNEUMO_OK);
+    assert_int_equal(render_html(r, &html, NULL), PNEUMO_OK);
     setlocale(LC_NUMERIC, "C");
     expect(html, "<th>NORMAL</th><td>0.95</td><td>0.81</td><td>0.87</td><td>234</td>");
     assert_null(strstr(html, "0,95"));
-    pneumo_free(html);
+    free(html);
     pneumo_image_destroy(imgs[0]);
     pneumo_report_destroy(r);
 }
@@ -514,7 +541,7 @@ static void test_invalid_args(void **state)
     pneumo_image *img = gradient_image(4, 4, 0);
     float p[3] = {0.1f, 0.9f, 0.4f}, l[3] = {0, 1, 1}, bad[3] = {0, 2, 1}, nanp[3] = {0.1f, NAN, 0.2f};
     const char *half[2] = {"a", NULL};
-    char *html = (char *)1;
+    char *html = NULL;
     size_t sz = 7;
     (void)state;
     pneumo_report_destroy(NULL);
@@ -561,19 +588,18 @@ static void test_invalid_args(void **state)
     assert_int_equal(pneumo_report_save_html(NULL, "x.html"), PNEUMO_ERR_INVALID_ARG);
     assert_int_equal(pneumo_report_save_html(r, NULL), PNEUMO_ERR_INVALID_ARG);
     assert_int_equal(pneumo_report_save_html(r, ""), PNEUMO_ERR_INVALID_ARG);
-    assert_int_equal(pneumo_report_render_html(NULL, &html, &sz), PNEUMO_ERR_INVALID_ARG);
-    assert_null(html);
-    assert_int_equal(sz, 0);
-    assert_int_equal(pneumo_report_render_html(r, NULL, NULL), PNEUMO_ERR_INVALID_ARG);
+    assert_int_equal(pneumo_report_render_html(NULL, NULL, 0, &sz), PNEUMO_ERR_INVALID_ARG);
+    assert_int_equal(sz, 7);
+    assert_int_equal(pneumo_report_render_html(r, NULL, 5, NULL), PNEUMO_ERR_INVALID_ARG);
     /* the failed calls left nothing behind: one image without caption */
-    assert_int_equal(pneumo_report_render_html(r, &html, &sz), PNEUMO_OK);
+    assert_int_equal(render_html(r, &html, &sz), PNEUMO_OK);
     assert_int_equal(strlen(html), sz);
     assert_int_equal(count(html, "data:image/png;base64,"), 1);
     expect(html, "alt=\"image 1\"");
     expect(html, "<h2>Predictions &lt;test&gt;</h2>");
     assert_null(strstr(html, "Evaluation:"));
     assert_null(strstr(html, "<figcaption>"));
-    pneumo_free(html);
+    free(html);
     pneumo_image_destroy(img);
     pneumo_report_destroy(r);
 }

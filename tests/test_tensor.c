@@ -16,11 +16,19 @@ static void test_create_zeroed_and_shape(void **state)
     assert_int_equal(pneumo_tensor_dim(t, 1), 3);
     assert_int_equal(pneumo_tensor_dim(t, -1), 5);
     assert_int_equal(pneumo_tensor_dim(t, 4), 0);
-    assert_int_equal(pneumo_tensor_shape(t, got), 4);
+    assert_int_equal(pneumo_tensor_shape(t, got, 4), 4);
     assert_memory_equal(got, shape, sizeof shape);
     for (int i = 0; i < 120; i++)
         assert_true(pneumo_tensor_data(t)[i] == 0.0f);
-    assert_string_equal(pneumo_tensor_shape_str(t, buf, sizeof buf), "(2, 3, 4, 5)");
+    {
+        size_t needed = 0;
+        assert_int_equal(pneumo_tensor_shape_str(t, buf, sizeof buf, &needed), PNEUMO_OK);
+        assert_string_equal(buf, "(2, 3, 4, 5)");
+        assert_int_equal(needed, 12);
+        assert_int_equal(pneumo_tensor_shape_str(t, buf, 4, &needed), PNEUMO_OK);
+        assert_string_equal(buf, "(2,");
+        assert_int_equal(pneumo_tensor_shape_str(NULL, buf, sizeof buf, NULL), PNEUMO_ERR_INVALID_ARG);
+    }
     pneumo_tensor_destroy(t);
 }
 
@@ -30,7 +38,7 @@ static void test_wrap_shares_memory(void **state)
     int64_t shape[2] = {2, 3};
     pneumo_tensor *t = NULL, *c = NULL;
     (void)state;
-    assert_int_equal(pneumo_tensor_wrap(2, shape, data, &t), PNEUMO_OK);
+    assert_int_equal(pneumo_tensor_wrap(2, shape, data, 6, &t), PNEUMO_OK);
     assert_ptr_equal(pneumo_tensor_data(t), data);
     pneumo_tensor_data(t)[0] = 10.0f;
     assert_true(data[0] == 10.0f);
@@ -73,7 +81,7 @@ static void test_misuse(void **state)
     assert_int_equal(pneumo_tensor_create(2, huge, &t), PNEUMO_ERR_LIMIT);
     assert_int_equal(pneumo_tensor_create(2, NULL, &t), PNEUMO_ERR_INVALID_ARG);
     assert_int_equal(pneumo_tensor_create(1, shape, NULL), PNEUMO_ERR_INVALID_ARG);
-    assert_int_equal(pneumo_tensor_wrap(1, shape, NULL, &t), PNEUMO_ERR_INVALID_ARG);
+    assert_int_equal(pneumo_tensor_wrap(1, shape, NULL, 0, &t), PNEUMO_ERR_INVALID_ARG);
     assert_int_equal(pneumo_tensor_clone(NULL, &t), PNEUMO_ERR_INVALID_ARG);
     assert_int_equal(pneumo_tensor_copy(NULL, NULL), PNEUMO_ERR_INVALID_ARG);
     assert_int_equal(pneumo_last_status(), PNEUMO_ERR_INVALID_ARG);

@@ -109,3 +109,46 @@ void tu_write_blob_split(const char *root, const char *split, int side, int per_
     }
     pneumo_image_destroy(img);
 }
+
+static char *tu_next_string(void)
+{
+    static char bufs[8][4608];
+    static unsigned next;
+    return bufs[next++ % 8];
+}
+
+#define TU_STRING(call)                                                                      \
+    do {                                                                                     \
+        char *b = tu_next_string();                                                          \
+        size_t needed = 0;                                                                   \
+        pneumo_status st = (call);                                                           \
+        if (st != PNEUMO_OK)                                                                 \
+            fail_msg("%s: %s", #call, pneumo_last_error());                                  \
+        assert_true(needed < 4608);                                                          \
+        return b;                                                                            \
+    } while (0)
+
+const char *tu_ds_class(const pneumo_dataset *ds, int32_t c)
+{
+    TU_STRING(pneumo_dataset_class_name(ds, c, b, 4608, &needed));
+}
+
+const char *tu_ds_path(const pneumo_dataset *ds, int64_t i)
+{
+    TU_STRING(pneumo_dataset_path(ds, i, b, 4608, &needed));
+}
+
+const char *tu_ds_skipped(const pneumo_dataset *ds, int64_t i)
+{
+    TU_STRING(pneumo_dataset_skipped(ds, i, b, 4608, &needed));
+}
+
+const char *tu_param_name(const pneumo_model *m, int32_t i)
+{
+    TU_STRING(pneumo_model_param_name(m, i, b, 4608, &needed));
+}
+
+const char *tu_class_name(const pneumo_model *m, int32_t i)
+{
+    TU_STRING(pneumo_model_class_name(m, i, b, 4608, &needed));
+}

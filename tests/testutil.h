@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "pneumo/pneumo.h"
+
 /* Deterministic test RNG (splitmix64). */
 uint64_t tu_next(uint64_t *state);
 /* Uniform float in [lo, hi). */
@@ -34,5 +36,15 @@ int tu_count_entries(const char *dir, int *has_tmp);
  * grayscale PNGs of noise, class 1 (Opacity) with a bright 5x5 blob, drawn
  * from *rng (the same state gives the same images). */
 void tu_write_blob_split(const char *root, const char *split, int side, int per_class, uint64_t *rng);
+
+/* The library's strings (caller-buffer convention) as C strings for
+ * assertions: each call fails the test unless the getter returns PNEUMO_OK,
+ * and returns one of 8 rotating static buffers, so a few may be compared in
+ * one assertion. */
+const char *tu_ds_class(const pneumo_dataset *ds, int32_t c);
+const char *tu_ds_path(const pneumo_dataset *ds, int64_t i);
+const char *tu_ds_skipped(const pneumo_dataset *ds, int64_t i);
+const char *tu_param_name(const pneumo_model *m, int32_t i);
+const char *tu_class_name(const pneumo_model *m, int32_t i);
 
 #endif

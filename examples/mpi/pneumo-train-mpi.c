@@ -248,6 +248,7 @@ static pneumo_dataset *open_ds(int rank, const char *dir, int32_t size, int augm
                                int32_t threads, int shuffle)
 {
     pneumo_dataset_options o;
+    pneumo_augment_options aug;
     pneumo_dataset *ds = NULL;
     pneumo_dataset_default_options(&o);
     o.width = o.height = size;
@@ -255,8 +256,10 @@ static pneumo_dataset *open_ds(int rank, const char *dir, int32_t size, int augm
     o.threads = threads;
     o.shuffle = shuffle;
     o.augment = augment;
-    if (augment)
-        pneumo_augment_article_options(&o.augment_options);
+    if (augment) {
+        pneumo_augment_article_options(&aug);
+        o.augment_options = &aug;
+    }
     if (pneumo_dataset_open_dir(dir, &o, &ds) != PNEUMO_OK)
         fprintf(stderr, PROG ": rank %d: %s\n", rank, pneumo_last_error());
     return ds;
@@ -382,7 +385,7 @@ static int report(const char *path, pneumo_model *m, const pneumo_history *h, co
     }
     fprintf(f, "libpneumo %s data-parallel training report: %d ranks x %ld threads, %d parts per batch\n\n",
             pneumo_version(), ranks, threads, parts);
-    pneumo_model_summary(m, f);
+    pneumo_model_summary(m, cli_write_stream, f);
     fprintf(f, "\nepoch  loss    accuracy  val_loss  val_accuracy  lr          seconds\n");
     for (int32_t e = 0; e < pneumo_history_size(h); e++) {
         pneumo_epoch_record r;
@@ -417,6 +420,8 @@ int main(int argc, char **argv)
     pneumo_optimizer *opt = NULL;
     pneumo_adam_params ap;
     pneumo_fit_options fo;
+    pneumo_early_stopping_params es;
+    pneumo_reduce_lr_params rl;
     pneumo_data_parallel dp;
     pneumo_history *h = NULL;
     pneumo_evaluation ev_val, ev_test;
@@ -512,7 +517,7 @@ int main(int argc, char **argv)
         goto done;
     }
     if (!failed && m && rank == 0 && !quiet)
-        pneumo_model_summary(m, stdout);
+        pneumo_model_summary(m, cli_write_stream, stdout);
     if (!failed) {
         train = open_ds(rank, train_dir, (int32_t)size, augment, (uint64_t)seed, (int32_t)threads, 1);
         val = train ? open_ds(rank, val_dir, (int32_t)size, 0, (uint64_t)seed, (int32_t)threads, 1) : NULL;
@@ -540,15 +545,20 @@ int main(int argc, char **argv)
     fo.epochs = (int32_t)epochs;
     fo.batch_size = (int32_t)batch;
     fo.class_weighting = PNEUMO_CLASS_WEIGHT_BALANCED;
-    fo.early_stopping.enabled = patience > 0;
-    fo.early_stopping.patience = (int32_t)patience;
-    fo.reduce_lr.enabled = 1;
-    fo.reduce_lr.factor = 0.3;
-    fo.reduce_lr.patience = 2;
-    fo.reduce_lr.min_lr = 1e-6;
+    pneumo_early_stopping_default_params(&es);
+    es.enabled = patience > 0;
+    es.patience = (int32_t)patience;
+    fo.early_stopping = &es;
+    pneumo_reduce_lr_default_params(&rl);
+    rl.enabled = 1;
+    rl.factor = 0.3;
+    rl.patience = 2;
+    rl.min_lr = 1e-6;
+    fo.reduce_lr = &rl;
     fo.checkpoint_path = checkpoint; /* the library writes on rank 0 only */
     fo.threads = (int32_t)threads;
-    fo.progress = quiet || rank != 0 ? NULL : stdout;
+    fo.progress = quiet || rank != 0 ? NULL : cli_write_stream;
+    fo.progress_user = stdout;
     fo.progress_bar = !quiet && rank == 0 && isatty(STDOUT_FILENO);
     fo.callback = on_event;
     fo.user = &cb;
@@ -609,10 +619,10 @@ int main(int argc, char **argv)
         goto done;
     /* the final evaluations, sharded like validation */
     st = pneumo_model_evaluate_parallel(m, val, (int32_t)batch, pneumo_model_threshold(m), &dp, &ev_val, NULL,
-                                        NULL);
+                                        NULL, 0);
     if (st == PNEUMO_OK && test)
         st = pneumo_model_evaluate_parallel(m, test, (int32_t)batch, pneumo_model_threshold(m), &dp, &ev_test, NULL,
-                                            NULL);
+                                            NULL, 0);
     if (st != PNEUMO_OK) {
         if (mc.err[0])
             MPI_Abort(MPI_COMM_WORLD, 1);

@@ -239,9 +239,9 @@ static void run_batch(worker *w, serve_job **batch, int n)
         int64_t xs[4] = {k, b->in_h, b->in_w, 1}, os[2] = {k, 1};
         pneumo_tensor *x = NULL, *out = NULL;
         double t0 = serve_now();
-        pneumo_status st = pneumo_tensor_wrap(4, xs, w->input, &x);
+        pneumo_status st = pneumo_tensor_wrap(4, xs, w->input, (size_t)k * (size_t)plane, &x);
         if (st == PNEUMO_OK)
-            st = pneumo_tensor_wrap(2, os, w->probs, &out);
+            st = pneumo_tensor_wrap(2, os, w->probs, (size_t)k, &out);
         if (st == PNEUMO_OK)
             st = pneumo_model_predict(w->model, x, out);
         inference_ms = (serve_now() - t0) * 1e3;

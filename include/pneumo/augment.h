@@ -55,6 +55,7 @@ typedef enum pneumo_fill_mode {
  *  pneumo_augment_default_options() (no augmentation, rescale 1/255) or
  *  pneumo_augment_article_options() (the article's training generator). */
 typedef struct pneumo_augment_options {
+    uint32_t size;              /**< sizeof(pneumo_augment_options); set by the default functions */
     double rotation_range;      /**< degrees; theta ~ U(-r, r); default 0 (off); 0..360 */
     double width_shift_range;   /**< fraction of the width in [0, 1) (only Keras' float
                                      form); ty = U(-r, r) * width pixels; default 0 */
@@ -82,6 +83,8 @@ typedef struct pneumo_augment_options {
 
 /** One image's drawn transformation (Keras' transform_parameters dict). */
 typedef struct pneumo_augment_params {
+    uint32_t size;       /**< sizeof(pneumo_augment_params); set by pneumo_augment_identity_params()
+                              and by pneumo_augment_draw() */
     double theta_deg;    /**< rotation in degrees (0 = none) */
     double tx;           /**< shift along ROWS in pixels (from height_shift_range) */
     double ty;           /**< shift along COLUMNS in pixels (from width_shift_range) */
@@ -125,8 +128,9 @@ PNEUMO_API pneumo_status pneumo_augment_draw(const pneumo_augment_options *o, ui
                                              int32_t width, int32_t height,
                                              pneumo_augment_params *out);
 
-/** Apply `p` to the 8-bit grayscale image `src` (height rows of width bytes,
- *  row-major, no padding) and write height * width floats to `dst` (row-major;
+/** Apply `p` to the 8-bit grayscale image `src` (src_size bytes, of which the
+ *  first height rows of width bytes are read, row-major, no padding) and write
+ *  height * width floats to `dst`, a buffer of dst_count floats (row-major;
  *  one channels-last sample of an (N, H, W, 1) batch). Uses o->fill_mode,
  *  o->cval, o->rescale and o->brightness_stretch; the ranges in `o` are not
  *  consulted. When `p` has no rotation, shift, shear or zoom the affine pass is
@@ -134,19 +138,22 @@ PNEUMO_API pneumo_status pneumo_augment_draw(const pneumo_augment_options *o, ui
  *  `src` and `dst` must not overlap; both stay owned by the caller.
  *  Errors: INVALID_ARG (NULL, invalid options, size < 1, a non-finite or
  *  out-of-range parameter: |tx|,|ty| <= 1e7, |zx|,|zy| <= 1e4, |theta|,|shear|
- *  <= 1e4 degrees, 0 <= brightness <= 1000, flips 0/1), LIMIT (a side above
- *  65536). On error `dst` is left untouched. */
+ *  <= 1e4 degrees, 0 <= brightness <= 1000, flips 0/1, src_size or dst_count
+ *  below width * height, naming the buffer and the length needed), LIMIT (a
+ *  side above 65536). On error `dst` is left untouched. */
 PNEUMO_API pneumo_status pneumo_augment_apply(const pneumo_augment_options *o,
                                               const pneumo_augment_params *p,
-                                              const uint8_t *src, int32_t width,
-                                              int32_t height, float *dst);
+                                              const uint8_t *src, size_t src_size,
+                                              int32_t width, int32_t height, float *dst,
+                                              size_t dst_count);
 
 /** pneumo_augment_draw() followed by pneumo_augment_apply(); `params_out` may
  *  be NULL, else it receives the drawn parameters. Same errors. */
 PNEUMO_API pneumo_status pneumo_augment_image(const pneumo_augment_options *o, uint64_t seed,
                                               uint64_t epoch, uint64_t index,
-                                              const uint8_t *src, int32_t width,
-                                              int32_t height, float *dst,
+                                              const uint8_t *src, size_t src_size,
+                                              int32_t width, int32_t height, float *dst,
+                                              size_t dst_count,
                                               pneumo_augment_params *params_out);
 
 #ifdef __cplusplus

@@ -42,6 +42,28 @@ typedef enum pneumo_status {
     PNEUMO_ERR_CANCELLED = 9      /**< the caller's callback asked to stop */
 } pneumo_status;
 
+/** Where the library writes a stream of bytes (a model summary, progress
+ *  text): called with `size` bytes at `data`, valid during the call only, and
+ *  `user` as the caller gave it. Return PNEUMO_OK to go on; any other status
+ *  stops the writing function, which returns that status. The library never
+ *  writes to a FILE itself; wrap fwrite() for that. */
+typedef pneumo_status (*pneumo_write_fn)(void *user, const void *data, size_t size);
+
+/* Strings. Every function that returns text writes it into a caller buffer
+ * the way snprintf does: (char *buf, size_t size, size_t *needed) writes at
+ * most size - 1 bytes and a NUL (nothing when size is 0; buf may then be
+ * NULL), and *needed (may be NULL) receives the full length without the NUL,
+ * so a first call with size 0 sizes the buffer. Truncation is not an error.
+ * The only strings returned as pointers are static or per-thread text:
+ * pneumo_strerror(), pneumo_last_error(), pneumo_version(),
+ * pneumo_kernel_isa(). Binary data the library allocates (an encoded PNG) is
+ * released with pneumo_free(). */
+
+/** Release a buffer the library allocated for the caller (such as the output of
+ *  pneumo_image_encode_png()). Use this instead of free(): the library and the
+ *  application may use different C runtimes (e.g. on Windows). NULL is a no-op. */
+PNEUMO_API void pneumo_free(void *p);
+
 /** Fixed English text for a status code ("invalid argument", ...). Never NULL;
  *  unknown codes give "unknown status". The string is static: do not free it. */
 PNEUMO_API const char *pneumo_strerror(int status);

@@ -73,15 +73,17 @@ typedef struct pneumo_dataset pneumo_dataset;
 /** Dataset settings. Fill with pneumo_dataset_default_options() and change what
  *  you need; leave `reserved` zero. */
 typedef struct pneumo_dataset_options {
+    uint32_t size;                /**< sizeof(pneumo_dataset_options); set by the default function */
     int32_t width, height;        /**< target size, 1..16384 each; default 500, 500 */
     int32_t resample;             /**< pneumo_resample; default PNEUMO_RESAMPLE_NEAREST (Keras load_img) */
     int32_t shuffle;              /**< 0/1; default 1: new order each epoch from (seed, epoch) */
     uint64_t seed;                /**< default 0 */
     int32_t augment;              /**< 0/1; default 0. 1: apply `augment_options` (random per
                                        (seed, epoch, index)) */
-    pneumo_augment_options augment_options; /**< default pneumo_augment_default_options():
-                                       rescale 1/255 only. Its rescale, fill_mode and cval are
-                                       used even when augment == 0 (then only the rescale acts) */
+    const pneumo_augment_options *augment_options; /**< NULL (default) means
+                                       pneumo_augment_default_options(): rescale 1/255 only. Its
+                                       rescale, fill_mode and cval are used even when augment == 0
+                                       (then only the rescale acts). Copied at open */
     int32_t strict;               /**< 0/1; default 0: unreadable images are skipped and listed;
                                        1: open fails naming the first one */
     int32_t threads;              /**< worker threads, 0..256; default 0 = online cores (at most 64) */
@@ -89,7 +91,8 @@ typedef struct pneumo_dataset_options {
                                        0 = no cache (decode every epoch) */
     int32_t prefetch_batches;     /**< batches prepared ahead of the one the caller holds,
                                        0..64; default 2 (0: batches made on demand) */
-    pneumo_decode_limits limits;  /**< default pneumo_decode_default_limits() */
+    const pneumo_decode_limits *limits; /**< NULL (default) means pneumo_decode_default_limits();
+                                       copied at open */
     uint32_t reserved[8];         /**< must be zero */
 } pneumo_dataset_options;
 
@@ -135,8 +138,11 @@ PNEUMO_API int64_t pneumo_dataset_size(const pneumo_dataset *ds);
 /** Number of classes K; 0 for NULL. */
 PNEUMO_API int32_t pneumo_dataset_num_classes(const pneumo_dataset *ds);
 
-/** Name of class `cls` (the folder name), owned by the dataset; NULL if out of range. */
-PNEUMO_API const char *pneumo_dataset_class_name(const pneumo_dataset *ds, int32_t cls);
+/** Name of class `cls` (the folder name), written into buf like every string
+ *  the library returns (see pneumo/common.h). Errors: INVALID_ARG (NULL ds,
+ *  cls out of range, NULL buf with size > 0). */
+PNEUMO_API pneumo_status pneumo_dataset_class_name(const pneumo_dataset *ds, int32_t cls, char *buf,
+                                                   size_t size, size_t *needed);
 
 /** Usable images of class `cls`; -1 if `ds` is NULL or `cls` out of range. */
 PNEUMO_API int64_t pneumo_dataset_class_count(const pneumo_dataset *ds, int32_t cls);
@@ -150,8 +156,10 @@ PNEUMO_API pneumo_status pneumo_dataset_class_weights(const pneumo_dataset *ds, 
                                                       int32_t num_classes);
 
 /** Path of image `index` (0..size-1, dataset order) as listed ("dir/class/name"),
- *  owned by the dataset; NULL if out of range. */
-PNEUMO_API const char *pneumo_dataset_path(const pneumo_dataset *ds, int64_t index);
+ *  written into buf (see pneumo/common.h). Errors: INVALID_ARG (NULL ds, index
+ *  out of range, NULL buf with size > 0). */
+PNEUMO_API pneumo_status pneumo_dataset_path(const pneumo_dataset *ds, int64_t index, char *buf,
+                                             size_t size, size_t *needed);
 
 /** Label of image `index`; -1 if out of range. */
 PNEUMO_API int32_t pneumo_dataset_label(const pneumo_dataset *ds, int64_t index);
@@ -159,9 +167,11 @@ PNEUMO_API int32_t pneumo_dataset_label(const pneumo_dataset *ds, int64_t index)
 /** Number of files left out at open because they could not be read or decoded. */
 PNEUMO_API int64_t pneumo_dataset_num_skipped(const pneumo_dataset *ds);
 
-/** Skipped file `i` (dataset order) as "path: reason", owned by the dataset;
- *  NULL if out of range. */
-PNEUMO_API const char *pneumo_dataset_skipped(const pneumo_dataset *ds, int64_t i);
+/** Skipped file `i` (dataset order) as "path: reason", written into buf (see
+ *  pneumo/common.h). Errors: INVALID_ARG (NULL ds, i out of range, NULL buf
+ *  with size > 0). */
+PNEUMO_API pneumo_status pneumo_dataset_skipped(const pneumo_dataset *ds, int64_t i, char *buf,
+                                                size_t size, size_t *needed);
 
 /** Write Keras' line "Found 4176 images belonging to 2 classes." into buf, and
  *  when files were skipped a second line "Skipped 3 unreadable image files."
@@ -215,10 +225,13 @@ PNEUMO_API pneumo_status pneumo_dataset_next_batch(pneumo_dataset *ds, pneumo_te
                                                    pneumo_tensor **y, const int64_t **indices);
 
 /** Load image `index` as the pipeline sees it without augmentation (cache or
- *  decode + resize, then rescale) into dst (height*width floats, row-major).
- *  May be called during an epoch. Errors: INVALID_ARG (NULL, index out of
- *  range), IO/FORMAT/... (the file changed since open), NOMEM. */
-PNEUMO_API pneumo_status pneumo_dataset_load_sample(pneumo_dataset *ds, int64_t index, float *dst);
+ *  decode + resize, then rescale) into dst, a caller buffer of `count` floats
+ *  of which the first height*width are written (row-major). May be called
+ *  during an epoch. Errors: INVALID_ARG (NULL, index out of range, count below
+ *  height*width, naming the length needed), IO/FORMAT/... (the file changed
+ *  since open), NOMEM. */
+PNEUMO_API pneumo_status pneumo_dataset_load_sample(pneumo_dataset *ds, int64_t index, float *dst,
+                                                    size_t count);
 
 #ifdef __cplusplus
 }

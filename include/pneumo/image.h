@@ -51,6 +51,7 @@ typedef struct pneumo_image pneumo_image;
  *  older callers keep their meaning). What a decode may cost within these
  *  limits is stated in docs/security.md. */
 typedef struct pneumo_decode_limits {
+    uint32_t size;           /**< sizeof(pneumo_decode_limits); set by the default function */
     int32_t max_side;        /**< largest width or height accepted; default 16384 */
     int64_t max_pixels;      /**< largest width*height accepted; default 128*1024*1024 */
     int64_t max_file_bytes;  /**< largest file pneumo_image_load() reads; default 256 MiB */

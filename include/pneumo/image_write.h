@@ -34,11 +34,6 @@ PNEUMO_API pneumo_status pneumo_image_save_png(const pneumo_image *img, const ch
 PNEUMO_API pneumo_status pneumo_image_encode_png(const pneumo_image *img, void **data,
                                                  size_t *size);
 
-/** Release a buffer the library allocated for the caller (such as the output of
- *  pneumo_image_encode_png()). Use this instead of free(): the library and the
- *  application may use different C runtimes (e.g. on Windows). NULL is a no-op. */
-PNEUMO_API void pneumo_free(void *p);
-
 #ifdef __cplusplus
 }
 #endif

@@ -17,9 +17,8 @@
 #ifndef PNEUMO_MODEL_H
 #define PNEUMO_MODEL_H
 
-#include <stdio.h>
-
 #include "pneumo/common.h"
+#include "pneumo/image.h"
 #include "pneumo/optim.h"
 #include "pneumo/tensor.h"
 
@@ -45,7 +44,8 @@ typedef enum pneumo_padding {
 
 /** Conv2D settings; fill with pneumo_conv2d_default_params() then set filters. */
 typedef struct pneumo_conv2d_params {
-    int32_t filters;              /**< output channels; no default (0 is an error) */
+    uint32_t size;                /**< sizeof(pneumo_conv2d_params); set by the default function */
+    int32_t filters;              /**< output channels, 1..65536; no default (0 is an error) */
     int32_t kernel_h, kernel_w;   /**< default 3, 3 */
     int32_t stride_h, stride_w;   /**< default 1, 1 */
     int32_t padding;              /**< pneumo_padding; default PNEUMO_PADDING_VALID */
@@ -56,6 +56,7 @@ typedef struct pneumo_conv2d_params {
 
 /** MaxPooling2D settings; fill with pneumo_maxpool2d_default_params(). */
 typedef struct pneumo_maxpool2d_params {
+    uint32_t size;                /**< sizeof(pneumo_maxpool2d_params); set by the default function */
     int32_t pool_h, pool_w;       /**< default 2, 2 */
     int32_t stride_h, stride_w;   /**< default 0, 0 = same as the pool size (Keras strides=None) */
     int32_t padding;              /**< pneumo_padding; default PNEUMO_PADDING_VALID */
@@ -79,7 +80,7 @@ PNEUMO_API void pneumo_maxpool2d_default_params(pneumo_maxpool2d_params *p);
 /** Create an empty sequential model for inputs of shape (height, width,
  *  channels); `seed` fixes weight initialisation and dropout masks. The caller
  *  owns *out (pneumo_model_destroy). Errors: INVALID_ARG, LIMIT (a side above
- *  16384 or more than 4096 channels), NOMEM. */
+ *  16384, more than 65536 channels, or more than 2^28 values per sample), NOMEM. */
 PNEUMO_API pneumo_status pneumo_model_create(int32_t height, int32_t width, int32_t channels,
                                              uint64_t seed, pneumo_model **out);
 
@@ -160,9 +161,11 @@ PNEUMO_API int64_t pneumo_model_num_params(const pneumo_model *m);
 /** Number of parameter tensors (kernel and bias of each Conv2D/Dense layer). */
 PNEUMO_API int32_t pneumo_model_num_param_tensors(const pneumo_model *m);
 
-/** Name of parameter tensor `index`, e.g. "conv2d_1/kernel" (see docs/model-format.md);
- *  owned by the model. NULL if out of range. */
-PNEUMO_API const char *pneumo_model_param_name(const pneumo_model *m, int32_t index);
+/** Name of parameter tensor `index`, e.g. "conv2d_1/kernel" (see
+ *  docs/model-format.md), written into buf (see pneumo/common.h).
+ *  Errors: INVALID_ARG (NULL model, index out of range, NULL buf with size > 0). */
+PNEUMO_API pneumo_status pneumo_model_param_name(const pneumo_model *m, int32_t index, char *buf,
+                                                 size_t size, size_t *needed);
 
 /** A tensor handle viewing parameter tensor `index` in place (Keras layout:
  *  conv kernels (kh, kw, cin, cout), dense kernels (in, out), biases (out)).
@@ -185,6 +188,17 @@ PNEUMO_API pneumo_status pneumo_model_grad(pneumo_model *m, int32_t index, pneum
  *  on the thread count nor on the rest of the batch. */
 PNEUMO_API pneumo_status pneumo_model_predict(pneumo_model *m, const pneumo_tensor *x,
                                               pneumo_tensor *out);
+
+/** Probability of class 1 for one decoded image, preprocessed exactly as the
+ *  dataset pipeline does without augmentation: nearest resize to the model's
+ *  input size (Keras load_img), pixels times 1/255. The model must take one
+ *  channel and give one output. */
+PNEUMO_API pneumo_status pneumo_model_predict_image(pneumo_model *m, const pneumo_image *img,
+                                                    float *prob);
+
+/** As pneumo_model_predict_image() for a JPEG, PNG or DICOM file; decoding errors name
+ *  the file. */
+PNEUMO_API pneumo_status pneumo_model_predict_file(pneumo_model *m, const char *path, float *prob);
 
 /** Forward and backward pass without an update: fills the gradients of the
  *  weighted binary cross-entropy for x (N, H, W, C), labels (N) or (N, 1) in
@@ -211,8 +225,11 @@ PNEUMO_API pneumo_status pneumo_model_evaluate_batch(pneumo_model *m, const pneu
                                                      pneumo_step_result *result);
 
 /** Write a Keras-style summary (layer table, output shapes, parameter counts,
- *  "Total params: 1,467,137") to `stream`. */
-PNEUMO_API pneumo_status pneumo_model_summary(const pneumo_model *m, FILE *stream);
+ *  "Total params: 1,467,137") through `write` (called once with the whole
+ *  text, see pneumo_write_fn). Errors: INVALID_ARG (NULL model or write),
+ *  NOMEM, or the status `write` returned. */
+PNEUMO_API pneumo_status pneumo_model_summary(const pneumo_model *m, pneumo_write_fn write,
+                                              void *user);
 
 /** Write the summary into buf (NUL-terminated, truncated if needed; buf may be
  *  NULL when size is 0). *needed (may be NULL) receives the full length

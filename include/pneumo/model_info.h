@@ -84,9 +84,10 @@ PNEUMO_API pneumo_status pneumo_model_set_preprocessing(pneumo_model *m, const p
 /** Number of classes the model tells apart (2 for a single sigmoid output). */
 PNEUMO_API int32_t pneumo_model_num_classes(const pneumo_model *m);
 
-/** Name of class `index` (0-based), owned by the model and valid until the
- *  names change or the model is destroyed. NULL when out of range. */
-PNEUMO_API const char *pneumo_model_class_name(const pneumo_model *m, int32_t index);
+/** Name of class `index` (0-based), written into buf (see pneumo/common.h).
+ *  Errors: INVALID_ARG (NULL model, index out of range, NULL buf with size > 0). */
+PNEUMO_API pneumo_status pneumo_model_class_name(const pneumo_model *m, int32_t index, char *buf,
+                                                 size_t size, size_t *needed);
 
 /** Set the class names: `count` (= pneumo_model_num_classes()) non-empty
  *  UTF-8 strings of at most PNEUMO_CLASS_NAME_MAX bytes without control

@@ -25,17 +25,19 @@ typedef enum pneumo_optimizer_kind {
  *  m = beta_1 m + (1 - beta_1) g; v = beta_2 v + (1 - beta_2) g^2;
  *  w -= lr_t * m / (sqrt(v) + epsilon). */
 typedef struct pneumo_adam_params {
+    uint32_t size;         /**< sizeof(pneumo_adam_params); set by the default function */
     float learning_rate;   /**< default 1e-3 */
     float beta_1;          /**< default 0.9 */
     float beta_2;          /**< default 0.999 */
     float epsilon;         /**< default 1e-7 */
-    uint32_t reserved[8];  /**< zero; room to grow without breaking the ABI */
+    uint32_t reserved[8];  /**< zero */
 } pneumo_adam_params;
 
 /** SGD hyper-parameters; fill with pneumo_sgd_default_params(). Keras rule:
  *  velocity = momentum * velocity - lr * g; w += velocity (Nesterov:
  *  w += momentum * velocity - lr * g). */
 typedef struct pneumo_sgd_params {
+    uint32_t size;         /**< sizeof(pneumo_sgd_params); set by the default function */
     float learning_rate;   /**< default 1e-2 */
     float momentum;        /**< default 0 */
     int32_t nesterov;      /**< default 0 (false) */

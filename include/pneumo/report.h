@@ -33,7 +33,6 @@
 
 #include "pneumo/common.h"
 #include "pneumo/image.h"
-#include "pneumo/image_write.h"
 #include "pneumo/model.h"
 #include "pneumo/train.h"
 
@@ -67,15 +66,16 @@ PNEUMO_API pneumo_status pneumo_report_set_history(pneumo_report *r, const pneum
 
 /** Append an evaluation section named `name` (e.g. "Test set"). `ev` gives the
  *  loss, accuracy, ROC AUC and confusion matrix (rows actual, columns predicted;
- *  entries >= 0). `probs`/`labels` are the per-image probabilities of class 1
- *  and the 0/1 labels, as pneumo_model_evaluate() returns them, used to draw the
- *  ROC curve; n must then equal the number of images in the confusion matrix.
+ *  entries >= 0; reserved fields zero, as pneumo_model_evaluate() leaves them).
+ *  `probs`/`labels` are the per-image probabilities of class 1 and the 0/1
+ *  labels, as pneumo_model_evaluate() returns them, used to draw the ROC curve;
+ *  n must then equal the number of images in the confusion matrix.
  *  Pass probs = labels = NULL and n = 0 to leave the curve out. class_names may
  *  be NULL ("0", "1") or two non-NULL names. The AUC shown is ev->roc_auc, or,
  *  when that is NaN, the area under the curve drawn (if both classes occur).
- *  Errors: INVALID_ARG (NULL r/ev/name, a negative count, n different from the
- *  matrix's total, only one of probs/labels, a label other than 0/1 or a
- *  non-finite probability, naming the index), NOMEM. */
+ *  Errors: INVALID_ARG (NULL r/ev/name, a non-zero reserved field, a negative
+ *  count, n different from the matrix's total, only one of probs/labels, a
+ *  label other than 0/1 or a non-finite probability, naming the index), NOMEM. */
 PNEUMO_API pneumo_status pneumo_report_add_evaluation(pneumo_report *r, const char *name,
                                                       const pneumo_evaluation *ev,
                                                       const float *probs, const float *labels,
@@ -98,10 +98,12 @@ PNEUMO_API pneumo_status pneumo_report_set_images_title(pneumo_report *r, const 
  *  disk full), NOMEM. */
 PNEUMO_API pneumo_status pneumo_report_save_html(const pneumo_report *r, const char *path);
 
-/** The HTML text in memory: *html receives a NUL-terminated buffer of *size
- *  bytes (without the NUL; size may be NULL) that the caller frees with
- *  pneumo_free(). Errors: INVALID_ARG (NULL), NOMEM. */
-PNEUMO_API pneumo_status pneumo_report_render_html(const pneumo_report *r, char **html, size_t *size);
+/** The HTML text in memory, written into buf (see pneumo/common.h): call with
+ *  buf NULL and size 0 to learn the length (*needed), then with a buffer of
+ *  *needed + 1 bytes. Errors: INVALID_ARG (NULL report, NULL buf with size > 0),
+ *  NOMEM. */
+PNEUMO_API pneumo_status pneumo_report_render_html(const pneumo_report *r, char *buf, size_t size,
+                                                   size_t *needed);
 
 #ifdef __cplusplus
 }

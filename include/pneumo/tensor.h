@@ -27,11 +27,13 @@ typedef struct pneumo_tensor pneumo_tensor;
 PNEUMO_API pneumo_status pneumo_tensor_create(int ndim, const int64_t *shape,
                                               pneumo_tensor **out);
 
-/** Wrap caller memory `data` (at least prod(shape) floats, suitably aligned for
- *  float) without copying. The caller keeps ownership of `data` and must keep it
- *  alive until the tensor is destroyed; destroying the tensor does not free it. */
+/** Wrap caller memory `data` (`count` floats, at least prod(shape), suitably
+ *  aligned for float) without copying. The caller keeps ownership of `data` and
+ *  must keep it alive until the tensor is destroyed; destroying the tensor does
+ *  not free it. Errors: as pneumo_tensor_create(); INVALID_ARG (NULL data,
+ *  count below prod(shape), naming the length needed). */
 PNEUMO_API pneumo_status pneumo_tensor_wrap(int ndim, const int64_t *shape, float *data,
-                                            pneumo_tensor **out);
+                                            size_t count, pneumo_tensor **out);
 
 /** Deep copy of `src` into a new tensor owned by the caller (data always owned by
  *  the copy, even if `src` wraps caller memory). */
@@ -51,9 +53,10 @@ PNEUMO_API int pneumo_tensor_ndim(const pneumo_tensor *t);
  *  or `axis` is out of range. */
 PNEUMO_API int64_t pneumo_tensor_dim(const pneumo_tensor *t, int axis);
 
-/** Copy the shape into `shape[0..ndim-1]` (caller-provided, PNEUMO_MAX_DIMS
- *  entries are always enough) and return ndim; 0 for NULL arguments. */
-PNEUMO_API int pneumo_tensor_shape(const pneumo_tensor *t, int64_t *shape);
+/** Copy the shape into `shape[0..ndim-1]`, a caller array of `capacity`
+ *  entries (PNEUMO_MAX_DIMS are always enough), and return ndim; 0 for NULL
+ *  arguments or a capacity below ndim (nothing written then). */
+PNEUMO_API int pneumo_tensor_shape(const pneumo_tensor *t, int64_t *shape, size_t capacity);
 
 /** Total number of elements, or 0 for NULL. */
 PNEUMO_API int64_t pneumo_tensor_numel(const pneumo_tensor *t);
@@ -65,9 +68,10 @@ PNEUMO_API float *pneumo_tensor_data(pneumo_tensor *t);
 /** Read-only variant of pneumo_tensor_data(). */
 PNEUMO_API const float *pneumo_tensor_data_const(const pneumo_tensor *t);
 
-/** Write the shape as "(2, 500, 500, 1)" into buf (always NUL-terminated when
- *  size > 0). Returns `buf`. */
-PNEUMO_API const char *pneumo_tensor_shape_str(const pneumo_tensor *t, char *buf, size_t size);
+/** The shape as "(2, 500, 500, 1)", written into buf (see pneumo/common.h).
+ *  Errors: INVALID_ARG (NULL tensor, NULL buf with size > 0). */
+PNEUMO_API pneumo_status pneumo_tensor_shape_str(const pneumo_tensor *t, char *buf, size_t size,
+                                                 size_t *needed);
 
 #ifdef __cplusplus
 }

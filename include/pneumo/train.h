@@ -3,15 +3,13 @@
  * pneumo_model_fit() runs epochs of training steps over a training dataset,
  * evaluates a validation dataset after each epoch, applies EarlyStopping and
  * ReduceLROnPlateau with tf.keras' exact rules, optionally saves the best model,
- * and records a history. Nothing is printed unless `progress` names a stream. */
+ * and records a history. Nothing is printed: progress text goes to the
+ * caller's `progress` write callback, if any. */
 #ifndef PNEUMO_TRAIN_H
 #define PNEUMO_TRAIN_H
 
-#include <stdio.h>
-
 #include "pneumo/common.h"
 #include "pneumo/dataset.h"
-#include "pneumo/image.h"
 #include "pneumo/metrics.h"
 #include "pneumo/model.h"
 #include "pneumo/optim.h"
@@ -37,17 +35,19 @@ typedef enum pneumo_monitor_mode {
 
 /** Keras EarlyStopping. */
 typedef struct pneumo_early_stopping_params {
+    uint32_t size;                /**< sizeof(pneumo_early_stopping_params); set by the default function */
     int32_t enabled;              /**< default 0 */
     int32_t monitor;              /**< pneumo_monitor; default VAL_LOSS */
     int32_t mode;                 /**< pneumo_monitor_mode; default AUTO */
     int32_t patience;             /**< epochs without improvement; default 0 */
     double min_delta;             /**< default 0 */
     int32_t restore_best_weights; /**< default 0 */
-    uint32_t reserved[8];
+    uint32_t reserved[8];         /**< zero */
 } pneumo_early_stopping_params;
 
 /** Keras ReduceLROnPlateau. */
 typedef struct pneumo_reduce_lr_params {
+    uint32_t size;     /**< sizeof(pneumo_reduce_lr_params); set by the default function */
     int32_t enabled;   /**< default 0 */
     int32_t monitor;   /**< default VAL_LOSS */
     int32_t mode;      /**< default AUTO */
@@ -56,7 +56,7 @@ typedef struct pneumo_reduce_lr_params {
     double min_delta;  /**< default 1e-4 */
     int32_t cooldown;  /**< default 0 */
     double min_lr;     /**< default 0 */
-    uint32_t reserved[8];
+    uint32_t reserved[8]; /**< zero */
 } pneumo_reduce_lr_params;
 
 /** What a progress callback is told. */
@@ -170,20 +170,27 @@ PNEUMO_API void pneumo_data_parallel_default(pneumo_data_parallel *p);
 
 /** fit settings; fill with pneumo_fit_default_options(). */
 typedef struct pneumo_fit_options {
+    uint32_t size;           /**< sizeof(pneumo_fit_options); set by the default function */
     int32_t epochs;          /**< default 25 */
     int32_t batch_size;      /**< default 16 */
     int32_t initial_epoch;   /**< first epoch to run (0-based); default 0. Set by resuming. */
     int32_t class_weighting; /**< pneumo_class_weighting; default NONE */
     double class_weights[2]; /**< used with CUSTOM */
-    pneumo_early_stopping_params early_stopping;
-    pneumo_reduce_lr_params reduce_lr;
+    const pneumo_early_stopping_params *early_stopping; /**< NULL (default): Keras' defaults
+                                      (pneumo_early_stopping_default_params(), disabled) */
+    const pneumo_reduce_lr_params *reduce_lr; /**< NULL (default): Keras' defaults
+                                      (pneumo_reduce_lr_default_params(), disabled) */
     const char *checkpoint_path; /**< after every epoch, save model, optimizer, callback state and
                                       history here (atomically) so pneumo_model_fit_resume() can
                                       continue the run; default NULL */
     const char *best_model_path; /**< save the model (and optimizer) whenever the early-stopping
                                       monitor (val_loss if early stopping is off) improves;
                                       default NULL */
-    FILE *progress;          /**< Keras-style progress output, e.g. stdout; default NULL (silent) */
+    pneumo_write_fn progress; /**< receives Keras-style progress text (one call per line or bar
+                                  redraw; e.g. a function writing to stdout); default NULL
+                                  (silent). A status other than PNEUMO_OK from it stops the
+                                  run, which returns that status */
+    void *progress_user;     /**< passed to progress */
     int32_t progress_bar;    /**< 1: redraw a bar per batch (terminals); 0: one line per epoch; default 0 */
     int32_t threads;         /**< > 0: pneumo_model_set_threads(m, threads) before training (a
                                   resumed model needs it for bit-identical results); default 0:
@@ -267,11 +274,14 @@ typedef struct pneumo_evaluation {
 } pneumo_evaluation;
 
 /** Evaluate `ds` in order (begins epoch 0 of the dataset; use a dataset without
- *  shuffle and augmentation for test data). probs and labels (may be NULL) receive
- *  pneumo_dataset_size(ds) values each, in dataset index order. */
+ *  shuffle and augmentation for test data). probs and labels (each may be NULL)
+ *  are caller buffers of `count` floats each and receive pneumo_dataset_size(ds)
+ *  values each, in dataset index order. Errors: INVALID_ARG (NULL model,
+ *  dataset or out, batch_size < 1, a buffer shorter than the dataset, naming
+ *  it and the length needed), the dataset's and the model's errors. */
 PNEUMO_API pneumo_status pneumo_model_evaluate(pneumo_model *m, pneumo_dataset *ds, int32_t batch_size,
                                                float threshold, pneumo_evaluation *out,
-                                               float *probs, float *labels);
+                                               float *probs, float *labels, size_t count);
 
 /** pneumo_model_evaluate() sharded over the ranks of `parallel` (NULL: as
  *  pneumo_model_evaluate()): each rank evaluates its parts of every batch and
@@ -282,18 +292,7 @@ PNEUMO_API pneumo_status pneumo_model_evaluate_parallel(pneumo_model *m, pneumo_
                                                         int32_t batch_size, float threshold,
                                                         const pneumo_data_parallel *parallel,
                                                         pneumo_evaluation *out, float *probs,
-                                                        float *labels);
-
-/** Probability of class 1 for one decoded image, preprocessed exactly as the
- *  dataset pipeline does without augmentation: nearest resize to the model's
- *  input size (Keras load_img), pixels times 1/255. The model must take one
- *  channel and give one output. */
-PNEUMO_API pneumo_status pneumo_model_predict_image(pneumo_model *m, const pneumo_image *img,
-                                                    float *prob);
-
-/** As pneumo_model_predict_image() for a JPEG, PNG or DICOM file; decoding errors name
- *  the file. */
-PNEUMO_API pneumo_status pneumo_model_predict_file(pneumo_model *m, const char *path, float *prob);
+                                                        float *labels, size_t count);
 
 #ifdef __cplusplus
 }

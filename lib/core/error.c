@@ -78,3 +78,44 @@ pneumo_status pn_error_nomem(const char *what, size_t bytes)
 {
     return pn_error(PNEUMO_ERR_NOMEM, "%s: cannot allocate %zu bytes", what, bytes);
 }
+
+pneumo_status pn_check_struct(const char *fn, const char *type, uint32_t size, size_t expected,
+                              const uint32_t *reserved, size_t nreserved)
+{
+    if (size != expected)
+        return pn_error(PNEUMO_ERR_INVALID_ARG,
+                        "%s: %s.size is %u, this library knows only %zu (initialise the struct "
+                        "with its default function)",
+                        fn, type, (unsigned)size, expected);
+    for (size_t i = 0; i < nreserved; i++)
+        if (reserved[i])
+            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: %s.reserved[%zu] is not zero", fn, type, i);
+    return PNEUMO_OK;
+}
+
+pneumo_status pn_check_buffer(const char *fn, const char *what, size_t have, size_t need)
+{
+    if (have < need)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: %s holds %zu values, %zu are needed", fn, what,
+                        have, need);
+    return PNEUMO_OK;
+}
+
+pneumo_status pn_string_out(const char *fn, const char *s, const char *missing, char *buf, size_t size,
+                            size_t *needed)
+{
+    size_t len, n;
+    if (!buf && size)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: buf is NULL but size is %zu", fn, size);
+    if (!s)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: %s", fn, missing);
+    len = strlen(s);
+    if (needed)
+        *needed = len;
+    if (size) {
+        n = len < size - 1 ? len : size - 1;
+        memcpy(buf, s, n);
+        buf[n] = '\0';
+    }
+    return PNEUMO_OK;
+}

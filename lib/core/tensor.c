@@ -92,14 +92,22 @@ pneumo_status pneumo_tensor_create(int ndim, const int64_t *shape, pneumo_tensor
     return tensor_new(ndim, shape, NULL, "pneumo_tensor_create", out);
 }
 
-pneumo_status pneumo_tensor_wrap(int ndim, const int64_t *shape, float *data, pneumo_tensor **out)
+pneumo_status pneumo_tensor_wrap(int ndim, const int64_t *shape, float *data, size_t count,
+                                 pneumo_tensor **out)
 {
+    pneumo_status st;
     if (!data) {
         if (out)
             *out = NULL;
         return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_tensor_wrap: data is NULL");
     }
-    return tensor_new(ndim, shape, data, "pneumo_tensor_wrap", out);
+    st = tensor_new(ndim, shape, data, "pneumo_tensor_wrap", out);
+    if (st == PNEUMO_OK && (size_t)(*out)->numel > count) {
+        st = pn_check_buffer("pneumo_tensor_wrap", "data", count, (size_t)(*out)->numel);
+        pneumo_tensor_destroy(*out);
+        *out = NULL;
+    }
+    return st;
 }
 
 pneumo_status pneumo_tensor_clone(const pneumo_tensor *src, pneumo_tensor **out)
@@ -154,9 +162,9 @@ int64_t pneumo_tensor_dim(const pneumo_tensor *t, int axis)
     return t->shape[axis];
 }
 
-int pneumo_tensor_shape(const pneumo_tensor *t, int64_t *shape)
+int pneumo_tensor_shape(const pneumo_tensor *t, int64_t *shape, size_t capacity)
 {
-    if (!t || !shape)
+    if (!t || !shape || capacity < (size_t)t->ndim)
         return 0;
     for (int i = 0; i < t->ndim; i++)
         shape[i] = t->shape[i];
@@ -169,13 +177,12 @@ float *pneumo_tensor_data(pneumo_tensor *t) { return t ? t->data : NULL; }
 
 const float *pneumo_tensor_data_const(const pneumo_tensor *t) { return t ? t->data : NULL; }
 
-const char *pneumo_tensor_shape_str(const pneumo_tensor *t, char *buf, size_t size)
+pneumo_status pneumo_tensor_shape_str(const pneumo_tensor *t, char *buf, size_t size, size_t *needed)
 {
-    if (!buf || size == 0)
-        return buf;
-    if (!t) {
-        snprintf(buf, size, "(null)");
-        return buf;
-    }
-    return pn_shape_format(t->ndim, t->shape, buf, size);
+    /* 4 dimensions of at most 19 digits, separators and parentheses */
+    char text[PNEUMO_MAX_DIMS * 21 + 4];
+    if (!t)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_tensor_shape_str: tensor is NULL");
+    pn_shape_format(t->ndim, t->shape, text, sizeof text);
+    return pn_string_out("pneumo_tensor_shape_str", text, "", buf, size, needed);
 }

@@ -65,6 +65,7 @@ void pneumo_augment_default_options(pneumo_augment_options *o)
     if (!o)
         return;
     memset(o, 0, sizeof *o);
+    o->size = sizeof *o;
     o->zoom_lo = 1.0;
     o->zoom_hi = 1.0;
     o->brightness_stretch = 1;
@@ -89,6 +90,7 @@ void pneumo_augment_identity_params(pneumo_augment_params *p)
     if (!p)
         return;
     memset(p, 0, sizeof *p);
+    p->size = sizeof *p;
     p->zx = 1.0;
     p->zy = 1.0;
 }
@@ -100,8 +102,11 @@ static int pn_in(double v, double lo, double hi)
 
 pneumo_status pneumo_augment_validate_options(const pneumo_augment_options *o)
 {
+    pneumo_status st;
     if (!o)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "augment options: NULL pointer");
+    if ((st = PN_CHECK_STRUCT("augment options", pneumo_augment_options, o)) != PNEUMO_OK)
+        return st;
     if (!pn_in(o->rotation_range, 0.0, 360.0))
         return pn_error(PNEUMO_ERR_INVALID_ARG,
                         "augment options: rotation_range %g must be in [0, 360] degrees",
@@ -168,6 +173,9 @@ static pneumo_status pn_check_size(const char *fn, int32_t width, int32_t height
 
 static pneumo_status pn_check_params(const pneumo_augment_params *p)
 {
+    pneumo_status st;
+    if ((st = PN_CHECK_STRUCT("augment params", pneumo_augment_params, p)) != PNEUMO_OK)
+        return st;
     if (!pn_in(p->theta_deg, -1e4, 1e4))
         return pn_error(PNEUMO_ERR_INVALID_ARG,
                         "augment params: theta_deg %g must be finite with |theta| <= 1e4",
@@ -636,7 +644,8 @@ static void pn_brightness(float *x, size_t n, double factor, int stretch, float 
 
 pneumo_status pneumo_augment_apply(const pneumo_augment_options *o,
                                    const pneumo_augment_params *p, const uint8_t *src,
-                                   int32_t width, int32_t height, float *dst)
+                                   size_t src_size, int32_t width, int32_t height, float *dst,
+                                   size_t dst_count)
 {
     pneumo_status st;
     pn_warp k;
@@ -648,6 +657,11 @@ pneumo_status pneumo_augment_apply(const pneumo_augment_options *o,
     if ((st = pn_check_params(p)) != PNEUMO_OK)
         return st;
     if ((st = pn_check_size("pneumo_augment_apply", width, height)) != PNEUMO_OK)
+        return st;
+    if ((st = pn_check_buffer("pneumo_augment_apply", "src", src_size,
+                              (size_t)width * (size_t)height)) != PNEUMO_OK ||
+        (st = pn_check_buffer("pneumo_augment_apply", "dst", dst_count,
+                              (size_t)width * (size_t)height)) != PNEUMO_OK)
         return st;
 
     const float rs = o->rescale != 0.0f ? o->rescale : 1.0f;
@@ -680,8 +694,8 @@ pneumo_status pneumo_augment_apply(const pneumo_augment_options *o,
 
 pneumo_status pneumo_augment_image(const pneumo_augment_options *o, uint64_t seed,
                                    uint64_t epoch, uint64_t index, const uint8_t *src,
-                                   int32_t width, int32_t height, float *dst,
-                                   pneumo_augment_params *params_out)
+                                   size_t src_size, int32_t width, int32_t height, float *dst,
+                                   size_t dst_count, pneumo_augment_params *params_out)
 {
     pneumo_augment_params p;
     pneumo_status st;
@@ -690,7 +704,7 @@ pneumo_status pneumo_augment_image(const pneumo_augment_options *o, uint64_t see
         return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_augment_image: NULL argument");
     if ((st = pneumo_augment_draw(o, seed, epoch, index, width, height, &p)) != PNEUMO_OK)
         return st;
-    if ((st = pneumo_augment_apply(o, &p, src, width, height, dst)) != PNEUMO_OK)
+    if ((st = pneumo_augment_apply(o, &p, src, src_size, width, height, dst, dst_count)) != PNEUMO_OK)
         return st;
     if (params_out)
         *params_out = p;

@@ -84,30 +84,38 @@ void pneumo_dataset_default_options(pneumo_dataset_options *o)
     if (!o)
         return;
     memset(o, 0, sizeof *o);
+    o->size = sizeof *o;
     o->width = 500;
     o->height = 500;
     o->resample = PNEUMO_RESAMPLE_NEAREST;
     o->shuffle = 1;
     o->seed = 0;
     o->augment = 0;
-    pneumo_augment_default_options(&o->augment_options);
     o->strict = 0;
     o->threads = 0;
     o->cache_bytes = (int64_t)2 << 30;
     o->prefetch_batches = 2;
-    pneumo_decode_default_limits(&o->limits);
 }
 
+/* The options with their nested structs copied (NULL ones replaced by the defaults). */
+typedef struct pn_ds_settings {
+    pneumo_dataset_options opt;
+    pneumo_augment_options augment;
+    pneumo_decode_limits limits;
+} pn_ds_settings;
+
 static pneumo_status resolve_options(const pneumo_dataset_options *in, const char *what,
-                                     pneumo_dataset_options *o)
+                                     pn_ds_settings *s)
 {
-    if (in)
+    pneumo_dataset_options *o = &s->opt;
+    pneumo_status st;
+    if (in) {
+        if ((st = PN_CHECK_STRUCT(what, pneumo_dataset_options, in)) != PNEUMO_OK)
+            return st;
         *o = *in;
-    else
+    } else {
         pneumo_dataset_default_options(o);
-    for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
-        if (o->reserved[i])
-            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: options.reserved must be zero", what);
+    }
     if (o->width < 1 || o->width > PN_DS_MAX_SIDE || o->height < 1 || o->height > PN_DS_MAX_SIDE)
         return pn_error(PNEUMO_ERR_INVALID_ARG,
                         "%s: target size %dx%d out of range (width and height must be 1..%d)",
@@ -131,13 +139,17 @@ static pneumo_status resolve_options(const pneumo_dataset_options *in, const cha
         return pn_error(PNEUMO_ERR_INVALID_ARG,
                         "%s: options.prefetch_batches %d out of range (0..%d)", what,
                         (int)o->prefetch_batches, PN_DS_MAX_PREFETCH);
-    if (pneumo_augment_validate_options(&o->augment_options) != PNEUMO_OK)
-        return pn_error_prefix("%s: options.augment_options", what);
-    {
-        pneumo_decode_limits checked;
-        if (pn_decode_limits_resolve(&o->limits, &checked) != PNEUMO_OK)
-            return pn_error_prefix("%s: options.limits", what);
+    if (o->augment_options) {
+        if (pneumo_augment_validate_options(o->augment_options) != PNEUMO_OK)
+            return pn_error_prefix("%s: options.augment_options", what);
+        s->augment = *o->augment_options;
+    } else {
+        pneumo_augment_default_options(&s->augment);
     }
+    if (pn_decode_limits_resolve(o->limits, &s->limits) != PNEUMO_OK)
+        return pn_error_prefix("%s: options.limits", what);
+    o->augment_options = NULL;
+    o->limits = NULL;
     if (o->threads == 0)
         o->threads = pn_online_cores();
     return PNEUMO_OK;
@@ -146,13 +158,17 @@ static pneumo_status resolve_options(const pneumo_dataset_options *in, const cha
 /* ------------------------------------------------------------------------ */
 /* Creation and destruction.                                                 */
 
-static pneumo_dataset *ds_new(const pneumo_dataset_options *o)
+static pneumo_dataset *ds_new(const pn_ds_settings *s)
 {
     pneumo_dataset *ds = pn_calloc(1, sizeof *ds);
     if (!ds)
         return NULL;
-    ds->opt = *o;
-    ds->img_px = (size_t)o->width * (size_t)o->height;
+    ds->opt = s->opt;
+    ds->augment = s->augment;
+    ds->limits = s->limits;
+    ds->opt.augment_options = &ds->augment;
+    ds->opt.limits = &ds->limits;
+    ds->img_px = (size_t)s->opt.width * (size_t)s->opt.height;
     return ds;
 }
 
@@ -500,7 +516,7 @@ static pneumo_status list_directory(const char *dir, pn_listing *l)
 pneumo_status pneumo_dataset_open_dir(const char *dir, const pneumo_dataset_options *o,
                                       pneumo_dataset **out)
 {
-    pneumo_dataset_options opt;
+    pn_ds_settings set;
     pneumo_dataset *ds;
     pn_listing l = {0};
     pneumo_status st;
@@ -512,7 +528,7 @@ pneumo_status pneumo_dataset_open_dir(const char *dir, const pneumo_dataset_opti
                         !dir ? "dir" : "out");
     if (!*dir)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_dataset_open_dir: dir is empty");
-    st = resolve_options(o, dir, &opt);
+    st = resolve_options(o, dir, &set);
     if (st != PNEUMO_OK)
         return st;
     st = list_directory(dir, &l);
@@ -520,7 +536,7 @@ pneumo_status pneumo_dataset_open_dir(const char *dir, const pneumo_dataset_opti
         listing_free(&l);
         return st;
     }
-    ds = ds_new(&opt);
+    ds = ds_new(&set);
     if (!ds) {
         listing_free(&l);
         return pn_error_nomem("pneumo_dataset", sizeof *ds);
@@ -554,7 +570,7 @@ pneumo_status pneumo_dataset_open_files(const char *const *paths, const int32_t 
                                         const pneumo_dataset_options *o, pneumo_dataset **out)
 {
     static const char *what = "pneumo_dataset_open_files";
-    pneumo_dataset_options opt;
+    pn_ds_settings set;
     pneumo_dataset *ds;
     pn_listing l = {0};
     pneumo_status st = PNEUMO_OK;
@@ -570,7 +586,7 @@ pneumo_status pneumo_dataset_open_files(const char *const *paths, const int32_t 
     if (num_classes < 1 || num_classes > INT32_MAX / 2)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: num_classes %d must be at least 1", what,
                         (int)num_classes);
-    st = resolve_options(o, what, &opt);
+    st = resolve_options(o, what, &set);
     if (st != PNEUMO_OK)
         return st;
     for (int32_t c = 0; c < num_classes && st == PNEUMO_OK; c++) {
@@ -608,7 +624,7 @@ pneumo_status pneumo_dataset_open_files(const char *const *paths, const int32_t 
         listing_free(&l);
         return st;
     }
-    ds = ds_new(&opt);
+    ds = ds_new(&set);
     if (!ds) {
         listing_free(&l);
         return pn_error_nomem(what, sizeof *ds);
@@ -639,11 +655,16 @@ int32_t pneumo_dataset_num_classes(const pneumo_dataset *ds)
     return ds ? ds->num_classes : 0;
 }
 
-const char *pneumo_dataset_class_name(const pneumo_dataset *ds, int32_t cls)
+pneumo_status pneumo_dataset_class_name(const pneumo_dataset *ds, int32_t cls, char *buf, size_t size,
+                                        size_t *needed)
 {
-    if (!ds || cls < 0 || cls >= ds->num_classes)
-        return NULL;
-    return ds->class_names[cls];
+    static const char *fn = "pneumo_dataset_class_name";
+    if (!ds)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: ds is NULL", fn);
+    if (cls < 0 || cls >= ds->num_classes)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: class %d outside 0..%d", fn, (int)cls,
+                        (int)ds->num_classes - 1);
+    return pn_string_out(fn, ds->class_names[cls], "", buf, size, needed);
 }
 
 int64_t pneumo_dataset_class_count(const pneumo_dataset *ds, int32_t cls)
@@ -689,11 +710,16 @@ pneumo_status pneumo_dataset_class_weights(const pneumo_dataset *ds, double *wei
     return pn_ds_class_weights(ds->class_counts, ds->num_classes, weights);
 }
 
-const char *pneumo_dataset_path(const pneumo_dataset *ds, int64_t index)
+pneumo_status pneumo_dataset_path(const pneumo_dataset *ds, int64_t index, char *buf, size_t size,
+                                  size_t *needed)
 {
-    if (!ds || index < 0 || index >= ds->n)
-        return NULL;
-    return ds->paths[index];
+    static const char *fn = "pneumo_dataset_path";
+    if (!ds)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: ds is NULL", fn);
+    if (index < 0 || index >= ds->n)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: index %lld outside 0..%lld", fn, (long long)index,
+                        (long long)ds->n - 1);
+    return pn_string_out(fn, ds->paths[index], "", buf, size, needed);
 }
 
 int32_t pneumo_dataset_label(const pneumo_dataset *ds, int64_t index)
@@ -708,11 +734,16 @@ int64_t pneumo_dataset_num_skipped(const pneumo_dataset *ds)
     return ds ? ds->nskipped : 0;
 }
 
-const char *pneumo_dataset_skipped(const pneumo_dataset *ds, int64_t i)
+pneumo_status pneumo_dataset_skipped(const pneumo_dataset *ds, int64_t i, char *buf, size_t size,
+                                     size_t *needed)
 {
-    if (!ds || i < 0 || i >= ds->nskipped)
-        return NULL;
-    return ds->skipped[i];
+    static const char *fn = "pneumo_dataset_skipped";
+    if (!ds)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: ds is NULL", fn);
+    if (i < 0 || i >= ds->nskipped)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: index %lld outside the %lld skipped files", fn,
+                        (long long)i, (long long)ds->nskipped);
+    return pn_string_out(fn, ds->skipped[i], "", buf, size, needed);
 }
 
 pneumo_status pneumo_dataset_report(const pneumo_dataset *ds, char *buf, size_t size,

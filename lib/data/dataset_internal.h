@@ -42,7 +42,10 @@ typedef struct pn_ds_worker {
 } pn_ds_worker;
 
 struct pneumo_dataset {
-    pneumo_dataset_options opt;  /* resolved (threads > 0) */
+    pneumo_dataset_options opt;  /* resolved (threads > 0); its augment_options and
+                                    limits point at the two copies below */
+    pneumo_augment_options augment;
+    pneumo_decode_limits limits;
     size_t img_px;               /* width * height */
 
     /* Classes. */

@@ -75,7 +75,7 @@ static void validate_unit(pneumo_dataset *ds, pn_ds_worker *w)
     pthread_mutex_unlock(&ds->mu);
 
     st = pn_image_load_resized(ds->paths[i], ds->opt.width, ds->opt.height,
-                               (pneumo_resample)ds->opt.resample, &ds->opt.limits, dst, NULL,
+                               (pneumo_resample)ds->opt.resample, ds->opt.limits, dst, NULL,
                                NULL);
     if (st != PNEUMO_OK) {
         msg = skip_message(ds->paths[i]);
@@ -103,21 +103,21 @@ static pneumo_status produce_image(const pneumo_dataset *ds, int64_t idx, uint64
     pneumo_status st;
     if (!src) {
         st = pn_image_load_resized(ds->paths[idx], ds->opt.width, ds->opt.height,
-                                   (pneumo_resample)ds->opt.resample, &ds->opt.limits, scratch,
+                                   (pneumo_resample)ds->opt.resample, ds->opt.limits, scratch,
                                    NULL, NULL);
         if (st != PNEUMO_OK)
             return st;
         src = scratch;
     }
     if (augment)
-        return pneumo_augment_image(&ds->opt.augment_options, ds->opt.seed, epoch,
-                                    (uint64_t)idx, src, ds->opt.width, ds->opt.height, dst,
-                                    NULL);
+        return pneumo_augment_image(ds->opt.augment_options, ds->opt.seed, epoch,
+                                    (uint64_t)idx, src, ds->img_px, ds->opt.width,
+                                    ds->opt.height, dst, ds->img_px, NULL);
     {
         pneumo_augment_params id;
         pneumo_augment_identity_params(&id);
-        return pneumo_augment_apply(&ds->opt.augment_options, &id, src, ds->opt.width,
-                                    ds->opt.height, dst);
+        return pneumo_augment_apply(ds->opt.augment_options, &id, src, ds->img_px, ds->opt.width,
+                                    ds->opt.height, dst, ds->img_px);
     }
 }
 
@@ -524,11 +524,14 @@ pneumo_status pneumo_dataset_next_batch(pneumo_dataset *ds, pneumo_tensor **x, p
     return PNEUMO_OK;
 }
 
-pneumo_status pneumo_dataset_load_sample(pneumo_dataset *ds, int64_t index, float *dst)
+pneumo_status pneumo_dataset_load_sample(pneumo_dataset *ds, int64_t index, float *dst,
+                                        size_t count)
 {
     if (!ds || !dst)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_dataset_load_sample: %s is NULL",
                         !ds ? "ds" : "dst");
+    if (pn_check_buffer("pneumo_dataset_load_sample", "dst", count, ds->img_px) != PNEUMO_OK)
+        return PNEUMO_ERR_INVALID_ARG;
     if (index < 0 || index >= ds->n)
         return pn_error(PNEUMO_ERR_INVALID_ARG,
                         "pneumo_dataset_load_sample: index %lld out of range (0..%lld)",

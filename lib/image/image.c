@@ -22,6 +22,7 @@ void pneumo_decode_default_limits(pneumo_decode_limits *limits)
     if (!limits)
         return;
     memset(limits, 0, sizeof *limits);
+    limits->size = sizeof *limits;
     limits->max_side = PN_DEFAULT_MAX_SIDE;
     limits->max_pixels = PN_DEFAULT_MAX_PIXELS;
     limits->max_file_bytes = PN_DEFAULT_MAX_FILE;
@@ -35,11 +36,9 @@ pneumo_status pn_decode_limits_resolve(const pneumo_decode_limits *src,
         pneumo_decode_default_limits(dst);
         return PNEUMO_OK;
     }
-    for (size_t i = 0; i < sizeof src->reserved / sizeof src->reserved[0]; i++)
-        if (src->reserved[i] != 0)
-            return pn_error(PNEUMO_ERR_INVALID_ARG,
-                            "decode limits: reserved[%zu] is not zero (initialise with "
-                            "pneumo_decode_default_limits)", i);
+    pneumo_status st;
+    if ((st = PN_CHECK_STRUCT("decode limits", pneumo_decode_limits, src)) != PNEUMO_OK)
+        return st;
     if (src->max_side < 1 || src->max_pixels < 1 || src->max_file_bytes < 1)
         return pn_error(PNEUMO_ERR_INVALID_ARG,
                         "decode limits: max_side %d, max_pixels %lld and max_file_bytes "

@@ -7,6 +7,7 @@
  * flattening order is libpneumo's h, w, c), Dense -> Gemm (+ activation),
  * Activation -> the activation, Dropout -> nothing. Conv and MaxPool run in
  * NCHW; the NHWC input is transposed on the way in. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

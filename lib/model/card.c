@@ -104,11 +104,20 @@ int32_t pneumo_model_num_classes(const pneumo_model *m)
     return pneumo_model_output_size(m) == 1 ? 2 : (int32_t)pneumo_model_output_size(m);
 }
 
-const char *pneumo_model_class_name(const pneumo_model *m, int32_t index)
+static int class_in_range(const pneumo_model *m, int32_t index)
 {
-    if (!m || index < 0 || index > 1 || index >= (pneumo_model_num_classes(m) ? pneumo_model_num_classes(m) : 2))
-        return NULL;
-    return m->card.class_names[index];
+    return index >= 0 && index <= 1 && index < (pneumo_model_num_classes(m) ? pneumo_model_num_classes(m) : 2);
+}
+
+pneumo_status pneumo_model_class_name(const pneumo_model *m, int32_t index, char *buf, size_t size,
+                                      size_t *needed)
+{
+    static const char *fn = "pneumo_model_class_name";
+    if (!m)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: model is NULL", fn);
+    if (!class_in_range(m, index))
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: class %d outside 0..1", fn, index);
+    return pn_string_out(fn, m->card.class_names[index], "", buf, size, needed);
 }
 
 /* A class name: 1..PNEUMO_CLASS_NAME_MAX bytes of valid UTF-8 without
@@ -404,7 +413,7 @@ pneumo_status pneumo_model_class_label(const pneumo_model *m, int32_t index, cha
     pn_buf b;
     if (!m)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: model is NULL", fn);
-    if (!pneumo_model_class_name(m, index))
+    if (!class_in_range(m, index))
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: class %d outside 0..1", fn, index);
     if (!buf && size)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: buf is NULL with size %zu", fn, size);

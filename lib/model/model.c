@@ -27,6 +27,7 @@ void pneumo_conv2d_default_params(pneumo_conv2d_params *p)
     if (!p)
         return;
     memset(p, 0, sizeof *p);
+    p->size = sizeof *p;
     p->kernel_h = p->kernel_w = 3;
     p->stride_h = p->stride_w = 1;
     p->padding = PNEUMO_PADDING_VALID;
@@ -39,6 +40,7 @@ void pneumo_maxpool2d_default_params(pneumo_maxpool2d_params *p)
     if (!p)
         return;
     memset(p, 0, sizeof *p);
+    p->size = sizeof *p;
     p->pool_h = p->pool_w = 2;
     p->padding = PNEUMO_PADDING_VALID;
 }
@@ -313,6 +315,8 @@ pneumo_status pneumo_model_add_conv2d(pneumo_model *m, const pneumo_conv2d_param
         return PNEUMO_ERR_INVALID_ARG;
     if (!p)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_model_add_conv2d: params is NULL");
+    if (PN_CHECK_STRUCT("pneumo_model_add_conv2d", pneumo_conv2d_params, p) != PNEUMO_OK)
+        return PNEUMO_ERR_INVALID_ARG;
     return add_layer(m, pn_conv2d_setup(&l, pn_model_out_dims(m), p), &l);
 }
 
@@ -325,6 +329,9 @@ pneumo_status pneumo_model_add_maxpool2d(pneumo_model *m, const pneumo_maxpool2d
     if (!p) {
         pneumo_maxpool2d_default_params(&defaults);
         p = &defaults;
+    } else if (PN_CHECK_STRUCT("pneumo_model_add_maxpool2d", pneumo_maxpool2d_params, p) !=
+               PNEUMO_OK) {
+        return PNEUMO_ERR_INVALID_ARG;
     }
     return add_layer(m, pn_maxpool2d_setup(&l, pn_model_out_dims(m), p), &l);
 }
@@ -456,13 +463,18 @@ int32_t pneumo_model_num_param_tensors(const pneumo_model *m)
     return n;
 }
 
-const char *pneumo_model_param_name(const pneumo_model *m, int32_t index)
+pneumo_status pneumo_model_param_name(const pneumo_model *m, int32_t index, char *buf, size_t size,
+                                      size_t *needed)
 {
+    static const char *fn = "pneumo_model_param_name";
     int is_bias;
-    const pn_layer *l = param_layer(m, index, &is_bias);
-    if (!l)
-        return NULL;
-    return is_bias ? l->b_name : l->w_name;
+    const pn_layer *l;
+    if (check_model(m, fn))
+        return PNEUMO_ERR_INVALID_ARG;
+    if (!(l = param_layer(m, index, &is_bias)))
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: index %d outside 0..%d", fn, index,
+                        pneumo_model_num_param_tensors(m) - 1);
+    return pn_string_out(fn, is_bias ? l->b_name : l->w_name, "", buf, size, needed);
 }
 
 static pneumo_status param_view(pneumo_model *m, int32_t index, int grad, pneumo_tensor **out)
@@ -482,8 +494,13 @@ static pneumo_status param_view(pneumo_model *m, int32_t index, int grad, pneumo
     if (grad && !m->grads)
         return pn_error(PNEUMO_ERR_STATE, "%s: this inference clone has computed no gradients", fn);
     if (is_bias)
-        return pneumo_tensor_wrap(1, l->b_shape, grad ? l->db : l->b, out);
-    return pneumo_tensor_wrap(l->w_ndim, l->w_shape, grad ? l->dw : l->w, out);
+        return pneumo_tensor_wrap(1, l->b_shape, grad ? l->db : l->b, (size_t)l->b_shape[0], out);
+    {
+        size_t count = 1;
+        for (int i = 0; i < l->w_ndim; i++)
+            count *= (size_t)l->w_shape[i];
+        return pneumo_tensor_wrap(l->w_ndim, l->w_shape, grad ? l->dw : l->w, count, out);
+    }
 }
 
 pneumo_status pneumo_model_param(pneumo_model *m, int32_t index, pneumo_tensor **out)

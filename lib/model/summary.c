@@ -100,19 +100,19 @@ pneumo_status pneumo_model_summary_string(const pneumo_model *m, char *buf, size
     return pn_buf_export(&b, buf, size, needed, "model summary");
 }
 
-pneumo_status pneumo_model_summary(const pneumo_model *m, FILE *stream)
+pneumo_status pneumo_model_summary(const pneumo_model *m, pneumo_write_fn write, void *user)
 {
     pn_buf b;
     pneumo_status st = PNEUMO_OK;
-    if (!m || !stream)
+    if (!m || !write)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_model_summary: %s is NULL",
-                        m ? "stream" : "model");
+                        m ? "write" : "model");
     pn_buf_init(&b);
     build(m, &b);
     if (b.failed)
         st = pn_error_nomem("model summary", 0);
-    else if (fwrite(b.data, 1, b.len, stream) != b.len)
-        st = pn_error(PNEUMO_ERR_IO, "pneumo_model_summary: writing the summary failed");
+    else if ((st = write(user, b.data, b.len)) != PNEUMO_OK)
+        st = pn_error(st, "pneumo_model_summary: the write callback failed (%s)", pneumo_strerror(st));
     pn_buf_free(&b);
     return st;
 }

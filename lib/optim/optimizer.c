@@ -12,6 +12,7 @@ void pneumo_adam_default_params(pneumo_adam_params *p)
     if (!p)
         return;
     memset(p, 0, sizeof *p);
+    p->size = sizeof *p;
     p->learning_rate = 1e-3f;
     p->beta_1 = 0.9f;
     p->beta_2 = 0.999f;
@@ -23,6 +24,7 @@ void pneumo_sgd_default_params(pneumo_sgd_params *p)
     if (!p)
         return;
     memset(p, 0, sizeof *p);
+    p->size = sizeof *p;
     p->learning_rate = 1e-2f;
 }
 
@@ -30,6 +32,9 @@ static int valid_lr(float lr) { return isfinite(lr) && lr > 0.0f; }
 
 pneumo_status pn_adam_check(const pneumo_adam_params *p)
 {
+    pneumo_status st;
+    if ((st = PN_CHECK_STRUCT("Adam", pneumo_adam_params, p)) != PNEUMO_OK)
+        return st;
     if (!valid_lr(p->learning_rate))
         return pn_error(PNEUMO_ERR_INVALID_ARG, "Adam: learning_rate %g must be finite and > 0",
                         (double)p->learning_rate);
@@ -44,6 +49,9 @@ pneumo_status pn_adam_check(const pneumo_adam_params *p)
 
 pneumo_status pn_sgd_check(const pneumo_sgd_params *p)
 {
+    pneumo_status st;
+    if ((st = PN_CHECK_STRUCT("SGD", pneumo_sgd_params, p)) != PNEUMO_OK)
+        return st;
     if (!valid_lr(p->learning_rate))
         return pn_error(PNEUMO_ERR_INVALID_ARG, "SGD: learning_rate %g must be finite and > 0",
                         (double)p->learning_rate);

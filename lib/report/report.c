@@ -264,6 +264,9 @@ pneumo_status pneumo_report_add_evaluation(pneumo_report *r, const char *name, c
     pneumo_status st;
     if (!r || !ev || !name)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: %s is NULL", fn, !r ? "report" : !ev ? "evaluation" : "name");
+    for (size_t i = 0; i < sizeof ev->reserved / sizeof ev->reserved[0]; i++)
+        if (ev->reserved[i])
+            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: pneumo_evaluation.reserved[%zu] is not zero", fn, i);
     for (int k = 0; k < 4; k++) {
         if (ev->confusion.m[k] < 0)
             return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: confusion matrix entry %d is negative (%lld)", fn, k,
@@ -900,26 +903,21 @@ static pneumo_status render(const pneumo_report *r, pn_buf *b)
     return PNEUMO_OK;
 }
 
-pneumo_status pneumo_report_render_html(const pneumo_report *r, char **html, size_t *size)
+pneumo_status pneumo_report_render_html(const pneumo_report *r, char *buf, size_t size, size_t *needed)
 {
     pn_buf b;
     pneumo_status st;
-    if (html)
-        *html = NULL;
-    if (size)
-        *size = 0;
-    if (!r || !html)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_report_render_html: %s is NULL", r ? "html" : "report");
+    if (!r)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_report_render_html: report is NULL");
+    if (!buf && size)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_report_render_html: buf is NULL but size is %zu", size);
     pn_buf_init(&b);
     st = render(r, &b);
     if (st != PNEUMO_OK) {
         pn_buf_free(&b);
         return st;
     }
-    *html = b.data;
-    if (size)
-        *size = b.len;
-    return PNEUMO_OK;
+    return pn_buf_export(&b, buf, size, needed, "HTML report");
 }
 
 pneumo_status pneumo_report_save_html(const pneumo_report *r, const char *path)

@@ -144,14 +144,15 @@ pneumo_status pn_evaluate_dataset(pneumo_model *m, pneumo_dataset *ds, int32_t b
 
 pneumo_status pneumo_model_evaluate(pneumo_model *m, pneumo_dataset *ds, int32_t batch_size,
                                     float threshold, pneumo_evaluation *out, float *probs,
-                                    float *labels)
+                                    float *labels, size_t count)
 {
-    return pneumo_model_evaluate_parallel(m, ds, batch_size, threshold, NULL, out, probs, labels);
+    return pneumo_model_evaluate_parallel(m, ds, batch_size, threshold, NULL, out, probs, labels, count);
 }
 
 pneumo_status pneumo_model_evaluate_parallel(pneumo_model *m, pneumo_dataset *ds, int32_t batch_size,
                                              float threshold, const pneumo_data_parallel *parallel,
-                                             pneumo_evaluation *out, float *probs, float *labels)
+                                             pneumo_evaluation *out, float *probs, float *labels,
+                                             size_t count)
 {
     const char *fn = parallel ? "pneumo_model_evaluate_parallel" : "pneumo_model_evaluate";
     int64_t n;
@@ -163,6 +164,12 @@ pneumo_status pneumo_model_evaluate_parallel(pneumo_model *m, pneumo_dataset *ds
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: batch size %d must be >= 1", fn, batch_size);
     n = pneumo_dataset_size(ds);
     memset(out, 0, sizeof *out);
+    if ((probs && (st = pn_check_buffer(fn, "probs", count, (size_t)n)) != PNEUMO_OK) ||
+        (labels && (st = pn_check_buffer(fn, "labels", count, (size_t)n)) != PNEUMO_OK)) {
+        if (parallel && pn_dp_check(parallel, batch_size, fn) == PNEUMO_OK)
+            st = pn_dp_agree(parallel, st, 0, fn); /* the other ranks wait for this one */
+        return st;
+    }
     if (!p)
         p = pn_malloc((size_t)(n ? n : 1) * sizeof *p);
     if (!y)

@@ -19,6 +19,7 @@ void pneumo_early_stopping_default_params(pneumo_early_stopping_params *p)
     if (!p)
         return;
     memset(p, 0, sizeof *p);
+    p->size = sizeof *p;
     p->monitor = PNEUMO_MONITOR_VAL_LOSS;
     p->mode = PNEUMO_MODE_AUTO;
 }
@@ -28,6 +29,7 @@ void pneumo_reduce_lr_default_params(pneumo_reduce_lr_params *p)
     if (!p)
         return;
     memset(p, 0, sizeof *p);
+    p->size = sizeof *p;
     p->monitor = PNEUMO_MONITOR_VAL_LOSS;
     p->mode = PNEUMO_MODE_AUTO;
     p->patience = 10;
@@ -40,10 +42,9 @@ void pneumo_fit_default_options(pneumo_fit_options *o)
     if (!o)
         return;
     memset(o, 0, sizeof *o);
+    o->size = sizeof *o;
     o->epochs = 25;
     o->batch_size = 16;
-    pneumo_early_stopping_default_params(&o->early_stopping);
-    pneumo_reduce_lr_default_params(&o->reduce_lr);
 }
 
 static double now(void)
@@ -78,13 +79,42 @@ static double monitored(const pneumo_epoch_record *r, int32_t monitor)
     }
 }
 
-static pneumo_status check_options(const pneumo_fit_options *o, const pneumo_dataset *val)
+/* The options with the nested callback settings copied (NULL ones replaced by
+ * the defaults); o.early_stopping and o.reduce_lr point at the copies. */
+typedef struct fit_settings {
+    pneumo_fit_options o;
+    pneumo_early_stopping_params es;
+    pneumo_reduce_lr_params rl;
+} fit_settings;
+
+static pneumo_status check_options(const pneumo_fit_options *in, const pneumo_dataset *val, const char *fn,
+                                   fit_settings *s)
 {
-    const char *fn = "pneumo_model_fit";
+    const pneumo_fit_options *o = &s->o;
     pneumo_status st;
-    for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
-        if (o->reserved[i])
-            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: pneumo_fit_options.reserved[%zu] is not zero", fn, i);
+    if (in) {
+        if ((st = PN_CHECK_STRUCT(fn, pneumo_fit_options, in)) != PNEUMO_OK)
+            return st;
+        s->o = *in;
+    } else {
+        pneumo_fit_default_options(&s->o);
+    }
+    if (s->o.early_stopping) {
+        if ((st = PN_CHECK_STRUCT(fn, pneumo_early_stopping_params, s->o.early_stopping)) != PNEUMO_OK)
+            return st;
+        s->es = *s->o.early_stopping;
+    } else {
+        pneumo_early_stopping_default_params(&s->es);
+    }
+    if (s->o.reduce_lr) {
+        if ((st = PN_CHECK_STRUCT(fn, pneumo_reduce_lr_params, s->o.reduce_lr)) != PNEUMO_OK)
+            return st;
+        s->rl = *s->o.reduce_lr;
+    } else {
+        pneumo_reduce_lr_default_params(&s->rl);
+    }
+    s->o.early_stopping = &s->es;
+    s->o.reduce_lr = &s->rl;
     if (o->parallel && o->batch_size >= 1 && (st = pn_dp_check(o->parallel, o->batch_size, fn)) != PNEUMO_OK)
         return st;
     if (o->epochs < 1 || o->batch_size < 1 || o->initial_epoch < 0 || o->initial_epoch > o->epochs)
@@ -101,8 +131,8 @@ static pneumo_status check_options(const pneumo_fit_options *o, const pneumo_dat
             if (!(o->class_weights[k] >= 0.0 && o->class_weights[k] < 1e30))
                 return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: class weight %d is %g", fn, k,
                                 o->class_weights[k]);
-    if (o->early_stopping.enabled) {
-        const pneumo_early_stopping_params *e = &o->early_stopping;
+    if (o->early_stopping->enabled) {
+        const pneumo_early_stopping_params *e = o->early_stopping;
         if (e->monitor < 0 || e->monitor > 3 || e->mode < 0 || e->mode > 2 || e->patience < 0 ||
             !(e->min_delta >= 0.0))
             return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: invalid EarlyStopping settings", fn);
@@ -110,8 +140,8 @@ static pneumo_status check_options(const pneumo_fit_options *o, const pneumo_dat
             return pn_error(PNEUMO_ERR_INVALID_ARG,
                             "%s: EarlyStopping monitors a validation metric but no validation dataset was given", fn);
     }
-    if (o->reduce_lr.enabled) {
-        const pneumo_reduce_lr_params *r = &o->reduce_lr;
+    if (o->reduce_lr->enabled) {
+        const pneumo_reduce_lr_params *r = o->reduce_lr;
         if (r->monitor < 0 || r->monitor > 3 || r->mode < 0 || r->mode > 2 || r->patience < 0 ||
             !(r->factor > 0.0 && r->factor < 1.0) || !(r->min_delta >= 0.0) || r->cooldown < 0 ||
             !(r->min_lr >= 0.0))
@@ -141,8 +171,16 @@ typedef struct fit_run {
     const pneumo_fit_options *o;
     pneumo_fit_event ev;
     int cancelled;
+    pn_progress progress;       /* o->progress and o->progress_user */
+    pneumo_status progress_st;  /* the first failed progress write; none are made after it */
     dp_bufs dp; /* with o->parallel */
 } fit_run;
+
+/* Whether progress lines are still written. */
+static int progress_on(const fit_run *run)
+{
+    return run->o->progress && run->progress_st == PNEUMO_OK;
+}
 
 static void emit(fit_run *run, int32_t kind)
 {
@@ -186,9 +224,10 @@ static pneumo_status train_epoch(fit_run *run, pneumo_dataset *train, const doub
         run->ev.loss = loss_sum / (double)seen;
         run->ev.accuracy = acc_sum / (double)seen;
         run->ev.seconds = now() - t0;
-        if (o->progress && o->progress_bar)
-            pn_progress_batch(o->progress, batch, run->ev.batches, run->ev.seconds, run->ev.loss,
-                              run->ev.accuracy);
+        if (progress_on(run) && o->progress_bar &&
+            (run->progress_st = pn_progress_batch(&run->progress, batch, run->ev.batches, run->ev.seconds,
+                                                  run->ev.loss, run->ev.accuracy)) != PNEUMO_OK)
+            return run->progress_st;
         emit(run, PNEUMO_EVENT_BATCH_END);
         if (run->cancelled)
             return pn_error(PNEUMO_ERR_CANCELLED, "pneumo_model_fit: cancelled by the callback in epoch %d, batch %lld",
@@ -324,9 +363,10 @@ static pneumo_status train_epoch_parallel(fit_run *run, pneumo_dataset *train, c
         run->ev.loss = loss_sum / (double)seen;
         run->ev.accuracy = acc_sum / (double)seen;
         run->ev.seconds = now() - t0;
-        if (o->progress && o->progress_bar)
-            pn_progress_batch(o->progress, bi + 1, run->ev.batches, run->ev.seconds, run->ev.loss,
-                              run->ev.accuracy);
+        /* a failed write stops the run at the epoch's end, when every rank agrees */
+        if (progress_on(run) && o->progress_bar)
+            run->progress_st = pn_progress_batch(&run->progress, bi + 1, run->ev.batches, run->ev.seconds,
+                                                 run->ev.loss, run->ev.accuracy);
         emit(run, PNEUMO_EVENT_BATCH_END);
     }
     /* a cancel asked after the last batch */
@@ -547,18 +587,18 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
         if ((st = pneumo_tensor_create(1, shape, &weights)) != PNEUMO_OK)
             return st;
     }
-    es->mode = resolve_mode(o->early_stopping.monitor, o->early_stopping.mode);
-    es->min_delta = o->early_stopping.min_delta;
-    es->patience = o->early_stopping.patience;
-    rl->mode = resolve_mode(o->reduce_lr.monitor, o->reduce_lr.mode);
-    rl->factor = o->reduce_lr.factor;
-    rl->min_delta = o->reduce_lr.min_delta;
-    rl->patience = o->reduce_lr.patience;
-    rl->cooldown = o->reduce_lr.cooldown;
-    rl->min_lr = o->reduce_lr.min_lr;
-    ckpt_monitor = o->early_stopping.enabled ? o->early_stopping.monitor
+    es->mode = resolve_mode(o->early_stopping->monitor, o->early_stopping->mode);
+    es->min_delta = o->early_stopping->min_delta;
+    es->patience = o->early_stopping->patience;
+    rl->mode = resolve_mode(o->reduce_lr->monitor, o->reduce_lr->mode);
+    rl->factor = o->reduce_lr->factor;
+    rl->min_delta = o->reduce_lr->min_delta;
+    rl->patience = o->reduce_lr->patience;
+    rl->cooldown = o->reduce_lr->cooldown;
+    rl->min_lr = o->reduce_lr->min_lr;
+    ckpt_monitor = o->early_stopping->enabled ? o->early_stopping->monitor
                    : val ? PNEUMO_MONITOR_VAL_LOSS : PNEUMO_MONITOR_LOSS;
-    ckpt_mode = o->early_stopping.enabled ? es->mode : PN_MODE_MIN;
+    ckpt_mode = o->early_stopping->enabled ? es->mode : PN_MODE_MIN;
     if (!resuming) {
         pn_early_stopping_reset(es);
         pn_reduce_lr_reset(rl);
@@ -572,7 +612,7 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
         if (!val_probs || !val_labels)
             st = pn_error_nomem("validation predictions", 2 * nval * sizeof(float));
     }
-    if (st == PNEUMO_OK && o->early_stopping.enabled && o->early_stopping.restore_best_weights) {
+    if (st == PNEUMO_OK && o->early_stopping->enabled && o->early_stopping->restore_best_weights) {
         best_params = pn_aligned_alloc((size_t)m->arena_size * sizeof(float));
         if (!best_params)
             st = pn_error_nomem("restore_best_weights copy", (size_t)m->arena_size * sizeof(float));
@@ -594,6 +634,8 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
     run.m = m;
     run.opt = opt;
     run.o = o;
+    run.progress.write = o->progress;
+    run.progress.user = o->progress_user;
     run.ev.epochs = o->epochs;
     run.ev.batches = pneumo_dataset_num_batches(train, o->batch_size);
     for (int32_t epoch = state->next_epoch; epoch < o->epochs && !state->stopped; epoch++) {
@@ -608,8 +650,12 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
         run.ev.batch = 0;
         run.ev.lr = lr;
         run.ev.val_loss = run.ev.val_accuracy = NAN;
-        if (o->progress)
-            pn_progress_epoch_begin(o->progress, epoch, o->epochs);
+        if (progress_on(&run))
+            run.progress_st = pn_progress_epoch_begin(&run.progress, epoch, o->epochs);
+        if (!dp && run.progress_st != PNEUMO_OK) {
+            st = run.progress_st;
+            goto done;
+        }
         emit(&run, PNEUMO_EVENT_EPOCH_BEGIN);
         if (dp && (st = pn_dp_agree(dp, PNEUMO_OK, run.cancelled, fn)) != PNEUMO_OK)
             goto done;
@@ -630,8 +676,9 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
         rec.seconds = now() - t0;
         if ((st = pn_history_append(h, &rec)) != PNEUMO_OK)
             goto done;
-        if (o->progress)
-            pn_progress_epoch_end(o->progress, &rec, run.ev.batches, val != NULL, o->progress_bar);
+        if (progress_on(&run))
+            run.progress_st = pn_progress_epoch_end(&run.progress, &rec, run.ev.batches, val != NULL,
+                                                    o->progress_bar);
         run.ev.loss = rec.loss;
         run.ev.accuracy = rec.accuracy;
         run.ev.val_loss = rec.val_loss;
@@ -640,22 +687,22 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
         emit(&run, PNEUMO_EVENT_EPOCH_END);
 
         /* callbacks in the article's order: EarlyStopping, then ReduceLROnPlateau */
-        if (o->early_stopping.enabled) {
-            stop = pn_early_stopping_update(es, epoch, monitored(&rec, o->early_stopping.monitor), &improved);
+        if (o->early_stopping->enabled) {
+            stop = pn_early_stopping_update(es, epoch, monitored(&rec, o->early_stopping->monitor), &improved);
             if (improved && best_params) {
                 memcpy(best_params, m->params, (size_t)m->arena_size * sizeof(float));
                 best_card = m->card;
                 have_best_params = 1;
             }
         }
-        if (o->reduce_lr.enabled) {
-            double new_lr = pn_reduce_lr_update(rl, monitored(&rec, o->reduce_lr.monitor), lr);
+        if (o->reduce_lr->enabled) {
+            double new_lr = pn_reduce_lr_update(rl, monitored(&rec, o->reduce_lr->monitor), lr);
             if (new_lr != lr) {
                 pneumo_optimizer_set_learning_rate(opt, (float)new_lr);
                 run.ev.old_lr = lr;
                 run.ev.lr = new_lr;
-                if (o->progress)
-                    pn_progress_lr(o->progress, epoch, new_lr);
+                if (progress_on(&run))
+                    run.progress_st = pn_progress_lr(&run.progress, epoch, new_lr);
                 emit(&run, PNEUMO_EVENT_LR_CHANGED);
             }
         }
@@ -678,11 +725,13 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
                 m->card.val_accuracy = best_card.val_accuracy;
                 m->card.val_auc = best_card.val_auc;
             }
-            if (o->progress)
-                pn_progress_early_stop(o->progress, epoch);
+            if (progress_on(&run))
+                run.progress_st = pn_progress_early_stop(&run.progress, epoch);
             emit(&run, PNEUMO_EVENT_EARLY_STOP);
         }
         state->next_epoch = epoch + 1;
+        if (st == PNEUMO_OK)
+            st = run.progress_st;
         if (st == PNEUMO_OK && o->checkpoint_path)
             st = save_checkpoint(m, opt, o->checkpoint_path, state, h);
         /* a failed save on rank 0 or a cancel on any rank stops every rank */
@@ -715,7 +764,7 @@ pneumo_status pneumo_model_fit(pneumo_model *m, pneumo_optimizer *opt, pneumo_da
                                pneumo_history **history)
 {
     const char *fn = "pneumo_model_fit";
-    pneumo_fit_options defaults;
+    fit_settings set;
     pneumo_history *h = NULL;
     fit_state state;
     pneumo_status st;
@@ -723,17 +772,13 @@ pneumo_status pneumo_model_fit(pneumo_model *m, pneumo_optimizer *opt, pneumo_da
         *history = NULL;
     if (!m || !opt || !train)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: %s is NULL", fn, !m ? "model" : !opt ? "optimizer" : "training dataset");
-    if (!o) {
-        pneumo_fit_default_options(&defaults);
-        o = &defaults;
-    }
-    if ((st = check_options(o, val)) != PNEUMO_OK)
+    if ((st = check_options(o, val, fn, &set)) != PNEUMO_OK)
         return st;
     if ((st = pn_history_new(&h)) != PNEUMO_OK)
         return st;
     memset(&state, 0, sizeof state);
-    state.next_epoch = o->initial_epoch;
-    st = fit_core(m, opt, train, val, o, &state, 0, h);
+    state.next_epoch = set.o.initial_epoch;
+    st = fit_core(m, opt, train, val, &set.o, &state, 0, h);
     if (history)
         *history = h;
     else
@@ -751,6 +796,7 @@ pneumo_status pneumo_model_fit_resume(const char *checkpoint, pneumo_dataset *tr
     pneumo_history *h = NULL;
     char *text = NULL;
     fit_state state;
+    fit_settings set;
     pneumo_status st;
     if (model)
         *model = NULL;
@@ -760,7 +806,7 @@ pneumo_status pneumo_model_fit_resume(const char *checkpoint, pneumo_dataset *tr
         *history = NULL;
     if (!checkpoint || !train || !o || !model || !opt)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: checkpoint, train, options, model and opt must not be NULL", fn);
-    if ((st = check_options(o, val)) != PNEUMO_OK)
+    if ((st = check_options(o, val, fn, &set)) != PNEUMO_OK)
         return st;
     if ((st = pn_model_load_extra(checkpoint, &m, &op, "fit_state", &text)) != PNEUMO_OK)
         goto fail;
@@ -775,7 +821,7 @@ pneumo_status pneumo_model_fit_resume(const char *checkpoint, pneumo_dataset *tr
         goto fail;
     free(text);
     text = NULL;
-    st = fit_core(m, op, train, val, o, &state, 1, h);
+    st = fit_core(m, op, train, val, &set.o, &state, 1, h);
     *model = m;
     *opt = op;
     if (history)

@@ -1,8 +1,12 @@
 #include "train/progress.h"
 
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/error.h"
 
 void pn_format_shortest(char *buf, size_t size, double v)
 {
@@ -16,81 +20,115 @@ void pn_format_shortest(char *buf, size_t size, double v)
         strcat(buf, ".0");
 }
 
-void pn_progress_epoch_begin(FILE *f, int32_t epoch, int32_t epochs)
+/* One progress line, built up and then written in one callback call. */
+typedef struct line {
+    char s[512];
+    size_t n;
+} line;
+
+static void put(line *l, const char *fmt, ...) PN_PRINTF(2, 3);
+static void put(line *l, const char *fmt, ...)
 {
-    fprintf(f, "Epoch %d/%d\n", epoch + 1, epochs);
-    fflush(f);
+    va_list ap;
+    int k;
+    if (l->n >= sizeof l->s - 1)
+        return;
+    va_start(ap, fmt);
+    k = vsnprintf(l->s + l->n, sizeof l->s - l->n, fmt, ap);
+    va_end(ap);
+    if (k > 0)
+        l->n = l->n + (size_t)k < sizeof l->s ? l->n + (size_t)k : sizeof l->s - 1;
 }
 
-static void bar(FILE *f, int64_t done, int64_t total)
+static pneumo_status send(const pn_progress *p, const line *l)
+{
+    pneumo_status st = p->write(p->user, l->s, l->n);
+    if (st != PNEUMO_OK)
+        return pn_error(st, "pneumo_model_fit: the progress write callback failed (%s)",
+                        pneumo_strerror(st));
+    return PNEUMO_OK;
+}
+
+pneumo_status pn_progress_epoch_begin(const pn_progress *p, int32_t epoch, int32_t epochs)
+{
+    line l = {.n = 0};
+    put(&l, "Epoch %d/%d\n", epoch + 1, epochs);
+    return send(p, &l);
+}
+
+static void bar(line *l, int64_t done, int64_t total)
 {
     int digits = (int)log10((double)(total > 0 ? total : 1)) + 1;
     int width = 30, filled = total > 0 ? (int)(width * (double)done / (double)total) : width;
-    fprintf(f, "%*lld/%lld [", digits, (long long)done, (long long)total);
+    put(l, "%*lld/%lld [", digits, (long long)done, (long long)total);
     for (int i = 0; i < width; i++)
-        fputc(i < filled - 1 ? '=' : i == filled - 1 ? (done < total ? '>' : '=') : '.', f);
-    fputc(']', f);
+        put(l, "%c", i < filled - 1 ? '=' : i == filled - 1 ? (done < total ? '>' : '=') : '.');
+    put(l, "]");
 }
 
-static void duration(FILE *f, double s)
+static void duration(line *l, double s)
 {
     if (s > 3600)
-        fprintf(f, "%d:%02d:%02d", (int)(s / 3600), (int)fmod(s / 60, 60), (int)fmod(s, 60));
+        put(l, "%d:%02d:%02d", (int)(s / 3600), (int)fmod(s / 60, 60), (int)fmod(s, 60));
     else if (s > 60)
-        fprintf(f, "%d:%02d", (int)(s / 60), (int)fmod(s, 60));
+        put(l, "%d:%02d", (int)(s / 60), (int)fmod(s, 60));
     else
-        fprintf(f, "%ds", (int)s);
+        put(l, "%ds", (int)s);
 }
 
-void pn_progress_batch(FILE *f, int64_t done, int64_t total, double seconds, double loss,
-                       double accuracy)
+pneumo_status pn_progress_batch(const pn_progress *p, int64_t done, int64_t total, double seconds,
+                                double loss, double accuracy)
 {
-    fputc('\r', f);
-    bar(f, done, total);
+    line l = {.n = 0};
+    put(&l, "\r");
+    bar(&l, done, total);
     if (done < total) {
-        fputs(" - ETA: ", f);
-        duration(f, seconds / (double)done * (double)(total - done));
+        put(&l, " - ETA: ");
+        duration(&l, seconds / (double)done * (double)(total - done));
     }
-    fprintf(f, " - loss: %.4f - accuracy: %.4f", loss, accuracy);
-    fflush(f);
+    put(&l, " - loss: %.4f - accuracy: %.4f", loss, accuracy);
+    return send(p, &l);
 }
 
-static void per_step(FILE *f, double s)
+static void per_step(line *l, double s)
 {
     if (s >= 1)
-        fprintf(f, "%.0fs/step", s);
+        put(l, "%.0fs/step", s);
     else if (s >= 1e-3)
-        fprintf(f, "%.0fms/step", s * 1e3);
+        put(l, "%.0fms/step", s * 1e3);
     else
-        fprintf(f, "%.0fus/step", s * 1e6);
+        put(l, "%.0fus/step", s * 1e6);
 }
 
-void pn_progress_epoch_end(FILE *f, const pneumo_epoch_record *r, int64_t batches, int has_val,
-                           int with_bar)
+pneumo_status pn_progress_epoch_end(const pn_progress *p, const pneumo_epoch_record *r, int64_t batches,
+                                    int has_val, int with_bar)
 {
+    line l = {.n = 0};
     if (with_bar)
-        fputc('\r', f);
-    bar(f, batches, batches);
-    fprintf(f, " - %.0fs ", r->seconds);
-    per_step(f, batches ? r->seconds / (double)batches : 0.0);
-    fprintf(f, " - loss: %.4f - accuracy: %.4f", r->loss, r->accuracy);
+        put(&l, "\r");
+    bar(&l, batches, batches);
+    put(&l, " - %.0fs ", r->seconds);
+    per_step(&l, batches ? r->seconds / (double)batches : 0.0);
+    put(&l, " - loss: %.4f - accuracy: %.4f", r->loss, r->accuracy);
     if (has_val)
-        fprintf(f, " - val_loss: %.4f - val_accuracy: %.4f", r->val_loss, r->val_accuracy);
-    fprintf(f, " - lr: %.4g\n", r->lr);
-    fflush(f);
+        put(&l, " - val_loss: %.4f - val_accuracy: %.4f", r->val_loss, r->val_accuracy);
+    put(&l, " - lr: %.4g\n", r->lr);
+    return send(p, &l);
 }
 
-void pn_progress_lr(FILE *f, int32_t epoch, double lr)
+pneumo_status pn_progress_lr(const pn_progress *p, int32_t epoch, double lr)
 {
     char text[40];
+    line l = {.n = 0};
     /* Keras prints the float32 learning rate as a Python float */
     pn_format_shortest(text, sizeof text, (double)(float)lr);
-    fprintf(f, "\nEpoch %d: ReduceLROnPlateau reducing learning rate to %s.\n", epoch + 1, text);
-    fflush(f);
+    put(&l, "\nEpoch %d: ReduceLROnPlateau reducing learning rate to %s.\n", epoch + 1, text);
+    return send(p, &l);
 }
 
-void pn_progress_early_stop(FILE *f, int32_t epoch)
+pneumo_status pn_progress_early_stop(const pn_progress *p, int32_t epoch)
 {
-    fprintf(f, "Epoch %d: early stopping\n", epoch + 1);
-    fflush(f);
+    line l = {.n = 0};
+    put(&l, "Epoch %d: early stopping\n", epoch + 1);
+    return send(p, &l);
 }

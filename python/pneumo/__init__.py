@@ -45,7 +45,7 @@ library_source = _lib.library_source
 
 
 def version():
-    """The C library's version string, e.g. '0.1.0'."""
+    """The C library's version string, e.g. '0.2.0'."""
     return _lib.lib.pneumo_version().decode()
 
 

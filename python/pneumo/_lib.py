@@ -3,9 +3,9 @@
 Search order (the first candidate that loads and exports pneumo_version wins):
   1. the PNEUMO_LIBRARY environment variable (a path to libpneumo.so[.0]); when it
      is set, nothing else is tried, so a wrong value is an error, not a fallback;
-  2. the build tree: <repo>/build/lib/libpneumo.so.0 (the package lives in
-     <repo>/python/pneumo), then any <repo>/build*/lib/libpneumo.so.0, newest first;
-  3. next to the package (python/pneumo/libpneumo.so.0, for a bundled copy);
+  2. the build tree: <repo>/build/lib/libpneumo.so.1 (the package lives in
+     <repo>/python/pneumo), then any <repo>/build*/lib/libpneumo.so.1, newest first;
+  3. next to the package (python/pneumo/libpneumo.so.1, for a bundled copy);
   4. the system: ctypes.util.find_library('pneumo').
 If none loads, LibraryNotFoundError lists every candidate and why it failed."""
 import ctypes
@@ -23,18 +23,19 @@ from .errors import (LibraryNotFoundError, StateError, UnsupportedError, Version
                      error_class)
 
 # Version of the C API this package was written against. The major number must
-# match the library's; a different minor/patch only warns when the library is older.
-EXPECTED_VERSION = "0.1.0"
+# match the library's, and while it is 0 the minor number too (each 0.x release
+# may break the ABI, as 0.2 did: docs/abi.md); an older patch level only warns.
+EXPECTED_VERSION = "0.2.0"
 
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 _REPO_ROOT = os.path.dirname(os.path.dirname(_PKG_DIR))
 
 if sys.platform == "darwin":
-    _NAMES = ("libpneumo.0.dylib", "libpneumo.dylib")
+    _NAMES = ("libpneumo.1.dylib", "libpneumo.dylib")
 elif sys.platform == "win32":
-    _NAMES = ("pneumo-0.dll", "libpneumo-0.dll", "pneumo.dll")
+    _NAMES = ("pneumo-1.dll", "libpneumo-1.dll", "pneumo.dll")
 else:
-    _NAMES = ("libpneumo.so.0", "libpneumo.so")
+    _NAMES = ("libpneumo.so.1", "libpneumo.so")
 
 
 def _candidates():
@@ -93,7 +94,7 @@ def _load():
     raise LibraryNotFoundError(
         "cannot load libpneumo; tried:\n" + lines +
         "\nBuild it (meson setup build && ninja -C build) or set PNEUMO_LIBRARY to the "
-        "path of libpneumo.so.0.", attempts)
+        "path of libpneumo.so.1.", attempts)
 
 
 lib, library_path, library_source = _load()
@@ -117,19 +118,20 @@ _PROTOTYPES = {
     "pneumo_version": (cstr, []),
     "pneumo_version_number": (ctypes.c_int, []),
     "pneumo_kernel_isa": (cstr, []),
+    "pneumo_free": (None, [P]),
     # tensor.h
     "pneumo_tensor_create": (st, [ctypes.c_int, ptr(i64), PP]),
-    "pneumo_tensor_wrap": (st, [ctypes.c_int, ptr(i64), P, PP]),
+    "pneumo_tensor_wrap": (st, [ctypes.c_int, ptr(i64), P, sz, PP]),
     "pneumo_tensor_clone": (st, [P, PP]),
     "pneumo_tensor_copy": (st, [P, P]),
     "pneumo_tensor_destroy": (None, [P]),
     "pneumo_tensor_ndim": (ctypes.c_int, [P]),
     "pneumo_tensor_dim": (i64, [P, ctypes.c_int]),
-    "pneumo_tensor_shape": (ctypes.c_int, [P, ptr(i64)]),
+    "pneumo_tensor_shape": (ctypes.c_int, [P, ptr(i64), sz]),
     "pneumo_tensor_numel": (i64, [P]),
     "pneumo_tensor_data": (P, [P]),
     "pneumo_tensor_data_const": (P, [P]),
-    "pneumo_tensor_shape_str": (cstr, [P, ctypes.c_char_p, sz]),
+    "pneumo_tensor_shape_str": (st, [P, ctypes.c_char_p, sz, ptr(sz)]),
     # optim.h
     "pneumo_adam_default_params": (None, [ptr(S.AdamParams)]),
     "pneumo_sgd_default_params": (None, [ptr(S.SGDParams)]),
@@ -159,13 +161,16 @@ _PROTOTYPES = {
     "pneumo_model_output_size": (i64, [P]),
     "pneumo_model_num_params": (i64, [P]),
     "pneumo_model_num_param_tensors": (i32, [P]),
-    "pneumo_model_param_name": (cstr, [P, i32]),
+    "pneumo_model_param_name": (st, [P, i32, ctypes.c_char_p, sz, ptr(sz)]),
     "pneumo_model_param": (st, [P, i32, PP]),
     "pneumo_model_grad": (st, [P, i32, PP]),
     "pneumo_model_predict": (st, [P, P, P]),
+    "pneumo_model_predict_image": (st, [P, P, fptr]),
+    "pneumo_model_predict_file": (st, [P, cstr, fptr]),
     "pneumo_model_compute_gradients": (st, [P, P, P, P, ptr(S.StepResult)]),
     "pneumo_model_train_step": (st, [P, P, P, P, P, ptr(S.StepResult)]),
     "pneumo_model_evaluate_batch": (st, [P, P, P, P, ptr(S.StepResult)]),
+    "pneumo_model_summary": (st, [P, S.WRITE_FN, P]),
     "pneumo_model_summary_string": (st, [P, ctypes.c_char_p, sz, ptr(sz)]),
     "pneumo_model_save": (st, [P, P, cstr]),
     "pneumo_model_load": (st, [cstr, PP, PP]),
@@ -189,7 +194,6 @@ _PROTOTYPES = {
     "pneumo_image_resize": (st, [P, i32, i32, ctypes.c_int, PP]),
     "pneumo_image_save_png": (st, [P, cstr]),
     "pneumo_image_encode_png": (st, [P, PP, ptr(sz)]),
-    "pneumo_free": (None, [P]),
     # augment.h
     "pneumo_augment_default_options": (None, [ptr(S.AugmentOptions)]),
     "pneumo_augment_article_options": (None, [ptr(S.AugmentOptions)]),
@@ -197,8 +201,9 @@ _PROTOTYPES = {
     "pneumo_augment_identity_params": (None, [ptr(S.AugmentParams)]),
     "pneumo_augment_draw": (st, [ptr(S.AugmentOptions), u64, u64, u64, i32, i32,
                                  ptr(S.AugmentParams)]),
-    "pneumo_augment_apply": (st, [ptr(S.AugmentOptions), ptr(S.AugmentParams), P, i32, i32, P]),
-    "pneumo_augment_image": (st, [ptr(S.AugmentOptions), u64, u64, u64, P, i32, i32, P,
+    "pneumo_augment_apply": (st, [ptr(S.AugmentOptions), ptr(S.AugmentParams), P, sz, i32, i32, P,
+                                  sz]),
+    "pneumo_augment_image": (st, [ptr(S.AugmentOptions), u64, u64, u64, P, sz, i32, i32, P, sz,
                                   ptr(S.AugmentParams)]),
     # dataset.h
     "pneumo_dataset_default_options": (None, [ptr(S.DatasetOptions)]),
@@ -208,19 +213,19 @@ _PROTOTYPES = {
     "pneumo_dataset_destroy": (None, [P]),
     "pneumo_dataset_size": (i64, [P]),
     "pneumo_dataset_num_classes": (i32, [P]),
-    "pneumo_dataset_class_name": (cstr, [P, i32]),
+    "pneumo_dataset_class_name": (st, [P, i32, ctypes.c_char_p, sz, ptr(sz)]),
     "pneumo_dataset_class_count": (i64, [P, i32]),
     "pneumo_dataset_class_weights": (st, [P, ptr(f64), i32]),
-    "pneumo_dataset_path": (cstr, [P, i64]),
+    "pneumo_dataset_path": (st, [P, i64, ctypes.c_char_p, sz, ptr(sz)]),
     "pneumo_dataset_label": (i32, [P, i64]),
     "pneumo_dataset_num_skipped": (i64, [P]),
-    "pneumo_dataset_skipped": (cstr, [P, i64]),
+    "pneumo_dataset_skipped": (st, [P, i64, ctypes.c_char_p, sz, ptr(sz)]),
     "pneumo_dataset_report": (st, [P, ctypes.c_char_p, sz, ptr(sz)]),
     "pneumo_dataset_num_batches": (i64, [P, i32]),
     "pneumo_dataset_begin_epoch": (st, [P, i64, i32]),
     "pneumo_dataset_begin_epoch_shard": (st, [P, i64, i32, i32, i32, i32]),
     "pneumo_dataset_next_batch": (st, [P, PP, PP, ptr(ptr(i64))]),
-    "pneumo_dataset_load_sample": (st, [P, i64, P]),
+    "pneumo_dataset_load_sample": (st, [P, i64, P, sz]),
     # train.h
     "pneumo_fit_default_options": (None, [ptr(S.FitOptions)]),
     "pneumo_early_stopping_default_params": (None, [ptr(S.EarlyStoppingParams)]),
@@ -232,13 +237,11 @@ _PROTOTYPES = {
     "pneumo_history_get": (st, [P, i32, ptr(S.EpochRecord)]),
     "pneumo_history_stopped_early": (i32, [P]),
     "pneumo_history_save_csv": (st, [P, cstr]),
-    "pneumo_model_evaluate": (st, [P, P, i32, f32, ptr(S.Evaluation), P, P]),
+    "pneumo_model_evaluate": (st, [P, P, i32, f32, ptr(S.Evaluation), P, P, sz]),
     # data parallelism needs a transport (a C driver such as pneumo-train-mpi); the
     # structs stay opaque to Python
     "pneumo_data_parallel_default": (None, [P]),
-    "pneumo_model_evaluate_parallel": (st, [P, P, i32, f32, P, ptr(S.Evaluation), P, P]),
-    "pneumo_model_predict_image": (st, [P, P, fptr]),
-    "pneumo_model_predict_file": (st, [P, cstr, fptr]),
+    "pneumo_model_evaluate_parallel": (st, [P, P, i32, f32, P, ptr(S.Evaluation), P, P, sz]),
     "pneumo_model_clone_inference": (st, [P, PP]),
     # model_info.h
     "pneumo_preprocessing_default": (None, [ptr(S.Preprocessing)]),
@@ -246,7 +249,7 @@ _PROTOTYPES = {
     "pneumo_model_preprocessing": (st, [P, ptr(S.Preprocessing)]),
     "pneumo_model_set_preprocessing": (st, [P, ptr(S.Preprocessing)]),
     "pneumo_model_num_classes": (i32, [P]),
-    "pneumo_model_class_name": (cstr, [P, i32]),
+    "pneumo_model_class_name": (st, [P, i32, ctypes.c_char_p, sz, ptr(sz)]),
     "pneumo_model_class_label": (st, [P, i32, ctypes.c_char_p, sz, ptr(sz)]),
     "pneumo_model_set_class_names": (st, [P, i32, ptr(cstr)]),
     "pneumo_model_threshold": (f32, [P]),
@@ -281,7 +284,7 @@ _PROTOTYPES = {
     "pneumo_report_add_image": (st, [P, P, cstr]),
     "pneumo_report_set_images_title": (st, [P, cstr]),
     "pneumo_report_save_html": (st, [P, cstr]),
-    "pneumo_report_render_html": (st, [P, PP, ptr(sz)]),
+    "pneumo_report_render_html": (st, [P, ctypes.c_char_p, sz, ptr(sz)]),
 }
 
 missing = set()  # functions this (older) library lacks; calling them raises UnsupportedError
@@ -304,11 +307,18 @@ def _parse(v):
     return tuple(int(x) for x in v.split(".")[:3])
 
 
-if _parse(version)[0] != _parse(EXPECTED_VERSION)[0]:
+def _abi(v):
+    """The part of a version that must match: the major number, and the minor too
+    while the major is 0."""
+    return _parse(v)[:2] if _parse(v)[0] == 0 else _parse(v)[:1]
+
+
+if _abi(version) != _abi(EXPECTED_VERSION):
     raise VersionMismatchError(
         f"{library_path} is libpneumo {version}, but this package needs major version "
-        f"{_parse(EXPECTED_VERSION)[0]} ({EXPECTED_VERSION}); point PNEUMO_LIBRARY at a "
-        "matching build")
+        f"{_parse(EXPECTED_VERSION)[0]} ({EXPECTED_VERSION}"
+        f"{', the same minor version while it is 0' if _parse(EXPECTED_VERSION)[0] == 0 else ''}); "
+        "point PNEUMO_LIBRARY at a matching build")
 if _parse(version) < _parse(EXPECTED_VERSION):
     warnings.warn(f"{library_path} is libpneumo {version}, older than the {EXPECTED_VERSION} "
                   "this package was written for", RuntimeWarning, stacklevel=2)
@@ -353,14 +363,20 @@ def call(name, *args):
     return status
 
 
-def fetch_string(fn, *args, _extra=()):
-    """Call a snprintf-style function (..., buf, size, size_t *needed[, extra...])
-    twice: once to size the buffer, once to fill it."""
+def fetch_bytes(fn, *args, _extra=()):
+    """Call a function returning text the library's way (..., buf, size,
+    size_t *needed[, extra...]) twice: once to size the buffer, once to fill
+    it. Returns the bytes."""
     needed = ctypes.c_size_t(0)
     call(fn, *args, None, 0, ctypes.byref(needed), *_extra)
     buf = ctypes.create_string_buffer(needed.value + 1)
     call(fn, *args, buf, len(buf), ctypes.byref(needed), *_extra)
-    return buf.value.decode("utf-8", "replace")
+    return buf.raw[:needed.value]
+
+
+def fetch_string(fn, *args, _extra=()):
+    """fetch_bytes() decoded as UTF-8."""
+    return fetch_bytes(fn, *args, _extra=_extra).decode("utf-8", "replace")
 
 
 class Handle:

@@ -4,7 +4,9 @@ Every layout here must match include/pneumo/*.h exactly (field order, fixed-widt
 types, the reserved arrays, nested structs). python/tests/test_layout.py compares
 sizes, field offsets and enum values with a C program built from the headers
 (tests/python_layout.c), so a header change that breaks the mirror fails CI.
-FILE* fields are declared as c_void_p; the wrapper always passes NULL (None)."""
+Every input struct starts with its size (set by the library's default function,
+so always fill a struct with it before changing fields); nested option structs
+are pointers (None means the library's defaults)."""
 import ctypes
 from ctypes import (c_char_p, c_double, c_float, c_int, c_int32, c_int64, c_uint32,
                     c_uint64, c_void_p)
@@ -63,12 +65,12 @@ ENUM_VALUES = {
 
 
 class _Struct(ctypes.Structure):
-    """Structure with a dict view of its named (non-reserved) fields."""
+    """Structure with a dict view of its named fields (not size or reserved)."""
 
     def to_dict(self):
         out = {}
         for name, _ in self._fields_:
-            if name.startswith("reserved"):
+            if name.startswith("reserved") or name == "size":
                 continue
             v = getattr(self, name)
             out[name] = v.to_dict() if isinstance(v, _Struct) else v
@@ -77,13 +79,13 @@ class _Struct(ctypes.Structure):
 
 # --- model.h -------------------------------------------------------------------
 class Conv2DParams(_Struct):
-    _fields_ = [("filters", c_int32), ("kernel_h", c_int32), ("kernel_w", c_int32),
+    _fields_ = [("size", c_uint32), ("filters", c_int32), ("kernel_h", c_int32), ("kernel_w", c_int32),
                 ("stride_h", c_int32), ("stride_w", c_int32), ("padding", c_int32),
                 ("activation", c_int32), ("use_bias", c_int32), ("reserved", c_uint32 * 8)]
 
 
 class MaxPool2DParams(_Struct):
-    _fields_ = [("pool_h", c_int32), ("pool_w", c_int32), ("stride_h", c_int32),
+    _fields_ = [("size", c_uint32), ("pool_h", c_int32), ("pool_w", c_int32), ("stride_h", c_int32),
                 ("stride_w", c_int32), ("padding", c_int32), ("reserved", c_uint32 * 8)]
 
 
@@ -94,23 +96,23 @@ class StepResult(_Struct):
 
 # --- optim.h -------------------------------------------------------------------
 class AdamParams(_Struct):
-    _fields_ = [("learning_rate", c_float), ("beta_1", c_float), ("beta_2", c_float),
+    _fields_ = [("size", c_uint32), ("learning_rate", c_float), ("beta_1", c_float), ("beta_2", c_float),
                 ("epsilon", c_float), ("reserved", c_uint32 * 8)]
 
 
 class SGDParams(_Struct):
-    _fields_ = [("learning_rate", c_float), ("momentum", c_float), ("nesterov", c_int32),
+    _fields_ = [("size", c_uint32), ("learning_rate", c_float), ("momentum", c_float), ("nesterov", c_int32),
                 ("reserved", c_uint32 * 8)]
 
 
 # --- image.h / augment.h ---------------------------------------------------------
 class DecodeLimits(_Struct):
-    _fields_ = [("max_side", c_int32), ("max_pixels", c_int64), ("max_file_bytes", c_int64),
+    _fields_ = [("size", c_uint32), ("max_side", c_int32), ("max_pixels", c_int64), ("max_file_bytes", c_int64),
                 ("max_scans", c_uint32), ("deadline_ms", c_uint32), ("reserved", c_uint32 * 6)]
 
 
 class AugmentOptions(_Struct):
-    _fields_ = [("rotation_range", c_double), ("width_shift_range", c_double),
+    _fields_ = [("size", c_uint32), ("rotation_range", c_double), ("width_shift_range", c_double),
                 ("height_shift_range", c_double), ("shear_range", c_double),
                 ("zoom_lo", c_double), ("zoom_hi", c_double),
                 ("horizontal_flip", c_int32), ("vertical_flip", c_int32),
@@ -120,7 +122,7 @@ class AugmentOptions(_Struct):
 
 
 class AugmentParams(_Struct):
-    _fields_ = [("theta_deg", c_double), ("tx", c_double), ("ty", c_double),
+    _fields_ = [("size", c_uint32), ("theta_deg", c_double), ("tx", c_double), ("ty", c_double),
                 ("shear_deg", c_double), ("zx", c_double), ("zy", c_double),
                 ("flip_h", c_int32), ("flip_v", c_int32), ("brightness", c_double),
                 ("reserved", c_uint32 * 8)]
@@ -128,11 +130,11 @@ class AugmentParams(_Struct):
 
 # --- dataset.h -------------------------------------------------------------------
 class DatasetOptions(_Struct):
-    _fields_ = [("width", c_int32), ("height", c_int32), ("resample", c_int32),
-                ("shuffle", c_int32), ("seed", c_uint64), ("augment", c_int32),
-                ("augment_options", AugmentOptions), ("strict", c_int32),
-                ("threads", c_int32), ("cache_bytes", c_int64),
-                ("prefetch_batches", c_int32), ("limits", DecodeLimits),
+    _fields_ = [("size", c_uint32), ("width", c_int32), ("height", c_int32),
+                ("resample", c_int32), ("shuffle", c_int32), ("seed", c_uint64),
+                ("augment", c_int32), ("augment_options", ctypes.POINTER(AugmentOptions)),
+                ("strict", c_int32), ("threads", c_int32), ("cache_bytes", c_int64),
+                ("prefetch_batches", c_int32), ("limits", ctypes.POINTER(DecodeLimits)),
                 ("reserved", c_uint32 * 8)]
 
 
@@ -143,13 +145,13 @@ class Confusion(_Struct):
 
 # --- train.h ---------------------------------------------------------------------
 class EarlyStoppingParams(_Struct):
-    _fields_ = [("enabled", c_int32), ("monitor", c_int32), ("mode", c_int32),
+    _fields_ = [("size", c_uint32), ("enabled", c_int32), ("monitor", c_int32), ("mode", c_int32),
                 ("patience", c_int32), ("min_delta", c_double),
                 ("restore_best_weights", c_int32), ("reserved", c_uint32 * 8)]
 
 
 class ReduceLRParams(_Struct):
-    _fields_ = [("enabled", c_int32), ("monitor", c_int32), ("mode", c_int32),
+    _fields_ = [("size", c_uint32), ("enabled", c_int32), ("monitor", c_int32), ("mode", c_int32),
                 ("patience", c_int32), ("factor", c_double), ("min_delta", c_double),
                 ("cooldown", c_int32), ("min_lr", c_double), ("reserved", c_uint32 * 8)]
 
@@ -165,13 +167,19 @@ class FitEvent(_Struct):
 # int (*pneumo_fit_callback)(const pneumo_fit_event *event, void *user)
 FIT_CALLBACK = ctypes.CFUNCTYPE(c_int, ctypes.POINTER(FitEvent), c_void_p)
 
+# pneumo_status (*pneumo_write_fn)(void *user, const void *data, size_t size)
+WRITE_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, ctypes.c_size_t)
+
 
 class FitOptions(_Struct):
-    _fields_ = [("epochs", c_int32), ("batch_size", c_int32), ("initial_epoch", c_int32),
-                ("class_weighting", c_int32), ("class_weights", c_double * 2),
-                ("early_stopping", EarlyStoppingParams), ("reduce_lr", ReduceLRParams),
+    _fields_ = [("size", c_uint32), ("epochs", c_int32), ("batch_size", c_int32),
+                ("initial_epoch", c_int32), ("class_weighting", c_int32),
+                ("class_weights", c_double * 2),
+                ("early_stopping", ctypes.POINTER(EarlyStoppingParams)),
+                ("reduce_lr", ctypes.POINTER(ReduceLRParams)),
                 ("checkpoint_path", c_char_p), ("best_model_path", c_char_p),
-                ("progress", c_void_p),          # FILE *: always NULL from Python
+                ("progress", WRITE_FN),          # NULL from Python: the callback reports
+                ("progress_user", c_void_p),
                 ("progress_bar", c_int32), ("threads", c_int32),
                 ("callback", FIT_CALLBACK), ("user", c_void_p),
                 ("parallel", c_void_p),          # pneumo_data_parallel *: NULL from Python
@@ -249,4 +257,4 @@ STRUCTS = {
     "pneumo_onnx_options": OnnxOptions,
 }
 
-__all__ = ["STRUCTS", "ENUM_VALUES", "FIT_CALLBACK", "c_int"]
+__all__ = ["STRUCTS", "ENUM_VALUES", "FIT_CALLBACK", "WRITE_FN", "c_int"]

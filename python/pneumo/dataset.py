@@ -41,11 +41,14 @@ def dataset_options(size=(500, 500), augment=False, shuffle=True, seed=0, thread
     o.seed = int(seed)
     if augment is False or augment is None:
         o.augment = 0
+        aug = augment_options("default")
     else:
         o.augment = 1
-        o.augment_options = augment_options(augment)
+        aug = augment_options(augment)
     if rescale is not _DEFAULT:
-        o.augment_options.rescale = 0.0 if rescale is None else float(rescale)
+        aug.rescale = 0.0 if rescale is None else float(rescale)
+    # the struct keeps the pointed-to options alive (ctypes _objects)
+    o.augment_options = ctypes.pointer(aug)
     o.strict = int(bool(strict))
     o.threads = int(threads)
     if cache_bytes is not None:
@@ -53,7 +56,7 @@ def dataset_options(size=(500, 500), augment=False, shuffle=True, seed=0, thread
     if prefetch_batches is not None:
         o.prefetch_batches = int(prefetch_batches)
     if limits is not None:
-        o.limits = decode_limits(limits)
+        o.limits = ctypes.pointer(decode_limits(limits))
     return o
 
 
@@ -61,7 +64,7 @@ def _copy_batch_tensor(ptr, as_numpy):
     """Copy a dataset-owned tensor (valid only until the next batch)."""
     if as_numpy:
         shape_buf = (c_int64 * S.MAX_DIMS)()
-        nd = L.lib.pneumo_tensor_shape(ptr, shape_buf)
+        nd = L.lib.pneumo_tensor_shape(ptr, shape_buf, S.MAX_DIMS)
         shape = tuple(shape_buf[i] for i in range(nd))
         n = L.lib.pneumo_tensor_numel(ptr)
         raw = ctypes.string_at(L.lib.pneumo_tensor_data_const(ptr), n * 4)
@@ -143,7 +146,7 @@ class Dataset(L.Handle):
 
     @property
     def class_names(self):
-        return [L.text(L.lib.pneumo_dataset_class_name(self.handle, k))
+        return [L.text(L.fetch_bytes("pneumo_dataset_class_name", self.handle, k))
                 for k in range(self.num_classes)]
 
     @property
@@ -164,10 +167,9 @@ class Dataset(L.Handle):
         return {i: w[i] for i in range(k)}
 
     def path(self, index):
-        p = L.lib.pneumo_dataset_path(self.handle, int(index))
-        if p is None:
+        if not 0 <= int(index) < len(self):
             raise IndexError(f"dataset index {index} out of range (size {len(self)})")
-        return L.text(p)
+        return L.text(L.fetch_bytes("pneumo_dataset_path", self.handle, int(index)))
 
     def label(self, index):
         v = L.lib.pneumo_dataset_label(self.handle, int(index))
@@ -187,7 +189,7 @@ class Dataset(L.Handle):
     def skipped(self):
         """Files left out at open, as 'path: reason' strings."""
         h = self.handle
-        return [L.text(L.lib.pneumo_dataset_skipped(h, i))
+        return [L.text(L.fetch_bytes("pneumo_dataset_skipped", h, i))
                 for i in range(L.lib.pneumo_dataset_num_skipped(h))]
 
     def report(self):
@@ -250,7 +252,8 @@ class Dataset(L.Handle):
             out = array.array("f", bytes(4 * o_h * o_w))
             addr = out.buffer_info()[0]
         with self._lock:
-            L.call("pneumo_dataset_load_sample", self.handle, int(index), c_void_p(addr))
+            L.call("pneumo_dataset_load_sample", self.handle, int(index), c_void_p(addr),
+                   o_h * o_w)
         return out
 
     @property

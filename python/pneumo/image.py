@@ -226,13 +226,13 @@ class Image(L.Handle):
         p = S.AugmentParams()
         if params is None:
             L.call("pneumo_augment_image", byref(opts), int(seed), int(epoch), int(index),
-                   L.lib.pneumo_image_pixels(self.handle), w, h, dst, byref(p))
+                   L.lib.pneumo_image_pixels(self.handle), w * h, w, h, dst, w * h, byref(p))
         else:
             L.lib.pneumo_augment_identity_params(byref(p))
             _update(p, {k: (int(v) if k in ("flip_h", "flip_v") else v)
                         for k, v in params.items()}, "augment parameter")
             L.call("pneumo_augment_apply", byref(opts), byref(p),
-                   L.lib.pneumo_image_pixels(self.handle), w, h, dst)
+                   L.lib.pneumo_image_pixels(self.handle), w * h, w, h, dst, w * h)
         return _float_result(dst, h, w), _params_dict(p)
 
 

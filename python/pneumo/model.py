@@ -166,7 +166,7 @@ def _monitor_params(struct, settings, kind):
     if "mode" in settings:
         m = settings.pop("mode")
         struct.mode = S.MODES[m] if isinstance(m, str) else int(m)
-    names = {n for n, _ in struct._fields_ if not n.startswith("reserved")} - {"enabled"}
+    names = {n for n, _ in struct._fields_ if not n.startswith("reserved")} - {"enabled", "size"}
     for k, v in settings.items():
         if k not in names:
             raise TypeError(f"unknown {kind} setting {k!r}; known: monitor, mode, "
@@ -250,13 +250,20 @@ class _FitRun:
                                            S.ERR_INVALID_ARG)
             o.class_weighting = S.CLASS_WEIGHT_CUSTOM
             o.class_weights[0], o.class_weights[1] = float(cw[0]), float(cw[1])
-        _monitor_params(o.early_stopping, early_stopping, "early_stopping")
-        _monitor_params(o.reduce_lr, reduce_lr, "reduce_lr")
+        es = S.EarlyStoppingParams()
+        L.lib.pneumo_early_stopping_default_params(byref(es))
+        _monitor_params(es, early_stopping, "early_stopping")
+        rl = S.ReduceLRParams()
+        L.lib.pneumo_reduce_lr_default_params(byref(rl))
+        _monitor_params(rl, reduce_lr, "reduce_lr")
+        # the struct keeps the pointed-to settings alive (ctypes _objects)
+        o.early_stopping = ctypes.pointer(es)
+        o.reduce_lr = ctypes.pointer(rl)
         # ctypes keeps the bytes alive through the struct; the C strings must live
         # until the library returns, and so must the callback object below.
         o.best_model_path = L.fsencode(best_model_path) if best_model_path is not None else None
         o.checkpoint_path = L.fsencode(checkpoint_path) if checkpoint_path is not None else None
-        o.progress = None  # FILE *: the wrapper never passes a C stream
+        o.progress = S.WRITE_FN()  # NULL: progress is shown from the fit callback
         if callback is None:
             self.callbacks = []
         elif isinstance(callback, (list, tuple)):
@@ -508,7 +515,7 @@ class Model(L.Handle):
         """['conv2d_1/kernel', 'conv2d_1/bias', ...]."""
         with self._lock:
             h = self.handle
-            return [L.text(L.lib.pneumo_model_param_name(h, i))
+            return [L.text(L.fetch_bytes("pneumo_model_param_name", h, i))
                     for i in range(L.lib.pneumo_model_num_param_tensors(h))]
 
     def _param_index(self, key):
@@ -633,7 +640,7 @@ class Model(L.Handle):
         if len(shape) == 3 and shape == self.input_shape:
             out = c_void_p()
             cshape = (c_int64 * 4)(1, *shape)
-            L.call("pneumo_tensor_wrap", 4, cshape, c_void_p(t.data_ptr), byref(out))
+            L.call("pneumo_tensor_wrap", 4, cshape, c_void_p(t.data_ptr), t.size, byref(out))
             t = Tensor._adopt(out.value, keep=t)
         return t
 
@@ -669,10 +676,10 @@ class Model(L.Handle):
                     m = min(step, n - start)
                     xs, ys = c_void_p(), c_void_p()
                     L.call("pneumo_tensor_wrap", 4, (c_int64 * 4)(m, *shape[1:]),
-                           c_void_p(t.data_ptr + start * per * 4), byref(xs))
+                           c_void_p(t.data_ptr + start * per * 4), m * per, byref(xs))
                     with Tensor._adopt(xs.value) as xv:
                         L.call("pneumo_tensor_wrap", 2, (c_int64 * 2)(m, k),
-                               c_void_p(out.data_ptr + start * k * 4), byref(ys))
+                               c_void_p(out.data_ptr + start * k * 4), m * k, byref(ys))
                         with Tensor._adopt(ys.value) as yv:
                             L.call("pneumo_model_predict", self.handle, xv.handle, yv.handle)
         return result if np is not None else out.tolist()
@@ -732,7 +739,8 @@ class Model(L.Handle):
         """Names of class 0 and 1 from the model card (default ['NORMAL', 'PNEUMONIA'])."""
         with self._lock:
             n = L.lib.pneumo_model_num_classes(self.handle) or 2
-            return [L.lib.pneumo_model_class_name(self.handle, i).decode() for i in range(n)]
+            return [L.fetch_bytes("pneumo_model_class_name", self.handle, i).decode()
+                    for i in range(n)]
 
     @class_names.setter
     def class_names(self, names):
@@ -1075,7 +1083,7 @@ class Model(L.Handle):
         ev = S.Evaluation()
         with self._lock, dataset._lock:
             L.call("pneumo_model_evaluate", self.handle, dataset.handle, int(batch_size),
-                   float(threshold), byref(ev), c_void_p(pp), c_void_p(pl))
+                   float(threshold), byref(ev), c_void_p(pp), c_void_p(pl), n)
         cm = confusion_to_list(ev.confusion)
         names = dataset.class_names
         return {

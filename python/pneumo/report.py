@@ -3,9 +3,8 @@ evaluation (settings, training curves, confusion heatmap, classification report,
 ROC curve, captioned image grid, model summary) in one file with no external
 resources. Every argument is copied into the report. Used by one thread at a time
 (the wrapper holds the report's lock)."""
-import ctypes
 import math
-from ctypes import byref, c_char_p, c_size_t, c_void_p
+from ctypes import byref, c_char_p, c_void_p
 
 from . import _lib as L
 from . import _structs as S
@@ -109,13 +108,8 @@ class Report(L.Handle):
 
     def render_html(self):
         """The HTML text as a str."""
-        html, size = ctypes.c_void_p(), c_size_t()
         with self._lock:
-            L.call("pneumo_report_render_html", self.handle, byref(html), byref(size))
-        try:
-            return ctypes.string_at(html.value, size.value).decode("utf-8")
-        finally:
-            L.lib.pneumo_free(html)
+            return L.fetch_bytes("pneumo_report_render_html", self.handle).decode("utf-8")
 
 
 __all__ = ["Report"]

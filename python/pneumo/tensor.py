@@ -90,7 +90,8 @@ class Tensor(L.Handle):
             a = np.array(a, dtype=np.float32, order="C", copy=True)
         shape, cshape = _shape_arg(a.shape)
         out = c_void_p()
-        L.call("pneumo_tensor_wrap", len(shape), cshape, c_void_p(a.ctypes.data), byref(out))
+        L.call("pneumo_tensor_wrap", len(shape), cshape, c_void_p(a.ctypes.data), a.size,
+               byref(out))
         return cls._adopt(out.value, keep=a, source=a, readonly=not a.flags.writeable)
 
     @classmethod
@@ -120,7 +121,7 @@ class Tensor(L.Handle):
             return t
         out = c_void_p()
         L.call("pneumo_tensor_wrap", len(shape), cshape, c_void_p(ctypes.addressof(cbuf)),
-               byref(out))
+               nbytes // 4, byref(out))
         return cls._adopt(out.value, keep=(cbuf, raw, mv, buf))
 
     @classmethod
@@ -157,7 +158,7 @@ class Tensor(L.Handle):
     @property
     def shape(self):
         buf = (c_int64 * S.MAX_DIMS)()
-        n = L.lib.pneumo_tensor_shape(self.handle, buf)
+        n = L.lib.pneumo_tensor_shape(self.handle, buf, S.MAX_DIMS)
         return tuple(buf[i] for i in range(n))
 
     def dim(self, axis):
@@ -187,9 +188,7 @@ class Tensor(L.Handle):
 
     def shape_str(self):
         """The library's shape text, e.g. '(2, 500, 500, 1)'."""
-        buf = ctypes.create_string_buffer(128)
-        L.lib.pneumo_tensor_shape_str(self.handle, buf, len(buf))
-        return buf.value.decode()
+        return L.fetch_string("pneumo_tensor_shape_str", self.handle)
 
     def __len__(self):
         return self.shape[0]

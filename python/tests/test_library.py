@@ -53,14 +53,14 @@ class LibraryTest(unittest.TestCase):
         self.assertEqual(pneumo.last_status(), 0)
 
     def test_bad_pneumo_library_is_reported(self):
-        r = _run("import pneumo", env={"PNEUMO_LIBRARY": "/nonexistent/libpneumo.so.0"})
+        r = _run("import pneumo", env={"PNEUMO_LIBRARY": "/nonexistent/libpneumo.so.1"})
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("LibraryNotFoundError", r.stderr)
-        self.assertIn("PNEUMO_LIBRARY: /nonexistent/libpneumo.so.0: no such file", r.stderr)
+        self.assertIn("PNEUMO_LIBRARY: /nonexistent/libpneumo.so.1: no such file", r.stderr)
 
     def test_not_a_library_is_reported(self):
         d = tmpdir("notlib")
-        fake = os.path.join(d, "libpneumo.so.0")
+        fake = os.path.join(d, "libpneumo.so.1")
         with open(fake, "w") as f:
             f.write("not an ELF file\n")
         r = _run("import pneumo", env={"PNEUMO_LIBRARY": fake})
@@ -89,7 +89,7 @@ class LibraryTest(unittest.TestCase):
         d = tmpdir("bundled")
         pkg = os.path.join(d, "pkg", "pneumo")
         shutil.copytree(os.path.join(PYTHON_DIR, "pneumo"), pkg)
-        shutil.copy(pneumo.library_path, os.path.join(pkg, "libpneumo.so.0"))
+        shutil.copy(pneumo.library_path, os.path.join(pkg, "libpneumo.so.1"))
         env = dict(os.environ)
         env.pop("PNEUMO_LIBRARY", None)
         env["PYTHONPATH"] = os.path.join(d, "pkg")
@@ -98,7 +98,7 @@ class LibraryTest(unittest.TestCase):
                            env=env, cwd=d, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout.split("\n")[:2],
-                         ["next to the package", os.path.join(pkg, "libpneumo.so.0")])
+                         ["next to the package", os.path.join(pkg, "libpneumo.so.1")])
 
     def test_major_version_mismatch_refuses_to_import(self):
         d = tmpdir("mismatch")
@@ -117,8 +117,7 @@ class LibraryTest(unittest.TestCase):
         self.assertIn("needs major version 99", r.stderr)
 
     def test_every_public_function_has_a_prototype(self):
-        # every PNEUMO_API function in the headers is bound (pneumo_model_summary
-        # takes a FILE *: the package uses pneumo_model_summary_string instead)
+        # every PNEUMO_API function in the headers is bound
         import glob
         import re
         from pneumo import _lib
@@ -127,7 +126,7 @@ class LibraryTest(unittest.TestCase):
             with open(h) as f:
                 names |= set(re.findall(r"PNEUMO_API[^;(]*?\b(pneumo_\w+)\s*\(", f.read()))
         self.assertGreater(len(names), 100)
-        self.assertEqual(names - set(_lib._PROTOTYPES) - {"pneumo_model_summary"}, set())
+        self.assertEqual(names - set(_lib._PROTOTYPES), set())
 
     def test_all_exports_exist(self):
         for name in pneumo.__all__:

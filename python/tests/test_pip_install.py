@@ -53,7 +53,7 @@ class PipInstallTest(unittest.TestCase):
         inits = glob.glob(os.path.join(prefix, "**", "pneumo", "__init__.py"), recursive=True)
         self.assertEqual(len(inits), 1, inits)
         site = os.path.dirname(os.path.dirname(inits[0]))
-        self.assertTrue(os.path.exists(os.path.join(site, "pneumo", "libpneumo.so.0")))
+        self.assertTrue(os.path.exists(os.path.join(site, "pneumo", "libpneumo.so.1")))
         env = dict(self.env, PYTHONPATH=site)
         env.pop("PNEUMO_BUNDLE_LIBRARY")
         cwd = tmpdir("pip-cwd")  # away from the source tree
@@ -62,11 +62,11 @@ class PipInstallTest(unittest.TestCase):
                          "print(m.count_params())"], env=env, cwd=cwd)
         lines = r.stdout.splitlines()
         self.assertTrue(lines[0].startswith(site), lines)
-        self.assertEqual(lines[1], os.path.join(site, "pneumo", "libpneumo.so.0"))
+        self.assertEqual(lines[1], os.path.join(site, "pneumo", "libpneumo.so.1"))
         self.assertEqual(lines[2], "next to the package")
         self.assertEqual(lines[3], "90881")
         r = self.run_ok([PYTHON, "-m", "pneumo", "--version"], env=env, cwd=cwd)
-        self.assertIn("pneumo 0.1.0 (libpneumo 0.1.0 at " + site, r.stdout)
+        self.assertIn("pneumo 0.2.0 (libpneumo 0.2.0 at " + site, r.stdout)
         # the console script and the diagnose command
         scripts = glob.glob(os.path.join(prefix, "**", "bin", "pneumo"), recursive=True)
         self.assertEqual(len(scripts), 1, scripts)
@@ -85,11 +85,11 @@ class PipInstallTest(unittest.TestCase):
     def test_wheel(self):
         out = tmpdir("pip-wheel")
         self.run_ok(PIP + ["wheel", "--no-build-isolation", "--no-deps", "-w", out, self.src])
-        wheels = glob.glob(os.path.join(out, "pneumo-0.1.0-*.whl"))
+        wheels = glob.glob(os.path.join(out, "pneumo-0.2.0-*.whl"))
         self.assertEqual(len(wheels), 1, os.listdir(out))
         self.assertNotIn("none-any", wheels[0])  # it carries a shared library
         names = zipfile.ZipFile(wheels[0]).namelist()
-        self.assertIn("pneumo/libpneumo.so.0", names)
+        self.assertIn("pneumo/libpneumo.so.1", names)
         self.assertIn("pneumo/keras.py", names)
         self.assertIn("pneumo/__main__.py", names)
 
