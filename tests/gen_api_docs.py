@@ -1,21 +1,40 @@
 #!/usr/bin/python3
-"""Generate docs/api.md, the API reference, from the public headers.
+"""Generate docs/api.md, the Python binding's ctypes declarations and the
+layout test from the public headers.
 
-Reads include/pneumo/*.h (and version.h.in) and writes one Markdown page that
-lists, header by header and in header order, every public function (its
-signature and its doc comment), every type (structs verbatim with their field
-comments, enums as tables of constants, opaque handles, callbacks) and every
-macro. Doc comments are the `/** ... */` block right before a declaration and
-the `/**< ... */` comments after struct fields and enum constants; the first
-`/* ... */` block of a header is its overview.
+Reads include/pneumo/*.h (and version.h.in) and writes
 
-    /usr/bin/python3 tests/gen_api_docs.py               # rewrite docs/api.md
-    /usr/bin/python3 tests/gen_api_docs.py --output -    # print it
-    ninja -C <builddir> api-docs                        # the same via meson
+  docs/api.md                  the API reference: header by header and in header
+                               order, every public function (its signature and
+                               doc comment), every type (structs verbatim with
+                               their field comments, enums as tables of
+                               constants, opaque handles, callbacks) and macro;
+  python/pneumo/_generated.py  every enum constant and integer macro, a ctypes
+                               class per struct and union, a CFUNCTYPE per
+                               callback type and the (restype, argtypes) of every
+                               PNEUMO_API function, for pneumo._structs and
+                               pneumo._lib;
+  tests/python_layout.c        the C side of python/tests/test_layout.py: static
+                               assertions that every field and function type was
+                               read as the compiler reads it, and a program
+                               printing sizes, offsets, constants and argument
+                               sizes.
 
-tests/check_api_docs.py (meson test suite 'abi') fails when docs/api.md differs
-from what this script generates, so regenerate and commit it with every header
-change. Standard library only (Debian's python3, no network).
+Doc comments are the `/** ... */` block right before a declaration and the
+`/**< ... */` comments after struct fields and enum constants; the first
+`/* ... */` block of a header is its overview. Types are read by a small C
+declaration parser (specifiers, qualifiers, pointers, arrays, function types,
+nested in any order), not by matching today's spellings.
+
+    /usr/bin/python3 tests/gen_api_docs.py                 # rewrite all three
+    /usr/bin/python3 tests/gen_api_docs.py docs --output - # print one of them
+    /usr/bin/python3 tests/gen_api_docs.py check           # diff against the committed files
+    ninja -C <builddir> generate                          # the same as the first via meson
+
+The meson test 'generated' (suite 'abi') runs `check`, and tests/check_api_docs.py
+('api-docs') also checks the reference's coverage, so regenerate and commit the
+outputs with every header change. Standard library only (Debian's python3, no
+network).
 """
 
 import argparse
@@ -562,34 +581,868 @@ class Renderer:
 
 
 def generate(root):
+    """docs/api.md as text."""
     return Renderer(parse_api(root)).render()
+
+
+# ------------------------------------------------- C declarations (types) ----
+#
+# The Python bindings need the type of every struct field, parameter and
+# return value, so declarations are parsed with a small C declarator parser
+# (specifiers, pointers with qualifiers, arrays, function types and pointers to
+# them, nested in any order) rather than by matching the shapes the headers
+# use today.
+
+class CType:
+    """A C type: kind 'base' (name; with tag 'struct'/'union'/'enum' or None),
+    'ptr' (to), 'array' (of, n: an int or None), or 'func' (ret, params: a list
+    of (name or None, CType), variadic)."""
+
+    def __init__(self, kind, const=False, name=None, tag=None, to=None, n=None,
+                 params=None, variadic=False):
+        self.kind = kind
+        self.const = const
+        self.name = name
+        self.tag = tag
+        self.to = to
+        self.n = n
+        self.params = params
+        self.variadic = variadic
+
+    def c(self, inner="", names=True):
+        """The C spelling of this type around declarator text `inner` (with
+        the parameter names of function types if `names`)."""
+        if self.kind == "base":
+            base = ("const " if self.const else "") + (self.tag + " " if self.tag else "") \
+                + self.name
+            return base + (" " + inner if inner else "")
+        if self.kind == "ptr":
+            star = "*" + (" const" if self.const else "")
+            if inner:
+                star += " " + inner if self.const else inner
+            if self.to.kind in ("array", "func"):
+                star = "(" + star + ")"
+            return self.to.c(star, names)
+        if self.kind == "array":
+            return self.to.c(inner + "[%s]" % ("" if self.n is None else self.n), names)
+        params = ", ".join(t.c(n if n and names else "", names) for n, t in self.params) or "void"
+        if self.variadic:
+            params += ", ..."
+        return self.to.c(inner + "(" + params + ")", names)
+
+
+C_KEYWORD_TYPES = {"void", "char", "short", "int", "long", "float", "double", "signed",
+                   "unsigned", "_Bool", "bool"}
+C_QUALIFIERS = {"const", "volatile", "restrict", "__restrict", "__restrict__"}
+C_IGNORED = {"extern", "static", "inline", "__inline", "__inline__", "register", "PNEUMO_API"}
+
+_TOKEN = re.compile(r"\s*(0[xX][0-9a-fA-F]+[uUlL]*|\d+[uUlL]*|[A-Za-z_]\w*|\.\.\.|"
+                    r"<<|>>|&&|\|\||[-+*/%&|^~!()\[\],;{}=<>?:])")
+
+
+def c_tokens(code):
+    code = strip_comments(code)
+    code = re.sub(r"//[^\n]*", " ", code)
+    out = []
+    i = 0
+    while i < len(code):
+        m = _TOKEN.match(code, i)
+        if not m:
+            if code[i:].strip() == "":
+                break
+            raise ValueError("cannot read C at %r" % code[i:i + 40])
+        out.append(m.group(1))
+        i = m.end()
+    return out
+
+
+class ApiError(ValueError):
+    pass
+
+
+def c_int_value(expr, names):
+    """Value of an integer constant expression (literals with suffixes, the
+    names known so far, + - * / % << >> & | ^ ~ ! && || and parentheses), or
+    None if it is not one."""
+    import ast
+    try:
+        toks = c_tokens(expr)
+    except ValueError:
+        return None
+    if not toks:
+        return None
+    py = []
+    for t in toks:
+        if re.match(r"\d|0[xX]", t):
+            t = t.rstrip("uUlL")
+            py.append(str(int(t, 8) if len(t) > 1 and t[0] == "0" and t[1] not in "xX"
+                          else int(t, 0)))
+        elif re.match(r"[A-Za-z_]", t):
+            if t not in names:
+                return None
+            py.append("(%d)" % names[t])
+        else:
+            py.append({"&&": " and ", "||": " or ", "!": " not "}.get(t, t))
+    try:
+        tree = ast.parse(" ".join(py), mode="eval")
+    except SyntaxError:
+        return None
+
+    def ev(node):
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.Constant) and isinstance(node.value, int):
+            return node.value
+        if isinstance(node, ast.UnaryOp):
+            v = ev(node.operand)
+            return {ast.USub: lambda: -v, ast.UAdd: lambda: v, ast.Invert: lambda: ~v,
+                    ast.Not: lambda: int(not v)}[type(node.op)]()
+        if isinstance(node, ast.BoolOp):
+            vals = [ev(v) for v in node.values]
+            return int(all(vals) if isinstance(node.op, ast.And) else any(vals))
+        if isinstance(node, ast.BinOp):
+            a, b = ev(node.left), ev(node.right)
+            op = type(node.op)
+            if op in (ast.Div, ast.Mod):
+                if b == 0:
+                    raise ArithmeticError
+                q = abs(a) // abs(b) * (1 if (a < 0) == (b < 0) else -1)
+                return q if op is ast.Div else a - q * b
+            return {ast.Add: a + b, ast.Sub: a - b, ast.Mult: a * b,
+                    ast.LShift: a << b if b >= 0 else None, ast.RShift: a >> b if b >= 0 else None,
+                    ast.BitAnd: a & b, ast.BitOr: a | b, ast.BitXor: a ^ b}[op]
+        raise ArithmeticError
+    try:
+        v = ev(tree)
+    except (ArithmeticError, KeyError):
+        return None
+    return v if isinstance(v, int) else None
+
+
+class DeclParser:
+    """Recursive-descent parser of C declarations over a token list."""
+
+    def __init__(self, tokens, constants, where):
+        self.t = tokens
+        self.i = 0
+        self.constants = constants
+        self.where = where
+
+    def peek(self, k=0):
+        j = self.i + k
+        return self.t[j] if j < len(self.t) else None
+
+    def take(self, want=None):
+        tok = self.peek()
+        if tok is None or (want is not None and tok != want):
+            raise ApiError("%s: expected %r, found %r in %r" % (
+                self.where, want or "a token", tok, " ".join(self.t)))
+        self.i += 1
+        return tok
+
+    def specifiers(self):
+        """Type specifiers and qualifiers -> base CType."""
+        const = False
+        words = []
+        tag = name = None
+        while True:
+            tok = self.peek()
+            if tok in C_QUALIFIERS:
+                const = const or tok == "const"
+                self.i += 1
+            elif tok in C_IGNORED:
+                self.i += 1
+            elif tok == "__attribute__":
+                self.i += 1
+                self.skip_group()
+            elif tok in C_KEYWORD_TYPES:
+                words.append(tok)
+                self.i += 1
+            elif tok in ("struct", "union", "enum"):
+                if self.peek(2) == "{":
+                    raise ApiError("%s: a nested %s definition; declare it as its own "
+                                   "typedef" % (self.where, tok))
+                tag, name = tok, self.peek(1)
+                self.i += 2
+            elif tok and re.match(r"[A-Za-z_]\w*$", tok) and not words and name is None:
+                name = tok
+                self.i += 1
+            else:
+                break
+        if words:
+            if name is not None:
+                raise ApiError("%s: cannot combine %s with %s" % (self.where, name, words))
+            words = [w for w in words if w != "signed" or len(words) == 1 or "char" in words]
+            if words == ["signed"]:
+                words = ["int"]
+            if "unsigned" in words and len(words) > 1 and words[-1] == "int" and \
+                    any(w in ("short", "long") for w in words):
+                words = words[:-1]
+            if words[-1:] == ["int"] and len(words) > 1 and words[-2] in ("short", "long"):
+                words = words[:-1]
+            name = " ".join(words)
+        if name is None:
+            raise ApiError("%s: no type in %r" % (self.where, " ".join(self.t)))
+        return CType("base", const=const, name=name, tag=tag)
+
+    def skip_group(self):
+        depth = 0
+        while True:
+            tok = self.take()
+            depth += tok == "("
+            depth -= tok == ")"
+            if depth == 0:
+                return
+
+    def declarator(self):
+        """-> (name or None, function that wraps the base type)."""
+        ptrs = []
+        while self.peek() == "*":
+            self.i += 1
+            const = False
+            while self.peek() in C_QUALIFIERS:
+                const = const or self.take() == "const"
+            ptrs.append(const)
+        name, inner = None, (lambda t: t)
+        if self.peek() == "(" and self.peek(1) in ("*", "("):
+            self.take("(")
+            name, inner = self.declarator()
+            self.take(")")
+        elif self.peek() and re.match(r"[A-Za-z_]\w*$", self.peek()) and \
+                self.peek() not in C_KEYWORD_TYPES | C_QUALIFIERS:
+            name = self.take()
+        suffixes = []
+        while self.peek() in ("[", "("):
+            if self.take() == "[":
+                expr = []
+                while self.peek() != "]":
+                    expr.append(self.take())
+                self.take("]")
+                n = None
+                if expr:
+                    n = c_int_value(" ".join(expr), self.constants)
+                    if n is None:
+                        raise ApiError("%s: array size %r is not a constant the generator "
+                                       "can evaluate" % (self.where, " ".join(expr)))
+                suffixes.append(("array", n))
+            else:
+                suffixes.append(("func",) + self.parameters())
+        while self.peek() == "__attribute__":
+            self.i += 1
+            self.skip_group()
+
+        def wrap(t):
+            for const in ptrs:
+                t = CType("ptr", const=const, to=t)
+            for s in reversed(suffixes):
+                if s[0] == "array":
+                    t = CType("array", to=t, n=s[1])
+                else:
+                    t = CType("func", to=t, params=s[1], variadic=s[2])
+            return inner(t)
+        return name, wrap
+
+    def parameters(self):
+        """After '(': -> (params, variadic)."""
+        params = []
+        variadic = False
+        if self.peek() == "void" and self.peek(1) == ")":
+            self.i += 2
+            return params, variadic
+        while self.peek() != ")":
+            if self.peek() == "...":
+                self.i += 1
+                variadic = True
+                continue
+            base = self.specifiers()
+            pname, wrap = self.declarator()
+            params.append((pname, wrap(base)))
+            if self.peek() == ",":
+                self.i += 1
+        self.take(")")
+        return params, variadic
+
+    def declarations(self):
+        """'specifiers declarator[, declarator]...;' until the tokens end ->
+        [(name, CType)]."""
+        out = []
+        while self.peek() is not None:
+            base = self.specifiers()
+            while True:
+                name, wrap = self.declarator()
+                if self.peek() == ":":
+                    raise ApiError("%s: bit-field %s cannot be mirrored" % (self.where, name))
+                out.append((name, wrap(base)))
+                if self.peek() == ",":
+                    self.i += 1
+                    continue
+                break
+            self.take(";")
+        return out
+
+
+# ------------------------------------------------ the API model for Python ----
+
+class ApiModel:
+    """Everything the Python bindings and the layout test need: constants (enum
+    constants and integer macros, C name -> value), enums, structs and unions
+    with their fields, typedef aliases, callback types and function prototypes,
+    all in header order."""
+
+    def __init__(self, headers):
+        self.constants = {}       # C name -> int, in header order
+        self.macro_constants = []
+        self.enums = []           # (name, header, [(constant, value)])
+        self.records = []         # (kind 'struct'/'union', name, header, [(field, CType)])
+        self.record_names = {}    # typedef name or tag -> typedef name
+        self.opaque = set()       # typedef names and tags of incomplete structs
+        self.enum_names = set()   # typedef names and tags of enums
+        self.aliases = {}         # typedef name -> CType
+        self.callbacks = []       # (name, header, CType of the function)
+        self.callback_names = set()
+        self.functions = []       # (name, header, CType of the function)
+        self.order = []           # ('record'|'callback', name) in header order
+        for h in headers:
+            if h.name == "pneumo/version.h":
+                continue  # the version comes from the library at run time
+            for it in h.items:
+                self.add(it, h.name)
+
+    def add(self, it, header):
+        where = "%s: %s" % (header, it.name)
+        if it.kind == "macro":
+            m = re.match(r"#\s*define\s+\w+(\(?)(.*)$", it.code, flags=re.S)
+            if m and not m.group(1):
+                v = c_int_value(m.group(2).replace("\\\n", " "), self.constants)
+                if v is not None:
+                    self.constants[it.name] = v
+                    self.macro_constants.append(it.name)
+        elif it.kind == "enum":
+            members = []
+            last = -1
+            for name, value, _ in it.members:
+                v = last + 1 if value in ("", None) else c_int_value(value, self.constants)
+                if v is None:
+                    raise ApiError("%s: cannot evaluate %s = %s" % (where, name, value))
+                self.constants[name] = v
+                members.append((name, v))
+                last = v
+            self.enums.append((it.name, header, members))
+            self.enum_names.add(it.name)
+            m = re.search(r"enum\s+(\w+)\s*\{", it.code or "")
+            if m:
+                self.enum_names.add(m.group(1))
+        elif it.kind in ("struct", "union"):
+            head, body = it.code.split("{", 1)
+            body = body[:body.rindex("}")]
+            fields = DeclParser(c_tokens(body), self.constants, where).declarations()
+            for fname, _ in fields:
+                if fname is None:
+                    raise ApiError("%s: a field without a name" % where)
+            self.records.append((it.kind, it.name, header, fields))
+            self.record_names[it.name] = it.name
+            m = re.search(r"(struct|union)\s+(\w+)\s*$", strip_comments(head).strip())
+            if m:
+                self.record_names[m.group(2)] = it.name
+            self.order.append(("record", it.name))
+        elif it.kind == "opaque":
+            m = re.match(r"typedef (struct|union) (\w+) (\w+);$", it.code)
+            self.opaque.update((m.group(2), m.group(3)))
+        elif it.kind in ("callback", "typedef"):
+            toks = c_tokens(it.code)
+            if toks[0] != "typedef":
+                raise ApiError("%s: not a typedef" % where)
+            decls = DeclParser(toks[1:], self.constants, where).declarations()
+            for name, t in decls:
+                if t.kind == "ptr" and t.to.kind == "func":
+                    self.callbacks.append((name, header, t.to))
+                    self.callback_names.add(name)
+                    self.order.append(("callback", name))
+                else:
+                    self.aliases[name] = t
+        elif it.kind == "function":
+            toks = c_tokens(it.code)
+            decls = DeclParser(toks, self.constants, where).declarations()
+            if len(decls) != 1 or decls[0][1].kind != "func":
+                raise ApiError("%s: not one function declaration" % where)
+            self.functions.append((decls[0][0], header, decls[0][1]))
+        elif it.kind == "variable":
+            raise ApiError("%s: PNEUMO_API variables are not mirrored in Python; teach %s "
+                           "about them" % (where, GENERATOR))
+
+    def resolve(self, t):
+        """Follow typedef aliases of a base type (qualifiers kept)."""
+        while t.kind == "base" and t.tag is None and t.name in self.aliases:
+            target = self.aliases[t.name]
+            if target.kind != "base":
+                return target
+            t = CType("base", const=t.const or target.const, name=target.name, tag=target.tag)
+        return t
+
+
+# ctypes name of each C scalar type.
+CTYPES_SCALARS = {
+    "char": "c_char", "signed char": "c_byte", "unsigned char": "c_ubyte",
+    "short": "c_short", "unsigned short": "c_ushort", "int": "c_int", "unsigned": "c_uint",
+    "unsigned int": "c_uint", "long": "c_long", "unsigned long": "c_ulong",
+    "long long": "c_longlong", "unsigned long long": "c_ulonglong",
+    "float": "c_float", "double": "c_double", "long double": "c_longdouble",
+    "_Bool": "c_bool", "bool": "c_bool",
+    "int8_t": "c_int8", "uint8_t": "c_uint8", "int16_t": "c_int16", "uint16_t": "c_uint16",
+    "int32_t": "c_int32", "uint32_t": "c_uint32", "int64_t": "c_int64", "uint64_t": "c_uint64",
+    "size_t": "c_size_t", "ssize_t": "c_ssize_t", "ptrdiff_t": "c_ssize_t",
+    "intptr_t": "c_ssize_t", "uintptr_t": "c_size_t",
+}
+
+
+def py_name(cname):
+    """pneumo_fit_options -> FitOptions: the Python name of a struct, union or
+    callback type."""
+    words = re.sub(r"^pneumo_", "", cname).split("_")
+    return "".join(w[:1].upper() + w[1:] for w in words if w)
+
+
+def py_constant_name(cname):
+    return re.sub(r"^PNEUMO_", "", cname)
+
+
+class PyTypes:
+    """Maps CTypes to ctypes expressions (as Python source text).
+
+    Contexts: 'field' (struct members and pointer targets), 'param' (function
+    parameters), 'return' (function results) and 'callback' (parameters and
+    result of a callback type, i.e. what C passes to Python):
+      - scalars, enums (as c_int) and structs by value map to themselves;
+      - char * and const char * are c_char_p (NUL-terminated strings and
+        caller-provided char buffers), except in callbacks, where they are
+        POINTER(c_char) (the data need not be NUL-terminated);
+      - pointers to void, to opaque handles and to types the headers do not
+        define (FILE) are c_void_p;
+      - char ** (a pointer to library-allocated memory the caller frees) is
+        a pointer to c_void_p; const char ** and const char *const * (arrays
+        of strings) are pointers to c_char_p;
+      - other pointers are POINTER(T); as parameters they are _ptr(T), which
+        also accepts a raw address (an int or a c_void_p), so NumPy and array
+        buffers can be passed without casting;
+      - every pointer result except a string is c_void_p (an address);
+      - pointers to functions are CFUNCTYPE types (callback typedefs by name);
+      - arrays are T * n in structs and decay to pointers as parameters."""
+
+    def __init__(self, model):
+        self.m = model
+
+    def base(self, t, ctx, where):
+        t = self.m.resolve(t)
+        if t.kind != "base":
+            return self.map(t, ctx, where)
+        if t.tag in (None, "enum") and t.name in self.m.enum_names or t.tag == "enum":
+            return "c_int"
+        if t.tag in (None, "struct", "union") and t.name in self.m.record_names:
+            return py_name(self.m.record_names[t.name])
+        if t.tag is None and t.name in self.m.callback_names:
+            return py_name(t.name)
+        if t.tag is None and t.name in CTYPES_SCALARS:
+            return CTYPES_SCALARS[t.name]
+        if t.name == "void" and ctx in ("return", "callback-return"):
+            return "None"
+        raise ApiError("%s: cannot pass %s by value through ctypes" % (where, t.c()))
+
+    def is_char(self, t):
+        t = self.m.resolve(t)
+        return t.kind == "base" and t.tag is None and t.name == "char"
+
+    def is_opaque(self, t):
+        t = self.m.resolve(t)
+        if t.kind != "base":
+            return False
+        if t.name == "void":
+            return True
+        if t.name in self.m.record_names or t.name in self.m.callback_names or \
+                t.name in self.m.enum_names or t.tag is None and t.name in CTYPES_SCALARS:
+            return False
+        return True  # opaque handles, FILE and other types the headers leave undefined
+
+    def pointer(self, t, ctx, where):
+        """ctypes expression of a pointer to `t`."""
+        to = self.m.resolve(t)
+        if to.kind == "func" and ctx not in ("return", "callback-return"):
+            return self.function(to, where)
+        if self.is_char(to) and ctx in ("return", "field", "param"):
+            return "c_char_p"
+        if ctx in ("return", "callback-return"):
+            return "c_void_p"
+        if self.is_char(to):
+            return "POINTER(c_char)"
+        if self.is_opaque(to):
+            return "c_void_p"
+        if to.kind == "ptr" and self.is_char(to.to) and not self.m.resolve(to.to).const:
+            target = "c_void_p"
+        else:
+            target = self.map(to, "field", where)
+        return ("_ptr(%s)" if ctx == "param" else "POINTER(%s)") % target
+
+    def map(self, t, ctx, where):
+        t = self.m.resolve(t)
+        if t.kind == "base":
+            return self.base(t, ctx, where)
+        if t.kind == "ptr":
+            return self.pointer(t.to, ctx, where)
+        if t.kind == "array":
+            if ctx == "field":
+                if t.n is None:
+                    raise ApiError("%s: a flexible array member cannot be mirrored" % where)
+                return "%s * %d" % (self.map(t.to, ctx, where), t.n)
+            return self.pointer(t.to, ctx, where)
+        if ctx == "field":
+            raise ApiError("%s: a function type as a member" % where)
+        return self.function(t, where)
+
+    def function(self, f, where):
+        """CFUNCTYPE(...) of a function type (a callback)."""
+        if f.variadic:
+            raise ApiError("%s: variadic callbacks cannot be mirrored" % where)
+        args = [self.map(f.to, "callback-return", where)]
+        args += [self.map(pt, "callback", where) for _, pt in f.params]
+        return "CFUNCTYPE(%s)" % ", ".join(args)
+
+
+# ------------------------------------------ python/pneumo/_generated.py ----
+
+PY_OUTPUT = "python/pneumo/_generated.py"
+LAYOUT_OUTPUT = "tests/python_layout.c"
+DOCS_OUTPUT = "docs/api.md"
+REGENERATE = "/usr/bin/python3 %s   (or: ninja -C <builddir> generate)" % GENERATOR
+
+PY_PREAMBLE = '''\
+"""ctypes mirror of the public C API of libpneumo.
+
+Generated by %(gen)s from include/pneumo/*.h: do not edit by hand.
+Regenerate after every header change:
+    %(regen)s
+The meson test 'generated' (suite 'abi') fails while this file differs from
+what the headers give, and python/tests/test_layout.py compares every layout
+here with the C compiler's (tests/python_layout.c, generated too).
+
+Contents: every enum constant and integer macro (as NAME without the PNEUMO_
+prefix, and in ENUMS and ENUM_VALUES under its C name), a ctypes class for
+every struct and union (STRUCTS maps the C names to them), a CFUNCTYPE for
+every callback type and PROTOTYPES, the (restype, argtypes) of every PNEUMO_API
+function. pneumo._structs and pneumo._lib import it and add the hand-written
+conveniences."""
+import ctypes
+%(imports)s
+
+'''
+
+PY_HELPERS = '''\
+
+class _Struct(ctypes.Structure):
+    """Structure with a dict view of its named (non-reserved) fields."""
+
+    def to_dict(self):
+        out = {}
+        for name, _ in self._fields_:
+            if name.startswith("reserved"):
+                continue
+            v = getattr(self, name)
+            out[name] = v.to_dict() if isinstance(v, (_Struct, _Union)) else v
+        return out
+
+
+class _Union(ctypes.Union):
+    """Union with the same dict view as _Struct."""
+
+    to_dict = _Struct.to_dict
+
+
+_PTR_CACHE = {}
+
+
+def _ptr(ctype):
+    """POINTER(ctype) as a parameter type that also accepts a raw address (an
+    int or a c_void_p), e.g. a NumPy array's a.ctypes.data; byref(), arrays and
+    pointers of the wrong element type are still refused."""
+    cls = _PTR_CACHE.get(ctype)
+    if cls is None:
+        base = POINTER(ctype)
+
+        def from_param(cls, obj):
+            if isinstance(obj, int):
+                return c_void_p(obj)
+            if isinstance(obj, c_void_p):
+                return obj
+            return base.from_param(obj)
+        cls = type("ptr_" + ctype.__name__, (base,), {"from_param": classmethod(from_param)})
+        _PTR_CACHE[ctype] = cls
+    return cls
+'''
+
+
+def _py_list(lines, indent, width=99):
+    """Wrap comma-separated items at `width` columns."""
+    out = []
+    cur = indent
+    for k, item in enumerate(lines):
+        piece = item + ("," if k < len(lines) - 1 else "")
+        if cur.strip() and len(cur) + 1 + len(piece) > width:
+            out.append(cur.rstrip())
+            cur = indent
+        cur += ("" if not cur.strip() else " ") + piece
+    out.append(cur.rstrip())
+    return out
+
+
+def render_python(model):
+    types = PyTypes(model)
+    out = []
+    out.append("# --- constants " + "-" * 63)
+    for name, header, members in model.enums:
+        out.append("")
+        out.append("# %s (%s)" % (name, header))
+        for cname, v in members:
+            out.append("%s = %d" % (py_constant_name(cname), v))
+    if model.macro_constants:
+        out += ["", "# integer macros"]
+        for cname in model.macro_constants:
+            out.append("%s = %d" % (py_constant_name(cname), model.constants[cname]))
+    out += ["", "# Enum name -> {constant: value}, as the headers spell them."]
+    out.append("ENUMS = {")
+    for name, _, members in model.enums:
+        items = ['"%s": %d' % (c, v) for c, v in members]
+        lines = _py_list(items, " " * 8)
+        out.append('    "%s": {' % name)
+        out += lines
+        out.append("    },")
+    out.append("}")
+    out += ["", "# Every constant (enum constants and integer macros) under its C name."]
+    out.append("ENUM_VALUES = {")
+    for cname, v in model.constants.items():
+        out.append('    "%s": %d,' % (cname, v))
+    out.append("}")
+    helpers = PY_HELPERS
+    if not any(kind == "union" for kind, _, _, _ in model.records):
+        helpers = re.sub(r"\n\nclass _Union.*?to_dict = _Struct.to_dict\n", "", helpers, flags=re.S)
+        helpers = helpers.replace("(_Struct, _Union)", "_Struct")
+    out.append(helpers)
+    out.append("")
+    out.append("# --- structs, unions and callback types " + "-" * 38)
+    for kind, name, header, fields in model.records:
+        out += ["", "", "class %s(%s):" % (py_name(name), "_Union" if kind == "union" else "_Struct"),
+                '    """%s (%s)"""' % (name, header)]
+    out.append("")
+    for what, name in model.order:
+        out.append("")
+        if what == "callback":
+            f = [c for c in model.callbacks if c[0] == name][0]
+            out.append("# %s (%s)" % (CType("ptr", to=f[2]).c(name), f[1]))
+            out.append("%s = %s" % (py_name(name), types.function(f[2], name)))
+            continue
+        kind, _, header, fields = [r for r in model.records if r[1] == name][0]
+        out.append("%s._fields_ = [" % py_name(name))
+        for fname, ft in fields:
+            out.append('    ("%s", %s),' % (fname, types.map(ft, "field", "%s.%s" % (name, fname))))
+        out.append("]")
+    out += ["", "", "# C name -> ctypes class of every public struct and union.", "STRUCTS = {"]
+    for _, name, _, _ in model.records:
+        out.append('    "%s": %s,' % (name, py_name(name)))
+    out += ["}", "", "# C name -> CFUNCTYPE of every callback type.", "CALLBACKS = {"]
+    for name, _, _ in model.callbacks:
+        out.append('    "%s": %s,' % (name, py_name(name)))
+    out += ["}", "", "", "# --- prototypes " + "-" * 62, "",
+            "# Function name -> (restype, argtypes) of every PNEUMO_API function.",
+            "PROTOTYPES = {"]
+    header = None
+    for name, h, f in model.functions:
+        if h != header:
+            out.append("    # %s" % h)
+            header = h
+        if f.variadic:
+            raise ApiError("%s: variadic functions cannot be given ctypes argtypes" % name)
+        ret = types.map(f.to, "return", name)
+        args = [types.map(pt, "param", "%s(%s)" % (name, pn or "#%d" % k))
+                for k, (pn, pt) in enumerate(f.params)]
+        head = '    "%s": (%s, [' % (name, ret)
+        line = head + ", ".join(args) + "]),"
+        if len(line) <= 99:
+            out.append(line)
+        else:
+            out.append(head)
+            out += _py_list(args, " " * 8)
+            out.append("    ]),")
+    out.append("}")
+    body = "\n".join(out) + "\n"
+    names = sorted(set(re.findall(r"\b(CFUNCTYPE|POINTER|c_\w+)\b", body)) - {"c_void_p"}
+                   | {"c_void_p"}, key=lambda n: (n[0].islower(), n))
+    lines = _py_list(names, " " * 20)
+    imports = "from ctypes import (" + "\n".join(lines)[20:] + ")"
+    return PY_PREAMBLE % {"gen": GENERATOR, "regen": REGENERATE, "imports": imports} + body
+
+
+# ------------------------------------------------- tests/python_layout.c ----
+
+LAYOUT_PREAMBLE = '''\
+/* python_layout: the C compiler's view of the public API, for
+ * python/tests/test_layout.py, which compares it with the ctypes mirror in
+ * python/pneumo/_generated.py.
+ *
+ * Generated by %(gen)s from the headers in include/pneumo: do not edit by hand.
+ * Regenerate after every header change:
+ *     %(regen)s
+ *
+ * The static assertions check that the generator read every field and
+ * function type as the compiler does; main() prints, one item per line:
+ *   struct NAME SIZE ALIGN
+ *   field NAME.FIELD OFFSET SIZE
+ *   enum NAME VALUE                (enum constants and integer macros)
+ *   ret FUNCTION SIZE              (not for void functions)
+ *   arg FUNCTION INDEX SIZE
+ *   version VERSION */
+#include <stdalign.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <pneumo/pneumo.h>
+
+#define STRUCT(T) printf("struct %%s %%zu %%zu\\n", #T, sizeof(T), (size_t)alignof(T))
+#define FIELD(T, F) printf("field %%s.%%s %%zu %%zu\\n", #T, #F, offsetof(T, F), sizeof(((T *)0)->F))
+#define ENUM(E) printf("enum %%s %%lld\\n", #E, (long long)(E))
+#define RET(FN, T) printf("ret %%s %%zu\\n", #FN, sizeof(T))
+#define ARG(FN, I, T) printf("arg %%s %%d %%zu\\n", #FN, I, sizeof(T))
+#define SAME_TYPE(E, T) _Generic((E), T: 1, default: 0)
+'''
+
+
+def decayed(t):
+    """The type of a parameter after array-to-pointer and function-to-pointer
+    adjustment."""
+    if t.kind == "array":
+        return CType("ptr", to=t.to)
+    if t.kind == "func":
+        return CType("ptr", to=t)
+    return t
+
+
+def render_layout(model):
+    out = [LAYOUT_PREAMBLE % {"gen": GENERATOR, "regen": REGENERATE}]
+    out.append("/* Field types as the generator read them. */")
+    for kind, name, header, fields in model.records:
+        for fname, ft in fields:
+            out.append("_Static_assert(SAME_TYPE(&((%s *)0)->%s, %s), \"%s.%s\");"
+                       % (name, fname, CType("ptr", to=ft).c("", False), name, fname))
+    out += ["", "/* Function types as the generator read them. */"]
+    for name, h, f in model.functions:
+        out.append("_Static_assert(SAME_TYPE(&%s, %s), \"%s\");"
+                   % (name, CType("ptr", to=f).c("", False), name))
+    out += ["", "int main(void)", "{"]
+    for kind, name, header, fields in model.records:
+        out.append("    STRUCT(%s);" % name)
+        for fname, _ in fields:
+            out.append("    FIELD(%s, %s);" % (name, fname))
+    for cname in model.constants:
+        out.append("    ENUM(%s);" % cname)
+    for name, h, f in model.functions:
+        r = model.resolve(f.to)
+        if not (r.kind == "base" and r.name == "void"):
+            out.append("    RET(%s, %s);" % (name, f.to.c("", False)))
+        for k, (_, pt) in enumerate(f.params):
+            out.append("    ARG(%s, %d, %s);" % (name, k, decayed(pt).c("", False)))
+    out += ['    printf("version %s\\n", PNEUMO_VERSION_STRING);', "    return 0;", "}", ""]
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------- outputs ----
+
+def outputs(root, which=("docs", "python", "layout")):
+    """{relative path: text} of the generated files."""
+    headers = parse_api(root)
+    files = {}
+    if "docs" in which:
+        files[DOCS_OUTPUT] = Renderer(headers).render()
+    if "python" in which or "layout" in which:
+        model = ApiModel(headers)
+        if "python" in which:
+            files[PY_OUTPUT] = render_python(model)
+        if "layout" in which:
+            files[LAYOUT_OUTPUT] = render_layout(model)
+    return files
+
+
+def write_file(path, text, quiet=False):
+    old = None
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            old = f.read()
+    if old == text:
+        if not quiet:
+            print("gen_api_docs: %s is up to date" % path)
+        return
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+    if not quiet:
+        print("gen_api_docs: wrote %s" % path)
+
+
+def check(root):
+    """Regenerate every output into a temporary directory and compare it with
+    the committed file; 1 (with a diff) if any differs."""
+    import difflib
+    import tempfile
+    bad = 0
+    with tempfile.TemporaryDirectory(prefix="pneumo-gen-") as tmp:
+        for rel, text in outputs(root).items():
+            fresh = os.path.join(tmp, rel)
+            write_file(fresh, text, quiet=True)
+            committed = os.path.join(root, rel)
+            try:
+                with open(committed, encoding="utf-8") as f:
+                    current = f.read()
+            except OSError as e:
+                print("FAIL: cannot read %s: %s" % (rel, e))
+                bad += 1
+                continue
+            if current != text:
+                diff = list(difflib.unified_diff(current.splitlines(), text.splitlines(),
+                                                 rel + " (committed)", rel + " (from the headers)",
+                                                 lineterm="", n=2))
+                print("FAIL: %s is out of date with include/pneumo/*.h:" % rel)
+                print("\n".join(diff[:120]) + ("\n..." if len(diff) > 120 else ""))
+                bad += 1
+            else:
+                print("ok: %s" % rel)
+    if bad:
+        print("regenerate and commit: %s" % REGENERATE)
+    return 1 if bad else 0
 
 
 def main(argv=None):
     here = os.path.dirname(os.path.abspath(__file__))
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(
+        description="Generate docs/api.md, python/pneumo/_generated.py and "
+                    "tests/python_layout.c from include/pneumo/*.h")
     ap.add_argument("--root", default=os.path.dirname(here),
                     help="source tree (default: the one holding this script)")
+    ap.add_argument("command", nargs="?", default="all",
+                    choices=("all", "docs", "python", "layout", "check"),
+                    help="all (default): rewrite every generated file; docs, python, layout: "
+                         "only that one; check: regenerate into a temporary directory and fail "
+                         "with a diff if a committed file differs")
     ap.add_argument("--output", default=None,
-                    help="file to write (default ROOT/docs/api.md; '-' for stdout)")
+                    help="with docs, python or layout: file to write instead ('-' for stdout)")
     args = ap.parse_args(argv)
-    text = generate(args.root)
-    out = args.output or os.path.join(args.root, "docs", "api.md")
-    if out == "-":
-        sys.stdout.write(text)
-        return 0
-    old = None
-    if os.path.exists(out):
-        with open(out, encoding="utf-8") as f:
-            old = f.read()
-    if old != text:
-        tmp = out + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, out)
-        print("gen_api_docs: wrote %s" % out)
-    else:
-        print("gen_api_docs: %s is up to date" % out)
+    if args.command == "check":
+        return check(args.root)
+    if args.output and args.command == "all":
+        ap.error("--output needs one of docs, python, layout")
+    which = ("docs", "python", "layout") if args.command == "all" else (args.command,)
+    for rel, text in outputs(args.root, which).items():
+        out = args.output or os.path.join(args.root, rel)
+        if out == "-":
+            sys.stdout.write(text)
+        else:
+            write_file(out, text)
     return 0
 
 
