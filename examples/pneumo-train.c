@@ -306,6 +306,7 @@ int main(int argc, char **argv)
         if (!v)
             return cli_bad_option(PROG, a, "needs a value");
         i++;
+        /* clang-format off */
         if (strcmp(a, "--data") == 0) data = v;
         else if (strcmp(a, "--train") == 0) train_dir = v;
         else if (strcmp(a, "--val") == 0) val_dir = v;
@@ -326,6 +327,7 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--report-html") == 0) html_path = v;
         else if (strcmp(a, "--threshold") == 0) threshold_arg = v;
         else if (strcmp(a, "--class-names") == 0) class_names = v;
+        /* clang-format on */
     }
     if (strcmp(threshold_arg, "youden") != 0)
         threshold = (float)cli_double(PROG, "--threshold", threshold_arg, 1e-6, 1.0 - 1e-6);

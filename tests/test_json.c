@@ -205,6 +205,7 @@ static void test_node_limit(void **state)
 static void test_rejects(void **state)
 {
     (void)state;
+    /* clang-format off */
     static const char *const bad[] = {
         "",                    /* empty input */
         "   ",                 /* only whitespace */
@@ -243,6 +244,7 @@ static void test_rejects(void **state)
         "{1:2}", "{\"a\" 1}", "{\"a\":}", "[", "{", "{\"a\":1", "]", "'a'",
         "/* comment */ 1",
     };
+    /* clang-format on */
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         expect_reject(bad[i], PNEUMO_ERR_FORMAT);
 

@@ -465,6 +465,7 @@ int main(int argc, char **argv)
         if (!v)
             goto bad_usage;
         i++;
+        /* clang-format off */
         if (strcmp(a, "--data") == 0) data = v;
         else if (strcmp(a, "--train") == 0) train_dir = v;
         else if (strcmp(a, "--val") == 0) val_dir = v;
@@ -488,6 +489,7 @@ int main(int argc, char **argv)
             if (sscanf(v, "%d:%ld", &cb.cancel_rank, &cb.cancel_batch) != 2)
                 goto bad_usage;
         } else goto bad_usage;
+        /* clang-format on */
     }
     if (data) {
         snprintf(train_buf, sizeof train_buf, "%s/train", data);

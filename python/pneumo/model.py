@@ -745,7 +745,7 @@ class Model(L.Handle):
     @class_names.setter
     def class_names(self, names):
         names = [str(n).encode() for n in names]
-        arr = (L.cstr * len(names))(*names)
+        arr = (ctypes.c_char_p * len(names))(*names)
         with self._lock:
             L.call("pneumo_model_set_class_names", self.handle, len(names), arr)
 

@@ -123,11 +123,13 @@ PN_INLINE void cp_run(const int NV, const int MASKED, const int XP, cp_tile_args
 
 typedef void (*cp_run_fn)(cp_tile_args *a, int npix);
 /* instances per (vectors, masked tail, pixel stride: 1, 32, 64 floats or any) */
+/* clang-format off */
 #define CP_RUN_INST(nv, m, xp)                                                                    \
     PN_NOINLINE void cp_run_##nv##_##m##_##xp(cp_tile_args *a, int npix) { cp_run(nv, m, xp, a, npix); }
 #define CP_RUN_INST_NV(nv)                                                                        \
     CP_RUN_INST(nv, 0, 0) CP_RUN_INST(nv, 1, 0) CP_RUN_INST(nv, 0, 1) CP_RUN_INST(nv, 1, 1)       \
     CP_RUN_INST(nv, 0, 32) CP_RUN_INST(nv, 1, 32) CP_RUN_INST(nv, 0, 64) CP_RUN_INST(nv, 1, 64)
+/* clang-format on */
 CP_RUN_INST_NV(1)
 CP_RUN_INST_NV(2)
 #if NVMAX > 2
