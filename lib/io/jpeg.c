@@ -16,7 +16,11 @@
  * - memory: libjpeg's own tables plus, for multi-scan (progressive) files, one
  *   16-bit coefficient per sample of every component (at most 4 components,
  *   i.e. 8 bytes per output pixel before chroma subsampling), plus one output
- *   row and the output image. Markers (APPn, COM) are skipped, never saved.
+ *   row and the output image. libjpeg's memory manager is held to that
+ *   (mem->max_memory_to_use, see pn_jpeg_memory_bound): a coefficient buffer
+ *   beyond it fails with LIMIT instead of being allocated. Markers (APPn,
+ *   COM, ICC profiles) are skipped, never saved (no jpeg_save_markers), so no
+ *   marker length claimed by a file is ever allocated.
  * - 1 component: gray as stored. 3 components: libjpeg's RGB output (islow IDCT,
  *   fancy upsampling, the defaults PIL uses) then Pillow's L24 luma.
  *   4 components (CMYK, or YCCK which libjpeg turns into CMYK): Pillow unpacks
@@ -49,6 +53,7 @@ struct pn_jpeg_err {
     jmp_buf jump;
     int fail;
     int code;
+    long max_memory; /* the bound given to libjpeg's memory manager */
     char message[JMSG_LENGTH_MAX];
 };
 
@@ -181,6 +186,10 @@ static pneumo_status pn_jpeg_failure(const struct pn_jpeg_err *err, const char *
                         "%s: truncated JPEG: arithmetic-coded data ends before the scan does",
                         label);
     switch (err->code) {
+    case JERR_NO_BACKING_STORE:
+        return pn_error(PNEUMO_ERR_LIMIT,
+                        "%s: JPEG decoder would need more than its bound of %ld bytes", label,
+                        err->max_memory);
     case JERR_IMAGE_TOO_BIG:
         return pn_error(PNEUMO_ERR_LIMIT, "%s: JPEG too large: %s", label, err->message);
     case JERR_OUT_OF_MEMORY:
@@ -193,6 +202,18 @@ static pneumo_status pn_jpeg_failure(const struct pn_jpeg_err *err, const char *
     default:
         return pn_error(PNEUMO_ERR_FORMAT, "%s: corrupt JPEG: %s", label, err->message);
     }
+}
+
+/* What libjpeg may hold for an image of the header's size: 2 bytes per
+ * coefficient of every component, each padded to whole iMCUs (sampling
+ * factors up to 4: 32 samples), plus row buffers of up to 128 rows of every
+ * component and 2 MiB of tables. */
+static long pn_jpeg_memory_bound(const struct jpeg_decompress_struct *c)
+{
+    const double w = (double)c->image_width + 32.0, h = (double)c->image_height + 32.0;
+    const double comps = (double)c->num_components;
+    const double bound = 2.0 * comps * w * h + 128.0 * comps * w + 2.0 * 1024 * 1024;
+    return bound < (double)LONG_MAX ? (long)bound : LONG_MAX;
 }
 
 pneumo_status pn_decode_jpeg(const uint8_t *data, size_t size, const char *label,
@@ -259,6 +280,8 @@ pneumo_status pn_decode_jpeg(const uint8_t *data, size_t size, const char *label
                         "%s: JPEG with %d colour components is not supported", label,
                         cinfo.num_components);
     }
+    err.max_memory = pn_jpeg_memory_bound(&cinfo);
+    cinfo.mem->max_memory_to_use = err.max_memory;
     cinfo.dct_method = JDCT_ISLOW;
     cinfo.do_fancy_upsampling = TRUE;
     cinfo.scale_num = 1;
