@@ -11,7 +11,8 @@
  *
  * Nothing the user already has is lost: every output path is checked before
  * the first epoch, outputs are replaced (atomically) only by a run that
- * finishes, Ctrl-C stops at the next step with the checkpoint kept and prints
+ * finishes, Ctrl-C stops at the next step and saves the checkpoint there (the
+ * resumed run continues inside the epoch), prints
  * the command that resumes (a second Ctrl-C quits at once), and --resume takes
  * every training setting from the checkpoint (the model records them, see
  * record_settings); a flag that disagrees with the checkpoint is an error
@@ -100,7 +101,7 @@ static int stop_when_interrupted(const pneumo_fit_event *event, void *user)
 /* The command that continues an interrupted run: this one with --resume CK. */
 static void print_resume_command(int argc, char **argv, const char *checkpoint)
 {
-    fprintf(stderr, PROG ": interrupted; %s holds the finished epochs. Continue with:\n ",
+    fprintf(stderr, PROG ": interrupted; %s holds the run up to the step it stopped at. Continue with:\n ",
             checkpoint);
     for (int i = 0; i < argc; i++) {
         /* a resumed run takes the learning rate from the checkpoint */

@@ -362,6 +362,16 @@ static void seed_models(void)
     read_back(path, &data, &size);
     put("checkpoint", "tiny-adam.ckpt", data, size);
     free(data);
+    /* cancelled inside an epoch: the steps done in it and their metric sums */
+    if (pn_model_save_extra(m, adam, path, "fit_state",
+                            "{\"next_epoch\":1,\"stopped\":0,\"es\":{\"best\":null,\"wait\":0,\"best_epoch\":0},"
+                            "\"rl\":{\"best\":\"inf\",\"wait\":0,\"cooldown_counter\":0},\"ckpt_best\":\"inf\","
+                            "\"step\":3,\"step_seen\":6,\"step_loss_sum\":4.25,\"step_acc_sum\":3,"
+                            "\"history\":[[0,0.7,0.5,0.69,0.5,0.001,0.1]]}") != PNEUMO_OK)
+        die(pneumo_last_error());
+    read_back(path, &data, &size);
+    put("checkpoint", "tiny-adam-mid-epoch.ckpt", data, size);
+    free(data);
     put_str("json", "fit-state.json", state);
     remove(path);
     pneumo_optimizer_destroy(adam);
