@@ -254,6 +254,8 @@ _PROTOTYPES = {
     "pneumo_model_provenance": (st, [P, ptr(S.Provenance)]),
     "pneumo_model_set_provenance": (st, [P, ptr(S.Provenance)]),
     "pneumo_model_info_json": (st, [P, ctypes.c_char_p, sz, ptr(sz)]),
+    "pneumo_model_set_training_settings": (st, [P, cstr]),
+    "pneumo_model_training_settings": (cstr, [P]),
     "pneumo_youden_threshold": (st, [fptr, fptr, i64, fptr]),
     "pneumo_model_diagnosis_sentence": (st, [P, f32, ctypes.c_char_p, sz, ptr(sz), ptr(i32)]),
     # gradcam.h
