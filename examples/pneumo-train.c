@@ -151,14 +151,15 @@ static int conflict(const char *checkpoint, const char *flag, const char *given,
     return 2;
 }
 
-/* One long setting: the flag's value if given (it must equal the stored one), else the stored one. */
+/* One long setting: the flag's value if given (it must equal the stored one), else the stored one
+ * (within the flag's range lo..hi). */
 static int take_long(const char *checkpoint, const char *flag, int given, long *v, const char *key,
-                     const char *stored)
+                     const char *stored, long lo, long hi)
 {
     char *end;
     long x = strtol(stored, &end, 10);
-    if (!*stored || *end) {
-        fprintf(stderr, PROG ": %s records %s=%s, not an integer\n", checkpoint, key, stored);
+    if (!*stored || *end || x < lo || x > hi) {
+        fprintf(stderr, PROG ": %s records %s=%s, not an integer in %ld..%ld\n", checkpoint, key, stored, lo, hi);
         return 1;
     }
     if (given && *v != x) {
@@ -190,22 +191,22 @@ static int take_settings(const char *checkpoint, const char *text, const given_f
         const char *key = line, *v = eq + 1;
         int rc = 0;
         if (strcmp(key, "size") == 0)
-            rc = take_long(checkpoint, "--size", g->size, &t->size, key, v);
+            rc = take_long(checkpoint, "--size", g->size, &t->size, key, v, 94, 16384);
         else if (strcmp(key, "epochs") == 0)
-            rc = take_long(checkpoint, "--epochs", g->epochs, &t->epochs, key, v);
+            rc = take_long(checkpoint, "--epochs", g->epochs, &t->epochs, key, v, 1, 100000);
         else if (strcmp(key, "batch") == 0)
-            rc = take_long(checkpoint, "--batch", g->batch, &t->batch, key, v);
+            rc = take_long(checkpoint, "--batch", g->batch, &t->batch, key, v, 1, 4096);
         else if (strcmp(key, "seed") == 0)
-            rc = take_long(checkpoint, "--seed", g->seed, &t->seed, key, v);
+            rc = take_long(checkpoint, "--seed", g->seed, &t->seed, key, v, 0, 1L << 31);
         else if (strcmp(key, "threads") == 0)
-            rc = take_long(checkpoint, "--threads", g->threads, &t->threads, key, v);
+            rc = take_long(checkpoint, "--threads", g->threads, &t->threads, key, v, 0, 256);
         else if (strcmp(key, "patience") == 0)
-            rc = take_long(checkpoint, "--patience", g->patience, &t->patience, key, v);
+            rc = take_long(checkpoint, "--patience", g->patience, &t->patience, key, v, 0, 100000);
         else if (strcmp(key, "lr") == 0) {
             char *end;
             double x = strtod(v, &end);
-            if (!*v || *end) {
-                fprintf(stderr, PROG ": %s records lr=%s, not a number\n", checkpoint, v);
+            if (!*v || *end || !(x >= 1e-9 && x <= 10.0)) {
+                fprintf(stderr, PROG ": %s records lr=%s, not a number in 1e-09..10\n", checkpoint, v);
                 return 1;
             }
             if (g->lr && t->lr != x) {
@@ -229,6 +230,11 @@ static int take_settings(const char *checkpoint, const char *text, const given_f
         } else if (strcmp(key, "class_names") == 0) {
             if (g->class_names && strcmp(t->class_names, v) != 0)
                 return conflict(checkpoint, "--class-names", t->class_names, key, *v ? v : "(the defaults)");
+            if (*v && (strlen(v) >= sizeof t->class_names || !strchr(v, ','))) {
+                fprintf(stderr, PROG ": %s records class_names=%s, not two names separated by a comma\n",
+                        checkpoint, v);
+                return 1;
+            }
             snprintf(t->class_names, sizeof t->class_names, "%.*s", (int)sizeof t->class_names - 1, v);
         } else if ((strcmp(key, "class_weights") == 0 && strcmp(v, FIXED_CLASS_WEIGHTS) == 0) ||
                    (strcmp(key, "reduce_lr") == 0 && strcmp(v, FIXED_REDUCE_LR) == 0)) {

@@ -87,7 +87,7 @@ cmp -s checkpoint.safetensors ck-before || fail "a refused resume changed the ch
 # the same flags as recorded are no conflict
 "$train" --data syn --size 96 --epochs 30 --lr 0.001 --no-augment --quiet --resume ref-ck.safetensors \
     --checkpoint same-ck.safetensors --out same.safetensors 2> err.txt || fail "resume with the same flags: $(cat err.txt)"
-/usr/bin/python3 - ref.safetensors resumed.safetensors ref-ck.safetensors old-ck.safetensors <<'PY' ||
+/usr/bin/python3 - ref.safetensors resumed.safetensors ref-ck.safetensors old-ck.safetensors odd-ck.safetensors <<'PY' ||
 import json, struct, sys
 def split(path):
     d = open(path, "rb").read()
@@ -100,13 +100,23 @@ if ref != resumed:
 head, data = split(sys.argv[3])
 h = json.loads(head)
 card = json.loads(h["__metadata__"]["model_card"])
-del card["provenance"]["training_settings"]
-h["__metadata__"]["model_card"] = json.dumps(card)
-new = json.dumps(h).encode()
-new += b" " * (len(head) - len(new))
-open(sys.argv[4], "wb").write(struct.pack("<Q", len(new)) + new + data)
+def write(path, settings):
+    if settings is None:
+        del card["provenance"]["training_settings"]
+    else:
+        card["provenance"]["training_settings"] = settings
+    h["__metadata__"]["model_card"] = json.dumps(card)
+    new = json.dumps(h).encode()
+    new += b" " * (len(head) - len(new))
+    open(path, "wb").write(struct.pack("<Q", len(new)) + new + data)
+# a setting this program does not know, and one it cannot use
+write(sys.argv[5], "size=96\nepochs=30\nfrobnicate=1\n")
+write(sys.argv[4], None)
 PY
     fail "resume is not bit-identical (or the old checkpoint could not be made)"
+if "$train" --data syn --resume odd-ck.safetensors 2> err.txt; then fail "an unknown recorded setting accepted"; fi
+grep -qF "records the setting frobnicate=1, which this pneumo-train cannot honour" err.txt ||
+    fail "unknown recorded setting: $(cat err.txt)"
 # an old checkpoint: its size, the flags for the rest (defaults where not given), --lr refused
 if "$train" --data syn --lr 0.01 --resume old-ck.safetensors 2> err.txt; then fail "--lr with an old checkpoint accepted"; fi
 grep -q -- "--lr conflicts with --resume" err.txt || fail "old checkpoint --lr: $(cat err.txt)"
