@@ -3,8 +3,10 @@
  * (pn_alloc_fail_nth, internal), until the operation runs without reaching N
  * allocations. Every run must return NOMEM or succeed, and leave the handles
  * usable (checked by running the operation again) or destroyable; leaks show
- * under LSan in the sanitizer build. libjpeg's own allocations are not routed
- * (its memory manager calls malloc itself); libpng's are. pneumo-serve's
+ * under LSan in the sanitizer build. libpng's allocations are routed; libjpeg's
+ * memory manager calls malloc itself, and every request made through its
+ * methods after jpeg_create_decompress counts as an allocation (lib/io/jpeg.c
+ * wraps them), failed as libjpeg fails one. pneumo-serve's
  * request path (request.c, the batcher's worker, strbuf.c) is built into this
  * test on the library's allocator and covered from the upload to the JSON
  * answer; its NOMEM is the 503 answer. */
@@ -22,7 +24,9 @@
 #include "pneumo/model.h"
 #include "pneumo/optim.h"
 #include "pneumo/train.h"
+#include <jpeglib.h>
 #include <math.h>
+#include <setjmp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -429,6 +433,90 @@ static pneumo_status op_decode_png(void *ctx)
     return st;
 }
 
+/* ---- JPEG decode: baseline and progressive (coefficient buffers) ---- */
+
+typedef struct {
+    unsigned char *data;
+    unsigned long size;
+    pneumo_image *ref; /* decoded without failures */
+    long libjpeg_nomem; /* failures that hit libjpeg's memory manager */
+} jpeg_case;
+
+struct enc_err {
+    struct jpeg_error_mgr pub;
+    jmp_buf jump;
+};
+
+static void enc_error_exit(j_common_ptr c)
+{
+    longjmp(((struct enc_err *)c->err)->jump, 1);
+}
+
+/* f->img as a grayscale JPEG, progressive or baseline (libjpeg's encoder). */
+static void encode_jpeg(const pneumo_image *img, int progressive, jpeg_case *out)
+{
+    struct jpeg_compress_struct c;
+    struct enc_err err;
+    const int32_t w = pneumo_image_width(img), h = pneumo_image_height(img);
+    memset(out, 0, sizeof *out);
+    c.err = jpeg_std_error(&err.pub);
+    err.pub.error_exit = enc_error_exit;
+    if (setjmp(err.jump))
+        fail_msg("libjpeg encode failed");
+    jpeg_create_compress(&c);
+    jpeg_mem_dest(&c, &out->data, &out->size);
+    c.image_width = (JDIMENSION)w;
+    c.image_height = (JDIMENSION)h;
+    c.input_components = 1;
+    c.in_color_space = JCS_GRAYSCALE;
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, 90, TRUE);
+    if (progressive)
+        jpeg_simple_progression(&c);
+    jpeg_start_compress(&c, TRUE);
+    for (int32_t y = 0; y < h; y++) {
+        JSAMPROW row = (JSAMPROW)(pneumo_image_pixels(img) + (size_t)y * (size_t)w);
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    assert_int_equal(pneumo_image_decode(out->data, out->size, "x.jpg", NULL, &out->ref), PNEUMO_OK);
+}
+
+static pneumo_status op_decode_jpeg(void *ctx)
+{
+    jpeg_case *jc = ctx;
+    pneumo_image *img = NULL;
+    pneumo_status st = pneumo_image_decode(jc->data, jc->size, "x.jpg", NULL, &img);
+    if (st == PNEUMO_OK)
+        assert_memory_equal(pneumo_image_pixels(img), pneumo_image_pixels(jc->ref),
+                            (size_t)pneumo_image_width(img) * (size_t)pneumo_image_height(img));
+    else
+        assert_null(img);
+    if (st == PNEUMO_ERR_NOMEM && strstr(pneumo_last_error(), "JPEG decoder out of memory"))
+        jc->libjpeg_nomem++;
+    pneumo_image_destroy(img);
+    return st;
+}
+
+static long jpeg_decodes(fixture *f)
+{
+    long total = 0;
+    for (int progressive = 0; progressive < 2; progressive++) {
+        jpeg_case jc;
+        encode_jpeg(f->img, progressive, &jc);
+        long n = run_until_success(progressive ? "image decode (progressive JPEG)" : "image decode (JPEG)",
+                                   op_decode_jpeg, NULL, &jc);
+        /* libjpeg asks its memory manager for tables, buffers and (progressive) coefficients */
+        printf("    of which %ld in libjpeg's memory manager\n", jc.libjpeg_nomem);
+        assert_true(jc.libjpeg_nomem >= 10 && jc.libjpeg_nomem < n);
+        total += n;
+        free(jc.data);
+        pneumo_image_destroy(jc.ref);
+    }
+    return total;
+}
+
 static pneumo_status op_load_png(void *ctx)
 {
     fixture *f = ctx;
@@ -626,6 +714,7 @@ static void test_alloc_failures(void **state)
     total += run_until_success("dataset (2 threads)", op_dataset, NULL, &f);
     total += run_until_success("image decode (PNG)", op_decode_png, NULL, &f);
     total += run_until_success("image load (PNG file)", op_load_png, NULL, &f);
+    total += jpeg_decodes(&f);
     total += serve_request_path(&f);
     printf("  %ld allocation points in all\n", total);
     /* every operation allocates: a hook that never fires would pass trivially */

@@ -35,6 +35,8 @@ static int should_fail(void)
     return 1;
 }
 
+int pn_alloc_fault(void) { return should_fail(); }
+
 void *pn_malloc(size_t bytes) { return should_fail() ? NULL : malloc(bytes); }
 
 void *pn_calloc(size_t count, size_t size) { return should_fail() ? NULL : calloc(count, size); }

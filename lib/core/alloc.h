@@ -30,5 +30,9 @@ char *pn_strdup(const char *s);
 void pn_alloc_fail_nth(long n);
 /* Whether the armed failure has happened since the last pn_alloc_fail_nth(). */
 int pn_alloc_fail_fired(void);
+/* An allocation a library makes with its own allocator (libjpeg's memory
+ * manager): counts as one allocation of the injection; 1 if it is the one
+ * that fails, and the caller then fails it the library's way. */
+int pn_alloc_fault(void);
 
 #endif

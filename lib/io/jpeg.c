@@ -55,6 +55,12 @@ struct pn_jpeg_err {
     int code;
     long max_memory; /* the bound given to libjpeg's memory manager */
     char message[JMSG_LENGTH_MAX];
+    /* libjpeg's memory manager methods, wrapped by pn_jpeg_route_memory */
+    void *(*alloc_small)(j_common_ptr, int, size_t);
+    void *(*alloc_large)(j_common_ptr, int, size_t);
+    JSAMPARRAY (*alloc_sarray)(j_common_ptr, int, JDIMENSION, JDIMENSION);
+    JBLOCKARRAY (*alloc_barray)(j_common_ptr, int, JDIMENSION, JDIMENSION);
+    void (*realize_virt_arrays)(j_common_ptr);
 };
 
 static void pn_jpeg_error_exit(j_common_ptr cinfo)
@@ -64,6 +70,68 @@ static void pn_jpeg_error_exit(j_common_ptr cinfo)
     err->code = err->pub.msg_code;
     err->pub.format_message(cinfo, err->message);
     longjmp(err->jump, 1);
+}
+
+/* libjpeg allocates with malloc in its own memory manager. Its methods are
+ * wrapped so that every request made through them after
+ * jpeg_create_decompress is one allocation of the failure injection
+ * (pn_alloc_fault), failed as libjpeg fails an allocation itself:
+ * JERR_OUT_OF_MEMORY through error_exit. */
+static void pn_jpeg_oom(j_common_ptr c)
+{
+    c->err->msg_code = JERR_OUT_OF_MEMORY;
+    c->err->msg_parm.i[0] = 0;
+    (*c->err->error_exit)(c);
+}
+
+static void *pn_jpeg_alloc_small(j_common_ptr c, int pool, size_t n)
+{
+    if (pn_alloc_fault())
+        pn_jpeg_oom(c);
+    return ((struct pn_jpeg_err *)c->err)->alloc_small(c, pool, n);
+}
+
+static void *pn_jpeg_alloc_large(j_common_ptr c, int pool, size_t n)
+{
+    if (pn_alloc_fault())
+        pn_jpeg_oom(c);
+    return ((struct pn_jpeg_err *)c->err)->alloc_large(c, pool, n);
+}
+
+static JSAMPARRAY pn_jpeg_alloc_sarray(j_common_ptr c, int pool, JDIMENSION w, JDIMENSION rows)
+{
+    if (pn_alloc_fault())
+        pn_jpeg_oom(c);
+    return ((struct pn_jpeg_err *)c->err)->alloc_sarray(c, pool, w, rows);
+}
+
+static JBLOCKARRAY pn_jpeg_alloc_barray(j_common_ptr c, int pool, JDIMENSION w, JDIMENSION rows)
+{
+    if (pn_alloc_fault())
+        pn_jpeg_oom(c);
+    return ((struct pn_jpeg_err *)c->err)->alloc_barray(c, pool, w, rows);
+}
+
+static void pn_jpeg_realize_virt_arrays(j_common_ptr c)
+{
+    if (pn_alloc_fault())
+        pn_jpeg_oom(c);
+    ((struct pn_jpeg_err *)c->err)->realize_virt_arrays(c);
+}
+
+static void pn_jpeg_route_memory(j_common_ptr c, struct pn_jpeg_err *err)
+{
+    struct jpeg_memory_mgr *mem = c->mem;
+    err->alloc_small = mem->alloc_small;
+    err->alloc_large = mem->alloc_large;
+    err->alloc_sarray = mem->alloc_sarray;
+    err->alloc_barray = mem->alloc_barray;
+    err->realize_virt_arrays = mem->realize_virt_arrays;
+    mem->alloc_small = pn_jpeg_alloc_small;
+    mem->alloc_large = pn_jpeg_alloc_large;
+    mem->alloc_sarray = pn_jpeg_alloc_sarray;
+    mem->alloc_barray = pn_jpeg_alloc_barray;
+    mem->realize_virt_arrays = pn_jpeg_realize_virt_arrays;
 }
 
 static void pn_jpeg_output_message(j_common_ptr cinfo)
@@ -255,6 +323,7 @@ pneumo_status pn_decode_jpeg(const uint8_t *data, size_t size, const char *label
     }
 
     jpeg_create_decompress(&cinfo);
+    pn_jpeg_route_memory((j_common_ptr)&cinfo, &err);
     cinfo.progress = &prog.pub;
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
     jpeg_read_header(&cinfo, TRUE);
