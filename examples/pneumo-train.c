@@ -11,9 +11,12 @@
  *
  * Nothing the user already has is lost: every output path is checked before
  * the first epoch, outputs are replaced (atomically) only by a run that
- * finishes, Ctrl-C stops at the next step with the checkpoint kept and prints
+ * finishes, Ctrl-C stops at the next step and saves the checkpoint there (the
+ * resumed run continues inside the epoch), prints
  * the command that resumes (a second Ctrl-C quits at once), and --resume takes
- * the image size and learning rate from the checkpoint. */
+ * every training setting from the checkpoint (the model records them, see
+ * record_settings); a flag that disagrees with the checkpoint is an error
+ * before anything runs. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +49,8 @@ static int usage(FILE *f)
             "  --best FILE       also save the best model (by val_loss) here (default: none)\n"
             "  --checkpoint FILE save the run after every epoch (default checkpoint.safetensors)\n"
             "  --resume FILE     continue the run saved in this checkpoint (default: none),\n"
-            "                    with its image size and learning rate\n"
+            "                    with its settings (size, epochs, batch, lr, seed, threads,\n"
+            "                    augmentation, patience, threshold, class names)\n"
             "  --history FILE    history CSV (default history.csv)\n"
             "  --report FILE     text report (default report.txt)\n"
             "  --report-html FILE  HTML report (default report.html next to the text report)\n"
@@ -97,7 +101,7 @@ static int stop_when_interrupted(const pneumo_fit_event *event, void *user)
 /* The command that continues an interrupted run: this one with --resume CK. */
 static void print_resume_command(int argc, char **argv, const char *checkpoint)
 {
-    fprintf(stderr, PROG ": interrupted; %s holds the finished epochs. Continue with:\n ",
+    fprintf(stderr, PROG ": interrupted; %s holds the run up to the step it stopped at. Continue with:\n ",
             checkpoint);
     for (int i = 0; i < argc; i++) {
         /* a resumed run takes the learning rate from the checkpoint */
@@ -108,6 +112,142 @@ static void print_resume_command(int argc, char **argv, const char *checkpoint)
         fprintf(stderr, " '%s'", argv[i]);
     }
     fprintf(stderr, " --resume '%s'\n", checkpoint);
+}
+
+/* The training settings of a run, recorded in its model (and so in every
+ * checkpoint) as one "key=value" line each. */
+typedef struct train_settings {
+    long size, epochs, batch, seed, threads, patience;
+    double lr;
+    int augment;
+    char threshold[32];                          /* "youden" or the number */
+    char class_names[2 * (PNEUMO_CLASS_NAME_MAX + 1)]; /* "" for the defaults */
+} train_settings;
+
+/* What this program always uses; recorded too, and a checkpoint that records
+ * something else cannot be resumed by it. */
+#define FIXED_CLASS_WEIGHTS "balanced"
+#define FIXED_REDUCE_LR "val_loss factor 0.3 patience 2 min_lr 1e-06"
+
+static void record_settings(const train_settings *t, char *buf, size_t size)
+{
+    snprintf(buf, size,
+             "size=%ld\nepochs=%ld\nbatch=%ld\nlr=%.17g\nseed=%ld\nthreads=%ld\naugment=%d\npatience=%ld\n"
+             "threshold=%s\nclass_names=%s\nclass_weights=" FIXED_CLASS_WEIGHTS "\nreduce_lr=" FIXED_REDUCE_LR "\n",
+             t->size, t->epochs, t->batch, t->lr, t->seed, t->threads, t->augment, t->patience, t->threshold,
+             t->class_names);
+}
+
+/* Which settings the command line gave. */
+typedef struct given_flags {
+    int size, epochs, batch, lr, seed, threads, no_augment, patience, threshold, class_names;
+} given_flags;
+
+static int conflict(const char *checkpoint, const char *flag, const char *given, const char *key,
+                    const char *stored)
+{
+    fprintf(stderr, PROG ": %s %s conflicts with the checkpoint %s (%s %s); leave it out to continue "
+                    "with the checkpoint's\n", flag, given, checkpoint, key, stored);
+    return 2;
+}
+
+/* One long setting: the flag's value if given (it must equal the stored one), else the stored one
+ * (within the flag's range lo..hi). */
+static int take_long(const char *checkpoint, const char *flag, int given, long *v, const char *key,
+                     const char *stored, long lo, long hi)
+{
+    char *end;
+    long x = strtol(stored, &end, 10);
+    if (!*stored || *end || x < lo || x > hi) {
+        fprintf(stderr, PROG ": %s records %s=%s, not an integer in %ld..%ld\n", checkpoint, key, stored, lo, hi);
+        return 1;
+    }
+    if (given && *v != x) {
+        char g[32];
+        snprintf(g, sizeof g, "%ld", *v);
+        return conflict(checkpoint, flag, g, key, stored);
+    }
+    *v = x;
+    return 0;
+}
+
+/* Take the settings recorded in a checkpoint (text from
+ * pneumo_model_training_settings) into t, where the flags agree. Returns 0, or
+ * the exit status after printing the conflict or the bad line. */
+static int take_settings(const char *checkpoint, const char *text, const given_flags *g, train_settings *t)
+{
+    char line[PNEUMO_TRAINING_SETTINGS_MAX + 1];
+    const char *p = text;
+    while (*p) {
+        size_t n = strcspn(p, "\n");
+        snprintf(line, sizeof line, "%.*s", (int)n, p);
+        p += n + (p[n] == '\n');
+        char *eq = strchr(line, '=');
+        if (!eq) {
+            fprintf(stderr, PROG ": %s records a setting without '=': '%s'\n", checkpoint, line);
+            return 1;
+        }
+        *eq = '\0';
+        const char *key = line, *v = eq + 1;
+        int rc = 0;
+        if (strcmp(key, "size") == 0)
+            rc = take_long(checkpoint, "--size", g->size, &t->size, key, v, 94, 16384);
+        else if (strcmp(key, "epochs") == 0)
+            rc = take_long(checkpoint, "--epochs", g->epochs, &t->epochs, key, v, 1, 100000);
+        else if (strcmp(key, "batch") == 0)
+            rc = take_long(checkpoint, "--batch", g->batch, &t->batch, key, v, 1, 4096);
+        else if (strcmp(key, "seed") == 0)
+            rc = take_long(checkpoint, "--seed", g->seed, &t->seed, key, v, 0, 1L << 31);
+        else if (strcmp(key, "threads") == 0)
+            rc = take_long(checkpoint, "--threads", g->threads, &t->threads, key, v, 0, 256);
+        else if (strcmp(key, "patience") == 0)
+            rc = take_long(checkpoint, "--patience", g->patience, &t->patience, key, v, 0, 100000);
+        else if (strcmp(key, "lr") == 0) {
+            char *end;
+            double x = strtod(v, &end);
+            if (!*v || *end || !(x >= 1e-9 && x <= 10.0)) {
+                fprintf(stderr, PROG ": %s records lr=%s, not a number in 1e-09..10\n", checkpoint, v);
+                return 1;
+            }
+            if (g->lr && t->lr != x) {
+                char given[32];
+                snprintf(given, sizeof given, "%g", t->lr);
+                return conflict(checkpoint, "--lr", given, key, v);
+            }
+            t->lr = x;
+        } else if (strcmp(key, "augment") == 0) {
+            if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0) {
+                fprintf(stderr, PROG ": %s records augment=%s, not 0 or 1\n", checkpoint, v);
+                return 1;
+            }
+            if (g->no_augment && strcmp(v, "1") == 0)
+                return conflict(checkpoint, "--no-augment", "(augmentation off)", key, "1, augmentation on");
+            t->augment = v[0] == '1';
+        } else if (strcmp(key, "threshold") == 0) {
+            if (g->threshold && strcmp(t->threshold, v) != 0)
+                return conflict(checkpoint, "--threshold", t->threshold, key, v);
+            snprintf(t->threshold, sizeof t->threshold, "%.31s", v);
+        } else if (strcmp(key, "class_names") == 0) {
+            if (g->class_names && strcmp(t->class_names, v) != 0)
+                return conflict(checkpoint, "--class-names", t->class_names, key, *v ? v : "(the defaults)");
+            if (*v && (strlen(v) >= sizeof t->class_names || !strchr(v, ','))) {
+                fprintf(stderr, PROG ": %s records class_names=%s, not two names separated by a comma\n",
+                        checkpoint, v);
+                return 1;
+            }
+            snprintf(t->class_names, sizeof t->class_names, "%.*s", (int)sizeof t->class_names - 1, v);
+        } else if ((strcmp(key, "class_weights") == 0 && strcmp(v, FIXED_CLASS_WEIGHTS) == 0) ||
+                   (strcmp(key, "reduce_lr") == 0 && strcmp(v, FIXED_REDUCE_LR) == 0)) {
+            /* what this program always uses */
+        } else {
+            fprintf(stderr, PROG ": %s records the setting %s=%s, which this " PROG " cannot honour\n",
+                    checkpoint, key, v);
+            return 1;
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
 static pneumo_dataset *open_ds(const char *dir, int32_t size, int augment, uint64_t seed,
@@ -285,7 +425,11 @@ int main(int argc, char **argv)
     pneumo_status st;
     FILE *rep;
     char rep_tmp[4200];
-    int size_given = 0, lr_given = 0;
+    given_flags g;
+    train_settings t;
+    char settings_text[PNEUMO_TRAINING_SETTINGS_MAX + 1];
+
+    memset(&g, 0, sizeof g);
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -295,6 +439,7 @@ int main(int argc, char **argv)
             return cli_version(PROG);
         if (strcmp(a, "--no-augment") == 0) {
             augment = 0;
+            g.no_augment = 1;
             continue;
         }
         if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
@@ -311,13 +456,13 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--train") == 0) train_dir = v;
         else if (strcmp(a, "--val") == 0) val_dir = v;
         else if (strcmp(a, "--test") == 0) test_dir = v;
-        else if (strcmp(a, "--size") == 0) size = cli_long(PROG, a, v, 94, 16384), size_given = 1;
-        else if (strcmp(a, "--epochs") == 0) epochs = cli_long(PROG, a, v, 1, 100000);
-        else if (strcmp(a, "--batch") == 0) batch = cli_long(PROG, a, v, 1, 4096);
-        else if (strcmp(a, "--lr") == 0) lr = cli_double(PROG, a, v, 1e-9, 10.0), lr_given = 1;
-        else if (strcmp(a, "--seed") == 0) seed = cli_long(PROG, a, v, 0, 1L << 31);
-        else if (strcmp(a, "--threads") == 0) threads = cli_long(PROG, a, v, 0, 256);
-        else if (strcmp(a, "--patience") == 0) patience = cli_long(PROG, a, v, 0, 100000);
+        else if (strcmp(a, "--size") == 0) size = cli_long(PROG, a, v, 94, 16384), g.size = 1;
+        else if (strcmp(a, "--epochs") == 0) epochs = cli_long(PROG, a, v, 1, 100000), g.epochs = 1;
+        else if (strcmp(a, "--batch") == 0) batch = cli_long(PROG, a, v, 1, 4096), g.batch = 1;
+        else if (strcmp(a, "--lr") == 0) lr = cli_double(PROG, a, v, 1e-9, 10.0), g.lr = 1;
+        else if (strcmp(a, "--seed") == 0) seed = cli_long(PROG, a, v, 0, 1L << 31), g.seed = 1;
+        else if (strcmp(a, "--threads") == 0) threads = cli_long(PROG, a, v, 0, 256), g.threads = 1;
+        else if (strcmp(a, "--patience") == 0) patience = cli_long(PROG, a, v, 0, 100000), g.patience = 1;
         else if (strcmp(a, "--out") == 0) out = v;
         else if (strcmp(a, "--best") == 0) best = v;
         else if (strcmp(a, "--checkpoint") == 0) checkpoint = v;
@@ -325,8 +470,8 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--history") == 0) history_csv = v;
         else if (strcmp(a, "--report") == 0) report_path = v;
         else if (strcmp(a, "--report-html") == 0) html_path = v;
-        else if (strcmp(a, "--threshold") == 0) threshold_arg = v;
-        else if (strcmp(a, "--class-names") == 0) class_names = v;
+        else if (strcmp(a, "--threshold") == 0) threshold_arg = v, g.threshold = 1;
+        else if (strcmp(a, "--class-names") == 0) class_names = v, g.class_names = 1;
         /* clang-format on */
     }
     if (strcmp(threshold_arg, "youden") != 0)
@@ -354,22 +499,56 @@ int main(int argc, char **argv)
         cli_check_output(PROG, "--report", report_path) ||
         cli_check_output(PROG, "--report-html", html_path))
         return 1;
+    /* the settings this run records (a resumed one: those of its checkpoint) */
+    t = (train_settings){.size = size, .epochs = epochs, .batch = batch, .seed = seed, .threads = threads,
+                         .patience = patience, .lr = lr, .augment = augment};
+    if (strcmp(threshold_arg, "youden") == 0)
+        snprintf(t.threshold, sizeof t.threshold, "youden");
+    else /* the shortest text that reads back as the same float: "0.7", not "0.699999988" */
+        for (int digits = 1; digits <= 9; digits++) {
+            snprintf(t.threshold, sizeof t.threshold, "%.*g", digits, (double)threshold);
+            if (strtof(t.threshold, NULL) == threshold)
+                break;
+        }
+    snprintf(t.class_names, sizeof t.class_names, "%s", class_names ? class_names : "");
     if (resume) {
-        /* the run continues with the checkpoint's image size and optimizer */
+        /* the run continues with the checkpoint's settings and optimizer */
         int32_t ih = 0;
+        int conflict_rc = 0;
         if (pneumo_model_load(resume, &m, NULL) != PNEUMO_OK) {
             fprintf(stderr, PROG ": %s\n", pneumo_last_error());
             return 1;
         }
         pneumo_model_input_shape(m, &ih, NULL, NULL);
+        if (pneumo_model_training_settings(m, settings_text, sizeof settings_text, NULL) != PNEUMO_OK) {
+            fprintf(stderr, PROG ": %s\n", pneumo_last_error());
+            pneumo_model_destroy(m);
+            return 1;
+        }
         pneumo_model_destroy(m);
         m = NULL;
-        if (size_given && size != ih) {
+        if (settings_text[0]) {
+            if ((conflict_rc = take_settings(resume, settings_text, &g, &t)) != 0)
+                return conflict_rc;
+            if (t.size != ih) {
+                fprintf(stderr, PROG ": %s records size=%ld but its model takes %d x %d images\n", resume,
+                        t.size, ih, ih);
+                return 1;
+            }
+            size = t.size, epochs = t.epochs, batch = t.batch, seed = t.seed, threads = t.threads;
+            patience = t.patience, lr = t.lr, augment = t.augment;
+            threshold_arg = t.threshold;
+            if (strcmp(threshold_arg, "youden") != 0)
+                threshold = (float)cli_double(PROG, "the checkpoint's threshold", threshold_arg, 1e-6, 1.0 - 1e-6);
+            class_names = t.class_names[0] ? t.class_names : NULL;
+        }
+        /* a checkpoint from before the settings were recorded: its size, the flags for the rest */
+        if (g.size && size != ih) {
             fprintf(stderr, PROG ": --size %ld conflicts with the checkpoint %s (size %d)\n", size,
                     resume, ih);
             return 2;
         }
-        if (lr_given) {
+        if (!settings_text[0] && g.lr) {
             fprintf(stderr, PROG ": --lr conflicts with --resume: the run continues with the "
                             "learning rate and optimizer state of %s\n", resume);
             return 2;
@@ -377,9 +556,14 @@ int main(int argc, char **argv)
         size = ih;
     }
 
-    if (!resume && pneumo_model_create_article((int32_t)size, (uint64_t)seed, &m) != PNEUMO_OK) {
-        fprintf(stderr, PROG ": %s\n", pneumo_last_error());
-        return 1;
+    if (!resume) {
+        record_settings(&t, settings_text, sizeof settings_text);
+        if (pneumo_model_create_article((int32_t)size, (uint64_t)seed, &m) != PNEUMO_OK ||
+            pneumo_model_set_training_settings(m, settings_text) != PNEUMO_OK) {
+            fprintf(stderr, PROG ": %s\n", pneumo_last_error());
+            pneumo_model_destroy(m);
+            return 1;
+        }
     }
     if (!quiet && m)
         pneumo_model_summary(m, cli_write_stream, stdout);

@@ -1,8 +1,11 @@
 #!/bin/sh
 # The programs never lose a user's work: options are checked and
 # named, output paths are checked before training, an interrupted run keeps
-# the previous outputs and prints the command that resumes, --resume takes the
-# size from the checkpoint, and main-job.sh refuses a folder that is not there.
+# the previous outputs and prints the command that resumes, --resume takes
+# every setting from the checkpoint (bit-identical to an uninterrupted run; a
+# conflicting flag is refused before anything runs; a checkpoint from before the
+# settings were recorded keeps its size and takes the rest from the flags), and
+# main-job.sh refuses a folder that is not there.
 #   check_cli_safety.sh BINDIR SOURCE_ROOT
 set -eu
 bindir=$(realpath "$1")
@@ -43,11 +46,12 @@ done
 # Ctrl-C: stops after a step, keeps the previous outputs, prints the resume command
 echo "previous history" > history.csv
 echo "previous model" > model.safetensors
-"$train" --data syn --size 96 --epochs 500 --batch 4 --threads 1 --patience 0 --no-augment --quiet \
-    2> int.err &
+run="--data syn --size 96 --epochs 30 --batch 4 --threads 1 --patience 0 --no-augment --seed 7 --quiet"
+# shellcheck disable=SC2086
+"$train" $run 2> int.err &
 pid=$!
 n=0
-while [ ! -s checkpoint.safetensors ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+while [ ! -s checkpoint.safetensors ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n + 1)); done
 [ -s checkpoint.safetensors ] || fail "no checkpoint after 60 s"
 kill -INT $pid
 status=0
@@ -57,11 +61,67 @@ grep -q "stopping after this step" int.err || fail "no message on Ctrl-C: $(cat 
 grep -q -- "--resume 'checkpoint.safetensors'" int.err || fail "no resume command: $(cat int.err)"
 [ "$(cat history.csv)" = "previous history" ] || fail "an interrupted run replaced history.csv"
 [ "$(cat model.safetensors)" = "previous model" ] || fail "an interrupted run replaced the model"
-# --resume takes the size from the checkpoint; a conflicting --size is an error
-if "$train" --data syn --size 128 --resume checkpoint.safetensors 2> err.txt; then fail "--size conflict accepted"; fi
-grep -q "conflicts with the checkpoint" err.txt || fail "--size conflict: $(cat err.txt)"
-"$train" --data syn --epochs 1 --batch 4 --threads 1 --no-augment --quiet --resume checkpoint.safetensors \
-    --out resumed.safetensors 2> err.txt || fail "resume without --size: $(cat err.txt)"
+# --resume takes every setting from the checkpoint; a conflicting flag is an error
+# naming the flag and both values, before anything runs
+cp checkpoint.safetensors ck-before
+for conflict in "--size 128|size 96" "--epochs 5|epochs 30" "--batch 8|batch 4" "--lr 0.01|lr 0.001" \
+                "--seed 8|seed 7" "--threads 2|threads 1" "--patience 3|patience 0" \
+                "--threshold 0.7|threshold 0.5" "--class-names A,B|class_names (the defaults)"; do
+    flag=${conflict%%|*}
+    stored=${conflict#*|}
+    # shellcheck disable=SC2086
+    if "$train" --data syn $flag --resume checkpoint.safetensors > out.txt 2> err.txt; then
+        fail "$flag conflict accepted"
+    fi
+    grep -qF -- "$flag conflicts with the checkpoint checkpoint.safetensors ($stored)" err.txt ||
+        fail "$flag conflict: $(cat err.txt)"
+    if grep -q "Epoch" out.txt; then fail "$flag: training ran before the conflict was found"; fi
+done
+cmp -s checkpoint.safetensors ck-before || fail "a refused resume changed the checkpoint"
+# resumed without any setting flag, the run ends bit-identical to an uninterrupted one
+# shellcheck disable=SC2086
+"$train" $run --checkpoint ref-ck.safetensors --out ref.safetensors --history ref.csv --report ref.txt \
+    --report-html ref.html 2> err.txt || fail "reference run: $(cat err.txt)"
+"$train" --data syn --quiet --resume checkpoint.safetensors --out resumed.safetensors 2> err.txt ||
+    fail "resume without --size: $(cat err.txt)"
+# the same flags as recorded are no conflict
+"$train" --data syn --size 96 --epochs 30 --lr 0.001 --no-augment --quiet --resume ref-ck.safetensors \
+    --checkpoint same-ck.safetensors --out same.safetensors 2> err.txt || fail "resume with the same flags: $(cat err.txt)"
+/usr/bin/python3 - ref.safetensors resumed.safetensors ref-ck.safetensors old-ck.safetensors odd-ck.safetensors <<'PY' ||
+import json, struct, sys
+def split(path):
+    d = open(path, "rb").read()
+    n = struct.unpack("<Q", d[:8])[0]
+    return d[8:8 + n], d[8 + n:]
+ref, resumed = split(sys.argv[1])[1], split(sys.argv[2])[1]
+if ref != resumed:
+    sys.exit("resumed run's weights and optimizer state differ from the uninterrupted run's")
+# a checkpoint as written before the settings were recorded
+head, data = split(sys.argv[3])
+h = json.loads(head)
+card = json.loads(h["__metadata__"]["model_card"])
+def write(path, settings):
+    if settings is None:
+        del card["provenance"]["training_settings"]
+    else:
+        card["provenance"]["training_settings"] = settings
+    h["__metadata__"]["model_card"] = json.dumps(card)
+    new = json.dumps(h).encode()
+    new += b" " * (len(head) - len(new))
+    open(path, "wb").write(struct.pack("<Q", len(new)) + new + data)
+# a setting this program does not know, and one it cannot use
+write(sys.argv[5], "size=96\nepochs=30\nfrobnicate=1\n")
+write(sys.argv[4], None)
+PY
+    fail "resume is not bit-identical (or the old checkpoint could not be made)"
+if "$train" --data syn --resume odd-ck.safetensors 2> err.txt; then fail "an unknown recorded setting accepted"; fi
+grep -qF "records the setting frobnicate=1, which this pneumo-train cannot honour" err.txt ||
+    fail "unknown recorded setting: $(cat err.txt)"
+# an old checkpoint: its size, the flags for the rest (defaults where not given), --lr refused
+if "$train" --data syn --lr 0.01 --resume old-ck.safetensors 2> err.txt; then fail "--lr with an old checkpoint accepted"; fi
+grep -q -- "--lr conflicts with --resume" err.txt || fail "old checkpoint --lr: $(cat err.txt)"
+"$train" --data syn --epochs 31 --batch 4 --threads 1 --no-augment --quiet --resume old-ck.safetensors \
+    --checkpoint old-next.safetensors --out old.safetensors 2> err.txt || fail "resume an old checkpoint: $(cat err.txt)"
 
 # pneumo-diagnose warns about a model that was never trained, not about a trained one
 img=$(find syn/val -name '*.png' | sort | head -n 1)

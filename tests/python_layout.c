@@ -305,6 +305,8 @@ _Static_assert(SAME_TYPE(&pneumo_model_set_threshold, pneumo_status (*)(pneumo_m
 _Static_assert(SAME_TYPE(&pneumo_model_provenance, pneumo_status (*)(const pneumo_model *, pneumo_provenance *)), "pneumo_model_provenance");
 _Static_assert(SAME_TYPE(&pneumo_model_set_provenance, pneumo_status (*)(pneumo_model *, const pneumo_provenance *)), "pneumo_model_set_provenance");
 _Static_assert(SAME_TYPE(&pneumo_model_info_json, pneumo_status (*)(const pneumo_model *, char *, size_t, size_t *)), "pneumo_model_info_json");
+_Static_assert(SAME_TYPE(&pneumo_model_set_training_settings, pneumo_status (*)(pneumo_model *, const char *)), "pneumo_model_set_training_settings");
+_Static_assert(SAME_TYPE(&pneumo_model_training_settings, pneumo_status (*)(const pneumo_model *, char *, size_t, size_t *)), "pneumo_model_training_settings");
 _Static_assert(SAME_TYPE(&pneumo_youden_threshold, pneumo_status (*)(const float *, const float *, int64_t, float *)), "pneumo_youden_threshold");
 _Static_assert(SAME_TYPE(&pneumo_model_diagnosis_sentence, pneumo_status (*)(const pneumo_model *, float, char *, size_t, size_t *, int32_t *)), "pneumo_model_diagnosis_sentence");
 _Static_assert(SAME_TYPE(&pneumo_gradcam_default_options, void (*)(pneumo_gradcam_options *)), "pneumo_gradcam_default_options");
@@ -631,6 +633,7 @@ int main(void)
     ENUM(PNEUMO_PADDING_SAME);
     ENUM(PNEUMO_CLASS_NAME_MAX);
     ENUM(PNEUMO_COLOR_GRAYSCALE);
+    ENUM(PNEUMO_TRAINING_SETTINGS_MAX);
     ENUM(PNEUMO_MONITOR_VAL_LOSS);
     ENUM(PNEUMO_MONITOR_VAL_ACCURACY);
     ENUM(PNEUMO_MONITOR_LOSS);
@@ -882,6 +885,14 @@ int main(void)
     ARG(pneumo_model_info_json, 1, char *);
     ARG(pneumo_model_info_json, 2, size_t);
     ARG(pneumo_model_info_json, 3, size_t *);
+    RET(pneumo_model_set_training_settings, pneumo_status);
+    ARG(pneumo_model_set_training_settings, 0, pneumo_model *);
+    ARG(pneumo_model_set_training_settings, 1, const char *);
+    RET(pneumo_model_training_settings, pneumo_status);
+    ARG(pneumo_model_training_settings, 0, const pneumo_model *);
+    ARG(pneumo_model_training_settings, 1, char *);
+    ARG(pneumo_model_training_settings, 2, size_t);
+    ARG(pneumo_model_training_settings, 3, size_t *);
     RET(pneumo_youden_threshold, pneumo_status);
     ARG(pneumo_youden_threshold, 0, const float *);
     ARG(pneumo_youden_threshold, 1, const float *);

@@ -392,6 +392,74 @@ static void test_fit_resume(void **state)
     pneumo_dataset_destroy(val);
 }
 
+/* Cancelled inside an epoch, the run's checkpoint holds the steps done in it
+ * and resuming continues after them: the result is the uninterrupted run's. */
+static void test_fit_resume_mid_epoch(void **state)
+{
+    pneumo_dataset *train = open_split("train", 1, 2), *val = open_split("val", 0, 2);
+    pneumo_model *full = small_model(21), *part = small_model(21), *resumed = NULL, *ck = NULL;
+    pneumo_optimizer *o1 = adam(3e-3f), *o2 = adam(3e-3f), *o3 = NULL, *ck_opt = NULL;
+    pneumo_history *h1 = NULL, *h2 = NULL, *h3 = NULL;
+    pneumo_fit_options o;
+    counts c = {0};
+    char ckpt[4200];
+    (void)state;
+    snprintf(ckpt, sizeof ckpt, "%s/ckpt-mid.safetensors", root);
+    pneumo_fit_default_options(&o);
+    o.epochs = 3;
+    o.class_weighting = PNEUMO_CLASS_WEIGHT_BALANCED;
+    o.reduce_lr.enabled = 1;
+    o.reduce_lr.patience = 1;
+    o.reduce_lr.factor = 0.5;
+    assert_int_equal(pneumo_model_fit(full, o1, train, val, &o, &h1), PNEUMO_OK);
+    o.checkpoint_path = ckpt;
+    o.callback = count_events;
+    o.user = &c;
+    c.cancel_after_batches = 12 + 5; /* step 5 of epoch 2 */
+    assert_int_equal(pneumo_model_fit(part, o2, train, val, &o, &h2), PNEUMO_ERR_CANCELLED);
+    assert_non_null(strstr(pneumo_last_error(), "in epoch 2 after step 5;"));
+    assert_int_equal(pneumo_history_size(h2), 1);
+    /* the checkpoint is the model after 17 steps, not after the first epoch's 12 */
+    assert_int_equal(pneumo_model_load(ckpt, &ck, &ck_opt), PNEUMO_OK);
+    assert_int_equal(pneumo_optimizer_iterations(ck_opt), 17);
+    assert_same_weights(part, ck);
+    o.callback = NULL;
+    o.checkpoint_path = NULL; /* keep the mid-epoch checkpoint for the last check */
+    assert_int_equal(pneumo_model_fit_resume(ckpt, train, val, &o, &resumed, &o3, &h3), PNEUMO_OK);
+    assert_int_equal(pneumo_history_size(h3), 3);
+    for (int32_t e = 0; e < 3; e++) {
+        pneumo_epoch_record a, b;
+        pneumo_history_get(h1, e, &a);
+        pneumo_history_get(h3, e, &b);
+        assert_int_equal(a.epoch, b.epoch);
+        assert_true(a.loss == b.loss && a.accuracy == b.accuracy && a.val_loss == b.val_loss &&
+                    a.val_accuracy == b.val_accuracy && a.lr == b.lr);
+    }
+    assert_int_equal(pneumo_optimizer_iterations(o1), pneumo_optimizer_iterations(o3));
+    assert_same_weights(full, resumed);
+    /* a checkpoint whose step is past the epoch's end (another batch size) is refused */
+    o.batch_size = 64;
+    pneumo_model_destroy(resumed);
+    pneumo_optimizer_destroy(o3);
+    resumed = NULL;
+    o3 = NULL;
+    assert_int_equal(pneumo_model_fit_resume(ckpt, train, val, &o, &resumed, &o3, NULL), PNEUMO_ERR_STATE);
+    assert_non_null(strstr(pneumo_last_error(), "resumes epoch 2 at step 6, but the epoch has"));
+    pneumo_history_destroy(h1);
+    pneumo_history_destroy(h2);
+    pneumo_history_destroy(h3);
+    pneumo_optimizer_destroy(o1);
+    pneumo_optimizer_destroy(o2);
+    pneumo_optimizer_destroy(o3);
+    pneumo_optimizer_destroy(ck_opt);
+    pneumo_model_destroy(full);
+    pneumo_model_destroy(part);
+    pneumo_model_destroy(resumed);
+    pneumo_model_destroy(ck);
+    pneumo_dataset_destroy(train);
+    pneumo_dataset_destroy(val);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -399,6 +467,7 @@ int main(void)
         cmocka_unit_test(test_fit_reproducible),
         cmocka_unit_test(test_fit_cancel_and_callbacks),
         cmocka_unit_test(test_fit_resume),
+        cmocka_unit_test(test_fit_resume_mid_epoch),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

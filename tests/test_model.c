@@ -569,6 +569,46 @@ static void test_threads_deterministic(void **state)
     pneumo_model_destroy(c);
 }
 
+/* The training settings a program records: saved and loaded with the card,
+ * kept by a clone, "" for a model that has none, checked on the way in. */
+static void test_training_settings(void **state)
+{
+    const char *dir = tu_tmpdir();
+    char path[4200], big[PNEUMO_TRAINING_SETTINGS_MAX + 2];
+    pneumo_model *a = small_model(3), *b = NULL, *c = NULL;
+    (void)state;
+    snprintf(path, sizeof path, "%s/settings.safetensors", dir);
+    assert_string_equal(tu_training_settings(a), "");
+    assert_int_equal(pneumo_model_training_settings(NULL, NULL, 0, NULL), PNEUMO_ERR_INVALID_ARG);
+    assert_int_equal(pneumo_model_save(a, NULL, path), PNEUMO_OK);
+    assert_int_equal(pneumo_model_load(path, &b, NULL), PNEUMO_OK);
+    assert_string_equal(tu_training_settings(b), "");
+    pneumo_model_destroy(b);
+    assert_int_equal(pneumo_model_set_training_settings(a, "epochs=3\nname=\"q\\\"\tx\n"), PNEUMO_OK);
+    assert_int_equal(pneumo_model_save(a, NULL, path), PNEUMO_OK);
+    assert_int_equal(pneumo_model_load(path, &b, NULL), PNEUMO_OK);
+    assert_string_equal(tu_training_settings(b), "epochs=3\nname=\"q\\\"\tx\n");
+    assert_int_equal(pneumo_model_clone_inference(b, &c), PNEUMO_OK);
+    assert_string_equal(tu_training_settings(c), "epochs=3\nname=\"q\\\"\tx\n");
+    /* refused: NULL, a control character, one byte too many; the old text stays */
+    assert_int_equal(pneumo_model_set_training_settings(NULL, "x"), PNEUMO_ERR_INVALID_ARG);
+    assert_int_equal(pneumo_model_set_training_settings(b, NULL), PNEUMO_ERR_INVALID_ARG);
+    assert_int_equal(pneumo_model_set_training_settings(b, "a\rb"), PNEUMO_ERR_INVALID_ARG);
+    assert_non_null(strstr(pneumo_last_error(), "control character"));
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    assert_int_equal(pneumo_model_set_training_settings(b, big), PNEUMO_ERR_INVALID_ARG);
+    assert_non_null(strstr(pneumo_last_error(), "4096 bytes, more than the 4095 allowed"));
+    big[PNEUMO_TRAINING_SETTINGS_MAX] = '\0';
+    assert_int_equal(pneumo_model_set_training_settings(b, big), PNEUMO_OK);
+    assert_int_equal(strlen(tu_training_settings(b)), PNEUMO_TRAINING_SETTINGS_MAX);
+    assert_int_equal(pneumo_model_set_training_settings(b, ""), PNEUMO_OK);
+    assert_string_equal(tu_training_settings(b), "");
+    pneumo_model_destroy(c);
+    pneumo_model_destroy(b);
+    pneumo_model_destroy(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -579,6 +619,7 @@ int main(void)
         cmocka_unit_test(test_truncated_and_flipped_files_rejected),
         cmocka_unit_test(test_crafted_files_rejected),
         cmocka_unit_test(test_threads_deterministic),
+        cmocka_unit_test(test_training_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -152,3 +152,8 @@ const char *tu_class_name(const pneumo_model *m, int32_t i)
 {
     TU_STRING(pneumo_model_class_name(m, i, b, 4608, &needed));
 }
+
+const char *tu_training_settings(const pneumo_model *m)
+{
+    TU_STRING(pneumo_model_training_settings(m, b, 4608, &needed));
+}

@@ -46,5 +46,6 @@ const char *tu_ds_path(const pneumo_dataset *ds, int64_t i);
 const char *tu_ds_skipped(const pneumo_dataset *ds, int64_t i);
 const char *tu_param_name(const pneumo_model *m, int32_t i);
 const char *tu_class_name(const pneumo_model *m, int32_t i);
+const char *tu_training_settings(const pneumo_model *m);
 
 #endif

@@ -109,6 +109,13 @@ static void answer_error(serve_job *job, int status, const char *message)
     job->answer = sb_take(&sb, &job->answer_len);
 }
 
+/* HTTP status of a failure after the decode: running out of memory is 503
+ * (retry later), anything else 500. */
+static int failure_status(pneumo_status st)
+{
+    return st == PNEUMO_ERR_NOMEM ? 503 : 500;
+}
+
 /* HTTP status for a failed decode: the decode limits are 422, running out of
  * memory is 503 (retry later), everything the decoder cannot read is 400. */
 static int decode_status(pneumo_status st)
@@ -137,9 +144,10 @@ static int prepare(worker *w, serve_job *job, pneumo_image **out, float *dst)
     if (pneumo_image_width(img) != b->in_w || pneumo_image_height(img) != b->in_h) {
         st = pneumo_image_resize(img, b->in_w, b->in_h, (pneumo_resample)b->prep.resample, &resized);
         if (st != PNEUMO_OK) {
+            int status = failure_status(st);
             pneumo_image_destroy(img);
-            answer_error(job, 500, pneumo_last_error());
-            return 500;
+            answer_error(job, status, pneumo_last_error());
+            return status;
         }
         src = resized;
     }
@@ -152,8 +160,9 @@ static int prepare(worker *w, serve_job *job, pneumo_image **out, float *dst)
     return 0;
 }
 
-/* Append the "heatmap" object (overlay PNG in base64) for one image; 0, or -1 with the library's message. */
-static int append_heatmap(worker *w, const pneumo_image *img, strbuf *sb, double *ms)
+/* Append the "heatmap" object (overlay PNG in base64) for one image; PNEUMO_OK, or the
+ * library's status with its message. */
+static pneumo_status append_heatmap(worker *w, const pneumo_image *img, strbuf *sb, double *ms)
 {
     double t0 = serve_now();
     pneumo_tensor *map = NULL;
@@ -162,10 +171,12 @@ static int append_heatmap(worker *w, const pneumo_image *img, strbuf *sb, double
     pneumo_gradcam_info info;
     memset(&info, 0, sizeof info);
     info.size = sizeof info;
-    if (pneumo_model_gradcam_image(w->model, img, NULL, &map, &info) != PNEUMO_OK ||
-        pneumo_gradcam_overlay_png(img, map, NULL, &png, &png_size) != PNEUMO_OK) {
+    pneumo_status st = pneumo_model_gradcam_image(w->model, img, NULL, &map, &info);
+    if (st == PNEUMO_OK)
+        st = pneumo_gradcam_overlay_png(img, map, NULL, &png, &png_size);
+    if (st != PNEUMO_OK) {
         pneumo_tensor_destroy(map);
-        return -1;
+        return st;
     }
     sb_printf(sb, ", \"heatmap\": {\"layer\": %d, \"target\": %d, \"height\": %d, \"width\": %d, "
                   "\"png_base64\": \"",
@@ -175,7 +186,7 @@ static int append_heatmap(worker *w, const pneumo_image *img, strbuf *sb, double
     pneumo_free(png);
     pneumo_tensor_destroy(map);
     *ms = (serve_now() - t0) * 1e3;
-    return 0;
+    return PNEUMO_OK;
 }
 
 static void answer_diagnosis(worker *w, serve_job *job, const pneumo_image *img, float p, double decode_ms,
@@ -184,8 +195,9 @@ static void answer_diagnosis(worker *w, serve_job *job, const pneumo_image *img,
     batcher *b = w->b;
     char sentence[256], label[PNEUMO_CLASS_NAME_MAX + 1];
     int32_t cls = 0;
-    if (pneumo_model_diagnosis_sentence(w->model, p, sentence, sizeof sentence, NULL, &cls) != PNEUMO_OK) {
-        answer_error(job, 500, pneumo_last_error());
+    pneumo_status st = pneumo_model_diagnosis_sentence(w->model, p, sentence, sizeof sentence, NULL, &cls);
+    if (st != PNEUMO_OK) {
+        answer_error(job, failure_status(st), pneumo_last_error());
         return;
     }
     pneumo_model_class_label(w->model, cls, label, sizeof label, NULL);
@@ -204,9 +216,9 @@ static void answer_diagnosis(worker *w, serve_job *job, const pneumo_image *img,
     sb_printf(&sb, ", \"image\": {\"width\": %d, \"height\": %d}", (int)pneumo_image_width(img),
               (int)pneumo_image_height(img));
     double heatmap_ms = 0.0;
-    if (job->heatmap && append_heatmap(w, img, &sb, &heatmap_ms) != 0) {
+    if (job->heatmap && (st = append_heatmap(w, img, &sb, &heatmap_ms)) != PNEUMO_OK) {
         sb_free(&sb);
-        answer_error(job, 500, pneumo_last_error());
+        answer_error(job, failure_status(st), pneumo_last_error());
         return;
     }
     double now = serve_now();
@@ -251,7 +263,7 @@ static void run_batch(worker *w, serve_job **batch, int n)
             const char *msg = pneumo_last_error();
             for (int i = 0; i < n; i++)
                 if (slot[i] >= 0) {
-                    answer_error(batch[i], 500, msg);
+                    answer_error(batch[i], failure_status(st), msg);
                     slot[i] = -1;
                 }
         }

@@ -2,7 +2,6 @@
 #include "http.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -14,12 +13,9 @@
 
 #include <microhttpd.h>
 
+#include "request.h"
 #include "strbuf.h"
 
-#define POST_BUFFER 16384
-
-enum route { ROUTE_NONE, ROUTE_PAGE, ROUTE_HEALTH, ROUTE_MODEL, ROUTE_METRICS, ROUTE_DIAGNOSE };
-enum body_kind { BODY_RAW, BODY_MULTIPART };
 enum job_state { JOB_NONE, JOB_QUEUED, JOB_DONE };
 
 struct http_server {
@@ -28,9 +24,9 @@ struct http_server {
     struct MHD_Daemon *daemon;
     batcher *batcher;
     serve_metrics *metrics;
-    pthread_mutex_t lock; /* guards draining, buffered and each request's job state */
+    upload_budget budget; /* all upload buffers together (--max-buffered-mb) */
+    pthread_mutex_t lock; /* guards draining and each request's job state */
     int draining;
-    size_t buffered;      /* bytes of upload buffers held by all requests */
 };
 
 typedef struct request {
@@ -42,14 +38,8 @@ typedef struct request {
     char client[64];
     int status;          /* the status answered, 0 while none */
     uint64_t bytes_out;
-    /* diagnosis upload */
-    enum body_kind kind;
-    struct MHD_PostProcessor *pp;
-    unsigned char *body;
-    size_t len, cap;
-    int reject;          /* an HTTP status decided while the body still arrives */
-    char reject_msg[160];
-    int files;           /* file parts seen in a multipart body */
+    int close;           /* answer with "Connection: close" (the body is not read) */
+    sreq core;           /* routing, limits and the body (request.c) */
     int arriving;        /* counted in batcher_arriving() */
     /* the job */
     serve_job job;
@@ -89,7 +79,7 @@ static enum MHD_Result send_body(request *r, int status, const char *type, char 
     if (status == 405)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
                                 strcmp(r->path, "/api/v1/diagnose") == 0 ? "POST" : "GET, HEAD");
-    if (server_draining(r->srv) || r->reject)
+    if (server_draining(r->srv) || r->close || r->core.reject)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     r->status = status;
     r->bytes_out = len;
@@ -107,195 +97,12 @@ static enum MHD_Result send_json(request *r, int status, strbuf *sb)
     return send_body(r, status, "application/json", body, len, MHD_RESPMEM_MUST_FREE);
 }
 
-static enum MHD_Result send_error(request *r, int status, const char *fmt, ...)
+static enum MHD_Result send_error(request *r, int status, const char *msg)
 {
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     strbuf sb;
     sb_init(&sb);
     sb_json_error(&sb, status, msg);
     return send_json(r, status, &sb);
-}
-
-static void reject(request *r, int status, const char *msg)
-{
-    if (r->reject)
-        return;
-    r->reject = status;
-    snprintf(r->reject_msg, sizeof r->reject_msg, "%s", msg);
-}
-
-/* Take n bytes from the budget of all upload buffers (--max-buffered-mb);
- * 0 on success, -1 when it would overflow. */
-static int budget_take(http_server *s, size_t n)
-{
-    pthread_mutex_lock(&s->lock);
-    int ok = n <= s->cfg.max_buffered - s->buffered;
-    if (ok)
-        s->buffered += n;
-    pthread_mutex_unlock(&s->lock);
-    return ok ? 0 : -1;
-}
-
-static void body_release(request *r)
-{
-    free(r->body);
-    r->body = NULL;
-    pthread_mutex_lock(&r->srv->lock);
-    r->srv->buffered -= r->cap;
-    pthread_mutex_unlock(&r->srv->lock);
-    r->len = r->cap = 0;
-}
-
-static void reject_busy(request *r)
-{
-    char msg[160];
-    snprintf(msg, sizeof msg, "too many uploads in progress (%zu MiB buffered); retry later",
-             r->srv->cfg.max_buffered >> 20);
-    reject(r, 503, msg);
-}
-
-/* Make room for `cap` bytes of body; 0, or -1 after rejecting the request. */
-static int body_reserve(request *r, size_t cap)
-{
-    if (budget_take(r->srv, cap - r->cap) != 0) {
-        reject_busy(r);
-        body_release(r);
-        return -1;
-    }
-    unsigned char *b = realloc(r->body, cap);
-    if (!b) {
-        pthread_mutex_lock(&r->srv->lock);
-        r->srv->buffered -= cap - r->cap;
-        pthread_mutex_unlock(&r->srv->lock);
-        reject(r, 503, "out of memory for the upload");
-        body_release(r);
-        return -1;
-    }
-    r->body = b;
-    r->cap = cap;
-    return 0;
-}
-
-/* Append n bytes of the image to the request's body, within --max-upload-mb. */
-static void body_append(request *r, const char *data, size_t n)
-{
-    if (r->reject)
-        return;
-    if (n > r->srv->cfg.max_upload - r->len) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "the body exceeds the upload limit of %zu bytes", r->srv->cfg.max_upload);
-        reject(r, 413, msg);
-        body_release(r);
-        return;
-    }
-    if (r->len + n > r->cap) {
-        size_t cap = r->cap ? r->cap : 65536;
-        while (cap < r->len + n)
-            cap *= 2;
-        if (cap > r->srv->cfg.max_upload)
-            cap = r->srv->cfg.max_upload;
-        if (body_reserve(r, cap) != 0)
-            return;
-    }
-    memcpy(r->body + r->len, data, n);
-    r->len += n;
-}
-
-/* The media type of a Content-Type value, lowercased, without parameters. */
-static void media_type(const char *v, char *buf, size_t size)
-{
-    size_t n = 0;
-    while (v && (*v == ' ' || *v == '\t'))
-        v++;
-    for (; v && *v && *v != ';' && *v != ' ' && n + 1 < size; v++)
-        buf[n++] = (char)tolower((unsigned char)*v);
-    buf[n] = '\0';
-}
-
-/* Media types of an upload; the decoder then tells the format by content
- * (a DICOM file needs a build with -Ddicom, else it is a 415). */
-static int image_type(const char *type)
-{
-    return strcmp(type, "image/jpeg") == 0 || strcmp(type, "image/png") == 0 ||
-           strcmp(type, "application/dicom") == 0;
-}
-
-static enum MHD_Result post_part(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
-                                 const char *content_type, const char *transfer_encoding, const char *data,
-                                 uint64_t off, size_t size)
-{
-    request *r = cls;
-    (void)kind, (void)key, (void)transfer_encoding;
-    if (!filename)
-        return MHD_YES; /* an ordinary form field: not ours */
-    if (off == 0) {
-        char type[64];
-        media_type(content_type, type, sizeof type);
-        if (++r->files > 1)
-            reject(r, 400, "one image per request: the form holds more than one file");
-        else if (type[0] && !image_type(type) && strcmp(type, "application/octet-stream") != 0) {
-            char msg[160];
-            snprintf(msg, sizeof msg, "unsupported file type '%s' (send image/jpeg, image/png or application/dicom)", type);
-            reject(r, 415, msg);
-        }
-    }
-    if (r->files == 1)
-        body_append(r, data, size);
-    return MHD_YES;
-}
-
-/* The first call of a POST /api/v1/diagnose: check type and length before
- * any byte of the body is read. Returns 0 or the error already queued. */
-static int diagnose_begin(request *r, enum MHD_Result *ret)
-{
-    char type[64];
-    const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-    const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    size_t declared = 0;
-    media_type(ct, type, sizeof type);
-    r->reject = -1; /* any answer from here on closes the connection: the body is not read */
-    if (server_draining(r->srv)) {
-        *ret = send_error(r, 503, "the server is shutting down");
-        return 1;
-    }
-    if (cl) {
-        char *end;
-        unsigned long long n = strtoull(cl, &end, 10);
-        if (end != cl && n > r->srv->cfg.max_upload) {
-            *ret = send_error(r, 413, "the body of %llu bytes exceeds the upload limit of %zu bytes", n,
-                              r->srv->cfg.max_upload);
-            return 1;
-        }
-        if (end != cl)
-            declared = (size_t)n;
-    }
-    if (image_type(type)) {
-        r->kind = BODY_RAW;
-    } else if (strcmp(type, "multipart/form-data") == 0) {
-        r->kind = BODY_MULTIPART;
-        r->pp = MHD_create_post_processor(r->conn, POST_BUFFER, post_part, r);
-        if (!r->pp) {
-            *ret = send_error(r, 400, "malformed multipart/form-data (no boundary?)");
-            return 1;
-        }
-    } else {
-        *ret = send_error(r, 415, "unsupported Content-Type '%s': send image/jpeg, image/png, "
-                                  "application/dicom or multipart/form-data", ct ? ct : "(none)");
-        return 1;
-    }
-    r->reject = 0;
-    /* a raw body of declared length is buffered in one piece, taken from the budget now */
-    if (r->kind == BODY_RAW && declared > 0 && body_reserve(r, declared) != 0) {
-        *ret = send_error(r, r->reject, "%s", r->reject_msg);
-        return 1;
-    }
-    r->arriving = 1;
-    batcher_arriving(r->srv->batcher, 1);
-    return 0;
 }
 
 static void job_done(serve_job *job, void *user)
@@ -324,16 +131,11 @@ static enum MHD_Result diagnose_end(request *r)
 {
     if (r->state == JOB_NONE) {
         stop_arriving(r);
-        if (r->reject)
-            return send_error(r, r->reject, "%s", r->reject_msg);
-        if (r->kind == BODY_MULTIPART && r->files == 0)
-            return send_error(r, 400, "the form holds no file (send the image as a file field)");
-        if (r->len == 0)
-            return send_error(r, 400, "empty body: send a JPEG or PNG image");
-        const char *hm = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "heatmap");
-        r->job.body = r->body;
-        r->job.body_len = r->len;
-        r->job.heatmap = hm && (strcmp(hm, "1") == 0 || strcmp(hm, "true") == 0);
+        if (sreq_end(&r->core) != SREQ_JOB)
+            return send_error(r, r->core.status, r->core.msg);
+        r->job.body = r->core.body;
+        r->job.body_len = r->core.len;
+        r->job.heatmap = r->core.heatmap;
         r->job.t_start = r->t_start;
         r->job.done = job_done;
         r->job.user = r;
@@ -342,8 +144,10 @@ static enum MHD_Result diagnose_end(request *r)
         if (batcher_submit(r->srv->batcher, &r->job) != 0) {
             r->state = JOB_NONE;
             pthread_mutex_unlock(&r->srv->lock);
-            return send_error(r, 503, "the queue is full (%lld images waiting); retry later",
-                              (long long)batcher_capacity(r->srv->batcher));
+            char msg[160];
+            snprintf(msg, sizeof msg, "the queue is full (%lld images waiting); retry later",
+                     (long long)batcher_capacity(r->srv->batcher));
+            return send_error(r, 503, msg);
         }
         /* the worker may already have answered; suspend only if not */
         if (r->state != JOB_DONE) {
@@ -366,22 +170,7 @@ static enum MHD_Result diagnose_end(request *r)
     return send_body(r, r->job.status, "application/json", answer, r->job.answer_len, MHD_RESPMEM_MUST_FREE);
 }
 
-static enum route find_route(const char *url)
-{
-    if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0)
-        return ROUTE_PAGE;
-    if (strcmp(url, "/healthz") == 0)
-        return ROUTE_HEALTH;
-    if (strcmp(url, "/api/v1/model") == 0)
-        return ROUTE_MODEL;
-    if (strcmp(url, "/metrics") == 0)
-        return ROUTE_METRICS;
-    if (strcmp(url, "/api/v1/diagnose") == 0)
-        return ROUTE_DIAGNOSE;
-    return ROUTE_NONE;
-}
-
-static enum MHD_Result serve_get(request *r, enum route route)
+static enum MHD_Result serve_get(request *r, enum sreq_route route)
 {
     http_server *s = r->srv;
     strbuf sb;
@@ -401,10 +190,8 @@ static enum MHD_Result serve_get(request *r, enum route route)
         sb_puts(&sb, s->model_json);
         return send_json(r, 200, &sb);
     case ROUTE_METRICS: {
-        pthread_mutex_lock(&s->lock);
-        size_t buffered = s->buffered;
-        pthread_mutex_unlock(&s->lock);
-        metrics_render(s->metrics, batcher_depth(s->batcher), batcher_capacity(s->batcher), buffered, &sb);
+        metrics_render(s->metrics, batcher_depth(s->batcher), batcher_capacity(s->batcher),
+                       budget_used(&s->budget), &sb);
         size_t len;
         char *body = sb_take(&sb, &len);
         if (!body)
@@ -412,7 +199,7 @@ static enum MHD_Result serve_get(request *r, enum route route)
         return send_body(r, 200, "text/plain; version=0.0.4; charset=utf-8", body, len, MHD_RESPMEM_MUST_FREE);
     }
     default:
-        return send_error(r, 404, "no such resource: %s", r->path);
+        return send_error(r, 404, "no such resource");
     }
 }
 
@@ -446,29 +233,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             snprintf(r->client, sizeof r->client, "-");
         *con_cls = r;
         metrics_request_begin(s->metrics);
-        enum route route = find_route(url);
-        int is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-        if (route == ROUTE_DIAGNOSE) {
-            if (strcmp(method, "POST") != 0)
-                return send_error(r, 405, "%s takes POST", url);
-            enum MHD_Result ret;
-            if (diagnose_begin(r, &ret))
-                return ret;
+        const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *hm = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "heatmap");
+        switch (sreq_begin(&r->core, &s->budget, s->cfg.max_upload, method, url, ct, cl, hm,
+                           server_draining(s))) {
+        case SREQ_GET:
+            return serve_get(r, r->core.route);
+        case SREQ_BODY:
+            r->arriving = 1;
+            batcher_arriving(s->batcher, 1);
             return MHD_YES;
+        default:
+            /* an upload refused before its body is read: the connection closes */
+            r->close = r->core.route == ROUTE_DIAGNOSE && strcmp(method, "POST") == 0;
+            return send_error(r, r->core.status, r->core.msg);
         }
-        if (route != ROUTE_NONE && !is_get)
-            return send_error(r, 405, "%s takes GET", url);
-        return serve_get(r, route);
     }
     if (*upload_data_size > 0) {
         if (serve_now() - r->t_start > s->cfg.request_timeout_s)
             return MHD_NO; /* an upload this slow is dropped: the client holds nothing longer */
-        if (r->kind == BODY_MULTIPART) {
-            if (!r->reject && MHD_post_process(r->pp, upload_data, *upload_data_size) != MHD_YES)
-                reject(r, 400, "malformed multipart/form-data body");
-        } else {
-            body_append(r, upload_data, *upload_data_size);
-        }
+        sreq_body(&r->core, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -508,10 +293,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         ssize_t w = write(STDERR_FILENO, line, strlen(line));
         (void)w;
     }
-    if (r->pp)
-        MHD_destroy_post_processor(r->pp);
     free(r->job.answer);
-    body_release(r);
+    sreq_free(&r->core);
     free(r);
     *con_cls = NULL;
 }
@@ -539,6 +322,7 @@ http_server *http_start(const http_config *cfg, batcher *b, serve_metrics *m, ch
     s->batcher = b;
     s->metrics = m;
     pthread_mutex_init(&s->lock, NULL);
+    budget_init(&s->budget, cfg->max_buffered);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (cfg->addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
@@ -565,6 +349,7 @@ http_server *http_start(const http_config *cfg, batcher *b, serve_metrics *m, ch
         snprintf(err, err_size, "cannot listen on %s port %u (in use, or not an address of this host?)", host,
                  port);
         pthread_mutex_destroy(&s->lock);
+        budget_destroy(&s->budget);
         free(s->model_json);
         free(s);
         return NULL;
@@ -594,6 +379,7 @@ void http_stop(http_server *s)
         return;
     MHD_stop_daemon(s->daemon);
     pthread_mutex_destroy(&s->lock);
+    budget_destroy(&s->budget);
     free(s->model_json);
     free(s);
 }

@@ -5,8 +5,9 @@
  *   pneumo-serve --model M [--listen 127.0.0.1:8080] [--threads N] [--max-upload-mb 20] ...
  *
  * main.c: options, the model, startup and the SIGTERM drain; http.c: the
- * HTTP layer; batcher.c: queue and workers; metrics.c: /metrics; page.html:
- * the page (embedded at build time). */
+ * HTTP layer on libmicrohttpd; request.c: routing, limits, the body and the
+ * multipart parser, without the transport; batcher.c: queue and workers;
+ * metrics.c: /metrics; page.html: the page (embedded at build time). */
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <signal.h>

@@ -1,6 +1,8 @@
 /* pneumo-serve: growable strings, JSON escaping and base64. */
 #include "strbuf.h"
 
+#include "alloc.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,7 +40,7 @@ static int sb_reserve(strbuf *b, size_t extra)
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + extra + 1)
         cap *= 2;
-    char *d = realloc(b->data, cap);
+    char *d = serve_realloc(b->data, cap);
     if (!d) {
         b->failed = 1;
         return 0;

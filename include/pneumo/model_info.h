@@ -126,6 +126,27 @@ PNEUMO_API pneumo_status pneumo_model_set_provenance(pneumo_model *m, const pneu
 PNEUMO_API pneumo_status pneumo_model_info_json(const pneumo_model *m, char *buf, size_t size,
                                                 size_t *needed);
 
+/* ---- training settings ---- */
+
+/** Longest training-settings text in bytes (without the NUL). */
+#define PNEUMO_TRAINING_SETTINGS_MAX 4095
+
+/** Record how the model is trained: free text the training program chooses
+ *  (pneumo-train writes one `key=value` line per setting), at most
+ *  PNEUMO_TRAINING_SETTINGS_MAX bytes of UTF-8 without control characters
+ *  other than newline and tab. Saved in the model card's provenance with every
+ *  save (checkpoints included) and loaded back, so that a resumed run can take
+ *  its settings from the checkpoint; "" (the default) records nothing.
+ *  Errors: INVALID_ARG (NULL, too long, a control character). */
+PNEUMO_API pneumo_status pneumo_model_set_training_settings(pneumo_model *m, const char *text);
+
+/** The recorded training settings ("" when none, also for files written before
+ *  they existed), in the library's string convention: copied into buf like
+ *  snprintf, with their full length in *needed (may be NULL).
+ *  Errors: INVALID_ARG (NULL model, or NULL buf with a non-zero size). */
+PNEUMO_API pneumo_status pneumo_model_training_settings(const pneumo_model *m, char *buf, size_t size,
+                                                        size_t *needed);
+
 /** Youden's J threshold for `n` probabilities of class 1 and their labels
  *  (0 or 1): the probability cut t maximising TPR - FPR, where "p > t" is
  *  class 1. Ties go to the cut nearest 0.5. t is placed midway between the

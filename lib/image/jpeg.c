@@ -16,7 +16,11 @@
  * - memory: libjpeg's own tables plus, for multi-scan (progressive) files, one
  *   16-bit coefficient per sample of every component (at most 4 components,
  *   i.e. 8 bytes per output pixel before chroma subsampling), plus one output
- *   row and the output image. Markers (APPn, COM) are skipped, never saved.
+ *   row and the output image. libjpeg's memory manager is held to that
+ *   (mem->max_memory_to_use, see pn_jpeg_memory_bound): a coefficient buffer
+ *   beyond it fails with LIMIT instead of being allocated. Markers (APPn,
+ *   COM, ICC profiles) are skipped, never saved (no jpeg_save_markers), so no
+ *   marker length claimed by a file is ever allocated.
  * - 1 component: gray as stored. 3 components: libjpeg's RGB output (islow IDCT,
  *   fancy upsampling, the defaults PIL uses) then Pillow's L24 luma.
  *   4 components (CMYK, or YCCK which libjpeg turns into CMYK): Pillow unpacks
@@ -26,6 +30,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/faults.h"
 
 #include <limits.h>
 #include <setjmp.h>
@@ -49,7 +54,14 @@ struct pn_jpeg_err {
     jmp_buf jump;
     int fail;
     int code;
+    long max_memory; /* the bound given to libjpeg's memory manager */
     char message[JMSG_LENGTH_MAX];
+    /* libjpeg's memory manager methods, wrapped by pn_jpeg_route_memory */
+    void *(*alloc_small)(j_common_ptr, int, size_t);
+    void *(*alloc_large)(j_common_ptr, int, size_t);
+    JSAMPARRAY (*alloc_sarray)(j_common_ptr, int, JDIMENSION, JDIMENSION);
+    JBLOCKARRAY (*alloc_barray)(j_common_ptr, int, JDIMENSION, JDIMENSION);
+    void (*realize_virt_arrays)(j_common_ptr);
 };
 
 static void pn_jpeg_error_exit(j_common_ptr cinfo)
@@ -59,6 +71,68 @@ static void pn_jpeg_error_exit(j_common_ptr cinfo)
     err->code = err->pub.msg_code;
     err->pub.format_message(cinfo, err->message);
     longjmp(err->jump, 1);
+}
+
+/* libjpeg allocates with malloc in its own memory manager. Its methods are
+ * wrapped so that every request made through them after
+ * jpeg_create_decompress is one allocation of the failure injection
+ * (pn_fault_alloc), failed as libjpeg fails an allocation itself:
+ * JERR_OUT_OF_MEMORY through error_exit. */
+static void pn_jpeg_oom(j_common_ptr c)
+{
+    c->err->msg_code = JERR_OUT_OF_MEMORY;
+    c->err->msg_parm.i[0] = 0;
+    (*c->err->error_exit)(c);
+}
+
+static void *pn_jpeg_alloc_small(j_common_ptr c, int pool, size_t n)
+{
+    if (pn_fault_alloc())
+        pn_jpeg_oom(c);
+    return ((struct pn_jpeg_err *)c->err)->alloc_small(c, pool, n);
+}
+
+static void *pn_jpeg_alloc_large(j_common_ptr c, int pool, size_t n)
+{
+    if (pn_fault_alloc())
+        pn_jpeg_oom(c);
+    return ((struct pn_jpeg_err *)c->err)->alloc_large(c, pool, n);
+}
+
+static JSAMPARRAY pn_jpeg_alloc_sarray(j_common_ptr c, int pool, JDIMENSION w, JDIMENSION rows)
+{
+    if (pn_fault_alloc())
+        pn_jpeg_oom(c);
+    return ((struct pn_jpeg_err *)c->err)->alloc_sarray(c, pool, w, rows);
+}
+
+static JBLOCKARRAY pn_jpeg_alloc_barray(j_common_ptr c, int pool, JDIMENSION w, JDIMENSION rows)
+{
+    if (pn_fault_alloc())
+        pn_jpeg_oom(c);
+    return ((struct pn_jpeg_err *)c->err)->alloc_barray(c, pool, w, rows);
+}
+
+static void pn_jpeg_realize_virt_arrays(j_common_ptr c)
+{
+    if (pn_fault_alloc())
+        pn_jpeg_oom(c);
+    ((struct pn_jpeg_err *)c->err)->realize_virt_arrays(c);
+}
+
+static void pn_jpeg_route_memory(j_common_ptr c, struct pn_jpeg_err *err)
+{
+    struct jpeg_memory_mgr *mem = c->mem;
+    err->alloc_small = mem->alloc_small;
+    err->alloc_large = mem->alloc_large;
+    err->alloc_sarray = mem->alloc_sarray;
+    err->alloc_barray = mem->alloc_barray;
+    err->realize_virt_arrays = mem->realize_virt_arrays;
+    mem->alloc_small = pn_jpeg_alloc_small;
+    mem->alloc_large = pn_jpeg_alloc_large;
+    mem->alloc_sarray = pn_jpeg_alloc_sarray;
+    mem->alloc_barray = pn_jpeg_alloc_barray;
+    mem->realize_virt_arrays = pn_jpeg_realize_virt_arrays;
 }
 
 static void pn_jpeg_output_message(j_common_ptr cinfo)
@@ -181,6 +255,10 @@ static pneumo_status pn_jpeg_failure(const struct pn_jpeg_err *err, const char *
                         "%s: truncated JPEG: arithmetic-coded data ends before the scan does",
                         label);
     switch (err->code) {
+    case JERR_NO_BACKING_STORE:
+        return pn_error(PNEUMO_ERR_LIMIT,
+                        "%s: JPEG decoder would need more than its bound of %ld bytes", label,
+                        err->max_memory);
     case JERR_IMAGE_TOO_BIG:
         return pn_error(PNEUMO_ERR_LIMIT, "%s: JPEG too large: %s", label, err->message);
     case JERR_OUT_OF_MEMORY:
@@ -193,6 +271,18 @@ static pneumo_status pn_jpeg_failure(const struct pn_jpeg_err *err, const char *
     default:
         return pn_error(PNEUMO_ERR_FORMAT, "%s: corrupt JPEG: %s", label, err->message);
     }
+}
+
+/* What libjpeg may hold for an image of the header's size: 2 bytes per
+ * coefficient of every component, each padded to whole iMCUs (sampling
+ * factors up to 4: 32 samples), plus row buffers of up to 128 rows of every
+ * component and 2 MiB of tables. */
+static long pn_jpeg_memory_bound(const struct jpeg_decompress_struct *c)
+{
+    const double w = (double)c->image_width + 32.0, h = (double)c->image_height + 32.0;
+    const double comps = (double)c->num_components;
+    const double bound = 2.0 * comps * w * h + 128.0 * comps * w + 2.0 * 1024 * 1024;
+    return bound < (double)LONG_MAX ? (long)bound : LONG_MAX;
 }
 
 pneumo_status pn_decode_jpeg(const uint8_t *data, size_t size, const char *label,
@@ -234,6 +324,7 @@ pneumo_status pn_decode_jpeg(const uint8_t *data, size_t size, const char *label
     }
 
     jpeg_create_decompress(&cinfo);
+    pn_jpeg_route_memory((j_common_ptr)&cinfo, &err);
     cinfo.progress = &prog.pub;
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
     jpeg_read_header(&cinfo, TRUE);
@@ -259,6 +350,8 @@ pneumo_status pn_decode_jpeg(const uint8_t *data, size_t size, const char *label
                         "%s: JPEG with %d colour components is not supported", label,
                         cinfo.num_components);
     }
+    err.max_memory = pn_jpeg_memory_bound(&cinfo);
+    cinfo.mem->max_memory_to_use = err.max_memory;
     cinfo.dct_method = JDCT_ISLOW;
     cinfo.do_fancy_upsampling = TRUE;
     cinfo.scale_num = 1;

@@ -179,6 +179,37 @@ pneumo_status pneumo_model_set_threshold(pneumo_model *m, float threshold)
     return PNEUMO_OK;
 }
 
+/* Text for the training settings: no control characters but newline and tab. */
+static int settings_ok(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t')
+            return 0;
+    return 1;
+}
+
+pneumo_status pneumo_model_set_training_settings(pneumo_model *m, const char *text)
+{
+    const char *fn = "pneumo_model_set_training_settings";
+    if (!m || !text)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: model and text must not be NULL", fn);
+    if (strlen(text) > PNEUMO_TRAINING_SETTINGS_MAX)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: %zu bytes, more than the %d allowed", fn, strlen(text),
+                        PNEUMO_TRAINING_SETTINGS_MAX);
+    if (!settings_ok(text))
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: the text holds a control character", fn);
+    snprintf(m->card.training_settings, sizeof m->card.training_settings, "%s", text);
+    return PNEUMO_OK;
+}
+
+pneumo_status pneumo_model_training_settings(const pneumo_model *m, char *buf, size_t size, size_t *needed)
+{
+    static const char *fn = "pneumo_model_training_settings";
+    if (!m)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: model is NULL", fn);
+    return pn_string_out(fn, m->card.training_settings, "", buf, size, needed);
+}
+
 pneumo_status pneumo_model_provenance(const pneumo_model *m, pneumo_provenance *out)
 {
     const char *fn = "pneumo_model_provenance";
@@ -253,6 +284,10 @@ void pn_card_json(pn_buf *b, const pneumo_model *m, int with_model_facts)
     num_or_null(b, c->val_accuracy);
     pn_buf_append(b, ",\"val_auc\":", 11);
     num_or_null(b, c->val_auc);
+    if (c->training_settings[0]) {
+        pn_buf_printf(b, ",\"training_settings\":");
+        pn_buf_json_string(b, c->training_settings);
+    }
     pn_buf_append(b, "}", 1);
     if (with_model_facts)
         pn_buf_printf(b, ",\"input_shape\":[%d,%d,%d],\"num_params\":%lld,\"train_steps\":%llu,"
@@ -384,6 +419,16 @@ pneumo_status pn_card_parse(pneumo_model *m, const char *text, const char *label
         !get_metric(prov, "val_auc", &c.val_auc)) {
         st = card_error(label, "provenance val_loss, val_accuracy and val_auc must be numbers or null");
         goto done;
+    }
+    c.training_settings[0] = '\0';
+    if (pn_json_get(prov, "training_settings")) {
+        s = pn_json_get_string(prov, "training_settings");
+        if (!s || strlen(s) > PNEUMO_TRAINING_SETTINGS_MAX || !settings_ok(s)) {
+            st = card_error(label, "provenance training_settings must be a string of at most 4095 bytes "
+                                   "without control characters but newline and tab");
+            goto done;
+        }
+        snprintf(c.training_settings, sizeof c.training_settings, "%s", s);
     }
     m->card = c;
 done:

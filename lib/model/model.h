@@ -20,6 +20,7 @@ typedef struct pn_card {
     int64_t class_counts[2];
     double val_loss, val_accuracy, val_auc; /* NaN: unknown */
     char library_version[32]; /* of the file it was loaded from; "" if never saved */
+    char training_settings[PNEUMO_TRAINING_SETTINGS_MAX + 1]; /* "" if none */
 } pn_card;
 
 /* Weights shared between a model and its inference clones: the reference

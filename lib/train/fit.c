@@ -189,10 +189,26 @@ static void emit(fit_run *run, int32_t kind)
         run->cancelled = 1;
 }
 
+/* Where a run stands: what a checkpoint stores to resume. Between epochs
+ * step is 0; a run cancelled inside epoch next_epoch saves the steps done
+ * in it and the sums of its epoch metrics so far, and resumes after them
+ * (the epoch's order and augmentation follow from (seed, epoch), the
+ * dropout stream is the model's). */
+typedef struct fit_state {
+    int32_t next_epoch;
+    int32_t stopped;
+    pn_early_stopping es;
+    pn_reduce_lr rl;
+    double ckpt_best;
+    int64_t step;             /* training steps done in epoch next_epoch */
+    double loss_sum, acc_sum; /* of those steps, weighted by their batch sizes */
+    int64_t seen;             /* samples of those steps */
+} fit_state;
+
 /* One pass over the training set; fills loss/accuracy of *rec. */
 static pneumo_status train_epoch(fit_run *run, pneumo_dataset *train, const double cw[2],
                                  int use_weights, pneumo_tensor *weights, pneumo_epoch_record *rec,
-                                 double t0)
+                                 double t0, fit_state *state)
 {
     const pneumo_fit_options *o = run->o;
     double loss_sum = 0.0, acc_sum = 0.0;
@@ -200,6 +216,24 @@ static pneumo_status train_epoch(fit_run *run, pneumo_dataset *train, const doub
     pneumo_status st = pneumo_dataset_begin_epoch(train, rec->epoch, o->batch_size);
     if (st != PNEUMO_OK)
         return st;
+    /* resumed inside this epoch: its first steps are done, pass over their batches */
+    for (; batch < state->step; batch++) {
+        pneumo_tensor *x = NULL, *y = NULL;
+        if ((st = pneumo_dataset_next_batch(train, &x, &y, NULL)) != PNEUMO_OK)
+            return pn_error_prefix("pneumo_model_fit: resuming epoch %d at step %lld", rec->epoch + 1,
+                                   (long long)state->step + 1);
+        if (!x)
+            return pn_error(PNEUMO_ERR_STATE,
+                            "pneumo_model_fit: the checkpoint resumes epoch %d at step %lld, but the epoch has "
+                            "%lld steps (another training set or batch size?)",
+                            rec->epoch + 1, (long long)state->step + 1, (long long)batch);
+    }
+    if (state->step > 0) {
+        loss_sum = state->loss_sum;
+        acc_sum = state->acc_sum;
+        seen = state->seen;
+        state->step = 0;
+    }
     for (;;) {
         pneumo_tensor *x = NULL, *y = NULL;
         pneumo_tensor w;
@@ -229,9 +263,15 @@ static pneumo_status train_epoch(fit_run *run, pneumo_dataset *train, const doub
                                                   run->ev.loss, run->ev.accuracy)) != PNEUMO_OK)
             return run->progress_st;
         emit(run, PNEUMO_EVENT_BATCH_END);
-        if (run->cancelled)
+        if (run->cancelled) {
+            /* where the epoch stands, for the checkpoint fit_core saves */
+            state->step = batch;
+            state->loss_sum = loss_sum;
+            state->acc_sum = acc_sum;
+            state->seen = seen;
             return pn_error(PNEUMO_ERR_CANCELLED, "pneumo_model_fit: cancelled by the callback in epoch %d, batch %lld",
                             rec->epoch + 1, (long long)batch);
+        }
     }
     rec->loss = seen ? loss_sum / (double)seen : NAN;
     rec->accuracy = seen ? acc_sum / (double)seen : NAN;
@@ -377,14 +417,6 @@ static pneumo_status train_epoch_parallel(fit_run *run, pneumo_dataset *train, c
     return PNEUMO_OK;
 }
 
-/* Where a run stands between epochs: what a checkpoint stores to resume. */
-typedef struct fit_state {
-    int32_t next_epoch;
-    int32_t stopped;
-    pn_early_stopping es;
-    pn_reduce_lr rl;
-    double ckpt_best;
-} fit_state;
 
 static void json_num_or_null(pn_buf *b, double v)
 {
@@ -404,6 +436,13 @@ static void state_json(pn_buf *b, const fit_state *s, const pneumo_history *h)
     pn_buf_printf(b, ",\"wait\":%d,\"cooldown_counter\":%d},\"ckpt_best\":", s->rl.wait,
                   s->rl.cooldown_counter);
     json_num_or_null(b, s->ckpt_best);
+    if (s->step > 0) {
+        pn_buf_printf(b, ",\"step\":%lld,\"step_seen\":%lld,\"step_loss_sum\":", (long long)s->step,
+                      (long long)s->seen);
+        json_num_or_null(b, s->loss_sum);
+        pn_buf_printf(b, ",\"step_acc_sum\":");
+        json_num_or_null(b, s->acc_sum);
+    }
     pn_buf_printf(b, ",\"history\":[");
     for (int32_t i = 0; i < h->n; i++) {
         const pneumo_epoch_record *r = &h->rec[i];
@@ -456,6 +495,18 @@ static pneumo_status parse_state(const char *text, const char *label, fit_state 
         rwait < 0 || rwait > INT32_MAX || cooldown < 0 || cooldown > INT32_MAX) {
         st = pn_error(PNEUMO_ERR_FORMAT, "%s: fit_state: missing or invalid fields", label);
         goto done;
+    }
+    if (pn_json_get(j, "step")) {
+        int64_t step, seen;
+        if (!pn_json_get_int64(j, "step", &step) || step < 1 || !pn_json_get_int64(j, "step_seen", &seen) ||
+            seen < step || !read_num(pn_json_get(j, "step_loss_sum"), &s->loss_sum) ||
+            !read_num(pn_json_get(j, "step_acc_sum"), &s->acc_sum)) {
+            st = pn_error(PNEUMO_ERR_FORMAT, "%s: fit_state: invalid step, step_seen, step_loss_sum or step_acc_sum",
+                          label);
+            goto done;
+        }
+        s->step = step;
+        s->seen = seen;
     }
     s->next_epoch = (int32_t)next;
     s->stopped = stopped != 0;
@@ -638,6 +689,12 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
     run.progress.user = o->progress_user;
     run.ev.epochs = o->epochs;
     run.ev.batches = pneumo_dataset_num_batches(train, o->batch_size);
+    if (dp && state->step > 0) {
+        st = pn_dp_agree(dp, pn_error(PNEUMO_ERR_UNSUPPORTED, "%s: the checkpoint stopped inside epoch %d; a "
+                                                               "data-parallel run resumes only between epochs",
+                                      fn, state->next_epoch + 1), 0, fn);
+        goto done;
+    }
     for (int32_t epoch = state->next_epoch; epoch < o->epochs && !state->stopped; epoch++) {
         pneumo_epoch_record rec;
         double t0 = now(), lr = pneumo_optimizer_learning_rate(opt), value;
@@ -664,7 +721,17 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
             goto done;
         }
         st = dp ? train_epoch_parallel(&run, train, cw, use_weights, weights, &rec, t0)
-                : train_epoch(&run, train, cw, use_weights, weights, &rec, t0);
+                : train_epoch(&run, train, cw, use_weights, weights, &rec, t0, state);
+        if (st == PNEUMO_ERR_CANCELLED && state->step > 0 && o->checkpoint_path) {
+            /* keep the steps of this epoch: the checkpoint resumes after them */
+            pneumo_status saved = save_checkpoint(m, opt, o->checkpoint_path, state, h);
+            if (saved != PNEUMO_OK)
+                st = pn_error_prefix("%s: saving the checkpoint after the cancel in epoch %d", fn, epoch + 1);
+            else
+                pn_error(PNEUMO_ERR_CANCELLED, "%s: cancelled by the callback in epoch %d after step %lld; %s "
+                                               "resumes there", fn, epoch + 1, (long long)state->step,
+                         o->checkpoint_path);
+        }
         if (st != PNEUMO_OK)
             goto done;
         if (val && (st = pn_evaluate_dataset(m, val, o->batch_size, dp, &rec.val_loss, &rec.val_accuracy,

@@ -94,6 +94,7 @@ ONNX_NCHW = 1
 # integer macros
 MAX_DIMS = 4
 CLASS_NAME_MAX = 63
+TRAINING_SETTINGS_MAX = 4095
 
 # Enum name -> {constant: value}, as the headers spell them.
 ENUMS = {
@@ -168,6 +169,7 @@ ENUM_VALUES = {
     "PNEUMO_PADDING_SAME": 1,
     "PNEUMO_CLASS_NAME_MAX": 63,
     "PNEUMO_COLOR_GRAYSCALE": 0,
+    "PNEUMO_TRAINING_SETTINGS_MAX": 4095,
     "PNEUMO_MONITOR_VAL_LOSS": 0,
     "PNEUMO_MONITOR_VAL_ACCURACY": 1,
     "PNEUMO_MONITOR_LOSS": 2,
@@ -738,6 +740,8 @@ PROTOTYPES = {
     "pneumo_model_provenance": (c_int, [c_void_p, _ptr(Provenance)]),
     "pneumo_model_set_provenance": (c_int, [c_void_p, _ptr(Provenance)]),
     "pneumo_model_info_json": (c_int, [c_void_p, c_char_p, c_size_t, _ptr(c_size_t)]),
+    "pneumo_model_set_training_settings": (c_int, [c_void_p, c_char_p]),
+    "pneumo_model_training_settings": (c_int, [c_void_p, c_char_p, c_size_t, _ptr(c_size_t)]),
     "pneumo_youden_threshold": (c_int, [_ptr(c_float), _ptr(c_float), c_int64, _ptr(c_float)]),
     "pneumo_model_diagnosis_sentence": (c_int, [
         c_void_p, c_float, c_char_p, c_size_t, _ptr(c_size_t), _ptr(c_int32)

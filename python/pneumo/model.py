@@ -786,6 +786,18 @@ class Model(L.Handle):
                 "val_loss": _nan_to_none(p.val_loss), "val_accuracy": _nan_to_none(p.val_accuracy),
                 "val_auc": _nan_to_none(p.val_auc)}
 
+    @property
+    def training_settings(self):
+        """Free text recording how the model is trained ('' when none), saved with
+        the model and its checkpoints (pneumo-train writes key=value lines)."""
+        with self._lock:
+            return L.fetch_string("pneumo_model_training_settings", self.handle)
+
+    @training_settings.setter
+    def training_settings(self, text):
+        with self._lock:
+            L.call("pneumo_model_set_training_settings", self.handle, str(text).encode())
+
     def info(self):
         """The whole model card as a dict (pneumo_model_info_json)."""
         import json

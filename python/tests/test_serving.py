@@ -41,6 +41,10 @@ class CardTest(unittest.TestCase):
                 m.threshold = 1.5
             with self.assertRaises(pneumo.InvalidArgumentError):
                 m.class_names = ["", "x"]
+            self.assertEqual(m.training_settings, "")
+            m.training_settings = "epochs=3\nbatch=8\n"
+            with self.assertRaises(pneumo.InvalidArgumentError):
+                m.training_settings = "bad\x01"
             path = os.path.join(d, "m.safetensors")
             m.save(path)
         back, _ = pneumo.Model.load(path)
@@ -52,6 +56,8 @@ class CardTest(unittest.TestCase):
             self.assertEqual(info["provenance"]["library_version"], pneumo.version())
             self.assertEqual(info["input_shape"], [96, 96, 1])
             self.assertEqual(back.provenance["seed"], 4)
+            self.assertEqual(back.training_settings, "epochs=3\nbatch=8\n")
+            self.assertEqual(info["provenance"]["training_settings"], "epochs=3\nbatch=8\n")
 
     def test_file_without_card_loads_with_defaults(self):
         d = tmpdir("serving")

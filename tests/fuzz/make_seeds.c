@@ -362,6 +362,16 @@ static void seed_models(void)
     read_back(path, &data, &size);
     put("checkpoint", "tiny-adam.ckpt", data, size);
     free(data);
+    /* cancelled inside an epoch: the steps done in it and their metric sums */
+    if (pn_model_save_extra(m, adam, path, "fit_state",
+                            "{\"next_epoch\":1,\"stopped\":0,\"es\":{\"best\":null,\"wait\":0,\"best_epoch\":0},"
+                            "\"rl\":{\"best\":\"inf\",\"wait\":0,\"cooldown_counter\":0},\"ckpt_best\":\"inf\","
+                            "\"step\":3,\"step_seen\":6,\"step_loss_sum\":4.25,\"step_acc_sum\":3,"
+                            "\"history\":[[0,0.7,0.5,0.69,0.5,0.001,0.1]]}") != PNEUMO_OK)
+        die(pneumo_last_error());
+    read_back(path, &data, &size);
+    put("checkpoint", "tiny-adam-mid-epoch.ckpt", data, size);
+    free(data);
     put_str("json", "fit-state.json", state);
     remove(path);
     pneumo_optimizer_destroy(adam);
@@ -418,6 +428,65 @@ static void seed_dataset(void)
     put("dataset", "nested-and-loop", b, n);
 }
 
+/* ---- HTTP requests of fuzz_http.c: raw requests, headers then body ---- */
+
+static void put_mp(const char *name, const char *head, const char *boundary, const char *parts)
+{
+    char buf[2048];
+    snprintf(buf, sizeof buf, "%sContent-Type: multipart/form-data; boundary=%s\r\n\r\n%s", head, boundary, parts);
+    put_str("http", name, buf);
+}
+
+static void seed_http(void)
+{
+    static const char post[] = "POST /api/v1/diagnose HTTP/1.1\r\nHost: t\r\n";
+    static const char png_head[] = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+    char buf[2048];
+    put_str("http", "get-page", "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    put_str("http", "get-health", "HEAD /healthz HTTP/1.1\r\n\r\n");
+    put_str("http", "get-metrics", "GET /metrics HTTP/1.1\r\n\r\n");
+    put_str("http", "get-model-query", "GET /api/v1/model?x=1&heatmap=true HTTP/1.1\r\n\r\n");
+    put_str("http", "not-found", "GET /api/v2/\"<x>\xff HTTP/1.1\r\n\r\n");
+    put_str("http", "post-to-get-route", "POST /metrics HTTP/1.1\r\n\r\n");
+    put_str("http", "get-diagnose", "GET /api/v1/diagnose HTTP/1.1\r\n\r\n");
+    put_str("http", "draining", "POST /api/v1/diagnose HTTP/1.1\r\nX-Draining: 1\r\n"
+                                "Content-Type: image/png\r\n\r\nx");
+    snprintf(buf, sizeof buf, "%sContent-Type: image/png\r\nContent-Length: 16\r\n\r\n", post);
+    memcpy(buf + strlen(buf), png_head, 16);
+    put("http", "raw-png", buf, strlen(buf) + 16);
+    snprintf(buf, sizeof buf, "POST /api/v1/diagnose?heatmap=1 HTTP/1.1\r\nContent-Type: IMAGE/JPEG; q=1\r\n\r\n"
+                              "\xff\xd8\xff\xe0");
+    put_str("http", "raw-jpeg-heatmap", buf);
+    snprintf(buf, sizeof buf, "%sContent-Type: application/dicom\r\nContent-Length: 3000\r\n\r\nDICM", post);
+    put_str("http", "over-budget", buf);
+    snprintf(buf, sizeof buf, "%sContent-Type: image/png\r\nContent-Length: 99999999999999999999\r\n\r\n", post);
+    put_str("http", "huge-length", buf);
+    snprintf(buf, sizeof buf, "%sContent-Type: image/png\r\n\r\n", post);
+    put_str("http", "empty-body", buf);
+    snprintf(buf, sizeof buf, "%sContent-Type: text/plain\r\n\r\nhello", post);
+    put_str("http", "text-plain", buf);
+    snprintf(buf, sizeof buf, "%sContent-Type: multipart/form-data\r\n\r\n--x\r\n", post);
+    put_str("http", "multipart-no-boundary", buf);
+    put_mp("multipart-one-file", post, "pneumoB0",
+           "--pneumoB0\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nignored\r\n"
+           "--pneumoB0\r\nContent-Disposition: form-data; name=\"image\"; filename=\"x.png\"\r\n"
+           "Content-Type: image/png\r\n\r\n\x89PNG\r\n\x1a\n\r\n--pneumoB0--\r\n");
+    put_mp("multipart-two-files", post, "\"q;b\"",
+           "preamble\r\n--q;b\r\nContent-Disposition: form-data; name=\"a\"; filename=\"a.png\"\r\n\r\nA\r\n"
+           "--q;b  \r\nContent-Disposition: form-data; name=b; filename*=UTF-8''b.png\r\n\r\nB\r\n--q;b--");
+    put_mp("multipart-text-file", post, "zz",
+           "--zz\r\ncontent-disposition: form-data; name=\"f\"; filename=\"x.txt\"\r\n"
+           "content-type: text/plain\r\n\r\nhi\r\n--zz--\r\n");
+    put_mp("multipart-no-file", post, "zz",
+           "--zz\r\nContent-Disposition: form-data; name=\"comment\"\r\n\r\nno file here\r\n--zz--\r\n");
+    put_mp("multipart-truncated", post, "zz",
+           "--zz\r\nContent-Disposition: form-data; name=\"i\"; filename=\"i\"\r\n\r\n\xff\xd8\xff");
+    put_mp("multipart-no-headers", post, "zz", "--zz\r\n\r\nbody\r\n--zz--");
+    put_mp("multipart-quoted-name", post, "zz",
+           "--zz\r\nContent-Disposition: form-data; name=\"x; filename=y\"\r\n"
+           "Content-Type: application/octet-stream\r\n\r\nnot a file\r\n--zz--\r\n");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2)
@@ -444,5 +513,6 @@ int main(int argc, char **argv)
     seed_models();
     seed_json();
     seed_dataset();
+    seed_http();
     return 0;
 }

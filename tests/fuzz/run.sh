@@ -20,7 +20,7 @@ shift 2
 src=$(cd "$(dirname "$0")" && pwd)
 work=${FUZZ_WORK:-$build/fuzz-work}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(image model json checkpoint dataset)
+[ ${#targets[@]} -gt 0 ] || targets=(image model json checkpoint dataset http)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 status=0
@@ -36,6 +36,7 @@ for t in "${targets[@]}"; do
     image) dict=(-dict="$src/image.dict"); max_len=65536 ;;
     model | checkpoint) dict=(-dict="$src/model.dict"); max_len=65536 ;;
     json) dict=(-dict="$src/json.dict"); max_len=16384 ;;
+    http) dict=(-dict="$src/http.dict"); max_len=8192 ;;
     *) max_len=4096 ;;
     esac
     log=$work/$t/fuzz.log
