@@ -24,11 +24,11 @@
 #include "pneumo/model.h"
 #include "pneumo/optim.h"
 #include "pneumo/train.h"
+#include <stdio.h> /* before jpeglib.h, which needs FILE */
 #include <jpeglib.h>
 #include <math.h>
 #include <setjmp.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
