@@ -1,4 +1,4 @@
-"""DICOM files through pneumo.Image (the C tests in tests/test_dicom.c
+"""DICOM files through pneumo.Image (the C tests in tests/test_dicom_*.c
 cover rendering and transfer syntaxes in depth)."""
 import math
 import os
