@@ -1,7 +1,7 @@
 #!/bin/sh
 # Data-parallel training over MPI (pneumo-train-mpi): the weights, history and
 # evaluation after 2 epochs on 1, 2 and 4 ranks are the same bits for a fixed
-# --parts; --resume continues a run on another rank count with the same
+# --parts, with the sliced exchange (the default) and the gather; --resume continues a run on another rank count with the same
 # result; a cancel on one rank stops every rank (no hang) with one message.
 # Small synthetic images (pneumo-synth), a global batch of 7 so the last batch
 # of an epoch (40 = 5 * 7 + 5) is partial.
@@ -42,17 +42,20 @@ for np in 1 2 4; do
     [ -s "$tmp/np$np.bin" ] || { echo "check_mpi: $np ranks wrote no weights" >&2; exit 1; }
 done
 for np in 2 4; do
-    if ! cmp -s "$tmp/np1.bin" "$tmp/np$np.bin"; then
-        echo "check_mpi: the weights on $np ranks differ from 1 rank" >&2
+    run $np gather$np --exchange gather
+done
+for name in np2 np4 gather2 gather4; do
+    if ! cmp -s "$tmp/np1.bin" "$tmp/$name.bin"; then
+        echo "check_mpi: the weights of run $name differ from 1 rank" >&2
         exit 1
     fi
-    if [ "$(strip_seconds "$tmp/np1.csv")" != "$(strip_seconds "$tmp/np$np.csv")" ]; then
-        echo "check_mpi: the history on $np ranks differs from 1 rank:" >&2
-        cat "$tmp/np1.csv" "$tmp/np$np.csv" >&2
+    if [ "$(strip_seconds "$tmp/np1.csv")" != "$(strip_seconds "$tmp/$name.csv")" ]; then
+        echo "check_mpi: the history of run $name differs from 1 rank:" >&2
+        cat "$tmp/np1.csv" "$tmp/$name.csv" >&2
         exit 1
     fi
-    if [ "$(evaluation "$tmp/np1.txt")" != "$(evaluation "$tmp/np$np.txt")" ]; then
-        echo "check_mpi: the evaluation on $np ranks differs from 1 rank" >&2
+    if [ "$(evaluation "$tmp/np1.txt")" != "$(evaluation "$tmp/$name.txt")" ]; then
+        echo "check_mpi: the evaluation of run $name differs from 1 rank" >&2
         exit 1
     fi
 done
@@ -82,4 +85,4 @@ grep -q "rank 0: training stopped: .*cancelled" "$tmp/cancel.err" || {
     cat "$tmp/cancel.err" >&2
     exit 1
 }
-echo "check_mpi: 1, 2 and 4 ranks agree bit for bit; resume and cancel work"
+echo "check_mpi: 1, 2 and 4 ranks agree bit for bit (sliced and gather); resume and cancel work"

@@ -141,7 +141,8 @@ _Static_assert(SAME_TYPE(&((pneumo_data_parallel *)0)->ranks, int32_t *), "pneum
 _Static_assert(SAME_TYPE(&((pneumo_data_parallel *)0)->parts, int32_t *), "pneumo_data_parallel.parts");
 _Static_assert(SAME_TYPE(&((pneumo_data_parallel *)0)->collective, pneumo_collective_fn *), "pneumo_data_parallel.collective");
 _Static_assert(SAME_TYPE(&((pneumo_data_parallel *)0)->user, void **), "pneumo_data_parallel.user");
-_Static_assert(SAME_TYPE(&((pneumo_data_parallel *)0)->reserved, uint32_t (*)[8]), "pneumo_data_parallel.reserved");
+_Static_assert(SAME_TYPE(&((pneumo_data_parallel *)0)->exchange, int32_t *), "pneumo_data_parallel.exchange");
+_Static_assert(SAME_TYPE(&((pneumo_data_parallel *)0)->reserved, uint32_t (*)[7]), "pneumo_data_parallel.reserved");
 _Static_assert(SAME_TYPE(&((pneumo_fit_options *)0)->size, uint32_t *), "pneumo_fit_options.size");
 _Static_assert(SAME_TYPE(&((pneumo_fit_options *)0)->epochs, int32_t *), "pneumo_fit_options.epochs");
 _Static_assert(SAME_TYPE(&((pneumo_fit_options *)0)->batch_size, int32_t *), "pneumo_fit_options.batch_size");
@@ -517,6 +518,7 @@ int main(void)
     FIELD(pneumo_data_parallel, parts);
     FIELD(pneumo_data_parallel, collective);
     FIELD(pneumo_data_parallel, user);
+    FIELD(pneumo_data_parallel, exchange);
     FIELD(pneumo_data_parallel, reserved);
     STRUCT(pneumo_fit_options);
     FIELD(pneumo_fit_options, size);
@@ -653,6 +655,9 @@ int main(void)
     ENUM(PNEUMO_COLLECTIVE_RECV);
     ENUM(PNEUMO_COLLECTIVE_BCAST);
     ENUM(PNEUMO_COLLECTIVE_SUM);
+    ENUM(PNEUMO_COLLECTIVE_ALLGATHER);
+    ENUM(PNEUMO_EXCHANGE_GATHER);
+    ENUM(PNEUMO_EXCHANGE_SLICED);
     ENUM(PNEUMO_RESAMPLE_NEAREST);
     ENUM(PNEUMO_RESAMPLE_BILINEAR);
     ENUM(PNEUMO_FILL_NEAREST);

@@ -109,13 +109,15 @@ static pneumo_optimizer *adam(void)
 
 typedef struct world {
     int ranks;
+    int exchange;               /* pneumo_exchange of every rank */
     pthread_barrier_t bar;      /* the ranks' collectives */
     pthread_barrier_t open_bar; /* ranks and the main thread: datasets opened, files corrupted */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    float *box_f[MAX_PARTS];    /* SEND -> RECV, by tag */
-    double box_d[MAX_PARTS][8];
-    int full[MAX_PARTS];
+    float *box_f[MAX_PARTS][MAX_RANKS]; /* SEND -> RECV, by tag and receiving rank */
+    double box_d[MAX_PARTS][MAX_RANKS][8];
+    int full[MAX_PARTS][MAX_RANKS];
+    float *ag[MAX_RANKS];       /* each rank's ALLGATHER arena */
     float *bc_f;                /* rank 0's BCAST buffers */
     double *bc_d;
     double *sum_in[MAX_RANKS];  /* each rank's SUM input */
@@ -135,27 +137,32 @@ static pneumo_status collective(const pneumo_collective *c, void *user)
     w->ops[rc->rank]++;
     switch (c->op) {
     case PNEUMO_COLLECTIVE_SEND:
-        assert_true(rc->rank != 0 && c->peer == 0 && c->tag >= 0 && c->tag < MAX_PARTS && c->ndoubles <= 8);
+        assert_true(c->tag >= 0 && c->tag < MAX_PARTS && c->ndoubles <= 8);
+        if (w->exchange == PNEUMO_EXCHANGE_GATHER)
+            assert_true(rc->rank != 0 && c->peer == 0);
+        else
+            assert_true(c->peer >= 0 && c->peer < w->ranks && c->peer != rc->rank);
         pthread_mutex_lock(&w->mu);
-        assert_false(w->full[c->tag]);
-        w->box_f[c->tag] = malloc((size_t)c->nfloats * sizeof(float));
-        assert_non_null(w->box_f[c->tag]);
-        memcpy(w->box_f[c->tag], c->floats, (size_t)c->nfloats * sizeof(float));
-        memcpy(w->box_d[c->tag], c->doubles, (size_t)c->ndoubles * sizeof(double));
-        w->full[c->tag] = 1;
+        assert_false(w->full[c->tag][c->peer]);
+        w->box_f[c->tag][c->peer] = malloc((size_t)c->nfloats * sizeof(float));
+        assert_non_null(w->box_f[c->tag][c->peer]);
+        memcpy(w->box_f[c->tag][c->peer], c->floats, (size_t)c->nfloats * sizeof(float));
+        memcpy(w->box_d[c->tag][c->peer], c->doubles, (size_t)c->ndoubles * sizeof(double));
+        w->full[c->tag][c->peer] = 1;
         pthread_cond_broadcast(&w->cv);
         pthread_mutex_unlock(&w->mu);
         return PNEUMO_OK;
     case PNEUMO_COLLECTIVE_RECV:
-        assert_true(rc->rank == 0 && c->peer > 0 && c->peer < w->ranks);
+        assert_true((rc->rank == 0 || w->exchange == PNEUMO_EXCHANGE_SLICED) && c->peer >= 0 &&
+                    c->peer < w->ranks && c->peer != rc->rank);
         pthread_mutex_lock(&w->mu);
-        while (!w->full[c->tag])
+        while (!w->full[c->tag][rc->rank])
             pthread_cond_wait(&w->cv, &w->mu);
-        memcpy(c->floats, w->box_f[c->tag], (size_t)c->nfloats * sizeof(float));
-        memcpy(c->doubles, w->box_d[c->tag], (size_t)c->ndoubles * sizeof(double));
-        free(w->box_f[c->tag]);
-        w->box_f[c->tag] = NULL;
-        w->full[c->tag] = 0;
+        memcpy(c->floats, w->box_f[c->tag][rc->rank], (size_t)c->nfloats * sizeof(float));
+        memcpy(c->doubles, w->box_d[c->tag][rc->rank], (size_t)c->ndoubles * sizeof(double));
+        free(w->box_f[c->tag][rc->rank]);
+        w->box_f[c->tag][rc->rank] = NULL;
+        w->full[c->tag][rc->rank] = 0;
         pthread_mutex_unlock(&w->mu);
         return PNEUMO_OK;
     case PNEUMO_COLLECTIVE_BCAST:
@@ -184,6 +191,20 @@ static pneumo_status collective(const pneumo_collective *c, void *user)
         free(sum);
         return PNEUMO_OK;
     }
+    case PNEUMO_COLLECTIVE_ALLGATHER:
+        /* rank j's slice starts at 16 * ((n / 16) * j / ranks) (pneumo_exchange) */
+        assert_int_equal(w->exchange, PNEUMO_EXCHANGE_SLICED);
+        assert_int_equal(c->nfloats % 16, 0);
+        w->ag[rc->rank] = c->floats;
+        pthread_barrier_wait(&w->bar);
+        for (int r = 0; r < w->ranks; r++) {
+            const int64_t s0 = 16 * (c->nfloats / 16 * r / w->ranks);
+            const int64_t s1 = r + 1 == w->ranks ? c->nfloats : 16 * (c->nfloats / 16 * (r + 1) / w->ranks);
+            if (r != rc->rank)
+                memcpy(c->floats + s0, w->ag[r] + s0, (size_t)(s1 - s0) * sizeof(float));
+        }
+        pthread_barrier_wait(&w->bar);
+        return PNEUMO_OK;
     default:
         fail_msg("unknown collective %d", c->op);
         return PNEUMO_ERR_INVALID_ARG;
@@ -231,6 +252,7 @@ static void *rank_main(void *arg)
     dp.rank = j->ctx.rank;
     dp.ranks = j->ranks;
     dp.parts = j->parts;
+    dp.exchange = j->ctx.w->exchange;
     dp.collective = collective;
     dp.user = &j->ctx;
     pneumo_fit_default_options(&o);
@@ -258,12 +280,15 @@ static void *rank_main(void *arg)
     return NULL;
 }
 
-/* Run `ranks` ranks; jobs[r] receive each rank's results. */
-static void run_world(int ranks, int parts, int batch, int broken, int cancel_rank, job *jobs, world *w)
+/* Run `ranks` ranks with the pneumo_exchange `exchange`; jobs[r] receive each
+ * rank's results. */
+static void run_world(int ranks, int parts, int batch, int broken, int cancel_rank, int exchange, job *jobs,
+                      world *w)
 {
     pthread_t t[MAX_RANKS];
     memset(w, 0, sizeof *w);
     w->ranks = ranks;
+    w->exchange = exchange;
     assert_int_equal(pthread_barrier_init(&w->bar, NULL, (unsigned)ranks), 0);
     assert_int_equal(pthread_barrier_init(&w->open_bar, NULL, (unsigned)ranks + 1u), 0);
     pthread_mutex_init(&w->mu, NULL);
@@ -358,24 +383,26 @@ static void test_parallel_same_bits_any_rank_count(void **state)
     for (int bi = 0; bi < 2; bi++) {
         job ref[MAX_RANKS], jobs[MAX_RANKS];
         world w;
-        run_world(1, 4, batches[bi], 0, -1, ref, &w);
+        run_world(1, 4, batches[bi], 0, -1, PNEUMO_EXCHANGE_GATHER, ref, &w);
         assert_int_equal(ref[0].st, PNEUMO_OK);
         assert_int_equal(ref[0].ev_st, PNEUMO_OK);
         assert_int_equal(pneumo_history_size(ref[0].h), 2);
-        for (int ranks = 2; ranks <= 4; ranks++) {
-            run_world(ranks, 4, batches[bi], 0, -1, jobs, &w);
-            for (int r = 0; r < ranks; r++) {
-                assert_int_equal(jobs[r].st, PNEUMO_OK);
-                assert_int_equal(jobs[r].ev_st, PNEUMO_OK);
-                assert_same_weights(ref[0].m, jobs[r].m);
-                assert_same_history(ref[0].h, jobs[r].h);
-                assert_true(jobs[r].ev.loss == ref[0].ev.loss && jobs[r].ev.roc_auc == ref[0].ev.roc_auc);
-                assert_memory_equal(&jobs[r].ev.confusion, &ref[0].ev.confusion, sizeof ref[0].ev.confusion);
-                assert_memory_equal(jobs[r].probs, ref[0].probs, sizeof ref[0].probs);
-                assert_true(w.ops[r] > 0);
+        /* the sliced exchange too, on every rank count: the same bits as the gather */
+        for (int ex = PNEUMO_EXCHANGE_GATHER; ex <= PNEUMO_EXCHANGE_SLICED; ex++)
+            for (int ranks = ex == PNEUMO_EXCHANGE_GATHER ? 2 : 1; ranks <= 4; ranks++) {
+                run_world(ranks, 4, batches[bi], 0, -1, ex, jobs, &w);
+                for (int r = 0; r < ranks; r++) {
+                    assert_int_equal(jobs[r].st, PNEUMO_OK);
+                    assert_int_equal(jobs[r].ev_st, PNEUMO_OK);
+                    assert_same_weights(ref[0].m, jobs[r].m);
+                    assert_same_history(ref[0].h, jobs[r].h);
+                    assert_true(jobs[r].ev.loss == ref[0].ev.loss && jobs[r].ev.roc_auc == ref[0].ev.roc_auc);
+                    assert_memory_equal(&jobs[r].ev.confusion, &ref[0].ev.confusion, sizeof ref[0].ev.confusion);
+                    assert_memory_equal(jobs[r].probs, ref[0].probs, sizeof ref[0].probs);
+                    assert_true(w.ops[r] > 0);
+                }
+                free_jobs(jobs, ranks);
             }
-            free_jobs(jobs, ranks);
-        }
         free_jobs(ref, 1);
     }
 }
@@ -408,7 +435,7 @@ static void test_parallel_one_rank_is_fit(void **state)
     o_rl.min_delta = 1.0;
     assert_int_equal(pneumo_model_fit(m, opt, train, val, &o, &h), PNEUMO_OK);
     assert_int_equal(pneumo_model_evaluate(m, val, 10, 0.5f, &ev, probs, NULL, PER_CLASS), PNEUMO_OK);
-    run_world(1, 1, 10, 0, -1, j, &w);
+    run_world(1, 1, 10, 0, -1, PNEUMO_EXCHANGE_GATHER, j, &w);
     assert_int_equal(j[0].st, PNEUMO_OK);
     assert_same_weights(m, j[0].m);
     assert_same_history(h, j[0].h);
@@ -421,7 +448,7 @@ static void test_parallel_one_rank_is_fit(void **state)
         job j2[2];
         pneumo_epoch_record a, b;
         double d;
-        run_world(2, 4, 10, 0, -1, j2, &w);
+        run_world(2, 4, 10, 0, -1, PNEUMO_EXCHANGE_GATHER, j2, &w);
         assert_int_equal(j2[0].st, PNEUMO_OK);
         d = weights_rel_diff(m, j2[0].m);
         printf("# 1 process vs 2 ranks x 4 parts after 2 epochs: max weight difference %.3g of the largest\n", d);
@@ -442,36 +469,45 @@ static void test_parallel_one_rank_is_fit(void **state)
  * too (no rank waits forever) naming rank 1. */
 static void test_parallel_failure_stops_every_rank(void **state)
 {
-    job jobs[MAX_RANKS];
-    world w;
     (void)state;
-    run_world(3, 3, 9, 1, -1, jobs, &w);
-    assert_int_not_equal(jobs[1].st, PNEUMO_OK);
-    assert_int_not_equal(jobs[1].st, PNEUMO_ERR_CANCELLED);
-    assert_non_null(strstr(jobs[1].msg, "broken"));
-    for (int r = 0; r < 3; r += 2) {
-        assert_int_equal(jobs[r].st, PNEUMO_ERR_CANCELLED);
-        assert_non_null(strstr(jobs[r].msg, "rank 1 failed"));
-        assert_int_equal(pneumo_history_size(jobs[r].h), 0);
+    for (int ex = PNEUMO_EXCHANGE_GATHER; ex <= PNEUMO_EXCHANGE_SLICED; ex++) {
+        job jobs[MAX_RANKS];
+        world w;
+        uint64_t rng = 5;
+        char cmd[4200];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s/broken'", root);
+        assert_int_equal(system(cmd), 0);
+        write_split("broken", PER_CLASS / 2, &rng); /* readable again: the run corrupts it */
+        run_world(3, 3, 9, 1, -1, ex, jobs, &w);
+        assert_int_not_equal(jobs[1].st, PNEUMO_OK);
+        assert_int_not_equal(jobs[1].st, PNEUMO_ERR_CANCELLED);
+        assert_non_null(strstr(jobs[1].msg, "broken"));
+        for (int r = 0; r < 3; r += 2) {
+            assert_int_equal(jobs[r].st, PNEUMO_ERR_CANCELLED);
+            assert_non_null(strstr(jobs[r].msg, "rank 1 failed"));
+            assert_int_equal(pneumo_history_size(jobs[r].h), 0);
+        }
+        free_jobs(jobs, 3);
     }
-    free_jobs(jobs, 3);
 }
 
 /* A cancel from rank 2's callback after its 3rd batch stops all ranks after
  * the same batch. */
 static void test_parallel_cancel_agreed(void **state)
 {
-    job jobs[MAX_RANKS];
-    world w;
     (void)state;
-    run_world(3, 3, 9, 0, 2, jobs, &w);
-    for (int r = 0; r < 3; r++) {
-        assert_int_equal(jobs[r].st, PNEUMO_ERR_CANCELLED);
-        assert_int_equal(pneumo_history_size(jobs[r].h), 0);
-        if (r)
-            assert_same_weights(jobs[0].m, jobs[r].m);
+    for (int ex = PNEUMO_EXCHANGE_GATHER; ex <= PNEUMO_EXCHANGE_SLICED; ex++) {
+        job jobs[MAX_RANKS];
+        world w;
+        run_world(3, 3, 9, 0, 2, ex, jobs, &w);
+        for (int r = 0; r < 3; r++) {
+            assert_int_equal(jobs[r].st, PNEUMO_ERR_CANCELLED);
+            assert_int_equal(pneumo_history_size(jobs[r].h), 0);
+            if (r)
+                assert_same_weights(jobs[0].m, jobs[r].m);
+        }
+        free_jobs(jobs, 3);
     }
-    free_jobs(jobs, 3);
 }
 
 /* The shards of parts 0..k of every batch together are the unsharded epoch. */
@@ -551,6 +587,11 @@ static void test_parallel_settings_checked(void **state)
     dp.reserved[3] = 1;
     assert_int_equal(pneumo_model_fit(m, opt, train, NULL, &o, NULL), PNEUMO_ERR_INVALID_ARG);
     dp.reserved[3] = 0;
+    assert_int_equal(dp.exchange, PNEUMO_EXCHANGE_GATHER);
+    dp.exchange = 2; /* no such exchange */
+    assert_int_equal(pneumo_model_fit(m, opt, train, NULL, &o, NULL), PNEUMO_ERR_INVALID_ARG);
+    assert_non_null(strstr(pneumo_last_error(), "exchange"));
+    dp.exchange = PNEUMO_EXCHANGE_GATHER;
     dp.size = 8;
     assert_int_equal(pneumo_model_evaluate_parallel(m, train, 16, 0.5f, &dp, &ev, NULL, NULL, 0),
                      PNEUMO_ERR_INVALID_ARG);

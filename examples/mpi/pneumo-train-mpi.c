@@ -5,8 +5,10 @@
  * Every rank holds the model and opens the same datasets (DIR must be
  * readable on every machine at the same path); each global batch of --batch
  * images is cut into --parts parts spread over the ranks, the parts'
- * gradients are added in part order on rank 0 and broadcast, and every rank
- * applies the same Adam update (pneumo_data_parallel in pneumo/train.h). With
+ * gradients are added in part order (by default slice by slice, each rank
+ * adding its 1/N of the arena and all-gathering it; --exchange gather: all on
+ * rank 0, then broadcast), and every rank applies the same Adam update
+ * (pneumo_data_parallel and pneumo_exchange in pneumo/train.h). With
  * a fixed --parts the weights are the same bits on any rank count up to it.
  * Only rank 0 prints and writes the model, history, report and checkpoints.
  * The library knows nothing of MPI: this file implements its collectives. */
@@ -47,6 +49,8 @@ static int usage(FILE *f)
             "  --history FILE    history CSV (default history.csv)\n"
             "  --report FILE     text report (default report.txt)\n"
             "  --weights-out FILE  also write the raw float32 weights (tensor order) here\n"
+            "  --exchange KIND   sliced (default: reduce-scatter + all-gather) or gather (to rank 0,\n"
+            "                    then broadcast); the same bits either way\n"
             "  --timing          print the time per step spent computing and communicating\n"
             "  --bench-exchange N  only time N gradient exchanges of the model's size (no training)\n"
             "  --cancel-at R:B   (testing) rank R's callback cancels after its batch B\n"
@@ -59,13 +63,15 @@ static int usage(FILE *f)
 
 typedef struct mpi_ctx {
     int rank, ranks;
-    /* SEND copies its part here and posts MPI_Isend, so the library can
-     * compute the next part while it travels; BCAST completes them. */
+    /* SEND copies its part (or slice) here and posts MPI_Isend, so the
+     * library can compute the next part while it travels; BCAST and
+     * ALLGATHER complete them. */
     int nsend, cap;
     MPI_Request *req;
     float **fbuf;
     double (*dbuf)[8];
-    int64_t fcap;
+    int64_t *fcap; /* floats each of fbuf holds */
+    int *counts, *displs; /* ALLGATHER: every rank's slice */
     double comm_seconds; /* in the training steps' collectives (waiting included) */
     int64_t steps;
     char err[MPI_MAX_ERROR_STRING + 64];
@@ -99,11 +105,12 @@ static pneumo_status mpi_fail(mpi_ctx *c, int rc, const char *what)
 static pneumo_status do_send(mpi_ctx *c, const pneumo_collective *op)
 {
     int rc;
-    if (c->nsend == c->cap || op->nfloats > c->fcap) {
-        int ncap = c->nsend == c->cap ? (c->cap ? 2 * c->cap : 4) : c->cap;
+    if (c->nsend == c->cap) {
+        int ncap = c->cap ? 2 * c->cap : 4;
         MPI_Request *r = realloc(c->req, (size_t)ncap * 2 * sizeof *r);
         float **fb = r ? realloc(c->fbuf, (size_t)ncap * sizeof *fb) : NULL;
-        double(*db)[8] = fb ? realloc(c->dbuf, (size_t)ncap * sizeof *db) : NULL;
+        int64_t *fc = fb ? realloc(c->fcap, (size_t)ncap * sizeof *fc) : NULL;
+        double(*db)[8] = fc ? realloc(c->dbuf, (size_t)ncap * sizeof *db) : NULL;
         if (r)
             c->req = r;
         if (fb) {
@@ -111,24 +118,27 @@ static pneumo_status do_send(mpi_ctx *c, const pneumo_collective *op)
             for (int i = c->cap; i < ncap; i++)
                 fb[i] = NULL;
         }
+        if (fc) {
+            c->fcap = fc;
+            for (int i = c->cap; i < ncap; i++)
+                fc[i] = 0;
+        }
         if (db)
             c->dbuf = db;
-        if (!r || !fb || !db) {
+        if (!r || !fb || !fc || !db) {
             snprintf(c->err, sizeof c->err, "out of memory for the send buffers");
             return PNEUMO_ERR_NOMEM;
         }
-        if (op->nfloats > c->fcap) {
-            for (int i = 0; i < c->cap; i++) {
-                free(c->fbuf[i]);
-                c->fbuf[i] = NULL;
-            }
-            c->fcap = op->nfloats;
-        }
         c->cap = ncap;
     }
-    if (!c->fbuf[c->nsend] && !(c->fbuf[c->nsend] = malloc((size_t)(c->fcap ? c->fcap : 1) * sizeof(float)))) {
-        snprintf(c->err, sizeof c->err, "out of memory for the send buffers");
-        return PNEUMO_ERR_NOMEM;
+    /* slot nsend is free (its send completed); the slices differ in size */
+    if (op->nfloats > c->fcap[c->nsend] || !c->fbuf[c->nsend]) {
+        free(c->fbuf[c->nsend]);
+        c->fcap[c->nsend] = op->nfloats > 0 ? op->nfloats : 1;
+        if (!(c->fbuf[c->nsend] = malloc((size_t)c->fcap[c->nsend] * sizeof(float)))) {
+            snprintf(c->err, sizeof c->err, "out of memory for the send buffers");
+            return PNEUMO_ERR_NOMEM;
+        }
     }
     if (op->ndoubles > 8) {
         snprintf(c->err, sizeof c->err, "SEND of %lld doubles (at most 8)", (long long)op->ndoubles);
@@ -179,6 +189,24 @@ static pneumo_status collective(const pneumo_collective *op, void *user)
             st = mpi_fail(c, rc, "MPI_Bcast");
         c->steps += op->nfloats > 0;
         break;
+    case PNEUMO_COLLECTIVE_ALLGATHER:
+        if (c->nsend && (rc = MPI_Waitall(2 * c->nsend, c->req, MPI_STATUSES_IGNORE)) != MPI_SUCCESS) {
+            st = mpi_fail(c, rc, "MPI_Waitall");
+            break;
+        }
+        c->nsend = 0;
+        /* rank j's slice starts at 16 * ((n / 16) * j / ranks) (pneumo_exchange) */
+        for (int j = 0; j < c->ranks; j++) {
+            int64_t s0 = 16 * (op->nfloats / 16 * j / c->ranks);
+            int64_t s1 = j + 1 == c->ranks ? op->nfloats : 16 * (op->nfloats / 16 * (j + 1) / c->ranks);
+            c->displs[j] = (int)s0;
+            c->counts[j] = (int)(s1 - s0);
+        }
+        if ((rc = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, op->floats, c->counts, c->displs, MPI_FLOAT,
+                                 MPI_COMM_WORLD)) != MPI_SUCCESS)
+            st = mpi_fail(c, rc, "MPI_Allgatherv");
+        c->steps++;
+        break;
     case PNEUMO_COLLECTIVE_SUM:
         if ((rc = MPI_Allreduce(MPI_IN_PLACE, op->doubles, (int)op->ndoubles, MPI_DOUBLE, MPI_SUM,
                                 MPI_COMM_WORLD)) != MPI_SUCCESS)
@@ -188,7 +216,7 @@ static pneumo_status collective(const pneumo_collective *op, void *user)
         snprintf(c->err, sizeof c->err, "unknown collective %d", op->op);
         st = PNEUMO_ERR_INVALID_ARG;
     }
-    if (op->nfloats) /* a training step's SEND, RECV or BCAST */
+    if (op->nfloats) /* a training step's SEND, RECV, BCAST or ALLGATHER */
         c->comm_seconds += now() - t0;
     return st;
 }
@@ -198,8 +226,11 @@ static void ctx_free(mpi_ctx *c)
     for (int i = 0; i < c->cap; i++)
         free(c->fbuf[i]);
     free(c->fbuf);
+    free(c->fcap);
     free(c->dbuf);
     free(c->req);
+    free(c->counts);
+    free(c->displs);
 }
 
 /* Every rank's verdict on a local step: 1 if any rank failed. The failing
@@ -282,14 +313,32 @@ static int bcast_weights(pneumo_model *m)
     return 0;
 }
 
+/* Rank j's slice of an arena of n floats in the sliced exchange. */
+static int64_t slice_start(int64_t n, int ranks, int j)
+{
+    return j == ranks ? n : 16 * (n / 16 * j / ranks);
+}
+
+/* The rank that computes part k. */
+static int part_owner(int parts, int ranks, int k)
+{
+    int owner = 0;
+    while ((int64_t)parts * (owner + 1) / ranks <= k)
+        owner++;
+    return owner;
+}
+
 /* The gradient exchange of one step on its own, as pneumo_model_fit() runs it
- * (parts SENT to rank 0, RECV there in part order, BCAST of the sum), for a
- * model arena of `n` floats: the communication cost without the compute. */
-static int bench_exchange(mpi_ctx *c, int64_t n, int parts, long rounds)
+ * for a model arena of `n` floats (gather: parts SENT to rank 0, RECV there
+ * in part order, BCAST of the sum; sliced: slices SENT to their owners, RECV
+ * and added there in part order, ALLGATHER of the sums): the communication
+ * cost without the compute. */
+static int bench_exchange(mpi_ctx *c, int64_t n, int parts, int exchange, long rounds)
 {
     float *g = calloc((size_t)n, sizeof *g), *tmp = calloc((size_t)n, sizeof *tmp);
     double d[8] = {0}, bc[64] = {0}, t0;
     int first = (int)((int64_t)parts * c->rank / c->ranks), end = (int)((int64_t)parts * (c->rank + 1) / c->ranks);
+    const int64_t s0 = slice_start(n, c->ranks, c->rank), s1 = slice_start(n, c->ranks, c->rank + 1);
     int bad = !g || !tmp || c->ranks + 4 > 64;
     if (any_failed(bad)) {
         free(g);
@@ -302,42 +351,67 @@ static int bench_exchange(mpi_ctx *c, int64_t n, int parts, long rounds)
         pneumo_collective op;
         memset(&op, 0, sizeof op);
         op.size = sizeof op;
-        for (int k = first; k < end && c->rank != 0 && !bad; k++) {
+        op.doubles = d;
+        op.ndoubles = 5;
+        for (int k = first; k < end && !bad; k++) {
             op.op = PNEUMO_COLLECTIVE_SEND;
             op.tag = k;
+            if (exchange == PNEUMO_EXCHANGE_GATHER && c->rank != 0) {
+                op.floats = g;
+                op.nfloats = n;
+                bad = collective(&op, c) != PNEUMO_OK;
+            }
+            for (int j = 0; j < c->ranks && exchange == PNEUMO_EXCHANGE_SLICED && !bad; j++) {
+                op.peer = j;
+                op.floats = g + slice_start(n, c->ranks, j);
+                op.nfloats = slice_start(n, c->ranks, j + 1) - slice_start(n, c->ranks, j);
+                bad = j != c->rank && collective(&op, c) != PNEUMO_OK;
+            }
+        }
+        if (exchange == PNEUMO_EXCHANGE_GATHER) {
+            for (int k = end; k < parts && c->rank == 0 && !bad; k++) {
+                op.op = PNEUMO_COLLECTIVE_RECV;
+                op.peer = part_owner(parts, c->ranks, k);
+                op.tag = k;
+                op.floats = tmp;
+                op.nfloats = n;
+                bad = collective(&op, c) != PNEUMO_OK;
+                for (int64_t i = 0; i < n && !bad; i++)
+                    g[i] += tmp[i];
+            }
+            op.op = PNEUMO_COLLECTIVE_BCAST;
             op.floats = g;
             op.nfloats = n;
-            op.doubles = d;
-            op.ndoubles = 5;
-            bad = collective(&op, c) != PNEUMO_OK;
-        }
-        for (int k = end; k < parts && c->rank == 0 && !bad; k++) {
-            op.op = PNEUMO_COLLECTIVE_RECV;
-            op.peer = 0;
-            while ((int64_t)parts * (op.peer + 1) / c->ranks <= k)
-                op.peer++;
-            op.tag = k;
-            op.floats = tmp;
+            op.doubles = bc;
+            op.ndoubles = 3 + c->ranks + 1;
+            bad = bad || collective(&op, c) != PNEUMO_OK;
+        } else {
+            for (int k = 0; k < parts && !bad; k++) {
+                if (k >= first && k < end)
+                    continue; /* this rank's own parts: added from its copies */
+                op.op = PNEUMO_COLLECTIVE_RECV;
+                op.peer = part_owner(parts, c->ranks, k);
+                op.tag = k;
+                op.floats = tmp;
+                op.nfloats = s1 - s0;
+                bad = collective(&op, c) != PNEUMO_OK;
+                for (int64_t i = 0; i < s1 - s0 && !bad; i++)
+                    g[s0 + i] += tmp[i];
+            }
+            op.op = PNEUMO_COLLECTIVE_ALLGATHER;
+            op.floats = g;
             op.nfloats = n;
-            op.doubles = d;
-            op.ndoubles = 5;
-            bad = collective(&op, c) != PNEUMO_OK;
-            for (int64_t i = 0; i < n && !bad; i++)
-                g[i] += tmp[i];
+            op.doubles = NULL;
+            op.ndoubles = 0;
+            bad = bad || collective(&op, c) != PNEUMO_OK;
         }
-        op.op = PNEUMO_COLLECTIVE_BCAST;
-        op.floats = g;
-        op.nfloats = n;
-        op.doubles = bc;
-        op.ndoubles = 3 + c->ranks + 1;
-        bad = bad || collective(&op, c) != PNEUMO_OK;
     }
     if (bad)
         fprintf(stderr, PROG ": rank %d: --bench-exchange: %s\n", c->rank, c->err);
     else if (c->rank == 0)
-        printf("exchange: %d ranks, %d parts, %lld floats (%.2f MB) per part: %.2f ms per step (mean of %ld)\n",
-               c->ranks, parts, (long long)n, 4e-6 * (double)n, 1e3 * (MPI_Wtime() - t0) / (double)rounds,
-               rounds);
+        printf("exchange: %s, %d ranks, %d parts, %lld floats (%.2f MB) per part: %.2f ms per step (mean of %ld)\n",
+               exchange == PNEUMO_EXCHANGE_GATHER ? "gather" : "sliced", c->ranks, parts, (long long)n,
+               4e-6 * (double)n, 1e3 * (MPI_Wtime() - t0) / (double)rounds, rounds);
     free(g);
     free(tmp);
     return bad;
@@ -414,6 +488,7 @@ int main(int argc, char **argv)
     long size = 500, epochs = 25, batch = 16, seed = 1, threads = 1, patience = 3, parts = 0;
     double lr = 1e-3, t_fit = 0.0;
     int augment = 1, quiet = 0, timing = 0, rc = 1, failed, rank = 0, ranks = 1;
+    int exchange = PNEUMO_EXCHANGE_SLICED;
     char train_buf[4096], val_buf[4096];
     pneumo_dataset *train = NULL, *val = NULL, *test = NULL;
     pneumo_model *m = NULL;
@@ -441,6 +516,12 @@ int main(int argc, char **argv)
     mc.rank = rank;
     mc.ranks = ranks;
     cb.rank = rank;
+    mc.counts = malloc((size_t)ranks * sizeof *mc.counts);
+    mc.displs = malloc((size_t)ranks * sizeof *mc.displs);
+    if (!mc.counts || !mc.displs) {
+        fprintf(stderr, PROG ": rank %d: out of memory\n", rank);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -485,6 +566,8 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--report") == 0) report_path = v;
         else if (strcmp(a, "--weights-out") == 0) weights_out = v;
         else if (strcmp(a, "--bench-exchange") == 0) bench_rounds = cli_long(PROG, a, v, 1, 100000);
+        else if (strcmp(a, "--exchange") == 0 && strcmp(v, "sliced") == 0) exchange = PNEUMO_EXCHANGE_SLICED;
+        else if (strcmp(a, "--exchange") == 0 && strcmp(v, "gather") == 0) exchange = PNEUMO_EXCHANGE_GATHER;
         else if (strcmp(a, "--cancel-at") == 0) {
             if (sscanf(v, "%d:%ld", &cb.cancel_rank, &cb.cancel_batch) != 2)
                 goto bad_usage;
@@ -515,7 +598,7 @@ int main(int argc, char **argv)
     if (failed)
         fprintf(stderr, PROG ": rank %d: %s\n", rank, pneumo_last_error());
     if (bench_rounds) {
-        rc = any_failed(failed || !m) || bench_exchange(&mc, arena_floats(m), (int)parts, bench_rounds);
+        rc = any_failed(failed || !m) || bench_exchange(&mc, arena_floats(m), (int)parts, exchange, bench_rounds);
         goto done;
     }
     if (!failed && m && rank == 0 && !quiet)
@@ -534,13 +617,14 @@ int main(int argc, char **argv)
          (test && cli_print_dataset(stdout, PROG, test, 0))))
         goto done;
     if (rank == 0 && !quiet)
-        printf("data-parallel: %d ranks x %ld threads, global batch %ld in %ld parts\n", ranks, threads, batch,
-               parts);
+        printf("data-parallel: %d ranks x %ld threads, global batch %ld in %ld parts, %s exchange\n", ranks,
+               threads, batch, parts, exchange == PNEUMO_EXCHANGE_GATHER ? "gather" : "sliced");
 
     pneumo_data_parallel_default(&dp);
     dp.rank = rank;
     dp.ranks = ranks;
     dp.parts = (int32_t)parts;
+    dp.exchange = exchange;
     dp.collective = collective;
     dp.user = &mc;
     pneumo_fit_default_options(&fo);

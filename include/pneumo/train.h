@@ -95,24 +95,46 @@ typedef enum pneumo_class_weighting {
 
 /** What a data-parallel run asks its driver to do (pneumo_data_parallel). */
 typedef enum pneumo_collective_op {
-    PNEUMO_COLLECTIVE_SEND = 1,  /**< a rank other than 0: send floats and doubles to rank 0 with
-                                      `tag`. The buffers are reused as soon as the call returns:
-                                      a non-blocking driver copies them first. */
-    PNEUMO_COLLECTIVE_RECV = 2,  /**< rank 0: receive into floats and doubles what rank `peer`
-                                      sent with `tag` */
+    PNEUMO_COLLECTIVE_SEND = 1,  /**< send floats and doubles to rank `peer` with `tag` (GATHER
+                                      exchange: a rank other than 0, the whole arena to rank 0;
+                                      SLICED: every rank, rank peer's slice to peer). The buffers
+                                      are reused as soon as the call returns: a non-blocking
+                                      driver copies them first. */
+    PNEUMO_COLLECTIVE_RECV = 2,  /**< receive into floats and doubles what rank `peer` sent to
+                                      this rank with `tag` */
     PNEUMO_COLLECTIVE_BCAST = 3, /**< every rank: rank 0's floats and doubles to all ranks (and
                                       complete every SEND still in flight) */
-    PNEUMO_COLLECTIVE_SUM = 4    /**< every rank: element-wise sum of the doubles over all ranks,
+    PNEUMO_COLLECTIVE_SUM = 4,   /**< every rank: element-wise sum of the doubles over all ranks,
                                       result on every rank. The library uses it only where the
                                       order cannot change the result (flags, counts, and arrays
                                       in which each element has one non-zero contribution). */
+    PNEUMO_COLLECTIVE_ALLGATHER = 5 /**< SLICED exchange, every rank: floats is the whole arena and
+                                      holds this rank's slice (pneumo_exchange); on return it
+                                      holds every rank's slice (e.g. MPI_Allgatherv in place);
+                                      and complete every SEND still in flight. No doubles */
 } pneumo_collective_op;
+
+/** How the parts' gradients are added (pneumo_data_parallel.exchange). Both
+ *  add every element over the parts in part order, so they give the same bits.
+ *  An arena of n floats (a multiple of 16) is cut into `ranks` slices: slice
+ *  j is [start(j), start(j + 1)) with start(j) = 16 * ((n / 16) * j / ranks)
+ *  in integer arithmetic (start(ranks) = n). */
+typedef enum pneumo_exchange {
+    PNEUMO_EXCHANGE_GATHER = 0, /**< every part to rank 0 (SEND/RECV), which adds them and
+                                     broadcasts the sum (BCAST): rank 0's link carries
+                                     (parts - 1) arenas per step */
+    PNEUMO_EXCHANGE_SLICED = 1  /**< a reduce-scatter and an all-gather: every rank sends slice j
+                                     of each of its parts to rank j (SEND), receives its own
+                                     slice of the other parts (RECV), adds them in part order and
+                                     all ranks exchange their slices of the sum (ALLGATHER):
+                                     every link carries about 2 (ranks - 1) / ranks arenas */
+} pneumo_exchange;
 
 /** One collective operation; valid during the call only. */
 typedef struct pneumo_collective {
     uint32_t size;     /**< sizeof(pneumo_collective) */
     int32_t op;        /**< pneumo_collective_op */
-    int32_t peer;      /**< RECV: the sending rank; SEND: 0 */
+    int32_t peer;      /**< RECV: the sending rank; SEND: the receiving rank */
     int32_t tag;       /**< SEND/RECV: the part of the global batch (0..parts-1) */
     float *floats;     /**< may be NULL when nfloats is 0 */
     int64_t nfloats;
@@ -135,11 +157,12 @@ typedef pneumo_status (*pneumo_collective_fn)(const pneumo_collective *c, void *
  *  datasets. Each global batch of batch_size images (the last one the
  *  remainder) is cut into `parts` contiguous parts (pneumo_dataset_begin_epoch_shard);
  *  rank r computes parts [parts*r/ranks, parts*(r+1)/ranks), each part's
- *  gradient of the loss normalised by the global batch size, and sends it to
- *  rank 0 (SEND), which adds the parts in part order (its own first, then
- *  RECV from the others) and broadcasts the sum (BCAST) before every rank
+ *  gradient of the loss normalised by the global batch size, and the parts
+ *  are added in part order, by default on rank 0 (SEND to it, RECV there,
+ *  BCAST of the sum; PNEUMO_EXCHANGE_GATHER), or slice by slice on every rank
+ *  (PNEUMO_EXCHANGE_SLICED: SEND, RECV, ALLGATHER), before every rank
  *  applies the same optimizer update. Since the sum is formed in part order
- *  whatever the rank count, a run with a fixed `parts` gives bit-identical
+ *  whatever the rank count and exchange, a run with a fixed `parts` gives bit-identical
  *  weights, losses and metrics on every rank count from 1 to `parts` (for the
  *  same threads per rank); parts == ranks == 1 is bit-identical to a run
  *  without data parallelism. Validation is sharded the same way and its
@@ -161,7 +184,8 @@ typedef struct pneumo_data_parallel {
                               to get the same bits on every rank count up to it */
     pneumo_collective_fn collective; /**< required */
     void *user;          /**< passed to collective */
-    uint32_t reserved[8];
+    int32_t exchange;    /**< pneumo_exchange; default GATHER (which needs no ALLGATHER) */
+    uint32_t reserved[7];
 } pneumo_data_parallel;
 
 /** Fill `p` with the defaults stated on each field (one rank, one part, no

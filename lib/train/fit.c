@@ -160,7 +160,10 @@ enum { PART_LOSS, PART_CORRECT, PART_COUNT, PART_FAILED, PART_CANCELLED, PART_DO
 
 /* Buffers of a data-parallel epoch. */
 typedef struct dp_bufs {
-    float *acc, *tmp;           /* rank 0: the sum in part order and a received part */
+    float *acc, *tmp;           /* gather, rank 0: the sum in part order and a received part;
+                                   sliced: tmp a received slice */
+    float *own;                 /* sliced: this rank's slice of each of its parts */
+    double *own_d;              /* sliced: the doubles of each of its parts */
     double part[PART_DOUBLES];  /* the doubles of a part sent or received */
     double *bc;                 /* the broadcast: loss, correct, count, then ranks + 1 flags */
 } dp_bufs;
@@ -278,28 +281,106 @@ static pneumo_status train_epoch(fit_run *run, pneumo_dataset *train, const doub
     return PNEUMO_OK;
 }
 
-/* Rank 0's share of a global step's exchange: add part k (its gradient in
- * `g`, its doubles in b->part) to the sums and the flags. */
-static void dp_add(const pneumo_data_parallel *dp, pneumo_model *m, dp_bufs *b, int32_t k, int32_t owner,
-                   const float *g)
+/* Add part k (n floats of its gradient in `g`, its doubles in `d`) to the
+ * sum `acc` in part order, and its doubles to the loss, counts and flags. */
+static void dp_add(const pneumo_data_parallel *dp, dp_bufs *b, int32_t k, int32_t owner, float *acc,
+                   const float *g, int64_t n, const double *d)
 {
     if (k == 0)
-        memcpy(b->acc, g, (size_t)m->arena_size * sizeof(float));
+        memcpy(acc, g, (size_t)n * sizeof(float));
     else
-        for (int64_t i = 0; i < m->arena_size; i++)
-            b->acc[i] += g[i];
-    b->bc[0] += b->part[PART_LOSS];
-    b->bc[1] += b->part[PART_CORRECT];
-    b->bc[2] += b->part[PART_COUNT];
-    if (b->part[PART_FAILED] != 0.0)
+        for (int64_t i = 0; i < n; i++)
+            acc[i] += g[i];
+    b->bc[0] += d[PART_LOSS];
+    b->bc[1] += d[PART_CORRECT];
+    b->bc[2] += d[PART_COUNT];
+    if (d[PART_FAILED] != 0.0)
         b->bc[3 + owner] = 1.0;
-    if (b->part[PART_CANCELLED] != 0.0)
+    if (d[PART_CANCELLED] != 0.0)
         b->bc[3 + dp->ranks] = 1.0;
 }
 
+/* The rank that computes part k. */
+static int32_t dp_owner(const pneumo_data_parallel *dp, int32_t k)
+{
+    int32_t owner = 0;
+    while ((int64_t)dp->parts * (owner + 1) / dp->ranks <= k)
+        owner++;
+    return owner;
+}
+
+/* Part k, just computed on this rank (gradient in m->grads, doubles in
+ * b->part), into the exchange: rank 0 of the gather adds it, another rank
+ * sends it to rank 0; in the sliced exchange this rank keeps its own slice
+ * and sends every other rank its slice. */
+static pneumo_status dp_part_done(const pneumo_data_parallel *dp, pneumo_model *m, dp_bufs *b, int32_t k,
+                                  int32_t first, const char *fn)
+{
+    const int64_t n = m->arena_size;
+    pneumo_status st;
+    if (dp->exchange == PNEUMO_EXCHANGE_GATHER) {
+        if (dp->rank == 0) {
+            dp_add(dp, b, k, 0, b->acc, m->grads, n, b->part);
+            return PNEUMO_OK;
+        }
+        return pn_dp_call(dp, PNEUMO_COLLECTIVE_SEND, 0, k, m->grads, n, b->part, PART_DOUBLES, fn);
+    }
+    for (int32_t j = 0; j < dp->ranks; j++) {
+        const int64_t s0 = pn_dp_slice_start(n, dp->ranks, j), s1 = pn_dp_slice_start(n, dp->ranks, j + 1);
+        if (j == dp->rank) {
+            const int64_t smax = pn_dp_slice_start(n, dp->ranks, 1) + 16; /* see the buffers */
+            memcpy(b->own + (size_t)((k - first) * smax), m->grads + s0, (size_t)(s1 - s0) * sizeof(float));
+            memcpy(b->own_d + (size_t)(k - first) * PART_DOUBLES, b->part, sizeof b->part);
+        } else if ((st = pn_dp_call(dp, PNEUMO_COLLECTIVE_SEND, j, k, m->grads + s0, s1 - s0, b->part,
+                                    PART_DOUBLES, fn)) != PNEUMO_OK)
+            return st;
+    }
+    return PNEUMO_OK;
+}
+
+/* The rest of the exchange once this rank's parts are done: the sums of all
+ * parts in part order into m->grads and b->bc on every rank. */
+static pneumo_status dp_finish(const pneumo_data_parallel *dp, pneumo_model *m, dp_bufs *b, int32_t first,
+                               int32_t end, const char *fn)
+{
+    const int64_t n = m->arena_size, nbc = 3 + dp->ranks + 1;
+    pneumo_status st;
+    if (dp->exchange == PNEUMO_EXCHANGE_GATHER) {
+        if (dp->rank == 0) {
+            for (int32_t k = end; k < dp->parts; k++) {
+                const int32_t owner = dp_owner(dp, k);
+                if ((st = pn_dp_call(dp, PNEUMO_COLLECTIVE_RECV, owner, k, b->tmp, n, b->part, PART_DOUBLES,
+                                     fn)) != PNEUMO_OK)
+                    return st;
+                dp_add(dp, b, k, owner, b->acc, b->tmp, n, b->part);
+            }
+            memcpy(m->grads, b->acc, (size_t)n * sizeof(float));
+        }
+        return pn_dp_call(dp, PNEUMO_COLLECTIVE_BCAST, 0, 0, m->grads, n, b->bc, nbc, fn);
+    }
+    {
+        const int64_t s0 = pn_dp_slice_start(n, dp->ranks, dp->rank);
+        const int64_t len = pn_dp_slice_start(n, dp->ranks, dp->rank + 1) - s0;
+        const int64_t smax = pn_dp_slice_start(n, dp->ranks, 1) + 16;
+        for (int32_t k = 0; k < dp->parts; k++) {
+            const int32_t owner = dp_owner(dp, k);
+            if (owner == dp->rank) {
+                dp_add(dp, b, k, owner, m->grads + s0, b->own + (size_t)((k - first) * smax), len,
+                       b->own_d + (size_t)(k - first) * PART_DOUBLES);
+            } else {
+                if ((st = pn_dp_call(dp, PNEUMO_COLLECTIVE_RECV, owner, k, b->tmp, len, b->part, PART_DOUBLES,
+                                     fn)) != PNEUMO_OK)
+                    return st;
+                dp_add(dp, b, k, owner, m->grads + s0, b->tmp, len, b->part);
+            }
+        }
+        return pn_dp_call(dp, PNEUMO_COLLECTIVE_ALLGATHER, 0, 0, m->grads, n, NULL, 0, fn);
+    }
+}
+
 /* The global batch (bn images; x, y this rank's share or NULL) on this rank:
- * its parts' gradients, the exchange (parts added in part order on rank 0,
- * the sum broadcast) and the update. *loss and *correct receive the global
+ * its parts' gradients, the exchange (parts added in part order, see
+ * pneumo_exchange) and the update. *loss and *correct receive the global
  * batch's sums. `local` is this rank's status so far: a failed rank still
  * takes part, so that every rank learns of the failure and none waits. */
 static pneumo_status dp_step(fit_run *run, pneumo_tensor *x, pneumo_tensor *y, int64_t bn, const double cw[2],
@@ -341,24 +422,10 @@ static pneumo_status dp_step(fit_run *run, pneumo_tensor *x, pneumo_tensor *y, i
             b->part[PART_CORRECT] = (double)c;
         }
         b->part[PART_FAILED] = local != PNEUMO_OK;
-        if (dp->rank == 0)
-            dp_add(dp, m, b, k, 0, m->grads);
-        else if ((st = pn_dp_call(dp, PNEUMO_COLLECTIVE_SEND, 0, k, m->grads, m->arena_size, b->part,
-                                  PART_DOUBLES, fn)) != PNEUMO_OK)
+        if ((st = dp_part_done(dp, m, b, k, first, fn)) != PNEUMO_OK)
             return st;
     }
-    if (dp->rank == 0) {
-        for (int32_t k = end, owner = 1; k < dp->parts; k++) {
-            while ((int64_t)dp->parts * (owner + 1) / dp->ranks <= k)
-                owner++;
-            if ((st = pn_dp_call(dp, PNEUMO_COLLECTIVE_RECV, owner, k, b->tmp, m->arena_size, b->part,
-                                 PART_DOUBLES, fn)) != PNEUMO_OK)
-                return st;
-            dp_add(dp, m, b, k, owner, b->tmp);
-        }
-        memcpy(m->grads, b->acc, (size_t)m->arena_size * sizeof(float));
-    }
-    if ((st = pn_dp_call(dp, PNEUMO_COLLECTIVE_BCAST, 0, 0, m->grads, m->arena_size, b->bc, nbc, fn)) != PNEUMO_OK)
+    if ((st = dp_finish(dp, m, b, first, end, fn)) != PNEUMO_OK)
         return st;
     if ((st = pn_dp_decide(dp, b->bc + 3, local, fn)) != PNEUMO_OK)
         return st;
@@ -674,10 +741,21 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
             st = pn_model_ensure_grads(m);
         if (st == PNEUMO_OK && !(run.dp.bc = pn_malloc((size_t)(3 + dp->ranks + 1) * sizeof *run.dp.bc)))
             st = pn_error_nomem("data-parallel messages", (size_t)(3 + dp->ranks + 1) * sizeof(double));
-        if (st == PNEUMO_OK && dp->rank == 0 &&
+        if (st == PNEUMO_OK && dp->exchange == PNEUMO_EXCHANGE_GATHER && dp->rank == 0 &&
             (!(run.dp.acc = pn_aligned_alloc((size_t)m->arena_size * sizeof(float))) ||
              !(run.dp.tmp = pn_aligned_alloc((size_t)m->arena_size * sizeof(float)))))
             st = pn_error_nomem("data-parallel gradient sums", 2 * (size_t)m->arena_size * sizeof(float));
+        if (st == PNEUMO_OK && dp->exchange == PNEUMO_EXCHANGE_SLICED) {
+            /* a slice has at most start(1) + 16 floats */
+            const size_t smax = (size_t)pn_dp_slice_start(m->arena_size, dp->ranks, 1) + 16;
+            int32_t first, end;
+            pn_dp_rank_parts(dp, &first, &end);
+            if (!(run.dp.tmp = pn_aligned_alloc(smax * sizeof(float))) ||
+                !(run.dp.own = pn_aligned_alloc((size_t)(end - first) * smax * sizeof(float))) ||
+                !(run.dp.own_d = pn_malloc((size_t)(end - first) * PART_DOUBLES * sizeof(double))))
+                st = pn_error_nomem("data-parallel gradient slices",
+                                    ((size_t)(end - first) + 1) * smax * sizeof(float));
+        }
         st = pn_dp_agree(dp, st, 0, fn);
     }
     if (st != PNEUMO_OK)
@@ -819,6 +897,8 @@ done:
     pn_aligned_free(best_params);
     pn_aligned_free(run.dp.acc);
     pn_aligned_free(run.dp.tmp);
+    pn_aligned_free(run.dp.own);
+    free(run.dp.own_d);
     free(run.dp.bc);
     free(val_probs);
     free(val_labels);

@@ -31,6 +31,10 @@ pneumo_status pn_dp_check(const pneumo_data_parallel *dp, int32_t batch_size, co
     for (size_t i = 0; i < sizeof dp->reserved / sizeof dp->reserved[0]; i++)
         if (dp->reserved[i])
             return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: pneumo_data_parallel.reserved[%zu] is not zero", fn, i);
+    if (dp->exchange != PNEUMO_EXCHANGE_GATHER && dp->exchange != PNEUMO_EXCHANGE_SLICED)
+        return pn_error(PNEUMO_ERR_INVALID_ARG,
+                        "%s: pneumo_data_parallel.exchange is %d (PNEUMO_EXCHANGE_GATHER or _SLICED)", fn,
+                        dp->exchange);
     if (!dp->collective)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: pneumo_data_parallel.collective is NULL", fn);
     if (dp->ranks < 1 || dp->rank < 0 || dp->rank >= dp->ranks || dp->parts < dp->ranks ||

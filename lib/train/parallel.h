@@ -7,6 +7,13 @@
 /* Start of part k of a global batch of n samples cut into `parts`. */
 static inline int64_t pn_part_start(int64_t n, int32_t parts, int32_t k) { return n * k / parts; }
 
+/* Start of slice j (0..ranks) of an arena of n floats in the sliced exchange
+ * (pneumo_exchange): a multiple of 16 floats, n for j == ranks. */
+static inline int64_t pn_dp_slice_start(int64_t n, int32_t ranks, int32_t j)
+{
+    return j == ranks ? n : 16 * (n / 16 * j / ranks);
+}
+
 /* The parts rank r computes: [first, end). */
 void pn_dp_rank_parts(const pneumo_data_parallel *dp, int32_t *first, int32_t *end);
 

@@ -76,6 +76,11 @@ COLLECTIVE_SEND = 1
 COLLECTIVE_RECV = 2
 COLLECTIVE_BCAST = 3
 COLLECTIVE_SUM = 4
+COLLECTIVE_ALLGATHER = 5
+
+# pneumo_exchange (pneumo/train.h)
+EXCHANGE_GATHER = 0
+EXCHANGE_SLICED = 1
 
 # pneumo_resample (pneumo/image.h)
 RESAMPLE_NEAREST = 0
@@ -132,7 +137,10 @@ ENUMS = {
     },
     "pneumo_collective_op": {
         "PNEUMO_COLLECTIVE_SEND": 1, "PNEUMO_COLLECTIVE_RECV": 2, "PNEUMO_COLLECTIVE_BCAST": 3,
-        "PNEUMO_COLLECTIVE_SUM": 4
+        "PNEUMO_COLLECTIVE_SUM": 4, "PNEUMO_COLLECTIVE_ALLGATHER": 5
+    },
+    "pneumo_exchange": {
+        "PNEUMO_EXCHANGE_GATHER": 0, "PNEUMO_EXCHANGE_SLICED": 1
     },
     "pneumo_resample": {
         "PNEUMO_RESAMPLE_NEAREST": 0, "PNEUMO_RESAMPLE_BILINEAR": 1
@@ -189,6 +197,9 @@ ENUM_VALUES = {
     "PNEUMO_COLLECTIVE_RECV": 2,
     "PNEUMO_COLLECTIVE_BCAST": 3,
     "PNEUMO_COLLECTIVE_SUM": 4,
+    "PNEUMO_COLLECTIVE_ALLGATHER": 5,
+    "PNEUMO_EXCHANGE_GATHER": 0,
+    "PNEUMO_EXCHANGE_SLICED": 1,
     "PNEUMO_RESAMPLE_NEAREST": 0,
     "PNEUMO_RESAMPLE_BILINEAR": 1,
     "PNEUMO_FILL_NEAREST": 0,
@@ -500,7 +511,8 @@ DataParallel._fields_ = [
     ("parts", c_int32),
     ("collective", CollectiveFn),
     ("user", c_void_p),
-    ("reserved", c_uint32 * 8),
+    ("exchange", c_int32),
+    ("reserved", c_uint32 * 7),
 ]
 
 FitOptions._fields_ = [
