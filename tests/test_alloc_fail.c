@@ -6,21 +6,12 @@
  * under LSan in the sanitizer build. libpng's allocations are routed; libjpeg's
  * memory manager calls malloc itself, and every request made through its
  * methods after jpeg_create_decompress counts as an allocation (lib/image/jpeg.c
- * wraps them), failed as libjpeg fails one. pneumo-serve's
- * request path (request.c, the batcher's worker, strbuf.c) is built into this
- * test on the library's allocator and covered from the upload to the JSON
- * answer; its NOMEM is the 503 answer. */
+ * wraps them), failed as libjpeg fails one. The harness is in
+ * alloc_fail_fixtures.c; pneumo-serve's request path in test_alloc_fail_serve.c. */
 #include "testutil.h"
-#include "batcher.h"
-#include "core/alloc.h"
-#include "core/error.h"
-#include "metrics.h"
-#include "request.h"
-#include "strbuf.h"
 #include "pneumo/dataset.h"
 #include "pneumo/gradcam.h"
 #include "pneumo/image.h"
-#include "pneumo/image_write.h"
 #include "pneumo/model.h"
 #include "pneumo/optim.h"
 #include "pneumo/train.h"
@@ -28,66 +19,17 @@
 #include <jpeglib.h>
 #include <math.h>
 #include <setjmp.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#define SIZE 96
-
-typedef pneumo_status (*op_fn)(void *ctx);
-
-/* Runs op with the N-th allocation failing for N = 1, 2, ...; `before` (may be
- * NULL) prepares each run without failures, `after` (may be NULL) checks the
- * state after it. Returns the number of allocation points the operation has. */
-static long run_prepared(const char *name, void (*before)(void *ctx), op_fn op,
-                         void (*after)(void *ctx, int failed), void *ctx)
-{
-    for (long n = 1; n < 200000; n++) {
-        pneumo_status st;
-        int fired;
-        if (before)
-            before(ctx);
-        pneumo_clear_error();
-        pn_alloc_fail_nth(n);
-        st = op(ctx);
-        fired = pn_alloc_fail_fired();
-        pn_alloc_fail_nth(0);
-        if (!fired) {
-            if (st != PNEUMO_OK)
-                fail_msg("%s: fails without an injected failure (N = %ld): %s", name, n,
-                         pneumo_last_error());
-            printf("  %-28s %5ld allocation points, each failure gave NOMEM or success\n", name,
-                   n - 1);
-            if (after)
-                after(ctx, 0);
-            return n - 1;
-        }
-        if (st != PNEUMO_OK && st != PNEUMO_ERR_NOMEM)
-            fail_msg("%s: allocation %ld failed: status %d (%s), not NOMEM", name, n, st,
-                     pneumo_last_error());
-        if (st == PNEUMO_ERR_NOMEM && pneumo_last_error()[0] == '\0')
-            fail_msg("%s: allocation %ld failed without a message", name, n);
-        if (after)
-            after(ctx, st != PNEUMO_OK);
-    }
-    fail_msg("%s: never succeeded", name);
-    return -1;
-}
-
-static long run_until_success(const char *name, op_fn op, void (*after)(void *ctx, int failed),
-                              void *ctx)
-{
-    return run_prepared(name, NULL, op, after, ctx);
-}
+#include "alloc_fail_fixtures.h"
 
 /* ---- create_article ---- */
 
 static pneumo_status op_create(void *ctx)
 {
     pneumo_model **m = ctx;
-    pneumo_status st = pneumo_model_create_article(SIZE, 3, m);
+    pneumo_status st = pneumo_model_create_article(AF_SIZE, 3, m);
     if ((st == PNEUMO_OK) != (*m != NULL))
         fail_msg("create_article: status %d but model %p", st, (void *)*m);
     return st;
@@ -99,115 +41,6 @@ static void after_create(void *ctx, int failed)
     (void)failed;
     pneumo_model_destroy(*m);
     *m = NULL;
-}
-
-/* ---- shared fixture ---- */
-
-typedef struct {
-    char *dir; /* one temporary folder for everything below */
-    pneumo_model *m, *loaded;
-    pneumo_optimizer *loaded_opt;
-    pneumo_optimizer *opt;
-    pneumo_tensor *x, *y, *out;
-    float ref[2];
-    char *path;
-    unsigned char *saved;
-    size_t saved_size;
-    pneumo_image *img;
-    float ref_prob;
-    char *img_path;
-    char *ds_dir;
-    int32_t ds_threads;
-    void *png;
-    size_t png_size;
-} fixture;
-
-static unsigned char *slurp(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *d;
-    long n;
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    n = ftell(f);
-    assert_true(n > 0);
-    rewind(f);
-    d = malloc((size_t)n);
-    assert_non_null(d);
-    assert_int_equal(fread(d, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *size = (size_t)n;
-    return d;
-}
-
-static void make_fixture(fixture *f)
-{
-    int64_t xs[4] = {2, SIZE, SIZE, 1}, ys[1] = {2}, os[2] = {2, 1};
-    pneumo_adam_params ap;
-    uint64_t rng = 5;
-    pneumo_step_result r;
-    memset(f, 0, sizeof *f);
-    f->dir = strdup(tu_tmpdir());
-    assert_non_null(f->dir);
-    assert_int_equal(pneumo_model_create_article(SIZE, 3, &f->m), PNEUMO_OK);
-    assert_int_equal(pneumo_model_set_threads(f->m, 2), PNEUMO_OK);
-    pneumo_adam_default_params(&ap);
-    assert_int_equal(pneumo_optimizer_create_adam(&ap, &f->opt), PNEUMO_OK);
-    assert_int_equal(pneumo_tensor_create(4, xs, &f->x), PNEUMO_OK);
-    assert_int_equal(pneumo_tensor_create(1, ys, &f->y), PNEUMO_OK);
-    assert_int_equal(pneumo_tensor_create(2, os, &f->out), PNEUMO_OK);
-    tu_fill(&rng, pneumo_tensor_data(f->x), (size_t)2 * SIZE * SIZE, 0, 1);
-    pneumo_tensor_data(f->y)[1] = 1;
-    assert_int_equal(pneumo_model_train_step(f->m, f->opt, f->x, f->y, NULL, &r), PNEUMO_OK);
-    assert_int_equal(pneumo_model_predict(f->m, f->x, f->out), PNEUMO_OK);
-    memcpy(f->ref, pneumo_tensor_data(f->out), sizeof f->ref);
-    f->path = tu_join(f->dir, "m.safetensors");
-    assert_int_equal(pneumo_model_save(f->m, f->opt, f->path), PNEUMO_OK);
-    f->saved = slurp(f->path, &f->saved_size);
-    /* an image, as a PNG file and as PNG bytes */
-    assert_int_equal(pneumo_image_create(120, 100, &f->img), PNEUMO_OK);
-    for (size_t i = 0; i < 120 * 100; i++)
-        pneumo_image_pixels_mut(f->img)[i] = (uint8_t)(i * 7 % 251);
-    assert_int_equal(pneumo_model_predict_image(f->m, f->img, &f->ref_prob), PNEUMO_OK);
-    f->img_path = tu_join(f->dir, "x.png");
-    assert_int_equal(pneumo_image_save_png(f->img, f->img_path), PNEUMO_OK);
-    assert_int_equal(pneumo_image_encode_png(f->img, &f->png, &f->png_size), PNEUMO_OK);
-    /* a dataset: two classes of three images */
-    f->ds_dir = tu_join(f->dir, "ds");
-    assert_int_equal(mkdir(f->ds_dir, 0700), 0);
-    for (int c = 0; c < 2; c++) {
-        char sub[64];
-        char *dir;
-        snprintf(sub, sizeof sub, "ds/%s", c ? "opacity" : "normal");
-        dir = tu_join(f->dir, sub);
-        assert_int_equal(mkdir(dir, 0700), 0);
-        for (int i = 0; i < 3; i++) {
-            char name[32];
-            char *p;
-            snprintf(name, sizeof name, "%d.png", i);
-            p = tu_join(dir, name);
-            pneumo_image_pixels_mut(f->img)[0] = (uint8_t)(c * 3 + i);
-            assert_int_equal(pneumo_image_save_png(f->img, p), PNEUMO_OK);
-            free(p);
-        }
-        free(dir);
-    }
-}
-
-static void free_fixture(fixture *f)
-{
-    pneumo_model_destroy(f->m);
-    pneumo_optimizer_destroy(f->opt);
-    pneumo_tensor_destroy(f->x);
-    pneumo_tensor_destroy(f->y);
-    pneumo_tensor_destroy(f->out);
-    pneumo_image_destroy(f->img);
-    pneumo_free(f->png);
-    free(f->saved);
-    free(f->path);
-    free(f->img_path);
-    free(f->ds_dir);
-    free(f->dir);
 }
 
 /* ---- save: the previous file stays byte-identical, no temporary is left ---- */
@@ -526,164 +359,7 @@ static pneumo_status op_load_png(void *ctx)
     return st;
 }
 
-/* ---- pneumo-serve's request path: upload, multipart, decode, predict, Grad-CAM, answer ---- */
-
-typedef struct {
-    batcher *b;
-    serve_metrics *metrics;
-    upload_budget budget;
-    const unsigned char *body;
-    size_t body_len;
-    const char *content_type;
-    int declare_length; /* send a Content-Length */
-    int heatmap;
-    float ref_prob;     /* the model's probability for the image */
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    int done;
-} serve_ctx;
-
-static void serve_job_done(serve_job *job, void *user)
-{
-    serve_ctx *s = user;
-    (void)job;
-    pthread_mutex_lock(&s->lock);
-    s->done = 1;
-    pthread_cond_signal(&s->cond);
-    pthread_mutex_unlock(&s->lock);
-}
-
-/* One POST /api/v1/diagnose as http.c runs it, minus the socket: NOMEM when
- * the answer is the 503 the server gives when memory runs out. */
-static pneumo_status op_serve_request(void *ctx)
-{
-    serve_ctx *s = ctx;
-    sreq r;
-    serve_job job;
-    char cl[32];
-    int status;
-    char *answer = NULL;
-    size_t answer_len = 0;
-    memset(&job, 0, sizeof job);
-    snprintf(cl, sizeof cl, "%zu", s->body_len);
-    enum sreq_next next = sreq_begin(&r, &s->budget, 1 << 20, "POST", "/api/v1/diagnose", s->content_type,
-                                     s->declare_length ? cl : NULL, s->heatmap ? "1" : NULL, 0);
-    if (next == SREQ_BODY) {
-        for (size_t off = 0; off < s->body_len; off += 1000)
-            sreq_body(&r, s->body + off, s->body_len - off < 1000 ? s->body_len - off : 1000);
-        next = sreq_end(&r);
-    }
-    if (next == SREQ_JOB) {
-        job.body = r.body;
-        job.body_len = r.len;
-        job.heatmap = r.heatmap;
-        job.done = serve_job_done;
-        job.user = s;
-        s->done = 0;
-        assert_int_equal(batcher_submit(s->b, &job), 0);
-        pthread_mutex_lock(&s->lock);
-        while (!s->done)
-            pthread_cond_wait(&s->cond, &s->lock);
-        pthread_mutex_unlock(&s->lock);
-        status = job.status;
-        answer = job.answer;
-        answer_len = job.answer_len;
-    } else {
-        assert_int_equal(next, SREQ_ANSWER);
-        strbuf sb;
-        sb_init(&sb);
-        sb_json_error(&sb, r.status, r.msg);
-        status = r.status;
-        answer = sb_take(&sb, &answer_len);
-    }
-    sreq_free(&r);
-    assert_int_equal(budget_used(&s->budget), 0);
-    if (!answer) {
-        /* http.c then answers 503 "out of memory for the answer" */
-        assert_true(status == 200 || status == 503);
-        return pn_error(PNEUMO_ERR_NOMEM, "pneumo-serve: out of memory for the answer (status %d)", status);
-    }
-    assert_int_equal(strlen(answer), answer_len);
-    if (status == 200) {
-        const char *p = strstr(answer, "\"probability_pneumonia\": ");
-        assert_non_null(p);
-        double prob = strtod(p + strlen("\"probability_pneumonia\": "), NULL);
-        if (fabs(prob - s->ref_prob) > 1e-6)
-            fail_msg("serve: probability %.9g, the model gives %.9g", prob, (double)s->ref_prob);
-        /* base64 of the PNG signature */
-        assert_true((strstr(answer, "\"png_base64\": \"iVBORw0KGgo") != NULL) == (s->heatmap != 0));
-        free(answer);
-        return PNEUMO_OK;
-    }
-    char want[32];
-    snprintf(want, sizeof want, "{\"status\": %d,", status);
-    assert_memory_equal(answer, want, strlen(want));
-    if (status != 503)
-        fail_msg("serve: answer %d under allocation failure, not 503: %s", status, answer);
-    pneumo_status st = pn_error(PNEUMO_ERR_NOMEM, "pneumo-serve: %s", answer);
-    free(answer);
-    return st;
-}
-
-static long serve_request_path(fixture *f)
-{
-    serve_ctx s;
-    batcher_config bc;
-    char err[256];
-    long total = 0;
-    pneumo_image *img = NULL;
-    memset(&s, 0, sizeof s);
-    memset(&bc, 0, sizeof bc);
-    bc.threads = 1;
-    bc.worker_threads = 1;
-    bc.queue_capacity = 4;
-    bc.max_batch = 1;
-    pneumo_decode_default_limits(&bc.limits);
-    bc.model_name = "alloc-fail";
-    assert_int_equal(pneumo_image_decode(f->png, f->png_size, "x.png", NULL, &img), PNEUMO_OK);
-    assert_int_equal(pneumo_model_predict_image(f->m, img, &s.ref_prob), PNEUMO_OK);
-    pneumo_image_destroy(img);
-    s.metrics = metrics_create();
-    assert_non_null(s.metrics);
-    s.b = batcher_create(f->m, &bc, s.metrics, err, sizeof err);
-    if (!s.b)
-        fail_msg("batcher_create: %s", err);
-    budget_init(&s.budget, 4 << 20);
-    pthread_mutex_init(&s.lock, NULL);
-    pthread_cond_init(&s.cond, NULL);
-    /* a raw PNG body of declared length */
-    s.body = f->png;
-    s.body_len = f->png_size;
-    s.content_type = "image/png";
-    s.declare_length = 1;
-    total += run_until_success("serve request (raw PNG)", op_serve_request, NULL, &s);
-    /* a form with a text field and the image, chunked, with the Grad-CAM overlay */
-    static const char head[] = "--b0undary\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhi\r\n"
-                               "--b0undary\r\nContent-Disposition: form-data; name=\"image\"; filename=\"x.png\"\r\n"
-                               "Content-Type: image/png\r\n\r\n";
-    static const char tail[] = "\r\n--b0undary--\r\n";
-    size_t n = strlen(head) + f->png_size + strlen(tail);
-    unsigned char *form = malloc(n);
-    assert_non_null(form);
-    memcpy(form, head, strlen(head));
-    memcpy(form + strlen(head), f->png, f->png_size);
-    memcpy(form + strlen(head) + f->png_size, tail, strlen(tail));
-    s.body = form;
-    s.body_len = n;
-    s.content_type = "multipart/form-data; boundary=b0undary";
-    s.declare_length = 0;
-    s.heatmap = 1;
-    total += run_until_success("serve request (form, heatmap)", op_serve_request, NULL, &s);
-    free(form);
-    batcher_destroy(s.b);
-    metrics_destroy(s.metrics);
-    budget_destroy(&s.budget);
-    pthread_cond_destroy(&s.cond);
-    pthread_mutex_destroy(&s.lock);
-    return total;
-}
-
-static void test_alloc_failures(void **state)
+static void test_library_alloc_failures(void **state)
 {
     fixture f;
     pneumo_model *m = NULL;
@@ -715,7 +391,6 @@ static void test_alloc_failures(void **state)
     total += run_until_success("image decode (PNG)", op_decode_png, NULL, &f);
     total += run_until_success("image load (PNG file)", op_load_png, NULL, &f);
     total += jpeg_decodes(&f);
-    total += serve_request_path(&f);
     printf("  %ld allocation points in all\n", total);
     /* every operation allocates: a hook that never fires would pass trivially */
     assert_true(total > 100);
@@ -725,7 +400,7 @@ static void test_alloc_failures(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_library_alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
