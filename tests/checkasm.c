@@ -161,7 +161,8 @@ static const group groups[] = {
     {"wino", test_wino, 100, 30, {PN_KOP_conv2d_pool2_wino_fwd, PN_KOP_wino_weights}, 2},
     {"dense", test_dense, 60, 20, {PN_KOP_dense_fwd, PN_KOP_dense_bwd_data, PN_KOP_dense_bwd_weights}, 3},
     {"eltwise", test_eltwise, 60, 20,
-     {PN_KOP_act_fwd, PN_KOP_act_bwd, PN_KOP_bce_logits, PN_KOP_adam_update, PN_KOP_sgd_update}, 5},
+     {PN_KOP_act_fwd, PN_KOP_act_bwd, PN_KOP_bce_logits, PN_KOP_adam_update, PN_KOP_sgd_update,
+      PN_KOP_accumulate}, 6},
 };
 #define NGROUPS (sizeof groups / sizeof groups[0])
 
@@ -230,7 +231,8 @@ int main(int argc, char **argv)
     const pn_kernels *tiers[8];
     stat *stats[] = {&st_conv_fwd, &st_conv_bd, &st_conv_bf, &st_pool_fwd, &st_pool_bwd,
                      &st_dense_fwd, &st_dense_bd, &st_dense_bw, &st_act_fwd, &st_act_bwd,
-                     &st_adam, &st_sgd, &st_bce, &st_cpool, &st_cpool_bf, &st_cpool_bd, &st_wino};
+                     &st_adam, &st_sgd, &st_bce, &st_cpool, &st_cpool_bf, &st_cpool_bd, &st_wino,
+                     &st_accum};
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--bench") == 0)

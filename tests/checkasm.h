@@ -64,8 +64,8 @@ void test_pool(const pn_kernels *k, int iters);
 /* checkasm_dense.c */
 extern stat st_dense_fwd, st_dense_bd, st_dense_bw;
 void test_dense(const pn_kernels *k, int iters);
-/* checkasm_eltwise.c: activations, loss, optimizers */
-extern stat st_act_fwd, st_act_bwd, st_adam, st_sgd, st_bce;
+/* checkasm_eltwise.c: activations, loss, optimizers, gradient sums */
+extern stat st_act_fwd, st_act_bwd, st_adam, st_sgd, st_bce, st_accum;
 void test_eltwise(const pn_kernels *k, int iters);
 /* checkasm_bench.c: --bench */
 void run_bench(const pn_kernels *const *tiers, int ntiers, int quick, const char *pattern);

@@ -5,7 +5,37 @@
 
 stat st_act_fwd = {"act_fwd", 0, 0, 0, 0}, st_act_bwd = {"act_bwd", 0, 0, 0, 0},
             st_adam = {"adam_update", 0, 0, 0, 0}, st_sgd = {"sgd_update", 0, 0, 0, 0},
-            st_bce = {"bce_logits", 0, 0, 0, 0};
+            st_bce = {"bce_logits", 0, 0, 0, 0}, st_accum = {"accumulate", 0, 0, 0, 0};
+
+/* accumulate: dst += src must match the reference bit for bit, for every
+ * tail length around the vector widths (4, 8, 16 lanes) and long runs. The
+ * values span many exponents so that most sums round. */
+static void test_accumulate(const pn_kernels *k, int iters)
+{
+    static const size_t lengths[] = {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65,
+                                     1003, 4101};
+    const int nfixed = (int)(sizeof lengths / sizeof lengths[0]);
+    for (int it = 0; it < nfixed + iters; it++) {
+        const size_t n = it < nfixed ? lengths[it] : (size_t)rnd_int(0, 3000);
+        float *src = rand_buf(n, 0.1f), *d0 = rand_buf(n, 0.1f), *r = xmalloc((n ? n : 1) * 4);
+        gbuf dst = gb_new(n);
+        char shape[64];
+        for (size_t i = 0; i < n; i++) {
+            src[i] = ldexpf(src[i], rnd_int(-30, 30));
+            d0[i] = ldexpf(d0[i], rnd_int(-30, 30));
+        }
+        snprintf(shape, sizeof shape, "count %zu", n);
+        memcpy(r, d0, n * 4);
+        memcpy(dst.p, d0, n * 4);
+        pn_kernels_ref.accumulate(n, r, src);
+        k->accumulate(n, dst.p, src);
+        st_accum.calls++;
+        compare(&st_accum, dst.p, r, NULL, n, 0.0, k->isa, shape);
+        check_guard(&st_accum, &dst, k->isa, shape);
+        gb_free(&dst);
+        free(src); free(d0); free(r);
+    }
+}
 
 void test_eltwise(const pn_kernels *k, int iters)
 {
@@ -108,5 +138,6 @@ void test_eltwise(const pn_kernels *k, int iters)
         gb_free(&y);
         free(a); free(d); free(r);
     }
+    test_accumulate(k, iters);
 }
 

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/tensor.h"
 #include "format/json.h"
+#include "kernels/kernels.h"
 #include "model/model.h"
 #include "train/callbacks.h"
 #include "train/fit_internal.h"
@@ -246,8 +247,7 @@ static void dp_add(const pneumo_data_parallel *dp, pneumo_model *m, dp_bufs *b, 
     if (k == 0)
         memcpy(b->acc, g, (size_t)m->arena_size * sizeof(float));
     else
-        for (int64_t i = 0; i < m->arena_size; i++)
-            b->acc[i] += g[i];
+        pn_model_kernels(m)->accumulate((size_t)m->arena_size, b->acc, g);
     b->bc[0] += b->part[PART_LOSS];
     b->bc[1] += b->part[PART_CORRECT];
     b->bc[2] += b->part[PART_COUNT];
