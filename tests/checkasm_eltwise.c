@@ -3,9 +3,9 @@
 
 /* ------------------------------------------------------------------ element-wise */
 
-stat st_act_fwd = {"act_fwd", 0, 0, 0, 0}, st_act_bwd = {"act_bwd", 0, 0, 0, 0},
-            st_adam = {"adam_update", 0, 0, 0, 0}, st_sgd = {"sgd_update", 0, 0, 0, 0},
-            st_bce = {"bce_logits", 0, 0, 0, 0}, st_accum = {"accumulate", 0, 0, 0, 0};
+stat st_act_fwd = {.name = "act_fwd"}, st_act_bwd = {.name = "act_bwd"},
+            st_adam = {.name = "adam_update"}, st_sgd = {.name = "sgd_update"},
+            st_bce = {.name = "bce_logits"}, st_accum = {.name = "accumulate"};
 
 /* accumulate: dst += src must match the reference bit for bit, for every
  * tail length around the vector widths (4, 8, 16 lanes) and long runs. The
@@ -29,7 +29,7 @@ static void test_accumulate(const pn_kernels *k, int iters)
         memcpy(dst.p, d0, n * 4);
         pn_kernels_ref.accumulate(n, r, src);
         k->accumulate(n, dst.p, src);
-        st_accum.calls++;
+        note_call(&st_accum, shape, 0);
         compare(&st_accum, dst.p, r, NULL, n, 0.0, k->isa, shape);
         check_guard(&st_accum, &dst, k->isa, shape);
         gb_free(&dst);
@@ -57,7 +57,7 @@ void test_eltwise(const pn_kernels *k, int iters)
             memcpy(y.p, a, n * 4);
             pn_kernels_ref.act_fwd(act, n, r);
             k->act_fwd(act, n, y.p);
-            st_act_fwd.calls++;
+            note_call(&st_act_fwd, shape, 0);
             compare(&st_act_fwd, y.p, r, NULL, n, act == PN_ACT_RELU || act == PN_ACT_LINEAR ? 0.0 : TOL_ELT,
                     k->isa, shape);
             check_guard(&st_act_fwd, &y, k->isa, shape);
@@ -68,7 +68,7 @@ void test_eltwise(const pn_kernels *k, int iters)
                 memcpy(y.p, d, n * 4);
                 pn_kernels_ref.act_bwd(act, n, r, rd);
                 k->act_bwd(act, n, r, y.p);
-                st_act_bwd.calls++;
+                note_call(&st_act_bwd, shape, 0);
                 compare(&st_act_bwd, y.p, rd, NULL, n,
                         act == PN_ACT_RELU || act == PN_ACT_LINEAR ? 0.0 : TOL_ELT, k->isa, shape);
                 check_guard(&st_act_bwd, &y, k->isa, shape);
@@ -88,7 +88,7 @@ void test_eltwise(const pn_kernels *k, int iters)
             memcpy(w.p, w0, n * 4); memcpy(m.p, m0, n * 4); memcpy(v.p, v0, n * 4);
             pn_kernels_ref.adam_update(n, rw, g, rm, rv, 1e-3f, 0.9f, 0.999f, 1e-7f);
             k->adam_update(n, w.p, g, m.p, v.p, 1e-3f, 0.9f, 0.999f, 1e-7f);
-            st_adam.calls++;
+            note_call(&st_adam, shape, 0);
             compare(&st_adam, w.p, rw, NULL, n, TOL_ELT, k->isa, shape);
             compare(&st_adam, m.p, rm, NULL, n, TOL_ELT, k->isa, shape);
             compare(&st_adam, v.p, rv, NULL, n, TOL_ELT, k->isa, shape);
@@ -100,7 +100,7 @@ void test_eltwise(const pn_kernels *k, int iters)
                 memcpy(w.p, w0, n * 4); memcpy(m.p, m0, n * 4);
                 pn_kernels_ref.sgd_update(n, rw, g, rm, 0.01f, 0.9f, nesterov);
                 k->sgd_update(n, w.p, g, m.p, 0.01f, 0.9f, nesterov);
-                st_sgd.calls++;
+                note_call(&st_sgd, shape, 0);
                 compare(&st_sgd, w.p, rw, NULL, n, TOL_ELT, k->isa, shape);
                 compare(&st_sgd, m.p, rm, NULL, n, TOL_ELT, k->isa, shape);
                 check_guard(&st_sgd, &w, k->isa, shape);
@@ -119,7 +119,7 @@ void test_eltwise(const pn_kernels *k, int iters)
                     const float *wts = wt ? sw : NULL;
                     pn_kernels_ref.bce_logits(n, a, lab, wts, rp, rdz, &rl, &ra, &rws);
                     k->bce_logits(n, a, lab, wts, w.p, m.p, &gl, &ga, &gws);
-                    st_bce.calls++;
+                    note_call(&st_bce, shape, 0);
                     compare(&st_bce, w.p, rp, NULL, n, TOL_ELT, k->isa, shape);
                     /* dz = w (p - y) / n: error relative to w (|p| + |y|) / n */
                     for (size_t i = 0; i < n; i++)
