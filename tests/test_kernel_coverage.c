@@ -36,7 +36,8 @@ static void conv_layer(pn_layer *l, int ic, int filters, int kh, int kw)
 
 static void test_bwd_data_limit(void **state)
 {
-    const pn_kernels avx2 = tier_like("avx2", 8), avx512 = tier_like("avx512", 16), neon = tier_like("neon", 4);
+    const pn_kernels avx2 = tier_like("avx2", 8), avx512 = tier_like("avx512", 16),
+                     neon = tier_like("neon", 4);
     pn_layer l;
     char msg[256];
     (void)state;
