@@ -466,22 +466,12 @@ static void layer_flops(const pn_layer *l, int n, int first, double *fwd, double
 /* Time every step of a training pass on a model that has already trained (warm). */
 
 /* Warn (stderr) when a conv layer's shape makes a SIMD kernel of the tier in
- * use run the scalar reference (lib/kernels/kernels.h: coverage; the forward
- * kernels cover every shape). */
+ * use run the scalar reference (lib/kernels/kernels.h: coverage). */
 static void warn_fallbacks(const pn_layer *l, int batch, int fused_pool)
 {
-    const pn_kernels *k = pn_kernels_get();
-    pn_conv2d_shape cs;
-    if (l->kind != PN_LAYER_CONV2D)
-        return;
-    pn_conv2d_shape_of(l, batch, &cs);
-    /* a fused block on a fast shape runs the pooled-gradient kernels, which
-     * then cover it; otherwise the layer uses conv2d_bwd_data */
-    if (fused_pool && pn_pool2_bwd_fast(&cs))
-        return;
-    if (pn_kernel_falls_back(k, PN_KOP_conv2d_bwd_data, &cs))
-        fprintf(stderr, PROG ": warning: layer %s: conv2d_bwd_data runs the scalar reference for this shape (%s tier)\n",
-                l->name, k->isa);
+    char msg[256];
+    if (pn_conv2d_fallback(pn_kernels_get(), l, batch, fused_pool, msg, sizeof msg) >= 0)
+        fprintf(stderr, PROG ": warning: %s\n", msg);
 }
 
 static int time_layers(const bench_opts *o, pneumo_model *m, const train_data *d, bench_results *r)

@@ -2,13 +2,16 @@
  * scalar reference (lib/kernels/ref), in the style of dav1d's tests/checkasm.
  *
  *   checkasm [--seed=N] [--isa=NAME] [--test=PATTERN] [--bench[=PATTERN]] [--quick] [--list]
+ *            [--shapes]
  *
  * One file per op group (checkasm_conv.c, _pool.c, _dense.c, _eltwise.c; the
  * timings in checkasm_bench.c); main() below runs the groups whose name or
  * ops match --test, at every tier, skipping a group whose functions a lower
  * tier already tested (the same pointers), and prints per op and tier the
- * function in use, the shapes tested, how many of them the SIMD kernel hands
- * to the reference (kernels.h: coverage), failures and the worst error.
+ * function in use, the checks and distinct shapes tested, how many of them the
+ * SIMD kernel hands to the reference (kernels.h: coverage), failures and the
+ * worst error; then the shapes that fell back, by name (--shapes: every shape
+ * tested, each marked "shape" or "fallback").
  *
  * Correctness: random shapes including odd edges (channels 1, 3, 17, 32, 64,
  * 80; widths 1..40; strides 1 and 2; valid and same padding; kernels 1x1, 3x3,
@@ -142,26 +145,84 @@ void check_guard(stat *st, const gbuf *g, const char *isa, const char *shape)
         report_fail(st, isa, "wrote outside its output (guard zone)", shape);
 }
 
+void note_call(stat *st, const char *shape, int fallback)
+{
+    int i = 0;
+    st->calls++;
+    st->fallbacks += fallback != 0;
+    while (i < st->nshapes && strcmp(st->shapes[i], shape) != 0)
+        i++;
+    if (i < st->nshapes)
+        return;
+    if (st->nshapes == st->cap) {
+        st->cap = st->cap ? 2 * st->cap : 64;
+        st->shapes = realloc(st->shapes, (size_t)st->cap * sizeof *st->shapes);
+        st->shape_fb = realloc(st->shape_fb, (size_t)st->cap);
+        if (!st->shapes || !st->shape_fb) {
+            fprintf(stderr, "checkasm: out of memory\n");
+            exit(2);
+        }
+    }
+    st->shapes[i] = strcpy(xmalloc(strlen(shape) + 1), shape);
+    st->shape_fb[i] = fallback != 0;
+    st->nshapes++;
+}
+
+static void stat_reset(stat *st)
+{
+    for (int i = 0; i < st->nshapes; i++)
+        free(st->shapes[i]);
+    st->calls = st->fails = st->fallbacks = st->nshapes = 0;
+    st->worst = 0.0;
+}
+
+static void stat_free(stat *st)
+{
+    stat_reset(st);
+    free(st->shapes);
+    free(st->shape_fb);
+    st->shapes = NULL;
+    st->shape_fb = NULL;
+    st->cap = 0;
+}
+
+static int stat_fallback_shapes(const stat *st)
+{
+    int n = 0;
+    for (int i = 0; i < st->nshapes; i++)
+        n += st->shape_fb[i];
+    return n;
+}
+
 /* ------------------------------------------------------------------ main */
 
-/* Which ops each test group checks (for --test and the same-pointer skip). */
+/* Which ops each test group checks (for --test and the same-pointer skip),
+ * and the statistics of each op's checks (the Winograd checks cover both of
+ * their ops at once). */
+#define MAX_GROUP_OPS 8
 typedef struct group {
     const char *name;
     void (*run)(const pn_kernels *k, int iters);
     int iters, quick_iters;
-    pn_kernel_op ops[6];
+    pn_kernel_op ops[MAX_GROUP_OPS];
+    stat *stats[MAX_GROUP_OPS];
     int nops;
 } group;
 
 static const group groups[] = {
-    {"conv", test_conv, 300, 60, {PN_KOP_conv2d_fwd, PN_KOP_conv2d_bwd_data, PN_KOP_conv2d_bwd_filter}, 3},
-    {"pool", test_pool, 200, 60, {PN_KOP_maxpool_fwd, PN_KOP_maxpool_bwd}, 2},
+    {"conv", test_conv, 300, 60, {PN_KOP_conv2d_fwd, PN_KOP_conv2d_bwd_data, PN_KOP_conv2d_bwd_filter},
+     {&st_conv_fwd, &st_conv_bd, &st_conv_bf}, 3},
+    {"pool", test_pool, 200, 60, {PN_KOP_maxpool_fwd, PN_KOP_maxpool_bwd}, {&st_pool_fwd, &st_pool_bwd}, 2},
     {"conv_pool", test_conv_pool, 150, 40,
-     {PN_KOP_conv2d_pool2_fwd, PN_KOP_conv2d_pool2_bwd_filter, PN_KOP_conv2d_pool2_bwd_data}, 3},
-    {"wino", test_wino, 100, 30, {PN_KOP_conv2d_pool2_wino_fwd, PN_KOP_wino_weights}, 2},
-    {"dense", test_dense, 60, 20, {PN_KOP_dense_fwd, PN_KOP_dense_bwd_data, PN_KOP_dense_bwd_weights}, 3},
+     {PN_KOP_conv2d_pool2_fwd, PN_KOP_conv2d_pool2_bwd_filter, PN_KOP_conv2d_pool2_bwd_data},
+     {&st_cpool, &st_cpool_bf, &st_cpool_bd}, 3},
+    {"wino", test_wino, 100, 30, {PN_KOP_conv2d_pool2_wino_fwd, PN_KOP_wino_weights}, {&st_wino, &st_wino}, 2},
+    {"dense", test_dense, 60, 20, {PN_KOP_dense_fwd, PN_KOP_dense_bwd_data, PN_KOP_dense_bwd_weights},
+     {&st_dense_fwd, &st_dense_bd, &st_dense_bw}, 3},
     {"eltwise", test_eltwise, 60, 20,
-     {PN_KOP_act_fwd, PN_KOP_act_bwd, PN_KOP_bce_logits, PN_KOP_adam_update, PN_KOP_sgd_update}, 5},
+     {PN_KOP_act_fwd, PN_KOP_act_bwd, PN_KOP_bce_logits, PN_KOP_adam_update, PN_KOP_sgd_update,
+      PN_KOP_accumulate},
+     {&st_act_fwd, &st_act_bwd, &st_bce, &st_adam, &st_sgd, &st_accum}, 6},
 };
 #define NGROUPS (sizeof groups / sizeof groups[0])
 
@@ -214,23 +275,23 @@ static void usage(const char *prog)
 {
     fprintf(stderr,
             "usage: %s [--seed=N] [--isa=NAME] [--test=PATTERN] [--bench[=PATTERN]] [--quick] [--list]\n"
+            "       [--shapes]\n"
             "  --test=PATTERN  only the test groups (conv, pool, conv_pool, wino, dense, eltwise)\n"
             "                  whose name or one of whose ops' names contains PATTERN\n"
-            "  --bench=PATTERN timings of the layers whose kernel name contains PATTERN\n"
-            "  --list          the function each tier uses per op, then exit\n",
+            "  --bench=PATTERN only the timings of the ops whose name contains PATTERN\n"
+            "  --list          the function each tier uses per op, then exit\n"
+            "  --shapes        list every shape tested per op and tier (default: those that\n"
+            "                  the tier's kernel hands to the scalar reference)\n",
             prog);
 }
 
 int main(int argc, char **argv)
 {
     const char *only = NULL, *test_pat = NULL, *bench_pat = NULL;
-    int bench = 0, quick = 0, list = 0, ntiers = 0, nall;
+    int bench = 0, quick = 0, list = 0, shapes = 0, ntiers = 0, nall;
     uint64_t seed = 1;
     const pn_kernel_tier *all = pn_kernel_tiers(&nall);
     const pn_kernels *tiers[8];
-    stat *stats[] = {&st_conv_fwd, &st_conv_bd, &st_conv_bf, &st_pool_fwd, &st_pool_bwd,
-                     &st_dense_fwd, &st_dense_bd, &st_dense_bw, &st_act_fwd, &st_act_bwd,
-                     &st_adam, &st_sgd, &st_bce, &st_cpool, &st_cpool_bf, &st_cpool_bd, &st_wino};
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--bench") == 0)
@@ -241,6 +302,8 @@ int main(int argc, char **argv)
             test_pat = argv[i] + 7;
         else if (strcmp(argv[i], "--list") == 0)
             list = 1;
+        else if (strcmp(argv[i], "--shapes") == 0)
+            shapes = 1;
         else if (strcmp(argv[i], "--quick") == 0)
             quick = 1;
         else if (strncmp(argv[i], "--seed=", 7) == 0)
@@ -282,8 +345,9 @@ int main(int argc, char **argv)
         const pn_kernels *k = tiers[t];
         int tested[NGROUPS] = {0};
         rng_state = seed;
-        for (size_t i = 0; i < sizeof stats / sizeof stats[0]; i++)
-            stats[i]->calls = stats[i]->fails = stats[i]->fallbacks = 0, stats[i]->worst = 0.0;
+        for (size_t g = 0; g < NGROUPS; g++)
+            for (int i = 0; i < groups[g].nops; i++)
+                stat_reset(groups[g].stats[i]);
         for (size_t g = 0; g < NGROUPS; g++) {
             if (!group_matches(&groups[g], test_pat))
                 continue;
@@ -294,19 +358,24 @@ int main(int argc, char **argv)
             groups[g].run(k, quick ? groups[g].quick_iters : groups[g].iters);
             tested[g] = 1;
         }
-        printf("\n%-7s %-24s %-7s %7s %9s %6s %12s\n", "isa", "kernel", "impl", "shapes", "fallback", "fails",
-               "worst err/B");
+        printf("\n%-7s %-24s %-7s %7s %7s %9s %6s %12s\n", "isa", "kernel", "impl", "checks", "shapes",
+               "fallback", "fails", "worst err/B");
         for (size_t g = 0; g < NGROUPS; g++)
             for (int i = 0; tested[g] && i < groups[g].nops; i++) {
+                const stat *st = groups[g].stats[i];
+                printf("%-7s %-24s %-7s %7d %7d %9d %6d %12.2e\n", k->isa, pn_kernel_op_name(groups[g].ops[i]),
+                       k->impl[groups[g].ops[i]], st->calls, st->nshapes, stat_fallback_shapes(st), st->fails,
+                       st->worst);
+            }
+        /* the shapes themselves: every one with --shapes, else those that fell back */
+        for (size_t g = 0; g < NGROUPS; g++)
+            for (int i = 0; tested[g] && i < groups[g].nops; i++) {
+                const stat *st = groups[g].stats[i];
                 const char *name = pn_kernel_op_name(groups[g].ops[i]);
-                const stat *st = NULL;
-                for (size_t j = 0; j < sizeof stats / sizeof stats[0] && !st; j++)
-                    if (strcmp(name, stats[j]->name) == 0 ||
-                        (groups[g].ops[0] == PN_KOP_conv2d_pool2_wino_fwd && stats[j] == &st_wino))
-                        st = stats[j];
-                if (st)
-                    printf("%-7s %-24s %-7s %7d %9d %6d %12.2e\n", k->isa, name, k->impl[groups[g].ops[i]],
-                           st->calls, st->fallbacks, st->fails, st->worst);
+                for (int j = 0; j < st->nshapes; j++)
+                    if (shapes || st->shape_fb[j])
+                        printf("%-7s %-24s %s %s\n", k->isa, name, st->shape_fb[j] ? "fallback" : "shape   ",
+                               st->shapes[j]);
             }
     }
     if (ntiers <= 1 && group_matches(&groups[3], test_pat)) {
@@ -318,6 +387,9 @@ int main(int argc, char **argv)
                st_wino.worst);
         printf("only the scalar tier is available: nothing else to compare\n");
     }
+    for (size_t g = 0; g < NGROUPS; g++)
+        for (int i = 0; i < groups[g].nops; i++)
+            stat_free(groups[g].stats[i]);
     printf("%s\n", total_fail ? "checkasm: FAILED" : "checkasm: all passed");
     if (bench && !total_fail)
         run_bench(tiers, ntiers, quick, bench_pat);

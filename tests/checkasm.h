@@ -25,12 +25,16 @@ typedef struct gbuf {
     size_t n;
 } gbuf;
 
-/* Per-kernel statistics. */
+/* Per-kernel statistics of one tier's run. */
 typedef struct stat {
     const char *name;
     int calls, fails;
     double worst; /* max |got - ref| / bound */
     int fallbacks; /* checks whose shape the tier's kernel hands to the reference */
+    /* the distinct shapes checked, and per shape whether it fell back */
+    char **shapes;
+    unsigned char *shape_fb;
+    int nshapes, cap;
 } stat;
 
 extern uint64_t rng_state;
@@ -50,6 +54,9 @@ void report_fail(stat *st, const char *isa, const char *what, const char *shape)
 int compare(stat *st, const float *got, const float *ref, const float *bound, size_t n, double tol,
             const char *isa, const char *shape);
 void check_guard(stat *st, const gbuf *g, const char *isa, const char *shape);
+/* One check of st's kernel on shape (fallback: the tier's kernel hands that
+ * shape to the reference, pn_kernel_falls_back()). */
+void note_call(stat *st, const char *shape, int fallback);
 
 /* checkasm_conv.c: conv, fused conv + pool, Winograd */
 int conv_make_shape(pn_conv2d_shape *s, int n, int ih, int iw, int ic, int oc, int kh, int kw, int sh,
@@ -64,8 +71,8 @@ void test_pool(const pn_kernels *k, int iters);
 /* checkasm_dense.c */
 extern stat st_dense_fwd, st_dense_bd, st_dense_bw;
 void test_dense(const pn_kernels *k, int iters);
-/* checkasm_eltwise.c: activations, loss, optimizers */
-extern stat st_act_fwd, st_act_bwd, st_adam, st_sgd, st_bce;
+/* checkasm_eltwise.c: activations, loss, optimizers, gradient sums */
+extern stat st_act_fwd, st_act_bwd, st_adam, st_sgd, st_bce, st_accum;
 void test_eltwise(const pn_kernels *k, int iters);
 /* checkasm_bench.c: --bench */
 void run_bench(const pn_kernels *const *tiers, int ntiers, int quick, const char *pattern);

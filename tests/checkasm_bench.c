@@ -135,7 +135,7 @@ void run_bench(const pn_kernels *const *tiers, int ntiers, int quick, const char
         w = rand_buf(nw, 0.0f);
         b = rand_buf((size_t)s.oc, 0.0f);
         dy = rand_buf(ny, 0.3f);
-        y = xmalloc(ny * 4);
+        y = rand_buf(ny, 0.3f); /* the conv output, also when --bench skips the conv */
         dx = xmalloc(nx * 4);
         dw = calloc(nw, 4);
         db = calloc((size_t)s.oc, 4);
@@ -157,7 +157,7 @@ void run_bench(const pn_kernels *const *tiers, int ntiers, int quick, const char
                     printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_pool2_fwd", k->isa,
                        best * 1e3, flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
                 }
-                if (bench_want("without argmax")) {
+                if (bench_want("conv2d_pool2_fwd")) {
                     BENCH(mt, best, k->conv2d_pool2_fwd(&s, PN_ACT_RELU, s.oh / 2, s.ow / 2, x, w, b, pz, NULL));
                     printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "  without argmax", k->isa,
                        best * 1e3, flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
@@ -169,7 +169,7 @@ void run_bench(const pn_kernels *const *tiers, int ntiers, int quick, const char
                 float *pz = xmalloc(ny / 4 * 4 + 64);
                 float *v = xmalloc(pn_wino_weights_size(&s) * 4), *sc = xmalloc(pn_wino_scratch(&s) * 4);
                 k->wino_weights(s.ic, s.oc, w, v);
-                if (bench_want("conv2d_pool2_wino")) {
+                if (bench_want("conv2d_pool2_wino_fwd")) {
                     BENCH(mt, best, k->conv2d_pool2_wino_fwd(&s, PN_ACT_RELU, s.oh / 2, s.ow / 2, x, v, b, pz, sc));
                     printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_pool2_wino", k->isa,
                        best * 1e3, flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
@@ -192,7 +192,7 @@ void run_bench(const pn_kernels *const *tiers, int ntiers, int quick, const char
                 uint8_t *pam = xmalloc(npz + 16);
                 for (size_t i = 0; i < npz; i++)
                     pam[i] = (uint8_t)(rnd() % 4);
-                if (bench_want("conv2d_pool2_bwd_d")) {
+                if (bench_want("conv2d_pool2_bwd_data")) {
                     BENCH(mt, best, k->conv2d_pool2_bwd_data(&s, s.oh / 2, s.ow / 2, pz, pam, w, dx, sc));
                     printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_pool2_bwd_d", k->isa,
                        best * 1e3, flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
@@ -206,7 +206,7 @@ void run_bench(const pn_kernels *const *tiers, int ntiers, int quick, const char
                 float *sc = xmalloc(pn_pool2_bwd_scratch(&s) * 4);
                 for (size_t i = 0; i < ny / 4; i++)
                     pam[i] = (uint8_t)(rnd() % 4);
-                if (bench_want("conv2d_pool2_bwd_f")) {
+                if (bench_want("conv2d_pool2_bwd_filter")) {
                     BENCH(mt, best, k->conv2d_pool2_bwd_filter(&s, s.oh / 2, s.ow / 2, x, dy, pam, dw, db, sc));
                     printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_pool2_bwd_f", k->isa,
                        best * 1e3, flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
@@ -231,25 +231,26 @@ void run_bench(const pn_kernels *const *tiers, int ntiers, int quick, const char
             py = xmalloc((size_t)ps.oh * ps.ow * ps.c * 4);
             pdx = xmalloc(ny * 4);
             am = xmalloc((size_t)ps.oh * ps.ow * ps.c);
+            pn_kernels_ref.maxpool_fwd(&ps, y, py, am); /* maxpool_bwd's argmax, also without maxpool_fwd */
             for (int t = 0; t < ntiers; t++) {
                 const pn_kernels *k = tiers[t];
                 double best;
-                if (bench_want("act_fwd relu")) {
+                if (bench_want("act_fwd")) {
                     BENCH(min_time, best, k->act_fwd(PN_ACT_RELU, ny, y));
                     printf("%-22s %-18s %-7s %10.3f %8.1f GB/s\n", L->name, "act_fwd relu", k->isa, best * 1e3,
                        2.0 * (double)ny * 4 / best * 1e-9);
                 }
-                if (bench_want("act_bwd relu")) {
+                if (bench_want("act_bwd")) {
                     BENCH(min_time, best, k->act_bwd(PN_ACT_RELU, ny, y, dy));
                     printf("%-22s %-18s %-7s %10.3f %8.1f GB/s\n", L->name, "act_bwd relu", k->isa, best * 1e3,
                        3.0 * (double)ny * 4 / best * 1e-9);
                 }
-                if (bench_want("maxpool_fwd 2x2")) {
+                if (bench_want("maxpool_fwd")) {
                     BENCH(min_time, best, k->maxpool_fwd(&ps, y, py, am));
                     printf("%-22s %-18s %-7s %10.3f %8.1f GB/s\n", L->name, "maxpool_fwd 2x2", k->isa, best * 1e3,
                        1.3 * (double)ny * 4 / best * 1e-9);
                 }
-                if (bench_want("maxpool_bwd 2x2")) {
+                if (bench_want("maxpool_bwd")) {
                     BENCH(min_time, best, k->maxpool_bwd(&ps, py, am, pdx));
                     printf("%-22s %-18s %-7s %10.3f %8.1f GB/s\n", L->name, "maxpool_bwd 2x2", k->isa, best * 1e3,
                        1.3 * (double)ny * 4 / best * 1e-9);
@@ -271,18 +272,31 @@ void run_bench(const pn_kernels *const *tiers, int ntiers, int quick, const char
         for (int t = 0; t < ntiers; t++) {
             const pn_kernels *k = tiers[t];
             double best;
-            BENCH(min_time, best, k->dense_fwd(n, in, out, x, w, b, y));
-            printf("%-22s %-18s %-7s %10.3f %9.1f\n", "dense 10816->128 n16", "dense_fwd", k->isa, best * 1e3,
-                   fl / best * 1e-9);
-            BENCH(min_time, best, k->dense_bwd_data(n, in, out, y, w, dx));
-            printf("%-22s %-18s %-7s %10.3f %9.1f\n", "dense 10816->128 n16", "dense_bwd_data", k->isa,
-                   best * 1e3, fl / best * 1e-9);
-            BENCH(min_time, best, k->dense_bwd_weights(n, in, out, x, y, dw, db));
-            printf("%-22s %-18s %-7s %10.3f %9.1f\n", "dense 10816->128 n16", "dense_bwd_weights", k->isa,
-                   best * 1e3, fl / best * 1e-9);
-            BENCH(min_time, best, k->adam_update(np, pw, pg, pm, pv, 1e-3f, 0.9f, 0.999f, 1e-7f));
-            printf("%-22s %-18s %-7s %10.3f %8.1f GB/s\n", "adam 1.4M params", "adam_update", k->isa,
-                   best * 1e3, 28.0 * (double)np / best * 1e-9);
+            if (bench_want("dense_fwd")) {
+                BENCH(min_time, best, k->dense_fwd(n, in, out, x, w, b, y));
+                printf("%-22s %-18s %-7s %10.3f %9.1f\n", "dense 10816->128 n16", "dense_fwd", k->isa,
+                       best * 1e3, fl / best * 1e-9);
+            }
+            if (bench_want("dense_bwd_data")) {
+                BENCH(min_time, best, k->dense_bwd_data(n, in, out, y, w, dx));
+                printf("%-22s %-18s %-7s %10.3f %9.1f\n", "dense 10816->128 n16", "dense_bwd_data", k->isa,
+                       best * 1e3, fl / best * 1e-9);
+            }
+            if (bench_want("dense_bwd_weights")) {
+                BENCH(min_time, best, k->dense_bwd_weights(n, in, out, x, y, dw, db));
+                printf("%-22s %-18s %-7s %10.3f %9.1f\n", "dense 10816->128 n16", "dense_bwd_weights", k->isa,
+                       best * 1e3, fl / best * 1e-9);
+            }
+            if (bench_want("adam_update")) {
+                BENCH(min_time, best, k->adam_update(np, pw, pg, pm, pv, 1e-3f, 0.9f, 0.999f, 1e-7f));
+                printf("%-22s %-18s %-7s %10.3f %8.1f GB/s\n", "adam 1.4M params", "adam_update", k->isa,
+                       best * 1e3, 28.0 * (double)np / best * 1e-9);
+            }
+            if (bench_want("accumulate")) { /* a thread's gradient partial into the sum: 12 bytes/float */
+                BENCH(min_time, best, k->accumulate(np, pm, pg));
+                printf("%-22s %-18s %-7s %10.3f %8.1f GB/s\n", "sum 1.4M gradients", "accumulate", k->isa,
+                       best * 1e3, 12.0 * (double)np / best * 1e-9);
+            }
         }
         free(x); free(w); free(b); free(y); free(dx); free(dw); free(db);
         free(pw); free(pg); free(pm); free(pv);

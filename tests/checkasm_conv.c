@@ -3,8 +3,8 @@
 
 /* ------------------------------------------------------------------ conv */
 
-stat st_conv_fwd = {"conv2d_fwd", 0, 0, 0, 0}, st_conv_bd = {"conv2d_bwd_data", 0, 0, 0, 0},
-            st_conv_bf = {"conv2d_bwd_filter", 0, 0, 0, 0};
+stat st_conv_fwd = {.name = "conv2d_fwd"}, st_conv_bd = {.name = "conv2d_bwd_data"},
+            st_conv_bf = {.name = "conv2d_bwd_filter"};
 
 int conv_make_shape(pn_conv2d_shape *s, int n, int ih, int iw, int ic, int oc, int kh, int kw,
                            int sh, int sw, int same)
@@ -50,7 +50,7 @@ static void check_conv(const pn_kernels *k, const pn_conv2d_shape *s)
         pn_kernels_ref.conv2d_fwd(s, x, w, with_bias ? b : NULL, ref);
         pn_kernels_ref.conv2d_fwd(s, ax, aw, with_bias ? ab : NULL, bnd);
         k->conv2d_fwd(s, x, w, with_bias ? b : NULL, y.p);
-        st_conv_fwd.calls++;
+        note_call(&st_conv_fwd, shape, 0);
         compare(&st_conv_fwd, y.p, ref, bnd, ny, TOL_SUM, k->isa, shape);
         check_guard(&st_conv_fwd, &y, k->isa, shape);
         gb_free(&y);
@@ -63,8 +63,7 @@ static void check_conv(const pn_kernels *k, const pn_conv2d_shape *s)
         pn_kernels_ref.conv2d_bwd_data(s, dy, w, ref);
         pn_kernels_ref.conv2d_bwd_data(s, ady, aw, bnd);
         k->conv2d_bwd_data(s, dy, w, dx.p);
-        st_conv_bd.calls++;
-        st_conv_bd.fallbacks += pn_kernel_falls_back(k, PN_KOP_conv2d_bwd_data, s);
+        note_call(&st_conv_bd, shape, pn_kernel_falls_back(k, PN_KOP_conv2d_bwd_data, s));
         compare(&st_conv_bd, dx.p, ref, bnd, nx, TOL_SUM, k->isa, shape);
         check_guard(&st_conv_bd, &dx, k->isa, shape);
         gb_free(&dx);
@@ -81,7 +80,7 @@ static void check_conv(const pn_kernels *k, const pn_conv2d_shape *s)
         pn_kernels_ref.conv2d_bwd_filter(s, x, dy, rdw, with_bias ? rdb : NULL);
         pn_kernels_ref.conv2d_bwd_filter(s, ax, ady, bdw, with_bias ? bdb : NULL);
         k->conv2d_bwd_filter(s, x, dy, dw.p, with_bias ? db.p : NULL);
-        st_conv_bf.calls++;
+        note_call(&st_conv_bf, shape, 0);
         compare(&st_conv_bf, dw.p, rdw, bdw, nw, TOL_SUM, k->isa, shape);
         compare(&st_conv_bf, db.p, rdb, bdb, (size_t)s->oc, TOL_SUM, k->isa, shape);
         check_guard(&st_conv_bf, &dw, k->isa, shape);
@@ -136,8 +135,8 @@ void test_conv(const pn_kernels *k, int iters)
 
 /* ------------------------------------------------------------------ fused conv + pool */
 
-stat st_cpool = {"conv2d_pool2_fwd", 0, 0, 0, 0}, st_cpool_bf = {"conv2d_pool2_bwd_filter", 0, 0, 0, 0},
-            st_cpool_bd = {"conv2d_pool2_bwd_data", 0, 0, 0, 0};
+stat st_cpool = {.name = "conv2d_pool2_fwd"}, st_cpool_bf = {.name = "conv2d_pool2_bwd_filter"},
+            st_cpool_bd = {.name = "conv2d_pool2_bwd_data"};
 
 /* k's fused kernel must equal k's own conv2d_fwd + act_fwd + maxpool_fwd bit
  * for bit (values and argmax), for the reference tier and for k; and k's
@@ -167,7 +166,7 @@ static void check_conv_pool_tier(const pn_kernels *k, const pn_conv2d_shape *s,
     }
     memset(am, 0xa5, nz + 2 * GUARD);
     k->conv2d_pool2_fwd(s, act, ph, pw, x, w, b, z.p, am + GUARD);
-    st_cpool.calls++;
+    note_call(&st_cpool, shape, 0);
     {
         /* without argmax (inference): the same values */
         float *z2 = xmalloc(nz * sizeof(float));
@@ -255,8 +254,7 @@ static void check_conv_pool_bwd(const pn_kernels *k, const pn_conv2d_shape *s, i
         check_guard(&st_cpool_bf, &sc, k->isa, shape);
         gb_free(&sc);
     }
-    st_cpool_bf.calls++;
-    st_cpool_bf.fallbacks += pn_kernel_falls_back(k, PN_KOP_conv2d_pool2_bwd_filter, s);
+    note_call(&st_cpool_bf, shape, pn_kernel_falls_back(k, PN_KOP_conv2d_pool2_bwd_filter, s));
     compare(&st_cpool_bf, dw.p, rdw, bdw, nw, TOL_SUM, k->isa, shape);
     compare(&st_cpool_bf, db.p, rdb, bdb, oc, TOL_SUM, k->isa, shape);
     check_guard(&st_cpool_bf, &dw, k->isa, shape);
@@ -289,8 +287,7 @@ static void check_conv_pool_bwd(const pn_kernels *k, const pn_conv2d_shape *s, i
                 dx.p[i] = rdx[i] = 1e30f;
             pn_kernels_ref.conv2d_pool2_bwd_data(s, ph, pw, dz, am, w, rdx, rsc.p);
             k->conv2d_pool2_bwd_data(s, ph, pw, dz, am, w, dx.p, sc.p);
-            st_cpool_bd.calls++;
-            st_cpool_bd.fallbacks += pn_kernel_falls_back(k, PN_KOP_conv2d_pool2_bwd_data, s);
+            note_call(&st_cpool_bd, shape, pn_kernel_falls_back(k, PN_KOP_conv2d_pool2_bwd_data, s));
             compare(&st_cpool_bd, rdx, ddx, bdx, nx, TOL_SUM, "scalar", shape);
             compare(&st_cpool_bd, dx.p, ddx, bdx, nx, TOL_SUM, k->isa, shape);
             check_guard(&st_cpool_bd, &dx, k->isa, shape);
@@ -352,7 +349,7 @@ void test_conv_pool(const pn_kernels *k, int iters)
  * case (printed as "worst err/B") with margin. */
 #define TOL_WINO 5e-5
 
-stat st_wino = {"conv2d_pool2_wino", 0, 0, 0, 0};
+stat st_wino = {.name = "conv2d_pool2_wino"};
 
 /* Bound for the transformed kernel: |G| |g| |G|^T, the sum of |terms| of
  * each element (the reference's arithmetic, written out here on its own). */
@@ -395,7 +392,7 @@ static void check_wino(const pn_kernels *k, const pn_conv2d_shape *s, pn_act act
     pn_kernels_ref.conv2d_pool2_fwd(s, act, ph, pw, x, w, with_bias ? b : NULL, dz, am);
     pn_kernels_ref.conv2d_pool2_fwd(s, PN_ACT_LINEAR, ph, pw, ax, aw, with_bias ? ab : NULL, bnd, am);
     pn_kernels_ref.conv2d_pool2_wino_fwd(s, act, ph, pw, x, v, with_bias ? b : NULL, rz, rsc.p);
-    st_wino.calls++;
+    note_call(&st_wino, shape, 0);
     compare(&st_wino, rz, dz, bnd, nz, TOL_WINO, "scalar", shape);
     check_guard(&st_wino, &rsc, "scalar", shape);
     if (k != &pn_kernels_ref) {

@@ -3,8 +3,8 @@
 
 /* ------------------------------------------------------------------ dense */
 
-stat st_dense_fwd = {"dense_fwd", 0, 0, 0, 0}, st_dense_bd = {"dense_bwd_data", 0, 0, 0, 0},
-            st_dense_bw = {"dense_bwd_weights", 0, 0, 0, 0};
+stat st_dense_fwd = {.name = "dense_fwd"}, st_dense_bd = {.name = "dense_bwd_data"},
+            st_dense_bw = {.name = "dense_bwd_weights"};
 
 static void check_dense(const pn_kernels *k, int n, int in, int out)
 {
@@ -22,14 +22,14 @@ static void check_dense(const pn_kernels *k, int n, int in, int out)
     pn_kernels_ref.dense_fwd(n, in, out, x, w, with_bias ? b : NULL, ref);
     pn_kernels_ref.dense_fwd(n, in, out, ax, aw, with_bias ? ab : NULL, bnd);
     k->dense_fwd(n, in, out, x, w, with_bias ? b : NULL, y.p);
-    st_dense_fwd.calls++;
+    note_call(&st_dense_fwd, shape, 0);
     compare(&st_dense_fwd, y.p, ref, bnd, ny, TOL_SUM, k->isa, shape);
     check_guard(&st_dense_fwd, &y, k->isa, shape);
 
     pn_kernels_ref.dense_bwd_data(n, in, out, dy, w, ref);
     pn_kernels_ref.dense_bwd_data(n, in, out, ady, aw, bnd);
     k->dense_bwd_data(n, in, out, dy, w, dx.p);
-    st_dense_bd.calls++;
+    note_call(&st_dense_bd, shape, 0);
     compare(&st_dense_bd, dx.p, ref, bnd, nx, TOL_SUM, k->isa, shape);
     check_guard(&st_dense_bd, &dx, k->isa, shape);
 
@@ -45,7 +45,7 @@ static void check_dense(const pn_kernels *k, int n, int in, int out)
         pn_kernels_ref.dense_bwd_weights(n, in, out, x, dy, rdw, with_bias ? rdb : NULL);
         pn_kernels_ref.dense_bwd_weights(n, in, out, ax, ady, bdw, with_bias ? bdb : NULL);
         k->dense_bwd_weights(n, in, out, x, dy, dw.p, with_bias ? db.p : NULL);
-        st_dense_bw.calls++;
+        note_call(&st_dense_bw, shape, 0);
         compare(&st_dense_bw, dw.p, rdw, bdw, nw, TOL_SUM, k->isa, shape);
         compare(&st_dense_bw, db.p, rdb, bdb, (size_t)out, TOL_SUM, k->isa, shape);
         check_guard(&st_dense_bw, &dw, k->isa, shape);

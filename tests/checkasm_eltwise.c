@@ -3,9 +3,39 @@
 
 /* ------------------------------------------------------------------ element-wise */
 
-stat st_act_fwd = {"act_fwd", 0, 0, 0, 0}, st_act_bwd = {"act_bwd", 0, 0, 0, 0},
-            st_adam = {"adam_update", 0, 0, 0, 0}, st_sgd = {"sgd_update", 0, 0, 0, 0},
-            st_bce = {"bce_logits", 0, 0, 0, 0};
+stat st_act_fwd = {.name = "act_fwd"}, st_act_bwd = {.name = "act_bwd"},
+            st_adam = {.name = "adam_update"}, st_sgd = {.name = "sgd_update"},
+            st_bce = {.name = "bce_logits"}, st_accum = {.name = "accumulate"};
+
+/* accumulate: dst += src must match the reference bit for bit, for every
+ * tail length around the vector widths (4, 8, 16 lanes) and long runs. The
+ * values span many exponents so that most sums round. */
+static void test_accumulate(const pn_kernels *k, int iters)
+{
+    static const size_t lengths[] = {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65,
+                                     1003, 4101};
+    const int nfixed = (int)(sizeof lengths / sizeof lengths[0]);
+    for (int it = 0; it < nfixed + iters; it++) {
+        const size_t n = it < nfixed ? lengths[it] : (size_t)rnd_int(0, 3000);
+        float *src = rand_buf(n, 0.1f), *d0 = rand_buf(n, 0.1f), *r = xmalloc((n ? n : 1) * 4);
+        gbuf dst = gb_new(n);
+        char shape[64];
+        for (size_t i = 0; i < n; i++) {
+            src[i] = ldexpf(src[i], rnd_int(-30, 30));
+            d0[i] = ldexpf(d0[i], rnd_int(-30, 30));
+        }
+        snprintf(shape, sizeof shape, "count %zu", n);
+        memcpy(r, d0, n * 4);
+        memcpy(dst.p, d0, n * 4);
+        pn_kernels_ref.accumulate(n, r, src);
+        k->accumulate(n, dst.p, src);
+        note_call(&st_accum, shape, 0);
+        compare(&st_accum, dst.p, r, NULL, n, 0.0, k->isa, shape);
+        check_guard(&st_accum, &dst, k->isa, shape);
+        gb_free(&dst);
+        free(src); free(d0); free(r);
+    }
+}
 
 void test_eltwise(const pn_kernels *k, int iters)
 {
@@ -27,7 +57,7 @@ void test_eltwise(const pn_kernels *k, int iters)
             memcpy(y.p, a, n * 4);
             pn_kernels_ref.act_fwd(act, n, r);
             k->act_fwd(act, n, y.p);
-            st_act_fwd.calls++;
+            note_call(&st_act_fwd, shape, 0);
             compare(&st_act_fwd, y.p, r, NULL, n, act == PN_ACT_RELU || act == PN_ACT_LINEAR ? 0.0 : TOL_ELT,
                     k->isa, shape);
             check_guard(&st_act_fwd, &y, k->isa, shape);
@@ -38,7 +68,7 @@ void test_eltwise(const pn_kernels *k, int iters)
                 memcpy(y.p, d, n * 4);
                 pn_kernels_ref.act_bwd(act, n, r, rd);
                 k->act_bwd(act, n, r, y.p);
-                st_act_bwd.calls++;
+                note_call(&st_act_bwd, shape, 0);
                 compare(&st_act_bwd, y.p, rd, NULL, n,
                         act == PN_ACT_RELU || act == PN_ACT_LINEAR ? 0.0 : TOL_ELT, k->isa, shape);
                 check_guard(&st_act_bwd, &y, k->isa, shape);
@@ -58,7 +88,7 @@ void test_eltwise(const pn_kernels *k, int iters)
             memcpy(w.p, w0, n * 4); memcpy(m.p, m0, n * 4); memcpy(v.p, v0, n * 4);
             pn_kernels_ref.adam_update(n, rw, g, rm, rv, 1e-3f, 0.9f, 0.999f, 1e-7f);
             k->adam_update(n, w.p, g, m.p, v.p, 1e-3f, 0.9f, 0.999f, 1e-7f);
-            st_adam.calls++;
+            note_call(&st_adam, shape, 0);
             compare(&st_adam, w.p, rw, NULL, n, TOL_ELT, k->isa, shape);
             compare(&st_adam, m.p, rm, NULL, n, TOL_ELT, k->isa, shape);
             compare(&st_adam, v.p, rv, NULL, n, TOL_ELT, k->isa, shape);
@@ -70,7 +100,7 @@ void test_eltwise(const pn_kernels *k, int iters)
                 memcpy(w.p, w0, n * 4); memcpy(m.p, m0, n * 4);
                 pn_kernels_ref.sgd_update(n, rw, g, rm, 0.01f, 0.9f, nesterov);
                 k->sgd_update(n, w.p, g, m.p, 0.01f, 0.9f, nesterov);
-                st_sgd.calls++;
+                note_call(&st_sgd, shape, 0);
                 compare(&st_sgd, w.p, rw, NULL, n, TOL_ELT, k->isa, shape);
                 compare(&st_sgd, m.p, rm, NULL, n, TOL_ELT, k->isa, shape);
                 check_guard(&st_sgd, &w, k->isa, shape);
@@ -89,7 +119,7 @@ void test_eltwise(const pn_kernels *k, int iters)
                     const float *wts = wt ? sw : NULL;
                     pn_kernels_ref.bce_logits(n, a, lab, wts, rp, rdz, &rl, &ra, &rws);
                     k->bce_logits(n, a, lab, wts, w.p, m.p, &gl, &ga, &gws);
-                    st_bce.calls++;
+                    note_call(&st_bce, shape, 0);
                     compare(&st_bce, w.p, rp, NULL, n, TOL_ELT, k->isa, shape);
                     /* dz = w (p - y) / n: error relative to w (|p| + |y|) / n */
                     for (size_t i = 0; i < n; i++)
@@ -108,5 +138,6 @@ void test_eltwise(const pn_kernels *k, int iters)
         gb_free(&y);
         free(a); free(d); free(r);
     }
+    test_accumulate(k, iters);
 }
 

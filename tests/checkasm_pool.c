@@ -3,7 +3,7 @@
 
 /* ------------------------------------------------------------------ pooling */
 
-stat st_pool_fwd = {"maxpool_fwd", 0, 0, 0, 0}, st_pool_bwd = {"maxpool_bwd", 0, 0, 0, 0};
+stat st_pool_fwd = {.name = "maxpool_fwd"}, st_pool_bwd = {.name = "maxpool_bwd"};
 
 static void check_pool(const pn_kernels *k, const pn_pool2d_shape *s)
 {
@@ -22,7 +22,7 @@ static void check_pool(const pn_kernels *k, const pn_pool2d_shape *s)
     memset(am, 0xa5, ny + 2 * GUARD);
     pn_kernels_ref.maxpool_fwd(s, x, ry, ram);
     k->maxpool_fwd(s, x, y.p, am + GUARD);
-    st_pool_fwd.calls++;
+    note_call(&st_pool_fwd, shape, 0);
     compare(&st_pool_fwd, y.p, ry, NULL, ny, 0.0, k->isa, shape);
     if (memcmp(am + GUARD, ram, ny))
         report_fail(&st_pool_fwd, k->isa, "argmax differs", shape);
@@ -37,7 +37,7 @@ static void check_pool(const pn_kernels *k, const pn_pool2d_shape *s)
         dx.p[i] = 1e30f;
     pn_kernels_ref.maxpool_bwd(s, dy, ram, rdx);
     k->maxpool_bwd(s, dy, ram, dx.p);
-    st_pool_bwd.calls++;
+    note_call(&st_pool_bwd, shape, 0);
     compare(&st_pool_bwd, dx.p, rdx, NULL, nx, 0.0, k->isa, shape);
     check_guard(&st_pool_bwd, &dx, k->isa, shape);
     gb_free(&y);

@@ -87,6 +87,8 @@ typedef enum pn_act {
  * adam_update: Adam (Keras): m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; w -= lr_t m / (sqrt(v) +
  *     eps)
  * sgd_update: SGD (Keras): vel = mom vel - lr g; w += vel (nesterov: w += mom vel - lr g)
+ * accumulate: dst[i] += src[i] (summing per-thread and per-rank gradient partials); one rounded
+ *     add per element, so every tier matches the reference bit for bit
  */
 typedef enum pn_kernel_op {
 #define PN_KERNEL_ENUM_(a, name, params) PN_KOP_##name,

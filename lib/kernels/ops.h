@@ -44,7 +44,8 @@
     X(a, adam_update, (size_t count, float *w, const float *g, float *m, float *v, float lr_t,    \
                        float beta_1, float beta_2, float epsilon))                                \
     X(a, sgd_update, (size_t count, float *w, const float *g, float *vel, float lr,               \
-                      float momentum, int nesterov))
+                      float momentum, int nesterov))                                              \
+    X(a, accumulate, (size_t count, float *dst, const float *src))
 
 /* Prototypes of one tier's kernels, pn_f32_<op>__<isa> (declare only the ops a
  * tier defines; declaring all is harmless). */

@@ -1,4 +1,5 @@
 /* Conv2D: NHWC input, HWIO kernel, optional bias, fused activation. */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -20,6 +21,33 @@ void pn_conv2d_shape_of(const pn_layer *l, int32_t n, pn_conv2d_shape *s)
     s->sw = l->sw;
     s->pad_top = l->pad_top;
     s->pad_left = l->pad_left;
+}
+
+int pn_conv2d_fallback(const pn_kernels *k, const pn_layer *l, int32_t n, int fused_pool, char *msg,
+                       size_t len)
+{
+    /* the forward kernels cover every shape; a fused block on a fast shape
+     * runs the pooled-gradient kernels, otherwise the layer's backward uses
+     * the conv-sized ones */
+    static const pn_kernel_op pooled[] = {PN_KOP_conv2d_pool2_bwd_filter, PN_KOP_conv2d_pool2_bwd_data};
+    static const pn_kernel_op direct[] = {PN_KOP_conv2d_bwd_filter, PN_KOP_conv2d_bwd_data};
+    const pn_kernel_op *ops;
+    pn_conv2d_shape s;
+    if (l->kind != PN_LAYER_CONV2D)
+        return -1;
+    pn_conv2d_shape_of(l, n, &s);
+    ops = fused_pool && pn_pool2_bwd_fast(&s) ? pooled : direct;
+    for (int i = 0; i < 2; i++)
+        if (pn_kernel_falls_back(k, ops[i], &s)) {
+            if (msg)
+                snprintf(msg, len,
+                         "layer %s: %s runs the scalar reference for its shape (%dx%dx%d -> %dx%dx%d, "
+                         "kernel %dx%d) at the %s tier",
+                         l->name, pn_kernel_op_name(ops[i]), s.ih, s.iw, s.ic, s.oh, s.ow, s.oc, s.kh, s.kw,
+                         k->impl[ops[i]]);
+            return (int)ops[i];
+        }
+    return -1;
 }
 
 static pneumo_status conv2d_forward(pn_layer *l, const pn_run *run, int32_t n, const float *x,

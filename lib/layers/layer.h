@@ -88,6 +88,13 @@ struct pn_layer {
 pneumo_status pn_conv2d_setup(pn_layer *l, const pn_dims *in, const pneumo_conv2d_params *p);
 /* The kernel shape of Conv2D layer l for a batch of n. */
 void pn_conv2d_shape_of(const pn_layer *l, int32_t n, pn_conv2d_shape *s);
+/* Whether a kernel of table k that conv layer l's training step uses runs the
+ * scalar reference for l's shape at batch n (kernels.h: coverage); fused_pool:
+ * l runs fused with the MaxPooling2D after it. Returns that op, or -1 when the
+ * tier covers every kernel of the step (and for other layers). With msg, it
+ * writes a sentence naming the layer, the op, the shape and the tier. */
+int pn_conv2d_fallback(const pn_kernels *k, const pn_layer *l, int32_t n, int fused_pool, char *msg,
+                       size_t len);
 pneumo_status pn_maxpool2d_setup(pn_layer *l, const pn_dims *in, const pneumo_maxpool2d_params *p);
 pneumo_status pn_flatten_setup(pn_layer *l, const pn_dims *in);
 pneumo_status pn_dense_setup(pn_layer *l, const pn_dims *in, int32_t units, pneumo_activation act);

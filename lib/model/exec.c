@@ -253,10 +253,8 @@ static pneumo_status run_layer(layer_job *j)
         pn_layer *l = j->l;
         for (int t = 1; t < nth; t++) {
             const float *part = j->m->thread_grads + (size_t)(t - 1) * (size_t)j->m->thread_grads_stride;
-            for (int64_t i = 0; i < l->nw; i++)
-                l->dw[i] += part[i];
-            for (int64_t i = 0; i < l->nb; i++)
-                l->db[i] += part[l->nw + i];
+            j->run.k->accumulate((size_t)l->nw, l->dw, part);
+            j->run.k->accumulate((size_t)l->nb, l->db, part + l->nw);
         }
     }
     return PNEUMO_OK;
@@ -274,7 +272,7 @@ static pneumo_status run_step(layer_job *j, int32_t first, int32_t last)
 
 /* Run every layer. With `logits`, the last layer's sigmoid is left out so its
  * output holds z for the loss. */
-static const pn_kernels *model_kernels(const pneumo_model *m)
+const pn_kernels *pn_model_kernels(const pneumo_model *m)
 {
     return m->kernels ? m->kernels : pn_kernels_get();
 }
@@ -294,7 +292,7 @@ static pneumo_status forward(pneumo_model *m, int32_t n, const float *x, int tra
         j.l = &m->layers[i];
         j.fused = m->fused[i];
         i += j.fused; /* i: the last layer of the step */
-        j.run = (pn_run){.k = model_kernels(m), .training = training,
+        j.run = (pn_run){.k = pn_model_kernels(m), .training = training,
                          .skip_act = logits && i == m->nlayers - 1, .seed = m->seed,
                          .step = m->train_steps, .pos0 = m->batch_pos0};
         j.n = n;
@@ -328,7 +326,7 @@ static int backward_to(pneumo_model *m, int32_t n, const float *x, int32_t stop,
         j.m = m;
         j.l = &m->layers[first];
         j.fused = first != i;
-        j.run = (pn_run){.k = model_kernels(m), .training = training, .skip_act = i == m->nlayers - 1,
+        j.run = (pn_run){.k = pn_model_kernels(m), .training = training, .skip_act = i == m->nlayers - 1,
                          .seed = m->seed, .step = m->train_steps - 1, .pos0 = m->batch_pos0};
         j.n = n;
         j.backward = 1;
@@ -404,7 +402,7 @@ static void loss_head(pneumo_model *m, int32_t n, const pneumo_tensor *labels,
 {
     float *z = m->acts[m->nlayers - 1];
     double loss, acc, wsum;
-    model_kernels(m)->bce_logits((size_t)n, z, labels->data, weights ? weights->data : NULL, z,
+    pn_model_kernels(m)->bce_logits((size_t)n, z, labels->data, weights ? weights->data : NULL, z,
                                  grad ? m->gbuf[0] : NULL, &loss, &acc, &wsum);
     if (result) {
         int32_t correct = 0;
@@ -474,7 +472,7 @@ pneumo_status pneumo_model_train_step(pneumo_model *m, pneumo_optimizer *opt, co
         return st;
     if ((st = pn_optimizer_bind(opt, m->id, m->arena_size)) != PNEUMO_OK)
         return pn_error_prefix("%s", fn);
-    pn_optimizer_step(opt, model_kernels(m), m->params, m->grads);
+    pn_optimizer_step(opt, pn_model_kernels(m), m->params, m->grads);
     return PNEUMO_OK;
 }
 
@@ -505,7 +503,7 @@ pneumo_status pn_model_part_gradients(pneumo_model *m, const pneumo_tensor *x, c
         const float inv_norm = 1.0f / (float)norm;
         z = m->acts[m->nlayers - 1];
         /* dL/dz as the kernel forms it, w (p - y) / N, with N the global batch */
-        model_kernels(m)->bce_logits((size_t)n, z, labels->data, weights ? weights->data : NULL, z, NULL,
+        pn_model_kernels(m)->bce_logits((size_t)n, z, labels->data, weights ? weights->data : NULL, z, NULL,
                                      loss_sum, &acc, &wsum);
         for (int32_t i = 0; i < n; i++) {
             const float wi = weights ? weights->data[i] : 1.0f;
@@ -527,7 +525,7 @@ pneumo_status pn_model_update(pneumo_model *m, pneumo_optimizer *opt, const char
                         fn);
     if ((st = pn_optimizer_bind(opt, m->id, m->arena_size)) != PNEUMO_OK)
         return pn_error_prefix("%s", fn);
-    pn_optimizer_step(opt, model_kernels(m), m->params, m->grads);
+    pn_optimizer_step(opt, pn_model_kernels(m), m->params, m->grads);
     m->train_steps++;
     return PNEUMO_OK;
 }

@@ -112,6 +112,10 @@ pneumo_status pn_model_image_tensor(const pneumo_model *m, const pneumo_image *i
 /* Per-sample output dims of the last layer (the input dims for an empty model). */
 const pn_dims *pn_model_out_dims(const pneumo_model *m);
 
+/* The kernel table of m's passes, updates and gradient sums: m->kernels, or
+ * pn_kernels_get() when unset. */
+const struct pn_kernels *pn_model_kernels(const pneumo_model *m);
+
 /* Outputs of the last layer for the last batch run (probabilities after a
  * predict or a loss computation); NULL before any. */
 const float *pn_model_output(const pneumo_model *m);

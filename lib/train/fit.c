@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/tensor.h"
 #include "format/json.h"
+#include "kernels/kernels.h"
 #include "model/model.h"
 #include "train/callbacks.h"
 #include "train/fit_internal.h"
@@ -283,14 +284,13 @@ static pneumo_status train_epoch(fit_run *run, pneumo_dataset *train, const doub
 
 /* Add part k (n floats of its gradient in `g`, its doubles in `d`) to the
  * sum `acc` in part order, and its doubles to the loss, counts and flags. */
-static void dp_add(const pneumo_data_parallel *dp, dp_bufs *b, int32_t k, int32_t owner, float *acc,
-                   const float *g, int64_t n, const double *d)
+static void dp_add(const pneumo_data_parallel *dp, const pneumo_model *m, dp_bufs *b, int32_t k,
+                   int32_t owner, float *acc, const float *g, int64_t n, const double *d)
 {
     if (k == 0)
         memcpy(acc, g, (size_t)n * sizeof(float));
     else
-        for (int64_t i = 0; i < n; i++)
-            acc[i] += g[i];
+        pn_model_kernels(m)->accumulate((size_t)n, acc, g);
     b->bc[0] += d[PART_LOSS];
     b->bc[1] += d[PART_CORRECT];
     b->bc[2] += d[PART_COUNT];
@@ -320,7 +320,7 @@ static pneumo_status dp_part_done(const pneumo_data_parallel *dp, pneumo_model *
     pneumo_status st;
     if (dp->exchange == PNEUMO_EXCHANGE_GATHER) {
         if (dp->rank == 0) {
-            dp_add(dp, b, k, 0, b->acc, m->grads, n, b->part);
+            dp_add(dp, m, b, k, 0, b->acc, m->grads, n, b->part);
             return PNEUMO_OK;
         }
         return pn_dp_call(dp, PNEUMO_COLLECTIVE_SEND, 0, k, m->grads, n, b->part, PART_DOUBLES, fn);
@@ -352,7 +352,7 @@ static pneumo_status dp_finish(const pneumo_data_parallel *dp, pneumo_model *m, 
                 if ((st = pn_dp_call(dp, PNEUMO_COLLECTIVE_RECV, owner, k, b->tmp, n, b->part, PART_DOUBLES,
                                      fn)) != PNEUMO_OK)
                     return st;
-                dp_add(dp, b, k, owner, b->acc, b->tmp, n, b->part);
+                dp_add(dp, m, b, k, owner, b->acc, b->tmp, n, b->part);
             }
             memcpy(m->grads, b->acc, (size_t)n * sizeof(float));
         }
@@ -365,13 +365,13 @@ static pneumo_status dp_finish(const pneumo_data_parallel *dp, pneumo_model *m, 
         for (int32_t k = 0; k < dp->parts; k++) {
             const int32_t owner = dp_owner(dp, k);
             if (owner == dp->rank) {
-                dp_add(dp, b, k, owner, m->grads + s0, b->own + (size_t)((k - first) * smax), len,
+                dp_add(dp, m, b, k, owner, m->grads + s0, b->own + (size_t)((k - first) * smax), len,
                        b->own_d + (size_t)(k - first) * PART_DOUBLES);
             } else {
                 if ((st = pn_dp_call(dp, PNEUMO_COLLECTIVE_RECV, owner, k, b->tmp, len, b->part, PART_DOUBLES,
                                      fn)) != PNEUMO_OK)
                     return st;
-                dp_add(dp, b, k, owner, m->grads + s0, b->tmp, len, b->part);
+                dp_add(dp, m, b, k, owner, m->grads + s0, b->tmp, len, b->part);
             }
         }
         return pn_dp_call(dp, PNEUMO_COLLECTIVE_ALLGATHER, 0, 0, m->grads, n, NULL, 0, fn);

@@ -25,3 +25,9 @@ void pn_f32_sgd_update__ref(size_t count, float *w, const float *g, float *vel, 
         w[i] += nesterov ? momentum * v - lr * g[i] : v;
     }
 }
+
+void pn_f32_accumulate__ref(size_t count, float *dst, const float *src)
+{
+    for (size_t i = 0; i < count; i++)
+        dst[i] += src[i];
+}

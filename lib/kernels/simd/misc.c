@@ -136,11 +136,20 @@ void PN_FN(sgd_update)(size_t count, float *w, const float *g, float *vel, float
         ST(w + i, vadd(LD(w + i), nesterov ? vsub(vmul(mom, v), vmul(lr, gi)) : v));              \
     }
     PN_VLOOP(count, SGD_STEP(LDF, STF), SGD_STEP(LDM, STM));
+}
+
+/* ---------------------------------------------------------------- gradient sums */
+
+/* One vadd per element, as the reference's +=: bit for bit the same. */
+void PN_FN(accumulate)(size_t count, float *dst, const float *src)
+{
+    PN_VLOOP(count, STF(dst + i, vadd(LDF(dst + i), LDF(src + i))),
+             STM(dst + i, vadd(LDM(dst + i), LDM(src + i))));
+}
 #undef LDF
 #undef STF
 #undef LDM
 #undef STM
-}
 
 /* ---------------------------------------------------------------- max pooling */
 
