@@ -169,13 +169,13 @@ typedef struct layer_result {
     int kind;
     double fwd_ms, bwd_ms;
     double fwd_cpu_ms, bwd_cpu_ms; /* process CPU time (all threads) */
-    double fwd_flop, bwd_flop; /* per batch; 0 for layers without arithmetic */
+    double fwd_flop, bwd_flop;     /* per batch; 0 for layers without arithmetic */
 } layer_result;
 
 typedef struct torch_result {
     int ran;
-    char note[512];   /* why it did not run, or an error */
-    char *json;       /* the script's JSON object */
+    char note[512]; /* why it did not run, or an error */
+    char *json;     /* the script's JSON object */
     double train1, trainN, single_ms, batch_ips, rss_mb;
     double cpu1, cpuN; /* process CPU ms per training image */
 } torch_result;
@@ -183,17 +183,17 @@ typedef struct torch_result {
 typedef struct bench_results {
     double load_start[3], load_end[3];
     const char *peak_isa;
-    double peak1, peakN;          /* GFLOP/s */
-    double peak_core;             /* GFLOP per CPU-second of one thread */
-    double peak_avx2_core;        /* the same with 256-bit FMAs (AVX-512 CPUs) */
-    double train1, trainN;        /* images/s, medians */
+    double peak1, peakN;   /* GFLOP/s */
+    double peak_core;      /* GFLOP per CPU-second of one thread */
+    double peak_avx2_core; /* the same with 256-bit FMAs (AVX-512 CPUs) */
+    double train1, trainN; /* images/s, medians */
     double rates1[64], ratesN[64];
-    double cpu1, cpuN;            /* process CPU ms per image, medians */
+    double cpu1, cpuN; /* process CPU ms per image, medians */
     int nrates1, nratesN;
     double rss_mb;
     layer_result layers[MAX_LAYERS];
     int nlayers;
-    int layer_threads;            /* threads the per-layer pass really used */
+    int layer_threads; /* threads the per-layer pass really used */
     double adam_ms, layer_sum_ms;
     double single_ms, batch_ips;
     torch_result torch;
@@ -259,7 +259,8 @@ static double peak_gflops(peak_fn fn, int nth, long iters, int reps, double *per
         int started = 0;
         pthread_barrier_init(&barrier, NULL, (unsigned)nth);
         for (int t = 0; t < nth; t++) {
-            p[t] = (peak_thread){.fn = fn, .iters = iters, .barrier = &barrier, .seed = 1.0f + 0.01f * (float)t};
+            p[t] =
+                (peak_thread){.fn = fn, .iters = iters, .barrier = &barrier, .seed = 1.0f + 0.01f * (float)t};
             if (t > 0 && pthread_create(&tid[t], NULL, peak_worker, &p[t]) == 0)
                 started++;
         }
@@ -313,8 +314,7 @@ static void measure_peak(const bench_opts *o, bench_results *r)
     if (iters < 100000)
         iters = 100000;
     r->peak1 = peak_gflops(fn, 1, iters, o->quick ? 2 : 3, &r->peak_core);
-    r->peakN = o->threads > 1 ? peak_gflops(fn, o->threads, iters, o->quick ? 2 : 3, &dummy)
-                              : r->peak1;
+    r->peakN = o->threads > 1 ? peak_gflops(fn, o->threads, iters, o->quick ? 2 : 3, &dummy) : r->peak1;
 #if defined(__x86_64__) && defined(BENCH_HAVE_PEAK)
     /* for reference: AVX2 (256-bit) per core; about half the AVX-512 figure
      * means two 512-bit FMA ports, about equal means one */
@@ -367,8 +367,8 @@ static int new_model(const bench_opts *o, int threads, pneumo_model **m)
 
 /* Warm-up then timed steps with `threads`; images/s of each timed step into
  * rates. Leaves the model (trained, buffers allocated) in *keep if not NULL. */
-static int time_training(const bench_opts *o, const train_data *d, int threads, double *rates,
-                         int *nrates, double *cpu_ms, pneumo_model **keep)
+static int time_training(const bench_opts *o, const train_data *d, int threads, double *rates, int *nrates,
+                         double *cpu_ms, pneumo_model **keep)
 {
     pneumo_model *m = NULL;
     pneumo_optimizer *opt = NULL;
@@ -534,8 +534,7 @@ static int time_layers(const bench_opts *o, pneumo_model *m, const train_data *d
         }
         for (int rep = 0; rep < reps + skip; rep++) {
             double t0 = now_s();
-            k->adam_update((size_t)m->arena_size, m->params, m->grads, mm, vv, 1e-7f, 0.9f, 0.999f,
-                           1e-7f);
+            k->adam_update((size_t)m->arena_size, m->params, m->grads, mm, vv, 1e-7f, 0.9f, 0.999f, 1e-7f);
             if (rep >= skip)
                 t[rep - skip] = (now_s() - t0) * 1e3;
         }
@@ -579,8 +578,8 @@ static int spawn_rss_child(const bench_opts *o, bench_results *r)
         dup2(fds[1], STDOUT_FILENO);
         close(fds[0]);
         close(fds[1]);
-        execl("/proc/self/exe", PROG, "train-rss", "--threads", th, "--batch", ba, "--size", sz,
-              "--steps", st, (char *)NULL);
+        execl("/proc/self/exe", PROG, "train-rss", "--threads", th, "--batch", ba, "--size", sz, "--steps",
+              st, (char *)NULL);
         perror(PROG ": exec /proc/self/exe");
         _exit(127);
     }
@@ -669,8 +668,7 @@ static int bench_infer(const bench_opts *o, bench_results *r)
             t[i - 3] = (now_s() - t0) * 1e3;
     }
     r->single_ms = median_of(t, runs);
-    fprintf(pf, "  single image: median %.2f ms over %d runs (p = %.4f)\n", r->single_ms, runs,
-            (double)prob);
+    fprintf(pf, "  single image: median %.2f ms over %d runs (p = %.4f)\n", r->single_ms, runs, (double)prob);
     if (make_train_data(o->batch, o->size, 11, &d))
         return 1;
     if (pneumo_tensor_create(2, os, &out) != PNEUMO_OK)
@@ -822,12 +820,11 @@ static const char *verdict(double v, double goal, int higher_better)
 static void print_table(const bench_opts *o, const bench_results *r)
 {
     const double peak = peak_ref(o, r);
-    printf("\n== %s %s: libpneumo %s, isa %s, %d threads (%ld online cores), batch %d, %dx%d%s\n",
-           PROG, o->mode, pneumo_version(), pneumo_kernel_isa(), o->threads,
-           sysconf(_SC_NPROCESSORS_ONLN), o->batch, o->size, o->size, o->quick ? ", quick" : "");
-    printf("load average: %.2f %.2f %.2f at start, %.2f %.2f %.2f at end; wall %.1f s\n",
-           r->load_start[0], r->load_start[1], r->load_start[2], r->load_end[0], r->load_end[1],
-           r->load_end[2], r->wall_s);
+    printf("\n== %s %s: libpneumo %s, isa %s, %d threads (%ld online cores), batch %d, %dx%d%s\n", PROG,
+           o->mode, pneumo_version(), pneumo_kernel_isa(), o->threads, sysconf(_SC_NPROCESSORS_ONLN),
+           o->batch, o->size, o->size, o->quick ? ", quick" : "");
+    printf("load average: %.2f %.2f %.2f at start, %.2f %.2f %.2f at end; wall %.1f s\n", r->load_start[0],
+           r->load_start[1], r->load_start[2], r->load_end[0], r->load_end[1], r->load_end[2], r->wall_s);
     if (o->train) {
         printf("\nFP32 FMA peak (measured, %s, 12 independent FMA chains per thread, best of runs):\n",
                r->peak_isa);
@@ -838,8 +835,9 @@ static void print_table(const bench_opts *o, const bench_results *r)
             printf("  (for reference, 256-bit AVX2 FMAs: one core per CPU-second %.1f GFLOP/s)\n",
                    r->peak_avx2_core);
 
-        printf("\nTraining step (forward + backward + Adam), batch %d, random input, %d timed steps after %d warm-up:\n",
-               o->batch, o->steps, o->warmup);
+        printf(
+            "\nTraining step (forward + backward + Adam), batch %d, random input, %d timed steps after %d warm-up:\n",
+            o->batch, o->steps, o->warmup);
         printf("  %-8s %12s %10s %12s  %s\n", "threads", "img/s med", "ms/step", "CPU ms/img",
                "img/s per step");
         printf("  %-8d %12.2f %10.0f %12.1f  ", 1, r->train1, 1e3 * o->batch / r->train1, r->cpu1);
@@ -857,8 +855,8 @@ static void print_table(const bench_opts *o, const bench_results *r)
         printf("\nPer layer (one training step; conv+pool pairs the model fuses are one step; %d "
                "thread%s through the model's pool as exec.c splits the batch; median of %d):\n",
                r->layer_threads, r->layer_threads == 1 ? "" : "s", o->quick ? 1 : 5);
-        printf("  %-26s %-11s %8s %8s %8s %7s %8s %8s %6s %6s\n", "layer", "output", "fwd ms",
-               "bwd ms", "CPU ms", "GFLOP", "fwd GF/s", "bwd GF/s", "%peak", "%core");
+        printf("  %-26s %-11s %8s %8s %8s %7s %8s %8s %6s %6s\n", "layer", "output", "fwd ms", "bwd ms",
+               "CPU ms", "GFLOP", "fwd GF/s", "bwd GF/s", "%peak", "%core");
         for (int i = 0; i < r->nlayers; i++) {
             const layer_result *l = &r->layers[i];
             printf("  %-26s %-11s %8.2f %8.2f %8.2f", l->name, l->shape, l->fwd_ms, l->bwd_ms,
@@ -874,8 +872,7 @@ static void print_table(const bench_opts *o, const bench_results *r)
                 printf(" %7s %8s %8s %6s %6s\n", "-", "-", "-", "-", "-");
             }
         }
-        printf("  %-26s %-11s %8.2f %8s   (1 thread, whole parameter arena)\n", "adam", "", r->adam_ms,
-               "");
+        printf("  %-26s %-11s %8.2f %8s   (1 thread, whole parameter arena)\n", "adam", "", r->adam_ms, "");
         printf("  %-26s %-11s %17.1f ms   vs %.1f ms per measured step\n", "sum", "", r->layer_sum_ms,
                1e3 * o->batch / (o->threads > 1 ? r->trainN : r->train1));
         printf("  GFLOP = fwd + bwd per batch (2 x MACs of the dense layer); %%peak = (fwd + bwd) GFLOP/s\n"
@@ -883,19 +880,22 @@ static void print_table(const bench_opts *o, const bench_results *r)
                "  over one core's peak per CPU-second (robust to other processes sharing the machine).\n"
                "  Backward of 3x3 conv + 2x2 pool blocks works from the pooled gradient and skips the\n"
                "  conv gradient's structural zeros (3/4 of it): its dense-equivalent GF/s and shares\n"
-               "  can exceed the peak.\n", o->threads, peak);
+               "  can exceed the peak.\n",
+               o->threads, peak);
     }
     if (o->infer) {
         printf("\nInference (%d threads):\n", o->threads);
-        printf("  single image (8-bit %dx%d -> probability, pneumo_model_predict_image): %.2f ms median of %d\n",
-               o->size, o->size, r->single_ms, o->runs);
+        printf(
+            "  single image (8-bit %dx%d -> probability, pneumo_model_predict_image): %.2f ms median of %d\n",
+            o->size, o->size, r->single_ms, o->runs);
         printf("  batch %d (pneumo_model_predict): %.1f img/s median of %d\n", o->batch, r->batch_ips,
                o->quick ? 2 : 5);
     }
     if (o->vs_torch) {
         const torch_result *t = &r->torch;
         printf("\nPyTorch comparison (%s, channels_last, torch.set_num_threads, same model, Adam, "
-               "BCE-with-logits):\n", BENCH_PYTHON);
+               "BCE-with-logits):\n",
+               BENCH_PYTHON);
         if (!t->ran) {
             printf("  %s\n", t->note);
         } else {
@@ -917,10 +917,10 @@ static void print_table(const bench_opts *o, const bench_results *r)
                        r->rss_mb, t->rss_mb, r->rss_mb / t->rss_mb);
             }
             if (o->infer) {
-                printf("  %-28s %12.2f %12.2f %9.2fx  (lower is better)\n", "single-image ms",
-                       r->single_ms, t->single_ms, r->single_ms / t->single_ms);
-                printf("  %-28s %12.1f %12.1f %9.2fx\n", "batch inference img/s", r->batch_ips,
-                       t->batch_ips, r->batch_ips / t->batch_ips);
+                printf("  %-28s %12.2f %12.2f %9.2fx  (lower is better)\n", "single-image ms", r->single_ms,
+                       t->single_ms, r->single_ms / t->single_ms);
+                printf("  %-28s %12.1f %12.1f %9.2fx\n", "batch inference img/s", r->batch_ips, t->batch_ips,
+                       r->batch_ips / t->batch_ips);
             }
         }
     }
@@ -931,8 +931,8 @@ static void print_table(const bench_opts *o, const bench_results *r)
                "  (PyTorch's OpenMP threads suffer more from it); CPU ms/img is the steadier figure.\n",
                r->load_start[0], r->load_end[0], sysconf(_SC_NPROCESSORS_ONLN));
     if (o->size != 500 || o->batch != 16) {
-        printf("  (the goals are for 500x500 inputs at batch 16; not compared at %dx%d, batch %d)\n",
-               o->size, o->size, o->batch);
+        printf("  (the goals are for 500x500 inputs at batch 16; not compared at %dx%d, batch %d)\n", o->size,
+               o->size, o->batch);
         return;
     }
     if (o->train) {
@@ -957,8 +957,9 @@ static void print_json(const bench_opts *o, const bench_results *r)
 {
     FILE *f = stdout;
     const double peak = peak_ref(o, r);
-    fprintf(f, "{\"mode\": \"%s\", \"version\": \"%s\", \"isa\": \"%s\", \"threads\": %d, "
-               "\"online_cores\": %ld, \"batch\": %d, \"size\": %d, \"quick\": %s, \"steps\": %d, ",
+    fprintf(f,
+            "{\"mode\": \"%s\", \"version\": \"%s\", \"isa\": \"%s\", \"threads\": %d, "
+            "\"online_cores\": %ld, \"batch\": %d, \"size\": %d, \"quick\": %s, \"steps\": %d, ",
             o->mode, pneumo_version(), pneumo_kernel_isa(), o->threads, sysconf(_SC_NPROCESSORS_ONLN),
             o->batch, o->size, o->quick ? "true" : "false", o->steps);
     fprintf(f, "\"loadavg_start\": [");
@@ -1009,11 +1010,9 @@ static void print_json(const bench_opts *o, const bench_results *r)
     fprintf(f, ", \"layers\": [");
     for (int i = 0; i < r->nlayers; i++) {
         const layer_result *l = &r->layers[i];
-        double gfs = l->fwd_flop > 0
-                         ? (l->fwd_flop + l->bwd_flop) / ((l->fwd_ms + l->bwd_ms) * 1e-3) * 1e-9
-                         : NAN;
-        fprintf(f, "%s{\"name\": \"%s\", \"output\": \"%s\", \"fwd_ms\": ", i ? ", " : "", l->name,
-                l->shape);
+        double gfs = l->fwd_flop > 0 ? (l->fwd_flop + l->bwd_flop) / ((l->fwd_ms + l->bwd_ms) * 1e-3) * 1e-9
+                                     : NAN;
+        fprintf(f, "%s{\"name\": \"%s\", \"output\": \"%s\", \"fwd_ms\": ", i ? ", " : "", l->name, l->shape);
         json_num(f, l->fwd_ms);
         fprintf(f, ", \"bwd_ms\": ");
         json_num(f, l->bwd_ms);
@@ -1034,8 +1033,8 @@ static void print_json(const bench_opts *o, const bench_results *r)
         fprintf(f, ", \"bwd_cpu_ms\": ");
         json_num(f, l->bwd_cpu_ms);
         fprintf(f, ", \"core_share\": ");
-        json_num(f, l->fwd_flop > 0 ? (l->fwd_flop + l->bwd_flop) /
-                                          ((l->fwd_cpu_ms + l->bwd_cpu_ms) * 1e-3) * 1e-9 / r->peak_core
+        json_num(f, l->fwd_flop > 0 ? (l->fwd_flop + l->bwd_flop) / ((l->fwd_cpu_ms + l->bwd_cpu_ms) * 1e-3) *
+                                          1e-9 / r->peak_core
                                     : NAN);
         fprintf(f, "}");
     }
@@ -1167,15 +1166,15 @@ static int run_modes(const char *mode, int train, int infer, int argc, char **ar
     results_init(r);
     loadavg(r->load_start);
     pf = progress_stream(&o);
-    fprintf(pf, PROG " %s: libpneumo %s, isa %s, threads 1 and %d, batch %d, %dx%d%s; load %.2f\n",
-            mode, pneumo_version(), pneumo_kernel_isa(), o.threads, o.batch, o.size, o.size,
+    fprintf(pf, PROG " %s: libpneumo %s, isa %s, threads 1 and %d, batch %d, %dx%d%s; load %.2f\n", mode,
+            pneumo_version(), pneumo_kernel_isa(), o.threads, o.batch, o.size, o.size,
             o.quick ? ", quick" : "", r->load_start[0]);
     if (o.train) {
         train_data d;
         pneumo_model *m = NULL;
         measure_peak(&o, r);
-        fprintf(pf, "FMA peak (%s): 1 thread %.1f GFLOP/s, %d threads %.1f GFLOP/s\n", r->peak_isa,
-                r->peak1, o.threads, r->peakN);
+        fprintf(pf, "FMA peak (%s): 1 thread %.1f GFLOP/s, %d threads %.1f GFLOP/s\n", r->peak_isa, r->peak1,
+                o.threads, r->peakN);
         if (make_train_data(o.batch, o.size, 1, &d)) {
             free(r);
             return 1;

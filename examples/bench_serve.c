@@ -112,7 +112,7 @@ typedef struct client {
     volatile const int *phase; /* 0 warm-up, 1 timed, 2 stop */
     double *lat;               /* latencies of timed requests, seconds */
     size_t nlat, cap;
-    long batch_sum;            /* sum of "batch_size" over timed answers */
+    long batch_sum; /* sum of "batch_size" over timed answers */
     long errors;
     char error[256];
 } client;
@@ -251,8 +251,9 @@ typedef struct level_result {
     long requests, errors;
 } level_result;
 
-static int run_level(pid_t server, int port, int nclients, double warmup_s, double seconds, const unsigned char *image,
-                     size_t image_size, const char *ctype, const char *query, level_result *out)
+static int run_level(pid_t server, int port, int nclients, double warmup_s, double seconds,
+                     const unsigned char *image, size_t image_size, const char *ctype, const char *query,
+                     level_result *out)
 {
     client cl[MAX_CLIENTS];
     pthread_t th[MAX_CLIENTS];
@@ -465,8 +466,10 @@ static double batch_img_per_s(pneumo_model *m, const pneumo_image *img, int thre
 
 static int usage(FILE *f)
 {
-    fprintf(f, "usage: pneumo-bench serve [--model M | --size N] [--image FILE] [--data DIR] [--threads N]\n"
-               "                          [--seconds S] [--server PATH] [--quick] [--heatmap] [-- SERVER OPTIONS]\n");
+    fprintf(
+        f,
+        "usage: pneumo-bench serve [--model M | --size N] [--image FILE] [--data DIR] [--threads N]\n"
+        "                          [--seconds S] [--server PATH] [--quick] [--heatmap] [-- SERVER OPTIONS]\n");
     return f == stdout ? 0 : 2;
 }
 
@@ -548,7 +551,8 @@ int bench_mode_serve(int argc, char **argv)
         server = server_buf;
     }
     if (access(server, X_OK) != 0) {
-        fprintf(stderr, PROG ": %s is not an executable (build with -Dserver=enabled or pass --server)\n", server);
+        fprintf(stderr, PROG ": %s is not an executable (build with -Dserver=enabled or pass --server)\n",
+                server);
         return 1;
     }
 
@@ -584,8 +588,8 @@ int bench_mode_serve(int argc, char **argv)
     const char *ctype = "image/jpeg";
     if (!image_path) {
         char cmd[4400];
-        snprintf(cmd, sizeof cmd, "ls '%s/chest_xray_224/val/Normal/' 2>/dev/null | grep -i '\\.jpe\\?g$' | head -n 1",
-                 data);
+        snprintf(cmd, sizeof cmd,
+                 "ls '%s/chest_xray_224/val/Normal/' 2>/dev/null | grep -i '\\.jpe\\?g$' | head -n 1", data);
         FILE *p = popen(cmd, "r");
         char name[1024] = "";
         if (p) {
@@ -634,8 +638,8 @@ int bench_mode_serve(int argc, char **argv)
 
     printf("== serve: libpneumo %s, isa %s, model %dx%d (%s), %d threads (%ld online cores); "
            "the machine may be shared\n",
-           pneumo_version(), pneumo_kernel_isa(), (int)w, (int)h, tmp_file[0] ? "article, random weights" : model_path,
-           threads, online);
+           pneumo_version(), pneumo_kernel_isa(), (int)w, (int)h,
+           tmp_file[0] ? "article, random weights" : model_path, threads, online);
     printf("   request: %s, %zu bytes (%dx%d)%s; server options:", image_path ? image_path : "synthetic PNG",
            image_size, (int)pneumo_image_width(img), (int)pneumo_image_height(img),
            heatmap ? ", with ?heatmap=1" : "");
@@ -676,14 +680,15 @@ int bench_mode_serve(int argc, char **argv)
         res[i].lib = l;
         res[i].lib_cpu = lc;
         printf("%8d %10.1f %9.2f %9.2f %8.2f %10.1f %10.0f%% %10.2f %11.1f %8.0f%% %7ld\n", res[i].clients,
-               res[i].rps, res[i].p50_ms, res[i].p99_ms, res[i].p99_ms / res[i].p50_ms, l, 100.0 * res[i].rps / l,
-               res[i].mean_batch, res[i].cpu_ms, 100.0 * lc / res[i].cpu_ms, res[i].errors);
+               res[i].rps, res[i].p50_ms, res[i].p99_ms, res[i].p99_ms / res[i].p50_ms, l,
+               100.0 * res[i].rps / l, res[i].mean_batch, res[i].cpu_ms, 100.0 * lc / res[i].cpu_ms,
+               res[i].errors);
         fflush(stdout);
         if (res[i].errors || res[i].requests == 0)
             rc = 1;
     }
-    printf("library CPU per image: %.1f / %.1f / %.1f / %.1f ms (before each level, after the last)\n", lib_cpu[0],
-           lib_cpu[1], lib_cpu[2], lib_cpu[3]);
+    printf("library CPU per image: %.1f / %.1f / %.1f / %.1f ms (before each level, after the last)\n",
+           lib_cpu[0], lib_cpu[1], lib_cpu[2], lib_cpu[3]);
     pneumo_image_destroy(img);
     pneumo_model_destroy(m);
     int src = stop_server(&sp);

@@ -117,8 +117,7 @@ int cli_check_output(const char *prog, const char *flag, const char *path)
         return 1;
     }
     if (access(dir, W_OK) != 0) {
-        fprintf(stderr, "%s: %s %s: folder %s is not writable: %s\n", prog, flag, path, dir,
-                strerror(errno));
+        fprintf(stderr, "%s: %s %s: folder %s is not writable: %s\n", prog, flag, path, dir, strerror(errno));
         return 1;
     }
     return 0;
@@ -179,8 +178,7 @@ void cli_print_evaluation(FILE *f, const pneumo_evaluation *ev, const pneumo_dat
     char n0[256], n1[256];
     const char *names[2] = {cli_class_name(ds, 0, n0, sizeof n0), cli_class_name(ds, 1, n1, sizeof n1)};
     char report[2048];
-    fprintf(f, "loss: %.4f - accuracy: %.4f (%lld images)\n", ev->loss, ev->accuracy,
-            (long long)ev->count);
+    fprintf(f, "loss: %.4f - accuracy: %.4f (%lld images)\n", ev->loss, ev->accuracy, (long long)ev->count);
     fprintf(f, "The testing accuracy is : %.14g %%\n", ev->accuracy * 100.0);
     fprintf(f, "Confusion matrix (rows actual, columns predicted):\n");
     fprintf(f, "  %-10s [%5lld, %5lld]\n", names[0], (long long)ev->confusion.m[0],

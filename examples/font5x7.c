@@ -152,8 +152,8 @@ int32_t pn_font5x7_text_height(const char *text, int32_t scale)
 }
 
 /* Fill the scale x scale square at (x0, y0), clipped to w x h. */
-static void fill_square(uint8_t *px, int32_t w, int32_t h, int64_t x0, int64_t y0,
-                        int32_t scale, uint8_t value)
+static void fill_square(uint8_t *px, int32_t w, int32_t h, int64_t x0, int64_t y0, int32_t scale,
+                        uint8_t value)
 {
     int64_t x1 = x0 + scale, y1 = y0 + scale;
     if (x0 < 0)
@@ -169,8 +169,7 @@ static void fill_square(uint8_t *px, int32_t w, int32_t h, int64_t x0, int64_t y
             px[(size_t)y * (size_t)w + (size_t)x] = value;
 }
 
-void pn_font5x7_draw(pneumo_image *img, int32_t x, int32_t y, const char *text,
-                     int32_t scale, uint8_t value)
+void pn_font5x7_draw(pneumo_image *img, int32_t x, int32_t y, const char *text, int32_t scale, uint8_t value)
 {
     if (!img || !text || scale < 1)
         return;
@@ -193,8 +192,8 @@ void pn_font5x7_draw(pneumo_image *img, int32_t x, int32_t y, const char *text,
             for (int row = 0; row < PN_FONT5X7_H; row++)
                 for (int col = 0; col < PN_FONT5X7_W; col++)
                     if (g[row] & (0x10u >> col))
-                        fill_square(px, w, h, pen_x + (int64_t)col * scale,
-                                    pen_y + (int64_t)row * scale, scale, value);
+                        fill_square(px, w, h, pen_x + (int64_t)col * scale, pen_y + (int64_t)row * scale,
+                                    scale, value);
         }
         pen_x += (int64_t)PN_FONT5X7_ADVANCE * scale;
     }

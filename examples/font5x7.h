@@ -34,7 +34,6 @@ int32_t pn_font5x7_text_height(const char *text, int32_t scale);
  * the image), each font pixel a scale x scale square set to `value`; pixels
  * falling outside the image are skipped. Background pixels are not touched.
  * Does nothing for a NULL image or text, or scale < 1. */
-void pn_font5x7_draw(pneumo_image *img, int32_t x, int32_t y, const char *text,
-                     int32_t scale, uint8_t value);
+void pn_font5x7_draw(pneumo_image *img, int32_t x, int32_t y, const char *text, int32_t scale, uint8_t value);
 
 #endif

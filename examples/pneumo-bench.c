@@ -74,29 +74,25 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static const char *plural(int n, const char *one, const char *many)
-{
-    return n == 1 ? one : many;
-}
+static const char *plural(int n, const char *one, const char *many) { return n == 1 ? one : many; }
 
 /* ------------------------------------------------------------------------ */
 /* Mode "data".                                                              */
 
 static int data_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: " PROG " data [--data DIR] [--size N] [--threads N] [--epochs E] [--quick]\n"
-            "Images/s of the input pipeline:\n"
-            "  DIR/originals               decode + resize to N x N, one pass, no cache\n"
-            "  DIR/chest_xray_224/train    open (decode + cache), then augmented epochs\n"
-            "                              (article options, batch 16) from the cache\n"
-            "each with 1 worker thread and with --threads (default: online cores).\n"
-            "  --data DIR    shared data folder (default ../shared/data)\n"
-            "  --size N      target size N x N (default 500, the article's; 128 with --quick)\n"
-            "  --threads N   worker threads of the parallel runs (default: online cores)\n"
-            "  --epochs E    timed epochs per run, the median is reported (default 3;\n"
-            "                1 with --quick)\n"
-            "  --quick       short run for the test suite\n");
+    fprintf(f, "usage: " PROG " data [--data DIR] [--size N] [--threads N] [--epochs E] [--quick]\n"
+               "Images/s of the input pipeline:\n"
+               "  DIR/originals               decode + resize to N x N, one pass, no cache\n"
+               "  DIR/chest_xray_224/train    open (decode + cache), then augmented epochs\n"
+               "                              (article options, batch 16) from the cache\n"
+               "each with 1 worker thread and with --threads (default: online cores).\n"
+               "  --data DIR    shared data folder (default ../shared/data)\n"
+               "  --size N      target size N x N (default 500, the article's; 128 with --quick)\n"
+               "  --threads N   worker threads of the parallel runs (default: online cores)\n"
+               "  --epochs E    timed epochs per run, the median is reported (default 3;\n"
+               "                1 with --quick)\n"
+               "  --quick       short run for the test suite\n");
     return f == stdout ? 0 : 2;
 }
 
@@ -139,9 +135,9 @@ static int bench_originals(const char *dir, int size, const int *threads, int nt
             printf("  %s\n", rep);
             print_skipped(ds);
         }
-        printf("  %2d %s: %lld images in %.3f s = %.1f images/s (CPU %.3f ms/image)\n",
-               threads[t], plural(threads[t], "thread ", "threads"), (long long)n, dt,
-               (double)n / dt, 1e3 * dc / (double)n);
+        printf("  %2d %s: %lld images in %.3f s = %.1f images/s (CPU %.3f ms/image)\n", threads[t],
+               plural(threads[t], "thread ", "threads"), (long long)n, dt, (double)n / dt,
+               1e3 * dc / (double)n);
         pneumo_dataset_destroy(ds);
     }
     return 0;
@@ -149,8 +145,7 @@ static int bench_originals(const char *dir, int size, const int *threads, int nt
 
 static int bench_train(const char *dir, int size, const int *threads, int nthreads, int epochs)
 {
-    printf("[train] %s: %dx%d, cache, augmented epochs (article options), batch 16\n", dir,
-           size, size);
+    printf("[train] %s: %dx%d, cache, augmented epochs (article options), batch 16\n", dir, size, size);
     for (int t = 0; t < nthreads; t++) {
         pneumo_dataset_options o;
         pneumo_augment_options aug;
@@ -180,11 +175,10 @@ static int bench_train(const char *dir, int size, const int *threads, int nthrea
             print_skipped(ds);
         }
         printf("  %2d %s: open (decode + resize + cache): %lld images in %.3f s = %.1f "
-               "images/s (CPU %.3f ms/image)\n", threads[t],
-               plural(threads[t], "thread ", "threads"), (long long)n, dt, (double)n / dt,
+               "images/s (CPU %.3f ms/image)\n",
+               threads[t], plural(threads[t], "thread ", "threads"), (long long)n, dt, (double)n / dt,
                1e3 * dc / (double)n);
-        printf("  %2d %s: augmented epoch from cache:", threads[t],
-               plural(threads[t], "thread ", "threads"));
+        printf("  %2d %s: augmented epoch from cache:", threads[t], plural(threads[t], "thread ", "threads"));
         for (int e = 0; e < epochs; e++) {
             pneumo_tensor *x, *y;
             int64_t got = 0;
@@ -255,8 +249,7 @@ static int mode_data(int argc, char **argv)
     threads[1] = (int)nthr;
     nthreads = nthr > 1 ? 2 : 1;
     printf(PROG " data: libpneumo %s, target %ldx%ld, threads 1 and %ld (%ld online cores)%s\n",
-           pneumo_version(), size, size, nthr, sysconf(_SC_NPROCESSORS_ONLN),
-           quick ? ", quick" : "");
+           pneumo_version(), size, size, nthr, sysconf(_SC_NPROCESSORS_ONLN), quick ? ", quick" : "");
 
     snprintf(path, sizeof path, "%s/originals", data);
     if (is_dir(path))

@@ -117,10 +117,11 @@ int main(int argc, char **argv)
             while (waitpid(pid, &wst, 0) < 0)
                 ;
             if (WIFSIGNALED(wst)) {
-                fprintf(stderr,
-                        "pneumo-convert: %s: reading the HDF5 file crashed libhdf5 (signal %d: %s); the file is "
-                        "corrupt or hostile, nothing was written\n",
-                        in, WTERMSIG(wst), strsignal(WTERMSIG(wst)));
+                fprintf(
+                    stderr,
+                    "pneumo-convert: %s: reading the HDF5 file crashed libhdf5 (signal %d: %s); the file is "
+                    "corrupt or hostile, nothing was written\n",
+                    in, WTERMSIG(wst), strsignal(WTERMSIG(wst)));
                 return 1;
             }
             return WIFEXITED(wst) ? WEXITSTATUS(wst) : 1;
@@ -131,7 +132,8 @@ int main(int argc, char **argv)
             setrlimit(RLIMIT_AS, &as);
         }
     }
-    st = in_h5 ? pneumo_model_import_keras_h5(in, &m, out_onnx ? NULL : &opt) : pneumo_model_load(in, &m, NULL);
+    st = in_h5 ? pneumo_model_import_keras_h5(in, &m, out_onnx ? NULL : &opt)
+               : pneumo_model_load(in, &m, NULL);
     if (st == PNEUMO_OK)
         st = out_onnx ? pneumo_model_export_onnx(m, &o, out) : pneumo_model_save(m, opt, out);
     if (st != PNEUMO_OK) {

@@ -122,15 +122,13 @@ int main(int argc, char **argv)
             printf("pneumo-diagnose (libpneumo %s)\n", pneumo_version());
             return 0;
         } else if (strcmp(argv[i], "--model") == 0 || strcmp(argv[i], "--heatmap") == 0) {
-            fprintf(stderr, "pneumo-diagnose: %s: needs a value (see pneumo-diagnose --help)\n",
-                    argv[i]);
+            fprintf(stderr, "pneumo-diagnose: %s: needs a value (see pneumo-diagnose --help)\n", argv[i]);
             return 2;
         } else if (strcmp(argv[i], "--") == 0) {
             first_image = i + 1;
             break;
         } else if (argv[i][0] == '-') {
-            fprintf(stderr, "pneumo-diagnose: %s: unknown option (see pneumo-diagnose --help)\n",
-                    argv[i]);
+            fprintf(stderr, "pneumo-diagnose: %s: unknown option (see pneumo-diagnose --help)\n", argv[i]);
             return 2;
         } else {
             first_image = i;
@@ -148,15 +146,18 @@ int main(int argc, char **argv)
         return 1;
     }
     if (never_trained(model_path))
-        fprintf(stderr, "pneumo-diagnose: warning: %s was never trained (train_steps 0): these "
-                        "are the answers of random weights\n", model_path);
+        fprintf(stderr,
+                "pneumo-diagnose: warning: %s was never trained (train_steps 0): these "
+                "are the answers of random weights\n",
+                model_path);
     for (int i = first_image; i < argc; i++) {
         const char *path = argv[i];
         char sentence[256], label[PNEUMO_CLASS_NAME_MAX + 1], hm[4096];
         pneumo_image *img = NULL;
         int32_t cls = 0;
         float p = 0.0f;
-        if (pneumo_image_load(path, NULL, &img) != PNEUMO_OK || pneumo_model_predict_image(m, img, &p) != PNEUMO_OK ||
+        if (pneumo_image_load(path, NULL, &img) != PNEUMO_OK ||
+            pneumo_model_predict_image(m, img, &p) != PNEUMO_OK ||
             pneumo_model_diagnosis_sentence(m, p, sentence, sizeof sentence, NULL, &cls) != PNEUMO_OK ||
             (heatmap_dir && (heatmap_path(heatmap_dir, argv, first_image, i, hm, sizeof hm),
                              write_heatmap(m, img, hm) != PNEUMO_OK))) {

@@ -36,8 +36,8 @@ static int usage(FILE *f)
 
 /* The HTML report of the evaluation. Returns 0, or 1 after printing an error. */
 static int write_html(const char *path, const char *model_path, const char *dir, double threshold,
-                      const pneumo_model *m, pneumo_dataset *ds, const pneumo_evaluation *ev, const float *probs,
-                      const float *labels, int32_t w, int32_t h)
+                      const pneumo_model *m, pneumo_dataset *ds, const pneumo_evaluation *ev,
+                      const float *probs, const float *labels, int32_t w, int32_t h)
 {
     pneumo_report *r = NULL;
     char n0[256], n1[256];
@@ -52,8 +52,7 @@ static int write_html(const char *path, const char *model_path, const char *dir,
         cli_report_setting(r, PROG, "classes", "0: %s, 1: %s", cli_class_name(ds, 0, n0, sizeof n0),
                            cli_class_name(ds, 1, n1, sizeof n1)) ||
         cli_report_setting(r, PROG, "images", "%d x %d grayscale, nearest resize, pixels / 255", w, h) ||
-        cli_report_setting(r, PROG, "threshold", "probability > %g: class 1 (%s)", threshold,
-                           n1) ||
+        cli_report_setting(r, PROG, "threshold", "probability > %g: class 1 (%s)", threshold, n1) ||
         cli_report_setting(r, PROG, "libpneumo", "%s, kernels %s", pneumo_version(), pneumo_kernel_isa()))
         goto out;
     if (pneumo_report_set_model(r, m) != PNEUMO_OK) {
@@ -107,12 +106,18 @@ int main(int argc, char **argv)
         if (!v)
             return cli_bad_option(PROG, a, "needs a value");
         i++;
-        if (strcmp(a, "--model") == 0) model_path = v;
-        else if (strcmp(a, "--batch") == 0) batch = cli_long(PROG, a, v, 1, 4096);
-        else if (strcmp(a, "--threads") == 0) threads = cli_long(PROG, a, v, 0, 256);
-        else if (strcmp(a, "--threshold") == 0) threshold = cli_double(PROG, a, v, 0.0, 1.0);
-        else if (strcmp(a, "--report") == 0) report = v;
-        else if (strcmp(a, "--html") == 0) html = v;
+        if (strcmp(a, "--model") == 0)
+            model_path = v;
+        else if (strcmp(a, "--batch") == 0)
+            batch = cli_long(PROG, a, v, 1, 4096);
+        else if (strcmp(a, "--threads") == 0)
+            threads = cli_long(PROG, a, v, 0, 256);
+        else if (strcmp(a, "--threshold") == 0)
+            threshold = cli_double(PROG, a, v, 0.0, 1.0);
+        else if (strcmp(a, "--report") == 0)
+            report = v;
+        else if (strcmp(a, "--html") == 0)
+            html = v;
     }
     if (!model_path || !dir)
         return usage(stderr);

@@ -45,17 +45,16 @@ enum {
 
 static int usage(FILE *f)
 {
-    fprintf(f,
-            "usage: " PROG " DIR [--size N] [--augment] [--count K] [--seed S] [--out FILE]\n"
-            "Print what the input pipeline sees in DIR (one sub-folder per class) and write\n"
-            "a PNG grid of K samples labelled with their class.\n"
-            "  --size N   target size N x N (default 500)\n"
-            "  --augment  apply the article's augmentation (shear 0.2, zoom 0.2, flips;\n"
-            "             default: off)\n"
-            "  --count K  images in the grid, 0..1024 (default 9; 0 writes no grid)\n"
-            "  --seed S   shuffle and augmentation seed (default 0)\n"
-            "  --out FILE where to write the grid (default grid.png)\n"
-            "  --version  print the version and exit\n");
+    fprintf(f, "usage: " PROG " DIR [--size N] [--augment] [--count K] [--seed S] [--out FILE]\n"
+               "Print what the input pipeline sees in DIR (one sub-folder per class) and write\n"
+               "a PNG grid of K samples labelled with their class.\n"
+               "  --size N   target size N x N (default 500)\n"
+               "  --augment  apply the article's augmentation (shear 0.2, zoom 0.2, flips;\n"
+               "             default: off)\n"
+               "  --count K  images in the grid, 0..1024 (default 9; 0 writes no grid)\n"
+               "  --seed S   shuffle and augmentation seed (default 0)\n"
+               "  --out FILE where to write the grid (default grid.png)\n"
+               "  --version  print the version and exit\n");
     return f == stdout ? 0 : 2;
 }
 
@@ -67,8 +66,7 @@ static int fail(const char *what)
 
 /* Sample `i` of the batch (size x size floats, rescaled by `rescale`) as an
  * 8-bit image shown at tile x tile pixels. */
-static pneumo_status make_tile(const float *x, int32_t size, float rescale, int32_t tile,
-                               pneumo_image **out)
+static pneumo_status make_tile(const float *x, int32_t size, float rescale, int32_t tile, pneumo_image **out)
 {
     pneumo_image *img = NULL;
     pneumo_status st = pneumo_image_create(size, size, &img);
@@ -111,13 +109,12 @@ static void paste(pneumo_image *dst, const pneumo_image *src, int32_t x0, int32_
     uint8_t *d = pneumo_image_pixels_mut(dst);
     const uint8_t *s = pneumo_image_pixels(src);
     for (int32_t y = 0; y < sh; y++)
-        memcpy(d + (size_t)(y0 + y) * (size_t)dw + (size_t)x0, s + (size_t)y * (size_t)sw,
-               (size_t)sw);
+        memcpy(d + (size_t)(y0 + y) * (size_t)dw + (size_t)x0, s + (size_t)y * (size_t)sw, (size_t)sw);
 }
 
 /* Take the first batch of `count` images of epoch 0 and write the grid. */
-static int write_grid(pneumo_dataset *ds, int32_t size, int32_t count, int augmented,
-                      float rescale, const char *out_path)
+static int write_grid(pneumo_dataset *ds, int32_t size, int32_t count, int augmented, float rescale,
+                      const char *out_path)
 {
     int64_t n_avail = pneumo_dataset_size(ds);
     if (count > n_avail)
@@ -145,8 +142,8 @@ static int write_grid(pneumo_dataset *ds, int32_t size, int32_t count, int augme
     int64_t gw = (int64_t)cols * tile + (int64_t)(cols + 1) * GAP;
     int64_t gh = (int64_t)rows * (tile + strip) + (int64_t)(rows + 1) * GAP;
     if (gw > 65535 || gh > 65535 || gw * gh > 256ll * 1024 * 1024) {
-        fprintf(stderr, PROG ": the grid would be %lldx%lld pixels; use a smaller --count\n",
-                (long long)gw, (long long)gh);
+        fprintf(stderr, PROG ": the grid would be %lldx%lld pixels; use a smaller --count\n", (long long)gw,
+                (long long)gh);
         return 1;
     }
     pneumo_image *grid = NULL;
@@ -156,16 +153,15 @@ static int write_grid(pneumo_dataset *ds, int32_t size, int32_t count, int augme
 
     const float *xd = pneumo_tensor_data_const(x);
     const float *yd = pneumo_tensor_data_const(y);
-    printf("grid: %d images, %d x %d tiles of %d px -> %s\n", (int)n, (int)cols, (int)rows,
-           (int)tile, out_path);
+    printf("grid: %d images, %d x %d tiles of %d px -> %s\n", (int)n, (int)cols, (int)rows, (int)tile,
+           out_path);
     for (int32_t i = 0; i < n; i++) {
         int32_t label = (int32_t)yd[i];
         char name[256], path[4200];
         printf("  %d: %s  %s\n", (int)i, cli_class_name(ds, label, name, sizeof name),
                cli_path(ds, indices[i], path, sizeof path));
         pneumo_image *t = NULL;
-        if (make_tile(xd + (size_t)i * (size_t)size * (size_t)size, size, rescale, tile, &t) !=
-            PNEUMO_OK) {
+        if (make_tile(xd + (size_t)i * (size_t)size * (size_t)size, size, rescale, tile, &t) != PNEUMO_OK) {
             pneumo_image_destroy(grid);
             return fail("tile");
         }
@@ -219,9 +215,10 @@ int main(int argc, char **argv)
                 return 2;
             }
         } else if (a[0] == '-' || dir) {
-            return cli_bad_option(PROG, a, a[0] != '-' ? "a second folder"
+            return cli_bad_option(PROG, a,
+                                  a[0] != '-'    ? "a second folder"
                                   : i + 1 < argc ? "unknown option"
-                                  : "unknown option or missing value");
+                                                 : "unknown option or missing value");
         } else {
             dir = a;
         }
@@ -248,8 +245,7 @@ int main(int argc, char **argv)
         return fail(NULL);
     int rc = cli_print_dataset(stdout, PROG, ds, 1);
     if (rc == 0 && count > 0)
-        rc = write_grid(ds, (int32_t)size, (int32_t)count, augment, aug.rescale,
-                        out_path);
+        rc = write_grid(ds, (int32_t)size, (int32_t)count, augment, aug.rescale, out_path);
     pneumo_dataset_destroy(ds);
     return rc;
 }

@@ -123,8 +123,8 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     printf("%.2f s per step (%.1f images/s, %s kernels, %d threads)\n",
            ((t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9) / steps,
-           steps * batch / ((t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9),
-           pneumo_kernel_isa(), pneumo_model_threads(m));
+           steps * batch / ((t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9), pneumo_kernel_isa(),
+           pneumo_model_threads(m));
 
     synth_batch(x, y, (int)size, &rng);
     if (pneumo_model_evaluate_batch(m, x, y, NULL, &r) != PNEUMO_OK) {

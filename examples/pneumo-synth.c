@@ -63,7 +63,8 @@ int main(int argc, char **argv)
             if (!help)
                 fprintf(stderr, "pneumo-synth: %s: %s\n", argv[i],
                         argv[i][0] != '-' ? "a second folder"
-                        : i + 1 < argc ? "unknown option" : "unknown option or missing value");
+                        : i + 1 < argc    ? "unknown option"
+                                          : "unknown option or missing value");
             fprintf(help ? stdout : stderr,
                     "usage: pneumo-synth DIR [--count N] [--size S] [--seed K]\n"
                     "  DIR        folder to create with train/, val/ and test/ (required)\n"

@@ -31,46 +31,45 @@
 
 static int usage(FILE *f)
 {
-    fprintf(f,
-            "usage: " PROG " (--data DIR | --train DIR --val DIR) [options]\n"
-            "  --data DIR        DIR/train and DIR/val (default: none)\n"
-            "  --train DIR       training folder, one sub-folder per class (default: DIR/train)\n"
-            "  --val DIR         validation folder (default: DIR/val)\n"
-            "  --test DIR        evaluate on this folder at the end (default: none)\n"
-            "  --size N          image side (default 500)\n"
-            "  --epochs N        (default 25)\n"
-            "  --batch N         (default 16)\n"
-            "  --lr X            Adam learning rate (default 0.001)\n"
-            "  --seed N          weights, shuffling and augmentation (default 1)\n"
-            "  --threads N       model and data pipeline threads (default: online cores)\n"
-            "  --no-augment      train without augmentation\n"
-            "  --patience N      EarlyStopping patience (default 3; 0 disables)\n"
-            "  --out FILE        model file (default model.safetensors)\n"
-            "  --best FILE       also save the best model (by val_loss) here (default: none)\n"
-            "  --checkpoint FILE save the run after every epoch (default checkpoint.safetensors)\n"
-            "  --resume FILE     continue the run saved in this checkpoint (default: none),\n"
-            "                    with its settings (size, epochs, batch, lr, seed, threads,\n"
-            "                    augmentation, patience, threshold, class names)\n"
-            "  --history FILE    history CSV (default history.csv)\n"
-            "  --report FILE     text report (default report.txt)\n"
-            "  --report-html FILE  HTML report (default report.html next to the text report)\n"
-            "  --threshold T     operating threshold stored in the model: a number in (0, 1) or\n"
-            "                    'youden' (Youden's J on the validation set; default 0.5)\n"
-            "  --class-names A,B names of class 0 and 1 stored in the model (default NORMAL,PNEUMONIA)\n"
-            "  --quiet           no progress output (default: progress on stdout)\n"
-            "  --version         print the version and exit\n"
-            "  --help            print this help and exit\n");
+    fprintf(f, "usage: " PROG " (--data DIR | --train DIR --val DIR) [options]\n"
+               "  --data DIR        DIR/train and DIR/val (default: none)\n"
+               "  --train DIR       training folder, one sub-folder per class (default: DIR/train)\n"
+               "  --val DIR         validation folder (default: DIR/val)\n"
+               "  --test DIR        evaluate on this folder at the end (default: none)\n"
+               "  --size N          image side (default 500)\n"
+               "  --epochs N        (default 25)\n"
+               "  --batch N         (default 16)\n"
+               "  --lr X            Adam learning rate (default 0.001)\n"
+               "  --seed N          weights, shuffling and augmentation (default 1)\n"
+               "  --threads N       model and data pipeline threads (default: online cores)\n"
+               "  --no-augment      train without augmentation\n"
+               "  --patience N      EarlyStopping patience (default 3; 0 disables)\n"
+               "  --out FILE        model file (default model.safetensors)\n"
+               "  --best FILE       also save the best model (by val_loss) here (default: none)\n"
+               "  --checkpoint FILE save the run after every epoch (default checkpoint.safetensors)\n"
+               "  --resume FILE     continue the run saved in this checkpoint (default: none),\n"
+               "                    with its settings (size, epochs, batch, lr, seed, threads,\n"
+               "                    augmentation, patience, threshold, class names)\n"
+               "  --history FILE    history CSV (default history.csv)\n"
+               "  --report FILE     text report (default report.txt)\n"
+               "  --report-html FILE  HTML report (default report.html next to the text report)\n"
+               "  --threshold T     operating threshold stored in the model: a number in (0, 1) or\n"
+               "                    'youden' (Youden's J on the validation set; default 0.5)\n"
+               "  --class-names A,B names of class 0 and 1 stored in the model (default NORMAL,PNEUMONIA)\n"
+               "  --quiet           no progress output (default: progress on stdout)\n"
+               "  --version         print the version and exit\n"
+               "  --help            print this help and exit\n");
     return f == stdout ? 0 : 2;
 }
 
 /* Options that take a value. */
 static int takes_value(const char *a)
 {
-    static const char *const names[] = {"--data", "--train", "--val", "--test", "--size",
-                                        "--epochs", "--batch", "--lr", "--seed", "--threads",
-                                        "--patience", "--out", "--best", "--checkpoint",
-                                        "--resume", "--history", "--report", "--report-html",
-                                        "--threshold", "--class-names"};
+    static const char *const names[] = {"--data",   "--train",       "--val",       "--test",
+                                        "--size",   "--epochs",      "--batch",     "--lr",
+                                        "--seed",   "--threads",     "--patience",  "--out",
+                                        "--best",   "--checkpoint",  "--resume",    "--history",
+                                        "--report", "--report-html", "--threshold", "--class-names"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(a, names[i]) == 0)
             return 1;
@@ -120,7 +119,7 @@ typedef struct train_settings {
     long size, epochs, batch, seed, threads, patience;
     double lr;
     int augment;
-    char threshold[32];                          /* "youden" or the number */
+    char threshold[32];                                /* "youden" or the number */
     char class_names[2 * (PNEUMO_CLASS_NAME_MAX + 1)]; /* "" for the defaults */
 } train_settings;
 
@@ -133,7 +132,8 @@ static void record_settings(const train_settings *t, char *buf, size_t size)
 {
     snprintf(buf, size,
              "size=%ld\nepochs=%ld\nbatch=%ld\nlr=%.17g\nseed=%ld\nthreads=%ld\naugment=%d\npatience=%ld\n"
-             "threshold=%s\nclass_names=%s\nclass_weights=" FIXED_CLASS_WEIGHTS "\nreduce_lr=" FIXED_REDUCE_LR "\n",
+             "threshold=%s\nclass_names=%s\nclass_weights=" FIXED_CLASS_WEIGHTS "\nreduce_lr=" FIXED_REDUCE_LR
+             "\n",
              t->size, t->epochs, t->batch, t->lr, t->seed, t->threads, t->augment, t->patience, t->threshold,
              t->class_names);
 }
@@ -146,8 +146,10 @@ typedef struct given_flags {
 static int conflict(const char *checkpoint, const char *flag, const char *given, const char *key,
                     const char *stored)
 {
-    fprintf(stderr, PROG ": %s %s conflicts with the checkpoint %s (%s %s); leave it out to continue "
-                    "with the checkpoint's\n", flag, given, checkpoint, key, stored);
+    fprintf(stderr,
+            PROG ": %s %s conflicts with the checkpoint %s (%s %s); leave it out to continue "
+                 "with the checkpoint's\n",
+            flag, given, checkpoint, key, stored);
     return 2;
 }
 
@@ -159,7 +161,8 @@ static int take_long(const char *checkpoint, const char *flag, int given, long *
     char *end;
     long x = strtol(stored, &end, 10);
     if (!*stored || *end || x < lo || x > hi) {
-        fprintf(stderr, PROG ": %s records %s=%s, not an integer in %ld..%ld\n", checkpoint, key, stored, lo, hi);
+        fprintf(stderr, PROG ": %s records %s=%s, not an integer in %ld..%ld\n", checkpoint, key, stored, lo,
+                hi);
         return 1;
     }
     if (given && *v != x) {
@@ -250,8 +253,8 @@ static int take_settings(const char *checkpoint, const char *text, const given_f
     return 0;
 }
 
-static pneumo_dataset *open_ds(const char *dir, int32_t size, int augment, uint64_t seed,
-                               int32_t threads, int shuffle)
+static pneumo_dataset *open_ds(const char *dir, int32_t size, int augment, uint64_t seed, int32_t threads,
+                               int shuffle)
 {
     pneumo_dataset_options o;
     pneumo_augment_options aug;
@@ -297,7 +300,8 @@ static int set_model_card(pneumo_model *m, pneumo_dataset *val, int32_t batch, c
         float *p = malloc((size_t)(n ? n : 1) * sizeof *p), *y = malloc((size_t)(n ? n : 1) * sizeof *y);
         pneumo_evaluation ev;
         const int oom = !p || !y;
-        const int bad = oom || pneumo_model_evaluate(m, val, batch, 0.5f, &ev, p, y, (size_t)n) != PNEUMO_OK ||
+        const int bad = oom ||
+                        pneumo_model_evaluate(m, val, batch, 0.5f, &ev, p, y, (size_t)n) != PNEUMO_OK ||
                         pneumo_youden_threshold(p, y, n, &threshold) != PNEUMO_OK;
         free(p);
         free(y);
@@ -368,8 +372,8 @@ static int write_html(const char *path, pneumo_model *m, const pneumo_history *h
         cli_report_setting(r, PROG, "seed", "%ld", s->seed) ||
         cli_report_setting(r, PROG, "threads", "model %d, data %ld (0: all cores), kernels %s",
                            pneumo_model_threads(m), s->threads, pneumo_kernel_isa()) ||
-        cli_report_setting(r, PROG, "outputs", "model %s, history %s, text report %s", s->out,
-                           s->history_csv, s->report_path) ||
+        cli_report_setting(r, PROG, "outputs", "model %s, history %s, text report %s", s->out, s->history_csv,
+                           s->report_path) ||
         cli_report_setting(r, PROG, "libpneumo", "%s", pneumo_version()))
         goto out;
     if (pneumo_report_set_model(r, m) != PNEUMO_OK || (h && pneumo_report_set_history(r, h) != PNEUMO_OK)) {
@@ -383,7 +387,8 @@ static int write_html(const char *path, pneumo_model *m, const pneumo_history *h
     if (test ? ev_test != NULL : ev_val != NULL) {
         pneumo_report_set_images_title(r, test ? "Test images: predicted probability and actual class"
                                                : "Validation images: predicted probability and actual class");
-        if (cli_report_samples(r, PROG, grid, (int32_t)s->size, (int32_t)s->size, test ? test_probs : val_probs, 9))
+        if (cli_report_samples(r, PROG, grid, (int32_t)s->size, (int32_t)s->size,
+                               test ? test_probs : val_probs, 9))
             goto out;
     }
     if (pneumo_report_save_html(r, path) != PNEUMO_OK) {
@@ -495,13 +500,18 @@ int main(int argc, char **argv)
     /* hours of training must not end in "cannot write": check every output now */
     if (cli_check_output(PROG, "--out", out) || (best && cli_check_output(PROG, "--best", best)) ||
         (checkpoint && cli_check_output(PROG, "--checkpoint", checkpoint)) ||
-        cli_check_output(PROG, "--history", history_csv) ||
-        cli_check_output(PROG, "--report", report_path) ||
+        cli_check_output(PROG, "--history", history_csv) || cli_check_output(PROG, "--report", report_path) ||
         cli_check_output(PROG, "--report-html", html_path))
         return 1;
     /* the settings this run records (a resumed one: those of its checkpoint) */
-    t = (train_settings){.size = size, .epochs = epochs, .batch = batch, .seed = seed, .threads = threads,
-                         .patience = patience, .lr = lr, .augment = augment};
+    t = (train_settings){.size = size,
+                         .epochs = epochs,
+                         .batch = batch,
+                         .seed = seed,
+                         .threads = threads,
+                         .patience = patience,
+                         .lr = lr,
+                         .augment = augment};
     if (strcmp(threshold_arg, "youden") == 0)
         snprintf(t.threshold, sizeof t.threshold, "youden");
     else /* the shortest text that reads back as the same float: "0.7", not "0.699999988" */
@@ -539,18 +549,21 @@ int main(int argc, char **argv)
             patience = t.patience, lr = t.lr, augment = t.augment;
             threshold_arg = t.threshold;
             if (strcmp(threshold_arg, "youden") != 0)
-                threshold = (float)cli_double(PROG, "the checkpoint's threshold", threshold_arg, 1e-6, 1.0 - 1e-6);
+                threshold = (float)cli_double(PROG, "the checkpoint's threshold", threshold_arg, 1e-6,
+                                              1.0 - 1e-6);
             class_names = t.class_names[0] ? t.class_names : NULL;
         }
         /* a checkpoint from before the settings were recorded: its size, the flags for the rest */
         if (g.size && size != ih) {
-            fprintf(stderr, PROG ": --size %ld conflicts with the checkpoint %s (size %d)\n", size,
-                    resume, ih);
+            fprintf(stderr, PROG ": --size %ld conflicts with the checkpoint %s (size %d)\n", size, resume,
+                    ih);
             return 2;
         }
         if (!settings_text[0] && g.lr) {
-            fprintf(stderr, PROG ": --lr conflicts with --resume: the run continues with the "
-                            "learning rate and optimizer state of %s\n", resume);
+            fprintf(stderr,
+                    PROG ": --lr conflicts with --resume: the run continues with the "
+                         "learning rate and optimizer state of %s\n",
+                    resume);
             return 2;
         }
         size = ih;
@@ -625,13 +638,13 @@ int main(int argc, char **argv)
         else
             fprintf(stderr, PROG ": training stopped: %s\n", pneumo_last_error());
         if (st != PNEUMO_ERR_CANCELLED && checkpoint && access(checkpoint, F_OK) == 0)
-            fprintf(stderr, PROG ": %s, %s and the reports were left as they were; %s holds "
-                            "the last finished epoch (--resume %s)\n",
+            fprintf(stderr,
+                    PROG ": %s, %s and the reports were left as they were; %s holds "
+                         "the last finished epoch (--resume %s)\n",
                     out, history_csv, checkpoint, checkpoint);
         goto done;
     }
-    if (set_model_card(m, val, (int32_t)batch, threshold_arg, threshold, class_names, names_buf,
-                       quiet) != 0)
+    if (set_model_card(m, val, (int32_t)batch, threshold_arg, threshold, class_names, names_buf, quiet) != 0)
         goto done;
     if (h && pneumo_history_save_csv(h, history_csv) != PNEUMO_OK)
         fprintf(stderr, PROG ": %s\n", pneumo_last_error());
@@ -645,14 +658,15 @@ int main(int argc, char **argv)
     rep = cli_fopen_atomic(PROG, report_path, rep_tmp, sizeof rep_tmp);
     if (!rep)
         goto done;
-    fprintf(rep, "libpneumo %s training report\n\nsettings: size %ld, epochs %ld (ran %d%s), batch %ld, "
-                 "Adam lr %g, seed %ld, augmentation %s, balanced class weights\n\n",
+    fprintf(rep,
+            "libpneumo %s training report\n\nsettings: size %ld, epochs %ld (ran %d%s), batch %ld, "
+            "Adam lr %g, seed %ld, augmentation %s, balanced class weights\n\n",
             pneumo_version(), size, epochs, pneumo_history_size(h),
             pneumo_history_stopped_early(h) ? ", stopped early" : "", batch, lr, seed,
             augment ? "shear 0.2, zoom 0.2, horizontal flip" : "off");
     pneumo_model_summary(m, cli_write_stream, rep);
-    fprintf(rep, "operating threshold %.4f (%s, chosen on the validation set)\n", (double)pneumo_model_threshold(m),
-            strcmp(threshold_arg, "youden") == 0 ? "Youden's J" : "given");
+    fprintf(rep, "operating threshold %.4f (%s, chosen on the validation set)\n",
+            (double)pneumo_model_threshold(m), strcmp(threshold_arg, "youden") == 0 ? "Youden's J" : "given");
     fprintf(rep, "\nepoch  loss    accuracy  val_loss  val_accuracy  lr          seconds\n");
     for (int32_t e = 0; e < pneumo_history_size(h); e++) {
         pneumo_epoch_record r;
@@ -671,15 +685,15 @@ int main(int argc, char **argv)
         cli_fclose_atomic(PROG, rep, rep_tmp, report_path, 0);
         goto done;
     }
-    if (pneumo_model_evaluate(m, val, (int32_t)batch, pneumo_model_threshold(m), &ev_val, val_probs, val_labels,
-                              (size_t)pneumo_dataset_size(val)) == PNEUMO_OK) {
+    if (pneumo_model_evaluate(m, val, (int32_t)batch, pneumo_model_threshold(m), &ev_val, val_probs,
+                              val_labels, (size_t)pneumo_dataset_size(val)) == PNEUMO_OK) {
         fprintf(rep, "\nvalidation (%s):\n", val_dir);
         cli_print_evaluation(rep, &ev_val, val);
         have_val_ev = 1;
     }
     if (test) {
-        if (pneumo_model_evaluate(m, test, (int32_t)batch, pneumo_model_threshold(m), &ev_test, test_probs, test_labels,
-                                  (size_t)pneumo_dataset_size(test)) != PNEUMO_OK) {
+        if (pneumo_model_evaluate(m, test, (int32_t)batch, pneumo_model_threshold(m), &ev_test, test_probs,
+                                  test_labels, (size_t)pneumo_dataset_size(test)) != PNEUMO_OK) {
             fprintf(stderr, PROG ": test evaluation: %s\n", pneumo_last_error());
             cli_fclose_atomic(PROG, rep, rep_tmp, report_path, 0);
             goto done;
@@ -697,8 +711,8 @@ int main(int argc, char **argv)
         printf("report: %s\n", report_path);
 
     /* the HTML report */
-    set = (run_settings){train_dir, val_dir, test_dir, out, history_csv, report_path, resume,
-                         size, epochs, batch, seed, threads, patience, lr, augment};
+    set = (run_settings){train_dir, val_dir, test_dir, out,     history_csv, report_path, resume, size,
+                         epochs,    batch,   seed,     threads, patience,    lr,          augment};
     if (write_html(html_path, m, h, train, val, test, have_val_ev ? &ev_val : NULL, val_probs, val_labels,
                    test ? &ev_test : NULL, test_probs, test_labels, &set) != 0)
         goto done;

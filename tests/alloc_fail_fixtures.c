@@ -28,10 +28,8 @@ long run_prepared(const char *name, void (*before)(void *ctx), op_fn op, void (*
         pn_alloc_fail_nth(0);
         if (!fired) {
             if (st != PNEUMO_OK)
-                fail_msg("%s: fails without an injected failure (N = %ld): %s", name, n,
-                         pneumo_last_error());
-            printf("  %-28s %5ld allocation points, each failure gave NOMEM or success\n", name,
-                   n - 1);
+                fail_msg("%s: fails without an injected failure (N = %ld): %s", name, n, pneumo_last_error());
+            printf("  %-28s %5ld allocation points, each failure gave NOMEM or success\n", name, n - 1);
             if (after)
                 after(ctx, 0);
             return n - 1;

@@ -110,8 +110,8 @@ void report_fail(stat *st, const char *isa, const char *what, const char *shape)
 }
 
 /* Compare with the normalised bound (tol > 0) or exactly (tol == 0). */
-int compare(stat *st, const float *got, const float *ref, const float *bound, size_t n,
-                   double tol, const char *isa, const char *shape)
+int compare(stat *st, const float *got, const float *ref, const float *bound, size_t n, double tol,
+            const char *isa, const char *shape)
 {
     char what[160];
     for (size_t i = 0; i < n; i++) {
@@ -210,19 +210,43 @@ typedef struct group {
 } group;
 
 static const group groups[] = {
-    {"conv", test_conv, 300, 60, {PN_KOP_conv2d_fwd, PN_KOP_conv2d_bwd_data, PN_KOP_conv2d_bwd_filter},
-     {&st_conv_fwd, &st_conv_bd, &st_conv_bf}, 3},
+    {"conv",
+     test_conv,
+     300,
+     60,
+     {PN_KOP_conv2d_fwd, PN_KOP_conv2d_bwd_data, PN_KOP_conv2d_bwd_filter},
+     {&st_conv_fwd, &st_conv_bd, &st_conv_bf},
+     3},
     {"pool", test_pool, 200, 60, {PN_KOP_maxpool_fwd, PN_KOP_maxpool_bwd}, {&st_pool_fwd, &st_pool_bwd}, 2},
-    {"conv_pool", test_conv_pool, 150, 40,
+    {"conv_pool",
+     test_conv_pool,
+     150,
+     40,
      {PN_KOP_conv2d_pool2_fwd, PN_KOP_conv2d_pool2_bwd_filter, PN_KOP_conv2d_pool2_bwd_data},
-     {&st_cpool, &st_cpool_bf, &st_cpool_bd}, 3},
-    {"wino", test_wino, 100, 30, {PN_KOP_conv2d_pool2_wino_fwd, PN_KOP_wino_weights}, {&st_wino, &st_wino}, 2},
-    {"dense", test_dense, 60, 20, {PN_KOP_dense_fwd, PN_KOP_dense_bwd_data, PN_KOP_dense_bwd_weights},
-     {&st_dense_fwd, &st_dense_bd, &st_dense_bw}, 3},
-    {"eltwise", test_eltwise, 60, 20,
+     {&st_cpool, &st_cpool_bf, &st_cpool_bd},
+     3},
+    {"wino",
+     test_wino,
+     100,
+     30,
+     {PN_KOP_conv2d_pool2_wino_fwd, PN_KOP_wino_weights},
+     {&st_wino, &st_wino},
+     2},
+    {"dense",
+     test_dense,
+     60,
+     20,
+     {PN_KOP_dense_fwd, PN_KOP_dense_bwd_data, PN_KOP_dense_bwd_weights},
+     {&st_dense_fwd, &st_dense_bd, &st_dense_bw},
+     3},
+    {"eltwise",
+     test_eltwise,
+     60,
+     20,
      {PN_KOP_act_fwd, PN_KOP_act_bwd, PN_KOP_bce_logits, PN_KOP_adam_update, PN_KOP_sgd_update,
       PN_KOP_accumulate},
-     {&st_act_fwd, &st_act_bwd, &st_bce, &st_adam, &st_sgd, &st_accum}, 6},
+     {&st_act_fwd, &st_act_bwd, &st_bce, &st_adam, &st_sgd, &st_accum},
+     6},
 };
 #define NGROUPS (sizeof groups / sizeof groups[0])
 
@@ -363,9 +387,9 @@ int main(int argc, char **argv)
         for (size_t g = 0; g < NGROUPS; g++)
             for (int i = 0; tested[g] && i < groups[g].nops; i++) {
                 const stat *st = groups[g].stats[i];
-                printf("%-7s %-24s %-7s %7d %7d %9d %6d %12.2e\n", k->isa, pn_kernel_op_name(groups[g].ops[i]),
-                       k->impl[groups[g].ops[i]], st->calls, st->nshapes, stat_fallback_shapes(st), st->fails,
-                       st->worst);
+                printf("%-7s %-24s %-7s %7d %7d %9d %6d %12.2e\n", k->isa,
+                       pn_kernel_op_name(groups[g].ops[i]), k->impl[groups[g].ops[i]], st->calls, st->nshapes,
+                       stat_fallback_shapes(st), st->fails, st->worst);
             }
         /* the shapes themselves: every one with --shapes, else those that fell back */
         for (size_t g = 0; g < NGROUPS; g++)

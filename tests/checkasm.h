@@ -29,7 +29,7 @@ typedef struct gbuf {
 typedef struct stat {
     const char *name;
     int calls, fails;
-    double worst; /* max |got - ref| / bound */
+    double worst;  /* max |got - ref| / bound */
     int fallbacks; /* checks whose shape the tier's kernel hands to the reference */
     /* the distinct shapes checked, and per shape whether it fell back */
     char **shapes;
@@ -59,8 +59,8 @@ void check_guard(stat *st, const gbuf *g, const char *isa, const char *shape);
 void note_call(stat *st, const char *shape, int fallback);
 
 /* checkasm_conv.c: conv, fused conv + pool, Winograd */
-int conv_make_shape(pn_conv2d_shape *s, int n, int ih, int iw, int ic, int oc, int kh, int kw, int sh,
-                    int sw, int same);
+int conv_make_shape(pn_conv2d_shape *s, int n, int ih, int iw, int ic, int oc, int kh, int kw, int sh, int sw,
+                    int same);
 extern stat st_conv_fwd, st_conv_bd, st_conv_bf, st_cpool, st_cpool_bf, st_cpool_bd, st_wino;
 void test_conv(const pn_kernels *k, int iters);
 void test_conv_pool(const pn_kernels *k, int iters);

@@ -83,34 +83,31 @@ typedef struct bench_layer {
 } bench_layer;
 
 static const bench_layer layers[] = {
-    {"conv1 500x500x1->32", 500, 500, 1, 32}, {"conv2 249x249x32->32", 249, 249, 32, 32},
+    {"conv1 500x500x1->32", 500, 500, 1, 32},   {"conv2 249x249x32->32", 249, 249, 32, 32},
     {"conv3 123x123x32->32", 123, 123, 32, 32}, {"conv4 60x60x32->64", 60, 60, 32, 64},
     {"conv5 29x29x64->64", 29, 29, 64, 64},
 };
 
 /* Median-free best-of timing: repeat until ~min_time, report the fastest run. */
-#define BENCH(min_time, best, CALL)                                                               \
-    do {                                                                                          \
-        double t_total = 0.0;                                                                     \
-        int reps_ = 0;                                                                            \
-        best = 1e30;                                                                              \
-        while (reps_ < 2 || (t_total < (min_time) && reps_ < 1000)) {                             \
-            double t0_ = now_s(), dt_;                                                            \
-            CALL;                                                                                 \
-            dt_ = now_s() - t0_;                                                                  \
-            t_total += dt_;                                                                       \
-            if (dt_ < best)                                                                       \
-                best = dt_;                                                                       \
-            reps_++;                                                                              \
-        }                                                                                         \
+#define BENCH(min_time, best, CALL)                                   \
+    do {                                                              \
+        double t_total = 0.0;                                         \
+        int reps_ = 0;                                                \
+        best = 1e30;                                                  \
+        while (reps_ < 2 || (t_total < (min_time) && reps_ < 1000)) { \
+            double t0_ = now_s(), dt_;                                \
+            CALL;                                                     \
+            dt_ = now_s() - t0_;                                      \
+            t_total += dt_;                                           \
+            if (dt_ < best)                                           \
+                best = dt_;                                           \
+            reps_++;                                                  \
+        }                                                             \
     } while (0)
 
 static const char *bench_pattern; /* --bench=PATTERN */
 
-static int bench_want(const char *kernel)
-{
-    return !bench_pattern || strstr(kernel, bench_pattern) != NULL;
-}
+static int bench_want(const char *kernel) { return !bench_pattern || strstr(kernel, bench_pattern) != NULL; }
 
 void run_bench(const pn_kernels *const *tiers, int ntiers, int quick, const char *pattern)
 {
@@ -147,20 +144,24 @@ void run_bench(const pn_kernels *const *tiers, int ntiers, int quick, const char
             if (bench_want("conv2d_fwd")) {
                 BENCH(mt, best, k->conv2d_fwd(&s, x, w, b, y));
                 printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_fwd", k->isa, best * 1e3,
-                   flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
+                       flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
             }
             {
                 float *pz = xmalloc(ny / 4 * 4 + 64);
                 uint8_t *pam = xmalloc(ny / 4 + 16);
                 if (bench_want("conv2d_pool2_fwd")) {
-                    BENCH(mt, best, k->conv2d_pool2_fwd(&s, PN_ACT_RELU, s.oh / 2, s.ow / 2, x, w, b, pz, pam));
+                    BENCH(mt, best,
+                          k->conv2d_pool2_fwd(&s, PN_ACT_RELU, s.oh / 2, s.ow / 2, x, w, b, pz, pam));
                     printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_pool2_fwd", k->isa,
-                       best * 1e3, flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
+                           best * 1e3, flops / best * 1e-9,
+                           peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
                 }
                 if (bench_want("conv2d_pool2_fwd")) {
-                    BENCH(mt, best, k->conv2d_pool2_fwd(&s, PN_ACT_RELU, s.oh / 2, s.ow / 2, x, w, b, pz, NULL));
+                    BENCH(mt, best,
+                          k->conv2d_pool2_fwd(&s, PN_ACT_RELU, s.oh / 2, s.ow / 2, x, w, b, pz, NULL));
                     printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "  without argmax", k->isa,
-                       best * 1e3, flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
+                           best * 1e3, flops / best * 1e-9,
+                           peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
                 }
                 free(pz);
                 free(pam);
@@ -170,9 +171,11 @@ void run_bench(const pn_kernels *const *tiers, int ntiers, int quick, const char
                 float *v = xmalloc(pn_wino_weights_size(&s) * 4), *sc = xmalloc(pn_wino_scratch(&s) * 4);
                 k->wino_weights(s.ic, s.oc, w, v);
                 if (bench_want("conv2d_pool2_wino_fwd")) {
-                    BENCH(mt, best, k->conv2d_pool2_wino_fwd(&s, PN_ACT_RELU, s.oh / 2, s.ow / 2, x, v, b, pz, sc));
+                    BENCH(mt, best,
+                          k->conv2d_pool2_wino_fwd(&s, PN_ACT_RELU, s.oh / 2, s.ow / 2, x, v, b, pz, sc));
                     printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_pool2_wino", k->isa,
-                       best * 1e3, flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
+                           best * 1e3, flops / best * 1e-9,
+                           peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
                 }
                 free(pz);
                 free(v);
@@ -182,7 +185,8 @@ void run_bench(const pn_kernels *const *tiers, int ntiers, int quick, const char
                 if (bench_want("conv2d_bwd_data")) {
                     BENCH(mt, best, k->conv2d_bwd_data(&s, dy, w, dx));
                     printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_bwd_data", k->isa,
-                       best * 1e3, flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
+                           best * 1e3, flops / best * 1e-9,
+                           peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
                 }
             }
             if (li > 0) {
@@ -195,7 +199,8 @@ void run_bench(const pn_kernels *const *tiers, int ntiers, int quick, const char
                 if (bench_want("conv2d_pool2_bwd_data")) {
                     BENCH(mt, best, k->conv2d_pool2_bwd_data(&s, s.oh / 2, s.ow / 2, pz, pam, w, dx, sc));
                     printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_pool2_bwd_d", k->isa,
-                       best * 1e3, flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
+                           best * 1e3, flops / best * 1e-9,
+                           peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
                 }
                 free(pz);
                 free(sc);
@@ -207,9 +212,11 @@ void run_bench(const pn_kernels *const *tiers, int ntiers, int quick, const char
                 for (size_t i = 0; i < ny / 4; i++)
                     pam[i] = (uint8_t)(rnd() % 4);
                 if (bench_want("conv2d_pool2_bwd_filter")) {
-                    BENCH(mt, best, k->conv2d_pool2_bwd_filter(&s, s.oh / 2, s.ow / 2, x, dy, pam, dw, db, sc));
+                    BENCH(mt, best,
+                          k->conv2d_pool2_bwd_filter(&s, s.oh / 2, s.ow / 2, x, dy, pam, dw, db, sc));
                     printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_pool2_bwd_f", k->isa,
-                       best * 1e3, flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
+                           best * 1e3, flops / best * 1e-9,
+                           peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
                 }
                 free(sc);
                 free(pam);
@@ -217,7 +224,7 @@ void run_bench(const pn_kernels *const *tiers, int ntiers, int quick, const char
             if (bench_want("conv2d_bwd_filter")) {
                 BENCH(mt, best, k->conv2d_bwd_filter(&s, x, dy, dw, db));
                 printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_bwd_filter", k->isa,
-                   best * 1e3, flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
+                       best * 1e3, flops / best * 1e-9, peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
             }
         }
         /* ReLU and 2x2 pool on this layer's output */
@@ -225,7 +232,11 @@ void run_bench(const pn_kernels *const *tiers, int ntiers, int quick, const char
             pn_pool2d_shape ps;
             float *py, *pdx;
             uint8_t *am;
-            ps.n = 1; ps.ih = s.oh; ps.iw = s.ow; ps.c = s.oc; ps.ph = ps.pw = ps.sh = ps.sw = 2;
+            ps.n = 1;
+            ps.ih = s.oh;
+            ps.iw = s.ow;
+            ps.c = s.oc;
+            ps.ph = ps.pw = ps.sh = ps.sw = 2;
             ps.oh = pn_window_out(ps.ih, 2, 2, 0, &ps.pad_top);
             ps.ow = pn_window_out(ps.iw, 2, 2, 0, &ps.pad_left);
             py = xmalloc((size_t)ps.oh * ps.ow * ps.c * 4);
@@ -237,28 +248,37 @@ void run_bench(const pn_kernels *const *tiers, int ntiers, int quick, const char
                 double best;
                 if (bench_want("act_fwd")) {
                     BENCH(min_time, best, k->act_fwd(PN_ACT_RELU, ny, y));
-                    printf("%-22s %-18s %-7s %10.3f %8.1f GB/s\n", L->name, "act_fwd relu", k->isa, best * 1e3,
-                       2.0 * (double)ny * 4 / best * 1e-9);
+                    printf("%-22s %-18s %-7s %10.3f %8.1f GB/s\n", L->name, "act_fwd relu", k->isa,
+                           best * 1e3, 2.0 * (double)ny * 4 / best * 1e-9);
                 }
                 if (bench_want("act_bwd")) {
                     BENCH(min_time, best, k->act_bwd(PN_ACT_RELU, ny, y, dy));
-                    printf("%-22s %-18s %-7s %10.3f %8.1f GB/s\n", L->name, "act_bwd relu", k->isa, best * 1e3,
-                       3.0 * (double)ny * 4 / best * 1e-9);
+                    printf("%-22s %-18s %-7s %10.3f %8.1f GB/s\n", L->name, "act_bwd relu", k->isa,
+                           best * 1e3, 3.0 * (double)ny * 4 / best * 1e-9);
                 }
                 if (bench_want("maxpool_fwd")) {
                     BENCH(min_time, best, k->maxpool_fwd(&ps, y, py, am));
-                    printf("%-22s %-18s %-7s %10.3f %8.1f GB/s\n", L->name, "maxpool_fwd 2x2", k->isa, best * 1e3,
-                       1.3 * (double)ny * 4 / best * 1e-9);
+                    printf("%-22s %-18s %-7s %10.3f %8.1f GB/s\n", L->name, "maxpool_fwd 2x2", k->isa,
+                           best * 1e3, 1.3 * (double)ny * 4 / best * 1e-9);
                 }
                 if (bench_want("maxpool_bwd")) {
                     BENCH(min_time, best, k->maxpool_bwd(&ps, py, am, pdx));
-                    printf("%-22s %-18s %-7s %10.3f %8.1f GB/s\n", L->name, "maxpool_bwd 2x2", k->isa, best * 1e3,
-                       1.3 * (double)ny * 4 / best * 1e-9);
+                    printf("%-22s %-18s %-7s %10.3f %8.1f GB/s\n", L->name, "maxpool_bwd 2x2", k->isa,
+                           best * 1e3, 1.3 * (double)ny * 4 / best * 1e-9);
                 }
             }
-            free(py); free(pdx); free(am);
+            free(py);
+            free(pdx);
+            free(am);
         }
-        free(x); free(w); free(b); free(y); free(dy); free(dx); free(dw); free(db);
+        free(x);
+        free(w);
+        free(b);
+        free(y);
+        free(dy);
+        free(dx);
+        free(dw);
+        free(db);
     }
     /* dense 10816 -> 128 at batch 16, and Adam over the model's 1.4 M parameters */
     {
@@ -266,7 +286,8 @@ void run_bench(const pn_kernels *const *tiers, int ntiers, int quick, const char
         const size_t np = 1400000;
         float *x = rand_buf((size_t)n * in, 0.5f), *w = rand_buf((size_t)in * out, 0.0f);
         float *b = rand_buf((size_t)out, 0.0f), *y = xmalloc((size_t)n * out * 4);
-        float *dx = xmalloc((size_t)n * in * 4), *dw = calloc((size_t)in * out, 4), *db = calloc((size_t)out, 4);
+        float *dx = xmalloc((size_t)n * in * 4), *dw = calloc((size_t)in * out, 4),
+              *db = calloc((size_t)out, 4);
         float *pw = rand_buf(np, 0.0f), *pg = rand_buf(np, 0.0f), *pm = calloc(np, 4), *pv = calloc(np, 4);
         const double fl = 2.0 * n * in * out;
         for (int t = 0; t < ntiers; t++) {
@@ -298,8 +319,16 @@ void run_bench(const pn_kernels *const *tiers, int ntiers, int quick, const char
                        best * 1e3, 12.0 * (double)np / best * 1e-9);
             }
         }
-        free(x); free(w); free(b); free(y); free(dx); free(dw); free(db);
-        free(pw); free(pg); free(pm); free(pv);
+        free(x);
+        free(w);
+        free(b);
+        free(y);
+        free(dx);
+        free(dw);
+        free(db);
+        free(pw);
+        free(pg);
+        free(pm);
+        free(pv);
     }
 }
-

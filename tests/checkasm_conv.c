@@ -4,10 +4,10 @@
 /* ------------------------------------------------------------------ conv */
 
 stat st_conv_fwd = {.name = "conv2d_fwd"}, st_conv_bd = {.name = "conv2d_bwd_data"},
-            st_conv_bf = {.name = "conv2d_bwd_filter"};
+     st_conv_bf = {.name = "conv2d_bwd_filter"};
 
-int conv_make_shape(pn_conv2d_shape *s, int n, int ih, int iw, int ic, int oc, int kh, int kw,
-                           int sh, int sw, int same)
+int conv_make_shape(pn_conv2d_shape *s, int n, int ih, int iw, int ic, int oc, int kh, int kw, int sh, int sw,
+                    int same)
 {
     s->n = n;
     s->ih = ih;
@@ -25,8 +25,8 @@ int conv_make_shape(pn_conv2d_shape *s, int n, int ih, int iw, int ic, int oc, i
 
 static void conv_shape_str(const pn_conv2d_shape *s, char *buf, size_t len)
 {
-    snprintf(buf, len, "n%d %dx%dx%d -> %dx%dx%d k%dx%d s%dx%d pad %d,%d", s->n, s->ih, s->iw, s->ic,
-             s->oh, s->ow, s->oc, s->kh, s->kw, s->sh, s->sw, s->pad_top, s->pad_left);
+    snprintf(buf, len, "n%d %dx%dx%d -> %dx%dx%d k%dx%d s%dx%d pad %d,%d", s->n, s->ih, s->iw, s->ic, s->oh,
+             s->ow, s->oc, s->kh, s->kw, s->sh, s->sw, s->pad_top, s->pad_left);
 }
 
 static void check_conv(const pn_kernels *k, const pn_conv2d_shape *s)
@@ -38,7 +38,8 @@ static void check_conv(const pn_kernels *k, const pn_conv2d_shape *s)
     float *dy = rand_buf(ny, 0.2f), *dw0 = rand_buf(nw, 0.0f), *db0 = rand_buf((size_t)s->oc, 0.0f);
     float *ax = abs_copy(x, nx), *aw = abs_copy(w, nw), *ab = abs_copy(b, (size_t)s->oc);
     float *ady = abs_copy(dy, ny), *adw0 = abs_copy(dw0, nw), *adb0 = abs_copy(db0, (size_t)s->oc);
-    float *ref = xmalloc((ny > nx ? ny : nx) * sizeof(float)), *bnd = xmalloc((ny > nx ? ny : nx) * sizeof(float));
+    float *ref = xmalloc((ny > nx ? ny : nx) * sizeof(float)),
+          *bnd = xmalloc((ny > nx ? ny : nx) * sizeof(float));
     float *rdw = xmalloc(nw * sizeof(float)), *rdb = xmalloc((size_t)s->oc * sizeof(float));
     float *bdw = xmalloc(nw * sizeof(float)), *bdb = xmalloc((size_t)s->oc * sizeof(float));
     const int with_bias = (int)(rnd() & 1);
@@ -88,9 +89,24 @@ static void check_conv(const pn_kernels *k, const pn_conv2d_shape *s)
         gb_free(&dw);
         gb_free(&db);
     }
-    free(x); free(w); free(b); free(dy); free(dw0); free(db0);
-    free(ax); free(aw); free(ab); free(ady); free(adw0); free(adb0);
-    free(ref); free(bnd); free(rdw); free(rdb); free(bdw); free(bdb);
+    free(x);
+    free(w);
+    free(b);
+    free(dy);
+    free(dw0);
+    free(db0);
+    free(ax);
+    free(aw);
+    free(ab);
+    free(ady);
+    free(adw0);
+    free(adb0);
+    free(ref);
+    free(bnd);
+    free(rdw);
+    free(rdb);
+    free(bdw);
+    free(bdb);
 }
 
 void test_conv(const pn_kernels *k, int iters)
@@ -136,14 +152,14 @@ void test_conv(const pn_kernels *k, int iters)
 /* ------------------------------------------------------------------ fused conv + pool */
 
 stat st_cpool = {.name = "conv2d_pool2_fwd"}, st_cpool_bf = {.name = "conv2d_pool2_bwd_filter"},
-            st_cpool_bd = {.name = "conv2d_pool2_bwd_data"};
+     st_cpool_bd = {.name = "conv2d_pool2_bwd_data"};
 
 /* k's fused kernel must equal k's own conv2d_fwd + act_fwd + maxpool_fwd bit
  * for bit (values and argmax), for the reference tier and for k; and k's
  * pooled values must match the reference within the conv tolerance. */
-static void check_conv_pool_tier(const pn_kernels *k, const pn_conv2d_shape *s,
-                                 pn_act act, int32_t ph, int32_t pw, const float *x, const float *w,
-                                 const float *b, float *ref_z, const char *shape)
+static void check_conv_pool_tier(const pn_kernels *k, const pn_conv2d_shape *s, pn_act act, int32_t ph,
+                                 int32_t pw, const float *x, const float *w, const float *b, float *ref_z,
+                                 const char *shape)
 {
     const size_t ny = (size_t)s->n * s->oh * s->ow * s->oc, nz = (size_t)s->n * ph * pw * s->oc;
     float *y = xmalloc(ny * sizeof(float)), *pz = xmalloc(nz * sizeof(float));
@@ -194,8 +210,7 @@ static void check_conv_pool_tier(const pn_kernels *k, const pn_conv2d_shape *s,
     free(am);
 }
 
-static void check_conv_pool(const pn_kernels *k, const pn_conv2d_shape *s, pn_act act, int32_t ph,
-                            int32_t pw)
+static void check_conv_pool(const pn_kernels *k, const pn_conv2d_shape *s, pn_act act, int32_t ph, int32_t pw)
 {
     const size_t nx = (size_t)s->n * s->ih * s->iw * s->ic, nw = (size_t)s->kh * s->kw * s->ic * s->oc;
     const size_t nz = (size_t)s->n * ph * pw * s->oc;
@@ -214,8 +229,16 @@ static void check_conv_pool(const pn_kernels *k, const pn_conv2d_shape *s, pn_ac
     /* bound: the largest sum of |terms| in each window (linear, |inputs|) */
     pn_kernels_ref.conv2d_pool2_fwd(s, PN_ACT_LINEAR, ph, pw, ax, aw, with_bias ? ab : NULL, bnd, bam);
     compare(&st_cpool, kz, rz, bnd, nz, TOL_SUM, k->isa, shape);
-    free(x); free(w); free(b); free(ax); free(aw); free(ab);
-    free(rz); free(kz); free(bnd); free(bam);
+    free(x);
+    free(w);
+    free(b);
+    free(ax);
+    free(aw);
+    free(ab);
+    free(rz);
+    free(kz);
+    free(bnd);
+    free(bam);
 }
 
 /* The block's parameter gradients from the pooled gradient, against the
@@ -226,8 +249,10 @@ static void check_conv_pool_bwd(const pn_kernels *k, const pn_conv2d_shape *s, i
     const size_t nx = (size_t)s->n * s->ih * s->iw * s->ic, nw = (size_t)s->kh * s->kw * s->ic * s->oc;
     const size_t nz = (size_t)s->n * ph * pw * s->oc, ny = (size_t)s->n * s->oh * s->ow * s->oc;
     const size_t oc = (size_t)s->oc;
-    float *x = rand_buf(nx, 0.3f), *dz = rand_buf(nz, 0.3f), *dw0 = rand_buf(nw, 0.0f), *db0 = rand_buf(oc, 0.0f);
-    float *ax = abs_copy(x, nx), *adz = abs_copy(dz, nz), *adw0 = abs_copy(dw0, nw), *adb0 = abs_copy(db0, oc);
+    float *x = rand_buf(nx, 0.3f), *dz = rand_buf(nz, 0.3f), *dw0 = rand_buf(nw, 0.0f),
+          *db0 = rand_buf(oc, 0.0f);
+    float *ax = abs_copy(x, nx), *adz = abs_copy(dz, nz), *adw0 = abs_copy(dw0, nw),
+          *adb0 = abs_copy(db0, oc);
     float *rdw = xmalloc(nw * 4), *rdb = xmalloc(oc * 4), *bdw = xmalloc(nw * 4), *bdb = xmalloc(oc * 4);
     float *cdw = xmalloc(nw * 4), *cdb = xmalloc(oc * 4), *dy = xmalloc(ny * 4);
     uint8_t *am = xmalloc(nz);
@@ -266,7 +291,8 @@ static void check_conv_pool_bwd(const pn_kernels *k, const pn_conv2d_shape *s, i
         memset(dy, 0, ny * 4);
         for (int n = 0; n < s->n; n++) {
             float *tmp = xmalloc((size_t)4 * ph * pw * oc * 4);
-            pn_kernels_ref.maxpool_bwd(&ps, dz + (size_t)n * ph * pw * oc, am + (size_t)n * ph * pw * oc, tmp);
+            pn_kernels_ref.maxpool_bwd(&ps, dz + (size_t)n * ph * pw * oc, am + (size_t)n * ph * pw * oc,
+                                       tmp);
             for (int r = 0; r < 2 * ph; r++)
                 memcpy(dy + (((size_t)n * s->oh + r) * s->ow) * oc, tmp + (size_t)r * 2 * pw * oc,
                        (size_t)2 * pw * oc * 4);
@@ -292,14 +318,33 @@ static void check_conv_pool_bwd(const pn_kernels *k, const pn_conv2d_shape *s, i
             compare(&st_cpool_bd, dx.p, ddx, bdx, nx, TOL_SUM, k->isa, shape);
             check_guard(&st_cpool_bd, &dx, k->isa, shape);
             check_guard(&st_cpool_bd, &sc, k->isa, shape);
-            free(w); free(aw); free(ady); free(ddx); free(bdx); free(rdx);
+            free(w);
+            free(aw);
+            free(ady);
+            free(ddx);
+            free(bdx);
+            free(rdx);
             gb_free(&dx);
             gb_free(&sc);
             gb_free(&rsc);
         }
     }
-    free(x); free(dz); free(dw0); free(db0); free(ax); free(adz); free(adw0); free(adb0);
-    free(rdw); free(rdb); free(bdw); free(bdb); free(cdw); free(cdb); free(dy); free(am);
+    free(x);
+    free(dz);
+    free(dw0);
+    free(db0);
+    free(ax);
+    free(adz);
+    free(adw0);
+    free(adb0);
+    free(rdw);
+    free(rdb);
+    free(bdw);
+    free(bdb);
+    free(cdw);
+    free(cdb);
+    free(dy);
+    free(am);
     gb_free(&dw);
     gb_free(&db);
 }
@@ -336,7 +381,8 @@ void test_conv_pool(const pn_kernels *k, int iters)
         pn_conv2d_shape s;
         const int32_t ph = rnd_int(1, 6), pw = rnd_int(1, 20);
         if (conv_make_shape(&s, rnd_int(1, 2), 2 * ph + 2 + rnd_int(0, 1), 2 * pw + 2 + rnd_int(0, 1),
-                            it % 2 ? 1 : ocs[(it / 2 + 3) % 8], it < 8 ? ocs[it] : pick(ocs, 8), 3, 3, 1, 1, 0))
+                            it % 2 ? 1 : ocs[(it / 2 + 3) % 8], it < 8 ? ocs[it] : pick(ocs, 8), 3, 3, 1, 1,
+                            0))
             check_conv_pool_bwd(k, &s, ph, pw);
     }
 }
@@ -355,9 +401,12 @@ stat st_wino = {.name = "conv2d_pool2_wino"};
  * each element (the reference's arithmetic, written out here on its own). */
 static void wino_weights_bound(int ic, int oc, const float *w, float *bound)
 {
-    static const double G[6][3] = {{1.0 / 4, 0, 0},           {1.0 / 6, 1.0 / 6, 1.0 / 6},
-                                   {1.0 / 6, 1.0 / 6, 1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                   {1.0 / 24, 1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+    static const double G[6][3] = {{1.0 / 4, 0, 0},
+                                   {1.0 / 6, 1.0 / 6, 1.0 / 6},
+                                   {1.0 / 6, 1.0 / 6, 1.0 / 6},
+                                   {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                   {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                   {0, 0, 1}};
     const size_t plane = (size_t)ic * oc;
     for (size_t i = 0; i < plane; i++)
         for (int r = 0; r < 6; r++)
@@ -385,9 +434,8 @@ static void check_wino(const pn_kernels *k, const pn_conv2d_shape *s, pn_act act
     gbuf z = gb_new(nz), rsc = gb_new(pn_wino_scratch(s)), sc = gb_new(pn_wino_scratch(s));
     const int with_bias = (int)(rnd() & 1);
     char shape[200];
-    snprintf(shape, sizeof shape, "n%d %dx%dx%d -> conv %dx%dx%d, pool %dx%d %s%s", s->n, s->ih, s->iw,
-             s->ic, s->oh, s->ow, s->oc, ph, pw, act == PN_ACT_RELU ? "relu" : "linear",
-             with_bias ? " bias" : "");
+    snprintf(shape, sizeof shape, "n%d %dx%dx%d -> conv %dx%dx%d, pool %dx%d %s%s", s->n, s->ih, s->iw, s->ic,
+             s->oh, s->ow, s->oc, ph, pw, act == PN_ACT_RELU ? "relu" : "linear", with_bias ? " bias" : "");
     pn_kernels_ref.wino_weights(s->ic, s->oc, w, v);
     pn_kernels_ref.conv2d_pool2_fwd(s, act, ph, pw, x, w, with_bias ? b : NULL, dz, am);
     pn_kernels_ref.conv2d_pool2_fwd(s, PN_ACT_LINEAR, ph, pw, ax, aw, with_bias ? ab : NULL, bnd, am);
@@ -412,8 +460,17 @@ static void check_wino(const pn_kernels *k, const pn_conv2d_shape *s, pn_act act
         check_guard(&st_wino, &z, k->isa, shape);
         check_guard(&st_wino, &sc, k->isa, shape);
     }
-    free(x); free(w); free(b); free(ax); free(aw); free(ab);
-    free(v); free(dz); free(rz); free(bnd); free(am);
+    free(x);
+    free(w);
+    free(b);
+    free(ax);
+    free(aw);
+    free(ab);
+    free(v);
+    free(dz);
+    free(rz);
+    free(bnd);
+    free(am);
     gb_free(&z);
     gb_free(&rsc);
     gb_free(&sc);
@@ -430,8 +487,8 @@ void test_wino(const pn_kernels *k, int iters)
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
         pn_conv2d_shape s;
         const int *f = fixed[i];
-        if (conv_make_shape(&s, f[4], 2 * f[2] + 2 + (int)(i % 2), 2 * f[3] + 2 + (int)(i % 3), f[0], f[1],
-                            3, 3, 1, 1, 0))
+        if (conv_make_shape(&s, f[4], 2 * f[2] + 2 + (int)(i % 2), 2 * f[3] + 2 + (int)(i % 3), f[0], f[1], 3,
+                            3, 1, 1, 0))
             check_wino(k, &s, PN_ACT_RELU, f[2], f[3]);
     }
     for (int it = 0; it < iters; it++) {
@@ -443,4 +500,3 @@ void test_wino(const pn_kernels *k, int iters)
             check_wino(k, &s, rnd() % 4 ? PN_ACT_RELU : PN_ACT_LINEAR, ph, pw);
     }
 }
-

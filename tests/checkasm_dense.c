@@ -4,7 +4,7 @@
 /* ------------------------------------------------------------------ dense */
 
 stat st_dense_fwd = {.name = "dense_fwd"}, st_dense_bd = {.name = "dense_bwd_data"},
-            st_dense_bw = {.name = "dense_bwd_weights"};
+     st_dense_bw = {.name = "dense_bwd_weights"};
 
 static void check_dense(const pn_kernels *k, int n, int in, int out)
 {
@@ -14,7 +14,8 @@ static void check_dense(const pn_kernels *k, int n, int in, int out)
     float *dy = rand_buf(ny, 0.0f), *dw0 = rand_buf(nw, 0.0f), *db0 = rand_buf((size_t)out, 0.0f);
     float *ax = abs_copy(x, nx), *aw = abs_copy(w, nw), *ab = abs_copy(b, (size_t)out);
     float *ady = abs_copy(dy, ny), *adw0 = abs_copy(dw0, nw), *adb0 = abs_copy(db0, (size_t)out);
-    float *ref = xmalloc((nx > ny ? nx : ny) * sizeof(float)), *bnd = xmalloc((nx > ny ? nx : ny) * sizeof(float));
+    float *ref = xmalloc((nx > ny ? nx : ny) * sizeof(float)),
+          *bnd = xmalloc((nx > ny ? nx : ny) * sizeof(float));
     gbuf y = gb_new(ny), dx = gb_new(nx), dw = gb_new(nw), db = gb_new((size_t)out);
     const int with_bias = (int)(rnd() & 1);
     snprintf(shape, sizeof shape, "n%d in%d out%d", n, in, out);
@@ -50,11 +51,29 @@ static void check_dense(const pn_kernels *k, int n, int in, int out)
         compare(&st_dense_bw, db.p, rdb, bdb, (size_t)out, TOL_SUM, k->isa, shape);
         check_guard(&st_dense_bw, &dw, k->isa, shape);
         check_guard(&st_dense_bw, &db, k->isa, shape);
-        free(rdw); free(rdb); free(bdw); free(bdb);
+        free(rdw);
+        free(rdb);
+        free(bdw);
+        free(bdb);
     }
-    gb_free(&y); gb_free(&dx); gb_free(&dw); gb_free(&db);
-    free(x); free(w); free(b); free(dy); free(dw0); free(db0);
-    free(ax); free(aw); free(ab); free(ady); free(adw0); free(adb0); free(ref); free(bnd);
+    gb_free(&y);
+    gb_free(&dx);
+    gb_free(&dw);
+    gb_free(&db);
+    free(x);
+    free(w);
+    free(b);
+    free(dy);
+    free(dw0);
+    free(db0);
+    free(ax);
+    free(aw);
+    free(ab);
+    free(ady);
+    free(adw0);
+    free(adb0);
+    free(ref);
+    free(bnd);
 }
 
 void test_dense(const pn_kernels *k, int iters)
@@ -67,4 +86,3 @@ void test_dense(const pn_kernels *k, int iters)
         check_dense(k, rnd_int(1, 17), rnd() % 3 ? pick(sizes, 8) : rnd_int(1, 300),
                     rnd() % 3 ? pick(sizes, 8) : rnd_int(1, 150));
 }
-

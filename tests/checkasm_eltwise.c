@@ -3,17 +3,16 @@
 
 /* ------------------------------------------------------------------ element-wise */
 
-stat st_act_fwd = {.name = "act_fwd"}, st_act_bwd = {.name = "act_bwd"},
-            st_adam = {.name = "adam_update"}, st_sgd = {.name = "sgd_update"},
-            st_bce = {.name = "bce_logits"}, st_accum = {.name = "accumulate"};
+stat st_act_fwd = {.name = "act_fwd"}, st_act_bwd = {.name = "act_bwd"}, st_adam = {.name = "adam_update"},
+     st_sgd = {.name = "sgd_update"}, st_bce = {.name = "bce_logits"}, st_accum = {.name = "accumulate"};
 
 /* accumulate: dst += src must match the reference bit for bit, for every
  * tail length around the vector widths (4, 8, 16 lanes) and long runs. The
  * values span many exponents so that most sums round. */
 static void test_accumulate(const pn_kernels *k, int iters)
 {
-    static const size_t lengths[] = {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65,
-                                     1003, 4101};
+    static const size_t lengths[] = {0,  1,  2,  3,  4,  5,  7,  8,  9,    15,  16,
+                                     17, 31, 32, 33, 47, 63, 64, 65, 1003, 4101};
     const int nfixed = (int)(sizeof lengths / sizeof lengths[0]);
     for (int it = 0; it < nfixed + iters; it++) {
         const size_t n = it < nfixed ? lengths[it] : (size_t)rnd_int(0, 3000);
@@ -33,7 +32,9 @@ static void test_accumulate(const pn_kernels *k, int iters)
         compare(&st_accum, dst.p, r, NULL, n, 0.0, k->isa, shape);
         check_guard(&st_accum, &dst, k->isa, shape);
         gb_free(&dst);
-        free(src); free(d0); free(r);
+        free(src);
+        free(d0);
+        free(r);
     }
 }
 
@@ -79,13 +80,18 @@ void test_eltwise(const pn_kernels *k, int iters)
         {
             float *g = rand_buf(n, 0.1f), *w0 = rand_buf(n, 0.0f), *m0 = rand_buf(n, 0.0f),
                   *v0 = rand_buf(n, 0.0f);
-            float *rw = xmalloc((n ? n : 1) * 4), *rm = xmalloc((n ? n : 1) * 4), *rv = xmalloc((n ? n : 1) * 4);
+            float *rw = xmalloc((n ? n : 1) * 4), *rm = xmalloc((n ? n : 1) * 4),
+                  *rv = xmalloc((n ? n : 1) * 4);
             gbuf w = gb_new(n), m = gb_new(n), v = gb_new(n);
             for (size_t i = 0; i < n; i++)
                 v0[i] = fabsf(v0[i]) * 0.01f;
             snprintf(shape, sizeof shape, "count %zu", n);
-            memcpy(rw, w0, n * 4); memcpy(rm, m0, n * 4); memcpy(rv, v0, n * 4);
-            memcpy(w.p, w0, n * 4); memcpy(m.p, m0, n * 4); memcpy(v.p, v0, n * 4);
+            memcpy(rw, w0, n * 4);
+            memcpy(rm, m0, n * 4);
+            memcpy(rv, v0, n * 4);
+            memcpy(w.p, w0, n * 4);
+            memcpy(m.p, m0, n * 4);
+            memcpy(v.p, v0, n * 4);
             pn_kernels_ref.adam_update(n, rw, g, rm, rv, 1e-3f, 0.9f, 0.999f, 1e-7f);
             k->adam_update(n, w.p, g, m.p, v.p, 1e-3f, 0.9f, 0.999f, 1e-7f);
             note_call(&st_adam, shape, 0);
@@ -96,8 +102,10 @@ void test_eltwise(const pn_kernels *k, int iters)
             check_guard(&st_adam, &m, k->isa, shape);
             check_guard(&st_adam, &v, k->isa, shape);
             for (int nesterov = 0; nesterov < 2; nesterov++) {
-                memcpy(rw, w0, n * 4); memcpy(rm, m0, n * 4);
-                memcpy(w.p, w0, n * 4); memcpy(m.p, m0, n * 4);
+                memcpy(rw, w0, n * 4);
+                memcpy(rm, m0, n * 4);
+                memcpy(w.p, w0, n * 4);
+                memcpy(m.p, m0, n * 4);
                 pn_kernels_ref.sgd_update(n, rw, g, rm, 0.01f, 0.9f, nesterov);
                 k->sgd_update(n, w.p, g, m.p, 0.01f, 0.9f, nesterov);
                 note_call(&st_sgd, shape, 0);
@@ -130,14 +138,27 @@ void test_eltwise(const pn_kernels *k, int iters)
                     check_guard(&st_bce, &w, k->isa, shape);
                     check_guard(&st_bce, &m, k->isa, shape);
                 }
-                free(lab); free(rp); free(rdz); free(sw); free(bnd);
+                free(lab);
+                free(rp);
+                free(rdz);
+                free(sw);
+                free(bnd);
             }
-            gb_free(&w); gb_free(&m); gb_free(&v);
-            free(g); free(w0); free(m0); free(v0); free(rw); free(rm); free(rv);
+            gb_free(&w);
+            gb_free(&m);
+            gb_free(&v);
+            free(g);
+            free(w0);
+            free(m0);
+            free(v0);
+            free(rw);
+            free(rm);
+            free(rv);
         }
         gb_free(&y);
-        free(a); free(d); free(r);
+        free(a);
+        free(d);
+        free(r);
     }
     test_accumulate(k, iters);
 }
-

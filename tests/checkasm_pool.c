@@ -42,7 +42,12 @@ static void check_pool(const pn_kernels *k, const pn_pool2d_shape *s)
     check_guard(&st_pool_bwd, &dx, k->isa, shape);
     gb_free(&y);
     gb_free(&dx);
-    free(x); free(dy); free(ry); free(rdx); free(ram); free(am);
+    free(x);
+    free(dy);
+    free(ry);
+    free(rdx);
+    free(ram);
+    free(am);
 }
 
 void test_pool(const pn_kernels *k, int iters)
@@ -71,4 +76,3 @@ void test_pool(const pn_kernels *k, int iters)
         check_pool(k, &s);
     }
 }
-

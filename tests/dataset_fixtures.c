@@ -55,8 +55,8 @@ void write_png(const char *path, int w, int h, int k)
     if (setjmp(png_jmpbuf(png)))
         fail_msg("libpng failed writing %s", path);
     png_init_io(png, f);
-    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_GRAY,
-                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, info);
     for (int y = 0; y < h; y++) {
         for (int x = 0; x < w; x++)
@@ -121,10 +121,7 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return 0;
 }
 
-void rm_rf(const char *path)
-{
-    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
+void rm_rf(const char *path) { nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 void new_tmp(char *out)
 {
@@ -168,6 +165,6 @@ void make_dataset(const char *root, int per_class)
 void expect_error(pneumo_status got, pneumo_status want, const char *needle)
 {
     if (got != want || !strstr(pneumo_last_error(), needle))
-        fail_msg("expected status %d with '%s' in the message, got %d: %s", (int)want, needle,
-                 (int)got, pneumo_last_error());
+        fail_msg("expected status %d with '%s' in the message, got %d: %s", (int)want, needle, (int)got,
+                 pneumo_last_error());
 }

@@ -41,10 +41,7 @@ void put32(dbuf *b, uint32_t v)
     put(b, x, 4);
 }
 
-int is_long_vr(const char *vr)
-{
-    return strstr("OB OW SQ UN UT", vr) != NULL;
-}
+int is_long_vr(const char *vr) { return strstr("OB OW SQ UN UT", vr) != NULL; }
 
 /* One explicit VR little endian element header. */
 void el_head(dbuf *b, uint16_t g, uint16_t e, const char *vr, uint32_t len)
@@ -177,8 +174,7 @@ void build(dbuf *out, const fixture *fx)
         put32(&ds, 0);
     } else if (!fx->no_pixels) {
         size_t n = fixture_pixel_bytes(fx);
-        el_head(&ds, 0x7FE0, 0x0010, fx->bits_allocated == 8 ? "OB" : "OW",
-                (uint32_t)(n + (n & 1)));
+        el_head(&ds, 0x7FE0, 0x0010, fx->bits_allocated == 8 ? "OB" : "OW", (uint32_t)(n + (n & 1)));
         put(&ds, fx->pixels, n);
         if (n & 1)
             put(&ds, "\0", 1);
@@ -292,16 +288,16 @@ static int max_diff(const uint8_t *a, const uint8_t *b, size_t n)
     return d;
 }
 
-void assert_pixels(const pneumo_image *img, int w, int h, const uint8_t *want,
-                   int tolerance, const char *what)
+void assert_pixels(const pneumo_image *img, int w, int h, const uint8_t *want, int tolerance,
+                   const char *what)
 {
     int d;
     assert_int_equal(pneumo_image_width(img), w);
     assert_int_equal(pneumo_image_height(img), h);
     d = max_diff(pneumo_image_pixels(img), want, (size_t)w * h);
     if (d > tolerance)
-        fail_msg("%s: rendered pixels differ from the expected ones by up to %d (tolerance %d)",
-                 what, d, tolerance);
+        fail_msg("%s: rendered pixels differ from the expected ones by up to %d (tolerance %d)", what, d,
+                 tolerance);
 }
 
 void picture12(uint16_t *px, int32_t *v)
@@ -330,8 +326,8 @@ void picture8(uint8_t *px, int32_t *v)
 
 /* ---- transfer syntaxes through DCMTK's tools ---- */
 
-void check_transcoded(const char *tool, const char *args, const char *src,
-                      const char *name, const uint8_t *want, int tolerance)
+void check_transcoded(const char *tool, const char *args, const char *src, const char *name,
+                      const uint8_t *want, int tolerance)
 {
     char *path = transcode(tool, args, src, name);
     pneumo_image *img = load_ok(path);

@@ -31,18 +31,18 @@ typedef struct fixture {
     int rows, cols, spp, bits_allocated, bits_stored, pixel_rep, planar;
     const char *photometric;
     const void *pixels;
-    size_t pixel_bytes;  /* 0: rows*cols*spp*bits_allocated/8 */
+    size_t pixel_bytes;                    /* 0: rows*cols*spp*bits_allocated/8 */
     const char *center, *width, *function; /* DS/CS strings or NULL */
     const char *slope, *intercept;
     int lut_entries, lut_first, lut_bits;
     const uint16_t *lut;
-    const char *frames;  /* Number of Frames, NULL: absent */
-    const char *sop;     /* NULL: secondary capture */
-    const char *ts;      /* NULL: explicit VR little endian */
-    int no_pixels;       /* leave Pixel Data out (an SR) */
+    const char *frames;      /* Number of Frames, NULL: absent */
+    const char *sop;         /* NULL: secondary capture */
+    const char *ts;          /* NULL: explicit VR little endian */
+    int no_pixels;           /* leave Pixel Data out (an SR) */
     const uint8_t *fragment; /* encapsulated Pixel Data: this one fragment */
     size_t fragment_len;
-    int preamble;        /* 0: 128 bytes + DICM, 1: DICM only, 2: neither */
+    int preamble; /* 0: 128 bytes + DICM, 1: DICM only, 2: neither */
 } fixture;
 
 /* The dataset part of `fx` (without pixel data) into `b`. */
@@ -76,8 +76,8 @@ void expected_mono(const int32_t *v, size_t n, const render_ref *r, uint8_t *out
 
 pneumo_image *load_ok(const char *path);
 
-void assert_pixels(const pneumo_image *img, int w, int h, const uint8_t *want,
-                   int tolerance, const char *what);
+void assert_pixels(const pneumo_image *img, int w, int h, const uint8_t *want, int tolerance,
+                   const char *what);
 
 /* The test pictures' size. */
 #define W 64
@@ -89,8 +89,8 @@ void picture12(uint16_t *px, int32_t *v);
 
 void picture8(uint8_t *px, int32_t *v);
 
-void check_transcoded(const char *tool, const char *args, const char *src,
-                      const char *name, const uint8_t *want, int tolerance);
+void check_transcoded(const char *tool, const char *args, const char *src, const char *name,
+                      const uint8_t *want, int tolerance);
 
 /* The whole file at path in malloc'ed memory, its length in *n. */
 uint8_t *read_all(const char *path, size_t *n);

@@ -94,8 +94,7 @@ static size_t layer_pattern(const pn_layer *l, int32_t n, const float *y, uint8_
         memcpy(pat, l->argmax, count);
         return count;
     }
-    if ((l->kind == PN_LAYER_CONV2D || l->kind == PN_LAYER_DENSE ||
-         l->kind == PN_LAYER_ACTIVATION) &&
+    if ((l->kind == PN_LAYER_CONV2D || l->kind == PN_LAYER_DENSE || l->kind == PN_LAYER_ACTIVATION) &&
         l->act == PN_ACT_RELU) {
         for (size_t i = 0; i < count; i++)
             pat[i] = y[i] > 0.0f;
@@ -142,8 +141,8 @@ static double fd_point(fd_ctx *c, float *p, double h, int *skip)
     return sum / ((double)vp - (double)vm);
 }
 
-static void fd_vector(fd_ctx *c, float *p, size_t count, double h, const double *analytic,
-                      double *fd, fd_report *rep)
+static void fd_vector(fd_ctx *c, float *p, size_t count, double h, const double *analytic, double *fd,
+                      fd_report *rep)
 {
     for (size_t i = 0; i < count; i++) {
         int skip;
@@ -158,8 +157,8 @@ static void fd_vector(fd_ctx *c, float *p, size_t count, double h, const double 
 
 /* Run forward/backward of a set-up layer on x (n samples) with kernels `k`,
  * then compare dL/dx, dL/dw, dL/db with finite differences of step h. */
-void fd_check_layer(pn_layer *l, const pn_kernels *k, int training, int32_t n, float *x,
-                    double h, uint64_t rseed, fd_report *rep)
+void fd_check_layer(pn_layer *l, const pn_kernels *k, int training, int32_t n, float *x, double h,
+                    uint64_t rseed, fd_report *rep)
 {
     const size_t nin = (size_t)n * (size_t)pn_dims_size(&l->in);
     const size_t nout = (size_t)n * (size_t)pn_dims_size(&l->out);
@@ -190,8 +189,8 @@ void fd_check_layer(pn_layer *l, const pn_kernels *k, int training, int32_t n, f
     fw = malloc((nw + 1) * sizeof(double));
     ab = malloc((nb + 1) * sizeof(double));
     fb = malloc((nb + 1) * sizeof(double));
-    assert_true(c.y && c.yp && c.ym && c.R && c.pat0 && c.pat && dy && dx && ax && fx && aw &&
-                fw && ab && fb);
+    assert_true(c.y && c.yp && c.ym && c.R && c.pat0 && c.pat && dy && dx && ax && fx && aw && fw && ab &&
+                fb);
     tu_fill(&rng, c.R, nout, -1.0f, 1.0f);
 
     /* analytic */
@@ -242,9 +241,8 @@ int report_ok(const fd_report *r) { return r->ok_x && r->ok_w && r->ok_b; }
 
 static void print_report(const char *what, const fd_report *r)
 {
-    printf("%s: dx %.2e/%.2e  dw %.2e/%.2e  db %.2e/%.2e  (elem/L2)  skipped %zu/%zu\n", what,
-           r->x.max_elem, r->x.rel_l2, r->w.max_elem, r->w.rel_l2, r->b.max_elem, r->b.rel_l2,
-           r->skipped, r->points);
+    printf("%s: dx %.2e/%.2e  dw %.2e/%.2e  db %.2e/%.2e  (elem/L2)  skipped %zu/%zu\n", what, r->x.max_elem,
+           r->x.rel_l2, r->w.max_elem, r->w.rel_l2, r->b.max_elem, r->b.rel_l2, r->skipped, r->points);
 }
 
 void expect_pass(const char *what, const fd_report *r)

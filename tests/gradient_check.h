@@ -36,8 +36,8 @@ typedef struct fd_report {
 
 /* Run forward/backward of a set-up layer on x (n samples) with kernels `k`,
  * then compare dL/dx, dL/dw, dL/db with finite differences of step h. */
-void fd_check_layer(pn_layer *l, const pn_kernels *k, int training, int32_t n, float *x,
-                    double h, uint64_t rseed, fd_report *rep);
+void fd_check_layer(pn_layer *l, const pn_kernels *k, int training, int32_t n, float *x, double h,
+                    uint64_t rseed, fd_report *rep);
 
 int report_ok(const fd_report *r);
 

@@ -36,10 +36,7 @@
 #define UNDER_ASAN 0
 #endif
 
-int bounds_checked(void)
-{
-    return !UNDER_ASAN && !getenv("PNEUMO_TEST_EMULATED");
-}
+int bounds_checked(void) { return !UNDER_ASAN && !getenv("PNEUMO_TEST_EMULATED"); }
 
 void b_add(buf *b, const void *p, size_t n)
 {
@@ -88,13 +85,13 @@ cost measure(work_fn fn, const void *arg)
 
 void report(const char *what, cost c, double bound_bytes, double bound_cpu)
 {
-    printf("  %-44s status %d, peak +%.1f MiB (bound %.1f), cpu %.3f s (bound %.2f)\n", what,
-           c.status, c.peak_bytes / MIB, bound_bytes / MIB, c.cpu_s, bound_cpu);
+    printf("  %-44s status %d, peak +%.1f MiB (bound %.1f), cpu %.3f s (bound %.2f)\n", what, c.status,
+           c.peak_bytes / MIB, bound_bytes / MIB, c.cpu_s, bound_cpu);
     if (!bounds_checked())
         return;
     if (c.peak_bytes > bound_bytes || c.cpu_s > bound_cpu)
-        fail_msg("%s: peak %.1f MiB / cpu %.3f s over the bounds %.1f MiB / %.2f s", what,
-                 c.peak_bytes / MIB, c.cpu_s, bound_bytes / MIB, bound_cpu);
+        fail_msg("%s: peak %.1f MiB / cpu %.3f s over the bounds %.1f MiB / %.2f s", what, c.peak_bytes / MIB,
+                 c.cpu_s, bound_bytes / MIB, bound_cpu);
 }
 
 /* ---- JPEG ---- */

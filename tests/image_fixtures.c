@@ -35,10 +35,7 @@ static void mb_append(membuf *m, const void *p, size_t n)
 }
 
 /* PIL's L (Convert.c L24), written out independently of the library. */
-uint8_t ref_luma(int r, int g, int b)
-{
-    return (uint8_t)((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16);
-}
+uint8_t ref_luma(int r, int g, int b) { return (uint8_t)((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16); }
 
 /* ---- PNG writer (into memory) ---- */
 
@@ -50,9 +47,8 @@ static void png_mem_write(png_structp png, png_bytep d, size_t n)
 static void png_mem_flush(png_structp png) { (void)png; }
 
 /* raw: h rows of `rowbytes` bytes in PNG's own sample layout. */
-membuf png_make(int w, int h, int color_type, int bit_depth, int interlace,
-                const uint8_t *raw, size_t rowbytes, const png_color *pal, int npal,
-                const uint8_t *trns, int ntrns)
+membuf png_make(int w, int h, int color_type, int bit_depth, int interlace, const uint8_t *raw,
+                size_t rowbytes, const png_color *pal, int npal, const uint8_t *trns, int ntrns)
 {
     membuf m = {0};
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
@@ -64,8 +60,8 @@ membuf png_make(int w, int h, int color_type, int bit_depth, int interlace,
         fail_msg("libpng write failed");
     png_set_write_fn(png, &m, png_mem_write, png_mem_flush);
     png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, bit_depth, color_type,
-                 interlace ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+                 interlace ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+                 PNG_FILTER_TYPE_DEFAULT);
     if (pal)
         png_set_PLTE(png, info, pal, npal);
     if (trns)
@@ -84,10 +80,7 @@ membuf png_make(int w, int h, int color_type, int bit_depth, int interlace,
     return m;
 }
 
-void test_jerr_exit(j_common_ptr cinfo)
-{
-    longjmp(((struct test_jerr *)cinfo->err)->jump, 1);
-}
+void test_jerr_exit(j_common_ptr cinfo) { longjmp(((struct test_jerr *)cinfo->err)->jump, 1); }
 
 void test_jerr_silent(j_common_ptr cinfo, int level)
 {
@@ -96,9 +89,8 @@ void test_jerr_silent(j_common_ptr cinfo, int level)
 }
 
 /* pixels: w*h*comps samples in in_cs; jpeg_cs JCS_UNKNOWN = libjpeg default. */
-membuf jpeg_make(int w, int h, int comps, J_COLOR_SPACE in_cs, J_COLOR_SPACE jpeg_cs,
-                 int progressive, int quality, const uint8_t *pixels,
-                 const uint8_t *app1, size_t app1_len)
+membuf jpeg_make(int w, int h, int comps, J_COLOR_SPACE in_cs, J_COLOR_SPACE jpeg_cs, int progressive,
+                 int quality, const uint8_t *pixels, const uint8_t *app1, size_t app1_len)
 {
     struct jpeg_compress_struct c;
     struct test_jerr err;
@@ -148,8 +140,7 @@ pneumo_image *decode_ok(const membuf *m, const char *what)
     return img;
 }
 
-void expect_pixels(const pneumo_image *img, const uint8_t *expected, int w, int h,
-                   int tol, const char *what)
+void expect_pixels(const pneumo_image *img, const uint8_t *expected, int w, int h, int tol, const char *what)
 {
     const uint8_t *px = pneumo_image_pixels(img);
     int worst = 0;
@@ -160,8 +151,8 @@ void expect_pixels(const pneumo_image *img, const uint8_t *expected, int w, int 
         if (d > worst)
             worst = d;
         if (d > tol)
-            fail_msg("%s: pixel %zu (x=%zu, y=%zu) is %d, expected %d (tolerance %d)", what, i,
-                     i % (size_t)w, i / (size_t)w, px[i], expected[i], tol);
+            fail_msg("%s: pixel %zu (x=%zu, y=%zu) is %d, expected %d (tolerance %d)", what, i, i % (size_t)w,
+                     i / (size_t)w, px[i], expected[i], tol);
     }
 }
 

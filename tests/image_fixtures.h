@@ -22,9 +22,8 @@ typedef struct membuf {
 uint8_t ref_luma(int r, int g, int b);
 
 /* raw: h rows of `rowbytes` bytes in PNG's own sample layout. */
-membuf png_make(int w, int h, int color_type, int bit_depth, int interlace,
-                const uint8_t *raw, size_t rowbytes, const png_color *pal, int npal,
-                const uint8_t *trns, int ntrns);
+membuf png_make(int w, int h, int color_type, int bit_depth, int interlace, const uint8_t *raw,
+                size_t rowbytes, const png_color *pal, int npal, const uint8_t *trns, int ntrns);
 
 struct test_jerr {
     struct jpeg_error_mgr pub;
@@ -36,14 +35,12 @@ void test_jerr_exit(j_common_ptr cinfo);
 void test_jerr_silent(j_common_ptr cinfo, int level);
 
 /* pixels: w*h*comps samples in in_cs; jpeg_cs JCS_UNKNOWN = libjpeg default. */
-membuf jpeg_make(int w, int h, int comps, J_COLOR_SPACE in_cs, J_COLOR_SPACE jpeg_cs,
-                 int progressive, int quality, const uint8_t *pixels,
-                 const uint8_t *app1, size_t app1_len);
+membuf jpeg_make(int w, int h, int comps, J_COLOR_SPACE in_cs, J_COLOR_SPACE jpeg_cs, int progressive,
+                 int quality, const uint8_t *pixels, const uint8_t *app1, size_t app1_len);
 
 pneumo_image *decode_ok(const membuf *m, const char *what);
 
-void expect_pixels(const pneumo_image *img, const uint8_t *expected, int w, int h,
-                   int tol, const char *what);
+void expect_pixels(const pneumo_image *img, const uint8_t *expected, int w, int h, int tol, const char *what);
 
 void quiet_begin(void);
 

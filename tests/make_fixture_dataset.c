@@ -35,8 +35,8 @@ static int make_dir(const char *path)
     return 1;
 }
 
-static int write_class(const char *dir, const char *cls, char prefix, long n, int32_t w,
-                       int32_t h, int vertical)
+static int write_class(const char *dir, const char *cls, char prefix, long n, int32_t w, int32_t h,
+                       int vertical)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, cls);
@@ -51,8 +51,7 @@ static int write_class(const char *dir, const char *cls, char prefix, long n, in
     for (long i = 0; i < n; i++) {
         for (int32_t y = 0; y < h; y++)
             for (int32_t x = 0; x < w; x++) {
-                int32_t t = vertical ? y * 255 / (h > 1 ? h - 1 : 1)
-                                     : x * 255 / (w > 1 ? w - 1 : 1);
+                int32_t t = vertical ? y * 255 / (h > 1 ? h - 1 : 1) : x * 255 / (w > 1 ? w - 1 : 1);
                 px[(size_t)y * (size_t)w + (size_t)x] = (uint8_t)t;
             }
         /* a bright square whose place depends on the file number */

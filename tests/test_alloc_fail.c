@@ -176,8 +176,7 @@ static void after_train_step_fresh(void *ctx, int failed)
     fixture *f = ctx;
     pneumo_step_result r;
     (void)failed;
-    assert_int_equal(pneumo_model_train_step(f->loaded, f->loaded_opt, f->x, f->y, NULL, &r),
-                     PNEUMO_OK);
+    assert_int_equal(pneumo_model_train_step(f->loaded, f->loaded_opt, f->x, f->y, NULL, &r), PNEUMO_OK);
     assert_true(isfinite(r.loss));
 }
 
@@ -187,8 +186,7 @@ static pneumo_status op_gradcam(void *ctx)
 {
     fixture *f = ctx;
     pneumo_tensor *map = NULL;
-    pneumo_status st = pneumo_model_gradcam_image(f->loaded ? f->loaded : f->m, f->img, NULL,
-                                                  &map, NULL);
+    pneumo_status st = pneumo_model_gradcam_image(f->loaded ? f->loaded : f->m, f->img, NULL, &map, NULL);
     if ((st == PNEUMO_OK) != (map != NULL))
         fail_msg("gradcam: status %d but map %p", st, (void *)map);
     pneumo_tensor_destroy(map);
@@ -271,7 +269,7 @@ static pneumo_status op_decode_png(void *ctx)
 typedef struct {
     unsigned char *data;
     unsigned long size;
-    pneumo_image *ref; /* decoded without failures */
+    pneumo_image *ref;  /* decoded without failures */
     long libjpeg_nomem; /* failures that hit libjpeg's memory manager */
 } jpeg_case;
 
@@ -280,10 +278,7 @@ struct enc_err {
     jmp_buf jump;
 };
 
-static void enc_error_exit(j_common_ptr c)
-{
-    longjmp(((struct enc_err *)c->err)->jump, 1);
-}
+static void enc_error_exit(j_common_ptr c) { longjmp(((struct enc_err *)c->err)->jump, 1); }
 
 /* f->img as a grayscale JPEG, progressive or baseline (libjpeg's encoder). */
 static void encode_jpeg(const pneumo_image *img, int progressive, jpeg_case *out)
@@ -371,18 +366,16 @@ static void test_library_alloc_failures(void **state)
     total += run_until_success("save", op_save, after_save, &f);
     total += run_until_success("load", op_load, after_load, &f);
     total += run_until_success("predict", op_predict, after_predict, &f);
-    total += run_prepared("predict (first call)", load_fresh, op_predict_fresh,
-                          after_predict_fresh, &f);
+    total += run_prepared("predict (first call)", load_fresh, op_predict_fresh, after_predict_fresh, &f);
     total += run_until_success("predict_image", op_predict_image, after_predict, &f);
-    total += run_prepared("predict_image (first call)", load_fresh, op_predict_image_fresh,
-                          NULL, &f);
+    total += run_prepared("predict_image (first call)", load_fresh, op_predict_image_fresh, NULL, &f);
     total += run_until_success("predict_file", op_predict_file, after_predict, &f);
     after_load(&f, 1);
     total += run_until_success("gradcam", op_gradcam, after_predict, &f);
     total += run_prepared("gradcam (first call)", load_fresh, op_gradcam, after_predict_fresh, &f);
     total += run_until_success("train_step", op_train_step, after_train_step, &f);
-    total += run_prepared("train_step (first call)", load_fresh, op_train_step_fresh,
-                          after_train_step_fresh, &f);
+    total += run_prepared("train_step (first call)", load_fresh, op_train_step_fresh, after_train_step_fresh,
+                          &f);
     after_load(&f, 1);
     f.ds_threads = 1;
     total += run_until_success("dataset (1 thread)", op_dataset, NULL, &f);

@@ -29,7 +29,7 @@ typedef struct {
     const char *content_type;
     int declare_length; /* send a Content-Length */
     int heatmap;
-    float ref_prob;     /* the model's probability for the image */
+    float ref_prob; /* the model's probability for the image */
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int done;
@@ -150,9 +150,10 @@ static long serve_request_path(fixture *f)
     s.declare_length = 1;
     total += run_until_success("serve request (raw PNG)", op_serve_request, NULL, &s);
     /* a form with a text field and the image, chunked, with the Grad-CAM overlay */
-    static const char head[] = "--b0undary\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhi\r\n"
-                               "--b0undary\r\nContent-Disposition: form-data; name=\"image\"; filename=\"x.png\"\r\n"
-                               "Content-Type: image/png\r\n\r\n";
+    static const char head[] =
+        "--b0undary\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhi\r\n"
+        "--b0undary\r\nContent-Disposition: form-data; name=\"image\"; filename=\"x.png\"\r\n"
+        "Content-Type: image/png\r\n\r\n";
     static const char tail[] = "\r\n--b0undary--\r\n";
     size_t n = strlen(head) + f->png_size + strlen(tail);
     unsigned char *form = malloc(n);

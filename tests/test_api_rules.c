@@ -78,14 +78,14 @@ static pneumo_model *small_model(void)
 /* Every default function sets the size field to the struct's size. */
 static void test_defaults_set_size(void **state)
 {
-#define SIZE_SET(T, fill)                                                                   \
-    do {                                                                                    \
-        T s;                                                                                \
-        memset(&s, 0xff, sizeof s);                                                         \
-        fill(&s);                                                                           \
-        assert_int_equal(s.size, sizeof(T));                                                \
-        for (size_t i = 0; i < sizeof s.reserved / sizeof s.reserved[0]; i++)               \
-            assert_int_equal(s.reserved[i], 0);                                             \
+#define SIZE_SET(T, fill)                                                     \
+    do {                                                                      \
+        T s;                                                                  \
+        memset(&s, 0xff, sizeof s);                                           \
+        fill(&s);                                                             \
+        assert_int_equal(s.size, sizeof(T));                                  \
+        for (size_t i = 0; i < sizeof s.reserved / sizeof s.reserved[0]; i++) \
+            assert_int_equal(s.reserved[i], 0);                               \
     } while (0)
     (void)state;
     SIZE_SET(pneumo_conv2d_params, pneumo_conv2d_default_params);
@@ -181,8 +181,7 @@ static void test_size_and_reserved_checked(void **state)
     expect_invalid(pneumo_augment_apply(&ao, &pa, src, 4, 2, 2, dst, 4), "pneumo_augment_params.size");
     pneumo_augment_identity_params(&pa);
     pa.reserved[4] = 1;
-    expect_invalid(pneumo_augment_apply(&ao, &pa, src, 4, 2, 2, dst, 4),
-                   "pneumo_augment_params.reserved[4]");
+    expect_invalid(pneumo_augment_apply(&ao, &pa, src, 4, 2, 2, dst, 4), "pneumo_augment_params.reserved[4]");
 
     pneumo_dataset_options dso = small_options();
     char path[4200];

@@ -45,8 +45,7 @@ static double ref_wrap(double v, int n)
     return v;
 }
 
-static double ref_sample(const uint8_t *src, int w, int h, double y, double x, int mode,
-                         double cval)
+static double ref_sample(const uint8_t *src, int w, int h, double y, double x, int mode, double cval)
 {
     int y0, y1, x0, x1;
     double fy, fx;
@@ -83,8 +82,8 @@ static double ref_sample(const uint8_t *src, int w, int h, double y, double x, i
 
 /* Keras: M = R.T.S.Z = [R.S.Z | R.t]; input = M (output - o) + o with
  * o = (h/2 + 0.5, w/2 + 0.5), all in (row, col). */
-static void ref_affine(const pneumo_augment_params *p, const uint8_t *src, int w, int h,
-                       int mode, double cval, double rescale, double *out)
+static void ref_affine(const pneumo_augment_params *p, const uint8_t *src, int w, int h, int mode,
+                       double cval, double rescale, double *out)
 {
     double t = p->theta_deg * kPi / 180, s = p->shear_deg * kPi / 180;
     double R[2][2] = {{cos(t), -sin(t)}, {sin(t), cos(t)}};
@@ -108,8 +107,8 @@ static void ref_affine(const pneumo_augment_params *p, const uint8_t *src, int w
     }
 }
 
-static void check_against_ref(const pneumo_augment_options *o, const pneumo_augment_params *p,
-                              int w, int h, double tol)
+static void check_against_ref(const pneumo_augment_options *o, const pneumo_augment_params *p, int w, int h,
+                              double tol)
 {
     uint8_t *src = malloc((size_t)w * h);
     float *dst = malloc(sizeof(float) * w * h);
@@ -123,8 +122,8 @@ static void check_against_ref(const pneumo_augment_options *o, const pneumo_augm
     ref_affine(p, src, w, h, o->fill_mode, o->cval, rs, ref);
     for (int i = 0; i < w * h; i++) {
         if (fabs(dst[i] - ref[i]) > tol)
-            fail_msg("pixel (%d, %d): got %.7f, reference %.7f (mode %d)", i / w, i % w,
-                     (double)dst[i], ref[i], (int)o->fill_mode);
+            fail_msg("pixel (%d, %d): got %.7f, reference %.7f (mode %d)", i / w, i % w, (double)dst[i],
+                     ref[i], (int)o->fill_mode);
     }
     free(src);
     free(dst);
@@ -140,8 +139,8 @@ static void test_default_and_article_options(void **state)
     pneumo_augment_params p;
     pneumo_augment_default_options(&o);
     assert_int_equal(pneumo_augment_validate_options(&o), PNEUMO_OK);
-    assert_true(o.rotation_range == 0 && o.width_shift_range == 0 &&
-                o.height_shift_range == 0 && o.shear_range == 0);
+    assert_true(o.rotation_range == 0 && o.width_shift_range == 0 && o.height_shift_range == 0 &&
+                o.shear_range == 0);
     assert_true(o.zoom_lo == 1 && o.zoom_hi == 1);
     assert_int_equal(o.horizontal_flip, 0);
     assert_int_equal(o.vertical_flip, 0);
@@ -198,7 +197,8 @@ static void test_identity_is_exact(void **state)
     o.rescale = 0.5f;
     for (int m = PNEUMO_FILL_NEAREST; m <= PNEUMO_FILL_WRAP; m++) {
         o.fill_mode = m;
-        assert_int_equal(pneumo_augment_apply(&o, &p, src, (size_t)W * H, W, H, dst, (size_t)W * H), PNEUMO_OK);
+        assert_int_equal(pneumo_augment_apply(&o, &p, src, (size_t)W * H, W, H, dst, (size_t)W * H),
+                         PNEUMO_OK);
         for (int i = 0; i < W * H; i++)
             assert_true(dst[i] == (float)src[i] * 0.5f);
     }
@@ -221,7 +221,8 @@ static void test_flips_are_exact(void **state)
             pneumo_augment_identity_params(&p);
             p.flip_h = fh;
             p.flip_v = fv;
-            assert_int_equal(pneumo_augment_apply(&o, &p, src, (size_t)W * H, W, H, dst, (size_t)W * H), PNEUMO_OK);
+            assert_int_equal(pneumo_augment_apply(&o, &p, src, (size_t)W * H, W, H, dst, (size_t)W * H),
+                             PNEUMO_OK);
             for (int r = 0; r < H; r++)
                 for (int c = 0; c < W; c++) {
                     int sr = fv ? H - 1 - r : r, sc = fh ? W - 1 - c : c;
@@ -343,8 +344,7 @@ static void test_random_params_match_reference(void **state)
                 o.brightness_lo = o.brightness_hi = 0;
                 o.fill_mode = m;
                 o.cval = 12.0f;
-                assert_int_equal(pneumo_augment_draw(&o, 99, (uint64_t)m, i, sizes[s][0],
-                                                     sizes[s][1], &p),
+                assert_int_equal(pneumo_augment_draw(&o, 99, (uint64_t)m, i, sizes[s][0], sizes[s][1], &p),
                                  PNEUMO_OK);
                 check_against_ref(&o, &p, sizes[s][0], sizes[s][1], 1e-4);
             }
@@ -360,8 +360,7 @@ static void test_random_params_match_reference(void **state)
 
 /* ---- shifts: exact results ------------------------------------------------ */
 
-static void shifted(int mode, double tx, double ty, float cval, const uint8_t *src,
-                    float *dst)
+static void shifted(int mode, double tx, double ty, float cval, const uint8_t *src, float *dst)
 {
     pneumo_augment_options o;
     pneumo_augment_params p;
@@ -372,7 +371,8 @@ static void shifted(int mode, double tx, double ty, float cval, const uint8_t *s
     pneumo_augment_identity_params(&p);
     p.tx = tx;
     p.ty = ty;
-    assert_int_equal(pneumo_augment_apply(&o, &p, src, (size_t)GW * GH, GW, GH, dst, (size_t)GW * GH), PNEUMO_OK);
+    assert_int_equal(pneumo_augment_apply(&o, &p, src, (size_t)GW * GH, GW, GH, dst, (size_t)GW * GH),
+                     PNEUMO_OK);
 }
 
 static int clampi(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
@@ -392,8 +392,8 @@ static void test_integer_shift_nearest_exact(void **state)
             for (int c = 0; c < GW; c++) {
                 int sr = clampi(r + tx, 0, GH - 1), sc = clampi(c + ty, 0, GW - 1);
                 if (dst[r * GW + c] != (float)src[sr * GW + sc])
-                    fail_msg("shift (%d, %d) pixel (%d, %d): %g != %d", tx, ty, r, c,
-                             (double)dst[r * GW + c], src[sr * GW + sc]);
+                    fail_msg("shift (%d, %d) pixel (%d, %d): %g != %d", tx, ty, r, c, (double)dst[r * GW + c],
+                             src[sr * GW + sc]);
             }
     }
 }

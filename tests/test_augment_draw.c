@@ -48,12 +48,14 @@ static void test_draw_is_deterministic(void **state)
     uint8_t src[W * H];
     float d1[W * H], d2[W * H];
     make_grid(src, W, H);
-    assert_int_equal(pneumo_augment_image(&o, 1234, 3, 17, src, (size_t)W * H, W, H, d1, (size_t)W * H, &a), PNEUMO_OK);
+    assert_int_equal(pneumo_augment_image(&o, 1234, 3, 17, src, (size_t)W * H, W, H, d1, (size_t)W * H, &a),
+                     PNEUMO_OK);
     assert_int_equal(pneumo_augment_draw(&o, 1234, 3, 17, W, H, &b), PNEUMO_OK);
     assert_memory_equal(&a, &b, sizeof a);
     assert_int_equal(pneumo_augment_apply(&o, &b, src, (size_t)W * H, W, H, d2, (size_t)W * H), PNEUMO_OK);
     assert_memory_equal(d1, d2, sizeof d1);
-    assert_int_equal(pneumo_augment_image(&o, 1234, 3, 17, src, (size_t)W * H, W, H, d1, (size_t)W * H, NULL), PNEUMO_OK);
+    assert_int_equal(pneumo_augment_image(&o, 1234, 3, 17, src, (size_t)W * H, W, H, d1, (size_t)W * H, NULL),
+                     PNEUMO_OK);
     assert_memory_equal(d1, d2, sizeof d1);
 }
 
@@ -266,20 +268,16 @@ static void test_invalid_arguments_rejected(void **state)
     assert_int_equal(pneumo_augment_apply(&o, &p, NULL, 0, 4, 4, dst, 16), PNEUMO_ERR_INVALID_ARG);
     assert_int_equal(pneumo_augment_apply(&o, &p, src, 16, 4, 4, NULL, 0), PNEUMO_ERR_INVALID_ARG);
     assert_int_equal(pneumo_augment_apply(&o, &p, src, 0, 0, 4, dst, 0), PNEUMO_ERR_INVALID_ARG);
-    assert_int_equal(pneumo_augment_apply(&o, &p, src, 16, 4, INT32_MIN, dst, 16),
-                     PNEUMO_ERR_INVALID_ARG);
+    assert_int_equal(pneumo_augment_apply(&o, &p, src, 16, 4, INT32_MIN, dst, 16), PNEUMO_ERR_INVALID_ARG);
     assert_int_equal(pneumo_augment_apply(&o, &p, src, 16, 4, 65537, dst, 16), PNEUMO_ERR_LIMIT);
-    assert_int_equal(pneumo_augment_image(&o, 0, 0, 0, NULL, 0, 4, 4, dst, 16, NULL),
-                     PNEUMO_ERR_INVALID_ARG);
-    assert_int_equal(pneumo_augment_image(&o, 0, 0, 0, src, 16, 4, 4, NULL, 0, NULL),
-                     PNEUMO_ERR_INVALID_ARG);
+    assert_int_equal(pneumo_augment_image(&o, 0, 0, 0, NULL, 0, 4, 4, dst, 16, NULL), PNEUMO_ERR_INVALID_ARG);
+    assert_int_equal(pneumo_augment_image(&o, 0, 0, 0, src, 16, 4, 4, NULL, 0, NULL), PNEUMO_ERR_INVALID_ARG);
 
-#define BADP(stmt)                                                                      \
-    do {                                                                                \
-        pneumo_augment_identity_params(&p);                                             \
-        stmt;                                                                           \
-        assert_int_equal(pneumo_augment_apply(&o, &p, src, 16, 4, 4, dst, 16),          \
-                         PNEUMO_ERR_INVALID_ARG);                                       \
+#define BADP(stmt)                                                                                      \
+    do {                                                                                                \
+        pneumo_augment_identity_params(&p);                                                             \
+        stmt;                                                                                           \
+        assert_int_equal(pneumo_augment_apply(&o, &p, src, 16, 4, 4, dst, 16), PNEUMO_ERR_INVALID_ARG); \
     } while (0)
     BADP(p.theta_deg = NAN);
     BADP(p.theta_deg = 1e5);
@@ -311,11 +309,8 @@ static void test_extreme_params_do_not_crash(void **state)
     o.cval = 300.0f;
     const double vals[][6] = {
         /* theta, tx, ty, shear, zx, zy */
-        {1e4, 1e7, -1e7, 1e4, 1e4, -1e4},
-        {-9999.5, -1e7, 1e7, 90, 0, 0},
-        {45, 0.5, 0.5, -90, -1e4, 1e4},
-        {0, 0, 0, 0, 1e-300, 1},
-        {180, -3.75, 2.25, 0, -1, -1},
+        {1e4, 1e7, -1e7, 1e4, 1e4, -1e4}, {-9999.5, -1e7, 1e7, 90, 0, 0}, {45, 0.5, 0.5, -90, -1e4, 1e4},
+        {0, 0, 0, 0, 1e-300, 1},          {180, -3.75, 2.25, 0, -1, -1},
     };
     for (size_t v = 0; v < sizeof vals / sizeof vals[0]; v++) {
         for (int m = PNEUMO_FILL_NEAREST; m <= PNEUMO_FILL_WRAP; m++) {
@@ -329,7 +324,8 @@ static void test_extreme_params_do_not_crash(void **state)
                 p.zx = vals[v][4];
                 p.zy = vals[v][5];
                 p.brightness = bri ? 3.5 : 0;
-                assert_int_equal(pneumo_augment_apply(&o, &p, src, (size_t)W * H, W, H, dst, (size_t)W * H), PNEUMO_OK);
+                assert_int_equal(pneumo_augment_apply(&o, &p, src, (size_t)W * H, W, H, dst, (size_t)W * H),
+                                 PNEUMO_OK);
                 for (int i = 0; i < W * H; i++)
                     assert_true(isfinite(dst[i]) && dst[i] >= 0 && dst[i] <= 300);
                 assert_int_equal(pneumo_augment_apply(&o, &p, src, 1, 1, 1, dst, 1), PNEUMO_OK);

@@ -12,8 +12,8 @@ static const double article_val_loss[10] = {0.2743, 0.2060, 0.4769, 0.2141, 0.15
 static void test_article_schedule(void **state)
 {
     pn_early_stopping es = {.mode = PN_MODE_MIN, .min_delta = 0.0, .patience = 3};
-    pn_reduce_lr rl = {.mode = PN_MODE_MIN, .factor = 0.3, .min_delta = 1e-4, .patience = 2,
-                       .cooldown = 0, .min_lr = 1e-6};
+    pn_reduce_lr rl = {
+        .mode = PN_MODE_MIN, .factor = 0.3, .min_delta = 1e-4, .patience = 2, .cooldown = 0, .min_lr = 1e-6};
     double lr = 1e-3;
     int stopped_after = -1, improved;
     double lr_after[10];
@@ -62,8 +62,8 @@ static void test_early_stopping_min_delta_and_max_mode(void **state)
 
 static void test_reduce_lr_cooldown_and_floor(void **state)
 {
-    pn_reduce_lr r = {.mode = PN_MODE_MIN, .factor = 0.1, .min_delta = 0.0, .patience = 1,
-                      .cooldown = 2, .min_lr = 5e-5};
+    pn_reduce_lr r = {
+        .mode = PN_MODE_MIN, .factor = 0.1, .min_delta = 0.0, .patience = 1, .cooldown = 2, .min_lr = 5e-5};
     double lr = 1e-3;
     (void)state;
     pn_reduce_lr_reset(&r);

@@ -246,12 +246,9 @@ static void test_online_cores(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_array_growth),
-        cmocka_unit_test(test_array_bounds),
-        cmocka_unit_test(test_array_alloc_failure),
-        cmocka_unit_test(test_buf),
-        cmocka_unit_test(test_read_file),
-        cmocka_unit_test(test_online_cores),
+        cmocka_unit_test(test_array_growth),        cmocka_unit_test(test_array_bounds),
+        cmocka_unit_test(test_array_alloc_failure), cmocka_unit_test(test_buf),
+        cmocka_unit_test(test_read_file),           cmocka_unit_test(test_online_cores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -130,16 +130,14 @@ static void test_batches_and_pixels(void **state)
         assert_int_equal(idx, i); /* no shuffle: dataset order */
         assert_true(e.y[i] == (float)pneumo_dataset_label(ds, idx));
         assert_int_equal(pneumo_image_load(tu_ds_path(ds, idx), NULL, &img), PNEUMO_OK);
-        assert_int_equal(pneumo_image_resize(img, W, H, PNEUMO_RESAMPLE_BILINEAR, &rs),
-                         PNEUMO_OK);
+        assert_int_equal(pneumo_image_resize(img, W, H, PNEUMO_RESAMPLE_BILINEAR, &rs), PNEUMO_OK);
         px = pneumo_image_pixels(rs);
         assert_int_equal(pneumo_dataset_load_sample(ds, idx, sample, (size_t)W * H), PNEUMO_OK);
         for (int k = 0; k < W * H; k++) {
             float want = (float)px[k] * (float)(1.0 / 255.0);
             if (e.x[(size_t)i * W * H + (size_t)k] != want || sample[k] != want)
-                fail_msg("image %lld pixel %d: batch %g sample %g expected %g", (long long)idx,
-                         k, (double)e.x[(size_t)i * W * H + (size_t)k], (double)sample[k],
-                         (double)want);
+                fail_msg("image %lld pixel %d: batch %g sample %g expected %g", (long long)idx, k,
+                         (double)e.x[(size_t)i * W * H + (size_t)k], (double)sample[k], (double)want);
         }
         pneumo_image_destroy(img);
         pneumo_image_destroy(rs);
@@ -271,12 +269,12 @@ static void test_augment_threads_and_cache(void **state)
     o.augment_options = &aug;
     o.shuffle = 1;
     o.seed = 7;
-    open_dir_ok(root, &o, &d[0]);           /* 1 thread, cached */
+    open_dir_ok(root, &o, &d[0]); /* 1 thread, cached */
     o.threads = 3;
-    open_dir_ok(root, &o, &d[1]);           /* 3 threads, cached */
+    open_dir_ok(root, &o, &d[1]); /* 3 threads, cached */
     o.cache_bytes = 0;
-    open_dir_ok(root, &o, &d[2]);           /* 3 threads, no cache */
-    o.cache_bytes = 5 * W * H;              /* 5 of 14 images cached */
+    open_dir_ok(root, &o, &d[2]); /* 3 threads, no cache */
+    o.cache_bytes = 5 * W * H;    /* 5 of 14 images cached */
     o.threads = 2;
     open_dir_ok(root, &o, &d[3]);
     assert_int_equal(d[3]->cache_cap, 5);
@@ -383,8 +381,7 @@ static void test_file_changed_after_open(void **state)
     assert_int_equal(pneumo_dataset_next_batch(ds, &x, &y, &idx), PNEUMO_OK);
     assert_non_null(x);
     got += pneumo_tensor_dim(x, 0);
-    expect_error(pneumo_dataset_next_batch(ds, &x, &y, &idx), PNEUMO_ERR_FORMAT,
-                 tu_ds_path(ds, 5));
+    expect_error(pneumo_dataset_next_batch(ds, &x, &y, &idx), PNEUMO_ERR_FORMAT, tu_ds_path(ds, 5));
     assert_null(x);
     assert_int_equal(pneumo_dataset_next_batch(ds, &x, &y, &idx), PNEUMO_OK);
     assert_non_null(x);
@@ -395,8 +392,7 @@ static void test_file_changed_after_open(void **state)
     assert_int_equal(got, 5);
     {
         float buf[36];
-        expect_error(pneumo_dataset_load_sample(ds, 5, buf, 36), PNEUMO_ERR_FORMAT,
-                     tu_ds_path(ds, 5));
+        expect_error(pneumo_dataset_load_sample(ds, 5, buf, 36), PNEUMO_ERR_FORMAT, tu_ds_path(ds, 5));
         assert_int_equal(pneumo_dataset_load_sample(ds, 4, buf, 36), PNEUMO_OK);
     }
     pneumo_dataset_destroy(ds);

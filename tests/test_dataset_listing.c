@@ -212,14 +212,12 @@ static void test_bad_directories(void **state)
     pjoin(p, root, "one");
     mkdir_ok(p);
     png_in(p, "Normal", "a.png", 4, 4, 1);
-    expect_error(pneumo_dataset_open_dir(p, &o, &ds), PNEUMO_ERR_FORMAT,
-                 "needs at least 2 classes");
+    expect_error(pneumo_dataset_open_dir(p, &o, &ds), PNEUMO_ERR_FORMAT, "needs at least 2 classes");
     assert_non_null(strstr(pneumo_last_error(), "Normal"));
 
     /* A class folder without images (only a text file). */
     png_in(p, "Opacity", "readme.txt", 4, 4, 1);
-    expect_error(pneumo_dataset_open_dir(p, &o, &ds), PNEUMO_ERR_FORMAT,
-                 "class folder without images");
+    expect_error(pneumo_dataset_open_dir(p, &o, &ds), PNEUMO_ERR_FORMAT, "class folder without images");
     assert_non_null(strstr(pneumo_last_error(), "/one/Opacity"));
     png_in(p, "Opacity", "b.png", 4, 4, 2);
     assert_int_equal(pneumo_dataset_open_dir(p, &o, &ds), PNEUMO_OK);

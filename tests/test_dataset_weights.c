@@ -116,20 +116,20 @@ static void test_open_files_rules(void **state)
     pneumo_dataset_destroy(ds);
     /* Argument errors. */
     labels[1] = 3;
-    expect_error(pneumo_dataset_open_files(paths, labels, 3, 3, NULL, &o, &ds),
-                 PNEUMO_ERR_INVALID_ARG, "labels[1]");
+    expect_error(pneumo_dataset_open_files(paths, labels, 3, 3, NULL, &o, &ds), PNEUMO_ERR_INVALID_ARG,
+                 "labels[1]");
     assert_null(ds);
     labels[1] = 0;
-    expect_error(pneumo_dataset_open_files(paths, labels, 0, 1, NULL, &o, &ds),
-                 PNEUMO_ERR_INVALID_ARG, "count");
-    expect_error(pneumo_dataset_open_files(paths, labels, 3, 0, NULL, &o, &ds),
-                 PNEUMO_ERR_INVALID_ARG, "num_classes");
-    expect_error(pneumo_dataset_open_files(NULL, labels, 3, 1, NULL, &o, &ds),
-                 PNEUMO_ERR_INVALID_ARG, "paths");
+    expect_error(pneumo_dataset_open_files(paths, labels, 0, 1, NULL, &o, &ds), PNEUMO_ERR_INVALID_ARG,
+                 "count");
+    expect_error(pneumo_dataset_open_files(paths, labels, 3, 0, NULL, &o, &ds), PNEUMO_ERR_INVALID_ARG,
+                 "num_classes");
+    expect_error(pneumo_dataset_open_files(NULL, labels, 3, 1, NULL, &o, &ds), PNEUMO_ERR_INVALID_ARG,
+                 "paths");
     {
         const char *names[2] = {"x", NULL};
-        expect_error(pneumo_dataset_open_files(paths, labels, 3, 2, names, &o, &ds),
-                     PNEUMO_ERR_INVALID_ARG, "class_names[1]");
+        expect_error(pneumo_dataset_open_files(paths, labels, 3, 2, names, &o, &ds), PNEUMO_ERR_INVALID_ARG,
+                     "class_names[1]");
     }
     /* Nothing usable. */
     {
@@ -138,8 +138,8 @@ static void test_open_files_rules(void **state)
         pjoin(bad, root, "bad.png");
         write_bytes(bad, "not an image", 12);
         bp[0] = bad;
-        expect_error(pneumo_dataset_open_files(bp, labels, 1, 1, NULL, &o, &ds),
-                     PNEUMO_ERR_FORMAT, "bad.png");
+        expect_error(pneumo_dataset_open_files(bp, labels, 1, 1, NULL, &o, &ds), PNEUMO_ERR_FORMAT,
+                     "bad.png");
     }
     /* Images over the decode limits are skipped with the reason (strict: LIMIT). */
     {
@@ -161,21 +161,20 @@ static void test_open_files_rules(void **state)
         assert_non_null(strstr(tu_ds_skipped(ds, 0), "limit"));
         pneumo_dataset_destroy(ds);
         o.strict = 1;
-        expect_error(pneumo_dataset_open_files(lp, ll, 2, 1, NULL, &o, &ds), PNEUMO_ERR_LIMIT,
-                     "big.png");
+        expect_error(pneumo_dataset_open_files(lp, ll, 2, 1, NULL, &o, &ds), PNEUMO_ERR_LIMIT, "big.png");
         lim.max_side = 0;
-        expect_error(pneumo_dataset_open_files(lp, ll, 2, 1, NULL, &o, &ds),
-                     PNEUMO_ERR_INVALID_ARG, "limits");
+        expect_error(pneumo_dataset_open_files(lp, ll, 2, 1, NULL, &o, &ds), PNEUMO_ERR_INVALID_ARG,
+                     "limits");
         o = small_opts(4, 4, 1);
     }
     /* Bad options. */
     o.width = 0;
-    expect_error(pneumo_dataset_open_files(paths, labels, 3, 1, NULL, &o, &ds),
-                 PNEUMO_ERR_INVALID_ARG, "target size");
+    expect_error(pneumo_dataset_open_files(paths, labels, 3, 1, NULL, &o, &ds), PNEUMO_ERR_INVALID_ARG,
+                 "target size");
     o = small_opts(4, 4, 1);
     o.reserved[2] = 1;
-    expect_error(pneumo_dataset_open_files(paths, labels, 3, 1, NULL, &o, &ds),
-                 PNEUMO_ERR_INVALID_ARG, "reserved");
+    expect_error(pneumo_dataset_open_files(paths, labels, 3, 1, NULL, &o, &ds), PNEUMO_ERR_INVALID_ARG,
+                 "reserved");
     o = small_opts(4, 4, 1);
     {
         pneumo_augment_options aug;
@@ -186,12 +185,12 @@ static void test_open_files_rules(void **state)
                          PNEUMO_ERR_INVALID_ARG);
     }
     o = small_opts(4, 4, -1);
-    expect_error(pneumo_dataset_open_files(paths, labels, 3, 1, NULL, &o, &ds),
-                 PNEUMO_ERR_INVALID_ARG, "threads");
+    expect_error(pneumo_dataset_open_files(paths, labels, 3, 1, NULL, &o, &ds), PNEUMO_ERR_INVALID_ARG,
+                 "threads");
     o = small_opts(4, 4, 1);
     o.prefetch_batches = 1000;
-    expect_error(pneumo_dataset_open_files(paths, labels, 3, 1, NULL, &o, &ds),
-                 PNEUMO_ERR_INVALID_ARG, "prefetch");
+    expect_error(pneumo_dataset_open_files(paths, labels, 3, 1, NULL, &o, &ds), PNEUMO_ERR_INVALID_ARG,
+                 "prefetch");
     assert_null(ds);
     rm_rf(root);
 }

@@ -24,8 +24,13 @@ static void test_detection(void **state)
 {
     (void)state;
     uint8_t px[16] = {0, 10, 20, 30};
-    fixture fx = {.rows = 4, .cols = 4, .spp = 1, .bits_allocated = 8, .bits_stored = 8,
-                  .photometric = "MONOCHROME2", .pixels = px};
+    fixture fx = {.rows = 4,
+                  .cols = 4,
+                  .spp = 1,
+                  .bits_allocated = 8,
+                  .bits_stored = 8,
+                  .photometric = "MONOCHROME2",
+                  .pixels = px};
     dbuf b = {0};
     pneumo_image *img = NULL;
     build(&b, &fx);

@@ -21,15 +21,15 @@
 
 /* Loading `path` fails with `status` and a message holding `needle` and no
  * patient-identifying value of the fixtures. */
-static void load_fails(const char *path, const pneumo_decode_limits *lim,
-                       pneumo_status status, const char *needle)
+static void load_fails(const char *path, const pneumo_decode_limits *lim, pneumo_status status,
+                       const char *needle)
 {
     pneumo_image *img = (pneumo_image *)(uintptr_t)1;
     pneumo_status st = pneumo_image_load(path, lim, &img);
     const char *msg = pneumo_last_error();
     if (st != status || !strstr(msg, needle))
-        fail_msg("%s: status %d (want %d), message \"%s\" (want \"%s\")", path, (int)st,
-                 (int)status, msg, needle);
+        fail_msg("%s: status %d (want %d), message \"%s\" (want \"%s\")", path, (int)st, (int)status, msg,
+                 needle);
     assert_null(img);
     assert_null(strstr(msg, "DOE"));
     assert_null(strstr(msg, "4711"));
@@ -41,8 +41,7 @@ static void decode_fails(const dbuf *b, pneumo_status status, const char *needle
     pneumo_status st = pneumo_image_decode(b->p, b->n, "fixture.dcm", NULL, &img);
     const char *msg = pneumo_last_error();
     if (st != status || !strstr(msg, needle))
-        fail_msg("status %d (want %d), message \"%s\" (want \"%s\")", (int)st, (int)status,
-                 msg, needle);
+        fail_msg("status %d (want %d), message \"%s\" (want \"%s\")", (int)st, (int)status, msg, needle);
     assert_null(img);
 }
 
@@ -52,8 +51,14 @@ static void test_refused(void **state)
 {
     (void)state;
     uint16_t px[2 * W * H] = {0};
-    fixture mf = {.rows = H, .cols = W, .spp = 1, .bits_allocated = 16, .bits_stored = 12,
-                  .photometric = "MONOCHROME2", .pixels = px, .pixel_bytes = sizeof px,
+    fixture mf = {.rows = H,
+                  .cols = W,
+                  .spp = 1,
+                  .bits_allocated = 16,
+                  .bits_stored = 12,
+                  .photometric = "MONOCHROME2",
+                  .pixels = px,
+                  .pixel_bytes = sizeof px,
                   .frames = "2"};
     char *p = write_fixture(&mf, "multiframe.dcm");
     load_fails(p, NULL, PNEUMO_ERR_UNSUPPORTED, "multi-frame object (2 frames, SOP class " SOP_SC);
@@ -64,14 +69,24 @@ static void test_refused(void **state)
     load_fails(p, NULL, PNEUMO_ERR_UNSUPPORTED, SOP_SR " (BasicTextSRStorage) has no pixel");
     free(p);
 
-    fixture pal = {.rows = H, .cols = W, .spp = 1, .bits_allocated = 8, .bits_stored = 8,
-                   .photometric = "PALETTE COLOR", .pixels = px};
+    fixture pal = {.rows = H,
+                   .cols = W,
+                   .spp = 1,
+                   .bits_allocated = 8,
+                   .bits_stored = 8,
+                   .photometric = "PALETTE COLOR",
+                   .pixels = px};
     p = write_fixture(&pal, "palette.dcm");
     load_fails(p, NULL, PNEUMO_ERR_UNSUPPORTED, "PALETTE COLOR image");
     free(p);
 
-    fixture j2k = {.rows = H, .cols = W, .spp = 1, .bits_allocated = 8, .bits_stored = 8,
-                   .photometric = "MONOCHROME2", .pixels = px,
+    fixture j2k = {.rows = H,
+                   .cols = W,
+                   .spp = 1,
+                   .bits_allocated = 8,
+                   .bits_stored = 8,
+                   .photometric = "MONOCHROME2",
+                   .pixels = px,
                    .ts = "1.2.840.10008.1.2.4.90"};
     p = write_fixture(&j2k, "j2k.dcm");
     load_fails(p, NULL, PNEUMO_ERR_UNSUPPORTED,
@@ -90,8 +105,14 @@ static void test_refused(void **state)
         free(garbage.p);
     }
 
-    fixture big = {.rows = 600, .cols = 700, .spp = 1, .bits_allocated = 8, .bits_stored = 8,
-                   .photometric = "MONOCHROME2", .pixels = px, .pixel_bytes = 16};
+    fixture big = {.rows = 600,
+                   .cols = 700,
+                   .spp = 1,
+                   .bits_allocated = 8,
+                   .bits_stored = 8,
+                   .photometric = "MONOCHROME2",
+                   .pixels = px,
+                   .pixel_bytes = 16};
     pneumo_decode_limits lim;
     pneumo_decode_default_limits(&lim);
     lim.max_side = 512;
@@ -106,11 +127,18 @@ static void test_short_pixel_data(void **state)
 {
     (void)state;
     uint16_t px[W * H] = {0};
-    fixture fx = {.rows = H, .cols = W, .spp = 1, .bits_allocated = 16, .bits_stored = 12,
-                  .photometric = "MONOCHROME2", .pixels = px, .pixel_bytes = sizeof px - 10};
+    fixture fx = {.rows = H,
+                  .cols = W,
+                  .spp = 1,
+                  .bits_allocated = 16,
+                  .bits_stored = 12,
+                  .photometric = "MONOCHROME2",
+                  .pixels = px,
+                  .pixel_bytes = sizeof px - 10};
     char *p = write_fixture(&fx, "short.dcm");
-    load_fails(p, NULL, PNEUMO_ERR_FORMAT, "pixel data is 6134 bytes, 64x48 pixels with 1 "
-                                           "samples of 16 bits need 6144");
+    load_fails(p, NULL, PNEUMO_ERR_FORMAT,
+               "pixel data is 6134 bytes, 64x48 pixels with 1 "
+               "samples of 16 bits need 6144");
     free(p);
     p = NULL;
     if (!have_tools())
@@ -132,8 +160,13 @@ static void test_huge_lengths(void **state)
 {
     (void)state;
     uint8_t px[16] = {0};
-    fixture fx = {.rows = 4, .cols = 4, .spp = 1, .bits_allocated = 8, .bits_stored = 8,
-                  .photometric = "MONOCHROME2", .pixels = px};
+    fixture fx = {.rows = 4,
+                  .cols = 4,
+                  .spp = 1,
+                  .bits_allocated = 8,
+                  .bits_stored = 8,
+                  .photometric = "MONOCHROME2",
+                  .pixels = px};
     dbuf b = {0};
     build(&b, &fx);
     /* Every 32-bit length in the file (the long-VR ones and the meta group
@@ -141,8 +174,8 @@ static void test_huge_lengths(void **state)
     clock_t t0 = clock();
     int tried = 0;
     for (size_t i = 132; i + 12 <= b.n; i++) {
-        if (!(b.p[i + 4] == 'O' || b.p[i + 4] == 'S' || b.p[i + 4] == 'U') ||
-            b.p[i + 6] != 0 || b.p[i + 7] != 0)
+        if (!(b.p[i + 4] == 'O' || b.p[i + 4] == 'S' || b.p[i + 4] == 'U') || b.p[i + 6] != 0 ||
+            b.p[i + 7] != 0)
             continue;
         char vr[3] = {(char)b.p[i + 4], (char)b.p[i + 5], 0};
         if (!is_long_vr(vr))
@@ -153,8 +186,7 @@ static void test_huge_lengths(void **state)
             pneumo_image *img = NULL;
             put(&c, b.p, b.n);
             memcpy(c.p + i + 8, &len, 4);
-            assert_int_not_equal(pneumo_image_decode(c.p, c.n, "huge.dcm", NULL, &img),
-                                 PNEUMO_OK);
+            assert_int_not_equal(pneumo_image_decode(c.p, c.n, "huge.dcm", NULL, &img), PNEUMO_OK);
             assert_null(img);
             free(c.p);
             tried++;
@@ -227,9 +259,15 @@ static void test_jpeg_scan_limit(void **state)
     }
     frag[n++] = 0xFF;
     frag[n++] = 0xD9;
-    fixture fx = {.rows = 16, .cols = 16, .spp = 1, .bits_allocated = 8, .bits_stored = 8,
-                  .photometric = "MONOCHROME2", .ts = "1.2.840.10008.1.2.4.50",
-                  .fragment = frag, .fragment_len = n};
+    fixture fx = {.rows = 16,
+                  .cols = 16,
+                  .spp = 1,
+                  .bits_allocated = 8,
+                  .bits_stored = 8,
+                  .photometric = "MONOCHROME2",
+                  .ts = "1.2.840.10008.1.2.4.50",
+                  .fragment = frag,
+                  .fragment_len = n};
     dbuf b = {0};
     build(&b, &fx);
     decode_fails(&b, PNEUMO_ERR_LIMIT, "DICOM JPEG pixel data has more than 100 scans");
@@ -250,8 +288,13 @@ static void test_deflate_bomb(void **state)
     if (!have_tools())
         skip();
     static uint8_t px[1024 * 1024];
-    fixture fx = {.rows = 1024, .cols = 1024, .spp = 1, .bits_allocated = 8, .bits_stored = 8,
-                  .photometric = "MONOCHROME2", .pixels = px};
+    fixture fx = {.rows = 1024,
+                  .cols = 1024,
+                  .spp = 1,
+                  .bits_allocated = 8,
+                  .bits_stored = 8,
+                  .photometric = "MONOCHROME2",
+                  .pixels = px};
     char *src = write_fixture(&fx, "zeros.dcm");
     char *def = transcode("dcmconv", "+td", src, "zeros_deflate.dcm");
     size_t n;
@@ -301,8 +344,14 @@ static void test_mutations(void **state)
     uint16_t px[8 * 6];
     for (int i = 0; i < 48; i++)
         px[i] = (uint16_t)(i * 85);
-    fixture fx = {.rows = 6, .cols = 8, .spp = 1, .bits_allocated = 16, .bits_stored = 12,
-                  .photometric = "MONOCHROME1", .pixels = px, .center = "2000",
+    fixture fx = {.rows = 6,
+                  .cols = 8,
+                  .spp = 1,
+                  .bits_allocated = 16,
+                  .bits_stored = 12,
+                  .photometric = "MONOCHROME1",
+                  .pixels = px,
+                  .center = "2000",
                   .width = "3000"};
     dbuf b = {0};
     build(&b, &fx);
@@ -329,12 +378,9 @@ static void test_mutations(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_refused),
-        cmocka_unit_test(test_short_pixel_data),
-        cmocka_unit_test(test_huge_lengths),
-        cmocka_unit_test(test_deep_nesting),
-        cmocka_unit_test(test_jpeg_scan_limit),
-        cmocka_unit_test(test_deflate_bomb),
+        cmocka_unit_test(test_refused),         cmocka_unit_test(test_short_pixel_data),
+        cmocka_unit_test(test_huge_lengths),    cmocka_unit_test(test_deep_nesting),
+        cmocka_unit_test(test_jpeg_scan_limit), cmocka_unit_test(test_deflate_bomb),
         cmocka_unit_test(test_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

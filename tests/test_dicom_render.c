@@ -30,8 +30,7 @@ static int clampi(double v) { return v < 0 ? 0 : v > 255 ? 255 : (int)floor(v + 
 /* YCbCr (full range, JFIF / PS3.3 C.7.6.3.1.2) to luma in floating point. */
 static uint8_t ycc_luma_ref(int y, int cb, int cr)
 {
-    return luma(clampi(y + 1.402 * (cr - 128)),
-                clampi(y - 0.344136 * (cb - 128) - 0.714136 * (cr - 128)),
+    return luma(clampi(y + 1.402 * (cr - 128)), clampi(y - 0.344136 * (cb - 128) - 0.714136 * (cr - 128)),
                 clampi(y + 1.772 * (cb - 128)));
 }
 
@@ -48,8 +47,14 @@ static void test_preamble_variants(void **state)
     expected_mono(v, W * H, &r, want); /* no window, no LUT: min/max of the pixel data */
     assert_int_equal(want[0], 0);      /* the fallback stretches 20..240 to 0..255 */
     for (int pre = 0; pre <= 2; pre++) {
-        fixture fx = {.rows = H, .cols = W, .spp = 1, .bits_allocated = 8, .bits_stored = 8,
-                      .photometric = "MONOCHROME2", .pixels = px, .preamble = pre};
+        fixture fx = {.rows = H,
+                      .cols = W,
+                      .spp = 1,
+                      .bits_allocated = 8,
+                      .bits_stored = 8,
+                      .photometric = "MONOCHROME2",
+                      .pixels = px,
+                      .preamble = pre};
         dbuf b = {0};
         pneumo_image *img = NULL;
         char name[32];
@@ -69,16 +74,18 @@ static void test_preamble_variants(void **state)
 
 /* ---- rendering of 16-bit data ---- */
 
-static void check_mono16(const char *name, const char *photometric, int pixel_rep,
-                         const char *slope, const char *intercept, const char *center,
-                         const char *width, const char *function)
+static void check_mono16(const char *name, const char *photometric, int pixel_rep, const char *slope,
+                         const char *intercept, const char *center, const char *width, const char *function)
 {
     uint16_t px[W * H];
     int32_t v[W * H];
     uint8_t want[W * H];
-    render_ref r = {.slope = slope ? atof(slope) : 1, .intercept = intercept ? atof(intercept) : 0,
-                    .window = center != NULL, .c = center ? atof(center) : 0,
-                    .w = width ? atof(width) : 0, .function = function,
+    render_ref r = {.slope = slope ? atof(slope) : 1,
+                    .intercept = intercept ? atof(intercept) : 0,
+                    .window = center != NULL,
+                    .c = center ? atof(center) : 0,
+                    .w = width ? atof(width) : 0,
+                    .function = function,
                     .invert = strcmp(photometric, "MONOCHROME1") == 0};
     picture12(px, v);
     if (pixel_rep) /* signed 12-bit: shift the ramp to -2048..2047, stored in 12 bits */
@@ -86,9 +93,18 @@ static void check_mono16(const char *name, const char *photometric, int pixel_re
             v[i] -= 2048;
             px[i] = (uint16_t)(v[i] & 0x0FFF);
         }
-    fixture fx = {.rows = H, .cols = W, .spp = 1, .bits_allocated = 16, .bits_stored = 12,
-                  .pixel_rep = pixel_rep, .photometric = photometric, .pixels = px,
-                  .slope = slope, .intercept = intercept, .center = center, .width = width,
+    fixture fx = {.rows = H,
+                  .cols = W,
+                  .spp = 1,
+                  .bits_allocated = 16,
+                  .bits_stored = 12,
+                  .pixel_rep = pixel_rep,
+                  .photometric = photometric,
+                  .pixels = px,
+                  .slope = slope,
+                  .intercept = intercept,
+                  .center = center,
+                  .width = width,
                   .function = function};
     char *path = write_fixture(&fx, name);
     pneumo_image *img = load_ok(path);
@@ -121,9 +137,15 @@ static void test_window_hand_values(void **state)
     uint16_t px[4] = {2048, 1548, 2548, 1000};
     const uint8_t m2[4] = {128, 0, 255, 0}, m1[4] = {127, 255, 0, 255};
     for (int inv = 0; inv < 2; inv++) {
-        fixture fx = {.rows = 1, .cols = 4, .spp = 1, .bits_allocated = 16, .bits_stored = 12,
-                      .photometric = inv ? "MONOCHROME1" : "MONOCHROME2", .pixels = px,
-                      .center = "2048", .width = "1000"};
+        fixture fx = {.rows = 1,
+                      .cols = 4,
+                      .spp = 1,
+                      .bits_allocated = 16,
+                      .bits_stored = 12,
+                      .photometric = inv ? "MONOCHROME1" : "MONOCHROME2",
+                      .pixels = px,
+                      .center = "2048",
+                      .width = "1000"};
         char *path = write_fixture(&fx, "hand.dcm");
         pneumo_image *img = load_ok(path);
         assert_memory_equal(pneumo_image_pixels(img), inv ? m1 : m2, 4);
@@ -141,11 +163,18 @@ static void test_voi_lut(void **state)
     picture12(px, v);
     for (int i = 0; i < 3000; i++) /* a gamma-like curve over stored 500..3499 */
         lut[i] = (uint16_t)(65535.0 * sqrt(i / 2999.0));
-    fixture fx = {.rows = H, .cols = W, .spp = 1, .bits_allocated = 16, .bits_stored = 12,
-                  .photometric = "MONOCHROME2", .pixels = px, .lut_entries = 3000,
-                  .lut_first = 500, .lut_bits = 16, .lut = lut};
-    render_ref r = {.slope = 1, .lut_entries = 3000, .lut_first = 500, .lut_bits = 16,
-                    .lut = lut};
+    fixture fx = {.rows = H,
+                  .cols = W,
+                  .spp = 1,
+                  .bits_allocated = 16,
+                  .bits_stored = 12,
+                  .photometric = "MONOCHROME2",
+                  .pixels = px,
+                  .lut_entries = 3000,
+                  .lut_first = 500,
+                  .lut_bits = 16,
+                  .lut = lut};
+    render_ref r = {.slope = 1, .lut_entries = 3000, .lut_first = 500, .lut_bits = 16, .lut = lut};
     char *path = write_fixture(&fx, "voilut.dcm");
     pneumo_image *img = load_ok(path);
     expected_mono(v, W * H, &r, want);
@@ -209,9 +238,15 @@ static void test_colour_native(void **state)
         {"YBR_FULL_422", 0, ybr422, sizeof ybr422, want_422, 1},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        fixture fx = {.rows = H, .cols = W, .spp = 3, .bits_allocated = 8, .bits_stored = 8,
-                      .planar = cases[k].planar, .photometric = cases[k].photometric,
-                      .pixels = cases[k].px, .pixel_bytes = cases[k].bytes};
+        fixture fx = {.rows = H,
+                      .cols = W,
+                      .spp = 3,
+                      .bits_allocated = 8,
+                      .bits_stored = 8,
+                      .planar = cases[k].planar,
+                      .photometric = cases[k].photometric,
+                      .pixels = cases[k].px,
+                      .pixel_bytes = cases[k].bytes};
         char *path = write_fixture(&fx, "colour.dcm");
         pneumo_image *img = load_ok(path);
         assert_pixels(img, W, H, cases[k].want, cases[k].tol, cases[k].photometric);
@@ -227,8 +262,8 @@ static uint8_t *embedded_jpeg(const char *path, size_t *len)
     size_t n;
     uint8_t *d = read_all(path, &n), *j;
     for (size_t i = 8; i + 3 < n; i++)
-        if (d[i] == 0xFF && d[i + 1] == 0xD8 && d[i + 2] == 0xFF && d[i - 8] == 0xFE &&
-            d[i - 7] == 0xFF && d[i - 6] == 0x00 && d[i - 5] == 0xE0) {
+        if (d[i] == 0xFF && d[i + 1] == 0xD8 && d[i + 2] == 0xFF && d[i - 8] == 0xFE && d[i - 7] == 0xFF &&
+            d[i - 6] == 0x00 && d[i - 5] == 0xE0) {
             size_t l = (size_t)d[i - 4] | (size_t)d[i - 3] << 8 | (size_t)d[i - 2] << 16 |
                        (size_t)d[i - 1] << 24;
             assert_true(i + l <= n);
@@ -251,8 +286,13 @@ static void test_colour_jpeg(void **state)
         skip();
     uint8_t rgb[W * H * 3];
     colour_picture(rgb);
-    fixture fx = {.rows = H, .cols = W, .spp = 3, .bits_allocated = 8, .bits_stored = 8,
-                  .photometric = "RGB", .pixels = rgb};
+    fixture fx = {.rows = H,
+                  .cols = W,
+                  .spp = 3,
+                  .bits_allocated = 8,
+                  .bits_stored = 8,
+                  .photometric = "RGB",
+                  .pixels = rgb};
     char *src = write_fixture(&fx, "rgb.dcm");
     char *jp = transcode("dcmcjpeg", "+eb +q 90", src, "rgb_jpeg.dcm");
     size_t jlen = 0;
@@ -270,12 +310,9 @@ static void test_colour_jpeg(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_preamble_variants),
-        cmocka_unit_test(test_render16),
-        cmocka_unit_test(test_window_hand_values),
-        cmocka_unit_test(test_voi_lut),
-        cmocka_unit_test(test_colour_native),
-        cmocka_unit_test(test_colour_jpeg),
+        cmocka_unit_test(test_preamble_variants),  cmocka_unit_test(test_render16),
+        cmocka_unit_test(test_window_hand_values), cmocka_unit_test(test_voi_lut),
+        cmocka_unit_test(test_colour_native),      cmocka_unit_test(test_colour_jpeg),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

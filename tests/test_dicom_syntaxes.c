@@ -32,8 +32,14 @@ static void test_transfer_syntaxes16(void **state)
     expected_mono(v, W * H, &r, want);
     r.invert = 1;
     expected_mono(v, W * H, &r, want1);
-    fixture fx = {.rows = H, .cols = W, .spp = 1, .bits_allocated = 16, .bits_stored = 12,
-                  .photometric = "MONOCHROME2", .pixels = px, .center = "2048",
+    fixture fx = {.rows = H,
+                  .cols = W,
+                  .spp = 1,
+                  .bits_allocated = 16,
+                  .bits_stored = 12,
+                  .photometric = "MONOCHROME2",
+                  .pixels = px,
+                  .center = "2048",
                   .width = "1000"};
     char *src = write_fixture(&fx, "src16.dcm");
     check_transcoded("dcmconv", "+ti", src, "implicit.dcm", want, 0);
@@ -90,8 +96,14 @@ static void test_transfer_syntaxes8(void **state)
     expected_mono(v, W * H, &r, want);
     for (int i = 0; i < W * H; i++)
         assert_int_equal(want[i], px[i]);
-    fixture fx = {.rows = H, .cols = W, .spp = 1, .bits_allocated = 8, .bits_stored = 8,
-                  .photometric = "MONOCHROME2", .pixels = px, .center = "128",
+    fixture fx = {.rows = H,
+                  .cols = W,
+                  .spp = 1,
+                  .bits_allocated = 8,
+                  .bits_stored = 8,
+                  .photometric = "MONOCHROME2",
+                  .pixels = px,
+                  .center = "128",
                   .width = "256"};
     char *src = write_fixture(&fx, "src8.dcm");
     check_transcoded("dcmconv", "+ti", src, "implicit8.dcm", want, 0);
@@ -107,10 +119,7 @@ static void test_transfer_syntaxes8(void **state)
 
 /* ---- the same X-ray as JPEG and as DICOM ---- */
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Components of a JPEG file (from its first SOF0..SOF2 marker), or 0. */
 static int jpeg_components(const char *path)
@@ -162,8 +171,10 @@ static void xray_case(const char *jpeg, int gray, const char *tag)
     char *dcm = transcode("img2dcm", "", jpeg, name);
     snprintf(name, sizeof name, "%s_win.dcm", tag);
     char *win = tu_join(tu_tmpdir(), name);
-    snprintf(cmd, sizeof cmd, "cp '%s' '%s' && dcmodify -nb -i '(0028,1050)=128' -i "
-             "'(0028,1051)=256' '%s' >/dev/null 2>&1", dcm, win, win);
+    snprintf(cmd, sizeof cmd,
+             "cp '%s' '%s' && dcmodify -nb -i '(0028,1050)=128' -i "
+             "'(0028,1051)=256' '%s' >/dev/null 2>&1",
+             dcm, win, win);
     assert_int_equal(system(cmd), 0);
 
     pneumo_image *j = load_ok(jpeg), *d = load_ok(dcm), *dw = load_ok(win);
@@ -198,8 +209,8 @@ static void xray_case(const char *jpeg, int gray, const char *tag)
     assert_int_equal(pneumo_model_predict_file(m, jpeg, &pj), PNEUMO_OK);
     assert_int_equal(pneumo_model_predict_file(m, dcm, &pd), PNEUMO_OK);
     assert_int_equal(pneumo_model_predict_file(m, win, &pw), PNEUMO_OK);
-    printf("%s (%s): P(JPEG) %.6f, P(DICOM) %.6f, P(DICOM, identity window) %.6f\n", tag,
-           jpeg, (double)pj, (double)pd, (double)pw);
+    printf("%s (%s): P(JPEG) %.6f, P(DICOM) %.6f, P(DICOM, identity window) %.6f\n", tag, jpeg, (double)pj,
+           (double)pd, (double)pw);
     assert_true(pw == pj);
     assert_true(fabsf(pd - pj) <= 0.01f);
     pneumo_model_destroy(m);
@@ -223,7 +234,8 @@ static void test_xray_jpeg_vs_dicom(void **state)
     char *colour = pick_jpeg(data, "chest_xray_224/test_dev/Opacity", 3);
     if (!gray || !colour) {
         printf("skipped: no gray .jpeg in %s/originals/Opacity or no colour .jpeg in "
-               "chest_xray_224/test_dev/Opacity\n", data);
+               "chest_xray_224/test_dev/Opacity\n",
+               data);
         free(gray);
         free(colour);
         skip();
@@ -249,8 +261,13 @@ static void test_dataset_dir(void **state)
         char *dir = tu_join(root, cls[c]);
         assert_int_equal(mkdir(dir, 0700), 0);
         for (int k = 0; k < 2; k++) {
-            fixture fx = {.rows = H, .cols = W, .spp = 1, .bits_allocated = 8,
-                          .bits_stored = 8, .photometric = "MONOCHROME2", .pixels = px};
+            fixture fx = {.rows = H,
+                          .cols = W,
+                          .spp = 1,
+                          .bits_allocated = 8,
+                          .bits_stored = 8,
+                          .photometric = "MONOCHROME2",
+                          .pixels = px};
             dbuf b = {0};
             char name[16];
             snprintf(name, sizeof name, "%d.dcm", k);

@@ -466,10 +466,8 @@ static void test_fit_resume_mid_epoch(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fit_learns_and_evaluates),
-        cmocka_unit_test(test_fit_reproducible),
-        cmocka_unit_test(test_fit_cancel_and_callbacks),
-        cmocka_unit_test(test_fit_resume),
+        cmocka_unit_test(test_fit_learns_and_evaluates), cmocka_unit_test(test_fit_reproducible),
+        cmocka_unit_test(test_fit_cancel_and_callbacks), cmocka_unit_test(test_fit_resume),
         cmocka_unit_test(test_fit_resume_mid_epoch),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -22,8 +22,8 @@
 #include "testutil.h"
 
 typedef struct spec {
-    char kind;  /* 'c' conv, 'p' pool, 'f' flatten, 'd' dense(1, sigmoid) */
-    int a, b;   /* conv: filters, activation; pool: size, stride */
+    char kind; /* 'c' conv, 'p' pool, 'f' flatten, 'd' dense(1, sigmoid) */
+    int a, b;  /* conv: filters, activation; pool: size, stride */
     int kh, kw, sh, sw, same;
 } spec;
 
@@ -138,8 +138,8 @@ static int compare(pneumo_model *fused, pneumo_model *plain, const batch *b, int
         /* a fused grayscale 3x3 first layer sums its parameter gradients from
          * the pooled gradient, and fused 3x3 blocks above it their dx, in
          * another order: 1e-5 of the largest */
-        pn_conv2d_shape cs = {n, lf->in.h, lf->in.w, lf->in.c, lf->out.h, lf->out.w, lf->out.c,
-                              lf->kh, lf->kw, lf->sh, lf->sw, lf->pad_top, lf->pad_left};
+        pn_conv2d_shape cs = {n,      lf->in.h, lf->in.w, lf->in.c, lf->out.h,   lf->out.w,   lf->out.c,
+                              lf->kh, lf->kw,   lf->sh,   lf->sw,   lf->pad_top, lf->pad_left};
         const int from_pooled = (fused->fused[i] && one_pass_block(fused, i) && pn_pool2_bwd_fast(&cs)) ||
                                 i < top_pooled_dx(fused);
         const int64_t cnt[2] = {lf->nw, lf->nb};
@@ -158,8 +158,8 @@ static int compare(pneumo_model *fused, pneumo_model *plain, const batch *b, int
                          t ? "bias" : "kernel", diff, big, threads);
         }
     }
-    printf("  %d fused pairs, %d threads, isa %s: gradients %s\n", pairs, threads,
-           pn_kernels_get()->isa, exact ? "identical" : "within tolerance");
+    printf("  %d fused pairs, %d threads, isa %s: gradients %s\n", pairs, threads, pn_kernels_get()->isa,
+           exact ? "identical" : "within tolerance");
     return pairs;
 }
 
@@ -237,12 +237,12 @@ static void test_plan(void **state)
 {
     static const spec s[] = {
         {'c', 4, PNEUMO_ACT_RELU, 3, 3, 1, 1, 0},
-        {'p', 3, 2, 0, 0, 0, 0, 0},           /* overlapping windows */
+        {'p', 3, 2, 0, 0, 0, 0, 0}, /* overlapping windows */
         {'c', 4, PNEUMO_ACT_TANH, 3, 3, 1, 1, 0},
-        {'p', 2, 2, 0, 0, 0, 0, 0},           /* after tanh */
+        {'p', 2, 2, 0, 0, 0, 0, 0}, /* after tanh */
         {'c', 4, PNEUMO_ACT_RELU, 3, 3, 1, 1, 1},
         {'c', 4, PNEUMO_ACT_RELU, 3, 3, 1, 1, 0},
-        {'p', 2, 2, 0, 0, 0, 0, 0},           /* fuses with the conv before */
+        {'p', 2, 2, 0, 0, 0, 0, 0}, /* fuses with the conv before */
         {'f', 0, 0, 0, 0, 0, 0, 0},
         {'d', 0, 0, 0, 0, 0, 0, 0},
     };
@@ -302,8 +302,8 @@ static void test_inference(void **state)
         double big, d;
         if (!f->fused[i])
             continue;
-        d = max_diff(f->acts[i + 1], p->acts[i + 1],
-                     (size_t)n * (size_t)pn_dims_size(&f->layers[i + 1].out), &big);
+        d = max_diff(f->acts[i + 1], p->acts[i + 1], (size_t)n * (size_t)pn_dims_size(&f->layers[i + 1].out),
+                     &big);
         printf("  inference %s: |winograd - direct| <= %.3g (largest %.3g)\n", f->layers[i].name, d, big);
         if (d > 2e-5 * big)
             fail_msg("%s: inference output differs from the direct conv by %g (largest %g)",
@@ -365,11 +365,8 @@ static void test_train_steps(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_article),
-        cmocka_unit_test(test_shapes),
-        cmocka_unit_test(test_plan),
-        cmocka_unit_test(test_train_steps),
-        cmocka_unit_test(test_inference),
+        cmocka_unit_test(test_article),     cmocka_unit_test(test_shapes),    cmocka_unit_test(test_plan),
+        cmocka_unit_test(test_train_steps), cmocka_unit_test(test_inference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,16 +25,16 @@ static void act_bwd_forgotten(pn_act act, size_t count, const float *y, float *d
     (void)dy;
 }
 
-static void conv2d_bwd_data_pad_off_by_one(const pn_conv2d_shape *s, const float *dy,
-                                           const float *w, float *dx)
+static void conv2d_bwd_data_pad_off_by_one(const pn_conv2d_shape *s, const float *dy, const float *w,
+                                           float *dx)
 {
     pn_conv2d_shape t = *s;
     t.pad_top = s->pad_top > 0 ? s->pad_top - 1 : s->pad_top + 1;
     pn_kernels_ref.conv2d_bwd_data(&t, dy, w, dx);
 }
 
-static void conv2d_bwd_filter_no_bias(const pn_conv2d_shape *s, const float *x, const float *dy,
-                                      float *dw, float *db)
+static void conv2d_bwd_filter_no_bias(const pn_conv2d_shape *s, const float *x, const float *dy, float *dw,
+                                      float *db)
 {
     (void)db;
     pn_kernels_ref.conv2d_bwd_filter(s, x, dy, dw, NULL);
@@ -110,7 +110,7 @@ static void test_compare_self_test(void **state)
         assert_int_equal(rep.points, 3);
         assert_int_equal(rep.skipped, 3); /* x, w and b all move z across 0 */
         assert_true(report_ok(&rep));
-        d.b[0] = -1.0f + 0.1f;             /* far from the kink: nothing skipped */
+        d.b[0] = -1.0f + 0.1f; /* far from the kink: nothing skipped */
         fd_check_layer(&d, &pn_kernels_ref, 1, 1, x1, 1e-2, 98, &rep);
         assert_int_equal(rep.skipped, 0);
         assert_true(report_ok(&rep));

@@ -24,14 +24,14 @@ static const conv_case conv_cases[] = {
     {7, 5, 1, 1, 3, 3, 1, 1, PNEUMO_PADDING_VALID, 1},
     {7, 5, 3, 2, 3, 3, 1, 1, PNEUMO_PADDING_SAME, 1},
     {7, 5, 4, 5, 2, 3, 2, 2, PNEUMO_PADDING_SAME, 1},
-    {7, 5, 3, 5, 3, 3, 2, 1, PNEUMO_PADDING_VALID, 1},  /* mixed strides 2x1 */
-    {7, 5, 3, 5, 2, 3, 2, 1, PNEUMO_PADDING_SAME, 1},   /* mixed strides, same */
-    {7, 5, 4, 2, 1, 1, 1, 1, PNEUMO_PADDING_VALID, 1},  /* 1x1 */
-    {7, 5, 1, 5, 1, 1, 2, 2, PNEUMO_PADDING_SAME, 1},   /* 1x1 strided */
-    {6, 6, 3, 2, 3, 3, 2, 2, PNEUMO_PADDING_SAME, 1},   /* pad 0 before, 1 after */
-    {5, 7, 4, 1, 2, 3, 1, 2, PNEUMO_PADDING_VALID, 1},  /* valid floors 7 -> 3 */
-    {7, 5, 3, 2, 4, 4, 1, 1, PNEUMO_PADDING_SAME, 0},   /* even kernel: pad 1 / 2, no bias */
-    {5, 5, 3, 1, 5, 5, 1, 1, PNEUMO_PADDING_VALID, 1},  /* kernel covers the input */
+    {7, 5, 3, 5, 3, 3, 2, 1, PNEUMO_PADDING_VALID, 1}, /* mixed strides 2x1 */
+    {7, 5, 3, 5, 2, 3, 2, 1, PNEUMO_PADDING_SAME, 1},  /* mixed strides, same */
+    {7, 5, 4, 2, 1, 1, 1, 1, PNEUMO_PADDING_VALID, 1}, /* 1x1 */
+    {7, 5, 1, 5, 1, 1, 2, 2, PNEUMO_PADDING_SAME, 1},  /* 1x1 strided */
+    {6, 6, 3, 2, 3, 3, 2, 2, PNEUMO_PADDING_SAME, 1},  /* pad 0 before, 1 after */
+    {5, 7, 4, 1, 2, 3, 1, 2, PNEUMO_PADDING_VALID, 1}, /* valid floors 7 -> 3 */
+    {7, 5, 3, 2, 4, 4, 1, 1, PNEUMO_PADDING_SAME, 0},  /* even kernel: pad 1 / 2, no bias */
+    {5, 5, 3, 1, 5, 5, 1, 1, PNEUMO_PADDING_VALID, 1}, /* kernel covers the input */
 };
 
 static void test_conv2d_gradients(void **state)
@@ -68,12 +68,10 @@ static void test_conv2d_gradients(void **state)
                 tu_fill(&rng, x, nx, -1.0f, 1.0f);
                 snprintf(what, sizeof what, "conv2d[%s] %dx%dx%d k%dx%d s%dx%d %s -> %dx%dx%d %s",
                          tables[t]->isa, cc->ih, cc->iw, cc->ic, cc->kh, cc->kw, cc->sh, cc->sw,
-                         cc->padding ? "same" : "valid", l.out.h, l.out.w, l.out.c,
-                         act_label[act]);
+                         cc->padding ? "same" : "valid", l.out.h, l.out.w, l.out.c, act_label[act]);
                 /* ReLU is piecewise linear: a small step meets fewer kinks and has
                  * no truncation error; smooth activations use a larger one. */
-                fd_check_layer(&l, tables[t], 1, n, x, act == PNEUMO_ACT_RELU ? 1e-3 : 1e-2,
-                               rng, &rep);
+                fd_check_layer(&l, tables[t], 1, n, x, act == PNEUMO_ACT_RELU ? 1e-3 : 1e-2, rng, &rep);
                 expect_pass(what, &rep);
                 release_layer(&l);
                 free(x);
@@ -167,16 +165,17 @@ static void test_maxpool_gradients(void **state)
                                             int32_t iy = oy * sh - pad_top + ky;
                                             int32_t ix = ox * sw - pad_left + kx;
                                             if (iy >= 0 && iy < pc->ih && ix >= 0 && ix < pc->iw)
-                                                best = fmaxf(best, x[((s * pc->ih + iy) * pc->iw + ix) * pc->c + ch]);
+                                                best = fmaxf(
+                                                    best, x[((s * pc->ih + iy) * pc->iw + ix) * pc->c + ch]);
                                         }
                                     assert_true(y[((s * pc->oh + oy) * pc->ow + ox) * pc->c + ch] == best);
                                 }
                 }
                 free(y);
 
-                snprintf(what, sizeof what, "maxpool[%s] %dx%dx%d p%dx%d s%dx%d %s%s",
-                         tables[t]->isa, pc->ih, pc->iw, pc->c, pc->ph, pc->pw, pc->sh, pc->sw,
-                         pc->padding ? "same" : "valid", neg ? " negative" : "");
+                snprintf(what, sizeof what, "maxpool[%s] %dx%dx%d p%dx%d s%dx%d %s%s", tables[t]->isa, pc->ih,
+                         pc->iw, pc->c, pc->ph, pc->pw, pc->sh, pc->sw, pc->padding ? "same" : "valid",
+                         neg ? " negative" : "");
                 fd_check_layer(&l, tables[t], 1, n, x, 1e-2, rng, &rep);
                 expect_pass(what, &rep);
                 assert_int_equal(rep.skipped, 0);

@@ -32,8 +32,7 @@ static void test_dense_gradients(void **state)
                 uint64_t rng = 3000 + ui * 10 + (uint64_t)act;
                 float x[3 * 7];
                 char what[96];
-                assert_int_equal(pn_dense_setup(&l, &in, units[ui], (pneumo_activation)act),
-                                 PNEUMO_OK);
+                assert_int_equal(pn_dense_setup(&l, &in, units[ui], (pneumo_activation)act), PNEUMO_OK);
                 assert_int_equal(l.nw, 7 * units[ui]);
                 assert_int_equal(l.nb, units[ui]);
                 attach_params(&l, &rng, 0.6f);
@@ -41,8 +40,7 @@ static void test_dense_gradients(void **state)
                 x[4] = 0.0f; /* the kernel skips zero inputs: still exact */
                 snprintf(what, sizeof what, "dense[%s] 7 -> %d %s", tables[t]->isa, units[ui],
                          act_label[act]);
-                fd_check_layer(&l, tables[t], 1, n, x, act == PNEUMO_ACT_RELU ? 1e-3 : 1e-2,
-                               rng, &rep);
+                fd_check_layer(&l, tables[t], 1, n, x, act == PNEUMO_ACT_RELU ? 1e-3 : 1e-2, rng, &rep);
                 expect_pass(what, &rep);
                 release_layer(&l);
             }
@@ -67,8 +65,7 @@ static void test_flatten_gradients(void **state)
         for (int h = 0; h < 3; h++)
             for (int w = 0; w < 4; w++)
                 for (int c = 0; c < 2; c++)
-                    assert_true(y[s * 24 + (h * 4 + w) * 2 + c] ==
-                                x[((s * 3 + h) * 4 + w) * 2 + c]);
+                    assert_true(y[s * 24 + (h * 4 + w) * 2 + c] == x[((s * 3 + h) * 4 + w) * 2 + c]);
     fd_check_layer(&l, pn_kernels_get(), 1, 2, x, 1e-2, rng, &rep);
     expect_pass("flatten", &rep);
     release_layer(&l);
@@ -92,8 +89,8 @@ static void test_activation_gradients(void **state)
                 /* |x| in [0.05, 3): away from the ReLU kink, into saturation */
                 for (int i = 0; i < 48; i++)
                     x[i] = (i % 2 ? 1.0f : -1.0f) * tu_uniform(&rng, 0.05f, 3.0f);
-                snprintf(what, sizeof what, "activation[%s] %s%s", tables[t]->isa,
-                         act_label[act], flat ? " flat" : "");
+                snprintf(what, sizeof what, "activation[%s] %s%s", tables[t]->isa, act_label[act],
+                         flat ? " flat" : "");
                 fd_check_layer(&l, tables[t], 1, 2, x, 1e-2, rng, &rep);
                 expect_pass(what, &rep);
                 assert_int_equal(rep.skipped, 0);

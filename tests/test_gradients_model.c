@@ -36,9 +36,8 @@ static size_t model_pattern(const pneumo_model *m, int32_t n, uint8_t *pat)
                 for (size_t j = 0; j < pcount; j++)
                     pat[at + j] = m->acts[i + 1][j] > 0.0f;
             at += pcount;
-        } else if (l->act == PN_ACT_RELU && (l->kind == PN_LAYER_CONV2D ||
-                                              l->kind == PN_LAYER_DENSE ||
-                                              l->kind == PN_LAYER_ACTIVATION)) {
+        } else if (l->act == PN_ACT_RELU && (l->kind == PN_LAYER_CONV2D || l->kind == PN_LAYER_DENSE ||
+                                             l->kind == PN_LAYER_ACTIVATION)) {
             if (pat)
                 for (size_t j = 0; j < count; j++)
                     pat[at + j] = m->acts[i][j] > 0.0f;
@@ -125,9 +124,9 @@ static void fd_check_model(pneumo_model *m, const pneumo_tensor *x, const pneumo
         }
         ok = grads_close(a, f, count, &r);
         if (!ok || getenv("PN_TEST_VERBOSE"))
-            printf("%s %s (%zu values): elem %.2e L2 %.2e worst [%zu] %.6g vs fd %.6g, skipped %zu\n",
-                   label, tu_param_name(m, ti), count, r.max_elem, r.rel_l2, r.worst,
-                   a[r.worst], f[r.worst], skipped);
+            printf("%s %s (%zu values): elem %.2e L2 %.2e worst [%zu] %.6g vs fd %.6g, skipped %zu\n", label,
+                   tu_param_name(m, ti), count, r.max_elem, r.rel_l2, r.worst, a[r.worst], f[r.worst],
+                   skipped);
         assert_true(ok);
         total_points += count;
         total_skipped += skipped;
@@ -143,8 +142,7 @@ static void fd_check_model(pneumo_model *m, const pneumo_tensor *x, const pneumo
     free(pat);
 }
 
-static void make_batch(uint64_t seed, int32_t n, int32_t h, int32_t w, int32_t c,
-                       pneumo_tensor **x)
+static void make_batch(uint64_t seed, int32_t n, int32_t h, int32_t w, int32_t c, pneumo_tensor **x)
 {
     int64_t shape[4] = {n, h, w, c};
     uint64_t rng = seed;
@@ -219,8 +217,7 @@ static void test_model_loss_gradients(void **state)
             cp.activation = PNEUMO_ACT_TANH;
             assert_int_equal(pneumo_model_add_conv2d(*mm, &cp), PNEUMO_OK);
             assert_int_equal(pneumo_model_add_flatten(*mm), PNEUMO_OK);
-            assert_int_equal(pneumo_model_add_dense(*mm, 1, k ? PNEUMO_ACT_LINEAR
-                                                              : PNEUMO_ACT_SIGMOID),
+            assert_int_equal(pneumo_model_add_dense(*mm, 1, k ? PNEUMO_ACT_LINEAR : PNEUMO_ACT_SIGMOID),
                              PNEUMO_OK);
         }
         assert_int_equal(pneumo_model_add_activation(b, PNEUMO_ACT_SIGMOID), PNEUMO_OK);

@@ -69,9 +69,19 @@ static void png_chunk(buf *b, const char *type, const void *data, uint32_t len, 
 static void png_head(buf *b, uint32_t w, uint32_t h, uint8_t color, uint8_t depth)
 {
     static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-    uint8_t ihdr[13] = {(uint8_t)(w >> 24), (uint8_t)(w >> 16), (uint8_t)(w >> 8), (uint8_t)w,
-                        (uint8_t)(h >> 24), (uint8_t)(h >> 16), (uint8_t)(h >> 8), (uint8_t)h,
-                        depth, color, 0, 0, 0};
+    uint8_t ihdr[13] = {(uint8_t)(w >> 24),
+                        (uint8_t)(w >> 16),
+                        (uint8_t)(w >> 8),
+                        (uint8_t)w,
+                        (uint8_t)(h >> 24),
+                        (uint8_t)(h >> 16),
+                        (uint8_t)(h >> 8),
+                        (uint8_t)h,
+                        depth,
+                        color,
+                        0,
+                        0,
+                        0};
     b_add(b, sig, sizeof sig);
     png_chunk(b, "IHDR", ihdr, 13, 13);
 }
@@ -91,8 +101,8 @@ static void png_tail_16(buf *b)
 
 static void test_png_chunk_lengths(void **state)
 {
-    static const char *types[] = {"tEXt", "zTXt", "iTXt", "iCCP", "sPLT", "eXIf", "pCAL",
-                                  "sCAL", "abCd", "IDAT", "PLTE"};
+    static const char *types[] = {"tEXt", "zTXt", "iTXt", "iCCP", "sPLT", "eXIf",
+                                  "pCAL", "sCAL", "abCd", "IDAT", "PLTE"};
     (void)state;
     printf("PNG chunks claiming 2 GiB (42-byte files):\n");
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
@@ -237,7 +247,8 @@ static void test_jpeg_deadline(void **state)
     assert_null(img);
     assert_non_null(strstr(pneumo_last_error(), "longer than the 10 ms deadline"));
     printf("arithmetic progressive 1024x1024, 190 scans: %.3f s in full, %.3f s with a 10 ms "
-           "deadline\n", full, cut);
+           "deadline\n",
+           full, cut);
     assert_true(full > 0.03); /* else the deadline case proves nothing */
     assert_true(cut < full);
     c = decode_cost(&b, &lim);
@@ -248,9 +259,13 @@ static void test_jpeg_deadline(void **state)
 
 static void test_jpeg_arith_truncated(void **state)
 {
-    static const struct { int w, h, comps, scans; } shapes[] = {
-        {512, 512, 1, SCANS_BASELINE}, {512, 512, 3, SCANS_BASELINE},
-        {512, 512, 3, SCANS_SIMPLE}, {300, 700, 1, SCANS_SIMPLE},
+    static const struct {
+        int w, h, comps, scans;
+    } shapes[] = {
+        {512, 512, 1, SCANS_BASELINE},
+        {512, 512, 3, SCANS_BASELINE},
+        {512, 512, 3, SCANS_SIMPLE},
+        {300, 700, 1, SCANS_SIMPLE},
     };
     (void)state;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
@@ -264,9 +279,9 @@ static void test_jpeg_arith_truncated(void **state)
             buf t = cut_with_eoi(&b, keeps[k]);
             pneumo_status st = pneumo_image_decode(t.data, t.size, "cut", NULL, &img);
             if (st != PNEUMO_ERR_FORMAT)
-                fail_msg("%dx%dx%d scans %d arithmetic, cut at %zu of %zu: status %d (%s)",
-                         shapes[i].w, shapes[i].h, shapes[i].comps, shapes[i].scans, keeps[k],
-                         b.size, st, pneumo_last_error());
+                fail_msg("%dx%dx%d scans %d arithmetic, cut at %zu of %zu: status %d (%s)", shapes[i].w,
+                         shapes[i].h, shapes[i].comps, shapes[i].scans, keeps[k], b.size, st,
+                         pneumo_last_error());
             assert_null(img);
             assert_non_null(strstr(pneumo_last_error(), "truncated JPEG"));
             /* the Huffman-coded file cut the same way fails too */
@@ -276,8 +291,7 @@ static void test_jpeg_arith_truncated(void **state)
         b = jpeg_encode(shapes[i].w, shapes[i].h, shapes[i].comps, 0, shapes[i].scans, 1);
         {
             buf t = cut_with_eoi(&b, sos_data(&b, 0) + (b.size - sos_data(&b, 0)) / 3);
-            assert_int_equal(pneumo_image_decode(t.data, t.size, "cut", NULL, &img),
-                             PNEUMO_ERR_FORMAT);
+            assert_int_equal(pneumo_image_decode(t.data, t.size, "cut", NULL, &img), PNEUMO_ERR_FORMAT);
             free(t.data);
         }
         free(b.data);
@@ -288,7 +302,9 @@ static void test_jpeg_arith_truncated(void **state)
  * look truncated (the decoder reaches EOI early there). */
 static void test_jpeg_arith_flat_whole(void **state)
 {
-    static const struct { int w, h, comps; } shapes[] = {
+    static const struct {
+        int w, h, comps;
+    } shapes[] = {
         {8, 4096, 1}, {4096, 8, 1}, {1, 1, 1}, {16, 16, 3}, {64, 2048, 3}, {8, 8192, 3},
     };
     (void)state;
@@ -298,8 +314,8 @@ static void test_jpeg_arith_flat_whole(void **state)
             pneumo_image *img = NULL;
             pneumo_status st = pneumo_image_decode(b.data, b.size, "flat", NULL, &img);
             if (st != PNEUMO_OK)
-                fail_msg("flat %dx%dx%d scans %d: %s", shapes[i].w, shapes[i].h,
-                         shapes[i].comps, scans, pneumo_last_error());
+                fail_msg("flat %dx%dx%d scans %d: %s", shapes[i].w, shapes[i].h, shapes[i].comps, scans,
+                         pneumo_last_error());
             assert_int_equal(pneumo_image_pixels(img)[0], 0x80);
             pneumo_image_destroy(img);
             free(b.data);
@@ -328,14 +344,10 @@ static void test_jpeg_huge_progressive_header(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_png_chunk_lengths),
-        cmocka_unit_test(test_png_chunk_bombs),
-        cmocka_unit_test(test_huge_headers),
-        cmocka_unit_test(test_jpeg_scan_limit),
-        cmocka_unit_test(test_jpeg_deadline),
-        cmocka_unit_test(test_jpeg_arith_truncated),
-        cmocka_unit_test(test_jpeg_arith_flat_whole),
-        cmocka_unit_test(test_jpeg_huge_progressive_header),
+        cmocka_unit_test(test_png_chunk_lengths),     cmocka_unit_test(test_png_chunk_bombs),
+        cmocka_unit_test(test_huge_headers),          cmocka_unit_test(test_jpeg_scan_limit),
+        cmocka_unit_test(test_jpeg_deadline),         cmocka_unit_test(test_jpeg_arith_truncated),
+        cmocka_unit_test(test_jpeg_arith_flat_whole), cmocka_unit_test(test_jpeg_huge_progressive_header),
     };
     if (!bounds_checked())
         printf("AddressSanitizer build or emulator: memory and CPU bounds are printed, not "

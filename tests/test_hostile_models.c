@@ -94,8 +94,10 @@ static void test_model_files(void **state)
     b_str(&b, "{\"__metadata__\":{\"format\":\"libpneumo\"}");
     for (int i = 0; i < 150000; i++) {
         char t[128];
-        snprintf(t, sizeof t, ",\"t%d\":{\"dtype\":\"F32\",\"shape\":[1048576,1048576],"
-                 "\"data_offsets\":[0,0]}", i);
+        snprintf(t, sizeof t,
+                 ",\"t%d\":{\"dtype\":\"F32\",\"shape\":[1048576,1048576],"
+                 "\"data_offsets\":[0,0]}",
+                 i);
         b_str(&b, t);
     }
     b_add(&b, "}", 2);
@@ -143,7 +145,8 @@ static void test_json_documents(void **state)
     b_str(&b, "0]");
     c = measure(json_work, &b);
     assert_int_equal(c.status, PNEUMO_ERR_LIMIT);
-    report("2*10^6 numbers (over the node limit)", c, 2.0 * (double)b.size + JSON_TREE_BYTES + BASE_BYTES, 1.0);
+    report("2*10^6 numbers (over the node limit)", c, 2.0 * (double)b.size + JSON_TREE_BYTES + BASE_BYTES,
+           1.0);
     b.size = 0;
     b_str(&b, "[");
     for (int i = 0; i < 999990; i++)
@@ -151,7 +154,8 @@ static void test_json_documents(void **state)
     b_str(&b, "[]]");
     c = measure(json_work, &b);
     assert_int_equal(c.status, PNEUMO_OK);
-    report("999991 empty arrays (at the node limit)", c, 2.0 * (double)b.size + JSON_TREE_BYTES + BASE_BYTES, 1.0);
+    report("999991 empty arrays (at the node limit)", c, 2.0 * (double)b.size + JSON_TREE_BYTES + BASE_BYTES,
+           1.0);
     free(b.data);
 }
 
@@ -185,8 +189,7 @@ static void test_checkpoint(void **state)
     for (int i = 0; i < 200000; i++)
         b_str(&s, i ? ",[0,1,1,1,1,1,1]" : "[0,1,1,1,1,1,1]");
     b_add(&s, "]}", 3);
-    assert_int_equal(pn_model_save_extra(m, NULL, path, "fit_state", (const char *)s.data),
-                     PNEUMO_OK);
+    assert_int_equal(pn_model_save_extra(m, NULL, path, "fit_state", (const char *)s.data), PNEUMO_OK);
     pneumo_model_destroy(m);
     c = measure(checkpoint_work, path);
     printf("checkpoint with 200000 history rows (%zu bytes of state):\n", s.size);
@@ -210,8 +213,7 @@ static void test_wrapped_messages(void **state)
                      PNEUMO_ERR_FORMAT);
     assert_string_equal(pneumo_last_error(), "m.safetensors: inner message with some length to it");
     assert_int_equal(pn_error_prefix("%s", "outer"), PNEUMO_ERR_FORMAT);
-    assert_string_equal(pneumo_last_error(),
-                        "outer: m.safetensors: inner message with some length to it");
+    assert_string_equal(pneumo_last_error(), "outer: m.safetensors: inner message with some length to it");
     /* a prefix taken from the message itself */
     assert_int_equal(pn_error_prefix("%.5s", pneumo_last_error()), PNEUMO_ERR_FORMAT);
     assert_string_equal(pneumo_last_error(),
@@ -233,7 +235,8 @@ static void test_wrapped_messages(void **state)
                 "[16384,16384,4096],\\\"layers\\\":[]}\"}}");
     assert_int_equal(pneumo_model_load_memory(f.data, f.size, &m, NULL), PNEUMO_ERR_FORMAT);
     assert_null(m);
-    snprintf(want, sizeof want, "<memory>: pneumo_model_create: input shape (16384, 16384, 4096) "
+    snprintf(want, sizeof want,
+             "<memory>: pneumo_model_create: input shape (16384, 16384, 4096) "
              "exceeds the limits");
     assert_memory_equal(pneumo_last_error(), want, strlen(want));
     free(f.data);
@@ -260,10 +263,8 @@ static void test_not_a_model_file(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_model_files),
-        cmocka_unit_test(test_json_documents),
-        cmocka_unit_test(test_checkpoint),
-        cmocka_unit_test(test_wrapped_messages),
+        cmocka_unit_test(test_model_files),      cmocka_unit_test(test_json_documents),
+        cmocka_unit_test(test_checkpoint),       cmocka_unit_test(test_wrapped_messages),
         cmocka_unit_test(test_not_a_model_file),
     };
     if (!bounds_checked())

@@ -38,8 +38,7 @@ static uint8_t ref_cmyk_jpeg_luma(const uint8_t *s)
 }
 
 /* Decode with plain libjpeg (the reference) into out_cs samples. */
-static uint8_t *jpeg_ref_decode(const membuf *m, J_COLOR_SPACE out_cs, int *w, int *h,
-                                int *comps)
+static uint8_t *jpeg_ref_decode(const membuf *m, J_COLOR_SPACE out_cs, int *w, int *h, int *comps)
 {
     struct jpeg_decompress_struct d;
     struct test_jerr err;
@@ -196,9 +195,8 @@ static void test_jpeg_cmyk_ycck(void **state)
 static void test_jpeg_exif_not_rotated(void **state)
 {
     /* "Exif\0\0" + big-endian TIFF, one IFD entry: Orientation (0x0112) = 6 */
-    static const uint8_t exif[] = {'E', 'x', 'i', 'f', 0, 0, 'M', 'M', 0, 42, 0, 0, 0, 8,
-                                   0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0,
-                                   0, 0, 0, 0};
+    static const uint8_t exif[] = {'E',  'x',  'i', 'f', 0, 0, 'M', 'M', 0, 42, 0, 0, 0, 8, 0, 1,
+                                   0x01, 0x12, 0,   3,   0, 0, 0,   1,   0, 6,  0, 0, 0, 0, 0, 0};
     uint8_t px[JW * JH * 3];
     membuf plain, rotated;
     pneumo_image *a, *b;

@@ -37,12 +37,12 @@ static void test_luma_weights(void **state)
 {
     (void)state;
     /* Hand-computed with Pillow's L24: (r*19595 + g*38470 + b*7471 + 0x8000) >> 16 */
-    assert_int_equal(pn_luma(255, 0, 0), 76);   /* 76.245 */
-    assert_int_equal(pn_luma(0, 255, 0), 150);  /* 149.685: rounds, unlike G*587/1000 */
-    assert_int_equal(pn_luma(0, 0, 255), 29);   /* 29.07 */
+    assert_int_equal(pn_luma(255, 0, 0), 76);  /* 76.245 */
+    assert_int_equal(pn_luma(0, 255, 0), 150); /* 149.685: rounds, unlike G*587/1000 */
+    assert_int_equal(pn_luma(0, 0, 255), 29);  /* 29.07 */
     assert_int_equal(pn_luma(255, 255, 255), 255);
     assert_int_equal(pn_luma(0, 0, 0), 0);
-    assert_int_equal(pn_luma(10, 200, 30), 124);  /* 123.81 */
+    assert_int_equal(pn_luma(10, 200, 30), 124); /* 123.81 */
     assert_int_equal(pn_luma(128, 128, 128), 128);
     for (int v = 0; v < 256; v++)
         assert_int_equal(pn_luma((unsigned)v, (unsigned)v, (unsigned)v), v);
@@ -88,14 +88,11 @@ static void test_image_object(void **state)
     {
         const uint8_t raw[] = {1, 2, 3, 4};
         membuf m = png_make(2, 2, PNG_COLOR_TYPE_GRAY, 8, 0, raw, 2, NULL, 0, NULL, 0);
-        assert_int_equal(pneumo_image_decode(m.data, m.size, "x.png", &lim, &img),
-                         PNEUMO_ERR_INVALID_ARG);
+        assert_int_equal(pneumo_image_decode(m.data, m.size, "x.png", &lim, &img), PNEUMO_ERR_INVALID_ARG);
         pneumo_decode_default_limits(&lim);
         lim.max_side = 0;
-        assert_int_equal(pneumo_image_decode(m.data, m.size, "x.png", &lim, &img),
-                         PNEUMO_ERR_INVALID_ARG);
-        assert_int_equal(pneumo_image_decode(m.data, m.size, "x.png", NULL, NULL),
-                         PNEUMO_ERR_INVALID_ARG);
+        assert_int_equal(pneumo_image_decode(m.data, m.size, "x.png", &lim, &img), PNEUMO_ERR_INVALID_ARG);
+        assert_int_equal(pneumo_image_decode(m.data, m.size, "x.png", NULL, NULL), PNEUMO_ERR_INVALID_ARG);
         free(m.data);
     }
 }
@@ -116,8 +113,8 @@ static void test_png_gray8_rgb_rgba_ga(void **state)
                 src[(y * W + x) * 4 + c] = pattern(x, y, c, &rng);
 
     for (int ch = 1; ch <= 4; ch++) {
-        static const int types[5] = {0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA,
-                                     PNG_COLOR_TYPE_RGB, PNG_COLOR_TYPE_RGB_ALPHA};
+        static const int types[5] = {0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
+                                     PNG_COLOR_TYPE_RGB_ALPHA};
         uint8_t raw[W * H * 4];
         for (int i = 0; i < W * H; i++) {
             const uint8_t *p = &src[i * 4];
@@ -162,12 +159,11 @@ static void test_png_palette(void **state)
     for (int variant = 0; variant < 6; variant++) {
         int with_trns = variant & 1, depth4 = (variant >> 1) & 1, interlace = variant >> 2;
         char what[64];
-        membuf m = png_make(W, H, PNG_COLOR_TYPE_PALETTE, depth4 ? 4 : 8, interlace,
-                            depth4 ? raw4 : raw8, depth4 ? (W + 1) / 2 : W, pal, 16,
-                            with_trns ? trns : NULL, with_trns ? 16 : 0);
+        membuf m = png_make(W, H, PNG_COLOR_TYPE_PALETTE, depth4 ? 4 : 8, interlace, depth4 ? raw4 : raw8,
+                            depth4 ? (W + 1) / 2 : W, pal, 16, with_trns ? trns : NULL, with_trns ? 16 : 0);
         pneumo_image *img;
-        snprintf(what, sizeof what, "palette %d-bit%s%s", depth4 ? 4 : 8,
-                 with_trns ? " tRNS" : "", interlace ? " interlaced" : "");
+        snprintf(what, sizeof what, "palette %d-bit%s%s", depth4 ? 4 : 8, with_trns ? " tRNS" : "",
+                 interlace ? " interlaced" : "");
         img = decode_ok(&m, what);
         expect_pixels(img, want, W, H, 0, what);
         pneumo_image_destroy(img);
@@ -210,10 +206,9 @@ static void test_png_16bit_and_low_depth(void **state)
         free(m.data);
     }
     for (int interlace = 0; interlace <= 1; interlace++) {
-        membuf m = png_make(W, H, PNG_COLOR_TYPE_RGB, 16, interlace, raw16rgb, W * 6, NULL, 0,
-                            NULL, 0);
-        membuf m2 = png_make(W, H, PNG_COLOR_TYPE_RGB_ALPHA, 16, interlace, raw16rgba, W * 8,
-                             NULL, 0, NULL, 0);
+        membuf m = png_make(W, H, PNG_COLOR_TYPE_RGB, 16, interlace, raw16rgb, W * 6, NULL, 0, NULL, 0);
+        membuf m2 = png_make(W, H, PNG_COLOR_TYPE_RGB_ALPHA, 16, interlace, raw16rgba, W * 8, NULL, 0, NULL,
+                             0);
         pneumo_image *img = decode_ok(&m, "rgb16.png");
         pneumo_image *img2 = decode_ok(&m2, "rgba16.png");
         expect_pixels(img, want_rgb, W, H, 0, "16-bit RGB");
@@ -236,13 +231,13 @@ static void test_png_16bit_and_low_depth(void **state)
                 for (int x = 0; x < W; x++) {
                     int v = (x + y) % (maxv + 1);
                     int bitpos = x * bits;
-                    raw[(size_t)y * rowbytes + (size_t)(bitpos / 8)] |=
-                        (uint8_t)(v << (8 - bits - bitpos % 8));
+                    raw[(size_t)y * rowbytes + (size_t)(bitpos / 8)] |= (uint8_t)(v
+                                                                                  << (8 - bits - bitpos % 8));
                     want[y * W + x] = (uint8_t)(v * 255 / maxv);
                 }
             for (int interlace = 0; interlace <= 1; interlace++) {
-                membuf m = png_make(W, H, PNG_COLOR_TYPE_GRAY, bits, interlace, raw, rowbytes,
-                                    NULL, 0, NULL, 0);
+                membuf m = png_make(W, H, PNG_COLOR_TYPE_GRAY, bits, interlace, raw, rowbytes, NULL, 0, NULL,
+                                    0);
                 pneumo_image *img = decode_ok(&m, "lowbit.png");
                 expect_pixels(img, want, W, H, 0, "low bit depth gray");
                 pneumo_image_destroy(img);

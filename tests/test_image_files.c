@@ -48,8 +48,8 @@ static void expect_load(const char *path, pneumo_status want)
 static void test_files(void **state)
 {
     const char *dir;
-    char p_png_as_jpg[4200], p_empty[4200], p_text[4200], p_sub[4200], p_fifo[4200],
-        p_missing[4200], p_big[4200], dirbuf[4096];
+    char p_png_as_jpg[4200], p_empty[4200], p_text[4200], p_sub[4200], p_fifo[4200], p_missing[4200],
+        p_big[4200], dirbuf[4096];
     uint8_t px[30 * 20];
     membuf m;
     pneumo_image *img = NULL;
@@ -99,16 +99,15 @@ static void test_files(void **state)
     {
         uint8_t dst[60 * 10], want[60 * 10];
         int32_t sw = 0, sh = 0;
-        assert_int_equal(pn_image_load_resized(p_png_as_jpg, 60, 10, PNEUMO_RESAMPLE_NEAREST,
-                                               NULL, dst, &sw, &sh),
+        assert_int_equal(pn_image_load_resized(p_png_as_jpg, 60, 10, PNEUMO_RESAMPLE_NEAREST, NULL, dst, &sw,
+                                               &sh),
                          PNEUMO_OK);
         assert_int_equal(sw, 30);
         assert_int_equal(sh, 20);
-        assert_int_equal(pn_resize_gray(px, 30, 20, want, 60, 10, PNEUMO_RESAMPLE_NEAREST),
-                         PNEUMO_OK);
+        assert_int_equal(pn_resize_gray(px, 30, 20, want, 60, 10, PNEUMO_RESAMPLE_NEAREST), PNEUMO_OK);
         assert_memory_equal(dst, want, sizeof dst);
-        assert_int_equal(pn_image_load_resized(p_text, 60, 10, PNEUMO_RESAMPLE_NEAREST, NULL,
-                                               dst, NULL, NULL),
+        assert_int_equal(pn_image_load_resized(p_text, 60, 10, PNEUMO_RESAMPLE_NEAREST, NULL, dst, NULL,
+                                               NULL),
                          PNEUMO_ERR_FORMAT);
     }
     assert_int_equal(pneumo_image_load(NULL, NULL, &img), PNEUMO_ERR_INVALID_ARG);
@@ -183,8 +182,8 @@ static void test_real_originals(void **state)
                 t_decode += now_seconds() - t0;
                 assert_true(pneumo_image_width(img) > 0 && pneumo_image_height(img) > 0);
                 t0 = now_seconds();
-                if (pn_image_load_resized(path, 500, 500, PNEUMO_RESAMPLE_NEAREST, NULL, dst, &sw,
-                                          &sh) != PNEUMO_OK)
+                if (pn_image_load_resized(path, 500, 500, PNEUMO_RESAMPLE_NEAREST, NULL, dst, &sw, &sh) !=
+                    PNEUMO_OK)
                     fail_msg("%s", pneumo_last_error());
                 t_resized += now_seconds() - t0;
                 assert_int_equal(sw, pneumo_image_width(img));
@@ -200,8 +199,8 @@ static void test_real_originals(void **state)
     free(dst);
     assert_true(count > 0);
     printf("decoded %d originals: %.3f s (%.1f ms/image); decode+resize to 500x500 nearest: "
-           "%.3f s (%.1f images/s)\n", count, t_decode, 1000.0 * t_decode / count, t_resized,
-           count / t_resized);
+           "%.3f s (%.1f images/s)\n",
+           count, t_decode, 1000.0 * t_decode / count, t_resized, count / t_resized);
 }
 
 int main(void)

@@ -48,8 +48,8 @@ static void expect_fail(const void *data, size_t size, pneumo_status want, const
     pneumo_image *img = (pneumo_image *)(uintptr_t)1;
     pneumo_status st = pneumo_image_decode(data, size, label, NULL, &img);
     if (st != want)
-        fail_msg("%s: status %d (%s), expected %d; message: %s", label, st, pneumo_strerror(st),
-                 want, pneumo_last_error());
+        fail_msg("%s: status %d (%s), expected %d; message: %s", label, st, pneumo_strerror(st), want,
+                 pneumo_last_error());
     assert_null(img);
     if (!strstr(pneumo_last_error(), label))
         fail_msg("%s: message does not name the file: %s", label, pneumo_last_error());

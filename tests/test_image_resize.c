@@ -32,8 +32,8 @@ static pneumo_image *image_from(const uint8_t *px, int w, int h)
     return img;
 }
 
-static void resize_expect(const uint8_t *src, int sw, int sh, int dw, int dh,
-                          pneumo_resample mode, const uint8_t *want, const char *what)
+static void resize_expect(const uint8_t *src, int sw, int sh, int dw, int dh, pneumo_resample mode,
+                          const uint8_t *want, const char *what)
 {
     pneumo_image *in = image_from(src, sw, sh), *out = NULL;
     assert_int_equal(pneumo_image_resize(in, dw, dh, mode, &out), PNEUMO_OK);
@@ -45,20 +45,20 @@ static void resize_expect(const uint8_t *src, int sw, int sh, int dw, int dh,
 static void test_resize_nearest(void **state)
 {
     (void)state;
-    {   /* 3 -> 5: centres 0.3 0.9 1.5 2.1 2.7 */
+    { /* 3 -> 5: centres 0.3 0.9 1.5 2.1 2.7 */
         const uint8_t s[3] = {10, 20, 30}, w[5] = {10, 10, 20, 30, 30};
         resize_expect(s, 3, 1, 5, 1, PNEUMO_RESAMPLE_NEAREST, w, "nearest 3->5");
     }
-    {   /* 5 -> 2: centres 1.25 3.75 */
+    { /* 5 -> 2: centres 1.25 3.75 */
         const uint8_t s[5] = {1, 2, 3, 4, 5}, w[2] = {2, 4};
         resize_expect(s, 5, 1, 2, 1, PNEUMO_RESAMPLE_NEAREST, w, "nearest 5->2");
     }
-    {   /* 3 -> 7 (PIL: 0 0 1 1 1 2 2), vertical too */
+    { /* 3 -> 7 (PIL: 0 0 1 1 1 2 2), vertical too */
         const uint8_t s[3] = {1, 2, 3}, w[7] = {1, 1, 2, 2, 2, 3, 3};
         resize_expect(s, 3, 1, 7, 1, PNEUMO_RESAMPLE_NEAREST, w, "nearest 3->7");
         resize_expect(s, 1, 3, 1, 7, PNEUMO_RESAMPLE_NEAREST, w, "nearest 3->7 vertical");
     }
-    {   /* 2x2 -> 4x4 block replication */
+    { /* 2x2 -> 4x4 block replication */
         const uint8_t s[4] = {1, 2, 3, 4};
         const uint8_t w[16] = {1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4};
         resize_expect(s, 2, 2, 4, 4, PNEUMO_RESAMPLE_NEAREST, w, "nearest 2x2->4x4");
@@ -69,8 +69,7 @@ static void test_resize_nearest(void **state)
         uint8_t out[500];
         for (int i = 0; i < 224; i++)
             s[i] = (uint8_t)i;
-        assert_int_equal(pn_resize_gray(s, 224, 1, out, 500, 1, PNEUMO_RESAMPLE_NEAREST),
-                         PNEUMO_OK);
+        assert_int_equal(pn_resize_gray(s, 224, 1, out, 500, 1, PNEUMO_RESAMPLE_NEAREST), PNEUMO_OK);
         assert_int_equal(out[0], 0);
         assert_int_equal(out[499], 223);
         /* exact (x+0.5)*224/500 is an integer at x = 187 and 312 (84, 140); Pillow's
@@ -84,8 +83,7 @@ static void test_resize_nearest(void **state)
         }
         for (int i = 0; i < 2000; i++)
             s[i] = (uint8_t)(i / 8);
-        assert_int_equal(pn_resize_gray(s, 2000, 1, out, 500, 1, PNEUMO_RESAMPLE_NEAREST),
-                         PNEUMO_OK);
+        assert_int_equal(pn_resize_gray(s, 2000, 1, out, 500, 1, PNEUMO_RESAMPLE_NEAREST), PNEUMO_OK);
         for (int x = 0; x < 500; x++) /* source index 4x + 2 */
             assert_int_equal(out[x], (4 * x + 2) / 8);
     }
@@ -121,16 +119,16 @@ static void ref_bilinear_1d(const double *in, int n, double *out, int m)
 static void test_resize_bilinear(void **state)
 {
     (void)state;
-    {   /* upsample 2 -> 4: weights (1), (.75,.25), (.25,.75), (1) */
+    { /* upsample 2 -> 4: weights (1), (.75,.25), (.25,.75), (1) */
         const uint8_t s[2] = {0, 255}, w[4] = {0, 64, 191, 255};
         resize_expect(s, 2, 1, 4, 1, PNEUMO_RESAMPLE_BILINEAR, w, "bilinear 2->4");
         resize_expect(s, 1, 2, 1, 4, PNEUMO_RESAMPLE_BILINEAR, w, "bilinear 2->4 vertical");
     }
-    {   /* downsample 4 -> 2 with support 2: weights 3/7 3/7 1/7 -> 71.4, 209.3 */
+    { /* downsample 4 -> 2 with support 2: weights 3/7 3/7 1/7 -> 71.4, 209.3 */
         const uint8_t s[4] = {0, 100, 200, 255}, w[2] = {71, 209};
         resize_expect(s, 4, 1, 2, 1, PNEUMO_RESAMPLE_BILINEAR, w, "bilinear 4->2");
     }
-    {   /* 2x2 -> 4x4 separable: rows of [0,64,191,255]-like interpolation */
+    { /* 2x2 -> 4x4 separable: rows of [0,64,191,255]-like interpolation */
         const uint8_t s[4] = {0, 200, 100, 40};
         uint8_t w[16];
         const double wy[4][2] = {{1, 0}, {.75, .25}, {.25, .75}, {0, 1}};
@@ -146,8 +144,8 @@ static void test_resize_bilinear(void **state)
     }
     /* larger random cases against a double reference: within 1 (fixed point) */
     {
-        static const int sizes[][4] = {{50, 30, 17, 11}, {17, 11, 50, 30}, {100, 1, 33, 1},
-                                       {33, 20, 500, 7}, {640, 480, 500, 500}};
+        static const int sizes[][4] = {
+            {50, 30, 17, 11}, {17, 11, 50, 30}, {100, 1, 33, 1}, {33, 20, 500, 7}, {640, 480, 500, 500}};
         uint64_t rng = 99;
         for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++) {
             int sw = sizes[t][0], sh = sizes[t][1], dw = sizes[t][2], dh = sizes[t][3];
@@ -158,8 +156,7 @@ static void test_resize_bilinear(void **state)
             assert_true(s && o && row && tmp && col && colo);
             for (int i = 0; i < sw * sh; i++)
                 s[i] = (uint8_t)(tu_next(&rng) & 255);
-            assert_int_equal(pn_resize_gray(s, sw, sh, o, dw, dh, PNEUMO_RESAMPLE_BILINEAR),
-                             PNEUMO_OK);
+            assert_int_equal(pn_resize_gray(s, sw, sh, o, dw, dh, PNEUMO_RESAMPLE_BILINEAR), PNEUMO_OK);
             for (int y = 0; y < sh; y++) {
                 for (int x = 0; x < sw; x++)
                     row[x] = s[y * sw + x];
@@ -182,8 +179,8 @@ static void test_resize_bilinear(void **state)
                     int want = (int)(colo[y] + 0.5);
                     int got = o[(size_t)y * dw + x];
                     if (abs(got - want) > 1)
-                        fail_msg("bilinear %dx%d->%dx%d at (%d,%d): %d vs reference %d", sw, sh,
-                                 dw, dh, x, y, got, want);
+                        fail_msg("bilinear %dx%d->%dx%d at (%d,%d): %d vs reference %d", sw, sh, dw, dh, x, y,
+                                 got, want);
                 }
             }
             free(s);
@@ -200,8 +197,7 @@ static void test_resize_bilinear(void **state)
         assert_int_equal(pneumo_image_create(4, 4, &in), PNEUMO_OK);
         assert_int_equal(pneumo_image_resize(in, 0, 4, PNEUMO_RESAMPLE_NEAREST, &out),
                          PNEUMO_ERR_INVALID_ARG);
-        assert_int_equal(pneumo_image_resize(in, 4, 4, (pneumo_resample)7, &out),
-                         PNEUMO_ERR_INVALID_ARG);
+        assert_int_equal(pneumo_image_resize(in, 4, 4, (pneumo_resample)7, &out), PNEUMO_ERR_INVALID_ARG);
         assert_int_equal(pneumo_image_resize(NULL, 4, 4, PNEUMO_RESAMPLE_NEAREST, &out),
                          PNEUMO_ERR_INVALID_ARG);
         assert_null(out);

@@ -125,8 +125,7 @@ static void expect_failed_save(models *m, fault *f, const char *what)
     if (st != PNEUMO_ERR_IO)
         fail_msg("%s: status %d (%s)", what, st, pneumo_last_error());
     if (!strstr(pneumo_last_error(), m->path) || !strstr(pneumo_last_error(), strerror(f->err)))
-        fail_msg("%s: message \"%s\" names neither the path nor the error", what,
-                 pneumo_last_error());
+        fail_msg("%s: message \"%s\" names neither the path nor the error", what, pneumo_last_error());
     if (!same_file(m->path, m->bytes_a, m->size_a))
         fail_msg("%s: the previous file changed", what);
     if (temp_files(m->dir))
@@ -153,8 +152,7 @@ static void test_save_faults(void **state)
         for (int e = 0; e < 2; e++) {
             fault f = {PN_IO_WRITE, k, errs[e], 0, {0}};
             char what[64];
-            snprintf(what, sizeof what, "write %ld of %ld fails with %s", k, writes,
-                     e ? "EIO" : "ENOSPC");
+            snprintf(what, sizeof what, "write %ld of %ld fails with %s", k, writes, e ? "EIO" : "ENOSPC");
             expect_failed_save(&m, &f, what);
             cases++;
         }
@@ -206,8 +204,7 @@ static void test_save_faults(void **state)
         pneumo_image_destroy(img);
         cases++;
     }
-    printf("  %d fault cases over a save of %ld writes: the previous file stayed intact\n", cases,
-           writes);
+    printf("  %d fault cases over a save of %ld writes: the previous file stayed intact\n", cases, writes);
     free_models(&m);
 }
 
@@ -253,7 +250,8 @@ static void test_sigkill_during_saves(void **state)
         assert_false(temp_files(m.dir));
     }
     printf("  200 kills: %d times model A, %d times model B, %d temporary files left by a kill "
-           "(all removed by the next save)\n", olds, news, leftovers);
+           "(all removed by the next save)\n",
+           olds, news, leftovers);
     assert_int_equal(olds + news, 200);
     free_models(&m);
 }

@@ -28,8 +28,8 @@ typedef struct run_result {
     pneumo_model *model;
 } run_result;
 
-static void run_tier(const pn_kernels *k, int threads, int steps, const pneumo_tensor *x, const pneumo_tensor *y,
-                     run_result *r)
+static void run_tier(const pn_kernels *k, int threads, int steps, const pneumo_tensor *x,
+                     const pneumo_tensor *y, run_result *r)
 {
     pneumo_optimizer *opt = NULL;
     pneumo_adam_params ap;

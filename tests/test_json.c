@@ -29,8 +29,8 @@ static void expect_reject_n(const char *text, size_t len, pneumo_status expected
     pn_json *j = (pn_json *)0x1;
     pneumo_status st = pn_json_parse(text, len, "doc.json", &j);
     if (st != expected)
-        fail_msg("input '%.*s': expected status %d, got %d (%s)", (int)len, text, expected,
-                 st, pneumo_last_error());
+        fail_msg("input '%.*s': expected status %d, got %d (%s)", (int)len, text, expected, st,
+                 pneumo_last_error());
     assert_null(j);
     assert_int_equal(pneumo_last_status(), expected);
     const char *msg = pneumo_last_error();
@@ -443,8 +443,7 @@ static void test_number_writer_round_trip(void **state)
             assert_int_equal(b.failed, PN_BUF_OK);
             float back = (float)parse_number_text(b.data);
             if (memcmp(&back, &f, sizeof f) != 0)
-                fail_msg("float %a written as '%s' read back as %a", (double)f, b.data,
-                         (double)back);
+                fail_msg("float %a written as '%s' read back as %a", (double)f, b.data, (double)back);
             pn_buf_free(&b);
         }
         if (isfinite(d)) {

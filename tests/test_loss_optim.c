@@ -19,11 +19,11 @@ static int close_to(double got, double want, double rel, double abs_tol)
     return isfinite(got) && fabs(got - want) <= abs_tol + rel * fabs(want);
 }
 
-#define assert_close(got, want, rel, abs_tol)                                                   \
-    do {                                                                                        \
-        double g_ = (double)(got), w_ = (double)(want);                                         \
-        if (!close_to(g_, w_, (rel), (abs_tol)))                                                \
-            fail_msg("%s = %.17g, expected %.17g", #got, g_, w_);                               \
+#define assert_close(got, want, rel, abs_tol)                     \
+    do {                                                          \
+        double g_ = (double)(got), w_ = (double)(want);           \
+        if (!close_to(g_, w_, (rel), (abs_tol)))                  \
+            fail_msg("%s = %.17g, expected %.17g", #got, g_, w_); \
     } while (0)
 
 /* log(1 + e^t) in long double, by cases (no shared code with the library). */
@@ -70,7 +70,7 @@ static void check_bce_kernel(const pn_kernels *k)
         const float z[6] = {0.0f, 0.0f, 100.0f, -100.0f, 3.0f, 3.0f};
         const float y[6] = {0.0f, 1.0f, 0.0f, 1.0f, 1.0f, 0.0f};
         const double want[6] = {0.69314718055994531, 0.69314718055994531, 100.0, 100.0,
-                                0.048587351573742, 3.048587351573742};
+                                0.048587351573742,   3.048587351573742};
         for (int i = 0; i < 6; i++) {
             float p, dz;
             double loss, acc, wsum;
@@ -235,8 +235,8 @@ typedef struct adam_ref {
 } adam_ref;
 
 /* Keras: lr_t = lr sqrt(1 - b2^t) / (1 - b1^t); w -= lr_t m / (sqrt(v) + eps) */
-static void adam_ref_step(adam_ref *s, double *w, const double *g, int count, double lr,
-                          double b1, double b2, double eps)
+static void adam_ref_step(adam_ref *s, double *w, const double *g, int count, double lr, double b1, double b2,
+                          double eps)
 {
     double lr_t;
     s->t++;
@@ -265,8 +265,7 @@ static void test_adam_steps(void **state)
     (void)state;
 
     pneumo_adam_default_params(&p);
-    assert_true(p.learning_rate == 1e-3f && p.beta_1 == 0.9f && p.beta_2 == 0.999f &&
-                p.epsilon == 1e-7f);
+    assert_true(p.learning_rate == 1e-3f && p.beta_1 == 0.9f && p.beta_2 == 0.999f && p.epsilon == 1e-7f);
     assert_int_equal(pneumo_optimizer_create_adam(NULL, &opt), PNEUMO_OK);
     assert_int_equal(pneumo_optimizer_kind_of(opt), PNEUMO_OPTIMIZER_ADAM);
     assert_true(pneumo_optimizer_learning_rate(opt) == 1e-3f);
@@ -286,15 +285,13 @@ static void test_adam_steps(void **state)
         pn_optimizer_step(opt, &pn_kernels_ref, w, g[step]);
         for (int i = 0; i < C; i++)
             gd[i] = g[step][i];
-        adam_ref_step(&ref, wr, gd, C, (double)(float)lrs[step], (double)0.9f, (double)0.999f,
-                      (double)1e-7f);
+        adam_ref_step(&ref, wr, gd, C, (double)(float)lrs[step], (double)0.9f, (double)0.999f, (double)1e-7f);
         assert_int_equal(pneumo_optimizer_iterations(opt), step + 1);
         for (int i = 0; i < C; i++) {
             /* compare the total displacement (~1e-3) to 1e-4 relative */
             double moved = (double)w[i] - w0[i], want = wr[i] - w0[i];
             if (fabs(moved - want) > 1e-4 * fabs(want) + 2e-7)
-                fail_msg("Adam step %d element %d: moved %.9g, expected %.9g", step + 1, i,
-                         moved, want);
+                fail_msg("Adam step %d element %d: moved %.9g, expected %.9g", step + 1, i, moved, want);
         }
     }
     /* hand values of step 1 (lr_t = 1e-3 sqrt(0.001) / 0.1 = 3.16227766e-4):
@@ -368,8 +365,7 @@ static void test_optimizer_params_rejected(void **state)
     /* set_learning_rate rejects bad values and keeps the old one */
     assert_int_equal(pneumo_optimizer_create_adam(NULL, &opt), PNEUMO_OK);
     for (size_t i = 0; i < sizeof bad_lr / sizeof bad_lr[0]; i++) {
-        assert_int_equal(pneumo_optimizer_set_learning_rate(opt, bad_lr[i]),
-                         PNEUMO_ERR_INVALID_ARG);
+        assert_int_equal(pneumo_optimizer_set_learning_rate(opt, bad_lr[i]), PNEUMO_ERR_INVALID_ARG);
         assert_true(pneumo_optimizer_learning_rate(opt) == 1e-3f);
     }
     assert_int_equal(pneumo_optimizer_set_learning_rate(NULL, 1e-3f), PNEUMO_ERR_INVALID_ARG);
@@ -436,8 +432,8 @@ static void test_sgd_steps(void **state)
 /* ------------------------------------------------------------------------ */
 /* End to end: pneumo_model_train_step on flat 3 -> Dense(1, sigmoid). */
 
-static void dense1_forward_ref(const double *wk, double b, const float *x, const float *y,
-                               const float *sw, int n, double *loss, double *gk, double *gb)
+static void dense1_forward_ref(const double *wk, double b, const float *x, const float *y, const float *sw,
+                               int n, double *loss, double *gk, double *gb)
 {
     *loss = 0.0;
     *gb = 0.0;
@@ -463,8 +459,7 @@ static void test_train_step_end_to_end(void **state)
     const float sw[N] = {(float)W_PNEUMONIA, (float)W_NORMAL, (float)W_PNEUMONIA};
     const float k0[3] = {0.2f, -0.1f, 0.4f}, b0 = 0.05f;
     const int64_t xshape[2] = {N, 3}, n = N;
-    pneumo_tensor *tx = NULL, *ty = NULL, *tw = NULL, *pk = NULL, *pb = NULL, *gk = NULL,
-                  *gb = NULL;
+    pneumo_tensor *tx = NULL, *ty = NULL, *tw = NULL, *pk = NULL, *pb = NULL, *gk = NULL, *gb = NULL;
     pneumo_model *m = NULL;
     pneumo_optimizer *opt = NULL;
     pneumo_step_result r;
@@ -502,8 +497,7 @@ static void test_train_step_end_to_end(void **state)
         for (int j = 0; j < 3; j++)
             assert_close(pneumo_tensor_data(gk)[j], g[j], 1e-4, 1e-7);
         assert_close(pneumo_tensor_data(gb)[0], g[3], 1e-4, 1e-7);
-        adam_ref_step(&ref, wr, g, 4, (double)1e-3f, (double)0.9f, (double)0.999f,
-                      (double)1e-7f);
+        adam_ref_step(&ref, wr, g, 4, (double)1e-3f, (double)0.9f, (double)0.999f, (double)1e-7f);
         for (int j = 0; j < 3; j++)
             assert_close(pneumo_tensor_data(pk)[j] - k0[j], wr[j] - k0[j], 1e-3, 2e-7);
         assert_close(pneumo_tensor_data(pb)[0] - b0, wr[3] - b0, 1e-3, 2e-7);
@@ -568,12 +562,9 @@ static void test_train_step_end_to_end(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bce_kernel),
-        cmocka_unit_test(test_bce_model),
-        cmocka_unit_test(test_adam_steps),
-        cmocka_unit_test(test_optimizer_params_rejected),
-        cmocka_unit_test(test_sgd_steps),
-        cmocka_unit_test(test_train_step_end_to_end),
+        cmocka_unit_test(test_bce_kernel), cmocka_unit_test(test_bce_model),
+        cmocka_unit_test(test_adam_steps), cmocka_unit_test(test_optimizer_params_rejected),
+        cmocka_unit_test(test_sgd_steps),  cmocka_unit_test(test_train_step_end_to_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,15 +7,14 @@
 #include "testutil.h"
 
 /* ARTICLE.md: [[190, 44], [11, 379]] and the report sklearn printed for it. */
-static const char article_report[] =
-    "              precision    recall  f1-score   support\n"
-    "\n"
-    "      NORMAL       0.95      0.81      0.87       234\n"
-    "   PNEUMONIA       0.90      0.97      0.93       390\n"
-    "\n"
-    "    accuracy                           0.91       624\n"
-    "   macro avg       0.92      0.89      0.90       624\n"
-    "weighted avg       0.91      0.91      0.91       624\n";
+static const char article_report[] = "              precision    recall  f1-score   support\n"
+                                     "\n"
+                                     "      NORMAL       0.95      0.81      0.87       234\n"
+                                     "   PNEUMONIA       0.90      0.97      0.93       390\n"
+                                     "\n"
+                                     "    accuracy                           0.91       624\n"
+                                     "   macro avg       0.92      0.89      0.90       624\n"
+                                     "weighted avg       0.91      0.91      0.91       624\n";
 
 static void test_article_report(void **state)
 {

@@ -106,18 +106,23 @@ static void test_article_summary(void **state)
     assert_int_equal(strlen(text), needed);
     /* Every output shape and parameter count of ARTICLE.md's table. */
     {
-        static const char *rows[] = {
-            "conv2d (Conv2D)              (None, 498, 498, 32)      320\n",
-            "max_pooling2d (MaxPooling2D) (None, 249, 249, 32)      0\n",
-            "(None, 247, 247, 32)      9248\n", "(None, 123, 123, 32)", "(None, 121, 121, 32)      9248\n",
-            "(None, 60, 60, 32)", "(None, 58, 58, 64)        18496\n", "(None, 29, 29, 64)",
-            "(None, 27, 27, 64)        36928\n", "(None, 13, 13, 64)",
-            "flatten (Flatten)            (None, 10816)             0\n",
-            "dense (Dense)                (None, 128)               1384576\n",
-            "dense_1 (Dense)              (None, 64)                8256\n",
-            "dense_2 (Dense)              (None, 1)                 65\n",
-            "Total params: 1,467,137\n", "Trainable params: 1,467,137\n",
-            "Non-trainable params: 0\n"};
+        static const char *rows[] = {"conv2d (Conv2D)              (None, 498, 498, 32)      320\n",
+                                     "max_pooling2d (MaxPooling2D) (None, 249, 249, 32)      0\n",
+                                     "(None, 247, 247, 32)      9248\n",
+                                     "(None, 123, 123, 32)",
+                                     "(None, 121, 121, 32)      9248\n",
+                                     "(None, 60, 60, 32)",
+                                     "(None, 58, 58, 64)        18496\n",
+                                     "(None, 29, 29, 64)",
+                                     "(None, 27, 27, 64)        36928\n",
+                                     "(None, 13, 13, 64)",
+                                     "flatten (Flatten)            (None, 10816)             0\n",
+                                     "dense (Dense)                (None, 128)               1384576\n",
+                                     "dense_1 (Dense)              (None, 64)                8256\n",
+                                     "dense_2 (Dense)              (None, 1)                 65\n",
+                                     "Total params: 1,467,137\n",
+                                     "Trainable params: 1,467,137\n",
+                                     "Non-trainable params: 0\n"};
         for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
             if (!strstr(text, rows[i]))
                 fail_msg("summary lacks \"%s\":\n%s", rows[i], text);
@@ -414,11 +419,9 @@ static void test_truncated_and_flipped_files_rejected(void **state)
 }
 
 /* Build a file from hand-written metadata and tensors. */
-static pneumo_status load_crafted(const char *arch, const pn_st_tensor *t, size_t nt,
-                                  const char *format)
+static pneumo_status load_crafted(const char *arch, const pn_st_tensor *t, size_t nt, const char *format)
 {
-    pn_st_meta meta[4] = {{"format", format}, {"architecture", arch}, {"seed", "1"},
-                          {"train_steps", "0"}};
+    pn_st_meta meta[4] = {{"format", format}, {"architecture", arch}, {"seed", "1"}, {"train_steps", "0"}};
     pn_buf b;
     pneumo_model *m = NULL;
     pneumo_status st;
@@ -434,9 +437,11 @@ static pneumo_status load_crafted(const char *arch, const pn_st_tensor *t, size_
 static void test_crafted_files_rejected(void **state)
 {
     static float w[12], bias[3];
-    const char *good = "{\"format\":\"libpneumo\",\"format_version\":1,\"input_shape\":[1,1,4],"
-                       "\"layers\":[{\"class\":\"Dense\",\"name\":\"dense\",\"units\":3,\"activation\":\"relu\"}]}";
-    pn_st_tensor t[3] = {{"dense/kernel", 2, {4, 3}, w}, {"dense/bias", 1, {3}, bias},
+    const char *good =
+        "{\"format\":\"libpneumo\",\"format_version\":1,\"input_shape\":[1,1,4],"
+        "\"layers\":[{\"class\":\"Dense\",\"name\":\"dense\",\"units\":3,\"activation\":\"relu\"}]}";
+    pn_st_tensor t[3] = {{"dense/kernel", 2, {4, 3}, w},
+                         {"dense/bias", 1, {3}, bias},
                          {"extra", 1, {3}, bias}};
     pn_st_tensor wrong_shape[2] = {{"dense/kernel", 2, {3, 4}, w}, {"dense/bias", 1, {3}, bias}};
     (void)state;
@@ -450,27 +455,39 @@ static void test_crafted_files_rejected(void **state)
     assert_non_null(strstr(pneumo_last_error(), "(3, 4)"));
     assert_int_equal(load_crafted("not json", t, 2, "libpneumo"), PNEUMO_ERR_FORMAT);
     assert_int_equal(load_crafted("{\"format_version\":2,\"input_shape\":[1,1,4],\"layers\":[]}", t, 2,
-                                  "libpneumo"), PNEUMO_ERR_FORMAT);
+                                  "libpneumo"),
+                     PNEUMO_ERR_FORMAT);
     /* hostile: huge layers need far more weights than the file holds; refused
      * before any large allocation */
-    assert_int_equal(load_crafted("{\"format_version\":1,\"input_shape\":[1,1,4096],\"layers\":["
-                                  "{\"class\":\"Dense\",\"name\":\"dense\",\"units\":4096,\"activation\":\"relu\"}]}",
-                                  t, 2, "libpneumo"), PNEUMO_ERR_FORMAT);
+    assert_int_equal(
+        load_crafted("{\"format_version\":1,\"input_shape\":[1,1,4096],\"layers\":["
+                     "{\"class\":\"Dense\",\"name\":\"dense\",\"units\":4096,\"activation\":\"relu\"}]}",
+                     t, 2, "libpneumo"),
+        PNEUMO_ERR_FORMAT);
     assert_non_null(strstr(pneumo_last_error(), "parameters"));
-    assert_int_not_equal(load_crafted("{\"format_version\":1,\"input_shape\":[16384,16384,4096],\"layers\":[]}",
-                                      t, 2, "libpneumo"), PNEUMO_OK);
-    assert_int_equal(load_crafted("{\"format_version\":1,\"input_shape\":[1,1,4],\"layers\":["
-                                  "{\"class\":\"Dense\",\"name\":\"dense\",\"units\":3.5,\"activation\":\"relu\"}]}",
-                                  t, 2, "libpneumo"), PNEUMO_ERR_FORMAT);
-    assert_int_equal(load_crafted("{\"format_version\":1,\"input_shape\":[1,1,4],\"layers\":["
-                                  "{\"class\":\"Dense\",\"name\":\"other\",\"units\":3,\"activation\":\"relu\"}]}",
-                                  t, 2, "libpneumo"), PNEUMO_ERR_FORMAT);
-    assert_int_equal(load_crafted("{\"format_version\":1,\"input_shape\":[1,1,4],\"layers\":["
-                                  "{\"class\":\"Dense\",\"name\":\"dense\",\"units\":3,\"activation\":\"gelu\"}]}",
-                                  t, 2, "libpneumo"), PNEUMO_ERR_FORMAT);
+    assert_int_not_equal(
+        load_crafted("{\"format_version\":1,\"input_shape\":[16384,16384,4096],\"layers\":[]}", t, 2,
+                     "libpneumo"),
+        PNEUMO_OK);
+    assert_int_equal(
+        load_crafted("{\"format_version\":1,\"input_shape\":[1,1,4],\"layers\":["
+                     "{\"class\":\"Dense\",\"name\":\"dense\",\"units\":3.5,\"activation\":\"relu\"}]}",
+                     t, 2, "libpneumo"),
+        PNEUMO_ERR_FORMAT);
+    assert_int_equal(
+        load_crafted("{\"format_version\":1,\"input_shape\":[1,1,4],\"layers\":["
+                     "{\"class\":\"Dense\",\"name\":\"other\",\"units\":3,\"activation\":\"relu\"}]}",
+                     t, 2, "libpneumo"),
+        PNEUMO_ERR_FORMAT);
+    assert_int_equal(
+        load_crafted("{\"format_version\":1,\"input_shape\":[1,1,4],\"layers\":["
+                     "{\"class\":\"Dense\",\"name\":\"dense\",\"units\":3,\"activation\":\"gelu\"}]}",
+                     t, 2, "libpneumo"),
+        PNEUMO_ERR_FORMAT);
     assert_int_equal(load_crafted("{\"format_version\":1,\"input_shape\":[1,1,4],\"layers\":["
                                   "{\"class\":\"Lambda\",\"name\":\"dense\"}]}",
-                                  t, 2, "libpneumo"), PNEUMO_ERR_FORMAT);
+                                  t, 2, "libpneumo"),
+                     PNEUMO_ERR_FORMAT);
     assert_non_null(strstr(pneumo_last_error(), "Lambda"));
 }
 

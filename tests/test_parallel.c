@@ -38,7 +38,7 @@ static int setup(void **state)
     if (!dir)
         return -1;
     snprintf(root, sizeof root, "%s", dir);
-    write_split("train", PER_CLASS, &rng); /* 96 images */
+    write_split("train", PER_CLASS, &rng);   /* 96 images */
     write_split("val", PER_CLASS / 2, &rng); /* 48 */
     write_split("broken", PER_CLASS / 2, &rng);
     return 0;
@@ -117,11 +117,11 @@ typedef struct world {
     float *box_f[MAX_PARTS][MAX_RANKS]; /* SEND -> RECV, by tag and receiving rank */
     double box_d[MAX_PARTS][MAX_RANKS][8];
     int full[MAX_PARTS][MAX_RANKS];
-    float *ag[MAX_RANKS];       /* each rank's ALLGATHER arena */
-    float *bc_f;                /* rank 0's BCAST buffers */
+    float *ag[MAX_RANKS]; /* each rank's ALLGATHER arena */
+    float *bc_f;          /* rank 0's BCAST buffers */
     double *bc_d;
-    double *sum_in[MAX_RANKS];  /* each rank's SUM input */
-    int ops[MAX_RANKS];         /* collectives each rank made */
+    double *sum_in[MAX_RANKS]; /* each rank's SUM input */
+    int ops[MAX_RANKS];        /* collectives each rank made */
 } world;
 
 typedef struct rank_ctx {
@@ -205,9 +205,7 @@ static pneumo_status collective(const pneumo_collective *c, void *user)
         }
         pthread_barrier_wait(&w->bar);
         return PNEUMO_OK;
-    default:
-        fail_msg("unknown collective %d", c->op);
-        return PNEUMO_ERR_INVALID_ARG;
+    default: fail_msg("unknown collective %d", c->op); return PNEUMO_ERR_INVALID_ARG;
     }
 }
 
@@ -397,7 +395,8 @@ static void test_parallel_same_bits_any_rank_count(void **state)
                     assert_same_weights(ref[0].m, jobs[r].m);
                     assert_same_history(ref[0].h, jobs[r].h);
                     assert_true(jobs[r].ev.loss == ref[0].ev.loss && jobs[r].ev.roc_auc == ref[0].ev.roc_auc);
-                    assert_memory_equal(&jobs[r].ev.confusion, &ref[0].ev.confusion, sizeof ref[0].ev.confusion);
+                    assert_memory_equal(&jobs[r].ev.confusion, &ref[0].ev.confusion,
+                                        sizeof ref[0].ev.confusion);
                     assert_memory_equal(jobs[r].probs, ref[0].probs, sizeof ref[0].probs);
                     assert_true(w.ops[r] > 0);
                 }
@@ -412,7 +411,8 @@ static void test_parallel_one_rank_is_fit(void **state)
 {
     job j[1];
     world w;
-    pneumo_dataset *train = open_split("train", 1, 1, (int64_t)1 << 30), *val = open_split("val", 0, 0, 1 << 30);
+    pneumo_dataset *train = open_split("train", 1, 1, (int64_t)1 << 30),
+                   *val = open_split("val", 0, 0, 1 << 30);
     pneumo_optimizer *opt = adam();
     pneumo_model *m = small_model();
     pneumo_history *h = NULL;
@@ -451,7 +451,8 @@ static void test_parallel_one_rank_is_fit(void **state)
         run_world(2, 4, 10, 0, -1, PNEUMO_EXCHANGE_GATHER, j2, &w);
         assert_int_equal(j2[0].st, PNEUMO_OK);
         d = weights_rel_diff(m, j2[0].m);
-        printf("# 1 process vs 2 ranks x 4 parts after 2 epochs: max weight difference %.3g of the largest\n", d);
+        printf("# 1 process vs 2 ranks x 4 parts after 2 epochs: max weight difference %.3g of the largest\n",
+               d);
         assert_true(d < 1e-4);
         pneumo_history_get(h, 1, &a);
         pneumo_history_get(j2[0].h, 1, &b);
@@ -571,7 +572,8 @@ static void test_parallel_settings_checked(void **state)
     assert_null(o.parallel);
     o.epochs = 1;
     o.parallel = &dp;
-    assert_int_equal(pneumo_model_fit(m, opt, train, NULL, &o, NULL), PNEUMO_ERR_INVALID_ARG); /* no collective */
+    assert_int_equal(pneumo_model_fit(m, opt, train, NULL, &o, NULL),
+                     PNEUMO_ERR_INVALID_ARG); /* no collective */
     assert_non_null(strstr(pneumo_last_error(), "collective"));
     dp.collective = collective;
     dp.user = &ctx;

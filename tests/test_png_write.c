@@ -20,7 +20,6 @@
 /* ---- helpers ------------------------------------------------------------------ */
 
 
-
 /* A w x h image of pseudo-random pixels (all 256 values occur in larger ones). */
 static pneumo_image *random_image(int32_t w, int32_t h, uint64_t seed)
 {
@@ -295,13 +294,7 @@ static void test_atomic_helper(void **state)
 
 /* The 'A' glyph, written out independently of the font's table. */
 static const char *const glyph_A[7] = {
-    ".###.",
-    "#...#",
-    "#...#",
-    "#...#",
-    "#####",
-    "#...#",
-    "#...#",
+    ".###.", "#...#", "#...#", "#...#", "#####", "#...#", "#...#",
 };
 
 /* An image whose pixels live inside a larger buffer with guard bytes on every
@@ -408,8 +401,8 @@ static void test_font_clipping(void **state)
     const int32_t PAD = 200;
     pneumo_image *big = NULL;
     assert_int_equal(pneumo_image_create(W + 2 * PAD, H + 2 * PAD, &big), PNEUMO_OK);
-    static const int32_t pos[][2] = {{-7, -5}, {-200, 3}, {15, 8}, {-3, -30}, {19, 11},
-                                     {-100, -100}, {25, 0}, {0, 13}};
+    static const int32_t pos[][2] = {{-7, -5}, {-200, 3},    {15, 8}, {-3, -30},
+                                     {19, 11}, {-100, -100}, {25, 0}, {0, 13}};
     for (size_t k = 0; k < sizeof pos / sizeof pos[0]; k++) {
         guarded g;
         guarded_init(&g, W, H);
@@ -428,9 +421,9 @@ static void test_font_clipping(void **state)
     guarded_init(&g, W, H);
     pn_font5x7_draw(&g.img, INT32_MAX - 3, INT32_MAX - 3, text, 1000, 255);
     pn_font5x7_draw(&g.img, INT32_MIN, INT32_MIN, text, INT32_MAX, 255);
-    pn_font5x7_draw(&g.img, 0, 0, text, 0, 255);   /* no-op */
-    pn_font5x7_draw(&g.img, 0, 0, NULL, 1, 255);   /* no-op */
-    pn_font5x7_draw(NULL, 0, 0, text, 1, 255);     /* no-op */
+    pn_font5x7_draw(&g.img, 0, 0, text, 0, 255); /* no-op */
+    pn_font5x7_draw(&g.img, 0, 0, NULL, 1, 255); /* no-op */
+    pn_font5x7_draw(NULL, 0, 0, text, 1, 255);   /* no-op */
     for (int32_t i = 0; i < W * H; i++)
         assert_true(g.img.pixels[i] == 0 || g.img.pixels[i] == 255);
     guarded_check_and_free(&g);

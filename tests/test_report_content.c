@@ -184,7 +184,8 @@ static void test_class_report_matches_text(void **state)
         memset(&ev, 0, sizeof ev);
         memcpy(ev.confusion.m, cms[t], sizeof ev.confusion.m);
         ev.roc_auc = NAN;
-        assert_int_equal(pneumo_classification_report(&ev.confusion, names, text, sizeof text, NULL), PNEUMO_OK);
+        assert_int_equal(pneumo_classification_report(&ev.confusion, names, text, sizeof text, NULL),
+                         PNEUMO_OK);
         assert_int_equal(pneumo_report_create(NULL, &r), PNEUMO_OK);
         assert_int_equal(pneumo_report_add_evaluation(r, "cm", &ev, NULL, NULL, 0, names), PNEUMO_OK);
         assert_int_equal(render_html(r, &html, NULL), PNEUMO_OK);

@@ -34,7 +34,8 @@ static void test_roc_ties_and_fallback(void **state)
         pneumo_evaluation ev;
         char *html = NULL;
         memset(&ev, 0, sizeof ev);
-        assert_int_equal(pneumo_confusion_from_predictions(cases[t].p, cases[t].l, cases[t].n, 0.5f, &ev.confusion),
+        assert_int_equal(pneumo_confusion_from_predictions(cases[t].p, cases[t].l, cases[t].n, 0.5f,
+                                                           &ev.confusion),
                          PNEUMO_OK);
         ev.roc_auc = NAN; /* the report computes it from the curve */
         assert_int_equal(pneumo_report_create("roc", &r), PNEUMO_OK);

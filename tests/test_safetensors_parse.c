@@ -54,8 +54,7 @@ static void test_truncation_at_every_length(void **state)
     }
     /* the first message is explicit about what is missing */
     pn_st_file *f = NULL;
-    assert_int_equal(pn_safetensors_parse((const uint8_t *)img.data, 20, "m.st", &f),
-                     PNEUMO_ERR_FORMAT);
+    assert_int_equal(pn_safetensors_parse((const uint8_t *)img.data, 20, "m.st", &f), PNEUMO_ERR_FORMAT);
     assert_non_null(strstr(pneumo_last_error(), "m.st: truncated: header claims"));
     assert_non_null(strstr(pneumo_last_error(), "but only 12 follow"));
     pn_buf_free(&img);
@@ -73,8 +72,7 @@ static void test_bad_header_length(void **state)
     pn_buf img;
     sample_image(&img);
     uint8_t *b = (uint8_t *)img.data;
-    const uint64_t lengths[] = {UINT64_C(1) << 63, UINT64_MAX, (uint64_t)img.len - 7,
-                                (uint64_t)img.len, 0};
+    const uint64_t lengths[] = {UINT64_C(1) << 63, UINT64_MAX, (uint64_t)img.len - 7, (uint64_t)img.len, 0};
     for (size_t i = 0; i < sizeof lengths / sizeof lengths[0]; i++) {
         uint8_t saved[8];
         memcpy(saved, b, 8);
@@ -122,98 +120,104 @@ static void test_rejection_table(void **state)
 {
     (void)state;
     static const bad_case cases[] = {
-        {"valid baseline", "{" T("a", "\"shape\":[2],\"data_offsets\":[0,8]") "}", 8,
-         PNEUMO_OK, NULL},
+        {"valid baseline", "{" T("a", "\"shape\":[2],\"data_offsets\":[0,8]") "}", 8, PNEUMO_OK, NULL},
         {"valid, padded, zero-size and scalar",
-         "{" T("a", "\"shape\":[0,3],\"data_offsets\":[4,4]") ","
-         T("s", "\"shape\":[],\"data_offsets\":[0,4]") "}    ", 4, PNEUMO_OK, NULL},
+         "{" T("a",
+               "\"shape\":[0,3],\"data_offsets\":[4,4]") "," T("s",
+                                                               "\"shape\":[],\"data_offsets\":[0,4]") "}    ",
+         4, PNEUMO_OK, NULL},
         {"valid, out of order offsets",
-         "{" T("b", "\"shape\":[1],\"data_offsets\":[4,8]") ","
-         T("a", "\"shape\":[1],\"data_offsets\":[0,4]") "}", 8, PNEUMO_OK, NULL},
+         "{" T("b", "\"shape\":[1],\"data_offsets\":[4,8]") "," T("a",
+                                                                  "\"shape\":[1],\"data_offsets\":[0,4]") "}",
+         8, PNEUMO_OK, NULL},
         {"empty header", "", 0, PNEUMO_ERR_FORMAT, "JSON error"},
         {"not JSON", "hello world", 0, PNEUMO_ERR_FORMAT, "header: JSON error at byte 0"},
         {"JSON array", "[]", 0, PNEUMO_ERR_FORMAT, "not a JSON object"},
         {"trailing garbage", "{}x", 0, PNEUMO_ERR_FORMAT, "JSON error"},
-        {"F16", "{\"a\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4,
-         PNEUMO_ERR_FORMAT, "tensor 'a': unsupported dtype \"F16\""},
+        {"F16", "{\"a\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4, PNEUMO_ERR_FORMAT,
+         "tensor 'a': unsupported dtype \"F16\""},
         {"f32 lowercase", "{\"a\":{\"dtype\":\"f32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
          PNEUMO_ERR_FORMAT, "unsupported dtype"},
-        {"dtype number", "{\"a\":{\"dtype\":32,\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
-         PNEUMO_ERR_FORMAT, "dtype"},
-        {"missing dtype", "{\"a\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
-         PNEUMO_ERR_FORMAT, "dtype"},
-        {"missing shape", "{" T("a", "\"data_offsets\":[0,4]") "}", 4, PNEUMO_ERR_FORMAT,
-         "shape"},
-        {"missing offsets", "{" T("a", "\"shape\":[1]") "}", 4, PNEUMO_ERR_FORMAT,
-         "data_offsets"},
+        {"dtype number", "{\"a\":{\"dtype\":32,\"shape\":[1],\"data_offsets\":[0,4]}}", 4, PNEUMO_ERR_FORMAT,
+         "dtype"},
+        {"missing dtype", "{\"a\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4, PNEUMO_ERR_FORMAT, "dtype"},
+        {"missing shape", "{" T("a", "\"data_offsets\":[0,4]") "}", 4, PNEUMO_ERR_FORMAT, "shape"},
+        {"missing offsets", "{" T("a", "\"shape\":[1]") "}", 4, PNEUMO_ERR_FORMAT, "data_offsets"},
         {"unknown field", "{" T("a", "\"shape\":[1],\"data_offsets\":[0,4],\"x\":1") "}", 4,
          PNEUMO_ERR_FORMAT, "unexpected field"},
         {"entry not object", "{\"a\":[1]}", 0, PNEUMO_ERR_FORMAT, "not a JSON object"},
-        {"shape/offset mismatch", "{" T("dense/kernel", "\"shape\":[3,4],\"data_offsets\":[0,12]") "}",
-         12, PNEUMO_ERR_FORMAT,
+        {"shape/offset mismatch", "{" T("dense/kernel", "\"shape\":[3,4],\"data_offsets\":[0,12]") "}", 12,
+         PNEUMO_ERR_FORMAT,
          "bad.safetensors: tensor 'dense/kernel': data_offsets [0, 12] do not match shape (3, 4) of F32"},
-        {"1-D mismatch", "{" T("a", "\"shape\":[3],\"data_offsets\":[0,8]") "}", 8,
-         PNEUMO_ERR_FORMAT, "shape (3,) of F32"},
-        {"scalar mismatch", "{" T("a", "\"shape\":[],\"data_offsets\":[0,8]") "}", 8,
-         PNEUMO_ERR_FORMAT, "shape () of F32"},
-        {"offsets past end", "{" T("a", "\"shape\":[2],\"data_offsets\":[4,12]") "}", 8,
-         PNEUMO_ERR_FORMAT, "past the end"},
-        {"offsets reversed", "{" T("a", "\"shape\":[0],\"data_offsets\":[4,0]") "}", 4,
-         PNEUMO_ERR_FORMAT, NULL},
-        {"offsets huge", "{" T("a", "\"shape\":[1],\"data_offsets\":[18446744073709551612,"
-                                    "18446744073709551616]") "}", 4, PNEUMO_ERR_FORMAT, NULL},
-        {"overlap", "{" T("a", "\"shape\":[2],\"data_offsets\":[0,8]") ","
-                    T("b", "\"shape\":[2],\"data_offsets\":[4,12]") "}", 12,
-         PNEUMO_ERR_FORMAT, "overlaps"},
-        {"identical ranges", "{" T("a", "\"shape\":[1],\"data_offsets\":[0,4]") ","
-                             T("b", "\"shape\":[1],\"data_offsets\":[0,4]") "}", 4,
-         PNEUMO_ERR_FORMAT, "overlaps"},
-        {"zero-size inside another", "{" T("a", "\"shape\":[2],\"data_offsets\":[0,8]") ","
-                                     T("b", "\"shape\":[0],\"data_offsets\":[4,4]") "}", 8,
-         PNEUMO_ERR_FORMAT, "overlaps"},
-        {"hole", "{" T("a", "\"shape\":[1],\"data_offsets\":[0,4]") ","
-                 T("b", "\"shape\":[1],\"data_offsets\":[8,12]") "}", 12,
-         PNEUMO_ERR_FORMAT, "belong to no tensor"},
-        {"hole at start", "{" T("a", "\"shape\":[1],\"data_offsets\":[4,8]") "}", 8,
-         PNEUMO_ERR_FORMAT, "belong to no tensor"},
+        {"1-D mismatch", "{" T("a", "\"shape\":[3],\"data_offsets\":[0,8]") "}", 8, PNEUMO_ERR_FORMAT,
+         "shape (3,) of F32"},
+        {"scalar mismatch", "{" T("a", "\"shape\":[],\"data_offsets\":[0,8]") "}", 8, PNEUMO_ERR_FORMAT,
+         "shape () of F32"},
+        {"offsets past end", "{" T("a", "\"shape\":[2],\"data_offsets\":[4,12]") "}", 8, PNEUMO_ERR_FORMAT,
+         "past the end"},
+        {"offsets reversed", "{" T("a", "\"shape\":[0],\"data_offsets\":[4,0]") "}", 4, PNEUMO_ERR_FORMAT,
+         NULL},
+        {"offsets huge",
+         "{" T("a", "\"shape\":[1],\"data_offsets\":[18446744073709551612,"
+                    "18446744073709551616]") "}",
+         4, PNEUMO_ERR_FORMAT, NULL},
+        {"overlap",
+         "{" T("a",
+               "\"shape\":[2],\"data_offsets\":[0,8]") "," T("b",
+                                                             "\"shape\":[2],\"data_offsets\":[4,12]") "}",
+         12, PNEUMO_ERR_FORMAT, "overlaps"},
+        {"identical ranges",
+         "{" T("a", "\"shape\":[1],\"data_offsets\":[0,4]") "," T("b",
+                                                                  "\"shape\":[1],\"data_offsets\":[0,4]") "}",
+         4, PNEUMO_ERR_FORMAT, "overlaps"},
+        {"zero-size inside another",
+         "{" T("a", "\"shape\":[2],\"data_offsets\":[0,8]") "," T("b",
+                                                                  "\"shape\":[0],\"data_offsets\":[4,4]") "}",
+         8, PNEUMO_ERR_FORMAT, "overlaps"},
+        {"hole",
+         "{" T("a",
+               "\"shape\":[1],\"data_offsets\":[0,4]") "," T("b",
+                                                             "\"shape\":[1],\"data_offsets\":[8,12]") "}",
+         12, PNEUMO_ERR_FORMAT, "belong to no tensor"},
+        {"hole at start", "{" T("a", "\"shape\":[1],\"data_offsets\":[4,8]") "}", 8, PNEUMO_ERR_FORMAT,
+         "belong to no tensor"},
         {"extra bytes after buffer", "{" T("a", "\"shape\":[1],\"data_offsets\":[0,4]") "}", 8,
          PNEUMO_ERR_FORMAT, "cover 4 bytes but the buffer has 8"},
         {"data but no tensors", "{}", 4, PNEUMO_ERR_FORMAT, "cover 0 bytes"},
-        {"negative shape", "{" T("a", "\"shape\":[-1],\"data_offsets\":[0,4]") "}", 4,
-         PNEUMO_ERR_FORMAT, "non-negative integers"},
-        {"fractional shape", "{" T("a", "\"shape\":[1.5],\"data_offsets\":[0,4]") "}", 4,
-         PNEUMO_ERR_FORMAT, "non-negative integers"},
-        {"1.0 shape", "{" T("a", "\"shape\":[1.0],\"data_offsets\":[0,4]") "}", 4,
-         PNEUMO_ERR_FORMAT, "non-negative integers"},
-        {"exponent offset", "{" T("a", "\"shape\":[1],\"data_offsets\":[0,4e0]") "}", 4,
-         PNEUMO_ERR_FORMAT, "data_offsets"},
-        {"negative offset", "{" T("a", "\"shape\":[0],\"data_offsets\":[-4,-4]") "}", 0,
-         PNEUMO_ERR_FORMAT, "data_offsets"},
-        {"string offset", "{" T("a", "\"shape\":[1],\"data_offsets\":[\"0\",4]") "}", 4,
-         PNEUMO_ERR_FORMAT, "data_offsets"},
-        {"three offsets", "{" T("a", "\"shape\":[1],\"data_offsets\":[0,4,4]") "}", 4,
-         PNEUMO_ERR_FORMAT, "data_offsets"},
-        {"shape not array", "{" T("a", "\"shape\":1,\"data_offsets\":[0,4]") "}", 4,
-         PNEUMO_ERR_FORMAT, "shape"},
-        {"five dims", "{" T("a", "\"shape\":[1,1,1,1,1],\"data_offsets\":[0,4]") "}", 4,
-         PNEUMO_ERR_FORMAT, "5 dimensions"},
-        {"shape overflow",
-         "{" T("a", "\"shape\":[4294967296,4294967296,4],\"data_offsets\":[0,4]") "}", 4,
+        {"negative shape", "{" T("a", "\"shape\":[-1],\"data_offsets\":[0,4]") "}", 4, PNEUMO_ERR_FORMAT,
+         "non-negative integers"},
+        {"fractional shape", "{" T("a", "\"shape\":[1.5],\"data_offsets\":[0,4]") "}", 4, PNEUMO_ERR_FORMAT,
+         "non-negative integers"},
+        {"1.0 shape", "{" T("a", "\"shape\":[1.0],\"data_offsets\":[0,4]") "}", 4, PNEUMO_ERR_FORMAT,
+         "non-negative integers"},
+        {"exponent offset", "{" T("a", "\"shape\":[1],\"data_offsets\":[0,4e0]") "}", 4, PNEUMO_ERR_FORMAT,
+         "data_offsets"},
+        {"negative offset", "{" T("a", "\"shape\":[0],\"data_offsets\":[-4,-4]") "}", 0, PNEUMO_ERR_FORMAT,
+         "data_offsets"},
+        {"string offset", "{" T("a", "\"shape\":[1],\"data_offsets\":[\"0\",4]") "}", 4, PNEUMO_ERR_FORMAT,
+         "data_offsets"},
+        {"three offsets", "{" T("a", "\"shape\":[1],\"data_offsets\":[0,4,4]") "}", 4, PNEUMO_ERR_FORMAT,
+         "data_offsets"},
+        {"shape not array", "{" T("a", "\"shape\":1,\"data_offsets\":[0,4]") "}", 4, PNEUMO_ERR_FORMAT,
+         "shape"},
+        {"five dims", "{" T("a", "\"shape\":[1,1,1,1,1],\"data_offsets\":[0,4]") "}", 4, PNEUMO_ERR_FORMAT,
+         "5 dimensions"},
+        {"shape overflow", "{" T("a", "\"shape\":[4294967296,4294967296,4],\"data_offsets\":[0,4]") "}", 4,
          PNEUMO_ERR_FORMAT, "too large"},
         {"shape overflow to 0 bytes",
-         "{" T("a", "\"shape\":[4611686018427387904,4],\"data_offsets\":[0,0]") "}", 0,
-         PNEUMO_ERR_FORMAT, "too large"},
-        {"empty name", "{" T("", "\"shape\":[1],\"data_offsets\":[0,4]") "}", 4,
-         PNEUMO_ERR_FORMAT, "empty name"},
-        {"duplicate name", "{" T("a", "\"shape\":[1],\"data_offsets\":[0,4]") ","
-                           T("a", "\"shape\":[1],\"data_offsets\":[4,8]") "}", 8,
-         PNEUMO_ERR_FORMAT, "duplicate key"},
+         "{" T("a", "\"shape\":[4611686018427387904,4],\"data_offsets\":[0,0]") "}", 0, PNEUMO_ERR_FORMAT,
+         "too large"},
+        {"empty name", "{" T("", "\"shape\":[1],\"data_offsets\":[0,4]") "}", 4, PNEUMO_ERR_FORMAT,
+         "empty name"},
+        {"duplicate name",
+         "{" T("a", "\"shape\":[1],\"data_offsets\":[0,4]") "," T("a",
+                                                                  "\"shape\":[1],\"data_offsets\":[4,8]") "}",
+         8, PNEUMO_ERR_FORMAT, "duplicate key"},
         {"metadata value number", "{\"__metadata__\":{\"a\":1}}", 0, PNEUMO_ERR_FORMAT,
          "\"__metadata__\" value for \"a\" is not a string"},
-        {"metadata value null", "{\"__metadata__\":{\"a\":\"x\",\"b\":null}}", 0,
-         PNEUMO_ERR_FORMAT, "not a string"},
-        {"metadata not object", "{\"__metadata__\":\"x\"}", 0, PNEUMO_ERR_FORMAT,
-         "not a JSON object"},
+        {"metadata value null", "{\"__metadata__\":{\"a\":\"x\",\"b\":null}}", 0, PNEUMO_ERR_FORMAT,
+         "not a string"},
+        {"metadata not object", "{\"__metadata__\":\"x\"}", 0, PNEUMO_ERR_FORMAT, "not a JSON object"},
         {"metadata only, valid", "{\"__metadata__\":{\"a\":\"x\"}}", 0, PNEUMO_OK, NULL},
         {"invalid UTF-8 name", "{" T("\xff", "\"shape\":[1],\"data_offsets\":[0,4]") "}", 4,
          PNEUMO_ERR_FORMAT, "UTF-8"},
@@ -225,8 +229,7 @@ static void test_rejection_table(void **state)
             fail_msg("case '%s': expected %d, got %d (%s)", c->why, c->expected, st,
                      st ? pneumo_last_error() : "");
         if (c->message && !strstr(pneumo_last_error(), c->message))
-            fail_msg("case '%s': message '%s' lacks '%s'", c->why, pneumo_last_error(),
-                     c->message);
+            fail_msg("case '%s': message '%s' lacks '%s'", c->why, pneumo_last_error(), c->message);
     }
 
     /* NUL padding instead of spaces (the table uses strlen, so test it here) */
@@ -242,10 +245,9 @@ static void test_rejection_table(void **state)
         char name[300];
         memset(name, 'n', len);
         name[len] = '\0';
-        snprintf(header, sizeof header,
-                 "{\"%s\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", name);
-        assert_int_equal(parse_constructed(header, 4),
-                         len == 255 ? PNEUMO_OK : PNEUMO_ERR_FORMAT);
+        snprintf(header, sizeof header, "{\"%s\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+                 name);
+        assert_int_equal(parse_constructed(header, 4), len == 255 ? PNEUMO_OK : PNEUMO_ERR_FORMAT);
     }
 }
 

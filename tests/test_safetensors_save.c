@@ -138,8 +138,7 @@ static void test_empty_file_and_zero_tensors(void **state)
     assert_int_equal(pn_safetensors_serialize("e", NULL, 0, NULL, 0, &img), PNEUMO_OK);
     assert_int_equal(img.len, 16); /* "{}" padded to 8 */
     pn_st_file *f = NULL;
-    assert_int_equal(pn_safetensors_parse((const uint8_t *)img.data, img.len, "e", &f),
-                     PNEUMO_OK);
+    assert_int_equal(pn_safetensors_parse((const uint8_t *)img.data, img.len, "e", &f), PNEUMO_OK);
     assert_int_equal(pn_st_count(f), 0);
     assert_int_equal(pn_st_meta_count(f), 0);
     pn_st_free(f);
@@ -155,15 +154,15 @@ static void test_save_rejects_bad_arguments(void **state)
     memset(long_name, 'a', sizeof long_name - 1);
     long_name[sizeof long_name - 1] = '\0';
     const pn_st_tensor cases[][2] = {
-        {{"a", 1, {2, 0, 0, 0}, x}, {"a", 1, {2, 0, 0, 0}, x}},       /* duplicate */
-        {{"", 1, {2, 0, 0, 0}, x}, {"b", 0, {0}, x}},                 /* empty name */
-        {{NULL, 1, {2, 0, 0, 0}, x}, {"b", 0, {0}, x}},               /* no name */
-        {{long_name, 1, {2, 0, 0, 0}, x}, {"b", 0, {0}, x}},          /* too long */
-        {{"__metadata__", 1, {2, 0, 0, 0}, x}, {"b", 0, {0}, x}},     /* reserved */
-        {{"a", 5, {2, 1, 1, 1}, x}, {"b", 0, {0}, x}},                /* ndim 5 */
-        {{"a", 1, {-2, 0, 0, 0}, x}, {"b", 0, {0}, x}},               /* negative */
-        {{"a", 1, {2, 0, 0, 0}, NULL}, {"b", 0, {0}, x}},             /* no data */
-        {{"a\xff", 1, {2, 0, 0, 0}, x}, {"b", 0, {0}, x}},            /* bad UTF-8 */
+        {{"a", 1, {2, 0, 0, 0}, x}, {"a", 1, {2, 0, 0, 0}, x}},        /* duplicate */
+        {{"", 1, {2, 0, 0, 0}, x}, {"b", 0, {0}, x}},                  /* empty name */
+        {{NULL, 1, {2, 0, 0, 0}, x}, {"b", 0, {0}, x}},                /* no name */
+        {{long_name, 1, {2, 0, 0, 0}, x}, {"b", 0, {0}, x}},           /* too long */
+        {{"__metadata__", 1, {2, 0, 0, 0}, x}, {"b", 0, {0}, x}},      /* reserved */
+        {{"a", 5, {2, 1, 1, 1}, x}, {"b", 0, {0}, x}},                 /* ndim 5 */
+        {{"a", 1, {-2, 0, 0, 0}, x}, {"b", 0, {0}, x}},                /* negative */
+        {{"a", 1, {2, 0, 0, 0}, NULL}, {"b", 0, {0}, x}},              /* no data */
+        {{"a\xff", 1, {2, 0, 0, 0}, x}, {"b", 0, {0}, x}},             /* bad UTF-8 */
         {{"a", 4, {INT64_MAX, INT64_MAX, 2, 2}, x}, {"b", 0, {0}, x}}, /* overflow */
     };
     const char *dir = tu_tmpdir();
@@ -171,11 +170,9 @@ static void test_save_rejects_bad_arguments(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         pn_buf img;
         pn_buf_init(&img);
-        assert_int_equal(pn_safetensors_serialize("m", NULL, 0, cases[i], 2, &img),
-                         PNEUMO_ERR_INVALID_ARG);
+        assert_int_equal(pn_safetensors_serialize("m", NULL, 0, cases[i], 2, &img), PNEUMO_ERR_INVALID_ARG);
         pn_buf_free(&img);
-        assert_int_equal(pn_safetensors_save(path, NULL, 0, cases[i], 2),
-                         PNEUMO_ERR_INVALID_ARG);
+        assert_int_equal(pn_safetensors_save(path, NULL, 0, cases[i], 2), PNEUMO_ERR_INVALID_ARG);
         assert_non_null(strstr(pneumo_last_error(), path));
     }
     const pn_st_meta dup_meta[2] = {{"k", "1"}, {"k", "2"}};

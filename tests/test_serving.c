@@ -217,7 +217,8 @@ static void test_sentence(void **state)
     int32_t label = -1;
     const char *names[2] = {"Normal", "Opacity"};
     (void)state;
-    assert_int_equal(pneumo_model_diagnosis_sentence(m, 0.9731f, buf, sizeof buf, &needed, &label), PNEUMO_OK);
+    assert_int_equal(pneumo_model_diagnosis_sentence(m, 0.9731f, buf, sizeof buf, &needed, &label),
+                     PNEUMO_OK);
     assert_string_equal(buf, "I am 97.31% percent confirmed that this is a Pneumonia case");
     assert_int_equal(needed, strlen(buf));
     assert_int_equal(label, 1);
@@ -251,7 +252,8 @@ static void test_sentence(void **state)
     assert_int_equal(pneumo_model_diagnosis_sentence(m, 0.9f, small, sizeof small, &needed, NULL), PNEUMO_OK);
     assert_string_equal(small, "I am 90");
     assert_int_equal(needed, strlen(buf));
-    assert_int_equal(pneumo_model_diagnosis_sentence(m, 1.5f, buf, sizeof buf, NULL, NULL), PNEUMO_ERR_INVALID_ARG);
+    assert_int_equal(pneumo_model_diagnosis_sentence(m, 1.5f, buf, sizeof buf, NULL, NULL),
+                     PNEUMO_ERR_INVALID_ARG);
     pneumo_model_destroy(m);
 }
 
@@ -328,7 +330,8 @@ static void test_clones_many_threads(void **state)
         pneumo_tensor *again = NULL;
         assert_int_equal(pneumo_tensor_create(2, rs, &again), PNEUMO_OK);
         assert_int_equal(pneumo_model_predict(m, x, again), PNEUMO_OK);
-        assert_memory_equal(pneumo_tensor_data(again), pneumo_tensor_data(ref), sizeof(float) * (size_t)rs[0]);
+        assert_memory_equal(pneumo_tensor_data(again), pneumo_tensor_data(ref),
+                            sizeof(float) * (size_t)rs[0]);
         pneumo_tensor_destroy(again);
     }
     for (int t = 0; t < NTHREADS; t++)

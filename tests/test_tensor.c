@@ -107,10 +107,8 @@ static void test_strerror_and_version(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_create_zeroed_and_shape),
-        cmocka_unit_test(test_wrap_shares_memory),
-        cmocka_unit_test(test_copy_checks_shapes),
-        cmocka_unit_test(test_misuse),
+        cmocka_unit_test(test_create_zeroed_and_shape), cmocka_unit_test(test_wrap_shares_memory),
+        cmocka_unit_test(test_copy_checks_shapes),      cmocka_unit_test(test_misuse),
         cmocka_unit_test(test_strerror_and_version),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,8 +16,7 @@
 /* Class 1: background noise U(0, 0.5) plus a 3x3 blob of +1 at a random
  * place; class 0: noise only. Labels are random; sample weights are the
  * article's class weights (they weight the loss, not the accuracy). */
-static void make_data(uint64_t *rng, int32_t n, pneumo_tensor *x, pneumo_tensor *y,
-                      pneumo_tensor *w)
+static void make_data(uint64_t *rng, int32_t n, pneumo_tensor *x, pneumo_tensor *y, pneumo_tensor *w)
 {
     float *xd = pneumo_tensor_data(x), *yd = pneumo_tensor_data(y);
     float *wd = w ? pneumo_tensor_data(w) : NULL;
@@ -90,9 +89,8 @@ static double train(pneumo_model *m, pneumo_optimizer *opt, uint64_t data_seed, 
 
 /* Accuracy and loss recomputed by hand from predict(), checked against
  * evaluate_batch(). */
-static void check_predict_matches_evaluate(pneumo_model *m, const pneumo_tensor *x,
-                                           const pneumo_tensor *y, const pneumo_tensor *w,
-                                           double *accuracy)
+static void check_predict_matches_evaluate(pneumo_model *m, const pneumo_tensor *x, const pneumo_tensor *y,
+                                           const pneumo_tensor *w, double *accuracy)
 {
     const int64_t n = pneumo_tensor_dim(x, 0);
     pneumo_tensor *p = new_tensor(2, n, 1, 0, 0);
@@ -104,8 +102,7 @@ static void check_predict_matches_evaluate(pneumo_model *m, const pneumo_tensor 
     assert_int_equal(r.batch_size, n);
     /* evaluate leaves its probabilities (sigmoid of the logits, written by the
      * loss) in the last activation buffer: bit-identical to predict's output */
-    assert_memory_equal(m->acts[m->nlayers - 1], pneumo_tensor_data_const(p),
-                        (size_t)n * sizeof(float));
+    assert_memory_equal(m->acts[m->nlayers - 1], pneumo_tensor_data_const(p), (size_t)n * sizeof(float));
     for (int64_t i = 0; i < n; i++) {
         const double pi = pneumo_tensor_data(p)[i], yi = pneumo_tensor_data_const(y)[i];
         const double wi = pneumo_tensor_data_const(w)[i];
@@ -155,8 +152,8 @@ static void test_learns_blob_detection(void **state)
 
     check_predict_matches_evaluate(m, xt, yt, wt, &acc1);
     assert_int_equal(pneumo_model_evaluate_batch(m, xt, yt, wt, &r1), PNEUMO_OK);
-    printf("held-out accuracy %.4f -> %.4f, loss %.4f -> %.4f (train tail %.4f)\n", acc0, acc1,
-           r0.loss, r1.loss, tail);
+    printf("held-out accuracy %.4f -> %.4f, loss %.4f -> %.4f (train tail %.4f)\n", acc0, acc1, r0.loss,
+           r1.loss, tail);
     assert_true(acc1 > 0.95);
     assert_true(r1.loss < 0.5 * r0.loss);
     /* evaluation is deterministic and has no side effects */

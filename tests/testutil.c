@@ -96,7 +96,8 @@ void tu_write_blob_split(const char *root, const char *split, int side, int per_
         assert_int_equal(mkdir(path, 0755), 0);
         for (int k = 0; k < per_class; k++) {
             uint8_t *px = pneumo_image_pixels_mut(img);
-            int bx = 4 + (int)(tu_next(rng) % (uint64_t)(side - 8)), by = 4 + (int)(tu_next(rng) % (uint64_t)(side - 8));
+            int bx = 4 + (int)(tu_next(rng) % (uint64_t)(side - 8)),
+                by = 4 + (int)(tu_next(rng) % (uint64_t)(side - 8));
             for (int i = 0; i < side * side; i++)
                 px[i] = (uint8_t)(40 + tu_next(rng) % 80);
             if (c)
@@ -117,15 +118,15 @@ static char *tu_next_string(void)
     return bufs[next++ % 8];
 }
 
-#define TU_STRING(call)                                                                      \
-    do {                                                                                     \
-        char *b = tu_next_string();                                                          \
-        size_t needed = 0;                                                                   \
-        pneumo_status st = (call);                                                           \
-        if (st != PNEUMO_OK)                                                                 \
-            fail_msg("%s: %s", #call, pneumo_last_error());                                  \
-        assert_true(needed < 4608);                                                          \
-        return b;                                                                            \
+#define TU_STRING(call)                                     \
+    do {                                                    \
+        char *b = tu_next_string();                         \
+        size_t needed = 0;                                  \
+        pneumo_status st = (call);                          \
+        if (st != PNEUMO_OK)                                \
+            fail_msg("%s: %s", #call, pneumo_last_error()); \
+        assert_true(needed < 4608);                         \
+        return b;                                           \
     } while (0)
 
 const char *tu_ds_class(const pneumo_dataset *ds, int32_t c)

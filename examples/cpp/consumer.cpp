@@ -13,8 +13,8 @@ int main()
         auto y = pneumo::tensor({2});
         pneumo_tensor_data(y.get())[1] = 1.0f;
         auto r = model.train_step(opt.get(), x.get(), y.get());
-        std::printf("ok: C++ consumer linked libpneumo %s: %lld parameters, loss %.4f\n",
-                    pneumo_version(), static_cast<long long>(model.num_params()), r.loss);
+        std::printf("ok: C++ consumer linked libpneumo %s: %lld parameters, loss %.4f\n", pneumo_version(),
+                    static_cast<long long>(model.num_params()), r.loss);
         // errors arrive as exceptions with the library's message
         try {
             pneumo::Model::load("/nonexistent/model.safetensors");

@@ -16,11 +16,11 @@
 namespace pneumo {
 
 class Error : public std::runtime_error {
-public:
+  public:
     Error(pneumo_status status, const std::string &what) : std::runtime_error(what), status_(status) {}
     pneumo_status status() const noexcept { return status_; }
 
-private:
+  private:
     pneumo_status status_;
 };
 
@@ -61,7 +61,7 @@ inline TensorPtr tensor(std::vector<int64_t> shape)
 }
 
 class Model {
-public:
+  public:
     static Model article(int32_t size = 500, uint64_t seed = 1)
     {
         pneumo_model *m = nullptr;
@@ -103,7 +103,7 @@ public:
     }
     pneumo_model *get() const noexcept { return m_.get(); }
 
-private:
+  private:
     explicit Model(pneumo_model *m) : m_(m) {}
     std::unique_ptr<pneumo_model, ModelDeleter> m_;
 };

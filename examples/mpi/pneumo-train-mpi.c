@@ -70,9 +70,9 @@ typedef struct mpi_ctx {
     MPI_Request *req;
     float **fbuf;
     double (*dbuf)[8];
-    int64_t *fcap; /* floats each of fbuf holds */
+    int64_t *fcap;        /* floats each of fbuf holds */
     int *counts, *displs; /* ALLGATHER: every rank's slice */
-    double comm_seconds; /* in the training steps' collectives (waiting included) */
+    double comm_seconds;  /* in the training steps' collectives (waiting included) */
     int64_t steps;
     char err[MPI_MAX_ERROR_STRING + 64];
 } mpi_ctx;
@@ -162,18 +162,17 @@ static pneumo_status collective(const pneumo_collective *op, void *user)
     pneumo_status st = PNEUMO_OK;
     int rc = MPI_SUCCESS;
     if (op->nfloats > INT_MAX || op->ndoubles > INT_MAX) {
-        snprintf(c->err, sizeof c->err, "message of %lld values is too large for MPI", (long long)op->nfloats);
+        snprintf(c->err, sizeof c->err, "message of %lld values is too large for MPI",
+                 (long long)op->nfloats);
         return PNEUMO_ERR_LIMIT;
     }
     switch (op->op) {
-    case PNEUMO_COLLECTIVE_SEND:
-        st = do_send(c, op);
-        break;
+    case PNEUMO_COLLECTIVE_SEND: st = do_send(c, op); break;
     case PNEUMO_COLLECTIVE_RECV:
         if ((rc = MPI_Recv(op->floats, (int)op->nfloats, MPI_FLOAT, op->peer, 2 * op->tag, MPI_COMM_WORLD,
                            MPI_STATUS_IGNORE)) == MPI_SUCCESS)
-            rc = MPI_Recv(op->doubles, (int)op->ndoubles, MPI_DOUBLE, op->peer, 2 * op->tag + 1, MPI_COMM_WORLD,
-                          MPI_STATUS_IGNORE);
+            rc = MPI_Recv(op->doubles, (int)op->ndoubles, MPI_DOUBLE, op->peer, 2 * op->tag + 1,
+                          MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         if (rc != MPI_SUCCESS)
             st = mpi_fail(c, rc, "MPI_Recv");
         break;
@@ -183,8 +182,8 @@ static pneumo_status collective(const pneumo_collective *op, void *user)
             break;
         }
         c->nsend = 0;
-        if ((op->nfloats && (rc = MPI_Bcast(op->floats, (int)op->nfloats, MPI_FLOAT, 0, MPI_COMM_WORLD)) !=
-                                MPI_SUCCESS) ||
+        if ((op->nfloats &&
+             (rc = MPI_Bcast(op->floats, (int)op->nfloats, MPI_FLOAT, 0, MPI_COMM_WORLD)) != MPI_SUCCESS) ||
             (rc = MPI_Bcast(op->doubles, (int)op->ndoubles, MPI_DOUBLE, 0, MPI_COMM_WORLD)) != MPI_SUCCESS)
             st = mpi_fail(c, rc, "MPI_Bcast");
         c->steps += op->nfloats > 0;
@@ -202,8 +201,8 @@ static pneumo_status collective(const pneumo_collective *op, void *user)
             c->displs[j] = (int)s0;
             c->counts[j] = (int)(s1 - s0);
         }
-        if ((rc = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, op->floats, c->counts, c->displs, MPI_FLOAT,
-                                 MPI_COMM_WORLD)) != MPI_SUCCESS)
+        if ((rc = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, op->floats, c->counts, c->displs,
+                                 MPI_FLOAT, MPI_COMM_WORLD)) != MPI_SUCCESS)
             st = mpi_fail(c, rc, "MPI_Allgatherv");
         c->steps++;
         break;
@@ -212,9 +211,7 @@ static pneumo_status collective(const pneumo_collective *op, void *user)
                                 MPI_COMM_WORLD)) != MPI_SUCCESS)
             st = mpi_fail(c, rc, "MPI_Allreduce");
         break;
-    default:
-        snprintf(c->err, sizeof c->err, "unknown collective %d", op->op);
-        st = PNEUMO_ERR_INVALID_ARG;
+    default: snprintf(c->err, sizeof c->err, "unknown collective %d", op->op); st = PNEUMO_ERR_INVALID_ARG;
     }
     if (op->nfloats) /* a training step's SEND, RECV, BCAST or ALLGATHER */
         c->comm_seconds += now() - t0;
@@ -245,12 +242,16 @@ static int any_failed(int failed)
 /* ------------------------------------------------------------------------ */
 
 static volatile sig_atomic_t interrupted;
-static void on_signal(int sig) { (void)sig; interrupted = 1; }
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
 
 typedef struct cb_ctx {
     int rank, cancel_rank;
     long cancel_batch;
-    double last, last_cpu; /* wall and process CPU time of the previous BATCH_END */
+    double last, last_cpu;    /* wall and process CPU time of the previous BATCH_END */
     double step_sum, cpu_sum; /* over steps, the first step of each epoch left out (warm-up) */
     int64_t timed;
 } cb_ctx;
@@ -314,10 +315,7 @@ static int bcast_weights(pneumo_model *m)
 }
 
 /* Rank j's slice of an arena of n floats in the sliced exchange. */
-static int64_t slice_start(int64_t n, int ranks, int j)
-{
-    return j == ranks ? n : 16 * (n / 16 * j / ranks);
-}
+static int64_t slice_start(int64_t n, int ranks, int j) { return j == ranks ? n : 16 * (n / 16 * j / ranks); }
 
 /* The rank that computes part k. */
 static int part_owner(int parts, int ranks, int k)
@@ -337,7 +335,8 @@ static int bench_exchange(mpi_ctx *c, int64_t n, int parts, int exchange, long r
 {
     float *g = calloc((size_t)n, sizeof *g), *tmp = calloc((size_t)n, sizeof *tmp);
     double d[8] = {0}, bc[64] = {0}, t0;
-    int first = (int)((int64_t)parts * c->rank / c->ranks), end = (int)((int64_t)parts * (c->rank + 1) / c->ranks);
+    int first = (int)((int64_t)parts * c->rank / c->ranks),
+        end = (int)((int64_t)parts * (c->rank + 1) / c->ranks);
     const int64_t s0 = slice_start(n, c->ranks, c->rank), s1 = slice_start(n, c->ranks, c->rank + 1);
     int bad = !g || !tmp || c->ranks + 4 > 64;
     if (any_failed(bad)) {
@@ -409,9 +408,10 @@ static int bench_exchange(mpi_ctx *c, int64_t n, int parts, int exchange, long r
     if (bad)
         fprintf(stderr, PROG ": rank %d: --bench-exchange: %s\n", c->rank, c->err);
     else if (c->rank == 0)
-        printf("exchange: %s, %d ranks, %d parts, %lld floats (%.2f MB) per part: %.2f ms per step (mean of %ld)\n",
-               exchange == PNEUMO_EXCHANGE_GATHER ? "gather" : "sliced", c->ranks, parts, (long long)n,
-               4e-6 * (double)n, 1e3 * (MPI_Wtime() - t0) / (double)rounds, rounds);
+        printf(
+            "exchange: %s, %d ranks, %d parts, %lld floats (%.2f MB) per part: %.2f ms per step (mean of %ld)\n",
+            exchange == PNEUMO_EXCHANGE_GATHER ? "gather" : "sliced", c->ranks, parts, (long long)n,
+            4e-6 * (double)n, 1e3 * (MPI_Wtime() - t0) / (double)rounds, rounds);
     free(g);
     free(tmp);
     return bad;
@@ -586,8 +586,8 @@ int main(int argc, char **argv)
         goto bad_usage;
     if (parts < ranks || parts > batch) {
         if (rank == 0)
-            fprintf(stderr, PROG ": --parts %ld must be between the rank count (%d) and --batch (%ld)\n", parts,
-                    ranks, batch);
+            fprintf(stderr, PROG ": --parts %ld must be between the rank count (%d) and --batch (%ld)\n",
+                    parts, ranks, batch);
         MPI_Finalize();
         return 2;
     }
@@ -598,7 +598,8 @@ int main(int argc, char **argv)
     if (failed)
         fprintf(stderr, PROG ": rank %d: %s\n", rank, pneumo_last_error());
     if (bench_rounds) {
-        rc = any_failed(failed || !m) || bench_exchange(&mc, arena_floats(m), (int)parts, exchange, bench_rounds);
+        rc = any_failed(failed || !m) ||
+             bench_exchange(&mc, arena_floats(m), (int)parts, exchange, bench_rounds);
         goto done;
     }
     if (!failed && m && rank == 0 && !quiet)
@@ -606,8 +607,9 @@ int main(int argc, char **argv)
     if (!failed) {
         train = open_ds(rank, train_dir, (int32_t)size, augment, (uint64_t)seed, (int32_t)threads, 1);
         val = train ? open_ds(rank, val_dir, (int32_t)size, 0, (uint64_t)seed, (int32_t)threads, 1) : NULL;
-        test = val && test_dir ? open_ds(rank, test_dir, (int32_t)size, 0, (uint64_t)seed, (int32_t)threads, 0)
-                               : NULL;
+        test = val && test_dir
+                   ? open_ds(rank, test_dir, (int32_t)size, 0, (uint64_t)seed, (int32_t)threads, 0)
+                   : NULL;
         failed = !train || !val || (test_dir && !test);
     }
     if (any_failed(failed))
@@ -683,7 +685,8 @@ int main(int argc, char **argv)
                 printf("timing: rank %d of %d: %lld steps, %.1f ms per step, %.1f CPU ms per step (first "
                        "step of each epoch left out), %.1f ms per step in the gradient exchange (waiting "
                        "included); fit %.2f s\n",
-                       rank, ranks, (long long)mc.steps, cb.timed ? 1e3 * cb.step_sum / (double)cb.timed : 0.0,
+                       rank, ranks, (long long)mc.steps,
+                       cb.timed ? 1e3 * cb.step_sum / (double)cb.timed : 0.0,
                        cb.timed ? 1e3 * cb.cpu_sum / (double)cb.timed : 0.0,
                        1e3 * mc.comm_seconds / (double)mc.steps, t_fit);
             fflush(stdout);
@@ -707,8 +710,8 @@ int main(int argc, char **argv)
     st = pneumo_model_evaluate_parallel(m, val, (int32_t)batch, pneumo_model_threshold(m), &dp, &ev_val, NULL,
                                         NULL, 0);
     if (st == PNEUMO_OK && test)
-        st = pneumo_model_evaluate_parallel(m, test, (int32_t)batch, pneumo_model_threshold(m), &dp, &ev_test, NULL,
-                                            NULL, 0);
+        st = pneumo_model_evaluate_parallel(m, test, (int32_t)batch, pneumo_model_threshold(m), &dp, &ev_test,
+                                            NULL, NULL, 0);
     if (st != PNEUMO_OK) {
         if (mc.err[0])
             MPI_Abort(MPI_COMM_WORLD, 1);
@@ -721,7 +724,8 @@ int main(int argc, char **argv)
             printf("\nTest set (%s):\n", test_dir);
             cli_print_evaluation(stdout, &ev_test, test);
         }
-        failed = report(report_path, m, h, &ev_val, val, test ? &ev_test : NULL, test, ranks, (int)parts, threads);
+        failed = report(report_path, m, h, &ev_val, val, test ? &ev_test : NULL, test, ranks, (int)parts,
+                        threads);
         if (!failed && !quiet)
             printf("report: %s\n", report_path);
     }

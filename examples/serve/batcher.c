@@ -81,10 +81,7 @@ int64_t batcher_depth(batcher *b)
     return d;
 }
 
-int64_t batcher_capacity(const batcher *b)
-{
-    return b->cfg.queue_capacity;
-}
+int64_t batcher_capacity(const batcher *b) { return b->cfg.queue_capacity; }
 
 /* Move queued jobs into batch[*n...] up to max_batch; lock held. */
 static void take_jobs(batcher *b, serve_job **batch, int *n)
@@ -111,10 +108,7 @@ static void answer_error(serve_job *job, int status, const char *message)
 
 /* HTTP status of a failure after the decode: running out of memory is 503
  * (retry later), anything else 500. */
-static int failure_status(pneumo_status st)
-{
-    return st == PNEUMO_ERR_NOMEM ? 503 : 500;
-}
+static int failure_status(pneumo_status st) { return st == PNEUMO_ERR_NOMEM ? 503 : 500; }
 
 /* HTTP status for a failed decode: the decode limits are 422, running out of
  * memory is 503 (retry later), everything the decoder cannot read is 400. */
@@ -178,8 +172,9 @@ static pneumo_status append_heatmap(worker *w, const pneumo_image *img, strbuf *
         pneumo_tensor_destroy(map);
         return st;
     }
-    sb_printf(sb, ", \"heatmap\": {\"layer\": %d, \"target\": %d, \"height\": %d, \"width\": %d, "
-                  "\"png_base64\": \"",
+    sb_printf(sb,
+              ", \"heatmap\": {\"layer\": %d, \"target\": %d, \"height\": %d, \"width\": %d, "
+              "\"png_base64\": \"",
               (int)info.layer, (int)info.target, (int)info.height, (int)info.width);
     sb_base64(sb, png, png_size);
     sb_puts(sb, "\"}");
@@ -225,8 +220,8 @@ static void answer_diagnosis(worker *w, serve_job *job, const pneumo_image *img,
     sb_printf(&sb,
               ", \"timing_ms\": {\"queue\": %.3f, \"decode\": %.3f, \"inference\": %.3f, \"heatmap\": %.3f, "
               "\"total\": %.3f}, \"batch_size\": %d}\n",
-              job->queue_ms, decode_ms, inference_ms,
-              heatmap_ms, (now - job->t_start) * 1e3, job->batch_size);
+              job->queue_ms, decode_ms, inference_ms, heatmap_ms, (now - job->t_start) * 1e3,
+              job->batch_size);
     job->status = 200;
     job->answer = sb_take(&sb, &job->answer_len);
     if (!job->answer)

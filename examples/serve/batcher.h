@@ -24,15 +24,15 @@ struct serve_job {
     /* set by the submitter; body is only read, and must stay valid until done() */
     const unsigned char *body;
     size_t body_len;
-    int heatmap;     /* add the Grad-CAM overlay PNG (base64) to the answer */
-    double t_start;  /* monotonic seconds when the request's headers arrived */
+    int heatmap;                              /* add the Grad-CAM overlay PNG (base64) to the answer */
+    double t_start;                           /* monotonic seconds when the request's headers arrived */
     void (*done)(serve_job *job, void *user); /* called once, from a worker thread */
     void *user;
     /* set by the worker before done() */
-    int status;      /* HTTP status of the answer */
-    char *answer;    /* JSON body (malloc; the receiver frees it), NULL if out of memory */
+    int status;   /* HTTP status of the answer */
+    char *answer; /* JSON body (malloc; the receiver frees it), NULL if out of memory */
     size_t answer_len;
-    int batch_size;  /* images in the predict call this job was part of */
+    int batch_size; /* images in the predict call this job was part of */
     /* queue link, the batcher's */
     serve_job *next;
     double t_queued;
@@ -40,11 +40,11 @@ struct serve_job {
 };
 
 typedef struct batcher_config {
-    int threads;          /* workers, >= 1 */
-    int worker_threads;   /* threads of each worker's model clone, >= 1 */
-    int queue_capacity;   /* jobs waiting at most, >= 1 */
-    int max_batch;        /* images per predict call at most, >= 1 */
-    int wait_us;          /* longest wait for a batch to fill, 0 = never wait */
+    int threads;        /* workers, >= 1 */
+    int worker_threads; /* threads of each worker's model clone, >= 1 */
+    int queue_capacity; /* jobs waiting at most, >= 1 */
+    int max_batch;      /* images per predict call at most, >= 1 */
+    int wait_us;        /* longest wait for a batch to fill, 0 = never wait */
     pneumo_decode_limits limits;
     const char *model_name; /* shown in every answer; copied */
 } batcher_config;

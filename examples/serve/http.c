@@ -36,11 +36,11 @@ typedef struct request {
     char method[16];
     char path[128];
     char client[64];
-    int status;          /* the status answered, 0 while none */
+    int status; /* the status answered, 0 while none */
     uint64_t bytes_out;
-    int close;           /* answer with "Connection: close" (the body is not read) */
-    sreq core;           /* routing, limits and the body (request.c) */
-    int arriving;        /* counted in batcher_arriving() */
+    int close;    /* answer with "Connection: close" (the body is not read) */
+    sreq core;    /* routing, limits and the body (request.c) */
+    int arriving; /* counted in batcher_arriving() */
     /* the job */
     serve_job job;
     enum job_state state;
@@ -186,9 +186,7 @@ static enum MHD_Result serve_get(request *r, enum sreq_route route)
                   (long long)metrics_in_flight(s->metrics));
         return send_json(r, draining ? 503 : 200, &sb);
     }
-    case ROUTE_MODEL:
-        sb_puts(&sb, s->model_json);
-        return send_json(r, 200, &sb);
+    case ROUTE_MODEL: sb_puts(&sb, s->model_json); return send_json(r, 200, &sb);
     case ROUTE_METRICS: {
         metrics_render(s->metrics, batcher_depth(s->batcher), batcher_capacity(s->batcher),
                        budget_used(&s->budget), &sb);
@@ -196,10 +194,10 @@ static enum MHD_Result serve_get(request *r, enum sreq_route route)
         char *body = sb_take(&sb, &len);
         if (!body)
             return MHD_NO;
-        return send_body(r, 200, "text/plain; version=0.0.4; charset=utf-8", body, len, MHD_RESPMEM_MUST_FREE);
+        return send_body(r, 200, "text/plain; version=0.0.4; charset=utf-8", body, len,
+                         MHD_RESPMEM_MUST_FREE);
     }
-    default:
-        return send_error(r, 404, "no such resource");
+    default: return send_error(r, 404, "no such resource");
     }
 }
 
@@ -219,7 +217,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->t_start = serve_now();
         snprintf(r->method, sizeof r->method, "%s", method);
         snprintf(r->path, sizeof r->path, "%s", url);
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn,
+                                                                     MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         if (ci && ci->client_addr) {
             const struct sockaddr *sa = ci->client_addr;
             if (sa->sa_family == AF_INET)
@@ -238,8 +237,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         const char *hm = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "heatmap");
         switch (sreq_begin(&r->core, &s->budget, s->cfg.max_upload, method, url, ct, cl, hm,
                            server_draining(s))) {
-        case SREQ_GET:
-            return serve_get(r, r->core.route);
+        case SREQ_GET: return serve_get(r, r->core.route);
         case SREQ_BODY:
             r->arriving = 1;
             batcher_arriving(s->batcher, 1);
@@ -323,17 +321,16 @@ http_server *http_start(const http_config *cfg, batcher *b, serve_metrics *m, ch
     s->metrics = m;
     pthread_mutex_init(&s->lock, NULL);
     budget_init(&s->budget, cfg->max_buffered);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
     if (cfg->addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
-                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-                                 MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&cfg->addr,
+    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+                                 NULL, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&cfg->addr,
                                  MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s,
                                  MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                                 MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-                                 MHD_OPTION_END);
+                                 MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
     if (!s->daemon) {
         char host[INET6_ADDRSTRLEN] = "?";
         unsigned port = 0;

@@ -19,12 +19,12 @@
 typedef struct http_config {
     struct sockaddr_storage addr; /* where to listen (port 0: any free port) */
     socklen_t addr_len;
-    size_t max_upload;            /* largest request body in bytes (413 above) */
-    size_t max_buffered;          /* all upload buffers together at most (503 above) */
-    unsigned idle_timeout_s;      /* a connection idle this long is closed */
-    double request_timeout_s;     /* an upload not complete after this long is dropped */
-    unsigned max_connections;     /* concurrent connections */
-    const char *model_json;       /* body of GET /api/v1/model (copied) */
+    size_t max_upload;        /* largest request body in bytes (413 above) */
+    size_t max_buffered;      /* all upload buffers together at most (503 above) */
+    unsigned idle_timeout_s;  /* a connection idle this long is closed */
+    double request_timeout_s; /* an upload not complete after this long is dropped */
+    unsigned max_connections; /* concurrent connections */
+    const char *model_json;   /* body of GET /api/v1/model (copied) */
 } http_config;
 
 typedef struct http_server http_server;

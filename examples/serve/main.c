@@ -28,24 +28,24 @@
 
 static int usage(FILE *f)
 {
-    fprintf(f,
-            "usage: " PROG " --model MODEL [options]\n"
-            "  --listen ADDR:PORT     address to listen on (default 127.0.0.1:8080; [::1]:8080 for IPv6,\n"
-            "                         port 0 = any free port)\n"
-            "  --threads N            inference workers (default: online cores)\n"
-            "  --worker-threads N     threads each worker's predict call uses (default 1)\n"
-            "  --max-batch N          images per predict call at most (default 8)\n"
-            "  --batch-wait-us N      longest wait for a batch to fill while uploads arrive (default 1000)\n"
-            "  --queue N              images waiting at most before 503 (default 64)\n"
-            "  --max-upload-mb N      largest request body in MiB (default 20)\n"
-            "  --max-buffered-mb N    all upload buffers together at most, in MiB, before 503 (default 256)\n"
-            "  --max-pixels N         largest decoded image in pixels (default 50000000)\n"
-            "  --max-side N           largest image side in pixels (default 16384)\n"
-            "  --timeout S            close connections idle for S seconds (default 10)\n"
-            "  --request-timeout S    drop uploads not complete after S seconds (default 30)\n"
-            "  --max-connections N    concurrent connections (default 256)\n"
-            "  --drain-timeout S      on SIGTERM, wait at most S seconds for requests in flight (default 30)\n"
-            "  --name NAME            model name shown in answers (default: the file's name)\n");
+    fprintf(
+        f, "usage: " PROG " --model MODEL [options]\n"
+           "  --listen ADDR:PORT     address to listen on (default 127.0.0.1:8080; [::1]:8080 for IPv6,\n"
+           "                         port 0 = any free port)\n"
+           "  --threads N            inference workers (default: online cores)\n"
+           "  --worker-threads N     threads each worker's predict call uses (default 1)\n"
+           "  --max-batch N          images per predict call at most (default 8)\n"
+           "  --batch-wait-us N      longest wait for a batch to fill while uploads arrive (default 1000)\n"
+           "  --queue N              images waiting at most before 503 (default 64)\n"
+           "  --max-upload-mb N      largest request body in MiB (default 20)\n"
+           "  --max-buffered-mb N    all upload buffers together at most, in MiB, before 503 (default 256)\n"
+           "  --max-pixels N         largest decoded image in pixels (default 50000000)\n"
+           "  --max-side N           largest image side in pixels (default 16384)\n"
+           "  --timeout S            close connections idle for S seconds (default 10)\n"
+           "  --request-timeout S    drop uploads not complete after S seconds (default 30)\n"
+           "  --max-connections N    concurrent connections (default 256)\n"
+           "  --drain-timeout S      on SIGTERM, wait at most S seconds for requests in flight (default 30)\n"
+           "  --name NAME            model name shown in answers (default: the file's name)\n");
     return f == stdout ? 0 : 2;
 }
 
@@ -199,7 +199,8 @@ int main(int argc, char **argv)
     if (!model_path)
         return usage(stderr);
     if (parse_listen(listen, &hc.addr, &hc.addr_len) != 0) {
-        fprintf(stderr, PROG ": --listen '%s' is not ADDR:PORT (e.g. 127.0.0.1:8080 or [::1]:8080)\n", listen);
+        fprintf(stderr, PROG ": --listen '%s' is not ADDR:PORT (e.g. 127.0.0.1:8080 or [::1]:8080)\n",
+                listen);
         return 2;
     }
     hc.max_upload = (size_t)max_upload_mb << 20;
@@ -250,13 +251,16 @@ int main(int argc, char **argv)
     }
     char host[INET6_ADDRSTRLEN] = "?";
     if (hc.addr.ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)&hc.addr)->sin6_addr, host, sizeof host);
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)&hc.addr)->sin6_addr, host,
+                  sizeof host);
     else
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)&hc.addr)->sin_addr, host, sizeof host);
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)&hc.addr)->sin_addr, host,
+                  sizeof host);
     int32_t h = 0, w = 0, c = 0;
     pneumo_model_input_shape(model, &h, &w, &c);
     int v6 = hc.addr.ss_family == AF_INET6;
-    fprintf(stderr, PROG ": serving %s (%dx%d input) with %d workers, batches of up to %d, on http://%s%s%s:%u/\n",
+    fprintf(stderr,
+            PROG ": serving %s (%dx%d input) with %d workers, batches of up to %d, on http://%s%s%s:%u/\n",
             name, (int)h, (int)w, bc.threads, bc.max_batch, v6 ? "[" : "", host, v6 ? "]" : "",
             (unsigned)http_port(srv));
 
@@ -278,7 +282,8 @@ int main(int argc, char **argv)
     free(info);
     pneumo_model_destroy(model);
     if (left > 0) {
-        fprintf(stderr, PROG ": stopped with %lld requests unfinished after %ld s\n", (long long)left, drain_s);
+        fprintf(stderr, PROG ": stopped with %lld requests unfinished after %ld s\n", (long long)left,
+                drain_s);
         return 1;
     }
     fprintf(stderr, PROG ": stopped\n");

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 
 /* Latency histogram bucket bounds in seconds (Prometheus' "le"), +Inf implied. */
-static const double latency_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                        0.1,   0.25,   0.5,   1.0,  2.5,   5.0, 10.0};
+static const double latency_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                        0.25,  0.5,    1.0,   2.5,  5.0,   10.0};
 #define N_BOUNDS (sizeof latency_bounds / sizeof latency_bounds[0])
 
 struct serve_metrics {
@@ -104,7 +104,8 @@ void metrics_render(serve_metrics *m, int64_t queue_depth, int64_t queue_capacit
                   (unsigned long long)cum);
     }
     cum += s.buckets[N_BOUNDS];
-    sb_printf(out, "pneumo_serve_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+    sb_printf(out, "pneumo_serve_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+              (unsigned long long)cum);
     sb_printf(out, "pneumo_serve_request_duration_seconds_sum %.9g\n", s.latency_sum);
     sb_printf(out, "pneumo_serve_request_duration_seconds_count %llu\n", (unsigned long long)s.latency_count);
     sb_printf(out,
@@ -131,6 +132,6 @@ void metrics_render(serve_metrics *m, int64_t queue_depth, int64_t queue_capacit
               "# TYPE pneumo_serve_batch_images_total counter\n"
               "pneumo_serve_batch_images_total %llu\n",
               (long long)s.in_flight, (long long)queue_depth, (long long)queue_capacity, buffered,
-              (unsigned long long)s.aborted,
-              (unsigned long long)s.batches, (unsigned long long)s.batch_images);
+              (unsigned long long)s.aborted, (unsigned long long)s.batches,
+              (unsigned long long)s.batch_images);
 }

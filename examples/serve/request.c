@@ -18,10 +18,7 @@ void budget_init(upload_budget *b, size_t max)
     b->used = 0;
 }
 
-void budget_destroy(upload_budget *b)
-{
-    pthread_mutex_destroy(&b->lock);
-}
+void budget_destroy(upload_budget *b) { pthread_mutex_destroy(&b->lock); }
 
 size_t budget_used(upload_budget *b)
 {
@@ -85,7 +82,8 @@ void sreq_free(sreq *r)
 static void reject_busy(sreq *r)
 {
     char msg[160];
-    snprintf(msg, sizeof msg, "too many uploads in progress (%zu MiB buffered); retry later", r->budget->max >> 20);
+    snprintf(msg, sizeof msg, "too many uploads in progress (%zu MiB buffered); retry later",
+             r->budget->max >> 20);
     reject(r, 503, msg);
 }
 
@@ -172,10 +170,7 @@ typedef struct param_iter {
     const char *p, *end;
 } param_iter;
 
-static int is_ws(int c)
-{
-    return c == ' ' || c == '\t';
-}
+static int is_ws(int c) { return c == ' ' || c == '\t'; }
 
 /* The next parameter after a ';' of a header value: its name and value (the
  * quoted string's content, escapes kept: callers only compare or copy
@@ -288,7 +283,8 @@ enum sreq_next sreq_begin(sreq *r, upload_budget *budget, size_t max_upload, con
         char *end;
         unsigned long long n = strtoull(content_length, &end, 10);
         if (end != content_length && n > max_upload)
-            return answer(r, 413, "the body of %llu bytes exceeds the upload limit of %zu bytes", n, max_upload);
+            return answer(r, 413, "the body of %llu bytes exceeds the upload limit of %zu bytes", n,
+                          max_upload);
         if (end != content_length)
             declared = (size_t)n;
     }
@@ -301,8 +297,9 @@ enum sreq_next sreq_begin(sreq *r, upload_budget *budget, size_t max_upload, con
         if (find_boundary(r, content_type) != 0)
             return answer(r, 400, "malformed multipart/form-data (no boundary?)");
     } else {
-        return answer(r, 415, "unsupported Content-Type '%s': send image/jpeg, image/png, "
-                              "application/dicom or multipart/form-data",
+        return answer(r, 415,
+                      "unsupported Content-Type '%s': send image/jpeg, image/png, "
+                      "application/dicom or multipart/form-data",
                       content_type ? content_type : "(none)");
     }
     r->heatmap = heatmap && (strcmp(heatmap, "1") == 0 || strcmp(heatmap, "true") == 0);
@@ -404,7 +401,8 @@ static enum sreq_next multipart_end(sreq *r)
             if (++files > 1)
                 return answer(r, 400, "one image per request: the form holds more than one file");
             if (pt.type[0] && !image_type(pt.type) && strcmp(pt.type, "application/octet-stream") != 0)
-                return answer(r, 415, "unsupported file type '%s' (send image/jpeg, image/png or application/dicom)",
+                return answer(r, 415,
+                              "unsupported file type '%s' (send image/jpeg, image/png or application/dicom)",
                               pt.type);
             file = pt;
         }
@@ -422,8 +420,9 @@ enum sreq_next sreq_end(sreq *r)
     if (r->reject)
         return answer(r, r->reject, "%s", r->reject_msg);
     if (r->len == 0)
-        return answer(r, 400, r->kind == BODY_MULTIPART ? "malformed multipart/form-data body: it is empty"
-                                                        : "empty body: send a JPEG or PNG image");
+        return answer(r, 400,
+                      r->kind == BODY_MULTIPART ? "malformed multipart/form-data body: it is empty"
+                                                : "empty body: send a JPEG or PNG image");
     if (r->kind == BODY_MULTIPART) {
         enum sreq_next next = multipart_end(r);
         if (next != SREQ_JOB)

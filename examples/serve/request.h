@@ -33,17 +33,17 @@ size_t budget_used(upload_budget *b);
 
 typedef struct sreq {
     upload_budget *budget;
-    size_t max_upload;            /* largest body in bytes (413 above) */
+    size_t max_upload; /* largest body in bytes (413 above) */
     enum sreq_route route;
     enum sreq_body kind;
     char boundary[SREQ_BOUNDARY_MAX + 1];
-    unsigned char *body;          /* the whole body as it arrived; after sreq_end the image */
-    size_t len, cap;              /* cap bytes are taken from the budget */
-    int heatmap;                  /* ?heatmap=1 or ?heatmap=true */
-    int reject;                   /* an HTTP status decided while the body still arrives */
+    unsigned char *body; /* the whole body as it arrived; after sreq_end the image */
+    size_t len, cap;     /* cap bytes are taken from the budget */
+    int heatmap;         /* ?heatmap=1 or ?heatmap=true */
+    int reject;          /* an HTTP status decided while the body still arrives */
     char reject_msg[160];
-    int status;                   /* the answer decided: its status (0: none yet) */
-    char msg[512];                /* and its message */
+    int status;    /* the answer decided: its status (0: none yet) */
+    char msg[512]; /* and its message */
 } sreq;
 
 /* What sreq_begin() and sreq_end() decided. */

@@ -9,10 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void sb_init(strbuf *b)
-{
-    memset(b, 0, sizeof *b);
-}
+void sb_init(strbuf *b) { memset(b, 0, sizeof *b); }
 
 void sb_free(strbuf *b)
 {
@@ -59,10 +56,7 @@ void sb_append(strbuf *b, const char *s, size_t n)
     b->data[b->len] = '\0';
 }
 
-void sb_puts(strbuf *b, const char *s)
-{
-    sb_append(b, s, strlen(s));
-}
+void sb_puts(strbuf *b, const char *s) { sb_append(b, s, strlen(s)); }
 
 void sb_printf(strbuf *b, const char *fmt, ...)
 {

@@ -83,18 +83,18 @@ typedef struct pneumo_augment_options {
 
 /** One image's drawn transformation (Keras' transform_parameters dict). */
 typedef struct pneumo_augment_params {
-    uint32_t size;       /**< sizeof(pneumo_augment_params); set by pneumo_augment_identity_params()
+    uint32_t size;        /**< sizeof(pneumo_augment_params); set by pneumo_augment_identity_params()
                               and by pneumo_augment_draw() */
-    double theta_deg;    /**< rotation in degrees (0 = none) */
-    double tx;           /**< shift along ROWS in pixels (from height_shift_range) */
-    double ty;           /**< shift along COLUMNS in pixels (from width_shift_range) */
-    double shear_deg;    /**< shear angle in degrees (0 = none) */
-    double zx;           /**< zoom of the ROW axis (1 = none) */
-    double zy;           /**< zoom of the COLUMN axis (1 = none) */
-    int32_t flip_h;      /**< 1: reverse columns after the affine transform */
-    int32_t flip_v;      /**< 1: reverse rows after the affine transform */
-    double brightness;   /**< PIL brightness factor; 0 = no brightness step */
-    uint32_t reserved[8];/**< zero */
+    double theta_deg;     /**< rotation in degrees (0 = none) */
+    double tx;            /**< shift along ROWS in pixels (from height_shift_range) */
+    double ty;            /**< shift along COLUMNS in pixels (from width_shift_range) */
+    double shear_deg;     /**< shear angle in degrees (0 = none) */
+    double zx;            /**< zoom of the ROW axis (1 = none) */
+    double zy;            /**< zoom of the COLUMN axis (1 = none) */
+    int32_t flip_h;       /**< 1: reverse columns after the affine transform */
+    int32_t flip_v;       /**< 1: reverse rows after the affine transform */
+    double brightness;    /**< PIL brightness factor; 0 = no brightness step */
+    uint32_t reserved[8]; /**< zero */
 } pneumo_augment_params;
 
 /** Fill `o` with "no augmentation": every range off, fill nearest, cval 0,
@@ -123,9 +123,8 @@ PNEUMO_API void pneumo_augment_identity_params(pneumo_augment_params *p);
  *  two flips which, as in Keras, always consume one draw each.
  *  Errors: INVALID_ARG (NULL, invalid options, width or height < 1),
  *  LIMIT (a side above 65536). */
-PNEUMO_API pneumo_status pneumo_augment_draw(const pneumo_augment_options *o, uint64_t seed,
-                                             uint64_t epoch, uint64_t index,
-                                             int32_t width, int32_t height,
+PNEUMO_API pneumo_status pneumo_augment_draw(const pneumo_augment_options *o, uint64_t seed, uint64_t epoch,
+                                             uint64_t index, int32_t width, int32_t height,
                                              pneumo_augment_params *out);
 
 /** Apply `p` to the 8-bit grayscale image `src` (src_size bytes, of which the
@@ -141,19 +140,15 @@ PNEUMO_API pneumo_status pneumo_augment_draw(const pneumo_augment_options *o, ui
  *  <= 1e4 degrees, 0 <= brightness <= 1000, flips 0/1, src_size or dst_count
  *  below width * height, naming the buffer and the length needed), LIMIT (a
  *  side above 65536). On error `dst` is left untouched. */
-PNEUMO_API pneumo_status pneumo_augment_apply(const pneumo_augment_options *o,
-                                              const pneumo_augment_params *p,
-                                              const uint8_t *src, size_t src_size,
-                                              int32_t width, int32_t height, float *dst,
-                                              size_t dst_count);
+PNEUMO_API pneumo_status pneumo_augment_apply(const pneumo_augment_options *o, const pneumo_augment_params *p,
+                                              const uint8_t *src, size_t src_size, int32_t width,
+                                              int32_t height, float *dst, size_t dst_count);
 
 /** pneumo_augment_draw() followed by pneumo_augment_apply(); `params_out` may
  *  be NULL, else it receives the drawn parameters. Same errors. */
-PNEUMO_API pneumo_status pneumo_augment_image(const pneumo_augment_options *o, uint64_t seed,
-                                              uint64_t epoch, uint64_t index,
-                                              const uint8_t *src, size_t src_size,
-                                              int32_t width, int32_t height, float *dst,
-                                              size_t dst_count,
+PNEUMO_API pneumo_status pneumo_augment_image(const pneumo_augment_options *o, uint64_t seed, uint64_t epoch,
+                                              uint64_t index, const uint8_t *src, size_t src_size,
+                                              int32_t width, int32_t height, float *dst, size_t dst_count,
                                               pneumo_augment_params *params_out);
 
 #ifdef __cplusplus

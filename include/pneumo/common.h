@@ -13,15 +13,15 @@
 #include "pneumo/version.h"
 
 #if defined(_WIN32) && !defined(PNEUMO_STATIC)
-#  ifdef PNEUMO_BUILDING_LIBRARY
-#    define PNEUMO_API __declspec(dllexport)
-#  else
-#    define PNEUMO_API __declspec(dllimport)
-#  endif
-#elif defined(__GNUC__)
-#  define PNEUMO_API __attribute__((visibility("default")))
+#ifdef PNEUMO_BUILDING_LIBRARY
+#define PNEUMO_API __declspec(dllexport)
 #else
-#  define PNEUMO_API
+#define PNEUMO_API __declspec(dllimport)
+#endif
+#elif defined(__GNUC__)
+#define PNEUMO_API __attribute__((visibility("default")))
+#else
+#define PNEUMO_API
 #endif
 
 #ifdef __cplusplus
@@ -30,16 +30,16 @@ extern "C" {
 
 /** Result of every fallible call. Values are stable across releases. */
 typedef enum pneumo_status {
-    PNEUMO_OK = 0,                /**< success */
-    PNEUMO_ERR_INVALID_ARG = 1,   /**< NULL pointer or a value out of range */
-    PNEUMO_ERR_SHAPE = 2,         /**< tensor or layer shapes do not fit together */
-    PNEUMO_ERR_NOMEM = 3,         /**< an allocation failed or would exceed a limit */
-    PNEUMO_ERR_IO = 4,            /**< reading or writing a file failed */
-    PNEUMO_ERR_FORMAT = 5,        /**< a file is corrupt, truncated or not of the expected kind */
-    PNEUMO_ERR_STATE = 6,         /**< call made in the wrong order or on an unsuitable object */
-    PNEUMO_ERR_UNSUPPORTED = 7,   /**< valid request this build does not implement */
-    PNEUMO_ERR_LIMIT = 8,         /**< input exceeds a configured safety limit */
-    PNEUMO_ERR_CANCELLED = 9      /**< the caller's callback asked to stop */
+    PNEUMO_OK = 0,              /**< success */
+    PNEUMO_ERR_INVALID_ARG = 1, /**< NULL pointer or a value out of range */
+    PNEUMO_ERR_SHAPE = 2,       /**< tensor or layer shapes do not fit together */
+    PNEUMO_ERR_NOMEM = 3,       /**< an allocation failed or would exceed a limit */
+    PNEUMO_ERR_IO = 4,          /**< reading or writing a file failed */
+    PNEUMO_ERR_FORMAT = 5,      /**< a file is corrupt, truncated or not of the expected kind */
+    PNEUMO_ERR_STATE = 6,       /**< call made in the wrong order or on an unsuitable object */
+    PNEUMO_ERR_UNSUPPORTED = 7, /**< valid request this build does not implement */
+    PNEUMO_ERR_LIMIT = 8,       /**< input exceeds a configured safety limit */
+    PNEUMO_ERR_CANCELLED = 9    /**< the caller's callback asked to stop */
 } pneumo_status;
 
 /** Where the library writes a stream of bytes (a model summary, progress

@@ -73,27 +73,27 @@ typedef struct pneumo_dataset pneumo_dataset;
 /** Dataset settings. Fill with pneumo_dataset_default_options() and change what
  *  you need; leave `reserved` zero. */
 typedef struct pneumo_dataset_options {
-    uint32_t size;                /**< sizeof(pneumo_dataset_options); set by the default function */
-    int32_t width, height;        /**< target size, 1..16384 each; default 500, 500 */
-    int32_t resample;             /**< pneumo_resample; default PNEUMO_RESAMPLE_NEAREST (Keras load_img) */
-    int32_t shuffle;              /**< 0/1; default 1: new order each epoch from (seed, epoch) */
-    uint64_t seed;                /**< default 0 */
-    int32_t augment;              /**< 0/1; default 0. 1: apply `augment_options` (random per
+    uint32_t size;         /**< sizeof(pneumo_dataset_options); set by the default function */
+    int32_t width, height; /**< target size, 1..16384 each; default 500, 500 */
+    int32_t resample;      /**< pneumo_resample; default PNEUMO_RESAMPLE_NEAREST (Keras load_img) */
+    int32_t shuffle;       /**< 0/1; default 1: new order each epoch from (seed, epoch) */
+    uint64_t seed;         /**< default 0 */
+    int32_t augment;       /**< 0/1; default 0. 1: apply `augment_options` (random per
                                        (seed, epoch, index)) */
     const pneumo_augment_options *augment_options; /**< NULL (default) means
                                        pneumo_augment_default_options(): rescale 1/255 only. Its
                                        rescale, fill_mode and cval are used even when augment == 0
                                        (then only the rescale acts). Copied at open */
-    int32_t strict;               /**< 0/1; default 0: unreadable images are skipped and listed;
+    int32_t strict;                     /**< 0/1; default 0: unreadable images are skipped and listed;
                                        1: open fails naming the first one */
-    int32_t threads;              /**< worker threads, 0..256; default 0 = online cores (at most 64) */
-    int64_t cache_bytes;          /**< memory for decoded, resized 8-bit images; default 2 GiB;
+    int32_t threads;                    /**< worker threads, 0..256; default 0 = online cores (at most 64) */
+    int64_t cache_bytes;                /**< memory for decoded, resized 8-bit images; default 2 GiB;
                                        0 = no cache (decode every epoch) */
-    int32_t prefetch_batches;     /**< batches prepared ahead of the one the caller holds,
+    int32_t prefetch_batches;           /**< batches prepared ahead of the one the caller holds,
                                        0..64; default 2 (0: batches made on demand) */
     const pneumo_decode_limits *limits; /**< NULL (default) means pneumo_decode_default_limits();
                                        copied at open */
-    uint32_t reserved[8];         /**< must be zero */
+    uint32_t reserved[8];               /**< must be zero */
 } pneumo_dataset_options;
 
 /** Fill `o` with the defaults listed in the field comments. NULL is a no-op. */
@@ -125,8 +125,7 @@ PNEUMO_API pneumo_status pneumo_dataset_open_dir(const char *dir, const pneumo_d
 PNEUMO_API pneumo_status pneumo_dataset_open_files(const char *const *paths, const int32_t *labels,
                                                    int64_t count, int32_t num_classes,
                                                    const char *const *class_names,
-                                                   const pneumo_dataset_options *o,
-                                                   pneumo_dataset **out);
+                                                   const pneumo_dataset_options *o, pneumo_dataset **out);
 
 /** Stop the workers (an epoch in progress is abandoned), join them and free
  *  everything, including the batch tensors handed out. NULL is a no-op. */
@@ -158,8 +157,8 @@ PNEUMO_API pneumo_status pneumo_dataset_class_weights(const pneumo_dataset *ds, 
 /** Path of image `index` (0..size-1, dataset order) as listed ("dir/class/name"),
  *  written into buf (see pneumo/common.h). Errors: INVALID_ARG (NULL ds, index
  *  out of range, NULL buf with size > 0). */
-PNEUMO_API pneumo_status pneumo_dataset_path(const pneumo_dataset *ds, int64_t index, char *buf,
-                                             size_t size, size_t *needed);
+PNEUMO_API pneumo_status pneumo_dataset_path(const pneumo_dataset *ds, int64_t index, char *buf, size_t size,
+                                             size_t *needed);
 
 /** Label of image `index`; -1 if out of range. */
 PNEUMO_API int32_t pneumo_dataset_label(const pneumo_dataset *ds, int64_t index);
@@ -170,8 +169,8 @@ PNEUMO_API int64_t pneumo_dataset_num_skipped(const pneumo_dataset *ds);
 /** Skipped file `i` (dataset order) as "path: reason", written into buf (see
  *  pneumo/common.h). Errors: INVALID_ARG (NULL ds, i out of range, NULL buf
  *  with size > 0). */
-PNEUMO_API pneumo_status pneumo_dataset_skipped(const pneumo_dataset *ds, int64_t i, char *buf,
-                                                size_t size, size_t *needed);
+PNEUMO_API pneumo_status pneumo_dataset_skipped(const pneumo_dataset *ds, int64_t i, char *buf, size_t size,
+                                                size_t *needed);
 
 /** Write Keras' line "Found 4176 images belonging to 2 classes." into buf, and
  *  when files were skipped a second line "Skipped 3 unreadable image files."
@@ -190,8 +189,7 @@ PNEUMO_API int64_t pneumo_dataset_num_batches(const pneumo_dataset *ds, int32_t 
  *  Calling it while an epoch is in progress abandons that epoch (images being
  *  processed are finished and dropped) and invalidates the tensors it handed
  *  out. Errors: INVALID_ARG, LIMIT (batch too large), NOMEM. */
-PNEUMO_API pneumo_status pneumo_dataset_begin_epoch(pneumo_dataset *ds, int64_t epoch,
-                                                    int32_t batch_size);
+PNEUMO_API pneumo_status pneumo_dataset_begin_epoch(pneumo_dataset *ds, int64_t epoch, int32_t batch_size);
 
 /** As pneumo_dataset_begin_epoch(), for one rank of a data-parallel run (see
  *  pneumo_data_parallel in pneumo/train.h): the epoch has the same order
@@ -221,8 +219,8 @@ PNEUMO_API pneumo_status pneumo_dataset_begin_epoch_shard(pneumo_dataset *ds, in
  *  image of the batch in batch order); that batch is dropped, and the next call
  *  continues with the following batch. Errors: INVALID_ARG (NULL), STATE (no
  *  epoch begun), IO, FORMAT, UNSUPPORTED, LIMIT, NOMEM. */
-PNEUMO_API pneumo_status pneumo_dataset_next_batch(pneumo_dataset *ds, pneumo_tensor **x,
-                                                   pneumo_tensor **y, const int64_t **indices);
+PNEUMO_API pneumo_status pneumo_dataset_next_batch(pneumo_dataset *ds, pneumo_tensor **x, pneumo_tensor **y,
+                                                   const int64_t **indices);
 
 /** Load image `index` as the pipeline sees it without augmentation (cache or
  *  decode + resize, then rescale) into dst, a caller buffer of `count` floats

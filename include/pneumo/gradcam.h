@@ -79,15 +79,15 @@ PNEUMO_API pneumo_status pneumo_model_gradcam(pneumo_model *m, const pneumo_tens
 /** As pneumo_model_gradcam() for a decoded image, preprocessed with the
  *  model's preprocessing (pneumo_model_predict_image()). */
 PNEUMO_API pneumo_status pneumo_model_gradcam_image(pneumo_model *m, const pneumo_image *img,
-                                                    const pneumo_gradcam_options *o,
-                                                    pneumo_tensor **map, pneumo_gradcam_info *info);
+                                                    const pneumo_gradcam_options *o, pneumo_tensor **map,
+                                                    pneumo_gradcam_info *info);
 
 /** Bilinear upsampling of a (h, w) map to (height, width), pixel centres
  *  aligned (OpenCV's INTER_LINEAR / PyTorch align_corners=False, edges
  *  clamped). *out receives a new tensor owned by the caller.
  *  Errors: INVALID_ARG (not a 2-D map, bad size), LIMIT, NOMEM. */
-PNEUMO_API pneumo_status pneumo_gradcam_upsample(const pneumo_tensor *map, int32_t height,
-                                                 int32_t width, pneumo_tensor **out);
+PNEUMO_API pneumo_status pneumo_gradcam_upsample(const pneumo_tensor *map, int32_t height, int32_t width,
+                                                 pneumo_tensor **out);
 
 /** Render `map` over the grayscale X-ray `img` as an RGB PNG in memory: the map
  *  is upsampled bilinearly to the output size, divided by its maximum, coloured
@@ -102,8 +102,7 @@ PNEUMO_API pneumo_status pneumo_gradcam_overlay_png(const pneumo_image *img, con
 /** As pneumo_gradcam_overlay_png(), written atomically to `path`.
  *  Errors: as pneumo_image_save_png(). */
 PNEUMO_API pneumo_status pneumo_gradcam_save_overlay(const pneumo_image *img, const pneumo_tensor *map,
-                                                     const pneumo_overlay_options *o,
-                                                     const char *path);
+                                                     const pneumo_overlay_options *o, const char *path);
 
 #ifdef __cplusplus
 }

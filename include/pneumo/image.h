@@ -51,15 +51,15 @@ typedef struct pneumo_image pneumo_image;
  *  older callers keep their meaning). What a decode may cost within these
  *  limits is stated in docs/security.md. */
 typedef struct pneumo_decode_limits {
-    uint32_t size;           /**< sizeof(pneumo_decode_limits); set by the default function */
-    int32_t max_side;        /**< largest width or height accepted; default 16384 */
-    int64_t max_pixels;      /**< largest width*height accepted; default 128*1024*1024 */
-    int64_t max_file_bytes;  /**< largest file pneumo_image_load() reads; default 256 MiB */
-    uint32_t max_scans;      /**< most JPEG scans read (progressive files have several);
+    uint32_t size;          /**< sizeof(pneumo_decode_limits); set by the default function */
+    int32_t max_side;       /**< largest width or height accepted; default 16384 */
+    int64_t max_pixels;     /**< largest width*height accepted; default 128*1024*1024 */
+    int64_t max_file_bytes; /**< largest file pneumo_image_load() reads; default 256 MiB */
+    uint32_t max_scans;     /**< most JPEG scans read (progressive files have several);
                                   0 = the default, 100 */
-    uint32_t deadline_ms;    /**< wall-clock milliseconds one decode may take before it
+    uint32_t deadline_ms;   /**< wall-clock milliseconds one decode may take before it
                                   fails with LIMIT; 0 = the default, no deadline */
-    uint32_t reserved[6];    /**< must be zero */
+    uint32_t reserved[6];   /**< must be zero */
 } pneumo_decode_limits;
 
 /** Resampling filter for pneumo_image_resize(). */
@@ -82,8 +82,7 @@ PNEUMO_API void pneumo_decode_default_limits(pneumo_decode_limits *limits);
  *  2^31 - 1 pixels in total). On success *out receives an image the caller owns
  *  and frees with pneumo_image_destroy(). Errors: INVALID_ARG (NULL `out`, bad
  *  size), LIMIT (too many pixels), NOMEM. */
-PNEUMO_API pneumo_status pneumo_image_create(int32_t width, int32_t height,
-                                             pneumo_image **out);
+PNEUMO_API pneumo_status pneumo_image_create(int32_t width, int32_t height, pneumo_image **out);
 
 /** Free an image. NULL is a no-op. */
 PNEUMO_API void pneumo_image_destroy(pneumo_image *img);
@@ -111,8 +110,7 @@ PNEUMO_API uint8_t *pneumo_image_pixels_mut(pneumo_image *img);
  *  transfer syntax, SOP class or multi-frame object not read), LIMIT (file
  *  larger than max_file_bytes, dimensions over max_side/max_pixels, more JPEG
  *  scans than max_scans, decoding longer than deadline_ms), NOMEM. */
-PNEUMO_API pneumo_status pneumo_image_load(const char *path,
-                                           const pneumo_decode_limits *limits,
+PNEUMO_API pneumo_status pneumo_image_load(const char *path, const pneumo_decode_limits *limits,
                                            pneumo_image **out);
 
 /** Decode `size` bytes at `data` (caller keeps ownership; only read) like
@@ -122,18 +120,15 @@ PNEUMO_API pneumo_status pneumo_image_load(const char *path,
  *  and Keras keeps it unconverted as 16-bit, neither of which fits an 8-bit
  *  pipeline; the high byte is Pillow's own reduction for the other 16-bit
  *  PNG kinds. Errors: as pneumo_image_load() without IO. */
-PNEUMO_API pneumo_status pneumo_image_decode(const void *data, size_t size,
-                                             const char *label,
-                                             const pneumo_decode_limits *limits,
-                                             pneumo_image **out);
+PNEUMO_API pneumo_status pneumo_image_decode(const void *data, size_t size, const char *label,
+                                             const pneumo_decode_limits *limits, pneumo_image **out);
 
 /** Resize `src` to width x height (each >= 1, at most 2^31 - 1 pixels in total)
  *  with `mode`, bit-exact with PIL's Image.resize for mode 'L'. On success *out
  *  receives a new image owned by the caller (a copy when the size is unchanged).
  *  Errors: INVALID_ARG (NULL, bad size or mode), LIMIT (too many pixels), NOMEM. */
-PNEUMO_API pneumo_status pneumo_image_resize(const pneumo_image *src, int32_t width,
-                                             int32_t height, pneumo_resample mode,
-                                             pneumo_image **out);
+PNEUMO_API pneumo_status pneumo_image_resize(const pneumo_image *src, int32_t width, int32_t height,
+                                             pneumo_resample mode, pneumo_image **out);
 
 #ifdef __cplusplus
 }

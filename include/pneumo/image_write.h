@@ -31,8 +31,7 @@ PNEUMO_API pneumo_status pneumo_image_save_png(const pneumo_image *img, const ch
  *  On success *data receives a buffer of *size bytes that the caller releases
  *  with pneumo_free(); on failure *data is NULL and *size 0.
  *  Errors: INVALID_ARG (NULL argument), NOMEM. */
-PNEUMO_API pneumo_status pneumo_image_encode_png(const pneumo_image *img, void **data,
-                                                 size_t *size);
+PNEUMO_API pneumo_status pneumo_image_encode_png(const pneumo_image *img, void **data, size_t *size);
 
 #ifdef __cplusplus
 }

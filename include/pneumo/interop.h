@@ -43,11 +43,11 @@ typedef enum pneumo_onnx_layout {
 
 /** ONNX export settings; fill with pneumo_onnx_options_default(). */
 typedef struct pneumo_onnx_options {
-    uint32_t size;          /**< sizeof(pneumo_onnx_options); set by the default function */
-    int32_t input_layout;   /**< pneumo_onnx_layout; default PNEUMO_ONNX_NHWC */
-    int32_t opset;          /**< ONNX opset version, 13..21; default 13 */
-    int32_t batch;          /**< fixed batch size, or 0 for a symbolic "N"; default 0 */
-    uint32_t reserved[8];   /**< zero */
+    uint32_t size;        /**< sizeof(pneumo_onnx_options); set by the default function */
+    int32_t input_layout; /**< pneumo_onnx_layout; default PNEUMO_ONNX_NHWC */
+    int32_t opset;        /**< ONNX opset version, 13..21; default 13 */
+    int32_t batch;        /**< fixed batch size, or 0 for a symbolic "N"; default 0 */
+    uint32_t reserved[8]; /**< zero */
 } pneumo_onnx_options;
 
 /** Fill `o` with the defaults stated on its fields. NULL is a no-op. */
@@ -57,8 +57,7 @@ PNEUMO_API void pneumo_onnx_options_default(pneumo_onnx_options *o);
  *  `opt` may be NULL (the defaults). Errors: INVALID_ARG (NULL model or path,
  *  a bad option or non-zero reserved field, named), STATE (an empty model),
  *  LIMIT (a graph over protobuf's 2 GiB), NOMEM, IO (naming the path). */
-PNEUMO_API pneumo_status pneumo_model_export_onnx(const pneumo_model *m,
-                                                  const pneumo_onnx_options *opt,
+PNEUMO_API pneumo_status pneumo_model_export_onnx(const pneumo_model *m, const pneumo_onnx_options *opt,
                                                   const char *path);
 
 /** As pneumo_model_export_onnx(), into `size` bytes at `buf`. *needed (may
@@ -66,8 +65,8 @@ PNEUMO_API pneumo_status pneumo_model_export_onnx(const pneumo_model *m,
  *  length is computed (PNEUMO_OK); a buffer smaller than the file gives
  *  PNEUMO_ERR_LIMIT and leaves buf unwritten. */
 PNEUMO_API pneumo_status pneumo_model_export_onnx_memory(const pneumo_model *m,
-                                                         const pneumo_onnx_options *opt,
-                                                         void *buf, size_t size, size_t *needed);
+                                                         const pneumo_onnx_options *opt, void *buf,
+                                                         size_t size, size_t *needed);
 
 /** The model's architecture as JSON, the "architecture" entry of its model
  *  file (docs/model-format.md: input_shape and per layer class, name and

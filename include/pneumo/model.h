@@ -30,37 +30,34 @@ typedef struct pneumo_model pneumo_model;
 
 /** Activation applied after a layer (fused into Conv2D and Dense). */
 typedef enum pneumo_activation {
-    PNEUMO_ACT_LINEAR = 0,  /**< identity (Keras None / 'linear') */
+    PNEUMO_ACT_LINEAR = 0, /**< identity (Keras None / 'linear') */
     PNEUMO_ACT_RELU = 1,
     PNEUMO_ACT_SIGMOID = 2,
     PNEUMO_ACT_TANH = 3
 } pneumo_activation;
 
 /** Padding mode, as Keras' padding='valid' / 'same'. */
-typedef enum pneumo_padding {
-    PNEUMO_PADDING_VALID = 0,
-    PNEUMO_PADDING_SAME = 1
-} pneumo_padding;
+typedef enum pneumo_padding { PNEUMO_PADDING_VALID = 0, PNEUMO_PADDING_SAME = 1 } pneumo_padding;
 
 /** Conv2D settings; fill with pneumo_conv2d_default_params() then set filters. */
 typedef struct pneumo_conv2d_params {
-    uint32_t size;                /**< sizeof(pneumo_conv2d_params); set by the default function */
-    int32_t filters;              /**< output channels, 1..65536; no default (0 is an error) */
-    int32_t kernel_h, kernel_w;   /**< default 3, 3 */
-    int32_t stride_h, stride_w;   /**< default 1, 1 */
-    int32_t padding;              /**< pneumo_padding; default PNEUMO_PADDING_VALID */
-    int32_t activation;           /**< pneumo_activation; default PNEUMO_ACT_LINEAR */
-    int32_t use_bias;             /**< default 1 */
-    uint32_t reserved[8];         /**< zero */
+    uint32_t size;              /**< sizeof(pneumo_conv2d_params); set by the default function */
+    int32_t filters;            /**< output channels, 1..65536; no default (0 is an error) */
+    int32_t kernel_h, kernel_w; /**< default 3, 3 */
+    int32_t stride_h, stride_w; /**< default 1, 1 */
+    int32_t padding;            /**< pneumo_padding; default PNEUMO_PADDING_VALID */
+    int32_t activation;         /**< pneumo_activation; default PNEUMO_ACT_LINEAR */
+    int32_t use_bias;           /**< default 1 */
+    uint32_t reserved[8];       /**< zero */
 } pneumo_conv2d_params;
 
 /** MaxPooling2D settings; fill with pneumo_maxpool2d_default_params(). */
 typedef struct pneumo_maxpool2d_params {
-    uint32_t size;                /**< sizeof(pneumo_maxpool2d_params); set by the default function */
-    int32_t pool_h, pool_w;       /**< default 2, 2 */
-    int32_t stride_h, stride_w;   /**< default 0, 0 = same as the pool size (Keras strides=None) */
-    int32_t padding;              /**< pneumo_padding; default PNEUMO_PADDING_VALID */
-    uint32_t reserved[8];         /**< zero */
+    uint32_t size;              /**< sizeof(pneumo_maxpool2d_params); set by the default function */
+    int32_t pool_h, pool_w;     /**< default 2, 2 */
+    int32_t stride_h, stride_w; /**< default 0, 0 = same as the pool size (Keras strides=None) */
+    int32_t padding;            /**< pneumo_padding; default PNEUMO_PADDING_VALID */
+    uint32_t reserved[8];       /**< zero */
 } pneumo_maxpool2d_params;
 
 /** Loss and accuracy of one batch. */
@@ -81,16 +78,15 @@ PNEUMO_API void pneumo_maxpool2d_default_params(pneumo_maxpool2d_params *p);
  *  channels); `seed` fixes weight initialisation and dropout masks. The caller
  *  owns *out (pneumo_model_destroy). Errors: INVALID_ARG, LIMIT (a side above
  *  16384, more than 65536 channels, or more than 2^28 values per sample), NOMEM. */
-PNEUMO_API pneumo_status pneumo_model_create(int32_t height, int32_t width, int32_t channels,
-                                             uint64_t seed, pneumo_model **out);
+PNEUMO_API pneumo_status pneumo_model_create(int32_t height, int32_t width, int32_t channels, uint64_t seed,
+                                             pneumo_model **out);
 
 /** Create the article's CNN for size x size x 1 inputs: five Conv2D(3x3, relu)
  *  + MaxPooling2D(2) blocks with 32, 32, 32, 64, 64 filters, Flatten,
  *  Dense(128, relu), Dense(64, relu), Dense(1, sigmoid). size 500 gives
  *  1,467,137 parameters. Errors as pneumo_model_create; SHAPE if size is too
  *  small for five blocks (minimum 94). */
-PNEUMO_API pneumo_status pneumo_model_create_article(int32_t size, uint64_t seed,
-                                                     pneumo_model **out);
+PNEUMO_API pneumo_status pneumo_model_create_article(int32_t size, uint64_t seed, pneumo_model **out);
 
 /** Free a model. NULL is a no-op. Weights shared with inference clones are
  *  freed with the last handle that uses them. */
@@ -115,20 +111,17 @@ PNEUMO_API pneumo_status pneumo_model_clone_inference(const pneumo_model *m, pne
 PNEUMO_API pneumo_status pneumo_model_add_conv2d(pneumo_model *m, const pneumo_conv2d_params *p);
 
 /** Append a MaxPooling2D layer ('valid' floors odd sizes, like Keras). */
-PNEUMO_API pneumo_status pneumo_model_add_maxpool2d(pneumo_model *m,
-                                                    const pneumo_maxpool2d_params *p);
+PNEUMO_API pneumo_status pneumo_model_add_maxpool2d(pneumo_model *m, const pneumo_maxpool2d_params *p);
 
 /** Append a Flatten layer: (H, W, C) -> (H*W*C) in h, w, c order (Keras). */
 PNEUMO_API pneumo_status pneumo_model_add_flatten(pneumo_model *m);
 
 /** Append a Dense layer with `units` outputs and a fused activation. The input
  *  must be flat (add Flatten after convolutions): SHAPE otherwise. */
-PNEUMO_API pneumo_status pneumo_model_add_dense(pneumo_model *m, int32_t units,
-                                                pneumo_activation activation);
+PNEUMO_API pneumo_status pneumo_model_add_dense(pneumo_model *m, int32_t units, pneumo_activation activation);
 
 /** Append a stand-alone activation layer. */
-PNEUMO_API pneumo_status pneumo_model_add_activation(pneumo_model *m,
-                                                     pneumo_activation activation);
+PNEUMO_API pneumo_status pneumo_model_add_activation(pneumo_model *m, pneumo_activation activation);
 
 /** Append a Dropout layer (0 <= rate < 1): active in training steps only, kept
  *  units scaled by 1 / (1 - rate), masks drawn from the model's seed. */
@@ -148,8 +141,7 @@ PNEUMO_API int32_t pneumo_model_threads(const pneumo_model *m);
 PNEUMO_API int32_t pneumo_model_num_layers(const pneumo_model *m);
 
 /** Input shape per sample into h, w, c (any may be NULL). */
-PNEUMO_API pneumo_status pneumo_model_input_shape(const pneumo_model *m, int32_t *h, int32_t *w,
-                                                  int32_t *c);
+PNEUMO_API pneumo_status pneumo_model_input_shape(const pneumo_model *m, int32_t *h, int32_t *w, int32_t *c);
 
 /** Number of values the model outputs per sample (1 for the article's model),
  *  0 for NULL or an empty model. */
@@ -164,8 +156,8 @@ PNEUMO_API int32_t pneumo_model_num_param_tensors(const pneumo_model *m);
 /** Name of parameter tensor `index`, e.g. "conv2d_1/kernel" (see
  *  docs/model-format.md), written into buf (see pneumo/common.h).
  *  Errors: INVALID_ARG (NULL model, index out of range, NULL buf with size > 0). */
-PNEUMO_API pneumo_status pneumo_model_param_name(const pneumo_model *m, int32_t index, char *buf,
-                                                 size_t size, size_t *needed);
+PNEUMO_API pneumo_status pneumo_model_param_name(const pneumo_model *m, int32_t index, char *buf, size_t size,
+                                                 size_t *needed);
 
 /** A tensor handle viewing parameter tensor `index` in place (Keras layout:
  *  conv kernels (kh, kw, cin, cout), dense kernels (in, out), biases (out)).
@@ -186,15 +178,13 @@ PNEUMO_API pneumo_status pneumo_model_grad(pneumo_model *m, int32_t index, pneum
  *  whose sums differ from a training step's direct convolution by rounding
  *  only (a few 1e-6 of the layer's values); a sample's result depends neither
  *  on the thread count nor on the rest of the batch. */
-PNEUMO_API pneumo_status pneumo_model_predict(pneumo_model *m, const pneumo_tensor *x,
-                                              pneumo_tensor *out);
+PNEUMO_API pneumo_status pneumo_model_predict(pneumo_model *m, const pneumo_tensor *x, pneumo_tensor *out);
 
 /** Probability of class 1 for one decoded image, preprocessed exactly as the
  *  dataset pipeline does without augmentation: nearest resize to the model's
  *  input size (Keras load_img), pixels times 1/255. The model must take one
  *  channel and give one output. */
-PNEUMO_API pneumo_status pneumo_model_predict_image(pneumo_model *m, const pneumo_image *img,
-                                                    float *prob);
+PNEUMO_API pneumo_status pneumo_model_predict_image(pneumo_model *m, const pneumo_image *img, float *prob);
 
 /** As pneumo_model_predict_image() for a JPEG, PNG or DICOM file; decoding errors name
  *  the file. */
@@ -213,8 +203,7 @@ PNEUMO_API pneumo_status pneumo_model_compute_gradients(pneumo_model *m, const p
 /** One training step: pneumo_model_compute_gradients() then an optimizer update.
  *  The optimizer binds to this model at its first step. */
 PNEUMO_API pneumo_status pneumo_model_train_step(pneumo_model *m, pneumo_optimizer *opt,
-                                                 const pneumo_tensor *x,
-                                                 const pneumo_tensor *labels,
+                                                 const pneumo_tensor *x, const pneumo_tensor *labels,
                                                  const pneumo_tensor *sample_weights,
                                                  pneumo_step_result *result);
 
@@ -228,8 +217,7 @@ PNEUMO_API pneumo_status pneumo_model_evaluate_batch(pneumo_model *m, const pneu
  *  "Total params: 1,467,137") through `write` (called once with the whole
  *  text, see pneumo_write_fn). Errors: INVALID_ARG (NULL model or write),
  *  NOMEM, or the status `write` returned. */
-PNEUMO_API pneumo_status pneumo_model_summary(const pneumo_model *m, pneumo_write_fn write,
-                                              void *user);
+PNEUMO_API pneumo_status pneumo_model_summary(const pneumo_model *m, pneumo_write_fn write, void *user);
 
 /** Write the summary into buf (NUL-terminated, truncated if needed; buf may be
  *  NULL when size is 0). *needed (may be NULL) receives the full length
@@ -249,12 +237,11 @@ PNEUMO_API pneumo_status pneumo_model_save(const pneumo_model *m, const pneumo_o
  *  by the caller and bound to *model) or NULL if the file has none. Every field
  *  is validated; corrupt, truncated or hostile files give FORMAT or LIMIT errors
  *  naming the file and the problem. */
-PNEUMO_API pneumo_status pneumo_model_load(const char *path, pneumo_model **model,
-                                           pneumo_optimizer **opt);
+PNEUMO_API pneumo_status pneumo_model_load(const char *path, pneumo_model **model, pneumo_optimizer **opt);
 
 /** As pneumo_model_load(), from `size` bytes at `data` (not retained). */
-PNEUMO_API pneumo_status pneumo_model_load_memory(const void *data, size_t size,
-                                                  pneumo_model **model, pneumo_optimizer **opt);
+PNEUMO_API pneumo_status pneumo_model_load_memory(const void *data, size_t size, pneumo_model **model,
+                                                  pneumo_optimizer **opt);
 
 #ifdef __cplusplus
 }

@@ -39,29 +39,29 @@ typedef enum pneumo_color_mode {
 /** How an image becomes the model's input. Fill with
  *  pneumo_preprocessing_default() before setting fields. */
 typedef struct pneumo_preprocessing {
-    uint32_t size;       /**< sizeof(pneumo_preprocessing); set by the default function */
-    int32_t height;      /**< input height; the model's own (read-only: a setter checks it, 0 = the model's) */
-    int32_t width;       /**< input width; as height */
-    int32_t color_mode;  /**< pneumo_color_mode; default PNEUMO_COLOR_GRAYSCALE */
-    int32_t resample;    /**< pneumo_resample of the resize to height x width; default
+    uint32_t size;      /**< sizeof(pneumo_preprocessing); set by the default function */
+    int32_t height;     /**< input height; the model's own (read-only: a setter checks it, 0 = the model's) */
+    int32_t width;      /**< input width; as height */
+    int32_t color_mode; /**< pneumo_color_mode; default PNEUMO_COLOR_GRAYSCALE */
+    int32_t resample;   /**< pneumo_resample of the resize to height x width; default
                               PNEUMO_RESAMPLE_NEAREST (Keras load_img) */
-    float rescale;       /**< pixel value multiplier; default 1/255 */
+    float rescale;      /**< pixel value multiplier; default 1/255 */
     uint32_t reserved[8]; /**< zero */
 } pneumo_preprocessing;
 
 /** Where a model came from. Fields that are not known hold -1 (counts,
  *  epochs) or NaN (metrics). */
 typedef struct pneumo_provenance {
-    uint32_t size;              /**< sizeof(pneumo_provenance); set by the default function */
-    int32_t epochs;             /**< epochs trained; default -1 */
-    uint64_t seed;              /**< the model's seed (read-only: always the model's own) */
-    int64_t class_counts[2];    /**< training images of class 0 and 1; default -1, -1 */
-    double val_loss;            /**< validation loss at save time; default NaN */
-    double val_accuracy;        /**< validation accuracy at save time; default NaN */
-    double val_auc;             /**< validation ROC AUC at save time; default NaN */
-    char library_version[32];   /**< version of the library that wrote the file, "" for a model
+    uint32_t size;            /**< sizeof(pneumo_provenance); set by the default function */
+    int32_t epochs;           /**< epochs trained; default -1 */
+    uint64_t seed;            /**< the model's seed (read-only: always the model's own) */
+    int64_t class_counts[2];  /**< training images of class 0 and 1; default -1, -1 */
+    double val_loss;          /**< validation loss at save time; default NaN */
+    double val_accuracy;      /**< validation accuracy at save time; default NaN */
+    double val_auc;           /**< validation ROC AUC at save time; default NaN */
+    char library_version[32]; /**< version of the library that wrote the file, "" for a model
                                      never saved (read-only) */
-    uint32_t reserved[8];       /**< zero */
+    uint32_t reserved[8];     /**< zero */
 } pneumo_provenance;
 
 /** Fill `p` with the defaults stated on its fields (height, width 0). NULL is a no-op. */
@@ -86,8 +86,8 @@ PNEUMO_API int32_t pneumo_model_num_classes(const pneumo_model *m);
 
 /** Name of class `index` (0-based), written into buf (see pneumo/common.h).
  *  Errors: INVALID_ARG (NULL model, index out of range, NULL buf with size > 0). */
-PNEUMO_API pneumo_status pneumo_model_class_name(const pneumo_model *m, int32_t index, char *buf,
-                                                 size_t size, size_t *needed);
+PNEUMO_API pneumo_status pneumo_model_class_name(const pneumo_model *m, int32_t index, char *buf, size_t size,
+                                                 size_t *needed);
 
 /** Set the class names: `count` (= pneumo_model_num_classes()) non-empty
  *  UTF-8 strings of at most PNEUMO_CLASS_NAME_MAX bytes without control
@@ -165,8 +165,7 @@ PNEUMO_API pneumo_status pneumo_youden_threshold(const float *probs, const float
  *  pneumo_model_info_json() does; *label (may be NULL) receives the class.
  *  Errors: INVALID_ARG (NULL model, p outside [0, 1]). */
 PNEUMO_API pneumo_status pneumo_model_diagnosis_sentence(const pneumo_model *m, float p, char *buf,
-                                                         size_t size, size_t *needed,
-                                                         int32_t *label);
+                                                         size_t size, size_t *needed, int32_t *label);
 
 #ifdef __cplusplus
 }

@@ -25,23 +25,23 @@ typedef enum pneumo_optimizer_kind {
  *  m = beta_1 m + (1 - beta_1) g; v = beta_2 v + (1 - beta_2) g^2;
  *  w -= lr_t * m / (sqrt(v) + epsilon). */
 typedef struct pneumo_adam_params {
-    uint32_t size;         /**< sizeof(pneumo_adam_params); set by the default function */
-    float learning_rate;   /**< default 1e-3 */
-    float beta_1;          /**< default 0.9 */
-    float beta_2;          /**< default 0.999 */
-    float epsilon;         /**< default 1e-7 */
-    uint32_t reserved[8];  /**< zero */
+    uint32_t size;        /**< sizeof(pneumo_adam_params); set by the default function */
+    float learning_rate;  /**< default 1e-3 */
+    float beta_1;         /**< default 0.9 */
+    float beta_2;         /**< default 0.999 */
+    float epsilon;        /**< default 1e-7 */
+    uint32_t reserved[8]; /**< zero */
 } pneumo_adam_params;
 
 /** SGD hyper-parameters; fill with pneumo_sgd_default_params(). Keras rule:
  *  velocity = momentum * velocity - lr * g; w += velocity (Nesterov:
  *  w += momentum * velocity - lr * g). */
 typedef struct pneumo_sgd_params {
-    uint32_t size;         /**< sizeof(pneumo_sgd_params); set by the default function */
-    float learning_rate;   /**< default 1e-2 */
-    float momentum;        /**< default 0 */
-    int32_t nesterov;      /**< default 0 (false) */
-    uint32_t reserved[8];  /**< zero */
+    uint32_t size;        /**< sizeof(pneumo_sgd_params); set by the default function */
+    float learning_rate;  /**< default 1e-2 */
+    float momentum;       /**< default 0 */
+    int32_t nesterov;     /**< default 0 (false) */
+    uint32_t reserved[8]; /**< zero */
 } pneumo_sgd_params;
 
 /** Fill `p` with Keras' Adam defaults. NULL is a no-op. */
@@ -51,12 +51,10 @@ PNEUMO_API void pneumo_adam_default_params(pneumo_adam_params *p);
 PNEUMO_API void pneumo_sgd_default_params(pneumo_sgd_params *p);
 
 /** Create an Adam optimizer (`p` NULL means defaults). The caller owns *out. */
-PNEUMO_API pneumo_status pneumo_optimizer_create_adam(const pneumo_adam_params *p,
-                                                      pneumo_optimizer **out);
+PNEUMO_API pneumo_status pneumo_optimizer_create_adam(const pneumo_adam_params *p, pneumo_optimizer **out);
 
 /** Create an SGD optimizer (`p` NULL means defaults). The caller owns *out. */
-PNEUMO_API pneumo_status pneumo_optimizer_create_sgd(const pneumo_sgd_params *p,
-                                                     pneumo_optimizer **out);
+PNEUMO_API pneumo_status pneumo_optimizer_create_sgd(const pneumo_sgd_params *p, pneumo_optimizer **out);
 
 /** Free an optimizer. NULL is a no-op. */
 PNEUMO_API void pneumo_optimizer_destroy(pneumo_optimizer *opt);

@@ -52,8 +52,7 @@ PNEUMO_API void pneumo_report_destroy(pneumo_report *r);
 
 /** Append one row `key`: `value` to the settings table (both copied; value may
  *  be "" but not NULL). Errors: INVALID_ARG (NULL argument, empty key), NOMEM. */
-PNEUMO_API pneumo_status pneumo_report_add_setting(pneumo_report *r, const char *key,
-                                                   const char *value);
+PNEUMO_API pneumo_status pneumo_report_add_setting(pneumo_report *r, const char *key, const char *value);
 
 /** Store the model's summary (pneumo_model_summary_string()) for the report,
  *  replacing an earlier one. Errors: INVALID_ARG (NULL), NOMEM. */
@@ -77,9 +76,9 @@ PNEUMO_API pneumo_status pneumo_report_set_history(pneumo_report *r, const pneum
  *  count, n different from the matrix's total, only one of probs/labels, a
  *  label other than 0/1 or a non-finite probability, naming the index), NOMEM. */
 PNEUMO_API pneumo_status pneumo_report_add_evaluation(pneumo_report *r, const char *name,
-                                                      const pneumo_evaluation *ev,
-                                                      const float *probs, const float *labels,
-                                                      int64_t n, const char *const class_names[2]);
+                                                      const pneumo_evaluation *ev, const float *probs,
+                                                      const float *labels, int64_t n,
+                                                      const char *const class_names[2]);
 
 /** Append an image to the grid, embedded as PNG, with an optional caption (NULL:
  *  none; a '\n' starts a new line), e.g. "97.31% probability of being Pneumonia

@@ -24,16 +24,15 @@ typedef struct pneumo_tensor pneumo_tensor;
  *  (each >= 1). On success *out receives a tensor the caller owns and frees
  *  with pneumo_tensor_destroy(). Errors: INVALID_ARG (NULL, bad ndim or
  *  dimension), LIMIT (more than 2^31 elements), NOMEM. */
-PNEUMO_API pneumo_status pneumo_tensor_create(int ndim, const int64_t *shape,
-                                              pneumo_tensor **out);
+PNEUMO_API pneumo_status pneumo_tensor_create(int ndim, const int64_t *shape, pneumo_tensor **out);
 
 /** Wrap caller memory `data` (`count` floats, at least prod(shape), suitably
  *  aligned for float) without copying. The caller keeps ownership of `data` and
  *  must keep it alive until the tensor is destroyed; destroying the tensor does
  *  not free it. Errors: as pneumo_tensor_create(); INVALID_ARG (NULL data,
  *  count below prod(shape), naming the length needed). */
-PNEUMO_API pneumo_status pneumo_tensor_wrap(int ndim, const int64_t *shape, float *data,
-                                            size_t count, pneumo_tensor **out);
+PNEUMO_API pneumo_status pneumo_tensor_wrap(int ndim, const int64_t *shape, float *data, size_t count,
+                                            pneumo_tensor **out);
 
 /** Deep copy of `src` into a new tensor owned by the caller (data always owned by
  *  the copy, even if `src` wraps caller memory). */

@@ -47,38 +47,38 @@ typedef struct pneumo_early_stopping_params {
 
 /** Keras ReduceLROnPlateau. */
 typedef struct pneumo_reduce_lr_params {
-    uint32_t size;     /**< sizeof(pneumo_reduce_lr_params); set by the default function */
-    int32_t enabled;   /**< default 0 */
-    int32_t monitor;   /**< default VAL_LOSS */
-    int32_t mode;      /**< default AUTO */
-    int32_t patience;  /**< default 10 */
-    double factor;     /**< default 0.1, in (0, 1) */
-    double min_delta;  /**< default 1e-4 */
-    int32_t cooldown;  /**< default 0 */
-    double min_lr;     /**< default 0 */
+    uint32_t size;        /**< sizeof(pneumo_reduce_lr_params); set by the default function */
+    int32_t enabled;      /**< default 0 */
+    int32_t monitor;      /**< default VAL_LOSS */
+    int32_t mode;         /**< default AUTO */
+    int32_t patience;     /**< default 10 */
+    double factor;        /**< default 0.1, in (0, 1) */
+    double min_delta;     /**< default 1e-4 */
+    int32_t cooldown;     /**< default 0 */
+    double min_lr;        /**< default 0 */
     uint32_t reserved[8]; /**< zero */
 } pneumo_reduce_lr_params;
 
 /** What a progress callback is told. */
 typedef enum pneumo_fit_event_kind {
     PNEUMO_EVENT_EPOCH_BEGIN = 1,
-    PNEUMO_EVENT_BATCH_END = 2,   /**< loss/accuracy: running means over the epoch so far */
-    PNEUMO_EVENT_EPOCH_END = 3,   /**< all fields of the epoch, validation included */
-    PNEUMO_EVENT_LR_CHANGED = 4,  /**< ReduceLROnPlateau lowered lr (old_lr -> lr) */
-    PNEUMO_EVENT_EARLY_STOP = 5   /**< training stops after this epoch */
+    PNEUMO_EVENT_BATCH_END = 2,  /**< loss/accuracy: running means over the epoch so far */
+    PNEUMO_EVENT_EPOCH_END = 3,  /**< all fields of the epoch, validation included */
+    PNEUMO_EVENT_LR_CHANGED = 4, /**< ReduceLROnPlateau lowered lr (old_lr -> lr) */
+    PNEUMO_EVENT_EARLY_STOP = 5  /**< training stops after this epoch */
 } pneumo_fit_event_kind;
 
 typedef struct pneumo_fit_event {
-    int32_t kind;          /**< pneumo_fit_event_kind */
-    int32_t epoch;         /**< 0-based */
+    int32_t kind;  /**< pneumo_fit_event_kind */
+    int32_t epoch; /**< 0-based */
     int32_t epochs;
     int32_t reserved0;
-    int64_t batch;         /**< batches done in this epoch */
-    int64_t batches;       /**< batches per epoch */
+    int64_t batch;   /**< batches done in this epoch */
+    int64_t batches; /**< batches per epoch */
     double loss, accuracy;
     double val_loss, val_accuracy; /**< NaN before validation or without a validation set */
     double lr, old_lr;
-    double seconds;        /**< since the epoch began */
+    double seconds; /**< since the epoch began */
     uint32_t reserved[8];
 } pneumo_fit_event;
 
@@ -95,16 +95,16 @@ typedef enum pneumo_class_weighting {
 
 /** What a data-parallel run asks its driver to do (pneumo_data_parallel). */
 typedef enum pneumo_collective_op {
-    PNEUMO_COLLECTIVE_SEND = 1,  /**< send floats and doubles to rank `peer` with `tag` (GATHER
+    PNEUMO_COLLECTIVE_SEND = 1,     /**< send floats and doubles to rank `peer` with `tag` (GATHER
                                       exchange: a rank other than 0, the whole arena to rank 0;
                                       SLICED: every rank, rank peer's slice to peer). The buffers
                                       are reused as soon as the call returns: a non-blocking
                                       driver copies them first. */
-    PNEUMO_COLLECTIVE_RECV = 2,  /**< receive into floats and doubles what rank `peer` sent to
+    PNEUMO_COLLECTIVE_RECV = 2,     /**< receive into floats and doubles what rank `peer` sent to
                                       this rank with `tag` */
-    PNEUMO_COLLECTIVE_BCAST = 3, /**< every rank: rank 0's floats and doubles to all ranks (and
+    PNEUMO_COLLECTIVE_BCAST = 3,    /**< every rank: rank 0's floats and doubles to all ranks (and
                                       complete every SEND still in flight) */
-    PNEUMO_COLLECTIVE_SUM = 4,   /**< every rank: element-wise sum of the doubles over all ranks,
+    PNEUMO_COLLECTIVE_SUM = 4,      /**< every rank: element-wise sum of the doubles over all ranks,
                                       result on every rank. The library uses it only where the
                                       order cannot change the result (flags, counts, and arrays
                                       in which each element has one non-zero contribution). */
@@ -132,13 +132,13 @@ typedef enum pneumo_exchange {
 
 /** One collective operation; valid during the call only. */
 typedef struct pneumo_collective {
-    uint32_t size;     /**< sizeof(pneumo_collective) */
-    int32_t op;        /**< pneumo_collective_op */
-    int32_t peer;      /**< RECV: the sending rank; SEND: the receiving rank */
-    int32_t tag;       /**< SEND/RECV: the part of the global batch (0..parts-1) */
-    float *floats;     /**< may be NULL when nfloats is 0 */
+    uint32_t size; /**< sizeof(pneumo_collective) */
+    int32_t op;    /**< pneumo_collective_op */
+    int32_t peer;  /**< RECV: the sending rank; SEND: the receiving rank */
+    int32_t tag;   /**< SEND/RECV: the part of the global batch (0..parts-1) */
+    float *floats; /**< may be NULL when nfloats is 0 */
     int64_t nfloats;
-    double *doubles;   /**< may be NULL when ndoubles is 0 */
+    double *doubles; /**< may be NULL when ndoubles is 0 */
     int64_t ndoubles;
     uint32_t reserved[8];
 } pneumo_collective;
@@ -177,14 +177,14 @@ typedef pneumo_status (*pneumo_collective_fn)(const pneumo_collective *c, void *
  *  with a message naming the failed rank. Fill with
  *  pneumo_data_parallel_default(). */
 typedef struct pneumo_data_parallel {
-    uint32_t size;       /**< sizeof(pneumo_data_parallel) */
-    int32_t rank;        /**< this process, 0..ranks-1; default 0 */
-    int32_t ranks;       /**< default 1 */
-    int32_t parts;       /**< parts per global batch, ranks..batch_size; default 1. Fix it (e.g. 4)
+    uint32_t size; /**< sizeof(pneumo_data_parallel) */
+    int32_t rank;  /**< this process, 0..ranks-1; default 0 */
+    int32_t ranks; /**< default 1 */
+    int32_t parts; /**< parts per global batch, ranks..batch_size; default 1. Fix it (e.g. 4)
                               to get the same bits on every rank count up to it */
     pneumo_collective_fn collective; /**< required */
-    void *user;          /**< passed to collective */
-    int32_t exchange;    /**< pneumo_exchange; default GATHER (which needs no ALLGATHER) */
+    void *user;                      /**< passed to collective */
+    int32_t exchange;                /**< pneumo_exchange; default GATHER (which needs no ALLGATHER) */
     uint32_t reserved[7];
 } pneumo_data_parallel;
 
@@ -202,7 +202,7 @@ typedef struct pneumo_fit_options {
     double class_weights[2]; /**< used with CUSTOM */
     const pneumo_early_stopping_params *early_stopping; /**< NULL (default): Keras' defaults
                                       (pneumo_early_stopping_default_params(), disabled) */
-    const pneumo_reduce_lr_params *reduce_lr; /**< NULL (default): Keras' defaults
+    const pneumo_reduce_lr_params *reduce_lr;           /**< NULL (default): Keras' defaults
                                       (pneumo_reduce_lr_default_params(), disabled) */
     const char *checkpoint_path; /**< after every epoch, save model, optimizer, callback state and
                                       history here (atomically) so pneumo_model_fit_resume() can
@@ -210,17 +210,17 @@ typedef struct pneumo_fit_options {
     const char *best_model_path; /**< save the model (and optimizer) whenever the early-stopping
                                       monitor (val_loss if early stopping is off) improves;
                                       default NULL */
-    pneumo_write_fn progress; /**< receives Keras-style progress text (one call per line or bar
+    pneumo_write_fn progress;    /**< receives Keras-style progress text (one call per line or bar
                                   redraw; e.g. a function writing to stdout); default NULL
                                   (silent). A status other than PNEUMO_OK from it stops the
                                   run, which returns that status */
-    void *progress_user;     /**< passed to progress */
-    int32_t progress_bar;    /**< 1: redraw a bar per batch (terminals); 0: one line per epoch; default 0 */
-    int32_t threads;         /**< > 0: pneumo_model_set_threads(m, threads) before training (a
+    void *progress_user;         /**< passed to progress */
+    int32_t progress_bar; /**< 1: redraw a bar per batch (terminals); 0: one line per epoch; default 0 */
+    int32_t threads;      /**< > 0: pneumo_model_set_threads(m, threads) before training (a
                                   resumed model needs it for bit-identical results); default 0:
                                   leave the model's setting */
-    pneumo_fit_callback callback; /**< default NULL */
-    void *user;              /**< passed to callback */
+    pneumo_fit_callback callback;         /**< default NULL */
+    void *user;                           /**< passed to callback */
     const pneumo_data_parallel *parallel; /**< NULL (default): one process; else this rank of a
                                                data-parallel run (see pneumo_data_parallel) */
     uint32_t reserved[6];
@@ -228,11 +228,11 @@ typedef struct pneumo_fit_options {
 
 /** One epoch of the history. */
 typedef struct pneumo_epoch_record {
-    int32_t epoch;            /**< 0-based */
+    int32_t epoch; /**< 0-based */
     int32_t reserved0;
-    double loss, accuracy;    /**< training (weighted by class weights, as Keras reports) */
+    double loss, accuracy;         /**< training (weighted by class weights, as Keras reports) */
     double val_loss, val_accuracy; /**< NaN without validation */
-    double lr;                /**< learning rate used during the epoch */
+    double lr;                     /**< learning rate used during the epoch */
     double seconds;
     uint32_t reserved[4];
 } pneumo_epoch_record;
@@ -254,9 +254,9 @@ PNEUMO_API void pneumo_reduce_lr_default_params(pneumo_reduce_lr_params *p);
  *  caller — also when training fails or is cancelled, holding the epochs that
  *  finished (NULL only if it could not be allocated). The datasets must produce
  *  images of the model's input size with one channel and labels 0/1. */
-PNEUMO_API pneumo_status pneumo_model_fit(pneumo_model *m, pneumo_optimizer *opt,
-                                          pneumo_dataset *train, pneumo_dataset *val,
-                                          const pneumo_fit_options *o, pneumo_history **history);
+PNEUMO_API pneumo_status pneumo_model_fit(pneumo_model *m, pneumo_optimizer *opt, pneumo_dataset *train,
+                                          pneumo_dataset *val, const pneumo_fit_options *o,
+                                          pneumo_history **history);
 
 /** Continue a run from a checkpoint written with `checkpoint_path`: loads the
  *  model, the optimizer (with its state and learning rate), the callbacks' state
@@ -289,10 +289,10 @@ PNEUMO_API pneumo_status pneumo_history_save_csv(const pneumo_history *h, const 
 
 /** Result of evaluating a dataset. */
 typedef struct pneumo_evaluation {
-    double loss;              /**< mean binary cross-entropy, unweighted */
-    double accuracy;          /**< (p > threshold) == label */
+    double loss;     /**< mean binary cross-entropy, unweighted */
+    double accuracy; /**< (p > threshold) == label */
     pneumo_confusion confusion;
-    double roc_auc;           /**< NaN if only one class is present */
+    double roc_auc; /**< NaN if only one class is present */
     int64_t count;
     uint32_t reserved[8];
 } pneumo_evaluation;
@@ -304,8 +304,8 @@ typedef struct pneumo_evaluation {
  *  dataset or out, batch_size < 1, a buffer shorter than the dataset, naming
  *  it and the length needed), the dataset's and the model's errors. */
 PNEUMO_API pneumo_status pneumo_model_evaluate(pneumo_model *m, pneumo_dataset *ds, int32_t batch_size,
-                                               float threshold, pneumo_evaluation *out,
-                                               float *probs, float *labels, size_t count);
+                                               float threshold, pneumo_evaluation *out, float *probs,
+                                               float *labels, size_t count);
 
 /** pneumo_model_evaluate() sharded over the ranks of `parallel` (NULL: as
  *  pneumo_model_evaluate()): each rank evaluates its parts of every batch and
@@ -315,8 +315,8 @@ PNEUMO_API pneumo_status pneumo_model_evaluate(pneumo_model *m, pneumo_dataset *
 PNEUMO_API pneumo_status pneumo_model_evaluate_parallel(pneumo_model *m, pneumo_dataset *ds,
                                                         int32_t batch_size, float threshold,
                                                         const pneumo_data_parallel *parallel,
-                                                        pneumo_evaluation *out, float *probs,
-                                                        float *labels, size_t count);
+                                                        pneumo_evaluation *out, float *probs, float *labels,
+                                                        size_t count);
 
 #ifdef __cplusplus
 }

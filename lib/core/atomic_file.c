@@ -24,8 +24,7 @@
  * permissions, as for any ordinary file the application creates. */
 static pneumo_status create_temp_file(const char *path, char **tmp_out, int *fd_out)
 {
-    static const char alphabet[] =
-        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     size_t cap = strlen(path) + sizeof ".tmp.-XXXXXX" + 24, n;
     char *tmp = pn_malloc(cap);
     if (!tmp)
@@ -55,8 +54,8 @@ static pneumo_status create_temp_file(const char *path, char **tmp_out, int *fd_
             return PNEUMO_OK;
         }
         if (errno != EEXIST) {
-            pneumo_status st = pn_error(PNEUMO_ERR_IO, "%s: cannot create temporary file %s: %s",
-                                        path, tmp, strerror(errno));
+            pneumo_status st = pn_error(PNEUMO_ERR_IO, "%s: cannot create temporary file %s: %s", path, tmp,
+                                        strerror(errno));
             free(tmp);
             return st;
         }
@@ -126,12 +125,12 @@ static pneumo_status sync_parent_dir(const char *path)
     pneumo_status st = PNEUMO_OK;
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
-        st = pn_error(PNEUMO_ERR_IO, "%s: saved, but cannot open directory %s to sync it: %s",
-                      path, dir, strerror(errno));
+        st = pn_error(PNEUMO_ERR_IO, "%s: saved, but cannot open directory %s to sync it: %s", path, dir,
+                      strerror(errno));
     } else {
         if (fsync(fd) != 0 && errno != EINVAL && errno != ENOTSUP)
-            st = pn_error(PNEUMO_ERR_IO, "%s: saved, but fsync of directory %s failed: %s",
-                          path, dir, strerror(errno));
+            st = pn_error(PNEUMO_ERR_IO, "%s: saved, but fsync of directory %s failed: %s", path, dir,
+                          strerror(errno));
         close(fd);
     }
     free(dir);
@@ -161,12 +160,10 @@ pneumo_status pn_atomic_write_chunk(pn_atomic_file *af, const void *data, size_t
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            return pn_error(PNEUMO_ERR_IO, "%s: cannot write %s: %s", af->path, af->tmp,
-                            strerror(errno));
+            return pn_error(PNEUMO_ERR_IO, "%s: cannot write %s: %s", af->path, af->tmp, strerror(errno));
         }
         if (w == 0)
-            return pn_error(PNEUMO_ERR_IO, "%s: cannot write %s: no progress", af->path,
-                            af->tmp);
+            return pn_error(PNEUMO_ERR_IO, "%s: cannot write %s: no progress", af->path, af->tmp);
         p += w;
         n -= (size_t)w;
     }
@@ -191,19 +188,15 @@ pneumo_status pn_atomic_commit(pn_atomic_file *af)
     pneumo_status st = PNEUMO_OK;
     int fault;
     if ((fault = pn_fault_io(PN_IO_FSYNC, NULL)) != 0 ? (errno = fault, 1) : fsync(af->fd) != 0)
-        st = pn_error(PNEUMO_ERR_IO, "%s: fsync of %s failed: %s", af->path, af->tmp,
-                      strerror(errno));
+        st = pn_error(PNEUMO_ERR_IO, "%s: fsync of %s failed: %s", af->path, af->tmp, strerror(errno));
     /* close() can report a deferred write error (e.g. NFS quota), so check it. */
     fault = pn_fault_io(PN_IO_CLOSE, NULL);
     if ((close(af->fd) != 0 || (fault && (errno = fault, 1))) && st == PNEUMO_OK)
-        st = pn_error(PNEUMO_ERR_IO, "%s: closing %s failed: %s", af->path, af->tmp,
-                      strerror(errno));
+        st = pn_error(PNEUMO_ERR_IO, "%s: closing %s failed: %s", af->path, af->tmp, strerror(errno));
     af->fd = -1;
-    if (st == PNEUMO_OK &&
-        ((fault = pn_fault_io(PN_IO_RENAME, NULL)) != 0 ? (errno = fault, 1)
-                                                     : rename(af->tmp, af->path) != 0))
-        st = pn_error(PNEUMO_ERR_IO, "%s: cannot rename %s over it: %s", af->path, af->tmp,
-                      strerror(errno));
+    if (st == PNEUMO_OK && ((fault = pn_fault_io(PN_IO_RENAME, NULL)) != 0 ? (errno = fault, 1)
+                                                                           : rename(af->tmp, af->path) != 0))
+        st = pn_error(PNEUMO_ERR_IO, "%s: cannot rename %s over it: %s", af->path, af->tmp, strerror(errno));
     if (st != PNEUMO_OK) {
         pn_atomic_abort(af);
         return st;

@@ -22,8 +22,9 @@ int pn_array_reserve(void *arrayp, size_t *cap, size_t need, size_t elem, size_t
 
 /* Values of pn_buf.failed. */
 #define PN_BUF_OK 0
-#define PN_BUF_NOMEM 1     /* an allocation failed */
-#define PN_BUF_BADINPUT 2  /* a string was not valid UTF-8, or a number was not
+#define PN_BUF_NOMEM 1 /* an allocation failed */
+#define PN_BUF_BADINPUT \
+    2 /* a string was not valid UTF-8, or a number was not
                             * finite (JSON cannot represent NaN/Inf) */
 
 /* Growable byte buffer. `data` is always NUL-terminated once anything has been

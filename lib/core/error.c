@@ -96,8 +96,8 @@ pneumo_status pn_check_struct(const char *fn, const char *type, uint32_t size, s
 pneumo_status pn_check_buffer(const char *fn, const char *what, size_t have, size_t need)
 {
     if (have < need)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: %s holds %zu values, %zu are needed", fn, what,
-                        have, need);
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: %s holds %zu values, %zu are needed", fn, what, have,
+                        need);
     return PNEUMO_OK;
 }
 

@@ -6,9 +6,9 @@
 #include "pneumo/common.h"
 
 #if defined(__GNUC__)
-#  define PN_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define PN_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
-#  define PN_PRINTF(f, a)
+#define PN_PRINTF(f, a)
 #endif
 
 /* Record `status` with a printf-style message; returns `status` so callers can
@@ -27,9 +27,9 @@ pneumo_status pn_error_nomem(const char *what, size_t bytes);
  * word must be zero. INVALID_ARG naming `fn` and the struct `type` otherwise. */
 pneumo_status pn_check_struct(const char *fn, const char *type, uint32_t size, size_t expected,
                               const uint32_t *reserved, size_t nreserved);
-#define PN_CHECK_STRUCT(fn, type, p)                                                          \
-    pn_check_struct((fn), #type, (p)->size, sizeof(type), (p)->reserved,                      \
-                    sizeof (p)->reserved / sizeof (p)->reserved[0])
+#define PN_CHECK_STRUCT(fn, type, p)                                     \
+    pn_check_struct((fn), #type, (p)->size, sizeof(type), (p)->reserved, \
+                    sizeof(p)->reserved / sizeof(p)->reserved[0])
 
 /* The string convention of every public function returning text: copy `s`
  * into buf like snprintf (at most size - 1 bytes and a NUL when size > 0; buf

@@ -34,7 +34,9 @@ pneumo_status pn_read_file(const char *path, size_t max_bytes, uint8_t **data, s
 {
     if (!path || !data || !size)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "pn_read_file: %s is NULL",
-                        !path ? "path" : !data ? "data" : "size");
+                        !path   ? "path"
+                        : !data ? "data"
+                                : "size");
     *data = NULL;
     *size = 0;
     /* O_NONBLOCK: opening a FIFO must not wait for a writer; it has no effect
@@ -53,8 +55,8 @@ pneumo_status pn_read_file(const char *path, size_t max_bytes, uint8_t **data, s
     } else if (!S_ISREG(sb.st_mode)) {
         st = pn_error(PNEUMO_ERR_IO, "%s: not a regular file (FIFO, socket or device)", path);
     } else if (sb.st_size < 0 || (uintmax_t)sb.st_size > (uintmax_t)max_bytes) {
-        st = pn_error(PNEUMO_ERR_LIMIT, "%s: file is %jd bytes, more than the limit of %zu",
-                      path, (intmax_t)sb.st_size, max_bytes);
+        st = pn_error(PNEUMO_ERR_LIMIT, "%s: file is %jd bytes, more than the limit of %zu", path,
+                      (intmax_t)sb.st_size, max_bytes);
     } else {
         size_t expect = (size_t)sb.st_size;
         buf = pn_malloc(expect ? expect : 1);

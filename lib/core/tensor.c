@@ -27,19 +27,17 @@ pneumo_status pn_shape_check(int ndim, const int64_t *shape, int64_t *numel, con
 {
     int64_t n = 1;
     if (ndim < 1 || ndim > PNEUMO_MAX_DIMS)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: ndim %d is outside 1..%d", what, ndim,
-                        PNEUMO_MAX_DIMS);
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: ndim %d is outside 1..%d", what, ndim, PNEUMO_MAX_DIMS);
     if (!shape)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: shape is NULL", what);
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 1)
-            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: dimension %d is %lld (must be >= 1)",
-                            what, i, (long long)shape[i]);
+            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: dimension %d is %lld (must be >= 1)", what, i,
+                            (long long)shape[i]);
         if (shape[i] > PN_TENSOR_MAX_NUMEL || n > PN_TENSOR_MAX_NUMEL / shape[i]) {
             char buf[96];
             return pn_error(PNEUMO_ERR_LIMIT, "%s: shape %s exceeds %lld elements", what,
-                            pn_shape_format(ndim, shape, buf, sizeof buf),
-                            (long long)PN_TENSOR_MAX_NUMEL);
+                            pn_shape_format(ndim, shape, buf, sizeof buf), (long long)PN_TENSOR_MAX_NUMEL);
         }
         n *= shape[i];
     }
@@ -127,8 +125,7 @@ pneumo_status pneumo_tensor_clone(const pneumo_tensor *src, pneumo_tensor **out)
 pneumo_status pneumo_tensor_copy(pneumo_tensor *dst, const pneumo_tensor *src)
 {
     if (!dst || !src)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_tensor_copy: %s is NULL",
-                        dst ? "src" : "dst");
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_tensor_copy: %s is NULL", dst ? "src" : "dst");
     if (dst->ndim != src->ndim || memcmp(dst->shape, src->shape, sizeof(int64_t) * (size_t)dst->ndim)) {
         char a[96], b[96];
         return pn_error(PNEUMO_ERR_SHAPE, "pneumo_tensor_copy: destination shape %s != source shape %s",

@@ -100,11 +100,13 @@ pneumo_status pn_threadpool_create(int nthreads, pn_threadpool **out)
         }
         for (int i = 1; i < p->n; i++) {
             worker_arg *wa = pn_malloc(sizeof *wa);
-            if (!wa || (wa->pool = p, wa->ith = i, pthread_create(&p->threads[i - 1], NULL, worker, wa)) != 0) {
+            if (!wa ||
+                (wa->pool = p, wa->ith = i, pthread_create(&p->threads[i - 1], NULL, worker, wa)) != 0) {
                 free(wa);
                 p->n = i; /* only threads 1..i-1 exist; destroy joins them */
                 pn_threadpool_destroy(p);
-                return pn_error(PNEUMO_ERR_NOMEM, "thread pool: cannot start thread %d of %d", i + 1, nthreads);
+                return pn_error(PNEUMO_ERR_NOMEM, "thread pool: cannot start thread %d of %d", i + 1,
+                                nthreads);
             }
         }
     }

@@ -95,10 +95,7 @@ void pneumo_augment_identity_params(pneumo_augment_params *p)
     p->zy = 1.0;
 }
 
-static int pn_in(double v, double lo, double hi)
-{
-    return isfinite(v) && v >= lo && v <= hi;
-}
+static int pn_in(double v, double lo, double hi) { return isfinite(v) && v >= lo && v <= hi; }
 
 pneumo_status pneumo_augment_validate_options(const pneumo_augment_options *o)
 {
@@ -109,8 +106,7 @@ pneumo_status pneumo_augment_validate_options(const pneumo_augment_options *o)
         return st;
     if (!pn_in(o->rotation_range, 0.0, 360.0))
         return pn_error(PNEUMO_ERR_INVALID_ARG,
-                        "augment options: rotation_range %g must be in [0, 360] degrees",
-                        o->rotation_range);
+                        "augment options: rotation_range %g must be in [0, 360] degrees", o->rotation_range);
     if (!pn_in(o->width_shift_range, 0.0, 1.0) || o->width_shift_range >= 1.0)
         return pn_error(PNEUMO_ERR_INVALID_ARG,
                         "augment options: width_shift_range %g must be a fraction in [0, 1)",
@@ -120,22 +116,18 @@ pneumo_status pneumo_augment_validate_options(const pneumo_augment_options *o)
                         "augment options: height_shift_range %g must be a fraction in [0, 1)",
                         o->height_shift_range);
     if (!pn_in(o->shear_range, 0.0, 360.0))
-        return pn_error(PNEUMO_ERR_INVALID_ARG,
-                        "augment options: shear_range %g must be in [0, 360] degrees",
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "augment options: shear_range %g must be in [0, 360] degrees",
                         o->shear_range);
-    if (!pn_in(o->zoom_lo, 0.0, 1000.0) || !pn_in(o->zoom_hi, 0.0, 1000.0) ||
-        o->zoom_lo > o->zoom_hi)
+    if (!pn_in(o->zoom_lo, 0.0, 1000.0) || !pn_in(o->zoom_hi, 0.0, 1000.0) || o->zoom_lo > o->zoom_hi)
         return pn_error(PNEUMO_ERR_INVALID_ARG,
                         "augment options: zoom range [%g, %g] must satisfy "
                         "0 <= zoom_lo <= zoom_hi <= 1000",
                         o->zoom_lo, o->zoom_hi);
     if (o->horizontal_flip != 0 && o->horizontal_flip != 1)
-        return pn_error(PNEUMO_ERR_INVALID_ARG,
-                        "augment options: horizontal_flip must be 0 or 1, not %d",
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "augment options: horizontal_flip must be 0 or 1, not %d",
                         (int)o->horizontal_flip);
     if (o->vertical_flip != 0 && o->vertical_flip != 1)
-        return pn_error(PNEUMO_ERR_INVALID_ARG,
-                        "augment options: vertical_flip must be 0 or 1, not %d",
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "augment options: vertical_flip must be 0 or 1, not %d",
                         (int)o->vertical_flip);
     if (!(o->brightness_lo == 0.0 && o->brightness_hi == 0.0) &&
         (!pn_in(o->brightness_lo, 0.0, 1000.0) || !pn_in(o->brightness_hi, 0.0, 1000.0) ||
@@ -145,8 +137,7 @@ pneumo_status pneumo_augment_validate_options(const pneumo_augment_options *o)
                         "satisfy 0 < brightness_lo <= brightness_hi <= 1000",
                         o->brightness_lo, o->brightness_hi);
     if (o->brightness_stretch != 0 && o->brightness_stretch != 1)
-        return pn_error(PNEUMO_ERR_INVALID_ARG,
-                        "augment options: brightness_stretch must be 0 or 1, not %d",
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "augment options: brightness_stretch must be 0 or 1, not %d",
                         (int)o->brightness_stretch);
     if (o->fill_mode < PNEUMO_FILL_NEAREST || o->fill_mode > PNEUMO_FILL_WRAP)
         return pn_error(PNEUMO_ERR_INVALID_ARG,
@@ -163,11 +154,11 @@ pneumo_status pneumo_augment_validate_options(const pneumo_augment_options *o)
 static pneumo_status pn_check_size(const char *fn, int32_t width, int32_t height)
 {
     if (width < 1 || height < 1)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: image size %dx%d must be at least 1x1",
-                        fn, (int)width, (int)height);
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: image size %dx%d must be at least 1x1", fn, (int)width,
+                        (int)height);
     if (width > PN_AUGMENT_MAX_SIDE || height > PN_AUGMENT_MAX_SIDE)
-        return pn_error(PNEUMO_ERR_LIMIT, "%s: image size %dx%d exceeds %d pixels per side",
-                        fn, (int)width, (int)height, PN_AUGMENT_MAX_SIDE);
+        return pn_error(PNEUMO_ERR_LIMIT, "%s: image size %dx%d exceeds %d pixels per side", fn, (int)width,
+                        (int)height, PN_AUGMENT_MAX_SIDE);
     return PNEUMO_OK;
 }
 
@@ -178,20 +169,17 @@ static pneumo_status pn_check_params(const pneumo_augment_params *p)
         return st;
     if (!pn_in(p->theta_deg, -1e4, 1e4))
         return pn_error(PNEUMO_ERR_INVALID_ARG,
-                        "augment params: theta_deg %g must be finite with |theta| <= 1e4",
-                        p->theta_deg);
+                        "augment params: theta_deg %g must be finite with |theta| <= 1e4", p->theta_deg);
     if (!pn_in(p->tx, -1e7, 1e7) || !pn_in(p->ty, -1e7, 1e7))
         return pn_error(PNEUMO_ERR_INVALID_ARG,
-                        "augment params: shift (tx %g, ty %g) must be finite within +-1e7 pixels",
-                        p->tx, p->ty);
+                        "augment params: shift (tx %g, ty %g) must be finite within +-1e7 pixels", p->tx,
+                        p->ty);
     if (!pn_in(p->shear_deg, -1e4, 1e4))
         return pn_error(PNEUMO_ERR_INVALID_ARG,
-                        "augment params: shear_deg %g must be finite with |shear| <= 1e4",
-                        p->shear_deg);
+                        "augment params: shear_deg %g must be finite with |shear| <= 1e4", p->shear_deg);
     if (!pn_in(p->zx, -1e4, 1e4) || !pn_in(p->zy, -1e4, 1e4))
         return pn_error(PNEUMO_ERR_INVALID_ARG,
-                        "augment params: zoom (zx %g, zy %g) must be finite within +-1e4",
-                        p->zx, p->zy);
+                        "augment params: zoom (zx %g, zy %g) must be finite within +-1e4", p->zx, p->zy);
     if (p->flip_h != 0 && p->flip_h != 1)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "augment params: flip_h must be 0 or 1, not %d",
                         (int)p->flip_h);
@@ -200,14 +188,12 @@ static pneumo_status pn_check_params(const pneumo_augment_params *p)
                         (int)p->flip_v);
     if (!pn_in(p->brightness, 0.0, 1000.0))
         return pn_error(PNEUMO_ERR_INVALID_ARG,
-                        "augment params: brightness %g must be in [0, 1000] (0 = off)",
-                        p->brightness);
+                        "augment params: brightness %g must be in [0, 1000] (0 = off)", p->brightness);
     return PNEUMO_OK;
 }
 
-pneumo_status pneumo_augment_draw(const pneumo_augment_options *o, uint64_t seed,
-                                  uint64_t epoch, uint64_t index, int32_t width,
-                                  int32_t height, pneumo_augment_params *out)
+pneumo_status pneumo_augment_draw(const pneumo_augment_options *o, uint64_t seed, uint64_t epoch,
+                                  uint64_t index, int32_t width, int32_t height, pneumo_augment_params *out)
 {
     pneumo_status st;
     pn_augment_rng rng;
@@ -251,8 +237,8 @@ pneumo_status pneumo_augment_draw(const pneumo_augment_options *o, uint64_t seed
 
 int pn_augment_is_affine_identity(const pneumo_augment_params *p)
 {
-    return p->theta_deg == 0.0 && p->tx == 0.0 && p->ty == 0.0 && p->shear_deg == 0.0 &&
-           p->zx == 1.0 && p->zy == 1.0;
+    return p->theta_deg == 0.0 && p->tx == 0.0 && p->ty == 0.0 && p->shear_deg == 0.0 && p->zx == 1.0 &&
+           p->zy == 1.0;
 }
 
 /* c = a . b for 3x3 matrices, summing k = 0, 1, 2 in order like numpy.dot. */
@@ -263,8 +249,7 @@ static void pn_matmul3(const double a[3][3], const double b[3][3], double c[3][3
             c[i][j] = a[i][0] * b[0][j] + a[i][1] * b[1][j] + a[i][2] * b[2][j];
 }
 
-void pn_augment_matrix(const pneumo_augment_params *p, int32_t width, int32_t height,
-                       double a[6])
+void pn_augment_matrix(const pneumo_augment_params *p, int32_t width, int32_t height, double a[6])
 {
     /* np.deg2rad(x) = x * (pi / 180) */
     const double t = p->theta_deg * (PN_PI / 180.0);
@@ -328,8 +313,7 @@ static float *pn_out_row(const pn_warp *k, float *dst, int32_t r, ptrdiff_t *ste
  * Solved in floating point, then the ends are checked against the very
  * expression the pixel loop evaluates: fl(base + fl(d * c)) is monotonic in c,
  * so if both ends pass every column between them does. */
-static void pn_span(double base, double d, double lo, double hi, int32_t w, int32_t *c0,
-                    int32_t *c1)
+static void pn_span(double base, double d, double lo, double hi, int32_t w, int32_t *c0, int32_t *c1)
 {
     double a, b;
     int32_t s, e;
@@ -374,8 +358,7 @@ static void pn_span(double base, double d, double lo, double hi, int32_t w, int3
 }
 
 /* Bilinear sample with the coordinate clamped to the image (mode nearest). */
-static inline float pn_bilinear_clamped(const uint8_t *src, int32_t w, int32_t h, double y,
-                                        double x)
+static inline float pn_bilinear_clamped(const uint8_t *src, int32_t w, int32_t h, double y, double x)
 {
     const double ymax = (double)(h - 1), xmax = (double)(w - 1);
     y = y < 0.0 ? 0.0 : (y > ymax ? ymax : y);
@@ -397,8 +380,8 @@ static inline float pn_bilinear_clamped(const uint8_t *src, int32_t w, int32_t h
  * noise. Returns 0 (caller falls back to doubles) if the fixed-point ends are
  * not strictly inside the image, which can only happen through rounding right
  * at the border. */
-static int pn_interior_fixed(const pn_warp *k, const float *lut, double by, double bx,
-                             int32_t cs, int32_t ce, float *o, ptrdiff_t step)
+static int pn_interior_fixed(const pn_warp *k, const float *lut, double by, double bx, int32_t cs, int32_t ce,
+                             float *o, ptrdiff_t step)
 {
     const double one = 4294967296.0; /* 2^32 */
     const int64_t n = (int64_t)(ce - cs) - 1;
@@ -410,8 +393,7 @@ static int pn_interior_fixed(const pn_warp *k, const float *lut, double by, doub
     /* |d| * n is bounded by the image size here (both ends were checked in
      * double), so these products cannot overflow. */
     const int64_t y1 = y0 + dyf * n, x1 = x0 + dxf * n;
-    if (y0 < 0 || y1 < 0 || y0 >= ylim || y1 >= ylim || x0 < 0 || x1 < 0 || x0 >= xlim ||
-        x1 >= xlim)
+    if (y0 < 0 || y1 < 0 || y0 >= ylim || y1 >= ylim || x0 < 0 || x1 < 0 || x0 >= xlim || x1 >= xlim)
         return 0;
 
     const uint8_t *src = k->src;
@@ -642,10 +624,9 @@ static void pn_brightness(float *x, size_t n, double factor, int stretch, float 
 /* ---------------------------------------------------------------------------
  * Entry points */
 
-pneumo_status pneumo_augment_apply(const pneumo_augment_options *o,
-                                   const pneumo_augment_params *p, const uint8_t *src,
-                                   size_t src_size, int32_t width, int32_t height, float *dst,
-                                   size_t dst_count)
+pneumo_status pneumo_augment_apply(const pneumo_augment_options *o, const pneumo_augment_params *p,
+                                   const uint8_t *src, size_t src_size, int32_t width, int32_t height,
+                                   float *dst, size_t dst_count)
 {
     pneumo_status st;
     pn_warp k;
@@ -658,10 +639,10 @@ pneumo_status pneumo_augment_apply(const pneumo_augment_options *o,
         return st;
     if ((st = pn_check_size("pneumo_augment_apply", width, height)) != PNEUMO_OK)
         return st;
-    if ((st = pn_check_buffer("pneumo_augment_apply", "src", src_size,
-                              (size_t)width * (size_t)height)) != PNEUMO_OK ||
-        (st = pn_check_buffer("pneumo_augment_apply", "dst", dst_count,
-                              (size_t)width * (size_t)height)) != PNEUMO_OK)
+    if ((st = pn_check_buffer("pneumo_augment_apply", "src", src_size, (size_t)width * (size_t)height)) !=
+            PNEUMO_OK ||
+        (st = pn_check_buffer("pneumo_augment_apply", "dst", dst_count, (size_t)width * (size_t)height)) !=
+            PNEUMO_OK)
         return st;
 
     const float rs = o->rescale != 0.0f ? o->rescale : 1.0f;
@@ -687,15 +668,14 @@ pneumo_status pneumo_augment_apply(const pneumo_augment_options *o,
             pn_warp_generic(&k, dst);
     }
     if (bright)
-        pn_brightness(dst, (size_t)width * (size_t)height, p->brightness,
-                      o->brightness_stretch, rs);
+        pn_brightness(dst, (size_t)width * (size_t)height, p->brightness, o->brightness_stretch, rs);
     return PNEUMO_OK;
 }
 
-pneumo_status pneumo_augment_image(const pneumo_augment_options *o, uint64_t seed,
-                                   uint64_t epoch, uint64_t index, const uint8_t *src,
-                                   size_t src_size, int32_t width, int32_t height, float *dst,
-                                   size_t dst_count, pneumo_augment_params *params_out)
+pneumo_status pneumo_augment_image(const pneumo_augment_options *o, uint64_t seed, uint64_t epoch,
+                                   uint64_t index, const uint8_t *src, size_t src_size, int32_t width,
+                                   int32_t height, float *dst, size_t dst_count,
+                                   pneumo_augment_params *params_out)
 {
     pneumo_augment_params p;
     pneumo_status st;

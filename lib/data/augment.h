@@ -34,7 +34,6 @@ int pn_augment_is_affine_identity(const pneumo_augment_params *p);
  *   input_row = a[0] * r + a[1] * c + a[2]
  *   input_col = a[3] * r + a[4] * c + a[5]
  * (transform_matrix_offset_center applied, (row, col) axes). */
-void pn_augment_matrix(const pneumo_augment_params *p, int32_t width, int32_t height,
-                       double a[6]);
+void pn_augment_matrix(const pneumo_augment_params *p, int32_t width, int32_t height, double a[6]);
 
 #endif

@@ -52,10 +52,7 @@ static int offs_push(pn_offs *o, size_t v)
     return 1;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Sort the strings of `pool` at `offs` with strcmp; the offsets are rewritten
  * in sorted order. */
@@ -104,8 +101,7 @@ typedef struct pn_ds_settings {
     pneumo_decode_limits limits;
 } pn_ds_settings;
 
-static pneumo_status resolve_options(const pneumo_dataset_options *in, const char *what,
-                                     pn_ds_settings *s)
+static pneumo_status resolve_options(const pneumo_dataset_options *in, const char *what, pn_ds_settings *s)
 {
     pneumo_dataset_options *o = &s->opt;
     pneumo_status st;
@@ -118,26 +114,25 @@ static pneumo_status resolve_options(const pneumo_dataset_options *in, const cha
     }
     if (o->width < 1 || o->width > PN_DS_MAX_SIDE || o->height < 1 || o->height > PN_DS_MAX_SIDE)
         return pn_error(PNEUMO_ERR_INVALID_ARG,
-                        "%s: target size %dx%d out of range (width and height must be 1..%d)",
-                        what, (int)o->width, (int)o->height, PN_DS_MAX_SIDE);
+                        "%s: target size %dx%d out of range (width and height must be 1..%d)", what,
+                        (int)o->width, (int)o->height, PN_DS_MAX_SIDE);
     if (o->resample != PNEUMO_RESAMPLE_NEAREST && o->resample != PNEUMO_RESAMPLE_BILINEAR)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: options.resample %d is not a pneumo_resample",
-                        what, (int)o->resample);
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: options.resample %d is not a pneumo_resample", what,
+                        (int)o->resample);
     if ((o->shuffle != 0 && o->shuffle != 1) || (o->augment != 0 && o->augment != 1) ||
         (o->strict != 0 && o->strict != 1))
         return pn_error(PNEUMO_ERR_INVALID_ARG,
-                        "%s: options.shuffle, augment and strict must be 0 or 1 (got %d, %d, %d)",
-                        what, (int)o->shuffle, (int)o->augment, (int)o->strict);
+                        "%s: options.shuffle, augment and strict must be 0 or 1 (got %d, %d, %d)", what,
+                        (int)o->shuffle, (int)o->augment, (int)o->strict);
     if (o->threads < 0 || o->threads > PN_DS_MAX_THREADS)
         return pn_error(PNEUMO_ERR_INVALID_ARG,
                         "%s: options.threads %d out of range (0 = online cores, up to %d)", what,
                         (int)o->threads, PN_DS_MAX_THREADS);
     if (o->cache_bytes < 0)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: options.cache_bytes is negative (%lld)",
-                        what, (long long)o->cache_bytes);
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: options.cache_bytes is negative (%lld)", what,
+                        (long long)o->cache_bytes);
     if (o->prefetch_batches < 0 || o->prefetch_batches > PN_DS_MAX_PREFETCH)
-        return pn_error(PNEUMO_ERR_INVALID_ARG,
-                        "%s: options.prefetch_batches %d out of range (0..%d)", what,
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: options.prefetch_batches %d out of range (0..%d)", what,
                         (int)o->prefetch_batches, PN_DS_MAX_PREFETCH);
     if (o->augment_options) {
         if (pneumo_augment_validate_options(o->augment_options) != PNEUMO_OK)
@@ -216,8 +211,7 @@ static pneumo_status ds_set_candidates(pneumo_dataset *ds, pn_strpool *paths, co
     ds->class_counts = pn_calloc((size_t)k, sizeof *ds->class_counts);
     ds->v_status = pn_calloc((size_t)n, sizeof *ds->v_status);
     ds->v_msg = pn_calloc((size_t)n, sizeof *ds->v_msg);
-    if (!ds->paths || !ds->cache || !ds->class_names || !ds->class_counts || !ds->v_status ||
-        !ds->v_msg)
+    if (!ds->paths || !ds->cache || !ds->class_names || !ds->class_counts || !ds->v_status || !ds->v_msg)
         return pn_error_nomem(what, (size_t)n * (sizeof(char *) * 3 + sizeof(pneumo_status)));
     for (int64_t i = 0; i < n; i++)
         ds->paths[i] = ds->path_pool + poffs->v[i];
@@ -292,10 +286,7 @@ static pneumo_status ds_open_common(pneumo_dataset *ds, const char *what)
 /* ------------------------------------------------------------------------ */
 /* Directory listing.                                                        */
 
-static int ascii_lower(int c)
-{
-    return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
-}
+static int ascii_lower(int c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; }
 
 static int ends_with_ci(const char *name, size_t len, const char *ext)
 {
@@ -335,11 +326,9 @@ static pneumo_status stat_error(const char *path, int e, const char *kind)
 {
     struct stat lst;
     if (e == ENOENT && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode))
-        return pn_error(PNEUMO_ERR_IO, "%s: dangling symbolic link (its target does not exist)",
-                        path);
+        return pn_error(PNEUMO_ERR_IO, "%s: dangling symbolic link (its target does not exist)", path);
     if (e == ELOOP)
-        return pn_error(PNEUMO_ERR_IO,
-                        "%s: symbolic link loop (too many levels of symbolic links)", path);
+        return pn_error(PNEUMO_ERR_IO, "%s: symbolic link loop (too many levels of symbolic links)", path);
     if (e == ENOENT)
         return pn_error(PNEUMO_ERR_IO, "%s: no such %s", path, kind);
     if (e == ENOTDIR)
@@ -358,9 +347,9 @@ static int is_self_or_ancestor(const char *cls, const char *root)
 }
 
 typedef struct pn_listing {
-    pn_strpool names;   /* class names */
+    pn_strpool names; /* class names */
     pn_offs noffs;
-    pn_strpool paths;   /* image paths */
+    pn_strpool paths; /* image paths */
     pn_offs poffs;
     int32_t *labels;
     size_t labels_cap;
@@ -404,8 +393,7 @@ static pneumo_status read_dir(const char *path, const char *kind, int classes, p
         de = readdir(d);
         if (!de) {
             if (errno)
-                st = pn_error(PNEUMO_ERR_IO, "%s: cannot read %s: %s", path, kind,
-                              strerror(errno));
+                st = pn_error(PNEUMO_ERR_IO, "%s: cannot read %s: %s", path, kind, strerror(errno));
             break;
         }
         if (de->d_name[0] == '.')
@@ -451,18 +439,20 @@ static pneumo_status list_directory(const char *dir, pn_listing *l)
     if (stat(dir, &sb) != 0)
         return stat_error(dir, errno, "directory");
     if (!S_ISDIR(sb.st_mode))
-        return pn_error(PNEUMO_ERR_IO, "%s: not a directory (expected a folder with one "
-                        "sub-folder per class)", dir);
+        return pn_error(PNEUMO_ERR_IO,
+                        "%s: not a directory (expected a folder with one "
+                        "sub-folder per class)",
+                        dir);
     st = read_dir(dir, "directory", 1, &l->names, &l->noffs);
     if (st != PNEUMO_OK)
         return st;
     if (l->noffs.len == 0)
         return pn_error(PNEUMO_ERR_FORMAT,
                         "%s: no class sub-folders (expected one folder per class, e.g. "
-                        "Normal/ and Opacity/)", dir);
+                        "Normal/ and Opacity/)",
+                        dir);
     if (l->noffs.len == 1)
-        return pn_error(PNEUMO_ERR_FORMAT,
-                        "%s: only one class folder ('%s'); needs at least 2 classes", dir,
+        return pn_error(PNEUMO_ERR_FORMAT, "%s: only one class folder ('%s'); needs at least 2 classes", dir,
                         l->names.p + l->noffs.v[0]);
     if (l->noffs.len > INT32_MAX / 2)
         return pn_error(PNEUMO_ERR_LIMIT, "%s: too many class folders", dir);
@@ -481,12 +471,12 @@ static pneumo_status list_directory(const char *dir, pn_listing *l)
         }
         creal = realpath(cdir, NULL);
         if (!creal) {
-            st = pn_error(PNEUMO_ERR_IO, "%s: cannot resolve the path: %s", cdir,
-                          strerror(errno));
+            st = pn_error(PNEUMO_ERR_IO, "%s: cannot resolve the path: %s", cdir, strerror(errno));
         } else if (is_self_or_ancestor(creal, root_real)) {
             st = pn_error(PNEUMO_ERR_IO,
                           "%s: symbolic link loop: the class folder resolves to %s, the "
-                          "dataset folder itself or one of its parents", cdir, creal);
+                          "dataset folder itself or one of its parents",
+                          cdir, creal);
         } else {
             st = read_dir(cdir, "class folder", 0, &files, &foffs);
         }
@@ -496,14 +486,13 @@ static pneumo_status list_directory(const char *dir, pn_listing *l)
         for (size_t i = 0; st == PNEUMO_OK && i < foffs.len; i++) {
             char *full = join_path(cdir, files.p + foffs.v[i]);
             size_t off;
-            if (!full || !pool_add(&l->paths, full, strlen(full), &off) ||
-                !offs_push(&l->poffs, off) || !listing_push_label(l, (int32_t)c))
+            if (!full || !pool_add(&l->paths, full, strlen(full), &off) || !offs_push(&l->poffs, off) ||
+                !listing_push_label(l, (int32_t)c))
                 st = pn_error_nomem("dataset listing", l->paths.len);
             free(full);
         }
         if (st == PNEUMO_OK && (int64_t)l->poffs.len > PN_DS_MAX_IMAGES)
-            st = pn_error(PNEUMO_ERR_LIMIT, "%s: more than %lld images", dir,
-                          (long long)PN_DS_MAX_IMAGES);
+            st = pn_error(PNEUMO_ERR_LIMIT, "%s: more than %lld images", dir, (long long)PN_DS_MAX_IMAGES);
         free(files.p);
         free(foffs.v);
         free(creal);
@@ -513,8 +502,7 @@ static pneumo_status list_directory(const char *dir, pn_listing *l)
     return st;
 }
 
-pneumo_status pneumo_dataset_open_dir(const char *dir, const pneumo_dataset_options *o,
-                                      pneumo_dataset **out)
+pneumo_status pneumo_dataset_open_dir(const char *dir, const pneumo_dataset_options *o, pneumo_dataset **out)
 {
     pn_ds_settings set;
     pneumo_dataset *ds;
@@ -524,8 +512,7 @@ pneumo_status pneumo_dataset_open_dir(const char *dir, const pneumo_dataset_opti
     if (out)
         *out = NULL;
     if (!dir || !out)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_dataset_open_dir: %s is NULL",
-                        !dir ? "dir" : "out");
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_dataset_open_dir: %s is NULL", !dir ? "dir" : "out");
     if (!*dir)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_dataset_open_dir: dir is empty");
     st = resolve_options(o, dir, &set);
@@ -551,7 +538,8 @@ pneumo_status pneumo_dataset_open_dir(const char *dir, const pneumo_dataset_opti
             if (ds->class_counts[c] == 0) {
                 st = pn_error(PNEUMO_ERR_FORMAT,
                               "%s/%s: class folder without a usable image (all skipped as "
-                              "unreadable)", dir, ds->class_names[c]);
+                              "unreadable)",
+                              dir, ds->class_names[c]);
                 break;
             }
         }
@@ -564,9 +552,8 @@ pneumo_status pneumo_dataset_open_dir(const char *dir, const pneumo_dataset_opti
     return PNEUMO_OK;
 }
 
-pneumo_status pneumo_dataset_open_files(const char *const *paths, const int32_t *labels,
-                                        int64_t count, int32_t num_classes,
-                                        const char *const *class_names,
+pneumo_status pneumo_dataset_open_files(const char *const *paths, const int32_t *labels, int64_t count,
+                                        int32_t num_classes, const char *const *class_names,
                                         const pneumo_dataset_options *o, pneumo_dataset **out)
 {
     static const char *what = "pneumo_dataset_open_files";
@@ -579,7 +566,9 @@ pneumo_status pneumo_dataset_open_files(const char *const *paths, const int32_t 
         *out = NULL;
     if (!paths || !labels || !out)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: %s is NULL", what,
-                        !paths ? "paths" : !labels ? "labels" : "out");
+                        !paths    ? "paths"
+                        : !labels ? "labels"
+                                  : "out");
     if (count < 1 || count > PN_DS_MAX_IMAGES)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: count %lld out of range (1..%lld)", what,
                         (long long)count, (long long)PN_DS_MAX_IMAGES);
@@ -596,8 +585,7 @@ pneumo_status pneumo_dataset_open_files(const char *const *paths, const int32_t 
         if (class_names) {
             name = class_names[c];
             if (!name) {
-                st = pn_error(PNEUMO_ERR_INVALID_ARG, "%s: class_names[%d] is NULL", what,
-                              (int)c);
+                st = pn_error(PNEUMO_ERR_INVALID_ARG, "%s: class_names[%d] is NULL", what, (int)c);
                 break;
             }
         } else {
@@ -612,11 +600,10 @@ pneumo_status pneumo_dataset_open_files(const char *const *paths, const int32_t 
             st = pn_error(PNEUMO_ERR_INVALID_ARG, "%s: paths[%lld] is %s", what, (long long)i,
                           paths[i] ? "empty" : "NULL");
         } else if (labels[i] < 0 || labels[i] >= num_classes) {
-            st = pn_error(PNEUMO_ERR_INVALID_ARG,
-                          "%s: labels[%lld] = %d is outside 0..%d (%s)", what, (long long)i,
-                          (int)labels[i], (int)num_classes - 1, paths[i]);
-        } else if (!pool_add(&l.paths, paths[i], strlen(paths[i]), &off) ||
-                   !offs_push(&l.poffs, off) || !listing_push_label(&l, labels[i])) {
+            st = pn_error(PNEUMO_ERR_INVALID_ARG, "%s: labels[%lld] = %d is outside 0..%d (%s)", what,
+                          (long long)i, (int)labels[i], (int)num_classes - 1, paths[i]);
+        } else if (!pool_add(&l.paths, paths[i], strlen(paths[i]), &off) || !offs_push(&l.poffs, off) ||
+                   !listing_push_label(&l, labels[i])) {
             st = pn_error_nomem(what, l.paths.len);
         }
     }
@@ -645,15 +632,9 @@ pneumo_status pneumo_dataset_open_files(const char *const *paths, const int32_t 
 /* ------------------------------------------------------------------------ */
 /* Accessors, class weights, report.                                         */
 
-int64_t pneumo_dataset_size(const pneumo_dataset *ds)
-{
-    return ds ? ds->n : 0;
-}
+int64_t pneumo_dataset_size(const pneumo_dataset *ds) { return ds ? ds->n : 0; }
 
-int32_t pneumo_dataset_num_classes(const pneumo_dataset *ds)
-{
-    return ds ? ds->num_classes : 0;
-}
+int32_t pneumo_dataset_num_classes(const pneumo_dataset *ds) { return ds ? ds->num_classes : 0; }
 
 pneumo_status pneumo_dataset_class_name(const pneumo_dataset *ds, int32_t cls, char *buf, size_t size,
                                         size_t *needed)
@@ -683,7 +664,8 @@ pneumo_status pn_ds_class_weights(const int64_t *counts, int32_t k, double *w)
         if (counts[c] <= 0)
             return pn_error(PNEUMO_ERR_STATE,
                             "class weights: class %d has no images, its balanced weight would "
-                            "be infinite", (int)c);
+                            "be infinite",
+                            (int)c);
         n += counts[c];
     }
     /* sklearn: len(y) / (n_classes * np.bincount(y).astype(np.float64)) */
@@ -692,8 +674,7 @@ pneumo_status pn_ds_class_weights(const int64_t *counts, int32_t k, double *w)
     return PNEUMO_OK;
 }
 
-pneumo_status pneumo_dataset_class_weights(const pneumo_dataset *ds, double *weights,
-                                           int32_t num_classes)
+pneumo_status pneumo_dataset_class_weights(const pneumo_dataset *ds, double *weights, int32_t num_classes)
 {
     if (!ds || !weights)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_dataset_class_weights: %s is NULL",
@@ -701,12 +682,14 @@ pneumo_status pneumo_dataset_class_weights(const pneumo_dataset *ds, double *wei
     if (num_classes != ds->num_classes)
         return pn_error(PNEUMO_ERR_INVALID_ARG,
                         "pneumo_dataset_class_weights: num_classes %d does not match the "
-                        "dataset's %d classes", (int)num_classes, (int)ds->num_classes);
+                        "dataset's %d classes",
+                        (int)num_classes, (int)ds->num_classes);
     for (int32_t c = 0; c < ds->num_classes; c++)
         if (ds->class_counts[c] == 0)
             return pn_error(PNEUMO_ERR_STATE,
                             "pneumo_dataset_class_weights: class %d ('%s') has no images, its "
-                            "balanced weight would be infinite", (int)c, ds->class_names[c]);
+                            "balanced weight would be infinite",
+                            (int)c, ds->class_names[c]);
     return pn_ds_class_weights(ds->class_counts, ds->num_classes, weights);
 }
 
@@ -729,10 +712,7 @@ int32_t pneumo_dataset_label(const pneumo_dataset *ds, int64_t index)
     return ds->labels[index];
 }
 
-int64_t pneumo_dataset_num_skipped(const pneumo_dataset *ds)
-{
-    return ds ? ds->nskipped : 0;
-}
+int64_t pneumo_dataset_num_skipped(const pneumo_dataset *ds) { return ds ? ds->nskipped : 0; }
 
 pneumo_status pneumo_dataset_skipped(const pneumo_dataset *ds, int64_t i, char *buf, size_t size,
                                      size_t *needed)
@@ -746,22 +726,21 @@ pneumo_status pneumo_dataset_skipped(const pneumo_dataset *ds, int64_t i, char *
     return pn_string_out(fn, ds->skipped[i], "", buf, size, needed);
 }
 
-pneumo_status pneumo_dataset_report(const pneumo_dataset *ds, char *buf, size_t size,
-                                    size_t *needed)
+pneumo_status pneumo_dataset_report(const pneumo_dataset *ds, char *buf, size_t size, size_t *needed)
 {
     char line[256];
     int len;
     if (!ds || (!buf && size > 0))
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_dataset_report: %s is NULL",
-                        !ds ? "ds" : "buf");
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_dataset_report: %s is NULL", !ds ? "ds" : "buf");
     if (ds->nskipped > 0)
         len = snprintf(line, sizeof line,
                        "Found %lld images belonging to %d classes.\nSkipped %lld unreadable "
-                       "image file%s.", (long long)ds->n, (int)ds->num_classes,
-                       (long long)ds->nskipped, ds->nskipped == 1 ? "" : "s");
+                       "image file%s.",
+                       (long long)ds->n, (int)ds->num_classes, (long long)ds->nskipped,
+                       ds->nskipped == 1 ? "" : "s");
     else
-        len = snprintf(line, sizeof line, "Found %lld images belonging to %d classes.",
-                       (long long)ds->n, (int)ds->num_classes);
+        len = snprintf(line, sizeof line, "Found %lld images belonging to %d classes.", (long long)ds->n,
+                       (int)ds->num_classes);
     if (len < 0)
         return pn_error(PNEUMO_ERR_STATE, "pneumo_dataset_report: formatting failed");
     if (needed)

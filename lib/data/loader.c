@@ -67,16 +67,14 @@ static void validate_unit(pneumo_dataset *ds, pn_ds_worker *w)
      * (a file that fails wastes its entry; failures are rare). */
     if (ds->cache_used < ds->cache_cap) {
         int64_t e = ds->cache_used++;
-        cached = ds->cache_chunks[e / ds->cache_per_chunk] +
-                 (size_t)(e % ds->cache_per_chunk) * ds->img_px;
+        cached = ds->cache_chunks[e / ds->cache_per_chunk] + (size_t)(e % ds->cache_per_chunk) * ds->img_px;
         dst = cached;
     }
     ds->active++;
     pthread_mutex_unlock(&ds->mu);
 
-    st = pn_image_load_resized(ds->paths[i], ds->opt.width, ds->opt.height,
-                               (pneumo_resample)ds->opt.resample, ds->opt.limits, dst, NULL,
-                               NULL);
+    st = pn_image_load_resized(ds->paths[i], ds->opt.width, ds->opt.height, (pneumo_resample)ds->opt.resample,
+                               ds->opt.limits, dst, NULL, NULL);
     if (st != PNEUMO_OK) {
         msg = skip_message(ds->paths[i]);
         if (!msg)
@@ -96,23 +94,21 @@ static void validate_unit(pneumo_dataset *ds, pn_ds_worker *w)
 /* Write image `idx` as the pipeline sees it into dst (w*h floats). `scratch`
  * (w*h bytes) receives images that are not cached. Runs unlocked; reads only
  * what is fixed during an epoch. */
-static pneumo_status produce_image(const pneumo_dataset *ds, int64_t idx, uint64_t epoch,
-                                   int augment, uint8_t *scratch, float *dst)
+static pneumo_status produce_image(const pneumo_dataset *ds, int64_t idx, uint64_t epoch, int augment,
+                                   uint8_t *scratch, float *dst)
 {
     const uint8_t *src = ds->cache[idx];
     pneumo_status st;
     if (!src) {
         st = pn_image_load_resized(ds->paths[idx], ds->opt.width, ds->opt.height,
-                                   (pneumo_resample)ds->opt.resample, ds->opt.limits, scratch,
-                                   NULL, NULL);
+                                   (pneumo_resample)ds->opt.resample, ds->opt.limits, scratch, NULL, NULL);
         if (st != PNEUMO_OK)
             return st;
         src = scratch;
     }
     if (augment)
-        return pneumo_augment_image(ds->opt.augment_options, ds->opt.seed, epoch,
-                                    (uint64_t)idx, src, ds->img_px, ds->opt.width,
-                                    ds->opt.height, dst, ds->img_px, NULL);
+        return pneumo_augment_image(ds->opt.augment_options, ds->opt.seed, epoch, (uint64_t)idx, src,
+                                    ds->img_px, ds->opt.width, ds->opt.height, dst, ds->img_px, NULL);
     {
         pneumo_augment_params id;
         pneumo_augment_identity_params(&id);
@@ -146,8 +142,7 @@ static void epoch_unit(pneumo_dataset *ds, pn_ds_worker *w)
     ds->active++;
     pthread_mutex_unlock(&ds->mu);
 
-    st = produce_image(ds, idx, epoch, ds->opt.augment, w->scratch,
-                       s->x + (size_t)pos * ds->img_px);
+    st = produce_image(ds, idx, epoch, ds->opt.augment, w->scratch, s->x + (size_t)pos * ds->img_px);
     s->y[pos] = (float)ds->labels[idx];
     s->indices[pos] = idx;
     if (st != PNEUMO_OK)
@@ -247,8 +242,8 @@ pneumo_status pn_ds_start(pneumo_dataset *ds)
     for (int i = 0; i < want; i++) {
         int e = pthread_create(&ds->workers[i].tid, NULL, worker_main, &ds->workers[i]);
         if (e != 0)
-            return pn_error(PNEUMO_ERR_NOMEM, "dataset: cannot create worker thread %d of %d: %s",
-                            i + 1, want, strerror(e));
+            return pn_error(PNEUMO_ERR_NOMEM, "dataset: cannot create worker thread %d of %d: %s", i + 1,
+                            want, strerror(e));
         ds->nworkers = i + 1;
     }
     return PNEUMO_OK;
@@ -379,14 +374,13 @@ static pneumo_status begin(pneumo_dataset *ds, int64_t epoch, int32_t batch_size
     if (!ds)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: ds is NULL", fn);
     if (epoch < 0 || batch_size < 1)
-        return pn_error(PNEUMO_ERR_INVALID_ARG,
-                        "%s: epoch %lld must be >= 0 and batch_size %d >= 1", fn, (long long)epoch,
-                        (int)batch_size);
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: epoch %lld must be >= 0 and batch_size %d >= 1", fn,
+                        (long long)epoch, (int)batch_size);
     if (parts < 1 || parts > batch_size || part_begin < 0 || part_begin > part_end || part_end > parts)
         return pn_error(PNEUMO_ERR_INVALID_ARG,
                         "%s: parts %d..%d of %d must satisfy 1 <= parts <= batch_size (%d) and "
-                        "0 <= begin <= end <= parts", fn, (int)part_begin, (int)part_end - 1,
-                        (int)parts, (int)batch_size);
+                        "0 <= begin <= end <= parts",
+                        fn, (int)part_begin, (int)part_end - 1, (int)parts, (int)batch_size);
     nbatches = (ds->n + batch_size - 1) / batch_size;
     for (b = 0; b < nbatches; b++) {
         int64_t n = ds->n - b * batch_size < batch_size ? ds->n - b * batch_size : batch_size;
@@ -395,8 +389,8 @@ static pneumo_status begin(pneumo_dataset *ds, int64_t epoch, int32_t batch_size
             cap = (int32_t)c;
     }
     if ((int64_t)cap * (int64_t)ds->img_px > PN_TENSOR_MAX_NUMEL)
-        return pn_error(PNEUMO_ERR_LIMIT, "%s: a batch of %d images of %dx%d is more than 2^31 floats",
-                        fn, (int)cap, (int)ds->opt.width, (int)ds->opt.height);
+        return pn_error(PNEUMO_ERR_LIMIT, "%s: a batch of %d images of %dx%d is more than 2^31 floats", fn,
+                        (int)cap, (int)ds->opt.width, (int)ds->opt.height);
 
     /* Stop handing out work and wait until every worker is idle. */
     pthread_mutex_lock(&ds->mu);
@@ -483,13 +477,14 @@ pneumo_status pneumo_dataset_next_batch(pneumo_dataset *ds, pneumo_tensor **x, p
         *indices = NULL;
     if (!ds || !x || !y)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_dataset_next_batch: %s is NULL",
-                        !ds ? "ds" : !x ? "x" : "y");
+                        !ds  ? "ds"
+                        : !x ? "x"
+                             : "y");
     pthread_mutex_lock(&ds->mu);
     if (ds->phase != PN_DS_EPOCH) {
         pthread_mutex_unlock(&ds->mu);
-        return pn_error(PNEUMO_ERR_STATE,
-                        "pneumo_dataset_next_batch: no epoch in progress (call "
-                        "pneumo_dataset_begin_epoch first)");
+        return pn_error(PNEUMO_ERR_STATE, "pneumo_dataset_next_batch: no epoch in progress (call "
+                                          "pneumo_dataset_begin_epoch first)");
     }
     if (ds->held) { /* give the previous batch back: its slot may be refilled */
         ds->held = 0;
@@ -524,18 +519,16 @@ pneumo_status pneumo_dataset_next_batch(pneumo_dataset *ds, pneumo_tensor **x, p
     return PNEUMO_OK;
 }
 
-pneumo_status pneumo_dataset_load_sample(pneumo_dataset *ds, int64_t index, float *dst,
-                                        size_t count)
+pneumo_status pneumo_dataset_load_sample(pneumo_dataset *ds, int64_t index, float *dst, size_t count)
 {
     if (!ds || !dst)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_dataset_load_sample: %s is NULL",
-                        !ds ? "ds" : "dst");
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_dataset_load_sample: %s is NULL", !ds ? "ds" : "dst");
     if (pn_check_buffer("pneumo_dataset_load_sample", "dst", count, ds->img_px) != PNEUMO_OK)
         return PNEUMO_ERR_INVALID_ARG;
     if (index < 0 || index >= ds->n)
         return pn_error(PNEUMO_ERR_INVALID_ARG,
-                        "pneumo_dataset_load_sample: index %lld out of range (0..%lld)",
-                        (long long)index, (long long)ds->n - 1);
+                        "pneumo_dataset_load_sample: index %lld out of range (0..%lld)", (long long)index,
+                        (long long)ds->n - 1);
     /* The cache and the paths are fixed after open; main_scratch is the
      * caller's own (a dataset is used by one thread at a time). */
     return produce_image(ds, index, 0, 0, ds->main_scratch, dst);

@@ -19,10 +19,7 @@
 static locale_t c_numeric_locale;
 static pthread_once_t c_numeric_once = PTHREAD_ONCE_INIT;
 
-static void create_c_numeric_locale(void)
-{
-    c_numeric_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
-}
+static void create_c_numeric_locale(void) { c_numeric_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0); }
 
 /* Switch this thread to the C numeric locale; returns the previous locale to
  * restore, or (locale_t)0 if the C locale could not be created. */
@@ -34,10 +31,7 @@ static locale_t enter_c_locale(void)
     return uselocale(c_numeric_locale);
 }
 
-static void leave_c_locale(locale_t previous)
-{
-    uselocale(previous);
-}
+static void leave_c_locale(locale_t previous) { uselocale(previous); }
 
 /* ---- UTF-8 ------------------------------------------------------------------ */
 
@@ -61,8 +55,7 @@ static size_t utf8_sequence_length(const unsigned char *s, size_t avail)
     if (c >= 0xF0 && c <= 0xF4) {
         unsigned char lo = (c == 0xF0) ? 0x90 : 0x80;
         unsigned char hi = (c == 0xF4) ? 0x8F : 0xBF;
-        if (avail < 4 || s[1] < lo || s[1] > hi || (s[2] & 0xC0) != 0x80 ||
-            (s[3] & 0xC0) != 0x80)
+        if (avail < 4 || s[1] < lo || s[1] > hi || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
             return 0;
         return 4;
     }
@@ -107,14 +100,12 @@ static pneumo_status parse_value(parser *p, pn_json *out, int depth);
 
 static pneumo_status syntax_error(const parser *p, size_t at, const char *reason)
 {
-    return pn_error(PNEUMO_ERR_FORMAT, "%s: JSON error at byte %zu: %s", p->label, at,
-                    reason);
+    return pn_error(PNEUMO_ERR_FORMAT, "%s: JSON error at byte %zu: %s", p->label, at, reason);
 }
 
 static pneumo_status parser_nomem(const parser *p, size_t bytes)
 {
-    return pn_error(PNEUMO_ERR_NOMEM, "%s: JSON: cannot allocate %zu bytes", p->label,
-                    bytes);
+    return pn_error(PNEUMO_ERR_NOMEM, "%s: JSON: cannot allocate %zu bytes", p->label, bytes);
 }
 
 static void skip_whitespace(parser *p)
@@ -137,8 +128,7 @@ static int is_digit(int c) { return c >= '0' && c <= '9'; }
 static pneumo_status count_node(parser *p)
 {
     if (++p->nodes > PN_JSON_MAX_NODES)
-        return pn_error(PNEUMO_ERR_LIMIT,
-                        "%s: JSON error at byte %zu: more than %d values in the document",
+        return pn_error(PNEUMO_ERR_LIMIT, "%s: JSON error at byte %zu: more than %d values in the document",
                         p->label, p->pos, PN_JSON_MAX_NODES);
     return PNEUMO_OK;
 }
@@ -149,8 +139,7 @@ static pneumo_status parse_literal(parser *p, pn_json *out)
         const char *word;
         pn_json_type type;
         int boolean;
-    } literals[] = {
-        {"true", PN_JSON_BOOL, 1}, {"false", PN_JSON_BOOL, 0}, {"null", PN_JSON_NULL, 0}};
+    } literals[] = {{"true", PN_JSON_BOOL, 1}, {"false", PN_JSON_BOOL, 0}, {"null", PN_JSON_NULL, 0}};
     for (size_t i = 0; i < sizeof literals / sizeof literals[0]; i++) {
         size_t n = strlen(literals[i].word);
         if (p->len - p->pos >= n && memcmp(p->s + p->pos, literals[i].word, n) == 0) {
@@ -160,8 +149,9 @@ static pneumo_status parse_literal(parser *p, pn_json *out)
             return PNEUMO_OK;
         }
     }
-    return syntax_error(p, p->pos, "unexpected character (NaN, Infinity and bare words "
-                                   "are not JSON)");
+    return syntax_error(p, p->pos,
+                        "unexpected character (NaN, Infinity and bare words "
+                        "are not JSON)");
 }
 
 /* Exact int64 value of an integer literal of `n` bytes, optionally with '-';
@@ -202,8 +192,7 @@ static pneumo_status convert_number(parser *p, size_t start, size_t n, double *o
     if (previous == (locale_t)0) {
         if (copy != small)
             free(copy);
-        return pn_error(PNEUMO_ERR_NOMEM, "%s: JSON: cannot create the C numeric locale",
-                        p->label);
+        return pn_error(PNEUMO_ERR_NOMEM, "%s: JSON: cannot create the C numeric locale", p->label);
     }
     char *end = NULL;
     errno = 0;
@@ -349,8 +338,7 @@ static pneumo_status decode_escape(parser *p, char *dst, size_t *n)
         *n = utf8_encode(cp, dst);
         return PNEUMO_OK;
     }
-    default:
-        return syntax_error(p, escape_at, "invalid escape sequence");
+    default: return syntax_error(p, escape_at, "invalid escape sequence");
     }
     dst[0] = simple;
     *n = 1;
@@ -413,8 +401,7 @@ static pneumo_status parse_string_raw(parser *p, char **out, size_t *out_len)
 static pneumo_status grow_members(parser *p, pn_json *node, size_t *cap)
 {
     size_t items_cap = *cap, keys_cap = *cap;
-    if (!pn_array_reserve(&node->items, &items_cap, node->count + 1, sizeof *node->items,
-                          SIZE_MAX))
+    if (!pn_array_reserve(&node->items, &items_cap, node->count + 1, sizeof *node->items, SIZE_MAX))
         return parser_nomem(p, (node->count + 1) * sizeof *node->items);
     if (node->type == PN_JSON_OBJECT &&
         !pn_array_reserve(&node->keys, &keys_cap, node->count + 1, sizeof *node->keys, SIZE_MAX))
@@ -454,8 +441,7 @@ static pneumo_status parse_array(parser *p, pn_json *out, int depth)
             p->pos++;
             return PNEUMO_OK;
         } else {
-            return syntax_error(p, p->pos, c < 0 ? "unterminated array"
-                                                 : "expected ',' or ']' in array");
+            return syntax_error(p, p->pos, c < 0 ? "unterminated array" : "expected ',' or ']' in array");
         }
     }
 }
@@ -480,8 +466,7 @@ static pneumo_status check_duplicate_keys(parser *p, const pn_json *obj, size_t 
     pneumo_status st = PNEUMO_OK;
     for (size_t i = 1; i < obj->count; i++) {
         if (strcmp(sorted[i - 1], sorted[i]) == 0) {
-            st = pn_error(PNEUMO_ERR_FORMAT,
-                          "%s: JSON error at byte %zu: duplicate key \"%.64s\" in object",
+            st = pn_error(PNEUMO_ERR_FORMAT, "%s: JSON error at byte %zu: duplicate key \"%.64s\" in object",
                           p->label, obj_start, sorted[i]);
             break;
         }
@@ -503,8 +488,8 @@ static pneumo_status parse_object(parser *p, pn_json *out, int depth)
     }
     for (;;) {
         if (peek(p) != '"')
-            return syntax_error(p, p->pos, at_end(p) ? "unterminated object"
-                                                     : "expected a string key in object");
+            return syntax_error(p, p->pos,
+                                at_end(p) ? "unterminated object" : "expected a string key in object");
         char *key;
         size_t key_len;
         pneumo_status st = parse_string_raw(p, &key, &key_len);
@@ -537,8 +522,7 @@ static pneumo_status parse_object(parser *p, pn_json *out, int depth)
             p->pos++;
             return check_duplicate_keys(p, out, start);
         } else {
-            return syntax_error(p, p->pos, c < 0 ? "unterminated object"
-                                                 : "expected ',' or '}' in object");
+            return syntax_error(p, p->pos, c < 0 ? "unterminated object" : "expected ',' or '}' in object");
         }
     }
 }
@@ -556,8 +540,7 @@ static pneumo_status parse_value(parser *p, pn_json *out, int depth)
     int c = peek(p);
     if (c == '[' || c == '{') {
         if (depth >= PN_JSON_MAX_DEPTH)
-            return pn_error(PNEUMO_ERR_LIMIT,
-                            "%s: JSON error at byte %zu: nesting deeper than %d levels",
+            return pn_error(PNEUMO_ERR_LIMIT, "%s: JSON error at byte %zu: nesting deeper than %d levels",
                             p->label, p->pos, PN_JSON_MAX_DEPTH);
         return c == '[' ? parse_array(p, out, depth) : parse_object(p, out, depth);
     }
@@ -609,8 +592,9 @@ pneumo_status pn_json_parse(const char *text, size_t len, const char *label, pn_
     if (st == PNEUMO_OK) {
         skip_whitespace(&p);
         if (!at_end(&p))
-            st = syntax_error(&p, p.pos, p.s[p.pos] == '\0' ? "NUL byte after the value"
-                                                            : "unexpected data after the value");
+            st = syntax_error(&p, p.pos,
+                              p.s[p.pos] == '\0' ? "NUL byte after the value"
+                                                 : "unexpected data after the value");
     }
     if (st != PNEUMO_OK) {
         pn_json_free(root);
@@ -634,8 +618,7 @@ const pn_json *pn_json_get(const pn_json *obj, const char *key)
 
 const pn_json *pn_json_item(const pn_json *arr, size_t i)
 {
-    if (!arr || (arr->type != PN_JSON_ARRAY && arr->type != PN_JSON_OBJECT) ||
-        i >= arr->count)
+    if (!arr || (arr->type != PN_JSON_ARRAY && arr->type != PN_JSON_OBJECT) || i >= arr->count)
         return NULL;
     return &arr->items[i];
 }
@@ -783,12 +766,6 @@ static void append_shortest(pn_buf *b, double x, int max_digits, int as_float)
     pn_buf_append(b, text, strlen(text));
 }
 
-void pn_buf_json_number(pn_buf *b, double x)
-{
-    append_shortest(b, x, 17, 0);
-}
+void pn_buf_json_number(pn_buf *b, double x) { append_shortest(b, x, 17, 0); }
 
-void pn_buf_json_float(pn_buf *b, float x)
-{
-    append_shortest(b, (double)x, 9, 1);
-}
+void pn_buf_json_float(pn_buf *b, float x) { append_shortest(b, (double)x, 9, 1); }

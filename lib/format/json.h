@@ -38,17 +38,17 @@ typedef struct pn_json pn_json;
 /* One parsed value. Fields not belonging to `type` are zero. */
 struct pn_json {
     pn_json_type type;
-    int boolean;          /* PN_JSON_BOOL: 0 or 1 */
-    double number;        /* PN_JSON_NUMBER: correctly rounded value */
-    int is_integer;       /* PN_JSON_NUMBER written as an integer literal (no
+    int boolean;     /* PN_JSON_BOOL: 0 or 1 */
+    double number;   /* PN_JSON_NUMBER: correctly rounded value */
+    int is_integer;  /* PN_JSON_NUMBER written as an integer literal (no
                            * fraction, no exponent) that fits in int64_t ... */
-    int64_t integer;      /* ... whose exact value is this */
-    char *string;         /* PN_JSON_STRING: decoded UTF-8, NUL-terminated, never
+    int64_t integer; /* ... whose exact value is this */
+    char *string;    /* PN_JSON_STRING: decoded UTF-8, NUL-terminated, never
                            * contains NUL */
-    size_t length;        /* PN_JSON_STRING: bytes in `string` before the NUL */
-    size_t count;         /* PN_JSON_ARRAY / PN_JSON_OBJECT: number of members */
-    pn_json *items;       /* array elements, or object values, in document order */
-    char **keys;          /* PN_JSON_OBJECT: keys[i] names items[i] */
+    size_t length;   /* PN_JSON_STRING: bytes in `string` before the NUL */
+    size_t count;    /* PN_JSON_ARRAY / PN_JSON_OBJECT: number of members */
+    pn_json *items;  /* array elements, or object values, in document order */
+    char **keys;     /* PN_JSON_OBJECT: keys[i] names items[i] */
 };
 
 /* Parse exactly `len` bytes of `text` (need not be NUL-terminated) as one JSON

@@ -90,10 +90,7 @@ void pn_pb_bytes(pn_pb *b, uint32_t field, const void *data, size_t n)
     pn_pb_raw(b, data, n);
 }
 
-void pn_pb_string(pn_pb *b, uint32_t field, const char *s)
-{
-    pn_pb_bytes(b, field, s, strlen(s));
-}
+void pn_pb_string(pn_pb *b, uint32_t field, const char *s) { pn_pb_bytes(b, field, s, strlen(s)); }
 
 void pn_pb_float_bytes(pn_pb *b, uint32_t field, const float *v, size_t n)
 {

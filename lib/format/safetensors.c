@@ -56,18 +56,16 @@ static void swap_words(uint8_t *p, size_t nwords)
 static pneumo_status tensor_numel(const char *label, const pn_st_tensor *t, uint64_t *numel)
 {
     if (t->ndim < 0 || t->ndim > PN_ST_MAX_NDIM)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: tensor '%s': ndim %d is outside 0..%d",
-                        label, t->name, t->ndim, PN_ST_MAX_NDIM);
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: tensor '%s': ndim %d is outside 0..%d", label, t->name,
+                        t->ndim, PN_ST_MAX_NDIM);
     uint64_t n = 1;
     for (int d = 0; d < t->ndim; d++) {
         if (t->shape[d] < 0)
-            return pn_error(PNEUMO_ERR_INVALID_ARG,
-                            "%s: tensor '%s': dimension %d is negative (%" PRId64 ")", label,
-                            t->name, d, t->shape[d]);
+            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: tensor '%s': dimension %d is negative (%" PRId64 ")",
+                            label, t->name, d, t->shape[d]);
         uint64_t dim = (uint64_t)t->shape[d];
         if (dim != 0 && n > (UINT64_MAX / 4) / dim)
-            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: tensor '%s': shape is too large",
-                            label, t->name);
+            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: tensor '%s': shape is too large", label, t->name);
         n *= dim;
     }
     *numel = n;
@@ -81,8 +79,7 @@ static int compare_strings(const void *a, const void *b)
 
 /* Fail with INVALID_ARG naming the first string that occurs twice among n.
  * Sorting copies of the pointers keeps this O(n log n). */
-static pneumo_status find_duplicate(const char *label, const char **names, size_t n,
-                                    const char *what)
+static pneumo_status find_duplicate(const char *label, const char **names, size_t n, const char *what)
 {
     if (n < 2)
         return PNEUMO_OK;
@@ -94,8 +91,7 @@ static pneumo_status find_duplicate(const char *label, const char **names, size_
     pneumo_status st = PNEUMO_OK;
     for (size_t i = 1; i < n; i++) {
         if (strcmp(sorted[i - 1], sorted[i]) == 0) {
-            st = pn_error(PNEUMO_ERR_INVALID_ARG, "%s: duplicate %s '%s'", label, what,
-                          sorted[i]);
+            st = pn_error(PNEUMO_ERR_INVALID_ARG, "%s: duplicate %s '%s'", label, what, sorted[i]);
             break;
         }
     }
@@ -103,8 +99,7 @@ static pneumo_status find_duplicate(const char *label, const char **names, size_
     return st;
 }
 
-static pneumo_status check_tensor_args(const char *label, const pn_st_tensor *tensors,
-                                       size_t ntensors)
+static pneumo_status check_tensor_args(const char *label, const pn_st_tensor *tensors, size_t ntensors)
 {
     if (ntensors > 0 && !tensors)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: tensors is NULL", label);
@@ -113,20 +108,17 @@ static pneumo_status check_tensor_args(const char *label, const pn_st_tensor *te
         if (!t->name || !t->name[0])
             return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: tensor %zu has no name", label, i);
         if (strlen(t->name) > PN_ST_MAX_NAME)
-            return pn_error(PNEUMO_ERR_INVALID_ARG,
-                            "%s: tensor name '%.40s...' is longer than %d bytes", label,
-                            t->name, PN_ST_MAX_NAME);
+            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: tensor name '%.40s...' is longer than %d bytes",
+                            label, t->name, PN_ST_MAX_NAME);
         if (strcmp(t->name, METADATA_KEY) == 0)
             return pn_error(PNEUMO_ERR_INVALID_ARG,
-                            "%s: '" METADATA_KEY "' is reserved and cannot name a tensor",
-                            label);
+                            "%s: '" METADATA_KEY "' is reserved and cannot name a tensor", label);
         uint64_t numel;
         pneumo_status st = tensor_numel(label, t, &numel);
         if (st != PNEUMO_OK)
             return st;
         if (numel > 0 && !t->data)
-            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: tensor '%s': data is NULL", label,
-                            t->name);
+            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: tensor '%s': data is NULL", label, t->name);
     }
     const char **names = pn_malloc((ntensors ? ntensors : 1) * sizeof *names);
     if (!names)
@@ -144,8 +136,8 @@ static pneumo_status check_meta_args(const char *label, const pn_st_meta *meta, 
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: metadata is NULL", label);
     for (size_t i = 0; i < nmeta; i++)
         if (!meta[i].key || !meta[i].value)
-            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: metadata entry %zu has a NULL %s",
-                            label, i, meta[i].key ? "value" : "key");
+            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: metadata entry %zu has a NULL %s", label, i,
+                            meta[i].key ? "value" : "key");
     const char **keys = pn_malloc((nmeta ? nmeta : 1) * sizeof *keys);
     if (!keys)
         return pn_error_nomem(label, nmeta * sizeof *keys);
@@ -188,16 +180,15 @@ static pneumo_status build_header(const char *label, const pn_st_meta *meta, siz
         pn_buf_printf(hdr, ":{\"dtype\":\"F32\",\"shape\":[");
         for (int d = 0; d < t->ndim; d++)
             pn_buf_printf(hdr, "%s%" PRId64, d ? "," : "", t->shape[d]);
-        pn_buf_printf(hdr, "],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]}", offset,
-                      offset + numel * 4);
+        pn_buf_printf(hdr, "],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]}", offset, offset + numel * 4);
         offset += numel * 4;
     }
     pn_buf_append(hdr, "}", 1);
     while (!hdr->failed && hdr->len % 8 != 0)
         pn_buf_append(hdr, " ", 1);
     if (hdr->failed == PN_BUF_BADINPUT)
-        return pn_error(PNEUMO_ERR_INVALID_ARG,
-                        "%s: a tensor name or metadata string is not valid UTF-8", label);
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: a tensor name or metadata string is not valid UTF-8",
+                        label);
     if (hdr->failed)
         return pn_error(PNEUMO_ERR_NOMEM, "%s: cannot allocate the safetensors header", label);
     return PNEUMO_OK;
@@ -209,7 +200,7 @@ static pneumo_status build_header(const char *label, const pn_st_meta *meta, siz
 typedef struct st_sink {
     pn_atomic_file *file; /* used when buf is NULL */
     pn_buf *buf;
-    const char *label;    /* destination path for messages */
+    const char *label; /* destination path for messages */
 } st_sink;
 
 static pneumo_status sink_write(const st_sink *s, const void *data, size_t n)
@@ -218,8 +209,7 @@ static pneumo_status sink_write(const st_sink *s, const void *data, size_t n)
         return pn_atomic_write_chunk(s->file, data, n);
     pn_buf_append(s->buf, data, n);
     if (s->buf->failed)
-        return pn_error(PNEUMO_ERR_NOMEM, "%s: cannot allocate %zu bytes for the file image",
-                        s->label, n);
+        return pn_error(PNEUMO_ERR_NOMEM, "%s: cannot allocate %zu bytes for the file image", s->label, n);
     return PNEUMO_OK;
 }
 
@@ -248,8 +238,8 @@ static pneumo_status sink_write_floats(const st_sink *s, const float *data, size
 }
 
 /* Everything after argument checks: length prefix, header, tensor bytes. */
-static pneumo_status write_image(const st_sink *s, const pn_buf *hdr,
-                                 const pn_st_tensor *tensors, size_t ntensors)
+static pneumo_status write_image(const st_sink *s, const pn_buf *hdr, const pn_st_tensor *tensors,
+                                 size_t ntensors)
 {
     uint8_t prefix[8];
     store_le64(prefix, (uint64_t)hdr->len);
@@ -276,9 +266,8 @@ static pneumo_status prepare_header(const char *label, const pn_st_meta *meta, s
     return st;
 }
 
-pneumo_status pn_safetensors_serialize(const char *label, const pn_st_meta *meta,
-                                       size_t nmeta, const pn_st_tensor *tensors,
-                                       size_t ntensors, pn_buf *out)
+pneumo_status pn_safetensors_serialize(const char *label, const pn_st_meta *meta, size_t nmeta,
+                                       const pn_st_tensor *tensors, size_t ntensors, pn_buf *out)
 {
     if (!label)
         label = "safetensors";
@@ -312,7 +301,7 @@ pneumo_status pn_safetensors_save(const char *path, const pn_st_meta *meta, size
         if (st == PNEUMO_OK)
             st = pn_atomic_commit(&file); /* removes the temporary file on failure */
         else
-            pn_atomic_abort(&file);       /* the destination is untouched */
+            pn_atomic_abort(&file); /* the destination is untouched */
     }
     pn_buf_free(&hdr);
     return st;
@@ -380,14 +369,13 @@ static int nonneg_integer(const pn_json *v, uint64_t *out)
     return 1;
 }
 
-static pneumo_status parse_shape(const char *label, const char *name, const pn_json *shape,
-                                 st_entry *e)
+static pneumo_status parse_shape(const char *label, const char *name, const pn_json *shape, st_entry *e)
 {
     if (!shape || shape->type != PN_JSON_ARRAY)
         return tensor_error(label, name, "\"shape\" is missing or not an array");
     if (shape->count > PN_ST_MAX_NDIM)
-        return pn_error(PNEUMO_ERR_FORMAT, "%s: tensor '%s': %zu dimensions (at most %d)",
-                        label, name, shape->count, PN_ST_MAX_NDIM);
+        return pn_error(PNEUMO_ERR_FORMAT, "%s: tensor '%s': %zu dimensions (at most %d)", label, name,
+                        shape->count, PN_ST_MAX_NDIM);
     uint64_t numel = 1;
     for (size_t d = 0; d < shape->count; d++) {
         uint64_t dim;
@@ -408,54 +396,54 @@ static pneumo_status parse_offsets(const char *label, const char *name, const pn
                                    uint64_t buffer_size, st_entry *e)
 {
     if (!offs || offs->type != PN_JSON_ARRAY || offs->count != 2 ||
-        !nonneg_integer(&offs->items[0], &e->begin) ||
-        !nonneg_integer(&offs->items[1], &e->end))
-        return tensor_error(label, name,
-                            "\"data_offsets\" must be two non-negative integers [begin, end]");
+        !nonneg_integer(&offs->items[0], &e->begin) || !nonneg_integer(&offs->items[1], &e->end))
+        return tensor_error(label, name, "\"data_offsets\" must be two non-negative integers [begin, end]");
     if (e->begin > e->end)
-        return pn_error(PNEUMO_ERR_FORMAT, "%s: tensor '%s': data_offsets [%" PRIu64
-                        ", %" PRIu64 "] end before they begin",
+        return pn_error(PNEUMO_ERR_FORMAT,
+                        "%s: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] end before they begin",
                         label, name, e->begin, e->end);
     if (e->end > buffer_size)
-        return pn_error(PNEUMO_ERR_FORMAT, "%s: tensor '%s': data_offsets [%" PRIu64
-                        ", %" PRIu64 "] run past the end of the %" PRIu64 "-byte buffer",
+        return pn_error(PNEUMO_ERR_FORMAT,
+                        "%s: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64
+                        "] run past the end of the %" PRIu64 "-byte buffer",
                         label, name, e->begin, e->end, buffer_size);
     if (e->end - e->begin != e->numel * 4) {
         char shape[128];
         format_shape(shape, sizeof shape, e->shape, e->ndim);
-        return pn_error(PNEUMO_ERR_FORMAT, "%s: tensor '%s': data_offsets [%" PRIu64
-                        ", %" PRIu64 "] do not match shape %s of F32",
+        return pn_error(PNEUMO_ERR_FORMAT,
+                        "%s: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64
+                        "] do not match shape %s of F32",
                         label, name, e->begin, e->end, shape);
     }
     return PNEUMO_OK;
 }
 
 /* Validate one "name": {"dtype","shape","data_offsets"} entry into *e. */
-static pneumo_status parse_tensor_entry(const char *label, const char *name,
-                                        const pn_json *info, uint64_t buffer_size,
-                                        st_entry *e)
+static pneumo_status parse_tensor_entry(const char *label, const char *name, const pn_json *info,
+                                        uint64_t buffer_size, st_entry *e)
 {
     size_t name_len = strlen(name);
     if (name_len == 0)
         return pn_error(PNEUMO_ERR_FORMAT, "%s: a tensor has an empty name", label);
     if (name_len > PN_ST_MAX_NAME)
-        return pn_error(PNEUMO_ERR_FORMAT, "%s: tensor name '%.40s...' is longer than %d bytes",
-                        label, name, PN_ST_MAX_NAME);
+        return pn_error(PNEUMO_ERR_FORMAT, "%s: tensor name '%.40s...' is longer than %d bytes", label, name,
+                        PN_ST_MAX_NAME);
     if (info->type != PN_JSON_OBJECT)
         return tensor_error(label, name, "entry is not a JSON object");
     for (size_t k = 0; k < info->count; k++) {
         const char *field = info->keys[k];
-        if (strcmp(field, "dtype") != 0 && strcmp(field, "shape") != 0 &&
-            strcmp(field, "data_offsets") != 0)
-            return pn_error(PNEUMO_ERR_FORMAT, "%s: tensor '%s': unexpected field \"%.64s\"",
-                            label, name, field);
+        if (strcmp(field, "dtype") != 0 && strcmp(field, "shape") != 0 && strcmp(field, "data_offsets") != 0)
+            return pn_error(PNEUMO_ERR_FORMAT, "%s: tensor '%s': unexpected field \"%.64s\"", label, name,
+                            field);
     }
     const char *dtype = pn_json_get_string(info, "dtype");
     if (!dtype)
         return tensor_error(label, name, "\"dtype\" is missing or not a string");
     if (strcmp(dtype, "F32") != 0)
-        return pn_error(PNEUMO_ERR_FORMAT, "%s: tensor '%s': unsupported dtype \"%.32s\" "
-                        "(only F32 is supported)", label, name, dtype);
+        return pn_error(PNEUMO_ERR_FORMAT,
+                        "%s: tensor '%s': unsupported dtype \"%.32s\" "
+                        "(only F32 is supported)",
+                        label, name, dtype);
     pneumo_status st = parse_shape(label, name, pn_json_get(info, "shape"), e);
     if (st == PNEUMO_OK)
         st = parse_offsets(label, name, pn_json_get(info, "data_offsets"), buffer_size, e);
@@ -470,8 +458,7 @@ static pneumo_status parse_tensor_entry(const char *label, const char *name,
 static pneumo_status parse_metadata(const char *label, const pn_json *meta, pn_st_file *f)
 {
     if (meta->type != PN_JSON_OBJECT)
-        return pn_error(PNEUMO_ERR_FORMAT, "%s: \"" METADATA_KEY "\" is not a JSON object",
-                        label);
+        return pn_error(PNEUMO_ERR_FORMAT, "%s: \"" METADATA_KEY "\" is not a JSON object", label);
     if (meta->count == 0)
         return PNEUMO_OK;
     f->meta_keys = pn_calloc(meta->count, sizeof *f->meta_keys);
@@ -480,8 +467,7 @@ static pneumo_status parse_metadata(const char *label, const pn_json *meta, pn_s
         return pn_error_nomem(label, meta->count * sizeof(char *));
     for (size_t i = 0; i < meta->count; i++) {
         if (meta->items[i].type != PN_JSON_STRING)
-            return pn_error(PNEUMO_ERR_FORMAT,
-                            "%s: \"" METADATA_KEY "\" value for \"%.64s\" is not a string",
+            return pn_error(PNEUMO_ERR_FORMAT, "%s: \"" METADATA_KEY "\" value for \"%.64s\" is not a string",
                             label, meta->keys[i]);
         f->meta_keys[i] = pn_strdup(meta->keys[i]);
         f->meta_values[i] = pn_strdup(meta->items[i].string);
@@ -507,8 +493,7 @@ static int compare_entries_by_offset(const void *a, const void *b)
  * previous one ended, and the last ends at the buffer's end. This rejects
  * overlaps (two names aliasing bytes), holes and trailing bytes (data nobody
  * accounts for), as the reference implementation does. */
-static pneumo_status check_coverage(const char *label, const pn_st_file *f,
-                                    uint64_t buffer_size)
+static pneumo_status check_coverage(const char *label, const pn_st_file *f, uint64_t buffer_size)
 {
     const st_entry **order = pn_malloc((f->count ? f->count : 1) * sizeof *order);
     if (!order)
@@ -522,18 +507,20 @@ static pneumo_status check_coverage(const char *label, const pn_st_file *f,
     for (size_t i = 0; i < f->count && st == PNEUMO_OK; i++) {
         const st_entry *e = order[i];
         if (e->begin < expected)
-            st = pn_error(PNEUMO_ERR_FORMAT, "%s: tensor '%s' (bytes %" PRIu64 "..%" PRIu64
-                          ") overlaps tensor '%s'", label, e->name, e->begin, e->end,
-                          previous);
+            st = pn_error(PNEUMO_ERR_FORMAT,
+                          "%s: tensor '%s' (bytes %" PRIu64 "..%" PRIu64 ") overlaps tensor '%s'", label,
+                          e->name, e->begin, e->end, previous);
         else if (e->begin > expected)
-            st = pn_error(PNEUMO_ERR_FORMAT, "%s: bytes %" PRIu64 "..%" PRIu64 " of the "
+            st = pn_error(PNEUMO_ERR_FORMAT,
+                          "%s: bytes %" PRIu64 "..%" PRIu64 " of the "
                           "buffer belong to no tensor (hole before tensor '%s')",
                           label, expected, e->begin, e->name);
         expected = e->end;
         previous = e->name;
     }
     if (st == PNEUMO_OK && expected != buffer_size)
-        st = pn_error(PNEUMO_ERR_FORMAT, "%s: tensors cover %" PRIu64 " bytes but the buffer "
+        st = pn_error(PNEUMO_ERR_FORMAT,
+                      "%s: tensors cover %" PRIu64 " bytes but the buffer "
                       "has %" PRIu64 " (incomplete buffer or trailing data)",
                       label, expected, buffer_size);
     free(order);
@@ -542,8 +529,7 @@ static pneumo_status check_coverage(const char *label, const pn_st_file *f,
 
 /* Copy the whole byte buffer once, in host order, and point tensors into it.
  * After check_coverage every offset is a multiple of 4. */
-static pneumo_status copy_data(const char *label, const uint8_t *buffer, size_t size,
-                               pn_st_file *f)
+static pneumo_status copy_data(const char *label, const uint8_t *buffer, size_t size, pn_st_file *f)
 {
     if (size == 0)
         return PNEUMO_OK;
@@ -559,8 +545,8 @@ static pneumo_status copy_data(const char *label, const uint8_t *buffer, size_t 
 }
 
 /* Validate the parsed header object and fill f (everything but the data). */
-static pneumo_status parse_header_object(const char *label, const pn_json *root,
-                                         uint64_t buffer_size, pn_st_file *f)
+static pneumo_status parse_header_object(const char *label, const pn_json *root, uint64_t buffer_size,
+                                         pn_st_file *f)
 {
     if (root->type != PN_JSON_OBJECT)
         return pn_error(PNEUMO_ERR_FORMAT, "%s: header is not a JSON object", label);
@@ -578,8 +564,7 @@ static pneumo_status parse_header_object(const char *label, const pn_json *root,
         if (&root->items[i] == meta)
             continue;
         st_entry *e = &f->tensors[f->count];
-        pneumo_status st = parse_tensor_entry(label, root->keys[i], &root->items[i],
-                                              buffer_size, e);
+        pneumo_status st = parse_tensor_entry(label, root->keys[i], &root->items[i], buffer_size, e);
         if (st != PNEUMO_OK) {
             free(e->name);
             return st;
@@ -589,8 +574,7 @@ static pneumo_status parse_header_object(const char *label, const pn_json *root,
     return check_coverage(label, f, buffer_size);
 }
 
-pneumo_status pn_safetensors_parse(const uint8_t *data, size_t size, const char *label,
-                                   pn_st_file **out)
+pneumo_status pn_safetensors_parse(const uint8_t *data, size_t size, const char *label, pn_st_file **out)
 {
     if (!label)
         label = "safetensors";
@@ -598,11 +582,9 @@ pneumo_status pn_safetensors_parse(const uint8_t *data, size_t size, const char 
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: pn_safetensors_parse: out is NULL", label);
     *out = NULL;
     if (!data && size > 0)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: pn_safetensors_parse: data is NULL",
-                        label);
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: pn_safetensors_parse: data is NULL", label);
     if (size < 8)
-        return pn_error(PNEUMO_ERR_FORMAT,
-                        "%s: truncated: %zu bytes, too short for the 8-byte header length",
+        return pn_error(PNEUMO_ERR_FORMAT, "%s: truncated: %zu bytes, too short for the 8-byte header length",
                         label, size);
     uint64_t header_len = load_le64(data);
     /* A length that does not fit with no JSON after it: not a safetensors file
@@ -610,23 +592,25 @@ pneumo_status pn_safetensors_parse(const uint8_t *data, size_t size, const char 
     if (header_len > (uint64_t)(size - 8) && size > 8 && data[8] != '{')
         return pn_error(PNEUMO_ERR_FORMAT,
                         "%s: not a libpneumo model file (%s; a model file is safetensors: an "
-                        "8-byte header length, then a JSON header)", label,
-                        data[0] == 0xFF && data[1] == 0xD8 ? "it is a JPEG image"
+                        "8-byte header length, then a JSON header)",
+                        label,
+                        data[0] == 0xFF && data[1] == 0xD8                    ? "it is a JPEG image"
                         : data[0] == 0x89 && data[1] == 'P' && data[2] == 'N' ? "it is a PNG image"
-                        : "its header is not JSON");
+                                                                              : "its header is not JSON");
     if (header_len > (uint64_t)(size - 8))
         return pn_error(PNEUMO_ERR_FORMAT,
-                        "%s: truncated: header claims %" PRIu64 " bytes but only %zu follow",
-                        label, header_len, size - 8);
+                        "%s: truncated: header claims %" PRIu64 " bytes but only %zu follow", label,
+                        header_len, size - 8);
     if (header_len > PN_ST_MAX_HEADER)
-        return pn_error(PNEUMO_ERR_LIMIT, "%s: header of %" PRIu64 " bytes exceeds the "
-                        "%" PRIu64 "-byte limit", label, header_len, PN_ST_MAX_HEADER);
+        return pn_error(PNEUMO_ERR_LIMIT,
+                        "%s: header of %" PRIu64 " bytes exceeds the "
+                        "%" PRIu64 "-byte limit",
+                        label, header_len, PN_ST_MAX_HEADER);
 
     char header_label[512];
     snprintf(header_label, sizeof header_label, "%s: header", label);
     pn_json *root = NULL;
-    pneumo_status st = pn_json_parse((const char *)data + 8, (size_t)header_len,
-                                     header_label, &root);
+    pneumo_status st = pn_json_parse((const char *)data + 8, (size_t)header_len, header_label, &root);
     if (st != PNEUMO_OK)
         return st;
 

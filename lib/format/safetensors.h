@@ -28,10 +28,10 @@
 /* ---- Writing ---------------------------------------------------------------- */
 
 typedef struct pn_st_tensor {
-    const char *name;           /* non-empty UTF-8, at most PN_ST_MAX_NAME bytes */
-    int ndim;                   /* 0..4; 0 means a scalar (one element) */
+    const char *name; /* non-empty UTF-8, at most PN_ST_MAX_NAME bytes */
+    int ndim;         /* 0..4; 0 means a scalar (one element) */
     int64_t shape[PN_ST_MAX_NDIM];
-    const float *data;          /* product(shape) floats, host byte order */
+    const float *data; /* product(shape) floats, host byte order */
 } pn_st_tensor;
 
 typedef struct pn_st_meta {
@@ -50,9 +50,8 @@ pneumo_status pn_safetensors_save(const char *path, const pn_st_meta *meta, size
 
 /* The same bytes pn_safetensors_save writes, appended to `out` (which the
  * caller initialised). `label` names the destination in error messages. */
-pneumo_status pn_safetensors_serialize(const char *label, const pn_st_meta *meta,
-                                       size_t nmeta, const pn_st_tensor *tensors,
-                                       size_t ntensors, pn_buf *out);
+pneumo_status pn_safetensors_serialize(const char *label, const pn_st_meta *meta, size_t nmeta,
+                                       const pn_st_tensor *tensors, size_t ntensors, pn_buf *out);
 
 /* ---- Reading ---------------------------------------------------------------- */
 
@@ -62,8 +61,7 @@ typedef struct pn_st_file pn_st_file;
  * freed afterwards). Errors are PNEUMO_ERR_FORMAT, PNEUMO_ERR_LIMIT (header over
  * PN_ST_MAX_HEADER or JSON limits) or PNEUMO_ERR_NOMEM, with messages starting
  * with `label`. NaN/Inf values in the data are kept as they are. */
-pneumo_status pn_safetensors_parse(const uint8_t *data, size_t size, const char *label,
-                                   pn_st_file **out);
+pneumo_status pn_safetensors_parse(const uint8_t *data, size_t size, const char *label, pn_st_file **out);
 
 /* Accessors; i must be < pn_st_count (out-of-range gives NULL / 0). Tensors are
  * in header (document) order. */

@@ -17,8 +17,8 @@ static const uint8_t dicm[4] = {'D', 'I', 'C', 'M'};
  * group 0002: two group bytes, two element bytes, two upper-case VR letters. */
 static int meta_group_at(const uint8_t *p, size_t avail)
 {
-    return avail >= 8 && p[0] == 0x02 && p[1] == 0x00 && p[4] >= 'A' && p[4] <= 'Z' &&
-           p[5] >= 'A' && p[5] <= 'Z';
+    return avail >= 8 && p[0] == 0x02 && p[1] == 0x00 && p[4] >= 'A' && p[4] <= 'Z' && p[5] >= 'A' &&
+           p[5] <= 'Z';
 }
 
 int pn_dicom_sniff(const uint8_t *data, size_t size)
@@ -41,7 +41,8 @@ pneumo_status pn_decode_dicom(const uint8_t *data, size_t size, const char *labe
     (void)out;
     return pn_error(PNEUMO_ERR_UNSUPPORTED,
                     "%s: a DICOM file, but this build has no DICOM support (configure "
-                    "libpneumo with -Ddicom=enabled and DCMTK installed)", label);
+                    "libpneumo with -Ddicom=enabled and DCMTK installed)",
+                    label);
 }
 
 #else
@@ -99,8 +100,7 @@ typedef struct dicom_meta {
     size_t dataset_offset;
 } dicom_meta;
 
-static pneumo_status read_meta(const uint8_t *data, size_t size, const char *label,
-                               dicom_meta *meta)
+static pneumo_status read_meta(const uint8_t *data, size_t size, const char *label, dicom_meta *meta)
 {
     size_t pos;
     int have_ts = 0;
@@ -119,7 +119,8 @@ static pneumo_status read_meta(const uint8_t *data, size_t size, const char *lab
         if (!known_vr(vr))
             return pn_error(PNEUMO_ERR_FORMAT,
                             "%s: DICOM file meta element (0002,%04X) at byte %zu has no "
-                            "explicit VR", label, element, pos);
+                            "explicit VR",
+                            label, element, pos);
         if (long_vr(vr)) {
             if (pos + 12 > size)
                 break;
@@ -132,21 +133,20 @@ static pneumo_status read_meta(const uint8_t *data, size_t size, const char *lab
         if (len == UNDEFINED_LENGTH || len > size - pos)
             return pn_error(PNEUMO_ERR_FORMAT,
                             "%s: DICOM file meta element (0002,%04X) has length %u, past the "
-                            "end of the file (%zu bytes)", label, element, len, size);
+                            "end of the file (%zu bytes)",
+                            label, element, len, size);
         if (element == 0x0010) {
             size_t n = len;
             while (n > 0 && (data[pos + n - 1] == 0 || data[pos + n - 1] == ' '))
                 n--;
             if (n == 0 || n >= sizeof meta->ts_uid)
                 return pn_error(PNEUMO_ERR_FORMAT,
-                                "%s: DICOM Transfer Syntax UID (0002,0010) is %u bytes long",
-                                label, len);
+                                "%s: DICOM Transfer Syntax UID (0002,0010) is %u bytes long", label, len);
             memcpy(meta->ts_uid, data + pos, n);
             for (size_t i = 0; i < n; i++)
                 if (!(meta->ts_uid[i] == '.' || (meta->ts_uid[i] >= '0' && meta->ts_uid[i] <= '9')))
                     return pn_error(PNEUMO_ERR_FORMAT,
-                                    "%s: DICOM Transfer Syntax UID (0002,0010) is not a UID",
-                                    label);
+                                    "%s: DICOM Transfer Syntax UID (0002,0010) is not a UID", label);
             have_ts = 1;
         }
         pos += len;
@@ -154,15 +154,16 @@ static pneumo_status read_meta(const uint8_t *data, size_t size, const char *lab
     if (!have_ts)
         return pn_error(PNEUMO_ERR_FORMAT,
                         "%s: DICOM file without a Transfer Syntax UID (0002,0010) in its file "
-                        "meta information", label);
+                        "meta information",
+                        label);
     meta->dataset_offset = pos;
     return PNEUMO_OK;
 }
 
 /* ---- deflate: inflate into a buffer of at most `cap` bytes ---- */
 
-static pneumo_status inflate_dataset(const uint8_t *src, size_t n, const char *label,
-                                     int64_t cap, uint8_t **out, size_t *out_size)
+static pneumo_status inflate_dataset(const uint8_t *src, size_t n, const char *label, int64_t cap,
+                                     uint8_t **out, size_t *out_size)
 {
     z_stream z;
     size_t alloc = n < 65536 ? 65536 : n * 4, len = 0;
@@ -191,7 +192,8 @@ static pneumo_status inflate_dataset(const uint8_t *src, size_t n, const char *l
                 free(buf);
                 return pn_error(PNEUMO_ERR_LIMIT,
                                 "%s: deflated DICOM dataset inflates to more than %lld bytes "
-                                "(max_file_bytes)", label, (long long)cap);
+                                "(max_file_bytes)",
+                                label, (long long)cap);
             }
             grow = alloc > (size_t)cap - alloc ? (size_t)cap : alloc * 2;
             nb = pn_realloc(buf, grow);
@@ -215,14 +217,13 @@ static pneumo_status inflate_dataset(const uint8_t *src, size_t n, const char *l
         if (r == Z_BUF_ERROR && z.avail_out > 0) {
             inflateEnd(&z);
             free(buf);
-            return pn_error(PNEUMO_ERR_FORMAT, "%s: deflated DICOM dataset is truncated",
-                            label);
+            return pn_error(PNEUMO_ERR_FORMAT, "%s: deflated DICOM dataset is truncated", label);
         }
         if (r != Z_OK && r != Z_BUF_ERROR) {
             inflateEnd(&z);
             free(buf);
-            return pn_error(PNEUMO_ERR_FORMAT, "%s: deflated DICOM dataset is corrupt (%s)",
-                            label, z.msg ? z.msg : "zlib error");
+            return pn_error(PNEUMO_ERR_FORMAT, "%s: deflated DICOM dataset is corrupt (%s)", label,
+                            z.msg ? z.msg : "zlib error");
         }
     }
     inflateEnd(&z);
@@ -250,24 +251,22 @@ typedef struct coding {
     int big;
 } coding;
 
-static pneumo_status walk_elements(walk *w, coding c, size_t pos, size_t end, int depth,
-                                   int until_delimiter, size_t *next);
+static pneumo_status walk_elements(walk *w, coding c, size_t pos, size_t end, int depth, int until_delimiter,
+                                   size_t *next);
 
 static pneumo_status walk_bad(const walk *w, size_t pos, const char *what)
 {
-    return pn_error(PNEUMO_ERR_FORMAT, "%s: DICOM dataset is malformed at byte %zu: %s",
-                    w->label, pos, what);
+    return pn_error(PNEUMO_ERR_FORMAT, "%s: DICOM dataset is malformed at byte %zu: %s", w->label, pos, what);
 }
 
 /* Items of a sequence from `pos`: up to `end` (defined length) or to the
  * sequence delimiter (undefined). Items are coded like their elements. */
-static pneumo_status walk_sequence(walk *w, coding c, size_t pos, size_t end, int depth,
-                                   int undefined, size_t *next)
+static pneumo_status walk_sequence(walk *w, coding c, size_t pos, size_t end, int depth, int undefined,
+                                   size_t *next)
 {
     if (depth >= PN_DICOM_MAX_DEPTH)
-        return pn_error(PNEUMO_ERR_LIMIT,
-                        "%s: DICOM sequences nested more than %d deep at byte %zu", w->label,
-                        PN_DICOM_MAX_DEPTH, pos);
+        return pn_error(PNEUMO_ERR_LIMIT, "%s: DICOM sequences nested more than %d deep at byte %zu",
+                        w->label, PN_DICOM_MAX_DEPTH, pos);
     while (undefined || pos < end) {
         uint16_t g, e;
         uint32_t len;
@@ -335,9 +334,8 @@ static pneumo_status walk_fragments(walk *w, coding c, size_t pos, size_t end, s
         if (w->jpeg) {
             w->scans += jpeg_scans(w->data + pos, len);
             if (w->scans > PN_DICOM_MAX_JPEG_SCANS)
-                return pn_error(PNEUMO_ERR_LIMIT,
-                                "%s: DICOM JPEG pixel data has more than %d scans", w->label,
-                                PN_DICOM_MAX_JPEG_SCANS);
+                return pn_error(PNEUMO_ERR_LIMIT, "%s: DICOM JPEG pixel data has more than %d scans",
+                                w->label, PN_DICOM_MAX_JPEG_SCANS);
         }
         pos += len;
     }
@@ -345,12 +343,11 @@ static pneumo_status walk_fragments(walk *w, coding c, size_t pos, size_t end, s
 
 static int starts_with_item(const walk *w, coding c, size_t pos, size_t end)
 {
-    return end - pos >= 8 && rd16(w->data + pos, c.big) == 0xFFFE &&
-           rd16(w->data + pos + 2, c.big) == 0xE000;
+    return end - pos >= 8 && rd16(w->data + pos, c.big) == 0xFFFE && rd16(w->data + pos + 2, c.big) == 0xE000;
 }
 
-static pneumo_status walk_elements(walk *w, coding c, size_t pos, size_t end, int depth,
-                                   int until_delimiter, size_t *next)
+static pneumo_status walk_elements(walk *w, coding c, size_t pos, size_t end, int depth, int until_delimiter,
+                                   size_t *next)
 {
     while (until_delimiter || pos < end) {
         uint16_t g, e;
@@ -359,8 +356,9 @@ static pneumo_status walk_elements(walk *w, coding c, size_t pos, size_t end, in
         size_t start = pos;
         pneumo_status st;
         if (end - pos < 8)
-            return walk_bad(w, pos, until_delimiter ? "item without an item delimiter"
-                                                    : "element header past the end");
+            return walk_bad(w, pos,
+                            until_delimiter ? "item without an item delimiter"
+                                            : "element header past the end");
         g = rd16(w->data + pos, c.big);
         e = rd16(w->data + pos + 2, c.big);
         if (g == 0xFFFE) {
@@ -397,8 +395,9 @@ static pneumo_status walk_elements(walk *w, coding c, size_t pos, size_t end, in
             else if (un) /* CP-246: an unknown sequence, coded implicit VR little endian */
                 st = walk_sequence(w, (coding){1, 0}, pos, end, depth, 1, &pos);
             else
-                return walk_bad(w, start, "undefined length on an element that is not a "
-                                          "sequence");
+                return walk_bad(w, start,
+                                "undefined length on an element that is not a "
+                                "sequence");
             if (st != PNEUMO_OK)
                 return st;
             continue;
@@ -406,7 +405,8 @@ static pneumo_status walk_elements(walk *w, coding c, size_t pos, size_t end, in
         if (len > end - pos)
             return pn_error(PNEUMO_ERR_FORMAT,
                             "%s: DICOM element (%04X,%04X) at byte %zu has length %u, more "
-                            "than the %zu bytes left", w->label, g, e, start, len, end - pos);
+                            "than the %zu bytes left",
+                            w->label, g, e, start, len, end - pos);
         /* Implicit VR gives no VR: a value that starts like an item is walked
          * as the sequence DCMTK's dictionary may take it for. */
         if (sq || (c.implicit && starts_with_item(w, c, pos, pos + len))) {
@@ -425,14 +425,11 @@ static pneumo_status walk_elements(walk *w, coding c, size_t pos, size_t end, in
 
 /* libjpeg's YCbCr -> RGB (jdcolor.c, 16-bit fixed point), so a YBR_FULL
  * object gives the RGB a JPEG decoder would. */
-#define YCC_FIX(x) ((int32_t)((x) * 65536.0 + 0.5))
+#define YCC_FIX(x) ((int32_t)((x)*65536.0 + 0.5))
 
 /* floor(v / 65536): libjpeg's RIGHT_SHIFT, without relying on the
  * implementation-defined >> of a negative value. */
-static int32_t asr16(int32_t v)
-{
-    return v >= 0 ? v >> 16 : -(int32_t)((-(int64_t)v + 65535) >> 16);
-}
+static int32_t asr16(int32_t v) { return v >= 0 ? v >> 16 : -(int32_t)((-(int64_t)v + 65535) >> 16); }
 
 static uint8_t clamp255(int32_t v) { return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v); }
 
@@ -454,7 +451,8 @@ static pneumo_status render_colour(const pn_dicom_frame *f, const char *label, u
         if (f->columns % 2 != 0 || f->planar != 0)
             return pn_error(PNEUMO_ERR_FORMAT,
                             "%s: DICOM YBR_FULL_422 with %u columns and planar configuration "
-                            "%u", label, f->columns, f->planar);
+                            "%u",
+                            label, f->columns, f->planar);
         for (size_t i = 0; i < n; i += 2, p += 4) {
             out[i] = ycc_luma(p[0], p[2], p[3]);
             out[i + 1] = ycc_luma(p[1], p[2], p[3]);
@@ -465,8 +463,7 @@ static pneumo_status render_colour(const pn_dicom_frame *f, const char *label, u
     size_t step = f->planar ? 1 : 3, plane = f->planar ? n : 1;
     for (size_t i = 0; i < n; i++) {
         const uint8_t *q = p + i * step;
-        out[i] = ycc ? ycc_luma(q[0], q[plane], q[2 * plane])
-                     : pn_luma(q[0], q[plane], q[2 * plane]);
+        out[i] = ycc ? ycc_luma(q[0], q[plane], q[2 * plane]) : pn_luma(q[0], q[plane], q[2 * plane]);
     }
     return PNEUMO_OK;
 }
@@ -487,8 +484,7 @@ static sample_index index_of(const pn_dicom_frame *f)
     return x;
 }
 
-static void index_range(const pn_dicom_frame *f, sample_index x, size_t n, uint32_t *lo,
-                        uint32_t *hi)
+static void index_range(const pn_dicom_frame *f, sample_index x, size_t n, uint32_t *lo, uint32_t *hi)
 {
     uint32_t a = UINT32_MAX, b = 0;
     if (f->bits_allocated == 8) {
@@ -509,8 +505,7 @@ static void index_range(const pn_dicom_frame *f, sample_index x, size_t n, uint3
     *hi = b;
 }
 
-static void map_samples(const pn_dicom_frame *f, sample_index x, size_t n,
-                        const uint8_t *table, uint8_t *out)
+static void map_samples(const pn_dicom_frame *f, sample_index x, size_t n, const uint8_t *table, uint8_t *out)
 {
     if (f->bits_allocated == 8) {
         for (size_t i = 0; i < n; i++)
@@ -576,23 +571,17 @@ static pneumo_status render_mono(const pn_dicom_frame *f, const char *label, uin
             else
                 y = ((x - (c - 0.5)) / (w - 1) + 0.5) * 255;
             break;
-        case VOI_LINEAR_EXACT:
-            y = ((x - c) / w + 0.5) * 255;
-            break;
-        case VOI_SIGMOID:
-            y = 255 / (1 + exp(-4 * (x - c) / w));
-            break;
+        case VOI_LINEAR_EXACT: y = ((x - c) / w + 0.5) * 255; break;
+        case VOI_SIGMOID: y = 255 / (1 + exp(-4 * (x - c) / w)); break;
         case VOI_LUT: {
             double idx = floor(x + 0.5) - f->lut_first;
-            uint32_t v = idx <= 0 ? f->lut[0]
+            uint32_t v = idx <= 0                    ? f->lut[0]
                          : idx >= f->lut_entries - 1 ? f->lut[f->lut_entries - 1]
-                                                      : f->lut[(size_t)idx];
+                                                     : f->lut[(size_t)idx];
             y = v * 255.0 / (double)((1u << f->lut_bits) - 1u);
             break;
         }
-        default:
-            y = mmax > mmin ? (x - mmin) * 255 / (mmax - mmin) : 0;
-            break;
+        default: y = mmax > mmin ? (x - mmin) * 255 / (mmax - mmin) : 0; break;
         }
         table[k] = invert ? (uint8_t)(255 - round255(y)) : round255(y);
     }

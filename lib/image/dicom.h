@@ -46,16 +46,16 @@ typedef struct pn_dicom_frame {
     char photometric[20];    /* MONOCHROME1, MONOCHROME2, RGB, YBR_FULL, YBR_FULL_422 */
     double slope, intercept; /* 1, 0 when absent */
     int has_window;
-    double center, width;    /* the first Window Center / Window Width */
-    char voi_function[20];   /* VOI LUT Function, "" when absent (LINEAR) */
-    uint32_t lut_entries;    /* first VOI LUT: 0 when absent */
-    int32_t lut_first;       /* first mapped value */
-    uint32_t lut_bits;       /* bits per LUT entry */
-    const uint16_t *lut;     /* lut_entries values */
-    const uint8_t *pixels;   /* pixel_bytes bytes: 8-bit samples, or 16-bit
+    double center, width;  /* the first Window Center / Window Width */
+    char voi_function[20]; /* VOI LUT Function, "" when absent (LINEAR) */
+    uint32_t lut_entries;  /* first VOI LUT: 0 when absent */
+    int32_t lut_first;     /* first mapped value */
+    uint32_t lut_bits;     /* bits per LUT entry */
+    const uint16_t *lut;   /* lut_entries values */
+    const uint8_t *pixels; /* pixel_bytes bytes: 8-bit samples, or 16-bit
                               * samples in host byte order */
     size_t pixel_bytes;
-    void *owner;             /* DCMTK's dataset, which holds lut and pixels */
+    void *owner; /* DCMTK's dataset, which holds lut and pixels */
 } pn_dicom_frame;
 
 /* PNEUMO_OK when the transfer syntax `ts_uid` is one libpneumo reads,
@@ -67,9 +67,8 @@ pneumo_status pn_dcmtk_check_ts(const char *ts_uid, const char *label);
  * image within `lim`, decompress it and fill *frame, whose pixels and LUT live
  * in DCMTK's dataset until pn_dicom_frame_free. Never throws; errors name
  * `label` (and leave *frame empty). */
-pneumo_status pn_dcmtk_read_frame(const uint8_t *data, size_t size, const char *ts_uid,
-                                  const char *label, const pneumo_decode_limits *lim,
-                                  pn_dicom_frame *frame);
+pneumo_status pn_dcmtk_read_frame(const uint8_t *data, size_t size, const char *ts_uid, const char *label,
+                                  const pneumo_decode_limits *lim, pn_dicom_frame *frame);
 
 void pn_dicom_frame_free(pn_dicom_frame *frame);
 

@@ -35,16 +35,11 @@ namespace {
 // Transfer syntaxes whose decoders Debian's DCMTK 3.6.7 has and the tests
 // exercise; dicom.c inflates deflate itself and hands over explicit VR LE.
 const char *const supported_ts[] = {
-    UID_LittleEndianImplicitTransferSyntax,
-    UID_LittleEndianExplicitTransferSyntax,
-    UID_BigEndianExplicitTransferSyntax,
-    UID_DeflatedExplicitVRLittleEndianTransferSyntax,
-    UID_JPEGProcess1TransferSyntax,
-    UID_JPEGProcess2_4TransferSyntax,
-    UID_JPEGProcess14TransferSyntax,
-    UID_JPEGProcess14SV1TransferSyntax,
-    UID_JPEGLSLosslessTransferSyntax,
-    UID_JPEGLSLossyTransferSyntax,
+    UID_LittleEndianImplicitTransferSyntax, UID_LittleEndianExplicitTransferSyntax,
+    UID_BigEndianExplicitTransferSyntax,    UID_DeflatedExplicitVRLittleEndianTransferSyntax,
+    UID_JPEGProcess1TransferSyntax,         UID_JPEGProcess2_4TransferSyntax,
+    UID_JPEGProcess14TransferSyntax,        UID_JPEGProcess14SV1TransferSyntax,
+    UID_JPEGLSLosslessTransferSyntax,       UID_JPEGLSLossyTransferSyntax,
     UID_RLELosslessTransferSyntax,
 };
 
@@ -60,21 +55,18 @@ bool dcmtk_init()
     return true;
 }
 
-const char *sop_name(const OFString &uid)
-{
-    return dcmFindNameOfUID(uid.c_str(), "unknown SOP class");
-}
+const char *sop_name(const OFString &uid) { return dcmFindNameOfUID(uid.c_str(), "unknown SOP class"); }
 
-pneumo_status read_frame(const uint8_t *data, size_t size, const char *ts_uid,
-                         const char *label, const pneumo_decode_limits *lim,
-                         pn_dicom_frame *f)
+pneumo_status read_frame(const uint8_t *data, size_t size, const char *ts_uid, const char *label,
+                         const pneumo_decode_limits *lim, pn_dicom_frame *f)
 {
     static const bool ready = dcmtk_init();
     (void)ready;
     if (!dcmDataDict.isDictionaryLoaded())
         return pn_error(PNEUMO_ERR_UNSUPPORTED,
                         "%s: DCMTK's data dictionary is not loaded (dicom.dic of the libdcmtk "
-                        "package, or DCMDICTPATH)", label);
+                        "package, or DCMDICTPATH)",
+                        label);
     E_TransferSyntax xfer = DcmXfer(ts_uid).getXfer();
 
     // The dataset outlives this call: the frame points into its pixel data
@@ -88,28 +80,26 @@ pneumo_status read_frame(const uint8_t *data, size_t size, const char *ts_uid,
     OFCondition cond = ds.read(in, xfer, EGL_noChange, DCM_MaxReadLength);
     ds.transferEnd();
     if (cond.bad())
-        return pn_error(PNEUMO_ERR_FORMAT, "%s: DICOM dataset cannot be parsed: %s", label,
-                        cond.text());
+        return pn_error(PNEUMO_ERR_FORMAT, "%s: DICOM dataset cannot be parsed: %s", label, cond.text());
 
     OFString sop;
     ds.findAndGetOFString(DCM_SOPClassUID, sop);
     DcmElement *pixel_data = nullptr;
     if (ds.findAndGetElement(DCM_PixelData, pixel_data).bad() || !pixel_data)
         return pn_error(PNEUMO_ERR_UNSUPPORTED,
-                        "%s: DICOM object of SOP class %s (%s) has no pixel data, not an image",
-                        label, sop.c_str(), sop_name(sop));
+                        "%s: DICOM object of SOP class %s (%s) has no pixel data, not an image", label,
+                        sop.c_str(), sop_name(sop));
     Sint32 frames = 1;
     if (ds.findAndGetSint32(DCM_NumberOfFrames, frames).good() && frames != 1)
         return pn_error(PNEUMO_ERR_UNSUPPORTED,
                         "%s: DICOM multi-frame object (%ld frames, SOP class %s, %s): only "
-                        "single-frame images are read", label, static_cast<long>(frames),
-                        sop.c_str(), sop_name(sop));
+                        "single-frame images are read",
+                        label, static_cast<long>(frames), sop.c_str(), sop_name(sop));
 
     Uint16 rows = 0, cols = 0, spp = 1, ba = 0, bs = 0, hb = 0, pr = 0, pc = 0;
     if (ds.findAndGetUint16(DCM_Rows, rows).bad() || ds.findAndGetUint16(DCM_Columns, cols).bad() ||
         ds.findAndGetUint16(DCM_BitsAllocated, ba).bad())
-        return pn_error(PNEUMO_ERR_FORMAT,
-                        "%s: DICOM image without Rows, Columns or Bits Allocated", label);
+        return pn_error(PNEUMO_ERR_FORMAT, "%s: DICOM image without Rows, Columns or Bits Allocated", label);
     ds.findAndGetUint16(DCM_SamplesPerPixel, spp);
     if (ds.findAndGetUint16(DCM_BitsStored, bs).bad())
         bs = ba;
@@ -122,29 +112,28 @@ pneumo_status read_frame(const uint8_t *data, size_t size, const char *ts_uid,
     if (ds.tagExists(DCM_ModalityLUTSequence))
         return pn_error(PNEUMO_ERR_UNSUPPORTED,
                         "%s: DICOM Modality LUT Sequence is not supported (only rescale slope "
-                        "and intercept)", label);
+                        "and intercept)",
+                        label);
     OFString photometric;
     ds.findAndGetOFString(DCM_PhotometricInterpretation, photometric);
     bool mono = photometric == "MONOCHROME1" || photometric == "MONOCHROME2";
-    bool colour = photometric == "RGB" || photometric == "YBR_FULL" ||
-                  photometric == "YBR_FULL_422";
+    bool colour = photometric == "RGB" || photometric == "YBR_FULL" || photometric == "YBR_FULL_422";
     if (!((mono && spp == 1 && (ba == 8 || ba == 16)) || (colour && spp == 3 && ba == 8)))
         return pn_error(PNEUMO_ERR_UNSUPPORTED,
                         "%s: DICOM %s image with %u samples of %u bits allocated is not "
                         "supported (MONOCHROME1/2 with 8 or 16 bits, RGB/YBR_FULL/YBR_FULL_422 "
-                        "with 8)", label,
-                        photometric.empty() ? "(no photometric)" : photometric.c_str(), spp, ba);
+                        "with 8)",
+                        label, photometric.empty() ? "(no photometric)" : photometric.c_str(), spp, ba);
     if (bs < 1 || bs > ba || hb >= ba || hb + 1 < bs)
         return pn_error(PNEUMO_ERR_FORMAT,
-                        "%s: DICOM Bits Stored %u / High Bit %u do not fit Bits Allocated %u",
-                        label, bs, hb, ba);
+                        "%s: DICOM Bits Stored %u / High Bit %u do not fit Bits Allocated %u", label, bs, hb,
+                        ba);
 
     if (DcmXfer(xfer).isEncapsulated()) {
         cond = ds.chooseRepresentation(EXS_LittleEndianExplicit, nullptr);
         if (cond.bad() || !ds.canWriteXfer(EXS_LittleEndianExplicit))
-            return pn_error(PNEUMO_ERR_FORMAT, "%s: DICOM %s pixel data cannot be decoded: %s",
-                            label, DcmXfer(xfer).getXferName(),
-                            cond.bad() ? cond.text() : "no decoder accepted it");
+            return pn_error(PNEUMO_ERR_FORMAT, "%s: DICOM %s pixel data cannot be decoded: %s", label,
+                            DcmXfer(xfer).getXferName(), cond.bad() ? cond.text() : "no decoder accepted it");
         // The JPEG decoder converts YBR to RGB and may change the planar
         // configuration: render what it produced.
         photometric.clear();
@@ -170,8 +159,8 @@ pneumo_status read_frame(const uint8_t *data, size_t size, const char *ts_uid,
     if (cond.bad() || !src || have < need)
         return pn_error(PNEUMO_ERR_FORMAT,
                         "%s: DICOM pixel data is %zu bytes, %ux%u pixels with %u samples of %u "
-                        "bits need %zu", label, cond.bad() || !src ? static_cast<size_t>(0) : have,
-                        cols, rows, spp, ba, need);
+                        "bits need %zu",
+                        label, cond.bad() || !src ? static_cast<size_t>(0) : have, cols, rows, spp, ba, need);
 
     f->rows = rows;
     f->columns = cols;
@@ -205,18 +194,15 @@ pneumo_status read_frame(const uint8_t *data, size_t size, const char *ts_uid,
         Uint16 d0 = 0, d1 = 0, d2 = 0;
         const Uint16 *lut = nullptr;
         unsigned long count = 0;
-        if (voi->findAndGetElement(DCM_LUTDescriptor, desc).bad() || !desc ||
-            desc->getUint16(d0, 0).bad() || desc->getUint16(d1, 1).bad() ||
-            desc->getUint16(d2, 2).bad() ||
+        if (voi->findAndGetElement(DCM_LUTDescriptor, desc).bad() || !desc || desc->getUint16(d0, 0).bad() ||
+            desc->getUint16(d1, 1).bad() || desc->getUint16(d2, 2).bad() ||
             voi->findAndGetUint16Array(DCM_LUTData, lut, &count).bad() || !lut)
             return pn_error(PNEUMO_ERR_FORMAT,
-                            "%s: DICOM VOI LUT without a readable LUT Descriptor and LUT Data",
-                            label);
+                            "%s: DICOM VOI LUT without a readable LUT Descriptor and LUT Data", label);
         uint32_t entries = d0 == 0 ? 65536u : d0;
         if (d2 < 8 || d2 > 16 || count < entries)
-            return pn_error(PNEUMO_ERR_FORMAT,
-                            "%s: DICOM VOI LUT of %u entries of %u bits has %lu values", label,
-                            entries, d2, count);
+            return pn_error(PNEUMO_ERR_FORMAT, "%s: DICOM VOI LUT of %u entries of %u bits has %lu values",
+                            label, entries, d2, count);
         f->lut = lut;
         f->lut_entries = entries;
         // First value mapped: SS when the pixel data is signed (PS3.3 C.11.2.1.1).
@@ -237,18 +223,16 @@ extern "C" pneumo_status pn_dcmtk_check_ts(const char *ts_uid, const char *label
         for (const char *uid : supported_ts)
             if (std::strcmp(uid, ts_uid) == 0)
                 return PNEUMO_OK;
-        return pn_error(PNEUMO_ERR_UNSUPPORTED,
-                        "%s: DICOM transfer syntax %s (%s) is not supported", label, ts_uid,
-                        DcmXfer(ts_uid).getXferName());
+        return pn_error(PNEUMO_ERR_UNSUPPORTED, "%s: DICOM transfer syntax %s (%s) is not supported", label,
+                        ts_uid, DcmXfer(ts_uid).getXferName());
     } catch (...) {
-        return pn_error(PNEUMO_ERR_UNSUPPORTED,
-                        "%s: DICOM transfer syntax %s is not supported", label, ts_uid);
+        return pn_error(PNEUMO_ERR_UNSUPPORTED, "%s: DICOM transfer syntax %s is not supported", label,
+                        ts_uid);
     }
 }
 
-extern "C" pneumo_status pn_dcmtk_read_frame(const uint8_t *data, size_t size,
-                                             const char *ts_uid, const char *label,
-                                             const pneumo_decode_limits *lim,
+extern "C" pneumo_status pn_dcmtk_read_frame(const uint8_t *data, size_t size, const char *ts_uid,
+                                             const char *label, const pneumo_decode_limits *lim,
                                              pn_dicom_frame *frame)
 {
     std::memset(frame, 0, sizeof *frame);
@@ -256,8 +240,7 @@ extern "C" pneumo_status pn_dcmtk_read_frame(const uint8_t *data, size_t size,
     try {
         st = read_frame(data, size, ts_uid, label, lim, frame);
     } catch (const std::bad_alloc &) {
-        st = pn_error(PNEUMO_ERR_NOMEM, "%s: out of memory while DCMTK decoded the DICOM file",
-                      label);
+        st = pn_error(PNEUMO_ERR_NOMEM, "%s: out of memory while DCMTK decoded the DICOM file", label);
     } catch (...) {
         st = pn_error(PNEUMO_ERR_FORMAT, "%s: DCMTK failed on the DICOM file", label);
     }

@@ -29,8 +29,7 @@ void pneumo_decode_default_limits(pneumo_decode_limits *limits)
     limits->max_scans = PN_DEFAULT_MAX_SCANS;
 }
 
-pneumo_status pn_decode_limits_resolve(const pneumo_decode_limits *src,
-                                       pneumo_decode_limits *dst)
+pneumo_status pn_decode_limits_resolve(const pneumo_decode_limits *src, pneumo_decode_limits *dst)
 {
     if (!src) {
         pneumo_decode_default_limits(dst);
@@ -42,8 +41,8 @@ pneumo_status pn_decode_limits_resolve(const pneumo_decode_limits *src,
     if (src->max_side < 1 || src->max_pixels < 1 || src->max_file_bytes < 1)
         return pn_error(PNEUMO_ERR_INVALID_ARG,
                         "decode limits: max_side %d, max_pixels %lld and max_file_bytes "
-                        "%lld must all be positive", (int)src->max_side,
-                        (long long)src->max_pixels, (long long)src->max_file_bytes);
+                        "%lld must all be positive",
+                        (int)src->max_side, (long long)src->max_pixels, (long long)src->max_file_bytes);
     *dst = *src;
     if (dst->max_scans == 0)
         dst->max_scans = PN_DEFAULT_MAX_SCANS;
@@ -66,39 +65,35 @@ int pn_decode_deadline_passed(int64_t deadline)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec > deadline;
 }
 
-pneumo_status pn_image_check_limits(const pneumo_decode_limits *lim, const char *label,
-                                    uint64_t width, uint64_t height)
+pneumo_status pn_image_check_limits(const pneumo_decode_limits *lim, const char *label, uint64_t width,
+                                    uint64_t height)
 {
     if (width == 0 || height == 0)
         return pn_error(PNEUMO_ERR_FORMAT, "%s: image has zero size (%llux%llu)", label,
                         (unsigned long long)width, (unsigned long long)height);
     if (width > (uint64_t)lim->max_side || height > (uint64_t)lim->max_side)
-        return pn_error(PNEUMO_ERR_LIMIT,
-                        "%s: image is %llux%llu pixels, more than the limit of %d per side",
-                        label, (unsigned long long)width, (unsigned long long)height,
-                        (int)lim->max_side);
+        return pn_error(PNEUMO_ERR_LIMIT, "%s: image is %llux%llu pixels, more than the limit of %d per side",
+                        label, (unsigned long long)width, (unsigned long long)height, (int)lim->max_side);
     if (width * height > (uint64_t)lim->max_pixels)
-        return pn_error(PNEUMO_ERR_LIMIT,
-                        "%s: image is %llux%llu = %llu pixels, more than the limit of %lld",
+        return pn_error(PNEUMO_ERR_LIMIT, "%s: image is %llux%llu = %llu pixels, more than the limit of %lld",
                         label, (unsigned long long)width, (unsigned long long)height,
                         (unsigned long long)(width * height), (long long)lim->max_pixels);
     if (width * height > (uint64_t)INT32_MAX)
-        return pn_error(PNEUMO_ERR_LIMIT, "%s: image is %llux%llu pixels, more than 2^31 - 1",
-                        label, (unsigned long long)width, (unsigned long long)height);
+        return pn_error(PNEUMO_ERR_LIMIT, "%s: image is %llux%llu pixels, more than 2^31 - 1", label,
+                        (unsigned long long)width, (unsigned long long)height);
     return PNEUMO_OK;
 }
 
-pneumo_status pn_image_alloc(int32_t width, int32_t height, const char *label,
-                             pneumo_image **out)
+pneumo_status pn_image_alloc(int32_t width, int32_t height, const char *label, pneumo_image **out)
 {
     pneumo_image *img;
     size_t n;
     if (width < 1 || height < 1)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: image size %dx%d is not positive", label,
-                        (int)width, (int)height);
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: image size %dx%d is not positive", label, (int)width,
+                        (int)height);
     if ((int64_t)width * height > INT32_MAX)
-        return pn_error(PNEUMO_ERR_LIMIT, "%s: image size %dx%d exceeds 2^31 - 1 pixels", label,
-                        (int)width, (int)height);
+        return pn_error(PNEUMO_ERR_LIMIT, "%s: image size %dx%d exceeds 2^31 - 1 pixels", label, (int)width,
+                        (int)height);
     n = (size_t)width * (size_t)height;
     img = pn_malloc(sizeof *img);
     if (!img)
@@ -147,9 +142,7 @@ void pn_gray_from_samples(const uint8_t *in, int channels, size_t n, uint8_t *ou
 {
     size_t i;
     switch (channels) {
-    case 1:
-        memcpy(out, in, n);
-        break;
+    case 1: memcpy(out, in, n); break;
     case 2: /* Pillow la2l: keep L, drop alpha */
         for (i = 0; i < n; i++)
             out[i] = in[2 * i];
@@ -209,8 +202,7 @@ static size_t file_limit(int64_t max_file_bytes)
     return (size_t)max_file_bytes;
 }
 
-pneumo_status pneumo_image_load(const char *path, const pneumo_decode_limits *limits,
-                                pneumo_image **out)
+pneumo_status pneumo_image_load(const char *path, const pneumo_decode_limits *limits, pneumo_image **out)
 {
     pneumo_decode_limits lim = {0};
     pneumo_status st;
@@ -233,9 +225,8 @@ pneumo_status pneumo_image_load(const char *path, const pneumo_decode_limits *li
     return st;
 }
 
-pneumo_status pn_image_decode_resized(const void *data, size_t size, const char *label,
-                                      int32_t w, int32_t h, pneumo_resample mode,
-                                      const pneumo_decode_limits *limits, uint8_t *dst,
+pneumo_status pn_image_decode_resized(const void *data, size_t size, const char *label, int32_t w, int32_t h,
+                                      pneumo_resample mode, const pneumo_decode_limits *limits, uint8_t *dst,
                                       int32_t *src_w, int32_t *src_h)
 {
     pneumo_image *img = NULL;
@@ -258,10 +249,9 @@ pneumo_status pn_image_decode_resized(const void *data, size_t size, const char 
     return PNEUMO_OK;
 }
 
-pneumo_status pn_image_load_resized(const char *path, int32_t w, int32_t h,
-                                    pneumo_resample mode,
-                                    const pneumo_decode_limits *limits, uint8_t *dst,
-                                    int32_t *src_w, int32_t *src_h)
+pneumo_status pn_image_load_resized(const char *path, int32_t w, int32_t h, pneumo_resample mode,
+                                    const pneumo_decode_limits *limits, uint8_t *dst, int32_t *src_w,
+                                    int32_t *src_h)
 {
     pneumo_decode_limits lim = {0};
     pneumo_status st;

@@ -22,17 +22,15 @@ static inline uint8_t pn_luma(unsigned r, unsigned g, unsigned b)
 }
 
 /* Allocate an uninitialised w x h image (w, h >= 1; w*h < 2^31). */
-pneumo_status pn_image_alloc(int32_t width, int32_t height, const char *label,
-                             pneumo_image **out);
+pneumo_status pn_image_alloc(int32_t width, int32_t height, const char *label, pneumo_image **out);
 
 /* Check decoded dimensions against `lim` before allocating; LIMIT naming
  * `label` and the size when exceeded, FORMAT for a zero dimension. */
-pneumo_status pn_image_check_limits(const pneumo_decode_limits *lim, const char *label,
-                                    uint64_t width, uint64_t height);
+pneumo_status pn_image_check_limits(const pneumo_decode_limits *lim, const char *label, uint64_t width,
+                                    uint64_t height);
 
 /* Validate caller limits (NULL -> defaults) into *dst. */
-pneumo_status pn_decode_limits_resolve(const pneumo_decode_limits *src,
-                                       pneumo_decode_limits *dst);
+pneumo_status pn_decode_limits_resolve(const pneumo_decode_limits *src, pneumo_decode_limits *dst);
 
 /* The CLOCK_MONOTONIC nanosecond at which a decode starting now must stop
  * (lim->deadline_ms from now), or 0 for no deadline. */
@@ -51,22 +49,20 @@ pneumo_status pn_decode_png(const uint8_t *data, size_t size, const char *label,
                             const pneumo_decode_limits *lim, pneumo_image **out);
 
 /* Resize a gray buffer `src` (sw x sh) into `dst` (dw x dh), PIL-exact. */
-pneumo_status pn_resize_gray(const uint8_t *src, int32_t sw, int32_t sh, uint8_t *dst,
-                             int32_t dw, int32_t dh, pneumo_resample mode);
+pneumo_status pn_resize_gray(const uint8_t *src, int32_t sw, int32_t sh, uint8_t *dst, int32_t dw, int32_t dh,
+                             pneumo_resample mode);
 
 /* Decode the file at `path` (limits may be NULL) and resize it to w x h into
  * `dst` (w*h bytes, caller-owned): what Keras' load_img(grayscale,
  * target_size=(h, w), interpolation=nearest|bilinear) returns. Optionally
  * reports the original size through src_w/src_h (may be NULL). */
-pneumo_status pn_image_load_resized(const char *path, int32_t w, int32_t h,
-                                    pneumo_resample mode,
-                                    const pneumo_decode_limits *limits, uint8_t *dst,
-                                    int32_t *src_w, int32_t *src_h);
+pneumo_status pn_image_load_resized(const char *path, int32_t w, int32_t h, pneumo_resample mode,
+                                    const pneumo_decode_limits *limits, uint8_t *dst, int32_t *src_w,
+                                    int32_t *src_h);
 
 /* Same from a memory buffer. */
-pneumo_status pn_image_decode_resized(const void *data, size_t size, const char *label,
-                                      int32_t w, int32_t h, pneumo_resample mode,
-                                      const pneumo_decode_limits *limits, uint8_t *dst,
+pneumo_status pn_image_decode_resized(const void *data, size_t size, const char *label, int32_t w, int32_t h,
+                                      pneumo_resample mode, const pneumo_decode_limits *limits, uint8_t *dst,
                                       int32_t *src_w, int32_t *src_h);
 
 /* Encode width x height RGB pixels (3 bytes each) as a PNG in memory;

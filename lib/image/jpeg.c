@@ -135,10 +135,7 @@ static void pn_jpeg_route_memory(j_common_ptr c, struct pn_jpeg_err *err)
     mem->realize_virt_arrays = pn_jpeg_realize_virt_arrays;
 }
 
-static void pn_jpeg_output_message(j_common_ptr cinfo)
-{
-    (void)cinfo; /* the library never prints */
-}
+static void pn_jpeg_output_message(j_common_ptr cinfo) { (void)cinfo; /* the library never prints */ }
 
 static int pn_jpeg_warning_is_fatal(int code)
 {
@@ -150,10 +147,8 @@ static int pn_jpeg_warning_is_fatal(int code)
     case JWRN_MUST_RESYNC:       /* marker found where data expected */
     case JWRN_NOT_SEQUENTIAL:    /* invalid SOS parameters */
     case JWRN_BOGUS_PROGRESSION: /* inconsistent progression sequence */
-    case JWRN_EXTRANEOUS_DATA:   /* junk bytes inside the entropy-coded data */
-        return 1;
-    default:
-        return 0;
+    case JWRN_EXTRANEOUS_DATA: /* junk bytes inside the entropy-coded data */ return 1;
+    default: return 0;
     }
 }
 
@@ -176,8 +171,8 @@ struct pn_jpeg_progress {
     struct pn_jpeg_err *err;
     int64_t deadline;
     uint32_t max_scans;
-    const uint8_t *data;     /* the whole file (jpeg_mem_src) */
-    int scan;                /* input scan whose data starts at scan_start */
+    const uint8_t *data; /* the whole file (jpeg_mem_src) */
+    int scan;            /* input scan whose data starts at scan_start */
     size_t scan_start;
 };
 
@@ -197,8 +192,7 @@ static int pn_jpeg_arith_ended_early(j_decompress_ptr d, struct pn_jpeg_progress
         prog->scan = d->input_scan_number;
         prog->scan_start = pos;
     }
-    if (d->unread_marker == 0 ||
-        (d->unread_marker >= JPEG_RST0 && d->unread_marker <= JPEG_RST0 + 7) ||
+    if (d->unread_marker == 0 || (d->unread_marker >= JPEG_RST0 && d->unread_marker <= JPEG_RST0 + 7) ||
         d->input_iMCU_row == 0 || d->input_iMCU_row >= d->total_iMCU_rows)
         return 0;
     left = (size_t)(d->total_iMCU_rows - d->input_iMCU_row);
@@ -248,28 +242,22 @@ static pneumo_status pn_jpeg_failure(const struct pn_jpeg_err *err, const char *
         return pn_error(PNEUMO_ERR_LIMIT, "%s: JPEG has more than the limit of %u scans", label,
                         (unsigned)lim->max_scans);
     if (err->fail == PN_JPEG_FAIL_DEADLINE)
-        return pn_error(PNEUMO_ERR_LIMIT, "%s: JPEG decoding took longer than the %u ms deadline",
-                        label, (unsigned)lim->deadline_ms);
+        return pn_error(PNEUMO_ERR_LIMIT, "%s: JPEG decoding took longer than the %u ms deadline", label,
+                        (unsigned)lim->deadline_ms);
     if (err->fail == PN_JPEG_FAIL_ARITH_EOD)
         return pn_error(PNEUMO_ERR_FORMAT,
-                        "%s: truncated JPEG: arithmetic-coded data ends before the scan does",
-                        label);
+                        "%s: truncated JPEG: arithmetic-coded data ends before the scan does", label);
     switch (err->code) {
     case JERR_NO_BACKING_STORE:
-        return pn_error(PNEUMO_ERR_LIMIT,
-                        "%s: JPEG decoder would need more than its bound of %ld bytes", label,
-                        err->max_memory);
-    case JERR_IMAGE_TOO_BIG:
-        return pn_error(PNEUMO_ERR_LIMIT, "%s: JPEG too large: %s", label, err->message);
+        return pn_error(PNEUMO_ERR_LIMIT, "%s: JPEG decoder would need more than its bound of %ld bytes",
+                        label, err->max_memory);
+    case JERR_IMAGE_TOO_BIG: return pn_error(PNEUMO_ERR_LIMIT, "%s: JPEG too large: %s", label, err->message);
     case JERR_OUT_OF_MEMORY:
-        return pn_error(PNEUMO_ERR_NOMEM, "%s: JPEG decoder out of memory: %s", label,
-                        err->message);
+        return pn_error(PNEUMO_ERR_NOMEM, "%s: JPEG decoder out of memory: %s", label, err->message);
     case JWRN_JPEG_EOF:
     case JERR_INPUT_EMPTY:
-    case JERR_INPUT_EOF:
-        return pn_error(PNEUMO_ERR_FORMAT, "%s: truncated JPEG: %s", label, err->message);
-    default:
-        return pn_error(PNEUMO_ERR_FORMAT, "%s: corrupt JPEG: %s", label, err->message);
+    case JERR_INPUT_EOF: return pn_error(PNEUMO_ERR_FORMAT, "%s: truncated JPEG: %s", label, err->message);
+    default: return pn_error(PNEUMO_ERR_FORMAT, "%s: corrupt JPEG: %s", label, err->message);
     }
 }
 
@@ -335,19 +323,12 @@ pneumo_status pn_decode_jpeg(const uint8_t *data, size_t size, const char *label
         return st;
     }
     switch (cinfo.num_components) {
-    case 1:
-        cinfo.out_color_space = JCS_GRAYSCALE;
-        break;
-    case 3:
-        cinfo.out_color_space = JCS_RGB;
-        break;
-    case 4:
-        cinfo.out_color_space = JCS_CMYK;
-        break;
+    case 1: cinfo.out_color_space = JCS_GRAYSCALE; break;
+    case 3: cinfo.out_color_space = JCS_RGB; break;
+    case 4: cinfo.out_color_space = JCS_CMYK; break;
     default:
         jpeg_destroy_decompress(&cinfo);
-        return pn_error(PNEUMO_ERR_UNSUPPORTED,
-                        "%s: JPEG with %d colour components is not supported", label,
+        return pn_error(PNEUMO_ERR_UNSUPPORTED, "%s: JPEG with %d colour components is not supported", label,
                         cinfo.num_components);
     }
     err.max_memory = pn_jpeg_memory_bound(&cinfo);
@@ -371,8 +352,7 @@ pneumo_status pn_decode_jpeg(const uint8_t *data, size_t size, const char *label
         jpeg_destroy_decompress(&cinfo);
         return pn_error_nomem(label, width * (size_t)comps);
     }
-    st = pn_image_alloc((int32_t)cinfo.output_width, (int32_t)cinfo.output_height, label,
-                        &tmp_img);
+    st = pn_image_alloc((int32_t)cinfo.output_width, (int32_t)cinfo.output_height, label, &tmp_img);
     if (st != PNEUMO_OK) {
         jpeg_destroy_decompress(&cinfo);
         free(row);

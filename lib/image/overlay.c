@@ -69,7 +69,8 @@ static pneumo_status check_map(const pneumo_tensor *map, const char *fn)
     return PNEUMO_OK;
 }
 
-pneumo_status pneumo_gradcam_upsample(const pneumo_tensor *map, int32_t height, int32_t width, pneumo_tensor **out)
+pneumo_status pneumo_gradcam_upsample(const pneumo_tensor *map, int32_t height, int32_t width,
+                                      pneumo_tensor **out)
 {
     const char *fn = "pneumo_gradcam_upsample";
     int64_t shape[2] = {height, width};
@@ -113,8 +114,8 @@ static void inferno(float t, uint8_t rgb[3])
     }
 }
 
-static pneumo_status render(const pneumo_image *img, const pneumo_tensor *map, const pneumo_overlay_options *o,
-                            const char *fn, void **png, size_t *png_size)
+static pneumo_status render(const pneumo_image *img, const pneumo_tensor *map,
+                            const pneumo_overlay_options *o, const char *fn, void **png, size_t *png_size)
 {
     pneumo_overlay_options defaults;
     pneumo_image *base = NULL;
@@ -132,8 +133,9 @@ static pneumo_status render(const pneumo_image *img, const pneumo_tensor *map, c
         o = &defaults;
     }
     if (o->size != sizeof *o)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: options size is %u, expected %zu (use pneumo_overlay_default_options)",
-                        fn, o->size, sizeof *o);
+        return pn_error(PNEUMO_ERR_INVALID_ARG,
+                        "%s: options size is %u, expected %zu (use pneumo_overlay_default_options)", fn,
+                        o->size, sizeof *o);
     for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
         if (o->reserved[i])
             return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: reserved option fields must be zero", fn);
@@ -145,8 +147,8 @@ static pneumo_status render(const pneumo_image *img, const pneumo_tensor *map, c
     if (o->max_side && (w > o->max_side || h > o->max_side)) {
         double scale = (double)o->max_side / (double)(w > h ? w : h);
         int32_t nw = (int32_t)lrint(w * scale), nh = (int32_t)lrint(h * scale);
-        if ((st = pneumo_image_resize(img, nw < 1 ? 1 : nw, nh < 1 ? 1 : nh, PNEUMO_RESAMPLE_BILINEAR, &base)) !=
-            PNEUMO_OK)
+        if ((st = pneumo_image_resize(img, nw < 1 ? 1 : nw, nh < 1 ? 1 : nh, PNEUMO_RESAMPLE_BILINEAR,
+                                      &base)) != PNEUMO_OK)
             return st;
         gray = base;
         w = pneumo_image_width(base);

@@ -126,8 +126,8 @@ pneumo_status pn_decode_png(const uint8_t *data, size_t size, const char *label,
     ctx.data = data;
     ctx.size = size;
     ctx.deadline = pn_decode_deadline(lim);
-    png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, &ctx.err, pn_png_jmp_error,
-                                   pn_png_jmp_warning, &ctx.err, pn_png_malloc, pn_png_free);
+    png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, &ctx.err, pn_png_jmp_error, pn_png_jmp_warning,
+                                   &ctx.err, pn_png_malloc, pn_png_free);
     if (!png)
         return pn_error(PNEUMO_ERR_NOMEM, "%s: cannot create the PNG decoder", label);
     info = png_create_info_struct(png);
@@ -143,8 +143,8 @@ pneumo_status pn_decode_png(const uint8_t *data, size_t size, const char *label,
         if (ctx.err.nomem)
             return pn_error(PNEUMO_ERR_NOMEM, "%s: PNG decoder out of memory", label);
         if (ctx.late)
-            return pn_error(PNEUMO_ERR_LIMIT, "%s: PNG decoding took longer than the %u ms deadline",
-                            label, (unsigned)lim->deadline_ms);
+            return pn_error(PNEUMO_ERR_LIMIT, "%s: PNG decoding took longer than the %u ms deadline", label,
+                            (unsigned)lim->deadline_ms);
         if (ctx.truncated)
             return pn_error(PNEUMO_ERR_FORMAT, "%s: truncated PNG: %s", label, ctx.err.message);
         if (strstr(ctx.err.message, "user limit") || strstr(ctx.err.message, "too large"))
@@ -176,8 +176,8 @@ pneumo_status pn_decode_png(const uint8_t *data, size_t size, const char *label,
     rowbytes = png_get_rowbytes(png, info);
     if (png_get_bit_depth(png, info) != 8 || channels < 1 || channels > 4 ||
         rowbytes != (size_t)w * (size_t)channels) {
-        st = pn_error(PNEUMO_ERR_FORMAT, "%s: unexpected PNG decoder output (%d bits, %d channels)",
-                      label, png_get_bit_depth(png, info), channels);
+        st = pn_error(PNEUMO_ERR_FORMAT, "%s: unexpected PNG decoder output (%d bits, %d channels)", label,
+                      png_get_bit_depth(png, info), channels);
         goto fail;
     }
     st = pn_image_alloc((int32_t)w, (int32_t)h, label, &tmp_img);

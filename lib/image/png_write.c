@@ -44,10 +44,7 @@ static void pn_png_write_fn(png_structp png, png_bytep in, size_t n)
     ctx->size += n;
 }
 
-static void pn_png_flush_fn(png_structp png)
-{
-    (void)png; /* memory output: nothing to flush */
-}
+static void pn_png_flush_fn(png_structp png) { (void)png; /* memory output: nothing to flush */ }
 
 /* Encode width x height pixels of `channels` bytes (1: gray, 3: RGB) to
  * ctx->data/ctx->size (malloc'ed, caller frees). `label` names the
@@ -59,8 +56,8 @@ static pneumo_status pn_png_encode(const uint8_t *pixels, int32_t width, int32_t
     png_infop info;
 
     memset(ctx, 0, sizeof *ctx);
-    png = png_create_write_struct_2(PNG_LIBPNG_VER_STRING, &ctx->err, pn_png_jmp_error,
-                                    pn_png_jmp_warning, &ctx->err, pn_png_malloc, pn_png_free);
+    png = png_create_write_struct_2(PNG_LIBPNG_VER_STRING, &ctx->err, pn_png_jmp_error, pn_png_jmp_warning,
+                                    &ctx->err, pn_png_malloc, pn_png_free);
     if (!png)
         return pn_error(PNEUMO_ERR_NOMEM, "%s: cannot create the PNG encoder", label);
     info = png_create_info_struct(png);
@@ -97,13 +94,12 @@ static pneumo_status check_image(const pneumo_image *img, const char *label)
     if (!img)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: image is NULL", label);
     if (img->width < 1 || img->height < 1 || !img->pixels)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: image is empty (%dx%d)", label,
-                        (int)img->width, (int)img->height);
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: image is empty (%dx%d)", label, (int)img->width,
+                        (int)img->height);
     return PNEUMO_OK;
 }
 
-pneumo_status pneumo_image_encode_png(const pneumo_image *img, void **data,
-                                      size_t *size)
+pneumo_status pneumo_image_encode_png(const pneumo_image *img, void **data, size_t *size)
 {
     static const char label[] = "pneumo_image_encode_png";
     if (data)
@@ -141,7 +137,7 @@ pneumo_status pneumo_image_save_png(const pneumo_image *img, const char *path)
 }
 
 pneumo_status pn_png_encode_rgb(const uint8_t *rgb, int32_t width, int32_t height, const char *label,
-                               void **data, size_t *size)
+                                void **data, size_t *size)
 {
     struct pn_png_wctx ctx;
     pneumo_status st = pn_png_encode(rgb, width, height, 3, label, &ctx);
@@ -150,7 +146,4 @@ pneumo_status pn_png_encode_rgb(const uint8_t *rgb, int32_t width, int32_t heigh
     return st;
 }
 
-void pneumo_free(void *p)
-{
-    free(p);
-}
+void pneumo_free(void *p) { free(p); }

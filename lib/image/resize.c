@@ -26,8 +26,8 @@
 
 #define PN_PRECISION_BITS (32 - 8 - 2)
 
-static void resize_nearest(const uint8_t *src, int32_t sw, int32_t sh, uint8_t *dst,
-                           int32_t dw, int32_t dh, int32_t *xtab)
+static void resize_nearest(const uint8_t *src, int32_t sw, int32_t sh, uint8_t *dst, int32_t dw, int32_t dh,
+                           int32_t *xtab)
 {
     const double ax = (double)sw / dw;
     const double ay = (double)sh / dh;
@@ -127,13 +127,12 @@ static inline uint8_t clip8(int32_t v)
 {
     /* Pillow: clip8_lookups[v >> PRECISION_BITS] (floor division) */
     int32_t q = v >= 0 ? v >> PN_PRECISION_BITS
-                       : -(int32_t)((-(int64_t)v + (1 << PN_PRECISION_BITS) - 1) >>
-                                    PN_PRECISION_BITS);
+                       : -(int32_t)((-(int64_t)v + (1 << PN_PRECISION_BITS) - 1) >> PN_PRECISION_BITS);
     return (uint8_t)(q < 0 ? 0 : q > 255 ? 255 : q);
 }
 
-static pneumo_status resize_bilinear(const uint8_t *src, int32_t sw, int32_t sh, uint8_t *dst,
-                                     int32_t dw, int32_t dh)
+static pneumo_status resize_bilinear(const uint8_t *src, int32_t sw, int32_t sh, uint8_t *dst, int32_t dw,
+                                     int32_t dh)
 {
     int *bounds_v = NULL, *bounds_h = NULL;
     int32_t *kk_v = NULL, *kk_h = NULL;
@@ -202,17 +201,16 @@ static pneumo_status resize_bilinear(const uint8_t *src, int32_t sw, int32_t sh,
     return PNEUMO_OK;
 }
 
-pneumo_status pn_resize_gray(const uint8_t *src, int32_t sw, int32_t sh, uint8_t *dst,
-                             int32_t dw, int32_t dh, pneumo_resample mode)
+pneumo_status pn_resize_gray(const uint8_t *src, int32_t sw, int32_t sh, uint8_t *dst, int32_t dw, int32_t dh,
+                             pneumo_resample mode)
 {
     if (!src || !dst)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "resize: NULL buffer");
     if (sw < 1 || sh < 1 || dw < 1 || dh < 1)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "resize: sizes %dx%d -> %dx%d must be positive",
-                        (int)sw, (int)sh, (int)dw, (int)dh);
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "resize: sizes %dx%d -> %dx%d must be positive", (int)sw,
+                        (int)sh, (int)dw, (int)dh);
     if ((int64_t)dw * dh > INT32_MAX)
-        return pn_error(PNEUMO_ERR_LIMIT, "resize: %dx%d exceeds 2^31 - 1 pixels", (int)dw,
-                        (int)dh);
+        return pn_error(PNEUMO_ERR_LIMIT, "resize: %dx%d exceeds 2^31 - 1 pixels", (int)dw, (int)dh);
     if (sw == dw && sh == dh) {
         memcpy(dst, src, (size_t)sw * (size_t)sh);
         return PNEUMO_OK;
@@ -226,10 +224,8 @@ pneumo_status pn_resize_gray(const uint8_t *src, int32_t sw, int32_t sh, uint8_t
         free(xtab);
         return PNEUMO_OK;
     }
-    case PNEUMO_RESAMPLE_BILINEAR:
-        return resize_bilinear(src, sw, sh, dst, dw, dh);
-    default:
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "resize: unknown resampling mode %d", (int)mode);
+    case PNEUMO_RESAMPLE_BILINEAR: return resize_bilinear(src, sw, sh, dst, dw, dh);
+    default: return pn_error(PNEUMO_ERR_INVALID_ARG, "resize: unknown resampling mode %d", (int)mode);
     }
 }
 
@@ -246,8 +242,8 @@ pneumo_status pneumo_image_resize(const pneumo_image *src, int32_t width, int32_
     if (mode != PNEUMO_RESAMPLE_NEAREST && mode != PNEUMO_RESAMPLE_BILINEAR)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_image_resize: unknown mode %d", (int)mode);
     if (width < 1 || height < 1)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_image_resize: size %dx%d is not positive",
-                        (int)width, (int)height);
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_image_resize: size %dx%d is not positive", (int)width,
+                        (int)height);
     st = pn_image_alloc(width, height, "pneumo_image_resize", &img);
     if (st != PNEUMO_OK)
         return st;

@@ -54,7 +54,8 @@ static char *read_string_attr(hid_t obj, const char *name, const char *path, int
     *st = PNEUMO_OK;
     if (H5Aexists(obj, name) <= 0) {
         if (required)
-            *st = pn_error(PNEUMO_ERR_FORMAT, FN ": %s: no '%s' attribute (not a Keras HDF5 model file?)", path, name);
+            *st = pn_error(PNEUMO_ERR_FORMAT, FN ": %s: no '%s' attribute (not a Keras HDF5 model file?)",
+                           path, name);
         return NULL;
     }
     if ((a = H5Aopen(obj, name, H5P_DEFAULT)) < 0 || (type = H5Aget_type(a)) < 0 ||
@@ -69,7 +70,8 @@ static char *read_string_attr(hid_t obj, const char *name, const char *path, int
             goto bad;
         if (strlen(v) > MAX_ATTR_BYTES) {
             H5free_memory(v);
-            *st = pn_error(PNEUMO_ERR_LIMIT, FN ": %s: attribute '%s' is over %zu bytes", path, name, MAX_ATTR_BYTES);
+            *st = pn_error(PNEUMO_ERR_LIMIT, FN ": %s: attribute '%s' is over %zu bytes", path, name,
+                           MAX_ATTR_BYTES);
             goto done;
         }
         out = strdup(v);
@@ -77,7 +79,8 @@ static char *read_string_attr(hid_t obj, const char *name, const char *path, int
     } else {
         size_t n = H5Tget_size(type);
         if (n == 0 || n > MAX_ATTR_BYTES) {
-            *st = pn_error(PNEUMO_ERR_LIMIT, FN ": %s: attribute '%s' is over %zu bytes", path, name, MAX_ATTR_BYTES);
+            *st = pn_error(PNEUMO_ERR_LIMIT, FN ": %s: attribute '%s' is over %zu bytes", path, name,
+                           MAX_ATTR_BYTES);
             goto done;
         }
         if ((mem = H5Tcopy(type)) < 0)
@@ -224,14 +227,14 @@ static pneumo_status read_dataset(hid_t loc, const char *dpath, const int64_t *d
     }
     nd = H5Sget_simple_extent_ndims(space);
     if (nd != ndim || nd > 8 || H5Sget_simple_extent_dims(space, got, NULL) < 0) {
-        st = pn_error(PNEUMO_ERR_FORMAT, FN ": %s: dataset '%s' has %d dimensions, expected %d", where, dpath, nd,
-                      ndim);
+        st = pn_error(PNEUMO_ERR_FORMAT, FN ": %s: dataset '%s' has %d dimensions, expected %d", where, dpath,
+                      nd, ndim);
         goto done;
     }
     for (int i = 0; i < nd; i++)
         if ((int64_t)got[i] != dims[i]) {
-            st = pn_error(PNEUMO_ERR_FORMAT, FN ": %s: dataset '%s' dimension %d is %llu, expected %lld", where,
-                          dpath, i, (unsigned long long)got[i], (long long)dims[i]);
+            st = pn_error(PNEUMO_ERR_FORMAT, FN ": %s: dataset '%s' dimension %d is %llu, expected %lld",
+                          where, dpath, i, (unsigned long long)got[i], (long long)dims[i]);
             goto done;
         }
     if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0)
@@ -272,7 +275,8 @@ static int get_pair(const pn_json *cfg, const char *key, int32_t *a, int32_t *b)
     return 1;
 }
 
-static pneumo_status activation_of(const pn_json *cfg, const char *path, const char *layer, pneumo_activation *out)
+static pneumo_status activation_of(const pn_json *cfg, const char *path, const char *layer,
+                                   pneumo_activation *out)
 {
     const pn_json *v = pn_json_get(cfg, "activation");
     const char *s;
@@ -281,8 +285,9 @@ static pneumo_status activation_of(const pn_json *cfg, const char *path, const c
         return PNEUMO_OK;
     }
     if (v->type != PN_JSON_STRING)
-        return pn_error(PNEUMO_ERR_UNSUPPORTED, FN ": %s: layer '%s': a custom (serialised) activation is not supported",
-                        path, layer);
+        return pn_error(PNEUMO_ERR_UNSUPPORTED,
+                        FN ": %s: layer '%s': a custom (serialised) activation is not supported", path,
+                        layer);
     s = v->string;
     if (strcmp(s, "linear") == 0)
         *out = PNEUMO_ACT_LINEAR;
@@ -294,7 +299,8 @@ static pneumo_status activation_of(const pn_json *cfg, const char *path, const c
         *out = PNEUMO_ACT_TANH;
     else
         return pn_error(PNEUMO_ERR_UNSUPPORTED,
-                        FN ": %s: layer '%s': activation '%.40s' is not supported (linear, relu, sigmoid, tanh)",
+                        FN
+                        ": %s: layer '%s': activation '%.40s' is not supported (linear, relu, sigmoid, tanh)",
                         path, layer, s);
     return PNEUMO_OK;
 }
@@ -307,8 +313,8 @@ static pneumo_status padding_of(const pn_json *cfg, const char *path, const char
     else if (strcmp(s, "same") == 0)
         *out = PNEUMO_PADDING_SAME;
     else
-        return pn_error(PNEUMO_ERR_UNSUPPORTED, FN ": %s: layer '%s': padding '%.20s' is not supported", path, layer,
-                        s);
+        return pn_error(PNEUMO_ERR_UNSUPPORTED, FN ": %s: layer '%s': padding '%.20s' is not supported", path,
+                        layer, s);
     return PNEUMO_OK;
 }
 
@@ -317,8 +323,8 @@ static pneumo_status check_channels_last(const pn_json *cfg, const char *path, c
     const char *s = pn_json_get_string(cfg, "data_format");
     if (s && strcmp(s, "channels_last") != 0)
         return pn_error(PNEUMO_ERR_UNSUPPORTED,
-                        FN ": %s: layer '%s': data_format '%.20s' is not supported (channels_last only)", path, layer,
-                        s);
+                        FN ": %s: layer '%s': data_format '%.20s' is not supported (channels_last only)",
+                        path, layer, s);
     return PNEUMO_OK;
 }
 
@@ -352,8 +358,8 @@ static pneumo_status add_layer(pneumo_model **mp, const pn_json *spec, size_t in
     char fallback[32];
 
     if (!cls || !cfg || cfg->type != PN_JSON_OBJECT)
-        return pn_error(PNEUMO_ERR_FORMAT, FN ": %s: model_config layer %zu has no class_name and config", path,
-                        index);
+        return pn_error(PNEUMO_ERR_FORMAT, FN ": %s: model_config layer %zu has no class_name and config",
+                        path, index);
     name = pn_json_get_string(cfg, "name");
     if (!name) {
         snprintf(fallback, sizeof fallback, "#%zu", index);
@@ -362,7 +368,8 @@ static pneumo_status add_layer(pneumo_model **mp, const pn_json *spec, size_t in
     if (!*mp) {
         if (!input_shape_of(cfg, &h, &w, &c))
             return pn_error(PNEUMO_ERR_UNSUPPORTED,
-                            FN ": %s: layer '%s' (%s): no batch_input_shape [null, H, W, C] on the first layer "
+                            FN
+                            ": %s: layer '%s' (%s): no batch_input_shape [null, H, W, C] on the first layer "
                             "(a model built without an input shape is not supported)",
                             path, name, cls);
         if ((st = pneumo_model_create(h, w, c, 0, mp)) != PNEUMO_OK)
@@ -381,17 +388,18 @@ static pneumo_status add_layer(pneumo_model **mp, const pn_json *spec, size_t in
         pneumo_conv2d_default_params(&p);
         if (!pn_json_get_int64(cfg, "filters", &filters) || filters < 1 || filters > 1 << 20 ||
             !get_pair(cfg, "kernel_size", &p.kernel_h, &p.kernel_w))
-            return pn_error(PNEUMO_ERR_FORMAT, FN ": %s: layer '%s': Conv2D needs filters and kernel_size", path,
-                            name);
+            return pn_error(PNEUMO_ERR_FORMAT, FN ": %s: layer '%s': Conv2D needs filters and kernel_size",
+                            path, name);
         p.filters = (int32_t)filters;
         if (pn_json_get(cfg, "strides") && !get_pair(cfg, "strides", &p.stride_h, &p.stride_w))
             return pn_error(PNEUMO_ERR_FORMAT, FN ": %s: layer '%s': bad strides", path, name);
-        if (pn_json_get(cfg, "dilation_rate") && (!get_pair(cfg, "dilation_rate", &dh, &dw) || dh != 1 || dw != 1))
-            return pn_error(PNEUMO_ERR_UNSUPPORTED, FN ": %s: layer '%s': dilation_rate other than 1 is not supported",
-                            path, name);
+        if (pn_json_get(cfg, "dilation_rate") &&
+            (!get_pair(cfg, "dilation_rate", &dh, &dw) || dh != 1 || dw != 1))
+            return pn_error(PNEUMO_ERR_UNSUPPORTED,
+                            FN ": %s: layer '%s': dilation_rate other than 1 is not supported", path, name);
         if (pn_json_get_int64(cfg, "groups", &groups) && groups != 1)
-            return pn_error(PNEUMO_ERR_UNSUPPORTED, FN ": %s: layer '%s': grouped convolution is not supported", path,
-                            name);
+            return pn_error(PNEUMO_ERR_UNSUPPORTED,
+                            FN ": %s: layer '%s': grouped convolution is not supported", path, name);
         pn_json_get_bool(cfg, "use_bias", &use_bias);
         p.use_bias = use_bias;
         if ((st = padding_of(cfg, path, name, &p.padding)) != PNEUMO_OK ||
@@ -419,8 +427,8 @@ static pneumo_status add_layer(pneumo_model **mp, const pn_json *spec, size_t in
         if (!pn_json_get_int64(cfg, "units", &units) || units < 1 || units > 1 << 24)
             return pn_error(PNEUMO_ERR_FORMAT, FN ": %s: layer '%s': Dense needs units", path, name);
         if (pn_json_get_bool(cfg, "use_bias", &use_bias) && !use_bias)
-            return pn_error(PNEUMO_ERR_UNSUPPORTED, FN ": %s: layer '%s': Dense without bias is not supported", path,
-                            name);
+            return pn_error(PNEUMO_ERR_UNSUPPORTED,
+                            FN ": %s: layer '%s': Dense without bias is not supported", path, name);
         if ((st = activation_of(cfg, path, name, &act)) != PNEUMO_OK)
             return st;
         st = pneumo_model_add_dense(*mp, (int32_t)units, act);
@@ -433,13 +441,13 @@ static pneumo_status add_layer(pneumo_model **mp, const pn_json *spec, size_t in
         if (!pn_json_get_number(cfg, "rate", &rate))
             return pn_error(PNEUMO_ERR_FORMAT, FN ": %s: layer '%s': Dropout needs rate", path, name);
         if (pn_json_get(cfg, "noise_shape") && pn_json_get(cfg, "noise_shape")->type != PN_JSON_NULL)
-            return pn_error(PNEUMO_ERR_UNSUPPORTED, FN ": %s: layer '%s': Dropout noise_shape is not supported", path,
-                            name);
+            return pn_error(PNEUMO_ERR_UNSUPPORTED,
+                            FN ": %s: layer '%s': Dropout noise_shape is not supported", path, name);
         st = pneumo_model_add_dropout(*mp, (float)rate);
     } else {
         return pn_error(PNEUMO_ERR_UNSUPPORTED,
                         FN ": %s: layer '%s': layer type %.60s is not supported (libpneumo has Conv2D, "
-                        "MaxPooling2D, Flatten, Dense, Activation, Dropout)",
+                           "MaxPooling2D, Flatten, Dense, Activation, Dropout)",
                         path, name, cls);
     }
     if (st != PNEUMO_OK)
@@ -471,11 +479,13 @@ static pneumo_status load_layer_weights(hid_t weights, const pn_layer *l, const 
             st = read_dataset(g, wn, l->b_shape, 1, l->b, where);
             have_b = 1;
         } else {
-            st = pn_error(PNEUMO_ERR_UNSUPPORTED, FN ": %s: weight '%.100s' is not a kernel or bias", where, wn);
+            st = pn_error(PNEUMO_ERR_UNSUPPORTED, FN ": %s: weight '%.100s' is not a kernel or bias", where,
+                          wn);
         }
     }
     if (st == PNEUMO_OK && (!have_w || (l->nb && !have_b)))
-        st = pn_error(PNEUMO_ERR_FORMAT, FN ": %s: weight_names lack the %s", where, have_w ? "bias" : "kernel");
+        st = pn_error(PNEUMO_ERR_FORMAT, FN ": %s: weight_names lack the %s", where,
+                      have_w ? "bias" : "kernel");
 done:
     name_list_free(&names);
     if (g >= 0)
@@ -531,7 +541,8 @@ static pneumo_status optimizer_from_config(const char *text, const char *path, p
             p.nesterov = nesterov;
         st = pneumo_optimizer_create_sgd(&p, out);
     } else {
-        st = pn_error(PNEUMO_ERR_UNSUPPORTED, FN ": %s: optimizer %.40s is not supported (Adam, SGD)", path, cls);
+        st = pn_error(PNEUMO_ERR_UNSUPPORTED, FN ": %s: optimizer %.40s is not supported (Adam, SGD)", path,
+                      cls);
     }
     if (st != PNEUMO_OK && st != PNEUMO_ERR_UNSUPPORTED)
         st = pn_error_prefix(FN ": %s: optimizer %s", path, cls);
@@ -564,7 +575,8 @@ static pneumo_status load_optimizer_state(hid_t file, pneumo_model *m, pneumo_op
             hid_t d = H5Dopen2(g, wn, H5P_DEFAULT);
             int64_t it = 0;
             if (d < 0 || H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &it) < 0 || it < 0)
-                st = pn_error(PNEUMO_ERR_FORMAT, FN ": %s: optimizer_weights/%s is not an iteration count", path, wn);
+                st = pn_error(PNEUMO_ERR_FORMAT, FN ": %s: optimizer_weights/%s is not an iteration count",
+                              path, wn);
             else
                 o->iterations = it;
             if (d >= 0)
@@ -590,8 +602,9 @@ static pneumo_status load_optimizer_state(hid_t file, pneumo_model *m, pneumo_op
                 else if (o->kind == PNEUMO_OPTIMIZER_SGD && strcmp(slot, "momentum:0") == 0)
                     dst = o->m;
                 if (!dst) {
-                    st = pn_error(PNEUMO_ERR_UNSUPPORTED, FN ": %s: optimizer state '%.100s' is not one libpneumo's %s keeps",
-                                  path, wn, o->kind == PNEUMO_OPTIMIZER_ADAM ? "Adam" : "SGD");
+                    st = pn_error(PNEUMO_ERR_UNSUPPORTED,
+                                  FN ": %s: optimizer state '%.100s' is not one libpneumo's %s keeps", path,
+                                  wn, o->kind == PNEUMO_OPTIMIZER_ADAM ? "Adam" : "SGD");
                     break;
                 }
                 dst += bias ? l->b_off : l->w_off;
@@ -599,7 +612,8 @@ static pneumo_status load_optimizer_state(hid_t file, pneumo_model *m, pneumo_op
             }
         }
         if (!matched && st == PNEUMO_OK)
-            st = pn_error(PNEUMO_ERR_FORMAT, FN ": %s: optimizer state '%.100s' names no layer of the model", path, wn);
+            st = pn_error(PNEUMO_ERR_FORMAT, FN ": %s: optimizer state '%.100s' names no layer of the model",
+                          path, wn);
     }
 done:
     name_list_free(&names);
@@ -616,7 +630,7 @@ static pneumo_status import_file(hid_t file, const char *path, pneumo_model **mo
     const char *cls;
     pneumo_model *m = NULL;
     pneumo_optimizer *o = NULL;
-    char (*keras_names)[128] = NULL;
+    char(*keras_names)[128] = NULL;
     int32_t nnames = 0;
     hid_t weights = -1;
     pneumo_status st;
@@ -634,9 +648,10 @@ static pneumo_status import_file(hid_t file, const char *path, pneumo_model **mo
         goto fail;
     }
     if (strcmp(cls, "Sequential") != 0) {
-        st = pn_error(PNEUMO_ERR_UNSUPPORTED,
-                      FN ": %s: a %.40s model is not supported (a functional or subclassed model; only Sequential)",
-                      path, cls);
+        st = pn_error(
+            PNEUMO_ERR_UNSUPPORTED,
+            FN ": %s: a %.40s model is not supported (a functional or subclassed model; only Sequential)",
+            path, cls);
         goto fail;
     }
     layers = cfg->type == PN_JSON_ARRAY ? cfg : pn_json_get(cfg, "layers"); /* Keras < 2.2.5: a bare list */
@@ -645,7 +660,8 @@ static pneumo_status import_file(hid_t file, const char *path, pneumo_model **mo
         goto fail;
     }
     if (layers->count > 1024) {
-        st = pn_error(PNEUMO_ERR_LIMIT, FN ": %s: model_config lists %zu layers (limit 1024)", path, layers->count);
+        st = pn_error(PNEUMO_ERR_LIMIT, FN ": %s: model_config lists %zu layers (limit 1024)", path,
+                      layers->count);
         goto fail;
     }
     keras_names = calloc(layers->count, sizeof *keras_names);
@@ -663,13 +679,14 @@ static pneumo_status import_file(hid_t file, const char *path, pneumo_model **mo
 
     /* model.save() puts the weights under /model_weights; save_weights() at the root */
     weights = H5Lexists(file, "model_weights", H5P_DEFAULT) > 0 ? H5Gopen2(file, "model_weights", H5P_DEFAULT)
-                                                                  : H5Gopen2(file, "/", H5P_DEFAULT);
+                                                                : H5Gopen2(file, "/", H5P_DEFAULT);
     if (weights < 0) {
         st = pn_error(PNEUMO_ERR_FORMAT, FN ": %s: model_weights is not a group", path);
         goto fail;
     }
     for (int32_t i = 0; i < m->nlayers; i++)
-        if (m->layers[i].nw && (st = load_layer_weights(weights, &m->layers[i], keras_names[i], path)) != PNEUMO_OK)
+        if (m->layers[i].nw &&
+            (st = load_layer_weights(weights, &m->layers[i], keras_names[i], path)) != PNEUMO_OK)
             goto fail;
 
     if (opt) {

@@ -22,8 +22,8 @@
 #include "pneumo/version.h"
 
 /* onnx.proto enum values */
-#define ONNX_FLOAT 1       /* TensorProto.DataType.FLOAT */
-#define ONNX_ATTR_FLOAT 1  /* AttributeProto.AttributeType */
+#define ONNX_FLOAT 1      /* TensorProto.DataType.FLOAT */
+#define ONNX_ATTR_FLOAT 1 /* AttributeProto.AttributeType */
 #define ONNX_ATTR_INT 2
 #define ONNX_ATTR_INTS 7
 
@@ -41,7 +41,7 @@ typedef struct onnx_ctx {
     onnx_node *nodes;
     int nnodes;
     size_t cap;
-    pn_pb inits; /* serialised initializers (GraphProto field 5) */
+    pn_pb inits;  /* serialised initializers (GraphProto field 5) */
     char cur[32]; /* name of the tensor the next node reads */
     int nchw;     /* layout of `cur` when it is 4-D */
     int counter;
@@ -74,10 +74,10 @@ static void attr_ints(pn_pb *attrs, const char *name, const int64_t *v, int n)
 {
     pn_pb a;
     pn_pb_init(&a);
-    pn_pb_string(&a, 1, name);               /* AttributeProto.name */
+    pn_pb_string(&a, 1, name); /* AttributeProto.name */
     for (int i = 0; i < n; i++)
-        pn_pb_int64(&a, 8, v[i]);            /* .ints */
-    pn_pb_int64(&a, 20, ONNX_ATTR_INTS);     /* .type */
+        pn_pb_int64(&a, 8, v[i]);        /* .ints */
+    pn_pb_int64(&a, 20, ONNX_ATTR_INTS); /* .type */
     pn_pb_message(attrs, 5, &a);
     pn_pb_free(&a);
 }
@@ -87,7 +87,7 @@ static void attr_int(pn_pb *attrs, const char *name, int64_t v)
     pn_pb a;
     pn_pb_init(&a);
     pn_pb_string(&a, 1, name);
-    pn_pb_int64(&a, 3, v);                   /* .i */
+    pn_pb_int64(&a, 3, v); /* .i */
     pn_pb_int64(&a, 20, ONNX_ATTR_INT);
     pn_pb_message(attrs, 5, &a);
     pn_pb_free(&a);
@@ -98,7 +98,7 @@ static void attr_float(pn_pb *attrs, const char *name, float v)
     pn_pb a;
     pn_pb_init(&a);
     pn_pb_string(&a, 1, name);
-    pn_pb_float(&a, 2, v);                   /* .f */
+    pn_pb_float(&a, 2, v); /* .f */
     pn_pb_int64(&a, 20, ONNX_ATTR_FLOAT);
     pn_pb_message(attrs, 5, &a);
     pn_pb_free(&a);
@@ -132,10 +132,10 @@ static void add_initializer(onnx_ctx *c, const char *name, const int64_t *dims, 
     pn_pb t;
     pn_pb_init(&t);
     for (int i = 0; i < ndim; i++)
-        pn_pb_int64(&t, 1, dims[i]);         /* TensorProto.dims */
-    pn_pb_int64(&t, 2, ONNX_FLOAT);          /* .data_type */
-    pn_pb_string(&t, 8, name);               /* .name */
-    pn_pb_float_bytes(&t, 9, v, count);      /* .raw_data, little-endian */
+        pn_pb_int64(&t, 1, dims[i]);    /* TensorProto.dims */
+    pn_pb_int64(&t, 2, ONNX_FLOAT);     /* .data_type */
+    pn_pb_string(&t, 8, name);          /* .name */
+    pn_pb_float_bytes(&t, 9, v, count); /* .raw_data, little-endian */
     pn_pb_message(&c->inits, 5, &t);
     pn_pb_free(&t);
 }
@@ -241,8 +241,7 @@ static pneumo_status add_layer(onnx_ctx *c, const pn_layer *l, const char *fn)
     }
     case PN_LAYER_ACTIVATION:
         return add_activation(c, l->act) ? PNEUMO_OK : pn_error_nomem(fn, sizeof(onnx_node));
-    case PN_LAYER_DROPOUT:
-        return PNEUMO_OK;
+    case PN_LAYER_DROPOUT: return PNEUMO_OK;
     }
     return pn_error(PNEUMO_ERR_UNSUPPORTED, "%s: layer %s has no ONNX equivalent", fn, l->name);
 }
@@ -259,19 +258,19 @@ static void value_info(pn_pb *graph, uint32_t field, const char *name, int32_t b
     for (int i = -1; i < ndim; i++) {
         pn_pb_init(&dim);
         if (i >= 0)
-            pn_pb_int64(&dim, 1, dims[i]);   /* Dimension.dim_value */
+            pn_pb_int64(&dim, 1, dims[i]); /* Dimension.dim_value */
         else if (batch > 0)
             pn_pb_int64(&dim, 1, batch);
         else
-            pn_pb_string(&dim, 2, "N");      /* Dimension.dim_param */
-        pn_pb_message(&shape, 1, &dim);      /* TensorShapeProto.dim */
+            pn_pb_string(&dim, 2, "N"); /* Dimension.dim_param */
+        pn_pb_message(&shape, 1, &dim); /* TensorShapeProto.dim */
         pn_pb_free(&dim);
     }
-    pn_pb_int64(&tensor, 1, ONNX_FLOAT);     /* TypeProto.Tensor.elem_type */
-    pn_pb_message(&tensor, 2, &shape);       /* .shape */
-    pn_pb_message(&type, 1, &tensor);        /* TypeProto.tensor_type */
-    pn_pb_string(&vi, 1, name);              /* ValueInfoProto.name */
-    pn_pb_message(&vi, 2, &type);            /* .type */
+    pn_pb_int64(&tensor, 1, ONNX_FLOAT); /* TypeProto.Tensor.elem_type */
+    pn_pb_message(&tensor, 2, &shape);   /* .shape */
+    pn_pb_message(&type, 1, &tensor);    /* TypeProto.tensor_type */
+    pn_pb_string(&vi, 1, name);          /* ValueInfoProto.name */
+    pn_pb_message(&vi, 2, &type);        /* .type */
     pn_pb_message(graph, field, &vi);
     pn_pb_free(&vi);
     pn_pb_free(&type);
@@ -283,9 +282,9 @@ static void metadata(pn_pb *model, const char *key, const char *value)
 {
     pn_pb e;
     pn_pb_init(&e);
-    pn_pb_string(&e, 1, key);                /* StringStringEntryProto.key */
-    pn_pb_string(&e, 2, value);              /* .value */
-    pn_pb_message(model, 14, &e);            /* ModelProto.metadata_props */
+    pn_pb_string(&e, 1, key);     /* StringStringEntryProto.key */
+    pn_pb_string(&e, 2, value);   /* .value */
+    pn_pb_message(model, 14, &e); /* ModelProto.metadata_props */
     pn_pb_free(&e);
 }
 
@@ -314,9 +313,11 @@ static int card_metadata(pn_pb *model, const pneumo_model *m, int nchw)
     }
     pn_buf_free(&b);
 
-    pn_buf_printf(&b, "{\"height\":%d,\"width\":%d,\"color_mode\":\"grayscale\",\"resample\":\"%s\","
-                      "\"rescale\":",
-                  m->input.h, m->input.w, m->card.resample == PNEUMO_RESAMPLE_BILINEAR ? "bilinear" : "nearest");
+    pn_buf_printf(&b,
+                  "{\"height\":%d,\"width\":%d,\"color_mode\":\"grayscale\",\"resample\":\"%s\","
+                  "\"rescale\":",
+                  m->input.h, m->input.w,
+                  m->card.resample == PNEUMO_RESAMPLE_BILINEAR ? "bilinear" : "nearest");
     pn_buf_json_float(&b, m->card.rescale);
     pn_buf_append(&b, "}", 1);
     ok = ok && !b.failed;
@@ -337,8 +338,9 @@ static int card_metadata(pn_pb *model, const pneumo_model *m, int nchw)
 static pneumo_status check_options(const pneumo_onnx_options *o, const char *fn)
 {
     if (o->size != sizeof *o)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: options size is %u, expected %zu (use pneumo_onnx_options_default)",
-                        fn, o->size, sizeof *o);
+        return pn_error(PNEUMO_ERR_INVALID_ARG,
+                        "%s: options size is %u, expected %zu (use pneumo_onnx_options_default)", fn, o->size,
+                        sizeof *o);
     for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
         if (o->reserved[i])
             return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: options reserved[%zu] is not zero", fn, i);
@@ -353,7 +355,8 @@ static pneumo_status check_options(const pneumo_onnx_options *o, const char *fn)
 }
 
 /* Serialise m into *out (a ModelProto). */
-static pneumo_status build_onnx(const pneumo_model *m, const pneumo_onnx_options *opt, pn_pb *out, const char *fn)
+static pneumo_status build_onnx(const pneumo_model *m, const pneumo_onnx_options *opt, pn_pb *out,
+                                const char *fn)
 {
     pneumo_onnx_options def;
     onnx_ctx c;
@@ -400,18 +403,18 @@ static pneumo_status build_onnx(const pneumo_model *m, const pneumo_onnx_options
         pn_pb_init(&node);
         for (int k = 0; k < n->ninputs; k++)
             pn_pb_string(&node, 1, n->inputs[k]); /* NodeProto.input */
-        pn_pb_string(&node, 2, n->output);         /* .output */
+        pn_pb_string(&node, 2, n->output);        /* .output */
         snprintf(name, sizeof name, "%s_%d", n->op, i);
-        pn_pb_string(&node, 3, name);              /* .name */
-        pn_pb_string(&node, 4, n->op);             /* .op_type */
+        pn_pb_string(&node, 3, name);                  /* .name */
+        pn_pb_string(&node, 4, n->op);                 /* .op_type */
         pn_pb_raw(&node, n->attrs.data, n->attrs.len); /* .attribute (field 5, keyed already) */
         if (n->attrs.failed && !node.failed)
             node.failed = n->attrs.failed;
-        pn_pb_message(&graph, 1, &node);           /* GraphProto.node */
+        pn_pb_message(&graph, 1, &node); /* GraphProto.node */
         pn_pb_free(&node);
     }
-    pn_pb_string(&graph, 2, "libpneumo");          /* GraphProto.name */
-    pn_pb_raw(&graph, c.inits.data, c.inits.len);  /* .initializer (field 5) */
+    pn_pb_string(&graph, 2, "libpneumo");         /* GraphProto.name */
+    pn_pb_raw(&graph, c.inits.data, c.inits.len); /* .initializer (field 5) */
     if (c.inits.failed && !graph.failed)
         graph.failed = c.inits.failed;
     if (nchw) {
@@ -441,14 +444,15 @@ static pneumo_status build_onnx(const pneumo_model *m, const pneumo_onnx_options
     pn_pb_int64(out, 1, ir_version_for(opt->opset)); /* ModelProto.ir_version */
     pn_pb_string(out, 2, "libpneumo");               /* .producer_name */
     pn_pb_string(out, 3, PNEUMO_VERSION_STRING);     /* .producer_version */
-    pn_pb_string(out, 6, nchw ? "libpneumo model; input (N, C, H, W) float32, preprocessed (metadata "
-                                "'preprocessing'); output: the last layer's values (sigmoid probability)"
-                              : "libpneumo model; input (N, H, W, C) float32, preprocessed (metadata "
-                                "'preprocessing'); output: the last layer's values (sigmoid probability)");
-    pn_pb_message(out, 7, &graph);                   /* .graph */
-    pn_pb_string(&opset, 1, "");                     /* OperatorSetIdProto.domain */
-    pn_pb_int64(&opset, 2, opt->opset);              /* .version */
-    pn_pb_message(out, 8, &opset);                   /* .opset_import */
+    pn_pb_string(out, 6,
+                 nchw ? "libpneumo model; input (N, C, H, W) float32, preprocessed (metadata "
+                        "'preprocessing'); output: the last layer's values (sigmoid probability)"
+                      : "libpneumo model; input (N, H, W, C) float32, preprocessed (metadata "
+                        "'preprocessing'); output: the last layer's values (sigmoid probability)");
+    pn_pb_message(out, 7, &graph);      /* .graph */
+    pn_pb_string(&opset, 1, "");        /* OperatorSetIdProto.domain */
+    pn_pb_int64(&opset, 2, opt->opset); /* .version */
+    pn_pb_message(out, 8, &opset);      /* .opset_import */
     if (!card_metadata(out, m, nchw))
         st = pn_error_nomem(fn, 0);
     else if (out->failed == PN_PB_TOO_BIG)
@@ -466,7 +470,8 @@ done:
     return st;
 }
 
-pneumo_status pneumo_model_export_onnx(const pneumo_model *m, const pneumo_onnx_options *opt, const char *path)
+pneumo_status pneumo_model_export_onnx(const pneumo_model *m, const pneumo_onnx_options *opt,
+                                       const char *path)
 {
     const char *fn = "pneumo_model_export_onnx";
     pn_pb out;
@@ -481,8 +486,8 @@ pneumo_status pneumo_model_export_onnx(const pneumo_model *m, const pneumo_onnx_
     return st;
 }
 
-pneumo_status pneumo_model_export_onnx_memory(const pneumo_model *m, const pneumo_onnx_options *opt, void *buf,
-                                              size_t size, size_t *needed)
+pneumo_status pneumo_model_export_onnx_memory(const pneumo_model *m, const pneumo_onnx_options *opt,
+                                              void *buf, size_t size, size_t *needed)
 {
     const char *fn = "pneumo_model_export_onnx_memory";
     pn_pb out;
@@ -495,7 +500,8 @@ pneumo_status pneumo_model_export_onnx_memory(const pneumo_model *m, const pneum
         if (needed)
             *needed = out.len;
         if (buf && size < out.len)
-            st = pn_error(PNEUMO_ERR_LIMIT, "%s: buffer of %zu bytes, the ONNX file takes %zu", fn, size, out.len);
+            st = pn_error(PNEUMO_ERR_LIMIT, "%s: buffer of %zu bytes, the ONNX file takes %zu", fn, size,
+                          out.len);
         else if (buf)
             memcpy(buf, out.data, out.len);
     }

@@ -9,8 +9,7 @@
 
 const pn_kernels pn_kernels_ref = {
     .isa = "scalar",
-    PN_KERNEL_OPS(REF_SLOT_, _)
-    .impl = {PN_KERNEL_OPS(REF_IMPL_, _)},
+    PN_KERNEL_OPS(REF_SLOT_, _).impl = {PN_KERNEL_OPS(REF_IMPL_, _)},
     .lanes = 1,
 };
 
@@ -21,16 +20,14 @@ const char *pn_kernel_op_name(pn_kernel_op op)
     return (int)op >= 0 && op < PN_KOP_COUNT ? op_names[op] : NULL;
 }
 
-#define FN_CASE_(a, name, params)                                                                 \
-    case PN_KOP_##name:                                                                           \
-        return (void (*)(void))k->name;
+#define FN_CASE_(a, name, params) \
+    case PN_KOP_##name: return (void (*)(void))k->name;
 
 void (*pn_kernel_fn(const pn_kernels *k, pn_kernel_op op))(void)
 {
     switch (op) {
         PN_KERNEL_OPS(FN_CASE_, _)
-    default:
-        return NULL;
+    default: return NULL;
     }
 }
 
@@ -39,13 +36,10 @@ int pn_kernel_falls_back(const pn_kernels *k, pn_kernel_op op, const pn_conv2d_s
     if ((int)op < 0 || op >= PN_KOP_COUNT || strcmp(k->impl[op], "scalar") == 0)
         return 0;
     switch (op) {
-    case PN_KOP_conv2d_bwd_data:
-        return !pn_simd_bwd_data_fits(s, k->lanes);
+    case PN_KOP_conv2d_bwd_data: return !pn_simd_bwd_data_fits(s, k->lanes);
     case PN_KOP_conv2d_pool2_bwd_filter:
-    case PN_KOP_conv2d_pool2_bwd_data:
-        return !pn_pool2_bwd_fast(s);
-    default:
-        return 0;
+    case PN_KOP_conv2d_pool2_bwd_data: return !pn_pool2_bwd_fast(s);
+    default: return 0;
     }
 }
 

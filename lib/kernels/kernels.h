@@ -32,17 +32,12 @@ typedef struct pn_pool2d_shape {
     int32_t n;
     int32_t ih, iw, c;
     int32_t oh, ow;
-    int32_t ph, pw;            /* window */
+    int32_t ph, pw; /* window */
     int32_t sh, sw;
     int32_t pad_top, pad_left; /* padded cells never win the max (TF: -inf) */
 } pn_pool2d_shape;
 
-typedef enum pn_act {
-    PN_ACT_LINEAR = 0,
-    PN_ACT_RELU = 1,
-    PN_ACT_SIGMOID = 2,
-    PN_ACT_TANH = 3
-} pn_act;
+typedef enum pn_act { PN_ACT_LINEAR = 0, PN_ACT_RELU = 1, PN_ACT_SIGMOID = 2, PN_ACT_TANH = 3 } pn_act;
 
 /* The ops (signatures in ops.h, in this order):
  * conv2d_fwd: y = conv(x, w) + b (b may be NULL)
@@ -94,7 +89,7 @@ typedef enum pn_kernel_op {
 #define PN_KERNEL_ENUM_(a, name, params) PN_KOP_##name,
     PN_KERNEL_OPS(PN_KERNEL_ENUM_, _)
 #undef PN_KERNEL_ENUM_
-    PN_KOP_COUNT
+        PN_KOP_COUNT
 } pn_kernel_op;
 
 typedef struct pn_kernels {
@@ -157,8 +152,8 @@ static inline size_t pn_pool2_bwd_scratch(const pn_conv2d_shape *s)
 
 static inline int pn_wino_ok(const pn_conv2d_shape *s)
 {
-    return s->kh == 3 && s->kw == 3 && s->sh == 1 && s->sw == 1 && s->pad_top == 0 &&
-           s->pad_left == 0 && s->ic >= PN_WINO_MIN_IC;
+    return s->kh == 3 && s->kw == 3 && s->sh == 1 && s->sw == 1 && s->pad_top == 0 && s->pad_left == 0 &&
+           s->ic >= PN_WINO_MIN_IC;
 }
 
 /* floats of the transformed kernel, v[36][ic][oc] */
@@ -172,10 +167,7 @@ static inline size_t pn_wino_weights_size(const pn_conv2d_shape *s)
  * products: PN_WINO_TILES patches' channels plus one cache line, so the
  * planes do not all fall into the same few L1 sets (24 x 32 floats = 3 KiB
  * apart would use 4 of 64). */
-static inline size_t pn_wino_plane(int32_t channels)
-{
-    return (size_t)PN_WINO_TILES * (size_t)channels + 16;
-}
+static inline size_t pn_wino_plane(int32_t channels) { return (size_t)PN_WINO_TILES * (size_t)channels + 16; }
 
 /* the transformed input and the products of PN_WINO_TILES patches */
 static inline size_t pn_wino_scratch(const pn_conv2d_shape *s)

@@ -13,7 +13,6 @@ void pn_kernels_init_avx512(pn_kernels *k);
 void pn_kernels_init_neon(pn_kernels *k);
 
 /* k->op = pn_f32_<op>__<isa>, and record the tier */
-#define PN_KERNEL_SET(k, isa, op)                                                                 \
-    ((k)->op = pn_f32_##op##__##isa, (k)->impl[PN_KOP_##op] = #isa)
+#define PN_KERNEL_SET(k, isa, op) ((k)->op = pn_f32_##op##__##isa, (k)->impl[PN_KOP_##op] = #isa)
 
 #endif

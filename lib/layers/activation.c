@@ -4,8 +4,7 @@
 #include "core/error.h"
 #include "layers/layer.h"
 
-static pneumo_status activation_forward(pn_layer *l, const pn_run *run, int32_t n, const float *x,
-                                        float *y)
+static pneumo_status activation_forward(pn_layer *l, const pn_run *run, int32_t n, const float *x, float *y)
 {
     size_t count = (size_t)n * (size_t)pn_dims_size(&l->out);
     if (y != x)
@@ -15,8 +14,8 @@ static pneumo_status activation_forward(pn_layer *l, const pn_run *run, int32_t 
     return PNEUMO_OK;
 }
 
-static pneumo_status activation_backward(pn_layer *l, const pn_run *run, int32_t n,
-                                         const float *x, const float *y, float *dy, float *dx)
+static pneumo_status activation_backward(pn_layer *l, const pn_run *run, int32_t n, const float *x,
+                                         const float *y, float *dy, float *dx)
 {
     size_t count = (size_t)n * (size_t)pn_dims_size(&l->out);
     (void)x;

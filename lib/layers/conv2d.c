@@ -50,8 +50,7 @@ int pn_conv2d_fallback(const pn_kernels *k, const pn_layer *l, int32_t n, int fu
     return -1;
 }
 
-static pneumo_status conv2d_forward(pn_layer *l, const pn_run *run, int32_t n, const float *x,
-                                    float *y)
+static pneumo_status conv2d_forward(pn_layer *l, const pn_run *run, int32_t n, const float *x, float *y)
 {
     pn_conv2d_shape s;
     pn_conv2d_shape_of(l, n, &s);
@@ -90,17 +89,16 @@ pneumo_status pn_conv2d_setup(pn_layer *l, const pn_dims *in, const pneumo_conv2
     int32_t oh, ow;
     memset(l, 0, sizeof *l);
     if (in->rank != 3)
-        return pn_error(PNEUMO_ERR_SHAPE, "Conv2D needs an (H, W, C) input, got a flat (None, %d)",
-                        in->c);
+        return pn_error(PNEUMO_ERR_SHAPE, "Conv2D needs an (H, W, C) input, got a flat (None, %d)", in->c);
     if (!in_range(p->filters, 1, PN_MAX_CHANNELS))
         return pn_error(PNEUMO_ERR_INVALID_ARG, "Conv2D: filters %d outside 1..%d", p->filters,
                         PN_MAX_CHANNELS);
     if (!in_range(p->kernel_h, 1, PN_MAX_KERNEL) || !in_range(p->kernel_w, 1, PN_MAX_KERNEL))
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "Conv2D: kernel size %dx%d outside 1..%d",
-                        p->kernel_h, p->kernel_w, PN_MAX_KERNEL);
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "Conv2D: kernel size %dx%d outside 1..%d", p->kernel_h,
+                        p->kernel_w, PN_MAX_KERNEL);
     if (!in_range(p->stride_h, 1, PN_MAX_STRIDE) || !in_range(p->stride_w, 1, PN_MAX_STRIDE))
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "Conv2D: strides %dx%d outside 1..%d",
-                        p->stride_h, p->stride_w, PN_MAX_STRIDE);
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "Conv2D: strides %dx%d outside 1..%d", p->stride_h,
+                        p->stride_w, PN_MAX_STRIDE);
     if (p->padding != PNEUMO_PADDING_VALID && p->padding != PNEUMO_PADDING_SAME)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "Conv2D: unknown padding %d", p->padding);
     if (!pn_act_valid(p->activation))
@@ -133,8 +131,8 @@ pneumo_status pn_conv2d_setup(pn_layer *l, const pn_dims *in, const pneumo_conv2
     l->w_shape[3] = p->filters;
     l->nw = (int64_t)p->kernel_h * p->kernel_w * in->c * p->filters;
     if (l->nw > PN_MAX_LAYER_PARAMS)
-        return pn_error(PNEUMO_ERR_LIMIT, "Conv2D: kernel (%d, %d, %d, %d) is too large",
-                        p->kernel_h, p->kernel_w, in->c, p->filters);
+        return pn_error(PNEUMO_ERR_LIMIT, "Conv2D: kernel (%d, %d, %d, %d) is too large", p->kernel_h,
+                        p->kernel_w, in->c, p->filters);
     l->nb = l->use_bias ? p->filters : 0;
     l->b_shape[0] = p->filters;
     return PNEUMO_OK;

@@ -70,8 +70,8 @@ static void cp_bd_range(const pn_layer *c, const cp_geom *g, int32_t i0, int32_t
  * conv2d_pool2 kernels, which never write the conv output anywhere. */
 static int one_pass(const pn_layer *c, const pn_layer *p)
 {
-    return p->kh == 2 && p->kw == 2 && c->pad_top == 0 && c->pad_left == 0 &&
-           p->out.h * 2 <= c->out.h && p->out.w * 2 <= c->out.w;
+    return p->kh == 2 && p->kw == 2 && c->pad_top == 0 && c->pad_left == 0 && p->out.h * 2 <= c->out.h &&
+           p->out.w * 2 <= c->out.w;
 }
 
 /* A 3x3 stride-1 one-pass block the Winograd F(4x4, 3x3) kernel can run;
@@ -120,8 +120,7 @@ size_t pn_conv_pool_scratch(const pn_layer *c, const pn_layer *p)
 
 /* Rows [r0, r1) of the conv as a problem of its own (one sample): returns
  * where its input starts. */
-static const float *conv_rows(const pn_layer *l, int32_t r0, int32_t r1, const float *x,
-                              pn_conv2d_shape *s)
+static const float *conv_rows(const pn_layer *l, int32_t r0, int32_t r1, const float *x, pn_conv2d_shape *s)
 {
     const int32_t iy0 = r0 * l->sh - l->pad_top;
     pn_conv2d_shape_of(l, 1, s);
@@ -155,8 +154,8 @@ static void pool_rows(const pn_layer *p, int32_t pa, int32_t pb, int32_t rows, p
 /* dL/d(conv output) rows [r0, r1) of one sample into buf: pool rows [pa, pb)
  * (covering rows r0 = pa * ps up to min(pb * ps, oh)) scattered, zeros after. */
 static void cp_rebuild(const pn_layer *c, const pn_layer *p, const pn_run *run, const cp_geom *g,
-                       const float *dz, const uint8_t *am, int32_t pa, int32_t pb, int32_t r0,
-                       int32_t r1, float *buf)
+                       const float *dz, const uint8_t *am, int32_t pa, int32_t pb, int32_t r0, int32_t r1,
+                       float *buf)
 {
     int32_t rp = r0;
     if (pb > pa) {
@@ -173,8 +172,8 @@ static void cp_rebuild(const pn_layer *c, const pn_layer *p, const pn_run *run, 
  * each), so a pooled value does not depend on how threads share a sample;
  * each thread transforms the kernel into its own scratch (the article's four
  * blocks: ~0.05 ms, in parallel). */
-static void wino_forward(const pn_layer *c, const pn_layer *p, const pn_run *run, int32_t n,
-                         const float *x, float *z, float *scratch)
+static void wino_forward(const pn_layer *c, const pn_layer *p, const pn_run *run, int32_t n, const float *x,
+                         float *z, float *scratch)
 {
     const size_t in_size = (size_t)pn_dims_size(&c->in), out_size = (size_t)pn_dims_size(&p->out);
     const size_t prow = (size_t)p->out.w * (size_t)p->out.c;
@@ -192,8 +191,8 @@ static void wino_forward(const pn_layer *c, const pn_layer *p, const pn_run *run
         }
 }
 
-pneumo_status pn_conv_pool_forward(pn_layer *c, pn_layer *p, const pn_run *run, int32_t n,
-                                   const float *x, float *z, float *scratch)
+pneumo_status pn_conv_pool_forward(pn_layer *c, pn_layer *p, const pn_run *run, int32_t n, const float *x,
+                                   float *z, float *scratch)
 {
     const size_t in_size = (size_t)pn_dims_size(&c->in), out_size = (size_t)pn_dims_size(&p->out);
     uint8_t *am = p->argmax + (size_t)run->sample0 * out_size;
@@ -217,8 +216,8 @@ pneumo_status pn_conv_pool_forward(pn_layer *c, pn_layer *p, const pn_run *run, 
             pn_pool2d_shape ps;
             const float *xs = conv_rows(c, r0, r1, xi, &cs);
             if (single) { /* inference (no backward follows) stores no argmax */
-                run->k->conv2d_pool2_fwd(&cs, c->act, pb - pa, p->out.w, xs, c->w,
-                                         c->use_bias ? c->b : NULL, zi + (size_t)pa * g.prow,
+                run->k->conv2d_pool2_fwd(&cs, c->act, pb - pa, p->out.w, xs, c->w, c->use_bias ? c->b : NULL,
+                                         zi + (size_t)pa * g.prow,
                                          run->training ? ai + (size_t)pa * g.prow : NULL);
                 continue;
             }
@@ -231,9 +230,8 @@ pneumo_status pn_conv_pool_forward(pn_layer *c, pn_layer *p, const pn_run *run, 
     return PNEUMO_OK;
 }
 
-pneumo_status pn_conv_pool_backward(pn_layer *c, pn_layer *p, const pn_run *run, int32_t n,
-                                    const float *x, const float *z, float *dz, float *dx,
-                                    float *scratch)
+pneumo_status pn_conv_pool_backward(pn_layer *c, pn_layer *p, const pn_run *run, int32_t n, const float *x,
+                                    const float *z, float *dz, float *dx, float *scratch)
 {
     const size_t in_size = (size_t)pn_dims_size(&c->in), out_size = (size_t)pn_dims_size(&p->out);
     const size_t in_row = (size_t)c->in.w * (size_t)c->in.c;

@@ -5,8 +5,7 @@
 #include "layers/layer.h"
 #include "layers/limits.h"
 
-static pneumo_status dense_forward(pn_layer *l, const pn_run *run, int32_t n, const float *x,
-                                   float *y)
+static pneumo_status dense_forward(pn_layer *l, const pn_run *run, int32_t n, const float *x, float *y)
 {
     run->k->dense_fwd(n, l->in.c, l->units, x, l->w, l->b, y);
     if (!run->skip_act)
@@ -14,8 +13,8 @@ static pneumo_status dense_forward(pn_layer *l, const pn_run *run, int32_t n, co
     return PNEUMO_OK;
 }
 
-static pneumo_status dense_backward(pn_layer *l, const pn_run *run, int32_t n, const float *x,
-                                    const float *y, float *dy, float *dx)
+static pneumo_status dense_backward(pn_layer *l, const pn_run *run, int32_t n, const float *x, const float *y,
+                                    float *dy, float *dx)
 {
     if (!run->skip_act)
         run->k->act_bwd(l->act, (size_t)n * (size_t)l->units, y, dy);
@@ -39,11 +38,10 @@ pneumo_status pn_dense_setup(pn_layer *l, const pn_dims *in, int32_t units, pneu
     memset(l, 0, sizeof *l);
     if (in->rank != 1)
         return pn_error(PNEUMO_ERR_SHAPE,
-                        "Dense needs a flat input, got (None, %d, %d, %d); add Flatten first",
-                        in->h, in->w, in->c);
+                        "Dense needs a flat input, got (None, %d, %d, %d); add Flatten first", in->h, in->w,
+                        in->c);
     if (units < 1 || units > PN_MAX_CHANNELS)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "Dense: units %d outside 1..%d", units,
-                        PN_MAX_CHANNELS);
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "Dense: units %d outside 1..%d", units, PN_MAX_CHANNELS);
     if (!pn_act_valid((int)act))
         return pn_error(PNEUMO_ERR_INVALID_ARG, "Dense: unknown activation %d", (int)act);
     l->nw = (int64_t)in->c * units;

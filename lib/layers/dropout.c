@@ -7,8 +7,7 @@
 #include "core/error.h"
 #include "layers/layer.h"
 
-static pneumo_status dropout_forward(pn_layer *l, const pn_run *run, int32_t n, const float *x,
-                                     float *y)
+static pneumo_status dropout_forward(pn_layer *l, const pn_run *run, int32_t n, const float *x, float *y)
 {
     const size_t per = (size_t)pn_dims_size(&l->out);
     size_t count = (size_t)n * per;

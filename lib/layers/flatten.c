@@ -4,8 +4,7 @@
 #include "core/error.h"
 #include "layers/layer.h"
 
-static pneumo_status flatten_forward(pn_layer *l, const pn_run *run, int32_t n, const float *x,
-                                     float *y)
+static pneumo_status flatten_forward(pn_layer *l, const pn_run *run, int32_t n, const float *x, float *y)
 {
     (void)run;
     memcpy(y, x, (size_t)n * (size_t)pn_dims_size(&l->out) * sizeof(float));

@@ -40,7 +40,6 @@ pneumo_status pn_conv_pool_forward(pn_layer *conv, pn_layer *pool, const pn_run 
 /* From dz = dL/dz (overwritten), accumulate the conv's parameter gradients and
  * write dx = dL/dx (dx may be NULL). */
 pneumo_status pn_conv_pool_backward(pn_layer *conv, pn_layer *pool, const pn_run *run, int32_t n,
-                                    const float *x, const float *z, float *dz, float *dx,
-                                    float *scratch);
+                                    const float *x, const float *z, float *dz, float *dx, float *scratch);
 
 #endif

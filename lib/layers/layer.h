@@ -31,15 +31,15 @@ static inline int64_t pn_dims_size(const pn_dims *d) { return (int64_t)d->h * d-
 /* Settings of one forward/backward pass. */
 typedef struct pn_run {
     const pn_kernels *k;
-    int training;      /* dropout active */
-    int skip_act;      /* leave the fused activation out (the loss works on logits) */
-    uint64_t seed;     /* model seed, for dropout masks */
-    uint64_t step;     /* training step, for dropout masks */
-    int64_t sample0;   /* batch index of the first sample this call sees (threads
+    int training;         /* dropout active */
+    int skip_act;         /* leave the fused activation out (the loss works on logits) */
+    uint64_t seed;        /* model seed, for dropout masks */
+    uint64_t step;        /* training step, for dropout masks */
+    int64_t sample0;      /* batch index of the first sample this call sees (threads
                         * split a batch; x, y and scratch are offset already) */
-    int64_t pos0;      /* position of the batch's first sample in its global batch
+    int64_t pos0;         /* position of the batch's first sample in its global batch
                         * (a data-parallel part); keys dropout masks with sample0 */
-    float *dw, *db;    /* where backward accumulates parameter gradients:
+    float *dw, *db;       /* where backward accumulates parameter gradients:
                         * the layer's own (NULL) or a thread's partial sums */
     int32_t part, nparts; /* fused forward only: take row strips part, part +
                            * nparts, ... (nparts 0 or 1: all strips) */
@@ -52,8 +52,8 @@ typedef struct pn_layer_ops {
     const char *base_name;   /* "conv2d": Keras' automatic layer names */
     pneumo_status (*forward)(pn_layer *l, const pn_run *run, int32_t n, const float *x, float *y);
     /* dx may be NULL (first layer: the input gradient is not needed) */
-    pneumo_status (*backward)(pn_layer *l, const pn_run *run, int32_t n, const float *x,
-                              const float *y, float *dy, float *dx);
+    pneumo_status (*backward)(pn_layer *l, const pn_run *run, int32_t n, const float *x, const float *y,
+                              float *dy, float *dx);
     void (*destroy)(pn_layer *l); /* frees scratch; NULL if none */
 } pn_layer_ops;
 

@@ -21,8 +21,7 @@ static void pool_shape(const pn_layer *l, int32_t n, pn_pool2d_shape *s)
     s->pad_left = l->pad_left;
 }
 
-static pneumo_status maxpool_forward(pn_layer *l, const pn_run *run, int32_t n, const float *x,
-                                     float *y)
+static pneumo_status maxpool_forward(pn_layer *l, const pn_run *run, int32_t n, const float *x, float *y)
 {
     const size_t per = (size_t)pn_dims_size(&l->out);
     pn_pool2d_shape s;
@@ -62,22 +61,21 @@ pneumo_status pn_maxpool2d_setup(pn_layer *l, const pn_dims *in, const pneumo_ma
     int32_t oh, ow;
     memset(l, 0, sizeof *l);
     if (in->rank != 3)
-        return pn_error(PNEUMO_ERR_SHAPE,
-                        "MaxPooling2D needs an (H, W, C) input, got a flat (None, %d)", in->c);
+        return pn_error(PNEUMO_ERR_SHAPE, "MaxPooling2D needs an (H, W, C) input, got a flat (None, %d)",
+                        in->c);
     if (p->pool_h < 1 || p->pool_w < 1 || (int64_t)p->pool_h * p->pool_w > PN_MAX_POOL_WINDOW)
         return pn_error(PNEUMO_ERR_INVALID_ARG,
-                        "MaxPooling2D: pool size %dx%d invalid (each >= 1, at most %d cells)",
-                        p->pool_h, p->pool_w, PN_MAX_POOL_WINDOW);
+                        "MaxPooling2D: pool size %dx%d invalid (each >= 1, at most %d cells)", p->pool_h,
+                        p->pool_w, PN_MAX_POOL_WINDOW);
     if (p->stride_h < 0 || p->stride_w < 0 || sh > PN_MAX_STRIDE || sw > PN_MAX_STRIDE)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "MaxPooling2D: strides %dx%d outside 1..%d",
-                        p->stride_h, p->stride_w, PN_MAX_STRIDE);
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "MaxPooling2D: strides %dx%d outside 1..%d", p->stride_h,
+                        p->stride_w, PN_MAX_STRIDE);
     if (p->padding != PNEUMO_PADDING_VALID && p->padding != PNEUMO_PADDING_SAME)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "MaxPooling2D: unknown padding %d", p->padding);
     oh = pn_window_out(in->h, p->pool_h, sh, p->padding == PNEUMO_PADDING_SAME, &l->pad_top);
     ow = pn_window_out(in->w, p->pool_w, sw, p->padding == PNEUMO_PADDING_SAME, &l->pad_left);
     if (oh < 1 || ow < 1)
-        return pn_error(PNEUMO_ERR_SHAPE,
-                        "MaxPooling2D: pool %dx%d does not fit input (None, %d, %d, %d)",
+        return pn_error(PNEUMO_ERR_SHAPE, "MaxPooling2D: pool %dx%d does not fit input (None, %d, %d, %d)",
                         p->pool_h, p->pool_w, in->h, in->w, in->c);
     l->ops = &maxpool_ops;
     l->kind = PN_LAYER_MAXPOOL2D;

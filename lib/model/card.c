@@ -59,8 +59,9 @@ pneumo_status pneumo_model_preprocessing(const pneumo_model *m, pneumo_preproces
     if (!m || !out)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: %s is NULL", fn, m ? "out" : "model");
     if (out->size != sizeof *out)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: out->size is %u, expected %zu (use pneumo_preprocessing_default)",
-                        fn, out->size, sizeof *out);
+        return pn_error(PNEUMO_ERR_INVALID_ARG,
+                        "%s: out->size is %u, expected %zu (use pneumo_preprocessing_default)", fn, out->size,
+                        sizeof *out);
     pneumo_preprocessing_default(out);
     out->height = m->input.h;
     out->width = m->input.w;
@@ -75,23 +76,27 @@ pneumo_status pneumo_model_set_preprocessing(pneumo_model *m, const pneumo_prepr
     if (!m || !p)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: %s is NULL", fn, m ? "preprocessing" : "model");
     if (p->size != sizeof *p)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: size is %u, expected %zu (use pneumo_preprocessing_default)",
-                        fn, p->size, sizeof *p);
+        return pn_error(PNEUMO_ERR_INVALID_ARG,
+                        "%s: size is %u, expected %zu (use pneumo_preprocessing_default)", fn, p->size,
+                        sizeof *p);
     if (!reserved_zero(p->reserved, sizeof p->reserved / sizeof p->reserved[0]))
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: reserved fields must be zero", fn);
     if ((p->height && p->height != m->input.h) || (p->width && p->width != m->input.w))
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: height x width %d x %d differs from the model input %d x %d",
-                        fn, p->height, p->width, m->input.h, m->input.w);
+        return pn_error(PNEUMO_ERR_INVALID_ARG,
+                        "%s: height x width %d x %d differs from the model input %d x %d", fn, p->height,
+                        p->width, m->input.h, m->input.w);
     if (p->color_mode != PNEUMO_COLOR_GRAYSCALE)
         return pn_error(PNEUMO_ERR_UNSUPPORTED, "%s: color_mode %d (only grayscale, 0, is implemented)", fn,
                         p->color_mode);
     if (m->input.c != 1)
-        return pn_error(PNEUMO_ERR_STATE, "%s: grayscale preprocessing needs a one-channel input, the model has %d",
-                        fn, m->input.c);
+        return pn_error(PNEUMO_ERR_STATE,
+                        "%s: grayscale preprocessing needs a one-channel input, the model has %d", fn,
+                        m->input.c);
     if (p->resample != PNEUMO_RESAMPLE_NEAREST && p->resample != PNEUMO_RESAMPLE_BILINEAR)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: resample %d is not a pneumo_resample", fn, p->resample);
     if (!(p->rescale > 0.0f && p->rescale < 1e30f))
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: rescale %g must be finite and > 0", fn, (double)p->rescale);
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: rescale %g must be finite and > 0", fn,
+                        (double)p->rescale);
     m->card.resample = p->resample;
     m->card.rescale = p->rescale;
     return PNEUMO_OK;
@@ -106,7 +111,8 @@ int32_t pneumo_model_num_classes(const pneumo_model *m)
 
 static int class_in_range(const pneumo_model *m, int32_t index)
 {
-    return index >= 0 && index <= 1 && index < (pneumo_model_num_classes(m) ? pneumo_model_num_classes(m) : 2);
+    return index >= 0 && index <= 1 &&
+           index < (pneumo_model_num_classes(m) ? pneumo_model_num_classes(m) : 2);
 }
 
 pneumo_status pneumo_model_class_name(const pneumo_model *m, int32_t index, char *buf, size_t size,
@@ -216,8 +222,9 @@ pneumo_status pneumo_model_provenance(const pneumo_model *m, pneumo_provenance *
     if (!m || !out)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: %s is NULL", fn, m ? "out" : "model");
     if (out->size != sizeof *out)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: out->size is %u, expected %zu (use pneumo_provenance_default)",
-                        fn, out->size, sizeof *out);
+        return pn_error(PNEUMO_ERR_INVALID_ARG,
+                        "%s: out->size is %u, expected %zu (use pneumo_provenance_default)", fn, out->size,
+                        sizeof *out);
     pneumo_provenance_default(out);
     out->epochs = m->card.epochs;
     out->seed = m->seed;
@@ -236,12 +243,14 @@ pneumo_status pneumo_model_set_provenance(pneumo_model *m, const pneumo_provenan
     if (!m || !p)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: %s is NULL", fn, m ? "provenance" : "model");
     if (p->size != sizeof *p)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: size is %u, expected %zu (use pneumo_provenance_default)",
-                        fn, p->size, sizeof *p);
+        return pn_error(PNEUMO_ERR_INVALID_ARG,
+                        "%s: size is %u, expected %zu (use pneumo_provenance_default)", fn, p->size,
+                        sizeof *p);
     if (!reserved_zero(p->reserved, sizeof p->reserved / sizeof p->reserved[0]))
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: reserved fields must be zero", fn);
     if (p->epochs < -1 || p->class_counts[0] < -1 || p->class_counts[1] < -1)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: epochs and class counts must be >= 0 (or -1: unknown)", fn);
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: epochs and class counts must be >= 0 (or -1: unknown)",
+                        fn);
     m->card.epochs = p->epochs;
     m->card.class_counts[0] = p->class_counts[0];
     m->card.class_counts[1] = p->class_counts[1];
@@ -268,8 +277,9 @@ void pn_card_json(pn_buf *b, const pneumo_model *m, int with_model_facts)
     pn_buf_json_string(b, c->class_names[0]);
     pn_buf_append(b, ",", 1);
     pn_buf_json_string(b, c->class_names[1]);
-    pn_buf_printf(b, "],\"preprocessing\":{\"height\":%d,\"width\":%d,\"color_mode\":\"grayscale\","
-                     "\"resample\":\"%s\",\"rescale\":",
+    pn_buf_printf(b,
+                  "],\"preprocessing\":{\"height\":%d,\"width\":%d,\"color_mode\":\"grayscale\","
+                  "\"resample\":\"%s\",\"rescale\":",
                   m->input.h, m->input.w, c->resample == PNEUMO_RESAMPLE_BILINEAR ? "bilinear" : "nearest");
     pn_buf_json_float(b, c->rescale);
     pn_buf_append(b, "},\"threshold\":", 14);
@@ -290,8 +300,9 @@ void pn_card_json(pn_buf *b, const pneumo_model *m, int with_model_facts)
     }
     pn_buf_append(b, "}", 1);
     if (with_model_facts)
-        pn_buf_printf(b, ",\"input_shape\":[%d,%d,%d],\"num_params\":%lld,\"train_steps\":%llu,"
-                         "\"kernel_isa\":\"%s\"",
+        pn_buf_printf(b,
+                      ",\"input_shape\":[%d,%d,%d],\"num_params\":%lld,\"train_steps\":%llu,"
+                      "\"kernel_isa\":\"%s\"",
                       m->input.h, m->input.w, m->input.c, (long long)m->nparams,
                       (unsigned long long)m->train_steps, pneumo_kernel_isa());
     pn_buf_append(b, "}", 1);
@@ -363,8 +374,8 @@ pneumo_status pn_card_parse(pneumo_model *m, const char *text, const char *label
         st = card_error(label, "needs a \"preprocessing\" object");
         goto done;
     }
-    if (!pn_json_get_int64(pre, "height", &i64) || i64 != m->input.h || !pn_json_get_int64(pre, "width", &i64) ||
-        i64 != m->input.w) {
+    if (!pn_json_get_int64(pre, "height", &i64) || i64 != m->input.h ||
+        !pn_json_get_int64(pre, "width", &i64) || i64 != m->input.w) {
         st = card_error(label, "preprocessing height/width differ from the architecture's input_shape");
         goto done;
     }
@@ -409,7 +420,8 @@ pneumo_status pn_card_parse(pneumo_model *m, const char *text, const char *label
     }
     c.epochs = (int32_t)i64;
     counts = pn_json_get(prov, "class_counts");
-    if (!counts || counts->type != PN_JSON_ARRAY || !pn_json_int64(pn_json_item(counts, 0), &c.class_counts[0]) ||
+    if (!counts || counts->type != PN_JSON_ARRAY ||
+        !pn_json_int64(pn_json_item(counts, 0), &c.class_counts[0]) ||
         !pn_json_int64(pn_json_item(counts, 1), &c.class_counts[1]) || pn_json_item(counts, 2) ||
         c.class_counts[0] < -1 || c.class_counts[1] < -1) {
         st = card_error(label, "provenance class_counts must be 2 integers >= -1");

@@ -117,8 +117,7 @@ static pneumo_status ensure_batch(pneumo_model *m, int32_t n)
 }
 
 /* Check x against the input shape; returns the batch size through *n. */
-static pneumo_status check_input(const pneumo_model *m, const pneumo_tensor *x, const char *fn,
-                                 int32_t *n)
+static pneumo_status check_input(const pneumo_model *m, const pneumo_tensor *x, const char *fn, int32_t *n)
 {
     const pn_dims *in = &m->input;
     char got[96];
@@ -134,8 +133,8 @@ static pneumo_status check_input(const pneumo_model *m, const pneumo_tensor *x, 
     else if (x->ndim == 2 && x->shape[1] == pn_dims_size(in) && in->h == 1 && in->w == 1)
         ;
     else if (in->rank == 1)
-        return pn_error(PNEUMO_ERR_SHAPE, "%s: input shape %s does not match the model input (None, %d)",
-                        fn, pn_shape_format(x->ndim, x->shape, got, sizeof got), in->c);
+        return pn_error(PNEUMO_ERR_SHAPE, "%s: input shape %s does not match the model input (None, %d)", fn,
+                        pn_shape_format(x->ndim, x->shape, got, sizeof got), in->c);
     else
         return pn_error(PNEUMO_ERR_SHAPE,
                         "%s: input shape %s does not match the model input (None, %d, %d, %d)", fn,
@@ -153,8 +152,7 @@ static pneumo_status check_loss_head(const pneumo_model *m, const char *fn)
         return pn_error(PNEUMO_ERR_STATE, "%s: the model has no layers", fn);
     last = &m->layers[m->nlayers - 1];
     if (pn_dims_size(&last->out) != 1 || last->act != PN_ACT_SIGMOID ||
-        !(last->kind == PN_LAYER_DENSE || last->kind == PN_LAYER_CONV2D ||
-          last->kind == PN_LAYER_ACTIVATION))
+        !(last->kind == PN_LAYER_DENSE || last->kind == PN_LAYER_CONV2D || last->kind == PN_LAYER_ACTIVATION))
         return pn_error(PNEUMO_ERR_STATE,
                         "%s: binary cross-entropy needs the model to end in one sigmoid unit, "
                         "but the last layer is %s (%s, %lld outputs)",
@@ -170,11 +168,11 @@ typedef struct layer_job {
     int fused;
     pn_run run;
     int32_t n;
-    const float *x;  /* layer input for the whole batch */
-    float *y;        /* layer output */
-    float *dy, *dx;  /* backward only; dx may be NULL */
+    const float *x; /* layer input for the whole batch */
+    float *y;       /* layer output */
+    float *dy, *dx; /* backward only; dx may be NULL */
     int backward;
-    int by_rows;     /* forward of a fused pair with fewer samples than threads:
+    int by_rows; /* forward of a fused pair with fewer samples than threads:
                       * every thread takes every sample, a share of the row strips */
     pneumo_status status[PN_MAX_THREADS];
 } layer_job;
@@ -198,8 +196,7 @@ static void layer_task(void *ctx, int ith, int nth)
         return;
     run.sample0 = n0;
     if (!j->backward && j->fused) {
-        j->status[ith] = pn_conv_pool_forward(l, l + 1, &run, n1 - n0,
-                                              j->x + (size_t)n0 * (size_t)in_size,
+        j->status[ith] = pn_conv_pool_forward(l, l + 1, &run, n1 - n0, j->x + (size_t)n0 * (size_t)in_size,
                                               j->y + (size_t)n0 * (size_t)out_size, scratch);
         return;
     }
@@ -217,10 +214,10 @@ static void layer_task(void *ctx, int ith, int nth)
         run.db = mine + l->nw;
     }
     if (j->fused) {
-        j->status[ith] = pn_conv_pool_backward(
-            l, l + 1, &run, n1 - n0, j->x + (size_t)n0 * (size_t)in_size,
-            j->y + (size_t)n0 * (size_t)out_size, j->dy + (size_t)n0 * (size_t)out_size,
-            j->dx ? j->dx + (size_t)n0 * (size_t)in_size : NULL, scratch);
+        j->status[ith] = pn_conv_pool_backward(l, l + 1, &run, n1 - n0, j->x + (size_t)n0 * (size_t)in_size,
+                                               j->y + (size_t)n0 * (size_t)out_size,
+                                               j->dy + (size_t)n0 * (size_t)out_size,
+                                               j->dx ? j->dx + (size_t)n0 * (size_t)in_size : NULL, scratch);
         return;
     }
     j->status[ith] = l->ops->backward(l, &run, n1 - n0, j->x + (size_t)n0 * (size_t)in_size,
@@ -292,9 +289,12 @@ static pneumo_status forward(pneumo_model *m, int32_t n, const float *x, int tra
         j.l = &m->layers[i];
         j.fused = m->fused[i];
         i += j.fused; /* i: the last layer of the step */
-        j.run = (pn_run){.k = pn_model_kernels(m), .training = training,
-                         .skip_act = logits && i == m->nlayers - 1, .seed = m->seed,
-                         .step = m->train_steps, .pos0 = m->batch_pos0};
+        j.run = (pn_run){.k = pn_model_kernels(m),
+                         .training = training,
+                         .skip_act = logits && i == m->nlayers - 1,
+                         .seed = m->seed,
+                         .step = m->train_steps,
+                         .pos0 = m->batch_pos0};
         j.n = n;
         j.x = in;
         j.y = m->acts[i];
@@ -326,8 +326,12 @@ static int backward_to(pneumo_model *m, int32_t n, const float *x, int32_t stop,
         j.m = m;
         j.l = &m->layers[first];
         j.fused = first != i;
-        j.run = (pn_run){.k = pn_model_kernels(m), .training = training, .skip_act = i == m->nlayers - 1,
-                         .seed = m->seed, .step = m->train_steps - 1, .pos0 = m->batch_pos0};
+        j.run = (pn_run){.k = pn_model_kernels(m),
+                         .training = training,
+                         .skip_act = i == m->nlayers - 1,
+                         .seed = m->seed,
+                         .step = m->train_steps - 1,
+                         .pos0 = m->batch_pos0};
         j.n = n;
         j.backward = 1;
         j.x = first ? m->acts[first - 1] : x;
@@ -370,24 +374,25 @@ pneumo_status pn_model_explain_pass(pneumo_model *m, const float *x, int32_t lay
 }
 
 /* Labels (N) or (N, 1) in [0, 1], weights (N) finite and >= 0, or NULL. */
-static pneumo_status check_targets(int32_t n, const pneumo_tensor *labels,
-                                   const pneumo_tensor *weights, const char *fn)
+static pneumo_status check_targets(int32_t n, const pneumo_tensor *labels, const pneumo_tensor *weights,
+                                   const char *fn)
 {
     char got[96];
     if (!labels)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: labels tensor is NULL", fn);
     if (!((labels->ndim == 1 && labels->shape[0] == n) ||
           (labels->ndim == 2 && labels->shape[0] == n && labels->shape[1] == 1)))
-        return pn_error(PNEUMO_ERR_SHAPE, "%s: labels shape %s does not match a batch of %d (expected (%d,) or (%d, 1))",
-                        fn, pn_shape_format(labels->ndim, labels->shape, got, sizeof got), n, n, n);
+        return pn_error(PNEUMO_ERR_SHAPE,
+                        "%s: labels shape %s does not match a batch of %d (expected (%d,) or (%d, 1))", fn,
+                        pn_shape_format(labels->ndim, labels->shape, got, sizeof got), n, n, n);
     if (weights && !(weights->ndim == 1 && weights->shape[0] == n))
-        return pn_error(PNEUMO_ERR_SHAPE, "%s: sample weights shape %s does not match a batch of %d (expected (%d,))",
-                        fn, pn_shape_format(weights->ndim, weights->shape, got, sizeof got), n, n);
+        return pn_error(PNEUMO_ERR_SHAPE,
+                        "%s: sample weights shape %s does not match a batch of %d (expected (%d,))", fn,
+                        pn_shape_format(weights->ndim, weights->shape, got, sizeof got), n, n);
     for (int32_t i = 0; i < n; i++) {
         float y = labels->data[i];
         if (!(y >= 0.0f && y <= 1.0f))
-            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: label %d is %g, outside [0, 1]", fn, i,
-                            (double)y);
+            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: label %d is %g, outside [0, 1]", fn, i, (double)y);
         if (weights && !(weights->data[i] >= 0.0f && weights->data[i] < 1e30f))
             return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: sample weight %d is %g (must be finite and >= 0)",
                             fn, i, (double)weights->data[i]);
@@ -397,13 +402,13 @@ static pneumo_status check_targets(int32_t n, const pneumo_tensor *labels,
 
 /* Loss and accuracy of the batch after a logits forward pass; writes the
  * probabilities over the logits and, with `grad`, dL/dz into gbuf[0]. */
-static void loss_head(pneumo_model *m, int32_t n, const pneumo_tensor *labels,
-                      const pneumo_tensor *weights, int grad, pneumo_step_result *result)
+static void loss_head(pneumo_model *m, int32_t n, const pneumo_tensor *labels, const pneumo_tensor *weights,
+                      int grad, pneumo_step_result *result)
 {
     float *z = m->acts[m->nlayers - 1];
     double loss, acc, wsum;
     pn_model_kernels(m)->bce_logits((size_t)n, z, labels->data, weights ? weights->data : NULL, z,
-                                 grad ? m->gbuf[0] : NULL, &loss, &acc, &wsum);
+                                    grad ? m->gbuf[0] : NULL, &loss, &acc, &wsum);
     if (result) {
         int32_t correct = 0;
         memset(result, 0, sizeof *result);
@@ -445,16 +450,15 @@ static pneumo_status run_loss(pneumo_model *m, const pneumo_tensor *x, const pne
 }
 
 pneumo_status pneumo_model_compute_gradients(pneumo_model *m, const pneumo_tensor *x,
-                                             const pneumo_tensor *labels,
-                                             const pneumo_tensor *sample_weights,
+                                             const pneumo_tensor *labels, const pneumo_tensor *sample_weights,
                                              pneumo_step_result *result)
 {
     return run_loss(m, x, labels, sample_weights, 1, result, "pneumo_model_compute_gradients");
 }
 
 pneumo_status pneumo_model_train_step(pneumo_model *m, pneumo_optimizer *opt, const pneumo_tensor *x,
-                                      const pneumo_tensor *labels,
-                                      const pneumo_tensor *sample_weights, pneumo_step_result *result)
+                                      const pneumo_tensor *labels, const pneumo_tensor *sample_weights,
+                                      pneumo_step_result *result)
 {
     const char *fn = "pneumo_model_train_step";
     pneumo_status st;
@@ -467,7 +471,8 @@ pneumo_status pneumo_model_train_step(pneumo_model *m, pneumo_optimizer *opt, co
     if (opt->model_id != 0 && (opt->model_id != m->id || opt->size != m->arena_size))
         return pn_error(PNEUMO_ERR_STATE,
                         "%s: the optimizer holds state for another model (or for this model "
-                        "before it gained layers); create a new optimizer", fn);
+                        "before it gained layers); create a new optimizer",
+                        fn);
     if ((st = run_loss(m, x, labels, sample_weights, 1, result, fn)) != PNEUMO_OK)
         return st;
     if ((st = pn_optimizer_bind(opt, m->id, m->arena_size)) != PNEUMO_OK)
@@ -504,7 +509,7 @@ pneumo_status pn_model_part_gradients(pneumo_model *m, const pneumo_tensor *x, c
         z = m->acts[m->nlayers - 1];
         /* dL/dz as the kernel forms it, w (p - y) / N, with N the global batch */
         pn_model_kernels(m)->bce_logits((size_t)n, z, labels->data, weights ? weights->data : NULL, z, NULL,
-                                     loss_sum, &acc, &wsum);
+                                        loss_sum, &acc, &wsum);
         for (int32_t i = 0; i < n; i++) {
             const float wi = weights ? weights->data[i] : 1.0f;
             m->gbuf[0][i] = wi * (z[i] - labels->data[i]) * inv_norm;
@@ -521,8 +526,8 @@ pneumo_status pn_model_update(pneumo_model *m, pneumo_optimizer *opt, const char
 {
     pneumo_status st;
     if (opt->model_id != 0 && (opt->model_id != m->id || opt->size != m->arena_size))
-        return pn_error(PNEUMO_ERR_STATE, "%s: the optimizer holds state for another model; create a new optimizer",
-                        fn);
+        return pn_error(PNEUMO_ERR_STATE,
+                        "%s: the optimizer holds state for another model; create a new optimizer", fn);
     if ((st = pn_optimizer_bind(opt, m->id, m->arena_size)) != PNEUMO_OK)
         return pn_error_prefix("%s", fn);
     pn_optimizer_step(opt, pn_model_kernels(m), m->params, m->grads);
@@ -531,8 +536,7 @@ pneumo_status pn_model_update(pneumo_model *m, pneumo_optimizer *opt, const char
 }
 
 pneumo_status pneumo_model_evaluate_batch(pneumo_model *m, const pneumo_tensor *x,
-                                          const pneumo_tensor *labels,
-                                          const pneumo_tensor *sample_weights,
+                                          const pneumo_tensor *labels, const pneumo_tensor *sample_weights,
                                           pneumo_step_result *result)
 {
     return run_loss(m, x, labels, sample_weights, 0, result, "pneumo_model_evaluate_batch");

@@ -36,8 +36,9 @@ static pneumo_status check_options(const pneumo_model *m, const pneumo_gradcam_o
         if (o->reserved[i])
             return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: reserved option fields must be zero", fn);
     if (o->size != sizeof *o)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: options size is %u, expected %zu (use pneumo_gradcam_default_options)",
-                        fn, o->size, sizeof *o);
+        return pn_error(PNEUMO_ERR_INVALID_ARG,
+                        "%s: options size is %u, expected %zu (use pneumo_gradcam_default_options)", fn,
+                        o->size, sizeof *o);
     if (o->target < -1 || o->target > 1)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: target %d (use 1, 0 or -1 for the predicted class)", fn,
                         o->target);
@@ -45,8 +46,9 @@ static pneumo_status check_options(const pneumo_model *m, const pneumo_gradcam_o
         return pn_error(PNEUMO_ERR_STATE, "%s: the model has no layers", fn);
     last = &m->layers[m->nlayers - 1];
     if (pn_dims_size(&last->out) != 1 || last->act != PN_ACT_SIGMOID)
-        return pn_error(PNEUMO_ERR_STATE, "%s: Grad-CAM needs a model ending in one sigmoid unit, the last layer is %s",
-                        fn, last->name);
+        return pn_error(PNEUMO_ERR_STATE,
+                        "%s: Grad-CAM needs a model ending in one sigmoid unit, the last layer is %s", fn,
+                        last->name);
     if (o->layer == -1) {
         if ((*layer = last_conv(m)) < 0)
             return pn_error(PNEUMO_ERR_STATE, "%s: the model has no Conv2D layer", fn);
@@ -101,7 +103,8 @@ pneumo_status pneumo_model_gradcam(pneumo_model *m, const pneumo_tensor *x, cons
     if (!m || !x || !map)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: %s is NULL", fn, !m ? "model" : !x ? "input" : "map");
     if (info && info->size != sizeof *info)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: info->size is %u, expected %zu", fn, info->size, sizeof *info);
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: info->size is %u, expected %zu", fn, info->size,
+                        sizeof *info);
     if (!o) {
         pneumo_gradcam_default_options(&defaults);
         o = &defaults;
@@ -112,7 +115,8 @@ pneumo_status pneumo_model_gradcam(pneumo_model *m, const pneumo_tensor *x, cons
           x->shape[3] == m->input.c)) {
         char got[96];
         return pn_error(PNEUMO_ERR_SHAPE, "%s: input shape %s, expected one sample (1, %d, %d, %d)", fn,
-                        pn_shape_format(x->ndim, x->shape, got, sizeof got), m->input.h, m->input.w, m->input.c);
+                        pn_shape_format(x->ndim, x->shape, got, sizeof got), m->input.h, m->input.w,
+                        m->input.c);
     }
     l = &m->layers[layer];
     shape[0] = l->out.h;
@@ -136,7 +140,8 @@ pneumo_status pneumo_model_gradcam(pneumo_model *m, const pneumo_tensor *x, cons
     p = (float)(1.0 / (1.0 + exp(-(double)logit)));
     if (target == -1) {
         target = p >= m->card.threshold ? 1 : 0;
-        if (target == 0 && (st = pn_model_explain_pass(m, x->data, layer, -1.0f, &act, &grad, &logit)) != PNEUMO_OK) {
+        if (target == 0 &&
+            (st = pn_model_explain_pass(m, x->data, layer, -1.0f, &act, &grad, &logit)) != PNEUMO_OK) {
             pn_error_prefix("%s", fn);
             goto done;
         }
@@ -161,8 +166,9 @@ done:
     return st;
 }
 
-pneumo_status pneumo_model_gradcam_image(pneumo_model *m, const pneumo_image *img, const pneumo_gradcam_options *o,
-                                         pneumo_tensor **map, pneumo_gradcam_info *info)
+pneumo_status pneumo_model_gradcam_image(pneumo_model *m, const pneumo_image *img,
+                                         const pneumo_gradcam_options *o, pneumo_tensor **map,
+                                         pneumo_gradcam_info *info)
 {
     const char *fn = "pneumo_model_gradcam_image";
     pneumo_tensor *x = NULL;

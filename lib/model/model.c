@@ -54,8 +54,8 @@ pneumo_status pneumo_model_create(int32_t height, int32_t width, int32_t channel
     *out = NULL;
     if (height < 1 || width < 1 || channels < 1)
         return pn_error(PNEUMO_ERR_INVALID_ARG,
-                        "pneumo_model_create: input shape (%d, %d, %d) must be positive", height,
-                        width, channels);
+                        "pneumo_model_create: input shape (%d, %d, %d) must be positive", height, width,
+                        channels);
     if (height > PN_MAX_SIDE || width > PN_MAX_SIDE || channels > PN_MAX_CHANNELS ||
         (int64_t)height * width * channels > PN_MAX_SAMPLE_VALUES)
         return pn_error(PNEUMO_ERR_LIMIT,
@@ -177,7 +177,8 @@ pneumo_status pn_model_check_exclusive(const pneumo_model *m, const char *fn)
     if (refs > 1)
         return pn_error(PNEUMO_ERR_STATE,
                         "%s: the weights are shared by %d model handles (inference clones); "
-                        "destroy the clones before changing them", fn, refs);
+                        "destroy the clones before changing them",
+                        fn, refs);
     return PNEUMO_OK;
 }
 
@@ -329,8 +330,7 @@ pneumo_status pneumo_model_add_maxpool2d(pneumo_model *m, const pneumo_maxpool2d
     if (!p) {
         pneumo_maxpool2d_default_params(&defaults);
         p = &defaults;
-    } else if (PN_CHECK_STRUCT("pneumo_model_add_maxpool2d", pneumo_maxpool2d_params, p) !=
-               PNEUMO_OK) {
+    } else if (PN_CHECK_STRUCT("pneumo_model_add_maxpool2d", pneumo_maxpool2d_params, p) != PNEUMO_OK) {
         return PNEUMO_ERR_INVALID_ARG;
     }
     return add_layer(m, pn_maxpool2d_setup(&l, pn_model_out_dims(m), p), &l);

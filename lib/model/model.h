@@ -13,13 +13,13 @@
 /* The model card (pneumo/model_info.h): what serving needs besides weights. */
 typedef struct pn_card {
     char class_names[2][PNEUMO_CLASS_NAME_MAX + 1];
-    int32_t resample;  /* pneumo_resample */
+    int32_t resample; /* pneumo_resample */
     float rescale;
     float threshold;
-    int32_t epochs;    /* -1: unknown */
+    int32_t epochs; /* -1: unknown */
     int64_t class_counts[2];
     double val_loss, val_accuracy, val_auc; /* NaN: unknown */
-    char library_version[32]; /* of the file it was loaded from; "" if never saved */
+    char library_version[32];               /* of the file it was loaded from; "" if never saved */
     char training_settings[PNEUMO_TRAINING_SETTINGS_MAX + 1]; /* "" if none */
 } pn_card;
 
@@ -28,7 +28,7 @@ typedef struct pn_card {
 typedef struct pn_shared_weights pn_shared_weights;
 
 struct pneumo_model {
-    uint64_t id;     /* unique per process: optimizers bind to it */
+    uint64_t id; /* unique per process: optimizers bind to it */
     uint64_t seed;
     pn_dims input;
 
@@ -48,8 +48,8 @@ struct pneumo_model {
 
     /* Per-batch buffers, grown to the largest batch seen. */
     int32_t batch_cap;
-    float **acts;       /* output of each layer (NULL for a fused Conv2D) */
-    float *gbuf[2];     /* ping-pong gradients w.r.t. activations */
+    float **acts;   /* output of each layer (NULL for a fused Conv2D) */
+    float *gbuf[2]; /* ping-pong gradients w.r.t. activations */
 
     /* Fusion plan, made with the batch buffers: fused[i] is 1 when layer i (a
      * Conv2D) runs as one unit with the MaxPooling2D at i + 1 and its output
@@ -70,7 +70,7 @@ struct pneumo_model {
      * (0 until set: online cores). */
     int32_t threads;
     struct pn_threadpool *pool;
-    float *thread_grads;         /* (threads - 1) x thread_grads_stride floats */
+    float *thread_grads; /* (threads - 1) x thread_grads_stride floats */
 
     int64_t thread_grads_stride;
 
@@ -150,7 +150,6 @@ void pn_model_set_fusion(pneumo_model *m, int on);
  * layers first..last (a fused pair is one step). In the shared library this is
  * the no-op of model/step_event.c; the internal static library has
  * model/test_hooks.c instead, where pneumo-bench times the steps. */
-void pn_model_step_event(const pneumo_model *m, int32_t first, int32_t last, int backward,
-                         int end);
+void pn_model_step_event(const pneumo_model *m, int32_t first, int32_t last, int backward, int end);
 
 #endif

@@ -34,27 +34,25 @@ static void layer_json(pn_buf *b, const pn_layer *l)
     pn_buf_json_string(b, l->name);
     switch (l->kind) {
     case PN_LAYER_CONV2D:
-        pn_buf_printf(b, ",\"filters\":%d,\"kernel_size\":[%d,%d],\"strides\":[%d,%d],"
-                         "\"padding\":\"%s\",\"activation\":\"%s\",\"use_bias\":%s",
-                      l->filters, l->kh, l->kw, l->sh, l->sw, padding_name(l->padding),
-                      pn_act_name(l->act), l->use_bias ? "true" : "false");
+        pn_buf_printf(b,
+                      ",\"filters\":%d,\"kernel_size\":[%d,%d],\"strides\":[%d,%d],"
+                      "\"padding\":\"%s\",\"activation\":\"%s\",\"use_bias\":%s",
+                      l->filters, l->kh, l->kw, l->sh, l->sw, padding_name(l->padding), pn_act_name(l->act),
+                      l->use_bias ? "true" : "false");
         break;
     case PN_LAYER_MAXPOOL2D:
-        pn_buf_printf(b, ",\"pool_size\":[%d,%d],\"strides\":[%d,%d],\"padding\":\"%s\"", l->kh,
-                      l->kw, l->sh, l->sw, padding_name(l->padding));
+        pn_buf_printf(b, ",\"pool_size\":[%d,%d],\"strides\":[%d,%d],\"padding\":\"%s\"", l->kh, l->kw, l->sh,
+                      l->sw, padding_name(l->padding));
         break;
     case PN_LAYER_DENSE:
         pn_buf_printf(b, ",\"units\":%d,\"activation\":\"%s\"", l->units, pn_act_name(l->act));
         break;
-    case PN_LAYER_ACTIVATION:
-        pn_buf_printf(b, ",\"activation\":\"%s\"", pn_act_name(l->act));
-        break;
+    case PN_LAYER_ACTIVATION: pn_buf_printf(b, ",\"activation\":\"%s\"", pn_act_name(l->act)); break;
     case PN_LAYER_DROPOUT:
         pn_buf_printf(b, ",\"rate\":");
         pn_buf_json_float(b, l->rate);
         break;
-    case PN_LAYER_FLATTEN:
-        break;
+    case PN_LAYER_FLATTEN: break;
     }
     pn_buf_append(b, "}", 1);
 }
@@ -77,7 +75,8 @@ pneumo_status pneumo_model_architecture_json(const pneumo_model *m, char *buf, s
     if (!m)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_model_architecture_json: model is NULL");
     if (!buf && size)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_model_architecture_json: buf is NULL with size %zu", size);
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_model_architecture_json: buf is NULL with size %zu",
+                        size);
     pn_buf_init(&b);
     architecture_json(&b, m);
     return pn_buf_export(&b, buf, size, needed, "pneumo_model_architecture_json");
@@ -96,7 +95,7 @@ pneumo_status pn_model_save_extra(const pneumo_model *m, const pneumo_optimizer 
     pn_st_meta meta[8];
     size_t nmeta = 0, nt = 0, cap;
     pn_st_tensor *tensors = NULL;
-    char (*names)[128] = NULL;
+    char(*names)[128] = NULL;
     int with_state;
     pneumo_status st = PNEUMO_OK;
 
@@ -133,7 +132,8 @@ pneumo_status pn_model_save_extra(const pneumo_model *m, const pneumo_optimizer 
     tensors = pn_calloc(cap ? cap : 1, sizeof *tensors);
     names = pn_calloc(cap ? cap : 1, sizeof *names);
     if (card.failed == PN_BUF_BADINPUT) {
-        st = pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_model_save: %s: the model card does not encode as JSON", path);
+        st = pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_model_save: %s: the model card does not encode as JSON",
+                      path);
         goto done;
     }
     if (arch.failed || optj.failed || card.failed || !tensors || !names) {
@@ -155,8 +155,7 @@ pneumo_status pn_model_save_extra(const pneumo_model *m, const pneumo_optimizer 
                 } else {
                     base = pass == 1 ? opt->m : opt->v;
                     snprintf(names[nt], sizeof names[nt], "optimizer/%s/%s",
-                             pn_optimizer_slot_name(opt, pass - 1),
-                             bias ? l->b_name : l->w_name);
+                             pn_optimizer_slot_name(opt, pass - 1), bias ? l->b_name : l->w_name);
                 }
                 tensors[nt].name = names[nt];
                 tensors[nt].ndim = bias ? 1 : l->w_ndim;
@@ -196,9 +195,8 @@ static int get_pair(const pn_json *obj, const char *key, int32_t lo, int32_t hi,
 {
     const pn_json *arr = pn_json_get(obj, key);
     int64_t x, y;
-    if (!arr || arr->type != PN_JSON_ARRAY || arr->count != 2 ||
-        !pn_json_int64(pn_json_item(arr, 0), &x) || !pn_json_int64(pn_json_item(arr, 1), &y) ||
-        x < lo || x > hi || y < lo || y > hi)
+    if (!arr || arr->type != PN_JSON_ARRAY || arr->count != 2 || !pn_json_int64(pn_json_item(arr, 0), &x) ||
+        !pn_json_int64(pn_json_item(arr, 1), &y) || x < lo || x > hi || y < lo || y > hi)
         return 0;
     *a = (int32_t)x;
     *b = (int32_t)y;
@@ -308,8 +306,7 @@ static pneumo_status parse_u64(const char *s, uint64_t *out)
     return PNEUMO_OK;
 }
 
-static pneumo_status build_model(const pn_st_file *f, size_t file_size, const char *label,
-                                 pneumo_model **out)
+static pneumo_status build_model(const pn_st_file *f, size_t file_size, const char *label, pneumo_model **out)
 {
     const char *arch_text = pn_st_meta_get(f, "architecture");
     const char *format = pn_st_meta_get(f, "format");
@@ -322,7 +319,8 @@ static pneumo_status build_model(const pn_st_file *f, size_t file_size, const ch
 
     *out = NULL;
     if (!format || strcmp(format, FORMAT_NAME) != 0)
-        return fmt_error(label, "metadata", "not a libpneumo model (no \"format\": \"libpneumo\" in __metadata__)");
+        return fmt_error(label, "metadata",
+                         "not a libpneumo model (no \"format\": \"libpneumo\" in __metadata__)");
     if (!arch_text)
         return fmt_error(label, "metadata", "no \"architecture\" entry");
     if (parse_u64(pn_st_meta_get(f, "seed"), &seed) != PNEUMO_OK ||
@@ -388,8 +386,8 @@ static int copy_tensor(const pn_st_file *f, const char *label, const char *name,
     got = pn_st_shape(f, (size_t)idx);
     if (pn_st_ndim(f, (size_t)idx) != ndim || memcmp(got, shape, sizeof(int64_t) * (size_t)ndim)) {
         char a[96], b[96];
-        pn_error(PNEUMO_ERR_FORMAT, "%s: tensor '%s' has shape %s, the architecture needs %s", label,
-                 name, pn_shape_format(pn_st_ndim(f, (size_t)idx), got, a, sizeof a),
+        pn_error(PNEUMO_ERR_FORMAT, "%s: tensor '%s' has shape %s, the architecture needs %s", label, name,
+                 pn_shape_format(pn_st_ndim(f, (size_t)idx), got, a, sizeof a),
                  pn_shape_format(ndim, shape, b, sizeof b));
         return -1;
     }
@@ -398,8 +396,7 @@ static int copy_tensor(const pn_st_file *f, const char *label, const char *name,
     src = pn_st_data(f, (size_t)idx);
     for (size_t i = 0; i < n; i++)
         if (!isfinite(src[i])) {
-            pn_error(PNEUMO_ERR_FORMAT, "%s: tensor '%s' holds a non-finite value at %zu", label,
-                     name, i);
+            pn_error(PNEUMO_ERR_FORMAT, "%s: tensor '%s' holds a non-finite value at %zu", label, name, i);
             return -1;
         }
     memcpy(dst, src, n * sizeof(float));
@@ -566,4 +563,3 @@ pneumo_status pn_model_load_extra(const char *path, pneumo_model **model, pneumo
     free(data);
     return st;
 }
-

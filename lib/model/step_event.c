@@ -3,8 +3,7 @@
  * model/test_hooks.c. */
 #include "model/model.h"
 
-void pn_model_step_event(const pneumo_model *m, int32_t first, int32_t last, int backward,
-                         int end)
+void pn_model_step_event(const pneumo_model *m, int32_t first, int32_t last, int backward, int end)
 {
     (void)m;
     (void)first;

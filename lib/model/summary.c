@@ -81,20 +81,18 @@ static void build(const pneumo_model *m, pn_buf *b)
     if (m->nlayers == 0)
         rule(b, '=');
     group_thousands(m->nparams, params, sizeof params);
-    pn_buf_printf(b, "Total params: %s\nTrainable params: %s\nNon-trainable params: 0\n", params,
-                  params);
+    pn_buf_printf(b, "Total params: %s\nTrainable params: %s\nNon-trainable params: 0\n", params, params);
     rule(b, '_');
 }
 
-pneumo_status pneumo_model_summary_string(const pneumo_model *m, char *buf, size_t size,
-                                          size_t *needed)
+pneumo_status pneumo_model_summary_string(const pneumo_model *m, char *buf, size_t size, size_t *needed)
 {
     pn_buf b;
     if (!m)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_model_summary_string: model is NULL");
     if (!buf && size)
-        return pn_error(PNEUMO_ERR_INVALID_ARG,
-                        "pneumo_model_summary_string: buf is NULL but size is %zu", size);
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_model_summary_string: buf is NULL but size is %zu",
+                        size);
     pn_buf_init(&b);
     build(m, &b);
     return pn_buf_export(&b, buf, size, needed, "model summary");
@@ -105,8 +103,7 @@ pneumo_status pneumo_model_summary(const pneumo_model *m, pneumo_write_fn write,
     pn_buf b;
     pneumo_status st = PNEUMO_OK;
     if (!m || !write)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_model_summary: %s is NULL",
-                        m ? "write" : "model");
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_model_summary: %s is NULL", m ? "write" : "model");
     pn_buf_init(&b);
     build(m, &b);
     if (b.failed)

@@ -15,8 +15,7 @@ void pn_model_set_step_hook(const pneumo_model *m, pn_step_hook_fn fn, void *ctx
     hook_ctx = fn ? ctx : NULL;
 }
 
-void pn_model_step_event(const pneumo_model *m, int32_t first, int32_t last, int backward,
-                         int end)
+void pn_model_step_event(const pneumo_model *m, int32_t first, int32_t last, int backward, int end)
 {
     if (hook_fn && m == hook_model)
         hook_fn(hook_ctx, first, last, backward, end);

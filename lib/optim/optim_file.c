@@ -27,8 +27,7 @@ void pn_optimizer_settings_json(pn_buf *b, const pneumo_optimizer *o)
     pn_buf_printf(b, ",\"iterations\":%" PRId64 "}", o->iterations);
 }
 
-pneumo_status pn_optimizer_from_settings(const pn_json *j, const char *label,
-                                         pneumo_optimizer **out)
+pneumo_status pn_optimizer_from_settings(const pn_json *j, const char *label, pneumo_optimizer **out)
 {
     const char *cls = pn_json_get_string(j, "class");
     double lr, a, b, c;
@@ -40,8 +39,7 @@ pneumo_status pn_optimizer_from_settings(const pn_json *j, const char *label,
     if (!cls || !pn_json_get_number(j, "learning_rate", &lr) ||
         !pn_json_get_int64(j, "iterations", &iterations) || iterations < 0)
         return pn_error(PNEUMO_ERR_FORMAT,
-                        "%s: optimizer: needs \"class\", \"learning_rate\" and \"iterations\"",
-                        label);
+                        "%s: optimizer: needs \"class\", \"learning_rate\" and \"iterations\"", label);
     if (strcmp(cls, "Adam") == 0 && pn_json_get_number(j, "beta_1", &a) &&
         pn_json_get_number(j, "beta_2", &b) && pn_json_get_number(j, "epsilon", &c)) {
         pneumo_adam_params p;
@@ -60,8 +58,7 @@ pneumo_status pn_optimizer_from_settings(const pn_json *j, const char *label,
         p.nesterov = nesterov;
         st = pneumo_optimizer_create_sgd(&p, &opt);
     } else {
-        return pn_error(PNEUMO_ERR_FORMAT, "%s: optimizer: unknown class or missing settings",
-                        label);
+        return pn_error(PNEUMO_ERR_FORMAT, "%s: optimizer: unknown class or missing settings", label);
     }
     if (st != PNEUMO_OK)
         return pn_error(st == PNEUMO_ERR_NOMEM ? st : PNEUMO_ERR_FORMAT, "%s: optimizer: %s", label,
@@ -71,10 +68,7 @@ pneumo_status pn_optimizer_from_settings(const pn_json *j, const char *label,
     return PNEUMO_OK;
 }
 
-int pn_optimizer_slot_count(const pneumo_optimizer *o)
-{
-    return o->kind == PNEUMO_OPTIMIZER_ADAM ? 2 : 1;
-}
+int pn_optimizer_slot_count(const pneumo_optimizer *o) { return o->kind == PNEUMO_OPTIMIZER_ADAM ? 2 : 1; }
 
 const char *pn_optimizer_slot_name(const pneumo_optimizer *o, int slot)
 {

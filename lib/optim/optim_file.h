@@ -15,8 +15,7 @@ void pn_optimizer_settings_json(pn_buf *b, const pneumo_optimizer *o);
 
 /* A new, unbound optimizer from such an object. Errors are
  * PNEUMO_ERR_FORMAT (or NOMEM) with "<label>: optimizer: ..." messages. */
-pneumo_status pn_optimizer_from_settings(const pn_json *j, const char *label,
-                                         pneumo_optimizer **out);
+pneumo_status pn_optimizer_from_settings(const pn_json *j, const char *label, pneumo_optimizer **out);
 
 /* State slots: Adam has "m" and "v", SGD "velocity"; the state tensor of slot
  * s for parameter P is named "optimizer/<slot name>/P". */

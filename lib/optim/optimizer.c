@@ -56,8 +56,7 @@ pneumo_status pn_sgd_check(const pneumo_sgd_params *p)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "SGD: learning_rate %g must be finite and > 0",
                         (double)p->learning_rate);
     if (!(p->momentum >= 0.0f && p->momentum < 1.0f))
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "SGD: momentum %g must be in [0, 1)",
-                        (double)p->momentum);
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "SGD: momentum %g must be in [0, 1)", (double)p->momentum);
     return PNEUMO_OK;
 }
 
@@ -167,7 +166,6 @@ void pn_optimizer_step(pneumo_optimizer *opt, const pn_kernels *k, float *w, con
         k->adam_update((size_t)opt->size, w, g, opt->m, opt->v, (float)lr_t, opt->adam.beta_1,
                        opt->adam.beta_2, opt->adam.epsilon);
     } else {
-        k->sgd_update((size_t)opt->size, w, g, opt->m, opt->lr, opt->sgd.momentum,
-                      opt->sgd.nesterov);
+        k->sgd_update((size_t)opt->size, w, g, opt->m, opt->lr, opt->sgd.momentum, opt->sgd.nesterov);
     }
 }

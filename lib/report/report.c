@@ -19,8 +19,8 @@ typedef struct rp_eval {
     char *name;
     char *names[2];
     pneumo_evaluation ev;
-    int has_curve;   /* probs were given */
-    int64_t npts;    /* ROC vertices (0 if only one class occurs) */
+    int has_curve;    /* probs were given */
+    int64_t npts;     /* ROC vertices (0 if only one class occurs) */
     int64_t *fp, *tp; /* counts at each vertex, from (0, 0) to (N, P) */
     int64_t pos, neg;
 } rp_eval;
@@ -104,7 +104,9 @@ pneumo_status pneumo_report_add_setting(pneumo_report *r, const char *key, const
     char *k, *v;
     if (!r || !key || !value)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_report_add_setting: %s is NULL",
-                        !r ? "report" : !key ? "key" : "value");
+                        !r     ? "report"
+                        : !key ? "key"
+                               : "value");
     if (!key[0])
         return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_report_add_setting: key is empty");
     cap = r->capsettings;
@@ -133,7 +135,8 @@ pneumo_status pneumo_report_set_model(pneumo_report *r, const pneumo_model *m)
     char *s;
     pneumo_status st;
     if (!r || !m)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_report_set_model: %s is NULL", r ? "model" : "report");
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_report_set_model: %s is NULL",
+                        r ? "model" : "report");
     st = pneumo_model_summary_string(m, NULL, 0, &need);
     if (st != PNEUMO_OK)
         return st;
@@ -155,7 +158,8 @@ pneumo_status pneumo_report_set_history(pneumo_report *r, const pneumo_history *
     int32_t n;
     pneumo_epoch_record *rec = NULL;
     if (!r || !h)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_report_set_history: %s is NULL", r ? "history" : "report");
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_report_set_history: %s is NULL",
+                        r ? "history" : "report");
     n = pneumo_history_size(h);
     if (n > 0) {
         rec = pn_malloc((size_t)n * sizeof *rec);
@@ -263,7 +267,10 @@ pneumo_status pneumo_report_add_evaluation(pneumo_report *r, const char *name, c
     int64_t total = 0;
     pneumo_status st;
     if (!r || !ev || !name)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: %s is NULL", fn, !r ? "report" : !ev ? "evaluation" : "name");
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: %s is NULL", fn,
+                        !r    ? "report"
+                        : !ev ? "evaluation"
+                              : "name");
     for (size_t i = 0; i < sizeof ev->reserved / sizeof ev->reserved[0]; i++)
         if (ev->reserved[i])
             return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: pneumo_evaluation.reserved[%zu] is not zero", fn, i);
@@ -274,14 +281,13 @@ pneumo_status pneumo_report_add_evaluation(pneumo_report *r, const char *name, c
         total += ev->confusion.m[k];
     }
     if (!probs != !labels)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: %s is NULL but %s is not", fn, probs ? "labels" : "probs",
-                        probs ? "probs" : "labels");
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: %s is NULL but %s is not", fn,
+                        probs ? "labels" : "probs", probs ? "probs" : "labels");
     if (!probs && n != 0)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: n is %lld without probabilities", fn, (long long)n);
     if (probs && n != total)
-        return pn_error(PNEUMO_ERR_INVALID_ARG,
-                        "%s: n is %lld but the confusion matrix counts %lld images", fn, (long long)n,
-                        (long long)total);
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: n is %lld but the confusion matrix counts %lld images",
+                        fn, (long long)n, (long long)total);
     if (class_names && (!class_names[0] || !class_names[1]))
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: class name %d is NULL", fn, class_names[0] ? 1 : 0);
     for (int64_t i = 0; probs && i < n; i++) {
@@ -321,7 +327,8 @@ pneumo_status pneumo_report_add_image(pneumo_report *r, const pneumo_image *img,
     rp_image im;
     pneumo_status st;
     if (!r || !img)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_report_add_image: %s is NULL", r ? "image" : "report");
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_report_add_image: %s is NULL",
+                        r ? "image" : "report");
     st = pneumo_image_encode_png(img, &png, &size);
     if (st != PNEUMO_OK)
         return st;
@@ -337,8 +344,7 @@ pneumo_status pneumo_report_add_image(pneumo_report *r, const pneumo_image *img,
     im.h = pneumo_image_height(img);
     im.caption = caption ? pn_strdup(caption) : NULL;
     if ((caption && !im.caption) ||
-        !pn_array_reserve(&r->images, &r->capimages, r->nimages + 1, sizeof *r->images,
-                          SIZE_MAX)) {
+        !pn_array_reserve(&r->images, &r->capimages, r->nimages + 1, sizeof *r->images, SIZE_MAX)) {
         free(im.caption);
         free(im.b64);
         return pn_error_nomem("report image", 0);
@@ -526,8 +532,8 @@ static pneumo_status render_history(pn_buf *b, const pneumo_report *r)
             nm++;
         }
 
-        pn_buf_printf(b, "<section id=\"training\"><h2>Training (%d epoch%s%s)</h2>\n<div class=\"row\">\n", n,
-                      n == 1 ? "" : "s", r->stopped_early ? ", stopped early" : "");
+        pn_buf_printf(b, "<section id=\"training\"><h2>Training (%d epoch%s%s)</h2>\n<div class=\"row\">\n",
+                      n, n == 1 ? "" : "s", r->stopped_early ? ", stopped early" : "");
         memset(&c, 0, sizeof c);
         c.xmin = ex[0] - 0.5;
         c.xmax = ex[n - 1] + 0.5;
@@ -661,15 +667,17 @@ static void render_heatmap(pn_buf *b, const rp_eval *e, size_t idx)
             mx = m[k];
         total += m[k];
     }
-    pn_buf_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"%d\" height=\"%d\" "
-                     "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"Confusion matrix\">\n",
+    pn_buf_printf(b,
+                  "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"%d\" height=\"%d\" "
+                  "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"Confusion matrix\">\n",
                   w, h, w, h);
     pn_buf_printf(b, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#fff\"/>\n", w, h);
     pn_buf_printf(b, "<defs><linearGradient id=\"cmbar%zu\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">", idx);
     for (int s = 0; s <= 4; s++) {
         int rgb[3];
         blues(s / 4.0, rgb);
-        pn_buf_printf(b, "<stop offset=\"%d%%\" stop-color=\"rgb(%d,%d,%d)\"/>", s * 25, rgb[0], rgb[1], rgb[2]);
+        pn_buf_printf(b, "<stop offset=\"%d%%\" stop-color=\"rgb(%d,%d,%d)\"/>", s * 25, rgb[0], rgb[1],
+                      rgb[2]);
     }
     pn_buf_printf(b, "</linearGradient></defs>\n");
     pn_buf_printf(b, "<text x=\"%d\" y=\"20\" class=\"ct\" text-anchor=\"middle\">Confusion matrix</text>\n",
@@ -684,15 +692,19 @@ static void render_heatmap(pn_buf *b, const rp_eval *e, size_t idx)
             esc(b, e->names[row]);
             pn_buf_printf(b, ", predicted ");
             esc(b, e->names[col]);
-            pn_buf_printf(b, ": %lld</title><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
-                             "fill=\"rgb(%d,%d,%d)\" stroke=\"#fff\" stroke-width=\"2\"/>",
-                          (long long)v, left + col * cell, top + row * cell, cell, cell, rgb[0], rgb[1], rgb[2]);
-            pn_buf_printf(b, "<text x=\"%d\" y=\"%d\" class=\"cell\" text-anchor=\"middle\" fill=\"%s\">%lld</text>",
-                          left + col * cell + cell / 2, top + row * cell + cell / 2 + 4, t > 0.45 ? "#fff" : "#10263d",
-                          (long long)v);
+            pn_buf_printf(b,
+                          ": %lld</title><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
+                          "fill=\"rgb(%d,%d,%d)\" stroke=\"#fff\" stroke-width=\"2\"/>",
+                          (long long)v, left + col * cell, top + row * cell, cell, cell, rgb[0], rgb[1],
+                          rgb[2]);
+            pn_buf_printf(
+                b, "<text x=\"%d\" y=\"%d\" class=\"cell\" text-anchor=\"middle\" fill=\"%s\">%lld</text>",
+                left + col * cell + cell / 2, top + row * cell + cell / 2 + 4, t > 0.45 ? "#fff" : "#10263d",
+                (long long)v);
             if (total) {
-                pn_buf_printf(b, "<text x=\"%d\" y=\"%d\" class=\"tk\" text-anchor=\"middle\" "
-                                 "style=\"fill:%s\">",
+                pn_buf_printf(b,
+                              "<text x=\"%d\" y=\"%d\" class=\"tk\" text-anchor=\"middle\" "
+                              "style=\"fill:%s\">",
                               left + col * cell + cell / 2, top + row * cell + cell / 2 + 24,
                               t > 0.45 ? "#e8f0f8" : "#3d4651");
                 pn_fmt_fixed(b, 100.0 * (double)v / (double)total, 1);
@@ -702,27 +714,31 @@ static void render_heatmap(pn_buf *b, const rp_eval *e, size_t idx)
         }
     /* class names: columns (predicted) below, rows (actual) left */
     for (int k = 0; k < 2; k++) {
-        pn_buf_printf(b, "<text x=\"%d\" y=\"%d\" class=\"al\" text-anchor=\"middle\">", left + k * cell + cell / 2,
-                      top + 2 * cell + 18);
+        pn_buf_printf(b, "<text x=\"%d\" y=\"%d\" class=\"al\" text-anchor=\"middle\">",
+                      left + k * cell + cell / 2, top + 2 * cell + 18);
         esc(b, e->names[k]);
         pn_buf_printf(b, "</text><text x=\"%d\" y=\"%d\" class=\"al\" text-anchor=\"end\">", left - 8,
                       top + k * cell + cell / 2 + 4);
         esc(b, e->names[k]);
         pn_buf_printf(b, "</text>\n");
     }
-    pn_buf_printf(b, "<text x=\"%d\" y=\"%d\" class=\"al\" text-anchor=\"middle\" font-weight=\"bold\">"
-                     "Predicted</text>\n",
+    pn_buf_printf(b,
+                  "<text x=\"%d\" y=\"%d\" class=\"al\" text-anchor=\"middle\" font-weight=\"bold\">"
+                  "Predicted</text>\n",
                   left + cell, top + 2 * cell + 40);
-    pn_buf_printf(b, "<text x=\"18\" y=\"%d\" class=\"al\" text-anchor=\"middle\" font-weight=\"bold\" "
-                     "transform=\"rotate(-90 18 %d)\">Actual</text>\n",
+    pn_buf_printf(b,
+                  "<text x=\"18\" y=\"%d\" class=\"al\" text-anchor=\"middle\" font-weight=\"bold\" "
+                  "transform=\"rotate(-90 18 %d)\">Actual</text>\n",
                   top + cell, top + cell);
     /* colour bar */
     {
         int bx = left + 2 * cell + 16, bh = 2 * cell;
-        pn_buf_printf(b, "<rect x=\"%d\" y=\"%d\" width=\"14\" height=\"%d\" fill=\"url(#cmbar%zu)\" "
-                         "stroke=\"#9aa5b1\" stroke-width=\"0.5\"/>\n",
+        pn_buf_printf(b,
+                      "<rect x=\"%d\" y=\"%d\" width=\"14\" height=\"%d\" fill=\"url(#cmbar%zu)\" "
+                      "stroke=\"#9aa5b1\" stroke-width=\"0.5\"/>\n",
                       bx, top, bh, idx);
-        pn_buf_printf(b, "<text x=\"%d\" y=\"%d\" class=\"tk\">%lld</text>\n", bx + 18, top + 9, (long long)mx);
+        pn_buf_printf(b, "<text x=\"%d\" y=\"%d\" class=\"tk\">%lld</text>\n", bx + 18, top + 9,
+                      (long long)mx);
         pn_buf_printf(b, "<text x=\"%d\" y=\"%d\" class=\"tk\">0</text>\n", bx + 18, top + bh);
     }
     pn_buf_printf(b, "</svg>\n");
@@ -773,8 +789,8 @@ static void render_roc(pn_buf *b, const rp_eval *e, double auc)
     free(x);
 }
 
-static void cr_row(pn_buf *b, const char *label, const char *cls, double p, double rc, double f, int64_t support,
-                   int only_f)
+static void cr_row(pn_buf *b, const char *label, const char *cls, double p, double rc, double f,
+                   int64_t support, int only_f)
 {
     pn_buf_printf(b, "<tr%s><th>", cls);
     esc(b, label);
@@ -805,14 +821,15 @@ static void render_class_report(pn_buf *b, const rp_eval *e)
     double rec[2] = {ratio(m[0], support[0]), ratio(m[3], support[1])};
     double f[2] = {f1(prec[0], rec[0]), f1(prec[1], rec[1])};
     double w0 = ratio(support[0], total), w1 = ratio(support[1], total);
-    pn_buf_printf(b, "<div class=\"card\"><h3>Classification report</h3>\n<table class=\"cr\"><thead><tr><th></th>"
-                     "<th>precision</th><th>recall</th><th>f1-score</th><th>support</th></tr></thead><tbody>\n");
+    pn_buf_printf(
+        b, "<div class=\"card\"><h3>Classification report</h3>\n<table class=\"cr\"><thead><tr><th></th>"
+           "<th>precision</th><th>recall</th><th>f1-score</th><th>support</th></tr></thead><tbody>\n");
     for (int k = 0; k < 2; k++)
         cr_row(b, e->names[k], "", prec[k], rec[k], f[k], support[k], 0);
     cr_row(b, "accuracy", " class=\"gap\"", 0, 0, pneumo_confusion_accuracy(&e->ev.confusion), total, 1);
     cr_row(b, "macro avg", "", (prec[0] + prec[1]) / 2, (rec[0] + rec[1]) / 2, (f[0] + f[1]) / 2, total, 0);
-    cr_row(b, "weighted avg", "", w0 * prec[0] + w1 * prec[1], w0 * rec[0] + w1 * rec[1], w0 * f[0] + w1 * f[1],
-           total, 0);
+    cr_row(b, "weighted avg", "", w0 * prec[0] + w1 * prec[1], w0 * rec[0] + w1 * rec[1],
+           w0 * f[0] + w1 * f[1], total, 0);
     pn_buf_printf(b, "</tbody></table></div>\n");
 }
 
@@ -875,16 +892,19 @@ static void render_images(pn_buf *b, const pneumo_report *r)
 static pneumo_status render(const pneumo_report *r, pn_buf *b)
 {
     pneumo_status st;
-    pn_buf_printf(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-                     "<meta name=\"generator\" content=\"libpneumo %s\">\n<title>",
+    pn_buf_printf(b,
+                  "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                  "<meta name=\"generator\" content=\"libpneumo %s\">\n<title>",
                   pneumo_version());
     esc(b, r->title);
     pn_buf_printf(b, "</title>\n<style>\n%s</style>\n</head>\n<body>\n<main>\n<h1>", css);
     esc(b, r->title);
-    pn_buf_printf(b, "</h1>\n<p class=\"sub\">libpneumo %s &middot; self-contained report (no scripts, no network)"
-                     "</p>\n",
-                  pneumo_version());
+    pn_buf_printf(
+        b,
+        "</h1>\n<p class=\"sub\">libpneumo %s &middot; self-contained report (no scripts, no network)"
+        "</p>\n",
+        pneumo_version());
     render_settings(b, r);
     st = render_history(b, r);
     if (st != PNEUMO_OK)
@@ -897,7 +917,8 @@ static pneumo_status render(const pneumo_report *r, pn_buf *b)
         esc(b, r->summary);
         pn_buf_printf(b, "</pre></section>\n");
     }
-    pn_buf_printf(b, "<footer>Generated by libpneumo %s.</footer>\n</main>\n</body>\n</html>\n", pneumo_version());
+    pn_buf_printf(b, "<footer>Generated by libpneumo %s.</footer>\n</main>\n</body>\n</html>\n",
+                  pneumo_version());
     if (b->failed)
         return pn_error_nomem("HTML report", b->len);
     return PNEUMO_OK;
@@ -910,7 +931,8 @@ pneumo_status pneumo_report_render_html(const pneumo_report *r, char *buf, size_
     if (!r)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_report_render_html: report is NULL");
     if (!buf && size)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_report_render_html: buf is NULL but size is %zu", size);
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_report_render_html: buf is NULL but size is %zu",
+                        size);
     pn_buf_init(&b);
     st = render(r, &b);
     if (st != PNEUMO_OK) {

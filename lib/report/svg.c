@@ -189,7 +189,10 @@ typedef struct frame {
 } frame;
 
 static double fx(const frame *f, double x) { return f->left + (x - f->xmin) / (f->xmax - f->xmin) * f->pw; }
-static double fy(const frame *f, double y) { return f->top + (1.0 - (y - f->ymin) / (f->ymax - f->ymin)) * f->ph; }
+static double fy(const frame *f, double y)
+{
+    return f->top + (1.0 - (y - f->ymin) / (f->ymax - f->ymin)) * f->ph;
+}
 
 /* Approximate width of `s` at the 11 px label font. */
 static double text_w(const char *s)
@@ -261,12 +264,14 @@ void pn_svg_line_chart(pn_buf *b, const pn_chart *c)
     f.pw = c->width - f.left - 18.0;
     f.ph = c->height - f.top - 48.0;
 
-    pn_buf_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"%d\" height=\"%d\" "
-                     "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"",
+    pn_buf_printf(b,
+                  "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"%d\" height=\"%d\" "
+                  "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"",
                   c->width, c->height, c->width, c->height);
     pn_html_escape(b, c->aria ? c->aria : c->title, 0);
     pn_buf_printf(b, "\">\n");
-    pn_buf_printf(b, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#fff\"/>\n", c->width, c->height);
+    pn_buf_printf(b, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#fff\"/>\n", c->width,
+                  c->height);
     /* title */
     pn_buf_printf(b, "<text x=\"%d\" y=\"20\" class=\"ct\" text-anchor=\"middle\">", c->width / 2);
     pn_html_escape(b, c->title, 0);
@@ -448,7 +453,8 @@ void pn_svg_line_chart(pn_buf *b, const pn_chart *c)
         }
         pn_buf_printf(b, "<path d=\"");
         series_path(b, &f, s);
-        pn_buf_printf(b, "\" fill=\"none\" stroke=\"%s\" stroke-width=\"2.2\" stroke-linejoin=\"round\"%s/>\n",
+        pn_buf_printf(b,
+                      "\" fill=\"none\" stroke=\"%s\" stroke-width=\"2.2\" stroke-linejoin=\"round\"%s/>\n",
                       s->color, s->dashed ? " stroke-dasharray=\"7 4\"" : "");
         if (s->dots) {
             for (int64_t k = 0; k < s->n; k++) {

@@ -29,36 +29,36 @@ void pn_base64(pn_buf *b, const void *data, size_t n);
 
 /* One polyline of a chart. Points with a non-finite x or y are gaps. */
 typedef struct pn_series {
-    const char *name;   /* legend text (NULL: not in the legend) */
+    const char *name; /* legend text (NULL: not in the legend) */
     const double *x, *y;
     int64_t n;
-    const char *color;  /* CSS colour */
-    int dashed;         /* 1: dashed stroke */
-    int dots;           /* 1: a dot on every point */
-    int fill;           /* 1: fill the area under the curve (lightly) */
+    const char *color; /* CSS colour */
+    int dashed;        /* 1: dashed stroke */
+    int dots;          /* 1: a dot on every point */
+    int fill;          /* 1: fill the area under the curve (lightly) */
 } pn_series;
 
 /* A vertical dashed line at x with a label above the plot area. */
 typedef struct pn_vmarker {
     double x;
-    const char *label;  /* short text drawn above the plot */
+    const char *label;   /* short text drawn above the plot */
     const char *tooltip; /* <title> text (NULL: the label) */
     const char *color;
-    int label_left;     /* 1: label ends at the line; 0: starts at it */
+    int label_left; /* 1: label ends at the line; 0: starts at it */
 } pn_vmarker;
 
 typedef struct pn_chart {
     const char *title, *xlabel, *ylabel;
     double xmin, xmax, ymin, ymax;
-    double xstep, ystep;      /* tick spacing; <= 0: chosen automatically */
-    int width, height;        /* SVG size in px */
+    double xstep, ystep; /* tick spacing; <= 0: chosen automatically */
+    int width, height;   /* SVG size in px */
     const pn_series *series;
     int nseries;
     const pn_vmarker *markers;
     int nmarkers;
-    int diagonal;             /* 1: gray dashed line y = x (ROC chance line) */
-    const char *note;         /* text in the lower right corner of the plot (e.g. AUC) */
-    const char *aria;         /* accessible description */
+    int diagonal;     /* 1: gray dashed line y = x (ROC chance line) */
+    const char *note; /* text in the lower right corner of the plot (e.g. AUC) */
+    const char *aria; /* accessible description */
 } pn_chart;
 
 /* A "nice" tick step (1, 2, 2.5 or 5 times a power of ten) giving about

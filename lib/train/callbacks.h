@@ -21,7 +21,7 @@ typedef struct pn_early_stopping {
 
 typedef struct pn_reduce_lr {
     pn_mode mode;
-    double factor;    /* new lr = lr * factor, in (0, 1) */
+    double factor; /* new lr = lr * factor, in (0, 1) */
     double min_delta;
     int32_t patience;
     int32_t cooldown;

@@ -10,8 +10,8 @@
 #include "train/fit_internal.h"
 #include "train/parallel.h"
 
-static pneumo_status evaluate_serial(pneumo_model *m, pneumo_dataset *ds, int32_t batch_size,
-                                     double *loss, double *accuracy, float *probs, float *labels)
+static pneumo_status evaluate_serial(pneumo_model *m, pneumo_dataset *ds, int32_t batch_size, double *loss,
+                                     double *accuracy, float *probs, float *labels)
 {
     double loss_sum = 0.0, acc_sum = 0.0;
     int64_t seen = 0;
@@ -70,7 +70,8 @@ static pneumo_status evaluate_shard(pneumo_model *m, pneumo_dataset *ds, int32_t
         if (!x)
             return pn_error(PNEUMO_ERR_STATE, "evaluation: the shard ended before batch %lld", (long long)b);
         for (int32_t k = first; k < end; k++) {
-            const int64_t k0 = pn_part_start(bn, dp->parts, k) - lo, k1 = pn_part_start(bn, dp->parts, k + 1) - lo;
+            const int64_t k0 = pn_part_start(bn, dp->parts, k) - lo,
+                          k1 = pn_part_start(bn, dp->parts, k + 1) - lo;
             int64_t shape[4] = {k1 - k0, x->shape[1], x->shape[2], x->shape[3]};
             const int64_t px = x->shape[1] * x->shape[2] * x->shape[3];
             pneumo_tensor xv, yv;
@@ -142,9 +143,8 @@ pneumo_status pn_evaluate_dataset(pneumo_model *m, pneumo_dataset *ds, int32_t b
     return st;
 }
 
-pneumo_status pneumo_model_evaluate(pneumo_model *m, pneumo_dataset *ds, int32_t batch_size,
-                                    float threshold, pneumo_evaluation *out, float *probs,
-                                    float *labels, size_t count)
+pneumo_status pneumo_model_evaluate(pneumo_model *m, pneumo_dataset *ds, int32_t batch_size, float threshold,
+                                    pneumo_evaluation *out, float *probs, float *labels, size_t count)
 {
     return pneumo_model_evaluate_parallel(m, ds, batch_size, threshold, NULL, out, probs, labels, count);
 }
@@ -180,7 +180,8 @@ pneumo_status pneumo_model_evaluate_parallel(pneumo_model *m, pneumo_dataset *ds
             st = pn_dp_agree(parallel, st, 0, fn); /* the other ranks wait for this one */
         goto done;
     }
-    if ((st = pn_evaluate_dataset(m, ds, batch_size, parallel, &out->loss, &out->accuracy, p, y)) != PNEUMO_OK)
+    if ((st = pn_evaluate_dataset(m, ds, batch_size, parallel, &out->loss, &out->accuracy, p, y)) !=
+        PNEUMO_OK)
         goto done;
     if ((st = pneumo_confusion_from_predictions(p, y, n, threshold, &out->confusion)) != PNEUMO_OK)
         goto done;

@@ -67,7 +67,7 @@ static pn_mode resolve_mode(int32_t monitor, int32_t mode)
     if (mode == PNEUMO_MODE_MAX)
         return PN_MODE_MAX;
     return monitor == PNEUMO_MONITOR_VAL_ACCURACY || monitor == PNEUMO_MONITOR_ACCURACY ? PN_MODE_MAX
-                                                                                      : PN_MODE_MIN;
+                                                                                        : PN_MODE_MIN;
 }
 
 static double monitored(const pneumo_epoch_record *r, int32_t monitor)
@@ -138,8 +138,9 @@ static pneumo_status check_options(const pneumo_fit_options *in, const pneumo_da
             !(e->min_delta >= 0.0))
             return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: invalid EarlyStopping settings", fn);
         if (is_val(e->monitor) && !val)
-            return pn_error(PNEUMO_ERR_INVALID_ARG,
-                            "%s: EarlyStopping monitors a validation metric but no validation dataset was given", fn);
+            return pn_error(
+                PNEUMO_ERR_INVALID_ARG,
+                "%s: EarlyStopping monitors a validation metric but no validation dataset was given", fn);
     }
     if (o->reduce_lr->enabled) {
         const pneumo_reduce_lr_params *r = o->reduce_lr;
@@ -149,8 +150,9 @@ static pneumo_status check_options(const pneumo_fit_options *in, const pneumo_da
             return pn_error(PNEUMO_ERR_INVALID_ARG,
                             "%s: invalid ReduceLROnPlateau settings (factor must be in (0, 1))", fn);
         if (is_val(r->monitor) && !val)
-            return pn_error(PNEUMO_ERR_INVALID_ARG,
-                            "%s: ReduceLROnPlateau monitors a validation metric but no validation dataset was given", fn);
+            return pn_error(
+                PNEUMO_ERR_INVALID_ARG,
+                "%s: ReduceLROnPlateau monitors a validation metric but no validation dataset was given", fn);
     }
     return PNEUMO_OK;
 }
@@ -161,12 +163,12 @@ enum { PART_LOSS, PART_CORRECT, PART_COUNT, PART_FAILED, PART_CANCELLED, PART_DO
 
 /* Buffers of a data-parallel epoch. */
 typedef struct dp_bufs {
-    float *acc, *tmp;           /* gather, rank 0: the sum in part order and a received part;
+    float *acc, *tmp;          /* gather, rank 0: the sum in part order and a received part;
                                    sliced: tmp a received slice */
-    float *own;                 /* sliced: this rank's slice of each of its parts */
-    double *own_d;              /* sliced: the doubles of each of its parts */
-    double part[PART_DOUBLES];  /* the doubles of a part sent or received */
-    double *bc;                 /* the broadcast: loss, correct, count, then ranks + 1 flags */
+    float *own;                /* sliced: this rank's slice of each of its parts */
+    double *own_d;             /* sliced: the doubles of each of its parts */
+    double part[PART_DOUBLES]; /* the doubles of a part sent or received */
+    double *bc;                /* the broadcast: loss, correct, count, then ranks + 1 flags */
 } dp_bufs;
 
 typedef struct fit_run {
@@ -175,16 +177,13 @@ typedef struct fit_run {
     const pneumo_fit_options *o;
     pneumo_fit_event ev;
     int cancelled;
-    pn_progress progress;       /* o->progress and o->progress_user */
-    pneumo_status progress_st;  /* the first failed progress write; none are made after it */
-    dp_bufs dp; /* with o->parallel */
+    pn_progress progress;      /* o->progress and o->progress_user */
+    pneumo_status progress_st; /* the first failed progress write; none are made after it */
+    dp_bufs dp;                /* with o->parallel */
 } fit_run;
 
 /* Whether progress lines are still written. */
-static int progress_on(const fit_run *run)
-{
-    return run->o->progress && run->progress_st == PNEUMO_OK;
-}
+static int progress_on(const fit_run *run) { return run->o->progress && run->progress_st == PNEUMO_OK; }
 
 static void emit(fit_run *run, int32_t kind)
 {
@@ -210,9 +209,9 @@ typedef struct fit_state {
 } fit_state;
 
 /* One pass over the training set; fills loss/accuracy of *rec. */
-static pneumo_status train_epoch(fit_run *run, pneumo_dataset *train, const double cw[2],
-                                 int use_weights, pneumo_tensor *weights, pneumo_epoch_record *rec,
-                                 double t0, fit_state *state)
+static pneumo_status train_epoch(fit_run *run, pneumo_dataset *train, const double cw[2], int use_weights,
+                                 pneumo_tensor *weights, pneumo_epoch_record *rec, double t0,
+                                 fit_state *state)
 {
     const pneumo_fit_options *o = run->o;
     double loss_sum = 0.0, acc_sum = 0.0;
@@ -227,10 +226,11 @@ static pneumo_status train_epoch(fit_run *run, pneumo_dataset *train, const doub
             return pn_error_prefix("pneumo_model_fit: resuming epoch %d at step %lld", rec->epoch + 1,
                                    (long long)state->step + 1);
         if (!x)
-            return pn_error(PNEUMO_ERR_STATE,
-                            "pneumo_model_fit: the checkpoint resumes epoch %d at step %lld, but the epoch has "
-                            "%lld steps (another training set or batch size?)",
-                            rec->epoch + 1, (long long)state->step + 1, (long long)batch);
+            return pn_error(
+                PNEUMO_ERR_STATE,
+                "pneumo_model_fit: the checkpoint resumes epoch %d at step %lld, but the epoch has "
+                "%lld steps (another training set or batch size?)",
+                rec->epoch + 1, (long long)state->step + 1, (long long)batch);
     }
     if (state->step > 0) {
         loss_sum = state->loss_sum;
@@ -273,7 +273,8 @@ static pneumo_status train_epoch(fit_run *run, pneumo_dataset *train, const doub
             state->loss_sum = loss_sum;
             state->acc_sum = acc_sum;
             state->seen = seen;
-            return pn_error(PNEUMO_ERR_CANCELLED, "pneumo_model_fit: cancelled by the callback in epoch %d, batch %lld",
+            return pn_error(PNEUMO_ERR_CANCELLED,
+                            "pneumo_model_fit: cancelled by the callback in epoch %d, batch %lld",
                             rec->epoch + 1, (long long)batch);
         }
     }
@@ -399,7 +400,8 @@ static pneumo_status dp_step(fit_run *run, pneumo_tensor *x, pneumo_tensor *y, i
     lo = pn_part_start(bn, dp->parts, first);
     memset(b->bc, 0, (size_t)nbc * sizeof *b->bc);
     for (int32_t k = first; k < end; k++) {
-        const int64_t k0 = pn_part_start(bn, dp->parts, k) - lo, k1 = pn_part_start(bn, dp->parts, k + 1) - lo;
+        const int64_t k0 = pn_part_start(bn, dp->parts, k) - lo,
+                      k1 = pn_part_start(bn, dp->parts, k + 1) - lo;
         memset(b->part, 0, sizeof b->part);
         b->part[PART_COUNT] = (double)(k1 - k0);
         b->part[PART_CANCELLED] = run->cancelled;
@@ -460,7 +462,8 @@ static pneumo_status train_epoch_parallel(fit_run *run, pneumo_dataset *train, c
             if (local != PNEUMO_OK)
                 x = y = NULL;
         }
-        if ((st = dp_step(run, x, y, bn, cw, use_weights, weights, &run->dp, local, &loss, &correct)) != PNEUMO_OK)
+        if ((st = dp_step(run, x, y, bn, cw, use_weights, weights, &run->dp, local, &loss, &correct)) !=
+            PNEUMO_OK)
             return st;
         /* Keras' epoch metrics, as train_epoch forms them from the batch means */
         loss_sum += loss / (double)bn * (double)bn;
@@ -556,10 +559,11 @@ static pneumo_status parse_state(const char *text, const char *label, fit_state 
     if (!pn_json_get_int64(j, "next_epoch", &next) || next < 0 || next > INT32_MAX ||
         !pn_json_get_int64(j, "stopped", &stopped) || !es || !rl || !hist || hist->type != PN_JSON_ARRAY ||
         !read_num(pn_json_get(es, "best"), &s->es.best) || !pn_json_get_int64(es, "wait", &wait) ||
-        !pn_json_get_int64(es, "best_epoch", &best_epoch) || !read_num(pn_json_get(rl, "best"), &s->rl.best) ||
-        !pn_json_get_int64(rl, "wait", &rwait) || !pn_json_get_int64(rl, "cooldown_counter", &cooldown) ||
-        !read_num(pn_json_get(j, "ckpt_best"), &s->ckpt_best) || wait < 0 || wait > INT32_MAX ||
-        rwait < 0 || rwait > INT32_MAX || cooldown < 0 || cooldown > INT32_MAX) {
+        !pn_json_get_int64(es, "best_epoch", &best_epoch) ||
+        !read_num(pn_json_get(rl, "best"), &s->rl.best) || !pn_json_get_int64(rl, "wait", &rwait) ||
+        !pn_json_get_int64(rl, "cooldown_counter", &cooldown) ||
+        !read_num(pn_json_get(j, "ckpt_best"), &s->ckpt_best) || wait < 0 || wait > INT32_MAX || rwait < 0 ||
+        rwait > INT32_MAX || cooldown < 0 || cooldown > INT32_MAX) {
         st = pn_error(PNEUMO_ERR_FORMAT, "%s: fit_state: missing or invalid fields", label);
         goto done;
     }
@@ -568,8 +572,8 @@ static pneumo_status parse_state(const char *text, const char *label, fit_state 
         if (!pn_json_get_int64(j, "step", &step) || step < 1 || !pn_json_get_int64(j, "step_seen", &seen) ||
             seen < step || !read_num(pn_json_get(j, "step_loss_sum"), &s->loss_sum) ||
             !read_num(pn_json_get(j, "step_acc_sum"), &s->acc_sum)) {
-            st = pn_error(PNEUMO_ERR_FORMAT, "%s: fit_state: invalid step, step_seen, step_loss_sum or step_acc_sum",
-                          label);
+            st = pn_error(PNEUMO_ERR_FORMAT,
+                          "%s: fit_state: invalid step, step_seen, step_loss_sum or step_acc_sum", label);
             goto done;
         }
         s->step = step;
@@ -587,8 +591,8 @@ static pneumo_status parse_state(const char *text, const char *label, fit_state 
         double v[6];
         int64_t e;
         memset(&r, 0, sizeof r);
-        if (!row || row->type != PN_JSON_ARRAY || row->count != 7 || !pn_json_int64(pn_json_item(row, 0), &e) ||
-            e < 0 || e > INT32_MAX) {
+        if (!row || row->type != PN_JSON_ARRAY || row->count != 7 ||
+            !pn_json_int64(pn_json_item(row, 0), &e) || e < 0 || e > INT32_MAX) {
             st = pn_error(PNEUMO_ERR_FORMAT, "%s: fit_state: history row %zu is invalid", label, i);
             goto done;
         }
@@ -598,7 +602,8 @@ static pneumo_status parse_state(const char *text, const char *label, fit_state 
                 goto done;
             }
         r.epoch = (int32_t)e;
-        r.loss = v[0], r.accuracy = v[1], r.val_loss = v[2], r.val_accuracy = v[3], r.lr = v[4], r.seconds = v[5];
+        r.loss = v[0], r.accuracy = v[1], r.val_loss = v[2], r.val_accuracy = v[3], r.lr = v[4],
+        r.seconds = v[5];
         if ((st = pn_history_append(h, &r)) != PNEUMO_OK)
             goto done;
     }
@@ -692,8 +697,9 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
     use_weights = o->class_weighting != PNEUMO_CLASS_WEIGHT_NONE;
     if (o->class_weighting == PNEUMO_CLASS_WEIGHT_BALANCED) {
         if (pneumo_dataset_num_classes(train) != 2)
-            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: balanced class weights need 2 classes, the training set has %d",
-                            fn, pneumo_dataset_num_classes(train));
+            return pn_error(PNEUMO_ERR_INVALID_ARG,
+                            "%s: balanced class weights need 2 classes, the training set has %d", fn,
+                            pneumo_dataset_num_classes(train));
         if ((st = pneumo_dataset_class_weights(train, cw, 2)) != PNEUMO_OK)
             return st;
     } else if (o->class_weighting == PNEUMO_CLASS_WEIGHT_CUSTOM) {
@@ -715,7 +721,8 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
     rl->cooldown = o->reduce_lr->cooldown;
     rl->min_lr = o->reduce_lr->min_lr;
     ckpt_monitor = o->early_stopping->enabled ? o->early_stopping->monitor
-                   : val ? PNEUMO_MONITOR_VAL_LOSS : PNEUMO_MONITOR_LOSS;
+                   : val                      ? PNEUMO_MONITOR_VAL_LOSS
+                                              : PNEUMO_MONITOR_LOSS;
     ckpt_mode = o->early_stopping->enabled ? es->mode : PN_MODE_MIN;
     if (!resuming) {
         pn_early_stopping_reset(es);
@@ -768,9 +775,12 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
     run.ev.epochs = o->epochs;
     run.ev.batches = pneumo_dataset_num_batches(train, o->batch_size);
     if (dp && state->step > 0) {
-        st = pn_dp_agree(dp, pn_error(PNEUMO_ERR_UNSUPPORTED, "%s: the checkpoint stopped inside epoch %d; a "
-                                                               "data-parallel run resumes only between epochs",
-                                      fn, state->next_epoch + 1), 0, fn);
+        st = pn_dp_agree(dp,
+                         pn_error(PNEUMO_ERR_UNSUPPORTED,
+                                  "%s: the checkpoint stopped inside epoch %d; a "
+                                  "data-parallel run resumes only between epochs",
+                                  fn, state->next_epoch + 1),
+                         0, fn);
         goto done;
     }
     for (int32_t epoch = state->next_epoch; epoch < o->epochs && !state->stopped; epoch++) {
@@ -795,7 +805,8 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
         if (dp && (st = pn_dp_agree(dp, PNEUMO_OK, run.cancelled, fn)) != PNEUMO_OK)
             goto done;
         if (run.cancelled) {
-            st = pn_error(PNEUMO_ERR_CANCELLED, "%s: cancelled by the callback before epoch %d", fn, epoch + 1);
+            st = pn_error(PNEUMO_ERR_CANCELLED, "%s: cancelled by the callback before epoch %d", fn,
+                          epoch + 1);
             goto done;
         }
         st = dp ? train_epoch_parallel(&run, train, cw, use_weights, weights, &rec, t0)
@@ -806,9 +817,10 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
             if (saved != PNEUMO_OK)
                 st = pn_error_prefix("%s: saving the checkpoint after the cancel in epoch %d", fn, epoch + 1);
             else
-                pn_error(PNEUMO_ERR_CANCELLED, "%s: cancelled by the callback in epoch %d after step %lld; %s "
-                                               "resumes there", fn, epoch + 1, (long long)state->step,
-                         o->checkpoint_path);
+                pn_error(PNEUMO_ERR_CANCELLED,
+                         "%s: cancelled by the callback in epoch %d after step %lld; %s "
+                         "resumes there",
+                         fn, epoch + 1, (long long)state->step, o->checkpoint_path);
         }
         if (st != PNEUMO_OK)
             goto done;
@@ -817,7 +829,8 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
             pn_error_prefix("validation after epoch %d", epoch + 1);
             goto done;
         }
-        record_provenance(m, train, &rec, val ? val_probs : NULL, val_labels, val ? pneumo_dataset_size(val) : 0);
+        record_provenance(m, train, &rec, val ? val_probs : NULL, val_labels,
+                          val ? pneumo_dataset_size(val) : 0);
         rec.seconds = now() - t0;
         if ((st = pn_history_append(h, &rec)) != PNEUMO_OK)
             goto done;
@@ -833,7 +846,8 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
 
         /* callbacks in the article's order: EarlyStopping, then ReduceLROnPlateau */
         if (o->early_stopping->enabled) {
-            stop = pn_early_stopping_update(es, epoch, monitored(&rec, o->early_stopping->monitor), &improved);
+            stop = pn_early_stopping_update(es, epoch, monitored(&rec, o->early_stopping->monitor),
+                                            &improved);
             if (improved && best_params) {
                 memcpy(best_params, m->params, (size_t)m->arena_size * sizeof(float));
                 best_card = m->card;
@@ -853,7 +867,8 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
         }
         value = monitored(&rec, ckpt_monitor);
         st = PNEUMO_OK;
-        if (o->best_model_path && (ckpt_mode == PN_MODE_MIN ? value < state->ckpt_best : value > state->ckpt_best)) {
+        if (o->best_model_path &&
+            (ckpt_mode == PN_MODE_MIN ? value < state->ckpt_best : value > state->ckpt_best)) {
             state->ckpt_best = value;
             st = pneumo_model_save(m, opt, o->best_model_path);
         }
@@ -888,7 +903,8 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
         if (st != PNEUMO_OK)
             goto done;
         if (run.cancelled && !stop) {
-            st = pn_error(PNEUMO_ERR_CANCELLED, "%s: cancelled by the callback after epoch %d", fn, epoch + 1);
+            st = pn_error(PNEUMO_ERR_CANCELLED, "%s: cancelled by the callback after epoch %d", fn,
+                          epoch + 1);
             goto done;
         }
     }
@@ -907,8 +923,7 @@ done:
 }
 
 pneumo_status pneumo_model_fit(pneumo_model *m, pneumo_optimizer *opt, pneumo_dataset *train,
-                               pneumo_dataset *val, const pneumo_fit_options *o,
-                               pneumo_history **history)
+                               pneumo_dataset *val, const pneumo_fit_options *o, pneumo_history **history)
 {
     const char *fn = "pneumo_model_fit";
     fit_settings set;
@@ -918,7 +933,10 @@ pneumo_status pneumo_model_fit(pneumo_model *m, pneumo_optimizer *opt, pneumo_da
     if (history)
         *history = NULL;
     if (!m || !opt || !train)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: %s is NULL", fn, !m ? "model" : !opt ? "optimizer" : "training dataset");
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: %s is NULL", fn,
+                        !m     ? "model"
+                        : !opt ? "optimizer"
+                               : "training dataset");
     if ((st = check_options(o, val, fn, &set)) != PNEUMO_OK)
         return st;
     if ((st = pn_history_new(&h)) != PNEUMO_OK)
@@ -952,7 +970,8 @@ pneumo_status pneumo_model_fit_resume(const char *checkpoint, pneumo_dataset *tr
     if (history)
         *history = NULL;
     if (!checkpoint || !train || !o || !model || !opt)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: checkpoint, train, options, model and opt must not be NULL", fn);
+        return pn_error(PNEUMO_ERR_INVALID_ARG,
+                        "%s: checkpoint, train, options, model and opt must not be NULL", fn);
     if ((st = check_options(o, val, fn, &set)) != PNEUMO_OK)
         return st;
     if ((st = pn_model_load_extra(checkpoint, &m, &op, "fit_state", &text)) != PNEUMO_OK)

@@ -58,7 +58,8 @@ pneumo_status pneumo_history_save_csv(const pneumo_history *h, const char *path)
     pn_buf b;
     pneumo_status st;
     if (!h || !path)
-        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_history_save_csv: %s is NULL", h ? "path" : "history");
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_history_save_csv: %s is NULL",
+                        h ? "path" : "history");
     pn_buf_init(&b);
     pn_buf_printf(&b, "epoch,accuracy,loss,lr,val_accuracy,val_loss,seconds\n");
     for (int32_t i = 0; i < h->n; i++) {

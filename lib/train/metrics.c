@@ -16,11 +16,10 @@ static pneumo_status check_inputs(const float *probs, const float *labels, int64
                         n < 0 ? "n is negative" : "probs or labels is NULL");
     for (int64_t i = 0; i < n; i++) {
         if (labels[i] != 0.0f && labels[i] != 1.0f)
-            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: label %lld is %g (must be 0 or 1)", fn,
-                            (long long)i, (double)labels[i]);
+            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: label %lld is %g (must be 0 or 1)", fn, (long long)i,
+                            (double)labels[i]);
         if (!isfinite(probs[i]))
-            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: probability %lld is not finite", fn,
-                            (long long)i);
+            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: probability %lld is not finite", fn, (long long)i);
     }
     return PNEUMO_OK;
 }
@@ -55,8 +54,8 @@ static double ratio(int64_t a, int64_t b) { return b ? (double)a / (double)b : 0
 
 static double f1(double p, double r) { return p + r > 0.0 ? 2.0 * p * r / (p + r) : 0.0; }
 
-pneumo_status pneumo_classification_report(const pneumo_confusion *c, const char *const names[2],
-                                           char *buf, size_t size, size_t *needed)
+pneumo_status pneumo_classification_report(const pneumo_confusion *c, const char *const names[2], char *buf,
+                                           size_t size, size_t *needed)
 {
     const char *label[2] = {"0", "1"};
     double prec[2], rec[2], f[2];
@@ -89,8 +88,8 @@ pneumo_status pneumo_classification_report(const pneumo_confusion *c, const char
     for (int k = 0; k < 2; k++)
         pn_buf_printf(&b, "%*s  %9.2f %9.2f %9.2f %9lld\n", width, label[k], prec[k], rec[k], f[k],
                       (long long)support[k]);
-    pn_buf_printf(&b, "\n%*s  %9s %9s %9.2f %9lld\n", width, "accuracy", "", "",
-                  pneumo_confusion_accuracy(c), (long long)total);
+    pn_buf_printf(&b, "\n%*s  %9s %9s %9.2f %9lld\n", width, "accuracy", "", "", pneumo_confusion_accuracy(c),
+                  (long long)total);
     pn_buf_printf(&b, "%*s  %9.2f %9.2f %9.2f %9lld\n", width, "macro avg", (prec[0] + prec[1]) / 2,
                   (rec[0] + rec[1]) / 2, (f[0] + f[1]) / 2, (long long)total);
     {
@@ -165,8 +164,8 @@ pneumo_status pneumo_youden_threshold(const float *probs, const float *labels, i
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: needs at least 2 samples, got %lld", fn, (long long)n);
     for (int64_t i = 0; i < n; i++)
         if (!(probs[i] >= 0.0f && probs[i] <= 1.0f))
-            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: probability %lld is %g, outside [0, 1]", fn, (long long)i,
-                            (double)probs[i]);
+            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: probability %lld is %g, outside [0, 1]", fn,
+                            (long long)i, (double)probs[i]);
     s = pn_malloc((size_t)n * sizeof *s);
     if (!s)
         return pn_error_nomem(fn, (size_t)n * sizeof *s);

@@ -25,12 +25,14 @@ void pn_dp_rank_parts(const pneumo_data_parallel *dp, int32_t *first, int32_t *e
 pneumo_status pn_dp_check(const pneumo_data_parallel *dp, int32_t batch_size, const char *fn)
 {
     if (dp->size != sizeof *dp)
-        return pn_error(PNEUMO_ERR_INVALID_ARG,
-                        "%s: pneumo_data_parallel.size is %u, expected %u (use pneumo_data_parallel_default())",
-                        fn, (unsigned)dp->size, (unsigned)sizeof *dp);
+        return pn_error(
+            PNEUMO_ERR_INVALID_ARG,
+            "%s: pneumo_data_parallel.size is %u, expected %u (use pneumo_data_parallel_default())", fn,
+            (unsigned)dp->size, (unsigned)sizeof *dp);
     for (size_t i = 0; i < sizeof dp->reserved / sizeof dp->reserved[0]; i++)
         if (dp->reserved[i])
-            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: pneumo_data_parallel.reserved[%zu] is not zero", fn, i);
+            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: pneumo_data_parallel.reserved[%zu] is not zero", fn,
+                            i);
     if (dp->exchange != PNEUMO_EXCHANGE_GATHER && dp->exchange != PNEUMO_EXCHANGE_SLICED)
         return pn_error(PNEUMO_ERR_INVALID_ARG,
                         "%s: pneumo_data_parallel.exchange is %d (PNEUMO_EXCHANGE_GATHER or _SLICED)", fn,
@@ -80,8 +82,8 @@ pneumo_status pn_dp_decide(const pneumo_data_parallel *dp, const double *flags, 
         return local;
     for (int32_t r = 0; r < dp->ranks; r++)
         if (flags[r] != 0.0)
-            return pn_error(PNEUMO_ERR_CANCELLED, "%s: stopped because rank %d failed (its error is reported there)",
-                            fn, r);
+            return pn_error(PNEUMO_ERR_CANCELLED,
+                            "%s: stopped because rank %d failed (its error is reported there)", fn, r);
     if (flags[dp->ranks] != 0.0)
         return pn_error(PNEUMO_ERR_CANCELLED, "%s: cancelled by the callback", fn);
     return PNEUMO_OK;

@@ -44,8 +44,7 @@ static pneumo_status send(const pn_progress *p, const line *l)
 {
     pneumo_status st = p->write(p->user, l->s, l->n);
     if (st != PNEUMO_OK)
-        return pn_error(st, "pneumo_model_fit: the progress write callback failed (%s)",
-                        pneumo_strerror(st));
+        return pn_error(st, "pneumo_model_fit: the progress write callback failed (%s)", pneumo_strerror(st));
     return PNEUMO_OK;
 }
 

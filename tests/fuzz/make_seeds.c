@@ -37,10 +37,7 @@ static void put(const char *target, const char *name, const void *data, size_t s
         die(path);
 }
 
-static void put_str(const char *target, const char *name, const char *s)
-{
-    put(target, name, s, strlen(s));
-}
+static void put_str(const char *target, const char *name, const char *s) { put(target, name, s, strlen(s)); }
 
 /* ---- PNG ---- */
 
@@ -61,14 +58,15 @@ static void png_mem_write(png_structp png, png_bytep d, size_t n)
 
 static void png_mem_flush(png_structp png) { (void)png; }
 
-static void seed_png(const char *name, int w, int h, int color, int depth, int interlace,
-                     int text)
+static void seed_png(const char *name, int w, int h, int color, int depth, int interlace, int text)
 {
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     png_infop info = png_create_info_struct(png);
     struct mem m = {NULL, 0};
-    int channels = color == PNG_COLOR_TYPE_RGB ? 3 : color == PNG_COLOR_TYPE_RGBA ? 4
-                   : color == PNG_COLOR_TYPE_GRAY_ALPHA ? 2 : 1;
+    int channels = color == PNG_COLOR_TYPE_RGB          ? 3
+                   : color == PNG_COLOR_TYPE_RGBA       ? 4
+                   : color == PNG_COLOR_TYPE_GRAY_ALPHA ? 2
+                                                        : 1;
     size_t rowbytes = ((size_t)w * (size_t)channels * (size_t)depth + 7) / 8;
     unsigned char *row = malloc(rowbytes);
     if (!png || !info || !row || setjmp(png_jmpbuf(png)))
@@ -117,8 +115,7 @@ struct jerr {
 
 static void jerr_exit(j_common_ptr c) { longjmp(((struct jerr *)c->err)->jump, 1); }
 
-static void seed_jpeg(const char *name, int w, int h, int comps, int progressive, int arith,
-                      int restart)
+static void seed_jpeg(const char *name, int w, int h, int comps, int progressive, int arith, int restart)
 {
     struct jpeg_compress_struct c;
     struct jerr err;
@@ -290,8 +287,7 @@ static pneumo_model *tiny_model(void)
     cp.filters = 2;
     cp.activation = PNEUMO_ACT_RELU;
     pneumo_maxpool2d_default_params(&mp);
-    if (pneumo_model_create(6, 6, 1, 7, &m) != PNEUMO_OK ||
-        pneumo_model_add_conv2d(m, &cp) != PNEUMO_OK ||
+    if (pneumo_model_create(6, 6, 1, 7, &m) != PNEUMO_OK || pneumo_model_add_conv2d(m, &cp) != PNEUMO_OK ||
         pneumo_model_add_maxpool2d(m, &mp) != PNEUMO_OK || pneumo_model_add_flatten(m) != PNEUMO_OK ||
         pneumo_model_add_dense(m, 3, PNEUMO_ACT_RELU) != PNEUMO_OK ||
         pneumo_model_add_dropout(m, 0.5f) != PNEUMO_OK ||
@@ -363,11 +359,12 @@ static void seed_models(void)
     put("checkpoint", "tiny-adam.ckpt", data, size);
     free(data);
     /* cancelled inside an epoch: the steps done in it and their metric sums */
-    if (pn_model_save_extra(m, adam, path, "fit_state",
-                            "{\"next_epoch\":1,\"stopped\":0,\"es\":{\"best\":null,\"wait\":0,\"best_epoch\":0},"
-                            "\"rl\":{\"best\":\"inf\",\"wait\":0,\"cooldown_counter\":0},\"ckpt_best\":\"inf\","
-                            "\"step\":3,\"step_seen\":6,\"step_loss_sum\":4.25,\"step_acc_sum\":3,"
-                            "\"history\":[[0,0.7,0.5,0.69,0.5,0.001,0.1]]}") != PNEUMO_OK)
+    if (pn_model_save_extra(
+            m, adam, path, "fit_state",
+            "{\"next_epoch\":1,\"stopped\":0,\"es\":{\"best\":null,\"wait\":0,\"best_epoch\":0},"
+            "\"rl\":{\"best\":\"inf\",\"wait\":0,\"cooldown_counter\":0},\"ckpt_best\":\"inf\","
+            "\"step\":3,\"step_seen\":6,\"step_loss_sum\":4.25,\"step_acc_sum\":3,"
+            "\"history\":[[0,0.7,0.5,0.69,0.5,0.001,0.1]]}") != PNEUMO_OK)
         die(pneumo_last_error());
     read_back(path, &data, &size);
     put("checkpoint", "tiny-adam-mid-epoch.ckpt", data, size);
@@ -381,7 +378,8 @@ static void seed_models(void)
 
 static void seed_json(void)
 {
-    put_str("json", "scalars.json", "[0,-0,1e308,-1.5e-308,123456789012345678,\"\\u00e9\\ud83d\\ude00\",true,false,null]");
+    put_str("json", "scalars.json",
+            "[0,-0,1e308,-1.5e-308,123456789012345678,\"\\u00e9\\ud83d\\ude00\",true,false,null]");
     put_str("json", "nested.json", "{\"a\":{\"b\":[[[{\"c\":\"d\"}]]]},\"e\":[],\"f\":{}}");
     put_str("json", "escapes.json", "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u0001\"");
     put_str("json", "numbers.json", "[9007199254740993,1E3,-0.0e-0,0.1,2.5e+10,-9223372036854775808]");
@@ -433,7 +431,8 @@ static void seed_dataset(void)
 static void put_mp(const char *name, const char *head, const char *boundary, const char *parts)
 {
     char buf[2048];
-    snprintf(buf, sizeof buf, "%sContent-Type: multipart/form-data; boundary=%s\r\n\r\n%s", head, boundary, parts);
+    snprintf(buf, sizeof buf, "%sContent-Type: multipart/form-data; boundary=%s\r\n\r\n%s", head, boundary,
+             parts);
     put_str("http", name, buf);
 }
 
@@ -449,17 +448,20 @@ static void seed_http(void)
     put_str("http", "not-found", "GET /api/v2/\"<x>\xff HTTP/1.1\r\n\r\n");
     put_str("http", "post-to-get-route", "POST /metrics HTTP/1.1\r\n\r\n");
     put_str("http", "get-diagnose", "GET /api/v1/diagnose HTTP/1.1\r\n\r\n");
-    put_str("http", "draining", "POST /api/v1/diagnose HTTP/1.1\r\nX-Draining: 1\r\n"
-                                "Content-Type: image/png\r\n\r\nx");
+    put_str("http", "draining",
+            "POST /api/v1/diagnose HTTP/1.1\r\nX-Draining: 1\r\n"
+            "Content-Type: image/png\r\n\r\nx");
     snprintf(buf, sizeof buf, "%sContent-Type: image/png\r\nContent-Length: 16\r\n\r\n", post);
     memcpy(buf + strlen(buf), png_head, 16);
     put("http", "raw-png", buf, strlen(buf) + 16);
-    snprintf(buf, sizeof buf, "POST /api/v1/diagnose?heatmap=1 HTTP/1.1\r\nContent-Type: IMAGE/JPEG; q=1\r\n\r\n"
-                              "\xff\xd8\xff\xe0");
+    snprintf(buf, sizeof buf,
+             "POST /api/v1/diagnose?heatmap=1 HTTP/1.1\r\nContent-Type: IMAGE/JPEG; q=1\r\n\r\n"
+             "\xff\xd8\xff\xe0");
     put_str("http", "raw-jpeg-heatmap", buf);
     snprintf(buf, sizeof buf, "%sContent-Type: application/dicom\r\nContent-Length: 3000\r\n\r\nDICM", post);
     put_str("http", "over-budget", buf);
-    snprintf(buf, sizeof buf, "%sContent-Type: image/png\r\nContent-Length: 99999999999999999999\r\n\r\n", post);
+    snprintf(buf, sizeof buf, "%sContent-Type: image/png\r\nContent-Length: 99999999999999999999\r\n\r\n",
+             post);
     put_str("http", "huge-length", buf);
     snprintf(buf, sizeof buf, "%sContent-Type: image/png\r\n\r\n", post);
     put_str("http", "empty-body", buf);

@@ -40,10 +40,7 @@ static int run_file(const char *path)
     return 0;
 }
 
-static int cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
+static int cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static int run_path(const char *path, long *count)
 {

@@ -5,22 +5,10 @@
 
 #include "core/alloc.h"
 
-void *serve_malloc(size_t n)
-{
-    return pn_malloc(n);
-}
+void *serve_malloc(size_t n) { return pn_malloc(n); }
 
-void *serve_calloc(size_t count, size_t size)
-{
-    return pn_calloc(count, size);
-}
+void *serve_calloc(size_t count, size_t size) { return pn_calloc(count, size); }
 
-void *serve_realloc(void *p, size_t n)
-{
-    return pn_realloc(p, n);
-}
+void *serve_realloc(void *p, size_t n) { return pn_realloc(p, n); }
 
-char *serve_strdup(const char *s)
-{
-    return pn_strdup(s);
-}
+char *serve_strdup(const char *s) { return pn_strdup(s); }

@@ -10,8 +10,8 @@ static inline size_t nhwc(const pn_conv2d_shape *s, int32_t n, int32_t y, int32_
     return (((size_t)n * s->oh + (size_t)y) * s->ow + (size_t)x) * s->oc;
 }
 
-void pn_f32_conv2d_fwd__ref(const pn_conv2d_shape *s, const float *x, const float *w,
-                            const float *b, float *y)
+void pn_f32_conv2d_fwd__ref(const pn_conv2d_shape *s, const float *x, const float *w, const float *b,
+                            float *y)
 {
     const int32_t oc = s->oc, ic = s->ic;
     for (int32_t n = 0; n < s->n; n++)
@@ -42,8 +42,7 @@ void pn_f32_conv2d_fwd__ref(const pn_conv2d_shape *s, const float *x, const floa
             }
 }
 
-void pn_f32_conv2d_bwd_data__ref(const pn_conv2d_shape *s, const float *dy, const float *w,
-                                 float *dx)
+void pn_f32_conv2d_bwd_data__ref(const pn_conv2d_shape *s, const float *dy, const float *w, float *dx)
 {
     const int32_t oc = s->oc, ic = s->ic;
     memset(dx, 0, (size_t)s->n * s->ih * s->iw * ic * sizeof(float));
@@ -75,8 +74,8 @@ void pn_f32_conv2d_bwd_data__ref(const pn_conv2d_shape *s, const float *dy, cons
             }
 }
 
-void pn_f32_conv2d_bwd_filter__ref(const pn_conv2d_shape *s, const float *x, const float *dy,
-                                   float *dw, float *db)
+void pn_f32_conv2d_bwd_filter__ref(const pn_conv2d_shape *s, const float *x, const float *dy, float *dw,
+                                   float *db)
 {
     const int32_t oc = s->oc, ic = s->ic;
     for (int32_t n = 0; n < s->n; n++)

@@ -10,8 +10,7 @@
 #define CP_CB 64 /* output channels per block */
 
 void pn_f32_conv2d_pool2_fwd__ref(const pn_conv2d_shape *s, pn_act act, int32_t ph, int32_t pw,
-                                  const float *x, const float *w, const float *b, float *z,
-                                  uint8_t *argmax)
+                                  const float *x, const float *w, const float *b, float *z, uint8_t *argmax)
 {
     const int32_t oc = s->oc, ic = s->ic;
     float acc[4][CP_CB];
@@ -28,9 +27,11 @@ void pn_f32_conv2d_pool2_fwd__ref(const pn_conv2d_shape *s, pn_act act, int32_t 
                             acc[q][c] = b ? b[c0 + c] : 0.0f;
                     for (int32_t ky = 0; ky < s->kh; ky++)
                         for (int32_t kx = 0; kx < s->kw; kx++) {
-                            const float *wp = w + ((size_t)ky * s->kw + (size_t)kx) * (size_t)ic * oc + (size_t)c0;
+                            const float *wp = w + ((size_t)ky * s->kw + (size_t)kx) * (size_t)ic * oc +
+                                              (size_t)c0;
                             for (int q = 0; q < 4; q++) {
-                                const int32_t iy = (2 * py + q / 2) * s->sh + ky, ix = (2 * px + q % 2) * s->sw + kx;
+                                const int32_t iy = (2 * py + q / 2) * s->sh + ky,
+                                              ix = (2 * px + q % 2) * s->sw + kx;
                                 const float *xp = xn + ((size_t)iy * s->iw + (size_t)ix) * ic;
                                 for (int32_t ci = 0; ci < ic; ci++) {
                                     const float xv = xp[ci];
@@ -62,9 +63,9 @@ void pn_f32_conv2d_pool2_fwd__ref(const pn_conv2d_shape *s, pn_act act, int32_t 
     }
 }
 
-void pn_f32_conv2d_pool2_bwd_filter__ref(const pn_conv2d_shape *s, int32_t ph, int32_t pw,
-                                         const float *x, const float *dz, const uint8_t *argmax,
-                                         float *dw, float *db, float *scratch)
+void pn_f32_conv2d_pool2_bwd_filter__ref(const pn_conv2d_shape *s, int32_t ph, int32_t pw, const float *x,
+                                         const float *dz, const uint8_t *argmax, float *dw, float *db,
+                                         float *scratch)
 {
     const int32_t oc = s->oc, ic = s->ic;
     (void)scratch;
@@ -95,9 +96,8 @@ void pn_f32_conv2d_pool2_bwd_filter__ref(const pn_conv2d_shape *s, int32_t ph, i
     }
 }
 
-void pn_f32_conv2d_pool2_bwd_data__ref(const pn_conv2d_shape *s, int32_t ph, int32_t pw,
-                                       const float *dz, const uint8_t *argmax, const float *w,
-                                       float *dx, float *scratch)
+void pn_f32_conv2d_pool2_bwd_data__ref(const pn_conv2d_shape *s, int32_t ph, int32_t pw, const float *dz,
+                                       const uint8_t *argmax, const float *w, float *dx, float *scratch)
 {
     const int32_t oc = s->oc, ic = s->ic;
     const size_t in_size = (size_t)s->ih * s->iw * ic;
@@ -116,8 +116,10 @@ void pn_f32_conv2d_pool2_bwd_data__ref(const pn_conv2d_shape *s, int32_t ph, int
                         continue;
                     for (int32_t ky = 0; ky < s->kh; ky++)
                         for (int32_t kx = 0; kx < s->kw; kx++) {
-                            float *d = dxn + ((size_t)(oy * s->sh + ky) * s->iw + (size_t)(ox * s->sw + kx)) * ic;
-                            const float *wp = w + ((size_t)ky * s->kw + (size_t)kx) * (size_t)ic * oc + (size_t)co;
+                            float *d = dxn +
+                                       ((size_t)(oy * s->sh + ky) * s->iw + (size_t)(ox * s->sw + kx)) * ic;
+                            const float *wp = w + ((size_t)ky * s->kw + (size_t)kx) * (size_t)ic * oc +
+                                              (size_t)co;
                             for (int32_t ci = 0; ci < ic; ci++)
                                 d[ci] += g * wp[(size_t)ci * oc];
                         }

@@ -2,8 +2,8 @@
 
 #include "kernels/ref/ref.h"
 
-void pn_f32_dense_fwd__ref(int32_t n, int32_t in, int32_t out, const float *x, const float *w,
-                           const float *b, float *y)
+void pn_f32_dense_fwd__ref(int32_t n, int32_t in, int32_t out, const float *x, const float *w, const float *b,
+                           float *y)
 {
     for (int32_t s = 0; s < n; s++) {
         float *yr = y + (size_t)s * (size_t)out;
@@ -19,8 +19,8 @@ void pn_f32_dense_fwd__ref(int32_t n, int32_t in, int32_t out, const float *x, c
     }
 }
 
-void pn_f32_dense_bwd_data__ref(int32_t n, int32_t in, int32_t out, const float *dy,
-                                const float *w, float *dx)
+void pn_f32_dense_bwd_data__ref(int32_t n, int32_t in, int32_t out, const float *dy, const float *w,
+                                float *dx)
 {
     for (int32_t s = 0; s < n; s++) {
         const float *dyr = dy + (size_t)s * (size_t)out;
@@ -35,8 +35,8 @@ void pn_f32_dense_bwd_data__ref(int32_t n, int32_t in, int32_t out, const float 
     }
 }
 
-void pn_f32_dense_bwd_weights__ref(int32_t n, int32_t in, int32_t out, const float *x,
-                                   const float *dy, float *dw, float *db)
+void pn_f32_dense_bwd_weights__ref(int32_t n, int32_t in, int32_t out, const float *x, const float *dy,
+                                   float *dw, float *db)
 {
     for (int32_t s = 0; s < n; s++) {
         const float *dyr = dy + (size_t)s * (size_t)out;

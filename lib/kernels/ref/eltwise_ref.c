@@ -28,8 +28,7 @@ void pn_f32_act_fwd__ref(pn_act act, size_t count, float *y)
         for (size_t i = 0; i < count; i++)
             y[i] = tanhf(y[i]);
         break;
-    case PN_ACT_LINEAR:
-        break;
+    case PN_ACT_LINEAR: break;
     }
 }
 
@@ -48,13 +47,12 @@ void pn_f32_act_bwd__ref(pn_act act, size_t count, const float *y, float *dy)
         for (size_t i = 0; i < count; i++)
             dy[i] *= 1.0f - y[i] * y[i];
         break;
-    case PN_ACT_LINEAR:
-        break;
+    case PN_ACT_LINEAR: break;
     }
 }
 
-void pn_f32_bce_logits__ref(size_t n, const float *z, const float *y, const float *weights,
-                            float *p, float *dz, double *loss_sum, double *acc_sum, double *w_sum)
+void pn_f32_bce_logits__ref(size_t n, const float *z, const float *y, const float *weights, float *p,
+                            float *dz, double *loss_sum, double *acc_sum, double *w_sum)
 {
     double loss = 0.0, acc = 0.0, wsum = 0.0;
     const float inv_n = 1.0f / (float)n;

@@ -2,8 +2,8 @@
 
 #include "kernels/ref/ref.h"
 
-void pn_f32_adam_update__ref(size_t count, float *w, const float *g, float *m, float *v,
-                             float lr_t, float beta_1, float beta_2, float epsilon)
+void pn_f32_adam_update__ref(size_t count, float *w, const float *g, float *m, float *v, float lr_t,
+                             float beta_1, float beta_2, float epsilon)
 {
     const float one_b1 = 1.0f - beta_1, one_b2 = 1.0f - beta_2;
     for (size_t i = 0; i < count; i++) {
@@ -16,8 +16,8 @@ void pn_f32_adam_update__ref(size_t count, float *w, const float *g, float *m, f
     }
 }
 
-void pn_f32_sgd_update__ref(size_t count, float *w, const float *g, float *vel, float lr,
-                            float momentum, int nesterov)
+void pn_f32_sgd_update__ref(size_t count, float *w, const float *g, float *vel, float lr, float momentum,
+                            int nesterov)
 {
     for (size_t i = 0; i < count; i++) {
         float v = momentum * vel[i] - lr * g[i];

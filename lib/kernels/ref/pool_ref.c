@@ -22,7 +22,8 @@ void pn_f32_maxpool_fwd__ref(const pn_pool2d_shape *s, const float *x, float *y,
                             float v;
                             if (ix < 0 || ix >= s->iw)
                                 continue;
-                            v = x[(((size_t)n * s->ih + (size_t)iy) * s->iw + (size_t)ix) * (size_t)c + (size_t)ch];
+                            v = x[(((size_t)n * s->ih + (size_t)iy) * s->iw + (size_t)ix) * (size_t)c +
+                                  (size_t)ch];
                             /* strict '>' keeps the first maximum in scan order, as TF does */
                             if (!found || v > best) {
                                 best = v;
@@ -37,8 +38,7 @@ void pn_f32_maxpool_fwd__ref(const pn_pool2d_shape *s, const float *x, float *y,
             }
 }
 
-void pn_f32_maxpool_bwd__ref(const pn_pool2d_shape *s, const float *dy, const uint8_t *argmax,
-                             float *dx)
+void pn_f32_maxpool_bwd__ref(const pn_pool2d_shape *s, const float *dy, const uint8_t *argmax, float *dx)
 {
     const int32_t c = s->c;
     memset(dx, 0, (size_t)s->n * s->ih * s->iw * (size_t)c * sizeof(float));

@@ -105,7 +105,8 @@ void pn_f32_conv2d_pool2_wino_fwd__ref(const pn_conv2d_shape *s, pn_act act, int
     for (int32_t n = 0; n < s->n; n++)
         for (int32_t ty = 0; 2 * ty < ph; ty++)
             for (int32_t tx = 0; 2 * tx < pw; tx++) {
-                const float *xp = x + (size_t)n * xsample + (size_t)(4 * ty) * xrow + (size_t)(4 * tx) * (size_t)ic;
+                const float *xp = x + (size_t)n * xsample + (size_t)(4 * ty) * xrow +
+                                  (size_t)(4 * tx) * (size_t)ic;
                 input_patch(xp, xrow, ic, min_i32(6, s->ih - 4 * ty), min_i32(6, s->iw - 4 * tx), u);
                 for (int pos = 0; pos < 36; pos++) { /* m[pos] = sum over ci, in order */
                     float *mp = m + (size_t)pos * (size_t)oc;

@@ -59,8 +59,7 @@ static int rows_per_pass(size_t row_floats, int kh)
     return r >= (size_t)kh ? kh : r < 1 ? 1 : (int)r;
 }
 
-void PN_FN(conv2d_fwd)(const pn_conv2d_shape *s, const float *x, const float *w, const float *b,
-                       float *y)
+void PN_FN(conv2d_fwd)(const pn_conv2d_shape *s, const float *x, const float *w, const float *b, float *y)
 {
     const int ic = s->ic, oc = s->oc, kh = s->kh, kw = s->kw, sh = s->sh, sw = s->sw;
     const int ih = s->ih, iw = s->iw, oh = s->oh, ow = s->ow;
@@ -266,12 +265,12 @@ PN_INLINE void bwf_run(const int NV, const int MASKED, bwf_args *a, int nci)
         a->x += CIB;
         a->dw += CIB * a->dwci;
     }
-#define BWF_TAIL(t)                                                                               \
-    if (CIB > (t))                                                                                \
-        for (; nci >= (t); nci -= (t)) {                                                          \
-            bwf_tile(CIB > (t) ? (t) : 1, NV, MASKED, a);                                         \
-            a->x += (t);                                                                          \
-            a->dw += (t) * a->dwci;                                                               \
+#define BWF_TAIL(t)                                       \
+    if (CIB > (t))                                        \
+        for (; nci >= (t); nci -= (t)) {                  \
+            bwf_tile(CIB > (t) ? (t) : 1, NV, MASKED, a); \
+            a->x += (t);                                  \
+            a->dw += (t)*a->dwci;                         \
         }
     BWF_TAIL(8)
     BWF_TAIL(4)
@@ -281,7 +280,7 @@ PN_INLINE void bwf_run(const int NV, const int MASKED, bwf_args *a, int nci)
 }
 
 typedef void (*bwf_run_fn)(bwf_args *a, int nci);
-#define BWF_RUN_INST(nv, m)                                                                       \
+#define BWF_RUN_INST(nv, m) \
     PN_NOINLINE void bwf_run_##nv##_##m(bwf_args *a, int nci) { bwf_run(nv, m, a, nci); }
 BWF_RUN_INST(1, 0)
 BWF_RUN_INST(1, 1)
@@ -364,8 +363,7 @@ static int bwf1_applies(const pn_conv2d_shape *s)
 }
 
 /* db += dy over rows [oy0, oy1) of image n, pixel by pixel (the reference's order). */
-static void bias_grad_rows(const pn_conv2d_shape *s, const float *dy, float *db, int n, int oy0,
-                           int oy1)
+static void bias_grad_rows(const pn_conv2d_shape *s, const float *dy, float *db, int n, int oy0, int oy1)
 {
     const int oc = s->oc;
     const size_t npix = (size_t)(oy1 - oy0) * (size_t)s->ow;
@@ -387,8 +385,7 @@ static void bias_grad_rows(const pn_conv2d_shape *s, const float *dy, float *db,
  * sweep). */
 #define BWF_COLS 48
 
-void PN_FN(conv2d_bwd_filter)(const pn_conv2d_shape *s, const float *x, const float *dy, float *dw,
-                              float *db)
+void PN_FN(conv2d_bwd_filter)(const pn_conv2d_shape *s, const float *x, const float *dy, float *dw, float *db)
 {
     const int ic = s->ic, oc = s->oc, kh = s->kh, kw = s->kw, sh = s->sh, sw = s->sw;
     const int ih = s->ih, iw = s->iw, oh = s->oh, ow = s->ow;
@@ -429,41 +426,42 @@ void PN_FN(conv2d_bwd_filter)(const pn_conv2d_shape *s, const float *x, const fl
             }
             for (int ox0 = 0; ox0 < ow; ox0 += BWF_COLS)
                 for (int ky = 0; ky < kh; ky++) {
-                /* rows oy in [oya, oyb) with 0 <= oy*sh - pad_top + ky < ih */
-                int oya = oy0, oyb = oy1;
-                while (oya < oyb && oya * sh - s->pad_top + ky < 0)
-                    oya++;
-                while (oyb > oya && (oyb - 1) * sh - s->pad_top + ky >= ih)
-                    oyb--;
-                if (oya >= oyb)
-                    continue;
-                for (int kx = 0; kx < kw; kx++) {
-                    int oxa = ox0, oxb = pn_min_i(ow, ox0 + BWF_COLS);
-                    while (oxa < oxb && oxa * sw - s->pad_left + kx < 0)
-                        oxa++;
-                    while (oxb > oxa && (oxb - 1) * sw - s->pad_left + kx >= iw)
-                        oxb--;
-                    if (oxa >= oxb)
+                    /* rows oy in [oya, oyb) with 0 <= oy*sh - pad_top + ky < ih */
+                    int oya = oy0, oyb = oy1;
+                    while (oya < oyb && oya * sh - s->pad_top + ky < 0)
+                        oya++;
+                    while (oyb > oya && (oyb - 1) * sh - s->pad_top + ky >= ih)
+                        oyb--;
+                    if (oya >= oyb)
                         continue;
-                    for (int co0 = 0; co0 < oc; co0 += NVMAX * VL) {
-                        const chan_block cb = chan_block_of(pn_min_i(NVMAX * VL, oc - co0));
-                        bwf_args a;
-                        a.x = x + (((size_t)n * ih + (size_t)(oya * sh - s->pad_top + ky)) * iw +
-                                   (size_t)(oxa * sw - s->pad_left + kx)) *
-                                      (size_t)ic;
-                        a.xpix = (ptrdiff_t)sw * ic;
-                        a.xrow = (ptrdiff_t)sh * iw * ic;
-                        a.dy = dy + (((size_t)n * oh + (size_t)oya) * ow + (size_t)oxa) * oc + (size_t)co0;
-                        a.dypix = oc;
-                        a.dyrow = (ptrdiff_t)ow * oc;
-                        a.npix = oxb - oxa;
-                        a.nrows = oyb - oya;
-                        a.dw = dw + ((size_t)ky * kw + (size_t)kx) * (size_t)ic * oc + (size_t)co0;
-                        a.dwci = oc;
-                        a.tail = cb.tail;
-                        bwf_run_for(cb.nv, cb.masked)(&a, ic);
+                    for (int kx = 0; kx < kw; kx++) {
+                        int oxa = ox0, oxb = pn_min_i(ow, ox0 + BWF_COLS);
+                        while (oxa < oxb && oxa * sw - s->pad_left + kx < 0)
+                            oxa++;
+                        while (oxb > oxa && (oxb - 1) * sw - s->pad_left + kx >= iw)
+                            oxb--;
+                        if (oxa >= oxb)
+                            continue;
+                        for (int co0 = 0; co0 < oc; co0 += NVMAX * VL) {
+                            const chan_block cb = chan_block_of(pn_min_i(NVMAX * VL, oc - co0));
+                            bwf_args a;
+                            a.x = x + (((size_t)n * ih + (size_t)(oya * sh - s->pad_top + ky)) * iw +
+                                       (size_t)(oxa * sw - s->pad_left + kx)) *
+                                          (size_t)ic;
+                            a.xpix = (ptrdiff_t)sw * ic;
+                            a.xrow = (ptrdiff_t)sh * iw * ic;
+                            a.dy = dy + (((size_t)n * oh + (size_t)oya) * ow + (size_t)oxa) * oc +
+                                   (size_t)co0;
+                            a.dypix = oc;
+                            a.dyrow = (ptrdiff_t)ow * oc;
+                            a.npix = oxb - oxa;
+                            a.nrows = oyb - oya;
+                            a.dw = dw + ((size_t)ky * kw + (size_t)kx) * (size_t)ic * oc + (size_t)co0;
+                            a.dwci = oc;
+                            a.tail = cb.tail;
+                            bwf_run_for(cb.nv, cb.masked)(&a, ic);
+                        }
                     }
                 }
-            }
         }
 }

@@ -32,12 +32,12 @@ typedef struct cp_tile_args {
     const float *w;       /* tap (0, 0), ci = 0, first output channel */
     ptrdiff_t wky, wkx, wk;
     int nky, nkx, nk;
-    const float *b;       /* bias at the first channel, or NULL */
+    const float *b; /* bias at the first channel, or NULL */
     int relu;
-    float *z;             /* pooled pixel px0, first channel */
-    uint8_t *am;          /* its argmax bytes */
-    ptrdiff_t zpix;       /* floats (and bytes) between pooled pixels */
-    int nc;               /* channels in this block (<= NV * VL) */
+    float *z;       /* pooled pixel px0, first channel */
+    uint8_t *am;    /* its argmax bytes */
+    ptrdiff_t zpix; /* floats (and bytes) between pooled pixels */
+    int nc;         /* channels in this block (<= NV * VL) */
     VMASK tail;
 } cp_tile_args;
 
@@ -105,14 +105,14 @@ PN_INLINE void cp_tile(const int PX, const int NV, const int MASKED, const int X
 PN_INLINE void cp_run(const int NV, const int MASKED, const int XP, cp_tile_args *a, int npix)
 {
     const int PXMAX = CP_PXMAX / NV > 0 ? CP_PXMAX / NV : 1;
-#define CP_STEP(P)                                                                                \
-    if (PXMAX >= (P))                                                                             \
-        for (; npix >= (P); npix -= (P)) {                                                        \
-            cp_tile((P), NV, MASKED, XP, a);                                                      \
-            a->x += 2 * (P) * a->xpix;                                                            \
-            a->z += (P) * a->zpix;                                                                \
-            if (a->am)                                                                            \
-                a->am += (P) * a->zpix;                                                           \
+#define CP_STEP(P)                           \
+    if (PXMAX >= (P))                        \
+        for (; npix >= (P); npix -= (P)) {   \
+            cp_tile((P), NV, MASKED, XP, a); \
+            a->x += 2 * (P)*a->xpix;         \
+            a->z += (P)*a->zpix;             \
+            if (a->am)                       \
+                a->am += (P)*a->zpix;        \
         }
     CP_STEP(6)
     CP_STEP(3)
@@ -139,9 +139,13 @@ CP_RUN_INST_NV(4)
 
 static cp_run_fn cp_run_for(int nv, int masked, ptrdiff_t xpix)
 {
-#define CP_ROW(nv)                                                                                \
-    {{cp_run_##nv##_0_0, cp_run_##nv##_0_1, cp_run_##nv##_0_32, cp_run_##nv##_0_64},              \
-     {cp_run_##nv##_1_0, cp_run_##nv##_1_1, cp_run_##nv##_1_32, cp_run_##nv##_1_64}}
+#define CP_ROW(nv)                                                                       \
+    {                                                                                    \
+        {cp_run_##nv##_0_0, cp_run_##nv##_0_1, cp_run_##nv##_0_32, cp_run_##nv##_0_64},  \
+        {                                                                                \
+            cp_run_##nv##_1_0, cp_run_##nv##_1_1, cp_run_##nv##_1_32, cp_run_##nv##_1_64 \
+        }                                                                                \
+    }
     static const cp_run_fn table[NVMAX][2][4] = {
         CP_ROW(1),
         CP_ROW(2),
@@ -155,9 +159,8 @@ static cp_run_fn cp_run_for(int nv, int masked, ptrdiff_t xpix)
     return table[nv - 1][masked][xs];
 }
 
-void PN_FN(conv2d_pool2_fwd)(const pn_conv2d_shape *s, pn_act act, int32_t ph, int32_t pw,
-                             const float *x, const float *w, const float *b, float *z,
-                             uint8_t *argmax)
+void PN_FN(conv2d_pool2_fwd)(const pn_conv2d_shape *s, pn_act act, int32_t ph, int32_t pw, const float *x,
+                             const float *w, const float *b, float *z, uint8_t *argmax)
 {
     const int ic = s->ic, oc = s->oc;
     const ptrdiff_t xpix = (ptrdiff_t)s->sw * ic, xrow = (ptrdiff_t)s->sh * s->iw * ic;
@@ -208,14 +211,14 @@ void PN_FN(conv2d_pool2_fwd)(const pn_conv2d_shape *s, pn_act act, int32_t ph, i
 #define CPB_NV (NVMAX < 2 ? NVMAX : 2) /* 9 x NV accumulators */
 
 typedef struct cpb_args {
-    const float *x;   /* the sample's input (one channel) */
-    ptrdiff_t iw;     /* input row length */
-    const float *dz;  /* pooled gradient at the block's first channel */
+    const float *x;  /* the sample's input (one channel) */
+    ptrdiff_t iw;    /* input row length */
+    const float *dz; /* pooled gradient at the block's first channel */
     const uint8_t *am;
-    ptrdiff_t zpix;   /* floats (bytes) between pooled pixels: the channel count */
+    ptrdiff_t zpix; /* floats (bytes) between pooled pixels: the channel count */
     int ph, pw;
-    float *dw;        /* tap (0, 0) at the block's first channel; taps oc apart */
-    float *db;        /* or NULL */
+    float *dw; /* tap (0, 0) at the block's first channel; taps oc apart */
+    float *db; /* or NULL */
     int nc;
     VMASK tail;
 } cpb_args;
@@ -278,8 +281,8 @@ PN_NOINLINE void cpb_part(const cpb_args *a, int nv)
     cpb_block(1, 1, a);
 }
 
-static void cpb_gray(const pn_conv2d_shape *s, int32_t ph, int32_t pw, const float *x,
-                     const float *dz, const uint8_t *argmax, float *dw, float *db)
+static void cpb_gray(const pn_conv2d_shape *s, int32_t ph, int32_t pw, const float *x, const float *dz,
+                     const uint8_t *argmax, float *dw, float *db)
 {
     const int oc = s->oc;
     for (int n = 0; n < s->n; n++)
@@ -356,9 +359,9 @@ PN_NOINLINE void pbf_part(const float *x, ptrdiff_t xrow, ptrdiff_t xpix, const 
     pbf_co(1, 1, x, xrow, xpix, g, am, zpix, np, out, icp, tail);
 }
 
-void PN_FN(conv2d_pool2_bwd_filter)(const pn_conv2d_shape *s, int32_t ph, int32_t pw,
-                                    const float *x, const float *dz, const uint8_t *argmax,
-                                    float *dw, float *db, float *scratch)
+void PN_FN(conv2d_pool2_bwd_filter)(const pn_conv2d_shape *s, int32_t ph, int32_t pw, const float *x,
+                                    const float *dz, const uint8_t *argmax, float *dw, float *db,
+                                    float *scratch)
 {
     const int ic = s->ic, oc = s->oc;
     const ptrdiff_t icp = (ic + 15) & ~15, xpix = ic, xrow = (ptrdiff_t)s->iw * ic;
@@ -378,7 +381,8 @@ void PN_FN(conv2d_pool2_bwd_filter)(const pn_conv2d_shape *s, int32_t ph, int32_
             for (int px0 = 0; px0 < pw; px0 += PBF_CHUNK) {
                 const int np = pn_min_i(PBF_CHUNK, pw - px0);
                 const size_t o = (((size_t)n * ph + (size_t)py) * pw + (size_t)px0) * (size_t)oc;
-                const float *xc = x + (size_t)n * in_size + (size_t)(2 * py) * (size_t)xrow + (size_t)(2 * px0) * ic;
+                const float *xc = x + (size_t)n * in_size + (size_t)(2 * py) * (size_t)xrow +
+                                  (size_t)(2 * px0) * ic;
                 for (int ci0 = 0; ci0 < ic; ci0 += PBF_NV * VL) {
                     const int nci = pn_min_i(PBF_NV * VL, ic - ci0);
                     for (int co = 0; co < oc; co++) {
@@ -394,7 +398,8 @@ void PN_FN(conv2d_pool2_bwd_filter)(const pn_conv2d_shape *s, int32_t ph, int32_
     for (int t = 0; t < 9; t++)
         for (int ci = 0; ci < ic; ci++)
             for (int co = 0; co < oc; co++)
-                dw[((size_t)t * ic + (size_t)ci) * oc + (size_t)co] += dwt[((size_t)co * 9 + (size_t)t) * icp + (size_t)ci];
+                dw[((size_t)t * ic + (size_t)ci) * oc + (size_t)co] +=
+                    dwt[((size_t)co * 9 + (size_t)t) * icp + (size_t)ci];
     if (db)
         for (int n = 0; n < s->n; n++)
             for (int p = 0; p < ph * pw; p++) {
@@ -492,9 +497,8 @@ PN_NOINLINE void pbd_patch_part(const float *g, int (*list)[PN_POOL2_MAX_OC], co
     pbd_patch(1, g, list, cnt, wt, d, drow, dpix, tail);
 }
 
-void PN_FN(conv2d_pool2_bwd_data)(const pn_conv2d_shape *s, int32_t ph, int32_t pw,
-                                  const float *dz, const uint8_t *argmax, const float *w,
-                                  float *dx, float *scratch)
+void PN_FN(conv2d_pool2_bwd_data)(const pn_conv2d_shape *s, int32_t ph, int32_t pw, const float *dz,
+                                  const uint8_t *argmax, const float *w, float *dx, float *scratch)
 {
     const int ic = s->ic, oc = s->oc, iw = s->iw;
     const size_t in_size = (size_t)s->ih * iw * (size_t)ic;
@@ -524,7 +528,8 @@ void PN_FN(conv2d_pool2_bwd_data)(const pn_conv2d_shape *s, int32_t ph, int32_t 
             for (int py = 0; py < ph; py++)
                 for (int px = 0; px < pw; px++) {
                     const size_t o = (((size_t)n * ph + (size_t)py) * pw + (size_t)px) * (size_t)oc;
-                    float *d = dx + (size_t)n * in_size + (size_t)(2 * py) * (size_t)drow + (size_t)(2 * px) * ic + ci0;
+                    float *d = dx + (size_t)n * in_size + (size_t)(2 * py) * (size_t)drow +
+                               (size_t)(2 * px) * ic + ci0;
                     int cnt[4];
                     pbd_lists(dz + o, argmax + o, oc, list, cnt);
                     if (nci == VL)

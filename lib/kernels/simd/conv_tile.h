@@ -14,26 +14,26 @@
 #define WT_FLOATS PN_SIMD_WT_FLOATS /* bwd_data transposed-kernel stack buffer: 48 KiB */
 
 typedef struct conv_tile_args {
-    const float *x;       /* tile pixel 0, first tap, k = 0 */
-    ptrdiff_t xpix;       /* floats between tile pixels */
-    ptrdiff_t xky, xkx;   /* floats per ky / kx step */
-    const float *w;       /* first tap, k = 0, first output channel */
+    const float *x;     /* tile pixel 0, first tap, k = 0 */
+    ptrdiff_t xpix;     /* floats between tile pixels */
+    ptrdiff_t xky, xkx; /* floats per ky / kx step */
+    const float *w;     /* first tap, k = 0, first output channel */
     ptrdiff_t wky, wkx, wk;
     int nky, nkx, nk;
     float *y;
     ptrdiff_t ypix;
-    const float *b;       /* bias at the first channel, or NULL */
-    int accum;            /* start from y instead of b / zero */
-    VMASK tail;           /* lanes of the last vector (when MASKED) */
+    const float *b; /* bias at the first channel, or NULL */
+    int accum;      /* start from y instead of b / zero */
+    VMASK tail;     /* lanes of the last vector (when MASKED) */
 } conv_tile_args;
 
 #define LDV(p, v) ((MASKED && (v) == NV - 1) ? vload_m((p), tail) : vload(p))
-#define STV(p, v, val)                                                                            \
-    do {                                                                                          \
-        if (MASKED && (v) == NV - 1)                                                              \
-            vstore_m((p), tail, (val));                                                           \
-        else                                                                                      \
-            vstore((p), (val));                                                                   \
+#define STV(p, v, val)                  \
+    do {                                \
+        if (MASKED && (v) == NV - 1)    \
+            vstore_m((p), tail, (val)); \
+        else                            \
+            vstore((p), (val));         \
     } while (0)
 
 PN_INLINE void conv_tile(const int MR, const int NV, const int MASKED, const conv_tile_args *a)
@@ -101,7 +101,7 @@ PN_INLINE void conv_run(const int NV, const int MASKED, conv_tile_args *a, int n
 }
 
 typedef void (*conv_run_fn)(conv_tile_args *a, int npix);
-#define CONV_RUN_INST(nv, m)                                                                      \
+#define CONV_RUN_INST(nv, m) \
     PN_NOINLINE void conv_run_##nv##_##m(conv_tile_args *a, int npix) { conv_run(nv, m, a, npix); }
 CONV_RUN_INST(1, 0)
 CONV_RUN_INST(1, 1)

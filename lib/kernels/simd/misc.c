@@ -12,18 +12,18 @@
 #include "kernels/simd/conv_tile.h"
 
 /* Apply op to count floats: full vectors, then one masked tail. */
-#define PN_VLOOP(count, BODY_FULL, BODY_TAIL)                                                     \
-    do {                                                                                          \
-        size_t i_ = 0;                                                                            \
-        for (; i_ + VL <= (count); i_ += VL) {                                                    \
-            const size_t i = i_;                                                                  \
-            BODY_FULL;                                                                            \
-        }                                                                                         \
-        if (i_ < (count)) {                                                                       \
-            const size_t i = i_;                                                                  \
-            const VMASK m = vmask_n((int)((count) - i_));                                         \
-            BODY_TAIL;                                                                            \
-        }                                                                                         \
+#define PN_VLOOP(count, BODY_FULL, BODY_TAIL)           \
+    do {                                                \
+        size_t i_ = 0;                                  \
+        for (; i_ + VL <= (count); i_ += VL) {          \
+            const size_t i = i_;                        \
+            BODY_FULL;                                  \
+        }                                               \
+        if (i_ < (count)) {                             \
+            const size_t i = i_;                        \
+            const VMASK m = vmask_n((int)((count)-i_)); \
+            BODY_TAIL;                                  \
+        }                                               \
     } while (0)
 
 /* ---------------------------------------------------------------- activations */
@@ -46,8 +46,8 @@ void PN_FN(act_fwd)(pn_act act, size_t count, float *y)
 
 /* The reference's BCE from logits with the per-sample terms in vectors; the
  * sums are added in double in sample order, as the reference does. */
-void PN_FN(bce_logits)(size_t n, const float *z, const float *y, const float *weights, float *p,
-                       float *dz, double *loss_sum, double *acc_sum, double *w_sum)
+void PN_FN(bce_logits)(size_t n, const float *z, const float *y, const float *weights, float *p, float *dz,
+                       double *loss_sum, double *acc_sum, double *w_sum)
 {
     double loss = 0.0, acc = 0.0, wsum = 0.0;
     const V inv_n = vset1(1.0f / (float)n), half = vset1(0.5f), one = vset1(1.0f);
@@ -87,19 +87,30 @@ void PN_FN(act_bwd)(pn_act act, size_t count, const float *y, float *dy)
                  vstore_m(dy + i, m, vsel_gt0(vload_m(y + i, m), vload_m(dy + i, m))));
         break;
     case PN_ACT_SIGMOID:
-        PN_VLOOP(count,
-                 { const V yv = vload(y + i); vstore(dy + i, vmul(vload(dy + i), vmul(yv, vsub(one, yv)))); },
-                 { const V yv = vload_m(y + i, m);
-                   vstore_m(dy + i, m, vmul(vload_m(dy + i, m), vmul(yv, vsub(one, yv)))); });
+        PN_VLOOP(
+            count,
+            {
+                const V yv = vload(y + i);
+                vstore(dy + i, vmul(vload(dy + i), vmul(yv, vsub(one, yv))));
+            },
+            {
+                const V yv = vload_m(y + i, m);
+                vstore_m(dy + i, m, vmul(vload_m(dy + i, m), vmul(yv, vsub(one, yv))));
+            });
         break;
     case PN_ACT_TANH:
-        PN_VLOOP(count,
-                 { const V yv = vload(y + i); vstore(dy + i, vmul(vload(dy + i), vsub(one, vmul(yv, yv)))); },
-                 { const V yv = vload_m(y + i, m);
-                   vstore_m(dy + i, m, vmul(vload_m(dy + i, m), vsub(one, vmul(yv, yv)))); });
+        PN_VLOOP(
+            count,
+            {
+                const V yv = vload(y + i);
+                vstore(dy + i, vmul(vload(dy + i), vsub(one, vmul(yv, yv))));
+            },
+            {
+                const V yv = vload_m(y + i, m);
+                vstore_m(dy + i, m, vmul(vload_m(dy + i, m), vsub(one, vmul(yv, yv))));
+            });
         break;
-    case PN_ACT_LINEAR:
-        break;
+    case PN_ACT_LINEAR: break;
     }
 }
 
@@ -108,15 +119,15 @@ void PN_FN(act_bwd)(pn_act act, size_t count, const float *y, float *dy)
 void PN_FN(adam_update)(size_t count, float *w, const float *g, float *m_, float *v_, float lr_t,
                         float beta_1, float beta_2, float epsilon)
 {
-    const V b1 = vset1(beta_1), b2 = vset1(beta_2), ob1 = vset1(1.0f - beta_1),
-            ob2 = vset1(1.0f - beta_2), lr = vset1(lr_t), eps = vset1(epsilon);
-#define ADAM_STEP(LD, ST)                                                                         \
-    {                                                                                             \
-        const V gi = LD(g + i), mi = vadd(vmul(b1, LD(m_ + i)), vmul(ob1, gi));                   \
-        const V vi = vadd(vmul(b2, LD(v_ + i)), vmul(vmul(ob2, gi), gi));                         \
-        ST(m_ + i, mi);                                                                           \
-        ST(v_ + i, vi);                                                                           \
-        ST(w + i, vsub(LD(w + i), vdiv(vmul(lr, mi), vadd(vsqrt(vi), eps))));                     \
+    const V b1 = vset1(beta_1), b2 = vset1(beta_2), ob1 = vset1(1.0f - beta_1), ob2 = vset1(1.0f - beta_2),
+            lr = vset1(lr_t), eps = vset1(epsilon);
+#define ADAM_STEP(LD, ST)                                                       \
+    {                                                                           \
+        const V gi = LD(g + i), mi = vadd(vmul(b1, LD(m_ + i)), vmul(ob1, gi)); \
+        const V vi = vadd(vmul(b2, LD(v_ + i)), vmul(vmul(ob2, gi), gi));       \
+        ST(m_ + i, mi);                                                         \
+        ST(v_ + i, vi);                                                         \
+        ST(w + i, vsub(LD(w + i), vdiv(vmul(lr, mi), vadd(vsqrt(vi), eps))));   \
     }
 #define LDF(p) vload(p)
 #define STF(p, val) vstore((p), (val))
@@ -129,11 +140,11 @@ void PN_FN(sgd_update)(size_t count, float *w, const float *g, float *vel, float
                        int nesterov)
 {
     const V mom = vset1(momentum), lr = vset1(lr_);
-#define SGD_STEP(LD, ST)                                                                          \
-    {                                                                                             \
-        const V gi = LD(g + i), v = vsub(vmul(mom, LD(vel + i)), vmul(lr, gi));                   \
-        ST(vel + i, v);                                                                           \
-        ST(w + i, vadd(LD(w + i), nesterov ? vsub(vmul(mom, v), vmul(lr, gi)) : v));              \
+#define SGD_STEP(LD, ST)                                                             \
+    {                                                                                \
+        const V gi = LD(g + i), v = vsub(vmul(mom, LD(vel + i)), vmul(lr, gi));      \
+        ST(vel + i, v);                                                              \
+        ST(w + i, vadd(LD(w + i), nesterov ? vsub(vmul(mom, v), vmul(lr, gi)) : v)); \
     }
     PN_VLOOP(count, SGD_STEP(LDF, STF), SGD_STEP(LDM, STM));
 }
@@ -206,8 +217,11 @@ void PN_FN(maxpool_fwd)(const pn_pool2d_shape *s, const float *x, float *y, uint
                             V v;
                             if (ix < 0 || ix >= s->iw)
                                 continue;
-                            v = vload_m(x + (((size_t)n * s->ih + (size_t)iy) * s->iw + (size_t)ix) *
-                                                (size_t)c + (size_t)c0, m);
+                            v = vload_m(x +
+                                            (((size_t)n * s->ih + (size_t)iy) * s->iw + (size_t)ix) *
+                                                (size_t)c +
+                                            (size_t)c0,
+                                        m);
                             if (!found) {
                                 best = v;
                                 at = idx;
@@ -280,8 +294,8 @@ void PN_FN(maxpool_bwd)(const pn_pool2d_shape *s, const float *dy, const uint8_t
 
 /* ---------------------------------------------------------------- dense */
 
-void PN_FN(dense_fwd)(int32_t n, int32_t in, int32_t out, const float *x, const float *w,
-                      const float *b, float *y)
+void PN_FN(dense_fwd)(int32_t n, int32_t in, int32_t out, const float *x, const float *w, const float *b,
+                      float *y)
 {
     /* 1x1 convolution whose pixels are the samples: tiles of samples x 64
      * outputs, w streamed once per sample tile instead of once per sample. */
@@ -308,8 +322,7 @@ void PN_FN(dense_fwd)(int32_t n, int32_t in, int32_t out, const float *x, const 
     }
 }
 
-void PN_FN(dense_bwd_data)(int32_t n, int32_t in, int32_t out, const float *dy, const float *w,
-                           float *dx)
+void PN_FN(dense_bwd_data)(int32_t n, int32_t in, int32_t out, const float *dy, const float *w, float *dx)
 {
     /* dot products over out, 4 samples at a time sharing each w row load */
     for (int i = 0; i < in; i++) {
@@ -330,8 +343,8 @@ void PN_FN(dense_bwd_data)(int32_t n, int32_t in, int32_t out, const float *dy, 
     }
 }
 
-void PN_FN(dense_bwd_weights)(int32_t n, int32_t in, int32_t out, const float *x, const float *dy,
-                              float *dw, float *db)
+void PN_FN(dense_bwd_weights)(int32_t n, int32_t in, int32_t out, const float *x, const float *dy, float *dw,
+                              float *db)
 {
     /* Per dw element the samples are added in order, as in the reference
      * (which also skips x == 0: ReLU outputs). */

@@ -90,8 +90,8 @@ void PN_FN(wino_weights)(int32_t ic, int32_t oc, const float *w, float *v)
 /* Input transform of nt patches along a row (patch t at column 4 t of x),
  * into u[pos * upos + t * ic + ci]; nr rows of the patches are inside the
  * input, and only the first ncol input columns. */
-PN_INLINE void wino_input(const int EDGE, const float *x, ptrdiff_t xrow, int ic, int nt, int nr,
-                          int ncol, float *u, ptrdiff_t upos)
+PN_INLINE void wino_input(const int EDGE, const float *x, ptrdiff_t xrow, int ic, int nt, int nr, int ncol,
+                          float *u, ptrdiff_t upos)
 {
     for (int t = 0; t < nt; t++) {
         const float *p = x + (ptrdiff_t)(4 * t) * ic;
@@ -133,8 +133,8 @@ PN_NOINLINE void wino_input_full(const float *x, ptrdiff_t xrow, int ic, int nt,
     wino_input(0, x, xrow, ic, nt, 6, 6 + 4 * nt, u, upos);
 }
 
-PN_NOINLINE void wino_input_edge(const float *x, ptrdiff_t xrow, int ic, int nt, int nr, int ncol,
-                                 float *u, ptrdiff_t upos)
+PN_NOINLINE void wino_input_edge(const float *x, ptrdiff_t xrow, int ic, int nt, int nr, int ncol, float *u,
+                                 ptrdiff_t upos)
 {
     wino_input(1, x, xrow, ic, nt, nr, ncol, u, upos);
 }
@@ -209,8 +209,7 @@ static void wino_output(int oc, int nt, int t0, int32_t pw, int nrow, pn_act act
 }
 
 void PN_FN(conv2d_pool2_wino_fwd)(const pn_conv2d_shape *s, pn_act act, int32_t ph, int32_t pw,
-                                  const float *x, const float *v, const float *b, float *z,
-                                  float *scratch)
+                                  const float *x, const float *v, const float *b, float *z, float *scratch)
 {
     const int ic = s->ic, oc = s->oc, ntiles = (pw + 1) / 2;
     const ptrdiff_t xrow = (ptrdiff_t)s->iw * ic, zrow = (ptrdiff_t)pw * oc;

@@ -33,8 +33,14 @@ PN_INLINE V vmul(V a, V b) { return _mm512_mul_ps(a, b); }
 PN_INLINE V vdiv(V a, V b) { return _mm512_div_ps(a, b); }
 PN_INLINE V vsqrt(V a) { return _mm512_sqrt_ps(a); }
 /* a > b ? t : f (ordered: a NaN compares false) */
-PN_INLINE V vsel_gt(V a, V b, V t, V f) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_GT_OQ), f, t); }
-PN_INLINE V vsel_eq(V a, V b, V t, V f) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ), f, t); }
+PN_INLINE V vsel_gt(V a, V b, V t, V f)
+{
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_GT_OQ), f, t);
+}
+PN_INLINE V vsel_eq(V a, V b, V t, V f)
+{
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ), f, t);
+}
 /* Load n (<= VL) bytes as floats (lanes past n are 0); reads only n bytes. */
 PN_INLINE V vload_u8(const uint8_t *p, int n)
 {
@@ -46,7 +52,10 @@ PN_INLINE void vstore_u8(uint8_t *p, int n, V v)
     _mm_mask_storeu_epi8(p, (__mmask16)((1u << n) - 1u), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v)));
 }
 /* y > 0 ? v : 0 */
-PN_INLINE V vsel_gt0(V y, V v) { return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_GT_OQ), v); }
+PN_INLINE V vsel_gt0(V y, V v)
+{
+    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_GT_OQ), v);
+}
 PN_INLINE VMASK vmask_all(void) { return (VMASK)0xffff; }
 PN_INLINE VMASK vmask_n(int n) { return (VMASK)((1u << n) - 1u); } /* 1 <= n <= VL */
 PN_INLINE float vhsum(V v) { return _mm512_reduce_add_ps(v); }
@@ -71,8 +80,9 @@ PN_INLINE void vpool_lists(const float *g, const uint8_t *am, int oc, int (*list
     const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     for (; co + 16 <= oc; co += 16) {
         const __mmask16 nz = _mm512_cmp_ps_mask(_mm512_loadu_ps(g + co), _mm512_setzero_ps(), _CMP_NEQ_UQ);
-        const __m512i q = _mm512_and_si512(
-            _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(am + co))), _mm512_set1_epi32(3));
+        const __m512i q = _mm512_and_si512(_mm512_cvtepu8_epi32(
+                                               _mm_loadu_si128((const __m128i *)(const void *)(am + co))),
+                                           _mm512_set1_epi32(3));
         const __m512i idx = _mm512_add_epi32(iota, _mm512_set1_epi32(co));
         for (int k = 0; k < 4; k++) {
             const __mmask16 m = _mm512_mask_cmpeq_epi32_mask(nz, q, _mm512_set1_epi32(k));
