@@ -51,24 +51,6 @@ long run_until_success(const char *name, op_fn op, void (*after)(void *ctx, int 
     return run_prepared(name, NULL, op, after, ctx);
 }
 
-unsigned char *slurp(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *d;
-    long n;
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    n = ftell(f);
-    assert_true(n > 0);
-    rewind(f);
-    d = malloc((size_t)n);
-    assert_non_null(d);
-    assert_int_equal(fread(d, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *size = (size_t)n;
-    return d;
-}
-
 void make_fixture(fixture *f)
 {
     int64_t xs[4] = {2, AF_SIZE, AF_SIZE, 1}, ys[1] = {2}, os[2] = {2, 1};
@@ -92,7 +74,7 @@ void make_fixture(fixture *f)
     memcpy(f->ref, pneumo_tensor_data(f->out), sizeof f->ref);
     f->path = tu_join(f->dir, "m.safetensors");
     assert_int_equal(pneumo_model_save(f->m, f->opt, f->path), PNEUMO_OK);
-    f->saved = slurp(f->path, &f->saved_size);
+    f->saved = tu_read_all(f->path, &f->saved_size);
     /* an image, as a PNG file and as PNG bytes */
     assert_int_equal(pneumo_image_create(120, 100, &f->img), PNEUMO_OK);
     for (size_t i = 0; i < 120 * 100; i++)

@@ -42,8 +42,6 @@ typedef struct {
     size_t png_size;
 } fixture;
 
-/* The whole file at path in malloc'ed memory. */
-unsigned char *slurp(const char *path, size_t *size);
 
 /* A trained model with its optimizer, a batch and its reference prediction,
  * the model saved to f->path, an image (as a PNG file and as PNG bytes) with

@@ -335,22 +335,3 @@ void check_transcoded(const char *tool, const char *args, const char *src, const
     pneumo_image_destroy(img);
     free(path);
 }
-
-/* The whole file at path in malloc'ed memory, its length in *n. */
-uint8_t *read_all(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *p;
-    long len;
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    len = ftell(f);
-    assert_true(len > 0);
-    rewind(f);
-    p = malloc((size_t)len);
-    assert_non_null(p);
-    assert_int_equal(fread(p, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    *n = (size_t)len;
-    return p;
-}

@@ -92,7 +92,5 @@ void picture8(uint8_t *px, int32_t *v);
 void check_transcoded(const char *tool, const char *args, const char *src, const char *name,
                       const uint8_t *want, int tolerance);
 
-/* The whole file at path in malloc'ed memory, its length in *n. */
-uint8_t *read_all(const char *path, size_t *n);
 
 #endif

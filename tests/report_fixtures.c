@@ -87,26 +87,6 @@ pneumo_image *gradient_image(int32_t w, int32_t h, int seed)
     return img;
 }
 
-char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *s;
-    long n;
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    n = ftell(f);
-    assert_true(n > 0);
-    rewind(f);
-    s = malloc((size_t)n + 1);
-    assert_non_null(s);
-    assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
-    s[n] = '\0';
-    fclose(f);
-    if (len)
-        *len = (size_t)n;
-    return s;
-}
-
 /* The whole HTML text in malloc'ed memory through the caller-buffer call:
  * once to size it, once to fill it (the two lengths agree). */
 pneumo_status render_html(const pneumo_report *r, char **html, size_t *len)

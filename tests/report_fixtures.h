@@ -11,7 +11,6 @@ void article_predictions(float *probs, float *labels, pneumo_evaluation *ev);
 
 pneumo_image *gradient_image(int32_t w, int32_t h, int seed);
 
-char *read_all(const char *path, size_t *len);
 
 /* The whole HTML text in malloc'ed memory through the caller-buffer call:
  * once to size it, once to fill it (the two lengths agree). */

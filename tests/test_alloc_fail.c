@@ -55,7 +55,7 @@ static void after_save(void *ctx, int failed)
 {
     fixture *f = ctx;
     size_t size;
-    unsigned char *now = slurp(f->path, &size);
+    unsigned char *now = tu_read_all(f->path, &size);
     int has_tmp = 0;
     (void)failed;
     assert_int_equal(size, f->saved_size);

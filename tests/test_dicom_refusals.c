@@ -298,7 +298,7 @@ static void test_deflate_bomb(void **state)
     char *src = write_fixture(&fx, "zeros.dcm");
     char *def = transcode("dcmconv", "+td", src, "zeros_deflate.dcm");
     size_t n;
-    uint8_t *d = read_all(def, &n);
+    uint8_t *d = tu_read_all(def, &n);
     pneumo_decode_limits lim;
     pneumo_image *img = NULL;
     assert_true(n < 64 * 1024);
@@ -367,7 +367,7 @@ static void test_mutations(void **state)
     for (size_t t = 0; t < 4; t++) {
         char *out = transcode(tools[t][0], tools[t][1], src, tools[t][2]);
         size_t n;
-        uint8_t *d = read_all(out, &n);
+        uint8_t *d = tu_read_all(out, &n);
         mutate_all(d, n);
         free(d);
         free(out);

@@ -260,7 +260,7 @@ static void test_colour_native(void **state)
 static uint8_t *embedded_jpeg(const char *path, size_t *len)
 {
     size_t n;
-    uint8_t *d = read_all(path, &n), *j;
+    uint8_t *d = tu_read_all(path, &n), *j;
     for (size_t i = 8; i + 3 < n; i++)
         if (d[i] == 0xFF && d[i + 1] == 0xD8 && d[i + 2] == 0xFF && d[i - 8] == 0xFE && d[i - 7] == 0xFF &&
             d[i - 6] == 0x00 && d[i - 5] == 0xE0) {

@@ -125,7 +125,7 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 static int jpeg_components(const char *path)
 {
     size_t n;
-    uint8_t *d = read_all(path, &n);
+    uint8_t *d = tu_read_all(path, &n);
     int c = 0;
     for (size_t i = 2; !c && i + 9 < n; i++)
         if (d[i] == 0xFF && d[i + 1] >= 0xC0 && d[i + 1] <= 0xC2)

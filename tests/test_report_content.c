@@ -70,7 +70,7 @@ static void test_content(void **state)
     r = full_report(imgs, 3);
     snprintf(path, sizeof path, "%s/report.html", tu_tmpdir());
     assert_int_equal(pneumo_report_save_html(r, path), PNEUMO_OK);
-    html = read_all(path, &len);
+    html = tu_read_all(path, &len);
     assert_int_equal(render_html(r, &mem, &memlen), PNEUMO_OK);
     assert_int_equal(memlen, len);
     assert_memory_equal(mem, html, len);

@@ -139,13 +139,13 @@ static void test_atomic_save(void **state)
     r = full_report(imgs, 2);
     assert_int_equal(pneumo_report_save_html(r, path), PNEUMO_OK);
     assert_true(only_report_in(dir));
-    first = read_all(path, NULL);
+    first = tu_read_all(path, NULL);
     /* saving again replaces the file, still nothing else left */
     assert_int_equal(pneumo_report_add_setting(r, "again", "yes"), PNEUMO_OK);
     assert_int_equal(pneumo_report_save_html(r, path), PNEUMO_OK);
     assert_true(only_report_in(dir));
     {
-        char *second = read_all(path, NULL);
+        char *second = tu_read_all(path, NULL);
         assert_null(strstr(first, "<th>again</th>"));
         expect(second, "<th>again</th><td>yes</td>");
         free(second);

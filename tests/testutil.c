@@ -158,3 +158,23 @@ const char *tu_training_settings(const pneumo_model *m)
 {
     TU_STRING(pneumo_model_training_settings(m, b, 4608, &needed));
 }
+
+void *tu_read_all(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    char *d;
+    long n;
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    n = ftell(f);
+    assert_true(n > 0);
+    rewind(f);
+    d = malloc((size_t)n + 1);
+    assert_non_null(d);
+    assert_int_equal(fread(d, 1, (size_t)n, f), (size_t)n);
+    d[n] = '\0';
+    fclose(f);
+    if (size)
+        *size = (size_t)n;
+    return d;
+}

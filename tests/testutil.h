@@ -28,6 +28,11 @@ const char *tu_tmpdir(void);
 /* "dir/name" in malloc'ed memory (fails the test on allocation failure). */
 char *tu_join(const char *dir, const char *name);
 
+/* The whole non-empty file at path in malloc'ed memory with a NUL after it
+ * (so text can be read as a C string); its length in *size (may be NULL).
+ * Fails the test when the file cannot be read. */
+void *tu_read_all(const char *path, size_t *size);
+
 /* Entries of dir other than . and .., or -1 if it cannot be opened; *has_tmp
  * tells whether any is an atomic save's leftover "*.tmp.*" file. */
 int tu_count_entries(const char *dir, int *has_tmp);
