@@ -202,110 +202,98 @@ void PN_FN(conv2d_pool2_fwd)(const pn_conv2d_shape *s, pn_act act, int32_t ph, i
 /* ------------------------------------------ backward filter, one input channel */
 
 /* Conv 3x3, stride 1, one input channel (a first layer on grayscale images):
- * its conv-sized gradient is 4x the pooled one and would be built only to be
- * read once, so the nine taps' weight gradients for NV channel vectors stay in
- * registers while the loop walks pooled pixels: for each of the window's four
- * positions q, the pooled gradient masked to the channels whose maximum is at
- * q times the nine input values under the taps from q. Sums are flushed to dw
- * once per pooled row, which bounds the float accumulation length. */
-#define CPB_NV (NVMAX < 2 ? NVMAX : 2) /* 9 x NV accumulators */
+ * a pooled gradient reaches only its window's maximum, so tap t's weight
+ * gradient for channel c gains x[maximum of c, shifted by t] dz[c]: one FMA
+ * per pooled pixel, tap and channel vector, the 3/4 structural zeros of the
+ * conv-sized gradient never multiplied. For a chunk of CPB_CHUNK pooled
+ * pixels of a pooled row, cand[t][px] holds the four inputs tap t sees from
+ * the window's four positions (in argmax order); vperm4 picks each lane's by
+ * its argmax. The nine taps x CPB_NV channel vectors of sums stay in
+ * registers over the chunk and are added to dw after it, so a sum runs over
+ * at most CPB_CHUNK terms before it reaches dw. */
+#define CPB_NV (NREG >= 32 ? 2 : 1) /* 9 x NV accumulators */
+#define CPB_CHUNK 64
 
-typedef struct cpb_args {
-    const float *x;  /* the sample's input (one channel) */
-    ptrdiff_t iw;    /* input row length */
-    const float *dz; /* pooled gradient at the block's first channel */
-    const uint8_t *am;
-    ptrdiff_t zpix; /* floats (bytes) between pooled pixels: the channel count */
-    int ph, pw;
-    float *dw; /* tap (0, 0) at the block's first channel; taps oc apart */
-    float *db; /* or NULL */
-    int nc;
-    VMASK tail;
-} cpb_args;
-
-PN_INLINE void cpb_block(const int NV, const int MASKED, const cpb_args *a)
+PN_INLINE void cpb_block(const int NV, const int MASKED, const float *cand, const float *dz,
+                         const uint8_t *am, ptrdiff_t zpix, int np, float *dw, float *db, int nc, VMASK tail)
 {
-    V acc[9][NVMAX], accb[NVMAX];
-    const VMASK tail = a->tail;
-    const ptrdiff_t iw = a->iw, zpix = a->zpix, tap = a->zpix;
-    for (int v = 0; v < NV; v++)
+    V acc[9][CPB_NV], accb[CPB_NV];
+    const ptrdiff_t tap = zpix;
+    for (int v = 0; v < NV; v++) {
         accb[v] = vzero();
-    for (int py = 0; py < a->ph; py++) {
-        const float *dzr = a->dz + (ptrdiff_t)py * a->pw * zpix;
-        const uint8_t *amr = a->am + (ptrdiff_t)py * a->pw * zpix;
         for (int t = 0; t < 9; t++)
-            for (int v = 0; v < NV; v++)
-                acc[t][v] = vzero();
-        for (int px = 0; px < a->pw; px++) {
-            const float *xp = a->x + (ptrdiff_t)(2 * py) * iw + 2 * px;
-            V g[NVMAX], q[NVMAX];
-            for (int v = 0; v < NV; v++) {
-                g[v] = LDV(dzr + px * zpix + v * VL, v);
-                q[v] = vload_u8(amr + px * zpix + v * VL, MASKED && v == NV - 1 ? a->nc - v * VL : VL);
-                accb[v] = vadd(accb[v], g[v]);
-            }
-            for (int qi = 0; qi < 4; qi++) {
-                const float *xq = xp + (qi / 2) * iw + (qi % 2);
-                const V qv = vset1((float)qi);
-                V d[NVMAX];
-                for (int v = 0; v < NV; v++)
-                    d[v] = vsel_eq(q[v], qv, g[v], vzero());
-                for (int t = 0; t < 9; t++) {
-                    const V bx = vbcast(xq + (t / 3) * iw + (t % 3));
-                    for (int v = 0; v < NV; v++)
-                        acc[t][v] = vfma(bx, d[v], acc[t][v]);
-                }
-            }
-        }
-        for (int t = 0; t < 9; t++)
-            for (int v = 0; v < NV; v++) {
-                float *p = a->dw + t * tap + v * VL;
-                STV(p, v, vadd(LDV(p, v), acc[t][v]));
-            }
+            acc[t][v] = vzero();
     }
-    if (a->db)
+    for (int p = 0; p < np; p++) {
+        const float *cp = cand + 4 * p;
+        V g[CPB_NV];
+        VIDX q[CPB_NV];
+        for (int v = 0; v < NV; v++) {
+            g[v] = LDV(dz + p * zpix + v * VL, v);
+            q[v] = vload_idx_u8(am + p * zpix + v * VL, MASKED && v == NV - 1 ? nc - v * VL : VL);
+            accb[v] = vadd(accb[v], g[v]);
+        }
+        for (int t = 0; t < 9; t++) {
+            const V c = vbcast4(cp + t * 4 * CPB_CHUNK);
+            for (int v = 0; v < NV; v++)
+                acc[t][v] = vfma(vperm4(c, q[v]), g[v], acc[t][v]);
+        }
+    }
+    for (int t = 0; t < 9; t++)
+        for (int v = 0; v < NV; v++) {
+            float *p = dw + t * tap + v * VL;
+            STV(p, v, vadd(LDV(p, v), acc[t][v]));
+        }
+    if (db)
         for (int v = 0; v < NV; v++)
-            STV(a->db + v * VL, v, vadd(LDV(a->db + v * VL, v), accb[v]));
+            STV(db + v * VL, v, vadd(LDV(db + v * VL, v), accb[v]));
 }
 
-PN_NOINLINE void cpb_full(const cpb_args *a) { cpb_block(CPB_NV, 0, a); }
-PN_NOINLINE void cpb_part(const cpb_args *a, int nv)
+PN_NOINLINE void cpb_full(const float *cand, const float *dz, const uint8_t *am, ptrdiff_t zpix, int np,
+                          float *dw, float *db)
 {
+    cpb_block(CPB_NV, 0, cand, dz, am, zpix, np, dw, db, CPB_NV * VL, vmask_all());
+}
+
+PN_NOINLINE void cpb_part(const float *cand, const float *dz, const uint8_t *am, ptrdiff_t zpix, int np,
+                          float *dw, float *db, int nc)
+{
+    const VMASK tail = vmask_n(nc % VL ? nc % VL : VL);
 #if CPB_NV > 1
-    if (nv > 1) {
-        cpb_block(CPB_NV, 1, a);
+    if (nc > VL) {
+        cpb_block(CPB_NV, 1, cand, dz, am, zpix, np, dw, db, nc, tail);
         return;
     }
 #endif
-    (void)nv;
-    cpb_block(1, 1, a);
+    cpb_block(1, 1, cand, dz, am, zpix, np, dw, db, nc, tail);
 }
 
 static void cpb_gray(const pn_conv2d_shape *s, int32_t ph, int32_t pw, const float *x, const float *dz,
                      const uint8_t *argmax, float *dw, float *db)
 {
     const int oc = s->oc;
+    const ptrdiff_t iw = s->iw;
+    float cand[CPB_CHUNK * 36];
     for (int n = 0; n < s->n; n++)
-        for (int co0 = 0; co0 < oc; co0 += CPB_NV * VL) {
-            const int nc = pn_min_i(CPB_NV * VL, oc - co0);
-            const size_t zo = (size_t)n * ph * pw * (size_t)oc + (size_t)co0;
-            cpb_args a;
-            a.x = x + (size_t)n * s->ih * s->iw;
-            a.iw = s->iw;
-            a.dz = dz + zo;
-            a.am = argmax + zo;
-            a.zpix = oc;
-            a.ph = ph;
-            a.pw = pw;
-            a.dw = dw + co0;
-            a.db = db ? db + co0 : NULL;
-            a.nc = nc;
-            a.tail = vmask_n(nc % VL ? nc % VL : VL);
-            if (nc == CPB_NV * VL)
-                cpb_full(&a);
-            else
-                cpb_part(&a, (nc + VL - 1) / VL);
-        }
+        for (int py = 0; py < ph; py++)
+            for (int px0 = 0; px0 < pw; px0 += CPB_CHUNK) {
+                const int np = pn_min_i(CPB_CHUNK, pw - px0);
+                const size_t zo = (((size_t)n * ph + (size_t)py) * pw + (size_t)px0) * (size_t)oc;
+                const float *xr = x + ((size_t)n * s->ih + (size_t)(2 * py)) * (size_t)iw + (size_t)(2 * px0);
+                for (int t = 0; t < 9; t++) {
+                    const float *xt = xr + (t / 3) * iw + t % 3;
+                    vpairs2(cand + t * 4 * CPB_CHUNK, xt, xt + iw, np);
+                }
+                for (int co0 = 0; co0 < oc; co0 += CPB_NV * VL) {
+                    const int nc = pn_min_i(CPB_NV * VL, oc - co0);
+                    if (nc == CPB_NV * VL)
+                        cpb_full(cand, dz + zo + co0, argmax + zo + co0, oc, np, dw + co0,
+                                 db ? db + co0 : NULL);
+                    else
+                        cpb_part(cand, dz + zo + co0, argmax + zo + co0, oc, np, dw + co0,
+                                 db ? db + co0 : NULL, nc);
+                }
+            }
 }
 
 /* Several input channels: one output channel at a time over a chunk of
