@@ -41,6 +41,28 @@ typedef struct cp_tile_args {
     VMASK tail;
 } cp_tile_args;
 
+/* The activation and the 2x2 max of one channel vector of a window's four
+ * conv outputs q0..q3 (window order), stored with its argmax bytes (am may be
+ * NULL) as maxpool_fwd does; LAST: z takes only the lanes of tail. */
+PN_INLINE void cp_pool_store(const int LAST, V q0, V q1, V q2, V q3, int relu, float *z, uint8_t *am, int nc,
+                             VMASK tail)
+{
+    V best, at;
+    if (relu) {
+        q0 = vmax_gt(q0, vzero());
+        q1 = vmax_gt(q1, vzero());
+        q2 = vmax_gt(q2, vzero());
+        q3 = vmax_gt(q3, vzero());
+    }
+    best = vmax4_first(q0, q1, q2, q3, &at);
+    if (LAST)
+        vstore_m(z, tail, best);
+    else
+        vstore(z, best);
+    if (am)
+        vstore_u8(am, nc, at);
+}
+
 /* XP: the pixel stride a->xpix when known at compile time (0: not), which
  * frees the registers that would otherwise hold the twelve pixel offsets. */
 PN_INLINE void cp_tile(const int PX, const int NV, const int MASKED, const int XP, const cp_tile_args *a)
@@ -78,25 +100,12 @@ PN_INLINE void cp_tile(const int PX, const int NV, const int MASKED, const int X
         xr += a->xky;
         wr += a->wky;
     }
-    {
-        for (int j = 0; j < PX; j++)
-            for (int v = 0; v < NV; v++) {
-                V q0 = acc[0][2 * j][v], q1 = acc[0][2 * j + 1][v];
-                V q2 = acc[1][2 * j][v], q3 = acc[1][2 * j + 1][v];
-                V best, at;
-                const int nc = MASKED && v == NV - 1 ? a->nc - v * VL : VL;
-                if (a->relu) {
-                    q0 = vmax_gt(q0, vzero());
-                    q1 = vmax_gt(q1, vzero());
-                    q2 = vmax_gt(q2, vzero());
-                    q3 = vmax_gt(q3, vzero());
-                }
-                best = vmax4_first(q0, q1, q2, q3, &at);
-                STV(a->z + j * a->zpix + v * VL, v, best);
-                if (a->am)
-                    vstore_u8(a->am + j * a->zpix + v * VL, nc, at);
-            }
-    }
+    for (int j = 0; j < PX; j++)
+        for (int v = 0; v < NV; v++)
+            cp_pool_store(MASKED && v == NV - 1, acc[0][2 * j][v], acc[0][2 * j + 1][v], acc[1][2 * j][v],
+                          acc[1][2 * j + 1][v], a->relu, a->z + j * a->zpix + v * VL,
+                          a->am ? a->am + j * a->zpix + v * VL : NULL,
+                          MASKED && v == NV - 1 ? a->nc - v * VL : VL, tail);
 }
 
 /* npix pooled pixels of one pooled row, advancing the tile pointers: tiles of
@@ -159,6 +168,113 @@ static cp_run_fn cp_run_for(int nv, int masked, ptrdiff_t xpix)
     return table[nv - 1][masked][xs];
 }
 
+/* ------------------------------------------ forward, one input channel */
+
+/* Conv 3x3, stride 1, one input channel: each input pixel feeds 32 channels
+ * x 9 taps, so a channel block's nine weight vectors are loaded once per
+ * pooled row and kept in registers (where they fit), and each input value of
+ * a tile's 4 x (2 PX + 2) patch is broadcast once and multiplied into every
+ * conv output of the tile it reaches. Walking the patch in row order gives
+ * each conv output its taps in (ky, kx) order after the bias, as the conv
+ * tile does, so the values stay those of conv2d_fwd bit for bit. */
+#define CPG_NV (NREG >= 32 ? 2 : 1) /* channel vectors per block */
+#define CPG_PX (NREG >= 32 ? 1 : 2) /* pooled pixels per tile */
+
+PN_INLINE void cpg_tile(const int PX, const int NV, const int MASKED, const float *x, ptrdiff_t iw,
+                        const V (*w)[CPG_NV], const V *bias, int relu, float *z, uint8_t *am, ptrdiff_t zpix,
+                        int nc, VMASK tail)
+{
+    V acc[2][2 * CPG_PX][CPG_NV];
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2 * PX; j++)
+            for (int v = 0; v < NV; v++)
+                acc[i][j][v] = bias[v];
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++)
+#pragma GCC unroll 8
+        for (int c = 0; c < 2 * PX + 2; c++) {
+            const V bx = vbcast(x + r * iw + c);
+            for (int i = 0; i < 2; i++) {
+                const int ky = r - i;
+                if (ky < 0 || ky > 2)
+                    continue;
+                for (int j = 0; j < 2 * PX; j++) {
+                    const int kx = c - j;
+                    if (kx < 0 || kx > 2)
+                        continue;
+                    for (int v = 0; v < NV; v++)
+                        acc[i][j][v] = vfma(bx, w[ky * 3 + kx][v], acc[i][j][v]);
+                }
+            }
+        }
+    for (int j = 0; j < PX; j++)
+        for (int v = 0; v < NV; v++)
+            cp_pool_store(MASKED && v == NV - 1, acc[0][2 * j][v], acc[0][2 * j + 1][v], acc[1][2 * j][v],
+                          acc[1][2 * j + 1][v], relu, z + j * zpix + v * VL,
+                          am ? am + j * zpix + v * VL : NULL, MASKED && v == NV - 1 ? nc - v * VL : VL, tail);
+}
+
+/* pw pooled pixels of one pooled row for one channel block */
+PN_INLINE void cpg_row(const int NV, const int MASKED, const float *x, ptrdiff_t iw, const float *wt,
+                       ptrdiff_t wtap, const float *b, int relu, float *z, uint8_t *am, ptrdiff_t zpix,
+                       int pw, int nc, VMASK tail)
+{
+    V w[9][CPG_NV], bias[CPG_NV];
+    int px = 0;
+    for (int v = 0; v < NV; v++) {
+        bias[v] = b ? LDV(b + v * VL, v) : vzero();
+        for (int t = 0; t < 9; t++)
+            w[t][v] = LDV(wt + t * wtap + v * VL, v);
+    }
+    for (; px + CPG_PX <= pw; px += CPG_PX)
+        cpg_tile(CPG_PX, NV, MASKED, x + 2 * px, iw, (const V(*)[CPG_NV])w, bias, relu, z + px * zpix,
+                 am ? am + px * zpix : NULL, zpix, nc, tail);
+    for (; px < pw; px++)
+        cpg_tile(1, NV, MASKED, x + 2 * px, iw, (const V(*)[CPG_NV])w, bias, relu, z + px * zpix,
+                 am ? am + px * zpix : NULL, zpix, nc, tail);
+}
+
+PN_NOINLINE void cpg_full(const float *x, ptrdiff_t iw, const float *wt, ptrdiff_t wtap, const float *b,
+                          int relu, float *z, uint8_t *am, ptrdiff_t zpix, int pw)
+{
+    cpg_row(CPG_NV, 0, x, iw, wt, wtap, b, relu, z, am, zpix, pw, CPG_NV * VL, vmask_all());
+}
+
+PN_NOINLINE void cpg_part(const float *x, ptrdiff_t iw, const float *wt, ptrdiff_t wtap, const float *b,
+                          int relu, float *z, uint8_t *am, ptrdiff_t zpix, int pw, int nc)
+{
+    const VMASK tail = vmask_n(nc % VL ? nc % VL : VL);
+#if CPG_NV > 1
+    if (nc > VL) {
+        cpg_row(CPG_NV, 1, x, iw, wt, wtap, b, relu, z, am, zpix, pw, nc, tail);
+        return;
+    }
+#endif
+    cpg_row(1, 1, x, iw, wt, wtap, b, relu, z, am, zpix, pw, nc, tail);
+}
+
+static void cpg_gray(const pn_conv2d_shape *s, pn_act act, int32_t ph, int32_t pw, const float *x,
+                     const float *w, const float *b, float *z, uint8_t *argmax)
+{
+    const int oc = s->oc;
+    const ptrdiff_t iw = s->iw;
+    for (int n = 0; n < s->n; n++)
+        for (int py = 0; py < ph; py++) {
+            const float *xr = x + ((size_t)n * s->ih + (size_t)(2 * py)) * (size_t)iw;
+            const size_t zo = ((size_t)n * ph + (size_t)py) * (size_t)pw * (size_t)oc;
+            for (int co0 = 0; co0 < oc; co0 += CPG_NV * VL) {
+                const int nc = pn_min_i(CPG_NV * VL, oc - co0);
+                uint8_t *am = argmax ? argmax + zo + co0 : NULL;
+                if (nc == CPG_NV * VL)
+                    cpg_full(xr, iw, w + co0, oc, b ? b + co0 : NULL, act == PN_ACT_RELU, z + zo + co0, am,
+                             oc, pw);
+                else
+                    cpg_part(xr, iw, w + co0, oc, b ? b + co0 : NULL, act == PN_ACT_RELU, z + zo + co0, am,
+                             oc, pw, nc);
+            }
+        }
+}
+
 void PN_FN(conv2d_pool2_fwd)(const pn_conv2d_shape *s, pn_act act, int32_t ph, int32_t pw, const float *x,
                              const float *w, const float *b, float *z, uint8_t *argmax)
 {
@@ -167,6 +283,10 @@ void PN_FN(conv2d_pool2_fwd)(const pn_conv2d_shape *s, pn_act act, int32_t ph, i
     const size_t in_size = (size_t)s->ih * s->iw * (size_t)ic;
     const size_t zrow = (size_t)pw * (size_t)oc;
 
+    if (ic == 1 && s->kh == 3 && s->kw == 3 && s->sh == 1 && s->sw == 1) {
+        cpg_gray(s, act, ph, pw, x, w, b, z, argmax);
+        return;
+    }
     for (int n = 0; n < s->n; n++)
         for (int py = 0; py < ph; py++) {
             const float *xrow0 = x + (size_t)n * in_size + (size_t)(2 * py) * (size_t)xrow;

@@ -33,6 +33,10 @@ PN_INLINE V vmul(V a, V b) { return _mm256_mul_ps(a, b); }
 PN_INLINE V vdiv(V a, V b) { return _mm256_div_ps(a, b); }
 PN_INLINE V vsqrt(V a) { return _mm256_sqrt_ps(a); }
 PN_INLINE V vsel_gt(V a, V b, V t, V f) { return _mm256_blendv_ps(f, t, _mm256_cmp_ps(a, b, _CMP_GT_OQ)); }
+/* a > b ? a : b, b when either is NaN and for equal values (MAXPS's
+ * definition): vec.h's vmax_gt in one instruction */
+#define PN_HAVE_VMAX_GT 1
+PN_INLINE V vmax_gt(V a, V b) { return _mm256_max_ps(a, b); }
 PN_INLINE V vsel_eq(V a, V b, V t, V f) { return _mm256_blendv_ps(f, t, _mm256_cmp_ps(a, b, _CMP_EQ_OQ)); }
 PN_INLINE V vload_u8(const uint8_t *p, int n)
 {

@@ -37,6 +37,10 @@ PN_INLINE V vsel_gt(V a, V b, V t, V f)
 {
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_GT_OQ), f, t);
 }
+/* a > b ? a : b, b when either is NaN and for equal values (MAXPS's
+ * definition): vec.h's vmax_gt in one instruction */
+#define PN_HAVE_VMAX_GT 1
+PN_INLINE V vmax_gt(V a, V b) { return _mm512_max_ps(a, b); }
 PN_INLINE V vsel_eq(V a, V b, V t, V f)
 {
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ), f, t);
