@@ -8,7 +8,8 @@
  *    each conv output is the same float; then the activation and the 2x2 max
  *    with its argmax are taken in registers, as maxpool_fwd does. The conv
  *    output never reaches memory: per pooled pixel only its NV vectors and
- *    argmax bytes are stored;
+ *    argmax bytes are stored. A 3x3 stride-1 conv with one input channel
+ *    has its own tile, with the weights in registers (see its section);
  *  - backward (conv2d_pool2_bwd_filter, conv2d_pool2_bwd_data): straight from
  *    the pooled gradient and the argmax, without the conv-sized gradient
  *    (3/4 structural zeros); see each section. */
