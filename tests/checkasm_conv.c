@@ -375,15 +375,18 @@ void test_conv_pool(const pn_kernels *k, int iters)
         check_conv_pool_bwd(k, &s, ph, pw);
     }
     /* the fast paths: 3x3, stride 1 (backward-data), one input channel
-     * (backward-filter); channel counts with partial vectors */
+     * (forward and backward-filter); channel counts with partial vectors */
     for (int it = 0; it < iters / 2 + 6; it++) {
         static const int ocs[] = {32, 1, 8, 17, 33, 64, 20, 48};
         pn_conv2d_shape s;
         const int32_t ph = rnd_int(1, 6), pw = rnd_int(1, 20);
         if (conv_make_shape(&s, rnd_int(1, 2), 2 * ph + 2 + rnd_int(0, 1), 2 * pw + 2 + rnd_int(0, 1),
                             it % 2 ? 1 : ocs[(it / 2 + 3) % 8], it < 8 ? ocs[it] : pick(ocs, 8), 3, 3, 1, 1,
-                            0))
+                            0)) {
+            if (s.ic == 1)
+                check_conv_pool(k, &s, it % 4 == 1 ? PN_ACT_LINEAR : PN_ACT_RELU, ph, pw);
             check_conv_pool_bwd(k, &s, ph, pw);
+        }
     }
 }
 

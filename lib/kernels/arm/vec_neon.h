@@ -89,4 +89,43 @@ PN_INLINE V vpow2i(V n)
     return vreinterpretq_f32_s32(vshlq_n_s32(e, 23));
 }
 
+/* Per-lane selection among four floats (the one-input-channel pooled
+ * backward-filter): VIDX holds a 2-bit index per lane, vbcast4 loads p[0..3]
+ * (one group of four lanes: the whole vector) and vperm4 picks lane l's value
+ * c[i[l] & 3] by a byte table lookup. */
+typedef uint32x4_t VIDX;
+PN_INLINE VIDX vload_idx_u8(const uint8_t *p, int n)
+{
+    uint32_t t[4] = {0, 0, 0, 0};
+    for (int j = 0; j < n; j++)
+        t[j] = p[j];
+    return vld1q_u32(t);
+}
+PN_INLINE V vbcast4(const float *p) { return vld1q_f32(p); }
+PN_INLINE V vperm4(V c, VIDX i)
+{
+    const uint32x4_t q = vandq_u32(i, vdupq_n_u32(3u));
+    const uint8x16_t idx = vreinterpretq_u8_u32(vmlaq_n_u32(vdupq_n_u32(0x03020100u), q, 0x04040404u));
+    return vreinterpretq_f32_u8(vqtbl1q_u8(vreinterpretq_u8_f32(c), idx));
+}
+
+/* dst[4 p .. 4 p + 3] = r0[2 p], r0[2 p + 1], r1[2 p], r1[2 p + 1] for p < np:
+ * pairs of two rows interleaved, 64 bits at a time */
+PN_INLINE void vpairs2(float *dst, const float *r0, const float *r1, int np)
+{
+    int p = 0;
+    for (; p + 2 <= np; p += 2) {
+        const float64x2_t a = vreinterpretq_f64_f32(vld1q_f32(r0 + 2 * p));
+        const float64x2_t b = vreinterpretq_f64_f32(vld1q_f32(r1 + 2 * p));
+        vst1q_f32(dst + 4 * p, vreinterpretq_f32_f64(vzip1q_f64(a, b)));
+        vst1q_f32(dst + 4 * p + 4, vreinterpretq_f32_f64(vzip2q_f64(a, b)));
+    }
+    for (; p < np; p++) {
+        dst[4 * p] = r0[2 * p];
+        dst[4 * p + 1] = r0[2 * p + 1];
+        dst[4 * p + 2] = r1[2 * p];
+        dst[4 * p + 3] = r1[2 * p + 1];
+    }
+}
+
 #endif

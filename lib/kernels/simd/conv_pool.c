@@ -8,7 +8,8 @@
  *    each conv output is the same float; then the activation and the 2x2 max
  *    with its argmax are taken in registers, as maxpool_fwd does. The conv
  *    output never reaches memory: per pooled pixel only its NV vectors and
- *    argmax bytes are stored;
+ *    argmax bytes are stored. A 3x3 stride-1 conv with one input channel
+ *    has its own tile, with the weights in registers (see its section);
  *  - backward (conv2d_pool2_bwd_filter, conv2d_pool2_bwd_data): straight from
  *    the pooled gradient and the argmax, without the conv-sized gradient
  *    (3/4 structural zeros); see each section. */
@@ -40,6 +41,28 @@ typedef struct cp_tile_args {
     int nc;         /* channels in this block (<= NV * VL) */
     VMASK tail;
 } cp_tile_args;
+
+/* The activation and the 2x2 max of one channel vector of a window's four
+ * conv outputs q0..q3 (window order), stored with its argmax bytes (am may be
+ * NULL) as maxpool_fwd does; LAST: z takes only the lanes of tail. */
+PN_INLINE void cp_pool_store(const int LAST, V q0, V q1, V q2, V q3, int relu, float *z, uint8_t *am, int nc,
+                             VMASK tail)
+{
+    V best, at;
+    if (relu) {
+        q0 = vmax_gt(q0, vzero());
+        q1 = vmax_gt(q1, vzero());
+        q2 = vmax_gt(q2, vzero());
+        q3 = vmax_gt(q3, vzero());
+    }
+    best = vmax4_first(q0, q1, q2, q3, &at);
+    if (LAST)
+        vstore_m(z, tail, best);
+    else
+        vstore(z, best);
+    if (am)
+        vstore_u8(am, nc, at);
+}
 
 /* XP: the pixel stride a->xpix when known at compile time (0: not), which
  * frees the registers that would otherwise hold the twelve pixel offsets. */
@@ -78,25 +101,12 @@ PN_INLINE void cp_tile(const int PX, const int NV, const int MASKED, const int X
         xr += a->xky;
         wr += a->wky;
     }
-    {
-        for (int j = 0; j < PX; j++)
-            for (int v = 0; v < NV; v++) {
-                V q0 = acc[0][2 * j][v], q1 = acc[0][2 * j + 1][v];
-                V q2 = acc[1][2 * j][v], q3 = acc[1][2 * j + 1][v];
-                V best, at;
-                const int nc = MASKED && v == NV - 1 ? a->nc - v * VL : VL;
-                if (a->relu) {
-                    q0 = vmax_gt(q0, vzero());
-                    q1 = vmax_gt(q1, vzero());
-                    q2 = vmax_gt(q2, vzero());
-                    q3 = vmax_gt(q3, vzero());
-                }
-                best = vmax4_first(q0, q1, q2, q3, &at);
-                STV(a->z + j * a->zpix + v * VL, v, best);
-                if (a->am)
-                    vstore_u8(a->am + j * a->zpix + v * VL, nc, at);
-            }
-    }
+    for (int j = 0; j < PX; j++)
+        for (int v = 0; v < NV; v++)
+            cp_pool_store(MASKED && v == NV - 1, acc[0][2 * j][v], acc[0][2 * j + 1][v], acc[1][2 * j][v],
+                          acc[1][2 * j + 1][v], a->relu, a->z + j * a->zpix + v * VL,
+                          a->am ? a->am + j * a->zpix + v * VL : NULL,
+                          MASKED && v == NV - 1 ? a->nc - v * VL : VL, tail);
 }
 
 /* npix pooled pixels of one pooled row, advancing the tile pointers: tiles of
@@ -159,6 +169,113 @@ static cp_run_fn cp_run_for(int nv, int masked, ptrdiff_t xpix)
     return table[nv - 1][masked][xs];
 }
 
+/* ------------------------------------------ forward, one input channel */
+
+/* Conv 3x3, stride 1, one input channel: each input pixel feeds 32 channels
+ * x 9 taps, so a channel block's nine weight vectors are loaded once per
+ * pooled row and kept in registers (where they fit), and each input value of
+ * a tile's 4 x (2 PX + 2) patch is broadcast once and multiplied into every
+ * conv output of the tile it reaches. Walking the patch in row order gives
+ * each conv output its taps in (ky, kx) order after the bias, as the conv
+ * tile does, so the values stay those of conv2d_fwd bit for bit. */
+#define CPG_NV (NREG >= 32 ? 2 : 1) /* channel vectors per block */
+#define CPG_PX (NREG >= 32 ? 1 : 2) /* pooled pixels per tile */
+
+PN_INLINE void cpg_tile(const int PX, const int NV, const int MASKED, const float *x, ptrdiff_t iw,
+                        const V (*w)[CPG_NV], const V *bias, int relu, float *z, uint8_t *am, ptrdiff_t zpix,
+                        int nc, VMASK tail)
+{
+    V acc[2][2 * CPG_PX][CPG_NV];
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2 * PX; j++)
+            for (int v = 0; v < NV; v++)
+                acc[i][j][v] = bias[v];
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++)
+#pragma GCC unroll 8
+        for (int c = 0; c < 2 * PX + 2; c++) {
+            const V bx = vbcast(x + r * iw + c);
+            for (int i = 0; i < 2; i++) {
+                const int ky = r - i;
+                if (ky < 0 || ky > 2)
+                    continue;
+                for (int j = 0; j < 2 * PX; j++) {
+                    const int kx = c - j;
+                    if (kx < 0 || kx > 2)
+                        continue;
+                    for (int v = 0; v < NV; v++)
+                        acc[i][j][v] = vfma(bx, w[ky * 3 + kx][v], acc[i][j][v]);
+                }
+            }
+        }
+    for (int j = 0; j < PX; j++)
+        for (int v = 0; v < NV; v++)
+            cp_pool_store(MASKED && v == NV - 1, acc[0][2 * j][v], acc[0][2 * j + 1][v], acc[1][2 * j][v],
+                          acc[1][2 * j + 1][v], relu, z + j * zpix + v * VL,
+                          am ? am + j * zpix + v * VL : NULL, MASKED && v == NV - 1 ? nc - v * VL : VL, tail);
+}
+
+/* pw pooled pixels of one pooled row for one channel block */
+PN_INLINE void cpg_row(const int NV, const int MASKED, const float *x, ptrdiff_t iw, const float *wt,
+                       ptrdiff_t wtap, const float *b, int relu, float *z, uint8_t *am, ptrdiff_t zpix,
+                       int pw, int nc, VMASK tail)
+{
+    V w[9][CPG_NV], bias[CPG_NV];
+    int px = 0;
+    for (int v = 0; v < NV; v++) {
+        bias[v] = b ? LDV(b + v * VL, v) : vzero();
+        for (int t = 0; t < 9; t++)
+            w[t][v] = LDV(wt + t * wtap + v * VL, v);
+    }
+    for (; px + CPG_PX <= pw; px += CPG_PX)
+        cpg_tile(CPG_PX, NV, MASKED, x + 2 * px, iw, (const V(*)[CPG_NV])w, bias, relu, z + px * zpix,
+                 am ? am + px * zpix : NULL, zpix, nc, tail);
+    for (; px < pw; px++)
+        cpg_tile(1, NV, MASKED, x + 2 * px, iw, (const V(*)[CPG_NV])w, bias, relu, z + px * zpix,
+                 am ? am + px * zpix : NULL, zpix, nc, tail);
+}
+
+PN_NOINLINE void cpg_full(const float *x, ptrdiff_t iw, const float *wt, ptrdiff_t wtap, const float *b,
+                          int relu, float *z, uint8_t *am, ptrdiff_t zpix, int pw)
+{
+    cpg_row(CPG_NV, 0, x, iw, wt, wtap, b, relu, z, am, zpix, pw, CPG_NV * VL, vmask_all());
+}
+
+PN_NOINLINE void cpg_part(const float *x, ptrdiff_t iw, const float *wt, ptrdiff_t wtap, const float *b,
+                          int relu, float *z, uint8_t *am, ptrdiff_t zpix, int pw, int nc)
+{
+    const VMASK tail = vmask_n(nc % VL ? nc % VL : VL);
+#if CPG_NV > 1
+    if (nc > VL) {
+        cpg_row(CPG_NV, 1, x, iw, wt, wtap, b, relu, z, am, zpix, pw, nc, tail);
+        return;
+    }
+#endif
+    cpg_row(1, 1, x, iw, wt, wtap, b, relu, z, am, zpix, pw, nc, tail);
+}
+
+static void cpg_gray(const pn_conv2d_shape *s, pn_act act, int32_t ph, int32_t pw, const float *x,
+                     const float *w, const float *b, float *z, uint8_t *argmax)
+{
+    const int oc = s->oc;
+    const ptrdiff_t iw = s->iw;
+    for (int n = 0; n < s->n; n++)
+        for (int py = 0; py < ph; py++) {
+            const float *xr = x + ((size_t)n * s->ih + (size_t)(2 * py)) * (size_t)iw;
+            const size_t zo = ((size_t)n * ph + (size_t)py) * (size_t)pw * (size_t)oc;
+            for (int co0 = 0; co0 < oc; co0 += CPG_NV * VL) {
+                const int nc = pn_min_i(CPG_NV * VL, oc - co0);
+                uint8_t *am = argmax ? argmax + zo + co0 : NULL;
+                if (nc == CPG_NV * VL)
+                    cpg_full(xr, iw, w + co0, oc, b ? b + co0 : NULL, act == PN_ACT_RELU, z + zo + co0, am,
+                             oc, pw);
+                else
+                    cpg_part(xr, iw, w + co0, oc, b ? b + co0 : NULL, act == PN_ACT_RELU, z + zo + co0, am,
+                             oc, pw, nc);
+            }
+        }
+}
+
 void PN_FN(conv2d_pool2_fwd)(const pn_conv2d_shape *s, pn_act act, int32_t ph, int32_t pw, const float *x,
                              const float *w, const float *b, float *z, uint8_t *argmax)
 {
@@ -167,6 +284,10 @@ void PN_FN(conv2d_pool2_fwd)(const pn_conv2d_shape *s, pn_act act, int32_t ph, i
     const size_t in_size = (size_t)s->ih * s->iw * (size_t)ic;
     const size_t zrow = (size_t)pw * (size_t)oc;
 
+    if (ic == 1 && s->kh == 3 && s->kw == 3 && s->sh == 1 && s->sw == 1) {
+        cpg_gray(s, act, ph, pw, x, w, b, z, argmax);
+        return;
+    }
     for (int n = 0; n < s->n; n++)
         for (int py = 0; py < ph; py++) {
             const float *xrow0 = x + (size_t)n * in_size + (size_t)(2 * py) * (size_t)xrow;
@@ -202,110 +323,98 @@ void PN_FN(conv2d_pool2_fwd)(const pn_conv2d_shape *s, pn_act act, int32_t ph, i
 /* ------------------------------------------ backward filter, one input channel */
 
 /* Conv 3x3, stride 1, one input channel (a first layer on grayscale images):
- * its conv-sized gradient is 4x the pooled one and would be built only to be
- * read once, so the nine taps' weight gradients for NV channel vectors stay in
- * registers while the loop walks pooled pixels: for each of the window's four
- * positions q, the pooled gradient masked to the channels whose maximum is at
- * q times the nine input values under the taps from q. Sums are flushed to dw
- * once per pooled row, which bounds the float accumulation length. */
-#define CPB_NV (NVMAX < 2 ? NVMAX : 2) /* 9 x NV accumulators */
+ * a pooled gradient reaches only its window's maximum, so tap t's weight
+ * gradient for channel c gains x[maximum of c, shifted by t] dz[c]: one FMA
+ * per pooled pixel, tap and channel vector, the 3/4 structural zeros of the
+ * conv-sized gradient never multiplied. For a chunk of CPB_CHUNK pooled
+ * pixels of a pooled row, cand[t][px] holds the four inputs tap t sees from
+ * the window's four positions (in argmax order); vperm4 picks each lane's by
+ * its argmax. The nine taps x CPB_NV channel vectors of sums stay in
+ * registers over the chunk and are added to dw after it, so a sum runs over
+ * at most CPB_CHUNK terms before it reaches dw. */
+#define CPB_NV (NREG >= 32 ? 2 : 1) /* 9 x NV accumulators */
+#define CPB_CHUNK 64
 
-typedef struct cpb_args {
-    const float *x;  /* the sample's input (one channel) */
-    ptrdiff_t iw;    /* input row length */
-    const float *dz; /* pooled gradient at the block's first channel */
-    const uint8_t *am;
-    ptrdiff_t zpix; /* floats (bytes) between pooled pixels: the channel count */
-    int ph, pw;
-    float *dw; /* tap (0, 0) at the block's first channel; taps oc apart */
-    float *db; /* or NULL */
-    int nc;
-    VMASK tail;
-} cpb_args;
-
-PN_INLINE void cpb_block(const int NV, const int MASKED, const cpb_args *a)
+PN_INLINE void cpb_block(const int NV, const int MASKED, const float *cand, const float *dz,
+                         const uint8_t *am, ptrdiff_t zpix, int np, float *dw, float *db, int nc, VMASK tail)
 {
-    V acc[9][NVMAX], accb[NVMAX];
-    const VMASK tail = a->tail;
-    const ptrdiff_t iw = a->iw, zpix = a->zpix, tap = a->zpix;
-    for (int v = 0; v < NV; v++)
+    V acc[9][CPB_NV], accb[CPB_NV];
+    const ptrdiff_t tap = zpix;
+    for (int v = 0; v < NV; v++) {
         accb[v] = vzero();
-    for (int py = 0; py < a->ph; py++) {
-        const float *dzr = a->dz + (ptrdiff_t)py * a->pw * zpix;
-        const uint8_t *amr = a->am + (ptrdiff_t)py * a->pw * zpix;
         for (int t = 0; t < 9; t++)
-            for (int v = 0; v < NV; v++)
-                acc[t][v] = vzero();
-        for (int px = 0; px < a->pw; px++) {
-            const float *xp = a->x + (ptrdiff_t)(2 * py) * iw + 2 * px;
-            V g[NVMAX], q[NVMAX];
-            for (int v = 0; v < NV; v++) {
-                g[v] = LDV(dzr + px * zpix + v * VL, v);
-                q[v] = vload_u8(amr + px * zpix + v * VL, MASKED && v == NV - 1 ? a->nc - v * VL : VL);
-                accb[v] = vadd(accb[v], g[v]);
-            }
-            for (int qi = 0; qi < 4; qi++) {
-                const float *xq = xp + (qi / 2) * iw + (qi % 2);
-                const V qv = vset1((float)qi);
-                V d[NVMAX];
-                for (int v = 0; v < NV; v++)
-                    d[v] = vsel_eq(q[v], qv, g[v], vzero());
-                for (int t = 0; t < 9; t++) {
-                    const V bx = vbcast(xq + (t / 3) * iw + (t % 3));
-                    for (int v = 0; v < NV; v++)
-                        acc[t][v] = vfma(bx, d[v], acc[t][v]);
-                }
-            }
-        }
-        for (int t = 0; t < 9; t++)
-            for (int v = 0; v < NV; v++) {
-                float *p = a->dw + t * tap + v * VL;
-                STV(p, v, vadd(LDV(p, v), acc[t][v]));
-            }
+            acc[t][v] = vzero();
     }
-    if (a->db)
+    for (int p = 0; p < np; p++) {
+        const float *cp = cand + 4 * p;
+        V g[CPB_NV];
+        VIDX q[CPB_NV];
+        for (int v = 0; v < NV; v++) {
+            g[v] = LDV(dz + p * zpix + v * VL, v);
+            q[v] = vload_idx_u8(am + p * zpix + v * VL, MASKED && v == NV - 1 ? nc - v * VL : VL);
+            accb[v] = vadd(accb[v], g[v]);
+        }
+        for (int t = 0; t < 9; t++) {
+            const V c = vbcast4(cp + t * 4 * CPB_CHUNK);
+            for (int v = 0; v < NV; v++)
+                acc[t][v] = vfma(vperm4(c, q[v]), g[v], acc[t][v]);
+        }
+    }
+    for (int t = 0; t < 9; t++)
+        for (int v = 0; v < NV; v++) {
+            float *p = dw + t * tap + v * VL;
+            STV(p, v, vadd(LDV(p, v), acc[t][v]));
+        }
+    if (db)
         for (int v = 0; v < NV; v++)
-            STV(a->db + v * VL, v, vadd(LDV(a->db + v * VL, v), accb[v]));
+            STV(db + v * VL, v, vadd(LDV(db + v * VL, v), accb[v]));
 }
 
-PN_NOINLINE void cpb_full(const cpb_args *a) { cpb_block(CPB_NV, 0, a); }
-PN_NOINLINE void cpb_part(const cpb_args *a, int nv)
+PN_NOINLINE void cpb_full(const float *cand, const float *dz, const uint8_t *am, ptrdiff_t zpix, int np,
+                          float *dw, float *db)
 {
+    cpb_block(CPB_NV, 0, cand, dz, am, zpix, np, dw, db, CPB_NV * VL, vmask_all());
+}
+
+PN_NOINLINE void cpb_part(const float *cand, const float *dz, const uint8_t *am, ptrdiff_t zpix, int np,
+                          float *dw, float *db, int nc)
+{
+    const VMASK tail = vmask_n(nc % VL ? nc % VL : VL);
 #if CPB_NV > 1
-    if (nv > 1) {
-        cpb_block(CPB_NV, 1, a);
+    if (nc > VL) {
+        cpb_block(CPB_NV, 1, cand, dz, am, zpix, np, dw, db, nc, tail);
         return;
     }
 #endif
-    (void)nv;
-    cpb_block(1, 1, a);
+    cpb_block(1, 1, cand, dz, am, zpix, np, dw, db, nc, tail);
 }
 
 static void cpb_gray(const pn_conv2d_shape *s, int32_t ph, int32_t pw, const float *x, const float *dz,
                      const uint8_t *argmax, float *dw, float *db)
 {
     const int oc = s->oc;
+    const ptrdiff_t iw = s->iw;
+    float cand[CPB_CHUNK * 36];
     for (int n = 0; n < s->n; n++)
-        for (int co0 = 0; co0 < oc; co0 += CPB_NV * VL) {
-            const int nc = pn_min_i(CPB_NV * VL, oc - co0);
-            const size_t zo = (size_t)n * ph * pw * (size_t)oc + (size_t)co0;
-            cpb_args a;
-            a.x = x + (size_t)n * s->ih * s->iw;
-            a.iw = s->iw;
-            a.dz = dz + zo;
-            a.am = argmax + zo;
-            a.zpix = oc;
-            a.ph = ph;
-            a.pw = pw;
-            a.dw = dw + co0;
-            a.db = db ? db + co0 : NULL;
-            a.nc = nc;
-            a.tail = vmask_n(nc % VL ? nc % VL : VL);
-            if (nc == CPB_NV * VL)
-                cpb_full(&a);
-            else
-                cpb_part(&a, (nc + VL - 1) / VL);
-        }
+        for (int py = 0; py < ph; py++)
+            for (int px0 = 0; px0 < pw; px0 += CPB_CHUNK) {
+                const int np = pn_min_i(CPB_CHUNK, pw - px0);
+                const size_t zo = (((size_t)n * ph + (size_t)py) * pw + (size_t)px0) * (size_t)oc;
+                const float *xr = x + ((size_t)n * s->ih + (size_t)(2 * py)) * (size_t)iw + (size_t)(2 * px0);
+                for (int t = 0; t < 9; t++) {
+                    const float *xt = xr + (t / 3) * iw + t % 3;
+                    vpairs2(cand + t * 4 * CPB_CHUNK, xt, xt + iw, np);
+                }
+                for (int co0 = 0; co0 < oc; co0 += CPB_NV * VL) {
+                    const int nc = pn_min_i(CPB_NV * VL, oc - co0);
+                    if (nc == CPB_NV * VL)
+                        cpb_full(cand, dz + zo + co0, argmax + zo + co0, oc, np, dw + co0,
+                                 db ? db + co0 : NULL);
+                    else
+                        cpb_part(cand, dz + zo + co0, argmax + zo + co0, oc, np, dw + co0,
+                                 db ? db + co0 : NULL, nc);
+                }
+            }
 }
 
 /* Several input channels: one output channel at a time over a chunk of

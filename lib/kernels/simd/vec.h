@@ -28,8 +28,11 @@
 #error "define PN_SIMD_AVX512, PN_SIMD_AVX2 or PN_SIMD_NEON (lib/meson.build does)"
 #endif
 
-/* a > b ? a : b with the reference's NaN behaviour (b kept unless a > b). */
+/* a > b ? a : b with the reference's NaN behaviour (b kept unless a > b); an
+ * ISA header whose max instruction means exactly that defines its own. */
+#if !defined(PN_HAVE_VMAX_GT)
 PN_INLINE V vmax_gt(V a, V b) { return vsel_gt(a, b, a, b); }
+#endif
 
 /* The first maximum of a 2x2 window (q0..q3 in window order) and, through
  * *at, its offset 0..3 as floats: strict '>' keeps the first maximum, as the

@@ -33,6 +33,10 @@ PN_INLINE V vmul(V a, V b) { return _mm256_mul_ps(a, b); }
 PN_INLINE V vdiv(V a, V b) { return _mm256_div_ps(a, b); }
 PN_INLINE V vsqrt(V a) { return _mm256_sqrt_ps(a); }
 PN_INLINE V vsel_gt(V a, V b, V t, V f) { return _mm256_blendv_ps(f, t, _mm256_cmp_ps(a, b, _CMP_GT_OQ)); }
+/* a > b ? a : b, b when either is NaN and for equal values (MAXPS's
+ * definition): vec.h's vmax_gt in one instruction */
+#define PN_HAVE_VMAX_GT 1
+PN_INLINE V vmax_gt(V a, V b) { return _mm256_max_ps(a, b); }
 PN_INLINE V vsel_eq(V a, V b, V t, V f) { return _mm256_blendv_ps(f, t, _mm256_cmp_ps(a, b, _CMP_EQ_OQ)); }
 PN_INLINE V vload_u8(const uint8_t *p, int n)
 {
@@ -81,6 +85,47 @@ PN_INLINE V vpow2i(V n)
 {
     const __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
     return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
+}
+
+/* Per-lane selection among four floats (the one-input-channel pooled
+ * backward-filter): VIDX holds a 2-bit index per lane, vbcast4 puts p[0..3]
+ * into every group of four lanes and vperm4 picks lane l's value c[i[l] & 3]
+ * from its group. */
+typedef __m256i VIDX;
+PN_INLINE VIDX vload_idx_u8(const uint8_t *p, int n)
+{
+    __m128i q;
+    if (n == 8) {
+        q = _mm_loadl_epi64((const __m128i *)(const void *)p);
+    } else {
+        uint8_t tmp[16] = {0};
+        for (int j = 0; j < n; j++)
+            tmp[j] = p[j];
+        q = _mm_loadu_si128((const __m128i *)(const void *)tmp);
+    }
+    return _mm256_cvtepu8_epi32(q);
+}
+PN_INLINE V vbcast4(const float *p) { return _mm256_broadcast_ps((const __m128 *)(const void *)p); }
+PN_INLINE V vperm4(V c, VIDX i) { return _mm256_permutevar_ps(c, i); }
+
+/* dst[4 p .. 4 p + 3] = r0[2 p], r0[2 p + 1], r1[2 p], r1[2 p + 1] for p < np:
+ * pairs of two rows interleaved, 64 bits at a time */
+PN_INLINE void vpairs2(float *dst, const float *r0, const float *r1, int np)
+{
+    int p = 0;
+    for (; p + 4 <= np; p += 4) {
+        const __m256d a = _mm256_castps_pd(_mm256_loadu_ps(r0 + 2 * p));
+        const __m256d b = _mm256_castps_pd(_mm256_loadu_ps(r1 + 2 * p));
+        const __m256d lo = _mm256_unpacklo_pd(a, b), hi = _mm256_unpackhi_pd(a, b);
+        _mm256_storeu_pd((double *)(void *)(dst + 4 * p), _mm256_permute2f128_pd(lo, hi, 0x20));
+        _mm256_storeu_pd((double *)(void *)(dst + 4 * p + 8), _mm256_permute2f128_pd(lo, hi, 0x31));
+    }
+    for (; p < np; p++) {
+        dst[4 * p] = r0[2 * p];
+        dst[4 * p + 1] = r0[2 * p + 1];
+        dst[4 * p + 2] = r1[2 * p];
+        dst[4 * p + 3] = r1[2 * p + 1];
+    }
 }
 
 #endif

@@ -37,6 +37,10 @@ PN_INLINE V vsel_gt(V a, V b, V t, V f)
 {
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_GT_OQ), f, t);
 }
+/* a > b ? a : b, b when either is NaN and for equal values (MAXPS's
+ * definition): vec.h's vmax_gt in one instruction */
+#define PN_HAVE_VMAX_GT 1
+PN_INLINE V vmax_gt(V a, V b) { return _mm512_max_ps(a, b); }
 PN_INLINE V vsel_eq(V a, V b, V t, V f)
 {
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ), f, t);
@@ -91,6 +95,38 @@ PN_INLINE void vpool_lists(const float *g, const uint8_t *am, int oc, int (*list
         }
     }
     *co_io = co;
+}
+
+/* Per-lane selection among four floats (the one-input-channel pooled
+ * backward-filter): VIDX holds a 2-bit index per lane, vbcast4 puts p[0..3]
+ * into every group of four lanes and vperm4 picks lane l's value c[i[l] & 3]
+ * from its group. */
+typedef __m512i VIDX;
+PN_INLINE VIDX vload_idx_u8(const uint8_t *p, int n)
+{
+    return _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8((__mmask16)((1u << n) - 1u), p));
+}
+PN_INLINE V vbcast4(const float *p) { return _mm512_broadcast_f32x4(_mm_loadu_ps(p)); }
+PN_INLINE V vperm4(V c, VIDX i) { return _mm512_permutevar_ps(c, i); }
+
+/* dst[4 p .. 4 p + 3] = r0[2 p], r0[2 p + 1], r1[2 p], r1[2 p + 1] for p < np:
+ * pairs of two rows interleaved, 64 bits at a time */
+PN_INLINE void vpairs2(float *dst, const float *r0, const float *r1, int np)
+{
+    int p = 0;
+    for (; p + 4 <= np; p += 4) {
+        const __m256d a = _mm256_castps_pd(_mm256_loadu_ps(r0 + 2 * p));
+        const __m256d b = _mm256_castps_pd(_mm256_loadu_ps(r1 + 2 * p));
+        const __m256d lo = _mm256_unpacklo_pd(a, b), hi = _mm256_unpackhi_pd(a, b);
+        _mm256_storeu_pd((double *)(void *)(dst + 4 * p), _mm256_permute2f128_pd(lo, hi, 0x20));
+        _mm256_storeu_pd((double *)(void *)(dst + 4 * p + 8), _mm256_permute2f128_pd(lo, hi, 0x31));
+    }
+    for (; p < np; p++) {
+        dst[4 * p] = r0[2 * p];
+        dst[4 * p + 1] = r0[2 * p + 1];
+        dst[4 * p + 2] = r1[2 * p];
+        dst[4 * p + 3] = r1[2 * p + 1];
+    }
 }
 
 #endif
