@@ -48,6 +48,9 @@
 #ifndef BENCH_TORCH_SCRIPT
 #define BENCH_TORCH_SCRIPT "bench_torch.py"
 #endif
+#ifndef BENCH_ORT_SCRIPT
+#define BENCH_ORT_SCRIPT "bench_ort.js"
+#endif
 #define BENCH_PYTHON "/usr/bin/python3"
 
 /* ------------------------------------------------------------------------ */
@@ -152,15 +155,29 @@ static void json_num(FILE *f, double v)
         fputs("null", f);
 }
 
+/* Print a JSON string (quotes and backslashes escaped, control characters
+ * dropped). */
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++)
+        if (*s == '"' || *s == '\\')
+            fprintf(f, "\\%c", *s);
+        else if ((unsigned char)*s >= 0x20)
+            fputc(*s, f);
+    fputc('"', f);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Options and results.                                                      */
 
 typedef struct bench_opts {
     const char *mode;
     int train, infer;
-    int quick, json, vs_torch;
+    int quick, json, vs_torch, vs_ort;
     int threads, batch, size, steps, warmup, runs;
     const char *torch_script;
+    const char *ort_script, *ort_modules; /* ort_modules: NULL = search */
 } bench_opts;
 
 typedef struct layer_result {
@@ -170,6 +187,7 @@ typedef struct layer_result {
     double fwd_ms, bwd_ms;
     double fwd_cpu_ms, bwd_cpu_ms; /* process CPU time (all threads) */
     double fwd_flop, bwd_flop;     /* per batch; 0 for layers without arithmetic */
+    double bytes;                  /* dense layers: least bytes moved per step (fwd + bwd) */
 } layer_result;
 
 typedef struct torch_result {
@@ -180,12 +198,30 @@ typedef struct torch_result {
     double cpu1, cpuN; /* process CPU ms per training image */
 } torch_result;
 
+typedef struct ort_result {
+    int ran;
+    char note[512]; /* why it did not run, or an error */
+    char *json;     /* bench_ort.js's JSON object */
+    char version[32];
+    double single_ms, batch_ips;        /* medians */
+    double single_cpu_ms, batch_cpu_ms; /* process CPU ms per image */
+} ort_result;
+
+typedef struct peak_result {
+    const char *isa;
+    double p1, pN; /* GFLOP/s, 1 and N threads (wall clock) */
+    double core;   /* GFLOP per CPU-second of one thread */
+} peak_result;
+
 typedef struct bench_results {
     double load_start[3], load_end[3];
-    const char *peak_isa;
-    double peak1, peakN;   /* GFLOP/s */
-    double peak_core;      /* GFLOP per CPU-second of one thread */
-    double peak_avx2_core; /* the same with 256-bit FMAs (AVX-512 CPUs) */
+    peak_result peaks[2]; /* every FMA tier measured (AVX-512, AVX2) */
+    int npeaks;
+    const char *peak_isa; /* the reference among them (the tier in use) */
+    char peak_note[128];
+    double peak1, peakN;   /* the reference's GFLOP/s */
+    double peak_core;      /* its GFLOP per CPU-second of one thread */
+    double mem_gbs;        /* memory copy bandwidth, N threads */
     double train1, trainN; /* images/s, medians */
     double rates1[64], ratesN[64];
     double cpu1, cpuN; /* process CPU ms per image, medians */
@@ -196,20 +232,25 @@ typedef struct bench_results {
     int layer_threads; /* threads the per-layer pass really used */
     double adam_ms, layer_sum_ms;
     double single_ms, batch_ips;
+    double single_cpu_ms, batch_cpu_ms; /* process CPU ms per image */
     torch_result torch;
+    ort_result ort;
     double wall_s;
 } bench_results;
 
 static void results_init(bench_results *r)
 {
     memset(r, 0, sizeof *r);
-    r->peak_avx2_core = NAN;
     r->peak_core = r->cpu1 = r->cpuN = r->torch.cpu1 = r->torch.cpuN = NAN;
     r->peak1 = r->peakN = r->train1 = r->trainN = r->rss_mb = NAN;
     r->adam_ms = r->layer_sum_ms = r->single_ms = r->batch_ips = NAN;
     r->torch.train1 = r->torch.trainN = r->torch.single_ms = NAN;
     r->torch.batch_ips = r->torch.rss_mb = NAN;
+    r->single_cpu_ms = r->batch_cpu_ms = NAN;
+    r->ort.single_ms = r->ort.batch_ips = r->ort.single_cpu_ms = r->ort.batch_cpu_ms = NAN;
     r->peak_isa = "none";
+    snprintf(r->peak_note, sizeof r->peak_note, "not measured");
+    r->mem_gbs = NAN;
 }
 
 /* Progress lines: stderr under --json (stdout holds only the object). */
@@ -285,42 +326,156 @@ static double peak_gflops(peak_fn fn, int nth, long iters, int reps, double *per
     return best;
 }
 
+/* Measure every FMA tier this CPU and the library both support (AVX-512 and
+ * AVX2 on x86_64), then take as the reference the tier the kernels actually
+ * run (pneumo_kernel_isa(), capped by PNEUMO_ISA): a 256-bit kernel tier on an
+ * AVX-512 CPU is measured against the 256-bit peak. The scalar tier has no
+ * SIMD peak of its own; it is compared with the AVX2 one (and says so). */
 static void measure_peak(const bench_opts *o, bench_results *r)
 {
-    peak_fn fn = NULL;
-    long iters = 1000000;
-    double t0, dt, target = o->quick ? 0.1 : 0.3, dummy;
+    const char *active = pneumo_kernel_isa();
+    const double target = o->quick ? 0.1 : 0.3;
+    const int reps = o->quick ? 2 : 3;
+    int ref = -1;
+    r->npeaks = 0;
 #if defined(__x86_64__) && defined(BENCH_HAVE_PEAK)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && (pn_cpu_flags() & PN_CPU_FLAG_AVX512)) {
-        fn = bench_peak_fma_avx512;
-        r->peak_isa = "avx512";
-    } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-               (pn_cpu_flags() & PN_CPU_FLAG_AVX2)) {
-        fn = bench_peak_fma_avx2;
-        r->peak_isa = "avx2";
+    {
+        static const struct {
+            const char *isa;
+            peak_fn fn;
+            unsigned flag;
+        } tiers[] = {{"avx512", bench_peak_fma_avx512, PN_CPU_FLAG_AVX512},
+                     {"avx2", bench_peak_fma_avx2, PN_CPU_FLAG_AVX2}};
+        __builtin_cpu_init();
+        for (size_t i = 0; i < sizeof tiers / sizeof tiers[0]; i++) {
+            /* pn_cpu_flags() ignores PNEUMO_ISA: every tier the CPU and OS allow */
+            int cpu_ok = i == 0 ? __builtin_cpu_supports("avx512f")
+                                : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+            peak_result *pk = &r->peaks[r->npeaks];
+            long iters = 1000000;
+            double t0, dt, dummy;
+            if (!cpu_ok || !(pn_cpu_flags() & tiers[i].flag))
+                continue;
+            /* calibrate the iteration count to ~target seconds per run */
+            t0 = now_s();
+            tiers[i].fn(iters, 1.0f);
+            dt = now_s() - t0;
+            if (dt > 0)
+                iters = (long)((double)iters * target / dt);
+            if (iters < 100000)
+                iters = 100000;
+            pk->isa = tiers[i].isa;
+            pk->p1 = peak_gflops(tiers[i].fn, 1, iters, reps, &pk->core);
+            pk->pN = o->threads > 1 ? peak_gflops(tiers[i].fn, o->threads, iters, reps, &dummy) : pk->p1;
+            r->npeaks++;
+        }
     }
 #endif
-    if (!fn) {
-        fprintf(progress_stream(o), "FMA peak: not measured (needs x86_64 with AVX2+FMA)\n");
+    for (int i = 0; i < r->npeaks; i++)
+        if (strcmp(r->peaks[i].isa, active) == 0)
+            ref = i;
+    if (ref < 0 && strcmp(active, "scalar") == 0)
+        for (int i = 0; i < r->npeaks; i++)
+            if (strcmp(r->peaks[i].isa, "avx2") == 0)
+                ref = i;
+    if (ref < 0) {
+        snprintf(r->peak_note, sizeof r->peak_note, "not measured: no FMA peak kernel for the %s tier%s",
+                 active, r->npeaks ? "" : " (needs x86_64 with AVX2+FMA)");
         return;
     }
-    /* calibrate the iteration count to ~target seconds per run */
+    r->peak_isa = r->peaks[ref].isa;
+    r->peak1 = r->peaks[ref].p1;
+    r->peakN = r->peaks[ref].pN;
+    r->peak_core = r->peaks[ref].core;
+    if (strcmp(r->peak_isa, active) == 0)
+        snprintf(r->peak_note, sizeof r->peak_note, "%s, the kernel tier in use", r->peak_isa);
+    else
+        snprintf(r->peak_note, sizeof r->peak_note,
+                 "%s: the kernel tier in use (%s) has no FMA peak of its own", r->peak_isa, active);
+}
+
+/* Memory copy bandwidth: `nth` threads each copy their own BW_MB buffer (far
+ * larger than the caches) at once; bytes read + bytes written over the slowest
+ * thread's time, best of `reps`, or over its CPU time if that gives more (as
+ * the peak: on a loaded machine the copy waits for a core). The dense layers'
+ * memory bound uses it. */
+#define BW_MB 64
+
+typedef struct bw_thread {
+    unsigned char *src, *dst;
+    size_t bytes;
+    pthread_barrier_t *barrier;
+    double seconds, cpu_seconds;
+} bw_thread;
+
+static void *bw_worker(void *arg)
+{
+    bw_thread *b = arg;
+    double t0, c0;
+    pthread_barrier_wait(b->barrier);
     t0 = now_s();
-    fn(iters, 1.0f);
-    dt = now_s() - t0;
-    if (dt > 0)
-        iters = (long)((double)iters * target / dt);
-    if (iters < 100000)
-        iters = 100000;
-    r->peak1 = peak_gflops(fn, 1, iters, o->quick ? 2 : 3, &r->peak_core);
-    r->peakN = o->threads > 1 ? peak_gflops(fn, o->threads, iters, o->quick ? 2 : 3, &dummy) : r->peak1;
-#if defined(__x86_64__) && defined(BENCH_HAVE_PEAK)
-    /* for reference: AVX2 (256-bit) per core; about half the AVX-512 figure
-     * means two 512-bit FMA ports, about equal means one */
-    if (fn == bench_peak_fma_avx512)
-        peak_gflops(bench_peak_fma_avx2, 1, iters, 2, &r->peak_avx2_core);
-#endif
+    c0 = cpu_s(CLOCK_THREAD_CPUTIME_ID);
+    memcpy(b->dst, b->src, b->bytes);
+    b->seconds = now_s() - t0;
+    b->cpu_seconds = cpu_s(CLOCK_THREAD_CPUTIME_ID) - c0;
+    return NULL;
+}
+
+static void measure_bandwidth(const bench_opts *o, bench_results *r)
+{
+    const size_t bytes = (size_t)BW_MB << 20;
+    const int nth = o->threads > 64 ? 64 : o->threads, reps = o->quick ? 3 : 5;
+    bw_thread b[64];
+    pthread_t tid[64];
+    pthread_barrier_t barrier;
+    double best = 0.0;
+    int ok = 1;
+    memset(b, 0, sizeof b);
+    for (int t = 0; t < nth && ok; t++) {
+        b[t].src = malloc(bytes);
+        b[t].dst = malloc(bytes);
+        if (!b[t].src || !b[t].dst)
+            ok = 0;
+        else {
+            memset(b[t].src, t + 1, bytes); /* fault the pages in before timing */
+            memset(b[t].dst, 0, bytes);
+        }
+    }
+    for (int rep = 0; rep < reps && ok; rep++) {
+        double slowest = 0.0, slowest_cpu = 0.0;
+        int started = 0;
+        pthread_barrier_init(&barrier, NULL, (unsigned)nth);
+        for (int t = 0; t < nth; t++) {
+            b[t].bytes = bytes;
+            b[t].barrier = &barrier;
+            if (t > 0 && pthread_create(&tid[t], NULL, bw_worker, &b[t]) == 0)
+                started++;
+        }
+        if (started != nth - 1) {
+            for (int t = 1; t <= started; t++)
+                pthread_join(tid[t], NULL);
+            pthread_barrier_destroy(&barrier);
+            ok = 0;
+            break;
+        }
+        bw_worker(&b[0]);
+        for (int t = 1; t < nth; t++)
+            pthread_join(tid[t], NULL);
+        pthread_barrier_destroy(&barrier);
+        for (int t = 0; t < nth; t++) {
+            slowest = fmax(slowest, b[t].seconds);
+            slowest_cpu = fmax(slowest_cpu, b[t].cpu_seconds);
+        }
+        if (slowest > 0)
+            best = fmax(best, 2.0 * (double)bytes * nth / slowest * 1e-9);
+        if (slowest_cpu > 0)
+            best = fmax(best, 2.0 * (double)bytes * nth / slowest_cpu * 1e-9);
+    }
+    for (int t = 0; t < nth; t++) {
+        free(b[t].src);
+        free(b[t].dst);
+    }
+    r->mem_gbs = ok && best > 0 ? best : NAN;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -463,6 +618,21 @@ static void layer_flops(const pn_layer *l, int n, int first, double *fwd, double
     *bwd = 2.0 * macs * (first ? 1.0 : 2.0);
 }
 
+/* Bytes a dense layer must move at least per training step of n samples
+ * (FP32): forward reads W, b, X and writes Y; backward reads dY and X and
+ * writes dW and db, and for the input gradient (all but layer 0) reads W again
+ * and writes dX. 0 for other layers. */
+static double layer_bytes(const pn_layer *l, int n, int first)
+{
+    double in, out;
+    if (l->kind != PN_LAYER_DENSE)
+        return 0.0;
+    in = (double)pn_dims_size(&l->in);
+    out = (double)l->out.c;
+    return 4.0 * ((in * out + out + n * in + n * out) + (n * out + n * in + in * out + out) +
+                  (first ? 0.0 : in * out + n * in));
+}
+
 /* Time every step of a training pass on a model that has already trained (warm). */
 
 /* Warn (stderr) when a conv layer's shape makes a SIMD kernel of the tier in
@@ -515,6 +685,7 @@ static int time_layers(const bench_opts *o, pneumo_model *m, const train_data *d
         lr->kind = l->kind;
         warn_fallbacks(l, o->batch, st->last[s] != st->first[s]);
         layer_flops(l, o->batch, st->first[s] == 0, &lr->fwd_flop, &lr->bwd_flop);
+        lr->bytes = layer_bytes(l, o->batch, st->first[s] == 0);
         lr->fwd_ms = median_of(st->t[0][s], reps);
         lr->fwd_cpu_ms = median_of(st->c[0][s], reps);
         lr->bwd_ms = median_of(st->t[1][s], reps);
@@ -649,7 +820,7 @@ static int bench_infer(const bench_opts *o, bench_results *r)
     int64_t os[2] = {o->batch, 1};
     uint64_t s = 5;
     uint8_t *px;
-    double t[64];
+    double t[64], c0 = 0.0;
     float prob = 0.0f;
     int runs = o->runs, bruns = o->quick ? 2 : 5;
     FILE *pf = progress_stream(o);
@@ -662,11 +833,14 @@ static int bench_infer(const bench_opts *o, bench_results *r)
         px[i] = (uint8_t)(rng_next(&s) >> 56);
     for (int i = 0; i < 3 + runs; i++) {
         double t0 = now_s();
+        if (i == 3)
+            c0 = cpu_s(CLOCK_PROCESS_CPUTIME_ID);
         if (pneumo_model_predict_image(m, img, &prob) != PNEUMO_OK)
             return fail("pneumo_model_predict_image");
         if (i >= 3)
             t[i - 3] = (now_s() - t0) * 1e3;
     }
+    r->single_cpu_ms = (cpu_s(CLOCK_PROCESS_CPUTIME_ID) - c0) * 1e3 / runs;
     r->single_ms = median_of(t, runs);
     fprintf(pf, "  single image: median %.2f ms over %d runs (p = %.4f)\n", r->single_ms, runs, (double)prob);
     if (make_train_data(o->batch, o->size, 11, &d))
@@ -675,11 +849,14 @@ static int bench_infer(const bench_opts *o, bench_results *r)
         return fail("pneumo_tensor_create");
     for (int i = 0; i < 1 + bruns; i++) {
         double t0 = now_s();
+        if (i == 1)
+            c0 = cpu_s(CLOCK_PROCESS_CPUTIME_ID);
         if (pneumo_model_predict(m, d.x, out) != PNEUMO_OK)
             return fail("pneumo_model_predict");
         if (i >= 1)
             t[i - 1] = o->batch / (now_s() - t0);
     }
+    r->batch_cpu_ms = (cpu_s(CLOCK_PROCESS_CPUTIME_ID) - c0) * 1e3 / ((double)bruns * o->batch);
     r->batch_ips = median_of(t, bruns);
     fprintf(pf, "  batch %d: median %.1f img/s over %d runs\n", o->batch, r->batch_ips, bruns);
     pneumo_tensor_destroy(out);
@@ -717,66 +894,115 @@ static double json_find_num(const char *js, const char *from_key, const char *ke
     return end == p ? NAN : v;
 }
 
+/* Run a shell command, its stdout into *out (NUL-terminated, trailing blanks
+ * removed; malloc'd, NULL on failure). Returns the exit status, -1 if it could
+ * not run or the output could not be kept. */
+static int run_capture(const char *cmd, char **out)
+{
+    size_t cap = 1 << 16, len = 0, k;
+    char *buf;
+    FILE *p;
+    int status;
+    *out = NULL;
+    fflush(stdout);
+    fflush(stderr);
+    if (!(p = popen(cmd, "r")))
+        return -1;
+    buf = malloc(cap);
+    while (buf && (k = fread(buf + len, 1, cap - 1 - len, p)) > 0) {
+        len += k;
+        if (len + 1 == cap) {
+            char *bigger = realloc(buf, cap * 2);
+            if (!bigger) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+    }
+    status = pclose(p);
+    if (!buf)
+        return -1;
+    buf[len] = '\0';
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
+        buf[--len] = '\0';
+    *out = buf;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* A single-quoted shell word for s into dst (each ' becomes '\''); 0 if it
+ * does not fit. */
+static int shell_quote(char *dst, size_t cap, const char *s)
+{
+    size_t n = 0;
+    if (cap < 3)
+        return 0;
+    dst[n++] = '\'';
+    for (; *s; s++) {
+        const char *piece = *s == '\'' ? "'\\''" : NULL;
+        size_t len = piece ? 4 : 1;
+        if (n + len + 2 > cap)
+            return 0;
+        if (piece)
+            memcpy(dst + n, piece, len);
+        else
+            dst[n] = *s;
+        n += len;
+    }
+    dst[n++] = '\'';
+    dst[n] = '\0';
+    return 1;
+}
+
+/* The text of "error": "..." in a script's JSON, at most `max` characters,
+ * into dst; 0 if there is none. */
+static int json_error(const char *js, char *dst, size_t cap, int max)
+{
+    const char *e = js ? strstr(js, "\"error\": \"") : NULL;
+    int n;
+    if (!e && js)
+        e = strstr(js, "\"error\":\"");
+    if (!e)
+        return 0;
+    e = strchr(e + 8, '"') + 1;
+    n = (int)strcspn(e, "\"");
+    snprintf(dst, cap, "%.*s", n > max ? max : n, e);
+    return 1;
+}
+
 static void run_torch(const bench_opts *o, bench_results *r)
 {
     torch_result *t = &r->torch;
-    char cmd[4096], key[16];
-    size_t cap = 1 << 16, len = 0, k;
-    FILE *p;
+    char cmd[4500], key[16], script[4200], err[420];
     int status;
     FILE *pf = progress_stream(o);
     if (access(BENCH_PYTHON, X_OK) != 0) {
         snprintf(t->note, sizeof t->note, BENCH_PYTHON " not found: PyTorch comparison skipped");
         return;
     }
-    if (access(o->torch_script, R_OK) != 0) {
+    if (access(o->torch_script, R_OK) != 0 || !shell_quote(script, sizeof script, o->torch_script)) {
         snprintf(t->note, sizeof t->note,
                  "%s not found (pass --torch-script or set PNEUMO_BENCH_TORCH_SCRIPT): "
                  "PyTorch comparison skipped",
                  o->torch_script);
         return;
     }
-    snprintf(cmd, sizeof cmd, BENCH_PYTHON " '%s' --threads %d --batch %d --size %d --steps %d%s%s%s",
-             o->torch_script, o->threads, o->batch, o->size, o->steps, o->quick ? " --quick" : "",
+    snprintf(cmd, sizeof cmd, BENCH_PYTHON " %s --threads %d --batch %d --size %d --steps %d%s%s%s", script,
+             o->threads, o->batch, o->size, o->steps, o->quick ? " --quick" : "",
              o->train ? "" : " --no-train", o->infer ? "" : " --no-infer");
     fprintf(pf, "  %s\n", cmd);
-    fflush(pf);
-    fflush(stdout);
-    if (!(p = popen(cmd, "r"))) {
-        snprintf(t->note, sizeof t->note, "cannot run %s: %s", BENCH_PYTHON, strerror(errno));
-        return;
-    }
-    t->json = malloc(cap);
-    while (t->json && (k = fread(t->json + len, 1, cap - 1 - len, p)) > 0) {
-        len += k;
-        if (len + 1 == cap) {
-            char *bigger = realloc(t->json, cap * 2);
-            if (!bigger)
-                break;
-            t->json = bigger;
-            cap *= 2;
-        }
-    }
-    status = pclose(p);
-    if (!t->json) {
-        snprintf(t->note, sizeof t->note, "out of memory");
-        return;
-    }
-    t->json[len] = '\0';
-    while (len && (t->json[len - 1] == '\n' || t->json[len - 1] == ' '))
-        t->json[--len] = '\0';
-    if (len == 0 || t->json[0] != '{') {
+    status = run_capture(cmd, &t->json);
+    if (!t->json || t->json[0] != '{') {
         snprintf(t->note, sizeof t->note, "bench_torch.py failed (exit status %d) and printed no JSON",
-                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+                 status);
         free(t->json);
         t->json = NULL;
         return;
     }
-    if (strstr(t->json, "\"error\": \"")) {
-        const char *e = strstr(t->json, "\"error\": \"") + 10;
-        int len_e = (int)strcspn(e, "\"");
-        snprintf(t->note, sizeof t->note, "torch unavailable (%.*s): comparison skipped",
-                 len_e > 400 ? 400 : len_e, e);
+    if (json_error(t->json, err, sizeof err, 400)) {
+        snprintf(t->note, sizeof t->note, "torch unavailable (%s): comparison skipped", err);
         return;
     }
     t->ran = 1;
@@ -788,6 +1014,179 @@ static void run_torch(const bench_opts *o, bench_results *r)
     t->rss_mb = json_find_num(t->json, NULL, "peak_rss_mb");
     t->cpu1 = json_find_num(t->json, "train_cpu_ms_per_img", "1");
     t->cpuN = json_find_num(t->json, "train_cpu_ms_per_img", key);
+}
+
+/* ------------------------------------------------------------------------ */
+/* ONNX Runtime.                                                             */
+
+/* An executable `name` on $PATH into dst; 0 if there is none. */
+static int find_on_path(const char *name, char *dst, size_t cap)
+{
+    const char *path = getenv("PATH");
+    while (path && *path) {
+        size_t n = strcspn(path, ":");
+        if (n > 0 && (size_t)snprintf(dst, cap, "%.*s/%s", (int)n, path, name) < cap &&
+            access(dst, X_OK) == 0)
+            return 1;
+        path += n;
+        if (*path == ':')
+            path++;
+    }
+    return 0;
+}
+
+static int has_ort_package(const char *dir)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/onnxruntime-node/package.json", dir);
+    return access(p, R_OK) == 0;
+}
+
+/* The node_modules folder holding onnxruntime-node: --ort-modules, else
+ * $PNEUMO_BENCH_ORT_MODULES, else the first of $PNEUMO_ONNXRUNTIME_NODE (the
+ * interop tests' variable), the build tree's npm/node_modules and node_modules
+ * (next to examples/), ./node_modules and the global folders that has it.
+ * An explicit folder is used as given. *tried lists what was looked at. */
+static const char *find_ort_modules(const bench_opts *o, char *tried, size_t cap)
+{
+    static char found[4096];
+    char exe[4096], cand[6][4096];
+    const char *env = getenv("PNEUMO_ONNXRUNTIME_NODE");
+    ssize_t n;
+    int nc = 0;
+    tried[0] = '\0';
+    if (o->ort_modules) {
+        snprintf(tried, cap, "%s", o->ort_modules);
+        return has_ort_package(o->ort_modules) ? o->ort_modules : NULL;
+    }
+    if (env && *env)
+        snprintf(cand[nc++], sizeof cand[0], "%s", env);
+    n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        char *slash;
+        exe[n] = '\0';
+        if ((slash = strrchr(exe, '/'))) {
+            *slash = '\0'; /* BUILD/examples */
+            snprintf(cand[nc++], sizeof cand[0], "%.4000s/../npm/node_modules", exe);
+            snprintf(cand[nc++], sizeof cand[0], "%.4000s/../node_modules", exe);
+        }
+    }
+    snprintf(cand[nc++], sizeof cand[0], "node_modules");
+    snprintf(cand[nc++], sizeof cand[0], "/usr/local/lib/node_modules");
+    snprintf(cand[nc++], sizeof cand[0], "/usr/lib/node_modules");
+    for (int i = 0; i < nc; i++) {
+        size_t used = strlen(tried);
+        snprintf(tried + used, cap - used, "%s%s", i ? ", " : "", cand[i]);
+        if (has_ort_package(cand[i])) {
+            snprintf(found, sizeof found, "%s", cand[i]);
+            return found;
+        }
+    }
+    return NULL;
+}
+
+/* Export the model with bench_torch.py --export-onnx into a temporary folder
+ * and time it with bench_ort.js under node. Every missing piece is one note. */
+static void run_ort(const bench_opts *o, bench_results *r)
+{
+    ort_result *t = &r->ort;
+    char node[4096], tried[2048], dir[] = "/tmp/pneumo-bench-ort.XXXXXX", onnx[64], err[420];
+    char q_script[4200], q_torch[4200], q_modules[4200], q_node[4200], cmd[20000];
+    const char *modules;
+    char *out = NULL;
+    int status;
+    FILE *pf = progress_stream(o);
+    if (!o->infer) {
+        snprintf(t->note, sizeof t->note, "ONNX Runtime runs inference only: not compared in mode %s",
+                 o->mode);
+        return;
+    }
+    if (!find_on_path("node", node, sizeof node) && !find_on_path("nodejs", node, sizeof node)) {
+        snprintf(t->note, sizeof t->note,
+                 "node not found on PATH (apt-get install nodejs npm): ONNX Runtime comparison skipped");
+        return;
+    }
+    if (!(modules = find_ort_modules(o, tried, sizeof tried))) {
+        snprintf(t->note, sizeof t->note,
+                 "onnxruntime-node not found in %.300s (npm install --ignore-scripts onnxruntime-node in a "
+                 "folder, then --ort-modules DIR/node_modules): ONNX Runtime comparison skipped",
+                 tried);
+        return;
+    }
+    if (access(o->ort_script, R_OK) != 0) {
+        snprintf(t->note, sizeof t->note,
+                 "%.300s not found (set PNEUMO_BENCH_ORT_SCRIPT): ONNX Runtime comparison skipped",
+                 o->ort_script);
+        return;
+    }
+    if (access(BENCH_PYTHON, X_OK) != 0 || access(o->torch_script, R_OK) != 0) {
+        snprintf(t->note, sizeof t->note,
+                 "%s or %.300s not found (the model is exported by bench_torch.py): ONNX Runtime comparison "
+                 "skipped",
+                 BENCH_PYTHON, o->torch_script);
+        return;
+    }
+    if (!shell_quote(q_script, sizeof q_script, o->ort_script) ||
+        !shell_quote(q_torch, sizeof q_torch, o->torch_script) ||
+        !shell_quote(q_modules, sizeof q_modules, modules) || !shell_quote(q_node, sizeof q_node, node)) {
+        snprintf(t->note, sizeof t->note, "a path is too long: ONNX Runtime comparison skipped");
+        return;
+    }
+    if (!mkdtemp(dir)) {
+        snprintf(t->note, sizeof t->note, "mkdtemp %s: %s: ONNX Runtime comparison skipped", dir,
+                 strerror(errno));
+        return;
+    }
+    snprintf(onnx, sizeof onnx, "%s/model.onnx", dir);
+    snprintf(cmd, sizeof cmd, BENCH_PYTHON " %s --export-onnx '%s' --size %d", q_torch, onnx, o->size);
+    fprintf(pf, "  %s\n", cmd);
+    status = run_capture(cmd, &out);
+    if (!out || !strstr(out, "\"onnx\"")) {
+        if (json_error(out, err, sizeof err, 400))
+            snprintf(t->note, sizeof t->note, "ONNX export unavailable (%s): ONNX Runtime comparison skipped",
+                     err);
+        else
+            snprintf(t->note, sizeof t->note,
+                     "bench_torch.py --export-onnx failed (exit status %d): ONNX Runtime comparison skipped",
+                     status);
+        goto done;
+    }
+    free(out);
+    out = NULL;
+    snprintf(cmd, sizeof cmd,
+             "%s %s --model '%s' --modules %s --threads %d --batch %d --size %d --runs %d "
+             "--batch-runs %d",
+             q_node, q_script, onnx, q_modules, o->threads, o->batch, o->size, o->runs, o->quick ? 2 : 5);
+    fprintf(pf, "  %s\n", cmd);
+    status = run_capture(cmd, &out);
+    if (!out || out[0] != '{') {
+        snprintf(t->note, sizeof t->note, "bench_ort.js failed (exit status %d) and printed no JSON", status);
+        goto done;
+    }
+    if (json_error(out, err, sizeof err, 400)) {
+        snprintf(t->note, sizeof t->note, "ONNX Runtime failed (%s): comparison skipped", err);
+        goto done;
+    }
+    t->single_ms = json_find_num(out, NULL, "infer_single_ms");
+    t->batch_ips = json_find_num(out, NULL, "infer_batch_img_per_s");
+    t->single_cpu_ms = json_find_num(out, NULL, "infer_single_cpu_ms");
+    t->batch_cpu_ms = json_find_num(out, NULL, "infer_batch_cpu_ms_per_img");
+    {
+        const char *v = strstr(out, "\"onnxruntime\":\"");
+        if (v)
+            snprintf(t->version, sizeof t->version, "%.*s", (int)strcspn(v + 15, "\""), v + 15);
+    }
+    if (!(t->single_ms > 0) || !(t->batch_ips > 0)) {
+        snprintf(t->note, sizeof t->note, "bench_ort.js printed no timings: comparison skipped");
+        goto done;
+    }
+    t->ran = 1;
+    t->json = out;
+    out = NULL;
+done:
+    free(out);
+    unlink(onnx);
+    rmdir(dir);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -814,8 +1213,125 @@ static const char *verdict(double v, double goal, int higher_better)
 {
     if (!isfinite(v))
         return "not measured";
-    return (higher_better ? v >= goal : v <= goal) ? "met" : "NOT met";
+    return (higher_better ? v >= goal : v <= goal) ? "met" : "not met";
 }
+
+/* Work of one training image as the per-layer table counts it (GFLOP,
+ * dense-equivalent); NAN without the per-layer pass. */
+static double train_gflop_per_img(const bench_opts *o, const bench_results *r)
+{
+    double fl = 0.0;
+    for (int i = 0; i < r->nlayers; i++)
+        fl += r->layers[i].fwd_flop + r->layers[i].bwd_flop;
+    return r->nlayers > 0 && fl > 0 ? fl * 1e-9 / o->batch : NAN;
+}
+
+/* The dense layers' measured fwd + bwd ms, least bytes and memory-bound ms. */
+static void dense_bound(const bench_results *r, double *ms, double *bytes, double *bound_ms)
+{
+    *ms = *bytes = 0.0;
+    for (int i = 0; i < r->nlayers; i++)
+        if (r->layers[i].kind == PN_LAYER_DENSE) {
+            *ms += r->layers[i].fwd_ms + r->layers[i].bwd_ms;
+            *bytes += r->layers[i].bytes;
+        }
+    *bound_ms = *bytes > 0 && r->mem_gbs > 0 ? *bytes / (r->mem_gbs * 1e9) * 1e3 : NAN;
+    if (!(*bytes > 0))
+        *ms = NAN;
+}
+
+typedef struct goal {
+    const char *text;
+    double value, target;
+    int higher; /* 1: value >= target is met; 0: value <= target */
+    const char *unit;
+    char detail[160];
+} goal;
+
+#define MAX_GOALS 12
+
+/* The goals of the issue the benchmark tracks, measured in this run; NAN
+ * values are "not measured" (the mode, an option or a missing tool). */
+static void set_goal(goal *g, const char *text, double value, double target, int higher, const char *unit)
+{
+    g->text = text;
+    g->value = value;
+    g->target = target;
+    g->higher = higher;
+    g->unit = unit;
+    g->detail[0] = '\0';
+}
+
+static int compute_goals(const bench_opts *o, const bench_results *r, goal *g)
+{
+    const double peak = peak_ref(o, r), gimg = train_gflop_per_img(o, r);
+    const double *steps = o->threads > 1 ? r->ratesN : r->rates1;
+    const int nsteps = o->threads > 1 ? r->nratesN : r->nrates1;
+    const layer_result *c1 = r->nlayers > 0 && r->layers[0].kind == PN_LAYER_CONV2D ? &r->layers[0] : NULL;
+    double dms, dbytes, dbound, lo = INFINITY, hi = 0.0;
+    int n = 0;
+    set_goal(&g[n], "training >= 80% of the FMA peak (whole step)", 100.0 * r->trainN * gimg / peak, 80, 1,
+             "%");
+    if (isfinite(g[n].value))
+        snprintf(g[n].detail, sizeof g[n].detail, "%.2f img/s x %.2f GFLOP/img = %.0f of %.0f GFLOP/s",
+                 r->trainN, gimg, r->trainN * gimg, peak);
+    n++;
+    set_goal(&g[n], "training >= 9x PyTorch", r->torch.ran ? r->trainN / r->torch.trainN : NAN, 9, 1, "x");
+    if (!o->vs_torch)
+        snprintf(g[n].detail, sizeof g[n].detail, "needs --vs-torch");
+    n++;
+    set_goal(&g[n], "CPU ms/img, N threads within 10% of 1 thread", o->threads > 1 ? r->cpuN / r->cpu1 : NAN,
+             1.10, 0, "x");
+    if (isfinite(g[n].value))
+        snprintf(g[n].detail, sizeof g[n].detail, "%.1f vs %.1f ms", r->cpuN, r->cpu1);
+    n++;
+    set_goal(&g[n], "conv1 forward >= 60% of peak",
+             c1 ? 100.0 * c1->fwd_flop / (c1->fwd_ms * 1e-3) * 1e-9 / peak : NAN, 60, 1, "%");
+    n++;
+    set_goal(&g[n], "conv1 backward >= 60% of peak",
+             c1 ? 100.0 * c1->bwd_flop / (c1->bwd_ms * 1e-3) * 1e-9 / peak : NAN, 60, 1, "%");
+    n++;
+    dense_bound(r, &dms, &dbytes, &dbound);
+    set_goal(&g[n], "dense layers <= 1.25x their memory bound", dms / dbound, 1.25, 0, "x");
+    if (isfinite(g[n].value))
+        snprintf(g[n].detail, sizeof g[n].detail, "%.2f ms vs %.2f ms = %.1f MB at %.1f GB/s", dms, dbound,
+                 dbytes / 1048576.0, r->mem_gbs);
+    n++;
+    set_goal(&g[n], "single-image inference <= 5 ms", r->single_ms, 5, 0, " ms");
+    n++;
+    set_goal(&g[n], "single image >= 3x ONNX Runtime", r->ort.ran ? r->ort.single_ms / r->single_ms : NAN, 3,
+             1, "x");
+    if (!o->vs_ort)
+        snprintf(g[n].detail, sizeof g[n].detail, "needs --vs-ort");
+    n++;
+    set_goal(&g[n], "batch-16 inference >= 250 img/s", r->batch_ips, 250, 1, " img/s");
+    n++;
+    set_goal(&g[n], "batch-16 inference >= 3.5x ONNX Runtime",
+             r->ort.ran ? r->batch_ips / r->ort.batch_ips : NAN, 3.5, 1, "x");
+    if (!o->vs_ort)
+        snprintf(g[n].detail, sizeof g[n].detail, "needs --vs-ort");
+    n++;
+    for (int i = 0; i < nsteps; i++) {
+        lo = fmin(lo, steps[i]);
+        hi = fmax(hi, steps[i]);
+    }
+    set_goal(&g[n], "step-time spread (max/min of timed steps) <= 1.15", nsteps >= 2 ? hi / lo : NAN, 1.15, 0,
+             "x");
+    if (isfinite(g[n].value))
+        snprintf(g[n].detail, sizeof g[n].detail, "%d steps at %d thread%s", nsteps, o->threads,
+                 o->threads == 1 ? "" : "s");
+    n++;
+    for (int i = 0; i < n; i++) {
+        /* the inference goals are those about single images and batches */
+        int inference = strstr(g[i].text, "single") || strstr(g[i].text, "batch");
+        if (!isfinite(g[i].value) && !g[i].detail[0] && !(inference ? o->infer : o->train))
+            snprintf(g[i].detail, sizeof g[i].detail, "needs mode %s or all", inference ? "infer" : "train");
+    }
+    return n;
+}
+
+/* The goals hold for 500x500 inputs at batch 16 only. */
+static int goals_apply(const bench_opts *o) { return o->size == 500 && o->batch == 16; }
 
 static void print_table(const bench_opts *o, const bench_results *r)
 {
@@ -826,14 +1342,16 @@ static void print_table(const bench_opts *o, const bench_results *r)
     printf("load average: %.2f %.2f %.2f at start, %.2f %.2f %.2f at end; wall %.1f s\n", r->load_start[0],
            r->load_start[1], r->load_start[2], r->load_end[0], r->load_end[1], r->load_end[2], r->wall_s);
     if (o->train) {
-        printf("\nFP32 FMA peak (measured, %s, 12 independent FMA chains per thread, best of runs):\n",
-               r->peak_isa);
-        printf("  wall clock: 1 thread %.1f GFLOP/s, %d threads %.1f GFLOP/s; one core per CPU-second "
-               "%.1f GFLOP/s\n  reference peak for %d threads: %.1f GFLOP/s\n",
-               r->peak1, o->threads, r->peakN, r->peak_core, o->threads, peak);
-        if (isfinite(r->peak_avx2_core))
-            printf("  (for reference, 256-bit AVX2 FMAs: one core per CPU-second %.1f GFLOP/s)\n",
-                   r->peak_avx2_core);
+        printf("\nFP32 FMA peak (measured, 12 independent FMA chains per thread, best of runs):\n");
+        for (int i = 0; i < r->npeaks; i++)
+            printf("  %-6s wall clock: 1 thread %.1f GFLOP/s, %d threads %.1f GFLOP/s; one core per "
+                   "CPU-second %.1f GFLOP/s\n",
+                   r->peaks[i].isa, r->peaks[i].p1, o->threads, r->peaks[i].pN, r->peaks[i].core);
+        printf("  reference peak for %d threads: %.1f GFLOP/s (%s)\n", o->threads, peak, r->peak_note);
+        if (isfinite(r->mem_gbs))
+            printf(
+                "  memory copy bandwidth (%d threads, %d MB per thread, read + write counted): %.1f GB/s\n",
+                o->threads, BW_MB, r->mem_gbs);
 
         printf(
             "\nTraining step (forward + backward + Adam), batch %d, random input, %d timed steps after %d warm-up:\n",
@@ -882,6 +1400,18 @@ static void print_table(const bench_opts *o, const bench_results *r)
                "  conv gradient's structural zeros (3/4 of it): its dense-equivalent GF/s and shares\n"
                "  can exceed the peak.\n",
                o->threads, peak);
+        {
+            double gimg = train_gflop_per_img(o, r), dms, dbytes, dbound;
+            dense_bound(r, &dms, &dbytes, &dbound);
+            printf(
+                "  Work per training image: %.2f GFLOP (the GFLOP column summed over the layers / batch:\n"
+                "  forward 2 x MACs, backward weight + input gradient, none for the first layer's input).\n",
+                gimg);
+            if (isfinite(dms))
+                printf("  Dense layers: %.2f ms fwd + bwd; they move at least %.1f MB per step (W, X, Y;\n"
+                       "  dY, X, dW, dX; W again for dX), %.2f ms at the %.1f GB/s copy bandwidth.\n",
+                       dms, dbytes / 1048576.0, dbound, r->mem_gbs);
+        }
     }
     if (o->infer) {
         printf("\nInference (%d threads):\n", o->threads);
@@ -890,6 +1420,8 @@ static void print_table(const bench_opts *o, const bench_results *r)
             o->size, o->size, r->single_ms, o->runs);
         printf("  batch %d (pneumo_model_predict): %.1f img/s median of %d\n", o->batch, r->batch_ips,
                o->quick ? 2 : 5);
+        printf("  process CPU: %.2f ms per single image, %.2f ms per image in batches\n", r->single_cpu_ms,
+               r->batch_cpu_ms);
     }
     if (o->vs_torch) {
         const torch_result *t = &r->torch;
@@ -924,32 +1456,63 @@ static void print_table(const bench_opts *o, const bench_results *r)
             }
         }
     }
-    printf("\nGoals (measured at %d threads):\n", o->threads);
+    if (o->vs_ort) {
+        const ort_result *t = &r->ort;
+        printf(
+            "\nONNX Runtime comparison (node + onnxruntime-node %s, CPU provider, intraOpNumThreads %d,\n"
+            "interOpNumThreads 1, sequential; the same model exported by torch.onnx.export, opset 13, NCHW):\n",
+            t->ran ? t->version : "-", o->threads);
+        if (!t->ran) {
+            printf("  %s\n", t->note);
+        } else {
+            printf("  libpneumo times pneumo_model_predict_image on an 8-bit image (conversion to float\n"
+                   "  included) and pneumo_model_predict on a float batch; ONNX Runtime times session.run\n"
+                   "  on a float32 NCHW tensor already scaled to [0, 1] (no conversion timed).\n");
+            printf("  %-28s %12s %12s %10s\n", "metric", "libpneumo", "ORT", "speedup");
+            printf("  %-28s %12.2f %12.2f %9.2fx\n", "single-image ms (median)", r->single_ms, t->single_ms,
+                   t->single_ms / r->single_ms);
+            printf("  %-28s %12.1f %12.1f %9.2fx\n", "batch inference img/s", r->batch_ips, t->batch_ips,
+                   r->batch_ips / t->batch_ips);
+            printf("  %-28s %12.2f %12.2f %9.2fx\n", "single-image CPU ms", r->single_cpu_ms,
+                   t->single_cpu_ms, t->single_cpu_ms / r->single_cpu_ms);
+            printf("  %-28s %12.2f %12.2f %9.2fx\n", "batch CPU ms/img", r->batch_cpu_ms, t->batch_cpu_ms,
+                   t->batch_cpu_ms / r->batch_cpu_ms);
+            printf("  (speedup = how many times faster libpneumo is; CPU time includes any spinning of the\n"
+                   "  runtimes' worker threads)\n");
+        }
+    }
+    if (o->train)
+        printf("\nGoals (measured at %d threads; FMA peak %.1f GFLOP/s, %s):\n", o->threads, peak_ref(o, r),
+               r->peak_note);
+    else
+        printf("\nGoals (measured at %d threads):\n", o->threads);
     if (fmax(r->load_start[0], r->load_end[0]) > (double)sysconf(_SC_NPROCESSORS_ONLN))
         printf("  note: load average %.1f / %.1f (start / end) on %ld cores: other processes shared\n"
                "  the cores, so wall-clock rates, the scaling and the torch ratios are unreliable\n"
                "  (PyTorch's OpenMP threads suffer more from it); CPU ms/img is the steadier figure.\n",
                r->load_start[0], r->load_end[0], sysconf(_SC_NPROCESSORS_ONLN));
-    if (o->size != 500 || o->batch != 16) {
+    if (o->threads != 2)
+        printf("  (the goals are stated for 2 threads)\n");
+    if (!goals_apply(o)) {
         printf("  (the goals are for 500x500 inputs at batch 16; not compared at %dx%d, batch %d)\n", o->size,
                o->size, o->batch);
         return;
     }
-    if (o->train) {
-        printf("  %-40s %10.2f  %s\n", "training >= 40 img/s", r->trainN, verdict(r->trainN, 40, 1));
-        if (r->torch.ran)
-            printf("  %-40s %9.2fx  %s\n", "training >= 5.5x torch", r->trainN / r->torch.trainN,
-                   verdict(r->trainN / r->torch.trainN, 5.5, 1));
-        printf("  %-40s %10.1f  %s\n", "peak RSS <= 512 MB", r->rss_mb, verdict(r->rss_mb, 512, 0));
-        if (o->threads > 1)
-            printf("  %-40s %9.2fx  %s\n", "1 -> N threads scaling >= 1.8x", r->trainN / r->train1,
-                   verdict(r->trainN / r->train1, 1.8, 1));
-    }
-    if (o->infer) {
-        printf("  %-40s %10.2f  %s\n", "single-image inference <= 8 ms", r->single_ms,
-               verdict(r->single_ms, 8, 0));
-        printf("  %-40s %10.1f  %s\n", "batch inference >= 150 img/s", r->batch_ips,
-               verdict(r->batch_ips, 150, 1));
+    {
+        goal g[MAX_GOALS];
+        int n = compute_goals(o, r, g);
+        for (int i = 0; i < n; i++) {
+            char val[32];
+            if (isfinite(g[i].value))
+                snprintf(val, sizeof val, "%.2f%s", g[i].value, g[i].unit);
+            else
+                snprintf(val, sizeof val, "-");
+            if (g[i].detail[0])
+                printf("  %-50s %11s  %-12s (%s)\n", g[i].text, val,
+                       verdict(g[i].value, g[i].target, g[i].higher), g[i].detail);
+            else
+                printf("  %-50s %11s  %s\n", g[i].text, val, verdict(g[i].value, g[i].target, g[i].higher));
+        }
     }
 }
 
@@ -981,8 +1544,20 @@ static void print_json(const bench_opts *o, const bench_results *r)
     json_num(f, r->peak1);
     fprintf(f, ", \"fma_peak_gflops_per_core_cpu\": ");
     json_num(f, r->peak_core);
-    fprintf(f, ", \"fma_peak_avx2_gflops_per_core_cpu\": ");
-    json_num(f, r->peak_avx2_core);
+    fprintf(f, ", \"fma_peak_note\": ");
+    json_str(f, r->peak_note);
+    fprintf(f, ", \"fma_peaks\": {");
+    for (int i = 0; i < r->npeaks; i++) {
+        fprintf(f, "%s\"%s\": {\"gflops_1thread\": ", i ? ", " : "", r->peaks[i].isa);
+        json_num(f, r->peaks[i].p1);
+        fprintf(f, ", \"gflops_wall\": ");
+        json_num(f, r->peaks[i].pN);
+        fprintf(f, ", \"gflops_per_core_cpu\": ");
+        json_num(f, r->peaks[i].core);
+        fprintf(f, "}");
+    }
+    fprintf(f, "}, \"memory_copy_gbs\": ");
+    json_num(f, r->mem_gbs);
     fprintf(f, ", \"train_cpu_ms_per_img\": ");
     json_num(f, r->cpuN);
     fprintf(f, ", \"train_cpu_ms_per_img_1thread\": ");
@@ -1005,6 +1580,12 @@ static void print_json(const bench_opts *o, const bench_results *r)
     json_num(f, r->single_ms);
     fprintf(f, ", \"infer_batch_img_per_s\": ");
     json_num(f, r->batch_ips);
+    fprintf(f, ", \"infer_single_cpu_ms\": ");
+    json_num(f, r->single_cpu_ms);
+    fprintf(f, ", \"infer_batch_cpu_ms_per_img\": ");
+    json_num(f, r->batch_cpu_ms);
+    fprintf(f, ", \"train_gflop_per_img\": ");
+    json_num(f, train_gflop_per_img(o, r));
     fprintf(f, ", \"layer_threads\": %d, \"adam_ms\": ", r->layer_threads);
     json_num(f, r->adam_ms);
     fprintf(f, ", \"layers\": [");
@@ -1032,6 +1613,8 @@ static void print_json(const bench_opts *o, const bench_results *r)
         json_num(f, l->fwd_cpu_ms);
         fprintf(f, ", \"bwd_cpu_ms\": ");
         json_num(f, l->bwd_cpu_ms);
+        fprintf(f, ", \"min_bytes\": ");
+        json_num(f, l->bytes > 0 ? l->bytes : NAN);
         fprintf(f, ", \"core_share\": ");
         json_num(f, l->fwd_flop > 0 ? (l->fwd_flop + l->bwd_flop) / ((l->fwd_cpu_ms + l->bwd_cpu_ms) * 1e-3) *
                                           1e-9 / r->peak_core
@@ -1055,14 +1638,49 @@ static void print_json(const bench_opts *o, const bench_results *r)
             json_num(f, r->rss_mb / t->rss_mb);
             fprintf(f, "}");
         } else {
-            fprintf(f, "{\"skipped\": \"");
-            for (const char *c = t->note; *c; c++)
-                if (*c == '"' || *c == '\\')
-                    fprintf(f, "\\%c", *c);
-                else if ((unsigned char)*c >= 0x20)
-                    fputc(*c, f);
-            fprintf(f, "\"}");
+            fprintf(f, "{\"skipped\": ");
+            json_str(f, t->note);
+            fprintf(f, "}");
         }
+    }
+    if (o->vs_ort) {
+        const ort_result *t = &r->ort;
+        fprintf(f, ", \"ort\": ");
+        if (t->ran) {
+            fprintf(f, "%s, \"ort_ratios\": {\"infer_single_ms\": ", t->json);
+            json_num(f, r->single_ms / t->single_ms);
+            fprintf(f, ", \"infer_batch_img_per_s\": ");
+            json_num(f, r->batch_ips / t->batch_ips);
+            fprintf(f, ", \"infer_single_speedup\": ");
+            json_num(f, t->single_ms / r->single_ms);
+            fprintf(f, ", \"infer_batch_speedup\": ");
+            json_num(f, r->batch_ips / t->batch_ips);
+            fprintf(f, "}");
+        } else {
+            fprintf(f, "{\"skipped\": ");
+            json_str(f, t->note);
+            fprintf(f, "}");
+        }
+    }
+    fprintf(f, ", \"goals\": ");
+    if (!goals_apply(o)) {
+        fprintf(f, "{\"skipped\": \"the goals are for 500x500 inputs at batch 16\"}");
+    } else {
+        goal g[MAX_GOALS];
+        int n = compute_goals(o, r, g);
+        fprintf(f, "[");
+        for (int i = 0; i < n; i++) {
+            fprintf(f, "%s{\"goal\": ", i ? ", " : "");
+            json_str(f, g[i].text);
+            fprintf(f, ", \"value\": ");
+            json_num(f, g[i].value);
+            fprintf(f, ", \"target\": ");
+            json_num(f, g[i].target);
+            fprintf(f, ", \"status\": \"%s\", \"detail\": ", verdict(g[i].value, g[i].target, g[i].higher));
+            json_str(f, g[i].detail);
+            fprintf(f, "}");
+        }
+        fprintf(f, "]");
     }
     fprintf(f, "}\n");
 }
@@ -1074,7 +1692,7 @@ static int model_usage(const char *mode, FILE *f)
 {
     fprintf(f,
             "usage: " PROG " %s [--quick] [--threads N] [--batch B] [--size S] [--steps K]\n"
-            "                   [--vs-torch] [--torch-script PATH] [--json]\n"
+            "                   [--vs-torch] [--torch-script PATH] [--vs-ort] [--ort-modules DIR] [--json]\n"
             "The article's model (5 x conv 3x3 + max-pool, dense 128/64/1) on random input:\n"
             "  train  FP32 FMA peak (measured), training images/s (forward + backward + Adam)\n"
             "         with 1 and N threads, per-layer forward/backward times with GFLOP/s and\n"
@@ -1089,27 +1707,35 @@ static int model_usage(const char *mode, FILE *f)
             "  --vs-torch     also run the model in PyTorch (" BENCH_PYTHON ", bench_torch.py)\n"
             "  --torch-script PATH  bench_torch.py to run (default: $PNEUMO_BENCH_TORCH_SCRIPT, else\n"
             "                 the copy next to pneumo-bench, else " BENCH_TORCH_SCRIPT ")\n"
+            "  --vs-ort       also run the model's inference in ONNX Runtime: exported by\n"
+            "                 bench_torch.py --export-onnx (torch.onnx.export, opset 13, NCHW), timed by\n"
+            "                 bench_ort.js under node with onnxruntime-node, intra-op threads = N\n"
+            "  --ort-modules DIR  node_modules folder holding onnxruntime-node (default:\n"
+            "                 $PNEUMO_BENCH_ORT_MODULES, else $PNEUMO_ONNXRUNTIME_NODE, the build tree's\n"
+            "                 npm/node_modules or node_modules, ./node_modules, the global folders);\n"
+            "                 bench_ort.js: $PNEUMO_BENCH_ORT_SCRIPT, else next to pneumo-bench, else\n"
+            "                 " BENCH_ORT_SCRIPT "\n"
             "  --json         print one JSON object (progress to stderr)\n",
             mode);
     return f == stdout ? 0 : 2;
 }
 
-/* The default bench_torch.py: a copy next to this executable (a build tree),
- * else the installed one. */
-static const char *default_torch_script(void)
+/* The default script `name`: a copy next to this executable (a build tree,
+ * its path into buf), else the installed one. */
+static const char *default_script(const char *name, const char *installed, char *buf, size_t cap)
 {
-    static char path[4096];
-    ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+    size_t len = strlen(name);
+    ssize_t n = readlink("/proc/self/exe", buf, cap - 1);
     if (n > 0) {
-        path[n] = '\0';
-        char *slash = strrchr(path, '/');
-        if (slash && (size_t)(slash + 1 - path) + sizeof "bench_torch.py" <= sizeof path) {
-            memcpy(slash + 1, "bench_torch.py", sizeof "bench_torch.py");
-            if (access(path, R_OK) == 0)
-                return path;
+        buf[n] = '\0';
+        char *slash = strrchr(buf, '/');
+        if (slash && (size_t)(slash + 1 - buf) + len + 1 <= cap) {
+            memcpy(slash + 1, name, len + 1);
+            if (access(buf, R_OK) == 0)
+                return buf;
         }
     }
-    return BENCH_TORCH_SCRIPT;
+    return installed;
 }
 
 static int run_modes(const char *mode, int train, int infer, int argc, char **argv)
@@ -1119,6 +1745,9 @@ static int run_modes(const char *mode, int train, int infer, int argc, char **ar
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     double t_start = now_s();
     const char *env_script = getenv("PNEUMO_BENCH_TORCH_SCRIPT");
+    const char *env_ort_script = getenv("PNEUMO_BENCH_ORT_SCRIPT");
+    const char *env_ort_modules = getenv("PNEUMO_BENCH_ORT_MODULES");
+    char torch_path[4096], ort_path[4096];
     FILE *pf;
     int rc = 0, steps = -1;
     memset(&o, 0, sizeof o);
@@ -1129,6 +1758,8 @@ static int run_modes(const char *mode, int train, int infer, int argc, char **ar
     o.batch = 16;
     o.size = 500;
     o.torch_script = env_script && *env_script ? env_script : NULL;
+    o.ort_script = env_ort_script && *env_ort_script ? env_ort_script : NULL;
+    o.ort_modules = env_ort_modules && *env_ort_modules ? env_ort_modules : NULL;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
@@ -1139,6 +1770,10 @@ static int run_modes(const char *mode, int train, int infer, int argc, char **ar
             o.json = 1;
         else if (strcmp(a, "--vs-torch") == 0)
             o.vs_torch = 1;
+        else if (strcmp(a, "--vs-ort") == 0)
+            o.vs_ort = 1;
+        else if (i + 1 < argc && strcmp(a, "--ort-modules") == 0)
+            o.ort_modules = argv[++i];
         else if (i + 1 < argc && strcmp(a, "--threads") == 0)
             o.threads = (int)parse_long(a, argv[++i], 1, 64);
         else if (i + 1 < argc && strcmp(a, "--batch") == 0)
@@ -1155,7 +1790,9 @@ static int run_modes(const char *mode, int train, int infer, int argc, char **ar
         }
     }
     if (!o.torch_script)
-        o.torch_script = default_torch_script();
+        o.torch_script = default_script("bench_torch.py", BENCH_TORCH_SCRIPT, torch_path, sizeof torch_path);
+    if (!o.ort_script)
+        o.ort_script = default_script("bench_ort.js", BENCH_ORT_SCRIPT, ort_path, sizeof ort_path);
     o.steps = steps > 0 ? steps : o.quick ? 2 : 8;
     o.warmup = 1;
     o.runs = o.quick ? 8 : 20;
@@ -1173,8 +1810,11 @@ static int run_modes(const char *mode, int train, int infer, int argc, char **ar
         train_data d;
         pneumo_model *m = NULL;
         measure_peak(&o, r);
-        fprintf(pf, "FMA peak (%s): 1 thread %.1f GFLOP/s, %d threads %.1f GFLOP/s\n", r->peak_isa, r->peak1,
-                o.threads, r->peakN);
+        measure_bandwidth(&o, r);
+        for (int i = 0; i < r->npeaks; i++)
+            fprintf(pf, "FMA peak (%s): 1 thread %.1f GFLOP/s, %d threads %.1f GFLOP/s\n", r->peaks[i].isa,
+                    r->peaks[i].p1, o.threads, r->peaks[i].pN);
+        fprintf(pf, "reference peak: %s; memory copy bandwidth %.1f GB/s\n", r->peak_note, r->mem_gbs);
         if (make_train_data(o.batch, o.size, 1, &d)) {
             free(r);
             return 1;
@@ -1212,6 +1852,15 @@ static int run_modes(const char *mode, int train, int infer, int argc, char **ar
         if (!r->torch.ran)
             fprintf(pf, "  %s\n", r->torch.note);
     }
+    if (!rc && o.vs_ort) {
+        fprintf(pf, "ONNX Runtime:\n");
+        run_ort(&o, r);
+        if (r->ort.ran)
+            fprintf(pf, "  single image: median %.2f ms; batch %d: median %.1f img/s\n", r->ort.single_ms,
+                    o.batch, r->ort.batch_ips);
+        else
+            fprintf(pf, "  %s\n", r->ort.note);
+    }
     loadavg(r->load_end);
     r->wall_s = now_s() - t_start;
     if (!rc) {
@@ -1221,6 +1870,7 @@ static int run_modes(const char *mode, int train, int infer, int argc, char **ar
             print_table(&o, r);
     }
     free(r->torch.json);
+    free(r->ort.json);
     free(r);
     return rc;
 }

@@ -15,7 +15,12 @@ format, random input of batch B at S x S x 1. Prints one JSON object on stdout:
 
 Usage: bench_torch.py [--threads N] [--batch B] [--size S] [--steps K]
                       [--warmup W] [--runs R] [--no-train] [--no-infer] [--quick]
+       bench_torch.py --export-onnx PATH [--size S]
        bench_torch.py --train-child ...   (internal: the training process)
+--export-onnx (pneumo-bench --vs-ort) writes the same model with a final
+sigmoid, in eval mode, to PATH with torch.onnx.export (opset 13, NCHW input
+"image" of shape [batch, 1, S, S] with a dynamic batch axis, output
+"probability" [batch, 1]) and prints {"onnx": PATH, "version": ..., "opset": 13}.
 If torch cannot be imported it prints {"error": "..."} and exits with status 3.
 """
 import argparse
@@ -39,6 +44,7 @@ def parse_args():
     p.add_argument("--no-train", action="store_true")
     p.add_argument("--no-infer", action="store_true")
     p.add_argument("--train-child", action="store_true")
+    p.add_argument("--export-onnx", metavar="PATH")
     return p.parse_args()
 
 
@@ -70,6 +76,18 @@ def train_setup(torch, args):
         opt.step()
         return float(loss)
     return step
+
+
+def export_onnx(torch, args):
+    """The inference model (logits -> sigmoid) as ONNX, NCHW, for ONNX Runtime."""
+    model = torch.nn.Sequential(make_model(torch, args.size), torch.nn.Sigmoid())
+    model = model.to(memory_format=torch.contiguous_format).eval()
+    x = torch.rand(1, 1, args.size, args.size)
+    with torch.no_grad():
+        torch.onnx.export(model, x, args.export_onnx, opset_version=13,
+                          input_names=["image"], output_names=["probability"],
+                          dynamic_axes={"image": {0: "batch"}, "probability": {0: "batch"}})
+    print(json.dumps({"onnx": args.export_onnx, "version": torch.__version__, "opset": 13}))
 
 
 def vm_hwm_mb():
@@ -150,6 +168,13 @@ def main():
         args.steps, args.warmup, args.runs = min(args.steps, 2), 1, min(args.runs, 8)
     if args.train_child:
         train_child(torch, args)
+        return 0
+    if args.export_onnx:
+        try:
+            export_onnx(torch, args)
+        except Exception as e:  # an export failure is reported, not raised
+            print(json.dumps({"error": "torch.onnx.export failed: %s" % e}))
+            return 4
         return 0
     out = {"version": torch.__version__, "threads": args.threads, "batch": args.batch,
            "size": args.size, "steps": args.steps,

@@ -278,7 +278,7 @@ static const bench_mode modes[] = {
     {"data", mode_data, "input pipeline: decode/resize, cache, augmented epochs (images/s)"},
     {"train", bench_mode_train, "training img/s (1 and N threads), per-layer times, FMA peak, RSS"},
     {"infer", bench_mode_infer, "single-image latency and batch inference img/s"},
-    {"all", bench_mode_all, "train + infer (--vs-torch: the same model in PyTorch)"},
+    {"all", bench_mode_all, "train + infer (--vs-torch: PyTorch, --vs-ort: ONNX Runtime)"},
     {"serve", bench_mode_serve, "pneumo-serve at 1, 4, 16 clients: req/s, p50/p99 vs batch img/s"},
     {"train-rss", bench_mode_train_rss, NULL}, /* hidden: child whose peak RSS `train` reads */
 };
