@@ -106,7 +106,8 @@ static void test_batchnorm_training_stats(void **state)
         }
         var = sxx / (double)rows;
         assert_true(fabs(sy - l.b[c]) < 1e-4);
-        assert_true(fabs(syy / (double)rows - l.w[c] * l.w[c] * var / (var + 1e-3)) < 1e-4 * (1 + l.w[c] * l.w[c]));
+        assert_true(fabs(syy / (double)rows - l.w[c] * l.w[c] * var / (var + 1e-3)) <
+                    1e-4 * (1 + l.w[c] * l.w[c]));
         /* moving = 0.99 moving + 0.01 batch, variance unbiased */
         assert_true(fabs(l.mmean[c] - 0.01 * sx) < 1e-5);
         assert_true(fabs(l.mvar[c] - (0.99 + 0.01 * sxx / (double)(rows - 1))) < 1e-5);

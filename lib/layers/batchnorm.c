@@ -156,10 +156,11 @@ pneumo_status pn_batchnorm_setup(pn_layer *l, const pn_dims *in, const pneumo_ba
             snprintf(shape, sizeof shape, "(None, %d, %d, %d)", in->h, in->w, in->c);
         else
             snprintf(shape, sizeof shape, "(None, %d)", in->c);
-        return pn_error(PNEUMO_ERR_INVALID_ARG,
-                        "BatchNormalization: axis %d of input %s is not the channels axis (-1 or %d), the only "
-                        "one supported",
-                        p->axis, shape, last);
+        return pn_error(
+            PNEUMO_ERR_INVALID_ARG,
+            "BatchNormalization: axis %d of input %s is not the channels axis (-1 or %d), the only "
+            "one supported",
+            p->axis, shape, last);
     }
     if (!(p->momentum >= 0.0f && p->momentum <= 1.0f))
         return pn_error(PNEUMO_ERR_INVALID_ARG, "BatchNormalization: momentum %g outside [0, 1]",

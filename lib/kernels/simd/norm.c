@@ -10,11 +10,11 @@
 
 /* Load / store VL channels at p, or the nc < VL of a tail under mask m. */
 #define LD(p) (full ? vload(p) : vload_m((p), m))
-#define ST(p, v)                  \
-    do {                          \
-        if (full)                 \
-            vstore((p), (v));     \
-        else                      \
+#define ST(p, v)                   \
+    do {                           \
+        if (full)                  \
+            vstore((p), (v));      \
+        else                       \
             vstore_m((p), m, (v)); \
     } while (0)
 
