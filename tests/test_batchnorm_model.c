@@ -147,8 +147,8 @@ static void test_refusals(void **state)
     assert_int_equal(pneumo_model_add_global_avgpool2d(m), PNEUMO_ERR_SHAPE);
     assert_non_null(strstr(pneumo_last_error(), "(None, 5)"));
     pneumo_batchnorm_default_params(&p);
-    assert_true(p.size == sizeof p && p.axis == -1 && p.momentum == 0.99f && p.epsilon == 1e-3f && p.center == 1 &&
-                p.scale == 1);
+    assert_true(p.size == sizeof p && p.axis == -1 && p.momentum == 0.99f && p.epsilon == 1e-3f &&
+                p.center == 1 && p.scale == 1);
     p.momentum = 1.5f;
     assert_int_equal(pneumo_model_add_batchnorm(m, &p), PNEUMO_ERR_INVALID_ARG);
     pneumo_batchnorm_default_params(&p);
