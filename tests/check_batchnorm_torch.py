@@ -167,6 +167,12 @@ with tempfile.TemporaryDirectory() as tmp:
     w1 = read_safetensors(path)
     close("moving mean", w1["batch_normalization/moving_mean"], tbn.running_mean.numpy(), 5e-6)
     close("moving variance", w1["batch_normalization/moving_variance"], tbn.running_var.numpy(), 1e-6)
+    # the tolerance tells the unbiased update from a biased one
+    m_rows = n * (h - 2) * (w - 2)
+    biased = 0.99 + (tbn.running_var.numpy() - 0.99) * (m_rows - 1) / m_rows
+    gap = np.max(np.abs(biased - tbn.running_var.numpy())) / np.max(np.abs(tbn.running_var.numpy()))
+    print(f"a biased moving variance would differ by {gap:.2e}")
+    assert gap > 1e-6 * 3, gap
 
     # inference (folded in libpneumo) with the updated moving statistics
     tbn.eval()

@@ -153,7 +153,8 @@ PNEUMO_API pneumo_status pneumo_model_add_dropout(pneumo_model *m, float rate);
  *  folds a BatchNormalization that directly follows a Conv2D without an
  *  activation into that convolution's weights (the stored weights are not
  *  changed). A training step normalises over the whole batch it is given, so a
- *  data-parallel part normalises over its own samples. Errors: INVALID_ARG for
+ *  data-parallel part normalises over its own samples and moves its rank's
+ *  moving statistics, which ranks do not exchange (docs/training.md). Errors: INVALID_ARG for
  *  out-of-range settings, non-zero reserved fields or a wrong size. */
 PNEUMO_API pneumo_status pneumo_model_add_batchnorm(pneumo_model *m, const pneumo_batchnorm_params *p);
 
