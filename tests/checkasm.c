@@ -247,6 +247,14 @@ static const group groups[] = {
       PN_KOP_accumulate},
      {&st_act_fwd, &st_act_bwd, &st_bce, &st_adam, &st_sgd, &st_accum},
      6},
+    {"norm",
+     test_norm,
+     60,
+     20,
+     {PN_KOP_chan_sums, PN_KOP_chan_grad_sums, PN_KOP_chan_affine, PN_KOP_chan_affine2, PN_KOP_gap_fwd,
+      PN_KOP_gap_bwd},
+     {&st_chan_sums, &st_chan_grad, &st_chan_aff, &st_chan_aff2, &st_gap_fwd, &st_gap_bwd},
+     6},
 };
 #define NGROUPS (sizeof groups / sizeof groups[0])
 

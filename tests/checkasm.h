@@ -74,6 +74,10 @@ void test_dense(const pn_kernels *k, int iters);
 /* checkasm_eltwise.c: activations, loss, optimizers, gradient sums */
 extern stat st_act_fwd, st_act_bwd, st_adam, st_sgd, st_bce, st_accum;
 void test_eltwise(const pn_kernels *k, int iters);
+
+/* checkasm_norm.c: batch normalisation and global average pooling */
+extern stat st_chan_sums, st_chan_grad, st_chan_aff, st_chan_aff2, st_gap_fwd, st_gap_bwd;
+void test_norm(const pn_kernels *k, int iters);
 /* checkasm_bench.c: --bench */
 void run_bench(const pn_kernels *const *tiers, int ntiers, int quick, const char *pattern);
 

@@ -57,6 +57,13 @@ _Static_assert(SAME_TYPE(&((pneumo_maxpool2d_params *)0)->stride_h, int32_t *), 
 _Static_assert(SAME_TYPE(&((pneumo_maxpool2d_params *)0)->stride_w, int32_t *), "pneumo_maxpool2d_params.stride_w");
 _Static_assert(SAME_TYPE(&((pneumo_maxpool2d_params *)0)->padding, int32_t *), "pneumo_maxpool2d_params.padding");
 _Static_assert(SAME_TYPE(&((pneumo_maxpool2d_params *)0)->reserved, uint32_t (*)[8]), "pneumo_maxpool2d_params.reserved");
+_Static_assert(SAME_TYPE(&((pneumo_batchnorm_params *)0)->size, uint32_t *), "pneumo_batchnorm_params.size");
+_Static_assert(SAME_TYPE(&((pneumo_batchnorm_params *)0)->axis, int32_t *), "pneumo_batchnorm_params.axis");
+_Static_assert(SAME_TYPE(&((pneumo_batchnorm_params *)0)->momentum, float *), "pneumo_batchnorm_params.momentum");
+_Static_assert(SAME_TYPE(&((pneumo_batchnorm_params *)0)->epsilon, float *), "pneumo_batchnorm_params.epsilon");
+_Static_assert(SAME_TYPE(&((pneumo_batchnorm_params *)0)->center, int32_t *), "pneumo_batchnorm_params.center");
+_Static_assert(SAME_TYPE(&((pneumo_batchnorm_params *)0)->scale, int32_t *), "pneumo_batchnorm_params.scale");
+_Static_assert(SAME_TYPE(&((pneumo_batchnorm_params *)0)->reserved, uint32_t (*)[8]), "pneumo_batchnorm_params.reserved");
 _Static_assert(SAME_TYPE(&((pneumo_step_result *)0)->loss, double *), "pneumo_step_result.loss");
 _Static_assert(SAME_TYPE(&((pneumo_step_result *)0)->accuracy, double *), "pneumo_step_result.accuracy");
 _Static_assert(SAME_TYPE(&((pneumo_step_result *)0)->batch_size, int64_t *), "pneumo_step_result.batch_size");
@@ -262,6 +269,7 @@ _Static_assert(SAME_TYPE(&pneumo_optimizer_learning_rate, float (*)(const pneumo
 _Static_assert(SAME_TYPE(&pneumo_optimizer_iterations, int64_t (*)(const pneumo_optimizer *)), "pneumo_optimizer_iterations");
 _Static_assert(SAME_TYPE(&pneumo_conv2d_default_params, void (*)(pneumo_conv2d_params *)), "pneumo_conv2d_default_params");
 _Static_assert(SAME_TYPE(&pneumo_maxpool2d_default_params, void (*)(pneumo_maxpool2d_params *)), "pneumo_maxpool2d_default_params");
+_Static_assert(SAME_TYPE(&pneumo_batchnorm_default_params, void (*)(pneumo_batchnorm_params *)), "pneumo_batchnorm_default_params");
 _Static_assert(SAME_TYPE(&pneumo_model_create, pneumo_status (*)(int32_t, int32_t, int32_t, uint64_t, pneumo_model **)), "pneumo_model_create");
 _Static_assert(SAME_TYPE(&pneumo_model_create_article, pneumo_status (*)(int32_t, uint64_t, pneumo_model **)), "pneumo_model_create_article");
 _Static_assert(SAME_TYPE(&pneumo_model_destroy, void (*)(pneumo_model *)), "pneumo_model_destroy");
@@ -272,6 +280,8 @@ _Static_assert(SAME_TYPE(&pneumo_model_add_flatten, pneumo_status (*)(pneumo_mod
 _Static_assert(SAME_TYPE(&pneumo_model_add_dense, pneumo_status (*)(pneumo_model *, int32_t, pneumo_activation)), "pneumo_model_add_dense");
 _Static_assert(SAME_TYPE(&pneumo_model_add_activation, pneumo_status (*)(pneumo_model *, pneumo_activation)), "pneumo_model_add_activation");
 _Static_assert(SAME_TYPE(&pneumo_model_add_dropout, pneumo_status (*)(pneumo_model *, float)), "pneumo_model_add_dropout");
+_Static_assert(SAME_TYPE(&pneumo_model_add_batchnorm, pneumo_status (*)(pneumo_model *, const pneumo_batchnorm_params *)), "pneumo_model_add_batchnorm");
+_Static_assert(SAME_TYPE(&pneumo_model_add_global_avgpool2d, pneumo_status (*)(pneumo_model *)), "pneumo_model_add_global_avgpool2d");
 _Static_assert(SAME_TYPE(&pneumo_model_set_threads, pneumo_status (*)(pneumo_model *, int32_t)), "pneumo_model_set_threads");
 _Static_assert(SAME_TYPE(&pneumo_model_threads, int32_t (*)(const pneumo_model *)), "pneumo_model_threads");
 _Static_assert(SAME_TYPE(&pneumo_model_num_layers, int32_t (*)(const pneumo_model *)), "pneumo_model_num_layers");
@@ -422,6 +432,14 @@ int main(void)
     FIELD(pneumo_maxpool2d_params, stride_w);
     FIELD(pneumo_maxpool2d_params, padding);
     FIELD(pneumo_maxpool2d_params, reserved);
+    STRUCT(pneumo_batchnorm_params);
+    FIELD(pneumo_batchnorm_params, size);
+    FIELD(pneumo_batchnorm_params, axis);
+    FIELD(pneumo_batchnorm_params, momentum);
+    FIELD(pneumo_batchnorm_params, epsilon);
+    FIELD(pneumo_batchnorm_params, center);
+    FIELD(pneumo_batchnorm_params, scale);
+    FIELD(pneumo_batchnorm_params, reserved);
     STRUCT(pneumo_step_result);
     FIELD(pneumo_step_result, loss);
     FIELD(pneumo_step_result, accuracy);
@@ -731,6 +749,7 @@ int main(void)
     ARG(pneumo_optimizer_iterations, 0, const pneumo_optimizer *);
     ARG(pneumo_conv2d_default_params, 0, pneumo_conv2d_params *);
     ARG(pneumo_maxpool2d_default_params, 0, pneumo_maxpool2d_params *);
+    ARG(pneumo_batchnorm_default_params, 0, pneumo_batchnorm_params *);
     RET(pneumo_model_create, pneumo_status);
     ARG(pneumo_model_create, 0, int32_t);
     ARG(pneumo_model_create, 1, int32_t);
@@ -763,6 +782,11 @@ int main(void)
     RET(pneumo_model_add_dropout, pneumo_status);
     ARG(pneumo_model_add_dropout, 0, pneumo_model *);
     ARG(pneumo_model_add_dropout, 1, float);
+    RET(pneumo_model_add_batchnorm, pneumo_status);
+    ARG(pneumo_model_add_batchnorm, 0, pneumo_model *);
+    ARG(pneumo_model_add_batchnorm, 1, const pneumo_batchnorm_params *);
+    RET(pneumo_model_add_global_avgpool2d, pneumo_status);
+    ARG(pneumo_model_add_global_avgpool2d, 0, pneumo_model *);
     RET(pneumo_model_set_threads, pneumo_status);
     ARG(pneumo_model_set_threads, 0, pneumo_model *);
     ARG(pneumo_model_set_threads, 1, int32_t);

@@ -193,6 +193,45 @@ static pneumo_status op_gradcam(void *ctx)
     return st;
 }
 
+/* ---- a BatchNormalization model: build, one training step, folded predict ---- */
+
+static pneumo_status op_batchnorm(void *ctx)
+{
+    int64_t xs[4] = {4, 8, 8, 2}, ys[1] = {4}, ps[2] = {4, 1};
+    pneumo_model *m = NULL;
+    pneumo_optimizer *o = NULL;
+    pneumo_tensor *x = NULL, *y = NULL, *p = NULL;
+    pneumo_conv2d_params conv;
+    pneumo_step_result r;
+    pneumo_status st;
+    (void)ctx;
+    pneumo_conv2d_default_params(&conv);
+    conv.filters = 4;
+    if ((st = pneumo_model_create(8, 8, 2, 1, &m)) == PNEUMO_OK &&
+        (st = pneumo_model_add_conv2d(m, &conv)) == PNEUMO_OK &&
+        (st = pneumo_model_add_batchnorm(m, NULL)) == PNEUMO_OK &&
+        (st = pneumo_model_add_activation(m, PNEUMO_ACT_RELU)) == PNEUMO_OK &&
+        (st = pneumo_model_add_global_avgpool2d(m)) == PNEUMO_OK &&
+        (st = pneumo_model_add_dense(m, 1, PNEUMO_ACT_SIGMOID)) == PNEUMO_OK &&
+        (st = pneumo_optimizer_create_adam(NULL, &o)) == PNEUMO_OK &&
+        (st = pneumo_tensor_create(4, xs, &x)) == PNEUMO_OK &&
+        (st = pneumo_tensor_create(1, ys, &y)) == PNEUMO_OK &&
+        (st = pneumo_tensor_create(2, ps, &p)) == PNEUMO_OK) {
+        for (int i = 0; i < 4 * 128; i++)
+            pneumo_tensor_data(x)[i] = (float)(i % 7) * 0.25f;
+        for (int i = 0; i < 4; i++)
+            pneumo_tensor_data(y)[i] = (float)(i % 2);
+        if ((st = pneumo_model_train_step(m, o, x, y, NULL, &r)) == PNEUMO_OK)
+            st = pneumo_model_predict(m, x, p);
+    }
+    pneumo_tensor_destroy(x);
+    pneumo_tensor_destroy(y);
+    pneumo_tensor_destroy(p);
+    pneumo_optimizer_destroy(o);
+    pneumo_model_destroy(m);
+    return st;
+}
+
 /* ---- one training step: afterwards a step still works ---- */
 
 static pneumo_status op_train_step(void *ctx)
@@ -374,6 +413,7 @@ static void test_library_alloc_failures(void **state)
     total += run_until_success("gradcam", op_gradcam, after_predict, &f);
     total += run_prepared("gradcam (first call)", load_fresh, op_gradcam, after_predict_fresh, &f);
     total += run_until_success("train_step", op_train_step, after_train_step, &f);
+    total += run_until_success("batchnorm model", op_batchnorm, NULL, &f);
     total += run_prepared("train_step (first call)", load_fresh, op_train_step_fresh, after_train_step_fresh,
                           &f);
     after_load(&f, 1);

@@ -90,6 +90,7 @@ static void test_defaults_set_size(void **state)
     (void)state;
     SIZE_SET(pneumo_conv2d_params, pneumo_conv2d_default_params);
     SIZE_SET(pneumo_maxpool2d_params, pneumo_maxpool2d_default_params);
+    SIZE_SET(pneumo_batchnorm_params, pneumo_batchnorm_default_params);
     SIZE_SET(pneumo_adam_params, pneumo_adam_default_params);
     SIZE_SET(pneumo_sgd_params, pneumo_sgd_default_params);
     SIZE_SET(pneumo_decode_limits, pneumo_decode_default_limits);
@@ -137,6 +138,14 @@ static void test_size_and_reserved_checked(void **state)
     pneumo_maxpool2d_default_params(&mp);
     mp.reserved[0] = 5;
     expect_invalid(pneumo_model_add_maxpool2d(m, &mp), "pneumo_maxpool2d_params.reserved[0]");
+
+    pneumo_batchnorm_params bp;
+    pneumo_batchnorm_default_params(&bp);
+    bp.size = sizeof bp - 4;
+    expect_invalid(pneumo_model_add_batchnorm(m, &bp), "pneumo_batchnorm_params.size");
+    pneumo_batchnorm_default_params(&bp);
+    bp.reserved[7] = 2;
+    expect_invalid(pneumo_model_add_batchnorm(m, &bp), "pneumo_batchnorm_params.reserved[7]");
 
     pneumo_adam_params ap;
     pneumo_adam_default_params(&ap);

@@ -60,6 +60,19 @@ typedef struct pneumo_maxpool2d_params {
     uint32_t reserved[8];       /**< zero */
 } pneumo_maxpool2d_params;
 
+/** BatchNormalization settings (Keras' defaults); fill with
+ *  pneumo_batchnorm_default_params(). gamma starts at 1, beta at 0, the moving
+ *  mean at 0 and the moving variance at 1, as in Keras. */
+typedef struct pneumo_batchnorm_params {
+    uint32_t size;        /**< sizeof(pneumo_batchnorm_params); set by the default function */
+    int32_t axis;         /**< default -1: the channels (last) axis, the only one accepted */
+    float momentum;       /**< moving-statistics momentum in [0, 1]; default 0.99 */
+    float epsilon;        /**< added to the variance, > 0; default 1e-3 */
+    int32_t center;       /**< learn beta (else 0); default 1 */
+    int32_t scale;        /**< learn gamma (else 1); default 1 */
+    uint32_t reserved[8]; /**< zero */
+} pneumo_batchnorm_params;
+
 /** Loss and accuracy of one batch. */
 typedef struct pneumo_step_result {
     double loss;        /**< weighted binary cross-entropy: sum(w_i * l_i) / N */
@@ -73,6 +86,9 @@ PNEUMO_API void pneumo_conv2d_default_params(pneumo_conv2d_params *p);
 
 /** Fill `p` with defaults (see the field comments). NULL is a no-op. */
 PNEUMO_API void pneumo_maxpool2d_default_params(pneumo_maxpool2d_params *p);
+
+/** Fill `p` with defaults (see the field comments). NULL is a no-op. */
+PNEUMO_API void pneumo_batchnorm_default_params(pneumo_batchnorm_params *p);
 
 /** Create an empty sequential model for inputs of shape (height, width,
  *  channels); `seed` fixes weight initialisation and dropout masks. The caller
@@ -126,6 +142,25 @@ PNEUMO_API pneumo_status pneumo_model_add_activation(pneumo_model *m, pneumo_act
 /** Append a Dropout layer (0 <= rate < 1): active in training steps only, kept
  *  units scaled by 1 / (1 - rate), masks drawn from the model's seed. */
 PNEUMO_API pneumo_status pneumo_model_add_dropout(pneumo_model *m, float rate);
+
+/** Append a BatchNormalization layer over the channels (the last axis) of a
+ *  (H, W, C) or flat (C) input; `p` NULL means the defaults. Training steps
+ *  normalise by the batch's mean and biased variance over N, H, W and update
+ *  moving = momentum * moving + (1 - momentum) * batch (the variance unbiased,
+ *  as Keras' fused kernel and PyTorch do); inference uses the moving
+ *  statistics. gamma and beta are trainable, the moving statistics are not
+ *  (they are not parameter tensors and no optimizer touches them). Inference
+ *  folds a BatchNormalization that directly follows a Conv2D without an
+ *  activation into that convolution's weights (the stored weights are not
+ *  changed). A training step normalises over the whole batch it is given, so a
+ *  data-parallel part normalises over its own samples and moves its rank's
+ *  moving statistics, which ranks do not exchange (docs/training.md). Errors: INVALID_ARG for
+ *  out-of-range settings, non-zero reserved fields or a wrong size. */
+PNEUMO_API pneumo_status pneumo_model_add_batchnorm(pneumo_model *m, const pneumo_batchnorm_params *p);
+
+/** Append a GlobalAveragePooling2D layer: (H, W, C) -> (C), the mean over the
+ *  pixels of each channel (Keras). SHAPE if the input is flat. */
+PNEUMO_API pneumo_status pneumo_model_add_global_avgpool2d(pneumo_model *m);
 
 /** Use `threads` threads (1..64; 0 = the online cores, the default) for this
  *  model's forward and backward passes. Results are bit-identical for a fixed

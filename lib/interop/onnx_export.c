@@ -242,6 +242,10 @@ static pneumo_status add_layer(onnx_ctx *c, const pn_layer *l, const char *fn)
     case PN_LAYER_ACTIVATION:
         return add_activation(c, l->act) ? PNEUMO_OK : pn_error_nomem(fn, sizeof(onnx_node));
     case PN_LAYER_DROPOUT: return PNEUMO_OK;
+    case PN_LAYER_BATCHNORM:
+    case PN_LAYER_GAP2D:
+        return pn_error(PNEUMO_ERR_UNSUPPORTED, "%s: layer %s (%s) is not exported to ONNX by this version",
+                        fn, l->name, l->ops->keras_class);
     }
     return pn_error(PNEUMO_ERR_UNSUPPORTED, "%s: layer %s has no ONNX equivalent", fn, l->name);
 }

@@ -84,7 +84,19 @@ typedef enum pn_act { PN_ACT_LINEAR = 0, PN_ACT_RELU = 1, PN_ACT_SIGMOID = 2, PN
  * sgd_update: SGD (Keras): vel = mom vel - lr g; w += vel (nesterov: w += mom vel - lr g)
  * accumulate: dst[i] += src[i] (summing per-thread and per-rank gradient partials); one rounded
  *     add per element, so every tier matches the reference bit for bit
+ * chan_sums: per channel of rows x c values (NHWC with rows = n h w), with d = x - shift[ch] (shift
+ *     NULL: 0): s1[ch] += sum d, s2[ch] += sum d d. Rows are summed in float in blocks of
+ *     PN_CHAN_BLOCK, each block's sum added to the double accumulators, so long sums keep their
+ *     precision; every tier follows that order (mul then add, no FMA) and matches bit for bit
+ * chan_grad_sums: as chan_sums: s_dy[ch] += sum dy, s_dyxc[ch] += sum dy (x - mean[ch])
+ * chan_affine: y = x a[ch] + b[ch] (batch normalisation with folded statistics; y may be x)
+ * chan_affine2: dx = dy a[ch] + (x - mean[ch]) b[ch] + d[ch] (batch normalisation's input gradient)
+ * gap_fwd: y[n, ch] = (sum over the hw pixels of x[n, p, ch]) / hw, summed in pixel order
+ * gap_bwd: dx[n, p, ch] = dy[n, ch] / hw (overwrites dx)
  */
+/* Rows per float partial sum of chan_sums and chan_grad_sums. */
+#define PN_CHAN_BLOCK 16
+
 typedef enum pn_kernel_op {
 #define PN_KERNEL_ENUM_(a, name, params) PN_KOP_##name,
     PN_KERNEL_OPS(PN_KERNEL_ENUM_, _)

@@ -44,7 +44,17 @@
        float epsilon))                                                                                     \
     X(a, sgd_update,                                                                                       \
       (size_t count, float *w, const float *g, float *vel, float lr, float momentum, int nesterov))        \
-    X(a, accumulate, (size_t count, float *dst, const float *src))
+    X(a, accumulate, (size_t count, float *dst, const float *src))                                         \
+    X(a, chan_sums, (size_t rows, int32_t c, const float *x, const float *shift, double *s1, double *s2))  \
+    X(a, chan_grad_sums,                                                                                   \
+      (size_t rows, int32_t c, const float *x, const float *dy, const float *mean, double *s_dy,           \
+       double *s_dyxc))                                                                                    \
+    X(a, chan_affine, (size_t rows, int32_t c, const float *x, const float *a, const float *b, float *y))  \
+    X(a, chan_affine2,                                                                                     \
+      (size_t rows, int32_t c, const float *dy, const float *x, const float *mean, const float *a,         \
+       const float *b, const float *d, float *dx))                                                         \
+    X(a, gap_fwd, (int32_t n, int32_t hw, int32_t c, const float *x, float *y))                            \
+    X(a, gap_bwd, (int32_t n, int32_t hw, int32_t c, const float *dy, float *dx))
 
 /* Prototypes of one tier's kernels, pn_f32_<op>__<isa> (declare only the ops a
  * tier defines; declaring all is harmless). */

@@ -22,6 +22,17 @@ void pn_layer_fans(const pn_layer *l, double *fan_in, double *fan_out)
 void pn_layer_init_params(pn_layer *l, pn_rng *rng)
 {
     double fan_in, fan_out, limit;
+    if (l->kind == PN_LAYER_BATCHNORM) {
+        for (int64_t i = 0; i < l->nw; i++)
+            l->w[i] = 1.0f;
+        for (int64_t i = 0; i < l->nb; i++)
+            l->b[i] = 0.0f;
+        for (int64_t i = 0; i < l->ns / 2; i++) {
+            l->mmean[i] = 0.0f;
+            l->mvar[i] = 1.0f;
+        }
+        return;
+    }
     if (l->nw == 0)
         return;
     pn_layer_fans(l, &fan_in, &fan_out);

@@ -18,7 +18,9 @@ typedef enum pn_layer_kind {
     PN_LAYER_FLATTEN = 3,
     PN_LAYER_DENSE = 4,
     PN_LAYER_ACTIVATION = 5,
-    PN_LAYER_DROPOUT = 6
+    PN_LAYER_DROPOUT = 6,
+    PN_LAYER_BATCHNORM = 7,
+    PN_LAYER_GAP2D = 8
 } pn_layer_kind;
 
 typedef struct pn_dims {
@@ -55,6 +57,7 @@ typedef struct pn_layer_ops {
     pneumo_status (*backward)(pn_layer *l, const pn_run *run, int32_t n, const float *x, const float *y,
                               float *dy, float *dx);
     void (*destroy)(pn_layer *l); /* frees scratch; NULL if none */
+    int whole_batch;              /* forward and backward see the whole batch on one thread */
 } pn_layer_ops;
 
 struct pn_layer {
@@ -70,6 +73,12 @@ struct pn_layer {
     int32_t units, use_bias;
     pn_act act;
     float rate;
+    float momentum, epsilon; /* BatchNormalization */
+
+    /* non-trainable state (BatchNormalization's moving mean and variance, c
+     * floats each): offset into the model's state arena, count and views */
+    int64_t s_off, ns;
+    float *mmean, *mvar;
 
     /* parameters: offsets (in floats) into the model arenas, and views */
     int64_t w_off, b_off, nw, nb;
@@ -100,6 +109,13 @@ pneumo_status pn_flatten_setup(pn_layer *l, const pn_dims *in);
 pneumo_status pn_dense_setup(pn_layer *l, const pn_dims *in, int32_t units, pneumo_activation act);
 pneumo_status pn_activation_setup(pn_layer *l, const pn_dims *in, pneumo_activation act);
 pneumo_status pn_dropout_setup(pn_layer *l, const pn_dims *in, float rate);
+pneumo_status pn_batchnorm_setup(pn_layer *l, const pn_dims *in, const pneumo_batchnorm_params *p);
+pneumo_status pn_gap2d_setup(pn_layer *l, const pn_dims *in);
+
+/* Inference folding of a Conv2D followed by BatchNormalization: conv with
+ * kernel w and bias b (NULL: none) into wf, bf, so that conv(x; wf, bf) equals
+ * the pair's inference output. */
+void pn_batchnorm_fold(const pn_layer *conv, const pn_layer *bn, float *wf, float *bf);
 
 /* Keras glorot_uniform for the kernel, zeros for the bias. */
 void pn_layer_init_params(pn_layer *l, pn_rng *rng);

@@ -237,7 +237,7 @@ static pneumo_status run_layer(layer_job *j)
                                        sl->kind == PN_LAYER_DROPOUT)) != PNEUMO_OK)
         return st;
     j->by_rows = !j->backward && j->fused && nth > j->n;
-    if (nth > j->n && !j->by_rows)
+    if ((nth > j->n && !j->by_rows) || j->l->ops->whole_batch)
         nth = 1; /* fewer samples than threads: not worth waking them */
     if (nth == 1)
         layer_task(j, 0, 1);
@@ -274,9 +274,42 @@ const pn_kernels *pn_model_kernels(const pneumo_model *m)
     return m->kernels ? m->kernels : pn_kernels_get();
 }
 
+/* Inference folds a Conv2D without activation into the BatchNormalization
+ * right after it. */
+static int pn_bn_foldable(const pneumo_model *m, int32_t i)
+{
+    return m->layers[i].kind == PN_LAYER_CONV2D && m->layers[i].act == PN_ACT_LINEAR &&
+           m->layers[i + 1].kind == PN_LAYER_BATCHNORM;
+}
+
+/* *out: a copy of Conv2D layer i whose weights and bias are folded with the
+ * BatchNormalization at i + 1, in this handle's m->fold (recomputed per pass,
+ * so weights written through parameter views are seen). */
+static pneumo_status fold_conv_bn(pneumo_model *m, int32_t i, pn_layer *out)
+{
+    const pn_layer *conv = &m->layers[i];
+    const size_t need = (size_t)((conv->nw + 15) & ~(int64_t)15) + (size_t)conv->filters;
+    if (need > m->fold_cap) {
+        float *f = pn_aligned_alloc(need * sizeof(float));
+        if (!f)
+            return pn_error_nomem("folded Conv2D weights", need * sizeof(float));
+        pn_aligned_free(m->fold);
+        m->fold = f;
+        m->fold_cap = need;
+    }
+    *out = *conv;
+    out->w = m->fold;
+    out->b = m->fold + (need - (size_t)conv->filters);
+    out->use_bias = 1;
+    pn_batchnorm_fold(conv, &m->layers[i + 1], out->w, out->b);
+    return PNEUMO_OK;
+}
+
 static pneumo_status forward(pneumo_model *m, int32_t n, const float *x, int training, int logits)
 {
     const float *in = x;
+    pn_layer folded;
+    int32_t first;
     pneumo_status st;
     if (!m->pool && (st = pneumo_model_set_threads(m, m->threads)) != PNEUMO_OK)
         return st;
@@ -295,10 +328,19 @@ static pneumo_status forward(pneumo_model *m, int32_t n, const float *x, int tra
                          .seed = m->seed,
                          .step = m->train_steps,
                          .pos0 = m->batch_pos0};
+        first = (int32_t)(j.l - m->layers);
         j.n = n;
         j.x = in;
         j.y = m->acts[i];
-        if ((st = run_step(&j, (int32_t)(j.l - m->layers), i)) != PNEUMO_OK)
+        if (!training && !m->no_fusion && !j.fused && i + 1 < m->nlayers && pn_bn_foldable(m, i)) {
+            /* Conv2D + BatchNormalization as one convolution with folded
+             * weights, written where the BatchNormalization's output goes */
+            if ((st = fold_conv_bn(m, i, &folded)) != PNEUMO_OK)
+                return pn_error_prefix("%s forward", j.l->name);
+            j.l = &folded;
+            j.y = m->acts[++i];
+        }
+        if ((st = run_step(&j, first, i)) != PNEUMO_OK)
             return pn_error_prefix("%s forward", j.l->name);
         in = m->acts[i];
     }

@@ -100,6 +100,9 @@ void pn_model_free_batch(pneumo_model *m)
     m->fused = NULL;
     pn_aligned_free(m->scratch);
     m->scratch = NULL;
+    pn_aligned_free(m->fold);
+    m->fold = NULL;
+    m->fold_cap = 0;
     m->scratch_stride = 0;
     m->batch_cap = 0;
 }
@@ -125,6 +128,7 @@ void pneumo_model_destroy(pneumo_model *m)
     /* the last handle sharing the weights frees them */
     if (atomic_fetch_sub(&m->shared->refs, 1) == 1) {
         pn_aligned_free(m->params);
+        free(m->state);
         free(m->shared);
     }
     pn_aligned_free(m->grads);
@@ -154,6 +158,10 @@ static void refresh_param_views(pneumo_model *m)
             l->b = m->params + l->b_off;
             l->db = m->grads ? m->grads + l->b_off : NULL;
         }
+        if (l->ns) {
+            l->mmean = m->state + l->s_off;
+            l->mvar = l->mmean + l->ns / 2;
+        }
     }
 }
 
@@ -167,8 +175,9 @@ static void name_layer(pneumo_model *m, pn_layer *l)
         snprintf(l->name, sizeof l->name, "%s", l->ops->base_name);
     else
         snprintf(l->name, sizeof l->name, "%s_%d", l->ops->base_name, same);
-    snprintf(l->w_name, sizeof l->w_name, "%s/kernel", l->name);
-    snprintf(l->b_name, sizeof l->b_name, "%s/bias", l->name);
+    snprintf(l->w_name, sizeof l->w_name, "%s/%s", l->name,
+             l->kind == PN_LAYER_BATCHNORM ? "gamma" : "kernel");
+    snprintf(l->b_name, sizeof l->b_name, "%s/%s", l->name, l->kind == PN_LAYER_BATCHNORM ? "beta" : "bias");
 }
 
 pneumo_status pn_model_check_exclusive(const pneumo_model *m, const char *fn)
@@ -223,6 +232,8 @@ pneumo_status pneumo_model_clone_inference(const pneumo_model *src, pneumo_model
     m->nlayers = src->nlayers;
     m->layers_cap = (size_t)src->nlayers;
     m->params = src->params;
+    m->state = src->state;
+    m->state_size = src->state_size;
     m->shared = src->shared;
     atomic_fetch_add(&m->shared->refs, 1);
     m->arena_size = src->arena_size;
@@ -257,6 +268,13 @@ pneumo_status pn_model_append(pneumo_model *m, pn_layer *l)
         return pn_error(PNEUMO_ERR_FORMAT,
                         "%s: the model would have %lld parameters, more than the file holds",
                         l->ops->keras_class, (long long)(m->nparams + l->nw + l->nb));
+    if (l->ns) {
+        /* grown first: a failure below leaves a larger buffer, nothing else changed */
+        float *grown = pn_realloc(m->state, (size_t)(m->state_size + l->ns) * sizeof(float));
+        if (!grown)
+            return pn_error_nomem(l->ops->keras_class, (size_t)(m->state_size + l->ns) * sizeof(float));
+        m->state = grown;
+    }
     if (extra) {
         size_t total = (size_t)(m->arena_size + extra);
         float *p = pn_aligned_calloc(total, sizeof(float));
@@ -276,6 +294,10 @@ pneumo_status pn_model_append(pneumo_model *m, pn_layer *l)
         l->b_off = m->arena_size + round_up16(l->nw);
         m->arena_size += extra;
         m->nparams += l->nw + l->nb;
+    }
+    if (l->ns) {
+        l->s_off = m->state_size;
+        m->state_size += l->ns;
     }
     /* The per-batch buffers are sized by layer; rebuild them on next use. */
     pn_model_free_batch(m);
@@ -366,6 +388,42 @@ pneumo_status pneumo_model_add_dropout(pneumo_model *m, float rate)
     if (check_model(m, "pneumo_model_add_dropout"))
         return PNEUMO_ERR_INVALID_ARG;
     return add_layer(m, pn_dropout_setup(&l, pn_model_out_dims(m), rate), &l);
+}
+
+void pneumo_batchnorm_default_params(pneumo_batchnorm_params *p)
+{
+    if (!p)
+        return;
+    memset(p, 0, sizeof *p);
+    p->size = sizeof *p;
+    p->axis = -1;
+    p->momentum = 0.99f;
+    p->epsilon = 1e-3f;
+    p->center = 1;
+    p->scale = 1;
+}
+
+pneumo_status pneumo_model_add_batchnorm(pneumo_model *m, const pneumo_batchnorm_params *p)
+{
+    pneumo_batchnorm_params defaults;
+    pn_layer l;
+    if (check_model(m, "pneumo_model_add_batchnorm"))
+        return PNEUMO_ERR_INVALID_ARG;
+    if (!p) {
+        pneumo_batchnorm_default_params(&defaults);
+        p = &defaults;
+    } else if (PN_CHECK_STRUCT("pneumo_model_add_batchnorm", pneumo_batchnorm_params, p) != PNEUMO_OK) {
+        return PNEUMO_ERR_INVALID_ARG;
+    }
+    return add_layer(m, pn_batchnorm_setup(&l, pn_model_out_dims(m), p), &l);
+}
+
+pneumo_status pneumo_model_add_global_avgpool2d(pneumo_model *m)
+{
+    pn_layer l;
+    if (check_model(m, "pneumo_model_add_global_avgpool2d"))
+        return PNEUMO_ERR_INVALID_ARG;
+    return add_layer(m, pn_gap2d_setup(&l, pn_model_out_dims(m)), &l);
 }
 
 pneumo_status pneumo_model_create_article(int32_t size, uint64_t seed, pneumo_model **out)

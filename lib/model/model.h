@@ -41,6 +41,11 @@ struct pneumo_model {
      * update the whole arena as one vector. */
     float *params, *grads; /* grads NULL in an inference clone until Grad-CAM needs it */
     pn_shared_weights *shared;
+    /* Non-trainable state (BatchNormalization's moving statistics): outside
+     * the arenas, so no optimizer or gradient touches it; shared with the
+     * clones and freed with the parameters. */
+    float *state;
+    int64_t state_size; /* floats */
     int64_t arena_size; /* floats, including padding */
     int64_t nparams;    /* trainable values, excluding padding */
     int64_t act_values; /* activation values per sample, summed over layers */
@@ -59,6 +64,8 @@ struct pneumo_model {
     /* Kernel table of this model's passes and updates; NULL: pn_kernels_get()
      * (the CPU's best tier, capped by PNEUMO_ISA). Tests set it per model. */
     const struct pn_kernels *kernels;
+    float *fold;            /* inference's Conv2D weights folded with a BatchNormalization */
+    size_t fold_cap;        /* floats in fold */
     float *image_in;        /* predict_image's input (input h x w floats), kept until destroy */
     float *scratch;         /* per-thread strips of fused layers: threads x scratch_stride */
     int64_t scratch_stride; /* floats */

@@ -52,9 +52,24 @@ static void layer_json(pn_buf *b, const pn_layer *l)
         pn_buf_printf(b, ",\"rate\":");
         pn_buf_json_float(b, l->rate);
         break;
-    case PN_LAYER_FLATTEN: break;
+    case PN_LAYER_BATCHNORM:
+        pn_buf_printf(b, ",\"axis\":-1,\"momentum\":");
+        pn_buf_json_float(b, l->momentum);
+        pn_buf_printf(b, ",\"epsilon\":");
+        pn_buf_json_float(b, l->epsilon);
+        pn_buf_printf(b, ",\"center\":%s,\"scale\":%s", l->nb ? "true" : "false", l->nw ? "true" : "false");
+        break;
+    case PN_LAYER_FLATTEN:
+    case PN_LAYER_GAP2D: break;
     }
     pn_buf_append(b, "}", 1);
+}
+
+/* Name of non-trainable tensor k of layer l (BatchNormalization: 0 the moving
+ * mean, 1 the moving variance). */
+static void state_name(const pn_layer *l, int k, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/%s", l->name, k ? "moving_variance" : "moving_mean");
 }
 
 static void architecture_json(pn_buf *b, const pneumo_model *m)
@@ -128,7 +143,7 @@ pneumo_status pn_model_save_extra(const pneumo_model *m, const pneumo_optimizer 
     if (extra_key && extra_value)
         meta[nmeta++] = (pn_st_meta){extra_key, extra_value};
 
-    cap = (size_t)m->nlayers * 2 * (1 + (with_state ? (size_t)pn_optimizer_slot_count(opt) : 0));
+    cap = (size_t)m->nlayers * 2 * (2 + (with_state ? (size_t)pn_optimizer_slot_count(opt) : 0));
     tensors = pn_calloc(cap ? cap : 1, sizeof *tensors);
     names = pn_calloc(cap ? cap : 1, sizeof *names);
     if (card.failed == PN_BUF_BADINPUT) {
@@ -165,6 +180,17 @@ pneumo_status pn_model_save_extra(const pneumo_model *m, const pneumo_optimizer 
                 nt++;
             }
         }
+    for (int32_t i = 0; i < m->nlayers; i++) {
+        const pn_layer *l = &m->layers[i];
+        for (int k = 0; k < 2 && l->ns; k++) {
+            state_name(l, k, names[nt], sizeof names[nt]);
+            tensors[nt].name = names[nt];
+            tensors[nt].ndim = 1;
+            tensors[nt].shape[0] = l->ns / 2;
+            tensors[nt].data = k ? l->mvar : l->mmean;
+            nt++;
+        }
+    }
     st = pn_safetensors_save(path, meta, nmeta, tensors, nt);
 done:
     free(tensors);
@@ -260,6 +286,23 @@ static pneumo_status add_layer_from_json(pneumo_model *m, const pn_json *j, cons
         st = pneumo_model_add_maxpool2d(m, &p);
     } else if (strcmp(cls, "Flatten") == 0) {
         st = pneumo_model_add_flatten(m);
+    } else if (strcmp(cls, "GlobalAveragePooling2D") == 0) {
+        st = pneumo_model_add_global_avgpool2d(m);
+    } else if (strcmp(cls, "BatchNormalization") == 0) {
+        pneumo_batchnorm_params p;
+        double momentum, epsilon;
+        int center, scale;
+        pneumo_batchnorm_default_params(&p);
+        if (!get_i32(j, "axis", -1, -1, &p.axis) || !pn_json_get_number(j, "momentum", &momentum) ||
+            !pn_json_get_number(j, "epsilon", &epsilon) || !pn_json_get_bool(j, "center", &center) ||
+            !pn_json_get_bool(j, "scale", &scale) || !(momentum >= 0.0 && momentum <= 1.0) ||
+            !(epsilon > 0.0 && epsilon < 1e30))
+            return fmt_error(label, where, "BatchNormalization settings missing or out of range");
+        p.momentum = (float)momentum;
+        p.epsilon = (float)epsilon;
+        p.center = center;
+        p.scale = scale;
+        st = pneumo_model_add_batchnorm(m, &p);
     } else if (strcmp(cls, "Dense") == 0) {
         int32_t units, act;
         if (!get_i32(j, "units", 1, PN_MAX_CHANNELS, &units) || !get_act(j, &act))
@@ -403,6 +446,14 @@ static int copy_tensor(const pn_st_file *f, const char *label, const char *name,
     return 1;
 }
 
+static int pn_all_nonneg(const float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(v[i] >= 0.0f))
+            return 0;
+    return 1;
+}
+
 static pneumo_status load_optimizer(const pn_st_file *f, const char *label, pneumo_model *m,
                                     pneumo_optimizer **out, size_t *used)
 {
@@ -486,6 +537,18 @@ static pneumo_status pn_model_load_labeled(const void *data, size_t size, const 
         if (l->nb && copy_tensor(f, label, l->b_name, 1, l->b_shape, l->b, 1) < 0)
             goto fail_format;
         used += (l->nw != 0) + (l->nb != 0);
+        for (int k = 0; k < 2 && l->ns; k++) {
+            char name[160];
+            const int64_t shape[1] = {l->ns / 2};
+            state_name(l, k, name, sizeof name);
+            if (copy_tensor(f, label, name, 1, shape, k ? l->mvar : l->mmean, 1) < 0)
+                goto fail_format;
+            if (k && !pn_all_nonneg(l->mvar, (size_t)shape[0])) {
+                st = pn_error(PNEUMO_ERR_FORMAT, "%s: tensor '%s' holds a negative variance", label, name);
+                goto fail;
+            }
+            used++;
+        }
     }
     if (opt && (st = load_optimizer(f, label, m, &o, &used)) != PNEUMO_OK)
         goto fail;
@@ -499,6 +562,12 @@ static pneumo_status pn_model_load_labeled(const void *data, size_t size, const 
             int known = 0;
             for (int32_t k = 0; k < m->nlayers && !known; k++)
                 known = strcmp(name, m->layers[k].w_name) == 0 || strcmp(name, m->layers[k].b_name) == 0;
+            for (int32_t k = 0; k < m->nlayers && !known; k++)
+                for (int s = 0; s < 2 && m->layers[k].ns && !known; s++) {
+                    char sname[160];
+                    state_name(&m->layers[k], s, sname, sizeof sname);
+                    known = strcmp(name, sname) == 0;
+                }
             if (!known && strncmp(name, "optimizer/", 10) != 0) {
                 st = pn_error(PNEUMO_ERR_FORMAT, "%s: unexpected tensor '%s' (not in the architecture)",
                               label, name);

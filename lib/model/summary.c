@@ -71,7 +71,8 @@ static void build(const pneumo_model *m, pn_buf *b)
         const pn_layer *l = &m->layers[i];
         snprintf(name, sizeof name, "%s (%s)", l->name, l->ops->keras_class);
         dims_str(&l->out, shape, sizeof shape);
-        snprintf(params, sizeof params, "%lld", (long long)(l->nw + l->nb));
+        /* Keras counts non-trainable weights (moving statistics) in the layer's column */
+        snprintf(params, sizeof params, "%lld", (long long)(l->nw + l->nb + l->ns));
         col = 0;
         field(b, &col, name, COL_SHAPE);
         field(b, &col, shape, COL_PARAMS);
@@ -80,8 +81,14 @@ static void build(const pneumo_model *m, pn_buf *b)
     }
     if (m->nlayers == 0)
         rule(b, '=');
-    group_thousands(m->nparams, params, sizeof params);
-    pn_buf_printf(b, "Total params: %s\nTrainable params: %s\nNon-trainable params: 0\n", params, params);
+    {
+        char trainable[32], fixed[32];
+        group_thousands(m->nparams + m->state_size, params, sizeof params);
+        group_thousands(m->nparams, trainable, sizeof trainable);
+        group_thousands(m->state_size, fixed, sizeof fixed);
+        pn_buf_printf(b, "Total params: %s\nTrainable params: %s\nNon-trainable params: %s\n", params,
+                      trainable, fixed);
+    }
     rule(b, '_');
 }
 

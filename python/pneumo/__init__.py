@@ -25,8 +25,8 @@ from .errors import (CancelledError, FormatError, InvalidArgumentError, LibraryN
 from .image import (Image, augment_options, decode_limits, draw_augment_params,
                     identity_augment_params)
 from .metrics import accuracy, classification_report, confusion_matrix, roc_auc
-from .keras import (Activation, ArrayHistory, Callback, Conv2D, Dense, Dropout, EarlyStopping, Flatten,
-                    Input, Layer, MaxPool2D, MaxPooling2D, ModelCheckpoint, ProgressBar,
+from .keras import (Activation, ArrayHistory, BatchNormalization, Callback, Conv2D, Dense, Dropout,
+                    EarlyStopping, Flatten, GlobalAveragePooling2D, GlobalAvgPool2D, Input, Layer, MaxPool2D, MaxPooling2D, ModelCheckpoint, ProgressBar,
                     ReduceLROnPlateau)
 from .model import (FitEvent, History, Model, Sequential, early_stopping_defaults, load_model,
                     reduce_lr_defaults)

@@ -264,6 +264,10 @@ class Maxpool2dParams(_Struct):
     """pneumo_maxpool2d_params (pneumo/model.h)"""
 
 
+class BatchnormParams(_Struct):
+    """pneumo_batchnorm_params (pneumo/model.h)"""
+
+
 class StepResult(_Struct):
     """pneumo_step_result (pneumo/model.h)"""
 
@@ -384,6 +388,16 @@ Maxpool2dParams._fields_ = [
     ("stride_h", c_int32),
     ("stride_w", c_int32),
     ("padding", c_int32),
+    ("reserved", c_uint32 * 8),
+]
+
+BatchnormParams._fields_ = [
+    ("size", c_uint32),
+    ("axis", c_int32),
+    ("momentum", c_float),
+    ("epsilon", c_float),
+    ("center", c_int32),
+    ("scale", c_int32),
     ("reserved", c_uint32 * 8),
 ]
 
@@ -632,6 +646,7 @@ STRUCTS = {
     "pneumo_sgd_params": SgdParams,
     "pneumo_conv2d_params": Conv2dParams,
     "pneumo_maxpool2d_params": Maxpool2dParams,
+    "pneumo_batchnorm_params": BatchnormParams,
     "pneumo_step_result": StepResult,
     "pneumo_preprocessing": Preprocessing,
     "pneumo_provenance": Provenance,
@@ -701,6 +716,7 @@ PROTOTYPES = {
     # pneumo/model.h
     "pneumo_conv2d_default_params": (None, [_ptr(Conv2dParams)]),
     "pneumo_maxpool2d_default_params": (None, [_ptr(Maxpool2dParams)]),
+    "pneumo_batchnorm_default_params": (None, [_ptr(BatchnormParams)]),
     "pneumo_model_create": (c_int, [c_int32, c_int32, c_int32, c_uint64, _ptr(c_void_p)]),
     "pneumo_model_create_article": (c_int, [c_int32, c_uint64, _ptr(c_void_p)]),
     "pneumo_model_destroy": (None, [c_void_p]),
@@ -711,6 +727,8 @@ PROTOTYPES = {
     "pneumo_model_add_dense": (c_int, [c_void_p, c_int32, c_int]),
     "pneumo_model_add_activation": (c_int, [c_void_p, c_int]),
     "pneumo_model_add_dropout": (c_int, [c_void_p, c_float]),
+    "pneumo_model_add_batchnorm": (c_int, [c_void_p, _ptr(BatchnormParams)]),
+    "pneumo_model_add_global_avgpool2d": (c_int, [c_void_p]),
     "pneumo_model_set_threads": (c_int, [c_void_p, c_int32]),
     "pneumo_model_threads": (c_int32, [c_void_p]),
     "pneumo_model_num_layers": (c_int32, [c_void_p]),

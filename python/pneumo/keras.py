@@ -121,6 +121,28 @@ class Dropout(Layer):
         model.add_dropout(self.rate)
 
 
+class BatchNormalization(Layer):
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, input_shape=None,
+                 name=None):
+        Layer.__init__(self, name, input_shape)
+        self.axis, self.momentum, self.epsilon = axis, momentum, epsilon
+        self.center, self.scale = center, scale
+
+    def _add(self, model):
+        model.add_batchnorm(self.axis, self.momentum, self.epsilon, self.center, self.scale)
+
+
+class GlobalAveragePooling2D(Layer):
+    def __init__(self, input_shape=None, name=None):
+        Layer.__init__(self, name, input_shape)
+
+    def _add(self, model):
+        model.add_global_avgpool2d()
+
+
+GlobalAvgPool2D = GlobalAveragePooling2D
+
+
 def _act(a):
     return None if a in (None, "linear") else a
 
@@ -145,6 +167,11 @@ def layers_from_architecture(text):
             layer = Activation(spec["activation"], name=name)
         elif cls == "Dropout":
             layer = Dropout(spec["rate"], name=name)
+        elif cls == "BatchNormalization":
+            layer = BatchNormalization(spec["axis"], spec["momentum"], spec["epsilon"], spec["center"],
+                                       spec["scale"], name=name)
+        elif cls == "GlobalAveragePooling2D":
+            layer = GlobalAveragePooling2D(name=name)
         else:
             raise ValueError(f"unknown layer class {cls!r} in the architecture")
         out.append(layer)

@@ -467,6 +467,22 @@ class Model(L.Handle):
             L.call("pneumo_model_add_dropout", self.handle, float(rate))
         return self
 
+    def add_batchnorm(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True):
+        """Append BatchNormalization over the channels (Keras' defaults)."""
+        p = S.BatchnormParams()
+        L.lib.pneumo_batchnorm_default_params(byref(p))
+        p.axis, p.momentum, p.epsilon = int(axis), float(momentum), float(epsilon)
+        p.center, p.scale = int(bool(center)), int(bool(scale))
+        with self._lock:
+            L.call("pneumo_model_add_batchnorm", self.handle, byref(p))
+        return self
+
+    def add_global_avgpool2d(self):
+        """Append GlobalAveragePooling2D: (H, W, C) -> (C)."""
+        with self._lock:
+            L.call("pneumo_model_add_global_avgpool2d", self.handle)
+        return self
+
     # --- facts ---------------------------------------------------------------------------
     @property
     def threads(self):
