@@ -240,10 +240,10 @@ static void test_size_and_reserved_checked(void **state)
     pneumo_evaluation ev;
     assert_int_equal(pneumo_report_create(NULL, &r), PNEUMO_OK);
     memset(&ev, 0, sizeof ev);
-    ev.reserved[6] = 1;
+    ev.reserved[5] = 1;
     expect_invalid(pneumo_report_add_evaluation(r, "x", &ev, NULL, NULL, 0, NULL),
-                   "pneumo_evaluation.reserved[6]");
-    ev.reserved[6] = 0;
+                   "pneumo_evaluation.reserved[5]");
+    ev.reserved[5] = 0;
     assert_int_equal(pneumo_report_add_evaluation(r, "x", &ev, NULL, NULL, 0, NULL), PNEUMO_OK);
     pneumo_report_destroy(r);
 }

@@ -100,6 +100,8 @@ ONNX_NCHW = 1
 MAX_DIMS = 4
 CLASS_NAME_MAX = 63
 TRAINING_SETTINGS_MAX = 4095
+CALIBRATION_BINS_MAX = 1000
+EVALUATION_ECE_BINS = 10
 
 # Enum name -> {constant: value}, as the headers spell them.
 ENUMS = {
@@ -178,6 +180,7 @@ ENUM_VALUES = {
     "PNEUMO_CLASS_NAME_MAX": 63,
     "PNEUMO_COLOR_GRAYSCALE": 0,
     "PNEUMO_TRAINING_SETTINGS_MAX": 4095,
+    "PNEUMO_CALIBRATION_BINS_MAX": 1000,
     "PNEUMO_MONITOR_VAL_LOSS": 0,
     "PNEUMO_MONITOR_VAL_ACCURACY": 1,
     "PNEUMO_MONITOR_LOSS": 2,
@@ -200,6 +203,7 @@ ENUM_VALUES = {
     "PNEUMO_COLLECTIVE_ALLGATHER": 5,
     "PNEUMO_EXCHANGE_GATHER": 0,
     "PNEUMO_EXCHANGE_SLICED": 1,
+    "PNEUMO_EVALUATION_ECE_BINS": 10,
     "PNEUMO_RESAMPLE_NEAREST": 0,
     "PNEUMO_RESAMPLE_BILINEAR": 1,
     "PNEUMO_FILL_NEAREST": 0,
@@ -554,7 +558,8 @@ Evaluation._fields_ = [
     ("confusion", Confusion),
     ("roc_auc", c_double),
     ("count", c_int64),
-    ("reserved", c_uint32 * 8),
+    ("calibration_error", c_double),
+    ("reserved", c_uint32 * 6),
 ]
 
 DecodeLimits._fields_ = [
@@ -749,12 +754,17 @@ PROTOTYPES = {
     "pneumo_model_class_label": (c_int, [c_void_p, c_int32, c_char_p, c_size_t, _ptr(c_size_t)]),
     "pneumo_model_threshold": (c_float, [c_void_p]),
     "pneumo_model_set_threshold": (c_int, [c_void_p, c_float]),
+    "pneumo_model_temperature": (c_float, [c_void_p]),
+    "pneumo_model_set_temperature": (c_int, [c_void_p, c_float]),
     "pneumo_model_provenance": (c_int, [c_void_p, _ptr(Provenance)]),
     "pneumo_model_set_provenance": (c_int, [c_void_p, _ptr(Provenance)]),
     "pneumo_model_info_json": (c_int, [c_void_p, c_char_p, c_size_t, _ptr(c_size_t)]),
     "pneumo_model_set_training_settings": (c_int, [c_void_p, c_char_p]),
     "pneumo_model_training_settings": (c_int, [c_void_p, c_char_p, c_size_t, _ptr(c_size_t)]),
     "pneumo_youden_threshold": (c_int, [_ptr(c_float), _ptr(c_float), c_int64, _ptr(c_float)]),
+    "pneumo_sensitivity_threshold": (c_int, [
+        _ptr(c_float), _ptr(c_float), c_int64, c_double, _ptr(c_float)
+    ]),
     "pneumo_model_diagnosis_sentence": (c_int, [
         c_void_p, c_float, c_char_p, c_size_t, _ptr(c_size_t), _ptr(c_int32)
     ]),
@@ -781,6 +791,11 @@ PROTOTYPES = {
         _ptr(Confusion), _ptr(c_char_p), c_char_p, c_size_t, _ptr(c_size_t)
     ]),
     "pneumo_roc_auc": (c_int, [_ptr(c_float), _ptr(c_float), c_int64, _ptr(c_double)]),
+    "pneumo_calibration_curve": (c_int, [
+        _ptr(c_float), _ptr(c_float), c_int64, c_int32, _ptr(c_int64), _ptr(c_double),
+        _ptr(c_double), _ptr(c_double)
+    ]),
+    "pneumo_fit_temperature": (c_int, [_ptr(c_float), _ptr(c_float), c_int64, _ptr(c_float)]),
     # pneumo/train.h
     "pneumo_data_parallel_default": (None, [_ptr(DataParallel)]),
     "pneumo_fit_default_options": (None, [_ptr(FitOptions)]),
