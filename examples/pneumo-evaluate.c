@@ -53,6 +53,8 @@ static int write_html(const char *path, const char *model_path, const char *dir,
                            cli_class_name(ds, 1, n1, sizeof n1)) ||
         cli_report_setting(r, PROG, "images", "%d x %d grayscale, nearest resize, pixels / 255", w, h) ||
         cli_report_setting(r, PROG, "threshold", "probability > %g: class 1 (%s)", threshold, n1) ||
+        cli_report_setting(r, PROG, "temperature", "%g (probabilities are sigmoid(logit / T))",
+                           (double)pneumo_model_temperature(m)) ||
         cli_report_setting(r, PROG, "libpneumo", "%s, kernels %s", pneumo_version(), pneumo_kernel_isa()))
         goto out;
     if (pneumo_report_set_model(r, m) != PNEUMO_OK) {

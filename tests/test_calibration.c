@@ -40,12 +40,14 @@ static void test_calibration_curve_hand_case(void **state)
         assert_true(fabs(ece) < 1e-12);
     }
     assert_int_equal(pneumo_calibration_curve(p, y, 7, 0, NULL, NULL, NULL, &ece), PNEUMO_ERR_INVALID_ARG);
-    assert_int_equal(pneumo_calibration_curve(p, y, 7, PNEUMO_CALIBRATION_BINS_MAX + 1, NULL, NULL, NULL, &ece),
+    assert_int_equal(pneumo_calibration_curve(p, y, 7, PNEUMO_CALIBRATION_BINS_MAX + 1, NULL, NULL, NULL,
+                                              &ece),
                      PNEUMO_ERR_INVALID_ARG);
     assert_int_equal(pneumo_calibration_curve(p, y, 0, 4, NULL, NULL, NULL, &ece), PNEUMO_ERR_INVALID_ARG);
     {
         const float bad[2] = {0.5f, 1.5f}, yb[2] = {0, 1};
-        assert_int_equal(pneumo_calibration_curve(bad, yb, 2, 4, NULL, NULL, NULL, &ece), PNEUMO_ERR_INVALID_ARG);
+        assert_int_equal(pneumo_calibration_curve(bad, yb, 2, 4, NULL, NULL, NULL, &ece),
+                         PNEUMO_ERR_INVALID_ARG);
         assert_non_null(strstr(pneumo_last_error(), "probability 1"));
     }
 }
