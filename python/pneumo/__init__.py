@@ -24,7 +24,8 @@ from .errors import (CancelledError, FormatError, InvalidArgumentError, LibraryN
                      StateError, UnsupportedError, VersionMismatchError)
 from .image import (Image, augment_options, decode_limits, draw_augment_params,
                     identity_augment_params)
-from .metrics import accuracy, classification_report, confusion_matrix, roc_auc
+from .metrics import (accuracy, calibration_curve, classification_report, confusion_matrix,
+                      fit_temperature, roc_auc, sensitivity_threshold)
 from .keras import (Activation, ArrayHistory, Callback, Conv2D, Dense, Dropout, EarlyStopping, Flatten,
                     Input, Layer, MaxPool2D, MaxPooling2D, ModelCheckpoint, ProgressBar,
                     ReduceLROnPlateau)
@@ -88,7 +89,8 @@ __all__ = [
     "dataset_options", "augment_options", "decode_limits", "draw_augment_params",
     "identity_augment_params", "adam_defaults", "sgd_defaults", "early_stopping_defaults",
     "reduce_lr_defaults",
-    "accuracy", "classification_report", "confusion_matrix", "roc_auc",
+    "accuracy", "classification_report", "confusion_matrix", "roc_auc", "calibration_curve",
+    "fit_temperature", "sensitivity_threshold",
     "PneumoError", "InvalidArgumentError", "ShapeError", "OutOfMemoryError", "PneumoIOError",
     "FormatError", "StateError", "UnsupportedError", "LimitError", "CancelledError",
     "LibraryNotFoundError", "VersionMismatchError",
