@@ -82,6 +82,10 @@ COLLECTIVE_ALLGATHER = 5
 EXCHANGE_GATHER = 0
 EXCHANGE_SLICED = 1
 
+# pneumo_tta (pneumo/ensemble.h)
+TTA_NONE = 0
+TTA_FLIP = 1
+
 # pneumo_resample (pneumo/image.h)
 RESAMPLE_NEAREST = 0
 RESAMPLE_BILINEAR = 1
@@ -102,6 +106,7 @@ CLASS_NAME_MAX = 63
 TRAINING_SETTINGS_MAX = 4095
 CALIBRATION_BINS_MAX = 1000
 EVALUATION_ECE_BINS = 10
+ENSEMBLE_MAX = 64
 
 # Enum name -> {constant: value}, as the headers spell them.
 ENUMS = {
@@ -143,6 +148,9 @@ ENUMS = {
     },
     "pneumo_exchange": {
         "PNEUMO_EXCHANGE_GATHER": 0, "PNEUMO_EXCHANGE_SLICED": 1
+    },
+    "pneumo_tta": {
+        "PNEUMO_TTA_NONE": 0, "PNEUMO_TTA_FLIP": 1
     },
     "pneumo_resample": {
         "PNEUMO_RESAMPLE_NEAREST": 0, "PNEUMO_RESAMPLE_BILINEAR": 1
@@ -204,6 +212,9 @@ ENUM_VALUES = {
     "PNEUMO_EXCHANGE_GATHER": 0,
     "PNEUMO_EXCHANGE_SLICED": 1,
     "PNEUMO_EVALUATION_ECE_BINS": 10,
+    "PNEUMO_ENSEMBLE_MAX": 64,
+    "PNEUMO_TTA_NONE": 0,
+    "PNEUMO_TTA_FLIP": 1,
     "PNEUMO_RESAMPLE_NEAREST": 0,
     "PNEUMO_RESAMPLE_BILINEAR": 1,
     "PNEUMO_FILL_NEAREST": 0,
@@ -326,6 +337,10 @@ class EpochRecord(_Struct):
 
 class Evaluation(_Struct):
     """pneumo_evaluation (pneumo/train.h)"""
+
+
+class EnsembleOptions(_Struct):
+    """pneumo_ensemble_options (pneumo/ensemble.h)"""
 
 
 class DecodeLimits(_Struct):
@@ -562,6 +577,12 @@ Evaluation._fields_ = [
     ("reserved", c_uint32 * 6),
 ]
 
+EnsembleOptions._fields_ = [
+    ("size", c_uint32),
+    ("tta", c_int32),
+    ("reserved", c_uint32 * 8),
+]
+
 DecodeLimits._fields_ = [
     ("size", c_uint32),
     ("max_side", c_int32),
@@ -652,6 +673,7 @@ STRUCTS = {
     "pneumo_fit_options": FitOptions,
     "pneumo_epoch_record": EpochRecord,
     "pneumo_evaluation": Evaluation,
+    "pneumo_ensemble_options": EnsembleOptions,
     "pneumo_decode_limits": DecodeLimits,
     "pneumo_augment_options": AugmentOptions,
     "pneumo_augment_params": AugmentParams,
@@ -820,6 +842,22 @@ PROTOTYPES = {
     "pneumo_model_evaluate_parallel": (c_int, [
         c_void_p, c_void_p, c_int32, c_float, _ptr(DataParallel), _ptr(Evaluation), _ptr(c_float),
         _ptr(c_float), c_size_t
+    ]),
+    # pneumo/ensemble.h
+    "pneumo_ensemble_default_options": (None, [_ptr(EnsembleOptions)]),
+    "pneumo_ensemble_predict": (c_int, [
+        _ptr(c_void_p), c_int32, _ptr(EnsembleOptions), c_void_p, c_void_p
+    ]),
+    "pneumo_ensemble_predict_image": (c_int, [
+        _ptr(c_void_p), c_int32, _ptr(EnsembleOptions), c_void_p, _ptr(c_float)
+    ]),
+    "pneumo_ensemble_evaluate": (c_int, [
+        _ptr(c_void_p), c_int32, _ptr(EnsembleOptions), c_void_p, c_int32, c_float,
+        _ptr(Evaluation), _ptr(c_float), _ptr(c_float), c_size_t
+    ]),
+    "pneumo_ensemble_gradcam_image": (c_int, [
+        _ptr(c_void_p), c_int32, _ptr(EnsembleOptions), _ptr(GradcamOptions), c_void_p,
+        _ptr(c_void_p), _ptr(GradcamInfo)
     ]),
     # pneumo/image.h
     "pneumo_decode_default_limits": (None, [_ptr(DecodeLimits)]),
