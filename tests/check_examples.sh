@@ -53,6 +53,19 @@ awk -v a="$stored" -v b="$t" 'BEGIN { d = a - b; exit !(a != 1 && d < 0.00006 &&
     || { echo "FAIL: the model file carries temperature '$stored', printed T = $t"; exit 1; }
 if "$bindir/pneumo-train" --data "$tmp/synth" --calibrate platt 2> "$tmp/err"; then echo "FAIL: --calibrate platt accepted"; exit 1; fi
 grep -qF -- "--calibrate: wants 'none' or 'temperature'" "$tmp/err" || { echo "FAIL: --calibrate error"; cat "$tmp/err"; exit 1; }
+# an ensemble of the two models with flip TTA, evaluated and diagnosed
+"$bindir/pneumo-evaluate" --model "$tmp/model.safetensors" --model "$tmp/cal.safetensors" --tta flip \
+    "$tmp/synth/val" > "$tmp/ens.txt" || { echo "FAIL: pneumo-evaluate of an ensemble"; exit 1; }
+grep -q "^ensemble: mean probability of 2 models, each image and its mirror$" "$tmp/ens.txt" \
+    || { echo "FAIL: ensemble evaluation"; cat "$tmp/ens.txt"; exit 1; }
+grep -q "weighted avg" "$tmp/ens.txt" || { echo "FAIL: no report for the ensemble"; exit 1; }
+"$bindir/pneumo-diagnose" --model "$tmp/model.safetensors" --model "$tmp/cal.safetensors" --tta flip --json \
+    "$tmp/synth/test/Opacity/synth_00000.png" > "$tmp/ens.json" || { echo "FAIL: diagnose with an ensemble"; exit 1; }
+grep -q '"models": 2, "tta": "flip"' "$tmp/ens.json" || { echo "FAIL: ensemble diagnosis"; cat "$tmp/ens.json"; exit 1; }
+if "$bindir/pneumo-diagnose" --model "$tmp/model.safetensors" --tta mirror x.png 2> "$tmp/err"; then
+    echo "FAIL: --tta mirror accepted"; exit 1
+fi
+grep -qF -- "--tta: wants 'none' or 'flip'" "$tmp/err" || { echo "FAIL: --tta error"; cat "$tmp/err"; exit 1; }
 good="$tmp/synth/test/Opacity/synth_00000.png"
 "$bindir/pneumo-diagnose" --model "$tmp/model.safetensors" "$good" > "$tmp/diag.txt" \
     || { echo "FAIL: pneumo-diagnose on a good image"; exit 1; }

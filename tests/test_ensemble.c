@@ -112,7 +112,8 @@ static void test_predict_mean_and_flip(void **state)
     assert_int_equal(pneumo_ensemble_predict(ms, 2, &o, x, out), PNEUMO_ERR_INVALID_ARG);
     assert_non_null(strstr(pneumo_last_error(), "tta"));
     assert_int_equal(pneumo_ensemble_predict(ms, 0, NULL, x, out), PNEUMO_ERR_INVALID_ARG);
-    assert_int_equal(pneumo_ensemble_predict(ms, PNEUMO_ENSEMBLE_MAX + 1, NULL, x, out), PNEUMO_ERR_INVALID_ARG);
+    assert_int_equal(pneumo_ensemble_predict(ms, PNEUMO_ENSEMBLE_MAX + 1, NULL, x, out),
+                     PNEUMO_ERR_INVALID_ARG);
     {
         pneumo_model *holes[2] = {ms[0], NULL}, *mixed[2] = {ms[0], member(SIZE + 2, 3)};
         assert_int_equal(pneumo_ensemble_predict(holes, 2, NULL, x, out), PNEUMO_ERR_INVALID_ARG);
@@ -172,7 +173,8 @@ static void test_predict_image_and_gradcam(void **state)
     for (int k = 0; k < 4; k++) {
         pneumo_gradcam_info gi;
         gi.size = sizeof gi;
-        assert_int_equal(pneumo_model_gradcam_image(ms[k & 1], k < 2 ? img : mir, &g, &maps[k], &gi), PNEUMO_OK);
+        assert_int_equal(pneumo_model_gradcam_image(ms[k & 1], k < 2 ? img : mir, &g, &maps[k], &gi),
+                         PNEUMO_OK);
     }
     info.size = sizeof info;
     assert_int_equal(pneumo_ensemble_gradcam_image(ms, 2, &o, &g, img, &mean, &info), PNEUMO_OK);
@@ -266,7 +268,8 @@ static void test_evaluate(void **state)
     assert_int_equal(pneumo_calibration_curve(pe, ye, N, 10, NULL, NULL, NULL, &ece), PNEUMO_OK);
     assert_true(fabs(eve.calibration_error - ece) < 1e-12);
     /* buffers too short are named */
-    assert_int_equal(pneumo_ensemble_evaluate(ms, 2, NULL, ds, 5, 0.5f, &eve, pe, ye, N - 1), PNEUMO_ERR_INVALID_ARG);
+    assert_int_equal(pneumo_ensemble_evaluate(ms, 2, NULL, ds, 5, 0.5f, &eve, pe, ye, N - 1),
+                     PNEUMO_ERR_INVALID_ARG);
     assert_non_null(strstr(pneumo_last_error(), "probs"));
     pneumo_dataset_destroy(ds);
     pneumo_model_destroy(ms[0]);

@@ -21,8 +21,8 @@ void pneumo_ensemble_default_options(pneumo_ensemble_options *o)
     o->tta = PNEUMO_TTA_NONE;
 }
 
-static pneumo_status check_members(pneumo_model *const *models, int32_t count, const pneumo_ensemble_options *o,
-                                   const char *fn, int *flip)
+static pneumo_status check_members(pneumo_model *const *models, int32_t count,
+                                   const pneumo_ensemble_options *o, const char *fn, int *flip)
 {
     pneumo_status st;
     int32_t h0, w0, c0;
@@ -36,7 +36,8 @@ static pneumo_status check_members(pneumo_model *const *models, int32_t count, c
         if ((st = PN_CHECK_STRUCT(fn, pneumo_ensemble_options, o)) != PNEUMO_OK)
             return st;
         if (o->tta != PNEUMO_TTA_NONE && o->tta != PNEUMO_TTA_FLIP)
-            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: options.tta %d is not a pneumo_tta", fn, (int)o->tta);
+            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: options.tta %d is not a pneumo_tta", fn,
+                            (int)o->tta);
         *flip = o->tta == PNEUMO_TTA_FLIP;
     }
     for (int32_t i = 0; i < count; i++) {
@@ -66,7 +67,8 @@ static void mirror_nhwc(const pneumo_tensor *src, float *dst)
 }
 
 pneumo_status pneumo_ensemble_predict(pneumo_model *const *models, int32_t count,
-                                      const pneumo_ensemble_options *o, const pneumo_tensor *x, pneumo_tensor *out)
+                                      const pneumo_ensemble_options *o, const pneumo_tensor *x,
+                                      pneumo_tensor *out)
 {
     const char *fn = "pneumo_ensemble_predict";
     pneumo_tensor part, mirrored;
@@ -81,8 +83,10 @@ pneumo_status pneumo_ensemble_predict(pneumo_model *const *models, int32_t count
     if (x->ndim != 4)
         return pn_error(PNEUMO_ERR_SHAPE, "%s: x has %d dimensions, expected (N, H, W, C)", fn, x->ndim);
     n = x->shape[0];
-    if (!((out->ndim == 1 && out->shape[0] == n) || (out->ndim == 2 && out->shape[0] == n && out->shape[1] == 1)))
-        return pn_error(PNEUMO_ERR_SHAPE, "%s: out must be (%lld, 1) or (%lld,)", fn, (long long)n, (long long)n);
+    if (!((out->ndim == 1 && out->shape[0] == n) ||
+          (out->ndim == 2 && out->shape[0] == n && out->shape[1] == 1)))
+        return pn_error(PNEUMO_ERR_SHAPE, "%s: out must be (%lld, 1) or (%lld,)", fn, (long long)n,
+                        (long long)n);
     buf = pn_malloc((size_t)(n ? n : 1) * sizeof *buf);
     if (flip && buf)
         flipped = pn_malloc((size_t)(x->numel ? x->numel : 1) * sizeof *flipped);
@@ -169,9 +173,9 @@ pneumo_status pneumo_ensemble_predict_image(pneumo_model *const *models, int32_t
 }
 
 pneumo_status pneumo_ensemble_evaluate(pneumo_model *const *models, int32_t count,
-                                       const pneumo_ensemble_options *o, pneumo_dataset *ds, int32_t batch_size,
-                                       float threshold, pneumo_evaluation *out, float *probs, float *labels,
-                                       size_t n)
+                                       const pneumo_ensemble_options *o, pneumo_dataset *ds,
+                                       int32_t batch_size, float threshold, pneumo_evaluation *out,
+                                       float *probs, float *labels, size_t n)
 {
     const char *fn = "pneumo_ensemble_evaluate";
     int64_t total, seen = 0;
@@ -212,7 +216,8 @@ pneumo_status pneumo_ensemble_evaluate(pneumo_model *const *models, int32_t coun
             break;
         shape[0] = bx->shape[0];
         if (seen + shape[0] > total) {
-            st = pn_error(PNEUMO_ERR_STATE, "%s: the dataset gave more than its %lld images", fn, (long long)total);
+            st = pn_error(PNEUMO_ERR_STATE, "%s: the dataset gave more than its %lld images", fn,
+                          (long long)total);
             goto done;
         }
         pn_tensor_view(&part, 1, shape, p + seen);
@@ -305,7 +310,8 @@ pneumo_status pneumo_ensemble_gradcam_image(pneumo_model *const *models, int32_t
             pneumo_tensor *one = NULL;
             pneumo_gradcam_info gi;
             gi.size = sizeof gi;
-            if ((st = pneumo_model_gradcam_image(models[k], v ? mirrored : img, &go, &one, &gi)) != PNEUMO_OK) {
+            if ((st = pneumo_model_gradcam_image(models[k], v ? mirrored : img, &go, &one, &gi)) !=
+                PNEUMO_OK) {
                 st = pn_error_prefix("%s: member %d%s", fn, (int)k, v ? " (mirrored)" : "");
                 break;
             }

@@ -19,6 +19,7 @@ deterministic cleanup; otherwise a finalizer frees them exactly once."""
 from . import _lib
 from ._np import HAVE_NUMPY
 from .dataset import Dataset, dataset_options
+from .ensemble import Ensemble
 from .errors import (CancelledError, FormatError, InvalidArgumentError, LibraryNotFoundError,
                      LimitError, OutOfMemoryError, PneumoError, PneumoIOError, ShapeError,
                      StateError, UnsupportedError, VersionMismatchError)
@@ -85,7 +86,7 @@ __all__ = [
     "version", "version_number", "kernel_isa", "strerror", "last_error", "last_status",
     "clear_error",
     "Tensor", "Image", "Model", "History", "FitEvent", "Dataset", "Optimizer", "Adam", "SGD",
-    "Report",
+    "Report", "Ensemble",
     "dataset_options", "augment_options", "decode_limits", "draw_augment_params",
     "identity_augment_params", "adam_defaults", "sgd_defaults", "early_stopping_defaults",
     "reduce_lr_defaults",
