@@ -191,6 +191,9 @@ void cli_print_evaluation(FILE *f, const pneumo_evaluation *ev, const pneumo_dat
         fprintf(f, "ROC AUC: undefined (one class only)\n");
     else
         fprintf(f, "ROC AUC: %.4f\n", ev->roc_auc);
+    if (!isnan(ev->calibration_error))
+        fprintf(f, "Calibration error (ECE, %d bins): %.4f\n", PNEUMO_EVALUATION_ECE_BINS,
+                ev->calibration_error);
 }
 
 void cli_html_path_next_to(const char *text_report, char *buf, size_t size)

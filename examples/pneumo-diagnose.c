@@ -1,6 +1,6 @@
 /* pneumo-diagnose: the article's single-image diagnosis.
  *
- *   pneumo-diagnose --model M [--json] [--heatmap DIR] IMAGE...
+ *   pneumo-diagnose --model M [--model M...] [--tta none|flip] [--json] [--heatmap DIR] IMAGE...
  *
  * For each image: "I am 97.31% percent confirmed that this is a Pneumonia case"
  * (p >= the model's threshold, 0.5 unless the model file says otherwise) or
@@ -65,8 +65,13 @@ static int never_trained(const char *path)
 
 static int usage(FILE *f)
 {
-    fprintf(f, "usage: pneumo-diagnose --model MODEL [--json] [--heatmap DIR] IMAGE...\n"
-               "  --model FILE   model saved by pneumo-train (required)\n"
+    fprintf(f, "usage: pneumo-diagnose --model MODEL [--model MODEL...] [--tta none|flip] [--json]\n"
+               "       [--heatmap DIR] IMAGE...\n"
+               "  --model FILE   model saved by pneumo-train (required); given several times, the\n"
+               "                 diagnosis is the ensemble's mean probability, with the first\n"
+               "                 model's threshold and class names (default: one model)\n"
+               "  --tta MODE     'flip': average each image and its left-right mirror;\n"
+               "                 'none' (default)\n"
                "  --json         one JSON object per image (default: a sentence per image)\n"
                "  --heatmap DIR  write the Grad-CAM overlay of each image to DIR/<name>.gradcam.png\n"
                "                 (default: none)\n"
@@ -92,11 +97,13 @@ static void heatmap_path(const char *dir, char **argv, int first, int i, char *o
         snprintf(out, size, "%s/%s.gradcam.png", dir, base);
 }
 
-/* Grad-CAM overlay of the predicted class over the original image. */
-static pneumo_status write_heatmap(pneumo_model *m, const pneumo_image *img, const char *out)
+/* Grad-CAM overlay of the predicted class over the original image (the
+ * ensemble's mean map). */
+static pneumo_status write_heatmap(pneumo_model *const *ms, int32_t count, const pneumo_ensemble_options *eo,
+                                   const pneumo_image *img, const char *out)
 {
     pneumo_tensor *map = NULL;
-    pneumo_status st = pneumo_model_gradcam_image(m, img, NULL, &map, NULL);
+    pneumo_status st = pneumo_ensemble_gradcam_image(ms, count, eo, NULL, img, &map, NULL);
     if (st == PNEUMO_OK)
         st = pneumo_gradcam_save_overlay(img, map, NULL, out);
     pneumo_tensor_destroy(map);
@@ -105,14 +112,29 @@ static pneumo_status write_heatmap(pneumo_model *m, const pneumo_image *img, con
 
 int main(int argc, char **argv)
 {
-    const char *model_path = NULL, *heatmap_dir = NULL;
+    const char *model_paths[PNEUMO_ENSEMBLE_MAX], *heatmap_dir = NULL;
     int json = 0, first_image = 0, failures = 0;
-    pneumo_model *m = NULL;
+    int32_t nmodels = 0;
+    pneumo_model *ms[PNEUMO_ENSEMBLE_MAX], *m = NULL;
+    pneumo_ensemble_options eo;
     struct stat sb;
+    pneumo_ensemble_default_options(&eo);
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
-            model_path = argv[++i];
-        else if (strcmp(argv[i], "--heatmap") == 0 && i + 1 < argc)
+        if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) {
+            if (nmodels == PNEUMO_ENSEMBLE_MAX) {
+                fprintf(stderr, "pneumo-diagnose: --model: at most %d models\n", PNEUMO_ENSEMBLE_MAX);
+                return 2;
+            }
+            model_paths[nmodels++] = argv[++i];
+        } else if (strcmp(argv[i], "--tta") == 0 && i + 1 < argc) {
+            const char *v = argv[++i];
+            if (strcmp(v, "none") != 0 && strcmp(v, "flip") != 0) {
+                fprintf(stderr,
+                        "pneumo-diagnose: --tta: wants 'none' or 'flip' (see pneumo-diagnose --help)\n");
+                return 2;
+            }
+            eo.tta = v[0] == 'f' ? PNEUMO_TTA_FLIP : PNEUMO_TTA_NONE;
+        } else if (strcmp(argv[i], "--heatmap") == 0 && i + 1 < argc)
             heatmap_dir = argv[++i];
         else if (strcmp(argv[i], "--json") == 0)
             json = 1;
@@ -121,7 +143,8 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--version") == 0) {
             printf("pneumo-diagnose (libpneumo %s)\n", pneumo_version());
             return 0;
-        } else if (strcmp(argv[i], "--model") == 0 || strcmp(argv[i], "--heatmap") == 0) {
+        } else if (strcmp(argv[i], "--model") == 0 || strcmp(argv[i], "--heatmap") == 0 ||
+                   strcmp(argv[i], "--tta") == 0) {
             fprintf(stderr, "pneumo-diagnose: %s: needs a value (see pneumo-diagnose --help)\n", argv[i]);
             return 2;
         } else if (strcmp(argv[i], "--") == 0) {
@@ -135,21 +158,26 @@ int main(int argc, char **argv)
             break;
         }
     }
-    if (!model_path || !first_image || first_image >= argc)
+    if (!nmodels || !first_image || first_image >= argc)
         return usage(stderr);
     if (heatmap_dir && (stat(heatmap_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
         fprintf(stderr, "pneumo-diagnose: --heatmap %s: not an existing directory\n", heatmap_dir);
         return 2;
     }
-    if (pneumo_model_load(model_path, &m, NULL) != PNEUMO_OK) {
-        fprintf(stderr, "pneumo-diagnose: %s\n", pneumo_last_error());
-        return 1;
+    for (int32_t k = 0; k < nmodels; k++) {
+        if (pneumo_model_load(model_paths[k], &ms[k], NULL) != PNEUMO_OK) {
+            fprintf(stderr, "pneumo-diagnose: %s\n", pneumo_last_error());
+            while (k > 0)
+                pneumo_model_destroy(ms[--k]);
+            return 1;
+        }
+        if (never_trained(model_paths[k]))
+            fprintf(stderr,
+                    "pneumo-diagnose: warning: %s was never trained (train_steps 0): these "
+                    "are the answers of random weights\n",
+                    model_paths[k]);
     }
-    if (never_trained(model_path))
-        fprintf(stderr,
-                "pneumo-diagnose: warning: %s was never trained (train_steps 0): these "
-                "are the answers of random weights\n",
-                model_path);
+    m = ms[0]; /* threshold and class names */
     for (int i = first_image; i < argc; i++) {
         const char *path = argv[i];
         char sentence[256], label[PNEUMO_CLASS_NAME_MAX + 1], hm[4096];
@@ -157,10 +185,10 @@ int main(int argc, char **argv)
         int32_t cls = 0;
         float p = 0.0f;
         if (pneumo_image_load(path, NULL, &img) != PNEUMO_OK ||
-            pneumo_model_predict_image(m, img, &p) != PNEUMO_OK ||
+            pneumo_ensemble_predict_image(ms, nmodels, &eo, img, &p) != PNEUMO_OK ||
             pneumo_model_diagnosis_sentence(m, p, sentence, sizeof sentence, NULL, &cls) != PNEUMO_OK ||
             (heatmap_dir && (heatmap_path(heatmap_dir, argv, first_image, i, hm, sizeof hm),
-                             write_heatmap(m, img, hm) != PNEUMO_OK))) {
+                             write_heatmap(ms, nmodels, &eo, img, hm) != PNEUMO_OK))) {
             failures++;
             if (json) {
                 printf("{\"file\": ");
@@ -184,6 +212,8 @@ int main(int argc, char **argv)
             json_string(label);
             printf(", \"sentence\": ");
             json_string(sentence);
+            if (nmodels > 1 || eo.tta == PNEUMO_TTA_FLIP)
+                printf(", \"models\": %d, \"tta\": \"%s\"", (int)nmodels, eo.tta ? "flip" : "none");
             if (heatmap_dir) {
                 printf(", \"heatmap\": ");
                 json_string(hm);
@@ -194,6 +224,7 @@ int main(int argc, char **argv)
         }
         fflush(stdout);
     }
-    pneumo_model_destroy(m);
+    for (int32_t k = 0; k < nmodels; k++)
+        pneumo_model_destroy(ms[k]);
     return failures ? 1 : 0;
 }

@@ -18,9 +18,13 @@
 
 static int usage(FILE *f)
 {
-    fprintf(f, "usage: " PROG " --model MODEL DIR [--batch N] [--threshold T] [--threads N] [--report FILE]\n"
-               "       [--html FILE]\n"
-               "  --model FILE      model saved by pneumo-train (required)\n"
+    fprintf(f, "usage: " PROG " --model MODEL [--model MODEL...] DIR [--tta none|flip] [--batch N]\n"
+               "       [--threshold T] [--threads N] [--report FILE] [--html FILE]\n"
+               "  --model FILE      model saved by pneumo-train (required); given several times, the\n"
+               "                    ensemble's mean probability is evaluated, at the first model's\n"
+               "                    threshold (default: one model)\n"
+               "  --tta MODE        'flip': average each image and its left-right mirror; 'none'\n"
+               "                    (default)\n"
                "  DIR               folder with one sub-folder per class (required)\n"
                "  --batch N         (default 16)\n"
                "  --threshold T     probability above which a sample is class 1 (default: the\n"
@@ -53,6 +57,8 @@ static int write_html(const char *path, const char *model_path, const char *dir,
                            cli_class_name(ds, 1, n1, sizeof n1)) ||
         cli_report_setting(r, PROG, "images", "%d x %d grayscale, nearest resize, pixels / 255", w, h) ||
         cli_report_setting(r, PROG, "threshold", "probability > %g: class 1 (%s)", threshold, n1) ||
+        cli_report_setting(r, PROG, "temperature", "%g (probabilities are sigmoid(logit / T))",
+                           (double)pneumo_model_temperature(m)) ||
         cli_report_setting(r, PROG, "libpneumo", "%s, kernels %s", pneumo_version(), pneumo_kernel_isa()))
         goto out;
     if (pneumo_report_set_model(r, m) != PNEUMO_OK) {
@@ -76,7 +82,11 @@ out:
 
 int main(int argc, char **argv)
 {
-    const char *model_path = NULL, *dir = NULL, *report = NULL, *html = NULL;
+    const char *model_paths[PNEUMO_ENSEMBLE_MAX], *model_path = NULL, *dir = NULL, *report = NULL,
+                                                  *html = NULL;
+    pneumo_model *ms[PNEUMO_ENSEMBLE_MAX];
+    int32_t nmodels = 0, loaded = 0;
+    pneumo_ensemble_options eo;
     float *probs = NULL, *labels = NULL;
     long batch = 16, threads = 0;
     double threshold = -1.0; /* the model's unless --threshold */
@@ -88,6 +98,7 @@ int main(int argc, char **argv)
     pneumo_augment_options aug;
     pneumo_evaluation ev;
     int rc = 1;
+    pneumo_ensemble_default_options(&eo);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--help") == 0)
@@ -101,14 +112,20 @@ int main(int argc, char **argv)
             continue;
         }
         if (strcmp(a, "--model") && strcmp(a, "--batch") && strcmp(a, "--threads") &&
-            strcmp(a, "--threshold") && strcmp(a, "--report") && strcmp(a, "--html"))
+            strcmp(a, "--threshold") && strcmp(a, "--report") && strcmp(a, "--html") && strcmp(a, "--tta"))
             return cli_bad_option(PROG, a, "unknown option");
         if (!v)
             return cli_bad_option(PROG, a, "needs a value");
         i++;
-        if (strcmp(a, "--model") == 0)
-            model_path = v;
-        else if (strcmp(a, "--batch") == 0)
+        if (strcmp(a, "--model") == 0) {
+            if (nmodels == PNEUMO_ENSEMBLE_MAX)
+                return cli_bad_option(PROG, a, "too many models");
+            model_paths[nmodels++] = v;
+        } else if (strcmp(a, "--tta") == 0) {
+            if (strcmp(v, "none") != 0 && strcmp(v, "flip") != 0)
+                return cli_bad_option(PROG, a, "wants 'none' or 'flip'");
+            eo.tta = v[0] == 'f' ? PNEUMO_TTA_FLIP : PNEUMO_TTA_NONE;
+        } else if (strcmp(a, "--batch") == 0)
             batch = cli_long(PROG, a, v, 1, 4096);
         else if (strcmp(a, "--threads") == 0)
             threads = cli_long(PROG, a, v, 0, 256);
@@ -119,12 +136,15 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--html") == 0)
             html = v;
     }
-    if (!model_path || !dir)
+    if (!nmodels || !dir)
         return usage(stderr);
-    if (pneumo_model_load(model_path, &m, NULL) != PNEUMO_OK) {
-        fprintf(stderr, PROG ": %s\n", pneumo_last_error());
-        return 1;
-    }
+    model_path = model_paths[0];
+    for (; loaded < nmodels; loaded++)
+        if (pneumo_model_load(model_paths[loaded], &ms[loaded], NULL) != PNEUMO_OK) {
+            fprintf(stderr, PROG ": %s\n", pneumo_last_error());
+            goto done;
+        }
+    m = ms[0]; /* preprocessing and threshold */
     pneumo_model_input_shape(m, &h, &w, NULL);
     if (threshold < 0.0)
         threshold = pneumo_model_threshold(m);
@@ -145,6 +165,9 @@ int main(int argc, char **argv)
     }
     if (cli_print_dataset(stdout, PROG, ds, 0))
         goto done;
+    if (nmodels > 1 || eo.tta == PNEUMO_TTA_FLIP)
+        printf("ensemble: mean probability of %d model%s%s\n", (int)nmodels, nmodels > 1 ? "s" : "",
+               eo.tta == PNEUMO_TTA_FLIP ? ", each image and its mirror" : "");
     if (html) {
         probs = malloc((size_t)pneumo_dataset_size(ds) * sizeof *probs);
         labels = malloc((size_t)pneumo_dataset_size(ds) * sizeof *labels);
@@ -153,8 +176,11 @@ int main(int argc, char **argv)
             goto done;
         }
     }
-    if (pneumo_model_evaluate(m, ds, (int32_t)batch, (float)threshold, &ev, probs, labels,
-                              probs ? (size_t)pneumo_dataset_size(ds) : 0) != PNEUMO_OK) {
+    if ((nmodels == 1 && eo.tta == PNEUMO_TTA_NONE
+             ? pneumo_model_evaluate(m, ds, (int32_t)batch, (float)threshold, &ev, probs, labels,
+                                     probs ? (size_t)pneumo_dataset_size(ds) : 0)
+             : pneumo_ensemble_evaluate(ms, nmodels, &eo, ds, (int32_t)batch, (float)threshold, &ev, probs,
+                                        labels, probs ? (size_t)pneumo_dataset_size(ds) : 0)) != PNEUMO_OK) {
         fprintf(stderr, PROG ": %s\n", pneumo_last_error());
         goto done;
     }
@@ -165,7 +191,11 @@ int main(int argc, char **argv)
             fprintf(stderr, PROG ": cannot write %s\n", report);
             goto done;
         }
-        fprintf(f, "model: %s\ndata: %s\nthreshold: %g\n\n", model_path, dir, threshold);
+        fprintf(f, "model: %s", model_path);
+        for (int32_t k = 1; k < nmodels; k++)
+            fprintf(f, ", %s", model_paths[k]);
+        fprintf(f, "\ntta: %s\ndata: %s\nthreshold: %g\n\n", eo.tta == PNEUMO_TTA_FLIP ? "flip" : "none", dir,
+                threshold);
         cli_print_evaluation(f, &ev, ds);
         fclose(f);
     }
@@ -176,6 +206,7 @@ done:
     free(probs);
     free(labels);
     pneumo_dataset_destroy(ds);
-    pneumo_model_destroy(m);
+    for (int32_t k = 0; k < loaded; k++)
+        pneumo_model_destroy(ms[k]);
     return rc;
 }

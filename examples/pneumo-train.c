@@ -53,8 +53,13 @@ static int usage(FILE *f)
                "  --history FILE    history CSV (default history.csv)\n"
                "  --report FILE     text report (default report.txt)\n"
                "  --report-html FILE  HTML report (default report.html next to the text report)\n"
-               "  --threshold T     operating threshold stored in the model: a number in (0, 1) or\n"
-               "                    'youden' (Youden's J on the validation set; default 0.5)\n"
+               "  --threshold T     operating threshold stored in the model: a number in (0, 1),\n"
+               "                    'youden' (Youden's J on the validation set) or 'sensitivity:S'\n"
+               "                    (the highest threshold with recall of class 1 >= S on the\n"
+               "                    validation set); default 0.5\n"
+               "  --calibrate M     'temperature': fit temperature scaling on the validation set\n"
+               "                    after training and store it (before the threshold is chosen);\n"
+               "                    'none' (default): probabilities as the model gives them\n"
                "  --class-names A,B names of class 0 and 1 stored in the model (default NORMAL,PNEUMONIA)\n"
                "  --quiet           no progress output (default: progress on stdout)\n"
                "  --version         print the version and exit\n"
@@ -65,11 +70,12 @@ static int usage(FILE *f)
 /* Options that take a value. */
 static int takes_value(const char *a)
 {
-    static const char *const names[] = {"--data",   "--train",       "--val",       "--test",
-                                        "--size",   "--epochs",      "--batch",     "--lr",
-                                        "--seed",   "--threads",     "--patience",  "--out",
-                                        "--best",   "--checkpoint",  "--resume",    "--history",
-                                        "--report", "--report-html", "--threshold", "--class-names"};
+    static const char *const names[] = {"--data",     "--train",       "--val",       "--test",
+                                        "--size",     "--epochs",      "--batch",     "--lr",
+                                        "--seed",     "--threads",     "--patience",  "--out",
+                                        "--best",     "--checkpoint",  "--resume",    "--history",
+                                        "--report",   "--report-html", "--threshold", "--class-names",
+                                        "--calibrate"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(a, names[i]) == 0)
             return 1;
@@ -119,7 +125,8 @@ typedef struct train_settings {
     long size, epochs, batch, seed, threads, patience;
     double lr;
     int augment;
-    char threshold[32];                                /* "youden" or the number */
+    char threshold[32];                                /* "youden", "sensitivity:S" or the number */
+    int calibrate;                                     /* 1: temperature scaling on val */
     char class_names[2 * (PNEUMO_CLASS_NAME_MAX + 1)]; /* "" for the defaults */
 } train_settings;
 
@@ -132,15 +139,15 @@ static void record_settings(const train_settings *t, char *buf, size_t size)
 {
     snprintf(buf, size,
              "size=%ld\nepochs=%ld\nbatch=%ld\nlr=%.17g\nseed=%ld\nthreads=%ld\naugment=%d\npatience=%ld\n"
-             "threshold=%s\nclass_names=%s\nclass_weights=" FIXED_CLASS_WEIGHTS "\nreduce_lr=" FIXED_REDUCE_LR
-             "\n",
+             "threshold=%s\ncalibrate=%s\nclass_names=%s\nclass_weights=" FIXED_CLASS_WEIGHTS
+             "\nreduce_lr=" FIXED_REDUCE_LR "\n",
              t->size, t->epochs, t->batch, t->lr, t->seed, t->threads, t->augment, t->patience, t->threshold,
-             t->class_names);
+             t->calibrate ? "temperature" : "none", t->class_names);
 }
 
 /* Which settings the command line gave. */
 typedef struct given_flags {
-    int size, epochs, batch, lr, seed, threads, no_augment, patience, threshold, class_names;
+    int size, epochs, batch, lr, seed, threads, no_augment, patience, threshold, calibrate, class_names;
 } given_flags;
 
 static int conflict(const char *checkpoint, const char *flag, const char *given, const char *key,
@@ -230,6 +237,14 @@ static int take_settings(const char *checkpoint, const char *text, const given_f
             if (g->threshold && strcmp(t->threshold, v) != 0)
                 return conflict(checkpoint, "--threshold", t->threshold, key, v);
             snprintf(t->threshold, sizeof t->threshold, "%.31s", v);
+        } else if (strcmp(key, "calibrate") == 0) {
+            if (strcmp(v, "none") != 0 && strcmp(v, "temperature") != 0) {
+                fprintf(stderr, PROG ": %s records calibrate=%s, not none or temperature\n", checkpoint, v);
+                return 1;
+            }
+            if (g->calibrate && t->calibrate != (v[0] == 't'))
+                return conflict(checkpoint, "--calibrate", t->calibrate ? "temperature" : "none", key, v);
+            t->calibrate = v[0] == 't';
         } else if (strcmp(key, "class_names") == 0) {
             if (g->class_names && strcmp(t->class_names, v) != 0)
                 return conflict(checkpoint, "--class-names", t->class_names, key, *v ? v : "(the defaults)");
@@ -276,12 +291,36 @@ static pneumo_dataset *open_ds(const char *dir, int32_t size, int augment, uint6
     return ds;
 }
 
-/* The model card's operating threshold (a number, or Youden's J on the
- * validation set: never the test set) and class names. Returns 0 or 1 after
- * printing an error. */
-static int set_model_card(pneumo_model *m, pneumo_dataset *val, int32_t batch, const char *threshold_arg,
-                          float threshold, const char *class_names, char *names_buf, int quiet)
+/* The validation set's probabilities and labels (caller frees both).
+ * Returns 0 or 1 after printing an error naming `what`. */
+static int val_predictions(pneumo_model *m, pneumo_dataset *val, int32_t batch, const char *what, float **p,
+                           float **y, int64_t *n)
 {
+    pneumo_evaluation ev;
+    *n = pneumo_dataset_size(val);
+    *p = malloc((size_t)(*n ? *n : 1) * sizeof **p);
+    *y = malloc((size_t)(*n ? *n : 1) * sizeof **y);
+    if (!*p || !*y) {
+        fprintf(stderr, PROG ": %s: out of memory\n", what);
+        return 1;
+    }
+    if (pneumo_model_evaluate(m, val, batch, 0.5f, &ev, *p, *y, (size_t)*n) != PNEUMO_OK) {
+        fprintf(stderr, PROG ": %s: %s\n", what, pneumo_last_error());
+        return 1;
+    }
+    return 0;
+}
+
+/* The model card's temperature (fitted on the validation set: never the test
+ * set), operating threshold (a number, Youden's J or a target sensitivity on
+ * the validation set, after the temperature) and class names. Returns 0 or 1
+ * after printing an error. */
+static int set_model_card(pneumo_model *m, pneumo_dataset *val, int32_t batch, const char *threshold_arg,
+                          float threshold, int calibrate, const char *class_names, char *names_buf, int quiet)
+{
+    float *p = NULL, *y = NULL;
+    int64_t n = 0;
+    int rc = 1;
     if (class_names) {
         const char *names[2];
         char *comma;
@@ -295,28 +334,46 @@ static int set_model_card(pneumo_model *m, pneumo_dataset *val, int32_t batch, c
             return 1;
         }
     }
-    if (strcmp(threshold_arg, "youden") == 0) {
-        int64_t n = pneumo_dataset_size(val);
-        float *p = malloc((size_t)(n ? n : 1) * sizeof *p), *y = malloc((size_t)(n ? n : 1) * sizeof *y);
-        pneumo_evaluation ev;
-        const int oom = !p || !y;
-        const int bad = oom ||
-                        pneumo_model_evaluate(m, val, batch, 0.5f, &ev, p, y, (size_t)n) != PNEUMO_OK ||
-                        pneumo_youden_threshold(p, y, n, &threshold) != PNEUMO_OK;
-        free(p);
-        free(y);
-        if (bad) {
-            fprintf(stderr, PROG ": --threshold youden: %s\n", oom ? "out of memory" : pneumo_last_error());
-            return 1;
+    if (calibrate) {
+        float t = 1.0f;
+        if (val_predictions(m, val, batch, "--calibrate temperature", &p, &y, &n))
+            goto out;
+        if (pneumo_fit_temperature(p, y, n, &t) != PNEUMO_OK ||
+            pneumo_model_set_temperature(m, pneumo_model_temperature(m) * t) != PNEUMO_OK) {
+            fprintf(stderr, PROG ": --calibrate temperature: %s\n", pneumo_last_error());
+            goto out;
         }
         if (!quiet)
-            printf("operating threshold (Youden's J on the validation set): %.4f\n", (double)threshold);
+            printf("temperature scaling (fitted on the validation set): T = %.4f\n",
+                   (double)pneumo_model_temperature(m));
+        free(p);
+        free(y);
+        p = y = NULL;
+    }
+    if (strcmp(threshold_arg, "youden") == 0 || strncmp(threshold_arg, "sensitivity:", 12) == 0) {
+        const int youden = threshold_arg[0] == 'y';
+        if (val_predictions(m, val, batch, youden ? "--threshold youden" : "--threshold sensitivity", &p, &y,
+                            &n))
+            goto out;
+        if ((youden ? pneumo_youden_threshold(p, y, n, &threshold)
+                    : pneumo_sensitivity_threshold(p, y, n, strtod(threshold_arg + 12, NULL), &threshold)) !=
+            PNEUMO_OK) {
+            fprintf(stderr, PROG ": --threshold %s: %s\n", threshold_arg, pneumo_last_error());
+            goto out;
+        }
+        if (!quiet)
+            printf("operating threshold (%s on the validation set): %.4f\n",
+                   youden ? "Youden's J" : threshold_arg, (double)threshold);
     }
     if (pneumo_model_set_threshold(m, threshold) != PNEUMO_OK) {
         fprintf(stderr, PROG ": --threshold: %s\n", pneumo_last_error());
-        return 1;
+        goto out;
     }
-    return 0;
+    rc = 0;
+out:
+    free(p);
+    free(y);
+    return rc;
 }
 
 /* What the HTML report lists as the run's settings. */
@@ -411,7 +468,7 @@ int main(int argc, char **argv)
     int have_val_ev = 0;
     run_settings set;
     const char *report_path = "report.txt", *checkpoint = "checkpoint.safetensors", *resume = NULL;
-    const char *threshold_arg = "0.5", *class_names = NULL;
+    const char *threshold_arg = "0.5", *class_names = NULL, *calibrate_arg = "none";
     char names_buf[2 * (PNEUMO_CLASS_NAME_MAX + 1)];
     float threshold = 0.5f;
     long size = 500, epochs = 25, batch = 16, seed = 1, threads = 0, patience = 3;
@@ -477,10 +534,15 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--report-html") == 0) html_path = v;
         else if (strcmp(a, "--threshold") == 0) threshold_arg = v, g.threshold = 1;
         else if (strcmp(a, "--class-names") == 0) class_names = v, g.class_names = 1;
+        else if (strcmp(a, "--calibrate") == 0) calibrate_arg = v, g.calibrate = 1;
         /* clang-format on */
     }
-    if (strcmp(threshold_arg, "youden") != 0)
+    if (strncmp(threshold_arg, "sensitivity:", 12) == 0)
+        cli_double(PROG, "--threshold sensitivity:", threshold_arg + 12, 1e-6, 1.0);
+    else if (strcmp(threshold_arg, "youden") != 0)
         threshold = (float)cli_double(PROG, "--threshold", threshold_arg, 1e-6, 1.0 - 1e-6);
+    if (strcmp(calibrate_arg, "none") != 0 && strcmp(calibrate_arg, "temperature") != 0)
+        return cli_bad_option(PROG, "--calibrate", "wants 'none' or 'temperature'");
     if (class_names && (strlen(class_names) >= sizeof names_buf || !strchr(class_names, ','))) {
         fprintf(stderr, PROG ": --class-names wants two names separated by a comma, e.g. NORMAL,PNEUMONIA\n");
         return 2;
@@ -511,9 +573,10 @@ int main(int argc, char **argv)
                          .threads = threads,
                          .patience = patience,
                          .lr = lr,
-                         .augment = augment};
-    if (strcmp(threshold_arg, "youden") == 0)
-        snprintf(t.threshold, sizeof t.threshold, "youden");
+                         .augment = augment,
+                         .calibrate = calibrate_arg[0] == 't'};
+    if (strcmp(threshold_arg, "youden") == 0 || strncmp(threshold_arg, "sensitivity:", 12) == 0)
+        snprintf(t.threshold, sizeof t.threshold, "%.31s", threshold_arg);
     else /* the shortest text that reads back as the same float: "0.7", not "0.699999988" */
         for (int digits = 1; digits <= 9; digits++) {
             snprintf(t.threshold, sizeof t.threshold, "%.*g", digits, (double)threshold);
@@ -548,7 +611,9 @@ int main(int argc, char **argv)
             size = t.size, epochs = t.epochs, batch = t.batch, seed = t.seed, threads = t.threads;
             patience = t.patience, lr = t.lr, augment = t.augment;
             threshold_arg = t.threshold;
-            if (strcmp(threshold_arg, "youden") != 0)
+            if (strncmp(threshold_arg, "sensitivity:", 12) == 0)
+                cli_double(PROG, "the checkpoint's threshold sensitivity:", threshold_arg + 12, 1e-6, 1.0);
+            else if (strcmp(threshold_arg, "youden") != 0)
                 threshold = (float)cli_double(PROG, "the checkpoint's threshold", threshold_arg, 1e-6,
                                               1.0 - 1e-6);
             class_names = t.class_names[0] ? t.class_names : NULL;
@@ -644,7 +709,8 @@ int main(int argc, char **argv)
                     out, history_csv, checkpoint, checkpoint);
         goto done;
     }
-    if (set_model_card(m, val, (int32_t)batch, threshold_arg, threshold, class_names, names_buf, quiet) != 0)
+    if (set_model_card(m, val, (int32_t)batch, threshold_arg, threshold, t.calibrate, class_names, names_buf,
+                       quiet) != 0)
         goto done;
     if (h && pneumo_history_save_csv(h, history_csv) != PNEUMO_OK)
         fprintf(stderr, PROG ": %s\n", pneumo_last_error());

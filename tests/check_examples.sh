@@ -39,6 +39,33 @@ done
 "$bindir/pneumo-evaluate" --model "$tmp/model.safetensors" "$tmp/synth/val" > "$tmp/eval.txt" \
     || { echo "FAIL: pneumo-evaluate"; exit 1; }
 grep -q "weighted avg" "$tmp/eval.txt" || { echo "FAIL: no classification report"; exit 1; }
+grep -Eq "^Calibration error \(ECE, 10 bins\): 0\.[0-9]{4}$" "$tmp/eval.txt" || { echo "FAIL: no ECE line"; cat "$tmp/eval.txt"; exit 1; }
+# temperature scaling and a target-sensitivity threshold, both fitted on val and stored in the model
+(cd "$tmp" && "$bindir/pneumo-train" --data synth --size 96 --epochs 1 --batch 8 --calibrate temperature \
+    --threshold sensitivity:0.9 --out cal.safetensors --checkpoint cal-ck.safetensors --history cal.csv \
+    --report cal.txt) > "$tmp/cal.out" || { echo "FAIL: pneumo-train --calibrate"; cat "$tmp/cal.out"; exit 1; }
+t=$(sed -n 's/^temperature scaling (fitted on the validation set): T = \([0-9.]*\)$/\1/p' "$tmp/cal.out")
+[ -n "$t" ] || { echo "FAIL: no fitted temperature"; cat "$tmp/cal.out"; exit 1; }
+grep -q "^operating threshold (sensitivity:0.9 on the validation set): 0\.[0-9]*$" "$tmp/cal.out" \
+    || { echo "FAIL: no sensitivity threshold"; cat "$tmp/cal.out"; exit 1; }
+stored=$(strings "$tmp/cal.safetensors" | grep -o 'temperature[^0-9]*[0-9.e-]*' | head -1 | sed 's/.*://')
+awk -v a="$stored" -v b="$t" 'BEGIN { d = a - b; exit !(a != 1 && d < 0.00006 && d > -0.00006) }' \
+    || { echo "FAIL: the model file carries temperature '$stored', printed T = $t"; exit 1; }
+if "$bindir/pneumo-train" --data "$tmp/synth" --calibrate platt 2> "$tmp/err"; then echo "FAIL: --calibrate platt accepted"; exit 1; fi
+grep -qF -- "--calibrate: wants 'none' or 'temperature'" "$tmp/err" || { echo "FAIL: --calibrate error"; cat "$tmp/err"; exit 1; }
+# an ensemble of the two models with flip TTA, evaluated and diagnosed
+"$bindir/pneumo-evaluate" --model "$tmp/model.safetensors" --model "$tmp/cal.safetensors" --tta flip \
+    "$tmp/synth/val" > "$tmp/ens.txt" || { echo "FAIL: pneumo-evaluate of an ensemble"; exit 1; }
+grep -q "^ensemble: mean probability of 2 models, each image and its mirror$" "$tmp/ens.txt" \
+    || { echo "FAIL: ensemble evaluation"; cat "$tmp/ens.txt"; exit 1; }
+grep -q "weighted avg" "$tmp/ens.txt" || { echo "FAIL: no report for the ensemble"; exit 1; }
+"$bindir/pneumo-diagnose" --model "$tmp/model.safetensors" --model "$tmp/cal.safetensors" --tta flip --json \
+    "$tmp/synth/test/Opacity/synth_00000.png" > "$tmp/ens.json" || { echo "FAIL: diagnose with an ensemble"; exit 1; }
+grep -q '"models": 2, "tta": "flip"' "$tmp/ens.json" || { echo "FAIL: ensemble diagnosis"; cat "$tmp/ens.json"; exit 1; }
+if "$bindir/pneumo-diagnose" --model "$tmp/model.safetensors" --tta mirror x.png 2> "$tmp/err"; then
+    echo "FAIL: --tta mirror accepted"; exit 1
+fi
+grep -qF -- "--tta: wants 'none' or 'flip'" "$tmp/err" || { echo "FAIL: --tta error"; cat "$tmp/err"; exit 1; }
 good="$tmp/synth/test/Opacity/synth_00000.png"
 "$bindir/pneumo-diagnose" --model "$tmp/model.safetensors" "$good" > "$tmp/diag.txt" \
     || { echo "FAIL: pneumo-diagnose on a good image"; exit 1; }

@@ -107,6 +107,7 @@ static void test_defaults_set_size(void **state)
     SIZE_SET(pneumo_onnx_options, pneumo_onnx_options_default);
     SIZE_SET(pneumo_preprocessing, pneumo_preprocessing_default);
     SIZE_SET(pneumo_provenance, pneumo_provenance_default);
+    SIZE_SET(pneumo_ensemble_options, pneumo_ensemble_default_options);
 #undef SIZE_SET
 }
 
@@ -120,6 +121,14 @@ static void test_size_and_reserved_checked(void **state)
     pneumo_dataset *ds = NULL;
     const uint8_t png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     (void)state;
+
+    pneumo_ensemble_options eo;
+    pneumo_ensemble_default_options(&eo);
+    eo.size = sizeof eo + 4;
+    expect_invalid(pneumo_ensemble_predict(&m, 1, &eo, NULL, NULL), "pneumo_ensemble_options.size");
+    pneumo_ensemble_default_options(&eo);
+    eo.reserved[7] = 1;
+    expect_invalid(pneumo_ensemble_predict(&m, 1, &eo, NULL, NULL), "pneumo_ensemble_options.reserved[7]");
 
     pneumo_conv2d_params c;
     pneumo_conv2d_default_params(&c);
@@ -249,10 +258,10 @@ static void test_size_and_reserved_checked(void **state)
     pneumo_evaluation ev;
     assert_int_equal(pneumo_report_create(NULL, &r), PNEUMO_OK);
     memset(&ev, 0, sizeof ev);
-    ev.reserved[6] = 1;
+    ev.reserved[5] = 1;
     expect_invalid(pneumo_report_add_evaluation(r, "x", &ev, NULL, NULL, 0, NULL),
-                   "pneumo_evaluation.reserved[6]");
-    ev.reserved[6] = 0;
+                   "pneumo_evaluation.reserved[5]");
+    ev.reserved[5] = 0;
     assert_int_equal(pneumo_report_add_evaluation(r, "x", &ev, NULL, NULL, 0, NULL), PNEUMO_OK);
     pneumo_report_destroy(r);
 }

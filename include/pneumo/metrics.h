@@ -40,6 +40,37 @@ PNEUMO_API pneumo_status pneumo_classification_report(const pneumo_confusion *c,
  *  present (sklearn raises too) or inputs are invalid. */
 PNEUMO_API pneumo_status pneumo_roc_auc(const float *probs, const float *labels, int64_t n, double *auc);
 
+/** Most bins pneumo_calibration_curve() takes. */
+#define PNEUMO_CALIBRATION_BINS_MAX 1000
+
+/** Reliability of probabilities of class 1, as sklearn's
+ *  calibration_curve(strategy='uniform'): `bins` equal-width bins over [0, 1]
+ *  (bin b holds b/bins <= p < (b+1)/bins; p = 1 goes to the last). For each
+ *  bin: counts[b], mean_prob[b] (mean probability) and frac_pos[b] (fraction
+ *  of label 1), 0 for an empty bin; each array may be NULL, else holds `bins`
+ *  entries. *ece (may be NULL) receives the expected calibration error of the
+ *  class-1 probability, sum over b of counts[b] / n * |frac_pos[b] -
+ *  mean_prob[b]| (the reliability diagram's weighted gap).
+ *  Errors: INVALID_ARG (NULL probs or labels, n < 1, bins outside
+ *  [1, PNEUMO_CALIBRATION_BINS_MAX], a label not 0/1, a probability outside
+ *  [0, 1]). */
+PNEUMO_API pneumo_status pneumo_calibration_curve(const float *probs, const float *labels, int64_t n,
+                                                  int32_t bins, int64_t *counts, double *mean_prob,
+                                                  double *frac_pos, double *ece);
+
+/** Temperature scaling (Guo et al., 2017): the T minimising the mean binary
+ *  cross-entropy of sigmoid(logit(p_i) / T) against labels (0/1), over
+ *  [PNEUMO_TEMPERATURE_MIN, PNEUMO_TEMPERATURE_MAX] (pneumo/model_info.h;
+ *  the bound is returned when the optimum lies beyond it). For probabilities
+ *  a model gave at temperature T0 (pneumo_model_temperature()), set its
+ *  temperature to T0 * T. A float probability carries a logit of at most
+ *  |16.64| (p = 1 - 2^-24); 0 and 1 count as that. Fit it on validation data,
+ *  never on the test set.
+ *  Errors: INVALID_ARG (NULL, n < 2, a label not 0/1, a probability outside
+ *  [0, 1]). */
+PNEUMO_API pneumo_status pneumo_fit_temperature(const float *probs, const float *labels, int64_t n,
+                                                float *temperature);
+
 #ifdef __cplusplus
 }
 #endif

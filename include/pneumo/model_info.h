@@ -109,6 +109,23 @@ PNEUMO_API float pneumo_model_threshold(const pneumo_model *m);
 /** Set the operating threshold (0 < threshold < 1). Errors: INVALID_ARG. */
 PNEUMO_API pneumo_status pneumo_model_set_threshold(pneumo_model *m, float threshold);
 
+/** Smallest and largest temperature pneumo_model_set_temperature() takes. */
+#define PNEUMO_TEMPERATURE_MIN 0.01f
+#define PNEUMO_TEMPERATURE_MAX 100.0f
+
+/** Temperature of the output: inference (predict, predict_image,
+ *  evaluate, the programs, the server) reports sigmoid(z / T) for the last
+ *  layer's logit z, PyTorch's and Guo et al.'s temperature scaling. Training
+ *  ignores it (the loss sees sigmoid(z)). Default 1: no scaling. */
+PNEUMO_API float pneumo_model_temperature(const pneumo_model *m);
+
+/** Set the temperature, PNEUMO_TEMPERATURE_MIN <= T <= PNEUMO_TEMPERATURE_MAX;
+ *  saved in the model card. Fit it on validation data with
+ *  pneumo_fit_temperature() (pneumo/metrics.h), never on the test set.
+ *  Errors: INVALID_ARG (NULL model, T out of range or NaN), STATE (the model
+ *  does not end in one sigmoid unit). */
+PNEUMO_API pneumo_status pneumo_model_set_temperature(pneumo_model *m, float temperature);
+
 /** The model's provenance into *out (`out->size` must be set).
  *  Errors: INVALID_ARG. */
 PNEUMO_API pneumo_status pneumo_model_provenance(const pneumo_model *m, pneumo_provenance *out);
@@ -156,6 +173,16 @@ PNEUMO_API pneumo_status pneumo_model_training_settings(const pneumo_model *m, c
  *  [0, 1]), STATE (only one class present). */
 PNEUMO_API pneumo_status pneumo_youden_threshold(const float *probs, const float *labels, int64_t n,
                                                  float *threshold);
+
+/** The threshold that reaches a target sensitivity (recall of class 1) on
+ *  `n` probabilities and labels: the highest cut t with TPR >= `sensitivity`
+ *  when "p > t" is class 1 (so the specificity is the best that sensitivity
+ *  allows), placed midway between neighbouring distinct probabilities as
+ *  pneumo_youden_threshold() does. Choose it on validation data.
+ *  Errors: INVALID_ARG (as pneumo_youden_threshold(), sensitivity outside
+ *  (0, 1]), STATE (only one class present). */
+PNEUMO_API pneumo_status pneumo_sensitivity_threshold(const float *probs, const float *labels, int64_t n,
+                                                      double sensitivity, float *threshold);
 
 /** The sentence the article's web app prints for a probability p of class 1
  *  against the model's threshold: "I am 97.31% percent confirmed that this is

@@ -15,6 +15,7 @@
 #include "pneumo/gradcam.h"
 #include "pneumo/metrics.h"
 #include "pneumo/train.h"
+#include "pneumo/ensemble.h"
 #include "pneumo/image.h"
 #include "pneumo/image_write.h"
 #include "pneumo/augment.h"

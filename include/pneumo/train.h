@@ -294,8 +294,13 @@ typedef struct pneumo_evaluation {
     pneumo_confusion confusion;
     double roc_auc; /**< NaN if only one class is present */
     int64_t count;
-    uint32_t reserved[8];
+    double calibration_error; /**< expected calibration error of the class-1 probability over
+                                   PNEUMO_EVALUATION_ECE_BINS bins (pneumo_calibration_curve()) */
+    uint32_t reserved[6];
 } pneumo_evaluation;
+
+/** Bins of pneumo_evaluation.calibration_error. */
+#define PNEUMO_EVALUATION_ECE_BINS 10
 
 /** Evaluate `ds` in order (begins epoch 0 of the dataset; use a dataset without
  *  shuffle and augmentation for test data). probs and labels (each may be NULL)

@@ -18,6 +18,7 @@ void pn_card_init(pn_card *c)
     c->resample = PNEUMO_RESAMPLE_NEAREST;
     c->rescale = (float)(1.0 / 255.0);
     c->threshold = 0.5f;
+    c->temperature = 1.0f;
     c->epochs = -1;
     c->class_counts[0] = c->class_counts[1] = -1;
     c->val_loss = c->val_accuracy = c->val_auc = NAN;
@@ -185,6 +186,23 @@ pneumo_status pneumo_model_set_threshold(pneumo_model *m, float threshold)
     return PNEUMO_OK;
 }
 
+float pneumo_model_temperature(const pneumo_model *m) { return m ? m->card.temperature : 1.0f; }
+
+pneumo_status pneumo_model_set_temperature(pneumo_model *m, float temperature)
+{
+    const char *fn = "pneumo_model_set_temperature";
+    if (!m)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: model is NULL", fn);
+    if (!(temperature >= PNEUMO_TEMPERATURE_MIN && temperature <= PNEUMO_TEMPERATURE_MAX))
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: %g is outside [%g, %g]", fn, (double)temperature,
+                        (double)PNEUMO_TEMPERATURE_MIN, (double)PNEUMO_TEMPERATURE_MAX);
+    if (!pn_model_sigmoid_head(m))
+        return pn_error(PNEUMO_ERR_STATE, "%s: temperature scaling needs a model ending in one sigmoid unit",
+                        fn);
+    m->card.temperature = temperature;
+    return PNEUMO_OK;
+}
+
 /* Text for the training settings: no control characters but newline and tab. */
 static int settings_ok(const char *s)
 {
@@ -284,6 +302,8 @@ void pn_card_json(pn_buf *b, const pneumo_model *m, int with_model_facts)
     pn_buf_json_float(b, c->rescale);
     pn_buf_append(b, "},\"threshold\":", 14);
     pn_buf_json_float(b, c->threshold);
+    pn_buf_append(b, ",\"temperature\":", 15);
+    pn_buf_json_float(b, c->temperature);
     pn_buf_printf(b, ",\"provenance\":{\"library_version\":");
     pn_buf_json_string(b, with_model_facts ? c->library_version : PNEUMO_VERSION_STRING);
     pn_buf_printf(b, ",\"seed\":%llu,\"epochs\":%d,\"class_counts\":[%lld,%lld],\"val_loss\":",
@@ -403,6 +423,15 @@ pneumo_status pn_card_parse(pneumo_model *m, const char *text, const char *label
         goto done;
     }
     c.threshold = (float)v;
+    /* absent in files written before temperature scaling: 1 */
+    if (pn_json_get(j, "temperature")) {
+        if (!pn_json_get_number(j, "temperature", &v) ||
+            !(v >= PNEUMO_TEMPERATURE_MIN && v <= PNEUMO_TEMPERATURE_MAX)) {
+            st = card_error(label, "temperature must be a number in [0.01, 100]");
+            goto done;
+        }
+        c.temperature = (float)v;
+    }
     prov = pn_json_get(j, "provenance");
     if (!prov) {
         st = card_error(label, "needs a \"provenance\" object");

@@ -1,5 +1,6 @@
 /* Forward and backward passes over the layer stack, the loss, prediction and
  * training steps. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -145,14 +146,21 @@ static pneumo_status check_input(const pneumo_model *m, const pneumo_tensor *x, 
 
 /* The loss needs a single sigmoid output; returns the layer whose activation
  * the loss absorbs. */
+int pn_model_sigmoid_head(const pneumo_model *m)
+{
+    const pn_layer *last = m->nlayers ? &m->layers[m->nlayers - 1] : NULL;
+    return last && pn_dims_size(&last->out) == 1 && last->act == PN_ACT_SIGMOID &&
+           (last->kind == PN_LAYER_DENSE || last->kind == PN_LAYER_CONV2D ||
+            last->kind == PN_LAYER_ACTIVATION);
+}
+
 static pneumo_status check_loss_head(const pneumo_model *m, const char *fn)
 {
     const pn_layer *last;
     if (m->nlayers == 0)
         return pn_error(PNEUMO_ERR_STATE, "%s: the model has no layers", fn);
     last = &m->layers[m->nlayers - 1];
-    if (pn_dims_size(&last->out) != 1 || last->act != PN_ACT_SIGMOID ||
-        !(last->kind == PN_LAYER_DENSE || last->kind == PN_LAYER_CONV2D || last->kind == PN_LAYER_ACTIVATION))
+    if (!pn_model_sigmoid_head(m))
         return pn_error(PNEUMO_ERR_STATE,
                         "%s: binary cross-entropy needs the model to end in one sigmoid unit, "
                         "but the last layer is %s (%s, %lld outputs)",
@@ -442,6 +450,20 @@ static pneumo_status check_targets(int32_t n, const pneumo_tensor *labels, const
     return PNEUMO_OK;
 }
 
+/* Inference with a temperature T != 1 (model card): the last layer's logits
+ * z become z / T, and with `sigmoid` sigmoid(z / T). */
+static void apply_temperature(pneumo_model *m, int32_t n, int sigmoid)
+{
+    const double inv_t = 1.0 / (double)m->card.temperature;
+    float *z = m->acts[m->nlayers - 1];
+    if (m->card.temperature == 1.0f || !pn_model_sigmoid_head(m))
+        return;
+    for (int32_t i = 0; i < n; i++) {
+        const double a = (double)z[i] * inv_t;
+        z[i] = sigmoid ? (float)(a >= 0.0 ? 1.0 / (1.0 + exp(-a)) : exp(a) / (1.0 + exp(a))) : (float)a;
+    }
+}
+
 /* Loss and accuracy of the batch after a logits forward pass; writes the
  * probabilities over the logits and, with `grad`, dL/dz into gbuf[0]. */
 static void loss_head(pneumo_model *m, int32_t n, const pneumo_tensor *labels, const pneumo_tensor *weights,
@@ -485,6 +507,8 @@ static pneumo_status run_loss(pneumo_model *m, const pneumo_tensor *x, const pne
         return st;
     if ((st = forward(m, n, x->data, training, 1)) != PNEUMO_OK)
         return st;
+    if (!training)
+        apply_temperature(m, n, 0);
     loss_head(m, n, labels, weights, training, result);
     if (training)
         return backward(m, n, x->data);
@@ -602,8 +626,11 @@ pneumo_status pneumo_model_predict(pneumo_model *m, const pneumo_tensor *x, pneu
         !(units == 1 && out->ndim == 1 && out->shape[0] == n))
         return pn_error(PNEUMO_ERR_SHAPE, "%s: output shape %s, expected (%d, %lld)", fn,
                         pn_shape_format(out->ndim, out->shape, got, sizeof got), n, (long long)units);
-    if ((st = forward(m, n, x->data, 0, 0)) != PNEUMO_OK)
+    /* With a temperature the last sigmoid runs here, over z / T. */
+    if ((st = forward(m, n, x->data, 0, m->card.temperature != 1.0f && pn_model_sigmoid_head(m))) !=
+        PNEUMO_OK)
         return st;
+    apply_temperature(m, n, 1);
     memcpy(out->data, m->acts[m->nlayers - 1], (size_t)n * (size_t)units * sizeof(float));
     return PNEUMO_OK;
 }

@@ -16,7 +16,8 @@ typedef struct pn_card {
     int32_t resample; /* pneumo_resample */
     float rescale;
     float threshold;
-    int32_t epochs; /* -1: unknown */
+    float temperature; /* the output logit is divided by it in inference; 1: none */
+    int32_t epochs;    /* -1: unknown */
     int64_t class_counts[2];
     double val_loss, val_accuracy, val_auc; /* NaN: unknown */
     char library_version[32];               /* of the file it was loaded from; "" if never saved */
@@ -91,6 +92,10 @@ pneumo_status pn_model_append(pneumo_model *m, pn_layer *l);
 /* STATE error unless the model's weights are its own alone (no inference
  * clone shares them): guards every call that writes the weights. */
 pneumo_status pn_model_check_exclusive(const pneumo_model *m, const char *fn);
+
+/* 1 if the model ends in one sigmoid unit (what the loss and temperature
+ * scaling need). */
+int pn_model_sigmoid_head(const pneumo_model *m);
 
 /* Allocate the gradient arena where an inference clone lacks one. */
 pneumo_status pn_model_ensure_grads(pneumo_model *m);

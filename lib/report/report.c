@@ -23,6 +23,9 @@ typedef struct rp_eval {
     int64_t npts;     /* ROC vertices (0 if only one class occurs) */
     int64_t *fp, *tp; /* counts at each vertex, from (0, 0) to (N, P) */
     int64_t pos, neg;
+    /* reliability diagram (with probs): PNEUMO_EVALUATION_ECE_BINS bins */
+    int64_t rel_count[PNEUMO_EVALUATION_ECE_BINS];
+    double rel_mean[PNEUMO_EVALUATION_ECE_BINS], rel_frac[PNEUMO_EVALUATION_ECE_BINS], rel_ece;
 } rp_eval;
 
 typedef struct rp_image {
@@ -310,6 +313,13 @@ pneumo_status pneumo_report_add_evaluation(pneumo_report *r, const char *name, c
     if (probs && (st = build_roc(&e, probs, labels, n)) != PNEUMO_OK) {
         free_eval(&e);
         return st;
+    }
+    e.rel_ece = NAN;
+    if (probs && n > 0 &&
+        (st = pneumo_calibration_curve(probs, labels, n, PNEUMO_EVALUATION_ECE_BINS, e.rel_count, e.rel_mean,
+                                       e.rel_frac, &e.rel_ece)) != PNEUMO_OK) {
+        free_eval(&e);
+        return pn_error_prefix("%s", fn);
     }
     if (!pn_array_reserve(&r->evals, &r->capevals, r->nevals + 1, sizeof *r->evals, SIZE_MAX)) {
         free_eval(&e);
@@ -789,6 +799,44 @@ static void render_roc(pn_buf *b, const rp_eval *e, double auc)
     free(x);
 }
 
+/* Reliability diagram: fraction of class 1 against mean probability per
+ * non-empty bin, with the diagonal of perfect calibration. */
+static void render_reliability(pn_buf *b, const rp_eval *e)
+{
+    double x[PNEUMO_EVALUATION_ECE_BINS], y[PNEUMO_EVALUATION_ECE_BINS];
+    int64_t k = 0;
+    pn_series s;
+    pn_chart c;
+    pn_buf note;
+    for (int i = 0; i < PNEUMO_EVALUATION_ECE_BINS; i++)
+        if (e->rel_count[i] > 0) {
+            x[k] = e->rel_mean[i];
+            y[k++] = e->rel_frac[i];
+        }
+    pn_buf_init(&note);
+    pn_buf_printf(&note, "ECE = ");
+    pn_fmt_fixed(&note, e->rel_ece, 3);
+    memset(&c, 0, sizeof c);
+    s = (pn_series){NULL, x, y, k, "#1565c0", 0, 1, 0};
+    c.title = "Reliability diagram";
+    c.xlabel = "mean predicted probability (bins of 0.1)";
+    c.ylabel = "fraction of class 1";
+    c.xmin = 0.0;
+    c.xmax = 1.0;
+    c.ymin = 0.0;
+    c.ymax = 1.0;
+    c.xstep = c.ystep = 0.2;
+    c.width = 340;
+    c.height = 358;
+    c.series = &s;
+    c.nseries = 1;
+    c.diagonal = 1;
+    c.note = note.failed ? NULL : note.data;
+    c.aria = "Reliability diagram";
+    pn_svg_line_chart(b, &c);
+    pn_buf_free(&note);
+}
+
 static void cr_row(pn_buf *b, const char *label, const char *cls, double p, double rc, double f,
                    int64_t support, int only_f)
 {
@@ -854,10 +902,16 @@ static void render_evaluation(pn_buf *b, const rp_eval *e, size_t idx)
         pn_fmt_fixed(b, auc, 4);
     else
         pn_buf_printf(b, "undefined (one class only)");
+    if (e->has_curve && isfinite(e->rel_ece)) {
+        pn_buf_printf(b, "</b> &middot; calibration error (ECE) <b>");
+        pn_fmt_fixed(b, e->rel_ece, 3);
+    }
     pn_buf_printf(b, "</b></p>\n<div class=\"row\">\n");
     render_heatmap(b, e, idx);
     if (e->has_curve && e->npts >= 2)
         render_roc(b, e, auc);
+    if (e->has_curve && isfinite(e->rel_ece))
+        render_reliability(b, e);
     render_class_report(b, e);
     pn_buf_printf(b, "</div></section>\n");
 }

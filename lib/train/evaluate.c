@@ -191,6 +191,10 @@ pneumo_status pneumo_model_evaluate_parallel(pneumo_model *m, pneumo_dataset *ds
         out->roc_auc = NAN; /* one class only: undefined, not an error of the evaluation */
         pneumo_clear_error();
     }
+    out->calibration_error = NAN;
+    if (n > 0 && (st = pneumo_calibration_curve(p, y, n, PNEUMO_EVALUATION_ECE_BINS, NULL, NULL, NULL,
+                                                &out->calibration_error)) != PNEUMO_OK)
+        goto done;
 done:
     if (p != probs)
         free(p);

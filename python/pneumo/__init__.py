@@ -19,12 +19,14 @@ deterministic cleanup; otherwise a finalizer frees them exactly once."""
 from . import _lib
 from ._np import HAVE_NUMPY
 from .dataset import Dataset, dataset_options
+from .ensemble import Ensemble
 from .errors import (CancelledError, FormatError, InvalidArgumentError, LibraryNotFoundError,
                      LimitError, OutOfMemoryError, PneumoError, PneumoIOError, ShapeError,
                      StateError, UnsupportedError, VersionMismatchError)
 from .image import (Image, augment_options, decode_limits, draw_augment_params,
                     identity_augment_params)
-from .metrics import accuracy, classification_report, confusion_matrix, roc_auc
+from .metrics import (accuracy, calibration_curve, classification_report, confusion_matrix,
+                      fit_temperature, roc_auc, sensitivity_threshold)
 from .keras import (Activation, ArrayHistory, BatchNormalization, Callback, Conv2D, Dense, Dropout,
                     EarlyStopping, Flatten, GlobalAveragePooling2D, GlobalAvgPool2D, Input, Layer, MaxPool2D, MaxPooling2D, ModelCheckpoint, ProgressBar,
                     ReduceLROnPlateau)
@@ -84,11 +86,12 @@ __all__ = [
     "version", "version_number", "kernel_isa", "strerror", "last_error", "last_status",
     "clear_error",
     "Tensor", "Image", "Model", "History", "FitEvent", "Dataset", "Optimizer", "Adam", "SGD",
-    "Report",
+    "Report", "Ensemble",
     "dataset_options", "augment_options", "decode_limits", "draw_augment_params",
     "identity_augment_params", "adam_defaults", "sgd_defaults", "early_stopping_defaults",
     "reduce_lr_defaults",
-    "accuracy", "classification_report", "confusion_matrix", "roc_auc",
+    "accuracy", "classification_report", "confusion_matrix", "roc_auc", "calibration_curve",
+    "fit_temperature", "sensitivity_threshold",
     "PneumoError", "InvalidArgumentError", "ShapeError", "OutOfMemoryError", "PneumoIOError",
     "FormatError", "StateError", "UnsupportedError", "LimitError", "CancelledError",
     "LibraryNotFoundError", "VersionMismatchError",

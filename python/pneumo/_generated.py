@@ -82,6 +82,10 @@ COLLECTIVE_ALLGATHER = 5
 EXCHANGE_GATHER = 0
 EXCHANGE_SLICED = 1
 
+# pneumo_tta (pneumo/ensemble.h)
+TTA_NONE = 0
+TTA_FLIP = 1
+
 # pneumo_resample (pneumo/image.h)
 RESAMPLE_NEAREST = 0
 RESAMPLE_BILINEAR = 1
@@ -100,6 +104,9 @@ ONNX_NCHW = 1
 MAX_DIMS = 4
 CLASS_NAME_MAX = 63
 TRAINING_SETTINGS_MAX = 4095
+CALIBRATION_BINS_MAX = 1000
+EVALUATION_ECE_BINS = 10
+ENSEMBLE_MAX = 64
 
 # Enum name -> {constant: value}, as the headers spell them.
 ENUMS = {
@@ -142,6 +149,9 @@ ENUMS = {
     "pneumo_exchange": {
         "PNEUMO_EXCHANGE_GATHER": 0, "PNEUMO_EXCHANGE_SLICED": 1
     },
+    "pneumo_tta": {
+        "PNEUMO_TTA_NONE": 0, "PNEUMO_TTA_FLIP": 1
+    },
     "pneumo_resample": {
         "PNEUMO_RESAMPLE_NEAREST": 0, "PNEUMO_RESAMPLE_BILINEAR": 1
     },
@@ -178,6 +188,7 @@ ENUM_VALUES = {
     "PNEUMO_CLASS_NAME_MAX": 63,
     "PNEUMO_COLOR_GRAYSCALE": 0,
     "PNEUMO_TRAINING_SETTINGS_MAX": 4095,
+    "PNEUMO_CALIBRATION_BINS_MAX": 1000,
     "PNEUMO_MONITOR_VAL_LOSS": 0,
     "PNEUMO_MONITOR_VAL_ACCURACY": 1,
     "PNEUMO_MONITOR_LOSS": 2,
@@ -200,6 +211,10 @@ ENUM_VALUES = {
     "PNEUMO_COLLECTIVE_ALLGATHER": 5,
     "PNEUMO_EXCHANGE_GATHER": 0,
     "PNEUMO_EXCHANGE_SLICED": 1,
+    "PNEUMO_EVALUATION_ECE_BINS": 10,
+    "PNEUMO_ENSEMBLE_MAX": 64,
+    "PNEUMO_TTA_NONE": 0,
+    "PNEUMO_TTA_FLIP": 1,
     "PNEUMO_RESAMPLE_NEAREST": 0,
     "PNEUMO_RESAMPLE_BILINEAR": 1,
     "PNEUMO_FILL_NEAREST": 0,
@@ -326,6 +341,10 @@ class EpochRecord(_Struct):
 
 class Evaluation(_Struct):
     """pneumo_evaluation (pneumo/train.h)"""
+
+
+class EnsembleOptions(_Struct):
+    """pneumo_ensemble_options (pneumo/ensemble.h)"""
 
 
 class DecodeLimits(_Struct):
@@ -568,6 +587,13 @@ Evaluation._fields_ = [
     ("confusion", Confusion),
     ("roc_auc", c_double),
     ("count", c_int64),
+    ("calibration_error", c_double),
+    ("reserved", c_uint32 * 6),
+]
+
+EnsembleOptions._fields_ = [
+    ("size", c_uint32),
+    ("tta", c_int32),
     ("reserved", c_uint32 * 8),
 ]
 
@@ -662,6 +688,7 @@ STRUCTS = {
     "pneumo_fit_options": FitOptions,
     "pneumo_epoch_record": EpochRecord,
     "pneumo_evaluation": Evaluation,
+    "pneumo_ensemble_options": EnsembleOptions,
     "pneumo_decode_limits": DecodeLimits,
     "pneumo_augment_options": AugmentOptions,
     "pneumo_augment_params": AugmentParams,
@@ -767,12 +794,17 @@ PROTOTYPES = {
     "pneumo_model_class_label": (c_int, [c_void_p, c_int32, c_char_p, c_size_t, _ptr(c_size_t)]),
     "pneumo_model_threshold": (c_float, [c_void_p]),
     "pneumo_model_set_threshold": (c_int, [c_void_p, c_float]),
+    "pneumo_model_temperature": (c_float, [c_void_p]),
+    "pneumo_model_set_temperature": (c_int, [c_void_p, c_float]),
     "pneumo_model_provenance": (c_int, [c_void_p, _ptr(Provenance)]),
     "pneumo_model_set_provenance": (c_int, [c_void_p, _ptr(Provenance)]),
     "pneumo_model_info_json": (c_int, [c_void_p, c_char_p, c_size_t, _ptr(c_size_t)]),
     "pneumo_model_set_training_settings": (c_int, [c_void_p, c_char_p]),
     "pneumo_model_training_settings": (c_int, [c_void_p, c_char_p, c_size_t, _ptr(c_size_t)]),
     "pneumo_youden_threshold": (c_int, [_ptr(c_float), _ptr(c_float), c_int64, _ptr(c_float)]),
+    "pneumo_sensitivity_threshold": (c_int, [
+        _ptr(c_float), _ptr(c_float), c_int64, c_double, _ptr(c_float)
+    ]),
     "pneumo_model_diagnosis_sentence": (c_int, [
         c_void_p, c_float, c_char_p, c_size_t, _ptr(c_size_t), _ptr(c_int32)
     ]),
@@ -799,6 +831,11 @@ PROTOTYPES = {
         _ptr(Confusion), _ptr(c_char_p), c_char_p, c_size_t, _ptr(c_size_t)
     ]),
     "pneumo_roc_auc": (c_int, [_ptr(c_float), _ptr(c_float), c_int64, _ptr(c_double)]),
+    "pneumo_calibration_curve": (c_int, [
+        _ptr(c_float), _ptr(c_float), c_int64, c_int32, _ptr(c_int64), _ptr(c_double),
+        _ptr(c_double), _ptr(c_double)
+    ]),
+    "pneumo_fit_temperature": (c_int, [_ptr(c_float), _ptr(c_float), c_int64, _ptr(c_float)]),
     # pneumo/train.h
     "pneumo_data_parallel_default": (None, [_ptr(DataParallel)]),
     "pneumo_fit_default_options": (None, [_ptr(FitOptions)]),
@@ -823,6 +860,22 @@ PROTOTYPES = {
     "pneumo_model_evaluate_parallel": (c_int, [
         c_void_p, c_void_p, c_int32, c_float, _ptr(DataParallel), _ptr(Evaluation), _ptr(c_float),
         _ptr(c_float), c_size_t
+    ]),
+    # pneumo/ensemble.h
+    "pneumo_ensemble_default_options": (None, [_ptr(EnsembleOptions)]),
+    "pneumo_ensemble_predict": (c_int, [
+        _ptr(c_void_p), c_int32, _ptr(EnsembleOptions), c_void_p, c_void_p
+    ]),
+    "pneumo_ensemble_predict_image": (c_int, [
+        _ptr(c_void_p), c_int32, _ptr(EnsembleOptions), c_void_p, _ptr(c_float)
+    ]),
+    "pneumo_ensemble_evaluate": (c_int, [
+        _ptr(c_void_p), c_int32, _ptr(EnsembleOptions), c_void_p, c_int32, c_float,
+        _ptr(Evaluation), _ptr(c_float), _ptr(c_float), c_size_t
+    ]),
+    "pneumo_ensemble_gradcam_image": (c_int, [
+        _ptr(c_void_p), c_int32, _ptr(EnsembleOptions), _ptr(GradcamOptions), c_void_p,
+        _ptr(c_void_p), _ptr(GradcamInfo)
     ]),
     # pneumo/image.h
     "pneumo_decode_default_limits": (None, [_ptr(DecodeLimits)]),

@@ -88,5 +88,39 @@ def roc_auc(probs, labels):
     return out.value
 
 
+def calibration_curve(probs, labels, bins=10):
+    """Reliability of the class-1 probabilities (sklearn's calibration_curve with
+    strategy='uniform', empty bins kept): a dict of counts, mean_prob and frac_pos
+    (lists of `bins`) and ece, the expected calibration error
+    sum(counts / n * |frac_pos - mean_prob|)."""
+    p, y, n, _keep = _pair(probs, labels)
+    bins = int(bins)
+    counts = (ctypes.c_int64 * max(bins, 1))()
+    mean = (c_double * max(bins, 1))()
+    frac = (c_double * max(bins, 1))()
+    ece = c_double()
+    L.call("pneumo_calibration_curve", p, y, n, bins, counts, mean, frac, byref(ece))
+    return {"counts": list(counts[:bins]), "mean_prob": list(mean[:bins]),
+            "frac_pos": list(frac[:bins]), "ece": ece.value}
+
+
+def fit_temperature(probs, labels):
+    """Temperature scaling (Guo et al., 2017): the T minimising the cross-entropy
+    of sigmoid(logit(p) / T) against labels. For probabilities a model gave at
+    temperature T0, set model.temperature = T0 * T. Fit on validation data."""
+    p, y, n, _keep = _pair(probs, labels)
+    out = c_float()
+    L.call("pneumo_fit_temperature", p, y, n, byref(out))
+    return out.value
+
+
+def sensitivity_threshold(probs, labels, sensitivity):
+    """The highest threshold whose recall of class 1 ("p > t") is >= sensitivity."""
+    p, y, n, _keep = _pair(probs, labels)
+    out = c_float()
+    L.call("pneumo_sensitivity_threshold", p, y, n, c_double(float(sensitivity)), byref(out))
+    return out.value
+
+
 __all__ = ["confusion_matrix", "accuracy", "classification_report", "roc_auc",
-           "confusion_to_list"]
+           "confusion_to_list", "calibration_curve", "fit_temperature", "sensitivity_threshold"]

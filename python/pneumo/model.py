@@ -777,6 +777,17 @@ class Model(L.Handle):
             L.call("pneumo_model_set_threshold", self.handle, c_float(float(t)))
 
     @property
+    def temperature(self):
+        """Temperature of the output: inference reports sigmoid(logit / T) (default 1)."""
+        with self._lock:
+            return L.lib.pneumo_model_temperature(self.handle)
+
+    @temperature.setter
+    def temperature(self, t):
+        with self._lock:
+            L.call("pneumo_model_set_temperature", self.handle, c_float(float(t)))
+
+    @property
     def preprocessing(self):
         """How an image becomes the input: dict of height, width, color_mode,
         resample ('nearest' or 'bilinear') and rescale."""
@@ -1119,6 +1130,7 @@ class Model(L.Handle):
             "accuracy": ev.accuracy,
             "confusion_matrix": cm,
             "roc_auc": _nan_to_none(ev.roc_auc),
+            "calibration_error": _nan_to_none(ev.calibration_error),
             "count": ev.count,
             "classification_report": classification_report(cm, names[:2] if len(names) >= 2
                                                            else None),

@@ -102,6 +102,21 @@ class MetricsTest(unittest.TestCase):
             pneumo.roc_auc([0.1, 0.2], [1, 1])
         self.assertAlmostEqual(pneumo.roc_auc(array.array("f", self.probs), self.labels), auc)
 
+    def test_calibration(self):
+        # bins of 0.25: [0.1(0) 0.2(1)], [], [0.6(1) 0.7(1) 0.5(0)], [0.9(1) 1.0(1)]
+        c = pneumo.calibration_curve([0.1, 0.2, 0.6, 0.7, 0.5, 0.9, 1.0], [0, 1, 1, 1, 0, 1, 1], bins=4)
+        self.assertEqual(c["counts"], [2, 0, 3, 2])
+        self.assertAlmostEqual(c["frac_pos"][2], 2 / 3)
+        self.assertAlmostEqual(c["ece"], (2 * 0.35 + 3 * (2 / 3 - 0.6) + 2 * 0.05) / 7, places=6)
+        # logits +-logit(0.9), right 3 times in 4: T = logit(0.9) / logit(0.75) = 2
+        p9 = 0.9
+        t = pneumo.fit_temperature([p9] * 4 + [1 - p9] * 4, [1, 1, 1, 0, 0, 0, 0, 1])
+        self.assertAlmostEqual(t, 2.0, places=4)
+        self.assertAlmostEqual(pneumo.sensitivity_threshold(
+            [0.4, 0.1, 0.8, 0.35, 0.2, 0.7], [0, 0, 1, 1, 0, 1], 0.6), 0.55, places=6)
+        with self.assertRaises(pneumo.InvalidArgumentError):
+            pneumo.calibration_curve([0.5], [1], bins=0)
+
     @unittest.skipIf(np is None, "NumPy not installed")
     def test_numpy_inputs(self):
         p = np.array(self.probs, dtype=np.float64)

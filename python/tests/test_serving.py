@@ -41,6 +41,10 @@ class CardTest(unittest.TestCase):
                 m.threshold = 1.5
             with self.assertRaises(pneumo.InvalidArgumentError):
                 m.class_names = ["", "x"]
+            self.assertEqual(m.temperature, 1.0)
+            m.temperature = 1.5
+            with self.assertRaises(pneumo.InvalidArgumentError):
+                m.temperature = 0.0
             self.assertEqual(m.training_settings, "")
             m.training_settings = "epochs=3\nbatch=8\n"
             with self.assertRaises(pneumo.InvalidArgumentError):
@@ -51,7 +55,9 @@ class CardTest(unittest.TestCase):
         with back:
             self.assertEqual(back.class_names, ["Normal", "Opacity"])
             self.assertEqual(back.threshold, 0.25)
+            self.assertEqual(back.temperature, 1.5)
             info = back.info()
+            self.assertEqual(info["temperature"], 1.5)
             self.assertEqual(info["threshold"], 0.25)
             self.assertEqual(info["provenance"]["library_version"], pneumo.version())
             self.assertEqual(info["input_shape"], [96, 96, 1])
