@@ -294,17 +294,20 @@ void run_bench(const pn_kernels *const *tiers, int ntiers, int quick, const char
             const pn_kernels *k = tiers[t];
             double best;
             if (bench_want("dense_fwd")) {
-                BENCH(min_time, best, k->dense_fwd(n, in, out, x, w, b, y));
+                BENCH(min_time, best, k->dense_fwd(n, in, out, 0, out, x, w, b, y));
                 printf("%-22s %-18s %-7s %10.3f %9.1f\n", "dense 10816->128 n16", "dense_fwd", k->isa,
                        best * 1e3, fl / best * 1e-9);
+                BENCH(min_time, best, k->dense_fwd(1, in, out, 0, out, x, w, b, y));
+                printf("%-22s %-18s %-7s %10.3f %9.1f\n", "dense 10816->128 n1", "dense_fwd", k->isa,
+                       best * 1e3, fl / n / best * 1e-9);
             }
             if (bench_want("dense_bwd_data")) {
-                BENCH(min_time, best, k->dense_bwd_data(n, in, out, y, w, dx));
+                BENCH(min_time, best, k->dense_bwd_data(n, in, out, 0, in, y, w, dx));
                 printf("%-22s %-18s %-7s %10.3f %9.1f\n", "dense 10816->128 n16", "dense_bwd_data", k->isa,
                        best * 1e3, fl / best * 1e-9);
             }
             if (bench_want("dense_bwd_weights")) {
-                BENCH(min_time, best, k->dense_bwd_weights(n, in, out, x, y, dw, db));
+                BENCH(min_time, best, k->dense_bwd_weights(n, in, out, 0, in, x, y, dw, db));
                 printf("%-22s %-18s %-7s %10.3f %9.1f\n", "dense 10816->128 n16", "dense_bwd_weights", k->isa,
                        best * 1e3, fl / best * 1e-9);
             }

@@ -586,6 +586,66 @@ static void test_threads_deterministic(void **state)
     pneumo_model_destroy(c);
 }
 
+/* Dense layers split their outputs / input rows between threads, each taking
+ * the whole batch: their gradients are bit-identical for any thread count, and
+ * a prediction is the same alone or in a batch (the first layer is large
+ * enough to be split even for one sample). */
+static void test_dense_split(void **state)
+{
+    const int n = 8, size = 48;
+    pneumo_model *m = NULL;
+    batch b = make_batch(n, size, size, 1, 41);
+    pneumo_tensor *p = NULL, *one = NULL, *po = NULL;
+    int64_t ps[2] = {n, 1}, xs[4] = {1, size, size, 1}, s1[2] = {1, 1};
+    float *first[6] = {NULL}, batch_pred[8];
+    (void)state;
+    assert_int_equal(pneumo_model_create(size, size, 1, 17, &m), PNEUMO_OK);
+    assert_int_equal(pneumo_model_add_flatten(m), PNEUMO_OK);
+    assert_int_equal(pneumo_model_add_dense(m, 300, PNEUMO_ACT_RELU), PNEUMO_OK);
+    assert_int_equal(pneumo_model_add_dense(m, 40, PNEUMO_ACT_TANH), PNEUMO_OK);
+    assert_int_equal(pneumo_model_add_dense(m, 1, PNEUMO_ACT_SIGMOID), PNEUMO_OK);
+    assert_int_equal(pneumo_model_num_param_tensors(m), 6);
+    for (int threads = 1; threads <= 3; threads++) {
+        assert_int_equal(pneumo_model_set_threads(m, threads), PNEUMO_OK);
+        assert_int_equal(pneumo_model_compute_gradients(m, b.x, b.y, b.w, NULL), PNEUMO_OK);
+        for (int32_t t = 0; t < 6; t++) {
+            pneumo_tensor *g = NULL;
+            assert_int_equal(pneumo_model_grad(m, t, &g), PNEUMO_OK);
+            if (threads == 1) {
+                first[t] = malloc((size_t)pneumo_tensor_numel(g) * sizeof(float));
+                assert_non_null(first[t]);
+                memcpy(first[t], pneumo_tensor_data(g), (size_t)pneumo_tensor_numel(g) * sizeof(float));
+            } else {
+                assert_memory_equal(first[t], pneumo_tensor_data(g),
+                                    (size_t)pneumo_tensor_numel(g) * sizeof(float));
+            }
+            pneumo_tensor_destroy(g);
+        }
+    }
+    assert_int_equal(pneumo_tensor_create(2, ps, &p), PNEUMO_OK);
+    assert_int_equal(pneumo_tensor_create(4, xs, &one), PNEUMO_OK);
+    assert_int_equal(pneumo_tensor_create(2, s1, &po), PNEUMO_OK);
+    assert_int_equal(pneumo_model_predict(m, b.x, p), PNEUMO_OK);
+    memcpy(batch_pred, pneumo_tensor_data(p), sizeof batch_pred);
+    assert_int_equal(pneumo_model_set_threads(m, 1), PNEUMO_OK);
+    assert_int_equal(pneumo_model_predict(m, b.x, p), PNEUMO_OK);
+    assert_memory_equal(batch_pred, pneumo_tensor_data(p), sizeof batch_pred);
+    assert_int_equal(pneumo_model_set_threads(m, 2), PNEUMO_OK);
+    for (int i = 0; i < n; i++) {
+        memcpy(pneumo_tensor_data(one), pneumo_tensor_data(b.x) + (size_t)i * size * size,
+               (size_t)size * size * sizeof(float));
+        assert_int_equal(pneumo_model_predict(m, one, po), PNEUMO_OK);
+        assert_memory_equal(pneumo_tensor_data(po), batch_pred + i, sizeof(float));
+    }
+    for (int t = 0; t < 6; t++)
+        free(first[t]);
+    pneumo_tensor_destroy(p);
+    pneumo_tensor_destroy(one);
+    pneumo_tensor_destroy(po);
+    pneumo_model_destroy(m);
+    free_batch(&b);
+}
+
 /* The training settings a program records: saved and loaded with the card,
  * kept by a clone, "" for a model that has none, checked on the way in. */
 static void test_training_settings(void **state)
@@ -636,6 +696,7 @@ int main(void)
         cmocka_unit_test(test_truncated_and_flipped_files_rejected),
         cmocka_unit_test(test_crafted_files_rejected),
         cmocka_unit_test(test_threads_deterministic),
+        cmocka_unit_test(test_dense_split),
         cmocka_unit_test(test_training_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -71,9 +71,12 @@ typedef enum pn_act { PN_ACT_LINEAR = 0, PN_ACT_RELU = 1, PN_ACT_SIGMOID = 2, PN
  * wino_weights: its transformed kernel: v[6 r + c][ci][co] = (G g G^T)[r][c] for each 3x3 kernel g
  *     = w[.][.][ci][co] (HWIO); pn_wino_weights_size() floats
  * maxpool_bwd: dx = scatter of dy to the argmax positions (overwrites dx)
- * dense_fwd: y[n, o] = sum_i x[n, i] w[i, o] + b[o]
- * dense_bwd_data: dx[n, i] = sum_o dy[n, o] w[i, o] (overwrites dx)
- * dense_bwd_weights: dw[i, o] += sum_n x[n, i] dy[n, o]; db[o] += sum_n dy[n, o]
+ * dense_fwd: y[n, o] = sum_i x[n, i] w[i, o] + b[o] for the outputs o in [o0, o1) (b may be NULL);
+ *     each y[n, o] starts from b[o] and adds the terms in order of i, whatever n and the range
+ * dense_bwd_data: dx[n, i] = sum_o dy[n, o] w[i, o] for the inputs i in [i0, i1) (overwrites them)
+ * dense_bwd_weights: dw[i, o] += sum_n x[n, i] dy[n, o] for the rows i in [i0, i1), the samples
+ *     added in order; db[o] += sum_n dy[n, o] (db may be NULL: a split passes it to one call).
+ *     Splitting a layer's outputs or rows between threads leaves every value unchanged.
  * act_fwd: y = act(y) in place
  * act_bwd: dy *= act'(.) expressed through the activation's output y
  * bce_logits: Binary cross-entropy from logits z (stable: max(z,0) - z y + log1p(exp(-|z|))).

@@ -30,10 +30,14 @@
     X(a, wino_weights, (int32_t ic, int32_t oc, const float *w, float *v))                                 \
     X(a, maxpool_bwd, (const pn_pool2d_shape *s, const float *dy, const uint8_t *argmax, float *dx))       \
     X(a, dense_fwd,                                                                                        \
-      (int32_t n, int32_t in, int32_t out, const float *x, const float *w, const float *b, float *y))      \
-    X(a, dense_bwd_data, (int32_t n, int32_t in, int32_t out, const float *dy, const float *w, float *dx)) \
+      (int32_t n, int32_t in, int32_t out, int32_t o0, int32_t o1, const float *x, const float *w,         \
+       const float *b, float *y))                                                                          \
+    X(a, dense_bwd_data,                                                                                   \
+      (int32_t n, int32_t in, int32_t out, int32_t i0, int32_t i1, const float *dy, const float *w,        \
+       float *dx))                                                                                         \
     X(a, dense_bwd_weights,                                                                                \
-      (int32_t n, int32_t in, int32_t out, const float *x, const float *dy, float *dw, float *db))         \
+      (int32_t n, int32_t in, int32_t out, int32_t i0, int32_t i1, const float *x, const float *dy,        \
+       float *dw, float *db))                                                                              \
     X(a, act_fwd, (pn_act act, size_t count, float *y))                                                    \
     X(a, act_bwd, (pn_act act, size_t count, const float *y, float *dy))                                   \
     X(a, bce_logits,                                                                                       \

@@ -43,8 +43,10 @@ typedef struct pn_run {
                         * (a data-parallel part); keys dropout masks with sample0 */
     float *dw, *db;       /* where backward accumulates parameter gradients:
                         * the layer's own (NULL) or a thread's partial sums */
-    int32_t part, nparts; /* fused forward only: take row strips part, part +
-                           * nparts, ... (nparts 0 or 1: all strips) */
+    int32_t part, nparts; /* fused forward: take row strips part, part + nparts,
+                           * ...; dense: take share `part` of the outputs
+                           * (forward) or input rows (backward) of the whole
+                           * batch (nparts 0 or 1: all of it) */
 } pn_run;
 
 typedef struct pn_layer pn_layer;
@@ -107,6 +109,14 @@ int pn_conv2d_fallback(const pn_kernels *k, const pn_layer *l, int32_t n, int fu
 pneumo_status pn_maxpool2d_setup(pn_layer *l, const pn_dims *in, const pneumo_maxpool2d_params *p);
 pneumo_status pn_flatten_setup(pn_layer *l, const pn_dims *in);
 pneumo_status pn_dense_setup(pn_layer *l, const pn_dims *in, int32_t units, pneumo_activation act);
+/* Dense layers split a batch's work themselves: each of the parts (run->part
+ * of run->nparts) sees the whole batch and takes a share of the outputs
+ * (forward) or of the input rows (backward), so every value is the same for
+ * any split. pn_dense_parts: the parts worth running for n samples on nth
+ * threads (1: no split). A split backward needs the activation's derivative
+ * applied to all of dy first (pn_dense_act_bwd) and run->skip_act set. */
+int pn_dense_parts(const pn_layer *l, int32_t n, int nth);
+void pn_dense_act_bwd(const pn_layer *l, const pn_run *run, int32_t n, const float *y, float *dy);
 pneumo_status pn_activation_setup(pn_layer *l, const pn_dims *in, pneumo_activation act);
 pneumo_status pn_dropout_setup(pn_layer *l, const pn_dims *in, float rate);
 pneumo_status pn_batchnorm_setup(pn_layer *l, const pn_dims *in, const pneumo_batchnorm_params *p);

@@ -182,6 +182,8 @@ typedef struct layer_job {
     int backward;
     int by_rows; /* forward of a fused pair with fewer samples than threads:
                       * every thread takes every sample, a share of the row strips */
+    int parts;   /* a dense layer split into this many parts (threads past
+                  * them idle); 0: split by samples */
     pneumo_status status[PN_MAX_THREADS];
 } layer_job;
 
@@ -194,6 +196,15 @@ static void layer_task(void *ctx, int ith, int nth)
     int32_t n0 = (int32_t)((int64_t)j->n * ith / nth), n1 = (int32_t)((int64_t)j->n * (ith + 1) / nth);
     pn_run run = j->run;
     j->status[ith] = PNEUMO_OK;
+    if (j->parts) { /* the whole batch, a share of the layer's outputs or rows */
+        if (ith >= j->parts)
+            return;
+        run.part = ith;
+        run.nparts = j->parts;
+        j->status[ith] = j->backward ? l->ops->backward(l, &run, j->n, j->x, j->y, j->dy, j->dx)
+                                     : l->ops->forward(l, &run, j->n, j->x, j->y);
+        return;
+    }
     if (j->by_rows) {
         run.part = ith;
         run.nparts = nth;
@@ -245,7 +256,15 @@ static pneumo_status run_layer(layer_job *j)
                                        sl->kind == PN_LAYER_DROPOUT)) != PNEUMO_OK)
         return st;
     j->by_rows = !j->backward && j->fused && nth > j->n;
-    if ((nth > j->n && !j->by_rows) || j->l->ops->whole_batch)
+    if (!j->fused && j->l->kind == PN_LAYER_DENSE) {
+        j->parts = pn_dense_parts(j->l, j->n, nth);
+        if (j->parts == 1)
+            nth = 1;
+        else if (j->backward && !j->run.skip_act) {
+            pn_dense_act_bwd(j->l, &j->run, j->n, j->y, j->dy);
+            j->run.skip_act = 1;
+        }
+    } else if ((nth > j->n && !j->by_rows) || j->l->ops->whole_batch)
         nth = 1; /* fewer samples than threads: not worth waking them */
     if (nth == 1)
         layer_task(j, 0, 1);
@@ -254,7 +273,7 @@ static pneumo_status run_layer(layer_job *j)
     for (int t = 0; t < nth; t++)
         if (j->status[t] != PNEUMO_OK)
             return j->status[t];
-    if (j->backward && nth > 1 && (j->l->nw || j->l->nb)) {
+    if (j->backward && nth > 1 && !j->parts && (j->l->nw || j->l->nb)) {
         pn_layer *l = j->l;
         for (int t = 1; t < nth; t++) {
             const float *part = j->m->thread_grads + (size_t)(t - 1) * (size_t)j->m->thread_grads_stride;

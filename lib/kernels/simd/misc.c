@@ -1,7 +1,5 @@
 /* Pooling, dense, activation, loss and optimizer kernels over vec.h, compiled per
- * ISA by lib/meson.build. Dense forward reuses the conv tile kernel
- * (a dense layer is a 1x1 convolution whose pixels are the batch), so this
- * file uses conv_tile.h. Where the reference's expression order can be
+ * ISA by lib/meson.build. Where the reference's expression order can be
  * kept (ReLU, pooling, Adam, SGD, bias sums) it is, so those kernels match the
  * reference bit for bit; sigmoid, tanh and the loss use vec.h's exp / log1p
  * polynomials (within ~2 ulp of libm's). */
@@ -9,7 +7,7 @@
 
 #include "kernels/ref/ref.h"
 #include "kernels/kernels.h"
-#include "kernels/simd/conv_tile.h"
+#include "kernels/simd/vec.h"
 
 /* Apply op to count floats: full vectors, then one masked tail. */
 #define PN_VLOOP(count, BODY_FULL, BODY_TAIL)           \
@@ -294,60 +292,169 @@ void PN_FN(maxpool_bwd)(const pn_pool2d_shape *s, const float *dy, const uint8_t
 
 /* ---------------------------------------------------------------- dense */
 
-void PN_FN(dense_fwd)(int32_t n, int32_t in, int32_t out, const float *x, const float *w, const float *b,
-                      float *y)
-{
-    /* 1x1 convolution whose pixels are the samples: tiles of samples x 64
-     * outputs, w streamed once per sample tile instead of once per sample. */
-    for (int o0 = 0; o0 < out; o0 += NVMAX * VL) {
-        const chan_block cb = chan_block_of(pn_min_i(NVMAX * VL, out - o0));
-        conv_tile_args a;
-        a.x = x;
-        a.xpix = in;
-        a.xky = 0;
-        a.xkx = 0;
-        a.w = w + o0;
-        a.wky = 0;
-        a.wkx = 0;
-        a.wk = out;
-        a.nky = 1;
-        a.nkx = 1;
-        a.nk = in;
-        a.y = y + o0;
-        a.ypix = out;
-        a.b = b ? b + o0 : NULL;
-        a.accum = 0;
-        a.tail = cb.tail;
-        conv_run_for(cb.nv, cb.masked)(&a, n);
-    }
-}
+/* Forward and the weight gradient are one register-blocked product,
+ * acc[p][v] += x[p][k] * w[k][v], MR rows x NV vectors of columns held in
+ * registers while k runs; forward: rows = samples, k = inputs, columns =
+ * outputs; weight gradient: rows = inputs, k = samples, columns = outputs,
+ * starting from dw. Every output element is one FMA chain in order of k, so
+ * neither the tiling, nor the batch size, nor how threads split the columns or
+ * rows changes a value. Forward walks w once per call: blocks of DENSE_KB rows
+ * of w, each used by every sample tile while it sits in L1. */
+#define DENSE_NV 8   /* widest tile: 8 vectors of columns */
+#define DENSE_MR 8   /* tallest tile */
+#define DENSE_KB 256 /* rows of w per block (forward) */
+#define DENSE_RB 48  /* rows of dw per block (weight gradient): its lines are finished together */
+#define DENSE_MR_OF(nv) (PN_TILE_ACC / (nv) < DENSE_MR ? PN_TILE_ACC / (nv) : DENSE_MR)
 
-void PN_FN(dense_bwd_data)(int32_t n, int32_t in, int32_t out, const float *dy, const float *w, float *dx)
+typedef struct dense_args {
+    const float *x;     /* tile row 0 at k = 0 */
+    ptrdiff_t xrow, xk; /* floats between tile rows / k steps of x */
+    const float *w;     /* k = 0, first column of the block */
+    ptrdiff_t wk;       /* floats between k steps of w */
+    int nk;
+    float *y; /* tile row 0, first column */
+    ptrdiff_t yrow;
+    const float *b; /* bias at the first column, or NULL */
+    int load_y;     /* start from y (else from b, or zero) */
+    VMASK tail;     /* lanes of the block's last vector (when MASKED) */
+} dense_args;
+
+#define DLDV(p, v) ((MASKED && (v) == NV - 1) ? vload_m((p), a->tail) : vload(p))
+
+PN_INLINE void dense_tile(const int MR, const int NV, const int MASKED, const dense_args *a)
 {
-    /* dot products over out, 4 samples at a time sharing each w row load */
-    for (int i = 0; i < in; i++) {
-        const float *wr = w + (size_t)i * (size_t)out;
-        int s0 = 0;
-        for (; s0 < n; s0 += 4) {
-            const int ns = pn_min_i(4, n - s0);
-            V acc[4] = {vzero(), vzero(), vzero(), vzero()};
-            for (int o = 0; o < out; o += VL) {
-                const VMASK m = vmask_n(pn_min_i(VL, out - o));
-                const V wv = vload_m(wr + o, m);
-                for (int j = 0; j < ns; j++)
-                    acc[j] = vfma(vload_m(dy + (size_t)(s0 + j) * out + (size_t)o, m), wv, acc[j]);
-            }
-            for (int j = 0; j < ns; j++)
-                dx[(size_t)(s0 + j) * in + (size_t)i] = vhsum(acc[j]);
+    V acc[DENSE_MR][DENSE_NV];
+    const float *xp = a->x, *wp = a->w;
+    for (int p = 0; p < MR; p++)
+        for (int v = 0; v < NV; v++)
+            acc[p][v] = a->load_y ? DLDV(a->y + p * a->yrow + v * VL, v)
+                        : a->b    ? DLDV(a->b + v * VL, v)
+                                  : vzero();
+    for (int k = 0; k < a->nk; k++) {
+        V wv[DENSE_NV];
+        for (int v = 0; v < NV; v++)
+            wv[v] = DLDV(wp + v * VL, v);
+        for (int p = 0; p < MR; p++) {
+            const V bx = vbcast(xp + p * a->xrow);
+            for (int v = 0; v < NV; v++)
+                acc[p][v] = vfma(bx, wv[v], acc[p][v]);
         }
+        xp += a->xk;
+        wp += a->wk;
+    }
+    for (int p = 0; p < MR; p++)
+        for (int v = 0; v < NV; v++) {
+            float *q = a->y + p * a->yrow + v * VL;
+            if (MASKED && v == NV - 1)
+                vstore_m(q, a->tail, acc[p][v]);
+            else
+                vstore(q, acc[p][v]);
+        }
+}
+
+/* m rows, advancing a->x and a->y: full tiles, then 4 / 2 / 1 row tails. */
+PN_INLINE void dense_run(const int NV, const int MASKED, dense_args *a, int m)
+{
+    const int MR = DENSE_MR_OF(NV);
+    for (; m >= MR; m -= MR) {
+        dense_tile(MR, NV, MASKED, a);
+        a->x += MR * a->xrow;
+        a->y += MR * a->yrow;
+    }
+    if (MR > 4)
+        for (; m >= 4; m -= 4) {
+            dense_tile(MR > 4 ? 4 : 1, NV, MASKED, a);
+            a->x += 4 * a->xrow;
+            a->y += 4 * a->yrow;
+        }
+    if (MR > 2)
+        for (; m >= 2; m -= 2) {
+            dense_tile(MR > 2 ? 2 : 1, NV, MASKED, a);
+            a->x += 2 * a->xrow;
+            a->y += 2 * a->yrow;
+        }
+    for (; m >= 1; m--) {
+        dense_tile(1, NV, MASKED, a);
+        a->x += a->xrow;
+        a->y += a->yrow;
     }
 }
 
-void PN_FN(dense_bwd_weights)(int32_t n, int32_t in, int32_t out, const float *x, const float *dy, float *dw,
-                              float *db)
+typedef void (*dense_run_fn)(dense_args *a, int m);
+#define DENSE_RUN_INST(nv)                                                                \
+    PN_NOINLINE void dense_run_##nv##_0(dense_args *a, int m) { dense_run(nv, 0, a, m); } \
+    PN_NOINLINE void dense_run_##nv##_1(dense_args *a, int m) { dense_run(nv, 1, a, m); }
+DENSE_RUN_INST(1)
+DENSE_RUN_INST(2)
+DENSE_RUN_INST(3)
+DENSE_RUN_INST(4)
+DENSE_RUN_INST(5)
+DENSE_RUN_INST(6)
+DENSE_RUN_INST(7)
+DENSE_RUN_INST(8)
+
+static dense_run_fn dense_run_for(int nv, int masked)
 {
-    /* Per dw element the samples are added in order, as in the reference
-     * (which also skips x == 0: ReLU outputs). */
+    static const dense_run_fn table[DENSE_NV][2] = {
+        {dense_run_1_0, dense_run_1_1}, {dense_run_2_0, dense_run_2_1}, {dense_run_3_0, dense_run_3_1},
+        {dense_run_4_0, dense_run_4_1}, {dense_run_5_0, dense_run_5_1}, {dense_run_6_0, dense_run_6_1},
+        {dense_run_7_0, dense_run_7_1}, {dense_run_8_0, dense_run_8_1},
+    };
+    return table[nv - 1][masked];
+}
+
+/* Vectors per column block for `rows` tile rows: tiles as tall as the rows
+ * allow (up to 6), as wide as the accumulators then allow. */
+static int dense_block_nv(int rows, int nvec)
+{
+    const int t = pn_min_i(rows, 6), nv = pn_min_i(DENSE_NV, PN_TILE_ACC / t);
+    return pn_min_i(nv, nvec);
+}
+
+/* Columns [c0, c1) of the product in blocks of nvb vectors (a->x, a->w, a->y
+ * and a->b at column 0; a->nk, a->load_y set) over m rows. */
+static void dense_columns(const dense_args *base, int c0, int c1, int nvb, int m)
+{
+    const int nvec = (c1 - c0 + VL - 1) / VL;
+    for (int v0 = 0; v0 < nvec; v0 += nvb) {
+        const int nv = pn_min_i(nvb, nvec - v0), c = c0 + v0 * VL, cols = pn_min_i(nv * VL, c1 - c);
+        dense_args a = *base;
+        a.w += c;
+        a.y += c;
+        a.b = a.b ? a.b + c : NULL;
+        a.tail = vmask_n(cols % VL ? cols % VL : VL);
+        dense_run_for(nv, cols % VL != 0)(&a, m);
+    }
+}
+
+void PN_FN(dense_fwd)(int32_t n, int32_t in, int32_t out, int32_t o0, int32_t o1, const float *x,
+                      const float *w, const float *b, float *y)
+{
+    int nvb;
+    if (n <= 0 || o1 <= o0)
+        return;
+    nvb = dense_block_nv(n, (o1 - o0 + VL - 1) / VL);
+    for (int32_t k0 = 0; k0 == 0 || k0 < in; k0 += DENSE_KB) {
+        dense_args a;
+        a.x = x + k0;
+        a.xrow = in;
+        a.xk = 1;
+        a.w = w + (size_t)k0 * (size_t)out;
+        a.wk = out;
+        a.nk = pn_min_i(DENSE_KB, in - k0);
+        a.y = y;
+        a.yrow = out;
+        a.b = k0 == 0 ? b : NULL;
+        a.load_y = k0 > 0;
+        dense_columns(&a, o0, o1, nvb, n);
+    }
+}
+
+void PN_FN(dense_bwd_weights)(int32_t n, int32_t in, int32_t out, int32_t i0, int32_t i1, const float *x,
+                              const float *dy, float *dw, float *db)
+{
+    int nvb;
+    /* db: the samples added in order, as the reference does */
     if (db)
         for (int o = 0; o < out; o += VL) {
             const VMASK m = vmask_n(pn_min_i(VL, out - o));
@@ -356,25 +463,69 @@ void PN_FN(dense_bwd_weights)(int32_t n, int32_t in, int32_t out, const float *x
                 acc = vadd(acc, vload_m(dy + (size_t)s * out + (size_t)o, m));
             vstore_m(db + o, m, acc);
         }
-    for (int i = 0; i < in; i++) {
-        float *dwr = dw + (size_t)i * (size_t)out;
-        for (int o0 = 0; o0 < out; o0 += NVMAX * VL) {
-            V acc[NVMAX];
-            const int nv = (pn_min_i(NVMAX * VL, out - o0) + VL - 1) / VL;
-            for (int v = 0; v < nv; v++)
-                acc[v] = vload_m(dwr + o0 + v * VL, vmask_n(pn_min_i(VL, out - o0 - v * VL)));
-            for (int s = 0; s < n; s++) {
-                const float xv = x[(size_t)s * in + (size_t)i];
-                const float *d = dy + (size_t)s * out + (size_t)o0;
-                V bx;
-                if (xv == 0.0f)
-                    continue;
-                bx = vset1(xv);
-                for (int v = 0; v < nv; v++)
-                    acc[v] = vfma(bx, vload_m(d + v * VL, vmask_n(pn_min_i(VL, out - o0 - v * VL))), acc[v]);
+    if (n <= 0 || i1 <= i0)
+        return;
+    nvb = dense_block_nv(pn_min_i(DENSE_RB, i1 - i0), (out + VL - 1) / VL);
+    for (int32_t r0 = i0; r0 < i1; r0 += DENSE_RB)
+        for (int32_t k0 = 0; k0 < n; k0 += DENSE_KB) {
+            dense_args a;
+            a.x = x + (size_t)k0 * (size_t)in + r0;
+            a.xrow = 1;
+            a.xk = in;
+            a.w = dy + (size_t)k0 * (size_t)out;
+            a.wk = out;
+            a.nk = pn_min_i(DENSE_KB, n - k0);
+            a.y = dw + (size_t)r0 * (size_t)out;
+            a.yrow = out;
+            a.b = NULL;
+            a.load_y = 1;
+            dense_columns(&a, 0, out, nvb, pn_min_i(DENSE_RB, i1 - r0));
+        }
+}
+
+/* The input gradient as the same product, transposed: rows = inputs i
+ * (broadcasting w[i][o]), k = outputs o, columns = up to DENSE_XS samples of
+ * dy transposed into dyt; each dx value is one FMA chain in order of o. The
+ * tile's dx^T block goes back to dx row by row. */
+#define DENSE_XS 16 /* samples per chunk */
+#define DENSE_RX 96 /* rows of w per block */
+
+void PN_FN(dense_bwd_data)(int32_t n, int32_t in, int32_t out, int32_t i0, int32_t i1, const float *dy,
+                           const float *w, float *dx)
+{
+    float dyt[DENSE_KB * DENSE_XS] __attribute__((aligned(64)));
+    float dxt[DENSE_RX * DENSE_XS] __attribute__((aligned(64)));
+    for (int32_t s0 = 0; s0 < n; s0 += DENSE_XS) {
+        const int ns = pn_min_i(DENSE_XS, n - s0);
+        const int nvb = dense_block_nv(DENSE_RX, (ns + VL - 1) / VL);
+        for (int32_t r0 = i0; r0 < i1; r0 += DENSE_RX) {
+            const int rows = pn_min_i(DENSE_RX, i1 - r0);
+            for (int32_t k0 = 0; k0 < out; k0 += DENSE_KB) {
+                const int nk = pn_min_i(DENSE_KB, out - k0);
+                dense_args a;
+                if (r0 == i0 || out > DENSE_KB)
+                    for (int j = 0; j < ns; j++) {
+                        const float *d = dy + (size_t)(s0 + j) * (size_t)out + (size_t)k0;
+                        for (int k = 0; k < nk; k++)
+                            dyt[k * DENSE_XS + j] = d[k];
+                    }
+                a.x = w + (size_t)r0 * (size_t)out + (size_t)k0;
+                a.xrow = out;
+                a.xk = 1;
+                a.w = dyt;
+                a.wk = DENSE_XS;
+                a.nk = nk;
+                a.y = dxt;
+                a.yrow = DENSE_XS;
+                a.b = NULL;
+                a.load_y = k0 > 0;
+                dense_columns(&a, 0, ns, nvb, rows);
             }
-            for (int v = 0; v < nv; v++)
-                vstore_m(dwr + o0 + v * VL, vmask_n(pn_min_i(VL, out - o0 - v * VL)), acc[v]);
+            for (int j = 0; j < ns; j++) {
+                float *d = dx + (size_t)(s0 + j) * (size_t)in + (size_t)r0;
+                for (int r = 0; r < rows; r++)
+                    d[r] = dxt[r * DENSE_XS + j];
+            }
         }
     }
 }
