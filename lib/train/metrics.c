@@ -237,8 +237,8 @@ static void visit_youden(void *ctx, double t, double tpr, double fpr)
 
 pneumo_status pneumo_youden_threshold(const float *probs, const float *labels, int64_t n, float *threshold)
 {
-    scored *s;
-    double pos, neg;
+    scored *s = NULL;
+    double pos = 0.0, neg = 0.0;
     cut_choice c = {.best_score = -2.0, .best_t = 0.5};
     pneumo_status st = sorted_scores(probs, labels, n, threshold, "pneumo_youden_threshold", "Youden's J", &s,
                                      &pos, &neg);
@@ -265,8 +265,8 @@ pneumo_status pneumo_sensitivity_threshold(const float *probs, const float *labe
                                            double sensitivity, float *threshold)
 {
     const char *fn = "pneumo_sensitivity_threshold";
-    scored *s;
-    double pos, neg;
+    scored *s = NULL;
+    double pos = 0.0, neg = 0.0;
     cut_choice c = {.best_t = 0.5, .target = sensitivity};
     pneumo_status st;
     if (!(sensitivity > 0.0 && sensitivity <= 1.0))
