@@ -674,6 +674,7 @@ int main(int argc, char **argv)
     fo.progress = quiet ? NULL : cli_write_stream;
     fo.progress_user = stdout;
     fo.progress_bar = !quiet && isatty(STDOUT_FILENO);
+    fo.progress_timing = 1; /* a line per epoch saying where its time went */
     fo.callback = stop_when_interrupted;
     signal(SIGINT, on_sigint);
     if (resume) {
@@ -739,6 +740,17 @@ int main(int argc, char **argv)
         pneumo_history_get(h, e, &r);
         fprintf(rep, "%5d  %.4f  %.4f    %.4f    %.4f        %-10.3g  %.0f\n", r.epoch + 1, r.loss,
                 r.accuracy, r.val_loss, r.val_accuracy, r.lr, r.seconds);
+    }
+    fprintf(rep, "\nwhere the time went (seconds; loader figures are CPU seconds of its threads)\n"
+                 "epoch  total    train    data wait  val      val wait  callbacks  other    loader CPU  "
+                 "val loader CPU\n");
+    for (int32_t e = 0; e < pneumo_history_size(h); e++) {
+        pneumo_epoch_timing tm = {.size = sizeof tm};
+        pneumo_history_timing(h, e, &tm);
+        fprintf(rep, "%5d  %-7.2f  %-7.2f  %-9.2f  %-7.2f  %-8.2f  %-9.2f  %-7.2f  %-10.2f  %.2f\n",
+                tm.epoch + 1, tm.seconds, tm.train_seconds, tm.data_wait_seconds, tm.val_seconds,
+                tm.val_data_wait_seconds, tm.callback_seconds, tm.other_seconds, tm.loader_cpu_seconds,
+                tm.val_loader_cpu_seconds);
     }
     val_probs = malloc((size_t)pneumo_dataset_size(val) * sizeof *val_probs);
     val_labels = malloc((size_t)pneumo_dataset_size(val) * sizeof *val_labels);

@@ -239,6 +239,113 @@ static void test_fit_reproducible(void **state)
     pneumo_model_destroy(m2);
 }
 
+/* Progress text, kept for the assertions. */
+typedef struct text_sink {
+    char s[8192];
+    size_t n;
+} text_sink;
+
+static pneumo_status sink_text(void *user, const void *data, size_t size)
+{
+    text_sink *t = user;
+    if (t->n + size < sizeof t->s) {
+        memcpy(t->s + t->n, data, size);
+        t->n += size;
+        t->s[t->n] = '\0';
+    }
+    return PNEUMO_OK;
+}
+
+/* Every phase of an epoch is a real, non-negative figure and together they
+ * are the epoch's wall time. */
+static void check_timing(const pneumo_history *h, int32_t e)
+{
+    pneumo_epoch_timing t = {.size = sizeof t};
+    pneumo_epoch_record r;
+    double sum;
+    assert_int_equal(pneumo_history_timing(h, e, &t), PNEUMO_OK);
+    assert_int_equal(pneumo_history_get(h, e, &r), PNEUMO_OK);
+    assert_int_equal(t.epoch, e);
+    {
+        const double v[9] = {t.seconds,       t.train_seconds,         t.data_wait_seconds,
+                             t.val_seconds,   t.val_data_wait_seconds, t.callback_seconds,
+                             t.other_seconds, t.loader_cpu_seconds,    t.val_loader_cpu_seconds};
+        for (int k = 0; k < 9; k++)
+            assert_true(isfinite(v[k]) && v[k] >= 0.0);
+    }
+    sum = t.train_seconds + t.data_wait_seconds + t.val_seconds + t.val_data_wait_seconds +
+          t.callback_seconds + t.other_seconds;
+    assert_true(fabs(sum - t.seconds) <= 1e-9 * (1.0 + t.seconds));
+    /* the record's Keras-style time stops before the callbacks and saves */
+    assert_true(r.seconds <= t.seconds);
+    assert_true(t.train_seconds > 0.0 && t.val_seconds > 0.0);
+    for (int k = 0; k < 8; k++)
+        assert_int_equal(t.reserved[k], 0);
+}
+
+static void test_fit_timing(void **state)
+{
+    pneumo_dataset *train = open_split("train", 1, 2), *val = open_split("val", 0, 2);
+    pneumo_model *m = small_model(11), *m2 = NULL;
+    pneumo_optimizer *opt = adam(1e-3f), *opt2 = NULL;
+    pneumo_fit_options o;
+    pneumo_history *h = NULL, *h2 = NULL;
+    pneumo_epoch_timing t = {.size = sizeof t};
+    text_sink text = {.n = 0};
+    char ck[4200];
+    (void)state;
+    snprintf(ck, sizeof ck, "%s/timing.safetensors", root);
+    pneumo_fit_default_options(&o);
+    o.epochs = 2;
+    o.checkpoint_path = ck;
+    o.progress = sink_text;
+    o.progress_user = &text;
+    o.progress_timing = 1;
+    assert_int_equal(pneumo_model_fit(m, opt, train, val, &o, &h), PNEUMO_OK);
+    check_timing(h, 0);
+    check_timing(h, 1);
+    /* one line per epoch, after the Keras line */
+    assert_non_null(strstr(text.s, "val_accuracy"));
+    assert_non_null(strstr(strstr(text.s, "Epoch 1/2"), "Epoch 1 time "));
+    assert_non_null(strstr(strstr(text.s, "Epoch 2/2"), "Epoch 2 time "));
+    assert_non_null(strstr(text.s, " - train "));
+    assert_non_null(strstr(text.s, " - loader CPU "));
+    /* the caller sizes the struct; the index is checked */
+    assert_int_equal(pneumo_history_timing(h, 2, &t), PNEUMO_ERR_INVALID_ARG);
+    assert_int_equal(pneumo_history_timing(h, -1, &t), PNEUMO_ERR_INVALID_ARG);
+    assert_int_equal(pneumo_history_timing(NULL, 0, &t), PNEUMO_ERR_INVALID_ARG);
+    assert_int_equal(pneumo_history_timing(h, 0, NULL), PNEUMO_ERR_INVALID_ARG);
+    t.size = 8;
+    assert_int_equal(pneumo_history_timing(h, 0, &t), PNEUMO_ERR_INVALID_ARG);
+    assert_non_null(strstr(pneumo_last_error(), "out->size is 8"));
+    /* only 0 and 1 */
+    o.progress_timing = 2;
+    assert_int_equal(pneumo_model_fit(m, opt, train, val, &o, NULL), PNEUMO_ERR_INVALID_ARG);
+    assert_non_null(strstr(pneumo_last_error(), "progress_timing 2"));
+    /* without the line the Keras text is as before, and the figures are still kept */
+    o.progress_timing = 0;
+    o.epochs = 3;
+    text.n = 0;
+    text.s[0] = '\0';
+    assert_int_equal(pneumo_model_fit_resume(ck, train, val, &o, &m2, &opt2, &h2), PNEUMO_OK);
+    assert_null(strstr(text.s, " time "));
+    assert_non_null(strstr(text.s, "Epoch 3/3"));
+    assert_int_equal(pneumo_history_size(h2), 3);
+    /* the epochs of the checkpoint ran elsewhere: no figures */
+    t.size = sizeof t;
+    assert_int_equal(pneumo_history_timing(h2, 0, &t), PNEUMO_OK);
+    assert_true(isnan(t.seconds) && isnan(t.train_seconds) && isnan(t.loader_cpu_seconds));
+    check_timing(h2, 2);
+    pneumo_history_destroy(h);
+    pneumo_history_destroy(h2);
+    pneumo_optimizer_destroy(opt);
+    pneumo_optimizer_destroy(opt2);
+    pneumo_model_destroy(m);
+    pneumo_model_destroy(m2);
+    pneumo_dataset_destroy(train);
+    pneumo_dataset_destroy(val);
+}
+
 static void test_fit_cancel_and_callbacks(void **state)
 {
     pneumo_dataset *train = open_split("train", 1, 2), *val = open_split("val", 0, 2);
@@ -468,7 +575,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fit_learns_and_evaluates), cmocka_unit_test(test_fit_reproducible),
         cmocka_unit_test(test_fit_cancel_and_callbacks), cmocka_unit_test(test_fit_resume),
-        cmocka_unit_test(test_fit_resume_mid_epoch),
+        cmocka_unit_test(test_fit_resume_mid_epoch),     cmocka_unit_test(test_fit_timing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -223,7 +223,10 @@ typedef struct pneumo_fit_options {
     void *user;                           /**< passed to callback */
     const pneumo_data_parallel *parallel; /**< NULL (default): one process; else this rank of a
                                                data-parallel run (see pneumo_data_parallel) */
-    uint32_t reserved[6];
+    int32_t progress_timing;              /**< 1: after each epoch's callbacks and saves, one more
+                                  progress line saying where the epoch's time went
+                                  (pneumo_epoch_timing); default 0 */
+    uint32_t reserved[5];
 } pneumo_fit_options;
 
 /** One epoch of the history. */
@@ -236,6 +239,33 @@ typedef struct pneumo_epoch_record {
     double seconds;
     uint32_t reserved[4];
 } pneumo_epoch_record;
+
+/** Where the wall time of one epoch of pneumo_model_fit() went
+ *  (pneumo_history_timing()). The phases are disjoint stretches of the
+ *  fitting thread's time: train + data_wait + val + val_data_wait +
+ *  callback + other seconds = seconds. The loader figures are CPU time of
+ *  the datasets' worker threads, which run beside the fitting thread. */
+typedef struct pneumo_epoch_timing {
+    uint32_t size;                 /**< set by the caller to sizeof(pneumo_epoch_timing) */
+    int32_t epoch;                 /**< 0-based */
+    double seconds;                /**< wall time from the epoch's start to the end of its
+                                        callbacks and saves (pneumo_epoch_record.seconds, like
+                                        Keras' epoch time, stops before them) */
+    double train_seconds;          /**< training steps: forward, backward and optimizer update
+                                        (data-parallel: with the gradient exchange) */
+    double data_wait_seconds;      /**< in pneumo_dataset_next_batch() of the training set,
+                                        i.e. waiting for the loader */
+    double val_seconds;            /**< validation: forward passes and metrics */
+    double val_data_wait_seconds;  /**< in pneumo_dataset_next_batch() of the validation set */
+    double callback_seconds;       /**< progress output, the callback, checkpoint and best-model
+                                        saves */
+    double other_seconds;          /**< the rest (starting the epochs of the datasets, the model
+                                        card's ROC AUC, ...) */
+    double loader_cpu_seconds;     /**< CPU time the training set's workers spent on the epoch's
+                                        images (decode if not cached, resize, augment, rescale) */
+    double val_loader_cpu_seconds; /**< the same for the validation set */
+    uint32_t reserved[8];          /**< zero on return */
+} pneumo_epoch_timing;
 
 typedef struct pneumo_history pneumo_history;
 
@@ -280,6 +310,11 @@ PNEUMO_API void pneumo_history_destroy(pneumo_history *h);
 PNEUMO_API int32_t pneumo_history_size(const pneumo_history *h);
 /** Copy record i into *out. */
 PNEUMO_API pneumo_status pneumo_history_get(const pneumo_history *h, int32_t i, pneumo_epoch_record *out);
+/** Where the time of epoch record i went into *out, whose `size` the caller
+ *  sets. The epochs a resumed run took from its checkpoint have NaN figures
+ *  (they ran in another process). Errors: INVALID_ARG (NULL, i out of range,
+ *  a wrong out->size). */
+PNEUMO_API pneumo_status pneumo_history_timing(const pneumo_history *h, int32_t i, pneumo_epoch_timing *out);
 /** True (1) if training stopped early after the last recorded epoch. */
 PNEUMO_API int32_t pneumo_history_stopped_early(const pneumo_history *h);
 /** Write the history as CSV in the layout of Keras' CSVLogger (header

@@ -102,7 +102,9 @@ struct pneumo_dataset {
     int held;                /* the caller holds batch `released` */
     int nslots;              /* prefetch_batches + 1 */
     pn_ds_slot *slots;
-    int32_t slot_cap; /* images each slot holds */
+    int32_t slot_cap;        /* images each slot holds */
+    double wait_seconds;     /* the caller inside next_batch this epoch */
+    double work_cpu_seconds; /* the workers' CPU time on this epoch's images */
 
     uint8_t *main_scratch; /* width * height bytes for load_sample */
 };
@@ -123,5 +125,10 @@ pneumo_status pn_ds_validate(pneumo_dataset *ds);
 void pn_ds_stop(pneumo_dataset *ds);
 /* loader.c: allocate `order` once the usable image count is known. */
 pneumo_status pn_ds_prepare_epochs(pneumo_dataset *ds);
+/* loader.c: since the current epoch began, the wall seconds the caller spent
+ * in pneumo_dataset_next_batch() (mostly waiting for a batch) and the CPU
+ * seconds the workers spent producing its images (decode, resize, augment,
+ * rescale). */
+void pn_ds_epoch_stats(pneumo_dataset *ds, double *wait_seconds, double *work_cpu_seconds);
 
 #endif

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
@@ -24,6 +25,14 @@
 
 /* ------------------------------------------------------------------------ */
 /* Work.                                                                     */
+
+static double clock_seconds(clockid_t id)
+{
+    struct timespec ts;
+    if (clock_gettime(id, &ts) != 0)
+        return 0.0;
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 static int has_work(const pneumo_dataset *ds)
 {
@@ -128,6 +137,7 @@ static void epoch_unit(pneumo_dataset *ds, pn_ds_worker *w)
     uint64_t epoch = (uint64_t)ds->epoch;
     pneumo_status st;
     char msg[PN_DS_MSG];
+    double cpu0;
 
     if (ds->next_unit == ds->batch_start[b + 1])
         ds->next_unit_batch++;
@@ -142,14 +152,17 @@ static void epoch_unit(pneumo_dataset *ds, pn_ds_worker *w)
     ds->active++;
     pthread_mutex_unlock(&ds->mu);
 
+    cpu0 = clock_seconds(CLOCK_THREAD_CPUTIME_ID);
     st = produce_image(ds, idx, epoch, ds->opt.augment, w->scratch, s->x + (size_t)pos * ds->img_px);
     s->y[pos] = (float)ds->labels[idx];
     s->indices[pos] = idx;
     if (st != PNEUMO_OK)
         snprintf(msg, sizeof msg, "%s", pneumo_last_error());
+    cpu0 = clock_seconds(CLOCK_THREAD_CPUTIME_ID) - cpu0;
 
     pthread_mutex_lock(&ds->mu);
     ds->active--;
+    ds->work_cpu_seconds += cpu0;
     if (st != PNEUMO_OK && pos < s->err_pos) {
         s->err = st;
         s->err_pos = pos;
@@ -444,6 +457,8 @@ static pneumo_status begin(pneumo_dataset *ds, int64_t epoch, int32_t batch_size
     ds->next_unit_batch = 0;
     ds->released = 0;
     ds->held = 0;
+    ds->wait_seconds = 0.0;
+    ds->work_cpu_seconds = 0.0;
     ds->phase = PN_DS_EPOCH;
     pthread_cond_broadcast(&ds->work_cv);
     pthread_mutex_unlock(&ds->mu);
@@ -468,6 +483,7 @@ pneumo_status pneumo_dataset_next_batch(pneumo_dataset *ds, pneumo_tensor **x, p
     pneumo_status err;
     int64_t shape[4];
     char msg[PN_DS_MSG];
+    double t0;
 
     if (x)
         *x = NULL;
@@ -480,6 +496,7 @@ pneumo_status pneumo_dataset_next_batch(pneumo_dataset *ds, pneumo_tensor **x, p
                         !ds  ? "ds"
                         : !x ? "x"
                              : "y");
+    t0 = clock_seconds(CLOCK_MONOTONIC);
     pthread_mutex_lock(&ds->mu);
     if (ds->phase != PN_DS_EPOCH) {
         pthread_mutex_unlock(&ds->mu);
@@ -492,6 +509,7 @@ pneumo_status pneumo_dataset_next_batch(pneumo_dataset *ds, pneumo_tensor **x, p
         pthread_cond_broadcast(&ds->work_cv);
     }
     if (ds->released >= ds->nbatches) {
+        ds->wait_seconds += clock_seconds(CLOCK_MONOTONIC) - t0;
         pthread_mutex_unlock(&ds->mu);
         return PNEUMO_OK; /* end of the epoch */
     }
@@ -499,6 +517,7 @@ pneumo_status pneumo_dataset_next_batch(pneumo_dataset *ds, pneumo_tensor **x, p
     while (!(s->batch == ds->released && s->done == s->count))
         pthread_cond_wait(&ds->done_cv, &ds->mu);
     ds->held = 1;
+    ds->wait_seconds += clock_seconds(CLOCK_MONOTONIC) - t0;
     err = s->err;
     if (err != PNEUMO_OK)
         memcpy(msg, s->err_msg, sizeof msg);
@@ -517,6 +536,14 @@ pneumo_status pneumo_dataset_next_batch(pneumo_dataset *ds, pneumo_tensor **x, p
     if (indices)
         *indices = s->indices;
     return PNEUMO_OK;
+}
+
+void pn_ds_epoch_stats(pneumo_dataset *ds, double *wait_seconds, double *work_cpu_seconds)
+{
+    pthread_mutex_lock(&ds->mu);
+    *wait_seconds = ds->wait_seconds;
+    *work_cpu_seconds = ds->work_cpu_seconds;
+    pthread_mutex_unlock(&ds->mu);
 }
 
 pneumo_status pneumo_dataset_load_sample(pneumo_dataset *ds, int64_t index, float *dst, size_t count)

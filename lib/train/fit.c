@@ -7,6 +7,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/tensor.h"
+#include "data/dataset_internal.h"
 #include "format/json.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
@@ -125,6 +126,9 @@ static pneumo_status check_options(const pneumo_fit_options *in, const pneumo_da
                         fn, o->epochs, o->batch_size, o->initial_epoch);
     if (o->threads < 0 || o->threads > 64)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: threads %d outside 0..64", fn, o->threads);
+    if (o->progress_timing != 0 && o->progress_timing != 1)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: progress_timing %d is neither 0 nor 1", fn,
+                        o->progress_timing);
     if (o->class_weighting < PNEUMO_CLASS_WEIGHT_NONE || o->class_weighting > PNEUMO_CLASS_WEIGHT_CUSTOM)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: unknown class weighting %d", fn, o->class_weighting);
     if (o->class_weighting == PNEUMO_CLASS_WEIGHT_CUSTOM)
@@ -180,6 +184,7 @@ typedef struct fit_run {
     pn_progress progress;      /* o->progress and o->progress_user */
     pneumo_status progress_st; /* the first failed progress write; none are made after it */
     dp_bufs dp;                /* with o->parallel */
+    pneumo_epoch_timing tm;    /* the current epoch's phases so far */
 } fit_run;
 
 /* Whether progress lines are still written. */
@@ -242,16 +247,20 @@ static pneumo_status train_epoch(fit_run *run, pneumo_dataset *train, const doub
         pneumo_tensor *x = NULL, *y = NULL;
         pneumo_tensor w;
         pneumo_step_result r;
+        double ts;
         if ((st = pneumo_dataset_next_batch(train, &x, &y, NULL)) != PNEUMO_OK)
             return st;
         if (!x)
             break;
+        ts = now();
         if (use_weights) {
             pn_tensor_view(&w, 1, y->shape, weights->data);
             for (int64_t i = 0; i < y->numel; i++)
                 w.data[i] = (float)cw[y->data[i] > 0.5f];
         }
-        if ((st = pneumo_model_train_step(run->m, run->opt, x, y, use_weights ? &w : NULL, &r)) != PNEUMO_OK)
+        st = pneumo_model_train_step(run->m, run->opt, x, y, use_weights ? &w : NULL, &r);
+        run->tm.train_seconds += now() - ts;
+        if (st != PNEUMO_OK)
             return st;
         /* Keras' epoch metrics: means over samples (the loss with its weights) */
         loss_sum += r.loss * (double)r.batch_size;
@@ -261,12 +270,14 @@ static pneumo_status train_epoch(fit_run *run, pneumo_dataset *train, const doub
         run->ev.batch = batch;
         run->ev.loss = loss_sum / (double)seen;
         run->ev.accuracy = acc_sum / (double)seen;
-        run->ev.seconds = now() - t0;
+        ts = now();
+        run->ev.seconds = ts - t0;
         if (progress_on(run) && o->progress_bar &&
             (run->progress_st = pn_progress_batch(&run->progress, batch, run->ev.batches, run->ev.seconds,
                                                   run->ev.loss, run->ev.accuracy)) != PNEUMO_OK)
             return run->progress_st;
         emit(run, PNEUMO_EVENT_BATCH_END);
+        run->tm.callback_seconds += now() - ts;
         if (run->cancelled) {
             /* where the epoch stands, for the checkpoint fit_core saves */
             state->step = batch;
@@ -453,7 +464,7 @@ static pneumo_status train_epoch_parallel(fit_run *run, pneumo_dataset *train, c
     for (int64_t bi = 0; bi < nb; bi++) {
         const int64_t bn = n - bi * o->batch_size < o->batch_size ? n - bi * o->batch_size : o->batch_size;
         pneumo_tensor *x = NULL, *y = NULL;
-        double loss = 0.0, correct = 0.0;
+        double loss = 0.0, correct = 0.0, ts;
         if (local == PNEUMO_OK && pn_part_start(bn, dp->parts, end) > pn_part_start(bn, dp->parts, first)) {
             local = pneumo_dataset_next_batch(train, &x, &y, NULL);
             if (local == PNEUMO_OK && !x)
@@ -462,8 +473,10 @@ static pneumo_status train_epoch_parallel(fit_run *run, pneumo_dataset *train, c
             if (local != PNEUMO_OK)
                 x = y = NULL;
         }
-        if ((st = dp_step(run, x, y, bn, cw, use_weights, weights, &run->dp, local, &loss, &correct)) !=
-            PNEUMO_OK)
+        ts = now();
+        st = dp_step(run, x, y, bn, cw, use_weights, weights, &run->dp, local, &loss, &correct);
+        run->tm.train_seconds += now() - ts;
+        if (st != PNEUMO_OK)
             return st;
         /* Keras' epoch metrics, as train_epoch forms them from the batch means */
         loss_sum += loss / (double)bn * (double)bn;
@@ -472,12 +485,14 @@ static pneumo_status train_epoch_parallel(fit_run *run, pneumo_dataset *train, c
         run->ev.batch = bi + 1;
         run->ev.loss = loss_sum / (double)seen;
         run->ev.accuracy = acc_sum / (double)seen;
-        run->ev.seconds = now() - t0;
+        ts = now();
+        run->ev.seconds = ts - t0;
         /* a failed write stops the run at the epoch's end, when every rank agrees */
         if (progress_on(run) && o->progress_bar)
             run->progress_st = pn_progress_batch(&run->progress, bi + 1, run->ev.batches, run->ev.seconds,
                                                  run->ev.loss, run->ev.accuracy);
         emit(run, PNEUMO_EVENT_BATCH_END);
+        run->tm.callback_seconds += now() - ts;
     }
     /* a cancel asked after the last batch */
     if ((st = pn_dp_agree(dp, PNEUMO_OK, run->cancelled, "pneumo_model_fit")) != PNEUMO_OK)
@@ -666,6 +681,22 @@ static void record_provenance(pneumo_model *m, const pneumo_dataset *train, cons
     }
 }
 
+/* The epoch's phases once its callbacks and saves are done: into the
+ * history's last record and, if asked for, the progress output. */
+static void finish_timing(fit_run *run, pneumo_history *h, pneumo_dataset *train, double t0)
+{
+    pneumo_epoch_timing *t = &run->tm;
+    double busy;
+    t->seconds = now() - t0;
+    pn_ds_epoch_stats(train, &t->data_wait_seconds, &t->loader_cpu_seconds);
+    busy = t->train_seconds + t->data_wait_seconds + t->val_seconds + t->val_data_wait_seconds +
+           t->callback_seconds;
+    t->other_seconds = t->seconds > busy ? t->seconds - busy : 0.0;
+    pn_history_set_timing(h, t);
+    if (progress_on(run) && run->o->progress_timing)
+        run->progress_st = pn_progress_timing(&run->progress, t);
+}
+
 static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dataset *train,
                               pneumo_dataset *val, const pneumo_fit_options *options, fit_state *state,
                               int resuming, pneumo_history *h)
@@ -785,9 +816,11 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
     }
     for (int32_t epoch = state->next_epoch; epoch < o->epochs && !state->stopped; epoch++) {
         pneumo_epoch_record rec;
-        double t0 = now(), lr = pneumo_optimizer_learning_rate(opt), value;
+        double t0 = now(), lr = pneumo_optimizer_learning_rate(opt), value, tv;
         int improved = 0, stop = 0;
         memset(&rec, 0, sizeof rec);
+        memset(&run.tm, 0, sizeof run.tm);
+        run.tm.epoch = epoch;
         rec.epoch = epoch;
         rec.lr = lr;
         rec.val_loss = rec.val_accuracy = NAN;
@@ -804,6 +837,7 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
         emit(&run, PNEUMO_EVENT_EPOCH_BEGIN);
         if (dp && (st = pn_dp_agree(dp, PNEUMO_OK, run.cancelled, fn)) != PNEUMO_OK)
             goto done;
+        run.tm.callback_seconds = now() - t0;
         if (run.cancelled) {
             st = pn_error(PNEUMO_ERR_CANCELLED, "%s: cancelled by the callback before epoch %d", fn,
                           epoch + 1);
@@ -824,16 +858,22 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
         }
         if (st != PNEUMO_OK)
             goto done;
+        tv = now();
         if (val && (st = pn_evaluate_dataset(m, val, o->batch_size, dp, &rec.val_loss, &rec.val_accuracy,
                                              val_probs, val_labels)) != PNEUMO_OK) {
             pn_error_prefix("validation after epoch %d", epoch + 1);
             goto done;
+        }
+        if (val) {
+            pn_ds_epoch_stats(val, &run.tm.val_data_wait_seconds, &run.tm.val_loader_cpu_seconds);
+            run.tm.val_seconds = now() - tv - run.tm.val_data_wait_seconds;
         }
         record_provenance(m, train, &rec, val ? val_probs : NULL, val_labels,
                           val ? pneumo_dataset_size(val) : 0);
         rec.seconds = now() - t0;
         if ((st = pn_history_append(h, &rec)) != PNEUMO_OK)
             goto done;
+        tv = now(); /* from here on the epoch's callbacks and saves */
         if (progress_on(&run))
             run.progress_st = pn_progress_epoch_end(&run.progress, &rec, run.ev.batches, val != NULL,
                                                     o->progress_bar);
@@ -894,6 +934,10 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
             st = run.progress_st;
         if (st == PNEUMO_OK && o->checkpoint_path)
             st = save_checkpoint(m, opt, o->checkpoint_path, state, h);
+        run.tm.callback_seconds += now() - tv;
+        finish_timing(&run, h, train, t0);
+        if (st == PNEUMO_OK)
+            st = run.progress_st;
         /* a failed save on rank 0 or a cancel on any rank stops every rank */
         if (dp && (st = pn_dp_agree(dp, st, run.cancelled && !stop, fn)) != PNEUMO_OK) {
             if (st == PNEUMO_ERR_CANCELLED && run.cancelled)

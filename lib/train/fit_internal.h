@@ -5,13 +5,16 @@
 
 struct pneumo_history {
     int32_t n;
-    size_t cap;
+    size_t cap, timing_cap;
     pneumo_epoch_record *rec;
+    pneumo_epoch_timing *timing; /* per record; NaN figures until pn_history_set_timing */
     int32_t stopped_early;
 };
 
 pneumo_status pn_history_new(pneumo_history **out);
 pneumo_status pn_history_append(pneumo_history *h, const pneumo_epoch_record *r);
+/* The timing of the last record appended. */
+void pn_history_set_timing(pneumo_history *h, const pneumo_epoch_timing *t);
 
 /* Loss (unweighted mean BCE) and accuracy of a dataset in index order; probs
  * and labels (may be NULL) receive one value per image. With dp (may be NULL),

@@ -18,10 +18,25 @@ pneumo_status pn_history_new(pneumo_history **out)
 
 pneumo_status pn_history_append(pneumo_history *h, const pneumo_epoch_record *r)
 {
-    if (!pn_array_reserve(&h->rec, &h->cap, (size_t)h->n + 1, sizeof *h->rec, INT32_MAX))
-        return pn_error_nomem("history", ((size_t)h->n + 1) * sizeof *h->rec);
+    pneumo_epoch_timing *t;
+    if (!pn_array_reserve(&h->rec, &h->cap, (size_t)h->n + 1, sizeof *h->rec, INT32_MAX) ||
+        !pn_array_reserve(&h->timing, &h->timing_cap, (size_t)h->n + 1, sizeof *h->timing, INT32_MAX))
+        return pn_error_nomem("history", ((size_t)h->n + 1) * (sizeof *h->rec + sizeof *h->timing));
+    t = &h->timing[h->n];
+    memset(t, 0, sizeof *t);
+    t->size = sizeof *t;
+    t->epoch = r->epoch;
+    t->seconds = t->train_seconds = t->data_wait_seconds = t->val_seconds = t->val_data_wait_seconds =
+        t->callback_seconds = t->other_seconds = t->loader_cpu_seconds = t->val_loader_cpu_seconds = NAN;
     h->rec[h->n++] = *r;
     return PNEUMO_OK;
+}
+
+void pn_history_set_timing(pneumo_history *h, const pneumo_epoch_timing *t)
+{
+    h->timing[h->n - 1] = *t;
+    h->timing[h->n - 1].size = sizeof *t;
+    h->timing[h->n - 1].epoch = h->rec[h->n - 1].epoch;
 }
 
 void pneumo_history_destroy(pneumo_history *h)
@@ -29,6 +44,7 @@ void pneumo_history_destroy(pneumo_history *h)
     if (!h)
         return;
     free(h->rec);
+    free(h->timing);
     free(h);
 }
 
@@ -43,6 +59,19 @@ pneumo_status pneumo_history_get(const pneumo_history *h, int32_t i, pneumo_epoc
     if (i < 0 || i >= h->n)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_history_get: epoch %d outside 0..%d", i, h->n - 1);
     *out = h->rec[i];
+    return PNEUMO_OK;
+}
+
+pneumo_status pneumo_history_timing(const pneumo_history *h, int32_t i, pneumo_epoch_timing *out)
+{
+    if (!h || !out)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_history_timing: %s is NULL", h ? "out" : "history");
+    if (out->size != sizeof *out)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_history_timing: out->size is %u, expected %zu",
+                        out->size, sizeof *out);
+    if (i < 0 || i >= h->n)
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_history_timing: epoch %d outside 0..%d", i, h->n - 1);
+    *out = h->timing[i];
     return PNEUMO_OK;
 }
 

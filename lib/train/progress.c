@@ -115,6 +115,25 @@ pneumo_status pn_progress_epoch_end(const pn_progress *p, const pneumo_epoch_rec
     return send(p, &l);
 }
 
+static void phase(line *l, const char *name, double s, double total)
+{
+    put(l, " - %s %.2fs (%.1f%%)", name, s, total > 0 ? 100.0 * s / total : 0.0);
+}
+
+pneumo_status pn_progress_timing(const pn_progress *p, const pneumo_epoch_timing *t)
+{
+    line l = {.n = 0};
+    put(&l, "Epoch %d time %.2fs", t->epoch + 1, t->seconds);
+    phase(&l, "train", t->train_seconds, t->seconds);
+    phase(&l, "data wait", t->data_wait_seconds, t->seconds);
+    phase(&l, "val", t->val_seconds, t->seconds);
+    phase(&l, "val data wait", t->val_data_wait_seconds, t->seconds);
+    phase(&l, "callbacks", t->callback_seconds, t->seconds);
+    phase(&l, "other", t->other_seconds, t->seconds);
+    put(&l, " - loader CPU %.2fs, val loader CPU %.2fs\n", t->loader_cpu_seconds, t->val_loader_cpu_seconds);
+    return send(p, &l);
+}
+
 pneumo_status pn_progress_lr(const pn_progress *p, int32_t epoch, double lr)
 {
     char text[40];

@@ -20,6 +20,8 @@ pneumo_status pn_progress_batch(const pn_progress *p, int64_t done, int64_t tota
 /* The epoch's closing line; `bar` says whether a bar line is being replaced. */
 pneumo_status pn_progress_epoch_end(const pn_progress *p, const pneumo_epoch_record *r, int64_t batches,
                                     int has_val, int bar);
+/* Where the epoch's time went (pneumo_fit_options.progress_timing). */
+pneumo_status pn_progress_timing(const pn_progress *p, const pneumo_epoch_timing *t);
 pneumo_status pn_progress_lr(const pn_progress *p, int32_t epoch, double lr);
 pneumo_status pn_progress_early_stop(const pn_progress *p, int32_t epoch);
 

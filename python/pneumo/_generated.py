@@ -339,6 +339,10 @@ class EpochRecord(_Struct):
     """pneumo_epoch_record (pneumo/train.h)"""
 
 
+class EpochTiming(_Struct):
+    """pneumo_epoch_timing (pneumo/train.h)"""
+
+
 class Evaluation(_Struct):
     """pneumo_evaluation (pneumo/train.h)"""
 
@@ -566,7 +570,8 @@ FitOptions._fields_ = [
     ("callback", FitCallback),
     ("user", c_void_p),
     ("parallel", POINTER(DataParallel)),
-    ("reserved", c_uint32 * 6),
+    ("progress_timing", c_int32),
+    ("reserved", c_uint32 * 5),
 ]
 
 EpochRecord._fields_ = [
@@ -579,6 +584,21 @@ EpochRecord._fields_ = [
     ("lr", c_double),
     ("seconds", c_double),
     ("reserved", c_uint32 * 4),
+]
+
+EpochTiming._fields_ = [
+    ("size", c_uint32),
+    ("epoch", c_int32),
+    ("seconds", c_double),
+    ("train_seconds", c_double),
+    ("data_wait_seconds", c_double),
+    ("val_seconds", c_double),
+    ("val_data_wait_seconds", c_double),
+    ("callback_seconds", c_double),
+    ("other_seconds", c_double),
+    ("loader_cpu_seconds", c_double),
+    ("val_loader_cpu_seconds", c_double),
+    ("reserved", c_uint32 * 8),
 ]
 
 Evaluation._fields_ = [
@@ -687,6 +707,7 @@ STRUCTS = {
     "pneumo_data_parallel": DataParallel,
     "pneumo_fit_options": FitOptions,
     "pneumo_epoch_record": EpochRecord,
+    "pneumo_epoch_timing": EpochTiming,
     "pneumo_evaluation": Evaluation,
     "pneumo_ensemble_options": EnsembleOptions,
     "pneumo_decode_limits": DecodeLimits,
@@ -851,6 +872,7 @@ PROTOTYPES = {
     "pneumo_history_destroy": (None, [c_void_p]),
     "pneumo_history_size": (c_int32, [c_void_p]),
     "pneumo_history_get": (c_int, [c_void_p, c_int32, _ptr(EpochRecord)]),
+    "pneumo_history_timing": (c_int, [c_void_p, c_int32, _ptr(EpochTiming)]),
     "pneumo_history_stopped_early": (c_int32, [c_void_p]),
     "pneumo_history_save_csv": (c_int, [c_void_p, c_char_p]),
     "pneumo_model_evaluate": (c_int, [
