@@ -86,21 +86,27 @@ void test_eltwise(const pn_kernels *k, int iters)
             for (size_t i = 0; i < n; i++)
                 v0[i] = fabsf(v0[i]) * 0.01f;
             snprintf(shape, sizeof shape, "count %zu", n);
-            memcpy(rw, w0, n * 4);
-            memcpy(rm, m0, n * 4);
-            memcpy(rv, v0, n * 4);
-            memcpy(w.p, w0, n * 4);
-            memcpy(m.p, m0, n * 4);
-            memcpy(v.p, v0, n * 4);
-            pn_kernels_ref.adam_update(n, rw, g, rm, rv, 1e-3f, 0.9f, 0.999f, 1e-7f);
-            k->adam_update(n, w.p, g, m.p, v.p, 1e-3f, 0.9f, 0.999f, 1e-7f);
-            note_call(&st_adam, shape, 0);
-            compare(&st_adam, w.p, rw, NULL, n, TOL_ELT, k->isa, shape);
-            compare(&st_adam, m.p, rm, NULL, n, TOL_ELT, k->isa, shape);
-            compare(&st_adam, v.p, rv, NULL, n, TOL_ELT, k->isa, shape);
-            check_guard(&st_adam, &w, k->isa, shape);
-            check_guard(&st_adam, &m, k->isa, shape);
-            check_guard(&st_adam, &v, k->isa, shape);
+            /* keep 1: Adam; below 1: AdamW's decoupled decay (lr 1e-3, wd 0.04) */
+            for (int decay = 0; decay < 2; decay++) {
+                const float keep = decay ? 0.99996f : 1.0f;
+                snprintf(shape, sizeof shape, "count %zu keep %g", n, (double)keep);
+                memcpy(rw, w0, n * 4);
+                memcpy(rm, m0, n * 4);
+                memcpy(rv, v0, n * 4);
+                memcpy(w.p, w0, n * 4);
+                memcpy(m.p, m0, n * 4);
+                memcpy(v.p, v0, n * 4);
+                pn_kernels_ref.adam_update(n, rw, g, rm, rv, 1e-3f, 0.9f, 0.999f, 1e-7f, keep);
+                k->adam_update(n, w.p, g, m.p, v.p, 1e-3f, 0.9f, 0.999f, 1e-7f, keep);
+                note_call(&st_adam, shape, 0);
+                compare(&st_adam, w.p, rw, NULL, n, TOL_ELT, k->isa, shape);
+                compare(&st_adam, m.p, rm, NULL, n, TOL_ELT, k->isa, shape);
+                compare(&st_adam, v.p, rv, NULL, n, TOL_ELT, k->isa, shape);
+                check_guard(&st_adam, &w, k->isa, shape);
+                check_guard(&st_adam, &m, k->isa, shape);
+                check_guard(&st_adam, &v, k->isa, shape);
+            }
+            snprintf(shape, sizeof shape, "count %zu", n);
             for (int nesterov = 0; nesterov < 2; nesterov++) {
                 memcpy(rw, w0, n * 4);
                 memcpy(rm, m0, n * 4);

@@ -34,7 +34,8 @@ _Static_assert(SAME_TYPE(&((pneumo_adam_params *)0)->learning_rate, float *), "p
 _Static_assert(SAME_TYPE(&((pneumo_adam_params *)0)->beta_1, float *), "pneumo_adam_params.beta_1");
 _Static_assert(SAME_TYPE(&((pneumo_adam_params *)0)->beta_2, float *), "pneumo_adam_params.beta_2");
 _Static_assert(SAME_TYPE(&((pneumo_adam_params *)0)->epsilon, float *), "pneumo_adam_params.epsilon");
-_Static_assert(SAME_TYPE(&((pneumo_adam_params *)0)->reserved, uint32_t (*)[8]), "pneumo_adam_params.reserved");
+_Static_assert(SAME_TYPE(&((pneumo_adam_params *)0)->weight_decay, float *), "pneumo_adam_params.weight_decay");
+_Static_assert(SAME_TYPE(&((pneumo_adam_params *)0)->reserved, uint32_t (*)[7]), "pneumo_adam_params.reserved");
 _Static_assert(SAME_TYPE(&((pneumo_sgd_params *)0)->size, uint32_t *), "pneumo_sgd_params.size");
 _Static_assert(SAME_TYPE(&((pneumo_sgd_params *)0)->learning_rate, float *), "pneumo_sgd_params.learning_rate");
 _Static_assert(SAME_TYPE(&((pneumo_sgd_params *)0)->momentum, float *), "pneumo_sgd_params.momentum");
@@ -396,6 +397,7 @@ int main(void)
     FIELD(pneumo_adam_params, beta_1);
     FIELD(pneumo_adam_params, beta_2);
     FIELD(pneumo_adam_params, epsilon);
+    FIELD(pneumo_adam_params, weight_decay);
     FIELD(pneumo_adam_params, reserved);
     STRUCT(pneumo_sgd_params);
     FIELD(pneumo_sgd_params, size);

@@ -79,8 +79,8 @@ typedef enum pn_act { PN_ACT_LINEAR = 0, PN_ACT_RELU = 1, PN_ACT_SIGMOID = 2, PN
  * bce_logits: Binary cross-entropy from logits z (stable: max(z,0) - z y + log1p(exp(-|z|))).
  *     Writes p = sigmoid(z) and dz = w (p - y) / n; returns sum(w l) through *loss_sum and sum(w [(p >
  *     0.5) == y]) and sum(w) through *acc_sum, *w_sum. weights may be NULL (all 1).
- * adam_update: Adam (Keras): m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; w -= lr_t m / (sqrt(v) +
- *     eps)
+ * adam_update: Adam (Keras): m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; w = keep w - lr_t m /
+ *     (sqrt(v) + eps), keep = 1 - lr wd for AdamW's decoupled decay (1: Adam, bit for bit)
  * sgd_update: SGD (Keras): vel = mom vel - lr g; w += vel (nesterov: w += mom vel - lr g)
  * accumulate: dst[i] += src[i] (summing per-thread and per-rank gradient partials); one rounded
  *     add per element, so every tier matches the reference bit for bit

@@ -41,7 +41,7 @@
        double *loss_sum, double *acc_sum, double *w_sum))                                                  \
     X(a, adam_update,                                                                                      \
       (size_t count, float *w, const float *g, float *m, float *v, float lr_t, float beta_1, float beta_2, \
-       float epsilon))                                                                                     \
+       float epsilon, float keep))                                                                         \
     X(a, sgd_update,                                                                                       \
       (size_t count, float *w, const float *g, float *vel, float lr, float momentum, int nesterov))        \
     X(a, accumulate, (size_t count, float *dst, const float *src))

@@ -477,7 +477,7 @@ pneumo_status pneumo_model_train_step(pneumo_model *m, pneumo_optimizer *opt, co
         return st;
     if ((st = pn_optimizer_bind(opt, m->id, m->arena_size)) != PNEUMO_OK)
         return pn_error_prefix("%s", fn);
-    pn_optimizer_step(opt, pn_model_kernels(m), m->params, m->grads);
+    pn_optimizer_step(opt, pn_model_kernels(m), m->params, m->grads, m->layers, m->nlayers);
     return PNEUMO_OK;
 }
 
@@ -530,7 +530,7 @@ pneumo_status pn_model_update(pneumo_model *m, pneumo_optimizer *opt, const char
                         "%s: the optimizer holds state for another model; create a new optimizer", fn);
     if ((st = pn_optimizer_bind(opt, m->id, m->arena_size)) != PNEUMO_OK)
         return pn_error_prefix("%s", fn);
-    pn_optimizer_step(opt, pn_model_kernels(m), m->params, m->grads);
+    pn_optimizer_step(opt, pn_model_kernels(m), m->params, m->grads, m->layers, m->nlayers);
     m->train_steps++;
     return PNEUMO_OK;
 }

@@ -353,7 +353,8 @@ AdamParams._fields_ = [
     ("beta_1", c_float),
     ("beta_2", c_float),
     ("epsilon", c_float),
-    ("reserved", c_uint32 * 8),
+    ("weight_decay", c_float),
+    ("reserved", c_uint32 * 7),
 ]
 
 SgdParams._fields_ = [

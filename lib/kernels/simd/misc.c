@@ -117,17 +117,17 @@ void PN_FN(act_bwd)(pn_act act, size_t count, const float *y, float *dy)
 /* ---------------------------------------------------------------- optimizers */
 
 void PN_FN(adam_update)(size_t count, float *w, const float *g, float *m_, float *v_, float lr_t,
-                        float beta_1, float beta_2, float epsilon)
+                        float beta_1, float beta_2, float epsilon, float keep)
 {
     const V b1 = vset1(beta_1), b2 = vset1(beta_2), ob1 = vset1(1.0f - beta_1), ob2 = vset1(1.0f - beta_2),
-            lr = vset1(lr_t), eps = vset1(epsilon);
-#define ADAM_STEP(LD, ST)                                                       \
-    {                                                                           \
-        const V gi = LD(g + i), mi = vadd(vmul(b1, LD(m_ + i)), vmul(ob1, gi)); \
-        const V vi = vadd(vmul(b2, LD(v_ + i)), vmul(vmul(ob2, gi), gi));       \
-        ST(m_ + i, mi);                                                         \
-        ST(v_ + i, vi);                                                         \
-        ST(w + i, vsub(LD(w + i), vdiv(vmul(lr, mi), vadd(vsqrt(vi), eps))));   \
+            lr = vset1(lr_t), eps = vset1(epsilon), kp = vset1(keep);
+#define ADAM_STEP(LD, ST)                                                               \
+    {                                                                                   \
+        const V gi = LD(g + i), mi = vadd(vmul(b1, LD(m_ + i)), vmul(ob1, gi));         \
+        const V vi = vadd(vmul(b2, LD(v_ + i)), vmul(vmul(ob2, gi), gi));               \
+        ST(m_ + i, mi);                                                                 \
+        ST(v_ + i, vi);                                                                 \
+        ST(w + i, vsub(vmul(kp, LD(w + i)), vdiv(vmul(lr, mi), vadd(vsqrt(vi), eps)))); \
     }
 #define LDF(p) vload(p)
 #define STF(p, val) vstore((p), (val))
