@@ -161,7 +161,8 @@ _Static_assert(SAME_TYPE(&((pneumo_fit_options *)0)->threads, int32_t *), "pneum
 _Static_assert(SAME_TYPE(&((pneumo_fit_options *)0)->callback, pneumo_fit_callback *), "pneumo_fit_options.callback");
 _Static_assert(SAME_TYPE(&((pneumo_fit_options *)0)->user, void **), "pneumo_fit_options.user");
 _Static_assert(SAME_TYPE(&((pneumo_fit_options *)0)->parallel, const pneumo_data_parallel **), "pneumo_fit_options.parallel");
-_Static_assert(SAME_TYPE(&((pneumo_fit_options *)0)->reserved, uint32_t (*)[6]), "pneumo_fit_options.reserved");
+_Static_assert(SAME_TYPE(&((pneumo_fit_options *)0)->label_smoothing, float *), "pneumo_fit_options.label_smoothing");
+_Static_assert(SAME_TYPE(&((pneumo_fit_options *)0)->reserved, uint32_t (*)[5]), "pneumo_fit_options.reserved");
 _Static_assert(SAME_TYPE(&((pneumo_epoch_record *)0)->epoch, int32_t *), "pneumo_epoch_record.epoch");
 _Static_assert(SAME_TYPE(&((pneumo_epoch_record *)0)->reserved0, int32_t *), "pneumo_epoch_record.reserved0");
 _Static_assert(SAME_TYPE(&((pneumo_epoch_record *)0)->loss, double *), "pneumo_epoch_record.loss");
@@ -540,6 +541,7 @@ int main(void)
     FIELD(pneumo_fit_options, callback);
     FIELD(pneumo_fit_options, user);
     FIELD(pneumo_fit_options, parallel);
+    FIELD(pneumo_fit_options, label_smoothing);
     FIELD(pneumo_fit_options, reserved);
     STRUCT(pneumo_epoch_record);
     FIELD(pneumo_epoch_record, epoch);

@@ -463,12 +463,51 @@ static void test_fit_resume_mid_epoch(void **state)
     pneumo_dataset_destroy(val);
 }
 
+/* label_smoothing changes the training loss and gradients only: with s = 0.2 the
+ * first epoch's loss differs from s = 0 while the labels' accuracy is still counted;
+ * out of [0, 1] it is refused */
+static void test_fit_label_smoothing(void **state)
+{
+    pneumo_history *h[2] = {NULL, NULL};
+    pneumo_epoch_record r[2];
+    (void)state;
+    for (int k = 0; k < 2; k++) {
+        pneumo_dataset *train = open_split("train", 1, 1);
+        pneumo_optimizer *opt = adam(1e-3f);
+        pneumo_model *m = small_model(9);
+        pneumo_fit_options o;
+        pneumo_fit_default_options(&o);
+        assert_true(o.label_smoothing == 0.0f);
+        o.epochs = 1;
+        o.label_smoothing = k ? 0.2f : 0.0f;
+        assert_int_equal(pneumo_model_fit(m, opt, train, NULL, &o, &h[k]), PNEUMO_OK);
+        assert_int_equal(pneumo_history_get(h[k], 0, &r[k]), PNEUMO_OK);
+        if (k) {
+            const float bad[] = {-0.1f, 1.5f, NAN};
+            for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+                pneumo_history *hb = NULL;
+                o.label_smoothing = bad[i];
+                assert_int_equal(pneumo_model_fit(m, opt, train, NULL, &o, &hb), PNEUMO_ERR_INVALID_ARG);
+                assert_non_null(strstr(pneumo_last_error(), "label_smoothing"));
+                pneumo_history_destroy(hb);
+            }
+        }
+        pneumo_optimizer_destroy(opt);
+        pneumo_model_destroy(m);
+        pneumo_dataset_destroy(train);
+    }
+    assert_true(isfinite(r[0].loss) && isfinite(r[1].loss) && r[0].loss != r[1].loss);
+    assert_true(r[1].accuracy >= 0.0 && r[1].accuracy <= 1.0);
+    pneumo_history_destroy(h[0]);
+    pneumo_history_destroy(h[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fit_learns_and_evaluates), cmocka_unit_test(test_fit_reproducible),
         cmocka_unit_test(test_fit_cancel_and_callbacks), cmocka_unit_test(test_fit_resume),
-        cmocka_unit_test(test_fit_resume_mid_epoch),
+        cmocka_unit_test(test_fit_resume_mid_epoch),     cmocka_unit_test(test_fit_label_smoothing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

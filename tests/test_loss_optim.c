@@ -55,7 +55,7 @@ static void check_bce_kernel(const pn_kernels *k)
             float p = -1.0f, dz = -1.0f;
             double loss = -1.0, acc = -1.0, wsum = -1.0;
             const double want = bce_ref(z, y);
-            k->bce_logits(1, &z, &y, NULL, &p, &dz, &loss, &acc, &wsum);
+            k->bce_logits(1, &z, &y, NULL, 0.0f, &p, &dz, &loss, &acc, &wsum);
             assert_true(isfinite(loss) && isfinite(p) && isfinite(dz));
             assert_true(loss >= 0.0);
             assert_close(loss, want, 1e-6, 1e-7);
@@ -75,7 +75,7 @@ static void check_bce_kernel(const pn_kernels *k)
         for (int i = 0; i < 6; i++) {
             float p, dz;
             double loss, acc, wsum;
-            k->bce_logits(1, &z[i], &y[i], NULL, &p, &dz, &loss, &acc, &wsum);
+            k->bce_logits(1, &z[i], &y[i], NULL, 0.0f, &p, &dz, &loss, &acc, &wsum);
             assert_close(loss, want[i], 1e-6, 1e-7);
         }
     }
@@ -90,7 +90,7 @@ static void check_bce_kernel(const pn_kernels *k)
         double loss, acc, wsum, want_loss = 0, want_acc = 0, want_w = 0;
         for (int i = 0; i < N; i++)
             w[i] = (float)(y[i] ? W_PNEUMONIA : W_NORMAL);
-        k->bce_logits(N, z, y, w, p, dz, &loss, &acc, &wsum);
+        k->bce_logits(N, z, y, w, 0.0f, p, dz, &loss, &acc, &wsum);
         for (int i = 0; i < N; i++) {
             double wi = w[i], pi = sigmoid_ref(z[i]);
             want_loss += wi * bce_ref(z[i], y[i]);
@@ -105,8 +105,36 @@ static void check_bce_kernel(const pn_kernels *k)
         /* correct: samples 0, 2, 3, 5 */
         assert_close(acc, W_PNEUMONIA + W_NORMAL + W_PNEUMONIA + W_NORMAL, 1e-6, 0);
         /* dz may be NULL (evaluation) */
-        k->bce_logits(N, z, y, w, p, NULL, &loss, &acc, &wsum);
+        k->bce_logits(N, z, y, w, 0.0f, p, NULL, &loss, &acc, &wsum);
         assert_close(loss, want_loss, 1e-6, 0);
+    }
+    /* label smoothing (Keras BinaryCrossentropy(label_smoothing=s), or torch's
+     * BCEWithLogitsLoss on the target y (1 - s) + 0.5 s): z = 3, y = 1, s = 0.2
+     * gives t = 0.9, loss 3 - 2.7 + log1p(e^-3) = 0.348587351573742, dz = p - 0.9;
+     * accuracy keeps the label; dz matches central differences of the loss */
+    {
+        static const float zl[] = {-2.5f, -0.4f, 0.0f, 0.7f, 3.0f};
+        static const float ss[] = {0.1f, 0.2f, 1.0f};
+        float p, dz;
+        double loss, acc, wsum;
+        const float z = 3.0f, y = 1.0f;
+        k->bce_logits(1, &z, &y, NULL, 0.2f, &p, &dz, &loss, &acc, &wsum);
+        assert_close(loss, 0.348587351573742, 1e-6, 1e-7);
+        assert_close(dz, sigmoid_ref(3.0) - 0.9, 1e-6, 1e-7);
+        assert_true(acc == 1.0);
+        for (size_t i = 0; i < sizeof zl / sizeof zl[0]; i++)
+            for (size_t j = 0; j < sizeof ss / sizeof ss[0]; j++)
+                for (int yi = 0; yi <= 1; yi++) {
+                    const float zi = zl[i], lab = (float)yi, h = 1e-2f, zp = zi + h, zm = zi - h;
+                    const double t = yi * (1.0 - ss[j]) + 0.5 * ss[j];
+                    double lp, lm;
+                    k->bce_logits(1, &zi, &lab, NULL, ss[j], &p, &dz, &loss, &acc, &wsum);
+                    assert_close(loss, bce_ref(zi, t), 1e-6, 1e-7);
+                    assert_close(dz, sigmoid_ref(zi) - t, 1e-6, 1e-7);
+                    k->bce_logits(1, &zp, &lab, NULL, ss[j], &p, NULL, &lp, &acc, &wsum);
+                    k->bce_logits(1, &zm, &lab, NULL, ss[j], &p, NULL, &lm, &acc, &wsum);
+                    assert_close(dz, (lp - lm) / (double)(zp - zm), 0, 1e-4);
+                }
     }
 }
 

@@ -223,7 +223,10 @@ typedef struct pneumo_fit_options {
     void *user;                           /**< passed to callback */
     const pneumo_data_parallel *parallel; /**< NULL (default): one process; else this rank of a
                                                data-parallel run (see pneumo_data_parallel) */
-    uint32_t reserved[6];
+    float label_smoothing;                /**< in [0, 1]; default 0. The training loss's target is
+                                y (1 - s) + 0.5 s (Keras BinaryCrossentropy(label_smoothing=s));
+                                accuracy and validation use the labels as they are */
+    uint32_t reserved[5];
 } pneumo_fit_options;
 
 /** One epoch of the history. */

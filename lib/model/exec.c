@@ -407,8 +407,9 @@ static void loss_head(pneumo_model *m, int32_t n, const pneumo_tensor *labels, c
 {
     float *z = m->acts[m->nlayers - 1];
     double loss, acc, wsum;
-    pn_model_kernels(m)->bce_logits((size_t)n, z, labels->data, weights ? weights->data : NULL, z,
-                                    grad ? m->gbuf[0] : NULL, &loss, &acc, &wsum);
+    pn_model_kernels(m)->bce_logits((size_t)n, z, labels->data, weights ? weights->data : NULL,
+                                    grad ? m->label_smoothing : 0.0f, z, grad ? m->gbuf[0] : NULL, &loss,
+                                    &acc, &wsum);
     if (result) {
         int32_t correct = 0;
         memset(result, 0, sizeof *result);
@@ -505,14 +506,15 @@ pneumo_status pn_model_part_gradients(pneumo_model *m, const pneumo_tensor *x, c
     m->batch_pos0 = pos0;
     st = forward(m, n, x->data, 1, 1);
     if (st == PNEUMO_OK) {
-        const float inv_norm = 1.0f / (float)norm;
+        const float inv_norm = 1.0f / (float)norm, keep = 1.0f - m->label_smoothing,
+                    add = 0.5f * m->label_smoothing;
         z = m->acts[m->nlayers - 1];
         /* dL/dz as the kernel forms it, w (p - y) / N, with N the global batch */
-        pn_model_kernels(m)->bce_logits((size_t)n, z, labels->data, weights ? weights->data : NULL, z, NULL,
-                                        loss_sum, &acc, &wsum);
+        pn_model_kernels(m)->bce_logits((size_t)n, z, labels->data, weights ? weights->data : NULL,
+                                        m->label_smoothing, z, NULL, loss_sum, &acc, &wsum);
         for (int32_t i = 0; i < n; i++) {
             const float wi = weights ? weights->data[i] : 1.0f;
-            m->gbuf[0][i] = wi * (z[i] - labels->data[i]) * inv_norm;
+            m->gbuf[0][i] = wi * (z[i] - (labels->data[i] * keep + add)) * inv_norm;
             *correct += (z[i] > 0.5f ? 1.0f : 0.0f) == labels->data[i];
         }
         st = backward(m, n, x->data);

@@ -123,6 +123,9 @@ static pneumo_status check_options(const pneumo_fit_options *in, const pneumo_da
                         "%s: epochs %d, batch size %d and initial epoch %d must satisfy "
                         "epochs >= 1, batch >= 1, 0 <= initial <= epochs",
                         fn, o->epochs, o->batch_size, o->initial_epoch);
+    if (!(o->label_smoothing >= 0.0f && o->label_smoothing <= 1.0f))
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: label_smoothing %g outside [0, 1]", fn,
+                        (double)o->label_smoothing);
     if (o->threads < 0 || o->threads > 64)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: threads %d outside 0..64", fn, o->threads);
     if (o->class_weighting < PNEUMO_CLASS_WEIGHT_NONE || o->class_weighting > PNEUMO_CLASS_WEIGHT_CUSTOM)
@@ -767,6 +770,7 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
     }
     if (st != PNEUMO_OK)
         goto done;
+    m->label_smoothing = o->label_smoothing;
     run.m = m;
     run.opt = opt;
     run.o = o;
@@ -910,6 +914,7 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
     }
     st = PNEUMO_OK;
 done:
+    m->label_smoothing = 0.0f;
     pn_aligned_free(best_params);
     pn_aligned_free(run.dp.acc);
     pn_aligned_free(run.dp.tmp);

@@ -534,7 +534,8 @@ FitOptions._fields_ = [
     ("callback", FitCallback),
     ("user", c_void_p),
     ("parallel", POINTER(DataParallel)),
-    ("reserved", c_uint32 * 6),
+    ("label_smoothing", c_float),
+    ("reserved", c_uint32 * 5),
 ]
 
 EpochRecord._fields_ = [
