@@ -162,7 +162,11 @@ _Static_assert(SAME_TYPE(&((pneumo_fit_options *)0)->callback, pneumo_fit_callba
 _Static_assert(SAME_TYPE(&((pneumo_fit_options *)0)->user, void **), "pneumo_fit_options.user");
 _Static_assert(SAME_TYPE(&((pneumo_fit_options *)0)->parallel, const pneumo_data_parallel **), "pneumo_fit_options.parallel");
 _Static_assert(SAME_TYPE(&((pneumo_fit_options *)0)->label_smoothing, float *), "pneumo_fit_options.label_smoothing");
-_Static_assert(SAME_TYPE(&((pneumo_fit_options *)0)->reserved, uint32_t (*)[5]), "pneumo_fit_options.reserved");
+_Static_assert(SAME_TYPE(&((pneumo_fit_options *)0)->lr_schedule, int32_t *), "pneumo_fit_options.lr_schedule");
+_Static_assert(SAME_TYPE(&((pneumo_fit_options *)0)->warmup_epochs, int32_t *), "pneumo_fit_options.warmup_epochs");
+_Static_assert(SAME_TYPE(&((pneumo_fit_options *)0)->warmup_start_factor, float *), "pneumo_fit_options.warmup_start_factor");
+_Static_assert(SAME_TYPE(&((pneumo_fit_options *)0)->final_lr_factor, float *), "pneumo_fit_options.final_lr_factor");
+_Static_assert(SAME_TYPE(&((pneumo_fit_options *)0)->reserved, uint32_t (*)[1]), "pneumo_fit_options.reserved");
 _Static_assert(SAME_TYPE(&((pneumo_epoch_record *)0)->epoch, int32_t *), "pneumo_epoch_record.epoch");
 _Static_assert(SAME_TYPE(&((pneumo_epoch_record *)0)->reserved0, int32_t *), "pneumo_epoch_record.reserved0");
 _Static_assert(SAME_TYPE(&((pneumo_epoch_record *)0)->loss, double *), "pneumo_epoch_record.loss");
@@ -542,6 +546,10 @@ int main(void)
     FIELD(pneumo_fit_options, user);
     FIELD(pneumo_fit_options, parallel);
     FIELD(pneumo_fit_options, label_smoothing);
+    FIELD(pneumo_fit_options, lr_schedule);
+    FIELD(pneumo_fit_options, warmup_epochs);
+    FIELD(pneumo_fit_options, warmup_start_factor);
+    FIELD(pneumo_fit_options, final_lr_factor);
     FIELD(pneumo_fit_options, reserved);
     STRUCT(pneumo_epoch_record);
     FIELD(pneumo_epoch_record, epoch);
@@ -655,6 +663,8 @@ int main(void)
     ENUM(PNEUMO_CLASS_WEIGHT_NONE);
     ENUM(PNEUMO_CLASS_WEIGHT_BALANCED);
     ENUM(PNEUMO_CLASS_WEIGHT_CUSTOM);
+    ENUM(PNEUMO_LR_CONSTANT);
+    ENUM(PNEUMO_LR_COSINE);
     ENUM(PNEUMO_COLLECTIVE_SEND);
     ENUM(PNEUMO_COLLECTIVE_RECV);
     ENUM(PNEUMO_COLLECTIVE_BCAST);
