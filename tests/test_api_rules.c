@@ -211,8 +211,8 @@ static void test_size_and_reserved_checked(void **state)
     fo.size = 4;
     expect_invalid(pneumo_model_fit(m, opt, ds, NULL, &fo, NULL), "pneumo_fit_options.size");
     pneumo_fit_default_options(&fo);
-    fo.reserved[5] = 1;
-    expect_invalid(pneumo_model_fit(m, opt, ds, NULL, &fo, NULL), "pneumo_fit_options.reserved[5]");
+    fo.reserved[0] = 1;
+    expect_invalid(pneumo_model_fit(m, opt, ds, NULL, &fo, NULL), "pneumo_fit_options.reserved[0]");
     pneumo_fit_default_options(&fo);
     pneumo_early_stopping_default_params(&es);
     es.size = 0;
