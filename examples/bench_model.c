@@ -705,7 +705,8 @@ static int time_layers(const bench_opts *o, pneumo_model *m, const train_data *d
         }
         for (int rep = 0; rep < reps + skip; rep++) {
             double t0 = now_s();
-            k->adam_update((size_t)m->arena_size, m->params, m->grads, mm, vv, 1e-7f, 0.9f, 0.999f, 1e-7f);
+            k->adam_update((size_t)m->arena_size, m->params, m->grads, mm, vv, 1e-7f, 0.9f, 0.999f, 1e-7f,
+                           1.0f);
             if (rep >= skip)
                 t[rep - skip] = (now_s() - t0) * 1e3;
         }

@@ -44,6 +44,11 @@ static int usage(FILE *f)
                "  --threads N       model and data pipeline threads (default: online cores)\n"
                "  --no-augment      train without augmentation\n"
                "  --patience N      EarlyStopping patience (default 3; 0 disables)\n"
+               "  --weight-decay X  AdamW decoupled weight decay of the kernels (default 0: Adam)\n"
+               "  --label-smoothing S  loss target y (1 - S) + 0.5 S (default 0)\n"
+               "  --lr-schedule K   constant (default; ReduceLROnPlateau only) or cosine: per-step\n"
+               "                    cosine decay to 0 after a linear warm-up from 0.1 x lr\n"
+               "  --warmup-epochs N warm-up of the cosine schedule (default 0)\n"
                "  --out FILE        model file (default model.safetensors)\n"
                "  --best FILE       also save the best model (by val_loss) here (default: none)\n"
                "  --checkpoint FILE save the run after every epoch (default checkpoint.safetensors)\n"
@@ -70,12 +75,14 @@ static int usage(FILE *f)
 /* Options that take a value. */
 static int takes_value(const char *a)
 {
-    static const char *const names[] = {"--data",     "--train",       "--val",       "--test",
-                                        "--size",     "--epochs",      "--batch",     "--lr",
-                                        "--seed",     "--threads",     "--patience",  "--out",
-                                        "--best",     "--checkpoint",  "--resume",    "--history",
-                                        "--report",   "--report-html", "--threshold", "--class-names",
-                                        "--calibrate"};
+    static const char *const names[] = {
+        "--data",         "--train",           "--val",         "--test",
+        "--size",         "--epochs",          "--batch",       "--lr",
+        "--seed",         "--threads",         "--patience",    "--out",
+        "--best",         "--checkpoint",      "--resume",      "--history",
+        "--report",       "--report-html",     "--threshold",   "--class-names",
+        "--weight-decay", "--label-smoothing", "--lr-schedule", "--warmup-epochs",
+        "--calibrate"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(a, names[i]) == 0)
             return 1;
@@ -128,6 +135,9 @@ typedef struct train_settings {
     char threshold[32];                                /* "youden", "sensitivity:S" or the number */
     int calibrate;                                     /* 1: temperature scaling on val */
     char class_names[2 * (PNEUMO_CLASS_NAME_MAX + 1)]; /* "" for the defaults */
+    double weight_decay, label_smoothing;              /* recorded when not 0 */
+    int cosine;                                        /* recorded with warmup_epochs when 1 */
+    long warmup_epochs;
 } train_settings;
 
 /* What this program always uses; recorded too, and a checkpoint that records
@@ -143,11 +153,33 @@ static void record_settings(const train_settings *t, char *buf, size_t size)
              "\nreduce_lr=" FIXED_REDUCE_LR "\n",
              t->size, t->epochs, t->batch, t->lr, t->seed, t->threads, t->augment, t->patience, t->threshold,
              t->calibrate ? "temperature" : "none", t->class_names);
+    /* the knobs past the article's, only when used: a default run records what it always did */
+    if (t->weight_decay > 0.0)
+        snprintf(buf + strlen(buf), size - strlen(buf), "weight_decay=%.17g\n", t->weight_decay);
+    if (t->label_smoothing > 0.0)
+        snprintf(buf + strlen(buf), size - strlen(buf), "label_smoothing=%.17g\n", t->label_smoothing);
+    if (t->cosine)
+        snprintf(buf + strlen(buf), size - strlen(buf), "lr_schedule=cosine\nwarmup_epochs=%ld\n",
+                 t->warmup_epochs);
+}
+
+/* A recorded number in lo..hi into *x; 1 after printing the bad line. */
+static int take_double(const char *checkpoint, const char *key, const char *v, double lo, double hi,
+                       double *x)
+{
+    char *end;
+    *x = strtod(v, &end);
+    if (!*v || *end || !(*x >= lo && *x <= hi)) {
+        fprintf(stderr, PROG ": %s records %s=%s, not a number in %g..%g\n", checkpoint, key, v, lo, hi);
+        return 1;
+    }
+    return 0;
 }
 
 /* Which settings the command line gave. */
 typedef struct given_flags {
     int size, epochs, batch, lr, seed, threads, no_augment, patience, threshold, calibrate, class_names;
+    int weight_decay, label_smoothing, lr_schedule, warmup_epochs;
 } given_flags;
 
 static int conflict(const char *checkpoint, const char *flag, const char *given, const char *key,
@@ -254,6 +286,14 @@ static int take_settings(const char *checkpoint, const char *text, const given_f
                 return 1;
             }
             snprintf(t->class_names, sizeof t->class_names, "%.*s", (int)sizeof t->class_names - 1, v);
+        } else if (strcmp(key, "weight_decay") == 0) {
+            rc = take_double(checkpoint, key, v, 0.0, 10.0, &t->weight_decay);
+        } else if (strcmp(key, "label_smoothing") == 0) {
+            rc = take_double(checkpoint, key, v, 0.0, 1.0, &t->label_smoothing);
+        } else if (strcmp(key, "lr_schedule") == 0 && strcmp(v, "cosine") == 0) {
+            t->cosine = 1;
+        } else if (strcmp(key, "warmup_epochs") == 0) {
+            rc = take_long(checkpoint, "--warmup-epochs", 0, &t->warmup_epochs, key, v, 0, 100000);
         } else if ((strcmp(key, "class_weights") == 0 && strcmp(v, FIXED_CLASS_WEIGHTS) == 0) ||
                    (strcmp(key, "reduce_lr") == 0 && strcmp(v, FIXED_REDUCE_LR) == 0)) {
             /* what this program always uses */
@@ -489,6 +529,9 @@ int main(int argc, char **argv)
     char rep_tmp[4200];
     given_flags g;
     train_settings t;
+    double weight_decay = 0.0, label_smoothing = 0.0;
+    long warmup_epochs = 0;
+    int cosine = 0;
     char settings_text[PNEUMO_TRAINING_SETTINGS_MAX + 1];
 
     memset(&g, 0, sizeof g);
@@ -535,6 +578,14 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--threshold") == 0) threshold_arg = v, g.threshold = 1;
         else if (strcmp(a, "--class-names") == 0) class_names = v, g.class_names = 1;
         else if (strcmp(a, "--calibrate") == 0) calibrate_arg = v, g.calibrate = 1;
+        else if (strcmp(a, "--weight-decay") == 0) weight_decay = cli_double(PROG, a, v, 0.0, 10.0), g.weight_decay = 1;
+        else if (strcmp(a, "--label-smoothing") == 0) label_smoothing = cli_double(PROG, a, v, 0.0, 1.0), g.label_smoothing = 1;
+        else if (strcmp(a, "--warmup-epochs") == 0) warmup_epochs = cli_long(PROG, a, v, 0, 100000), g.warmup_epochs = 1;
+        else if (strcmp(a, "--lr-schedule") == 0) {
+            if (strcmp(v, "cosine") != 0 && strcmp(v, "constant") != 0)
+                return cli_bad_option(PROG, a, "wants constant or cosine");
+            cosine = strcmp(v, "cosine") == 0, g.lr_schedule = 1;
+        }
         /* clang-format on */
     }
     if (strncmp(threshold_arg, "sensitivity:", 12) == 0)
@@ -574,6 +625,10 @@ int main(int argc, char **argv)
                          .patience = patience,
                          .lr = lr,
                          .augment = augment,
+                         .weight_decay = weight_decay,
+                         .label_smoothing = label_smoothing,
+                         .cosine = cosine,
+                         .warmup_epochs = warmup_epochs,
                          .calibrate = calibrate_arg[0] == 't'};
     if (strcmp(threshold_arg, "youden") == 0 || strncmp(threshold_arg, "sensitivity:", 12) == 0)
         snprintf(t.threshold, sizeof t.threshold, "%.31s", threshold_arg);
@@ -601,8 +656,24 @@ int main(int argc, char **argv)
         pneumo_model_destroy(m);
         m = NULL;
         if (settings_text[0]) {
+            const train_settings flags = t;
+            /* the knobs a checkpoint records only when used: absent means off */
+            t.weight_decay = t.label_smoothing = 0.0;
+            t.cosine = 0;
+            t.warmup_epochs = 0;
             if ((conflict_rc = take_settings(resume, settings_text, &g, &t)) != 0)
                 return conflict_rc;
+            if (g.weight_decay && flags.weight_decay != t.weight_decay)
+                return conflict(resume, "--weight-decay", "(given)", "weight_decay", "(recorded otherwise)");
+            if (g.label_smoothing && flags.label_smoothing != t.label_smoothing)
+                return conflict(resume, "--label-smoothing", "(given)", "label_smoothing",
+                                "(recorded otherwise)");
+            if ((g.lr_schedule && flags.cosine != t.cosine) ||
+                (g.warmup_epochs && flags.warmup_epochs != t.warmup_epochs))
+                return conflict(resume, "--lr-schedule/--warmup-epochs", "(given)", "lr_schedule",
+                                t.cosine ? "cosine" : "constant");
+            weight_decay = t.weight_decay, label_smoothing = t.label_smoothing;
+            cosine = t.cosine, warmup_epochs = t.warmup_epochs;
             if (t.size != ih) {
                 fprintf(stderr, PROG ": %s records size=%ld but its model takes %d x %d images\n", resume,
                         t.size, ih, ih);
@@ -658,6 +729,9 @@ int main(int argc, char **argv)
     fo.epochs = (int32_t)epochs;
     fo.batch_size = (int32_t)batch;
     fo.class_weighting = PNEUMO_CLASS_WEIGHT_BALANCED;
+    fo.label_smoothing = (float)label_smoothing;
+    fo.lr_schedule = cosine ? PNEUMO_LR_COSINE : PNEUMO_LR_CONSTANT;
+    fo.warmup_epochs = (int32_t)warmup_epochs;
     pneumo_early_stopping_default_params(&es);
     es.enabled = patience > 0;
     es.patience = (int32_t)patience;
@@ -688,6 +762,7 @@ int main(int argc, char **argv)
     } else {
         pneumo_adam_default_params(&ap);
         ap.learning_rate = (float)lr;
+        ap.weight_decay = (float)weight_decay;
         if (pneumo_optimizer_create_adam(&ap, &opt) != PNEUMO_OK) {
             fprintf(stderr, PROG ": %s\n", pneumo_last_error());
             goto done;

@@ -143,6 +143,28 @@ for p in pneumo-evaluate pneumo-preview pneumo-quickstart pneumo-summary pneumo-
 done
 
 # main-job.sh with a folder that does not exist is an error
+# the modern-recipe knobs are recorded, and a resume with other values is refused
+"$train" --data syn --size 96 --epochs 2 --batch 4 --threads 1 --patience 0 --no-augment --seed 7 --quiet \
+    --weight-decay 0.05 --label-smoothing 0.1 --lr-schedule cosine --warmup-epochs 1 \
+    --checkpoint knobs-ck.safetensors --out knobs.safetensors --history knobs.csv --report knobs.txt \
+    --report-html knobs.html 2> err.txt || fail "training with the knobs: $(cat err.txt)"
+for key in "weight_decay=0.050000000000000003" "label_smoothing=0.10000000000000001" "lr_schedule=cosine" \
+           "warmup_epochs=1"; do
+    grep -aqF "$key" knobs-ck.safetensors || fail "the checkpoint does not record $key"
+done
+for flag in "--weight-decay 0.1" "--label-smoothing 0" "--lr-schedule constant" "--warmup-epochs 0"; do
+    # shellcheck disable=SC2086
+    if "$train" --data syn $flag --resume knobs-ck.safetensors > out.txt 2> err.txt; then
+        fail "$flag conflict accepted"
+    fi
+    grep -qF -- "conflicts with the checkpoint knobs-ck.safetensors" err.txt || fail "$flag conflict: $(cat err.txt)"
+done
+# an article run's checkpoint records none of them, and refuses them on resume
+if grep -aq "weight_decay" ref-ck.safetensors; then fail "a default run records weight_decay"; fi
+if "$train" --data syn --weight-decay 0.1 --resume ref-ck.safetensors > out.txt 2> err.txt; then
+    fail "--weight-decay accepted for a run without it"
+fi
+"$train" --help | grep -q -- "--lr-schedule K" || fail "--help lacks --lr-schedule"
 if BUILD="$bindir/.." OUT="$tmp/job" sh "$src/examples/main-job.sh" /no/such/folder > job.out 2> job.err; then
     fail "main-job.sh trained without its data folder"
 fi

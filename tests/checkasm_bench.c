@@ -312,7 +312,7 @@ void run_bench(const pn_kernels *const *tiers, int ntiers, int quick, const char
                        best * 1e3, fl / best * 1e-9);
             }
             if (bench_want("adam_update")) {
-                BENCH(min_time, best, k->adam_update(np, pw, pg, pm, pv, 1e-3f, 0.9f, 0.999f, 1e-7f));
+                BENCH(min_time, best, k->adam_update(np, pw, pg, pm, pv, 1e-3f, 0.9f, 0.999f, 1e-7f, 1.0f));
                 printf("%-22s %-18s %-7s %10.3f %8.1f GB/s\n", "adam 1.4M params", "adam_update", k->isa,
                        best * 1e3, 28.0 * (double)np / best * 1e-9);
             }

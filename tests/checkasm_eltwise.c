@@ -86,21 +86,27 @@ void test_eltwise(const pn_kernels *k, int iters)
             for (size_t i = 0; i < n; i++)
                 v0[i] = fabsf(v0[i]) * 0.01f;
             snprintf(shape, sizeof shape, "count %zu", n);
-            memcpy(rw, w0, n * 4);
-            memcpy(rm, m0, n * 4);
-            memcpy(rv, v0, n * 4);
-            memcpy(w.p, w0, n * 4);
-            memcpy(m.p, m0, n * 4);
-            memcpy(v.p, v0, n * 4);
-            pn_kernels_ref.adam_update(n, rw, g, rm, rv, 1e-3f, 0.9f, 0.999f, 1e-7f);
-            k->adam_update(n, w.p, g, m.p, v.p, 1e-3f, 0.9f, 0.999f, 1e-7f);
-            note_call(&st_adam, shape, 0);
-            compare(&st_adam, w.p, rw, NULL, n, TOL_ELT, k->isa, shape);
-            compare(&st_adam, m.p, rm, NULL, n, TOL_ELT, k->isa, shape);
-            compare(&st_adam, v.p, rv, NULL, n, TOL_ELT, k->isa, shape);
-            check_guard(&st_adam, &w, k->isa, shape);
-            check_guard(&st_adam, &m, k->isa, shape);
-            check_guard(&st_adam, &v, k->isa, shape);
+            /* keep 1: Adam; below 1: AdamW's decoupled decay (lr 1e-3, wd 0.04) */
+            for (int decay = 0; decay < 2; decay++) {
+                const float keep = decay ? 0.99996f : 1.0f;
+                snprintf(shape, sizeof shape, "count %zu keep %g", n, (double)keep);
+                memcpy(rw, w0, n * 4);
+                memcpy(rm, m0, n * 4);
+                memcpy(rv, v0, n * 4);
+                memcpy(w.p, w0, n * 4);
+                memcpy(m.p, m0, n * 4);
+                memcpy(v.p, v0, n * 4);
+                pn_kernels_ref.adam_update(n, rw, g, rm, rv, 1e-3f, 0.9f, 0.999f, 1e-7f, keep);
+                k->adam_update(n, w.p, g, m.p, v.p, 1e-3f, 0.9f, 0.999f, 1e-7f, keep);
+                note_call(&st_adam, shape, 0);
+                compare(&st_adam, w.p, rw, NULL, n, TOL_ELT, k->isa, shape);
+                compare(&st_adam, m.p, rm, NULL, n, TOL_ELT, k->isa, shape);
+                compare(&st_adam, v.p, rv, NULL, n, TOL_ELT, k->isa, shape);
+                check_guard(&st_adam, &w, k->isa, shape);
+                check_guard(&st_adam, &m, k->isa, shape);
+                check_guard(&st_adam, &v, k->isa, shape);
+            }
+            snprintf(shape, sizeof shape, "count %zu", n);
             for (int nesterov = 0; nesterov < 2; nesterov++) {
                 memcpy(rw, w0, n * 4);
                 memcpy(rm, m0, n * 4);
@@ -123,15 +129,17 @@ void test_eltwise(const pn_kernels *k, int iters)
                     lab[i] = (float)(rnd() & 1);
                     sw[i] = 0.25f + fabsf(g[i]) * 20.0f; /* class-weight-like */
                 }
-                for (int wt = 0; wt < 2; wt++) {
-                    const float *wts = wt ? sw : NULL;
-                    pn_kernels_ref.bce_logits(n, a, lab, wts, rp, rdz, &rl, &ra, &rws);
-                    k->bce_logits(n, a, lab, wts, w.p, m.p, &gl, &ga, &gws);
+                for (int wt = 0; wt < 4; wt++) {
+                    const float *wts = wt & 1 ? sw : NULL, smoothing = wt & 2 ? 0.1f : 0.0f;
+                    snprintf(shape, sizeof shape, "count %zu smoothing %g", n, (double)smoothing);
+                    pn_kernels_ref.bce_logits(n, a, lab, wts, smoothing, rp, rdz, &rl, &ra, &rws);
+                    k->bce_logits(n, a, lab, wts, smoothing, w.p, m.p, &gl, &ga, &gws);
                     note_call(&st_bce, shape, 0);
                     compare(&st_bce, w.p, rp, NULL, n, TOL_ELT, k->isa, shape);
-                    /* dz = w (p - y) / n: error relative to w (|p| + |y|) / n */
+                    /* dz = w (p - t) / n, t the smoothed label: error relative to w (|p| + t) / n */
                     for (size_t i = 0; i < n; i++)
-                        bnd[i] = (wts ? wts[i] : 1.0f) * (fabsf(rp[i]) + lab[i]) / (float)n;
+                        bnd[i] = (wts ? wts[i] : 1.0f) *
+                                 (fabsf(rp[i]) + lab[i] * (1.0f - smoothing) + 0.5f * smoothing) / (float)n;
                     compare(&st_bce, m.p, rdz, bnd, n, TOL_ELT, k->isa, shape);
                     if (fabs(gl - rl) > 1e-6 * (fabs(rl) + 1.0) || ga != ra || gws != rws)
                         report_fail(&st_bce, k->isa, "sums differ", shape);

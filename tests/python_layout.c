@@ -34,7 +34,8 @@ _Static_assert(SAME_TYPE(&((pneumo_adam_params *)0)->learning_rate, float *), "p
 _Static_assert(SAME_TYPE(&((pneumo_adam_params *)0)->beta_1, float *), "pneumo_adam_params.beta_1");
 _Static_assert(SAME_TYPE(&((pneumo_adam_params *)0)->beta_2, float *), "pneumo_adam_params.beta_2");
 _Static_assert(SAME_TYPE(&((pneumo_adam_params *)0)->epsilon, float *), "pneumo_adam_params.epsilon");
-_Static_assert(SAME_TYPE(&((pneumo_adam_params *)0)->reserved, uint32_t (*)[8]), "pneumo_adam_params.reserved");
+_Static_assert(SAME_TYPE(&((pneumo_adam_params *)0)->weight_decay, float *), "pneumo_adam_params.weight_decay");
+_Static_assert(SAME_TYPE(&((pneumo_adam_params *)0)->reserved, uint32_t (*)[7]), "pneumo_adam_params.reserved");
 _Static_assert(SAME_TYPE(&((pneumo_sgd_params *)0)->size, uint32_t *), "pneumo_sgd_params.size");
 _Static_assert(SAME_TYPE(&((pneumo_sgd_params *)0)->learning_rate, float *), "pneumo_sgd_params.learning_rate");
 _Static_assert(SAME_TYPE(&((pneumo_sgd_params *)0)->momentum, float *), "pneumo_sgd_params.momentum");
@@ -168,7 +169,12 @@ _Static_assert(SAME_TYPE(&((pneumo_fit_options *)0)->callback, pneumo_fit_callba
 _Static_assert(SAME_TYPE(&((pneumo_fit_options *)0)->user, void **), "pneumo_fit_options.user");
 _Static_assert(SAME_TYPE(&((pneumo_fit_options *)0)->parallel, const pneumo_data_parallel **), "pneumo_fit_options.parallel");
 _Static_assert(SAME_TYPE(&((pneumo_fit_options *)0)->progress_timing, int32_t *), "pneumo_fit_options.progress_timing");
-_Static_assert(SAME_TYPE(&((pneumo_fit_options *)0)->reserved, uint32_t (*)[5]), "pneumo_fit_options.reserved");
+_Static_assert(SAME_TYPE(&((pneumo_fit_options *)0)->label_smoothing, float *), "pneumo_fit_options.label_smoothing");
+_Static_assert(SAME_TYPE(&((pneumo_fit_options *)0)->lr_schedule, int32_t *), "pneumo_fit_options.lr_schedule");
+_Static_assert(SAME_TYPE(&((pneumo_fit_options *)0)->warmup_epochs, int32_t *), "pneumo_fit_options.warmup_epochs");
+_Static_assert(SAME_TYPE(&((pneumo_fit_options *)0)->warmup_start_factor, float *), "pneumo_fit_options.warmup_start_factor");
+_Static_assert(SAME_TYPE(&((pneumo_fit_options *)0)->final_lr_factor, float *), "pneumo_fit_options.final_lr_factor");
+_Static_assert(SAME_TYPE(&((pneumo_fit_options *)0)->reserved, uint32_t (*)[4]), "pneumo_fit_options.reserved");
 _Static_assert(SAME_TYPE(&((pneumo_epoch_record *)0)->epoch, int32_t *), "pneumo_epoch_record.epoch");
 _Static_assert(SAME_TYPE(&((pneumo_epoch_record *)0)->reserved0, int32_t *), "pneumo_epoch_record.reserved0");
 _Static_assert(SAME_TYPE(&((pneumo_epoch_record *)0)->loss, double *), "pneumo_epoch_record.loss");
@@ -434,6 +440,7 @@ int main(void)
     FIELD(pneumo_adam_params, beta_1);
     FIELD(pneumo_adam_params, beta_2);
     FIELD(pneumo_adam_params, epsilon);
+    FIELD(pneumo_adam_params, weight_decay);
     FIELD(pneumo_adam_params, reserved);
     STRUCT(pneumo_sgd_params);
     FIELD(pneumo_sgd_params, size);
@@ -585,6 +592,11 @@ int main(void)
     FIELD(pneumo_fit_options, user);
     FIELD(pneumo_fit_options, parallel);
     FIELD(pneumo_fit_options, progress_timing);
+    FIELD(pneumo_fit_options, label_smoothing);
+    FIELD(pneumo_fit_options, lr_schedule);
+    FIELD(pneumo_fit_options, warmup_epochs);
+    FIELD(pneumo_fit_options, warmup_start_factor);
+    FIELD(pneumo_fit_options, final_lr_factor);
     FIELD(pneumo_fit_options, reserved);
     STRUCT(pneumo_epoch_record);
     FIELD(pneumo_epoch_record, epoch);
@@ -717,6 +729,8 @@ int main(void)
     ENUM(PNEUMO_CLASS_WEIGHT_NONE);
     ENUM(PNEUMO_CLASS_WEIGHT_BALANCED);
     ENUM(PNEUMO_CLASS_WEIGHT_CUSTOM);
+    ENUM(PNEUMO_LR_CONSTANT);
+    ENUM(PNEUMO_LR_COSINE);
     ENUM(PNEUMO_COLLECTIVE_SEND);
     ENUM(PNEUMO_COLLECTIVE_RECV);
     ENUM(PNEUMO_COLLECTIVE_BCAST);

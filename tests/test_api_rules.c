@@ -229,8 +229,8 @@ static void test_size_and_reserved_checked(void **state)
     fo.size = 4;
     expect_invalid(pneumo_model_fit(m, opt, ds, NULL, &fo, NULL), "pneumo_fit_options.size");
     pneumo_fit_default_options(&fo);
-    fo.reserved[4] = 1;
-    expect_invalid(pneumo_model_fit(m, opt, ds, NULL, &fo, NULL), "pneumo_fit_options.reserved[4]");
+    fo.reserved[3] = 1;
+    expect_invalid(pneumo_model_fit(m, opt, ds, NULL, &fo, NULL), "pneumo_fit_options.reserved[3]");
     pneumo_fit_default_options(&fo);
     pneumo_early_stopping_default_params(&es);
     es.size = 0;

@@ -570,12 +570,194 @@ static void test_fit_resume_mid_epoch(void **state)
     pneumo_dataset_destroy(val);
 }
 
+/* label_smoothing changes the training loss and gradients only: with s = 0.2 the
+ * first epoch's loss differs from s = 0 while the labels' accuracy is still counted;
+ * out of [0, 1] it is refused */
+static void test_fit_label_smoothing(void **state)
+{
+    pneumo_history *h[2] = {NULL, NULL};
+    pneumo_epoch_record r[2];
+    (void)state;
+    for (int k = 0; k < 2; k++) {
+        pneumo_dataset *train = open_split("train", 1, 1);
+        pneumo_optimizer *opt = adam(1e-3f);
+        pneumo_model *m = small_model(9);
+        pneumo_fit_options o;
+        pneumo_fit_default_options(&o);
+        assert_true(o.label_smoothing == 0.0f);
+        o.epochs = 1;
+        o.label_smoothing = k ? 0.2f : 0.0f;
+        assert_int_equal(pneumo_model_fit(m, opt, train, NULL, &o, &h[k]), PNEUMO_OK);
+        assert_int_equal(pneumo_history_get(h[k], 0, &r[k]), PNEUMO_OK);
+        if (k) {
+            const float bad[] = {-0.1f, 1.5f, NAN};
+            for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+                pneumo_history *hb = NULL;
+                o.label_smoothing = bad[i];
+                assert_int_equal(pneumo_model_fit(m, opt, train, NULL, &o, &hb), PNEUMO_ERR_INVALID_ARG);
+                assert_non_null(strstr(pneumo_last_error(), "label_smoothing"));
+                pneumo_history_destroy(hb);
+            }
+        }
+        pneumo_optimizer_destroy(opt);
+        pneumo_model_destroy(m);
+        pneumo_dataset_destroy(train);
+    }
+    assert_true(isfinite(r[0].loss) && isfinite(r[1].loss) && r[0].loss != r[1].loss);
+    assert_true(r[1].accuracy >= 0.0 && r[1].accuracy <= 1.0);
+    pneumo_history_destroy(h[0]);
+    pneumo_history_destroy(h[1]);
+}
+
+/* The learning rate of every step, read after the step from the optimizer. */
+typedef struct lr_log {
+    pneumo_optimizer *opt;
+    double lr[64];
+    int n, cancel_after;
+} lr_log;
+
+static int log_lr(const pneumo_fit_event *ev, void *user)
+{
+    lr_log *l = user;
+    if (ev->kind != PNEUMO_EVENT_BATCH_END)
+        return 0;
+    if (l->n < 64)
+        l->lr[l->n] = pneumo_optimizer_learning_rate(l->opt);
+    l->n++;
+    return l->cancel_after && l->n == l->cancel_after;
+}
+
+/* Cosine decay with linear warm-up, per step: 4 epochs of 12 batches, one
+ * warm-up epoch from 0.1 x 3e-3, decaying to 0.05 x 3e-3. The table is
+ * torch 1.13's SequentialLR([LinearLR(start_factor=0.1, total_iters=12),
+ * CosineAnnealingLR(T_max=36, eta_min=1.5e-4)], milestones=[12]) over SGD(lr=3e-3),
+ * stepped every batch; the formula gives it too. A run cancelled in epoch 3
+ * with ReduceLROnPlateau on (which scales the schedule) resumes bit-identically. */
+static void test_fit_lr_schedule(void **state)
+{
+    static const double torch_lr[48] = {
+        3.0000000000e-04, 5.2500000000e-04, 7.5000000000e-04, 9.7500000000e-04, 1.2000000000e-03,
+        1.4250000000e-03, 1.6500000000e-03, 1.8750000000e-03, 2.1000000000e-03, 2.3250000000e-03,
+        2.5500000000e-03, 2.7750000000e-03, 3.0000000000e-03, 2.9945774448e-03, 2.9783510480e-03,
+        2.9514443025e-03, 2.9140619846e-03, 2.8664885965e-03, 2.8090862004e-03, 2.7422916631e-03,
+        2.6666133314e-03, 2.5826271632e-03, 2.4909723438e-03, 2.3923464218e-03, 2.2875000000e-03,
+        2.1772310230e-03, 2.0623787042e-03, 1.9438171393e-03, 1.8224486532e-03, 1.6991969334e-03,
+        1.5750000000e-03, 1.4508030666e-03, 1.3275513468e-03, 1.2061828607e-03, 1.0876212958e-03,
+        9.7276897702e-04, 8.6250000000e-04, 7.5765357820e-04, 6.5902765620e-04, 5.6737283681e-04,
+        4.8338666856e-04, 4.0770833689e-04, 3.4091379961e-04, 2.8351140347e-04, 2.3593801538e-04,
+        1.9855569754e-04, 1.7164895196e-04, 1.5542255522e-04};
+    pneumo_dataset *train = open_split("train", 1, 2), *val = open_split("val", 0, 2);
+    pneumo_model *m = small_model(21);
+    pneumo_optimizer *opt = adam(3e-3f);
+    pneumo_history *h = NULL;
+    pneumo_fit_options o;
+    pneumo_epoch_record r;
+    lr_log log;
+    (void)state;
+    memset(&log, 0, sizeof log);
+    log.opt = opt;
+    pneumo_fit_default_options(&o);
+    assert_int_equal(o.lr_schedule, PNEUMO_LR_CONSTANT);
+    assert_true(o.warmup_start_factor == 0.1f && o.final_lr_factor == 0.0f && o.warmup_epochs == 0);
+    o.epochs = 4;
+    o.lr_schedule = PNEUMO_LR_COSINE;
+    o.warmup_epochs = 1;
+    o.final_lr_factor = 0.05f;
+    o.callback = log_lr;
+    o.user = &log;
+    assert_int_equal(pneumo_model_fit(m, opt, train, val, &o, &h), PNEUMO_OK);
+    assert_int_equal(log.n, 48);
+    for (int t = 0; t < 48; t++) {
+        const double w = 12.0, peak = (double)3e-3f, eta = (double)0.05f * peak, f0 = (double)0.1f;
+        const double f = t < 12 ? peak * (f0 + (1.0 - f0) * t / w)
+                                : eta + (peak - eta) * (1.0 + cos(3.14159265358979323846 * (t - w) / 36.0)) /
+                                            2.0;
+        assert_true(fabs(log.lr[t] - torch_lr[t]) <= 1e-6 * torch_lr[t]);
+        assert_true(log.lr[t] == (double)(float)f);
+    }
+    /* each epoch records the rate of its first step */
+    for (int32_t e = 0; e < 4; e++) {
+        assert_int_equal(pneumo_history_get(h, e, &r), PNEUMO_OK);
+        assert_true(r.lr == log.lr[12 * e]);
+    }
+    pneumo_history_destroy(h);
+    pneumo_optimizer_destroy(opt);
+    pneumo_model_destroy(m);
+
+    /* with ReduceLROnPlateau, cancelled in epoch 3 and resumed */
+    {
+        pneumo_model *full = small_model(13), *part = small_model(13), *resumed = NULL;
+        pneumo_optimizer *o1 = adam(3e-3f), *o2 = adam(3e-3f), *o3 = NULL;
+        pneumo_history *h1 = NULL, *h2 = NULL, *h3 = NULL;
+        pneumo_reduce_lr_params rl;
+        lr_log l1, l3;
+        char ckpt[4200];
+        snprintf(ckpt, sizeof ckpt, "%s/sched.safetensors", root);
+        pneumo_reduce_lr_default_params(&rl);
+        rl.enabled = 1;
+        rl.patience = 1;
+        rl.factor = 0.5;
+        rl.min_delta = 10.0; /* never an improvement: a reduction after every epoch but the first */
+        o.reduce_lr = &rl;
+        memset(&l1, 0, sizeof l1);
+        l1.opt = o1;
+        o.user = &l1;
+        assert_int_equal(pneumo_model_fit(full, o1, train, val, &o, &h1), PNEUMO_OK);
+        assert_int_equal(l1.n, 48);
+        /* the first epoch sets the best value, the second reduces: epoch 3 runs the schedule at
+         * half the rate, epoch 4 at a quarter */
+        for (int t = 0; t < 48; t++) {
+            const double scale = t < 24 ? 1.0 : t < 36 ? 0.5 : 0.25;
+            assert_true(fabs(l1.lr[t] - scale * torch_lr[t]) <= 1e-6 * torch_lr[t]);
+        }
+        o.checkpoint_path = ckpt;
+        memset(&l3, 0, sizeof l3);
+        l3.opt = o2;
+        l3.cancel_after = 2 * 12 + 5;
+        o.user = &l3;
+        assert_int_equal(pneumo_model_fit(part, o2, train, val, &o, &h2), PNEUMO_ERR_CANCELLED);
+        o.callback = NULL;
+        assert_int_equal(pneumo_model_fit_resume(ckpt, train, val, &o, &resumed, &o3, &h3), PNEUMO_OK);
+        assert_int_equal(pneumo_history_size(h3), 4);
+        for (int32_t e = 0; e < 4; e++) {
+            pneumo_epoch_record a, b;
+            pneumo_history_get(h1, e, &a);
+            pneumo_history_get(h3, e, &b);
+            assert_true(a.loss == b.loss && a.val_loss == b.val_loss && a.lr == b.lr);
+        }
+        assert_true(pneumo_optimizer_learning_rate(o1) == pneumo_optimizer_learning_rate(o3));
+        assert_same_weights(full, resumed);
+        /* invalid schedules are refused */
+        o.warmup_epochs = 4;
+        assert_int_equal(pneumo_model_fit(full, o1, train, val, &o, NULL), PNEUMO_ERR_INVALID_ARG);
+        o.warmup_epochs = 1;
+        o.warmup_start_factor = 0.0f;
+        assert_int_equal(pneumo_model_fit(full, o1, train, val, &o, NULL), PNEUMO_ERR_INVALID_ARG);
+        o.warmup_start_factor = 0.1f;
+        o.lr_schedule = 7;
+        assert_int_equal(pneumo_model_fit(full, o1, train, val, &o, NULL), PNEUMO_ERR_INVALID_ARG);
+        assert_non_null(strstr(pneumo_last_error(), "schedule"));
+        pneumo_history_destroy(h1);
+        pneumo_history_destroy(h2);
+        pneumo_history_destroy(h3);
+        pneumo_optimizer_destroy(o1);
+        pneumo_optimizer_destroy(o2);
+        pneumo_optimizer_destroy(o3);
+        pneumo_model_destroy(full);
+        pneumo_model_destroy(part);
+        pneumo_model_destroy(resumed);
+    }
+    pneumo_dataset_destroy(train);
+    pneumo_dataset_destroy(val);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fit_learns_and_evaluates), cmocka_unit_test(test_fit_reproducible),
         cmocka_unit_test(test_fit_cancel_and_callbacks), cmocka_unit_test(test_fit_resume),
         cmocka_unit_test(test_fit_resume_mid_epoch),     cmocka_unit_test(test_fit_timing),
+        cmocka_unit_test(test_fit_label_smoothing),      cmocka_unit_test(test_fit_lr_schedule),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

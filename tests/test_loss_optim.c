@@ -2,6 +2,7 @@
  * computed by hand (in double) from Keras' formulas. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/kernels.h"
@@ -54,7 +55,7 @@ static void check_bce_kernel(const pn_kernels *k)
             float p = -1.0f, dz = -1.0f;
             double loss = -1.0, acc = -1.0, wsum = -1.0;
             const double want = bce_ref(z, y);
-            k->bce_logits(1, &z, &y, NULL, &p, &dz, &loss, &acc, &wsum);
+            k->bce_logits(1, &z, &y, NULL, 0.0f, &p, &dz, &loss, &acc, &wsum);
             assert_true(isfinite(loss) && isfinite(p) && isfinite(dz));
             assert_true(loss >= 0.0);
             assert_close(loss, want, 1e-6, 1e-7);
@@ -74,7 +75,7 @@ static void check_bce_kernel(const pn_kernels *k)
         for (int i = 0; i < 6; i++) {
             float p, dz;
             double loss, acc, wsum;
-            k->bce_logits(1, &z[i], &y[i], NULL, &p, &dz, &loss, &acc, &wsum);
+            k->bce_logits(1, &z[i], &y[i], NULL, 0.0f, &p, &dz, &loss, &acc, &wsum);
             assert_close(loss, want[i], 1e-6, 1e-7);
         }
     }
@@ -89,7 +90,7 @@ static void check_bce_kernel(const pn_kernels *k)
         double loss, acc, wsum, want_loss = 0, want_acc = 0, want_w = 0;
         for (int i = 0; i < N; i++)
             w[i] = (float)(y[i] ? W_PNEUMONIA : W_NORMAL);
-        k->bce_logits(N, z, y, w, p, dz, &loss, &acc, &wsum);
+        k->bce_logits(N, z, y, w, 0.0f, p, dz, &loss, &acc, &wsum);
         for (int i = 0; i < N; i++) {
             double wi = w[i], pi = sigmoid_ref(z[i]);
             want_loss += wi * bce_ref(z[i], y[i]);
@@ -104,8 +105,36 @@ static void check_bce_kernel(const pn_kernels *k)
         /* correct: samples 0, 2, 3, 5 */
         assert_close(acc, W_PNEUMONIA + W_NORMAL + W_PNEUMONIA + W_NORMAL, 1e-6, 0);
         /* dz may be NULL (evaluation) */
-        k->bce_logits(N, z, y, w, p, NULL, &loss, &acc, &wsum);
+        k->bce_logits(N, z, y, w, 0.0f, p, NULL, &loss, &acc, &wsum);
         assert_close(loss, want_loss, 1e-6, 0);
+    }
+    /* label smoothing (Keras BinaryCrossentropy(label_smoothing=s), or torch's
+     * BCEWithLogitsLoss on the target y (1 - s) + 0.5 s): z = 3, y = 1, s = 0.2
+     * gives t = 0.9, loss 3 - 2.7 + log1p(e^-3) = 0.348587351573742, dz = p - 0.9;
+     * accuracy keeps the label; dz matches central differences of the loss */
+    {
+        static const float zl[] = {-2.5f, -0.4f, 0.0f, 0.7f, 3.0f};
+        static const float ss[] = {0.1f, 0.2f, 1.0f};
+        float p, dz;
+        double loss, acc, wsum;
+        const float z = 3.0f, y = 1.0f;
+        k->bce_logits(1, &z, &y, NULL, 0.2f, &p, &dz, &loss, &acc, &wsum);
+        assert_close(loss, 0.348587351573742, 1e-6, 1e-7);
+        assert_close(dz, sigmoid_ref(3.0) - 0.9, 1e-6, 1e-7);
+        assert_true(acc == 1.0);
+        for (size_t i = 0; i < sizeof zl / sizeof zl[0]; i++)
+            for (size_t j = 0; j < sizeof ss / sizeof ss[0]; j++)
+                for (int yi = 0; yi <= 1; yi++) {
+                    const float zi = zl[i], lab = (float)yi, h = 1e-2f, zp = zi + h, zm = zi - h;
+                    const double t = yi * (1.0 - ss[j]) + 0.5 * ss[j];
+                    double lp, lm;
+                    k->bce_logits(1, &zi, &lab, NULL, ss[j], &p, &dz, &loss, &acc, &wsum);
+                    assert_close(loss, bce_ref(zi, t), 1e-6, 1e-7);
+                    assert_close(dz, sigmoid_ref(zi) - t, 1e-6, 1e-7);
+                    k->bce_logits(1, &zp, &lab, NULL, ss[j], &p, NULL, &lp, &acc, &wsum);
+                    k->bce_logits(1, &zm, &lab, NULL, ss[j], &p, NULL, &lm, &acc, &wsum);
+                    assert_close(dz, (lp - lm) / (double)(zp - zm), 0, 1e-4);
+                }
     }
 }
 
@@ -282,7 +311,7 @@ static void test_adam_steps(void **state)
             assert_int_equal(pneumo_optimizer_set_learning_rate(opt, 3e-4f), PNEUMO_OK);
             assert_true(pneumo_optimizer_learning_rate(opt) == 3e-4f);
         }
-        pn_optimizer_step(opt, &pn_kernels_ref, w, g[step]);
+        pn_optimizer_step(opt, &pn_kernels_ref, w, g[step], NULL, 0);
         for (int i = 0; i < C; i++)
             gd[i] = g[step][i];
         adam_ref_step(&ref, wr, gd, C, (double)(float)lrs[step], (double)0.9f, (double)0.999f, (double)1e-7f);
@@ -302,7 +331,7 @@ static void test_adam_steps(void **state)
         assert_int_equal(pneumo_optimizer_create_adam(NULL, &o2), PNEUMO_OK);
         assert_int_equal(pn_optimizer_bind(o2, 7, C), PNEUMO_OK);
         memcpy(w1, w0, sizeof w1);
-        pn_optimizer_step(o2, &pn_kernels_ref, w1, g[0]);
+        pn_optimizer_step(o2, &pn_kernels_ref, w1, g[0], NULL, 0);
         assert_close(w1[0], 0.5 - 3.16227766e-4 * 0.01 / (0.0031622777 + 1e-7), 0, 1e-7);
         assert_true(w1[3] == w0[3]); /* zero gradient: no move */
         /* Keras' epsilon: with g = 1e-6, m = 1e-7, sqrt(v) = 3.1623e-8, so the step
@@ -412,9 +441,9 @@ static void test_sgd_steps(void **state)
         p.nesterov = cases[c].nesterov;
         assert_int_equal(pneumo_optimizer_create_sgd(&p, &opt), PNEUMO_OK);
         assert_int_equal(pn_optimizer_bind(opt, 99, 2), PNEUMO_OK);
-        pn_optimizer_step(opt, &pn_kernels_ref, w, g1);
+        pn_optimizer_step(opt, &pn_kernels_ref, w, g1, NULL, 0);
         assert_close(w[0], cases[c].w1, 0, 1e-6);
-        pn_optimizer_step(opt, &pn_kernels_ref, w, g2);
+        pn_optimizer_step(opt, &pn_kernels_ref, w, g2, NULL, 0);
         assert_close(w[0], cases[c].w2, 0, 1e-6);
         assert_true(w[1] == -2.0f);
         assert_int_equal(pneumo_optimizer_iterations(opt), 2);
@@ -422,7 +451,7 @@ static void test_sgd_steps(void **state)
         if (c == 0) {
             const float g3[2] = {1.0f, 0.0f};
             assert_int_equal(pneumo_optimizer_set_learning_rate(opt, 0.2f), PNEUMO_OK);
-            pn_optimizer_step(opt, &pn_kernels_ref, w, g3);
+            pn_optimizer_step(opt, &pn_kernels_ref, w, g3, NULL, 0);
             assert_close(w[0], 0.93 + 0.9 * -0.02 - 0.2, 0, 1e-6);
         }
         pneumo_optimizer_destroy(opt);
@@ -559,12 +588,151 @@ static void test_train_step_end_to_end(void **state)
     pneumo_tensor_destroy(tw);
 }
 
+/* AdamW (torch.optim.AdamW): w = (1 - lr wd) w - lr_t m / (sqrt(v) + eps) on
+ * the Dense kernel, plain Adam on its bias; weight_decay 0 is Adam bit for
+ * bit; the decay is saved with the optimizer and files without it load as 0. */
+static void test_adamw_steps(void **state)
+{
+    enum { N = 3 };
+    const float x[N * 3] = {1.0f, -2.0f, 0.5f, 0.3f, 0.8f, -1.5f, -0.7f, 0.1f, 2.0f};
+    const float y[N] = {1.0f, 0.0f, 1.0f};
+    const float k0[3] = {0.2f, -0.1f, 0.4f}, b0 = 0.05f, lr = 1e-2f, wd = 0.5f, ones[N] = {1.0f, 1.0f, 1.0f};
+    const int64_t xshape[2] = {N, 3}, n = N;
+    pneumo_tensor *tx = NULL, *ty = NULL;
+    pneumo_model *m[3] = {NULL, NULL, NULL};
+    pneumo_optimizer *opt[3] = {NULL, NULL, NULL}, *loaded = NULL;
+    pneumo_model *lm = NULL;
+    pneumo_adam_params p;
+    adam_ref ref;
+    double wr[4], loss, g[4];
+    char *path = tu_join(tu_tmpdir(), "adamw.pneumo");
+    (void)state;
+
+    assert_int_equal(pneumo_tensor_create(2, xshape, &tx), PNEUMO_OK);
+    assert_int_equal(pneumo_tensor_create(1, &n, &ty), PNEUMO_OK);
+    memcpy(pneumo_tensor_data(tx), x, sizeof x);
+    memcpy(pneumo_tensor_data(ty), y, sizeof y);
+    pneumo_adam_default_params(&p);
+    assert_true(p.weight_decay == 0.0f);
+    p.learning_rate = lr;
+    for (int i = 0; i < 3; i++) {
+        pneumo_tensor *pk = NULL, *pb = NULL;
+        p.weight_decay = i == 0 ? wd : 0.0f;
+        assert_int_equal(pneumo_model_create(1, 1, 3, 17, &m[i]), PNEUMO_OK);
+        assert_int_equal(pneumo_model_add_dense(m[i], 1, PNEUMO_ACT_SIGMOID), PNEUMO_OK);
+        assert_int_equal(pneumo_model_param(m[i], 0, &pk), PNEUMO_OK);
+        assert_int_equal(pneumo_model_param(m[i], 1, &pb), PNEUMO_OK);
+        memcpy(pneumo_tensor_data(pk), k0, sizeof k0);
+        pneumo_tensor_data(pb)[0] = b0;
+        pneumo_tensor_destroy(pk);
+        pneumo_tensor_destroy(pb);
+        /* m[2]: the defaults with only the learning rate changed (no weight_decay set) */
+        if (i == 2) {
+            pneumo_adam_params d;
+            pneumo_adam_default_params(&d);
+            d.learning_rate = lr;
+            assert_int_equal(pneumo_optimizer_create_adam(&d, &opt[i]), PNEUMO_OK);
+        } else {
+            assert_int_equal(pneumo_optimizer_create_adam(&p, &opt[i]), PNEUMO_OK);
+        }
+    }
+    memset(&ref, 0, sizeof ref);
+    for (int j = 0; j < 3; j++)
+        wr[j] = k0[j];
+    wr[3] = b0;
+    for (int step = 1; step <= 3; step++) {
+        pneumo_tensor *pk = NULL, *pb = NULL;
+        double keep = 1.0 - (double)lr * (double)wd;
+        dense1_forward_ref(wr, wr[3], x, y, ones, N, &loss, g, &g[3]);
+        for (int i = 0; i < 3; i++)
+            assert_int_equal(pneumo_model_train_step(m[i], opt[i], tx, ty, NULL, NULL), PNEUMO_OK);
+        for (int j = 0; j < 3; j++)
+            wr[j] *= keep;
+        adam_ref_step(&ref, wr, g, 4, (double)lr, (double)0.9f, (double)0.999f, (double)1e-7f);
+        assert_int_equal(pneumo_model_param(m[0], 0, &pk), PNEUMO_OK);
+        assert_int_equal(pneumo_model_param(m[0], 1, &pb), PNEUMO_OK);
+        for (int j = 0; j < 3; j++)
+            assert_close(pneumo_tensor_data(pk)[j] - k0[j], wr[j] - k0[j], 1e-4, 1e-7);
+        assert_close(pneumo_tensor_data(pb)[0] - b0, wr[3] - b0, 1e-4, 1e-7);
+        pneumo_tensor_destroy(pk);
+        pneumo_tensor_destroy(pb);
+    }
+    /* the decay's share: the kernel moved lr * wd * |w| (~1e-3 here) per step toward 0 beyond
+     * plain Adam (the bias follows the undecayed rule: checked against the reference above,
+     * which would be 2.5e-4 per step off had it been decayed) */
+    {
+        pneumo_tensor *ka = NULL, *kb = NULL, *ba = NULL, *bb = NULL;
+        assert_int_equal(pneumo_model_param(m[0], 0, &ka), PNEUMO_OK);
+        assert_int_equal(pneumo_model_param(m[1], 0, &kb), PNEUMO_OK);
+        assert_int_equal(pneumo_model_param(m[0], 1, &ba), PNEUMO_OK);
+        assert_int_equal(pneumo_model_param(m[1], 1, &bb), PNEUMO_OK);
+        for (int j = 0; j < 3; j++)
+            assert_true(fabsf(pneumo_tensor_data(ka)[j]) < fabsf(pneumo_tensor_data(kb)[j]) - 1e-3f);
+        assert_true(pneumo_tensor_data(ba)[0] != pneumo_tensor_data(bb)[0]);
+        pneumo_tensor_destroy(ka);
+        pneumo_tensor_destroy(kb);
+        pneumo_tensor_destroy(ba);
+        pneumo_tensor_destroy(bb);
+    }
+    /* weight_decay 0 and the defaults: the same bits */
+    {
+        pneumo_tensor *a = NULL, *b = NULL;
+        assert_int_equal(pneumo_model_param(m[1], 0, &a), PNEUMO_OK);
+        assert_int_equal(pneumo_model_param(m[2], 0, &b), PNEUMO_OK);
+        assert_memory_equal(pneumo_tensor_data(a), pneumo_tensor_data(b), 3 * sizeof(float));
+        pneumo_tensor_destroy(a);
+        pneumo_tensor_destroy(b);
+    }
+    /* saved and loaded with the optimizer; a file without it loads as 0 */
+    assert_int_equal(pneumo_model_save(m[0], opt[0], path), PNEUMO_OK);
+    assert_int_equal(pneumo_model_load(path, &lm, &loaded), PNEUMO_OK);
+    assert_true(loaded->adam.weight_decay == wd);
+    assert_int_equal(pneumo_optimizer_iterations(loaded), 3);
+    pneumo_optimizer_destroy(loaded);
+    pneumo_model_destroy(lm);
+    {
+        size_t size = 0;
+        char *text;
+        assert_int_equal(pneumo_model_save(m[1], opt[1], path), PNEUMO_OK);
+        text = tu_read_all(path, &size);
+        assert_non_null(text);
+        for (size_t i = 0; i + 12 <= size; i++)
+            assert_false(memcmp(text + i, "weight_decay", 12) == 0);
+        free(text);
+    }
+    assert_int_equal(pneumo_model_load(path, &lm, &loaded), PNEUMO_OK);
+    assert_true(loaded->adam.weight_decay == 0.0f);
+    pneumo_optimizer_destroy(loaded);
+    pneumo_model_destroy(lm);
+    remove(path);
+    free(path);
+    for (int i = 0; i < 3; i++) {
+        pneumo_optimizer_destroy(opt[i]);
+        pneumo_model_destroy(m[i]);
+    }
+    /* invalid decay */
+    {
+        const float bad[] = {-0.1f, NAN, INFINITY};
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            pneumo_optimizer *o = (pneumo_optimizer *)0x1;
+            pneumo_adam_default_params(&p);
+            p.weight_decay = bad[i];
+            assert_int_equal(pneumo_optimizer_create_adam(&p, &o), PNEUMO_ERR_INVALID_ARG);
+            assert_null(o);
+            assert_non_null(strstr(pneumo_last_error(), "weight_decay"));
+        }
+    }
+    pneumo_tensor_destroy(tx);
+    pneumo_tensor_destroy(ty);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bce_kernel), cmocka_unit_test(test_bce_model),
-        cmocka_unit_test(test_adam_steps), cmocka_unit_test(test_optimizer_params_rejected),
-        cmocka_unit_test(test_sgd_steps),  cmocka_unit_test(test_train_step_end_to_end),
+        cmocka_unit_test(test_bce_kernel),  cmocka_unit_test(test_bce_model),
+        cmocka_unit_test(test_adam_steps),  cmocka_unit_test(test_optimizer_params_rejected),
+        cmocka_unit_test(test_sgd_steps),   cmocka_unit_test(test_train_step_end_to_end),
+        cmocka_unit_test(test_adamw_steps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

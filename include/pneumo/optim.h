@@ -23,14 +23,20 @@ typedef enum pneumo_optimizer_kind {
 /** Adam hyper-parameters; fill with pneumo_adam_default_params(). Update rule
  *  (Keras): lr_t = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t);
  *  m = beta_1 m + (1 - beta_1) g; v = beta_2 v + (1 - beta_2) g^2;
- *  w -= lr_t * m / (sqrt(v) + epsilon). */
+ *  w = (1 - lr * weight_decay) w - lr_t * m / (sqrt(v) + epsilon).
+ *  weight_decay > 0 is AdamW's decoupled decay (torch.optim.AdamW,
+ *  keras.optimizers.AdamW): applied with the current lr, not the bias-corrected
+ *  lr_t, to the kernels of Conv2D and Dense layers only (biases and other
+ *  parameters are not decayed, as with a torch parameter group of biases at
+ *  weight_decay=0). 0 is plain Adam, bit for bit. */
 typedef struct pneumo_adam_params {
     uint32_t size;        /**< sizeof(pneumo_adam_params); set by the default function */
     float learning_rate;  /**< default 1e-3 */
     float beta_1;         /**< default 0.9 */
     float beta_2;         /**< default 0.999 */
     float epsilon;        /**< default 1e-7 */
-    uint32_t reserved[8]; /**< zero */
+    float weight_decay;   /**< decoupled (AdamW) decay per unit lr, finite and >= 0; default 0 */
+    uint32_t reserved[7]; /**< zero */
 } pneumo_adam_params;
 
 /** SGD hyper-parameters; fill with pneumo_sgd_default_params(). Keras rule:

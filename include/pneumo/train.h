@@ -93,6 +93,12 @@ typedef enum pneumo_class_weighting {
     PNEUMO_CLASS_WEIGHT_CUSTOM = 2    /**< class_weights[0..1] */
 } pneumo_class_weighting;
 
+/** Learning-rate schedule of fit, applied before every training step. */
+typedef enum pneumo_lr_schedule {
+    PNEUMO_LR_CONSTANT = 0, /**< the optimizer's rate, changed only by ReduceLROnPlateau */
+    PNEUMO_LR_COSINE = 1    /**< linear warm-up, then cosine decay (see pneumo_fit_options) */
+} pneumo_lr_schedule;
+
 /** What a data-parallel run asks its driver to do (pneumo_data_parallel). */
 typedef enum pneumo_collective_op {
     PNEUMO_COLLECTIVE_SEND = 1,     /**< send floats and doubles to rank `peer` with `tag` (GATHER
@@ -226,7 +232,22 @@ typedef struct pneumo_fit_options {
     int32_t progress_timing;              /**< 1: after each epoch's callbacks and saves, one more
                                   progress line saying where the epoch's time went
                                   (pneumo_epoch_timing); default 0 */
-    uint32_t reserved[5];
+    float label_smoothing;                /**< in [0, 1]; default 0. The training loss's target is
+                                y (1 - s) + 0.5 s (Keras BinaryCrossentropy(label_smoothing=s));
+                                accuracy and validation use the labels as they are */
+    int32_t lr_schedule;                  /**< pneumo_lr_schedule; default CONSTANT. COSINE, per step t =
+                                    epoch * B + batch (B batches per epoch, T = epochs * B,
+                                    W = warmup_epochs * B, peak = the optimizer's rate when the
+                                    run starts): t < W: peak (f0 + (1 - f0) t / W); else
+                                    eta + (peak - eta) (1 + cos(pi (t - W) / (T - W))) / 2 with
+                                    eta = final_lr_factor * peak (torch SequentialLR of
+                                    LinearLR(f0, total_iters=W) and CosineAnnealingLR(T - W, eta),
+                                    stepped every batch). With ReduceLROnPlateau enabled, its
+                                    reductions scale the schedule (and min_lr floors it) */
+    int32_t warmup_epochs;                /**< COSINE: 0..epochs-1; default 0 */
+    float warmup_start_factor;            /**< COSINE: f0 in (0, 1]; default 0.1 */
+    float final_lr_factor;                /**< COSINE: eta / peak in [0, 1); default 0 */
+    uint32_t reserved[4];
 } pneumo_fit_options;
 
 /** One epoch of the history. */

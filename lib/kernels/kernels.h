@@ -79,11 +79,13 @@ typedef enum pn_act { PN_ACT_LINEAR = 0, PN_ACT_RELU = 1, PN_ACT_SIGMOID = 2, PN
  *     Splitting a layer's outputs or rows between threads leaves every value unchanged.
  * act_fwd: y = act(y) in place
  * act_bwd: dy *= act'(.) expressed through the activation's output y
- * bce_logits: Binary cross-entropy from logits z (stable: max(z,0) - z y + log1p(exp(-|z|))).
- *     Writes p = sigmoid(z) and dz = w (p - y) / n; returns sum(w l) through *loss_sum and sum(w [(p >
- *     0.5) == y]) and sum(w) through *acc_sum, *w_sum. weights may be NULL (all 1).
- * adam_update: Adam (Keras): m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; w -= lr_t m / (sqrt(v) +
- *     eps)
+ * bce_logits: Binary cross-entropy from logits z (stable: max(z,0) - z t + log1p(exp(-|z|))) against
+ *     the smoothed target t = y (1 - smoothing) + 0.5 smoothing (smoothing 0: t = y exactly).
+ *     Writes p = sigmoid(z) and dz = w (p - t) / n; returns sum(w l) through *loss_sum and sum(w [(p >
+ *     0.5) == y]) (the unsmoothed label) and sum(w) through *acc_sum, *w_sum. weights may be NULL
+ *     (all 1).
+ * adam_update: Adam (Keras): m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; w = keep w - lr_t m /
+ *     (sqrt(v) + eps), keep = 1 - lr wd for AdamW's decoupled decay (1: Adam, bit for bit)
  * sgd_update: SGD (Keras): vel = mom vel - lr g; w += vel (nesterov: w += mom vel - lr g)
  * accumulate: dst[i] += src[i] (summing per-thread and per-rank gradient partials); one rounded
  *     add per element, so every tier matches the reference bit for bit

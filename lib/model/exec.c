@@ -490,8 +490,9 @@ static void loss_head(pneumo_model *m, int32_t n, const pneumo_tensor *labels, c
 {
     float *z = m->acts[m->nlayers - 1];
     double loss, acc, wsum;
-    pn_model_kernels(m)->bce_logits((size_t)n, z, labels->data, weights ? weights->data : NULL, z,
-                                    grad ? m->gbuf[0] : NULL, &loss, &acc, &wsum);
+    pn_model_kernels(m)->bce_logits((size_t)n, z, labels->data, weights ? weights->data : NULL,
+                                    grad ? m->label_smoothing : 0.0f, z, grad ? m->gbuf[0] : NULL, &loss,
+                                    &acc, &wsum);
     if (result) {
         int32_t correct = 0;
         memset(result, 0, sizeof *result);
@@ -562,7 +563,7 @@ pneumo_status pneumo_model_train_step(pneumo_model *m, pneumo_optimizer *opt, co
         return st;
     if ((st = pn_optimizer_bind(opt, m->id, m->arena_size)) != PNEUMO_OK)
         return pn_error_prefix("%s", fn);
-    pn_optimizer_step(opt, pn_model_kernels(m), m->params, m->grads);
+    pn_optimizer_step(opt, pn_model_kernels(m), m->params, m->grads, m->layers, m->nlayers);
     return PNEUMO_OK;
 }
 
@@ -590,14 +591,15 @@ pneumo_status pn_model_part_gradients(pneumo_model *m, const pneumo_tensor *x, c
     m->batch_pos0 = pos0;
     st = forward(m, n, x->data, 1, 1);
     if (st == PNEUMO_OK) {
-        const float inv_norm = 1.0f / (float)norm;
+        const float inv_norm = 1.0f / (float)norm, keep = 1.0f - m->label_smoothing,
+                    add = 0.5f * m->label_smoothing;
         z = m->acts[m->nlayers - 1];
         /* dL/dz as the kernel forms it, w (p - y) / N, with N the global batch */
-        pn_model_kernels(m)->bce_logits((size_t)n, z, labels->data, weights ? weights->data : NULL, z, NULL,
-                                        loss_sum, &acc, &wsum);
+        pn_model_kernels(m)->bce_logits((size_t)n, z, labels->data, weights ? weights->data : NULL,
+                                        m->label_smoothing, z, NULL, loss_sum, &acc, &wsum);
         for (int32_t i = 0; i < n; i++) {
             const float wi = weights ? weights->data[i] : 1.0f;
-            m->gbuf[0][i] = wi * (z[i] - labels->data[i]) * inv_norm;
+            m->gbuf[0][i] = wi * (z[i] - (labels->data[i] * keep + add)) * inv_norm;
             *correct += (z[i] > 0.5f ? 1.0f : 0.0f) == labels->data[i];
         }
         st = backward(m, n, x->data);
@@ -615,7 +617,7 @@ pneumo_status pn_model_update(pneumo_model *m, pneumo_optimizer *opt, const char
                         "%s: the optimizer holds state for another model; create a new optimizer", fn);
     if ((st = pn_optimizer_bind(opt, m->id, m->arena_size)) != PNEUMO_OK)
         return pn_error_prefix("%s", fn);
-    pn_optimizer_step(opt, pn_model_kernels(m), m->params, m->grads);
+    pn_optimizer_step(opt, pn_model_kernels(m), m->params, m->grads, m->layers, m->nlayers);
     m->train_steps++;
     return PNEUMO_OK;
 }

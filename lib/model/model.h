@@ -71,8 +71,9 @@ struct pneumo_model {
     float *scratch;         /* per-thread strips of fused layers: threads x scratch_stride */
     int64_t scratch_stride; /* floats */
 
-    uint64_t train_steps; /* forward passes in training mode (dropout stream) */
-    int64_t batch_pos0;   /* pn_run.pos0 of the passes: 0, or a data-parallel part's offset */
+    uint64_t train_steps;  /* forward passes in training mode (dropout stream) */
+    float label_smoothing; /* of the training loss (pneumo_fit_options); 0 outside fit */
+    int64_t batch_pos0;    /* pn_run.pos0 of the passes: 0, or a data-parallel part's offset */
 
     /* Threads: a pool per model, created on first use with `threads` workers
      * (0 until set: online cores). */

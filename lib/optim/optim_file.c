@@ -17,6 +17,10 @@ void pn_optimizer_settings_json(pn_buf *b, const pneumo_optimizer *o)
         pn_buf_json_float(b, o->adam.beta_2);
         pn_buf_printf(b, ",\"epsilon\":");
         pn_buf_json_float(b, o->adam.epsilon);
+        if (o->adam.weight_decay > 0.0f) { /* absent: 0, as in files from before AdamW */
+            pn_buf_printf(b, ",\"weight_decay\":");
+            pn_buf_json_float(b, o->adam.weight_decay);
+        }
     } else {
         pn_buf_printf(b, "{\"class\":\"SGD\",\"learning_rate\":");
         pn_buf_json_float(b, o->lr);
@@ -30,7 +34,7 @@ void pn_optimizer_settings_json(pn_buf *b, const pneumo_optimizer *o)
 pneumo_status pn_optimizer_from_settings(const pn_json *j, const char *label, pneumo_optimizer **out)
 {
     const char *cls = pn_json_get_string(j, "class");
-    double lr, a, b, c;
+    double lr, a, b, c, wd = 0.0;
     int64_t iterations;
     int nesterov;
     pneumo_optimizer *opt = NULL;
@@ -48,6 +52,9 @@ pneumo_status pn_optimizer_from_settings(const pn_json *j, const char *label, pn
         p.beta_1 = (float)a;
         p.beta_2 = (float)b;
         p.epsilon = (float)c;
+        if (pn_json_get(j, "weight_decay") && !pn_json_get_number(j, "weight_decay", &wd))
+            return pn_error(PNEUMO_ERR_FORMAT, "%s: optimizer: \"weight_decay\" is not a number", label);
+        p.weight_decay = (float)wd;
         st = pneumo_optimizer_create_adam(&p, &opt);
     } else if (strcmp(cls, "SGD") == 0 && pn_json_get_number(j, "momentum", &a) &&
                pn_json_get_bool(j, "nesterov", &nesterov)) {

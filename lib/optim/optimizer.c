@@ -44,6 +44,9 @@ pneumo_status pn_adam_check(const pneumo_adam_params *p)
     if (!(isfinite(p->epsilon) && p->epsilon >= 0.0f))
         return pn_error(PNEUMO_ERR_INVALID_ARG, "Adam: epsilon %g must be finite and >= 0",
                         (double)p->epsilon);
+    if (!(isfinite(p->weight_decay) && p->weight_decay >= 0.0f))
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "Adam: weight_decay %g must be finite and >= 0",
+                        (double)p->weight_decay);
     return PNEUMO_OK;
 }
 
@@ -155,16 +158,39 @@ pneumo_status pn_optimizer_bind(pneumo_optimizer *opt, uint64_t model_id, int64_
     return PNEUMO_OK;
 }
 
-void pn_optimizer_step(pneumo_optimizer *opt, const pn_kernels *k, float *w, const float *g)
+/* Adam over w[lo, hi) with the step's lr_t, the kept fraction `keep` of the
+ * weights (1: no decay) */
+static void adam_range(pneumo_optimizer *opt, const pn_kernels *k, float *w, const float *g, int64_t lo,
+                       int64_t hi, float lr_t, float keep)
+{
+    if (hi > lo)
+        k->adam_update((size_t)(hi - lo), w + lo, g + lo, opt->m + lo, opt->v + lo, lr_t, opt->adam.beta_1,
+                       opt->adam.beta_2, opt->adam.epsilon, keep);
+}
+
+void pn_optimizer_step(pneumo_optimizer *opt, const pn_kernels *k, float *w, const float *g,
+                       const pn_layer *layers, int32_t nlayers)
 {
     opt->iterations++;
     if (opt->kind == PNEUMO_OPTIMIZER_ADAM) {
         /* Keras folds both bias corrections into the step size, in double. */
         double t = (double)opt->iterations;
-        double lr_t = (double)opt->lr * sqrt(1.0 - pow((double)opt->adam.beta_2, t)) /
-                      (1.0 - pow((double)opt->adam.beta_1, t));
-        k->adam_update((size_t)opt->size, w, g, opt->m, opt->v, (float)lr_t, opt->adam.beta_1,
-                       opt->adam.beta_2, opt->adam.epsilon);
+        float lr_t = (float)((double)opt->lr * sqrt(1.0 - pow((double)opt->adam.beta_2, t)) /
+                             (1.0 - pow((double)opt->adam.beta_1, t)));
+        int64_t done = 0;
+        if (opt->adam.weight_decay > 0.0f) {
+            /* torch.optim.AdamW: p.mul_(1 - lr * weight_decay) before the step */
+            const float keep = (float)(1.0 - (double)opt->lr * (double)opt->adam.weight_decay);
+            for (int32_t i = 0; i < nlayers; i++) {
+                const pn_layer *l = &layers[i];
+                if ((l->kind != PN_LAYER_CONV2D && l->kind != PN_LAYER_DENSE) || l->nw == 0)
+                    continue;
+                adam_range(opt, k, w, g, done, l->w_off, lr_t, 1.0f);
+                adam_range(opt, k, w, g, l->w_off, l->w_off + l->nw, lr_t, keep);
+                done = l->w_off + l->nw;
+            }
+        }
+        adam_range(opt, k, w, g, done, opt->size, lr_t, 1.0f);
     } else {
         k->sgd_update((size_t)opt->size, w, g, opt->m, opt->lr, opt->sgd.momentum, opt->sgd.nesterov);
     }

@@ -3,6 +3,7 @@
 #define PN_OPTIM_OPTIMIZER_H
 
 #include "kernels/kernels.h"
+#include "layers/layer.h"
 #include "pneumo/optim.h"
 
 struct pneumo_optimizer {
@@ -23,8 +24,10 @@ struct pneumo_optimizer {
  * errors. */
 pneumo_status pn_optimizer_bind(pneumo_optimizer *opt, uint64_t model_id, int64_t size);
 
-/* One update of w (size floats) from g. */
-void pn_optimizer_step(pneumo_optimizer *opt, const pn_kernels *k, float *w, const float *g);
+/* One update of w (size floats) from g; Adam's weight decay applies to the
+ * kernels of the Conv2D and Dense layers among `layers` (ascending w_off). */
+void pn_optimizer_step(pneumo_optimizer *opt, const pn_kernels *k, float *w, const float *g,
+                       const pn_layer *layers, int32_t nlayers);
 
 /* Validate hyper-parameters (used by create and by model loading). */
 pneumo_status pn_adam_check(const pneumo_adam_params *p);

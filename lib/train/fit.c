@@ -47,6 +47,7 @@ void pneumo_fit_default_options(pneumo_fit_options *o)
     o->size = sizeof *o;
     o->epochs = 25;
     o->batch_size = 16;
+    o->warmup_start_factor = 0.1f;
 }
 
 static double now(void)
@@ -124,6 +125,18 @@ static pneumo_status check_options(const pneumo_fit_options *in, const pneumo_da
                         "%s: epochs %d, batch size %d and initial epoch %d must satisfy "
                         "epochs >= 1, batch >= 1, 0 <= initial <= epochs",
                         fn, o->epochs, o->batch_size, o->initial_epoch);
+    if (!(o->label_smoothing >= 0.0f && o->label_smoothing <= 1.0f))
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: label_smoothing %g outside [0, 1]", fn,
+                        (double)o->label_smoothing);
+    if (o->lr_schedule != PNEUMO_LR_CONSTANT &&
+        (o->lr_schedule != PNEUMO_LR_COSINE || o->warmup_epochs < 0 || o->warmup_epochs >= o->epochs ||
+         !(o->warmup_start_factor > 0.0f && o->warmup_start_factor <= 1.0f) ||
+         !(o->final_lr_factor >= 0.0f && o->final_lr_factor < 1.0f)))
+        return pn_error(PNEUMO_ERR_INVALID_ARG,
+                        "%s: learning-rate schedule %d with warmup_epochs %d (0..epochs-1), "
+                        "warmup_start_factor %g (in (0, 1]) and final_lr_factor %g (in [0, 1)) is invalid",
+                        fn, o->lr_schedule, o->warmup_epochs, (double)o->warmup_start_factor,
+                        (double)o->final_lr_factor);
     if (o->threads < 0 || o->threads > 64)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: threads %d outside 0..64", fn, o->threads);
     if (o->progress_timing != 0 && o->progress_timing != 1)
@@ -211,7 +224,37 @@ typedef struct fit_state {
     int64_t step;             /* training steps done in epoch next_epoch */
     double loss_sum, acc_sum; /* of those steps, weighted by their batch sizes */
     int64_t seen;             /* samples of those steps */
+    double sched_peak;        /* the schedule's peak rate (the optimizer's at the start); NaN: none */
+    double sched_scale;       /* ReduceLROnPlateau's reductions of the schedule (1: none) */
 } fit_state;
+
+/* The rate of global step t (see pneumo_fit_options.lr_schedule), scaled and
+ * floored; batches: per epoch. */
+static double scheduled_lr(const pneumo_fit_options *o, const fit_state *s, int64_t batches, int64_t t)
+{
+    const double peak = s->sched_peak, total = (double)o->epochs * (double)batches,
+                 warm = (double)o->warmup_epochs * (double)batches, eta = (double)o->final_lr_factor * peak;
+    const double f0 = (double)o->warmup_start_factor;
+    double lr = (double)t < warm
+                    ? peak * (f0 + (1.0 - f0) * (double)t / warm)
+                    : eta + (peak - eta) *
+                                (1.0 + cos(3.14159265358979323846 * ((double)t - warm) / (total - warm))) /
+                                2.0;
+    lr *= s->sched_scale;
+    if (o->reduce_lr->enabled && lr < (double)(float)o->reduce_lr->min_lr)
+        lr = (double)(float)o->reduce_lr->min_lr;
+    return lr;
+}
+
+/* Before the step at batch `batch` of `epoch`: the schedule's rate into the optimizer. */
+static void schedule_step(fit_run *run, const fit_state *s, int32_t epoch, int64_t batch)
+{
+    if (run->o->lr_schedule == PNEUMO_LR_CONSTANT)
+        return;
+    pneumo_optimizer_set_learning_rate(run->opt,
+                                       (float)scheduled_lr(run->o, s, run->ev.batches,
+                                                           (int64_t)epoch * run->ev.batches + batch));
+}
 
 /* One pass over the training set; fills loss/accuracy of *rec. */
 static pneumo_status train_epoch(fit_run *run, pneumo_dataset *train, const double cw[2], int use_weights,
@@ -258,6 +301,7 @@ static pneumo_status train_epoch(fit_run *run, pneumo_dataset *train, const doub
             for (int64_t i = 0; i < y->numel; i++)
                 w.data[i] = (float)cw[y->data[i] > 0.5f];
         }
+        schedule_step(run, state, rec->epoch, batch);
         st = pneumo_model_train_step(run->m, run->opt, x, y, use_weights ? &w : NULL, &r);
         run->tm.train_seconds += now() - ts;
         if (st != PNEUMO_OK)
@@ -450,7 +494,7 @@ static pneumo_status dp_step(fit_run *run, pneumo_tensor *x, pneumo_tensor *y, i
 /* train_epoch for one rank of a data-parallel run (pneumo_data_parallel). */
 static pneumo_status train_epoch_parallel(fit_run *run, pneumo_dataset *train, const double cw[2],
                                           int use_weights, pneumo_tensor *weights, pneumo_epoch_record *rec,
-                                          double t0)
+                                          double t0, const fit_state *state)
 {
     const pneumo_fit_options *o = run->o;
     const pneumo_data_parallel *dp = o->parallel;
@@ -473,6 +517,7 @@ static pneumo_status train_epoch_parallel(fit_run *run, pneumo_dataset *train, c
             if (local != PNEUMO_OK)
                 x = y = NULL;
         }
+        schedule_step(run, state, rec->epoch, bi);
         ts = now();
         st = dp_step(run, x, y, bn, cw, use_weights, weights, &run->dp, local, &loss, &correct);
         run->tm.train_seconds += now() - ts;
@@ -528,6 +573,11 @@ static void state_json(pn_buf *b, const fit_state *s, const pneumo_history *h)
         pn_buf_printf(b, ",\"step_acc_sum\":");
         json_num_or_null(b, s->acc_sum);
     }
+    pn_buf_printf(b, ",\"sched\":{\"peak\":");
+    json_num_or_null(b, s->sched_peak);
+    pn_buf_printf(b, ",\"scale\":");
+    json_num_or_null(b, s->sched_scale);
+    pn_buf_printf(b, "}");
     pn_buf_printf(b, ",\"history\":[");
     for (int32_t i = 0; i < h->n; i++) {
         const pneumo_epoch_record *r = &h->rec[i];
@@ -581,6 +631,16 @@ static pneumo_status parse_state(const char *text, const char *label, fit_state 
         rwait > INT32_MAX || cooldown < 0 || cooldown > INT32_MAX) {
         st = pn_error(PNEUMO_ERR_FORMAT, "%s: fit_state: missing or invalid fields", label);
         goto done;
+    }
+    s->sched_peak = NAN; /* checkpoints from before schedules */
+    s->sched_scale = 1.0;
+    if (pn_json_get(j, "sched")) {
+        const pn_json *sc = pn_json_get(j, "sched");
+        if (!read_num(pn_json_get(sc, "peak"), &s->sched_peak) ||
+            !read_num(pn_json_get(sc, "scale"), &s->sched_scale) || !(s->sched_scale > 0.0)) {
+            st = pn_error(PNEUMO_ERR_FORMAT, "%s: fit_state: invalid sched", label);
+            goto done;
+        }
     }
     if (pn_json_get(j, "step")) {
         int64_t step, seen;
@@ -756,6 +816,16 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
                                               : PNEUMO_MONITOR_LOSS;
     ckpt_mode = o->early_stopping->enabled ? es->mode : PN_MODE_MIN;
     if (!resuming) {
+        state->sched_peak = pneumo_optimizer_learning_rate(opt);
+        state->sched_scale = 1.0;
+    } else if (o->lr_schedule != PNEUMO_LR_CONSTANT && !(state->sched_peak > 0.0)) {
+        pneumo_tensor_destroy(weights);
+        return pn_error(PNEUMO_ERR_STATE,
+                        "%s: the checkpoint has no learning-rate schedule state (written by an older "
+                        "version); resume it without a schedule",
+                        fn);
+    }
+    if (!resuming) {
         pn_early_stopping_reset(es);
         pn_reduce_lr_reset(rl);
         state->ckpt_best = ckpt_mode == PN_MODE_MIN ? INFINITY : -INFINITY;
@@ -798,6 +868,7 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
     }
     if (st != PNEUMO_OK)
         goto done;
+    m->label_smoothing = o->label_smoothing;
     run.m = m;
     run.opt = opt;
     run.o = o;
@@ -816,8 +887,10 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
     }
     for (int32_t epoch = state->next_epoch; epoch < o->epochs && !state->stopped; epoch++) {
         pneumo_epoch_record rec;
-        double t0 = now(), lr = pneumo_optimizer_learning_rate(opt), value, tv;
+        double t0 = now(), lr, value, tv;
         int improved = 0, stop = 0;
+        schedule_step(&run, state, epoch, 0); /* the epoch records its first step's rate */
+        lr = pneumo_optimizer_learning_rate(opt);
         memset(&rec, 0, sizeof rec);
         memset(&run.tm, 0, sizeof run.tm);
         run.tm.epoch = epoch;
@@ -843,7 +916,7 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
                           epoch + 1);
             goto done;
         }
-        st = dp ? train_epoch_parallel(&run, train, cw, use_weights, weights, &rec, t0)
+        st = dp ? train_epoch_parallel(&run, train, cw, use_weights, weights, &rec, t0, state)
                 : train_epoch(&run, train, cw, use_weights, weights, &rec, t0, state);
         if (st == PNEUMO_ERR_CANCELLED && state->step > 0 && o->checkpoint_path) {
             /* keep the steps of this epoch: the checkpoint resumes after them */
@@ -895,8 +968,15 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
             }
         }
         if (o->reduce_lr->enabled) {
-            double new_lr = pn_reduce_lr_update(rl, monitored(&rec, o->reduce_lr->monitor), lr);
-            if (new_lr != lr) {
+            /* with a schedule: the rate of the epoch's last step, and the reduction scales the
+             * schedule from the next step on */
+            const double cur = o->lr_schedule == PNEUMO_LR_CONSTANT ? lr
+                                                                    : pneumo_optimizer_learning_rate(opt);
+            double new_lr = pn_reduce_lr_update(rl, monitored(&rec, o->reduce_lr->monitor), cur);
+            if (new_lr != cur) {
+                lr = cur;
+                if (o->lr_schedule != PNEUMO_LR_CONSTANT)
+                    state->sched_scale *= o->reduce_lr->factor;
                 pneumo_optimizer_set_learning_rate(opt, (float)new_lr);
                 run.ev.old_lr = lr;
                 run.ev.lr = new_lr;
@@ -954,6 +1034,7 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
     }
     st = PNEUMO_OK;
 done:
+    m->label_smoothing = 0.0f;
     pn_aligned_free(best_params);
     pn_aligned_free(run.dp.acc);
     pn_aligned_free(run.dp.tmp);

@@ -71,6 +71,10 @@ CLASS_WEIGHT_NONE = 0
 CLASS_WEIGHT_BALANCED = 1
 CLASS_WEIGHT_CUSTOM = 2
 
+# pneumo_lr_schedule (pneumo/train.h)
+LR_CONSTANT = 0
+LR_COSINE = 1
+
 # pneumo_collective_op (pneumo/train.h)
 COLLECTIVE_SEND = 1
 COLLECTIVE_RECV = 2
@@ -142,6 +146,9 @@ ENUMS = {
         "PNEUMO_CLASS_WEIGHT_NONE": 0, "PNEUMO_CLASS_WEIGHT_BALANCED": 1,
         "PNEUMO_CLASS_WEIGHT_CUSTOM": 2
     },
+    "pneumo_lr_schedule": {
+        "PNEUMO_LR_CONSTANT": 0, "PNEUMO_LR_COSINE": 1
+    },
     "pneumo_collective_op": {
         "PNEUMO_COLLECTIVE_SEND": 1, "PNEUMO_COLLECTIVE_RECV": 2, "PNEUMO_COLLECTIVE_BCAST": 3,
         "PNEUMO_COLLECTIVE_SUM": 4, "PNEUMO_COLLECTIVE_ALLGATHER": 5
@@ -204,6 +211,8 @@ ENUM_VALUES = {
     "PNEUMO_CLASS_WEIGHT_NONE": 0,
     "PNEUMO_CLASS_WEIGHT_BALANCED": 1,
     "PNEUMO_CLASS_WEIGHT_CUSTOM": 2,
+    "PNEUMO_LR_CONSTANT": 0,
+    "PNEUMO_LR_COSINE": 1,
     "PNEUMO_COLLECTIVE_SEND": 1,
     "PNEUMO_COLLECTIVE_RECV": 2,
     "PNEUMO_COLLECTIVE_BCAST": 3,
@@ -380,7 +389,8 @@ AdamParams._fields_ = [
     ("beta_1", c_float),
     ("beta_2", c_float),
     ("epsilon", c_float),
-    ("reserved", c_uint32 * 8),
+    ("weight_decay", c_float),
+    ("reserved", c_uint32 * 7),
 ]
 
 SgdParams._fields_ = [
@@ -571,7 +581,12 @@ FitOptions._fields_ = [
     ("user", c_void_p),
     ("parallel", POINTER(DataParallel)),
     ("progress_timing", c_int32),
-    ("reserved", c_uint32 * 5),
+    ("label_smoothing", c_float),
+    ("lr_schedule", c_int32),
+    ("warmup_epochs", c_int32),
+    ("warmup_start_factor", c_float),
+    ("final_lr_factor", c_float),
+    ("reserved", c_uint32 * 4),
 ]
 
 EpochRecord._fields_ = [

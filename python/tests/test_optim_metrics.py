@@ -24,7 +24,8 @@ class OptimizerTest(unittest.TestCase):
         self.assertEqual(pneumo.adam_defaults(), {"learning_rate": pytest_float(1e-3),
                                                   "beta_1": pytest_float(0.9),
                                                   "beta_2": pytest_float(0.999),
-                                                  "epsilon": pytest_float(1e-7)})
+                                                  "epsilon": pytest_float(1e-7),
+                                                  "weight_decay": 0.0})
         with pneumo.Adam(learning_rate=0.01) as opt:
             self.assertIsInstance(opt, pneumo.Optimizer)
             self.assertEqual(opt.kind, "adam")

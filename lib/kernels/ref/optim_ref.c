@@ -3,7 +3,7 @@
 #include "kernels/ref/ref.h"
 
 void pn_f32_adam_update__ref(size_t count, float *w, const float *g, float *m, float *v, float lr_t,
-                             float beta_1, float beta_2, float epsilon)
+                             float beta_1, float beta_2, float epsilon, float keep)
 {
     const float one_b1 = 1.0f - beta_1, one_b2 = 1.0f - beta_2;
     for (size_t i = 0; i < count; i++) {
@@ -12,7 +12,7 @@ void pn_f32_adam_update__ref(size_t count, float *w, const float *g, float *m, f
         float vi = beta_2 * v[i] + one_b2 * gi * gi;
         m[i] = mi;
         v[i] = vi;
-        w[i] -= lr_t * mi / (sqrtf(vi) + epsilon);
+        w[i] = keep * w[i] - lr_t * mi / (sqrtf(vi) + epsilon);
     }
 }
 

@@ -44,24 +44,25 @@ void PN_FN(act_fwd)(pn_act act, size_t count, float *y)
 
 /* The reference's BCE from logits with the per-sample terms in vectors; the
  * sums are added in double in sample order, as the reference does. */
-void PN_FN(bce_logits)(size_t n, const float *z, const float *y, const float *weights, float *p, float *dz,
-                       double *loss_sum, double *acc_sum, double *w_sum)
+void PN_FN(bce_logits)(size_t n, const float *z, const float *y, const float *weights, float smoothing,
+                       float *p, float *dz, double *loss_sum, double *acc_sum, double *w_sum)
 {
     double loss = 0.0, acc = 0.0, wsum = 0.0;
-    const V inv_n = vset1(1.0f / (float)n), half = vset1(0.5f), one = vset1(1.0f);
+    const V inv_n = vset1(1.0f / (float)n), half = vset1(0.5f), one = vset1(1.0f),
+            keep = vset1(1.0f - smoothing), add = vset1(0.5f * smoothing);
     for (size_t i = 0; i < n; i += VL) {
         const int cnt = n - i >= VL ? VL : (int)(n - i);
         const VMASK m = vmask_n(cnt);
-        const V zv = vload_m(z + i, m), yv = vload_m(y + i, m);
+        const V zv = vload_m(z + i, m), yv = vload_m(y + i, m), tv = vadd(vmul(yv, keep), add);
         const V wv = weights ? vload_m(weights + i, m) : one;
         const V e = vexp_nonpos(vsub(vzero(), vabs(zv))), den = vadd(one, e);
         const V pv = vsel_gt(vzero(), zv, vdiv(e, den), vdiv(one, den));
-        const V lv = vadd(vfnma(zv, yv, vmax_gt(zv, vzero())), vlog1p_unit(e));
+        const V lv = vadd(vfnma(zv, tv, vmax_gt(zv, vzero())), vlog1p_unit(e));
         const V hit = vsel_eq(vsel_gt(pv, half, one, vzero()), yv, wv, vzero());
         float lb[VL], wb[VL], hb[VL];
         vstore_m(p + i, m, pv);
         if (dz)
-            vstore_m(dz + i, m, vmul(vmul(wv, vsub(pv, yv)), inv_n));
+            vstore_m(dz + i, m, vmul(vmul(wv, vsub(pv, tv)), inv_n));
         vstore(lb, lv);
         vstore(wb, wv);
         vstore(hb, hit);
@@ -115,17 +116,17 @@ void PN_FN(act_bwd)(pn_act act, size_t count, const float *y, float *dy)
 /* ---------------------------------------------------------------- optimizers */
 
 void PN_FN(adam_update)(size_t count, float *w, const float *g, float *m_, float *v_, float lr_t,
-                        float beta_1, float beta_2, float epsilon)
+                        float beta_1, float beta_2, float epsilon, float keep)
 {
     const V b1 = vset1(beta_1), b2 = vset1(beta_2), ob1 = vset1(1.0f - beta_1), ob2 = vset1(1.0f - beta_2),
-            lr = vset1(lr_t), eps = vset1(epsilon);
-#define ADAM_STEP(LD, ST)                                                       \
-    {                                                                           \
-        const V gi = LD(g + i), mi = vadd(vmul(b1, LD(m_ + i)), vmul(ob1, gi)); \
-        const V vi = vadd(vmul(b2, LD(v_ + i)), vmul(vmul(ob2, gi), gi));       \
-        ST(m_ + i, mi);                                                         \
-        ST(v_ + i, vi);                                                         \
-        ST(w + i, vsub(LD(w + i), vdiv(vmul(lr, mi), vadd(vsqrt(vi), eps))));   \
+            lr = vset1(lr_t), eps = vset1(epsilon), kp = vset1(keep);
+#define ADAM_STEP(LD, ST)                                                               \
+    {                                                                                   \
+        const V gi = LD(g + i), mi = vadd(vmul(b1, LD(m_ + i)), vmul(ob1, gi));         \
+        const V vi = vadd(vmul(b2, LD(v_ + i)), vmul(vmul(ob2, gi), gi));               \
+        ST(m_ + i, mi);                                                                 \
+        ST(v_ + i, vi);                                                                 \
+        ST(w + i, vsub(vmul(kp, LD(w + i)), vdiv(vmul(lr, mi), vadd(vsqrt(vi), eps)))); \
     }
 #define LDF(p) vload(p)
 #define STF(p, val) vstore((p), (val))
