@@ -42,9 +42,16 @@ y = np.array([0, 0, 1, 1], dtype=np.float32)
 # A model a few Adam steps into training on these X-rays, so the ReLUs and the
 # maps are not those of random weights.
 model = pneumo.Model.article(SIZE, seed=7)
-model.threads = 2
+# Trained on one thread, explained on two. Weights from a 2-thread training
+# (sums split by samples) once put one map of these X-rays 5.9e-3 of its
+# maximum away from PyTorch (float32 and float64 alike; every other map within
+# 4e-6; the library from before that change gives the same map on those
+# weights): most likely float rounding order deciding a near-tie at a max-pool
+# window, a discontinuity of the gradient, rather than a wrong gradient.
+model.threads = 1
 for _ in range(3):
     model.train_step(x, y)
+model.threads = 2
 
 tmp = tempfile.mkdtemp()
 path = os.path.join(tmp, "m.safetensors")
