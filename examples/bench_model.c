@@ -261,6 +261,7 @@ static FILE *progress_stream(const bench_opts *o) { return o->json ? stderr : st
 
 typedef double (*peak_fn)(long iters, float seed);
 
+#if defined(__x86_64__) && defined(BENCH_HAVE_PEAK)
 typedef struct peak_thread {
     peak_fn fn;
     long iters;
@@ -325,6 +326,7 @@ static double peak_gflops(peak_fn fn, int nth, long iters, int reps, double *per
     }
     return best;
 }
+#endif
 
 /* Measure every FMA tier this CPU and the library both support (AVX-512 and
  * AVX2 on x86_64), then take as the reference the tier the kernels actually
@@ -334,12 +336,13 @@ static double peak_gflops(peak_fn fn, int nth, long iters, int reps, double *per
 static void measure_peak(const bench_opts *o, bench_results *r)
 {
     const char *active = pneumo_kernel_isa();
-    const double target = o->quick ? 0.1 : 0.3;
-    const int reps = o->quick ? 2 : 3;
     int ref = -1;
+    (void)o; /* only the x86_64 peak kernels read the options */
     r->npeaks = 0;
 #if defined(__x86_64__) && defined(BENCH_HAVE_PEAK)
     {
+        const double target = o->quick ? 0.1 : 0.3;
+        const int reps = o->quick ? 2 : 3;
         static const struct {
             const char *isa;
             peak_fn fn;
@@ -1039,7 +1042,7 @@ static int find_on_path(const char *name, char *dst, size_t cap)
 static int has_ort_package(const char *dir)
 {
     char p[4200];
-    snprintf(p, sizeof p, "%s/onnxruntime-node/package.json", dir);
+    snprintf(p, sizeof p, "%.4000s/onnxruntime-node/package.json", dir);
     return access(p, R_OK) == 0;
 }
 
@@ -1077,9 +1080,12 @@ static const char *find_ort_modules(const bench_opts *o, char *tried, size_t cap
     snprintf(cand[nc++], sizeof cand[0], "/usr/lib/node_modules");
     for (int i = 0; i < nc; i++) {
         size_t used = strlen(tried);
-        snprintf(tried + used, cap - used, "%s%s", i ? ", " : "", cand[i]);
+        if (used + 2 + strlen(cand[i]) < cap) {
+            memcpy(tried + used, ", ", i ? 2 : 0);
+            strcpy(tried + used + (i ? 2 : 0), cand[i]);
+        }
         if (has_ort_package(cand[i])) {
-            snprintf(found, sizeof found, "%s", cand[i]);
+            snprintf(found, sizeof found, "%.4095s", cand[i]);
             return found;
         }
     }
