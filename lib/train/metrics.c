@@ -24,6 +24,16 @@ static pneumo_status check_inputs(const float *probs, const float *labels, int64
     return PNEUMO_OK;
 }
 
+/* Every probability inside [0, 1] (check_inputs() has checked finiteness). */
+static pneumo_status check_unit_probs(const float *probs, int64_t n, const char *fn)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (!(probs[i] >= 0.0f && probs[i] <= 1.0f))
+            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: probability %lld is %g, outside [0, 1]", fn,
+                            (long long)i, (double)probs[i]);
+    return PNEUMO_OK;
+}
+
 pneumo_status pneumo_confusion_from_predictions(const float *probs, const float *labels, int64_t n,
                                                 float threshold, pneumo_confusion *out)
 {
@@ -163,10 +173,8 @@ static pneumo_status sorted_scores(const float *probs, const float *labels, int6
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: threshold is NULL", fn);
     if (n < 2)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: needs at least 2 samples, got %lld", fn, (long long)n);
-    for (int64_t i = 0; i < n; i++)
-        if (!(probs[i] >= 0.0f && probs[i] <= 1.0f))
-            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: probability %lld is %g, outside [0, 1]", fn,
-                            (long long)i, (double)probs[i]);
+    if ((st = check_unit_probs(probs, n, fn)) != PNEUMO_OK)
+        return st;
     s = pn_malloc((size_t)n * sizeof *s);
     if (!s)
         return pn_error_nomem(fn, (size_t)n * sizeof *s);
@@ -298,10 +306,8 @@ pneumo_status pneumo_calibration_curve(const float *probs, const float *labels, 
     if (bins < 1 || bins > PNEUMO_CALIBRATION_BINS_MAX)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: bins %d outside [1, %d]", fn, (int)bins,
                         PNEUMO_CALIBRATION_BINS_MAX);
-    for (int64_t i = 0; i < n; i++)
-        if (!(probs[i] >= 0.0f && probs[i] <= 1.0f))
-            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: probability %lld is %g, outside [0, 1]", fn,
-                            (long long)i, (double)probs[i]);
+    if ((st = check_unit_probs(probs, n, fn)) != PNEUMO_OK)
+        return st;
     memset(cnt, 0, sizeof cnt);
     memset(psum, 0, sizeof psum);
     memset(ysum, 0, sizeof ysum);
@@ -366,10 +372,8 @@ pneumo_status pneumo_fit_temperature(const float *probs, const float *labels, in
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: temperature is NULL", fn);
     if (n < 2)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: needs at least 2 samples, got %lld", fn, (long long)n);
-    for (int64_t i = 0; i < n; i++)
-        if (!(probs[i] >= 0.0f && probs[i] <= 1.0f))
-            return pn_error(PNEUMO_ERR_INVALID_ARG, "%s: probability %lld is %g, outside [0, 1]", fn,
-                            (long long)i, (double)probs[i]);
+    if ((st = check_unit_probs(probs, n, fn)) != PNEUMO_OK)
+        return st;
     z = pn_malloc((size_t)n * sizeof *z);
     if (!z)
         return pn_error_nomem(fn, (size_t)n * sizeof *z);
