@@ -26,6 +26,8 @@
 #include <pneumo/pneumo.h>
 
 #include "cli_common.h"
+#include "train_recipe.h"
+#include "train_seeds.h"
 
 #define PROG "pneumo-train"
 
@@ -42,7 +44,14 @@ static int usage(FILE *f)
                "  --lr X            Adam learning rate (default 0.001)\n"
                "  --seed N          weights, shuffling and augmentation (default 1)\n"
                "  --threads N       model and data pipeline threads (default: online cores)\n"
-               "  --no-augment      train without augmentation\n"
+               "  --no-augment      train without augmentation (--augment none)\n"
+               "  --augment SET     none, article (shear, zoom, flip) or strong (see docs/recipes.md);\n"
+               "                    default: the recipe's\n"
+               "  --model ARCH      article (the article's network) or compact (batch-normalised\n"
+               "                    blocks, global average pooling); default: the recipe's\n"
+               "  --recipe NAME     defaults of every setting above and below: article (default: the\n"
+               "                    article's run, exactly) or best (docs/recipes.md); a flag given\n"
+               "                    overrides the recipe's value\n"
                "  --patience N      EarlyStopping patience (default 3; 0 disables)\n"
                "  --weight-decay X  AdamW decoupled weight decay of the kernels (default 0: Adam)\n"
                "  --label-smoothing S  loss target y (1 - S) + 0.5 S (default 0)\n"
@@ -66,6 +75,14 @@ static int usage(FILE *f)
                "                    after training and store it (before the threshold is chosen);\n"
                "                    'none' (default): probabilities as the model gives them\n"
                "  --class-names A,B names of class 0 and 1 stored in the model (default NORMAL,PNEUMONIA)\n"
+               "  --seeds N         train N runs, seeds --seed .. --seed + N - 1, each into\n"
+               "                    RUNS/seed-K/ (its model, checkpoint, history and reports), then\n"
+               "                    print and write RUNS/summary.txt and .json: each seed's accuracy,\n"
+               "                    ROC AUC, recall of each class and calibration error on the\n"
+               "                    validation and --test folders, and their mean +- SD. A finished\n"
+               "                    seed is not trained again, an interrupted one continues\n"
+               "                    (default 1: one run, the outputs below)\n"
+               "  --runs-dir RUNS   folder of the --seeds runs (default runs)\n"
                "  --quiet           no progress output (default: progress on stdout)\n"
                "  --version         print the version and exit\n"
                "  --help            print this help and exit\n");
@@ -82,7 +99,8 @@ static int takes_value(const char *a)
         "--best",         "--checkpoint",      "--resume",      "--history",
         "--report",       "--report-html",     "--threshold",   "--class-names",
         "--weight-decay", "--label-smoothing", "--lr-schedule", "--warmup-epochs",
-        "--calibrate"};
+        "--calibrate",    "--augment",         "--model",       "--recipe",
+        "--seeds",        "--runs-dir"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(a, names[i]) == 0)
             return 1;
@@ -131,7 +149,8 @@ static void print_resume_command(int argc, char **argv, const char *checkpoint)
 typedef struct train_settings {
     long size, epochs, batch, seed, threads, patience;
     double lr;
-    int augment;
+    int augment;                                       /* 0 none, 1 article, 2 strong */
+    char model[16];                                    /* recorded when not "article" */
     char threshold[32];                                /* "youden", "sensitivity:S" or the number */
     int calibrate;                                     /* 1: temperature scaling on val */
     char class_names[2 * (PNEUMO_CLASS_NAME_MAX + 1)]; /* "" for the defaults */
@@ -139,6 +158,12 @@ typedef struct train_settings {
     int cosine;                                        /* recorded with warmup_epochs when 1 */
     long warmup_epochs;
 } train_settings;
+
+/* The augmentation set of train_settings.augment. */
+static const char *augment_name(int augment)
+{
+    return augment == 2 ? "strong" : augment ? "article" : "none";
+}
 
 /* What this program always uses; recorded too, and a checkpoint that records
  * something else cannot be resumed by it. */
@@ -148,11 +173,14 @@ typedef struct train_settings {
 static void record_settings(const train_settings *t, char *buf, size_t size)
 {
     snprintf(buf, size,
-             "size=%ld\nepochs=%ld\nbatch=%ld\nlr=%.17g\nseed=%ld\nthreads=%ld\naugment=%d\npatience=%ld\n"
+             "size=%ld\nepochs=%ld\nbatch=%ld\nlr=%.17g\nseed=%ld\nthreads=%ld\naugment=%s\npatience=%ld\n"
              "threshold=%s\ncalibrate=%s\nclass_names=%s\nclass_weights=" FIXED_CLASS_WEIGHTS
              "\nreduce_lr=" FIXED_REDUCE_LR "\n",
-             t->size, t->epochs, t->batch, t->lr, t->seed, t->threads, t->augment, t->patience, t->threshold,
-             t->calibrate ? "temperature" : "none", t->class_names);
+             t->size, t->epochs, t->batch, t->lr, t->seed, t->threads,
+             t->augment == 2 ? "strong"
+             : t->augment    ? "1"
+                             : "0",
+             t->patience, t->threshold, t->calibrate ? "temperature" : "none", t->class_names);
     /* the knobs past the article's, only when used: a default run records what it always did */
     if (t->weight_decay > 0.0)
         snprintf(buf + strlen(buf), size - strlen(buf), "weight_decay=%.17g\n", t->weight_decay);
@@ -161,6 +189,8 @@ static void record_settings(const train_settings *t, char *buf, size_t size)
     if (t->cosine)
         snprintf(buf + strlen(buf), size - strlen(buf), "lr_schedule=cosine\nwarmup_epochs=%ld\n",
                  t->warmup_epochs);
+    if (strcmp(t->model, "article") != 0)
+        snprintf(buf + strlen(buf), size - strlen(buf), "model=%s\n", t->model);
 }
 
 /* A recorded number in lo..hi into *x; 1 after printing the bad line. */
@@ -176,10 +206,18 @@ static int take_double(const char *checkpoint, const char *key, const char *v, d
     return 0;
 }
 
+/* The settings a --seeds run of `seed` records (user: the train_settings). */
+static void settings_for_seed(long seed, char *buf, size_t size, void *user)
+{
+    train_settings t = *(const train_settings *)user;
+    t.seed = seed;
+    record_settings(&t, buf, size);
+}
+
 /* Which settings the command line gave. */
 typedef struct given_flags {
     int size, epochs, batch, lr, seed, threads, no_augment, patience, threshold, calibrate, class_names;
-    int weight_decay, label_smoothing, lr_schedule, warmup_epochs;
+    int weight_decay, label_smoothing, lr_schedule, warmup_epochs, augment, model;
 } given_flags;
 
 static int conflict(const char *checkpoint, const char *flag, const char *given, const char *key,
@@ -258,13 +296,26 @@ static int take_settings(const char *checkpoint, const char *text, const given_f
             }
             t->lr = x;
         } else if (strcmp(key, "augment") == 0) {
-            if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0) {
-                fprintf(stderr, PROG ": %s records augment=%s, not 0 or 1\n", checkpoint, v);
+            const int a = strcmp(v, "0") == 0        ? 0
+                          : strcmp(v, "1") == 0      ? 1
+                          : strcmp(v, "strong") == 0 ? 2
+                                                     : -1;
+            if (a < 0) {
+                fprintf(stderr, PROG ": %s records augment=%s, not 0, 1 or strong\n", checkpoint, v);
                 return 1;
             }
-            if (g->no_augment && strcmp(v, "1") == 0)
-                return conflict(checkpoint, "--no-augment", "(augmentation off)", key, "1, augmentation on");
-            t->augment = v[0] == '1';
+            if ((g->no_augment || g->augment) && t->augment != a)
+                return conflict(checkpoint, "--augment", augment_name(t->augment), key, augment_name(a));
+            t->augment = a;
+        } else if (strcmp(key, "model") == 0) {
+            if (!train_model_known(v)) {
+                fprintf(stderr, PROG ": %s records model=%s, not an architecture this " PROG " knows\n",
+                        checkpoint, v);
+                return 1;
+            }
+            if (g->model && strcmp(t->model, v) != 0)
+                return conflict(checkpoint, "--model", t->model, key, v);
+            snprintf(t->model, sizeof t->model, "%s", v);
         } else if (strcmp(key, "threshold") == 0) {
             if (g->threshold && strcmp(t->threshold, v) != 0)
                 return conflict(checkpoint, "--threshold", t->threshold, key, v);
@@ -319,9 +370,9 @@ static pneumo_dataset *open_ds(const char *dir, int32_t size, int augment, uint6
     o.seed = seed;
     o.threads = threads;
     o.shuffle = shuffle;
-    o.augment = augment;
+    o.augment = augment != 0;
     if (augment) {
-        pneumo_augment_article_options(&aug);
+        train_augment_options(augment_name(augment), &aug);
         o.augment_options = &aug;
     }
     if (pneumo_dataset_open_dir(dir, &o, &ds) != PNEUMO_OK) {
@@ -422,6 +473,7 @@ typedef struct run_settings {
     long size, epochs, batch, seed, threads, patience;
     double lr;
     int augment;
+    const char *optimizer, *schedule; /* "Adam" or "AdamW (weight decay W)"; "" or ", cosine ..." */
 } run_settings;
 
 /* The self-contained HTML report: settings, model, curves, the validation and
@@ -458,9 +510,10 @@ static int write_html(const char *path, pneumo_model *m, const pneumo_history *h
         cli_report_setting(r, PROG, "epochs", "%ld requested, %d run%s", s->epochs, n_ep,
                            pneumo_history_stopped_early(h) ? ", stopped early" : "") ||
         cli_report_setting(r, PROG, "batch size", "%ld", s->batch) ||
-        cli_report_setting(r, PROG, "optimizer", "Adam, initial learning rate %g", s->lr) ||
+        cli_report_setting(r, PROG, "optimizer", "%s, initial learning rate %g%s", s->optimizer, s->lr,
+                           s->schedule) ||
         cli_report_setting(r, PROG, "augmentation", "%s",
-                           s->augment ? "shear 0.2, zoom 0.2, horizontal flip" : "off") ||
+                           train_augment_description(augment_name(s->augment))) ||
         cli_report_setting(r, PROG, "class weights", "balanced {0: %.4f, 1: %.4f}", cw[0], cw[1]) ||
         cli_report_setting(r, PROG, "callbacks",
                            "EarlyStopping(val_loss, patience %ld)%s, "
@@ -532,6 +585,10 @@ int main(int argc, char **argv)
     double weight_decay = 0.0, label_smoothing = 0.0;
     long warmup_epochs = 0;
     int cosine = 0;
+    const char *model_arch = "article", *recipe_name = "article", *runs_dir = "runs";
+    long seeds = 1;
+    const train_recipe *recipe;
+    char optimizer_text[64], schedule_text[96];
     char settings_text[PNEUMO_TRAINING_SETTINGS_MAX + 1];
 
     memset(&g, 0, sizeof g);
@@ -545,6 +602,13 @@ int main(int argc, char **argv)
         if (strcmp(a, "--no-augment") == 0) {
             augment = 0;
             g.no_augment = 1;
+            continue;
+        }
+        if (strcmp(a, "--augment") == 0 && v) {
+            if (!train_augment_known(v))
+                return cli_bad_option(PROG, a, "wants none, article or strong");
+            augment = strcmp(v, "strong") == 0 ? 2 : strcmp(v, "article") == 0, g.augment = 1;
+            i++;
             continue;
         }
         if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
@@ -580,6 +644,10 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--calibrate") == 0) calibrate_arg = v, g.calibrate = 1;
         else if (strcmp(a, "--weight-decay") == 0) weight_decay = cli_double(PROG, a, v, 0.0, 10.0), g.weight_decay = 1;
         else if (strcmp(a, "--label-smoothing") == 0) label_smoothing = cli_double(PROG, a, v, 0.0, 1.0), g.label_smoothing = 1;
+        else if (strcmp(a, "--recipe") == 0) recipe_name = v;
+        else if (strcmp(a, "--seeds") == 0) seeds = cli_long(PROG, a, v, 1, 1000);
+        else if (strcmp(a, "--runs-dir") == 0) runs_dir = v;
+        else if (strcmp(a, "--model") == 0) model_arch = v, g.model = 1;
         else if (strcmp(a, "--warmup-epochs") == 0) warmup_epochs = cli_long(PROG, a, v, 0, 100000), g.warmup_epochs = 1;
         else if (strcmp(a, "--lr-schedule") == 0) {
             if (strcmp(v, "cosine") != 0 && strcmp(v, "constant") != 0)
@@ -588,6 +656,28 @@ int main(int argc, char **argv)
         }
         /* clang-format on */
     }
+    if (!(recipe = train_recipe_find(recipe_name)))
+        return cli_bad_option(PROG, "--recipe", "wants article or best");
+    if (!train_model_known(model_arch))
+        return cli_bad_option(PROG, "--model", "wants article or compact");
+    if (g.no_augment && g.augment && augment != 0)
+        return cli_bad_option(PROG, "--no-augment", "contradicts --augment");
+    /* the recipe's value for every setting the command line left out */
+    /* clang-format off */
+    if (!g.size) size = recipe->size;
+    if (!g.epochs) epochs = recipe->epochs;
+    if (!g.batch) batch = recipe->batch;
+    if (!g.lr) lr = recipe->lr;
+    if (!g.patience) patience = recipe->patience;
+    if (!g.weight_decay) weight_decay = recipe->weight_decay;
+    if (!g.label_smoothing) label_smoothing = recipe->label_smoothing;
+    if (!g.lr_schedule) cosine = recipe->cosine;
+    if (!g.warmup_epochs) warmup_epochs = recipe->warmup_epochs;
+    if (!g.threshold) threshold_arg = recipe->threshold;
+    if (!g.calibrate) calibrate_arg = recipe->calibrate ? "temperature" : "none";
+    if (!g.model) model_arch = recipe->model;
+    if (!g.augment && !g.no_augment) augment = strcmp(recipe->augment, "strong") == 0 ? 2 : strcmp(recipe->augment, "article") == 0;
+    /* clang-format on */
     if (strncmp(threshold_arg, "sensitivity:", 12) == 0)
         cli_double(PROG, "--threshold sensitivity:", threshold_arg + 12, 1e-6, 1.0);
     else if (strcmp(threshold_arg, "youden") != 0)
@@ -606,15 +696,25 @@ int main(int argc, char **argv)
     }
     if (!train_dir || !val_dir)
         return usage(stderr);
+    if (seeds > 1) {
+        for (int i = 1; i < argc; i++)
+            if (train_seeds_sets_flag(argv[i])) {
+                fprintf(stderr, PROG ": %s cannot be used with --seeds: each seed writes into %s/seed-K/\n",
+                        argv[i], runs_dir);
+                return 2;
+            }
+    }
     if (!html_path) {
         cli_html_path_next_to(report_path, html_buf, sizeof html_buf);
         html_path = html_buf;
     }
     /* hours of training must not end in "cannot write": check every output now */
-    if (cli_check_output(PROG, "--out", out) || (best && cli_check_output(PROG, "--best", best)) ||
-        (checkpoint && cli_check_output(PROG, "--checkpoint", checkpoint)) ||
-        cli_check_output(PROG, "--history", history_csv) || cli_check_output(PROG, "--report", report_path) ||
-        cli_check_output(PROG, "--report-html", html_path))
+    if (seeds == 1 &&
+        (cli_check_output(PROG, "--out", out) || (best && cli_check_output(PROG, "--best", best)) ||
+         (checkpoint && cli_check_output(PROG, "--checkpoint", checkpoint)) ||
+         cli_check_output(PROG, "--history", history_csv) ||
+         cli_check_output(PROG, "--report", report_path) ||
+         cli_check_output(PROG, "--report-html", html_path)))
         return 1;
     /* the settings this run records (a resumed one: those of its checkpoint) */
     t = (train_settings){.size = size,
@@ -630,6 +730,7 @@ int main(int argc, char **argv)
                          .cosine = cosine,
                          .warmup_epochs = warmup_epochs,
                          .calibrate = calibrate_arg[0] == 't'};
+    snprintf(t.model, sizeof t.model, "%s", model_arch);
     if (strcmp(threshold_arg, "youden") == 0 || strncmp(threshold_arg, "sensitivity:", 12) == 0)
         snprintf(t.threshold, sizeof t.threshold, "%.31s", threshold_arg);
     else /* the shortest text that reads back as the same float: "0.7", not "0.699999988" */
@@ -639,6 +740,22 @@ int main(int argc, char **argv)
                 break;
         }
     snprintf(t.class_names, sizeof t.class_names, "%s", class_names ? class_names : "");
+    if (seeds > 1) {
+        const seeds_job job = {.argc = argc,
+                               .argv = argv,
+                               .first_seed = seed,
+                               .count = seeds,
+                               .runs_dir = runs_dir,
+                               .val_dir = val_dir,
+                               .test_dir = test_dir,
+                               .size = (int32_t)size,
+                               .batch = (int32_t)batch,
+                               .threads = (int32_t)threads,
+                               .quiet = quiet,
+                               .settings = settings_for_seed,
+                               .user = &t};
+        return train_seeds_run(&job);
+    }
     if (resume) {
         /* the run continues with the checkpoint's settings and optimizer */
         int32_t ih = 0;
@@ -661,6 +778,7 @@ int main(int argc, char **argv)
             t.weight_decay = t.label_smoothing = 0.0;
             t.cosine = 0;
             t.warmup_epochs = 0;
+            snprintf(t.model, sizeof t.model, "article");
             if ((conflict_rc = take_settings(resume, settings_text, &g, &t)) != 0)
                 return conflict_rc;
             if (g.weight_decay && flags.weight_decay != t.weight_decay)
@@ -672,6 +790,8 @@ int main(int argc, char **argv)
                 (g.warmup_epochs && flags.warmup_epochs != t.warmup_epochs))
                 return conflict(resume, "--lr-schedule/--warmup-epochs", "(given)", "lr_schedule",
                                 t.cosine ? "cosine" : "constant");
+            if (g.model && strcmp(flags.model, t.model) != 0)
+                return conflict(resume, "--model", flags.model, "model", t.model);
             weight_decay = t.weight_decay, label_smoothing = t.label_smoothing;
             cosine = t.cosine, warmup_epochs = t.warmup_epochs;
             if (t.size != ih) {
@@ -707,13 +827,25 @@ int main(int argc, char **argv)
 
     if (!resume) {
         record_settings(&t, settings_text, sizeof settings_text);
-        if (pneumo_model_create_article((int32_t)size, (uint64_t)seed, &m) != PNEUMO_OK ||
+        if (train_model_create(t.model, (int32_t)size, (uint64_t)seed, &m) != PNEUMO_OK ||
             pneumo_model_set_training_settings(m, settings_text) != PNEUMO_OK) {
             fprintf(stderr, PROG ": %s\n", pneumo_last_error());
             pneumo_model_destroy(m);
             return 1;
         }
     }
+    if (weight_decay > 0.0)
+        snprintf(optimizer_text, sizeof optimizer_text, "AdamW (weight decay %g)", weight_decay);
+    else
+        snprintf(optimizer_text, sizeof optimizer_text, "Adam");
+    if (cosine)
+        snprintf(schedule_text, sizeof schedule_text, ", cosine decay after %ld warm-up epochs",
+                 warmup_epochs);
+    else
+        schedule_text[0] = '\0';
+    if (label_smoothing > 0.0)
+        snprintf(schedule_text + strlen(schedule_text), sizeof schedule_text - strlen(schedule_text),
+                 ", label smoothing %g", label_smoothing);
     if (!quiet && m)
         pneumo_model_summary(m, cli_write_stream, stdout);
     if (!(train = open_ds(train_dir, (int32_t)size, augment, (uint64_t)seed, (int32_t)threads, 1)) ||
@@ -802,10 +934,10 @@ int main(int argc, char **argv)
         goto done;
     fprintf(rep,
             "libpneumo %s training report\n\nsettings: size %ld, epochs %ld (ran %d%s), batch %ld, "
-            "Adam lr %g, seed %ld, augmentation %s, balanced class weights\n\n",
+            "%s lr %g%s, seed %ld, augmentation %s, balanced class weights, model %s\n\n",
             pneumo_version(), size, epochs, pneumo_history_size(h),
-            pneumo_history_stopped_early(h) ? ", stopped early" : "", batch, lr, seed,
-            augment ? "shear 0.2, zoom 0.2, horizontal flip" : "off");
+            pneumo_history_stopped_early(h) ? ", stopped early" : "", batch, optimizer_text, lr,
+            schedule_text, seed, train_augment_description(augment_name(augment)), t.model);
     pneumo_model_summary(m, cli_write_stream, rep);
     fprintf(rep, "operating threshold %.4f (%s, chosen on the validation set)\n",
             (double)pneumo_model_threshold(m), strcmp(threshold_arg, "youden") == 0 ? "Youden's J" : "given");
@@ -864,8 +996,9 @@ int main(int argc, char **argv)
         printf("report: %s\n", report_path);
 
     /* the HTML report */
-    set = (run_settings){train_dir, val_dir, test_dir, out,     history_csv, report_path, resume, size,
-                         epochs,    batch,   seed,     threads, patience,    lr,          augment};
+    set = (run_settings){train_dir, val_dir,        test_dir,     out,  history_csv, report_path, resume,
+                         size,      epochs,         batch,        seed, threads,     patience,    lr,
+                         augment,   optimizer_text, schedule_text};
     if (write_html(html_path, m, h, train, val, test, have_val_ev ? &ev_val : NULL, val_probs, val_labels,
                    test ? &ev_test : NULL, test_probs, test_labels, &set) != 0)
         goto done;
