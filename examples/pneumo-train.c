@@ -672,7 +672,8 @@ int main(int argc, char **argv)
     if (!g.weight_decay) weight_decay = recipe->weight_decay;
     if (!g.label_smoothing) label_smoothing = recipe->label_smoothing;
     if (!g.lr_schedule) cosine = recipe->cosine;
-    if (!g.warmup_epochs) warmup_epochs = recipe->warmup_epochs;
+    if (!g.warmup_epochs) /* a shorter run than the recipe's keeps at least one epoch after the warm-up */
+        warmup_epochs = recipe->warmup_epochs < epochs ? recipe->warmup_epochs : epochs - 1;
     if (!g.threshold) threshold_arg = recipe->threshold;
     if (!g.calibrate) calibrate_arg = recipe->calibrate ? "temperature" : "none";
     if (!g.model) model_arch = recipe->model;

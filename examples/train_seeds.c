@@ -25,14 +25,14 @@ static const char *const metric_names[METRICS] = {"accuracy", "roc_auc", "recall
 typedef struct seed_result {
     long seed;
     int32_t epochs;
-    double train_seconds;     /* sum of the epochs' wall time (history.csv); NaN if unknown */
-    double val[METRICS];      /* on the validation folder */
-    double test[METRICS];     /* on the test folder (NaN without one) */
+    double train_seconds; /* sum of the epochs' wall time (history.csv); NaN if unknown */
+    double val[METRICS];  /* on the validation folder */
+    double test[METRICS]; /* on the test folder (NaN without one) */
 } seed_result;
 
 int train_seeds_sets_flag(const char *flag)
 {
-    static const char *const set[] = {"--out",    "--best",   "--checkpoint", "--resume",
+    static const char *const set[] = {"--out",     "--best",   "--checkpoint", "--resume",
                                       "--history", "--report", "--report-html"};
     for (size_t i = 0; i < sizeof set / sizeof set[0]; i++)
         if (strcmp(flag, set[i]) == 0)
@@ -58,10 +58,7 @@ static int make_dir(const char *path)
     return 1;
 }
 
-static int file_exists(const char *path)
-{
-    return access(path, F_OK) == 0;
-}
+static int file_exists(const char *path) { return access(path, F_OK) == 0; }
 
 /* 0 if the model file at `path` records exactly `expected` as its training
  * settings, 1 after printing why not (or why it cannot be read). */
@@ -74,7 +71,8 @@ static int check_settings(const char *path, const char *expected)
         fprintf(stderr, PROG ": %s\n", pneumo_last_error());
         return 1;
     }
-    same = pneumo_model_training_settings(m, text, sizeof text, NULL) == PNEUMO_OK && strcmp(text, expected) == 0;
+    same = pneumo_model_training_settings(m, text, sizeof text, NULL) == PNEUMO_OK &&
+           strcmp(text, expected) == 0;
     pneumo_model_destroy(m);
     if (!same)
         fprintf(stderr,
@@ -96,8 +94,10 @@ static char **child_argv(const seeds_job *job, long seed, const char *dir, int r
     a[n++] = job->argv[0];
     for (int i = 1; i < job->argc; i++) {
         const char *f = job->argv[i];
-        const int flag_only = strcmp(f, "--no-augment") == 0 || strcmp(f, "--quiet") == 0 || strcmp(f, "-q") == 0;
-        if (!flag_only && (strcmp(f, "--seeds") == 0 || strcmp(f, "--runs-dir") == 0 || strcmp(f, "--seed") == 0)) {
+        const int flag_only = strcmp(f, "--no-augment") == 0 || strcmp(f, "--quiet") == 0 ||
+                              strcmp(f, "-q") == 0;
+        if (!flag_only &&
+            (strcmp(f, "--seeds") == 0 || strcmp(f, "--runs-dir") == 0 || strcmp(f, "--seed") == 0)) {
             i++;
             continue;
         }
@@ -229,12 +229,14 @@ static void print_table(FILE *f, const seeds_job *job, const seed_result *r, lon
                         const char *name1)
 {
     const int sets = job->test_dir ? 2 : 1;
-    fprintf(f, "%ld seeds (%ld..%ld), runs in %s\n", n, job->first_seed, job->first_seed + n - 1, job->runs_dir);
+    fprintf(f, "%ld seeds (%ld..%ld), runs in %s\n", n, job->first_seed, job->first_seed + n - 1,
+            job->runs_dir);
     fprintf(f, "validation: %s\n", job->val_dir);
     if (job->test_dir)
         fprintf(f, "test: %s\n", job->test_dir);
-    fprintf(f, "recall of class 0 = %s, class 1 = %s; ECE = expected calibration error (%d bins); "
-               "at each model's operating threshold\n\n",
+    fprintf(f,
+            "recall of class 0 = %s, class 1 = %s; ECE = expected calibration error (%d bins); "
+            "at each model's operating threshold\n\n",
             name0, name1, PNEUMO_EVALUATION_ECE_BINS);
     fprintf(f, "seed    epochs  train s  | val: acc  AUC     rec0    rec1    ECE   ");
     if (sets == 2)
@@ -279,8 +281,8 @@ static void print_json(FILE *f, const seeds_job *job, const seed_result *r, long
                        const char *name1)
 {
     const int sets = job->test_dir ? 2 : 1;
-    fprintf(f, "{\"first_seed\": %ld, \"count\": %ld, \"class_names\": [\"%s\", \"%s\"],\n", job->first_seed, n,
-            name0, name1);
+    fprintf(f, "{\"first_seed\": %ld, \"count\": %ld, \"class_names\": [\"%s\", \"%s\"],\n", job->first_seed,
+            n, name0, name1);
     fprintf(f, " \"seeds\": [\n");
     for (long i = 0; i < n; i++) {
         fprintf(f, "  {\"seed\": %ld, \"epochs\": %d, \"train_seconds\": ", r[i].seed, r[i].epochs);
@@ -317,7 +319,8 @@ static void print_json(FILE *f, const seeds_job *job, const seed_result *r, long
     fprintf(f, "\n}\n");
 }
 
-static int write_summary(const seeds_job *job, const seed_result *r, long n, const char *name0, const char *name1)
+static int write_summary(const seeds_job *job, const seed_result *r, long n, const char *name0,
+                         const char *name1)
 {
     char path[4200], tmp[4200];
     FILE *f;
@@ -373,7 +376,8 @@ static int train_all(const seeds_job *job)
             return 130;
         }
         if (rc != 0) {
-            fprintf(stderr, PROG ": the run of seed %ld failed (exit status %d); the finished seeds stay in %s\n",
+            fprintf(stderr,
+                    PROG ": the run of seed %ld failed (exit status %d); the finished seeds stay in %s\n",
                     seed, rc, job->runs_dir);
             return 1;
         }
@@ -426,7 +430,8 @@ int train_seeds_run(const seeds_job *job)
         pneumo_model_set_threads(m, job->threads);
         for (int k = 0; k < METRICS; k++)
             r[i].test[k] = NAN;
-        bad = evaluate(m, val, job->batch, path, r[i].val) || (test && evaluate(m, test, job->batch, path, r[i].test));
+        bad = evaluate(m, val, job->batch, path, r[i].val) ||
+              (test && evaluate(m, test, job->batch, path, r[i].test));
         pneumo_model_destroy(m);
         if (bad)
             goto out;
