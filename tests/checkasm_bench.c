@@ -209,20 +209,17 @@ void run_bench(const pn_kernels *const *tiers, int ntiers, int quick, const char
             if (pn_pool2_bwd_fast(&s)) {
                 uint8_t *pam = xmalloc(ny / 4 + 16);
                 float *sc = xmalloc(pn_pool2_bwd_scratch(&s) * 4);
-                /* the pooled output: ReLU' applied by the kernel, half the windows inactive */
-                float *pzo = rand_buf(ny / 4 + 16, 0.5f);
                 for (size_t i = 0; i < ny / 4; i++)
                     pam[i] = (uint8_t)(rnd() % 4);
                 if (bench_want("conv2d_pool2_bwd_filter")) {
                     BENCH(mt, best,
-                          k->conv2d_pool2_bwd_filter(&s, s.oh / 2, s.ow / 2, x, dy, pzo, pam, dw, db, sc));
+                          k->conv2d_pool2_bwd_filter(&s, s.oh / 2, s.ow / 2, x, dy, pam, dw, db, sc));
                     printf("%-22s %-18s %-7s %10.3f %9.1f %6.1f%%\n", L->name, "conv2d_pool2_bwd_f", k->isa,
                            best * 1e3, flops / best * 1e-9,
                            peak > 0 ? 100.0 * flops / best * 1e-9 / peak : 0.0);
                 }
                 free(sc);
                 free(pam);
-                free(pzo);
             }
             if (bench_want("conv2d_bwd_filter")) {
                 BENCH(mt, best, k->conv2d_bwd_filter(&s, x, dy, dw, db));

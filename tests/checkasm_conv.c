@@ -241,45 +241,6 @@ static void check_conv_pool(const pn_kernels *k, const pn_conv2d_shape *s, pn_ac
     free(bam);
 }
 
-/* With the pooled output z, the kernels apply ReLU' (dz where z > 0, else 0)
- * themselves: the same bits as act_bwd's masked dz without z, in this tier and
- * in the reference. */
-static void check_conv_pool_bwd_relu(const pn_kernels *k, const pn_conv2d_shape *s, int32_t ph, int32_t pw,
-                                     const float *x, const float *dz, const uint8_t *am, const float *dw0,
-                                     const float *db0, int with_bias, const char *shape)
-{
-    const size_t nw = (size_t)s->kh * s->kw * s->ic * s->oc, nz = (size_t)s->n * ph * pw * s->oc;
-    const size_t oc = (size_t)s->oc;
-    const pn_kernels *tiers[2] = {&pn_kernels_ref, k};
-    float *z = rand_buf(nz, 0.5f), *mdz = xmalloc(nz * 4);
-    for (size_t i = 0; i < nz; i++)
-        z[i] = fabsf(z[i]) * (rnd() & 1 ? 1.0f : -1.0f);
-    memcpy(mdz, dz, nz * 4);
-    pn_kernels_ref.act_bwd(PN_ACT_RELU, nz, z, mdz);
-    for (int t = 0; t < 2; t++) {
-        gbuf dw = gb_new(nw), db = gb_new(oc), mdw = gb_new(nw), mdb = gb_new(oc);
-        gbuf sc = gb_new(pn_pool2_bwd_scratch(s));
-        memcpy(dw.p, dw0, nw * 4);
-        memcpy(mdw.p, dw0, nw * 4);
-        memcpy(db.p, db0, oc * 4);
-        memcpy(mdb.p, db0, oc * 4);
-        tiers[t]->conv2d_pool2_bwd_filter(s, ph, pw, x, dz, z, am, dw.p, with_bias ? db.p : NULL, sc.p);
-        check_guard(&st_cpool_bf, &sc, tiers[t]->isa, shape);
-        tiers[t]->conv2d_pool2_bwd_filter(s, ph, pw, x, mdz, NULL, am, mdw.p, with_bias ? mdb.p : NULL, sc.p);
-        compare(&st_cpool_bf, dw.p, mdw.p, NULL, nw, 0.0, tiers[t]->isa, shape);
-        compare(&st_cpool_bf, db.p, mdb.p, NULL, oc, 0.0, tiers[t]->isa, shape);
-        check_guard(&st_cpool_bf, &dw, tiers[t]->isa, shape);
-        check_guard(&st_cpool_bf, &db, tiers[t]->isa, shape);
-        gb_free(&dw);
-        gb_free(&db);
-        gb_free(&mdw);
-        gb_free(&mdb);
-        gb_free(&sc);
-    }
-    free(z);
-    free(mdz);
-}
-
 /* The block's parameter gradients from the pooled gradient, against the
  * reference, and the reference against the rebuilt conv gradient (maxpool_bwd
  * then conv2d_bwd_filter): accumulating into non-zero dw / db. */
@@ -312,14 +273,12 @@ static void check_conv_pool_bwd(const pn_kernels *k, const pn_conv2d_shape *s, i
     memcpy(db.p, db0, oc * 4);
     {
         gbuf sc = gb_new(pn_pool2_bwd_scratch(s));
-        pn_kernels_ref.conv2d_pool2_bwd_filter(s, ph, pw, x, dz, NULL, am, rdw, with_bias ? rdb : NULL, sc.p);
-        pn_kernels_ref.conv2d_pool2_bwd_filter(s, ph, pw, ax, adz, NULL, am, bdw, with_bias ? bdb : NULL,
-                                               sc.p);
-        k->conv2d_pool2_bwd_filter(s, ph, pw, x, dz, NULL, am, dw.p, with_bias ? db.p : NULL, sc.p);
+        pn_kernels_ref.conv2d_pool2_bwd_filter(s, ph, pw, x, dz, am, rdw, with_bias ? rdb : NULL, sc.p);
+        pn_kernels_ref.conv2d_pool2_bwd_filter(s, ph, pw, ax, adz, am, bdw, with_bias ? bdb : NULL, sc.p);
+        k->conv2d_pool2_bwd_filter(s, ph, pw, x, dz, am, dw.p, with_bias ? db.p : NULL, sc.p);
         check_guard(&st_cpool_bf, &sc, k->isa, shape);
         gb_free(&sc);
     }
-    check_conv_pool_bwd_relu(k, s, ph, pw, x, dz, am, dw0, db0, with_bias, shape);
     note_call(&st_cpool_bf, shape, pn_kernel_falls_back(k, PN_KOP_conv2d_pool2_bwd_filter, s));
     compare(&st_cpool_bf, dw.p, rdw, bdw, nw, TOL_SUM, k->isa, shape);
     compare(&st_cpool_bf, db.p, rdb, bdb, oc, TOL_SUM, k->isa, shape);

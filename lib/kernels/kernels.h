@@ -51,11 +51,9 @@ typedef enum pn_act { PN_ACT_LINEAR = 0, PN_ACT_RELU = 1, PN_ACT_SIGMOID = 2, PN
  *     s->oh, s->ow >= 2 ph, 2 pw. Values and argmax equal conv2d_fwd + act_fwd + maxpool_fwd bit for
  *     bit. argmax may be NULL (inference: no backward follows).
  * conv2d_pool2_bwd_filter: The parameter gradients of that block straight from the pooled gradient
- *     dz (ph x pw per sample) and the argmax: dw += sum over pooled pixels of x[window maximum + tap] g,
- *     db += sum g (db may be NULL), where g = dz if z is NULL (dz already multiplied by the
- *     activation's derivative), else ReLU's derivative applied here from the pooled output z:
- *     g = z > 0 ? dz : 0, the same bits as act_bwd then the kernel without z (dz is only read). No
- *     conv-sized gradient is built. scratch: pn_pool2_bwd_scratch(s) floats. Same constraints as
+ *     dz (ph x pw per sample, already multiplied by the activation's derivative) and the argmax: dw +=
+ *     sum over pooled pixels of x[window maximum + tap] dz, db += sum dz (db may be NULL); no conv-
+ *     sized gradient is built. scratch: pn_pool2_bwd_scratch(s) floats. Same constraints as
  *     conv2d_pool2_fwd; fast where pn_pool2_bwd_fast() holds.
  * conv2d_pool2_bwd_data: dx = dL/dx of that block straight from the pooled gradient dz (already
  *     multiplied by the activation's derivative) and the argmax: each non-zero dz[py][px][co] adds dz

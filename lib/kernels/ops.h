@@ -19,7 +19,7 @@
       (const pn_conv2d_shape *s, pn_act act, int32_t ph, int32_t pw, const float *x, const float *w,         \
        const float *b, float *z, uint8_t *argmax))                                                           \
     X(a, conv2d_pool2_bwd_filter,                                                                            \
-      (const pn_conv2d_shape *s, int32_t ph, int32_t pw, const float *x, const float *dz, const float *z,    \
+      (const pn_conv2d_shape *s, int32_t ph, int32_t pw, const float *x, const float *dz,                    \
        const uint8_t *argmax, float *dw, float *db, float *scratch))                                         \
     X(a, conv2d_pool2_bwd_data,                                                                              \
       (const pn_conv2d_shape *s, int32_t ph, int32_t pw, const float *dz, const uint8_t *argmax,             \

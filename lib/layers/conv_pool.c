@@ -242,20 +242,14 @@ pneumo_status pn_conv_pool_backward(pn_layer *c, pn_layer *p, const pn_run *run,
     cp_geom g;
     cp_geometry(c, p, &g);
     pn_conv2d_shape_of(c, n, &whole);
-    /* 3x3 stride-1 blocks: gradients straight from the pooled gradient,
-     * skipping the 3/4 of the rebuilt conv gradient that is structurally zero
-     * (another summation order). Without dx (a first layer) the weight
-     * gradient applies ReLU' itself, so dz is not rewritten in a pass of its own. */
-    if (one_pass(c, p) && pn_pool2_bwd_fast(&whole) && !dx) {
-        run->k->conv2d_pool2_bwd_filter(&whole, p->out.h, p->out.w, x, dz, c->act == PN_ACT_RELU ? z : NULL,
-                                        am, dw, db, scratch);
-        return PNEUMO_OK;
-    }
     /* ReLU'(conv output) at each window's maximum is (pooled output > 0) */
     if (c->act == PN_ACT_RELU)
         run->k->act_bwd(PN_ACT_RELU, (size_t)n * out_size, z, dz);
+    /* 3x3 stride-1 blocks: gradients straight from the pooled gradient,
+     * skipping the 3/4 of the rebuilt conv gradient that is structurally zero
+     * (another summation order) */
     if (one_pass(c, p) && pn_pool2_bwd_fast(&whole)) {
-        run->k->conv2d_pool2_bwd_filter(&whole, p->out.h, p->out.w, x, dz, NULL, am, dw, db, scratch);
+        run->k->conv2d_pool2_bwd_filter(&whole, p->out.h, p->out.w, x, dz, am, dw, db, scratch);
         if (dx)
             run->k->conv2d_pool2_bwd_data(&whole, p->out.h, p->out.w, dz, am, c->w, dx, scratch);
         return PNEUMO_OK;

@@ -37,7 +37,7 @@ size_t pn_conv_pool_scratch(const pn_layer *conv, const pn_layer *pool);
 pneumo_status pn_conv_pool_forward(pn_layer *conv, pn_layer *pool, const pn_run *run, int32_t n,
                                    const float *x, float *z, float *scratch);
 
-/* From dz = dL/dz (may be overwritten), accumulate the conv's parameter gradients and
+/* From dz = dL/dz (overwritten), accumulate the conv's parameter gradients and
  * write dx = dL/dx (dx may be NULL). */
 pneumo_status pn_conv_pool_backward(pn_layer *conv, pn_layer *pool, const pn_run *run, int32_t n,
                                     const float *x, const float *z, float *dz, float *dx, float *scratch);

@@ -64,11 +64,11 @@ void pn_f32_conv2d_pool2_fwd__ref(const pn_conv2d_shape *s, pn_act act, int32_t 
 }
 
 void pn_f32_conv2d_pool2_bwd_filter__ref(const pn_conv2d_shape *s, int32_t ph, int32_t pw, const float *x,
-                                         const float *dz, const float *z, const uint8_t *argmax, float *dw,
-                                         float *db, float *scratch)
+                                         const float *dz, const uint8_t *argmax, float *dw, float *db,
+                                         float *scratch)
 {
     const int32_t oc = s->oc, ic = s->ic;
-    float *gz = scratch;
+    (void)scratch;
     for (int32_t n = 0; n < s->n; n++) {
         const float *xn = x + (size_t)n * s->ih * s->iw * ic;
         for (int32_t py = 0; py < ph; py++)
@@ -76,11 +76,6 @@ void pn_f32_conv2d_pool2_bwd_filter__ref(const pn_conv2d_shape *s, int32_t ph, i
                 const size_t o = (((size_t)n * ph + (size_t)py) * pw + (size_t)px) * (size_t)oc;
                 const float *g = dz + o;
                 const uint8_t *am = argmax + o;
-                if (z) { /* ReLU's derivative at the window maximum, as act_bwd */
-                    for (int32_t co = 0; co < oc; co++)
-                        gz[co] = z[o + (size_t)co] > 0.0f ? g[co] : 0.0f;
-                    g = gz;
-                }
                 /* the input under the window's top-left conv output: each
                  * channel's maximum q moves it by (q / 2, q % 2) conv pixels */
                 const float *x0 = xn + ((size_t)(2 * py * s->sh) * s->iw + (size_t)(2 * px * s->sw)) * ic;

@@ -335,9 +335,8 @@ void PN_FN(conv2d_pool2_fwd)(const pn_conv2d_shape *s, pn_act act, int32_t ph, i
 #define CPB_NV (NREG >= 32 ? 2 : 1) /* 9 x NV accumulators */
 #define CPB_CHUNK 64
 
-PN_INLINE void cpb_block(const int NV, const int MASKED, const int RELU, const float *cand, const float *dz,
-                         const float *z, const uint8_t *am, ptrdiff_t zpix, int np, float *dw, float *db,
-                         int nc, VMASK tail)
+PN_INLINE void cpb_block(const int NV, const int MASKED, const float *cand, const float *dz,
+                         const uint8_t *am, ptrdiff_t zpix, int np, float *dw, float *db, int nc, VMASK tail)
 {
     V acc[9][CPB_NV], accb[CPB_NV];
     const ptrdiff_t tap = zpix;
@@ -352,8 +351,6 @@ PN_INLINE void cpb_block(const int NV, const int MASKED, const int RELU, const f
         VIDX q[CPB_NV];
         for (int v = 0; v < NV; v++) {
             g[v] = LDV(dz + p * zpix + v * VL, v);
-            if (RELU)
-                g[v] = vsel_gt0(LDV(z + p * zpix + v * VL, v), g[v]);
             q[v] = vload_idx_u8(am + p * zpix + v * VL, MASKED && v == NV - 1 ? nc - v * VL : VL);
             accb[v] = vadd(accb[v], g[v]);
         }
@@ -373,30 +370,27 @@ PN_INLINE void cpb_block(const int NV, const int MASKED, const int RELU, const f
             STV(db + v * VL, v, vadd(LDV(db + v * VL, v), accb[v]));
 }
 
-PN_NOINLINE void cpb_full(const float *cand, const float *dz, const float *z, const uint8_t *am,
-                          ptrdiff_t zpix, int np, float *dw, float *db)
+PN_NOINLINE void cpb_full(const float *cand, const float *dz, const uint8_t *am, ptrdiff_t zpix, int np,
+                          float *dw, float *db)
 {
-    if (z)
-        cpb_block(CPB_NV, 0, 1, cand, dz, z, am, zpix, np, dw, db, CPB_NV * VL, vmask_all());
-    else
-        cpb_block(CPB_NV, 0, 0, cand, dz, z, am, zpix, np, dw, db, CPB_NV * VL, vmask_all());
+    cpb_block(CPB_NV, 0, cand, dz, am, zpix, np, dw, db, CPB_NV * VL, vmask_all());
 }
 
-PN_NOINLINE void cpb_part(const float *cand, const float *dz, const float *z, const uint8_t *am,
-                          ptrdiff_t zpix, int np, float *dw, float *db, int nc)
+PN_NOINLINE void cpb_part(const float *cand, const float *dz, const uint8_t *am, ptrdiff_t zpix, int np,
+                          float *dw, float *db, int nc)
 {
     const VMASK tail = vmask_n(nc % VL ? nc % VL : VL);
 #if CPB_NV > 1
     if (nc > VL) {
-        cpb_block(CPB_NV, 1, z != NULL, cand, dz, z, am, zpix, np, dw, db, nc, tail);
+        cpb_block(CPB_NV, 1, cand, dz, am, zpix, np, dw, db, nc, tail);
         return;
     }
 #endif
-    cpb_block(1, 1, z != NULL, cand, dz, z, am, zpix, np, dw, db, nc, tail);
+    cpb_block(1, 1, cand, dz, am, zpix, np, dw, db, nc, tail);
 }
 
 static void cpb_gray(const pn_conv2d_shape *s, int32_t ph, int32_t pw, const float *x, const float *dz,
-                     const float *z, const uint8_t *argmax, float *dw, float *db)
+                     const uint8_t *argmax, float *dw, float *db)
 {
     const int oc = s->oc;
     const ptrdiff_t iw = s->iw;
@@ -414,11 +408,11 @@ static void cpb_gray(const pn_conv2d_shape *s, int32_t ph, int32_t pw, const flo
                 for (int co0 = 0; co0 < oc; co0 += CPB_NV * VL) {
                     const int nc = pn_min_i(CPB_NV * VL, oc - co0);
                     if (nc == CPB_NV * VL)
-                        cpb_full(cand, dz + zo + co0, z ? z + zo + co0 : NULL, argmax + zo + co0, oc, np,
-                                 dw + co0, db ? db + co0 : NULL);
+                        cpb_full(cand, dz + zo + co0, argmax + zo + co0, oc, np, dw + co0,
+                                 db ? db + co0 : NULL);
                     else
-                        cpb_part(cand, dz + zo + co0, z ? z + zo + co0 : NULL, argmax + zo + co0, oc, np,
-                                 dw + co0, db ? db + co0 : NULL, nc);
+                        cpb_part(cand, dz + zo + co0, argmax + zo + co0, oc, np, dw + co0,
+                                 db ? db + co0 : NULL, nc);
                 }
             }
 }
@@ -434,16 +428,16 @@ static void cpb_gray(const pn_conv2d_shape *s, int32_t ph, int32_t pw, const flo
 #define PBF_NV PN_PBF_NV
 #define PBF_CHUNK 16
 
-PN_INLINE void pbf_co(const int NV, const int MASKED, const int RELU, const float *x, ptrdiff_t xrow,
-                      ptrdiff_t xpix, const float *g, const float *z, const uint8_t *am, ptrdiff_t zpix,
-                      int np, float *out, ptrdiff_t icp, VMASK tail)
+PN_INLINE void pbf_co(const int NV, const int MASKED, const float *x, ptrdiff_t xrow, ptrdiff_t xpix,
+                      const float *g, const uint8_t *am, ptrdiff_t zpix, int np, float *out, ptrdiff_t icp,
+                      VMASK tail)
 {
     V acc[9][PBF_NV];
     for (int t = 0; t < 9; t++)
         for (int v = 0; v < NV; v++)
             acc[t][v] = vzero();
     for (int p = 0; p < np; p++) {
-        const V gv = RELU && !(z[p * zpix] > 0.0f) ? vzero() : vbcast(g + p * zpix);
+        const V gv = vbcast(g + p * zpix);
         const int q = am[p * zpix] & 3;
         const float *xp = x + (2 * p + (q & 1)) * xpix + (q >> 1) * xrow;
         for (int t = 0; t < 9; t++)
@@ -455,43 +449,39 @@ PN_INLINE void pbf_co(const int NV, const int MASKED, const int RELU, const floa
             vstore(out + t * icp + v * VL, vadd(vload(out + t * icp + v * VL), acc[t][v]));
 }
 
-PN_NOINLINE void pbf_full(const float *x, ptrdiff_t xrow, ptrdiff_t xpix, const float *g, const float *z,
-                          const uint8_t *am, ptrdiff_t zpix, int np, float *out, ptrdiff_t icp)
+PN_NOINLINE void pbf_full(const float *x, ptrdiff_t xrow, ptrdiff_t xpix, const float *g, const uint8_t *am,
+                          ptrdiff_t zpix, int np, float *out, ptrdiff_t icp)
 {
-    if (z)
-        pbf_co(PBF_NV, 0, 1, x, xrow, xpix, g, z, am, zpix, np, out, icp, vmask_all());
-    else
-        pbf_co(PBF_NV, 0, 0, x, xrow, xpix, g, z, am, zpix, np, out, icp, vmask_all());
+    pbf_co(PBF_NV, 0, x, xrow, xpix, g, am, zpix, np, out, icp, vmask_all());
 }
 
-PN_NOINLINE void pbf_part(const float *x, ptrdiff_t xrow, ptrdiff_t xpix, const float *g, const float *z,
-                          const uint8_t *am, ptrdiff_t zpix, int np, float *out, ptrdiff_t icp, VMASK tail,
-                          int nv)
+PN_NOINLINE void pbf_part(const float *x, ptrdiff_t xrow, ptrdiff_t xpix, const float *g, const uint8_t *am,
+                          ptrdiff_t zpix, int np, float *out, ptrdiff_t icp, VMASK tail, int nv)
 {
 #if PBF_NV > 1
     if (nv > 1) {
-        pbf_co(PBF_NV, 1, z != NULL, x, xrow, xpix, g, z, am, zpix, np, out, icp, tail);
+        pbf_co(PBF_NV, 1, x, xrow, xpix, g, am, zpix, np, out, icp, tail);
         return;
     }
 #endif
     (void)nv;
-    pbf_co(1, 1, z != NULL, x, xrow, xpix, g, z, am, zpix, np, out, icp, tail);
+    pbf_co(1, 1, x, xrow, xpix, g, am, zpix, np, out, icp, tail);
 }
 
 void PN_FN(conv2d_pool2_bwd_filter)(const pn_conv2d_shape *s, int32_t ph, int32_t pw, const float *x,
-                                    const float *dz, const float *z, const uint8_t *argmax, float *dw,
-                                    float *db, float *scratch)
+                                    const float *dz, const uint8_t *argmax, float *dw, float *db,
+                                    float *scratch)
 {
     const int ic = s->ic, oc = s->oc;
     const ptrdiff_t icp = (ic + 15) & ~15, xpix = ic, xrow = (ptrdiff_t)s->iw * ic;
     const size_t in_size = (size_t)s->ih * s->iw * (size_t)ic;
     float *dwt = scratch;
     if (!pn_pool2_bwd_fast(s)) {
-        pn_f32_conv2d_pool2_bwd_filter__ref(s, ph, pw, x, dz, z, argmax, dw, db, scratch);
+        pn_f32_conv2d_pool2_bwd_filter__ref(s, ph, pw, x, dz, argmax, dw, db, scratch);
         return;
     }
     if (ic == 1) {
-        cpb_gray(s, ph, pw, x, dz, z, argmax, dw, db);
+        cpb_gray(s, ph, pw, x, dz, argmax, dw, db);
         return;
     }
     memset(dwt, 0, (size_t)oc * 9 * (size_t)icp * sizeof(float));
@@ -507,12 +497,10 @@ void PN_FN(conv2d_pool2_bwd_filter)(const pn_conv2d_shape *s, int32_t ph, int32_
                     for (int co = 0; co < oc; co++) {
                         float *out = dwt + (size_t)co * 9 * (size_t)icp + (size_t)ci0;
                         if (nci == PBF_NV * VL)
-                            pbf_full(xc + ci0, xrow, xpix, dz + o + co, z ? z + o + co : NULL,
-                                     argmax + o + co, oc, np, out, icp);
+                            pbf_full(xc + ci0, xrow, xpix, dz + o + co, argmax + o + co, oc, np, out, icp);
                         else
-                            pbf_part(xc + ci0, xrow, xpix, dz + o + co, z ? z + o + co : NULL,
-                                     argmax + o + co, oc, np, out, icp, vmask_n(nci % VL ? nci % VL : VL),
-                                     (nci + VL - 1) / VL);
+                            pbf_part(xc + ci0, xrow, xpix, dz + o + co, argmax + o + co, oc, np, out, icp,
+                                     vmask_n(nci % VL ? nci % VL : VL), (nci + VL - 1) / VL);
                     }
                 }
             }
@@ -524,13 +512,10 @@ void PN_FN(conv2d_pool2_bwd_filter)(const pn_conv2d_shape *s, int32_t ph, int32_
     if (db)
         for (int n = 0; n < s->n; n++)
             for (int p = 0; p < ph * pw; p++) {
-                const size_t o = ((size_t)n * ph * pw + (size_t)p) * (size_t)oc;
+                const float *g = dz + ((size_t)n * ph * pw + (size_t)p) * (size_t)oc;
                 for (int c0 = 0; c0 < oc; c0 += VL) {
                     const VMASK m = vmask_n(pn_min_i(VL, oc - c0));
-                    V g = vload_m(dz + o + c0, m);
-                    if (z)
-                        g = vsel_gt0(vload_m(z + o + c0, m), g);
-                    vstore_m(db + c0, m, vadd(vload_m(db + c0, m), g));
+                    vstore_m(db + c0, m, vadd(vload_m(db + c0, m), vload_m(g + c0, m)));
                 }
             }
 }
