@@ -36,8 +36,8 @@ static uint64_t batch_checksum(const pneumo_augment_options *o)
     make_grid(src, RW, RH);
     for (int i = 0; i < RN; i++) {
         pneumo_augment_params p;
-        assert_int_equal(pneumo_augment_image(o, 42, 3, (uint64_t)i, src, sizeof src, RW, RH, dst,
-                                              RW * RH, &p),
+        assert_int_equal(pneumo_augment_image(o, 42, 3, (uint64_t)i, src, sizeof src, RW, RH, dst, RW * RH,
+                                              &p),
                          PNEUMO_OK);
         h = fnv1a(h, dst, sizeof dst);
         const double d[] = {p.theta_deg, p.tx, p.ty, p.shear_deg, p.zx, p.zy, p.brightness};
@@ -158,8 +158,8 @@ static void test_crop_is_crop_and_resize(void **state)
         double maxerr = 0;
         for (int r = 0; r < H; r++)
             for (int c = 0; c < W; c++) {
-                const double want =
-                    bilinear(src, W, H, p.crop_row + (double)p.crop_scale * r, p.crop_col + (double)p.crop_scale * c);
+                const double want = bilinear(src, W, H, p.crop_row + (double)p.crop_scale * r,
+                                             p.crop_col + (double)p.crop_scale * c);
                 const double e = fabs(want - dst[r * W + c]);
                 maxerr = e > maxerr ? e : maxerr;
             }
