@@ -9,6 +9,7 @@
  * wraps them), failed as libjpeg fails one. The harness is in
  * alloc_fail_fixtures.c; pneumo-serve's request path in test_alloc_fail_serve.c. */
 #include "testutil.h"
+#include "pneumo/augment.h"
 #include "pneumo/dataset.h"
 #include "pneumo/gradcam.h"
 #include "pneumo/image.h"
@@ -288,6 +289,25 @@ static pneumo_status op_dataset(void *ctx)
     return st;
 }
 
+/* ---- augmentation: the contrast/gamma copy of the input ---- */
+
+static pneumo_status op_augment_intensity(void *ctx)
+{
+    pneumo_augment_options o;
+    uint8_t src[6 * 5];
+    float dst[6 * 5];
+    (void)ctx;
+    for (int i = 0; i < 30; i++)
+        src[i] = (uint8_t)(i * 8);
+    pneumo_augment_default_options(&o);
+    o.contrast_lo = o.contrast_hi = 1.5f;
+    o.rescale = 0;
+    pneumo_status st = pneumo_augment_image(&o, 1, 0, 0, src, sizeof src, 6, 5, dst, 30, NULL);
+    if (st == PNEUMO_OK && dst[0] != 0.0f)
+        fail_msg("augment: contrast 1.5 of a 0 below the mean gave %g", (double)dst[0]);
+    return st;
+}
+
 /* ---- image decode ---- */
 
 static pneumo_status op_decode_png(void *ctx)
@@ -421,6 +441,7 @@ static void test_library_alloc_failures(void **state)
     total += run_until_success("dataset (1 thread)", op_dataset, NULL, &f);
     f.ds_threads = 2;
     total += run_until_success("dataset (2 threads)", op_dataset, NULL, &f);
+    total += run_until_success("augment (contrast copy)", op_augment_intensity, NULL, &f);
     total += run_until_success("image decode (PNG)", op_decode_png, NULL, &f);
     total += run_until_success("image load (PNG file)", op_load_png, NULL, &f);
     total += jpeg_decodes(&f);

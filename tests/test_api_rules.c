@@ -198,8 +198,8 @@ static void test_size_and_reserved_checked(void **state)
     pa.size = 0;
     expect_invalid(pneumo_augment_apply(&ao, &pa, src, 4, 2, 2, dst, 4), "pneumo_augment_params.size");
     pneumo_augment_identity_params(&pa);
-    pa.reserved[4] = 1;
-    expect_invalid(pneumo_augment_apply(&ao, &pa, src, 4, 2, 2, dst, 4), "pneumo_augment_params.reserved[4]");
+    pa.reserved[2] = 1;
+    expect_invalid(pneumo_augment_apply(&ao, &pa, src, 4, 2, 2, dst, 4), "pneumo_augment_params.reserved[2]");
 
     pneumo_dataset_options dso = small_options();
     char path[4200];

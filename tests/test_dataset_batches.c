@@ -311,6 +311,43 @@ static void test_augment_threads_and_cache(void **state)
     rm_rf(root);
 }
 
+/* Contrast, gamma and crops: the same batches for 1 and 3 threads. */
+static void test_intensity_crop_threads(void **state)
+{
+    char root[4096];
+    pneumo_augment_options aug;
+    const int W = 16, H = 12;
+    pneumo_dataset_options o = small_opts(W, H, 1);
+    pneumo_dataset *d[2];
+    epoch_data e[2];
+    (void)state;
+    new_tmp(root);
+    make_dataset(root, 7);
+    o.augment = 1;
+    pneumo_augment_default_options(&aug);
+    aug.contrast_lo = 0.5f;
+    aug.contrast_hi = 1.5f;
+    aug.gamma_lo = 0.7f;
+    aug.gamma_hi = 1.4f;
+    aug.crop_lo = 0.6f;
+    o.augment_options = &aug;
+    o.shuffle = 1;
+    o.seed = 3;
+    open_dir_ok(root, &o, &d[0]);
+    o.threads = 3;
+    open_dir_ok(root, &o, &d[1]);
+    for (int epoch = 0; epoch < 2; epoch++) {
+        for (int i = 0; i < 2; i++)
+            e[i] = run_epoch(d[i], epoch, 4);
+        expect_same_epoch(&e[0], &e[1], (size_t)W * H);
+        for (int i = 0; i < 2; i++)
+            epoch_free(&e[i]);
+    }
+    for (int i = 0; i < 2; i++)
+        pneumo_dataset_destroy(d[i]);
+    rm_rf(root);
+}
+
 /* begin_epoch in the middle of an epoch cancels it; destroy mid-epoch neither
  * hangs nor leaks. */
 static void test_cancel_and_destroy_mid_epoch(void **state)
@@ -473,13 +510,10 @@ static void test_real_data(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_batches_and_pixels),
-        cmocka_unit_test(test_next_batch_state),
-        cmocka_unit_test(test_shuffle_determinism),
-        cmocka_unit_test(test_augment_threads_and_cache),
-        cmocka_unit_test(test_cancel_and_destroy_mid_epoch),
-        cmocka_unit_test(test_file_changed_after_open),
-        cmocka_unit_test(test_real_data),
+        cmocka_unit_test(test_batches_and_pixels),      cmocka_unit_test(test_next_batch_state),
+        cmocka_unit_test(test_shuffle_determinism),     cmocka_unit_test(test_augment_threads_and_cache),
+        cmocka_unit_test(test_intensity_crop_threads),  cmocka_unit_test(test_cancel_and_destroy_mid_epoch),
+        cmocka_unit_test(test_file_changed_after_open), cmocka_unit_test(test_real_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,18 @@
  *   3. brightness (PIL ImageEnhance.Brightness on an 8-bit copy);
  *   4. rescale (x *= rescale in float32).
  *
+ * Three options beyond Keras act before step 1, on the 8-bit input:
+ *   a. contrast: PIL ImageEnhance.Contrast(img).enhance(c): blend with a grey
+ *      image of m = int(mean + 0.5) (mean of the whole input):
+ *      out = trunc(m + c (x - m)) in C float, clipped to 0..255 when c > 1;
+ *   b. gamma: out = trunc(255.999 * (x / 255)^g) in double, torchvision's
+ *      adjust_gamma on a PIL image (gain 1); a and b are one 256-entry table;
+ *   c. crop: a window of s (h - 1) x s (w - 1) pixels between sample centres
+ *      whose first sample is input (crop_row, crop_col), resized to h x w by
+ *      bilinear sampling (input = crop + s * output, align_corners=True); it is
+ *      composed with the matrix below (input = C(M(output))), so there is one
+ *      resampling, and a crop alone never reads outside the image.
+ *
  * The transform matrix, in Keras' order and in (row, col) axes, is
  *   M = R(theta) . T(tx, ty) . S(shear) . Z(zx, zy)
  *   R = [[cos t, -sin t, 0], [sin t, cos t, 0], [0, 0, 1]]      (t in radians)
@@ -28,7 +40,7 @@
  * thread count or the order images are processed in. It is not numpy's RNG:
  * the same seed does not give the same numbers as Keras, only the same
  * distributions, drawn in Keras' order (theta, tx, ty, shear, zx, zy,
- * flip_h, flip_v, brightness).
+ * flip_h, flip_v, brightness), then contrast, gamma, crop (s, row, column).
  *
  * Thread-safety: every function here is reentrant and keeps no global state. */
 #ifndef PNEUMO_AUGMENT_H
@@ -78,7 +90,18 @@ typedef struct pneumo_augment_options {
     float cval;                 /**< value for PNEUMO_FILL_CONSTANT, in 0..255 units; default 0 */
     float rescale;              /**< multiplies every output value last (float32); 0 = no
                                      rescale, as Keras' rescale=None; default 1/255 */
-    uint32_t reserved[8];       /**< zero */
+    float contrast_lo;          /**< PIL ImageEnhance.Contrast factor ~ U(lo, hi) (torchvision
+                                     ColorJitter contrast); both 0 = off; else
+                                     0 < lo <= hi <= 1000; default 0 */
+    float contrast_hi;          /**< default 0 */
+    float gamma_lo;             /**< gamma ~ U(lo, hi), out = 255 (x / 255)^gamma
+                                     (torchvision adjust_gamma, gain 1); both 0 = off;
+                                     else 0 < lo <= hi <= 1000; default 0 */
+    float gamma_hi;             /**< default 0 */
+    float crop_lo;              /**< random crop: side fraction s ~ U(crop_lo, 1) of both
+                                     axes, resized back to the full size; 0 or 1 = off;
+                                     else 0 < crop_lo < 1; default 0 */
+    uint32_t reserved[3];       /**< zero */
 } pneumo_augment_options;
 
 /** One image's drawn transformation (Keras' transform_parameters dict). */
@@ -94,7 +117,12 @@ typedef struct pneumo_augment_params {
     int32_t flip_h;       /**< 1: reverse columns after the affine transform */
     int32_t flip_v;       /**< 1: reverse rows after the affine transform */
     double brightness;    /**< PIL brightness factor; 0 = no brightness step */
-    uint32_t reserved[8]; /**< zero */
+    float contrast;       /**< PIL contrast factor; 0 = no contrast step */
+    float gamma;          /**< gamma exponent; 0 = no gamma step */
+    float crop_scale;     /**< crop side fraction in (0, 1]; 0 or 1 = no crop */
+    float crop_row;       /**< input row of the window's first sample (pixels, >= 0) */
+    float crop_col;       /**< input column of the window's first sample (pixels, >= 0) */
+    uint32_t reserved[3]; /**< zero */
 } pneumo_augment_params;
 
 /** Fill `o` with "no augmentation": every range off, fill nearest, cval 0,
@@ -132,12 +160,14 @@ PNEUMO_API pneumo_status pneumo_augment_draw(const pneumo_augment_options *o, ui
  *  height * width floats to `dst`, a buffer of dst_count floats (row-major;
  *  one channels-last sample of an (N, H, W, 1) batch). Uses o->fill_mode,
  *  o->cval, o->rescale and o->brightness_stretch; the ranges in `o` are not
- *  consulted. When `p` has no rotation, shift, shear or zoom the affine pass is
- *  skipped, so the result is exactly (float)src * (float)rescale (flipped).
+ *  consulted. When `p` has no rotation, shift, shear, zoom or crop the affine
+ *  pass is skipped, so the result is exactly (float)src * (float)rescale
+ *  (flipped; src after its contrast and gamma table).
  *  `src` and `dst` must not overlap; both stay owned by the caller.
  *  Errors: INVALID_ARG (NULL, invalid options, size < 1, a non-finite or
  *  out-of-range parameter: |tx|,|ty| <= 1e7, |zx|,|zy| <= 1e4, |theta|,|shear|
- *  <= 1e4 degrees, 0 <= brightness <= 1000, flips 0/1, src_size or dst_count
+ *  <= 1e4 degrees, 0 <= brightness, contrast, gamma <= 1000, flips 0/1, a crop
+ *  scale in [0, 1] with the window inside the image (offsets 0 without crop), src_size or dst_count
  *  below width * height, naming the buffer and the length needed), LIMIT (a
  *  side above 65536). On error `dst` is left untouched. */
 PNEUMO_API pneumo_status pneumo_augment_apply(const pneumo_augment_options *o, const pneumo_augment_params *p,

@@ -11,10 +11,12 @@
  * ImageEnhance.Brightness = Image.blend(black, image, factor) (Blend.c). */
 #include "data/augment.h"
 
+#include "core/alloc.h"
 #include "core/error.h"
 
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define PN_PI 3.14159265358979323846
@@ -136,6 +138,24 @@ pneumo_status pneumo_augment_validate_options(const pneumo_augment_options *o)
                         "augment options: brightness range [%g, %g] must be [0, 0] (off) or "
                         "satisfy 0 < brightness_lo <= brightness_hi <= 1000",
                         o->brightness_lo, o->brightness_hi);
+    if (!(o->contrast_lo == 0.0f && o->contrast_hi == 0.0f) &&
+        (!pn_in(o->contrast_lo, 0.0, 1000.0) || !pn_in(o->contrast_hi, 0.0, 1000.0) ||
+         o->contrast_lo <= 0.0f || o->contrast_lo > o->contrast_hi))
+        return pn_error(PNEUMO_ERR_INVALID_ARG,
+                        "augment options: contrast range [contrast_lo %g, contrast_hi %g] must be [0, 0] "
+                        "(off) or satisfy 0 < contrast_lo <= contrast_hi <= 1000",
+                        (double)o->contrast_lo, (double)o->contrast_hi);
+    if (!(o->gamma_lo == 0.0f && o->gamma_hi == 0.0f) &&
+        (!pn_in(o->gamma_lo, 0.0, 1000.0) || !pn_in(o->gamma_hi, 0.0, 1000.0) || o->gamma_lo <= 0.0f ||
+         o->gamma_lo > o->gamma_hi))
+        return pn_error(PNEUMO_ERR_INVALID_ARG,
+                        "augment options: gamma range [gamma_lo %g, gamma_hi %g] must be [0, 0] (off) or "
+                        "satisfy 0 < gamma_lo <= gamma_hi <= 1000",
+                        (double)o->gamma_lo, (double)o->gamma_hi);
+    if (!pn_in(o->crop_lo, 0.0, 1.0))
+        return pn_error(PNEUMO_ERR_INVALID_ARG,
+                        "augment options: crop_lo %g must be in [0, 1] (0 or 1 = no crop)",
+                        (double)o->crop_lo);
     if (o->brightness_stretch != 0 && o->brightness_stretch != 1)
         return pn_error(PNEUMO_ERR_INVALID_ARG, "augment options: brightness_stretch must be 0 or 1, not %d",
                         (int)o->brightness_stretch);
@@ -162,7 +182,19 @@ static pneumo_status pn_check_size(const char *fn, int32_t width, int32_t height
     return PNEUMO_OK;
 }
 
-static pneumo_status pn_check_params(const pneumo_augment_params *p)
+/* 1 if the crop window of scale s starting at `off` keeps its last sample,
+ * fl(fl(s * (n - 1)) + off) as the resampler computes it, within [0, n - 1]. */
+static int pn_crop_inside(double s, double off, int32_t n)
+{
+    return off >= 0.0 && s * (double)(n - 1) + off <= (double)(n - 1);
+}
+
+static int pn_has_crop(const pneumo_augment_params *p)
+{
+    return p->crop_scale != 0.0f && p->crop_scale != 1.0f;
+}
+
+static pneumo_status pn_check_params(const pneumo_augment_params *p, int32_t width, int32_t height)
 {
     pneumo_status st;
     if ((st = PN_CHECK_STRUCT("augment params", pneumo_augment_params, p)) != PNEUMO_OK)
@@ -189,6 +221,25 @@ static pneumo_status pn_check_params(const pneumo_augment_params *p)
     if (!pn_in(p->brightness, 0.0, 1000.0))
         return pn_error(PNEUMO_ERR_INVALID_ARG,
                         "augment params: brightness %g must be in [0, 1000] (0 = off)", p->brightness);
+    if (!pn_in(p->contrast, 0.0, 1000.0))
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "augment params: contrast %g must be in [0, 1000] (0 = off)",
+                        (double)p->contrast);
+    if (!pn_in(p->gamma, 0.0, 1000.0))
+        return pn_error(PNEUMO_ERR_INVALID_ARG, "augment params: gamma %g must be in [0, 1000] (0 = off)",
+                        (double)p->gamma);
+    if (!pn_in(p->crop_scale, 0.0, 1.0))
+        return pn_error(PNEUMO_ERR_INVALID_ARG,
+                        "augment params: crop_scale %g must be in [0, 1] (0 or 1 = no crop)",
+                        (double)p->crop_scale);
+    if (!pn_has_crop(p) ? (p->crop_row != 0.0f || p->crop_col != 0.0f)
+                        : (!isfinite(p->crop_row) || !isfinite(p->crop_col) ||
+                           !pn_crop_inside(p->crop_scale, p->crop_row, height) ||
+                           !pn_crop_inside(p->crop_scale, p->crop_col, width)))
+        return pn_error(PNEUMO_ERR_INVALID_ARG,
+                        "augment params: crop window (crop_scale %g, crop_row %g, crop_col %g) must lie "
+                        "inside the %dx%d image (offsets 0 without a crop)",
+                        (double)p->crop_scale, (double)p->crop_row, (double)p->crop_col, (int)width,
+                        (int)height);
     return PNEUMO_OK;
 }
 
@@ -227,6 +278,25 @@ pneumo_status pneumo_augment_draw(const pneumo_augment_options *o, uint64_t seed
     p.flip_v = (pn_augment_rng_uniform(&rng) < 0.5) && o->vertical_flip;
     if (!(o->brightness_lo == 0.0 && o->brightness_hi == 0.0))
         p.brightness = pn_uniform(&rng, o->brightness_lo, o->brightness_hi);
+    /* Beyond Keras: drawn after every Keras number, none when disabled. */
+    if (!(o->contrast_lo == 0.0f && o->contrast_hi == 0.0f))
+        p.contrast = (float)pn_uniform(&rng, o->contrast_lo, o->contrast_hi);
+    if (!(o->gamma_lo == 0.0f && o->gamma_hi == 0.0f))
+        p.gamma = (float)pn_uniform(&rng, o->gamma_lo, o->gamma_hi);
+    if (o->crop_lo != 0.0f && o->crop_lo != 1.0f) {
+        const float s = (float)pn_uniform(&rng, o->crop_lo, 1.0);
+        const double ur = pn_augment_rng_uniform(&rng), uc = pn_augment_rng_uniform(&rng);
+        float r0 = (float)(ur * ((double)(height - 1) - (double)s * (height - 1)));
+        float c0 = (float)(uc * ((double)(width - 1) - (double)s * (width - 1)));
+        /* the float offsets may round up past the last position */
+        while (r0 > 0.0f && !pn_crop_inside(s, r0, height))
+            r0 = nextafterf(r0, 0.0f);
+        while (c0 > 0.0f && !pn_crop_inside(s, c0, width))
+            c0 = nextafterf(c0, 0.0f);
+        p.crop_scale = s;
+        p.crop_row = r0;
+        p.crop_col = c0;
+    }
 
     *out = p;
     return PNEUMO_OK;
@@ -238,7 +308,7 @@ pneumo_status pneumo_augment_draw(const pneumo_augment_options *o, uint64_t seed
 int pn_augment_is_affine_identity(const pneumo_augment_params *p)
 {
     return p->theta_deg == 0.0 && p->tx == 0.0 && p->ty == 0.0 && p->shear_deg == 0.0 && p->zx == 1.0 &&
-           p->zy == 1.0;
+           p->zy == 1.0 && !pn_has_crop(p);
 }
 
 /* c = a . b for 3x3 matrices, summing k = 0, 1, 2 in order like numpy.dot. */
@@ -280,6 +350,14 @@ void pn_augment_matrix(const pneumo_augment_params *p, int32_t width, int32_t he
     a[3] = m2[1][0];
     a[4] = m2[1][1];
     a[5] = m2[1][2];
+    if (pn_has_crop(p)) {
+        /* input = crop + s * (Keras map): a zoom by s and a shift, composed */
+        const double cs = p->crop_scale;
+        for (int i = 0; i < 6; i++)
+            a[i] *= cs;
+        a[2] += p->crop_row;
+        a[5] += p->crop_col;
+    }
 }
 
 /* ---------------------------------------------------------------------------
@@ -622,6 +700,59 @@ static void pn_brightness(float *x, size_t n, double factor, int stretch, float 
 }
 
 /* ---------------------------------------------------------------------------
+ * Contrast and gamma on the 8-bit input: both are functions of the byte value
+ * alone (the contrast mean is fixed per image), so they compose into one
+ * 256-entry table applied by a lookup pass. */
+
+/* Pillow ImageEnhance.Contrast: m = int(ImageStat mean + 0.5), then
+ * Image.blend(grey m, img, c) with Blend.c's float arithmetic: truncation,
+ * and clipping to 0..255 only outside 0 <= c <= 1 (inside it cannot leave). */
+static uint8_t pn_pil_contrast(float alpha, int m, uint8_t u)
+{
+    const float t = (float)m + alpha * (float)((int)u - m);
+    if (alpha >= 0.0f && alpha <= 1.0f)
+        return (uint8_t)t;
+    if (t <= 0.0f)
+        return 0;
+    if (t >= 255.0f)
+        return 255;
+    return (uint8_t)t;
+}
+
+void pn_augment_intensity_lut(const pneumo_augment_params *p, const uint8_t *src, size_t n, uint8_t lut[256])
+{
+    for (int i = 0; i < 256; i++)
+        lut[i] = (uint8_t)i;
+    if (p->contrast != 0.0f) {
+        uint64_t hist[256] = {0}, sum = 0;
+        for (size_t i = 0; i < n; i++)
+            hist[src[i]]++;
+        for (int i = 0; i < 256; i++)
+            sum += hist[i] * (uint64_t)i;
+        /* ImageStat: float(sum) / count in double, then int(mean + 0.5) */
+        const int m = (int)((double)sum / (double)n + 0.5);
+        for (int i = 0; i < 256; i++)
+            lut[i] = pn_pil_contrast(p->contrast, m, lut[i]);
+    }
+    if (p->gamma != 0.0f) {
+        /* torchvision F_pil.adjust_gamma: int((255 + 1 - 1e-3) * pow(i / 255.0, g)) */
+        uint8_t g[256];
+        for (int i = 0; i < 256; i++) {
+            const double v = (255.0 + 1.0 - 1e-3) * pow(i / 255.0, (double)p->gamma);
+            g[i] = v >= 255.0 ? 255 : (uint8_t)v;
+        }
+        for (int i = 0; i < 256; i++)
+            lut[i] = g[lut[i]];
+    }
+}
+
+void pn_augment_map_u8(const uint8_t *src, uint8_t *dst, size_t n, const uint8_t lut[256])
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = lut[src[i]];
+}
+
+/* ---------------------------------------------------------------------------
  * Entry points */
 
 pneumo_status pneumo_augment_apply(const pneumo_augment_options *o, const pneumo_augment_params *p,
@@ -635,9 +766,9 @@ pneumo_status pneumo_augment_apply(const pneumo_augment_options *o, const pneumo
         return pn_error(PNEUMO_ERR_INVALID_ARG, "pneumo_augment_apply: NULL argument");
     if ((st = pneumo_augment_validate_options(o)) != PNEUMO_OK)
         return st;
-    if ((st = pn_check_params(p)) != PNEUMO_OK)
-        return st;
     if ((st = pn_check_size("pneumo_augment_apply", width, height)) != PNEUMO_OK)
+        return st;
+    if ((st = pn_check_params(p, width, height)) != PNEUMO_OK)
         return st;
     if ((st = pn_check_buffer("pneumo_augment_apply", "src", src_size, (size_t)width * (size_t)height)) !=
             PNEUMO_OK ||
@@ -647,6 +778,19 @@ pneumo_status pneumo_augment_apply(const pneumo_augment_options *o, const pneumo
 
     const float rs = o->rescale != 0.0f ? o->rescale : 1.0f;
     const int bright = p->brightness != 0.0;
+
+    const size_t npix = (size_t)width * (size_t)height;
+    uint8_t *mapped = NULL;
+    if (p->contrast != 0.0f || p->gamma != 0.0f) {
+        uint8_t lut[256];
+        if (!(mapped = pn_malloc(npix)))
+            return pn_error(PNEUMO_ERR_NOMEM,
+                            "pneumo_augment_apply: %zu-byte contrast/gamma copy of the %dx%d image", npix,
+                            (int)width, (int)height);
+        pn_augment_intensity_lut(p, src, npix, lut);
+        pn_augment_map_u8(src, mapped, npix, lut);
+        src = mapped;
+    }
 
     memset(&k, 0, sizeof k);
     k.src = src;
@@ -668,7 +812,8 @@ pneumo_status pneumo_augment_apply(const pneumo_augment_options *o, const pneumo
             pn_warp_generic(&k, dst);
     }
     if (bright)
-        pn_brightness(dst, (size_t)width * (size_t)height, p->brightness, o->brightness_stretch, rs);
+        pn_brightness(dst, npix, p->brightness, o->brightness_stretch, rs);
+    free(mapped);
     return PNEUMO_OK;
 }
 

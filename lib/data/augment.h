@@ -36,4 +36,11 @@ int pn_augment_is_affine_identity(const pneumo_augment_params *p);
  * (transform_matrix_offset_center applied, (row, col) axes). */
 void pn_augment_matrix(const pneumo_augment_params *p, int32_t width, int32_t height, double a[6]);
 
+/* The 256-entry table of p's contrast (mean taken over the n bytes of src)
+ * followed by its gamma; the identity when both are 0. */
+void pn_augment_intensity_lut(const pneumo_augment_params *p, const uint8_t *src, size_t n, uint8_t lut[256]);
+
+/* dst[i] = lut[src[i]] for i < n. */
+void pn_augment_map_u8(const uint8_t *src, uint8_t *dst, size_t n, const uint8_t lut[256]);
+
 #endif

@@ -658,7 +658,12 @@ AugmentOptions._fields_ = [
     ("fill_mode", c_int32),
     ("cval", c_float),
     ("rescale", c_float),
-    ("reserved", c_uint32 * 8),
+    ("contrast_lo", c_float),
+    ("contrast_hi", c_float),
+    ("gamma_lo", c_float),
+    ("gamma_hi", c_float),
+    ("crop_lo", c_float),
+    ("reserved", c_uint32 * 3),
 ]
 
 AugmentParams._fields_ = [
@@ -672,7 +677,12 @@ AugmentParams._fields_ = [
     ("flip_h", c_int32),
     ("flip_v", c_int32),
     ("brightness", c_double),
-    ("reserved", c_uint32 * 8),
+    ("contrast", c_float),
+    ("gamma", c_float),
+    ("crop_scale", c_float),
+    ("crop_row", c_float),
+    ("crop_col", c_float),
+    ("reserved", c_uint32 * 3),
 ]
 
 DatasetOptions._fields_ = [

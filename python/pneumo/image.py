@@ -40,7 +40,9 @@ def augment_options(preset="default", **kw):
     generator: shear 0.2, zoom 0.2, horizontal flip) or an AugmentOptions/dict to
     start from. Keywords set fields by their C names; in addition
     zoom_range=z means zoom_lo, zoom_hi = 1 - z, 1 + z (Keras),
-    brightness_range=(lo, hi), and fill_mode may be a name ('nearest',
+    brightness_range=(lo, hi), contrast_range=(lo, hi) (PIL contrast factor),
+    gamma_range=(lo, hi), crop_lo=s (random crops of side s..1 of each axis;
+    the field of that name), and fill_mode may be a name ('nearest',
     'constant', 'reflect', 'wrap'). Validated by the library."""
     out = S.AugmentOptions()
     if isinstance(preset, S.AugmentOptions):
@@ -65,6 +67,12 @@ def augment_options(preset="default", **kw):
     if "brightness_range" in kw:
         b = kw.pop("brightness_range")
         out.brightness_lo, out.brightness_hi = b if b else (0.0, 0.0)
+    for name in ("contrast", "gamma"):
+        if f"{name}_range" in kw:
+            r = kw.pop(f"{name}_range")
+            lo, hi = r if r else (0.0, 0.0)
+            setattr(out, f"{name}_lo", lo)
+            setattr(out, f"{name}_hi", hi)
     if isinstance(kw.get("fill_mode"), str):
         kw["fill_mode"] = S.FILL_MODES[kw["fill_mode"]]
     for flag in ("horizontal_flip", "vertical_flip", "brightness_stretch"):

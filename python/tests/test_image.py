@@ -82,6 +82,52 @@ class ImageTest(unittest.TestCase):
             pneumo.augment_options("nope")
 
     @unittest.skipIf(np is None, "NumPy not installed")
+    def test_contrast_gamma_crop_against_numpy(self):
+        """An independent NumPy version of Pillow's contrast, torchvision's
+        gamma and crop + bilinear resize, on a real chest X-ray."""
+        root = os.environ.get("PNEUMO_SHARED_DATA", os.path.join(_support.REPO, "..", "shared", "data"))
+        path = os.path.join(root, "chest_xray_224", "train", "Normal", "IM-0640-0001-0001.jpeg")
+        if not os.path.exists(path):
+            self.skipTest(f"no shared X-ray at {path}")
+        o = pneumo.augment_options(contrast_range=(0.6, 1.6), gamma_range=(0.6, 1.7), rescale=None)
+        self.assertEqual((o.contrast_lo, o.gamma_hi), (np.float32(0.6), np.float32(1.7)))
+        with pneumo.Image.load(path) as img:
+            x = img.numpy(copy=True)
+            for index in range(6):
+                got, p = img.augment(o, seed=5, epoch=2, index=index)
+                c, g = np.float32(p["contrast"]), float(np.float32(p["gamma"]))
+                m = np.float32(int(x.mean() + 0.5))
+                t = m + c * (x.astype(np.float32) - m)
+                if not 0 <= c <= 1:
+                    t = np.clip(t, 0, 255)
+                y = t.astype(np.uint8)
+                want = np.floor(255.999 * (y / 255.0) ** g).clip(0, 255)
+                np.testing.assert_array_equal(got, want.astype(np.float32))
+            oc = pneumo.augment_options(crop_lo=0.5, rescale=None)
+            h, w = x.shape
+            for index in range(4):
+                got, p = img.augment(oc, seed=5, epoch=0, index=index)
+                s = float(np.float32(p["crop_scale"]))
+                self.assertTrue(0.5 <= s < 1)
+                yy = np.float64(p["crop_row"]) + s * np.arange(h)
+                xx = np.float64(p["crop_col"]) + s * np.arange(w)
+                self.assertLessEqual(yy[-1], h - 1)
+                self.assertLessEqual(xx[-1], w - 1)
+                y0 = np.floor(yy).astype(int)
+                x0 = np.floor(xx).astype(int)
+                y1 = np.minimum(y0 + 1, h - 1)
+                x1 = np.minimum(x0 + 1, w - 1)
+                fy = (yy - y0)[:, None]
+                fx = (xx - x0)[None, :]
+                f = x.astype(np.float64)
+                top = f[y0][:, x0] + fx * (f[y0][:, x1] - f[y0][:, x0])
+                bot = f[y1][:, x0] + fx * (f[y1][:, x1] - f[y1][:, x0])
+                np.testing.assert_allclose(got, top + fy * (bot - top), atol=2e-3, rtol=0)
+        with self.assertRaises(pneumo.InvalidArgumentError) as cm:
+            pneumo.augment_options(gamma_range=(2, 1))
+        self.assertIn("gamma_lo", str(cm.exception))
+
+    @unittest.skipIf(np is None, "NumPy not installed")
     def test_numpy(self):
         a = (np.arange(12, dtype=np.uint8) * 20).reshape(3, 4)
         with pneumo.Image.from_numpy(a) as img:
