@@ -39,7 +39,8 @@ static void make_patient_tree(const char *root, int reverse)
     for (int t = 0; t < FIX_OPACITY_PATIENTS; t++) {
         int k = reverse ? FIX_OPACITY_PATIENTS - 1 - t : t;
         for (int j = 0; j < k % 4 + 1; j++) {
-            snprintf(name, sizeof name, "person%d_%s_%d.png", k + 1, j % 2 ? "virus" : "bacteria", 10 * k + j);
+            snprintf(name, sizeof name, "person%d_%s_%d.png", k + 1, j % 2 ? "virus" : "bacteria",
+                     10 * k + j);
             pjoin(p, cls, name);
             write_png(p, 4, 4, k + 2 * j);
         }
