@@ -305,6 +305,67 @@ static void test_split_group_none(void **state)
     rm_rf(root);
 }
 
+/* Names of neither form are one group per image even when both class folders
+ * use them; a patient with images in two classes stays on one side. */
+static void test_split_generic_names(void **state)
+{
+    char root[4096], cls[4096], p[4096], name[64];
+    const char *classes[2] = {"Normal", "Opacity"};
+    pneumo_dataset *train, *val;
+    pneumo_split_options s = split_opts(PNEUMO_SPLIT_GROUP_PATIENT, 0.5, 3);
+    pneumo_dataset_options o = small_opts(4, 4, 2);
+    int sides = 0;
+    (void)state;
+    new_tmp(root);
+    for (int c = 0; c < 2; c++) {
+        pjoin(cls, root, classes[c]);
+        mkdir_ok(cls);
+        for (int i = 0; i < 4; i++) {
+            snprintf(name, sizeof name, "%d.png", i);
+            pjoin(p, cls, name);
+            write_png(p, 4, 4, 4 * c + i);
+        }
+        /* person5 has one image in each class */
+        snprintf(name, sizeof name, "person5_virus_%d.png", c);
+        pjoin(p, cls, name);
+        write_png(p, 4, 4, 9 + c);
+    }
+    split_ok(root, &s, &train, &val);
+    assert_int_equal(pneumo_dataset_size(train) + pneumo_dataset_size(val), 10);
+    for (int32_t c = 0; c < 2; c++) {
+        assert_true(pneumo_dataset_class_count(val, c) > 0);
+        assert_true(pneumo_dataset_class_count(train, c) > 0);
+    }
+    for (pneumo_dataset **d = (pneumo_dataset *[]){train, val}, **e = d + 2; d < e; d++) {
+        int n5 = 0;
+        for (int64_t i = 0; i < pneumo_dataset_size(*d); i++) {
+            char path[4096], key[64];
+            if (strcmp(patient_of(path_of(*d, i, path, sizeof path), key, sizeof key), "person5") == 0)
+                n5++;
+        }
+        assert_true(n5 == 0 || n5 == 2);
+        sides += n5 > 0;
+    }
+    assert_int_equal(sides, 1);
+    pneumo_dataset_destroy(train);
+    pneumo_dataset_destroy(val);
+    /* Opacity holding only images of a Normal patient has no group of its own. */
+    rm_rf(root);
+    new_tmp(root);
+    for (int c = 0; c < 2; c++) {
+        pjoin(cls, root, classes[c]);
+        mkdir_ok(cls);
+        for (int i = 0; i < 3; i++) {
+            snprintf(name, sizeof name, "person%d_virus_%d.png", i + 1, c);
+            pjoin(p, cls, name);
+            write_png(p, 4, 4, i + c);
+        }
+    }
+    expect_error(pneumo_dataset_open_split(root, &s, &o, &o, &train, &val), PNEUMO_ERR_FORMAT,
+                 "class 'Opacity' has 0 patient(s) of its own");
+    rm_rf(root);
+}
+
 /* An unreadable file is skipped by the side it falls on, as open_dir does;
  * with strict the split fails naming it. */
 static void test_split_skipped(void **state)
@@ -438,10 +499,10 @@ static void test_real_data(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_patient_id),        cmocka_unit_test(test_split_by_patient),
-        cmocka_unit_test(test_split_determinism), cmocka_unit_test(test_split_group_none),
-        cmocka_unit_test(test_split_skipped),     cmocka_unit_test(test_split_errors),
-        cmocka_unit_test(test_real_data),
+        cmocka_unit_test(test_patient_id),          cmocka_unit_test(test_split_by_patient),
+        cmocka_unit_test(test_split_determinism),   cmocka_unit_test(test_split_group_none),
+        cmocka_unit_test(test_split_generic_names), cmocka_unit_test(test_split_skipped),
+        cmocka_unit_test(test_split_errors),        cmocka_unit_test(test_real_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

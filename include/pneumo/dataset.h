@@ -166,7 +166,9 @@ PNEUMO_API pneumo_status pneumo_patient_id(const char *path, char *buf, size_t s
  *  images of every class, *train the rest. With PNEUMO_SPLIT_GROUP_PATIENT
  *  all images of one patient (pneumo_patient_id() of the file name) go to the
  *  same side, so no patient is in both; a patient whose images lie in several
- *  classes is stratified with the lowest of those classes. Per class the
+ *  classes is stratified with the lowest of those classes, and every image
+ *  whose name has neither patient form is a group of its own (equal names in
+ *  two class folders are two groups). Per class the
  *  groups are ordered by a hash of (seed, patient key) and taken for
  *  validation while that brings the class's validation count closer to
  *  val_fraction times its image count, so the result depends only on the seed
@@ -182,7 +184,8 @@ PNEUMO_API pneumo_status pneumo_patient_id(const char *path, char *buf, size_t s
  *  on failure both are NULL.
  *  Errors (the message names the directory and the reason): INVALID_ARG
  *  (NULL, bad options, val_fraction not strictly between 0 and 1), FORMAT (a
- *  class with fewer than 2 groups, so one side would get none of its images),
+ *  class with fewer than 2 groups stratified with it, so one side would get
+ *  none of its images),
  *  and those of pneumo_dataset_open_dir(). */
 PNEUMO_API pneumo_status pneumo_dataset_open_split(const char *dir, const pneumo_split_options *s,
                                                    const pneumo_dataset_options *train_o,

@@ -103,8 +103,9 @@ static size_t patient_prefix(const char *name, size_t stem)
     return key;
 }
 
-/* The key of `path` as a pointer into it and a length. */
-static void patient_key(const char *path, const char **key, size_t *klen)
+/* The key of `path` as a pointer into it and a length; returns 1 if the name
+ * has one of the two patient forms, 0 if the key is the whole base name. */
+static int patient_key(const char *path, const char **key, size_t *klen)
 {
     const char *base = strrchr(path, '/');
     size_t len, pre;
@@ -113,6 +114,7 @@ static void patient_key(const char *path, const char **key, size_t *klen)
     pre = patient_prefix(base, stem_length(base, len));
     *key = base;
     *klen = pre ? pre : len;
+    return pre > 0;
 }
 
 pneumo_status pneumo_patient_id(const char *path, char *buf, size_t size, size_t *needed)
@@ -218,7 +220,7 @@ static pneumo_status check_split_options(const char *dir, const pneumo_split_opt
 static pneumo_status assign_sides(const char *dir, const pneumo_split_options *s, const pn_ds_dirlist *l,
                                   int8_t *side)
 {
-    int64_t n = l->n, ng = 0;
+    int64_t n = l->n, ng = 0, b;
     size_t skip = strlen(dir) + (dir[strlen(dir) - 1] != '/'); /* the listing's "dir/" */
     pn_keyref *refs = pn_malloc((size_t)n * sizeof *refs);
     pn_group *groups = pn_malloc((size_t)n * sizeof *groups);
@@ -232,11 +234,12 @@ static pneumo_status assign_sides(const char *dir, const pneumo_split_options *s
     }
     for (int64_t i = 0; i < n; i++) {
         refs[i].image = i;
-        if (s->group == PNEUMO_SPLIT_GROUP_PATIENT) {
-            patient_key(l->paths[i], &refs[i].key, &refs[i].klen);
-        } else {
-            /* Ungrouped: "class/name" (the path without `dir`) is the key,
-             * unique per image and the same wherever the folder lies. */
+        /* A name of neither patient form, and every image when ungrouped, is
+         * keyed by "class/name" (the path without `dir`): unique per image, so
+         * equal names in two class folders stay two groups, and the same
+         * wherever the folder lies. */
+        if (s->group != PNEUMO_SPLIT_GROUP_PATIENT ||
+            !patient_key(l->paths[i], &refs[i].key, &refs[i].klen)) {
             refs[i].key = l->paths[i] + skip;
             refs[i].klen = strlen(refs[i].key);
         }
@@ -263,16 +266,18 @@ static pneumo_status assign_sides(const char *dir, const pneumo_split_options *s
         order[g] = &groups[g];
     qsort(order, (size_t)ng, sizeof *order, cmp_group_order);
 
-    for (int64_t b = 0; b < ng && st == PNEUMO_OK;) {
-        int32_t lab = order[b]->label;
+    /* order[] is sorted by stratum: class `lab` owns order[b..e). A class
+     * whose images all belong to patients of a lower class has no groups. */
+    b = 0;
+    for (int32_t lab = 0; lab < l->num_classes && st == PNEUMO_OK; lab++) {
         int64_t e = b, total = 0, val = 0, nval = 0;
         double target;
         while (e < ng && order[e]->label == lab)
             total += order[e++]->count;
         if (e - b < 2) {
             st = pn_error(PNEUMO_ERR_FORMAT,
-                          "%s: class '%s' has %lld %s; a split needs at least 2 so that both sides "
-                          "get one",
+                          "%s: class '%s' has %lld %s(s) of its own; a split needs at least 2 so "
+                          "that both sides get one",
                           dir, l->class_names[lab], (long long)(e - b),
                           s->group == PNEUMO_SPLIT_GROUP_PATIENT ? "patient" : "image");
             break;
