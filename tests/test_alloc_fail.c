@@ -308,6 +308,35 @@ static pneumo_status op_augment_intensity(void *ctx)
     return st;
 }
 
+/* ---- patient-grouped split of the same folder ---- */
+
+static pneumo_status op_split(void *ctx)
+{
+    fixture *f = ctx;
+    pneumo_dataset_options o;
+    pneumo_split_options s;
+    pneumo_dataset *train = NULL, *val = NULL;
+    pneumo_status st;
+    pneumo_dataset_default_options(&o);
+    o.width = 24;
+    o.height = 20;
+    o.threads = f->ds_threads;
+    pneumo_split_default_options(&s);
+    s.val_fraction = 0.34;
+    st = pneumo_dataset_open_split(f->ds_dir, &s, &o, &o, &train, &val);
+    if (st != PNEUMO_OK) {
+        assert_null(train);
+        assert_null(val);
+        return st;
+    }
+    if (pneumo_dataset_size(train) != 4 || pneumo_dataset_size(val) != 2)
+        fail_msg("split: %lld + %lld images after an allocation failure while opening",
+                 (long long)pneumo_dataset_size(train), (long long)pneumo_dataset_size(val));
+    pneumo_dataset_destroy(train);
+    pneumo_dataset_destroy(val);
+    return st;
+}
+
 /* ---- image decode ---- */
 
 static pneumo_status op_decode_png(void *ctx)
@@ -442,6 +471,7 @@ static void test_library_alloc_failures(void **state)
     f.ds_threads = 2;
     total += run_until_success("dataset (2 threads)", op_dataset, NULL, &f);
     total += run_until_success("augment (contrast copy)", op_augment_intensity, NULL, &f);
+    total += run_until_success("dataset split", op_split, NULL, &f);
     total += run_until_success("image decode (PNG)", op_decode_png, NULL, &f);
     total += run_until_success("image load (PNG file)", op_load_png, NULL, &f);
     total += jpeg_decodes(&f);

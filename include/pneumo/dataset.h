@@ -127,6 +127,71 @@ PNEUMO_API pneumo_status pneumo_dataset_open_files(const char *const *paths, con
                                                    const char *const *class_names,
                                                    const pneumo_dataset_options *o, pneumo_dataset **out);
 
+/** Grouping of a validation split (pneumo_split_options.group). */
+typedef enum pneumo_split_group {
+    PNEUMO_SPLIT_GROUP_NONE = 0,   /**< every image is its own group */
+    PNEUMO_SPLIT_GROUP_PATIENT = 1 /**< images of one patient (pneumo_patient_id()) stay together */
+} pneumo_split_group;
+
+/** Settings of pneumo_dataset_open_split(). Fill with
+ *  pneumo_split_default_options(); leave `reserved` zero. */
+typedef struct pneumo_split_options {
+    uint32_t size;        /**< sizeof(pneumo_split_options); set by the default function */
+    int32_t group;        /**< pneumo_split_group; default PNEUMO_SPLIT_GROUP_PATIENT */
+    double val_fraction;  /**< share of each class's images for validation, strictly
+                              between 0 and 1; default 0.2 */
+    uint64_t seed;        /**< which groups go to validation; default 0 */
+    uint32_t reserved[8]; /**< must be zero */
+} pneumo_split_options;
+
+/** Fill `o` with the defaults listed in the field comments. NULL is a no-op. */
+PNEUMO_API void pneumo_split_default_options(pneumo_split_options *o);
+
+/** The patient key of an image file name of the chest X-ray data, written
+ *  into buf like every string the library returns (see pneumo/common.h).
+ *  Only the base name (after the last '/') counts; the extension (.jpeg,
+ *  .jpg, .png, .dcm, any case) is ignored for matching:
+ *    - "personNNN_bacteria_MMM" and "personNNN_virus_MMM" (optionally more
+ *      "_MMM" parts) give "personNNN";
+ *    - "IM-XXXX-YYYY" and "NORMAL2-IM-XXXX-YYYY" (optionally more "-YYYY"
+ *      parts, e.g. "IM-0001-0001-0001") give "IM-XXXX" and "NORMAL2-IM-XXXX";
+ *  N, M, X and Y being decimal digits (one or more). Any other name is its
+ *  own patient: the key is the whole base name, extension included.
+ *  Pure function; thread-safe. Errors: INVALID_ARG (NULL or empty path, a
+ *  path ending in '/', NULL buf with size > 0). */
+PNEUMO_API pneumo_status pneumo_patient_id(const char *path, char *buf, size_t size, size_t *needed);
+
+/** Open the class folders of `dir` (the rules of pneumo_dataset_open_dir())
+ *  as two disjoint datasets: *val receives about s->val_fraction of the
+ *  images of every class, *train the rest. With PNEUMO_SPLIT_GROUP_PATIENT
+ *  all images of one patient (pneumo_patient_id() of the file name) go to the
+ *  same side, so no patient is in both; a patient whose images lie in several
+ *  classes is stratified with the lowest of those classes, and every image
+ *  whose name has neither patient form is a group of its own (equal names in
+ *  two class folders are two groups). Per class the
+ *  groups are ordered by a hash of (seed, patient key) and taken for
+ *  validation while that brings the class's validation count closer to
+ *  val_fraction times its image count, so the result depends only on the seed
+ *  and the set of file names (not on the directory listing order) and each
+ *  class's validation count is within half of its largest group of the
+ *  target. Every class gets at least one group on each side. The split is
+ *  made on the listed files; unreadable ones are then skipped (or fail with
+ *  strict) by each side as in pneumo_dataset_open_files(). Both datasets keep
+ *  the folder's class names and dataset order (class by class, names sorted)
+ *  and are opened with train_o and val_o (NULL for the defaults), e.g.
+ *  without shuffle and augmentation for validation. `s` may be NULL for the
+ *  defaults. On success the caller frees both with pneumo_dataset_destroy();
+ *  on failure both are NULL.
+ *  Errors (the message names the directory and the reason): INVALID_ARG
+ *  (NULL, bad options, val_fraction not strictly between 0 and 1), FORMAT (a
+ *  class with fewer than 2 groups stratified with it, so one side would get
+ *  none of its images),
+ *  and those of pneumo_dataset_open_dir(). */
+PNEUMO_API pneumo_status pneumo_dataset_open_split(const char *dir, const pneumo_split_options *s,
+                                                   const pneumo_dataset_options *train_o,
+                                                   const pneumo_dataset_options *val_o,
+                                                   pneumo_dataset **train, pneumo_dataset **val);
+
 /** Stop the workers (an epoch in progress is abandoned), join them and free
  *  everything, including the batch tensors handed out. NULL is a no-op. */
 PNEUMO_API void pneumo_dataset_destroy(pneumo_dataset *ds);

@@ -502,6 +502,52 @@ static pneumo_status list_directory(const char *dir, pn_listing *l)
     return st;
 }
 
+void pn_ds_dirlist_free(pn_ds_dirlist *l)
+{
+    if (!l)
+        return;
+    free(l->class_names);
+    free(l->paths);
+    free(l->labels);
+    free(l->name_pool);
+    free(l->path_pool);
+    memset(l, 0, sizeof *l);
+}
+
+pneumo_status pn_ds_list_dir(const char *dir, pn_ds_dirlist *out)
+{
+    pn_listing l = {0};
+    pneumo_status st;
+    memset(out, 0, sizeof *out);
+    st = list_directory(dir, &l);
+    if (st != PNEUMO_OK) {
+        listing_free(&l);
+        return st;
+    }
+    out->num_classes = (int32_t)l.noffs.len;
+    out->n = (int64_t)l.poffs.len;
+    out->class_names = pn_malloc(l.noffs.len * sizeof *out->class_names);
+    out->paths = pn_malloc(l.poffs.len * sizeof *out->paths);
+    out->labels = l.labels;
+    out->name_pool = l.names.p;
+    out->path_pool = l.paths.p;
+    l.labels = NULL;
+    l.names.p = NULL;
+    l.paths.p = NULL;
+    if (!out->class_names || !out->paths) {
+        st = pn_error_nomem(dir, l.poffs.len * sizeof(char *));
+        listing_free(&l);
+        pn_ds_dirlist_free(out);
+        return st;
+    }
+    for (size_t c = 0; c < l.noffs.len; c++)
+        out->class_names[c] = out->name_pool + l.noffs.v[c];
+    for (size_t i = 0; i < l.poffs.len; i++)
+        out->paths[i] = out->path_pool + l.poffs.v[i];
+    listing_free(&l);
+    return PNEUMO_OK;
+}
+
 pneumo_status pneumo_dataset_open_dir(const char *dir, const pneumo_dataset_options *o, pneumo_dataset **out)
 {
     pn_ds_settings set;

@@ -114,6 +114,20 @@ struct pneumo_dataset {
  * k < 1, STATE naming the class index for a zero count. */
 pneumo_status pn_ds_class_weights(const int64_t *counts, int32_t k, double *w);
 
+/* dataset.c: the class folders of `dir` listed by pneumo_dataset_open_dir()'s
+ * rules (errors with the same messages), before any image is decoded. */
+typedef struct pn_ds_dirlist {
+    int32_t num_classes;
+    const char **class_names; /* sorted with strcmp */
+    int64_t n;
+    const char **paths; /* dataset order: class by class, names sorted */
+    int32_t *labels;
+    char *name_pool, *path_pool; /* storage of the strings */
+} pn_ds_dirlist;
+pneumo_status pn_ds_list_dir(const char *dir, pn_ds_dirlist *out);
+/* Free the arrays of a listing (zeroed or filled); NULL is a no-op. */
+void pn_ds_dirlist_free(pn_ds_dirlist *l);
+
 /* loader.c: create the synchronisation objects, the worker threads and their
  * scratch buffers, reserve the cache (ds->n candidates, ds->opt resolved). */
 pneumo_status pn_ds_start(pneumo_dataset *ds);

@@ -18,7 +18,7 @@ NumPy is optional. Objects own C handles: close() them (or use `with`) for
 deterministic cleanup; otherwise a finalizer frees them exactly once."""
 from . import _lib
 from ._np import HAVE_NUMPY
-from .dataset import Dataset, dataset_options
+from .dataset import Dataset, dataset_options, patient_id
 from .ensemble import Ensemble
 from .errors import (CancelledError, FormatError, InvalidArgumentError, LibraryNotFoundError,
                      LimitError, OutOfMemoryError, PneumoError, PneumoIOError, ShapeError,
@@ -87,7 +87,7 @@ __all__ = [
     "clear_error",
     "Tensor", "Image", "Model", "History", "FitEvent", "Dataset", "Optimizer", "Adam", "SGD",
     "Report", "Ensemble",
-    "dataset_options", "augment_options", "decode_limits", "draw_augment_params",
+    "dataset_options", "patient_id", "augment_options", "decode_limits", "draw_augment_params",
     "identity_augment_params", "adam_defaults", "sgd_defaults", "early_stopping_defaults",
     "reduce_lr_defaults",
     "accuracy", "classification_report", "confusion_matrix", "roc_auc", "calibration_curve",

@@ -100,6 +100,10 @@ FILL_CONSTANT = 1
 FILL_REFLECT = 2
 FILL_WRAP = 3
 
+# pneumo_split_group (pneumo/dataset.h)
+SPLIT_GROUP_NONE = 0
+SPLIT_GROUP_PATIENT = 1
+
 # pneumo_onnx_layout (pneumo/interop.h)
 ONNX_NHWC = 0
 ONNX_NCHW = 1
@@ -166,6 +170,9 @@ ENUMS = {
         "PNEUMO_FILL_NEAREST": 0, "PNEUMO_FILL_CONSTANT": 1, "PNEUMO_FILL_REFLECT": 2,
         "PNEUMO_FILL_WRAP": 3
     },
+    "pneumo_split_group": {
+        "PNEUMO_SPLIT_GROUP_NONE": 0, "PNEUMO_SPLIT_GROUP_PATIENT": 1
+    },
     "pneumo_onnx_layout": {
         "PNEUMO_ONNX_NHWC": 0, "PNEUMO_ONNX_NCHW": 1
     },
@@ -230,6 +237,8 @@ ENUM_VALUES = {
     "PNEUMO_FILL_CONSTANT": 1,
     "PNEUMO_FILL_REFLECT": 2,
     "PNEUMO_FILL_WRAP": 3,
+    "PNEUMO_SPLIT_GROUP_NONE": 0,
+    "PNEUMO_SPLIT_GROUP_PATIENT": 1,
     "PNEUMO_ONNX_NHWC": 0,
     "PNEUMO_ONNX_NCHW": 1,
 }
@@ -374,6 +383,10 @@ class AugmentParams(_Struct):
 
 class DatasetOptions(_Struct):
     """pneumo_dataset_options (pneumo/dataset.h)"""
+
+
+class SplitOptions(_Struct):
+    """pneumo_split_options (pneumo/dataset.h)"""
 
 
 class OnnxOptions(_Struct):
@@ -702,6 +715,14 @@ DatasetOptions._fields_ = [
     ("reserved", c_uint32 * 8),
 ]
 
+SplitOptions._fields_ = [
+    ("size", c_uint32),
+    ("group", c_int32),
+    ("val_fraction", c_double),
+    ("seed", c_uint64),
+    ("reserved", c_uint32 * 8),
+]
+
 OnnxOptions._fields_ = [
     ("size", c_uint32),
     ("input_layout", c_int32),
@@ -739,6 +760,7 @@ STRUCTS = {
     "pneumo_augment_options": AugmentOptions,
     "pneumo_augment_params": AugmentParams,
     "pneumo_dataset_options": DatasetOptions,
+    "pneumo_split_options": SplitOptions,
     "pneumo_onnx_options": OnnxOptions,
 }
 
@@ -961,6 +983,12 @@ PROTOTYPES = {
     "pneumo_dataset_open_dir": (c_int, [c_char_p, _ptr(DatasetOptions), _ptr(c_void_p)]),
     "pneumo_dataset_open_files": (c_int, [
         _ptr(c_char_p), _ptr(c_int32), c_int64, c_int32, _ptr(c_char_p), _ptr(DatasetOptions),
+        _ptr(c_void_p)
+    ]),
+    "pneumo_split_default_options": (None, [_ptr(SplitOptions)]),
+    "pneumo_patient_id": (c_int, [c_char_p, c_char_p, c_size_t, _ptr(c_size_t)]),
+    "pneumo_dataset_open_split": (c_int, [
+        c_char_p, _ptr(SplitOptions), _ptr(DatasetOptions), _ptr(DatasetOptions), _ptr(c_void_p),
         _ptr(c_void_p)
     ]),
     "pneumo_dataset_destroy": (None, [c_void_p]),

@@ -60,6 +60,17 @@ def dataset_options(size=(500, 500), augment=False, shuffle=True, seed=0, thread
     return o
 
 
+_SPLIT_GROUPS = {"none": S.SPLIT_GROUP_NONE, "patient": S.SPLIT_GROUP_PATIENT}
+
+
+def patient_id(path):
+    """The patient key of a chest X-ray file name: 'person12' for
+    'person12_virus_3.jpeg', 'IM-0115' for 'IM-0115-0001.jpeg', 'NORMAL2-IM-1427'
+    for 'NORMAL2-IM-1427-0001.jpeg'; any other name is its own patient (its
+    whole base name)."""
+    return L.text(L.fetch_bytes("pneumo_patient_id", L.fsencode(path)))
+
+
 def _copy_batch_tensor(ptr, as_numpy):
     """Copy a dataset-owned tensor (valid only until the next batch)."""
     if as_numpy:
@@ -135,6 +146,33 @@ class Dataset(L.Handle):
         L.call("pneumo_dataset_open_files", cpaths, clabels, len(paths), int(num_classes), cnames,
                byref(o), byref(out))
         return cls._adopt(out.value, o)
+
+    @classmethod
+    def split_directory(cls, directory, val_fraction=0.2, group="patient", split_seed=0,
+                        val=None, **kw):
+        """Open a class-folder directory as (train, val): val holds about
+        val_fraction of every class, train the rest, and with group='patient'
+        (default; 'none' splits single images) all images of one patient
+        (patient_id() of the file name) are on the same side. The split depends
+        only on split_seed and the file names. kw are from_directory's keywords
+        for train; val is a dict of overrides for the validation side, which
+        defaults to the same settings without augmentation and shuffling."""
+        if group not in _SPLIT_GROUPS:
+            raise InvalidArgumentError(f"group {group!r} is not one of {sorted(_SPLIT_GROUPS)}",
+                                       S.ERR_INVALID_ARG)
+        s = S.SplitOptions()
+        L.lib.pneumo_split_default_options(byref(s))
+        s.group = _SPLIT_GROUPS[group]
+        s.val_fraction = float(val_fraction)
+        s.seed = int(split_seed)
+        vkw = dict(kw, augment=False, shuffle=False)
+        vkw.update(val or {})
+        to = dataset_options(**kw)
+        vo = dataset_options(**vkw)
+        tout, vout = c_void_p(), c_void_p()
+        L.call("pneumo_dataset_open_split", L.fsencode(directory), byref(s), byref(to), byref(vo),
+               byref(tout), byref(vout))
+        return cls._adopt(tout.value, to), cls._adopt(vout.value, vo)
 
     # --- facts ---------------------------------------------------------------------
     def __len__(self):
