@@ -38,6 +38,10 @@ static int usage(FILE *f)
                "  --train DIR       training folder, one sub-folder per class (default: DIR/train)\n"
                "  --val DIR         validation folder (default: DIR/val)\n"
                "  --test DIR        evaluate on this folder at the end (default: none)\n"
+               "  --val-split F     carve the validation set out of the training folder instead of\n"
+               "                    --val: a fraction F in (0, 1) of each class (default: none)\n"
+               "  --split-group G   patient (default: all images of a patient on one side; the\n"
+               "                    patient comes from the file name, pneumo_patient_id()) or none\n"
                "  --size N          image side (default 500)\n"
                "  --epochs N        (default 25)\n"
                "  --batch N         (default 16)\n"
@@ -100,7 +104,7 @@ static int takes_value(const char *a)
         "--report",       "--report-html",     "--threshold",   "--class-names",
         "--weight-decay", "--label-smoothing", "--lr-schedule", "--warmup-epochs",
         "--calibrate",    "--augment",         "--model",       "--recipe",
-        "--seeds",        "--runs-dir"};
+        "--seeds",        "--runs-dir",        "--val-split",   "--split-group"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(a, names[i]) == 0)
             return 1;
@@ -149,8 +153,10 @@ static void print_resume_command(int argc, char **argv, const char *checkpoint)
 typedef struct train_settings {
     long size, epochs, batch, seed, threads, patience;
     double lr;
-    int augment;                                       /* 0 none, 1 article, 2 strong */
-    char model[16];                                    /* recorded when not "article" */
+    int augment;      /* 0 none, 1 article, 2 strong */
+    char model[16];   /* recorded when not "article" */
+    double val_split; /* recorded with split_patient when > 0 */
+    int split_patient;
     char threshold[32];                                /* "youden", "sensitivity:S" or the number */
     int calibrate;                                     /* 1: temperature scaling on val */
     char class_names[2 * (PNEUMO_CLASS_NAME_MAX + 1)]; /* "" for the defaults */
@@ -191,6 +197,9 @@ static void record_settings(const train_settings *t, char *buf, size_t size)
                  t->warmup_epochs);
     if (strcmp(t->model, "article") != 0)
         snprintf(buf + strlen(buf), size - strlen(buf), "model=%s\n", t->model);
+    if (t->val_split > 0.0)
+        snprintf(buf + strlen(buf), size - strlen(buf), "val_split=%.17g\nsplit_group=%s\n", t->val_split,
+                 t->split_patient ? "patient" : "none");
 }
 
 /* A recorded number in lo..hi into *x; 1 after printing the bad line. */
@@ -217,7 +226,7 @@ static void settings_for_seed(long seed, char *buf, size_t size, void *user)
 /* Which settings the command line gave. */
 typedef struct given_flags {
     int size, epochs, batch, lr, seed, threads, no_augment, patience, threshold, calibrate, class_names;
-    int weight_decay, label_smoothing, lr_schedule, warmup_epochs, augment, model;
+    int weight_decay, label_smoothing, lr_schedule, warmup_epochs, augment, model, val_split, split_group;
 } given_flags;
 
 static int conflict(const char *checkpoint, const char *flag, const char *given, const char *key,
@@ -307,6 +316,10 @@ static int take_settings(const char *checkpoint, const char *text, const given_f
             if ((g->no_augment || g->augment) && t->augment != a)
                 return conflict(checkpoint, "--augment", augment_name(t->augment), key, augment_name(a));
             t->augment = a;
+        } else if (strcmp(key, "val_split") == 0) {
+            rc = take_double(checkpoint, key, v, 1e-6, 1.0 - 1e-6, &t->val_split);
+        } else if (strcmp(key, "split_group") == 0 && (strcmp(v, "patient") == 0 || strcmp(v, "none") == 0)) {
+            t->split_patient = v[0] == 'p';
         } else if (strcmp(key, "model") == 0) {
             if (!train_model_known(v)) {
                 fprintf(stderr, PROG ": %s records model=%s, not an architecture this " PROG " knows\n",
@@ -359,22 +372,29 @@ static int take_settings(const char *checkpoint, const char *text, const given_f
     return 0;
 }
 
+/* Dataset options; `aug` holds the augmentation they point to. */
+static void ds_options(pneumo_dataset_options *o, pneumo_augment_options *aug, int32_t size, int augment,
+                       uint64_t seed, int32_t threads, int shuffle)
+{
+    pneumo_dataset_default_options(o);
+    o->width = o->height = size;
+    o->seed = seed;
+    o->threads = threads;
+    o->shuffle = shuffle;
+    o->augment = augment != 0;
+    if (augment) {
+        train_augment_options(augment_name(augment), aug);
+        o->augment_options = aug;
+    }
+}
+
 static pneumo_dataset *open_ds(const char *dir, int32_t size, int augment, uint64_t seed, int32_t threads,
                                int shuffle)
 {
     pneumo_dataset_options o;
     pneumo_augment_options aug;
     pneumo_dataset *ds = NULL;
-    pneumo_dataset_default_options(&o);
-    o.width = o.height = size;
-    o.seed = seed;
-    o.threads = threads;
-    o.shuffle = shuffle;
-    o.augment = augment != 0;
-    if (augment) {
-        train_augment_options(augment_name(augment), &aug);
-        o.augment_options = &aug;
-    }
+    ds_options(&o, &aug, size, augment, seed, threads, shuffle);
     if (pneumo_dataset_open_dir(dir, &o, &ds) != PNEUMO_OK) {
         fprintf(stderr, PROG ": %s\n", pneumo_last_error());
         return NULL;
@@ -587,6 +607,8 @@ int main(int argc, char **argv)
     int cosine = 0;
     const char *model_arch = "article", *recipe_name = "article", *runs_dir = "runs";
     long seeds = 1;
+    double val_split = 0.0;
+    int split_patient = 1;
     const train_recipe *recipe;
     char optimizer_text[64], schedule_text[96];
     char settings_text[PNEUMO_TRAINING_SETTINGS_MAX + 1];
@@ -647,6 +669,12 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--recipe") == 0) recipe_name = v;
         else if (strcmp(a, "--seeds") == 0) seeds = cli_long(PROG, a, v, 1, 1000);
         else if (strcmp(a, "--runs-dir") == 0) runs_dir = v;
+        else if (strcmp(a, "--val-split") == 0) val_split = cli_double(PROG, a, v, 1e-6, 1.0 - 1e-6), g.val_split = 1;
+        else if (strcmp(a, "--split-group") == 0) {
+            if (strcmp(v, "patient") != 0 && strcmp(v, "none") != 0)
+                return cli_bad_option(PROG, a, "wants patient or none");
+            split_patient = strcmp(v, "patient") == 0, g.split_group = 1;
+        }
         else if (strcmp(a, "--model") == 0) model_arch = v, g.model = 1;
         else if (strcmp(a, "--warmup-epochs") == 0) warmup_epochs = cli_long(PROG, a, v, 0, 100000), g.warmup_epochs = 1;
         else if (strcmp(a, "--lr-schedule") == 0) {
@@ -695,7 +723,15 @@ int main(int argc, char **argv)
         train_dir = train_dir ? train_dir : train_buf;
         val_dir = val_dir ? val_dir : val_buf;
     }
-    if (!train_dir || !val_dir)
+    if (val_split > 0.0 && val_dir && !data) {
+        fprintf(stderr, PROG ": --val-split carves the validation set out of --train; leave out --val\n");
+        return 2;
+    }
+    if (g.split_group && val_split <= 0.0)
+        return cli_bad_option(PROG, "--split-group", "needs --val-split");
+    if (val_split > 0.0)
+        val_dir = NULL;
+    if (!train_dir || (!val_dir && val_split <= 0.0))
         return usage(stderr);
     if (seeds > 1) {
         for (int i = 1; i < argc; i++)
@@ -732,6 +768,8 @@ int main(int argc, char **argv)
                          .warmup_epochs = warmup_epochs,
                          .calibrate = calibrate_arg[0] == 't'};
     snprintf(t.model, sizeof t.model, "%s", model_arch);
+    t.val_split = val_split;
+    t.split_patient = split_patient;
     if (strcmp(threshold_arg, "youden") == 0 || strncmp(threshold_arg, "sensitivity:", 12) == 0)
         snprintf(t.threshold, sizeof t.threshold, "%.31s", threshold_arg);
     else /* the shortest text that reads back as the same float: "0.7", not "0.699999988" */
@@ -747,7 +785,10 @@ int main(int argc, char **argv)
                                .first_seed = seed,
                                .count = seeds,
                                .runs_dir = runs_dir,
+                               .train_dir = train_dir,
                                .val_dir = val_dir,
+                               .val_split = val_split,
+                               .split_patient = split_patient,
                                .test_dir = test_dir,
                                .size = (int32_t)size,
                                .batch = (int32_t)batch,
@@ -780,6 +821,8 @@ int main(int argc, char **argv)
             t.cosine = 0;
             t.warmup_epochs = 0;
             snprintf(t.model, sizeof t.model, "article");
+            t.val_split = 0.0;
+            t.split_patient = 1;
             if ((conflict_rc = take_settings(resume, settings_text, &g, &t)) != 0)
                 return conflict_rc;
             if (g.weight_decay && flags.weight_decay != t.weight_decay)
@@ -793,6 +836,11 @@ int main(int argc, char **argv)
                                 t.cosine ? "cosine" : "constant");
             if (g.model && strcmp(flags.model, t.model) != 0)
                 return conflict(resume, "--model", flags.model, "model", t.model);
+            if ((g.val_split && flags.val_split != t.val_split) ||
+                (g.split_group && flags.split_patient != t.split_patient))
+                return conflict(resume, "--val-split/--split-group", "(given)", "val_split",
+                                t.val_split > 0.0 ? "(recorded otherwise)" : "(none: --val)");
+            val_split = t.val_split, split_patient = t.split_patient;
             weight_decay = t.weight_decay, label_smoothing = t.label_smoothing;
             cosine = t.cosine, warmup_epochs = t.warmup_epochs;
             if (t.size != ih) {
@@ -849,10 +897,24 @@ int main(int argc, char **argv)
                  ", label smoothing %g", label_smoothing);
     if (!quiet && m)
         pneumo_model_summary(m, cli_write_stream, stdout);
-    if (!(train = open_ds(train_dir, (int32_t)size, augment, (uint64_t)seed, (int32_t)threads, 1)) ||
-        (!quiet && cli_print_dataset(stdout, PROG, train, 1)) ||
-        !(val = open_ds(val_dir, (int32_t)size, 0, (uint64_t)seed, (int32_t)threads, 1)) ||
-        (!quiet && cli_print_dataset(stdout, PROG, val, 0)))
+    if (val_split > 0.0) {
+        /* validation carved from the training folder, no patient on both sides */
+        pneumo_dataset_options to, vo;
+        pneumo_augment_options ta, va;
+        ds_options(&to, &ta, (int32_t)size, augment, (uint64_t)seed, (int32_t)threads, 1);
+        ds_options(&vo, &va, (int32_t)size, 0, (uint64_t)seed, (int32_t)threads, 1);
+        if (train_open_split(train_dir, val_split, split_patient, &to, &vo, &train, &val))
+            goto done;
+        if (!quiet)
+            printf("validation: %.3g of %s's %s carved out (split seed 0)\n", val_split, train_dir,
+                   split_patient ? "patients of each class" : "images of each class");
+        if ((!quiet && cli_print_dataset(stdout, PROG, train, 1)) ||
+            (!quiet && cli_print_dataset(stdout, PROG, val, 0)))
+            goto done;
+    } else if (!(train = open_ds(train_dir, (int32_t)size, augment, (uint64_t)seed, (int32_t)threads, 1)) ||
+               (!quiet && cli_print_dataset(stdout, PROG, train, 1)) ||
+               !(val = open_ds(val_dir, (int32_t)size, 0, (uint64_t)seed, (int32_t)threads, 1)) ||
+               (!quiet && cli_print_dataset(stdout, PROG, val, 0)))
         goto done;
     if (test_dir && (!(test = open_ds(test_dir, (int32_t)size, 0, (uint64_t)seed, (int32_t)threads, 0)) ||
                      (!quiet && cli_print_dataset(stdout, PROG, test, 0))))

@@ -2,6 +2,7 @@
  * Why the best recipe is what it is: docs/recipes.md. */
 #include "train_recipe.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const train_recipe recipes[] = {
@@ -127,4 +128,20 @@ const char *train_augment_description(const char *name)
     if (strcmp(name, "strong") == 0)
         return "rotation 10 deg, shift 0.05, zoom 0.85..1.15, horizontal flip, brightness 0.75..1.25";
     return "off";
+}
+
+int train_open_split(const char *dir, double val_fraction, int by_patient,
+                     const pneumo_dataset_options *train_o, const pneumo_dataset_options *val_o,
+                     pneumo_dataset **train, pneumo_dataset **val)
+{
+    pneumo_split_options s;
+    pneumo_split_default_options(&s);
+    s.val_fraction = val_fraction;
+    s.group = by_patient ? PNEUMO_SPLIT_GROUP_PATIENT : PNEUMO_SPLIT_GROUP_NONE;
+    s.seed = 0;
+    if (pneumo_dataset_open_split(dir, &s, train_o, val_o, train, val) != PNEUMO_OK) {
+        fprintf(stderr, "pneumo-train: %s\n", pneumo_last_error());
+        return 1;
+    }
+    return 0;
 }

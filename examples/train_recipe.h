@@ -39,4 +39,13 @@ void train_augment_options(const char *name, pneumo_augment_options *o);
 /* One line saying what the set does, for reports. */
 const char *train_augment_description(const char *name);
 
+/* The training folder `dir` split into a training and a validation side with
+ * pneumo_dataset_open_split(): val_fraction of each class's patients
+ * (by_patient 1) or images (0) on the validation side, split seed 0, so every
+ * run and seed of a command sees the same split. Returns 0, or 1 after
+ * printing the error. */
+int train_open_split(const char *dir, double val_fraction, int by_patient,
+                     const pneumo_dataset_options *train_o, const pneumo_dataset_options *val_o,
+                     pneumo_dataset **train, pneumo_dataset **val);
+
 #endif

@@ -15,6 +15,7 @@
 #include <pneumo/pneumo.h>
 
 #include "cli_common.h"
+#include "train_recipe.h"
 
 #define PROG "pneumo-train"
 #define METRICS 5 /* accuracy, ROC AUC, recall of class 0, recall of class 1, ECE */
@@ -231,7 +232,11 @@ static void print_table(FILE *f, const seeds_job *job, const seed_result *r, lon
     const int sets = job->test_dir ? 2 : 1;
     fprintf(f, "%ld seeds (%ld..%ld), runs in %s\n", n, job->first_seed, job->first_seed + n - 1,
             job->runs_dir);
-    fprintf(f, "validation: %s\n", job->val_dir);
+    if (job->val_split > 0.0)
+        fprintf(f, "validation: %.3g of %s (split by %s, split seed 0)\n", job->val_split, job->train_dir,
+                job->split_patient ? "patient" : "image");
+    else
+        fprintf(f, "validation: %s\n", job->val_dir);
     if (job->test_dir)
         fprintf(f, "test: %s\n", job->test_dir);
     fprintf(f,
@@ -408,7 +413,19 @@ int train_seeds_run(const seeds_job *job)
     if (rc)
         goto out;
     rc = 1;
-    if (!(val = open_eval(job->val_dir, job)) || (job->test_dir && !(test = open_eval(job->test_dir, job))))
+    if (job->val_split > 0.0) {
+        pneumo_dataset_options o;
+        pneumo_dataset *train = NULL;
+        pneumo_dataset_default_options(&o);
+        o.width = o.height = job->size;
+        o.shuffle = 0;
+        o.threads = job->threads;
+        if (train_open_split(job->train_dir, job->val_split, job->split_patient, &o, &o, &train, &val))
+            goto out;
+        pneumo_dataset_destroy(train);
+    } else if (!(val = open_eval(job->val_dir, job)))
+        goto out;
+    if (job->test_dir && !(test = open_eval(job->test_dir, job)))
         goto out;
     cli_class_name(val, 0, name0, sizeof name0);
     cli_class_name(val, 1, name1, sizeof name1);

@@ -12,7 +12,9 @@ typedef struct seeds_job {
     char **argv; /* pneumo-train's command line (with --seeds, --runs-dir, maybe --seed) */
     long first_seed, count;
     const char *runs_dir; /* seed K trains into runs_dir/seed-K/ */
-    const char *val_dir, *test_dir;
+    const char *train_dir, *val_dir, *test_dir;
+    double val_split;  /* > 0: validation carved out of train_dir (val_dir NULL) */
+    int split_patient; /* the carve's grouping */
     int32_t size, batch, threads;
     int quiet;
     /* the training settings a run with this seed records in its model */

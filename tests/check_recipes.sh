@@ -70,4 +70,16 @@ sum=$(cat runs/seed-1/model.safetensors | cksum)
 if "$train" $common --lr 0.01 --seeds 2 --runs-dir runs 2> err.txt > /dev/null; then fail "other settings accepted"; fi
 grep -qF "was trained with other settings" err.txt || { cat err.txt; fail "no clear error for other settings"; }
 [ "$(cat runs/seed-1/model.safetensors | cksum)" = "$sum" ] || fail "a finished seed's model was overwritten"
+# validation carved out of the training folder (synth images are each their own patient)
+"$train" $common --val-split 0.25 --out split.safetensors > split.txt || fail "--val-split 0.25"
+grep -qF "validation: 0.25 of synth/train's patients of each class carved out" split.txt ||
+    { cat split.txt; fail "--val-split does not say what it carved"; }
+grep -q "^Found 12 images belonging to 2 classes" split.txt || { cat split.txt; fail "--val-split 0.25 of 48 images"; }
+if "$train" --train synth/train --val synth/val --val-split 0.25 2> err.txt; then fail "--val-split with --val accepted"; fi
+grep -qF -- "--val-split carves the validation set out of --train; leave out --val" err.txt || fail "no clear error for --val-split with --val"
+if "$train" $common --split-group none 2> err.txt; then fail "--split-group without --val-split accepted"; fi
+if "$train" $common --resume checkpoint.safetensors --val-split 0.5 2> err.txt; then fail "--val-split conflict accepted"; fi
+grep -qF "val_split" err.txt || { cat err.txt; fail "conflict does not name val_split"; }
+"$train" $common --val-split 0.25 --seeds 2 --runs-dir split-runs --quiet || fail "--seeds with --val-split"
+grep -qF "validation: 0.25 of synth/train (split by patient, split seed 0)" split-runs/summary.txt || fail "summary does not name the carved validation set"
 echo "recipes and seeds ok"
