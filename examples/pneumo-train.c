@@ -51,6 +51,10 @@ static int usage(FILE *f)
                "  --no-augment      train without augmentation (--augment none)\n"
                "  --augment SET     none, article (shear, zoom, flip) or strong (see docs/recipes.md);\n"
                "                    default: the recipe's\n"
+               "  --contrast LO,HI  add PIL contrast c ~ U(LO, HI) to the augmentation (default: off)\n"
+               "  --gamma LO,HI     add gamma g ~ U(LO, HI): 255 (x / 255)^g (default: off)\n"
+               "  --crop LO         add random square crops of side s ~ U(LO, 1), resized back\n"
+               "                    (default: off)\n"
                "  --model ARCH      article (the article's network) or compact (batch-normalised\n"
                "                    blocks, global average pooling); default: the recipe's\n"
                "  --recipe NAME     defaults of every setting above and below: article (default: the\n"
@@ -104,7 +108,8 @@ static int takes_value(const char *a)
         "--report",       "--report-html",     "--threshold",   "--class-names",
         "--weight-decay", "--label-smoothing", "--lr-schedule", "--warmup-epochs",
         "--calibrate",    "--augment",         "--model",       "--recipe",
-        "--seeds",        "--runs-dir",        "--val-split",   "--split-group"};
+        "--seeds",        "--runs-dir",        "--val-split",   "--split-group",
+        "--contrast",     "--gamma",           "--crop"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(a, names[i]) == 0)
             return 1;
@@ -157,8 +162,9 @@ typedef struct train_settings {
     char model[16];   /* recorded when not "article" */
     double val_split; /* recorded with split_patient when > 0 */
     int split_patient;
-    char threshold[32];                                /* "youden", "sensitivity:S" or the number */
-    int calibrate;                                     /* 1: temperature scaling on val */
+    float intensity[5]; /* contrast lo, hi, gamma lo, hi, crop_lo on top of the set; recorded when not 0 */
+    char threshold[32]; /* "youden", "sensitivity:S" or the number */
+    int calibrate;      /* 1: temperature scaling on val */
     char class_names[2 * (PNEUMO_CLASS_NAME_MAX + 1)]; /* "" for the defaults */
     double weight_decay, label_smoothing;              /* recorded when not 0 */
     int cosine;                                        /* recorded with warmup_epochs when 1 */
@@ -197,6 +203,14 @@ static void record_settings(const train_settings *t, char *buf, size_t size)
                  t->warmup_epochs);
     if (strcmp(t->model, "article") != 0)
         snprintf(buf + strlen(buf), size - strlen(buf), "model=%s\n", t->model);
+    if (t->intensity[0] > 0.0f)
+        snprintf(buf + strlen(buf), size - strlen(buf), "contrast=%.9g,%.9g\n", (double)t->intensity[0],
+                 (double)t->intensity[1]);
+    if (t->intensity[2] > 0.0f)
+        snprintf(buf + strlen(buf), size - strlen(buf), "gamma=%.9g,%.9g\n", (double)t->intensity[2],
+                 (double)t->intensity[3]);
+    if (t->intensity[4] > 0.0f)
+        snprintf(buf + strlen(buf), size - strlen(buf), "crop=%.9g\n", (double)t->intensity[4]);
     if (t->val_split > 0.0)
         snprintf(buf + strlen(buf), size - strlen(buf), "val_split=%.17g\nsplit_group=%s\n", t->val_split,
                  t->split_patient ? "patient" : "none");
@@ -223,10 +237,27 @@ static void settings_for_seed(long seed, char *buf, size_t size, void *user)
     record_settings(&t, buf, size);
 }
 
+/* "LO,HI" with 0 < LO <= HI <= max into out[0], out[1]; 1 after printing why not. */
+static int parse_range(const char *what, const char *v, double max, float out[2])
+{
+    char *end;
+    const double lo = strtod(v, &end);
+    double hi = 0.0;
+    if (*end == ',')
+        hi = strtod(end + 1, &end);
+    if (*end || !(lo > 0.0 && lo <= hi && hi <= max)) {
+        fprintf(stderr, PROG ": %s %s: wants LO,HI with 0 < LO <= HI <= %g\n", what, v, max);
+        return 1;
+    }
+    out[0] = (float)lo, out[1] = (float)hi;
+    return 0;
+}
+
 /* Which settings the command line gave. */
 typedef struct given_flags {
     int size, epochs, batch, lr, seed, threads, no_augment, patience, threshold, calibrate, class_names;
     int weight_decay, label_smoothing, lr_schedule, warmup_epochs, augment, model, val_split, split_group;
+    int intensity;
 } given_flags;
 
 static int conflict(const char *checkpoint, const char *flag, const char *given, const char *key,
@@ -316,6 +347,12 @@ static int take_settings(const char *checkpoint, const char *text, const given_f
             if ((g->no_augment || g->augment) && t->augment != a)
                 return conflict(checkpoint, "--augment", augment_name(t->augment), key, augment_name(a));
             t->augment = a;
+        } else if (strcmp(key, "contrast") == 0 || strcmp(key, "gamma") == 0) {
+            rc = parse_range(key, v, 1000.0, t->intensity + (key[0] == 'g' ? 2 : 0));
+        } else if (strcmp(key, "crop") == 0) {
+            double c;
+            rc = take_double(checkpoint, key, v, 1e-6, 1.0, &c);
+            t->intensity[4] = (float)c;
         } else if (strcmp(key, "val_split") == 0) {
             rc = take_double(checkpoint, key, v, 1e-6, 1.0 - 1e-6, &t->val_split);
         } else if (strcmp(key, "split_group") == 0 && (strcmp(v, "patient") == 0 || strcmp(v, "none") == 0)) {
@@ -373,6 +410,9 @@ static int take_settings(const char *checkpoint, const char *text, const given_f
 }
 
 /* Dataset options; `aug` holds the augmentation they point to. */
+/* --contrast, --gamma and --crop on top of the augmentation set (0: off). */
+static float intensity_flags[5];
+
 static void ds_options(pneumo_dataset_options *o, pneumo_augment_options *aug, int32_t size, int augment,
                        uint64_t seed, int32_t threads, int shuffle)
 {
@@ -384,6 +424,12 @@ static void ds_options(pneumo_dataset_options *o, pneumo_augment_options *aug, i
     o->augment = augment != 0;
     if (augment) {
         train_augment_options(augment_name(augment), aug);
+        if (intensity_flags[0] > 0.0f)
+            aug->contrast_lo = intensity_flags[0], aug->contrast_hi = intensity_flags[1];
+        if (intensity_flags[2] > 0.0f)
+            aug->gamma_lo = intensity_flags[2], aug->gamma_hi = intensity_flags[3];
+        if (intensity_flags[4] > 0.0f)
+            aug->crop_lo = intensity_flags[4];
         o->augment_options = aug;
     }
 }
@@ -670,6 +716,12 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--seeds") == 0) seeds = cli_long(PROG, a, v, 1, 1000);
         else if (strcmp(a, "--runs-dir") == 0) runs_dir = v;
         else if (strcmp(a, "--val-split") == 0) val_split = cli_double(PROG, a, v, 1e-6, 1.0 - 1e-6), g.val_split = 1;
+        else if (strcmp(a, "--contrast") == 0 || strcmp(a, "--gamma") == 0) {
+            if (parse_range(a, v, 1000.0, intensity_flags + (a[2] == 'g' ? 2 : 0)))
+                return 2;
+            g.intensity = 1;
+        }
+        else if (strcmp(a, "--crop") == 0) intensity_flags[4] = (float)cli_double(PROG, a, v, 1e-6, 1.0 - 1e-6), g.intensity = 1;
         else if (strcmp(a, "--split-group") == 0) {
             if (strcmp(v, "patient") != 0 && strcmp(v, "none") != 0)
                 return cli_bad_option(PROG, a, "wants patient or none");
@@ -690,6 +742,8 @@ int main(int argc, char **argv)
         return cli_bad_option(PROG, "--model", "wants article or compact");
     if (g.no_augment && g.augment && augment != 0)
         return cli_bad_option(PROG, "--no-augment", "contradicts --augment");
+    if (g.intensity && (g.no_augment || (g.augment && augment == 0)))
+        return cli_bad_option(PROG, "--contrast/--gamma/--crop", "add to an augmentation set, not to none");
     /* the recipe's value for every setting the command line left out */
     /* clang-format off */
     if (!g.size) size = recipe->size;
@@ -770,6 +824,7 @@ int main(int argc, char **argv)
     snprintf(t.model, sizeof t.model, "%s", model_arch);
     t.val_split = val_split;
     t.split_patient = split_patient;
+    memcpy(t.intensity, intensity_flags, sizeof t.intensity);
     if (strcmp(threshold_arg, "youden") == 0 || strncmp(threshold_arg, "sensitivity:", 12) == 0)
         snprintf(t.threshold, sizeof t.threshold, "%.31s", threshold_arg);
     else /* the shortest text that reads back as the same float: "0.7", not "0.699999988" */
@@ -823,6 +878,7 @@ int main(int argc, char **argv)
             snprintf(t.model, sizeof t.model, "article");
             t.val_split = 0.0;
             t.split_patient = 1;
+            memset(t.intensity, 0, sizeof t.intensity);
             if ((conflict_rc = take_settings(resume, settings_text, &g, &t)) != 0)
                 return conflict_rc;
             if (g.weight_decay && flags.weight_decay != t.weight_decay)
@@ -841,6 +897,10 @@ int main(int argc, char **argv)
                 return conflict(resume, "--val-split/--split-group", "(given)", "val_split",
                                 t.val_split > 0.0 ? "(recorded otherwise)" : "(none: --val)");
             val_split = t.val_split, split_patient = t.split_patient;
+            if (g.intensity && memcmp(flags.intensity, t.intensity, sizeof t.intensity) != 0)
+                return conflict(resume, "--contrast/--gamma/--crop", "(given)", "contrast/gamma/crop",
+                                "(recorded otherwise)");
+            memcpy(intensity_flags, t.intensity, sizeof intensity_flags);
             weight_decay = t.weight_decay, label_smoothing = t.label_smoothing;
             cosine = t.cosine, warmup_epochs = t.warmup_epochs;
             if (t.size != ih) {

@@ -82,4 +82,14 @@ if "$train" $common --resume checkpoint.safetensors --val-split 0.5 2> err.txt; 
 grep -qF "val_split" err.txt || { cat err.txt; fail "conflict does not name val_split"; }
 "$train" $common --val-split 0.25 --seeds 2 --runs-dir split-runs --quiet || fail "--seeds with --val-split"
 grep -qF "validation: 0.25 of synth/train (split by patient, split seed 0)" split-runs/summary.txt || fail "summary does not name the carved validation set"
+# contrast, gamma and crops on top of an augmentation set: applied, recorded, checked on resume
+"$train" $common --quiet --out plain.safetensors --checkpoint plain-ck.safetensors || fail "plain run"
+"$train" $common --quiet --contrast 0.8,1.2 --gamma 0.8,1.25 --crop 0.85 --out inten.safetensors \
+    --checkpoint inten-ck.safetensors || fail "--contrast --gamma --crop"
+if cmp -s plain.safetensors inten.safetensors; then fail "--contrast/--gamma/--crop changed nothing"; fi
+if "$train" $common --resume inten-ck.safetensors --crop 0.5 2> err.txt; then fail "--crop conflict accepted"; fi
+grep -qF "contrast/gamma/crop" err.txt || { cat err.txt; fail "conflict does not name the intensity settings"; }
+if "$train" $common --no-augment --crop 0.9 2> err.txt; then fail "--crop with --no-augment accepted"; fi
+if "$train" $common --contrast 1.2,0.8 2> err.txt; then fail "--contrast 1.2,0.8 accepted"; fi
+grep -qF "wants LO,HI with 0 < LO <= HI" err.txt || fail "no clear error for --contrast 1.2,0.8"
 echo "recipes and seeds ok"
