@@ -653,14 +653,14 @@ static void pn_copy_flip(const pn_warp *k, float *dst)
  *   if not scale and local_scale: x = x / 255 * (max - min) + min
  * then standardize() multiplies by rescale. All arithmetic in float32 as numpy
  * does on the float32 image; PIL's blend uses a C float factor and truncates. */
-static uint8_t pn_pil_brightness(float alpha, uint8_t u)
+
+/* Pillow's Image.blend(constant grey m, img, alpha) of one pixel, Blend.c's
+ * float arithmetic: truncation, and clipping to 0..255 only outside
+ * 0 <= alpha <= 1 (inside it cannot leave). ImageEnhance.Brightness blends
+ * with black (m = 0), ImageEnhance.Contrast with m = int(ImageStat mean + 0.5). */
+static uint8_t pn_pil_blend(float alpha, int m, uint8_t u)
 {
-    float t;
-    if (alpha == 0.0f)
-        return 0;
-    if (alpha == 1.0f)
-        return u;
-    t = 0 + alpha * (float)((int)u - 0);
+    const float t = (float)m + alpha * (float)((int)u - m);
     if (alpha >= 0.0f && alpha <= 1.0f)
         return (uint8_t)t;
     if (t <= 0.0f)
@@ -692,7 +692,7 @@ static void pn_brightness(float *x, size_t n, double factor, int stretch, float 
         }
         /* astype('uint8') truncates; the clamps only keep the cast defined. */
         const uint8_t u = v <= 0.0f ? 0 : (v >= 255.0f ? 255 : (uint8_t)v);
-        float y = (float)pn_pil_brightness(alpha, u);
+        float y = (float)pn_pil_blend(alpha, 0, u);
         if (!stretch && local_scale)
             y = y / 255.0f * range + mn;
         x[i] = y * rs;
@@ -703,21 +703,6 @@ static void pn_brightness(float *x, size_t n, double factor, int stretch, float 
  * Contrast and gamma on the 8-bit input: both are functions of the byte value
  * alone (the contrast mean is fixed per image), so they compose into one
  * 256-entry table applied by a lookup pass. */
-
-/* Pillow ImageEnhance.Contrast: m = int(ImageStat mean + 0.5), then
- * Image.blend(grey m, img, c) with Blend.c's float arithmetic: truncation,
- * and clipping to 0..255 only outside 0 <= c <= 1 (inside it cannot leave). */
-static uint8_t pn_pil_contrast(float alpha, int m, uint8_t u)
-{
-    const float t = (float)m + alpha * (float)((int)u - m);
-    if (alpha >= 0.0f && alpha <= 1.0f)
-        return (uint8_t)t;
-    if (t <= 0.0f)
-        return 0;
-    if (t >= 255.0f)
-        return 255;
-    return (uint8_t)t;
-}
 
 void pn_augment_intensity_lut(const pneumo_augment_params *p, const uint8_t *src, size_t n, uint8_t lut[256])
 {
@@ -732,7 +717,7 @@ void pn_augment_intensity_lut(const pneumo_augment_params *p, const uint8_t *src
         /* ImageStat: float(sum) / count in double, then int(mean + 0.5) */
         const int m = (int)((double)sum / (double)n + 0.5);
         for (int i = 0; i < 256; i++)
-            lut[i] = pn_pil_contrast(p->contrast, m, lut[i]);
+            lut[i] = pn_pil_blend(p->contrast, m, lut[i]);
     }
     if (p->gamma != 0.0f) {
         /* torchvision F_pil.adjust_gamma: int((255 + 1 - 1e-3) * pow(i / 255.0, g)) */
