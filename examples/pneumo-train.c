@@ -177,6 +177,12 @@ static const char *augment_name(int augment)
     return augment == 2 ? "strong" : augment ? "article" : "none";
 }
 
+/* train_settings.augment of a train_augment_known() set name. */
+static int augment_index(const char *name)
+{
+    return strcmp(name, "strong") == 0 ? 2 : strcmp(name, "article") == 0;
+}
+
 /* What this program always uses; recorded too, and a checkpoint that records
  * something else cannot be resumed by it. */
 #define FIXED_CLASS_WEIGHTS "balanced"
@@ -675,7 +681,7 @@ int main(int argc, char **argv)
         if (strcmp(a, "--augment") == 0 && v) {
             if (!train_augment_known(v))
                 return cli_bad_option(PROG, a, "wants none, article or strong");
-            augment = strcmp(v, "strong") == 0 ? 2 : strcmp(v, "article") == 0, g.augment = 1;
+            augment = augment_index(v), g.augment = 1;
             i++;
             continue;
         }
@@ -759,7 +765,7 @@ int main(int argc, char **argv)
     if (!g.threshold) threshold_arg = recipe->threshold;
     if (!g.calibrate) calibrate_arg = recipe->calibrate ? "temperature" : "none";
     if (!g.model) model_arch = recipe->model;
-    if (!g.augment && !g.no_augment) augment = strcmp(recipe->augment, "strong") == 0 ? 2 : strcmp(recipe->augment, "article") == 0;
+    if (!g.augment && !g.no_augment) augment = augment_index(recipe->augment);
     /* clang-format on */
     if (strncmp(threshold_arg, "sensitivity:", 12) == 0)
         cli_double(PROG, "--threshold sensitivity:", threshold_arg + 12, 1e-6, 1.0);

@@ -61,26 +61,26 @@ static int make_dir(const char *path)
 
 static int file_exists(const char *path) { return access(path, F_OK) == 0; }
 
-/* 0 if the model file at `path` records exactly `expected` as its training
- * settings, 1 after printing why not (or why it cannot be read). */
-static int check_settings(const char *path, const char *expected)
+/* The model file at `path` if it records exactly `expected` as its training
+ * settings, else NULL after printing why not (or why it cannot be read). */
+static pneumo_model *load_checked(const char *path, const char *expected)
 {
     char text[PNEUMO_TRAINING_SETTINGS_MAX + 1];
     pneumo_model *m = NULL;
-    int same;
     if (pneumo_model_load(path, &m, NULL) != PNEUMO_OK) {
         fprintf(stderr, PROG ": %s\n", pneumo_last_error());
-        return 1;
+        return NULL;
     }
-    same = pneumo_model_training_settings(m, text, sizeof text, NULL) == PNEUMO_OK &&
-           strcmp(text, expected) == 0;
-    pneumo_model_destroy(m);
-    if (!same)
+    if (pneumo_model_training_settings(m, text, sizeof text, NULL) != PNEUMO_OK ||
+        strcmp(text, expected) != 0) {
         fprintf(stderr,
                 PROG ": %s was trained with other settings than this command's; it is left as it is: "
                      "remove its folder or choose another --runs-dir\n",
                 path);
-    return !same;
+        pneumo_model_destroy(m);
+        return NULL;
+    }
+    return m;
 }
 
 /* The command line of seed `seed`'s run: job->argv without --seeds,
@@ -358,8 +358,10 @@ static int train_all(const seeds_job *job)
         if (make_dir(dir))
             return 1;
         if (file_exists(model)) {
-            if (check_settings(model, expected))
+            pneumo_model *m = load_checked(model, expected);
+            if (!m)
                 return 1;
+            pneumo_model_destroy(m);
             if (!job->quiet)
                 printf("seed %ld (%ld of %ld): %s holds its finished run; not trained again\n", seed, i + 1,
                        job->count, dir);
@@ -438,12 +440,8 @@ int train_seeds_run(const seeds_job *job)
         read_history(path, &r[i].epochs, &r[i].train_seconds);
         snprintf(path, sizeof path, "%s/seed-%ld/model.safetensors", job->runs_dir, r[i].seed);
         job->settings(r[i].seed, expected, sizeof expected, job->user);
-        if (check_settings(path, expected))
+        if (!(m = load_checked(path, expected)))
             goto out;
-        if (pneumo_model_load(path, &m, NULL) != PNEUMO_OK) {
-            fprintf(stderr, PROG ": %s\n", pneumo_last_error());
-            goto out;
-        }
         pneumo_model_set_threads(m, job->threads);
         for (int k = 0; k < METRICS; k++)
             r[i].test[k] = NAN;
