@@ -190,6 +190,13 @@ typedef struct layer_result {
     double bytes;                  /* dense layers: least bytes moved per step (fwd + bwd) */
 } layer_result;
 
+/* One step of a single image's forward (a layer or a fused pair) at 1 and N threads. */
+typedef struct single_step {
+    char name[136];
+    double ms[2];  /* wall clock, medians: [0] 1 thread, [1] N threads */
+    double cpu_ms; /* process CPU time at N threads, median */
+} single_step;
+
 typedef struct torch_result {
     int ran;
     char note[512]; /* why it did not run, or an error */
@@ -232,7 +239,10 @@ typedef struct bench_results {
     int layer_threads; /* threads the per-layer pass really used */
     double adam_ms, layer_sum_ms;
     double single_ms, batch_ips;
-    double single_cpu_ms, batch_cpu_ms; /* process CPU ms per image */
+    double single_cpu_ms, batch_cpu_ms;   /* process CPU ms per image */
+    single_step single_steps[MAX_LAYERS]; /* a single image's forward, per step */
+    int nsingle_steps;
+    double single_total_ms[2]; /* pneumo_model_predict_image at 1 and N threads, in the hooked runs */
     torch_result torch;
     ort_result ort;
     double wall_s;
@@ -815,6 +825,82 @@ int bench_mode_train_rss(int argc, char **argv)
 /* ------------------------------------------------------------------------ */
 /* Inference.                                                                */
 
+/* A single image's forward step by step, at 1 thread and at N (the same
+ * hook as the training table): which layers the second thread speeds up and
+ * where its time goes. "Outside the layers" is the rest of
+ * pneumo_model_predict_image: 8-bit pixels to floats, resizing, the head. */
+static int time_single_steps(const bench_opts *o, pneumo_model *m, const pneumo_image *img, bench_results *r)
+{
+    const int reps = MAX_REPS, skip = 2;
+    const int nthreads[2] = {1, o->threads};
+    step_times *st = calloc(1, sizeof *st);
+    float prob;
+    if (!st || m->nlayers > MAX_LAYERS) {
+        free(st);
+        return fail("per-step timing setup");
+    }
+    for (int v = 0; v < (o->threads > 1 ? 2 : 1); v++) {
+        double total[MAX_REPS];
+        memset(st, 0, sizeof *st);
+        if (pneumo_model_set_threads(m, nthreads[v]) != PNEUMO_OK) {
+            free(st);
+            return fail("pneumo_model_set_threads");
+        }
+        pn_model_set_step_hook(m, step_hook, st);
+        for (int rep = 0; rep < reps + skip; rep++) {
+            const double t0 = now_s();
+            st->rep = rep - skip;
+            if (pneumo_model_predict_image(m, img, &prob) != PNEUMO_OK) {
+                pn_model_set_step_hook(m, NULL, NULL);
+                free(st);
+                return fail("pneumo_model_predict_image");
+            }
+            if (rep >= skip)
+                total[rep - skip] = (now_s() - t0) * 1e3;
+        }
+        pn_model_set_step_hook(m, NULL, NULL);
+        r->single_total_ms[v] = median_of(total, reps);
+        r->nsingle_steps = st->nsteps;
+        for (int k = 0; k < st->nsteps; k++) {
+            single_step *s = &r->single_steps[k];
+            const pn_layer *l = &m->layers[st->first[k]];
+            if (st->last[k] != st->first[k])
+                snprintf(s->name, sizeof s->name, "%s+%s", l->name, m->layers[st->last[k]].name);
+            else
+                snprintf(s->name, sizeof s->name, "%s", l->name);
+            s->ms[v] = median_of(st->t[0][k], reps);
+            if (v == 1 || o->threads == 1)
+                s->cpu_ms = median_of(st->c[0][k], reps);
+        }
+    }
+    free(st);
+    if (o->threads == 1) {
+        r->single_total_ms[1] = r->single_total_ms[0];
+        for (int k = 0; k < r->nsingle_steps; k++)
+            r->single_steps[k].ms[1] = r->single_steps[k].ms[0];
+    }
+    return pneumo_model_set_threads(m, o->threads) == PNEUMO_OK ? 0 : fail("pneumo_model_set_threads");
+}
+
+static void print_single_steps(const bench_opts *o, const bench_results *r)
+{
+    double sum[2] = {0.0, 0.0}, cpu = 0.0;
+    printf("  single image step by step (median of %d, the same runs timed with a hook):\n", MAX_REPS);
+    printf("    %-28s %9s %9s %8s %12s\n", "step", "1 thr ms", "N thr ms", "speedup", "CPU ms (N)");
+    for (int k = 0; k < r->nsingle_steps; k++) {
+        const single_step *s = &r->single_steps[k];
+        printf("    %-28s %9.3f %9.3f %7.2fx %12.3f\n", s->name, s->ms[0], s->ms[1], s->ms[0] / s->ms[1],
+               s->cpu_ms);
+        sum[0] += s->ms[0], sum[1] += s->ms[1], cpu += s->cpu_ms;
+    }
+    printf("    %-28s %9.3f %9.3f %7.2fx\n", "outside the layers", r->single_total_ms[0] - sum[0],
+           r->single_total_ms[1] - sum[1],
+           (r->single_total_ms[0] - sum[0]) / (r->single_total_ms[1] - sum[1]));
+    printf("    %-28s %9.3f %9.3f %7.2fx %12.3f  (N = %d threads; CPU of the steps only)\n", "total",
+           r->single_total_ms[0], r->single_total_ms[1], r->single_total_ms[0] / r->single_total_ms[1], cpu,
+           o->threads);
+}
+
 static int bench_infer(const bench_opts *o, bench_results *r)
 {
     pneumo_model *m = NULL;
@@ -847,6 +933,8 @@ static int bench_infer(const bench_opts *o, bench_results *r)
     r->single_cpu_ms = (cpu_s(CLOCK_PROCESS_CPUTIME_ID) - c0) * 1e3 / runs;
     r->single_ms = median_of(t, runs);
     fprintf(pf, "  single image: median %.2f ms over %d runs (p = %.4f)\n", r->single_ms, runs, (double)prob);
+    if (time_single_steps(o, m, img, r))
+        return 1;
     if (make_train_data(o->batch, o->size, 11, &d))
         return 1;
     if (pneumo_tensor_create(2, os, &out) != PNEUMO_OK)
@@ -1429,6 +1517,8 @@ static void print_table(const bench_opts *o, const bench_results *r)
                o->quick ? 2 : 5);
         printf("  process CPU: %.2f ms per single image, %.2f ms per image in batches\n", r->single_cpu_ms,
                r->batch_cpu_ms);
+        if (r->nsingle_steps)
+            print_single_steps(o, r);
     }
     if (o->vs_torch) {
         const torch_result *t = &r->torch;
@@ -1591,6 +1681,24 @@ static void print_json(const bench_opts *o, const bench_results *r)
     json_num(f, r->single_cpu_ms);
     fprintf(f, ", \"infer_batch_cpu_ms_per_img\": ");
     json_num(f, r->batch_cpu_ms);
+    fprintf(f, ", \"infer_single_total_ms\": [");
+    json_num(f, r->nsingle_steps ? r->single_total_ms[0] : NAN);
+    fprintf(f, ", ");
+    json_num(f, r->nsingle_steps ? r->single_total_ms[1] : NAN);
+    fprintf(f, "], \"infer_single_steps\": [");
+    for (int i = 0; i < r->nsingle_steps; i++) {
+        const single_step *st = &r->single_steps[i];
+        fprintf(f, "%s{\"name\": ", i ? ", " : "");
+        json_str(f, st->name);
+        fprintf(f, ", \"ms_1thread\": ");
+        json_num(f, st->ms[0]);
+        fprintf(f, ", \"ms\": ");
+        json_num(f, st->ms[1]);
+        fprintf(f, ", \"cpu_ms\": ");
+        json_num(f, st->cpu_ms);
+        fprintf(f, "}");
+    }
+    fprintf(f, "]");
     fprintf(f, ", \"train_gflop_per_img\": ");
     json_num(f, train_gflop_per_img(o, r));
     fprintf(f, ", \"layer_threads\": %d, \"adam_ms\": ", r->layer_threads);

@@ -90,6 +90,13 @@ def ort(bench, modules):
               "infer_batch_cpu_ms_per_img"):
         check(positive(o[k]), "ort.%s = %r" % (k, o[k]))
     check(0.0 < o["probability"] < 1.0, "probability %r" % o["probability"])
+    steps = js["infer_single_steps"]
+    check([st["name"] for st in steps][:2] == ["conv2d+max_pooling2d", "conv2d_1+max_pooling2d_1"] and
+          steps[-1]["name"] == "dense_2", "single-image steps: %r" % [st["name"] for st in steps])
+    for i, total in enumerate(js["infer_single_total_ms"]):
+        key = "ms_1thread" if i == 0 else "ms"
+        check(all(positive(st[key]) for st in steps) and sum(st[key] for st in steps) <= total,
+              "single-image steps at %s: %r, total %r" % (key, steps, total))
     rt = js["ort_ratios"]
     check(close(rt["infer_single_speedup"], o["infer_single_ms"] / js["infer_single_ms"]),
           "single speedup %r" % rt)
