@@ -19,9 +19,9 @@ Exits 77 (meson's "skipped") with a message when NumPy, python3-onnx, node,
 onnxruntime-node or the X-rays are missing."""
 import glob
 import json
-import struct
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
