@@ -6,7 +6,11 @@ weight_names, /optimizer_weights), imported by pneumo_model_import_keras_h5;
 the imported model's predictions equal PyTorch running the same weights (built
 here from the Keras config, independently of libpneumo) within 1e-5, the
 optimizer state lands on the right parameters, and unsupported or broken files
-fail with errors that name the problem.
+fail with errors that name the problem. A network with BatchNormalization (with
+and without gamma and beta, on 4-D and flat tensors) and GlobalAveragePooling2D
+is checked the same way, and malformed BatchNormalization weights (shapes,
+negative or non-finite statistics, missing or extra weights) are refused with the
+layer and the shape named.
 
 Usage: check_keras_h5.py PYTHON_PACKAGE_DIR EXAMPLES_PYTHON_DIR
 Environment: PNEUMO_LIBRARY, PNEUMO_CONVERT (pneumo-convert, optional).
@@ -84,6 +88,32 @@ def dropout(name, rate):
                                                  "rate": rate, "noise_shape": None, "seed": None}}
 
 
+def batchnorm(name, axis=-1, momentum=0.99, epsilon=0.001, center=True, scale=True, **extra):
+    cfg = {"name": name, "trainable": True, "dtype": "float32", "axis": axis, "momentum": momentum,
+           "epsilon": epsilon, "center": center, "scale": scale,
+           "beta_initializer": {"class_name": "Zeros", "config": {}},
+           "gamma_initializer": {"class_name": "Ones", "config": {}},
+           "moving_mean_initializer": {"class_name": "Zeros", "config": {}},
+           "moving_variance_initializer": {"class_name": "Ones", "config": {}},
+           "beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None,
+           "gamma_constraint": None}
+    cfg.update(extra)
+    return {"class_name": "BatchNormalization", "config": cfg}
+
+
+def bn_roles(cfg):
+    """Keras' BatchNormalization weights, in its order."""
+    return (["gamma"] if cfg["scale"] else []) + (["beta"] if cfg["center"] else []) + \
+        ["moving_mean", "moving_variance"]
+
+
+def gap(name, **extra):
+    cfg = {"name": name, "trainable": True, "dtype": "float32", "data_format": "channels_last",
+           "keepdims": False}
+    cfg.update(extra)
+    return {"class_name": "GlobalAveragePooling2D", "config": cfg}
+
+
 def input_layer(shape):
     return {"class_name": "InputLayer", "config": {"batch_input_shape": [None, *shape],
                                                     "dtype": "float32", "sparse": False,
@@ -114,6 +144,10 @@ def shapes(layers, input_shape):
                 h, w = (h - ph) // sh + 1, (w - pw) // sw + 1
         elif cls == "Flatten":
             h, w, c = 1, 1, h * w * c
+        elif cls == "GlobalAveragePooling2D":
+            h, w = 1, 1
+        elif cls == "BatchNormalization":
+            out[cfg["name"]] = [(c,)] * len(bn_roles(cfg))
         elif cls == "Dense":
             out[cfg["name"]] = [(c, cfg["units"]), (cfg["units"],)]
             c = cfg["units"]
@@ -122,7 +156,17 @@ def shapes(layers, input_shape):
 
 def random_weights(layers, input_shape, dtype=np.float32):
     ws = {}
+    bns = {spec["config"]["name"]: bn_roles(spec["config"]) for spec in layers
+           if spec["class_name"] == "BatchNormalization"}
     for name, shp in shapes(layers, input_shape).items():
+        if name in bns:
+            # gamma, beta, mean and variance each far from the others and from
+            # Keras' initial values, so that a mix-up shows in the predictions
+            draw = {"gamma": lambda n: rng.uniform(0.5, 1.5, n), "beta": lambda n: rng.normal(0.0, 0.3, n),
+                    "moving_mean": lambda n: rng.normal(0.3, 0.3, n),
+                    "moving_variance": lambda n: rng.uniform(0.05, 2.0, n)}
+            ws[name] = [draw[role](shp[0]).astype(dtype) for role in bns[name]]
+            continue
         fan_in = int(np.prod(shp[0][:-1]))
         ws[name] = [(rng.standard_normal(shp[0]) * np.sqrt(2.0 / fan_in)).astype(dtype)] + \
                    [(rng.standard_normal(s) * 0.05).astype(dtype) for s in shp[1:]]
@@ -151,12 +195,18 @@ def write_h5(path, layers, weights, input_shape=None, optimizer=None, opt_state=
         g = f.create_group("model_weights")
         g.attrs["backend"] = b"tensorflow"
         g.attrs["keras_version"] = b"2.4.0"
-        lnames = [spec["config"]["name"] for spec in layers if spec["class_name"] != "InputLayer"]
+        specs = [spec for spec in layers if spec["class_name"] != "InputLayer"]
+        lnames = [spec["config"]["name"] for spec in specs]
         g.attrs["layer_names"] = names_attr(lnames)
-        for name in lnames:
+        for name, spec in zip(lnames, specs):
             lg = g.create_group(name)
             ws = weights.get(name, [])
-            wnames = [f"{name}/kernel:0", f"{name}/bias:0"][:len(ws)]
+            if isinstance(ws, dict):  # {weight name suffix: array}, for broken files
+                wnames, ws = [f"{name}/{k}" for k in ws], list(ws.values())
+            elif spec["class_name"] == "BatchNormalization":
+                wnames = [f"{name}/{role}:0" for role in bn_roles(spec["config"])][:len(ws)]
+            else:
+                wnames = [f"{name}/kernel:0", f"{name}/bias:0"][:len(ws)]
             lg.attrs["weight_names"] = names_attr(wnames) if wnames else np.array([], dtype="S1")
             for wn, arr in zip(wnames, ws):
                 lg.create_dataset(wn, data=arr)
@@ -203,6 +253,12 @@ def torch_predict(layers, weights, x):
                                         torch.from_numpy(ws[1].astype(np.float64)))
         elif cls == "Activation":
             t = acts[cfg["activation"]](t)
+        elif cls == "GlobalAveragePooling2D":
+            t = t.mean(dim=(2, 3))
+        elif cls == "BatchNormalization":  # inference: the moving statistics, over dim 1 (channels)
+            w = dict(zip(bn_roles(cfg), (torch.from_numpy(a.astype(np.float64)) for a in weights[cfg["name"]])))
+            t = F.batch_norm(t, w["moving_mean"], w["moving_variance"], w.get("gamma"), w.get("beta"),
+                             training=False, eps=cfg["epsilon"])
     return t.numpy()
 
 
@@ -220,6 +276,18 @@ ARTICLE = [conv("conv2d_3", 32), pool("max_pooling2d_3"), conv("conv2d_4", 32), 
            conv("conv2d_5", 32), pool("max_pooling2d_5"), conv("conv2d_6", 64), pool("max_pooling2d_6"),
            conv("conv2d_7", 64), pool("max_pooling2d_7"), flatten("flatten_1"), dense("dense_2", 128),
            dense("dense_3", 64), dense("dense_4", 1, "sigmoid")]
+# BatchNormalization as Keras writes it built ("axis": [3]) and unbuilt (-1), after a
+# Conv2D without activation (which libpneumo folds at inference) and after
+# MaxPooling2D (the compact network of pneumo-train --recipe best), without gamma,
+# without beta, on the flat output of GlobalAveragePooling2D and of a Dense layer.
+BNNET = [conv("conv2d_8", 8, activation="linear"), batchnorm("batch_normalization_7", axis=[3], momentum=0.9),
+         activation("activation_2", "relu"), pool("max_pooling2d_9"),
+         conv("conv2d_9", 12, use_bias=False), pool("max_pooling2d_10"),
+         batchnorm("batch_normalization_8", center=False, epsilon=0.01),
+         conv("conv2d_10", 10), batchnorm("batch_normalization_9", scale=False),
+         gap("global_average_pooling2d_2"), batchnorm("batch_normalization_10", axis=[1], epsilon=1e-5),
+         dropout("dropout_3", 0.3), dense("dense_5", 6, "tanh"), batchnorm("batch_normalization_11"),
+         dense("dense_6", 1, "sigmoid")]
 # Keras' fresh names and the other settings libpneumo has.
 FRESH = [conv("conv2d", 6, k=4, s=2, padding="same", activation="tanh"),
          pool("max_pooling2d", p=3, s=2, padding="same"),
@@ -331,11 +399,142 @@ with tempfile.TemporaryDirectory() as tmp:
     m, opt = pneumo.Model.from_keras_h5(plain)
     check(opt is None and m.num_layers == 14, "no training_config: the model without an optimizer")
 
-    # 4. clear errors
+    # 4. BatchNormalization and GlobalAveragePooling2D, with Adam state on gamma and beta
+    inp = (40, 44, 3)
+    w_bn = random_weights(BNNET, inp)
+    bn_state = {"Adam/iter:0": np.array(9, dtype=np.int64),
+                "Adam/batch_normalization_7/gamma/m:0": rng.standard_normal(8).astype(np.float32),
+                "Adam/batch_normalization_9/beta/v:0": np.abs(rng.standard_normal(10)).astype(np.float32)}
+    bnf = os.path.join(tmp, "bn.h5")
+    write_h5(bnf, BNNET, w_bn, input_shape=inp, optimizer=adam_cfg, opt_state=bn_state)
+    m, opt = pneumo.Model.from_keras_h5(bnf)
+    x = rng.random((7, *inp), dtype=np.float32)
+    got, want = m.predict(x), torch_predict(BNNET, w_bn, x)
+    err = float(np.abs(got - want).max())
+    check(err <= TOL and float(want.max() - want.min()) > 1e-3,
+          f"BatchNormalization + GlobalAveragePooling2D: libpneumo vs PyTorch: max |diff| {err:.2e} "
+          f"(spread {float(want.max() - want.min()):.3f})")
+    n_bn = sum(1 for spec in BNNET if spec["class_name"] == "BatchNormalization")
+    check(m.num_layers == len(BNNET) and m.count_params() == sum(
+        a.size for name, ws in w_bn.items() for a in ws[:len(ws) - 2 if name.startswith("batch") else None]),
+          f"BatchNormalization: {m.num_layers} layers, {m.count_params():,} trainable parameters "
+          f"(the moving statistics of {n_bn} layers are not)")
+    st = os.path.join(tmp, "bn.safetensors")
+    m.save(st, opt)
+    meta, tensors = torch_load.read_safetensors(st)
+    ours = [f"batch_normalization{'_' + str(i) if i else ''}" for i in range(n_bn)]
+    keras = [spec["config"] for spec in BNNET if spec["class_name"] == "BatchNormalization"]
+    same = all(np.array_equal(tensors[f"{o}/{role}"], w_bn[k["name"]][i])
+               for o, k in zip(ours, keras) for i, role in enumerate(bn_roles(k)))
+    absent = all((f"{o}/gamma" in tensors) == k["scale"] and (f"{o}/beta" in tensors) == k["center"]
+                 for o, k in zip(ours, keras))
+    check(same and absent, "BatchNormalization: gamma, beta, moving mean and variance land on libpneumo's "
+                           "layers by position; no gamma without scale, no beta without center")
+    arch = [a for a in json.loads(meta["architecture"])["layers"] if a["class"] == "BatchNormalization"]
+    check([(np.float32(a["momentum"]), np.float32(a["epsilon"]), a["center"], a["scale"]) for a in arch] ==
+          [(np.float32(k["momentum"]), np.float32(k["epsilon"]), k["center"], k["scale"]) for k in keras],
+          f"BatchNormalization: momentum, epsilon, center, scale kept: {[(a['momentum'], a['epsilon']) for a in arch]}")
+    check(opt is not None and
+          np.array_equal(tensors["optimizer/m/batch_normalization/gamma"],
+                         bn_state["Adam/batch_normalization_7/gamma/m:0"]) and
+          np.array_equal(tensors["optimizer/v/batch_normalization_2/beta"],
+                         bn_state["Adam/batch_normalization_9/beta/v:0"]) and
+          not tensors["optimizer/m/batch_normalization_2/beta"].any(),
+          "BatchNormalization: Adam state of gamma and beta lands on libpneumo's gamma and beta")
+    mc, _ = pneumo.Model.load(st)
+    check(np.array_equal(mc.predict(x), got), "BatchNormalization: the saved model predicts the same")
+    if convert:
+        out = os.path.join(tmp, "bn.onnx")
+        r = subprocess.run([convert, bnf, out], capture_output=True, text=True)
+        check(r.returncode == 0 and os.path.getsize(out) > 0,
+              f"pneumo-convert bn.h5 -> ONNX: {r.stdout.strip()} {r.stderr.strip()}")
+
+    # settings libpneumo cannot represent
     bad = os.path.join(tmp, "bad.h5")
-    bn = {"class_name": "BatchNormalization", "config": {"name": "batch_normalization_1", "axis": -1}}
-    write_h5(bad, ARTICLE[:2] + [bn] + ARTICLE[2:], w_art, input_shape=(100, 100, 1))
-    expect_error(bad, pneumo.UnsupportedError, ["BatchNormalization", "batch_normalization_1"], "another layer type")
+    def bn_with(i, **cfg):
+        layers = list(BNNET)
+        layers[i] = dict(layers[i], config=dict(layers[i]["config"], **cfg))
+        return layers
+    for layers, words, what in (
+            (bn_with(1, axis=[1]), ["batch_normalization_7", "axis 1", "(None, 38, 42, 8)", "channels axis"],
+             "BatchNormalization over the rows"),
+            (bn_with(1, axis=2), ["batch_normalization_7", "axis 2", "channels axis"],
+             "BatchNormalization over the columns"),
+            (bn_with(1, axis=[1, 2]), ["batch_normalization_7", "2 axes"], "BatchNormalization over two axes"),
+            (bn_with(10, axis=3), ["batch_normalization_10", "axis 3", "(None, 10)", "-1 or 1"],
+             "BatchNormalization of a flat tensor over axis 3"),
+            (bn_with(1, renorm=True, renorm_clipping=None, renorm_momentum=0.99), ["batch_normalization_7", "renorm"],
+             "BatchNormalization with renorm"),
+            (bn_with(1, virtual_batch_size=4), ["batch_normalization_7", "virtual_batch_size"],
+             "BatchNormalization with virtual_batch_size"),
+            (bn_with(9, keepdims=True), ["global_average_pooling2d_2", "keepdims"],
+             "GlobalAveragePooling2D with keepdims"),
+            (bn_with(9, data_format="channels_first"), ["global_average_pooling2d_2", "channels_first"],
+             "GlobalAveragePooling2D channels_first")):
+        write_h5(bad, layers, w_bn, input_shape=inp)
+        expect_error(bad, pneumo.UnsupportedError, words, what)
+    for layers, words, what in (
+            (bn_with(1, momentum=1.5), ["batch_normalization_7", "momentum", "[0, 1]"], "momentum 1.5"),
+            (bn_with(1, epsilon=0.0), ["batch_normalization_7", "epsilon", "> 0"], "epsilon 0"),
+            (bn_with(1, center="yes"), ["batch_normalization_7", "center"], "center not a boolean")):
+        write_h5(bad, layers, w_bn, input_shape=inp)
+        expect_error(bad, pneumo.FormatError, words, what)
+    write_h5(bad, BNNET[:10] + [gap("global_average_pooling2d_3")] + BNNET[10:], w_bn, input_shape=inp)
+    expect_error(bad, pneumo.ShapeError, ["global_average_pooling2d_3", "(None, 10)"],
+                 "GlobalAveragePooling2D of a flat tensor")
+
+    # hostile BatchNormalization weights: each refused naming the layer and the shape
+    def bn_weights(name, **arrays):
+        """w_bn with layer `name`'s weights replaced by {suffix: array}."""
+        spec = next(sp["config"] for sp in BNNET if sp["config"]["name"] == name)
+        ws = {f"{role}:0": a for role, a in zip(bn_roles(spec), w_bn[name])}
+        for k, v in arrays.items():
+            if v is None:
+                ws.pop(k, None)
+            else:
+                ws[k] = v
+        return dict(w_bn, **{name: ws})
+    neg = w_bn["batch_normalization_8"][1].copy()
+    neg[5] = -0.5
+    nan = w_bn["batch_normalization_8"][1].copy()
+    nan[0] = np.nan
+    inf = w_bn["batch_normalization_8"][0].copy()
+    inf[11] = np.inf
+    for ws, exc, words, what in (
+            (bn_weights("batch_normalization_8", **{"moving_variance:0": np.ones(11, np.float32)}),
+             pneumo.FormatError, ["batch_normalization_8", "moving_variance:0", "(11,)", "(12,)"],
+             "a moving variance of 11 values for 12 channels"),
+            (bn_weights("batch_normalization_7", **{"gamma:0": np.ones((8, 1), np.float32)}),
+             pneumo.FormatError, ["batch_normalization_7", "gamma:0", "(8, 1)", "(8,)"], "a 2-D gamma"),
+            (bn_weights("batch_normalization_7", **{"beta:0": np.zeros((), np.float32)}),
+             pneumo.FormatError, ["batch_normalization_7", "beta:0", "0 dimensions", "(8,)"], "a scalar beta"),
+            (bn_weights("batch_normalization_8", **{"moving_variance:0": neg}),
+             pneumo.FormatError, ["batch_normalization_8", "moving_variance:0", "(12,)", "-0.5", "[5]", ">= 0"],
+             "a negative moving variance"),
+            (bn_weights("batch_normalization_8", **{"moving_variance:0": nan}),
+             pneumo.FormatError, ["batch_normalization_8", "moving_variance:0", "(12,)", "nan", "[0]"],
+             "a NaN moving variance"),
+            (bn_weights("batch_normalization_8", **{"moving_mean:0": inf}),
+             pneumo.FormatError, ["batch_normalization_8", "moving_mean:0", "(12,)", "inf", "[11]", "finite"],
+             "an infinite moving mean"),
+            (bn_weights("batch_normalization_9", **{"moving_mean:0": None}),
+             pneumo.FormatError, ["batch_normalization_9", "lack the moving_mean", "(10,)"], "no moving mean"),
+            (bn_weights("batch_normalization_9", **{"gamma:0": np.ones(10, np.float32)}),
+             pneumo.FormatError, ["batch_normalization_9", "gamma", "scale false"], "a gamma with scale false"),
+            (bn_weights("batch_normalization_7", **{"renorm_mean:0": np.ones(8, np.float32)}),
+             pneumo.UnsupportedError, ["batch_normalization_7", "renorm_mean:0", "moving_variance"],
+             "an unknown BatchNormalization weight"),
+            (bn_weights("batch_normalization_7", **{"moving_mean:0": np.ones(8, np.int32)}),
+             pneumo.FormatError, ["batch_normalization_7", "moving_mean:0", "not floating point"],
+             "integer moving mean")):
+        write_h5(bad, BNNET, ws, input_shape=inp)
+        expect_error(bad, exc, words, what)
+
+    # 5. clear errors
+    bad = os.path.join(tmp, "bad.h5")
+    avg = {"class_name": "AveragePooling2D", "config": {"name": "average_pooling2d_1", "pool_size": [2, 2]}}
+    write_h5(bad, ARTICLE[:2] + [avg] + ARTICLE[2:], w_art, input_shape=(100, 100, 1))
+    expect_error(bad, pneumo.UnsupportedError, ["AveragePooling2D", "average_pooling2d_1"], "another layer type")
     write_h5(bad, [conv("conv2d_3", 32, data_format="channels_first")] + ARTICLE[1:], w_art,
              input_shape=(100, 100, 1))
     expect_error(bad, pneumo.UnsupportedError, ["channels_first", "conv2d_3"], "channels_first")

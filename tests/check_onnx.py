@@ -2,9 +2,13 @@
 """ONNX export: the exported graph passes onnx.checker (Debian python3-onnx) and,
 run in ONNX Runtime (npm onnxruntime-node, tests/onnx_run.js), gives libpneumo's
 predictions within 1e-5 on real chest X-rays, for NHWC and NCHW inputs, opsets
-13 and 17, a symbolic and a fixed batch, the article's CNN and a model with
-'same' padding, strides, tanh, Dropout and stand-alone activations. The model
-card travels in metadata_props.
+13 and 17, a symbolic and a fixed batch, the article's CNN, a model with
+'same' padding, strides, tanh, Dropout and stand-alone activations, the
+'compact' network of pneumo-train --recipe best (BatchNormalization,
+GlobalAveragePooling2D) and BatchNormalization without scale or center and on
+a flat tensor. The BatchNormalization initializers are the model file's moving
+statistics, gamma and beta, none of them at its initial value. The model card
+travels in metadata_props.
 
 Usage: check_onnx.py PYTHON_PACKAGE_DIR
 Environment: PNEUMO_LIBRARY (the library), PNEUMO_SHARED_DATA (the shared data
@@ -17,6 +21,7 @@ import glob
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -24,6 +29,7 @@ import tempfile
 try:
     import numpy as np
     import onnx
+    from onnx import numpy_helper
 except ImportError as e:
     print(f"skipped: {e} (install python3-numpy python3-onnx)")
     sys.exit(77)
@@ -111,13 +117,100 @@ def odd():
     return trained(m)
 
 
+def shuffled_affine(m, seed):
+    """gamma and beta away from 1 and 0 (a few Adam steps barely move them), so
+    that swapping any two of gamma, beta, mean and variance changes the output."""
+    rng = np.random.default_rng(seed)
+    for i, pname in enumerate(m.param_names):
+        if pname.endswith("/gamma") or pname.endswith("/beta"):
+            with m.param(i) as t:
+                v = t.numpy(copy=True)
+                lo, hi = (0.2, 0.6) if pname.endswith("/gamma") else (-0.3, 0.3)
+                t.copy_from(v + rng.uniform(lo, hi, v.shape).astype(np.float32))
+    return m
+
+
+def compact():
+    """pneumo-train --recipe best's network (examples/train_recipe.c, create_compact)."""
+    m = pneumo.Model(224, 224, 1, seed=5)
+    for filters in (32, 64, 96, 128, 192):
+        m.add_conv2d(filters, kernel_size=3, activation="relu")
+        m.add_maxpool2d()
+        m.add_batchnorm(momentum=0.9)
+    m.add_global_avgpool2d()
+    m.add_dropout(0.3)
+    m.add_dense(1, activation="sigmoid")
+    return shuffled_affine(trained(m), 3)
+
+
+def bn_variants():
+    """BatchNormalization without gamma, without beta, with other epsilons and on
+    flat tensors (after GlobalAveragePooling2D and after a Dense layer)."""
+    m = pneumo.Model(224, 224, 1, seed=13)
+    m.add_conv2d(8, kernel_size=5, strides=4, activation="relu")
+    m.add_batchnorm(momentum=0.5, epsilon=0.01, scale=False)
+    m.add_maxpool2d(pool_size=4)
+    m.add_conv2d(12, kernel_size=3, activation="relu")
+    m.add_batchnorm(momentum=0.5, center=False)
+    m.add_global_avgpool2d()
+    m.add_batchnorm(momentum=0.5, epsilon=1e-5)
+    m.add_dense(4, activation="tanh")
+    m.add_batchnorm(momentum=0.5)
+    m.add_dense(1, activation="sigmoid")
+    return shuffled_affine(trained(m), 4)
+
+
+def safetensors(path):
+    """{name: float32 array} of a safetensors file (its format: an 8-byte
+    header length, a JSON header, the data)."""
+    blob = open(path, "rb").read()
+    (n,) = struct.unpack("<Q", blob[:8])
+    head = json.loads(blob[8:8 + n])
+    out = {}
+    for key, v in head.items():
+        if key != "__metadata__" and v["dtype"] == "F32":
+            a, b = v["data_offsets"]
+            out[key] = np.frombuffer(blob[8 + n + a:8 + n + b], "<f4").reshape(v["shape"])
+    return out
+
+
+def check_bn_initializers(name, m, proto, tmp):
+    """Every BatchNormalization node reads (X, gamma, beta, moving mean,
+    moving variance) in that order, holding the model file's values."""
+    path = os.path.join(tmp, name + "-bn.safetensors")
+    m.save(path)
+    stored = safetensors(path)
+    inits = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
+    nodes = [n for n in proto.graph.node if n.op_type == "BatchNormalization"]
+    want_nodes = sum(1 for k in stored if k.endswith("/moving_mean"))
+    check(len(nodes) == want_nodes > 0, f"{name}: {len(nodes)} BatchNormalization nodes ({want_nodes} layers)")
+    for node in nodes:
+        layer = node.input[3].rsplit("/", 1)[0]
+        roles = ("gamma", "beta", "moving_mean", "moving_variance")
+        check([i.rsplit("/", 1)[-1] for i in node.input[1:]] == list(roles),
+              f"{name}: {layer}: inputs {list(node.input[1:])}")
+        c = inits[node.input[3]].shape[0]
+        ok, moved = True, True
+        for role, inp in zip(roles, node.input[1:]):
+            want_v = stored.get(f"{layer}/{role}")
+            if want_v is None:  # scale=False / center=False: constant 1 / 0
+                want_v = np.full(c, 1.0 if role == "gamma" else 0.0, np.float32)
+            else:
+                moved = moved and not np.all(want_v == (1.0 if role in ("gamma", "moving_variance") else 0.0))
+            ok = ok and inits[inp].shape == (c,) and np.array_equal(inits[inp], want_v)
+        eps = {a.name: a.f for a in node.attribute}.get("epsilon")
+        check(ok and moved, f"{name}: {layer}: gamma, beta, mean, variance are the file's (all moved), "
+              f"epsilon {eps}")
+
+
 with tempfile.TemporaryDirectory() as tmp:
-    for name, make in (("article", article), ("odd", odd)):
+    for name, make in (("article", article), ("odd", odd), ("compact", compact), ("bn-variants", bn_variants)):
         m = make()
         want = m.predict(x)
         spread = float(want.max() - want.min())
         check(spread > 1e-3, f"{name}: libpneumo's predictions vary over the X-rays (spread {spread:.4f})")
-        for layout, opset, batch in (("NHWC", 13, None), ("NCHW", 13, None), ("NHWC", 17, len(files))):
+        for layout, opset, batch in (("NHWC", 13, None), ("NCHW", 13, None), ("NHWC", 17, len(files)),
+                                     ("NCHW", 17, None)):
             what = f"{name} {layout} opset {opset} batch {batch or 'N'}"
             path = os.path.join(tmp, f"{name}-{layout}-{opset}.onnx")
             m.export_onnx(path, layout=layout, opset=opset, batch=batch)
@@ -128,6 +221,8 @@ with tempfile.TemporaryDirectory() as tmp:
             except onnx.checker.ValidationError as e:
                 check(False, f"{what}: onnx.checker: {e}")
             check(proto.opset_import[0].version == opset, f"{what}: opset_import {opset}")
+            if layout == "NHWC" and opset == 13 and name in ("compact", "bn-variants"):
+                check_bn_initializers(name, m, proto, tmp)
             meta = {p.key: p.value for p in proto.metadata_props}
             check(json.loads(meta["class_names"]) == m.class_names,
                   f"{what}: metadata class_names {meta['class_names']}")

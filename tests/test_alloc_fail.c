@@ -233,6 +233,37 @@ static pneumo_status op_batchnorm(void *ctx)
     return st;
 }
 
+/* ---- ONNX export of BatchNormalization (without gamma, without beta) and
+ * GlobalAveragePooling2D ---- */
+
+static pneumo_status op_onnx_batchnorm(void *ctx)
+{
+    pneumo_model *m = NULL;
+    pneumo_conv2d_params conv;
+    pneumo_batchnorm_params bn, flat;
+    size_t needed = 0;
+    pneumo_status st;
+    (void)ctx;
+    pneumo_conv2d_default_params(&conv);
+    conv.filters = 3;
+    pneumo_batchnorm_default_params(&bn);
+    bn.scale = 0;
+    pneumo_batchnorm_default_params(&flat);
+    flat.center = 0;
+    if ((st = pneumo_model_create(6, 6, 1, 1, &m)) == PNEUMO_OK &&
+        (st = pneumo_model_add_conv2d(m, &conv)) == PNEUMO_OK &&
+        (st = pneumo_model_add_batchnorm(m, &bn)) == PNEUMO_OK &&
+        (st = pneumo_model_add_global_avgpool2d(m)) == PNEUMO_OK &&
+        (st = pneumo_model_add_batchnorm(m, &flat)) == PNEUMO_OK &&
+        (st = pneumo_model_add_dense(m, 1, PNEUMO_ACT_SIGMOID)) == PNEUMO_OK) {
+        st = pneumo_model_export_onnx_memory(m, NULL, NULL, 0, &needed);
+        if (st == PNEUMO_OK && needed == 0)
+            fail_msg("onnx export: OK with an empty graph");
+    }
+    pneumo_model_destroy(m);
+    return st;
+}
+
 /* ---- one training step: afterwards a step still works ---- */
 
 static pneumo_status op_train_step(void *ctx)
@@ -463,6 +494,7 @@ static void test_library_alloc_failures(void **state)
     total += run_prepared("gradcam (first call)", load_fresh, op_gradcam, after_predict_fresh, &f);
     total += run_until_success("train_step", op_train_step, after_train_step, &f);
     total += run_until_success("batchnorm model", op_batchnorm, NULL, &f);
+    total += run_until_success("onnx export (batchnorm)", op_onnx_batchnorm, NULL, &f);
     total += run_prepared("train_step (first call)", load_fresh, op_train_step_fresh, after_train_step_fresh,
                           &f);
     after_load(&f, 1);

@@ -7,12 +7,16 @@
  * graph) or (N, C, H, W) (PNEUMO_ONNX_NCHW, no transpose at the input), with N
  * symbolic ("N"). Inputs are preprocessed already (pixel values times the
  * model card's rescale, 1/255 by default). Its output "probability" is the last
- * layer's output (N, units), after the model's own sigmoid. Before Flatten the
- * graph transposes back to NHWC so that Flatten's (h, w, c) order, and with it
- * the Dense kernels, stay those of libpneumo and Keras. Dropout layers are left
- * out (inference). The model card goes into metadata_props (keys
- * "class_names", "threshold", "preprocessing", "input_layout", "model_card";
- * docs/interoperability.md).
+ * layer's output (N, units), after the model's own sigmoid; the model card's
+ * temperature is not applied (predict applies it; the graph's probability is
+ * sigmoid(z), not sigmoid(z / T)). Before Flatten the graph transposes back to
+ * NHWC so that Flatten's (h, w, c) order, and with it the Dense kernels, stay
+ * those of libpneumo and Keras. BatchNormalization becomes an ONNX
+ * BatchNormalization on the moving statistics (gamma 1 / beta 0 without scale
+ * / center), GlobalAveragePooling2D a GlobalAveragePool and a Flatten to
+ * (N, C). Dropout layers are left out (inference). The model card goes into
+ * metadata_props (keys "class_names", "threshold", "preprocessing",
+ * "input_layout", "model_card"; docs/interoperability.md).
  *
  * Keras: pneumo_model_import_keras_h5() reads a Keras 2 / tf.keras HDF5 model
  * file (model.save("m.h5")): a Sequential model of the layers libpneumo has.
@@ -82,17 +86,21 @@ PNEUMO_API pneumo_status pneumo_model_architecture_json(const pneumo_model *m, c
  *  attribute and the "model_weights" groups, as Keras' hdf5_format writes
  *  them) into a new model owned by the caller (*model). Supported: a
  *  Sequential model with an input shape (H, W, C), channels_last, of Conv2D,
- *  MaxPooling2D, Flatten, Dense, Activation, Dropout and InputLayer layers,
- *  with any layer names (the article's "conv2d_3" ... "dense_4" as well as
- *  fresh ones; weights are matched by layer name, the imported model's layers
- *  take libpneumo's names in order). If `opt` is not NULL, *opt receives the
+ *  MaxPooling2D, BatchNormalization (over the channels axis; gamma, beta,
+ *  moving mean and variance, momentum, epsilon, center, scale),
+ *  GlobalAveragePooling2D (keepdims false), Flatten, Dense, Activation,
+ *  Dropout and InputLayer layers, with any layer names (the article's
+ *  "conv2d_3" ... "dense_4" as well as fresh ones; weights are matched by
+ *  layer name, the imported model's layers take libpneumo's names in order). If `opt` is not NULL, *opt receives the
  *  file's optimizer (Adam or SGD with its settings from "training_config" and
  *  its state from "optimizer_weights", bound to *model) or NULL if the file
  *  has none. Errors: UNSUPPORTED (a build without HDF5; another layer type,
  *  channels_first, a functional model, an activation or setting libpneumo
- *  lacks — each named), FORMAT (not an HDF5 file, missing or malformed
- *  config or weights, a weight of the wrong shape — naming the layer and
- *  dataset), LIMIT, NOMEM, IO.
+ *  lacks such as BatchNormalization over another axis, renorm or
+ *  virtual_batch_size — each named), FORMAT (not an HDF5 file, missing or
+ *  malformed config or weights, a weight of the wrong shape, a negative or
+ *  non-finite BatchNormalization variance or non-finite mean — naming the
+ *  layer, dataset and shape), LIMIT, NOMEM, IO.
  *  Hostile files: libpneumo bounds every shape, name and string it reads
  *  before allocating, but the HDF5 parsing itself is libhdf5's, which is
  *  not hardened against crafted files (one of 298 mutated fixtures crashed

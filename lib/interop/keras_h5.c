@@ -205,6 +205,17 @@ done:
     return st;
 }
 
+/* "(3, 3, 1, 32)" */
+static void shape_text(char *buf, size_t size, const int64_t *dims, int ndim)
+{
+    size_t at = 0;
+    at += (size_t)snprintf(buf, size, "(");
+    for (int i = 0; i < ndim && at < size; i++)
+        at += (size_t)snprintf(buf + at, size - at, "%s%lld", i ? ", " : "", (long long)dims[i]);
+    if (at < size)
+        snprintf(buf + at, size - at, ndim == 1 ? ",)" : ")");
+}
+
 /* Read dataset `dpath` under `loc` into dst, which must have exactly the
  * shape dims[0..ndim) (HDF5 converts float64 to float). */
 static pneumo_status read_dataset(hid_t loc, const char *dpath, const int64_t *dims, int ndim, float *dst,
@@ -212,6 +223,8 @@ static pneumo_status read_dataset(hid_t loc, const char *dpath, const int64_t *d
 {
     hid_t d = -1, space = -1, type = -1;
     hsize_t got[8];
+    int64_t have[8] = {0};
+    char want_text[160], have_text[160];
     int nd;
     pneumo_status st = PNEUMO_OK;
     if (H5Lexists(loc, dpath, H5P_DEFAULT) <= 0 || H5Oexists_by_name(loc, dpath, H5P_DEFAULT) <= 0)
@@ -225,16 +238,26 @@ static pneumo_status read_dataset(hid_t loc, const char *dpath, const int64_t *d
         st = pn_error(PNEUMO_ERR_FORMAT, FN ": %s: dataset '%s' is not floating point", where, dpath);
         goto done;
     }
+    shape_text(want_text, sizeof want_text, dims, ndim);
     nd = H5Sget_simple_extent_ndims(space);
-    if (nd != ndim || nd > 8 || H5Sget_simple_extent_dims(space, got, NULL) < 0) {
-        st = pn_error(PNEUMO_ERR_FORMAT, FN ": %s: dataset '%s' has %d dimensions, expected %d", where, dpath,
-                      nd, ndim);
+    if (nd < 0 || nd > 8 || H5Sget_simple_extent_dims(space, got, NULL) < 0) {
+        st = pn_error(PNEUMO_ERR_FORMAT, FN ": %s: dataset '%s' has no readable shape, expected %s", where,
+                      dpath, want_text);
         goto done;
     }
     for (int i = 0; i < nd; i++)
-        if ((int64_t)got[i] != dims[i]) {
-            st = pn_error(PNEUMO_ERR_FORMAT, FN ": %s: dataset '%s' dimension %d is %llu, expected %lld",
-                          where, dpath, i, (unsigned long long)got[i], (long long)dims[i]);
+        have[i] = got[i] > (hsize_t)INT64_MAX ? INT64_MAX : (int64_t)got[i];
+    shape_text(have_text, sizeof have_text, have, nd);
+    if (nd != ndim) {
+        st = pn_error(PNEUMO_ERR_FORMAT, FN ": %s: dataset '%s' has %d dimensions %s, expected %d %s", where,
+                      dpath, nd, have_text, ndim, want_text);
+        goto done;
+    }
+    for (int i = 0; i < nd; i++)
+        if (have[i] != dims[i]) {
+            st = pn_error(PNEUMO_ERR_FORMAT,
+                          FN ": %s: dataset '%s' dimension %d is %lld, expected %lld (shape %s, expected %s)",
+                          where, dpath, i, (long long)have[i], (long long)dims[i], have_text, want_text);
             goto done;
         }
     if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0)
@@ -344,6 +367,75 @@ static int input_shape_of(const pn_json *cfg, int32_t *h, int32_t *w, int32_t *c
     return 1;
 }
 
+/* BatchNormalization settings from a Keras config on input `in`. libpneumo
+ * normalises over the channels (last) axis with per-channel gamma and beta
+ * (each optional) and the moving statistics; batch renormalisation and ghost
+ * batches change training in ways it does not implement. */
+static pneumo_status batchnorm_of(const pn_json *cfg, const pn_dims *in, const char *path, const char *layer,
+                                  pneumo_batchnorm_params *p)
+{
+    const int32_t last = in->rank == 3 ? 3 : 1;
+    const pn_json *axis = pn_json_get(cfg, "axis"), *v;
+    int64_t a = -1;
+    double x;
+    int flag;
+    char shape[64];
+    pneumo_batchnorm_default_params(p);
+    /* Keras writes -1 before the layer is built and [3] (the list of
+     * normalised axes, made positive) after */
+    if (in->rank == 3)
+        snprintf(shape, sizeof shape, "(None, %d, %d, %d)", in->h, in->w, in->c);
+    else
+        snprintf(shape, sizeof shape, "(None, %d)", in->c);
+    if (axis && axis->type == PN_JSON_ARRAY && axis->count != 1)
+        return pn_error(PNEUMO_ERR_UNSUPPORTED,
+                        FN ": %s: layer '%s': BatchNormalization over %zu axes of input %s is not supported; "
+                           "libpneumo normalises over the channels axis only (-1 or %d)",
+                        path, layer, axis->count, shape, last);
+    if (axis && axis->type == PN_JSON_ARRAY)
+        axis = &axis->items[0];
+    if (axis && !pn_json_int64(axis, &a))
+        return pn_error(PNEUMO_ERR_FORMAT, FN ": %s: layer '%s': BatchNormalization axis is not an integer",
+                        path, layer);
+    if (a != -1 && a != last)
+        return pn_error(PNEUMO_ERR_UNSUPPORTED,
+                        FN
+                        ": %s: layer '%s': BatchNormalization over axis %lld of input %s is not supported; "
+                        "libpneumo normalises over the channels axis only (-1 or %d)",
+                        path, layer, (long long)a, shape, last);
+    if (pn_json_get_bool(cfg, "renorm", &flag) && flag)
+        return pn_error(PNEUMO_ERR_UNSUPPORTED,
+                        FN ": %s: layer '%s': BatchNormalization with renorm (batch renormalisation) is not "
+                           "supported",
+                        path, layer);
+    if ((v = pn_json_get(cfg, "virtual_batch_size")) && v->type != PN_JSON_NULL)
+        return pn_error(PNEUMO_ERR_UNSUPPORTED,
+                        FN
+                        ": %s: layer '%s': BatchNormalization with virtual_batch_size (ghost batches) is not "
+                        "supported",
+                        path, layer);
+    if (pn_json_get(cfg, "momentum")) {
+        if (!pn_json_get_number(cfg, "momentum", &x) || !(x >= 0.0 && x <= 1.0))
+            return pn_error(PNEUMO_ERR_FORMAT,
+                            FN ": %s: layer '%s': BatchNormalization momentum outside [0, 1]", path, layer);
+        p->momentum = (float)x;
+    }
+    if (pn_json_get(cfg, "epsilon")) {
+        if (!pn_json_get_number(cfg, "epsilon", &x) || !(x > 0.0 && x < 1e30))
+            return pn_error(PNEUMO_ERR_FORMAT,
+                            FN ": %s: layer '%s': BatchNormalization epsilon must be a finite number > 0",
+                            path, layer);
+        p->epsilon = (float)x;
+    }
+    if (pn_json_get(cfg, "center") && !pn_json_get_bool(cfg, "center", &p->center))
+        return pn_error(PNEUMO_ERR_FORMAT, FN ": %s: layer '%s': BatchNormalization center is not a boolean",
+                        path, layer);
+    if (pn_json_get(cfg, "scale") && !pn_json_get_bool(cfg, "scale", &p->scale))
+        return pn_error(PNEUMO_ERR_FORMAT, FN ": %s: layer '%s': BatchNormalization scale is not a boolean",
+                        path, layer);
+    return PNEUMO_OK;
+}
+
 /* Append Keras layer `spec` to m (created on the first layer that knows the
  * input shape). keras_names[i] receives the Keras name of libpneumo layer i. */
 static pneumo_status add_layer(pneumo_model **mp, const pn_json *spec, size_t index, const char *path,
@@ -421,6 +513,20 @@ static pneumo_status add_layer(pneumo_model **mp, const pn_json *spec, size_t in
         st = pneumo_model_add_maxpool2d(*mp, &p);
     } else if (strcmp(cls, "Flatten") == 0) {
         st = pneumo_model_add_flatten(*mp);
+    } else if (strcmp(cls, "BatchNormalization") == 0) {
+        pneumo_batchnorm_params p;
+        if ((st = batchnorm_of(cfg, pn_model_out_dims(*mp), path, name, &p)) != PNEUMO_OK)
+            return st;
+        st = pneumo_model_add_batchnorm(*mp, &p);
+    } else if (strcmp(cls, "GlobalAveragePooling2D") == 0 || strcmp(cls, "GlobalAvgPool2D") == 0) {
+        int keepdims = 0;
+        if (pn_json_get_bool(cfg, "keepdims", &keepdims) && keepdims)
+            return pn_error(PNEUMO_ERR_UNSUPPORTED,
+                            FN
+                            ": %s: layer '%s': GlobalAveragePooling2D with keepdims true (output (1, 1, C)) "
+                            "is not supported; libpneumo's gives (C)",
+                            path, name);
+        st = pneumo_model_add_global_avgpool2d(*mp);
     } else if (strcmp(cls, "Dense") == 0) {
         int64_t units;
         int use_bias = 1;
@@ -447,7 +553,8 @@ static pneumo_status add_layer(pneumo_model **mp, const pn_json *spec, size_t in
     } else {
         return pn_error(PNEUMO_ERR_UNSUPPORTED,
                         FN ": %s: layer '%s': layer type %.60s is not supported (libpneumo has Conv2D, "
-                           "MaxPooling2D, Flatten, Dense, Activation, Dropout)",
+                           "MaxPooling2D, BatchNormalization, GlobalAveragePooling2D, Flatten, Dense, "
+                           "Activation, Dropout)",
                         path, name, cls);
     }
     if (st != PNEUMO_OK)
@@ -455,6 +562,71 @@ static pneumo_status add_layer(pneumo_model **mp, const pn_json *spec, size_t in
     snprintf(keras_names[*nnames], sizeof keras_names[0], "%s", name);
     (*nnames)++;
     return PNEUMO_OK;
+}
+
+/* Index of the first of the n values at v that is not finite (or negative,
+ * with nonneg), or -1. */
+static int64_t first_bad(const float *v, int64_t n, int nonneg)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(v[i]) || (nonneg && v[i] < 0.0f))
+            return i;
+    return -1;
+}
+
+/* BatchNormalization's gamma (with scale), beta (with center), moving_mean
+ * and moving_variance, each of shape (c,), from the datasets weight_names
+ * lists in group g. The statistics must be finite, the variance >= 0: they
+ * are what inference divides by. */
+static pneumo_status load_batchnorm_weights(hid_t g, const pn_layer *l, const name_list *names,
+                                            const char *where)
+{
+    static const char *const roles[4] = {"gamma", "beta", "moving_mean", "moving_variance"};
+    float *dst[4];
+    const int wanted[4] = {l->nw != 0, l->nb != 0, 1, 1};
+    int have[4] = {0, 0, 0, 0};
+    const int64_t c = l->out.c;
+    pneumo_status st = PNEUMO_OK;
+    dst[0] = l->w;
+    dst[1] = l->b;
+    dst[2] = l->mmean;
+    dst[3] = l->mvar;
+    for (size_t i = 0; i < names->count && st == PNEUMO_OK; i++) {
+        const char *wn = names->names[i];
+        int r = -1;
+        for (int k = 0; k < 4 && r < 0; k++) {
+            char suffix[32];
+            snprintf(suffix, sizeof suffix, "%s:0", roles[k]);
+            if (ends_with(wn, suffix) || ends_with(wn, roles[k]))
+                r = k;
+        }
+        if (r < 0)
+            st = pn_error(PNEUMO_ERR_UNSUPPORTED,
+                          FN ": %s: weight '%.100s' is not a BatchNormalization gamma, beta, moving_mean or "
+                             "moving_variance",
+                          where, wn);
+        else if (!wanted[r])
+            st = pn_error(PNEUMO_ERR_FORMAT, FN ": %s: weight '%.100s' is a %s, but the config has %s false",
+                          where, wn, roles[r], r == 0 ? "scale" : "center");
+        else if (have[r])
+            st = pn_error(PNEUMO_ERR_FORMAT, FN ": %s: weight_names list a second %s ('%.100s')", where,
+                          roles[r], wn);
+        else if ((st = read_dataset(g, wn, &c, 1, dst[r], where)) == PNEUMO_OK) {
+            const int64_t bad = first_bad(dst[r], c, r == 3);
+            have[r] = 1;
+            if (bad >= 0)
+                st = pn_error(PNEUMO_ERR_FORMAT,
+                              FN
+                              ": %s: dataset '%.100s' of shape (%lld,) holds %g at [%lld]; a %s must be %s",
+                              where, wn, (long long)c, (double)dst[r][bad], (long long)bad, roles[r],
+                              r == 3 ? "finite and >= 0" : "finite");
+        }
+    }
+    for (int k = 0; k < 4 && st == PNEUMO_OK; k++)
+        if (wanted[k] && !have[k])
+            st = pn_error(PNEUMO_ERR_FORMAT, FN ": %s: weight_names lack the %s (shape (%lld,))", where,
+                          roles[k], (long long)c);
+    return st;
 }
 
 /* The weights of libpneumo layer l from /model_weights/<keras name>. */
@@ -470,6 +642,10 @@ static pneumo_status load_layer_weights(hid_t weights, const pn_layer *l, const 
         return pn_error(PNEUMO_ERR_FORMAT, FN ": %s: no weights group model_weights/%s", path, kname);
     if ((st = read_name_list(g, "weight_names", where, &names)) != PNEUMO_OK)
         goto done;
+    if (l->kind == PN_LAYER_BATCHNORM) {
+        st = load_batchnorm_weights(g, l, &names, where);
+        goto done;
+    }
     for (size_t i = 0; i < names.count && st == PNEUMO_OK; i++) {
         const char *wn = names.names[i];
         if (ends_with(wn, "kernel:0") || ends_with(wn, "kernel")) {
@@ -585,11 +761,15 @@ static pneumo_status load_optimizer_state(hid_t file, pneumo_model *m, pneumo_op
         }
         for (int32_t k = 0; k < m->nlayers && !matched && st == PNEUMO_OK; k++) {
             const pn_layer *l = &m->layers[k];
-            for (int bias = 0; bias < 2 && !matched && (bias ? l->nb : l->nw); bias++) {
+            for (int bias = 0; bias < 2 && !matched; bias++) {
                 char key[200];
                 const char *at;
                 float *dst = NULL;
-                snprintf(key, sizeof key, "%s/%s/", keras_names[k], bias ? "bias" : "kernel");
+                if (!(bias ? l->nb : l->nw))
+                    continue;
+                /* the parameter's Keras name: kernel/bias, gamma/beta */
+                snprintf(key, sizeof key, "%s/%s/", keras_names[k],
+                         strrchr(bias ? l->b_name : l->w_name, '/') + 1);
                 at = strstr(wn, key);
                 if (!at || (at != wn && at[-1] != '/') || strchr(at + strlen(key), '/'))
                     continue;
@@ -685,7 +865,7 @@ static pneumo_status import_file(hid_t file, const char *path, pneumo_model **mo
         goto fail;
     }
     for (int32_t i = 0; i < m->nlayers; i++)
-        if (m->layers[i].nw &&
+        if ((m->layers[i].nw || m->layers[i].ns) &&
             (st = load_layer_weights(weights, &m->layers[i], keras_names[i], path)) != PNEUMO_OK)
             goto fail;
 

@@ -5,7 +5,10 @@
  * Layer by layer: Conv2D -> Conv (+ Relu/Sigmoid/Tanh), MaxPooling2D ->
  * MaxPool, Flatten -> Flatten (after a Transpose back to NHWC, so that the
  * flattening order is libpneumo's h, w, c), Dense -> Gemm (+ activation),
- * Activation -> the activation, Dropout -> nothing. Conv and MaxPool run in
+ * Activation -> the activation, Dropout -> nothing, BatchNormalization ->
+ * BatchNormalization (inference: the moving statistics),
+ * GlobalAveragePooling2D -> GlobalAveragePool + Flatten to (N, C). Conv,
+ * MaxPool, GlobalAveragePool and a BatchNormalization of a 4-D tensor run in
  * NCHW; the NHWC input is transposed on the way in. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,11 +30,13 @@
 #define ONNX_ATTR_INT 2
 #define ONNX_ATTR_INTS 7
 
-#define MAX_NODE_INPUTS 3
+#define MAX_NODE_INPUTS 5
+/* tensor names: a layer name (63 bytes at most) and "/moving_variance" */
+#define MAX_TENSOR_NAME 96
 
 typedef struct onnx_node {
     const char *op;
-    char inputs[MAX_NODE_INPUTS][32];
+    char inputs[MAX_NODE_INPUTS][MAX_TENSOR_NAME];
     int ninputs;
     char output[32];
     pn_pb attrs; /* serialised AttributeProto fields (field 5 of NodeProto) */
@@ -179,6 +184,48 @@ static void window_attrs(pn_pb *attrs, const pn_layer *l)
     attr_ints(attrs, "pads", pads, 4);
 }
 
+/* BatchNormalization with the moving statistics (ONNX's inference mode),
+ * over axis 1: NCHW for a 4-D input, (N, C) for a flat one. Without scale or
+ * center the graph gets gamma 1 or beta 0, which is what libpneumo computes. */
+static pneumo_status add_batchnorm(onnx_ctx *c, const pn_layer *l, const char *fn)
+{
+    const int64_t ch = l->out.c;
+    char names[4][MAX_TENSOR_NAME];
+    onnx_node *n;
+    float *fill;
+    snprintf(names[0], sizeof names[0], "%s", l->w_name);
+    snprintf(names[1], sizeof names[1], "%s", l->b_name);
+    snprintf(names[2], sizeof names[2], "%s/moving_mean", l->name);
+    snprintf(names[3], sizeof names[3], "%s/moving_variance", l->name);
+    if (!l->nw || !l->nb) {
+        if (!(fill = pn_malloc((size_t)ch * sizeof *fill)))
+            return pn_error_nomem(fn, (size_t)ch * sizeof *fill);
+        for (int64_t i = 0; i < ch; i++)
+            fill[i] = 1.0f;
+        if (!l->nw)
+            add_initializer(c, names[0], &ch, 1, fill, (size_t)ch);
+        memset(fill, 0, (size_t)ch * sizeof *fill);
+        if (!l->nb)
+            add_initializer(c, names[1], &ch, 1, fill, (size_t)ch);
+        free(fill);
+    }
+    if (l->nw)
+        add_initializer(c, names[0], &ch, 1, l->w, (size_t)l->nw);
+    if (l->nb)
+        add_initializer(c, names[1], &ch, 1, l->b, (size_t)l->nb);
+    add_initializer(c, names[2], &ch, 1, l->mmean, (size_t)ch);
+    add_initializer(c, names[3], &ch, 1, l->mvar, (size_t)ch);
+    if (l->in.rank == 3 && !c->nchw && !add_transpose(c, 1))
+        return pn_error_nomem(fn, sizeof(onnx_node));
+    if (!(n = add_node(c, "BatchNormalization", names[0], names[1])))
+        return pn_error_nomem(fn, sizeof(onnx_node));
+    snprintf(n->inputs[n->ninputs++], sizeof n->inputs[0], "%s", names[2]);
+    snprintf(n->inputs[n->ninputs++], sizeof n->inputs[0], "%s", names[3]);
+    attr_float(&n->attrs, "epsilon", l->epsilon);
+    attr_float(&n->attrs, "momentum", l->momentum);
+    return PNEUMO_OK;
+}
+
 static pneumo_status add_layer(onnx_ctx *c, const pn_layer *l, const char *fn)
 {
     char wname[96], bname[96];
@@ -242,10 +289,18 @@ static pneumo_status add_layer(onnx_ctx *c, const pn_layer *l, const char *fn)
     case PN_LAYER_ACTIVATION:
         return add_activation(c, l->act) ? PNEUMO_OK : pn_error_nomem(fn, sizeof(onnx_node));
     case PN_LAYER_DROPOUT: return PNEUMO_OK;
-    case PN_LAYER_BATCHNORM:
-    case PN_LAYER_GAP2D:
-        return pn_error(PNEUMO_ERR_UNSUPPORTED, "%s: layer %s (%s) is not exported to ONNX by this version",
-                        fn, l->name, l->ops->keras_class);
+    case PN_LAYER_BATCHNORM: return add_batchnorm(c, l, fn);
+    case PN_LAYER_GAP2D: {
+        onnx_node *n;
+        if (!c->nchw && !add_transpose(c, 1))
+            return pn_error_nomem(fn, sizeof(onnx_node));
+        if (!add_node(c, "GlobalAveragePool", NULL, NULL) || !(n = add_node(c, "Flatten", NULL, NULL)))
+            return pn_error_nomem(fn, sizeof(onnx_node));
+        attr_int(&n->attrs, "axis", 1);
+        /* (N, C) from here on: no layout to track */
+        c->nchw = 0;
+        return PNEUMO_OK;
+    }
     }
     return pn_error(PNEUMO_ERR_UNSUPPORTED, "%s: layer %s has no ONNX equivalent", fn, l->name);
 }
