@@ -6,7 +6,9 @@ predictions within 1e-5 on real chest X-rays, for NHWC and NCHW inputs, opsets
 'same' padding, strides, tanh, Dropout and stand-alone activations, the
 'compact' network of pneumo-train --recipe best (BatchNormalization,
 GlobalAveragePooling2D) and BatchNormalization without scale or center and on
-a flat tensor. The BatchNormalization initializers are the model file's moving
+a flat tensor, and the compact network with a temperature (the graph divides
+the logit by it: ONNX Runtime gives predict's calibrated probability). The
+BatchNormalization initializers are the model file's moving
 statistics, gamma and beta, none of them at its initial value. The model card
 travels in metadata_props.
 
@@ -143,6 +145,13 @@ def compact():
     return shuffled_affine(trained(m), 3)
 
 
+def compact_calibrated():
+    """The compact network with a temperature in its model card (--recipe best fits one)."""
+    m = compact()
+    m.temperature = 1.7
+    return m
+
+
 def bn_variants():
     """BatchNormalization without gamma, without beta, with other epsilons and on
     flat tensors (after GlobalAveragePooling2D and after a Dense layer)."""
@@ -204,7 +213,8 @@ def check_bn_initializers(name, m, proto, tmp):
 
 
 with tempfile.TemporaryDirectory() as tmp:
-    for name, make in (("article", article), ("odd", odd), ("compact", compact), ("bn-variants", bn_variants)):
+    for name, make in (("article", article), ("odd", odd), ("compact", compact),
+                       ("compact-calibrated", compact_calibrated), ("bn-variants", bn_variants)):
         m = make()
         want = m.predict(x)
         spread = float(want.max() - want.min())
@@ -223,6 +233,14 @@ with tempfile.TemporaryDirectory() as tmp:
             check(proto.opset_import[0].version == opset, f"{what}: opset_import {opset}")
             if layout == "NHWC" and opset == 13 and name in ("compact", "bn-variants"):
                 check_bn_initializers(name, m, proto, tmp)
+            divs = [n for n in proto.graph.node if n.op_type == "Div"]
+            if m.temperature != 1.0:
+                inits = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
+                check(len(divs) == 1 and [n.op_type for n in proto.graph.node[-2:]] == ["Div", "Sigmoid"] and
+                      inits[divs[0].input[1]].tolist() == [np.float32(m.temperature)],
+                      f"{what}: the head divides by the temperature {m.temperature:g} before its Sigmoid")
+            else:
+                check(not divs, f"{what}: no temperature node at T = 1")
             meta = {p.key: p.value for p in proto.metadata_props}
             check(json.loads(meta["class_names"]) == m.class_names,
                   f"{what}: metadata class_names {meta['class_names']}")

@@ -7,9 +7,11 @@
  * graph) or (N, C, H, W) (PNEUMO_ONNX_NCHW, no transpose at the input), with N
  * symbolic ("N"). Inputs are preprocessed already (pixel values times the
  * model card's rescale, 1/255 by default). Its output "probability" is the last
- * layer's output (N, units), after the model's own sigmoid; the model card's
- * temperature is not applied (predict applies it; the graph's probability is
- * sigmoid(z), not sigmoid(z / T)). Before Flatten the graph transposes back to
+ * layer's output (N, units), after the model's own sigmoid; with a model card
+ * temperature T != 1 (pneumo_model_set_temperature()) and a single sigmoid
+ * unit at the end, the graph divides the last logit by T before the sigmoid
+ * (a Div node), so "probability" is the calibrated sigmoid(z / T) predict
+ * returns and the stored threshold applies to it. Before Flatten the graph transposes back to
  * NHWC so that Flatten's (h, w, c) order, and with it the Dense kernels, stay
  * those of libpneumo and Keras. BatchNormalization becomes an ONNX
  * BatchNormalization on the moving statistics (gamma 1 / beta 0 without scale

@@ -7,7 +7,8 @@
  * flattening order is libpneumo's h, w, c), Dense -> Gemm (+ activation),
  * Activation -> the activation, Dropout -> nothing, BatchNormalization ->
  * BatchNormalization (inference: the moving statistics),
- * GlobalAveragePooling2D -> GlobalAveragePool + Flatten to (N, C). Conv,
+ * GlobalAveragePooling2D -> GlobalAveragePool + Flatten to (N, C); a model
+ * card's temperature T != 1 -> Div by T before the head's Sigmoid. Conv,
  * MaxPool, GlobalAveragePool and a BatchNormalization of a 4-D tensor run in
  * NCHW; the NHWC input is transposed on the way in. */
 #include <stdio.h>
@@ -305,6 +306,23 @@ static pneumo_status add_layer(onnx_ctx *c, const pn_layer *l, const char *fn)
     return pn_error(PNEUMO_ERR_UNSUPPORTED, "%s: layer %s has no ONNX equivalent", fn, l->name);
 }
 
+/* The sigmoid head of a model with a temperature T != 1 (model card):
+ * sigmoid(z / T), as predict computes it, so the graph's probability is the
+ * calibrated one the stored threshold was chosen on. */
+static pneumo_status add_calibrated_head(onnx_ctx *c, const pn_layer *l, float temperature, const char *fn)
+{
+    static const int64_t one = 1;
+    pn_layer logits = *l;
+    pneumo_status st;
+    logits.act = PN_ACT_LINEAR;
+    if ((st = add_layer(c, &logits, fn)) != PNEUMO_OK)
+        return st;
+    add_initializer(c, "calibration/temperature", &one, 1, &temperature, 1);
+    if (!add_node(c, "Div", "calibration/temperature", NULL) || !add_activation(c, PN_ACT_SIGMOID))
+        return pn_error_nomem(fn, sizeof(onnx_node));
+    return PNEUMO_OK;
+}
+
 /* ValueInfoProto of a float tensor with a leading batch dimension. */
 static void value_info(pn_pb *graph, uint32_t field, const char *name, int32_t batch, const int64_t *dims,
                        int ndim)
@@ -443,8 +461,12 @@ static pneumo_status build_onnx(const pneumo_model *m, const pneumo_onnx_options
     pn_pb_init(&opset);
     snprintf(c.cur, sizeof c.cur, "input");
     c.nchw = nchw;
-    for (int32_t i = 0; i < m->nlayers && st == PNEUMO_OK; i++)
-        st = add_layer(&c, &m->layers[i], fn);
+    for (int32_t i = 0; i < m->nlayers && st == PNEUMO_OK; i++) {
+        if (i == m->nlayers - 1 && m->card.temperature != 1.0f && pn_model_sigmoid_head(m))
+            st = add_calibrated_head(&c, &m->layers[i], m->card.temperature, fn);
+        else
+            st = add_layer(&c, &m->layers[i], fn);
+    }
     od = pn_model_out_dims(m);
     /* a model without Flatten ends in NCHW: hand back libpneumo's NHWC */
     if (st == PNEUMO_OK && od->rank == 3 && c.nchw && !nchw && !add_transpose(&c, 0))
