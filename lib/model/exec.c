@@ -173,6 +173,7 @@ static pneumo_status check_loss_head(const pneumo_model *m, const char *fn)
 typedef struct layer_job {
     pneumo_model *m;
     pn_layer *l;
+    pn_layer *pool; /* fused: the MaxPooling2D of the pair */
     int fused;
     pn_run run;
     int32_t n;
@@ -191,7 +192,7 @@ static void layer_task(void *ctx, int ith, int nth)
 {
     layer_job *j = ctx;
     pn_layer *l = j->l;
-    const int64_t in_size = pn_dims_size(&l->in), out_size = pn_dims_size(&(l + j->fused)->out);
+    const int64_t in_size = pn_dims_size(&l->in), out_size = pn_dims_size(j->fused ? &j->pool->out : &l->out);
     float *scratch = j->fused ? j->m->scratch + (size_t)ith * (size_t)j->m->scratch_stride : NULL;
     int32_t n0 = (int32_t)((int64_t)j->n * ith / nth), n1 = (int32_t)((int64_t)j->n * (ith + 1) / nth);
     pn_run run = j->run;
@@ -208,14 +209,14 @@ static void layer_task(void *ctx, int ith, int nth)
     if (j->by_rows) {
         run.part = ith;
         run.nparts = nth;
-        j->status[ith] = pn_conv_pool_forward(l, l + 1, &run, j->n, j->x, j->y, scratch);
+        j->status[ith] = pn_conv_pool_forward(l, j->pool, &run, j->n, j->x, j->y, scratch);
         return;
     }
     if (n1 <= n0)
         return;
     run.sample0 = n0;
     if (!j->backward && j->fused) {
-        j->status[ith] = pn_conv_pool_forward(l, l + 1, &run, n1 - n0, j->x + (size_t)n0 * (size_t)in_size,
+        j->status[ith] = pn_conv_pool_forward(l, j->pool, &run, n1 - n0, j->x + (size_t)n0 * (size_t)in_size,
                                               j->y + (size_t)n0 * (size_t)out_size, scratch);
         return;
     }
@@ -233,7 +234,7 @@ static void layer_task(void *ctx, int ith, int nth)
         run.db = mine + l->nw;
     }
     if (j->fused) {
-        j->status[ith] = pn_conv_pool_backward(l, l + 1, &run, n1 - n0, j->x + (size_t)n0 * (size_t)in_size,
+        j->status[ith] = pn_conv_pool_backward(l, j->pool, &run, n1 - n0, j->x + (size_t)n0 * (size_t)in_size,
                                                j->y + (size_t)n0 * (size_t)out_size,
                                                j->dy + (size_t)n0 * (size_t)out_size,
                                                j->dx ? j->dx + (size_t)n0 * (size_t)in_size : NULL, scratch);
@@ -248,7 +249,7 @@ static void layer_task(void *ctx, int ith, int nth)
 static pneumo_status run_layer(layer_job *j)
 {
     int nth = pn_threadpool_size(j->m->pool);
-    pn_layer *sl = j->l + j->fused; /* the layer keeping scratch (the pool of a pair) */
+    pn_layer *sl = j->fused ? j->pool : j->l; /* the layer keeping scratch (the pool of a pair) */
     size_t per = pn_layer_scratch_per_sample(sl);
     pneumo_status st;
     if (!j->backward && per &&
@@ -305,38 +306,73 @@ const pn_kernels *pn_model_kernels(const pneumo_model *m)
  * right after it. */
 static int pn_bn_foldable(const pneumo_model *m, int32_t i)
 {
-    return m->layers[i].kind == PN_LAYER_CONV2D && m->layers[i].act == PN_ACT_LINEAR &&
+    return i + 1 < m->nlayers && m->layers[i].kind == PN_LAYER_CONV2D && m->layers[i].act == PN_ACT_LINEAR &&
            m->layers[i + 1].kind == PN_LAYER_BATCHNORM;
 }
 
-/* *out: a copy of Conv2D layer i whose weights and bias are folded with the
- * BatchNormalization at i + 1, in this handle's m->fold (recomputed per pass,
- * so weights written through parameter views are seen). */
-static pneumo_status fold_conv_bn(pneumo_model *m, int32_t i, pn_layer *out)
+/* Inference also folds a BatchNormalization at i into the next Conv2D with
+ * 'valid' padding or Dense when only layers that commute with its per-channel
+ * affine lie between: Dropout (the identity at inference) and one
+ * GlobalAveragePooling2D or Flatten (before a Dense). Those layers then run
+ * on the BatchNormalization's input. Returns that layer's index, or -1. */
+static int32_t bn_fold_target(const pneumo_model *m, int32_t i)
 {
-    const pn_layer *conv = &m->layers[i];
-    const size_t need = (size_t)((conv->nw + 15) & ~(int64_t)15) + (size_t)conv->filters;
+    int reshaped = 0;
+    if (m->layers[i].kind != PN_LAYER_BATCHNORM)
+        return -1;
+    for (int32_t t = i + 1; t < m->nlayers; t++) {
+        const pn_layer *l = &m->layers[t];
+        if (l->kind == PN_LAYER_DROPOUT)
+            continue;
+        if ((l->kind == PN_LAYER_GAP2D || l->kind == PN_LAYER_FLATTEN) && !reshaped) {
+            reshaped = 1;
+            continue;
+        }
+        if (l->kind == PN_LAYER_DENSE ||
+            (l->kind == PN_LAYER_CONV2D && !reshaped && l->padding == PNEUMO_PADDING_VALID))
+            return t;
+        return -1;
+    }
+    return -1;
+}
+
+/* *out: a copy of Conv2D or Dense layer l with its weights and bias folded
+ * with the BatchNormalization `before` it (NULL: none) and then with the one
+ * `after` it (NULL: none), in this handle's m->fold (recomputed per pass, so
+ * weights written through parameter views are seen; passes of one handle run
+ * one at a time, and every handle has its own). */
+static pneumo_status fold_layer(pneumo_model *m, const pn_layer *l, const pn_layer *before,
+                                const pn_layer *after, pn_layer *out)
+{
+    const size_t ab = before ? (size_t)((4 * (int64_t)before->out.c + 15) & ~(int64_t)15) : 0;
+    const size_t need = ab + (size_t)((l->nw + 15) & ~(int64_t)15) + (size_t)l->out.c;
     if (need > m->fold_cap) {
         float *f = pn_aligned_alloc(need * sizeof(float));
         if (!f)
-            return pn_error_nomem("folded Conv2D weights", need * sizeof(float));
+            return pn_error_nomem(l->kind == PN_LAYER_DENSE ? "folded Dense weights"
+                                                            : "folded Conv2D weights",
+                                  need * sizeof(float));
         pn_aligned_free(m->fold);
         m->fold = f;
         m->fold_cap = need;
     }
-    *out = *conv;
-    out->w = m->fold;
-    out->b = m->fold + (need - (size_t)conv->filters);
+    *out = *l;
+    out->w = m->fold + ab;
+    out->b = m->fold + (need - (size_t)l->out.c);
     out->use_bias = 1;
-    pn_batchnorm_fold(conv, &m->layers[i + 1], out->w, out->b);
+    if (before)
+        pn_batchnorm_fold_input(before, l, (double *)(void *)m->fold, out->w, out->b);
+    if (after)
+        pn_batchnorm_fold(before ? out : l, after, out->w, out->b);
     return PNEUMO_OK;
 }
 
 static pneumo_status forward(pneumo_model *m, int32_t n, const float *x, int training, int logits)
 {
     const float *in = x;
+    const int fold = !training && !m->no_fusion;
     pn_layer folded;
-    int32_t first;
+    int32_t first, bn_before = -1, bn_target = -1;
     pneumo_status st;
     if (!m->pool && (st = pneumo_model_set_threads(m, m->threads)) != PNEUMO_OK)
         return st;
@@ -344,10 +380,18 @@ static pneumo_status forward(pneumo_model *m, int32_t n, const float *x, int tra
         return st;
     for (int32_t i = 0; i < m->nlayers; i++) {
         layer_job j;
+        int32_t t;
+        if (fold && (t = bn_fold_target(m, i)) >= 0) {
+            /* the layers up to t see this layer's input; t folds it */
+            bn_before = i;
+            bn_target = t;
+            continue;
+        }
         memset(&j, 0, sizeof j);
         j.m = m;
         j.l = &m->layers[i];
         j.fused = m->fused[i];
+        j.pool = j.fused ? &m->layers[i + 1] : NULL;
         i += j.fused; /* i: the last layer of the step */
         j.run = (pn_run){.k = pn_model_kernels(m),
                          .training = training,
@@ -359,13 +403,16 @@ static pneumo_status forward(pneumo_model *m, int32_t n, const float *x, int tra
         j.n = n;
         j.x = in;
         j.y = m->acts[i];
-        if (!training && !m->no_fusion && !j.fused && i + 1 < m->nlayers && pn_bn_foldable(m, i)) {
-            /* Conv2D + BatchNormalization as one convolution with folded
-             * weights, written where the BatchNormalization's output goes */
-            if ((st = fold_conv_bn(m, i, &folded)) != PNEUMO_OK)
+        if (fold && (first == bn_target || (!j.fused && pn_bn_foldable(m, i)))) {
+            /* one convolution or Dense with folded weights; a
+             * BatchNormalization after it is written where its output goes */
+            const int after = !j.fused && pn_bn_foldable(m, i);
+            if ((st = fold_layer(m, j.l, first == bn_target ? &m->layers[bn_before] : NULL,
+                                 after ? &m->layers[i + 1] : NULL, &folded)) != PNEUMO_OK)
                 return pn_error_prefix("%s forward", j.l->name);
             j.l = &folded;
-            j.y = m->acts[++i];
+            if (after)
+                j.y = m->acts[++i];
         }
         if ((st = run_step(&j, first, i)) != PNEUMO_OK)
             return pn_error_prefix("%s forward", j.l->name);
@@ -395,6 +442,7 @@ static int backward_to(pneumo_model *m, int32_t n, const float *x, int32_t stop,
         j.m = m;
         j.l = &m->layers[first];
         j.fused = first != i;
+        j.pool = j.fused ? &m->layers[i] : NULL;
         j.run = (pn_run){.k = pn_model_kernels(m),
                          .training = training,
                          .skip_act = i == m->nlayers - 1,
