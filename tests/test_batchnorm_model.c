@@ -266,15 +266,17 @@ static void test_fold_after_pool(void **state)
 /* Which BatchNormalizations fold: not into a 'same' Conv2D (its padded zeros
  * would become b), through Dropout into a 'valid' one that also folds the
  * BatchNormalization after it, through Flatten into a Dense, and a flat one
- * into a Dense. */
+ * into a Dense; and the folds follow changed weights. */
 static void test_fold_choices(void **state)
 {
     int64_t xs[4] = {2, 18, 18, 2}, ps[2] = {2, 1};
     pneumo_model *m = NULL;
-    pneumo_tensor *x = NULL, *p = NULL;
+    pneumo_tensor *x = NULL, *p = NULL, *view = NULL;
     pneumo_conv2d_params conv;
     steps_seen seen;
     uint64_t rng = 5;
+    float before[2];
+    double d;
     (void)state;
     assert_int_equal(pneumo_model_create(18, 18, 2, 3, &m), PNEUMO_OK);
     pneumo_conv2d_default_params(&conv);
@@ -303,7 +305,6 @@ static void test_fold_choices(void **state)
     assert_int_equal(pneumo_tensor_create(2, ps, &p), PNEUMO_OK);
     tu_fill(&rng, pneumo_tensor_data(x), 2 * 18 * 18 * 2, 0.0f, 1.0f);
     for (int threads = 1; threads <= 2; threads++) {
-        double d;
         assert_int_equal(pneumo_model_set_threads(m, threads), PNEUMO_OK);
         d = fold_vs_plain(m, 2, x, p, &seen);
         printf("fold choices, %d thread(s): max relative %.3g\n", threads, d);
@@ -311,6 +312,22 @@ static void test_fold_choices(void **state)
         assert_true(seen.ran[2] && !seen.ran[4] && seen.ran[5] && seen.ran[6] && seen.ran[7]);
         assert_true(!seen.ran[8] && seen.ran[9] && !seen.ran[11] && seen.ran[12]);
     }
+    /* the folds are kept between passes but follow what they were made from:
+     * a kernel written through a parameter view, moving statistics */
+    assert_int_equal(pneumo_model_predict(m, x, p), PNEUMO_OK);
+    memcpy(before, pneumo_tensor_data(p), sizeof before);
+    assert_int_equal(pneumo_model_param(m, 8, &view), PNEUMO_OK); /* conv2d_2/kernel */
+    pneumo_tensor_data(view)[0] += 0.5f;
+    pneumo_tensor_destroy(view);
+    assert_int_equal(pneumo_model_param(m, 18, &view), PNEUMO_OK); /* dense_1/kernel */
+    pneumo_tensor_data(view)[1] *= -2.0f;
+    pneumo_tensor_destroy(view);
+    m->layers[4].mmean[1] += 0.5f;
+    m->layers[8].mvar[2] *= 3.0f;
+    d = fold_vs_plain(m, 2, x, p, &seen);
+    printf("fold choices, changed weights: max relative %.3g\n", d);
+    assert_true(d <= 2e-6);
+    assert_true(pneumo_tensor_data(p)[0] != before[0] && pneumo_tensor_data(p)[1] != before[1]);
     pneumo_tensor_destroy(x);
     pneumo_tensor_destroy(p);
     pneumo_model_destroy(m);

@@ -70,6 +70,11 @@ static pneumo_status ensure_batch(pneumo_model *m, int32_t n)
         pn_model_free_batch(m);
         return pn_error_nomem("activation table", (size_t)m->nlayers * sizeof *m->acts);
     }
+    m->folds = pn_calloc((size_t)m->nlayers, sizeof *m->folds);
+    if (!m->folds) {
+        pn_model_free_batch(m);
+        return pn_error_nomem("folded weights table", (size_t)m->nlayers * sizeof *m->folds);
+    }
     for (int32_t i = 0; i < m->nlayers; i++) {
         int64_t size = pn_dims_size(&m->layers[i].out);
         if (m->fused[i])
@@ -336,34 +341,85 @@ static int32_t bn_fold_target(const pneumo_model *m, int32_t i)
     return -1;
 }
 
-/* *out: a copy of Conv2D or Dense layer l with its weights and bias folded
- * with the BatchNormalization `before` it (NULL: none) and then with the one
- * `after` it (NULL: none), in this handle's m->fold (recomputed per pass, so
- * weights written through parameter views are seen; passes of one handle run
- * one at a time, and every handle has its own). */
-static pneumo_status fold_layer(pneumo_model *m, const pn_layer *l, const pn_layer *before,
-                                const pn_layer *after, pn_layer *out)
+/* The values a fold of l with `before` and `after` (either NULL) is made
+ * from: at most 10 arrays into src and len; returns how many. */
+static int fold_sources(const pn_layer *l, const pn_layer *before, const pn_layer *after, const float **src,
+                        size_t *len)
 {
+    const pn_layer *bns[2] = {before, after};
+    int k = 0;
+    src[k] = l->w;
+    len[k++] = (size_t)l->nw;
+    src[k] = l->b;
+    len[k++] = l->use_bias ? (size_t)l->out.c : 0;
+    for (int i = 0; i < 2; i++) {
+        if (!bns[i])
+            continue;
+        src[k] = bns[i]->w;
+        len[k++] = (size_t)bns[i]->nw;
+        src[k] = bns[i]->b;
+        len[k++] = (size_t)bns[i]->nb;
+        src[k] = bns[i]->mmean;
+        len[k++] = (size_t)bns[i]->out.c;
+        src[k] = bns[i]->mvar;
+        len[k++] = (size_t)bns[i]->out.c;
+    }
+    return k;
+}
+
+/* *out: a copy of Conv2D or Dense layer l (index t) with its weights and
+ * bias folded with the BatchNormalization `before` it (NULL: none) and then
+ * with the one `after` it (NULL: none), kept in this handle's m->folds[t]
+ * and refolded when a value it was folded from changed (so weights written
+ * through parameter views are seen). Passes of one handle run one at a time
+ * and every handle has its own folds. */
+static pneumo_status fold_layer(pneumo_model *m, int32_t t, const pn_layer *before, const pn_layer *after,
+                                pn_layer *out)
+{
+    const pn_layer *l = &m->layers[t];
+    pn_fold *f = &m->folds[t];
+    const float *src[10];
+    size_t len[10], copy = 0;
+    const int nsrc = fold_sources(l, before, after, src, len);
     const size_t ab = before ? (size_t)((4 * (int64_t)before->out.c + 15) & ~(int64_t)15) : 0;
-    const size_t need = ab + (size_t)((l->nw + 15) & ~(int64_t)15) + (size_t)l->out.c;
-    if (need > m->fold_cap) {
-        float *f = pn_aligned_alloc(need * sizeof(float));
-        if (!f)
+    const size_t wlen = (size_t)((l->nw + 15) & ~(int64_t)15), blen = (size_t)((l->out.c + 15) & ~15);
+    int same = f->valid;
+    float *snap;
+    for (int k = 0; k < nsrc; k++)
+        copy += len[k];
+    if (ab + wlen + blen + copy > f->cap) {
+        float *buf = pn_aligned_alloc((ab + wlen + blen + copy) * sizeof(float));
+        if (!buf)
             return pn_error_nomem(l->kind == PN_LAYER_DENSE ? "folded Dense weights"
                                                             : "folded Conv2D weights",
-                                  need * sizeof(float));
-        pn_aligned_free(m->fold);
-        m->fold = f;
-        m->fold_cap = need;
+                                  (ab + wlen + blen + copy) * sizeof(float));
+        pn_aligned_free(f->buf);
+        f->buf = buf;
+        f->cap = ab + wlen + blen + copy;
+        same = 0;
     }
     *out = *l;
-    out->w = m->fold + ab;
-    out->b = m->fold + (need - (size_t)l->out.c);
+    out->w = f->buf + ab;
+    out->b = f->buf + ab + wlen;
     out->use_bias = 1;
+    snap = f->buf + ab + wlen + blen;
+    for (int k = 0; k < nsrc && same; k++) {
+        same = len[k] == 0 || memcmp(snap, src[k], len[k] * sizeof(float)) == 0;
+        snap += len[k];
+    }
+    if (same)
+        return PNEUMO_OK;
+    snap = f->buf + ab + wlen + blen;
+    for (int k = 0; k < nsrc; k++) {
+        if (len[k])
+            memcpy(snap, src[k], len[k] * sizeof(float));
+        snap += len[k];
+    }
     if (before)
-        pn_batchnorm_fold_input(before, l, (double *)(void *)m->fold, out->w, out->b);
+        pn_batchnorm_fold_input(before, l, (double *)(void *)f->buf, out->w, out->b);
     if (after)
         pn_batchnorm_fold(before ? out : l, after, out->w, out->b);
+    f->valid = 1;
     return PNEUMO_OK;
 }
 
@@ -407,7 +463,7 @@ static pneumo_status forward(pneumo_model *m, int32_t n, const float *x, int tra
             /* one convolution or Dense with folded weights; a
              * BatchNormalization after it is written where its output goes */
             const int after = !j.fused && pn_bn_foldable(m, i);
-            if ((st = fold_layer(m, j.l, first == bn_target ? &m->layers[bn_before] : NULL,
+            if ((st = fold_layer(m, first, first == bn_target ? &m->layers[bn_before] : NULL,
                                  after ? &m->layers[i + 1] : NULL, &folded)) != PNEUMO_OK)
                 return pn_error_prefix("%s forward", j.l->name);
             j.l = &folded;
