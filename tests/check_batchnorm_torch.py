@@ -6,8 +6,12 @@ same gradients (conv kernel and bias through the full batch-norm backward,
 gamma, beta, dense), the same moving statistics after the step
 (torch.nn.BatchNorm2d with momentum = 1 - 0.99 and the unbiased running
 variance) and the same inference predictions (libpneumo folds the
-BatchNormalization into the conv there). Float32 both sides; tolerances are
-relative to each tensor's largest value.
+BatchNormalization into the conv there). A second model shaped like the
+compact recipe (Conv2D ReLU -> MaxPool -> BatchNorm, twice, then GAP and
+Dense), whose BatchNormalizations libpneumo folds into the next Conv2D and
+the Dense, with statistics written into its file, must predict what torch
+does. Float32 both sides; tolerances are relative to each tensor's largest
+value.
 
 Drives libpneumo through ctypes. Exits 77 (meson's "skipped") when NumPy or
 PyTorch is missing."""
@@ -49,6 +53,8 @@ for fn, args in {
     "pneumo_model_add_conv2d": [P, ctypes.POINTER(Conv)],
     "pneumo_model_add_batchnorm": [P, P],
     "pneumo_model_add_activation": [P, ctypes.c_int],
+    "pneumo_model_add_maxpool2d": [P, P],
+    "pneumo_model_load": [ctypes.c_char_p, ctypes.POINTER(P), P],
     "pneumo_model_add_global_avgpool2d": [P],
     "pneumo_model_add_dense": [P, ctypes.c_int32, ctypes.c_int],
     "pneumo_tensor_wrap": [ctypes.c_int, ctypes.POINTER(ctypes.c_int64), P, ctypes.c_size_t, ctypes.POINTER(P)],
@@ -183,6 +189,74 @@ with tempfile.TemporaryDirectory() as tmp:
     check(lib.pneumo_model_predict(model, xt_c, pt))
     close("inference probabilities", probs[:, 0], want, 1e-5)
     for t in (xt_c, yt_c, pt):
+        lib.pneumo_tensor_destroy(t)
+lib.pneumo_model_destroy(model)
+
+# the compact recipe's shape: BatchNormalization after the pool, folded forward
+n, h, w = 4, 18, 18
+x = rng.random((n, h, w, 1), dtype=np.float32)
+model = P()
+check(lib.pneumo_model_create(h, w, 1, 5, ctypes.byref(model)))
+for filters in (4, 6):
+    lib.pneumo_conv2d_default_params(ctypes.byref(conv))
+    conv.filters = filters
+    conv.activation = 1
+    check(lib.pneumo_model_add_conv2d(model, ctypes.byref(conv)))
+    check(lib.pneumo_model_add_maxpool2d(model, None))
+    check(lib.pneumo_model_add_batchnorm(model, None))
+check(lib.pneumo_model_add_global_avgpool2d(model))
+check(lib.pneumo_model_add_dense(model, 1, 2))
+with tempfile.TemporaryDirectory() as tmp:
+    path = os.path.join(tmp, "compact.safetensors")
+    check(lib.pneumo_model_save(model, None, path.encode()))
+    lib.pneumo_model_destroy(model)
+    with open(path, "rb") as f:
+        blob = bytearray(f.read())
+    (hlen,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + hlen])
+    # statistics different per channel, some gammas negative, a non-zero dense bias
+    for name, info in header.items():
+        if name == "__metadata__" or "batch_normalization" not in name and name != "dense/bias":
+            continue
+        a, b = info["data_offsets"]
+        k = (b - a) // 4
+        kind = name.rsplit("/", 1)[1]
+        v = {"gamma": rng.uniform(0.5, 1.5, k) * np.where(np.arange(k) % 3 == 1, -1, 1),
+             "beta": rng.uniform(-1, 1, k), "moving_mean": rng.uniform(-0.3, 0.6, k),
+             "moving_variance": rng.uniform(0.05, 2.0, k), "bias": np.full(k, 0.25)}[kind]
+        blob[8 + hlen + a:8 + hlen + b] = v.astype(np.float32).tobytes()
+    with open(path, "wb") as f:
+        f.write(blob)
+    wts = read_safetensors(path)
+    model = P()
+    check(lib.pneumo_model_load(path.encode(), ctypes.byref(model), None))
+
+    layers = []
+    for i, (ci, co) in enumerate(((1, 4), (4, 6))):
+        suffix = f"_{i}" if i else ""
+        tc = torch.nn.Conv2d(ci, co, 3)
+        tb = torch.nn.BatchNorm2d(co, eps=1e-3)
+        with torch.no_grad():
+            tc.weight.copy_(torch.from_numpy(wts[f"conv2d{suffix}/kernel"].transpose(3, 2, 0, 1).copy()))
+            tc.bias.copy_(torch.from_numpy(wts[f"conv2d{suffix}/bias"]))
+            bn = f"batch_normalization{suffix}"
+            tb.weight.copy_(torch.from_numpy(wts[f"{bn}/gamma"]))
+            tb.bias.copy_(torch.from_numpy(wts[f"{bn}/beta"]))
+            tb.running_mean.copy_(torch.from_numpy(wts[f"{bn}/moving_mean"]))
+            tb.running_var.copy_(torch.from_numpy(wts[f"{bn}/moving_variance"]))
+        tb.eval()
+        layers += [tc, torch.nn.ReLU(), torch.nn.MaxPool2d(2), tb]
+    tdense = torch.nn.Linear(6, 1)
+    with torch.no_grad():
+        tdense.weight.copy_(torch.from_numpy(wts["dense/kernel"].T.copy()))
+        tdense.bias.copy_(torch.from_numpy(wts["dense/bias"]))
+        body = torch.nn.Sequential(*layers)
+        want = torch.sigmoid(tdense(body(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())).mean(dim=(2, 3))))
+    probs = np.zeros((n, 1), dtype=np.float32)
+    xt_c, pt = wrap(x), wrap(probs)
+    check(lib.pneumo_model_predict(model, xt_c, pt))
+    close("compact-shaped inference (BatchNormalization folded forward)", probs[:, 0], want.numpy()[:, 0], 1e-5)
+    for t in (xt_c, pt):
         lib.pneumo_tensor_destroy(t)
 lib.pneumo_model_destroy(model)
 print("ok")

@@ -194,7 +194,9 @@ static pneumo_status op_gradcam(void *ctx)
     return st;
 }
 
-/* ---- a BatchNormalization model: build, one training step, folded predict ---- */
+/* ---- a BatchNormalization model: build, one training step, folded predict
+ * (Conv2D -> BatchNormalization, BatchNormalization -> Conv2D run fused with
+ * its pool, BatchNormalization -> GlobalAveragePooling2D -> Dense) ---- */
 
 static pneumo_status op_batchnorm(void *ctx)
 {
@@ -202,16 +204,22 @@ static pneumo_status op_batchnorm(void *ctx)
     pneumo_model *m = NULL;
     pneumo_optimizer *o = NULL;
     pneumo_tensor *x = NULL, *y = NULL, *p = NULL;
-    pneumo_conv2d_params conv;
+    pneumo_conv2d_params conv, relu;
     pneumo_step_result r;
     pneumo_status st;
     (void)ctx;
     pneumo_conv2d_default_params(&conv);
     conv.filters = 4;
+    relu = conv;
+    relu.activation = PNEUMO_ACT_RELU;
     if ((st = pneumo_model_create(8, 8, 2, 1, &m)) == PNEUMO_OK &&
         (st = pneumo_model_add_conv2d(m, &conv)) == PNEUMO_OK &&
         (st = pneumo_model_add_batchnorm(m, NULL)) == PNEUMO_OK &&
         (st = pneumo_model_add_activation(m, PNEUMO_ACT_RELU)) == PNEUMO_OK &&
+        (st = pneumo_model_add_batchnorm(m, NULL)) == PNEUMO_OK &&
+        (st = pneumo_model_add_conv2d(m, &relu)) == PNEUMO_OK &&
+        (st = pneumo_model_add_maxpool2d(m, NULL)) == PNEUMO_OK &&
+        (st = pneumo_model_add_batchnorm(m, NULL)) == PNEUMO_OK &&
         (st = pneumo_model_add_global_avgpool2d(m)) == PNEUMO_OK &&
         (st = pneumo_model_add_dense(m, 1, PNEUMO_ACT_SIGMOID)) == PNEUMO_OK &&
         (st = pneumo_optimizer_create_adam(NULL, &o)) == PNEUMO_OK &&

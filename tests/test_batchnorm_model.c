@@ -1,8 +1,9 @@
 /* BatchNormalization and GlobalAveragePooling2D in a model: training moves
  * the moving statistics (and only gamma and beta are parameters), inference
- * folds Conv2D + BatchNormalization, files keep everything, the summary
- * counts the non-trainable weights, ONNX export writes both layers, bad
- * settings are refused. */
+ * folds Conv2D + BatchNormalization and a BatchNormalization into the
+ * Conv2D or Dense after it, files keep everything, the summary counts the
+ * non-trainable weights, ONNX export writes both layers, bad settings are
+ * refused. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "model/model.h"
+#include "model/test_hooks.h"
 #include "pneumo/pneumo.h"
 #include "testutil.h"
 
@@ -156,6 +158,199 @@ static void test_train_fold_save(void **state)
     free_batch(&b);
 }
 
+/* Inference statistics and gamma, beta that differ per channel in every
+ * BatchNormalization of m, a third of the gammas negative, beta far from
+ * mean a (so a wrongly folded b shows at 'same'-padded borders). */
+static void set_bn_stats(pneumo_model *m, uint64_t seed)
+{
+    uint64_t rng = seed;
+    for (int32_t i = 0; i < m->nlayers; i++) {
+        pn_layer *l = &m->layers[i];
+        if (l->kind != PN_LAYER_BATCHNORM)
+            continue;
+        for (int32_t c = 0; c < l->out.c; c++) {
+            l->w[c] = tu_uniform(&rng, 0.5f, 1.5f) * (c % 3 == 1 ? -1.0f : 1.0f);
+            l->b[c] = tu_uniform(&rng, -1.0f, 1.0f);
+            l->mmean[c] = tu_uniform(&rng, -0.3f, 0.6f);
+            l->mvar[c] = tu_uniform(&rng, 0.05f, 2.0f);
+        }
+    }
+}
+
+/* Layers that ran in a forward step (a layer folded into another runs in
+ * no step). */
+typedef struct steps_seen {
+    int ran[32];
+} steps_seen;
+
+static void on_step(void *ctx, int32_t first, int32_t last, int backward, int end)
+{
+    steps_seen *s = ctx;
+    for (int32_t l = first; !backward && !end && l <= last; l++)
+        s->ran[l] = 1;
+}
+
+/* Predictions of m for x, folded (and the layers that ran) and layer by
+ * layer; the folded ones twice, which must be bit-identical. Returns the
+ * largest |folded - unfolded| / |unfolded| (each output is a logit). */
+static double fold_vs_plain(pneumo_model *m, int64_t n, const pneumo_tensor *x, pneumo_tensor *p,
+                            steps_seen *seen)
+{
+    float folded[8], again[8];
+    double worst = 0.0;
+    assert_true(n <= 8);
+    memset(seen, 0, sizeof *seen);
+    pn_model_set_step_hook(m, on_step, seen);
+    assert_int_equal(pneumo_model_predict(m, x, p), PNEUMO_OK);
+    pn_model_set_step_hook(m, NULL, NULL);
+    memcpy(folded, pneumo_tensor_data(p), (size_t)n * sizeof(float));
+    assert_int_equal(pneumo_model_predict(m, x, p), PNEUMO_OK);
+    memcpy(again, pneumo_tensor_data(p), (size_t)n * sizeof(float));
+    assert_memory_equal(folded, again, (size_t)n * sizeof(float));
+    pn_model_set_fusion(m, 0);
+    assert_int_equal(pneumo_model_predict(m, x, p), PNEUMO_OK);
+    pn_model_set_fusion(m, 1);
+    for (int64_t i = 0; i < n; i++) {
+        const double u = pneumo_tensor_data(p)[i], d = fabs((double)folded[i] - u) / fabs(u);
+        assert_true(isfinite(u) && fabs(u) > 0.05);
+        if (d > worst)
+            worst = d;
+    }
+    return worst;
+}
+
+/* The compact recipe's network (examples/train_recipe.c): 5 x (Conv2D 3x3
+ * ReLU 'valid', MaxPooling2D, BatchNormalization), GAP, Dropout, Dense; here
+ * with a linear head, so predictions are the logits, and at 128 px. Every
+ * BatchNormalization folds into the next Conv2D (run fused with its pool) or
+ * the Dense. */
+static void test_fold_after_pool(void **state)
+{
+    static const int32_t filters[] = {32, 64, 96, 128, 192};
+    int64_t xs[4] = {3, 128, 128, 1}, ps[2] = {3, 1}, x1s[4] = {1, 128, 128, 1}, p1s[2] = {1, 1};
+    pneumo_model *m = NULL;
+    pneumo_tensor *x = NULL, *p = NULL, *x1 = NULL, *p1 = NULL;
+    steps_seen seen;
+    uint64_t rng = 3;
+    (void)state;
+    assert_int_equal(pneumo_model_create(128, 128, 1, 11, &m), PNEUMO_OK);
+    for (int i = 0; i < 5; i++) {
+        pneumo_conv2d_params conv;
+        pneumo_conv2d_default_params(&conv);
+        conv.filters = filters[i];
+        conv.activation = PNEUMO_ACT_RELU;
+        assert_int_equal(pneumo_model_add_conv2d(m, &conv), PNEUMO_OK);
+        assert_int_equal(pneumo_model_add_maxpool2d(m, NULL), PNEUMO_OK);
+        assert_int_equal(pneumo_model_add_batchnorm(m, NULL), PNEUMO_OK);
+    }
+    assert_int_equal(pneumo_model_add_global_avgpool2d(m), PNEUMO_OK);
+    assert_int_equal(pneumo_model_add_dropout(m, 0.3f), PNEUMO_OK);
+    assert_int_equal(pneumo_model_add_dense(m, 1, PNEUMO_ACT_LINEAR), PNEUMO_OK);
+    set_bn_stats(m, 7);
+    /* a non-zero Dense bias, so the fold must add to it */
+    m->layers[17].b[0] = 0.25f;
+    assert_int_equal(pneumo_tensor_create(4, xs, &x), PNEUMO_OK);
+    assert_int_equal(pneumo_tensor_create(2, ps, &p), PNEUMO_OK);
+    assert_int_equal(pneumo_tensor_create(4, x1s, &x1), PNEUMO_OK);
+    assert_int_equal(pneumo_tensor_create(2, p1s, &p1), PNEUMO_OK);
+    /* smooth images with noise: values like a rescaled X-ray's */
+    for (int64_t i = 0; i < 3 * 128 * 128; i++) {
+        const int64_t r = i / 128 % 128, c = i % 128, s = i / (128 * 128);
+        pneumo_tensor_data(x)[i] = 0.5f + 0.3f * (float)sin(0.05 * (double)(r + 7 * s) + 0.03 * (double)c) +
+                                   tu_uniform(&rng, -0.1f, 0.1f);
+    }
+    memcpy(pneumo_tensor_data(x1), pneumo_tensor_data(x), 128 * 128 * sizeof(float));
+    for (int threads = 1; threads <= 2; threads++) {
+        double d3, d1;
+        assert_int_equal(pneumo_model_set_threads(m, threads), PNEUMO_OK);
+        d3 = fold_vs_plain(m, 3, x, p, &seen);
+        for (int b = 0; b < 5; b++)
+            assert_false(seen.ran[3 * b + 2]);
+        assert_true(seen.ran[0] && seen.ran[16] && seen.ran[17]);
+        /* one sample on 2 threads: the fused pairs split by rows */
+        d1 = fold_vs_plain(m, 1, x1, p1, &seen);
+        printf(
+            "compact, %d thread(s): folded vs unfolded logits: max relative %.3g (batch 3), %.3g (batch 1)\n",
+            threads, d3, d1);
+        assert_true(d3 <= 2e-6 && d1 <= 2e-6);
+    }
+    pneumo_tensor_destroy(x);
+    pneumo_tensor_destroy(p);
+    pneumo_tensor_destroy(x1);
+    pneumo_tensor_destroy(p1);
+    pneumo_model_destroy(m);
+}
+
+/* Which BatchNormalizations fold: not into a 'same' Conv2D (its padded zeros
+ * would become b), through Dropout into a 'valid' one that also folds the
+ * BatchNormalization after it, through Flatten into a Dense, and a flat one
+ * into a Dense; and the folds follow changed weights. */
+static void test_fold_choices(void **state)
+{
+    int64_t xs[4] = {2, 18, 18, 2}, ps[2] = {2, 1};
+    pneumo_model *m = NULL;
+    pneumo_tensor *x = NULL, *p = NULL, *view = NULL;
+    pneumo_conv2d_params conv;
+    steps_seen seen;
+    uint64_t rng = 5;
+    float before[2];
+    double d;
+    (void)state;
+    assert_int_equal(pneumo_model_create(18, 18, 2, 3, &m), PNEUMO_OK);
+    pneumo_conv2d_default_params(&conv);
+    conv.filters = 4;
+    conv.activation = PNEUMO_ACT_RELU;
+    assert_int_equal(pneumo_model_add_conv2d(m, &conv), PNEUMO_OK);   /* 0: 16x16x4 */
+    assert_int_equal(pneumo_model_add_maxpool2d(m, NULL), PNEUMO_OK); /* 1: 8x8x4 */
+    assert_int_equal(pneumo_model_add_batchnorm(m, NULL), PNEUMO_OK); /* 2: stays */
+    conv.filters = 6;
+    conv.padding = PNEUMO_PADDING_SAME;
+    assert_int_equal(pneumo_model_add_conv2d(m, &conv), PNEUMO_OK);   /* 3: 8x8x6 */
+    assert_int_equal(pneumo_model_add_batchnorm(m, NULL), PNEUMO_OK); /* 4: into 6 */
+    assert_int_equal(pneumo_model_add_dropout(m, 0.5f), PNEUMO_OK);   /* 5 */
+    conv.filters = 5;
+    conv.padding = PNEUMO_PADDING_VALID;
+    conv.activation = PNEUMO_ACT_LINEAR;
+    assert_int_equal(pneumo_model_add_conv2d(m, &conv), PNEUMO_OK);             /* 6: 6x6x5, folds 4 and 7 */
+    assert_int_equal(pneumo_model_add_batchnorm(m, NULL), PNEUMO_OK);           /* 7 */
+    assert_int_equal(pneumo_model_add_batchnorm(m, NULL), PNEUMO_OK);           /* 8: into 10 */
+    assert_int_equal(pneumo_model_add_flatten(m), PNEUMO_OK);                   /* 9 */
+    assert_int_equal(pneumo_model_add_dense(m, 3, PNEUMO_ACT_RELU), PNEUMO_OK); /* 10 */
+    assert_int_equal(pneumo_model_add_batchnorm(m, NULL), PNEUMO_OK);           /* 11: into 12 */
+    assert_int_equal(pneumo_model_add_dense(m, 1, PNEUMO_ACT_LINEAR), PNEUMO_OK); /* 12 */
+    set_bn_stats(m, 9);
+    assert_int_equal(pneumo_tensor_create(4, xs, &x), PNEUMO_OK);
+    assert_int_equal(pneumo_tensor_create(2, ps, &p), PNEUMO_OK);
+    tu_fill(&rng, pneumo_tensor_data(x), 2 * 18 * 18 * 2, 0.0f, 1.0f);
+    for (int threads = 1; threads <= 2; threads++) {
+        assert_int_equal(pneumo_model_set_threads(m, threads), PNEUMO_OK);
+        d = fold_vs_plain(m, 2, x, p, &seen);
+        printf("fold choices, %d thread(s): max relative %.3g\n", threads, d);
+        assert_true(d <= 2e-6);
+        assert_true(seen.ran[2] && !seen.ran[4] && seen.ran[5] && seen.ran[6] && seen.ran[7]);
+        assert_true(!seen.ran[8] && seen.ran[9] && !seen.ran[11] && seen.ran[12]);
+    }
+    /* the folds are kept between passes but follow what they were made from:
+     * a kernel written through a parameter view, moving statistics */
+    assert_int_equal(pneumo_model_predict(m, x, p), PNEUMO_OK);
+    memcpy(before, pneumo_tensor_data(p), sizeof before);
+    assert_int_equal(pneumo_model_param(m, 8, &view), PNEUMO_OK); /* conv2d_2/kernel */
+    pneumo_tensor_data(view)[0] += 0.5f;
+    pneumo_tensor_destroy(view);
+    assert_int_equal(pneumo_model_param(m, 18, &view), PNEUMO_OK); /* dense_1/kernel */
+    pneumo_tensor_data(view)[1] *= -2.0f;
+    pneumo_tensor_destroy(view);
+    m->layers[4].mmean[1] += 0.5f;
+    m->layers[8].mvar[2] *= 3.0f;
+    d = fold_vs_plain(m, 2, x, p, &seen);
+    printf("fold choices, changed weights: max relative %.3g\n", d);
+    assert_true(d <= 2e-6);
+    assert_true(pneumo_tensor_data(p)[0] != before[0] && pneumo_tensor_data(p)[1] != before[1]);
+    pneumo_tensor_destroy(x);
+    pneumo_tensor_destroy(p);
+    pneumo_model_destroy(m);
+}
+
 static void test_refusals(void **state)
 {
     pneumo_model *m = NULL;
@@ -193,6 +388,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_train_fold_save),
+        cmocka_unit_test(test_fold_after_pool),
+        cmocka_unit_test(test_fold_choices),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

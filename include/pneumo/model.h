@@ -151,8 +151,10 @@ PNEUMO_API pneumo_status pneumo_model_add_dropout(pneumo_model *m, float rate);
  *  statistics. gamma and beta are trainable, the moving statistics are not
  *  (they are not parameter tensors and no optimizer touches them). Inference
  *  folds a BatchNormalization that directly follows a Conv2D without an
- *  activation into that convolution's weights (the stored weights are not
- *  changed). A training step normalises over the whole batch it is given, so a
+ *  activation into that convolution's weights, and one followed by a 'valid'
+ *  Conv2D, or by a Dense through Dropout and at most one
+ *  GlobalAveragePooling2D or Flatten, into that layer's weights (the stored
+ *  weights are not changed; docs/training.md). A training step normalises over the whole batch it is given, so a
  *  data-parallel part normalises over its own samples and moves its rank's
  *  moving statistics, which ranks do not exchange (docs/training.md). Errors: INVALID_ARG for
  *  out-of-range settings, non-zero reserved fields or a wrong size. */

@@ -137,6 +137,26 @@ void pn_batchnorm_fold(const pn_layer *conv, const pn_layer *bn, float *wf, floa
     }
 }
 
+void pn_batchnorm_fold_input(const pn_layer *bn, const pn_layer *l, double *ab, float *wf, float *bf)
+{
+    const int32_t nc = bn->out.c, co = l->out.c;
+    const int64_t rows = l->nw / co;
+    double *a = ab, *b = ab + nc;
+    for (int32_t c = 0; c < nc; c++) {
+        a[c] = (bn->nw ? (double)bn->w[c] : 1.0) / sqrt((double)bn->mvar[c] + (double)bn->epsilon);
+        b[c] = (bn->nb ? (double)bn->b[c] : 0.0) - (double)bn->mmean[c] * a[c];
+    }
+    for (int32_t o = 0; o < co; o++) {
+        double sum = l->use_bias ? (double)l->b[o] : 0.0;
+        for (int64_t r = 0; r < rows; r++)
+            sum += (double)l->w[r * co + o] * b[r % nc];
+        bf[o] = (float)sum;
+    }
+    for (int64_t r = 0; r < rows; r++)
+        for (int32_t o = 0; o < co; o++)
+            wf[r * co + o] = (float)((double)l->w[r * co + o] * a[r % nc]);
+}
+
 static const pn_layer_ops batchnorm_ops = {
     .keras_class = "BatchNormalization",
     .base_name = "batch_normalization",

@@ -127,6 +127,16 @@ pneumo_status pn_gap2d_setup(pn_layer *l, const pn_dims *in);
  * the pair's inference output. */
 void pn_batchnorm_fold(const pn_layer *conv, const pn_layer *bn, float *wf, float *bf);
 
+/* Inference folding of a BatchNormalization before a Conv2D or Dense `l`
+ * (with only Dropout, GlobalAveragePooling2D or Flatten between, which
+ * commute with a per-channel affine): l with kernel w and bias b (l->use_bias
+ * 0: none) into wf, bf, so that l(x; wf, bf) equals l(a x + b) with the
+ * BatchNormalization's a, b. Row r of the kernel (its input index, the kernel
+ * seen as rows of out.c outputs) takes channel r % c. 'valid' convolutions
+ * only: padded zeros would become b. ab: 2 c doubles of scratch; wf, bf must
+ * not alias l's weights. */
+void pn_batchnorm_fold_input(const pn_layer *bn, const pn_layer *l, double *ab, float *wf, float *bf);
+
 /* Keras glorot_uniform for the kernel, zeros for the bias. */
 void pn_layer_init_params(pn_layer *l, pn_rng *rng);
 

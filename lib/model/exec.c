@@ -70,6 +70,11 @@ static pneumo_status ensure_batch(pneumo_model *m, int32_t n)
         pn_model_free_batch(m);
         return pn_error_nomem("activation table", (size_t)m->nlayers * sizeof *m->acts);
     }
+    m->folds = pn_calloc((size_t)m->nlayers, sizeof *m->folds);
+    if (!m->folds) {
+        pn_model_free_batch(m);
+        return pn_error_nomem("folded weights table", (size_t)m->nlayers * sizeof *m->folds);
+    }
     for (int32_t i = 0; i < m->nlayers; i++) {
         int64_t size = pn_dims_size(&m->layers[i].out);
         if (m->fused[i])
@@ -173,6 +178,7 @@ static pneumo_status check_loss_head(const pneumo_model *m, const char *fn)
 typedef struct layer_job {
     pneumo_model *m;
     pn_layer *l;
+    pn_layer *pool; /* fused: the MaxPooling2D of the pair */
     int fused;
     pn_run run;
     int32_t n;
@@ -191,7 +197,7 @@ static void layer_task(void *ctx, int ith, int nth)
 {
     layer_job *j = ctx;
     pn_layer *l = j->l;
-    const int64_t in_size = pn_dims_size(&l->in), out_size = pn_dims_size(&(l + j->fused)->out);
+    const int64_t in_size = pn_dims_size(&l->in), out_size = pn_dims_size(j->fused ? &j->pool->out : &l->out);
     float *scratch = j->fused ? j->m->scratch + (size_t)ith * (size_t)j->m->scratch_stride : NULL;
     int32_t n0 = (int32_t)((int64_t)j->n * ith / nth), n1 = (int32_t)((int64_t)j->n * (ith + 1) / nth);
     pn_run run = j->run;
@@ -208,14 +214,14 @@ static void layer_task(void *ctx, int ith, int nth)
     if (j->by_rows) {
         run.part = ith;
         run.nparts = nth;
-        j->status[ith] = pn_conv_pool_forward(l, l + 1, &run, j->n, j->x, j->y, scratch);
+        j->status[ith] = pn_conv_pool_forward(l, j->pool, &run, j->n, j->x, j->y, scratch);
         return;
     }
     if (n1 <= n0)
         return;
     run.sample0 = n0;
     if (!j->backward && j->fused) {
-        j->status[ith] = pn_conv_pool_forward(l, l + 1, &run, n1 - n0, j->x + (size_t)n0 * (size_t)in_size,
+        j->status[ith] = pn_conv_pool_forward(l, j->pool, &run, n1 - n0, j->x + (size_t)n0 * (size_t)in_size,
                                               j->y + (size_t)n0 * (size_t)out_size, scratch);
         return;
     }
@@ -233,7 +239,7 @@ static void layer_task(void *ctx, int ith, int nth)
         run.db = mine + l->nw;
     }
     if (j->fused) {
-        j->status[ith] = pn_conv_pool_backward(l, l + 1, &run, n1 - n0, j->x + (size_t)n0 * (size_t)in_size,
+        j->status[ith] = pn_conv_pool_backward(l, j->pool, &run, n1 - n0, j->x + (size_t)n0 * (size_t)in_size,
                                                j->y + (size_t)n0 * (size_t)out_size,
                                                j->dy + (size_t)n0 * (size_t)out_size,
                                                j->dx ? j->dx + (size_t)n0 * (size_t)in_size : NULL, scratch);
@@ -248,7 +254,7 @@ static void layer_task(void *ctx, int ith, int nth)
 static pneumo_status run_layer(layer_job *j)
 {
     int nth = pn_threadpool_size(j->m->pool);
-    pn_layer *sl = j->l + j->fused; /* the layer keeping scratch (the pool of a pair) */
+    pn_layer *sl = j->fused ? j->pool : j->l; /* the layer keeping scratch (the pool of a pair) */
     size_t per = pn_layer_scratch_per_sample(sl);
     pneumo_status st;
     if (!j->backward && per &&
@@ -305,38 +311,124 @@ const pn_kernels *pn_model_kernels(const pneumo_model *m)
  * right after it. */
 static int pn_bn_foldable(const pneumo_model *m, int32_t i)
 {
-    return m->layers[i].kind == PN_LAYER_CONV2D && m->layers[i].act == PN_ACT_LINEAR &&
+    return i + 1 < m->nlayers && m->layers[i].kind == PN_LAYER_CONV2D && m->layers[i].act == PN_ACT_LINEAR &&
            m->layers[i + 1].kind == PN_LAYER_BATCHNORM;
 }
 
-/* *out: a copy of Conv2D layer i whose weights and bias are folded with the
- * BatchNormalization at i + 1, in this handle's m->fold (recomputed per pass,
- * so weights written through parameter views are seen). */
-static pneumo_status fold_conv_bn(pneumo_model *m, int32_t i, pn_layer *out)
+/* Inference also folds a BatchNormalization at i into the next Conv2D with
+ * 'valid' padding or Dense when only layers that commute with its per-channel
+ * affine lie between: Dropout (the identity at inference) and one
+ * GlobalAveragePooling2D or Flatten (before a Dense). Those layers then run
+ * on the BatchNormalization's input. Returns that layer's index, or -1. */
+static int32_t bn_fold_target(const pneumo_model *m, int32_t i)
 {
-    const pn_layer *conv = &m->layers[i];
-    const size_t need = (size_t)((conv->nw + 15) & ~(int64_t)15) + (size_t)conv->filters;
-    if (need > m->fold_cap) {
-        float *f = pn_aligned_alloc(need * sizeof(float));
-        if (!f)
-            return pn_error_nomem("folded Conv2D weights", need * sizeof(float));
-        pn_aligned_free(m->fold);
-        m->fold = f;
-        m->fold_cap = need;
+    int reshaped = 0;
+    if (m->layers[i].kind != PN_LAYER_BATCHNORM)
+        return -1;
+    for (int32_t t = i + 1; t < m->nlayers; t++) {
+        const pn_layer *l = &m->layers[t];
+        if (l->kind == PN_LAYER_DROPOUT)
+            continue;
+        if ((l->kind == PN_LAYER_GAP2D || l->kind == PN_LAYER_FLATTEN) && !reshaped) {
+            reshaped = 1;
+            continue;
+        }
+        if (l->kind == PN_LAYER_DENSE ||
+            (l->kind == PN_LAYER_CONV2D && !reshaped && l->padding == PNEUMO_PADDING_VALID))
+            return t;
+        return -1;
     }
-    *out = *conv;
-    out->w = m->fold;
-    out->b = m->fold + (need - (size_t)conv->filters);
+    return -1;
+}
+
+/* The values a fold of l with `before` and `after` (either NULL) is made
+ * from: at most 10 arrays into src and len; returns how many. */
+static int fold_sources(const pn_layer *l, const pn_layer *before, const pn_layer *after, const float **src,
+                        size_t *len)
+{
+    const pn_layer *bns[2] = {before, after};
+    int k = 0;
+    src[k] = l->w;
+    len[k++] = (size_t)l->nw;
+    src[k] = l->b;
+    len[k++] = l->use_bias ? (size_t)l->out.c : 0;
+    for (int i = 0; i < 2; i++) {
+        if (!bns[i])
+            continue;
+        src[k] = bns[i]->w;
+        len[k++] = (size_t)bns[i]->nw;
+        src[k] = bns[i]->b;
+        len[k++] = (size_t)bns[i]->nb;
+        src[k] = bns[i]->mmean;
+        len[k++] = (size_t)bns[i]->out.c;
+        src[k] = bns[i]->mvar;
+        len[k++] = (size_t)bns[i]->out.c;
+    }
+    return k;
+}
+
+/* *out: a copy of Conv2D or Dense layer l (index t) with its weights and
+ * bias folded with the BatchNormalization `before` it (NULL: none) and then
+ * with the one `after` it (NULL: none), kept in this handle's m->folds[t]
+ * and refolded when a value it was folded from changed (so weights written
+ * through parameter views are seen). Passes of one handle run one at a time
+ * and every handle has its own folds. */
+static pneumo_status fold_layer(pneumo_model *m, int32_t t, const pn_layer *before, const pn_layer *after,
+                                pn_layer *out)
+{
+    const pn_layer *l = &m->layers[t];
+    pn_fold *f = &m->folds[t];
+    const float *src[10];
+    size_t len[10], copy = 0;
+    const int nsrc = fold_sources(l, before, after, src, len);
+    const size_t ab = before ? (size_t)((4 * (int64_t)before->out.c + 15) & ~(int64_t)15) : 0;
+    const size_t wlen = (size_t)((l->nw + 15) & ~(int64_t)15), blen = (size_t)((l->out.c + 15) & ~15);
+    int same = f->valid;
+    float *snap;
+    for (int k = 0; k < nsrc; k++)
+        copy += len[k];
+    if (ab + wlen + blen + copy > f->cap) {
+        float *buf = pn_aligned_alloc((ab + wlen + blen + copy) * sizeof(float));
+        if (!buf)
+            return pn_error_nomem(l->kind == PN_LAYER_DENSE ? "folded Dense weights"
+                                                            : "folded Conv2D weights",
+                                  (ab + wlen + blen + copy) * sizeof(float));
+        pn_aligned_free(f->buf);
+        f->buf = buf;
+        f->cap = ab + wlen + blen + copy;
+        same = 0;
+    }
+    *out = *l;
+    out->w = f->buf + ab;
+    out->b = f->buf + ab + wlen;
     out->use_bias = 1;
-    pn_batchnorm_fold(conv, &m->layers[i + 1], out->w, out->b);
+    snap = f->buf + ab + wlen + blen;
+    for (int k = 0; k < nsrc && same; k++) {
+        same = len[k] == 0 || memcmp(snap, src[k], len[k] * sizeof(float)) == 0;
+        snap += len[k];
+    }
+    if (same)
+        return PNEUMO_OK;
+    snap = f->buf + ab + wlen + blen;
+    for (int k = 0; k < nsrc; k++) {
+        if (len[k])
+            memcpy(snap, src[k], len[k] * sizeof(float));
+        snap += len[k];
+    }
+    if (before)
+        pn_batchnorm_fold_input(before, l, (double *)(void *)f->buf, out->w, out->b);
+    if (after)
+        pn_batchnorm_fold(before ? out : l, after, out->w, out->b);
+    f->valid = 1;
     return PNEUMO_OK;
 }
 
 static pneumo_status forward(pneumo_model *m, int32_t n, const float *x, int training, int logits)
 {
     const float *in = x;
+    const int fold = !training && !m->no_fusion;
     pn_layer folded;
-    int32_t first;
+    int32_t first, bn_before = -1, bn_target = -1;
     pneumo_status st;
     if (!m->pool && (st = pneumo_model_set_threads(m, m->threads)) != PNEUMO_OK)
         return st;
@@ -344,10 +436,18 @@ static pneumo_status forward(pneumo_model *m, int32_t n, const float *x, int tra
         return st;
     for (int32_t i = 0; i < m->nlayers; i++) {
         layer_job j;
+        int32_t t;
+        if (fold && (t = bn_fold_target(m, i)) >= 0) {
+            /* the layers up to t see this layer's input; t folds it */
+            bn_before = i;
+            bn_target = t;
+            continue;
+        }
         memset(&j, 0, sizeof j);
         j.m = m;
         j.l = &m->layers[i];
         j.fused = m->fused[i];
+        j.pool = j.fused ? &m->layers[i + 1] : NULL;
         i += j.fused; /* i: the last layer of the step */
         j.run = (pn_run){.k = pn_model_kernels(m),
                          .training = training,
@@ -359,13 +459,16 @@ static pneumo_status forward(pneumo_model *m, int32_t n, const float *x, int tra
         j.n = n;
         j.x = in;
         j.y = m->acts[i];
-        if (!training && !m->no_fusion && !j.fused && i + 1 < m->nlayers && pn_bn_foldable(m, i)) {
-            /* Conv2D + BatchNormalization as one convolution with folded
-             * weights, written where the BatchNormalization's output goes */
-            if ((st = fold_conv_bn(m, i, &folded)) != PNEUMO_OK)
+        if (fold && (first == bn_target || (!j.fused && pn_bn_foldable(m, i)))) {
+            /* one convolution or Dense with folded weights; a
+             * BatchNormalization after it is written where its output goes */
+            const int after = !j.fused && pn_bn_foldable(m, i);
+            if ((st = fold_layer(m, first, first == bn_target ? &m->layers[bn_before] : NULL,
+                                 after ? &m->layers[i + 1] : NULL, &folded)) != PNEUMO_OK)
                 return pn_error_prefix("%s forward", j.l->name);
             j.l = &folded;
-            j.y = m->acts[++i];
+            if (after)
+                j.y = m->acts[++i];
         }
         if ((st = run_step(&j, first, i)) != PNEUMO_OK)
             return pn_error_prefix("%s forward", j.l->name);
@@ -395,6 +498,7 @@ static int backward_to(pneumo_model *m, int32_t n, const float *x, int32_t stop,
         j.m = m;
         j.l = &m->layers[first];
         j.fused = first != i;
+        j.pool = j.fused ? &m->layers[i] : NULL;
         j.run = (pn_run){.k = pn_model_kernels(m),
                          .training = training,
                          .skip_act = i == m->nlayers - 1,

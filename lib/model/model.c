@@ -100,9 +100,11 @@ void pn_model_free_batch(pneumo_model *m)
     m->fused = NULL;
     pn_aligned_free(m->scratch);
     m->scratch = NULL;
-    pn_aligned_free(m->fold);
-    m->fold = NULL;
-    m->fold_cap = 0;
+    if (m->folds)
+        for (int32_t i = 0; i < m->nlayers; i++)
+            pn_aligned_free(m->folds[i].buf);
+    free(m->folds);
+    m->folds = NULL;
     m->scratch_stride = 0;
     m->batch_cap = 0;
 }

@@ -28,6 +28,17 @@ typedef struct pn_card {
  * count of m->params (1 while a model has no clone). */
 typedef struct pn_shared_weights pn_shared_weights;
 
+/* One layer's weights folded with the BatchNormalization before and/or after
+ * it for inference (lib/model/exec.c): in buf the folded kernel and bias,
+ * then a copy of every value they were folded from, so that a pass refolds
+ * only when one of those changed (weights written through parameter views,
+ * an optimizer step, trained statistics). */
+typedef struct pn_fold {
+    float *buf;
+    size_t cap; /* floats in buf */
+    int valid;  /* buf holds a fold of what it copied */
+} pn_fold;
+
 struct pneumo_model {
     uint64_t id; /* unique per process: optimizers bind to it */
     uint64_t seed;
@@ -65,8 +76,8 @@ struct pneumo_model {
     /* Kernel table of this model's passes and updates; NULL: pn_kernels_get()
      * (the CPU's best tier, capped by PNEUMO_ISA). Tests set it per model. */
     const struct pn_kernels *kernels;
-    float *fold;            /* inference's Conv2D weights folded with a BatchNormalization */
-    size_t fold_cap;        /* floats in fold */
+    struct pn_fold *folds;  /* per layer, made with the batch buffers: inference's
+                             * weights folded with BatchNormalizations (exec.c) */
     float *image_in;        /* predict_image's input (input h x w floats), kept until destroy */
     float *scratch;         /* per-thread strips of fused layers: threads x scratch_stride */
     int64_t scratch_stride; /* floats */
