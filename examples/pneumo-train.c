@@ -51,10 +51,13 @@ static int usage(FILE *f)
                "  --no-augment      train without augmentation (--augment none)\n"
                "  --augment SET     none, article (shear, zoom, flip) or strong (see docs/recipes.md);\n"
                "                    default: the recipe's\n"
-               "  --contrast LO,HI  add PIL contrast c ~ U(LO, HI) to the augmentation (default: off)\n"
-               "  --gamma LO,HI     add gamma g ~ U(LO, HI): 255 (x / 255)^g (default: off)\n"
-               "  --crop LO         add random square crops of side s ~ U(LO, 1), resized back\n"
-               "                    (default: off)\n"
+               "  --contrast LO,HI  add PIL contrast c ~ U(LO, HI) to the augmentation, or off\n"
+               "                    (default: the recipe's: article off, best 0.75,1.25)\n"
+               "  --gamma LO,HI     add gamma g ~ U(LO, HI): 255 (x / 255)^g, or off (default: the\n"
+               "                    recipe's: article off, best 0.8,1.25)\n"
+               "  --crop LO         add random square crops of side s ~ U(LO, 1), resized back, or\n"
+               "                    off (default: the recipe's: article off, best 0.85); --augment\n"
+               "                    or --no-augment drops the recipe's contrast, gamma and crop\n"
                "  --model ARCH      article (the article's network) or compact (batch-normalised\n"
                "                    blocks, global average pooling); default: the recipe's\n"
                "  --recipe NAME     defaults of every setting above and below: article (default: the\n"
@@ -263,7 +266,8 @@ static int parse_range(const char *what, const char *v, double max, float out[2]
 typedef struct given_flags {
     int size, epochs, batch, lr, seed, threads, no_augment, patience, threshold, calibrate, class_names;
     int weight_decay, label_smoothing, lr_schedule, warmup_epochs, augment, model, val_split, split_group;
-    int intensity;
+    int intensity; /* any of --contrast, --gamma, --crop with a value (not "off") */
+    int contrast, gamma, crop;
 } given_flags;
 
 static int conflict(const char *checkpoint, const char *flag, const char *given, const char *key,
@@ -419,6 +423,23 @@ static int take_settings(const char *checkpoint, const char *text, const given_f
 /* --contrast, --gamma and --crop on top of the augmentation set (0: off). */
 static float intensity_flags[5];
 
+/* The augmentation in words: the set, then --contrast, --gamma and --crop. */
+static const char *augment_text(int augment, char *buf, size_t size)
+{
+    size_t n;
+    snprintf(buf, size, "%s", train_augment_description(augment_name(augment)));
+    n = strlen(buf);
+    if (augment && intensity_flags[0] > 0.0f && n < size)
+        n += (size_t)snprintf(buf + n, size - n, ", contrast %g..%g", (double)intensity_flags[0],
+                              (double)intensity_flags[1]);
+    if (augment && intensity_flags[2] > 0.0f && n < size)
+        n += (size_t)snprintf(buf + n, size - n, ", gamma %g..%g", (double)intensity_flags[2],
+                              (double)intensity_flags[3]);
+    if (augment && intensity_flags[4] > 0.0f && n < size)
+        snprintf(buf + n, size - n, ", crop %g..1", (double)intensity_flags[4]);
+    return buf;
+}
+
 static void ds_options(pneumo_dataset_options *o, pneumo_augment_options *aug, int32_t size, int augment,
                        uint64_t seed, int32_t threads, int shuffle)
 {
@@ -564,7 +585,7 @@ static int write_html(const char *path, pneumo_model *m, const pneumo_history *h
     pneumo_dataset *grid = test ? test : val;
     pneumo_dataset_class_weights(train, cw, 2);
     pneumo_model_input_shape(m, &ih, &iw, NULL);
-    char n0[256], n1[256];
+    char n0[256], n1[256], aug_text[256];
     if (pneumo_report_create("Chest X-ray pneumonia classifier: training report", &r) != PNEUMO_OK) {
         fprintf(stderr, PROG ": %s\n", pneumo_last_error());
         return 1;
@@ -585,7 +606,7 @@ static int write_html(const char *path, pneumo_model *m, const pneumo_history *h
         cli_report_setting(r, PROG, "optimizer", "%s, initial learning rate %g%s", s->optimizer, s->lr,
                            s->schedule) ||
         cli_report_setting(r, PROG, "augmentation", "%s",
-                           train_augment_description(augment_name(s->augment))) ||
+                           augment_text(s->augment, aug_text, sizeof aug_text)) ||
         cli_report_setting(r, PROG, "class weights", "balanced {0: %.4f, 1: %.4f}", cw[0], cw[1]) ||
         cli_report_setting(r, PROG, "callbacks",
                            "EarlyStopping(val_loss, patience %ld)%s, "
@@ -662,7 +683,7 @@ int main(int argc, char **argv)
     double val_split = 0.0;
     int split_patient = 1;
     const train_recipe *recipe;
-    char optimizer_text[64], schedule_text[96];
+    char optimizer_text[64], schedule_text[96], aug_text[256];
     char settings_text[PNEUMO_TRAINING_SETTINGS_MAX + 1];
 
     memset(&g, 0, sizeof g);
@@ -723,11 +744,22 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--runs-dir") == 0) runs_dir = v;
         else if (strcmp(a, "--val-split") == 0) val_split = cli_double(PROG, a, v, 1e-6, 1.0 - 1e-6), g.val_split = 1;
         else if (strcmp(a, "--contrast") == 0 || strcmp(a, "--gamma") == 0) {
-            if (parse_range(a, v, 1000.0, intensity_flags + (a[2] == 'g' ? 2 : 0)))
+            float *range = intensity_flags + (a[2] == 'g' ? 2 : 0);
+            *(a[2] == 'g' ? &g.gamma : &g.contrast) = 1;
+            if (strcmp(v, "off") == 0)
+                range[0] = range[1] = 0.0f;
+            else if (parse_range(a, v, 1000.0, range))
                 return 2;
-            g.intensity = 1;
+            else
+                g.intensity = 1;
         }
-        else if (strcmp(a, "--crop") == 0) intensity_flags[4] = (float)cli_double(PROG, a, v, 1e-6, 1.0 - 1e-6), g.intensity = 1;
+        else if (strcmp(a, "--crop") == 0) {
+            g.crop = 1;
+            if (strcmp(v, "off") == 0)
+                intensity_flags[4] = 0.0f;
+            else
+                intensity_flags[4] = (float)cli_double(PROG, a, v, 1e-6, 1.0 - 1e-6), g.intensity = 1;
+        }
         else if (strcmp(a, "--split-group") == 0) {
             if (strcmp(v, "patient") != 0 && strcmp(v, "none") != 0)
                 return cli_bad_option(PROG, a, "wants patient or none");
@@ -767,6 +799,16 @@ int main(int argc, char **argv)
     if (!g.model) model_arch = recipe->model;
     if (!g.augment && !g.no_augment) augment = augment_index(recipe->augment);
     /* clang-format on */
+    /* the recipe's contrast, gamma and crop belong to its augmentation set:
+     * --augment or --no-augment replaces both */
+    if (!g.augment && !g.no_augment) {
+        if (!g.contrast)
+            memcpy(intensity_flags, recipe->intensity, 2 * sizeof intensity_flags[0]);
+        if (!g.gamma)
+            memcpy(intensity_flags + 2, recipe->intensity + 2, 2 * sizeof intensity_flags[0]);
+        if (!g.crop)
+            intensity_flags[4] = recipe->intensity[4];
+    }
     if (strncmp(threshold_arg, "sensitivity:", 12) == 0)
         cli_double(PROG, "--threshold sensitivity:", threshold_arg + 12, 1e-6, 1.0);
     else if (strcmp(threshold_arg, "youden") != 0)
@@ -1066,7 +1108,7 @@ int main(int argc, char **argv)
             "%s lr %g%s, seed %ld, augmentation %s, balanced class weights, model %s\n\n",
             pneumo_version(), size, epochs, pneumo_history_size(h),
             pneumo_history_stopped_early(h) ? ", stopped early" : "", batch, optimizer_text, lr,
-            schedule_text, seed, train_augment_description(augment_name(augment)), t.model);
+            schedule_text, seed, augment_text(augment, aug_text, sizeof aug_text), t.model);
     pneumo_model_summary(m, cli_write_stream, rep);
     fprintf(rep, "operating threshold %.4f (%s, chosen on the validation set)\n",
             (double)pneumo_model_threshold(m), strcmp(threshold_arg, "youden") == 0 ? "Youden's J" : "given");

@@ -25,7 +25,7 @@ static const train_recipe recipes[] = {
      .model = "compact",
      .augment = "strong",
      .size = 224,
-     .epochs = 10,
+     .epochs = 15,
      .batch = 32,
      .patience = 0,
      .warmup_epochs = 1,
@@ -34,7 +34,8 @@ static const train_recipe recipes[] = {
      .label_smoothing = 0.1,
      .cosine = 1,
      .threshold = "0.5",
-     .calibrate = 1},
+     .calibrate = 1,
+     .intensity = {0.75f, 1.25f, 0.8f, 1.25f, 0.85f}},
 };
 
 const train_recipe *train_recipe_find(const char *name)

@@ -15,6 +15,9 @@ typedef struct train_recipe {
     int cosine;            /* 1: cosine decay after the warm-up, else constant */
     const char *threshold; /* pneumo-train --threshold value */
     int calibrate;         /* 1: temperature scaling on the validation set */
+    /* on top of the recipe's own augmentation set (0 = off): contrast LO, HI,
+     * gamma LO, HI, crop side LO, as --contrast / --gamma / --crop take them */
+    float intensity[5];
 } train_recipe;
 
 /* The recipe called `name` ("article" or "best"), or NULL. */

@@ -22,6 +22,17 @@ grep -qF "AdamW (weight decay 0.02) lr 0.002, cosine decay after 0 warm-up epoch
     fail "report does not state the best recipe's optimizer"
 grep -q "BatchNormalization" report.txt || fail "no BatchNormalization layer in the best recipe's model"
 grep -q "GlobalAveragePooling2D" report.txt || fail "no GlobalAveragePooling2D layer in the best recipe's model"
+grep -qF "brightness 0.75..1.25, contrast 0.75..1.25, gamma 0.8..1.25, crop 0.85..1," report.txt ||
+    { sed -n 3p report.txt; fail "report does not state the best recipe's contrast, gamma and crop"; }
+# the recipe's extras equal the flags: the same bits; --augment replaces set and extras
+"$train" --recipe best $common --quiet --augment strong --contrast 0.75,1.25 --gamma 0.8,1.25 --crop 0.85 \
+    --out best-flags.safetensors || fail "--recipe best with its intensity flags"
+cmp -s best.safetensors best-flags.safetensors || fail "--recipe best differs from its own flags"
+"$train" --recipe best $common --quiet --augment strong --out best-strong.safetensors || fail "--augment strong"
+! grep -qF "contrast" report.txt || fail "--augment strong kept the recipe's contrast"
+"$train" --recipe best $common --quiet --contrast off --gamma off --crop off --out best-off.safetensors ||
+    fail "--contrast off --gamma off --crop off"
+cmp -s best-strong.safetensors best-off.safetensors || fail "--contrast/--gamma/--crop off differ from --augment strong"
 # resuming with a flag against the recorded architecture is refused
 if "$train" $common --resume checkpoint.safetensors --model article 2> err.txt; then fail "--model conflict accepted"; fi
 grep -qF "model compact" err.txt || { cat err.txt; fail "conflict does not name the recorded model"; }
