@@ -11,7 +11,10 @@
 int pn_dense_parts(const pn_layer *l, int32_t n, int nth)
 {
     const int64_t macs = (int64_t)n * l->nw, parts = macs / DENSE_PART_MACS;
-    if (nth < 2 || parts < 2)
+    /* one sample streams the weights once, with no reuse: two cores sharing
+     * the memory bus were slower than one (10816 -> 128 at 500 px, AVX2:
+     * 0.285 against 0.257 ms; docs/performance.md) */
+    if (nth < 2 || parts < 2 || n == 1)
         return 1;
     return parts < nth ? (int)parts : nth;
 }
