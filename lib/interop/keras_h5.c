@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/tensor.h"
 #include "pneumo/interop.h"
 
 #ifndef PNEUMO_HAVE_HDF5
@@ -205,17 +206,6 @@ done:
     return st;
 }
 
-/* "(3, 3, 1, 32)" */
-static void shape_text(char *buf, size_t size, const int64_t *dims, int ndim)
-{
-    size_t at = 0;
-    at += (size_t)snprintf(buf, size, "(");
-    for (int i = 0; i < ndim && at < size; i++)
-        at += (size_t)snprintf(buf + at, size - at, "%s%lld", i ? ", " : "", (long long)dims[i]);
-    if (at < size)
-        snprintf(buf + at, size - at, ndim == 1 ? ",)" : ")");
-}
-
 /* Read dataset `dpath` under `loc` into dst, which must have exactly the
  * shape dims[0..ndim) (HDF5 converts float64 to float). */
 static pneumo_status read_dataset(hid_t loc, const char *dpath, const int64_t *dims, int ndim, float *dst,
@@ -238,7 +228,7 @@ static pneumo_status read_dataset(hid_t loc, const char *dpath, const int64_t *d
         st = pn_error(PNEUMO_ERR_FORMAT, FN ": %s: dataset '%s' is not floating point", where, dpath);
         goto done;
     }
-    shape_text(want_text, sizeof want_text, dims, ndim);
+    pn_shape_format(ndim, dims, want_text, sizeof want_text);
     nd = H5Sget_simple_extent_ndims(space);
     if (nd < 0 || nd > 8 || H5Sget_simple_extent_dims(space, got, NULL) < 0) {
         st = pn_error(PNEUMO_ERR_FORMAT, FN ": %s: dataset '%s' has no readable shape, expected %s", where,
@@ -247,7 +237,7 @@ static pneumo_status read_dataset(hid_t loc, const char *dpath, const int64_t *d
     }
     for (int i = 0; i < nd; i++)
         have[i] = got[i] > (hsize_t)INT64_MAX ? INT64_MAX : (int64_t)got[i];
-    shape_text(have_text, sizeof have_text, have, nd);
+    pn_shape_format(nd, have, have_text, sizeof have_text);
     if (nd != ndim) {
         st = pn_error(PNEUMO_ERR_FORMAT, FN ": %s: dataset '%s' has %d dimensions %s, expected %d %s", where,
                       dpath, nd, have_text, ndim, want_text);

@@ -437,6 +437,7 @@ static pneumo_status forward(pneumo_model *m, int32_t n, const float *x, int tra
     for (int32_t i = 0; i < m->nlayers; i++) {
         layer_job j;
         int32_t t;
+        int after;
         if (fold && (t = bn_fold_target(m, i)) >= 0) {
             /* the layers up to t see this layer's input; t folds it */
             bn_before = i;
@@ -459,10 +460,10 @@ static pneumo_status forward(pneumo_model *m, int32_t n, const float *x, int tra
         j.n = n;
         j.x = in;
         j.y = m->acts[i];
-        if (fold && (first == bn_target || (!j.fused && pn_bn_foldable(m, i)))) {
+        after = fold && !j.fused && pn_bn_foldable(m, i);
+        if (fold && (first == bn_target || after)) {
             /* one convolution or Dense with folded weights; a
              * BatchNormalization after it is written where its output goes */
-            const int after = !j.fused && pn_bn_foldable(m, i);
             if ((st = fold_layer(m, first, first == bn_target ? &m->layers[bn_before] : NULL,
                                  after ? &m->layers[i + 1] : NULL, &folded)) != PNEUMO_OK)
                 return pn_error_prefix("%s forward", j.l->name);
