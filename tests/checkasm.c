@@ -255,6 +255,13 @@ static const group groups[] = {
       PN_KOP_gap_bwd},
      {&st_chan_sums, &st_chan_grad, &st_chan_aff, &st_chan_aff2, &st_gap_fwd, &st_gap_bwd},
      6},
+    {"augment",
+     test_augment,
+     300,
+     60,
+     {PN_KOP_warp_bilinear_row, PN_KOP_pil_brightness},
+     {&st_warp, &st_bright},
+     2},
 };
 #define NGROUPS (sizeof groups / sizeof groups[0])
 

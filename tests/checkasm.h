@@ -78,6 +78,10 @@ void test_eltwise(const pn_kernels *k, int iters);
 /* checkasm_norm.c: batch normalisation and global average pooling */
 extern stat st_chan_sums, st_chan_grad, st_chan_aff, st_chan_aff2, st_gap_fwd, st_gap_bwd;
 void test_norm(const pn_kernels *k, int iters);
+
+/* checkasm_augment.c: the augmentation kernels (warp, brightness) */
+extern stat st_warp, st_bright;
+void test_augment(const pn_kernels *k, int iters);
 /* checkasm_bench.c: --bench */
 void run_bench(const pn_kernels *const *tiers, int ntiers, int quick, const char *pattern);
 

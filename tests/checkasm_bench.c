@@ -109,6 +109,35 @@ static const char *bench_pattern; /* --bench=PATTERN */
 
 static int bench_want(const char *kernel) { return !bench_pattern || strstr(kernel, bench_pattern) != NULL; }
 
+/* The augmentation's warp of a side x side image rotated by 10 degrees and
+ * zoomed by 0.9 about its centre, row by row: the columns of each row whose
+ * samples keep their four neighbours inside. Returns the pixels warped. */
+static int inside(double y, double x, int32_t side)
+{
+    return y >= 0 && y < side - 1 && x >= 0 && x < side - 1;
+}
+
+static long bench_warp_image(const pn_kernels *k, const uint8_t *img, float *out, int32_t side)
+{
+    const double one = 4294967296.0, cs = 0.9 * cos(0.1745), sn = 0.9 * sin(0.1745), m = side / 2.0;
+    long px = 0;
+    for (int32_t r = 0; r < side; r++) {
+        const double by = m + (r - m) * cs, bx = m - (r - m) * sn;
+        int32_t c0 = 0, c1 = side;
+        while (c0 < c1 && !inside(by + (c0 - m) * sn, bx + (c0 - m) * cs, side))
+            c0++;
+        while (c1 > c0 && !inside(by + (c1 - 1 - m) * sn, bx + (c1 - 1 - m) * cs, side))
+            c1--;
+        if (c1 > c0)
+            k->warp_bilinear_row(img, side, (int64_t)((by + (c0 - m) * sn) * one),
+                                 (int64_t)((bx + (c0 - m) * cs) * one), (int64_t)(sn * one),
+                                 (int64_t)(cs * one), c1 - c0, 1.0f / 255.0f,
+                                 out + (size_t)r * (size_t)side + (size_t)c0, 1);
+        px += c1 - c0;
+    }
+    return px;
+}
+
 void run_bench(const pn_kernels *const *tiers, int ntiers, int quick, const char *pattern)
 {
     const char *how;
@@ -333,5 +362,21 @@ void run_bench(const pn_kernels *const *tiers, int ntiers, int quick, const char
         free(pg);
         free(pm);
         free(pv);
+    }
+    if (bench_want("warp_bilinear_row")) {
+        const int32_t side = 224;
+        uint8_t *img = xmalloc((size_t)side * side);
+        float *out = xmalloc((size_t)side * side * 4);
+        for (size_t i = 0; i < (size_t)side * side; i++)
+            img[i] = (uint8_t)rnd();
+        for (int t = 0; t < ntiers; t++) {
+            double best;
+            long px = 0;
+            BENCH(min_time, best, px = bench_warp_image(tiers[t], img, out, side));
+            printf("%-22s %-18s %-7s %10.3f %8.1f Mpx/s\n", "warp 224x224 rot 10", "warp_bilinear_row",
+                   tiers[t]->isa, best * 1e3, (double)px / best * 1e-6);
+        }
+        free(img);
+        free(out);
     }
 }

@@ -13,6 +13,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "kernels/kernels.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -371,6 +372,7 @@ typedef struct pn_warp {
     float scale; /* applied to each output value (rescale, or 1 before brightness) */
     float cval;
     int mode;
+    const pn_kernels *kern; /* warp_bilinear_row */
 } pn_warp;
 
 /* Where output row `r` lands after the vertical flip, and the first output
@@ -451,15 +453,15 @@ static inline float pn_bilinear_clamped(const uint8_t *src, int32_t w, int32_t h
     return (float)(top + fy * (bot - top));
 }
 
-/* The interior columns [cs, ce) of one row in 32.32 fixed point: the
- * coordinates advance by an integer add per pixel (no float<->int conversion),
- * bytes become floats through a table, and only the two 24-bit fractions are
- * converted. The position error is below 1e-6 pixel, far under scipy-vs-float32
- * noise. Returns 0 (caller falls back to doubles) if the fixed-point ends are
- * not strictly inside the image, which can only happen through rounding right
- * at the border. */
-static int pn_interior_fixed(const pn_warp *k, const float *lut, double by, double bx, int32_t cs, int32_t ce,
-                             float *o, ptrdiff_t step)
+/* The interior columns [cs, ce) of one row in 32.32 fixed point, through the
+ * warp_bilinear_row kernel (kernels.h): the coordinates advance by an integer
+ * add per pixel and only the two 24-bit fractions become floats. The position
+ * error is below 1e-6 pixel, far under scipy-vs-float32 noise. Returns 0
+ * (caller falls back to doubles) if the fixed-point ends are not strictly
+ * inside the image, which can only happen through rounding right at the
+ * border. */
+static int pn_interior_fixed(const pn_warp *k, double by, double bx, int32_t cs, int32_t ce, float *o,
+                             ptrdiff_t step)
 {
     const double one = 4294967296.0; /* 2^32 */
     const int64_t n = (int64_t)(ce - cs) - 1;
@@ -473,23 +475,8 @@ static int pn_interior_fixed(const pn_warp *k, const float *lut, double by, doub
     const int64_t y1 = y0 + dyf * n, x1 = x0 + dxf * n;
     if (y0 < 0 || y1 < 0 || y0 >= ylim || y1 >= ylim || x0 < 0 || x1 < 0 || x0 >= xlim || x1 >= xlim)
         return 0;
-
-    const uint8_t *src = k->src;
-    const size_t ws = (size_t)k->w;
-    const float scale = k->scale;
-    const float frac = 1.0f / 16777216.0f; /* 2^-24 */
-    int64_t y = y0, x = x0;
-    o += cs * step;
-    for (int32_t c = cs; c < ce; c++, y += dyf, x += dxf, o += step) {
-        const uint8_t *p = src + (size_t)(y >> 32) * ws + (size_t)(x >> 32);
-        const float fy = (float)(int32_t)(((uint64_t)y & 0xffffffffu) >> 8) * frac;
-        const float fx = (float)(int32_t)(((uint64_t)x & 0xffffffffu) >> 8) * frac;
-        const float p00 = lut[p[0]], p01 = lut[p[1]];
-        const float p10 = lut[p[ws]], p11 = lut[p[ws + 1]];
-        const float top = p00 + fx * (p01 - p00);
-        const float bot = p10 + fx * (p11 - p10);
-        *o = (top + fy * (bot - top)) * scale;
-    }
+    k->kern->warp_bilinear_row(k->src, k->w, y0, x0, dyf, dxf, ce - cs, k->scale, o + cs * step,
+                               (int32_t)step);
     return 1;
 }
 
@@ -505,10 +492,7 @@ static void pn_warp_nearest(const pn_warp *k, float *dst)
     const size_t ws = (size_t)w;
     const double dy = k->a[1], dx = k->a[4];
     const float scale = k->scale;
-    float lut[256];
 
-    for (int i = 0; i < 256; i++)
-        lut[i] = (float)i;
     for (int32_t r = 0; r < h; r++) {
         const double by = k->a[0] * r + k->a[2];
         const double bx = k->a[3] * r + k->a[5];
@@ -526,7 +510,7 @@ static void pn_warp_nearest(const pn_warp *k, float *dst)
 
         for (c = 0; c < cs; c++)
             o[c * step] = pn_bilinear_clamped(src, w, h, by + dy * c, bx + dx * c) * scale;
-        if (ce > cs && pn_interior_fixed(k, lut, by, bx, cs, ce, o, step))
+        if (ce > cs && pn_interior_fixed(k, by, bx, cs, ce, o, step))
             c = ce;
         for (; c < ce; c++) {
             const double y = by + dy * c, x = bx + dx * c;
@@ -652,7 +636,8 @@ static void pn_copy_flip(const pn_warp *k, float *dst)
  *   x = img_to_array(img)                               # float32
  *   if not scale and local_scale: x = x / 255 * (max - min) + min
  * then standardize() multiplies by rescale. All arithmetic in float32 as numpy
- * does on the float32 image; PIL's blend uses a C float factor and truncates. */
+ * does on the float32 image; PIL's blend uses a C float factor and truncates.
+ * The pil_brightness kernel (kernels.h) does all of it on the warped image. */
 
 /* Pillow's Image.blend(constant grey m, img, alpha) of one pixel, Blend.c's
  * float arithmetic: truncation, and clipping to 0..255 only outside
@@ -668,35 +653,6 @@ static uint8_t pn_pil_blend(float alpha, int m, uint8_t u)
     if (t >= 255.0f)
         return 255;
     return (uint8_t)t;
-}
-
-static void pn_brightness(float *x, size_t n, double factor, int stretch, float rs)
-{
-    float mn = x[0], mx = x[0];
-    for (size_t i = 1; i < n; i++) {
-        mn = x[i] < mn ? x[i] : mn;
-        mx = x[i] > mx ? x[i] : mx;
-    }
-    const int local_scale = mn < 0.0f || mx > 255.0f;
-    const int do_stretch = stretch || local_scale;
-    const float range = mx - mn; /* = max(x - min(x)): float subtraction is monotonic */
-    const float alpha = (float)factor;
-
-    for (size_t i = 0; i < n; i++) {
-        float v = x[i];
-        if (do_stretch) {
-            v = v - mn;
-            if (range != 0.0f)
-                v = v / range;
-            v = v * 255.0f;
-        }
-        /* astype('uint8') truncates; the clamps only keep the cast defined. */
-        const uint8_t u = v <= 0.0f ? 0 : (v >= 255.0f ? 255 : (uint8_t)v);
-        float y = (float)pn_pil_blend(alpha, 0, u);
-        if (!stretch && local_scale)
-            y = y / 255.0f * range + mn;
-        x[i] = y * rs;
-    }
 }
 
 /* ---------------------------------------------------------------------------
@@ -786,6 +742,7 @@ pneumo_status pneumo_augment_apply(const pneumo_augment_options *o, const pneumo
     k.scale = bright ? 1.0f : rs; /* brightness needs the 0..255 values first */
     k.cval = o->cval;
     k.mode = o->fill_mode;
+    k.kern = pn_kernels_get();
 
     if (pn_augment_is_affine_identity(p)) {
         pn_copy_flip(&k, dst);
@@ -797,7 +754,7 @@ pneumo_status pneumo_augment_apply(const pneumo_augment_options *o, const pneumo
             pn_warp_generic(&k, dst);
     }
     if (bright)
-        pn_brightness(dst, npix, p->brightness, o->brightness_stretch, rs);
+        k.kern->pil_brightness(npix, dst, (float)p->brightness, o->brightness_stretch, rs);
     free(mapped);
     return PNEUMO_OK;
 }

@@ -98,6 +98,21 @@ typedef enum pn_act { PN_ACT_LINEAR = 0, PN_ACT_RELU = 1, PN_ACT_SIGMOID = 2, PN
  * chan_affine2: dx = dy a[ch] + (x - mean[ch]) b[ch] + d[ch] (batch normalisation's input gradient)
  * gap_fwd: y[n, ch] = (sum over the hw pixels of x[n, p, ch]) / hw, summed in pixel order
  * gap_bwd: dx[n, p, ch] = dy[n, ch] / hw (overwrites dx)
+ * warp_bilinear_row: one output row of the augmentation's affine warp (lib/data/augment.c):
+ *   bilinear samples of the 8-bit image src (rows `stride` bytes apart) at the n positions
+ *   (y + c dy, x + c dx), c < n, in 32.32 fixed point (row, column; integer part in the
+ *   high 32 bits), each with 0 <= y < (h - 1) 2^32 and 0 <= x < (w - 1) 2^32 so that its
+ *   four neighbours are inside the image (the caller guarantees it; stride >= 2). With
+ *   fy, fx the top 24 fraction bits as floats and p00..p11 the neighbours, in float:
+ *   top = p00 + fx (p01 - p00), bot = p10 + fx (p11 - p10),
+ *   o[c step] = (top + fy (bot - top)) scale, no fused multiply-add; step is 1 or -1
+ *   (a horizontal flip). Every tier gives the reference's bits.
+ * pil_brightness: Keras' apply_brightness_shift on the n finite values x (0..255 from the
+ *   warp) in place, in float: mn, mx = min, max of x; if stretch or mn < 0 or mx > 255,
+ *   v = (x - mn) / (mx - mn) * 255 (no division when mx = mn), else v = x; u = v truncated
+ *   to 0..255 (astype uint8); y = min(trunc(factor u), 255) (Pillow's blend with black,
+ *   factor >= 0); if !stretch and (mn < 0 or mx > 255), y = y / 255 (mx - mn) + mn;
+ *   x = y rs. Every tier gives the reference's bits.
  */
 /* Rows per float partial sum of chan_sums and chan_grad_sums. */
 #define PN_CHAN_BLOCK 16
@@ -130,7 +145,10 @@ void (*pn_kernel_fn(const pn_kernels *k, pn_kernel_op op))(void);
  *    transposed kernel row on the stack: kw * oc <= 768 at AVX-512, 1536 at
  *    AVX2, 3072 at NEON);
  *  - conv2d_pool2_bwd_filter / conv2d_pool2_bwd_data: pn_pool2_bwd_fast()
- *    (the layers use them only there).
+ *    (the layers use them only there);
+ *  - warp_bilinear_row: rows shorter than one vector, and images whose byte
+ *    offsets reach 2^31 (pn_warp_fits_i32(), lanes use 32-bit offsets); the
+ *    last n % lanes samples of a row also take the reference's loop.
  * Elsewhere they call the scalar reference. pn_kernel_falls_back() says
  * whether k's op runs the reference for a conv shape (0 for a slot that is the
  * reference itself, and for ops without conv shapes, which never fall back). */
@@ -158,6 +176,15 @@ static inline size_t pn_pool2_bwd_scratch(const pn_conv2d_shape *s)
 {
     /* input channels rounded up to a 16-lane vector */
     return (size_t)s->kh * (size_t)s->kw * (((size_t)s->ic + 15) & ~(size_t)15) * (size_t)s->oc + 16;
+}
+
+/* Whether every byte warp_bilinear_row reads for these positions lies below
+ * offset 2^31 - 1, so 32-bit lane offsets cannot overflow. */
+static inline int pn_warp_fits_i32(int32_t stride, int64_t y, int64_t x, int64_t dy, int64_t dx, int32_t n)
+{
+    const int64_t y1 = y + dy * (int64_t)(n - 1), x1 = x + dx * (int64_t)(n - 1);
+    const int64_t ymax = (y > y1 ? y : y1) / 4294967296, xmax = (x > x1 ? x : x1) / 4294967296;
+    return (ymax + 1) * (int64_t)stride + xmax + 1 < 2147483647;
 }
 
 /* Winograd F(4x4, 3x3) blocks (conv2d_pool2_wino_fwd): 3x3 stride-1 convs

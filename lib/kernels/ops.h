@@ -58,7 +58,11 @@
       (size_t rows, int32_t c, const float *dy, const float *x, const float *mean, const float *a,           \
        const float *b, const float *d, float *dx))                                                           \
     X(a, gap_fwd, (int32_t n, int32_t hw, int32_t c, const float *x, float *y))                              \
-    X(a, gap_bwd, (int32_t n, int32_t hw, int32_t c, const float *dy, float *dx))
+    X(a, gap_bwd, (int32_t n, int32_t hw, int32_t c, const float *dy, float *dx))                            \
+    X(a, warp_bilinear_row,                                                                                  \
+      (const uint8_t *src, int32_t stride, int64_t y, int64_t x, int64_t dy, int64_t dx, int32_t n,          \
+       float scale, float *o, int32_t step))                                                                 \
+    X(a, pil_brightness, (size_t n, float *x, float factor, int32_t stretch, float rs))
 
 /* Prototypes of one tier's kernels, pn_f32_<op>__<isa> (declare only the ops a
  * tier defines; declaring all is harmless). */

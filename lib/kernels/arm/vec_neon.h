@@ -82,6 +82,7 @@ PN_INLINE VMASK vmask_n(int n) { return n; } /* 1 <= n <= VL */
 PN_INLINE float vhsum(V v) { return vaddvq_f32(v); }
 PN_INLINE V vabs(V v) { return vabsq_f32(v); }
 PN_INLINE V vround(V v) { return vrndnq_f32(v); }
+PN_INLINE V vtrunc(V v) { return vrndq_f32(v); }
 /* 2^n for integral n in [-126, 127] */
 PN_INLINE V vpow2i(V n)
 {
@@ -126,6 +127,55 @@ PN_INLINE void vpairs2(float *dst, const float *r0, const float *r1, int np)
         dst[4 * p + 2] = r1[2 * p];
         dst[4 * p + 3] = r1[2 * p + 1];
     }
+}
+
+/* The bilinear warp (simd/warp.c): VI holds VL 32-bit integers; a 32.32
+ * fixed-point position per lane is a pair of VI, hi (the integer part) and lo
+ * (the fraction bits, unsigned). */
+typedef int32x4_t VI;
+PN_INLINE VI viload(const int32_t *p) { return vld1q_s32(p); }
+PN_INLINE VI viset1(int32_t v) { return vdupq_n_s32(v); }
+PN_INLINE VI viadd(VI a, VI b) { return vaddq_s32(a, b); }
+PN_INLINE VI vimul(VI a, VI b) { return vmulq_s32(a, b); }
+/* (hi, lo) += (shi, slo) as 64-bit integers (carry: lo + slo < slo unsigned,
+ * an all-ones lane, i.e. -1, subtracted) */
+PN_INLINE void vpos_add(VI *hi, VI *lo, VI shi, VI slo)
+{
+    const uint32x4_t s = vaddq_u32(vreinterpretq_u32_s32(*lo), vreinterpretq_u32_s32(slo));
+    const uint32x4_t carry = vcltq_u32(s, vreinterpretq_u32_s32(slo));
+    *hi = vsubq_s32(vaddq_s32(*hi, shi), vreinterpretq_s32_u32(carry));
+    *lo = vreinterpretq_s32_u32(s);
+}
+/* the top 24 of lo's 32 fraction bits as a float in [0, 1) */
+PN_INLINE V vfrac24(VI lo)
+{
+    const uint32x4_t f = vshrq_n_u32(vreinterpretq_u32_s32(lo), 8);
+    return vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_u32(f)), vdupq_n_f32(1.0f / 16777216.0f));
+}
+/* p00..p11 = src[off], src[off + 1], src[off + stride], src[off + stride + 1]
+ * per lane, as floats (NEON has no gather: four lanes of byte loads) */
+PN_INLINE void vgather_quad(const uint8_t *src, int32_t stride, VI off, V *p00, V *p01, V *p10, V *p11)
+{
+    int32_t o[4];
+    float a[4], b[4], c[4], d[4];
+    vst1q_s32(o, off);
+    for (int l = 0; l < 4; l++) {
+        const uint8_t *p = src + o[l];
+        a[l] = p[0];
+        b[l] = p[1];
+        c[l] = p[stride];
+        d[l] = p[stride + 1];
+    }
+    *p00 = vld1q_f32(a);
+    *p01 = vld1q_f32(b);
+    *p10 = vld1q_f32(c);
+    *p11 = vld1q_f32(d);
+}
+/* the lanes in reverse order */
+PN_INLINE V vreverse(V v)
+{
+    const V r = vrev64q_f32(v);
+    return vextq_f32(r, r, 2);
 }
 
 #endif

@@ -80,6 +80,7 @@ PN_INLINE float vhsum(V v)
 }
 PN_INLINE V vabs(V v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
 PN_INLINE V vround(V v) { return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+PN_INLINE V vtrunc(V v) { return _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC); }
 /* 2^n for integral n in [-126, 127] */
 PN_INLINE V vpow2i(V n)
 {
@@ -127,5 +128,46 @@ PN_INLINE void vpairs2(float *dst, const float *r0, const float *r1, int np)
         dst[4 * p + 3] = r1[2 * p + 1];
     }
 }
+
+/* The bilinear warp (simd/warp.c): VI holds VL 32-bit integers; a 32.32
+ * fixed-point position per lane is a pair of VI, hi (the integer part) and lo
+ * (the fraction bits, unsigned). */
+typedef __m256i VI;
+PN_INLINE VI viload(const int32_t *p) { return _mm256_loadu_si256((const __m256i *)(const void *)p); }
+PN_INLINE VI viset1(int32_t v) { return _mm256_set1_epi32(v); }
+PN_INLINE VI viadd(VI a, VI b) { return _mm256_add_epi32(a, b); }
+PN_INLINE VI vimul(VI a, VI b) { return _mm256_mullo_epi32(a, b); }
+/* (hi, lo) += (shi, slo) as 64-bit integers: the carry of lo's unsigned add
+ * is lo + slo < slo, compared signed after flipping the sign bits */
+PN_INLINE void vpos_add(VI *hi, VI *lo, VI shi, VI slo)
+{
+    const __m256i sign = _mm256_set1_epi32((int32_t)0x80000000u);
+    const __m256i s = _mm256_add_epi32(*lo, slo);
+    const __m256i carry = _mm256_cmpgt_epi32(_mm256_xor_si256(slo, sign), _mm256_xor_si256(s, sign));
+    *hi = _mm256_sub_epi32(_mm256_add_epi32(*hi, shi), carry);
+    *lo = s;
+}
+/* the top 24 of lo's 32 fraction bits as a float in [0, 1) */
+PN_INLINE V vfrac24(VI lo)
+{
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(lo, 8)), _mm256_set1_ps(1.0f / 16777216.0f));
+}
+/* p00 = src[off], p01 = src[off + 1], p10 = src[off + stride], p11 =
+ * src[off + stride + 1] per lane, as floats. Two 32-bit gathers: the top pair
+ * from src + off (bytes 0, 1), the bottom pair from src + off + stride - 2
+ * (bytes 2, 3), so with stride >= 2 no byte outside [off, off + stride + 1]
+ * is read. */
+PN_INLINE void vgather_quad(const uint8_t *src, int32_t stride, VI off, V *p00, V *p01, V *p10, V *p11)
+{
+    const __m256i m = _mm256_set1_epi32(0xff);
+    const __m256i t = _mm256_i32gather_epi32((const int *)(const void *)src, off, 1);
+    const __m256i b = _mm256_i32gather_epi32((const int *)(const void *)(src + stride - 2), off, 1);
+    *p00 = _mm256_cvtepi32_ps(_mm256_and_si256(t, m));
+    *p01 = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(t, 8), m));
+    *p10 = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(b, 16), m));
+    *p11 = _mm256_cvtepi32_ps(_mm256_srli_epi32(b, 24));
+}
+/* the lanes in reverse order */
+PN_INLINE V vreverse(V v) { return _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(7, 6, 5, 4, 3, 2, 1, 0)); }
 
 #endif

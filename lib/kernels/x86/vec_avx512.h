@@ -65,6 +65,7 @@ PN_INLINE VMASK vmask_n(int n) { return (VMASK)((1u << n) - 1u); } /* 1 <= n <= 
 PN_INLINE float vhsum(V v) { return _mm512_reduce_add_ps(v); }
 PN_INLINE V vabs(V v) { return _mm512_abs_ps(v); }
 PN_INLINE V vround(V v) { return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+PN_INLINE V vtrunc(V v) { return _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC); }
 /* 2^n for integral n in [-126, 127] */
 PN_INLINE V vpow2i(V n)
 {
@@ -127,6 +128,48 @@ PN_INLINE void vpairs2(float *dst, const float *r0, const float *r1, int np)
         dst[4 * p + 2] = r1[2 * p];
         dst[4 * p + 3] = r1[2 * p + 1];
     }
+}
+
+/* The bilinear warp (simd/warp.c): VI holds VL 32-bit integers; a 32.32
+ * fixed-point position per lane is a pair of VI, hi (the integer part) and lo
+ * (the fraction bits, unsigned). */
+typedef __m512i VI;
+PN_INLINE VI viload(const int32_t *p) { return _mm512_loadu_si512((const void *)p); }
+PN_INLINE VI viset1(int32_t v) { return _mm512_set1_epi32(v); }
+PN_INLINE VI viadd(VI a, VI b) { return _mm512_add_epi32(a, b); }
+PN_INLINE VI vimul(VI a, VI b) { return _mm512_mullo_epi32(a, b); }
+/* (hi, lo) += (shi, slo) as 64-bit integers (carry: lo + slo < slo unsigned) */
+PN_INLINE void vpos_add(VI *hi, VI *lo, VI shi, VI slo)
+{
+    const __m512i s = _mm512_add_epi32(*lo, slo);
+    const __mmask16 carry = _mm512_cmplt_epu32_mask(s, slo);
+    const __m512i h = _mm512_add_epi32(*hi, shi);
+    *hi = _mm512_mask_add_epi32(h, carry, h, _mm512_set1_epi32(1));
+    *lo = s;
+}
+/* the top 24 of lo's 32 fraction bits as a float in [0, 1) */
+PN_INLINE V vfrac24(VI lo)
+{
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(lo, 8)), _mm512_set1_ps(1.0f / 16777216.0f));
+}
+/* p00..p11 = src[off], src[off + 1], src[off + stride], src[off + stride + 1]
+ * per lane, as floats: two 32-bit gathers, the top pair from src + off (bytes
+ * 0, 1), the bottom pair from src + off + stride - 2 (bytes 2, 3), so with
+ * stride >= 2 no byte outside [off, off + stride + 1] is read. */
+PN_INLINE void vgather_quad(const uint8_t *src, int32_t stride, VI off, V *p00, V *p01, V *p10, V *p11)
+{
+    const __m512i m = _mm512_set1_epi32(0xff);
+    const __m512i t = _mm512_i32gather_epi32(off, (const void *)src, 1);
+    const __m512i b = _mm512_i32gather_epi32(off, (const void *)(src + stride - 2), 1);
+    *p00 = _mm512_cvtepi32_ps(_mm512_and_si512(t, m));
+    *p01 = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(t, 8), m));
+    *p10 = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(b, 16), m));
+    *p11 = _mm512_cvtepi32_ps(_mm512_srli_epi32(b, 24));
+}
+/* the lanes in reverse order */
+PN_INLINE V vreverse(V v)
+{
+    return _mm512_permutexvar_ps(_mm512_setr_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), v);
 }
 
 #endif
