@@ -4,8 +4,8 @@
 # --parts, with the sliced exchange (the default) and the gather; --resume continues a run on another rank count with the same
 # result; a cancel on one rank stops every rank (no hang) with one message.
 # The compact BatchNormalization network (--model compact) gives the same model
-# files (weights, moving statistics, optimizer state) on 1, 2 and 4 ranks and
-# on every rank of a run.
+# files (weights, moving statistics, optimizer state) on 1, 2 and 4 ranks, on
+# every rank of a run and after a resume on another rank count.
 # Small synthetic images (pneumo-synth), a global batch of 7 so the last batch
 # of an epoch (40 = 5 * 7 + 5) is partial.
 #   check_mpi.sh PNEUMO_SYNTH PNEUMO_TRAIN_MPI
@@ -116,5 +116,13 @@ for model in bn2.safetensors.rank1 bn4.safetensors.rank1 bn4.safetensors.rank3 b
         exit 1
     fi
 done
+# resume a BatchNormalization run (1 epoch on 2 ranks) on 4 ranks: the moving
+# statistics come from the checkpoint
+run 2 bnpart --model compact --epochs 1
+run 4 bnresumed --resume "$tmp/bnpart.ckpt"
+if ! cmp "$tmp/bn1.safetensors" "$tmp/bnresumed.safetensors" >&2; then
+    echo "check_mpi: a BatchNormalization run resumed on 4 ranks differs from the uninterrupted one" >&2
+    exit 1
+fi
 echo "check_mpi: 1, 2 and 4 ranks agree bit for bit (sliced and gather, with and without"
 echo "check_mpi: BatchNormalization, on every rank); resume and cancel work"
