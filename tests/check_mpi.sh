@@ -3,6 +3,9 @@
 # evaluation after 2 epochs on 1, 2 and 4 ranks are the same bits for a fixed
 # --parts, with the sliced exchange (the default) and the gather; --resume continues a run on another rank count with the same
 # result; a cancel on one rank stops every rank (no hang) with one message.
+# The compact BatchNormalization network (--model compact) gives the same model
+# files (weights, moving statistics, optimizer state) on 1, 2 and 4 ranks, on
+# every rank of a run and after a resume on another rank count.
 # Small synthetic images (pneumo-synth), a global batch of 7 so the last batch
 # of an epoch (40 = 5 * 7 + 5) is partial.
 #   check_mpi.sh PNEUMO_SYNTH PNEUMO_TRAIN_MPI
@@ -85,4 +88,41 @@ grep -q "rank 0: training stopped: .*cancelled" "$tmp/cancel.err" || {
     cat "$tmp/cancel.err" >&2
     exit 1
 }
-echo "check_mpi: 1, 2 and 4 ranks agree bit for bit (sliced and gather); resume and cancel work"
+# BatchNormalization: the moving statistics move by every part's batch
+# statistics in part order on every rank, so the saved models (which hold them)
+# are the same bits on every rank count and every rank
+for np in 1 2 4; do
+    run $np bn$np --model compact --save-every-rank
+done
+run 4 bngather4 --model compact --save-every-rank --exchange gather
+for name in bn2 bn4 bngather4; do
+    if ! cmp -s "$tmp/bn1.bin" "$tmp/$name.bin"; then
+        echo "check_mpi: the BatchNormalization weights of run $name differ from 1 rank" >&2
+        exit 1
+    fi
+    if ! cmp "$tmp/bn1.safetensors" "$tmp/$name.safetensors" >&2; then
+        echo "check_mpi: the BatchNormalization model of run $name differs from 1 rank" >&2
+        exit 1
+    fi
+    if [ "$(strip_seconds "$tmp/bn1.csv")" != "$(strip_seconds "$tmp/$name.csv")" ]; then
+        echo "check_mpi: the BatchNormalization history of run $name differs from 1 rank:" >&2
+        cat "$tmp/bn1.csv" "$tmp/$name.csv" >&2
+        exit 1
+    fi
+done
+for model in bn2.safetensors.rank1 bn4.safetensors.rank1 bn4.safetensors.rank3 bngather4.safetensors.rank1; do
+    if ! cmp "$tmp/${model%.rank*}" "$tmp/$model" >&2; then
+        echo "check_mpi: rank ${model##*.rank}'s BatchNormalization model of run ${model%%.*} differs from rank 0's" >&2
+        exit 1
+    fi
+done
+# resume a BatchNormalization run (1 epoch on 2 ranks) on 4 ranks: the moving
+# statistics come from the checkpoint
+run 2 bnpart --model compact --epochs 1
+run 4 bnresumed --resume "$tmp/bnpart.ckpt"
+if ! cmp "$tmp/bn1.safetensors" "$tmp/bnresumed.safetensors" >&2; then
+    echo "check_mpi: a BatchNormalization run resumed on 4 ranks differs from the uninterrupted one" >&2
+    exit 1
+fi
+echo "check_mpi: 1, 2 and 4 ranks agree bit for bit (sliced and gather, with and without"
+echo "check_mpi: BatchNormalization, on every rank); resume and cancel work"

@@ -241,6 +241,64 @@ static pneumo_status op_batchnorm(void *ctx)
     return st;
 }
 
+/* ---- data-parallel fit of a BatchNormalization model: one rank, two parts
+ * per batch (the parts' batch statistics travel in the exchange buffers) ---- */
+
+typedef struct dp_case {
+    fixture *f;
+    int32_t exchange;
+} dp_case;
+
+/* One rank's collectives: nothing to send or receive, the sums are its own. */
+static pneumo_status one_rank(const pneumo_collective *c, void *user)
+{
+    (void)user;
+    if (c->op != PNEUMO_COLLECTIVE_SUM && c->op != PNEUMO_COLLECTIVE_BCAST &&
+        c->op != PNEUMO_COLLECTIVE_ALLGATHER)
+        fail_msg("one rank: collective %d", c->op);
+    return PNEUMO_OK;
+}
+
+static pneumo_status op_fit_parallel_batchnorm(void *ctx)
+{
+    const dp_case *dc = ctx;
+    pneumo_dataset_options dso;
+    pneumo_dataset *ds = NULL;
+    pneumo_model *m = NULL;
+    pneumo_optimizer *o = NULL;
+    pneumo_conv2d_params conv;
+    pneumo_data_parallel dp;
+    pneumo_fit_options fo;
+    pneumo_status st;
+    pneumo_dataset_default_options(&dso);
+    dso.width = dso.height = 12;
+    dso.threads = 1;
+    pneumo_conv2d_default_params(&conv);
+    conv.filters = 2;
+    pneumo_data_parallel_default(&dp);
+    dp.parts = 2;
+    dp.exchange = dc->exchange;
+    dp.collective = one_rank;
+    pneumo_fit_default_options(&fo);
+    fo.epochs = 1;
+    fo.batch_size = 4;
+    fo.threads = 1;
+    fo.parallel = &dp;
+    if ((st = pneumo_dataset_open_dir(dc->f->ds_dir, &dso, &ds)) == PNEUMO_OK &&
+        (st = pneumo_model_create(12, 12, 1, 1, &m)) == PNEUMO_OK &&
+        (st = pneumo_model_add_batchnorm(m, NULL)) == PNEUMO_OK &&
+        (st = pneumo_model_add_conv2d(m, &conv)) == PNEUMO_OK &&
+        (st = pneumo_model_add_batchnorm(m, NULL)) == PNEUMO_OK &&
+        (st = pneumo_model_add_global_avgpool2d(m)) == PNEUMO_OK &&
+        (st = pneumo_model_add_dense(m, 1, PNEUMO_ACT_SIGMOID)) == PNEUMO_OK &&
+        (st = pneumo_optimizer_create_adam(NULL, &o)) == PNEUMO_OK)
+        st = pneumo_model_fit(m, o, ds, NULL, &fo, NULL);
+    pneumo_optimizer_destroy(o);
+    pneumo_model_destroy(m);
+    pneumo_dataset_destroy(ds);
+    return st;
+}
+
 /* ---- ONNX export of BatchNormalization (without gamma, without beta) and
  * GlobalAveragePooling2D ---- */
 
@@ -508,6 +566,11 @@ static void test_library_alloc_failures(void **state)
     after_load(&f, 1);
     f.ds_threads = 1;
     total += run_until_success("dataset (1 thread)", op_dataset, NULL, &f);
+    {
+        dp_case gather = {&f, PNEUMO_EXCHANGE_GATHER}, sliced = {&f, PNEUMO_EXCHANGE_SLICED};
+        total += run_until_success("parallel fit (bn, gather)", op_fit_parallel_batchnorm, NULL, &gather);
+        total += run_until_success("parallel fit (bn, sliced)", op_fit_parallel_batchnorm, NULL, &sliced);
+    }
     f.ds_threads = 2;
     total += run_until_success("dataset (2 threads)", op_dataset, NULL, &f);
     total += run_until_success("augment (contrast copy)", op_augment_intensity, NULL, &f);

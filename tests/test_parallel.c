@@ -4,7 +4,9 @@
  * that a fixed `parts` gives the same bits on 1..4 ranks (partial and empty
  * parts included), that one rank with one part is exactly pneumo_model_fit(),
  * that a failure or cancel on one rank stops every rank, dataset shards, and
- * the settings' validation. */
+ * the settings' validation. A BatchNormalization model's moving statistics
+ * are the same bits on every rank count and rank, and move by the parts'
+ * batch statistics in part order. */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "model/model.h"
 #include "pneumo/dataset.h"
 #include "pneumo/pneumo.h"
 #include "testutil.h"
@@ -94,6 +97,34 @@ static pneumo_model *small_model(void)
     return m;
 }
 
+/* small_model() with BatchNormalizations: on the input (its statistics are
+ * the pixels'), after each pooling and on the Dense features. */
+static pneumo_model *bn_model(float momentum)
+{
+    pneumo_model *m = NULL;
+    pneumo_conv2d_params c;
+    pneumo_batchnorm_params bn;
+    assert_int_equal(pneumo_model_create(SIZE, SIZE, 1, 5, &m), PNEUMO_OK);
+    pneumo_conv2d_default_params(&c);
+    pneumo_batchnorm_default_params(&bn);
+    bn.momentum = momentum;
+    c.filters = 8;
+    c.activation = PNEUMO_ACT_RELU;
+    assert_int_equal(pneumo_model_add_batchnorm(m, &bn), PNEUMO_OK);
+    assert_int_equal(pneumo_model_add_conv2d(m, &c), PNEUMO_OK);
+    assert_int_equal(pneumo_model_add_maxpool2d(m, NULL), PNEUMO_OK);
+    assert_int_equal(pneumo_model_add_batchnorm(m, &bn), PNEUMO_OK);
+    assert_int_equal(pneumo_model_add_conv2d(m, &c), PNEUMO_OK);
+    assert_int_equal(pneumo_model_add_maxpool2d(m, NULL), PNEUMO_OK);
+    assert_int_equal(pneumo_model_add_flatten(m), PNEUMO_OK);
+    assert_int_equal(pneumo_model_add_dense(m, 16, PNEUMO_ACT_RELU), PNEUMO_OK);
+    assert_int_equal(pneumo_model_add_batchnorm(m, &bn), PNEUMO_OK);
+    assert_int_equal(pneumo_model_add_dropout(m, 0.25f), PNEUMO_OK);
+    assert_int_equal(pneumo_model_add_dense(m, 1, PNEUMO_ACT_SIGMOID), PNEUMO_OK);
+    assert_int_equal(pneumo_model_set_threads(m, 1), PNEUMO_OK);
+    return m;
+}
+
 static pneumo_optimizer *adam(void)
 {
     pneumo_adam_params p;
@@ -115,7 +146,7 @@ typedef struct world {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     float *box_f[MAX_PARTS][MAX_RANKS]; /* SEND -> RECV, by tag and receiving rank */
-    double box_d[MAX_PARTS][MAX_RANKS][8];
+    double *box_d[MAX_PARTS][MAX_RANKS];
     int full[MAX_PARTS][MAX_RANKS];
     float *ag[MAX_RANKS]; /* each rank's ALLGATHER arena */
     float *bc_f;          /* rank 0's BCAST buffers */
@@ -137,7 +168,7 @@ static pneumo_status collective(const pneumo_collective *c, void *user)
     w->ops[rc->rank]++;
     switch (c->op) {
     case PNEUMO_COLLECTIVE_SEND:
-        assert_true(c->tag >= 0 && c->tag < MAX_PARTS && c->ndoubles <= 8);
+        assert_true(c->tag >= 0 && c->tag < MAX_PARTS);
         if (w->exchange == PNEUMO_EXCHANGE_GATHER)
             assert_true(rc->rank != 0 && c->peer == 0);
         else
@@ -146,6 +177,8 @@ static pneumo_status collective(const pneumo_collective *c, void *user)
         assert_false(w->full[c->tag][c->peer]);
         w->box_f[c->tag][c->peer] = malloc((size_t)c->nfloats * sizeof(float));
         assert_non_null(w->box_f[c->tag][c->peer]);
+        w->box_d[c->tag][c->peer] = malloc((size_t)c->ndoubles * sizeof(double) + 1);
+        assert_non_null(w->box_d[c->tag][c->peer]);
         memcpy(w->box_f[c->tag][c->peer], c->floats, (size_t)c->nfloats * sizeof(float));
         memcpy(w->box_d[c->tag][c->peer], c->doubles, (size_t)c->ndoubles * sizeof(double));
         w->full[c->tag][c->peer] = 1;
@@ -161,7 +194,9 @@ static pneumo_status collective(const pneumo_collective *c, void *user)
         memcpy(c->floats, w->box_f[c->tag][rc->rank], (size_t)c->nfloats * sizeof(float));
         memcpy(c->doubles, w->box_d[c->tag][rc->rank], (size_t)c->ndoubles * sizeof(double));
         free(w->box_f[c->tag][rc->rank]);
+        free(w->box_d[c->tag][rc->rank]);
         w->box_f[c->tag][rc->rank] = NULL;
+        w->box_d[c->tag][rc->rank] = NULL;
         w->full[c->tag][rc->rank] = 0;
         pthread_mutex_unlock(&w->mu);
         return PNEUMO_OK;
@@ -209,9 +244,17 @@ static pneumo_status collective(const pneumo_collective *c, void *user)
     }
 }
 
+/* What a run trains: NULL in run_world() is small_model() with augmentation
+ * for 2 epochs. */
+typedef struct variant {
+    float momentum; /* > 0: bn_model(momentum) */
+    int augment, epochs;
+} variant;
+
 /* One rank's training run. */
 typedef struct job {
     rank_ctx ctx;
+    variant v;
     int ranks, parts, epochs, batch, broken; /* broken: train on the corrupted split */
     int cancel_batch;                        /* > 0: this rank cancels after that batch */
     pneumo_model *m;
@@ -239,13 +282,13 @@ static void *rank_main(void *arg)
     pneumo_reduce_lr_params o_rl;
     /* the corrupted split: rank 1 reads it from disk every epoch, so it fails */
     train = j->broken ? open_split("broken", 1, 1, j->ctx.rank == 1 ? 0 : (int64_t)1 << 30)
-                      : open_split("train", 1, 1, (int64_t)1 << 30);
+                      : open_split("train", 1, j->v.augment, (int64_t)1 << 30);
     val = open_split("val", 0, 0, (int64_t)1 << 30);
     if (j->broken) {
         pthread_barrier_wait(&j->ctx.w->open_bar); /* all opened: now corrupt the files */
         pthread_barrier_wait(&j->ctx.w->open_bar);
     }
-    j->m = small_model();
+    j->m = j->v.momentum > 0.0f ? bn_model(j->v.momentum) : small_model();
     pneumo_data_parallel_default(&dp);
     dp.rank = j->ctx.rank;
     dp.ranks = j->ranks;
@@ -278,11 +321,12 @@ static void *rank_main(void *arg)
     return NULL;
 }
 
-/* Run `ranks` ranks with the pneumo_exchange `exchange`; jobs[r] receive each
- * rank's results. */
+/* Run `ranks` ranks with the pneumo_exchange `exchange` on the variant v
+ * (NULL: the default); jobs[r] receive each rank's results. */
 static void run_world(int ranks, int parts, int batch, int broken, int cancel_rank, int exchange, job *jobs,
-                      world *w)
+                      world *w, const variant *v)
 {
+    static const variant plain = {0.0f, 1, 2};
     pthread_t t[MAX_RANKS];
     memset(w, 0, sizeof *w);
     w->ranks = ranks;
@@ -295,9 +339,10 @@ static void run_world(int ranks, int parts, int batch, int broken, int cancel_ra
         memset(&jobs[r], 0, sizeof jobs[r]);
         jobs[r].ctx.w = w;
         jobs[r].ctx.rank = r;
+        jobs[r].v = v ? *v : plain;
         jobs[r].ranks = ranks;
         jobs[r].parts = parts;
-        jobs[r].epochs = 2;
+        jobs[r].epochs = jobs[r].v.epochs;
         jobs[r].batch = batch;
         jobs[r].broken = broken;
         jobs[r].cancel_batch = r == cancel_rank ? 3 : 0;
@@ -381,14 +426,14 @@ static void test_parallel_same_bits_any_rank_count(void **state)
     for (int bi = 0; bi < 2; bi++) {
         job ref[MAX_RANKS], jobs[MAX_RANKS];
         world w;
-        run_world(1, 4, batches[bi], 0, -1, PNEUMO_EXCHANGE_GATHER, ref, &w);
+        run_world(1, 4, batches[bi], 0, -1, PNEUMO_EXCHANGE_GATHER, ref, &w, NULL);
         assert_int_equal(ref[0].st, PNEUMO_OK);
         assert_int_equal(ref[0].ev_st, PNEUMO_OK);
         assert_int_equal(pneumo_history_size(ref[0].h), 2);
         /* the sliced exchange too, on every rank count: the same bits as the gather */
         for (int ex = PNEUMO_EXCHANGE_GATHER; ex <= PNEUMO_EXCHANGE_SLICED; ex++)
             for (int ranks = ex == PNEUMO_EXCHANGE_GATHER ? 2 : 1; ranks <= 4; ranks++) {
-                run_world(ranks, 4, batches[bi], 0, -1, ex, jobs, &w);
+                run_world(ranks, 4, batches[bi], 0, -1, ex, jobs, &w, NULL);
                 for (int r = 0; r < ranks; r++) {
                     assert_int_equal(jobs[r].st, PNEUMO_OK);
                     assert_int_equal(jobs[r].ev_st, PNEUMO_OK);
@@ -435,7 +480,7 @@ static void test_parallel_one_rank_is_fit(void **state)
     o_rl.min_delta = 1.0;
     assert_int_equal(pneumo_model_fit(m, opt, train, val, &o, &h), PNEUMO_OK);
     assert_int_equal(pneumo_model_evaluate(m, val, 10, 0.5f, &ev, probs, NULL, PER_CLASS), PNEUMO_OK);
-    run_world(1, 1, 10, 0, -1, PNEUMO_EXCHANGE_GATHER, j, &w);
+    run_world(1, 1, 10, 0, -1, PNEUMO_EXCHANGE_GATHER, j, &w, NULL);
     assert_int_equal(j[0].st, PNEUMO_OK);
     assert_same_weights(m, j[0].m);
     assert_same_history(h, j[0].h);
@@ -448,7 +493,7 @@ static void test_parallel_one_rank_is_fit(void **state)
         job j2[2];
         pneumo_epoch_record a, b;
         double d;
-        run_world(2, 4, 10, 0, -1, PNEUMO_EXCHANGE_GATHER, j2, &w);
+        run_world(2, 4, 10, 0, -1, PNEUMO_EXCHANGE_GATHER, j2, &w, NULL);
         assert_int_equal(j2[0].st, PNEUMO_OK);
         d = weights_rel_diff(m, j2[0].m);
         printf("# 1 process vs 2 ranks x 4 parts after 2 epochs: max weight difference %.3g of the largest\n",
@@ -459,6 +504,163 @@ static void test_parallel_one_rank_is_fit(void **state)
         assert_true(fabs(a.loss - b.loss) < 1e-5 && fabs(a.val_loss - b.val_loss) < 1e-5);
         free_jobs(j2, 2);
     }
+    pneumo_history_destroy(h);
+    pneumo_model_destroy(m);
+    pneumo_optimizer_destroy(opt);
+    pneumo_dataset_destroy(train);
+    pneumo_dataset_destroy(val);
+}
+
+/* The moving statistics (the whole state arena) are the same bits. */
+static void assert_same_state(const pneumo_model *a, const pneumo_model *b)
+{
+    assert_int_equal(a->state_size, b->state_size);
+    assert_memory_equal(a->state, b->state, (size_t)a->state_size * sizeof(float));
+}
+
+/* BatchNormalization: the weights, moving statistics, history and evaluation
+ * of 4 parts are the same bits on 1..4 ranks, on every rank, for both
+ * exchanges, with partial and empty parts (batches 10 and 5, see above); one
+ * rank computing the 4 parts one after the other is the reference. */
+static void test_parallel_batchnorm_same_bits_any_rank_count(void **state)
+{
+    static const int batches[2] = {10, 5};
+    const variant v = {0.9f, 1, 2};
+    (void)state;
+    for (int bi = 0; bi < 2; bi++) {
+        job ref[MAX_RANKS], jobs[MAX_RANKS];
+        world w;
+        int moved = 0;
+        run_world(1, 4, batches[bi], 0, -1, PNEUMO_EXCHANGE_GATHER, ref, &w, &v);
+        assert_int_equal(ref[0].st, PNEUMO_OK);
+        assert_int_equal(ref[0].ev_st, PNEUMO_OK);
+        assert_int_equal(ref[0].m->state_size, 2 * (1 + 8 + 16));
+        /* the statistics moved (a dead ReLU channel's mean stays 0) */
+        for (int32_t i = 0; i < ref[0].m->nlayers; i++) {
+            const pn_layer *l = &ref[0].m->layers[i];
+            for (int32_t c = 0; c < l->ns / 2; c++)
+                moved += l->mmean[c] != 0.0f || l->mvar[c] != 1.0f;
+        }
+        assert_int_equal(moved, 1 + 8 + 16);
+        for (int ex = PNEUMO_EXCHANGE_GATHER; ex <= PNEUMO_EXCHANGE_SLICED; ex++)
+            for (int ranks = ex == PNEUMO_EXCHANGE_GATHER ? 2 : 1; ranks <= 4; ranks++) {
+                run_world(ranks, 4, batches[bi], 0, -1, ex, jobs, &w, &v);
+                for (int r = 0; r < ranks; r++) {
+                    assert_int_equal(jobs[r].st, PNEUMO_OK);
+                    assert_int_equal(jobs[r].ev_st, PNEUMO_OK);
+                    assert_same_weights(ref[0].m, jobs[r].m);
+                    assert_same_state(ref[0].m, jobs[r].m);
+                    assert_same_history(ref[0].h, jobs[r].h);
+                    assert_true(jobs[r].ev.loss == ref[0].ev.loss && jobs[r].ev.roc_auc == ref[0].ev.roc_auc);
+                    assert_memory_equal(jobs[r].probs, ref[0].probs, sizeof ref[0].probs);
+                }
+                free_jobs(jobs, ranks);
+            }
+        free_jobs(ref, 1);
+    }
+}
+
+/* Moving mean and unbiased variance of channel 0 after moving them by the
+ * pixels of parts [k0, k1) of 4 (in that order, or in reverse), each part's
+ * statistics formed in double and the moving ones rounded to float after
+ * each move, as the layer does. */
+static void moved_by_parts(pneumo_tensor *x, float momentum, int k0, int k1, int reverse, float *mm,
+                           float *mv)
+{
+    const int64_t n = pneumo_tensor_dim(x, 0), px = SIZE * SIZE;
+    const float *d = pneumo_tensor_data(x);
+    *mm = 0.0f;
+    *mv = 1.0f;
+    for (int i = k0; i < k1; i++) {
+        const int k = reverse ? k1 - 1 - (i - k0) : i;
+        const int64_t a = n * k / 4 * px, b = n * (k + 1) / 4 * px;
+        double s = 0.0, s2 = 0.0, mean, var;
+        for (int64_t p = a; p < b; p++)
+            s += d[p];
+        mean = s / (double)(b - a);
+        for (int64_t p = a; p < b; p++)
+            s2 += ((double)d[p] - mean) * ((double)d[p] - mean);
+        var = s2 / (double)(b - a - 1);
+        *mm = (float)((double)*mm - ((double)*mm - mean) * (1.0 - (double)momentum));
+        *mv = (float)((double)*mv - ((double)*mv - var) * (1.0 - (double)momentum));
+    }
+}
+
+/* One step of 4 parts over the whole training set (one batch of 96, parts of
+ * 24): the input BatchNormalization's moving statistics on every rank of 1, 2
+ * and 4 ranks are the hand computation from the 4 parts' pixel statistics
+ * in part order, not what this rank's parts alone, the reverse order or the
+ * whole batch's statistics would give. */
+static void test_parallel_batchnorm_moving_stats_by_hand(void **state)
+{
+    const variant v = {0.5f, 0, 1};
+    pneumo_dataset *ds = open_split("train", 1, 0, (int64_t)1 << 30);
+    pneumo_tensor *x = NULL, *y = NULL;
+    float mm, mv, own_m, own_v, rev_m, rev_v;
+    (void)state;
+    /* the first epoch's only batch, as fit's shards cut it */
+    assert_int_equal(pneumo_dataset_begin_epoch(ds, 0, 96), PNEUMO_OK);
+    assert_int_equal(pneumo_dataset_next_batch(ds, &x, &y, NULL), PNEUMO_OK);
+    assert_non_null(x);
+    assert_int_equal(pneumo_tensor_dim(x, 0), 96);
+    moved_by_parts(x, v.momentum, 0, 4, 0, &mm, &mv);
+    moved_by_parts(x, v.momentum, 0, 4, 1, &rev_m, &rev_v);
+    moved_by_parts(x, v.momentum, 0, 2, 0, &own_m, &own_v); /* rank 0 of 2 alone */
+    assert_true(fabsf(mm - rev_m) > 1e-4f * fabsf(mm) && fabsf(mv - rev_v) > 1e-4f * mv);
+    assert_true(fabsf(mm - own_m) > 1e-4f * fabsf(mm) && fabsf(mv - own_v) > 1e-4f * mv);
+    for (int ex = PNEUMO_EXCHANGE_GATHER; ex <= PNEUMO_EXCHANGE_SLICED; ex++)
+        for (int ranks = 1; ranks <= 4; ranks *= 2) {
+            job jobs[MAX_RANKS];
+            world w;
+            run_world(ranks, 4, 96, 0, -1, ex, jobs, &w, &v);
+            for (int r = 0; r < ranks; r++) {
+                const pn_layer *l = &jobs[r].m->layers[0];
+                assert_int_equal(jobs[r].st, PNEUMO_OK);
+                assert_int_equal(l->kind, PN_LAYER_BATCHNORM);
+                if (ranks == 4 && r == 0 && ex == PNEUMO_EXCHANGE_SLICED)
+                    printf("# one step of 4 parts: moving mean %.9g (by hand %.9g), variance %.9g (%.9g)\n",
+                           (double)l->mmean[0], (double)mm, (double)l->mvar[0], (double)mv);
+                assert_true(fabsf(l->mmean[0] - mm) <= 1e-6f * fabsf(mm));
+                assert_true(fabsf(l->mvar[0] - mv) <= 1e-6f * mv);
+            }
+            free_jobs(jobs, ranks);
+        }
+    pneumo_dataset_destroy(ds);
+}
+
+/* BatchNormalization, one rank, one part: exactly pneumo_model_fit(). */
+static void test_parallel_batchnorm_one_rank_is_fit(void **state)
+{
+    const variant v = {0.9f, 1, 2};
+    job j[1];
+    world w;
+    pneumo_dataset *train = open_split("train", 1, 1, (int64_t)1 << 30),
+                   *val = open_split("val", 0, 0, 1 << 30);
+    pneumo_optimizer *opt = adam();
+    pneumo_model *m = bn_model(0.9f);
+    pneumo_history *h = NULL;
+    pneumo_fit_options o;
+    pneumo_early_stopping_params o_es;
+    pneumo_reduce_lr_params o_rl;
+    (void)state;
+    pneumo_fit_default_options(&o);
+    pneumo_early_stopping_default_params(&o_es);
+    pneumo_reduce_lr_default_params(&o_rl);
+    o.early_stopping = &o_es;
+    o.reduce_lr = &o_rl;
+    o.epochs = 2;
+    o.batch_size = 10;
+    o.class_weighting = PNEUMO_CLASS_WEIGHT_BALANCED;
+    o_rl.enabled = 1;
+    o_rl.patience = 0;
+    o_rl.min_delta = 1.0;
+    assert_int_equal(pneumo_model_fit(m, opt, train, val, &o, &h), PNEUMO_OK);
+    run_world(1, 1, 10, 0, -1, PNEUMO_EXCHANGE_GATHER, j, &w, &v);
+    assert_int_equal(j[0].st, PNEUMO_OK);
+    assert_same_weights(m, j[0].m);
+    assert_same_state(m, j[0].m);
+    assert_same_history(h, j[0].h);
+    free_jobs(j, 1);
     pneumo_history_destroy(h);
     pneumo_model_destroy(m);
     pneumo_optimizer_destroy(opt);
@@ -479,7 +681,7 @@ static void test_parallel_failure_stops_every_rank(void **state)
         snprintf(cmd, sizeof cmd, "rm -rf '%s/broken'", root);
         assert_int_equal(system(cmd), 0);
         write_split("broken", PER_CLASS / 2, &rng); /* readable again: the run corrupts it */
-        run_world(3, 3, 9, 1, -1, ex, jobs, &w);
+        run_world(3, 3, 9, 1, -1, ex, jobs, &w, NULL);
         assert_int_not_equal(jobs[1].st, PNEUMO_OK);
         assert_int_not_equal(jobs[1].st, PNEUMO_ERR_CANCELLED);
         assert_non_null(strstr(jobs[1].msg, "broken"));
@@ -500,7 +702,7 @@ static void test_parallel_cancel_agreed(void **state)
     for (int ex = PNEUMO_EXCHANGE_GATHER; ex <= PNEUMO_EXCHANGE_SLICED; ex++) {
         job jobs[MAX_RANKS];
         world w;
-        run_world(3, 3, 9, 0, 2, ex, jobs, &w);
+        run_world(3, 3, 9, 0, 2, ex, jobs, &w, NULL);
         for (int r = 0; r < 3; r++) {
             assert_int_equal(jobs[r].st, PNEUMO_ERR_CANCELLED);
             assert_int_equal(pneumo_history_size(jobs[r].h), 0);
@@ -612,6 +814,9 @@ int main(void)
         cmocka_unit_test(test_parallel_settings_checked),
         cmocka_unit_test(test_parallel_one_rank_is_fit),
         cmocka_unit_test(test_parallel_same_bits_any_rank_count),
+        cmocka_unit_test(test_parallel_batchnorm_same_bits_any_rank_count),
+        cmocka_unit_test(test_parallel_batchnorm_moving_stats_by_hand),
+        cmocka_unit_test(test_parallel_batchnorm_one_rank_is_fit),
         cmocka_unit_test(test_parallel_cancel_agreed),
         cmocka_unit_test(test_parallel_failure_stops_every_rank),
     };

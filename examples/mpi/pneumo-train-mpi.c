@@ -1,4 +1,5 @@
-/* pneumo-train-mpi: the article's training run, data-parallel over MPI ranks.
+/* pneumo-train-mpi: the article's training run (or pneumo-train's compact
+ * BatchNormalization network, --model compact), data-parallel over MPI ranks.
  *
  *   mpirun -np 4 --hostfile hosts pneumo-train-mpi --data DIR [options]
  *
@@ -25,6 +26,7 @@
 #include <pneumo/pneumo.h>
 
 #include "cli_common.h"
+#include "train_recipe.h"
 
 #define PROG "pneumo-train-mpi"
 
@@ -33,6 +35,8 @@ static int usage(FILE *f)
     fprintf(f,
             "usage: mpirun -np N [--hostfile FILE] " PROG " (--data DIR | --train DIR --val DIR) [options]\n"
             "  --test DIR        evaluate on this folder at the end (sharded)\n"
+            "  --model NAME      article (default) or compact (pneumo-train's BatchNormalization\n"
+            "                    network)\n"
             "  --size N          image side (default 500)\n"
             "  --epochs N        (default 25)\n"
             "  --batch N         global batch (default 16)\n"
@@ -49,6 +53,7 @@ static int usage(FILE *f)
             "  --history FILE    history CSV (default history.csv)\n"
             "  --report FILE     text report (default report.txt)\n"
             "  --weights-out FILE  also write the raw float32 weights (tensor order) here\n"
+            "  --save-every-rank (testing) ranks other than 0 also save their model, to OUT.rankR\n"
             "  --exchange KIND   sliced (default: reduce-scatter + all-gather) or gather (to rank 0,\n"
             "                    then broadcast); the same bits either way\n"
             "  --timing          print the time per step spent computing and communicating\n"
@@ -69,8 +74,8 @@ typedef struct mpi_ctx {
     int nsend, cap;
     MPI_Request *req;
     float **fbuf;
-    double (*dbuf)[8];
-    int64_t *fcap;        /* floats each of fbuf holds */
+    double **dbuf;
+    int64_t *fcap, *dcap; /* floats each of fbuf holds, doubles each of dbuf */
     int *counts, *displs; /* ALLGATHER: every rank's slice */
     double comm_seconds;  /* in the training steps' collectives (waiting included) */
     int64_t steps;
@@ -110,7 +115,8 @@ static pneumo_status do_send(mpi_ctx *c, const pneumo_collective *op)
         MPI_Request *r = realloc(c->req, (size_t)ncap * 2 * sizeof *r);
         float **fb = r ? realloc(c->fbuf, (size_t)ncap * sizeof *fb) : NULL;
         int64_t *fc = fb ? realloc(c->fcap, (size_t)ncap * sizeof *fc) : NULL;
-        double(*db)[8] = fc ? realloc(c->dbuf, (size_t)ncap * sizeof *db) : NULL;
+        double **db = fc ? realloc(c->dbuf, (size_t)ncap * sizeof *db) : NULL;
+        int64_t *dc = db ? realloc(c->dcap, (size_t)ncap * sizeof *dc) : NULL;
         if (r)
             c->req = r;
         if (fb) {
@@ -123,15 +129,24 @@ static pneumo_status do_send(mpi_ctx *c, const pneumo_collective *op)
             for (int i = c->cap; i < ncap; i++)
                 fc[i] = 0;
         }
-        if (db)
+        if (db) {
             c->dbuf = db;
-        if (!r || !fb || !fc || !db) {
+            for (int i = c->cap; i < ncap; i++)
+                db[i] = NULL;
+        }
+        if (dc) {
+            c->dcap = dc;
+            for (int i = c->cap; i < ncap; i++)
+                dc[i] = 0;
+        }
+        if (!r || !fb || !fc || !db || !dc) {
             snprintf(c->err, sizeof c->err, "out of memory for the send buffers");
             return PNEUMO_ERR_NOMEM;
         }
         c->cap = ncap;
     }
-    /* slot nsend is free (its send completed); the slices differ in size */
+    /* slot nsend is free (its send completed); the slices differ in size, the
+     * doubles grow with a BatchNormalization model's batch statistics */
     if (op->nfloats > c->fcap[c->nsend] || !c->fbuf[c->nsend]) {
         free(c->fbuf[c->nsend]);
         c->fcap[c->nsend] = op->nfloats > 0 ? op->nfloats : 1;
@@ -140,9 +155,13 @@ static pneumo_status do_send(mpi_ctx *c, const pneumo_collective *op)
             return PNEUMO_ERR_NOMEM;
         }
     }
-    if (op->ndoubles > 8) {
-        snprintf(c->err, sizeof c->err, "SEND of %lld doubles (at most 8)", (long long)op->ndoubles);
-        return PNEUMO_ERR_INVALID_ARG;
+    if (op->ndoubles > c->dcap[c->nsend] || !c->dbuf[c->nsend]) {
+        free(c->dbuf[c->nsend]);
+        c->dcap[c->nsend] = op->ndoubles > 0 ? op->ndoubles : 1;
+        if (!(c->dbuf[c->nsend] = malloc((size_t)c->dcap[c->nsend] * sizeof(double)))) {
+            snprintf(c->err, sizeof c->err, "out of memory for the send buffers");
+            return PNEUMO_ERR_NOMEM;
+        }
     }
     memcpy(c->fbuf[c->nsend], op->floats, (size_t)op->nfloats * sizeof(float));
     memcpy(c->dbuf[c->nsend], op->doubles, (size_t)op->ndoubles * sizeof(double));
@@ -220,11 +239,14 @@ static pneumo_status collective(const pneumo_collective *op, void *user)
 
 static void ctx_free(mpi_ctx *c)
 {
-    for (int i = 0; i < c->cap; i++)
+    for (int i = 0; i < c->cap; i++) {
         free(c->fbuf[i]);
+        free(c->dbuf[i]);
+    }
     free(c->fbuf);
     free(c->fcap);
     free(c->dbuf);
+    free(c->dcap);
     free(c->req);
     free(c->counts);
     free(c->displs);
@@ -485,9 +507,10 @@ int main(int argc, char **argv)
     const char *data = NULL, *train_dir = NULL, *val_dir = NULL, *test_dir = NULL;
     const char *out = "model.safetensors", *history_csv = "history.csv", *report_path = "report.txt";
     const char *checkpoint = "checkpoint.safetensors", *resume = NULL, *weights_out = NULL;
+    const char *model = "article";
     long size = 500, epochs = 25, batch = 16, seed = 1, threads = 1, patience = 3, parts = 0;
     double lr = 1e-3, t_fit = 0.0;
-    int augment = 1, quiet = 0, timing = 0, rc = 1, failed, rank = 0, ranks = 1;
+    int augment = 1, quiet = 0, timing = 0, rc = 1, failed, rank = 0, ranks = 1, every_rank = 0;
     int exchange = PNEUMO_EXCHANGE_SLICED;
     char train_buf[4096], val_buf[4096];
     pneumo_dataset *train = NULL, *val = NULL, *test = NULL;
@@ -539,6 +562,10 @@ int main(int argc, char **argv)
             quiet = 1;
             continue;
         }
+        if (strcmp(a, "--save-every-rank") == 0) {
+            every_rank = 1;
+            continue;
+        }
         if (strcmp(a, "--timing") == 0) {
             timing = 1;
             continue;
@@ -551,6 +578,7 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--train") == 0) train_dir = v;
         else if (strcmp(a, "--val") == 0) val_dir = v;
         else if (strcmp(a, "--test") == 0) test_dir = v;
+        else if (strcmp(a, "--model") == 0 && train_model_known(v)) model = v;
         else if (strcmp(a, "--size") == 0) size = cli_long(PROG, a, v, 94, 16384);
         else if (strcmp(a, "--epochs") == 0) epochs = cli_long(PROG, a, v, 1, 100000);
         else if (strcmp(a, "--batch") == 0) batch = cli_long(PROG, a, v, 1, 4096);
@@ -594,7 +622,7 @@ int main(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
 
-    failed = !resume && pneumo_model_create_article((int32_t)size, (uint64_t)seed, &m) != PNEUMO_OK;
+    failed = !resume && train_model_create(model, (int32_t)size, (uint64_t)seed, &m) != PNEUMO_OK;
     if (failed)
         fprintf(stderr, PROG ": rank %d: %s\n", rank, pneumo_last_error());
     if (bench_rounds) {
@@ -702,6 +730,12 @@ int main(int argc, char **argv)
             failed = write_weights(m, weights_out);
         if (!failed && !quiet)
             printf("saved %s and %s\n", out, history_csv);
+    } else if (every_rank) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s.rank%d", out, rank);
+        failed = pneumo_model_save(m, opt, path) != PNEUMO_OK;
+        if (failed)
+            fprintf(stderr, PROG ": rank %d: %s\n", rank, pneumo_last_error());
     } else
         failed = 0;
     if (any_failed(failed) || st != PNEUMO_OK)

@@ -154,9 +154,11 @@ PNEUMO_API pneumo_status pneumo_model_add_dropout(pneumo_model *m, float rate);
  *  activation into that convolution's weights, and one followed by a 'valid'
  *  Conv2D, or by a Dense through Dropout and at most one
  *  GlobalAveragePooling2D or Flatten, into that layer's weights (the stored
- *  weights are not changed; docs/training.md). A training step normalises over the whole batch it is given, so a
- *  data-parallel part normalises over its own samples and moves its rank's
- *  moving statistics, which ranks do not exchange (docs/training.md). Errors: INVALID_ARG for
+ *  weights are not changed; docs/training.md). A training step normalises over
+ *  the whole batch it is given, so a data-parallel part normalises over its own
+ *  samples; the parts' batch statistics travel with the gradient exchange and
+ *  every rank moves the moving statistics by the parts in part order, the same
+ *  bits on every rank and rank count (docs/training.md). Errors: INVALID_ARG for
  *  out-of-range settings, non-zero reserved fields or a wrong size. */
 PNEUMO_API pneumo_status pneumo_model_add_batchnorm(pneumo_model *m, const pneumo_batchnorm_params *p);
 

@@ -144,8 +144,10 @@ typedef struct pneumo_collective {
     int32_t tag;   /**< SEND/RECV: the part of the global batch (0..parts-1) */
     float *floats; /**< may be NULL when nfloats is 0 */
     int64_t nfloats;
-    double *doubles; /**< may be NULL when ndoubles is 0 */
-    int64_t ndoubles;
+    double *doubles;  /**< may be NULL when ndoubles is 0 */
+    int64_t ndoubles; /**< depends on the model: a training step's SEND and RECV carry 5
+                           plus 2 per BatchNormalization channel, its BCAST ranks + 4 plus
+                           2 per channel and part; a driver must not assume a fixed count */
     uint32_t reserved[8];
 } pneumo_collective;
 
@@ -169,7 +171,9 @@ typedef pneumo_status (*pneumo_collective_fn)(const pneumo_collective *c, void *
  *  (PNEUMO_EXCHANGE_SLICED: SEND, RECV, ALLGATHER), before every rank
  *  applies the same optimizer update. Since the sum is formed in part order
  *  whatever the rank count and exchange, a run with a fixed `parts` gives bit-identical
- *  weights, losses and metrics on every rank count from 1 to `parts` (for the
+ *  weights, BatchNormalization moving statistics (moved by the parts' batch
+ *  statistics in part order, which travel with the gradients), losses and
+ *  metrics on every rank count from 1 to `parts` (for the
  *  same threads per rank); parts == ranks == 1 is bit-identical to a run
  *  without data parallelism. Validation is sharded the same way and its
  *  predictions, per-part losses and counts are gathered exactly (SUM), so

@@ -7,7 +7,10 @@
  * unbiased (times M / (M - 1), M = N H W) as TensorFlow's fused batch-norm
  * kernel (the one Keras uses for 4-D NHWC inputs) and PyTorch do. Inference
  * normalises by the moving statistics. The layer sees the whole batch on one
- * thread (pn_layer_ops.whole_batch): its statistics are over every sample. */
+ * thread (pn_layer_ops.whole_batch): its statistics are over every sample.
+ * A data-parallel part's forward (pn_run.bn_stats) writes the batch
+ * statistics instead, and pn_batchnorm_move applies them once every rank has
+ * every part's, in part order. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,6 +51,20 @@ static void moving_stats(const pn_layer *l, const bn_scratch *s)
     }
 }
 
+/* moving -= (moving - batch) (1 - momentum) for channel c, var unbiased */
+static void move_channel(pn_layer *l, int32_t c, double mean, double var)
+{
+    const double keep = 1.0 - (double)l->momentum;
+    l->mmean[c] = (float)((double)l->mmean[c] - ((double)l->mmean[c] - mean) * keep);
+    l->mvar[c] = (float)((double)l->mvar[c] - ((double)l->mvar[c] - var) * keep);
+}
+
+void pn_batchnorm_move(pn_layer *bn, const double *stats)
+{
+    for (int32_t c = 0; c < bn->out.c; c++)
+        move_channel(bn, c, stats[c], stats[bn->out.c + c]);
+}
+
 static pneumo_status bn_forward(pn_layer *l, const pn_run *run, int32_t n, const float *x, float *y)
 {
     const int32_t nc = l->out.c;
@@ -59,7 +76,6 @@ static pneumo_status bn_forward(pn_layer *l, const pn_run *run, int32_t n, const
     s = scratch_of(l);
     if (run->training) {
         const double count = (double)rows, unbias = rows > 1 ? count / (count - 1.0) : 1.0;
-        const double keep = 1.0 - (double)l->momentum;
         memset(s.s1, 0, 2 * (size_t)nc * sizeof(double));
         run->k->chan_sums(rows, nc, x, NULL, s.s1, s.s2);
         for (int32_t c = 0; c < nc; c++)
@@ -75,8 +91,12 @@ static pneumo_status bn_forward(pn_layer *l, const pn_run *run, int32_t n, const
                 var = 0.0;
             s.mean[c] = (float)mean;
             s.invstd[c] = (float)(1.0 / sqrt(var + (double)l->epsilon));
-            l->mmean[c] = (float)((double)l->mmean[c] - ((double)l->mmean[c] - mean) * keep);
-            l->mvar[c] = (float)((double)l->mvar[c] - ((double)l->mvar[c] - var * unbias) * keep);
+            if (run->bn_stats) {
+                run->bn_stats[l->s_off + c] = mean;
+                run->bn_stats[l->s_off + nc + c] = var * unbias;
+            } else {
+                move_channel(l, c, mean, var * unbias);
+            }
         }
     } else {
         moving_stats(l, &s);

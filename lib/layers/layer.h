@@ -47,6 +47,10 @@ typedef struct pn_run {
                            * ...; dense: take share `part` of the outputs
                            * (forward) or input rows (backward) of the whole
                            * batch (nparts 0 or 1: all of it) */
+    double *bn_stats;     /* NULL: a BatchNormalization's training forward moves its
+                           * moving statistics; else it leaves them and writes its
+                           * batch mean and unbiased variance at bn_stats + s_off
+                           * (laid out as the state arena) for pn_batchnorm_move */
 } pn_run;
 
 typedef struct pn_layer pn_layer;
@@ -126,6 +130,11 @@ pneumo_status pn_gap2d_setup(pn_layer *l, const pn_dims *in);
  * kernel w and bias b (NULL: none) into wf, bf, so that conv(x; wf, bf) equals
  * the pair's inference output. */
 void pn_batchnorm_fold(const pn_layer *conv, const pn_layer *bn, float *wf, float *bf);
+
+/* Move BatchNormalization bn's moving statistics towards the batch mean
+ * stats[0..c) and unbiased variance stats[c..2c) that a training forward with
+ * pn_run.bn_stats wrote at stats, the same bits as that forward moving them. */
+void pn_batchnorm_move(pn_layer *bn, const double *stats);
 
 /* Inference folding of a BatchNormalization before a Conv2D or Dense `l`
  * (with only Dropout, GlobalAveragePooling2D or Flatten between, which

@@ -455,7 +455,8 @@ static pneumo_status forward(pneumo_model *m, int32_t n, const float *x, int tra
                          .skip_act = logits && i == m->nlayers - 1,
                          .seed = m->seed,
                          .step = m->train_steps,
-                         .pos0 = m->batch_pos0};
+                         .pos0 = m->batch_pos0,
+                         .bn_stats = m->bn_stats};
         first = (int32_t)(j.l - m->layers);
         j.n = n;
         j.x = in;
@@ -674,7 +675,7 @@ pneumo_status pneumo_model_train_step(pneumo_model *m, pneumo_optimizer *opt, co
 
 pneumo_status pn_model_part_gradients(pneumo_model *m, const pneumo_tensor *x, const pneumo_tensor *labels,
                                       const pneumo_tensor *weights, int64_t pos0, int64_t norm,
-                                      double *loss_sum, int64_t *correct)
+                                      double *bn_stats, double *loss_sum, int64_t *correct)
 {
     const char *fn = "pneumo_model_fit";
     int32_t n = 0;
@@ -694,7 +695,9 @@ pneumo_status pn_model_part_gradients(pneumo_model *m, const pneumo_tensor *x, c
         (st = check_targets(n, labels, weights, fn)) != PNEUMO_OK)
         return st;
     m->batch_pos0 = pos0;
+    m->bn_stats = bn_stats;
     st = forward(m, n, x->data, 1, 1);
+    m->bn_stats = NULL;
     if (st == PNEUMO_OK) {
         const float inv_norm = 1.0f / (float)norm, keep = 1.0f - m->label_smoothing,
                     add = 0.5f * m->label_smoothing;
@@ -712,6 +715,13 @@ pneumo_status pn_model_part_gradients(pneumo_model *m, const pneumo_tensor *x, c
     m->batch_pos0 = 0;
     m->train_steps = step;
     return st;
+}
+
+void pn_model_move_stats(pneumo_model *m, const double *stats)
+{
+    for (int32_t i = 0; i < m->nlayers; i++)
+        if (m->layers[i].kind == PN_LAYER_BATCHNORM)
+            pn_batchnorm_move(&m->layers[i], stats + m->layers[i].s_off);
 }
 
 pneumo_status pn_model_update(pneumo_model *m, pneumo_optimizer *opt, const char *fn)

@@ -85,6 +85,7 @@ struct pneumo_model {
     uint64_t train_steps;  /* forward passes in training mode (dropout stream) */
     float label_smoothing; /* of the training loss (pneumo_fit_options); 0 outside fit */
     int64_t batch_pos0;    /* pn_run.pos0 of the passes: 0, or a data-parallel part's offset */
+    double *bn_stats;      /* pn_run.bn_stats of the passes: NULL, or a data-parallel part's */
 
     /* Threads: a pool per model, created on first use with `threads` workers
      * (0 until set: online cores). */
@@ -156,11 +157,17 @@ pneumo_status pn_model_load_extra(const char *path, pneumo_model **model, pneumo
  * training step, the loss normalised by `norm` (so the parts' gradients add up
  * to the global batch's), without counting a step. n == 0 zeroes the
  * gradients. *loss_sum receives sum(w_i * l_i), *correct the correct
- * predictions. pn_model_update() then applies the (summed) gradients and
- * counts the step. */
+ * predictions. The BatchNormalizations leave their moving statistics and
+ * write their batch statistics into bn_stats (state_size doubles, laid out as
+ * the state arena) for pn_model_move_stats(). pn_model_update() then applies
+ * the (summed) gradients and counts the step. */
 pneumo_status pn_model_part_gradients(pneumo_model *m, const pneumo_tensor *x, const pneumo_tensor *labels,
                                       const pneumo_tensor *weights, int64_t pos0, int64_t norm,
-                                      double *loss_sum, int64_t *correct);
+                                      double *bn_stats, double *loss_sum, int64_t *correct);
+/* Move every BatchNormalization's moving statistics by the batch statistics
+ * a part's pn_model_part_gradients() wrote into stats: the bits of that
+ * part's forward moving them itself. */
+void pn_model_move_stats(pneumo_model *m, const double *stats);
 pneumo_status pn_model_update(pneumo_model *m, pneumo_optimizer *opt, const char *fn);
 
 /* Free per-batch buffers (used when the model changes). */

@@ -175,18 +175,32 @@ static pneumo_status check_options(const pneumo_fit_options *in, const pneumo_da
 }
 
 /* Doubles that travel with a part's gradient: loss sum, correct predictions,
- * samples, failed, cancelled. */
+ * samples, failed, cancelled, then the model's state_size doubles of batch
+ * statistics (pn_model_part_gradients; none without BatchNormalization). */
 enum { PART_LOSS, PART_CORRECT, PART_COUNT, PART_FAILED, PART_CANCELLED, PART_DOUBLES };
 
 /* Buffers of a data-parallel epoch. */
 typedef struct dp_bufs {
-    float *acc, *tmp;          /* gather, rank 0: the sum in part order and a received part;
-                                   sliced: tmp a received slice */
-    float *own;                /* sliced: this rank's slice of each of its parts */
-    double *own_d;             /* sliced: the doubles of each of its parts */
-    double part[PART_DOUBLES]; /* the doubles of a part sent or received */
-    double *bc;                /* the broadcast: loss, correct, count, then ranks + 1 flags */
+    float *acc, *tmp; /* gather, rank 0: the sum in part order and a received part;
+                          sliced: tmp a received slice */
+    float *own;       /* sliced: this rank's slice of each of its parts */
+    double *own_d;    /* sliced: the doubles of each of its parts */
+    double *part;     /* the doubles of a part sent or received (dp_part_doubles) */
+    double *bc;       /* the broadcast: loss, correct, count, ranks + 1 flags (DP_BC_HEAD),
+                         then every part's batch statistics (state_size each) */
 } dp_bufs;
+
+/* The doubles of a part's message. */
+static int64_t dp_part_doubles(const pneumo_model *m) { return PART_DOUBLES + m->state_size; }
+
+/* The doubles of b->bc before the parts' batch statistics. */
+#define DP_BC_HEAD(dp) (3 + (int64_t)(dp)->ranks + 1)
+
+/* The doubles of b->bc. */
+static int64_t dp_bc_doubles(const pneumo_data_parallel *dp, const pneumo_model *m)
+{
+    return DP_BC_HEAD(dp) + (int64_t)dp->parts * m->state_size;
+}
 
 typedef struct fit_run {
     pneumo_model *m;
@@ -339,7 +353,8 @@ static pneumo_status train_epoch(fit_run *run, pneumo_dataset *train, const doub
 }
 
 /* Add part k (n floats of its gradient in `g`, its doubles in `d`) to the
- * sum `acc` in part order, and its doubles to the loss, counts and flags. */
+ * sum `acc` in part order, and its doubles to the loss, counts and flags;
+ * keep its batch statistics in part k's place of the broadcast. */
 static void dp_add(const pneumo_data_parallel *dp, const pneumo_model *m, dp_bufs *b, int32_t k,
                    int32_t owner, float *acc, const float *g, int64_t n, const double *d)
 {
@@ -354,6 +369,9 @@ static void dp_add(const pneumo_data_parallel *dp, const pneumo_model *m, dp_buf
         b->bc[3 + owner] = 1.0;
     if (d[PART_CANCELLED] != 0.0)
         b->bc[3 + dp->ranks] = 1.0;
+    if (m->state_size)
+        memcpy(b->bc + DP_BC_HEAD(dp) + (size_t)k * (size_t)m->state_size, d + PART_DOUBLES,
+               (size_t)m->state_size * sizeof(double));
 }
 
 /* The rank that computes part k. */
@@ -372,41 +390,42 @@ static int32_t dp_owner(const pneumo_data_parallel *dp, int32_t k)
 static pneumo_status dp_part_done(const pneumo_data_parallel *dp, pneumo_model *m, dp_bufs *b, int32_t k,
                                   int32_t first, const char *fn)
 {
-    const int64_t n = m->arena_size;
+    const int64_t n = m->arena_size, nd = dp_part_doubles(m);
     pneumo_status st;
     if (dp->exchange == PNEUMO_EXCHANGE_GATHER) {
         if (dp->rank == 0) {
             dp_add(dp, m, b, k, 0, b->acc, m->grads, n, b->part);
             return PNEUMO_OK;
         }
-        return pn_dp_call(dp, PNEUMO_COLLECTIVE_SEND, 0, k, m->grads, n, b->part, PART_DOUBLES, fn);
+        return pn_dp_call(dp, PNEUMO_COLLECTIVE_SEND, 0, k, m->grads, n, b->part, nd, fn);
     }
     for (int32_t j = 0; j < dp->ranks; j++) {
         const int64_t s0 = pn_dp_slice_start(n, dp->ranks, j), s1 = pn_dp_slice_start(n, dp->ranks, j + 1);
         if (j == dp->rank) {
             const int64_t smax = pn_dp_slice_start(n, dp->ranks, 1) + 16; /* see the buffers */
             memcpy(b->own + (size_t)((k - first) * smax), m->grads + s0, (size_t)(s1 - s0) * sizeof(float));
-            memcpy(b->own_d + (size_t)(k - first) * PART_DOUBLES, b->part, sizeof b->part);
-        } else if ((st = pn_dp_call(dp, PNEUMO_COLLECTIVE_SEND, j, k, m->grads + s0, s1 - s0, b->part,
-                                    PART_DOUBLES, fn)) != PNEUMO_OK)
+            memcpy(b->own_d + (size_t)((k - first) * nd), b->part, (size_t)nd * sizeof(double));
+        } else if ((st = pn_dp_call(dp, PNEUMO_COLLECTIVE_SEND, j, k, m->grads + s0, s1 - s0, b->part, nd,
+                                    fn)) != PNEUMO_OK)
             return st;
     }
     return PNEUMO_OK;
 }
 
 /* The rest of the exchange once this rank's parts are done: the sums of all
- * parts in part order into m->grads and b->bc on every rank. */
+ * parts in part order into m->grads and b->bc, and every part's batch
+ * statistics into b->bc, on every rank. */
 static pneumo_status dp_finish(const pneumo_data_parallel *dp, pneumo_model *m, dp_bufs *b, int32_t first,
                                int32_t end, const char *fn)
 {
-    const int64_t n = m->arena_size, nbc = 3 + dp->ranks + 1;
+    const int64_t n = m->arena_size, nbc = dp_bc_doubles(dp, m), nd = dp_part_doubles(m);
     pneumo_status st;
     if (dp->exchange == PNEUMO_EXCHANGE_GATHER) {
         if (dp->rank == 0) {
             for (int32_t k = end; k < dp->parts; k++) {
                 const int32_t owner = dp_owner(dp, k);
-                if ((st = pn_dp_call(dp, PNEUMO_COLLECTIVE_RECV, owner, k, b->tmp, n, b->part, PART_DOUBLES,
-                                     fn)) != PNEUMO_OK)
+                if ((st = pn_dp_call(dp, PNEUMO_COLLECTIVE_RECV, owner, k, b->tmp, n, b->part, nd, fn)) !=
+                    PNEUMO_OK)
                     return st;
                 dp_add(dp, m, b, k, owner, b->acc, b->tmp, n, b->part);
             }
@@ -422,10 +441,10 @@ static pneumo_status dp_finish(const pneumo_data_parallel *dp, pneumo_model *m, 
             const int32_t owner = dp_owner(dp, k);
             if (owner == dp->rank) {
                 dp_add(dp, m, b, k, owner, m->grads + s0, b->own + (size_t)((k - first) * smax), len,
-                       b->own_d + (size_t)(k - first) * PART_DOUBLES);
+                       b->own_d + (size_t)((k - first) * nd));
             } else {
-                if ((st = pn_dp_call(dp, PNEUMO_COLLECTIVE_RECV, owner, k, b->tmp, len, b->part, PART_DOUBLES,
-                                     fn)) != PNEUMO_OK)
+                if ((st = pn_dp_call(dp, PNEUMO_COLLECTIVE_RECV, owner, k, b->tmp, len, b->part, nd, fn)) !=
+                    PNEUMO_OK)
                     return st;
                 dp_add(dp, m, b, k, owner, m->grads + s0, b->tmp, len, b->part);
             }
@@ -436,7 +455,9 @@ static pneumo_status dp_finish(const pneumo_data_parallel *dp, pneumo_model *m, 
 
 /* The global batch (bn images; x, y this rank's share or NULL) on this rank:
  * its parts' gradients, the exchange (parts added in part order, see
- * pneumo_exchange) and the update. *loss and *correct receive the global
+ * pneumo_exchange) and the update, with the moving statistics moved by
+ * every part's batch statistics in part order, as one process computing the
+ * parts one after the other moves them. *loss and *correct receive the global
  * batch's sums. `local` is this rank's status so far: a failed rank still
  * takes part, so that every rank learns of the failure and none waits. */
 static pneumo_status dp_step(fit_run *run, pneumo_tensor *x, pneumo_tensor *y, int64_t bn, const double cw[2],
@@ -447,7 +468,7 @@ static pneumo_status dp_step(fit_run *run, pneumo_tensor *x, pneumo_tensor *y, i
     const char *fn = "pneumo_model_fit";
     pneumo_model *m = run->m;
     const int64_t px = x ? x->shape[1] * x->shape[2] * x->shape[3] : 0;
-    const int64_t nbc = 3 + dp->ranks + 1;
+    const int64_t nbc = dp_bc_doubles(dp, m);
     int32_t first, end;
     int64_t lo;
     pneumo_status st;
@@ -457,7 +478,7 @@ static pneumo_status dp_step(fit_run *run, pneumo_tensor *x, pneumo_tensor *y, i
     for (int32_t k = first; k < end; k++) {
         const int64_t k0 = pn_part_start(bn, dp->parts, k) - lo,
                       k1 = pn_part_start(bn, dp->parts, k + 1) - lo;
-        memset(b->part, 0, sizeof b->part);
+        memset(b->part, 0, (size_t)dp_part_doubles(m) * sizeof *b->part);
         b->part[PART_COUNT] = (double)(k1 - k0);
         b->part[PART_CANCELLED] = run->cancelled;
         if (local == PNEUMO_OK) {
@@ -475,7 +496,7 @@ static pneumo_status dp_step(fit_run *run, pneumo_tensor *x, pneumo_tensor *y, i
                 }
             }
             local = pn_model_part_gradients(m, k1 > k0 ? &xv : NULL, &yv, k1 > k0 && use_weights ? &wv : NULL,
-                                            k0 + lo, bn, &b->part[PART_LOSS], &c);
+                                            k0 + lo, bn, b->part + PART_DOUBLES, &b->part[PART_LOSS], &c);
             b->part[PART_CORRECT] = (double)c;
         }
         b->part[PART_FAILED] = local != PNEUMO_OK;
@@ -488,6 +509,10 @@ static pneumo_status dp_step(fit_run *run, pneumo_tensor *x, pneumo_tensor *y, i
         return st;
     *loss = b->bc[0];
     *correct = b->bc[1];
+    /* an empty part (a last batch smaller than parts) ran no forward */
+    for (int32_t k = 0; m->state_size && k < dp->parts; k++)
+        if (pn_part_start(bn, dp->parts, k + 1) > pn_part_start(bn, dp->parts, k))
+            pn_model_move_stats(m, b->bc + DP_BC_HEAD(dp) + (size_t)k * (size_t)m->state_size);
     return pn_model_update(m, run->opt, fn);
 }
 
@@ -847,8 +872,10 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
     if (dp) { /* every rank must have its buffers before the first exchange */
         if (st == PNEUMO_OK)
             st = pn_model_ensure_grads(m);
-        if (st == PNEUMO_OK && !(run.dp.bc = pn_malloc((size_t)(3 + dp->ranks + 1) * sizeof *run.dp.bc)))
-            st = pn_error_nomem("data-parallel messages", (size_t)(3 + dp->ranks + 1) * sizeof(double));
+        if (st == PNEUMO_OK && (!(run.dp.bc = pn_malloc((size_t)dp_bc_doubles(dp, m) * sizeof(double))) ||
+                                !(run.dp.part = pn_malloc((size_t)dp_part_doubles(m) * sizeof(double)))))
+            st = pn_error_nomem("data-parallel messages",
+                                (size_t)(dp_bc_doubles(dp, m) + dp_part_doubles(m)) * sizeof(double));
         if (st == PNEUMO_OK && dp->exchange == PNEUMO_EXCHANGE_GATHER && dp->rank == 0 &&
             (!(run.dp.acc = pn_aligned_alloc((size_t)m->arena_size * sizeof(float))) ||
              !(run.dp.tmp = pn_aligned_alloc((size_t)m->arena_size * sizeof(float)))))
@@ -860,7 +887,8 @@ static pneumo_status fit_core(pneumo_model *m, pneumo_optimizer *opt, pneumo_dat
             pn_dp_rank_parts(dp, &first, &end);
             if (!(run.dp.tmp = pn_aligned_alloc(smax * sizeof(float))) ||
                 !(run.dp.own = pn_aligned_alloc((size_t)(end - first) * smax * sizeof(float))) ||
-                !(run.dp.own_d = pn_malloc((size_t)(end - first) * PART_DOUBLES * sizeof(double))))
+                !(run.dp.own_d = pn_malloc((size_t)(end - first) * (size_t)dp_part_doubles(m) *
+                                           sizeof(double))))
                 st = pn_error_nomem("data-parallel gradient slices",
                                     ((size_t)(end - first) + 1) * smax * sizeof(float));
         }
@@ -1040,6 +1068,7 @@ done:
     pn_aligned_free(run.dp.tmp);
     pn_aligned_free(run.dp.own);
     free(run.dp.own_d);
+    free(run.dp.part);
     free(run.dp.bc);
     free(val_probs);
     free(val_labels);
