@@ -12,18 +12,10 @@ static void rnd_track(int64_t lim, int32_t n, int64_t *p0, int64_t *d)
     const int kind = rnd_int(0, 5);
     int64_t step;
     switch (kind) {
-    case 0:
-        step = 0;
-        break;
-    case 1:
-        step = (int64_t)rnd_int(-3, 3);
-        break;
-    case 2:
-        step = one;
-        break;
-    default:
-        step = (int64_t)((double)(rnd_f() * 2.0f) * (double)one * (kind == 5 ? 3.0 : 1.0));
-        break;
+    case 0: step = 0; break;
+    case 1: step = (int64_t)rnd_int(-3, 3); break;
+    case 2: step = one; break;
+    default: step = (int64_t)((double)(rnd_f() * 2.0f) * (double)one * (kind == 5 ? 3.0 : 1.0)); break;
     }
     const int64_t span = step * (int64_t)(n - 1);
     const int64_t aspan = span < 0 ? -span : span;
@@ -40,7 +32,8 @@ static void rnd_track(int64_t lim, int32_t n, int64_t *p0, int64_t *d)
 
 static void test_warp(const pn_kernels *k, int iters)
 {
-    static const int lengths[] = {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65, 224, 500};
+    static const int lengths[] = {0,  1,  2,  3,  4,  5,  7,  8,  9,   15, 16,
+                                  17, 31, 32, 33, 47, 63, 64, 65, 224, 500};
     const int nfixed = (int)(sizeof lengths / sizeof lengths[0]);
     for (int it = 0; it < 2 * nfixed + iters; it++) {
         const int32_t w = rnd_int(2, 90), h = rnd_int(2, 90);

@@ -13,8 +13,8 @@
 static inline int32_t pn_hi32(int64_t v) { return (int32_t)(uint32_t)((uint64_t)v >> 32); }
 static inline int32_t pn_lo32(int64_t v) { return (int32_t)(uint32_t)(uint64_t)v; }
 
-void PN_FN(warp_bilinear_row)(const uint8_t *src, int32_t stride, int64_t y, int64_t x, int64_t dy, int64_t dx,
-                              int32_t n, float scale, float *o, int32_t step)
+void PN_FN(warp_bilinear_row)(const uint8_t *src, int32_t stride, int64_t y, int64_t x, int64_t dy,
+                              int64_t dx, int32_t n, float scale, float *o, int32_t step)
 {
     int32_t yh[VL], yl[VL], xh[VL], xl[VL];
     int32_t c = 0;
