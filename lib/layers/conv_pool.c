@@ -181,8 +181,12 @@ static void wino_forward(const pn_layer *c, const pn_layer *p, const pn_run *run
     const int32_t trows = (p->out.h + 1) / 2;
     float *v = scratch, *ks = scratch + wino_weights_floats(c);
     run->k->wino_weights(c->in.c, c->out.c, c->w, v);
+    /* a thread takes a contiguous band of patch rows: the rows it reads were
+     * mostly written by the same thread in the layer before (its caches) */
+    const int32_t t0 = (int32_t)((int64_t)trows * part / nparts),
+                  t1 = (int32_t)((int64_t)trows * (part + 1) / nparts);
     for (int32_t i = 0; i < n; i++)
-        for (int32_t t = part; t < trows; t += nparts) {
+        for (int32_t t = t0; t < t1; t++) {
             const int32_t pa = 2 * t, pb = min_i32(p->out.h, pa + 2);
             pn_conv2d_shape cs;
             const float *xs = conv_rows(c, 2 * pa, min_i32(2 * pb, c->out.h), x + (size_t)i * in_size, &cs);
@@ -196,7 +200,8 @@ pneumo_status pn_conv_pool_forward(pn_layer *c, pn_layer *p, const pn_run *run, 
 {
     const size_t in_size = (size_t)pn_dims_size(&c->in), out_size = (size_t)pn_dims_size(&p->out);
     uint8_t *am = p->argmax + (size_t)run->sample0 * out_size;
-    /* strips are independent: threads sharing one sample take every nparts-th */
+    /* strips are independent: threads sharing one sample take a contiguous
+     * band of them each (the next layer's band reads mostly its own rows) */
     const int32_t nparts = run->nparts > 1 ? run->nparts : 1, part = nparts > 1 ? run->part : 0;
     const int single = one_pass(c, p);
     cp_geom g;
@@ -205,12 +210,14 @@ pneumo_status pn_conv_pool_forward(pn_layer *c, pn_layer *p, const pn_run *run, 
         return PNEUMO_OK;
     }
     cp_geometry(c, p, &g);
+    const int64_t strips = (g.poh + g.prows - 1) / g.prows;
+    const int32_t s0 = (int32_t)(strips * part / nparts), s1 = (int32_t)(strips * (part + 1) / nparts);
     for (int32_t i = 0; i < n; i++) {
         const float *xi = x + (size_t)i * in_size;
         float *zi = z + (size_t)i * out_size;
         uint8_t *ai = am + (size_t)i * out_size;
-        for (int32_t pa = part * g.prows; pa < g.poh; pa += nparts * g.prows) {
-            const int32_t pb = min_i32(g.poh, pa + g.prows);
+        for (int32_t si = s0; si < s1; si++) {
+            const int32_t pa = si * g.prows, pb = min_i32(g.poh, pa + g.prows);
             const int32_t r0 = pa * g.ps, r1 = min_i32(pb * g.ps, c->out.h);
             pn_conv2d_shape cs;
             pn_pool2d_shape ps;
