@@ -24,8 +24,9 @@
 
 #include <pneumo/pneumo.h>
 
-#include "bench_model.h" /* modes train, infer, all (bench_model.c) */
-#include "bench_serve.h" /* mode serve (bench_serve.c) */
+#include "bench_model.h"  /* modes train, infer, all (bench_model.c) */
+#include "bench_serve.h"  /* mode serve (bench_serve.c) */
+#include "train_recipe.h" /* data --augment: the recipes' sets */
 
 #define PROG "pneumo-bench"
 
@@ -81,17 +82,21 @@ static const char *plural(int n, const char *one, const char *many) { return n =
 
 static int data_usage(FILE *f)
 {
-    fprintf(f, "usage: " PROG " data [--data DIR] [--size N] [--threads N] [--epochs E] [--quick]\n"
+    fprintf(f, "usage: " PROG " data [--data DIR] [--size N] [--threads N] [--epochs E] [--augment SET]\n"
+               "       [--quick]\n"
                "Images/s of the input pipeline:\n"
                "  DIR/originals               decode + resize to N x N, one pass, no cache\n"
                "  DIR/chest_xray_224/train    open (decode + cache), then augmented epochs\n"
-               "                              (article options, batch 16) from the cache\n"
+               "                              (batch 16) from the cache\n"
                "each with 1 worker thread and with --threads (default: online cores).\n"
                "  --data DIR    shared data folder (default ../shared/data)\n"
                "  --size N      target size N x N (default 500, the article's; 128 with --quick)\n"
                "  --threads N   worker threads of the parallel runs (default: online cores)\n"
                "  --epochs E    timed epochs per run, the median is reported (default 3;\n"
                "                1 with --quick)\n"
+               "  --augment SET augmentation of the epochs: article (default: the article's\n"
+               "                ImageDataGenerator), strong, or best (pneumo-train --recipe best's:\n"
+               "                strong plus its contrast, gamma and crops)\n"
                "  --quick       short run for the test suite\n");
     return f == stdout ? 0 : 2;
 }
@@ -143,9 +148,25 @@ static int bench_originals(const char *dir, int size, const int *threads, int nt
     return 0;
 }
 
-static int bench_train(const char *dir, int size, const int *threads, int nthreads, int epochs)
+/* The augmentation of `set`: a train_augment_options() set, or "best": the
+ * best recipe's set with its contrast, gamma and crop. */
+static void bench_augment(const char *set, pneumo_augment_options *o)
 {
-    printf("[train] %s: %dx%d, cache, augmented epochs (article options), batch 16\n", dir, size, size);
+    const train_recipe *r = strcmp(set, "best") == 0 ? train_recipe_find("best") : NULL;
+    train_augment_options(r ? r->augment : set, o);
+    if (r) {
+        o->contrast_lo = r->intensity[0];
+        o->contrast_hi = r->intensity[1];
+        o->gamma_lo = r->intensity[2];
+        o->gamma_hi = r->intensity[3];
+        o->crop_lo = r->intensity[4];
+    }
+}
+
+static int bench_train(const char *dir, int size, const int *threads, int nthreads, int epochs,
+                       const char *set)
+{
+    printf("[train] %s: %dx%d, cache, augmented epochs (%s augmentation), batch 16\n", dir, size, size, set);
     for (int t = 0; t < nthreads; t++) {
         pneumo_dataset_options o;
         pneumo_augment_options aug;
@@ -157,7 +178,7 @@ static int bench_train(const char *dir, int size, const int *threads, int nthrea
         o.width = o.height = size;
         o.shuffle = 1;
         o.augment = 1;
-        pneumo_augment_article_options(&aug);
+        bench_augment(set, &aug);
         o.augment_options = &aug;
         o.threads = threads[t];
         c0 = cpu_s();
@@ -214,7 +235,7 @@ static int bench_train(const char *dir, int size, const int *threads, int nthrea
 
 static int mode_data(int argc, char **argv)
 {
-    const char *data = "../shared/data";
+    const char *data = "../shared/data", *set = "article";
     long size = -1, nthr = sysconf(_SC_NPROCESSORS_ONLN), epochs = -1;
     int quick = 0, threads[2], nthreads, rc = 0;
     char path[4096];
@@ -236,6 +257,12 @@ static int mode_data(int argc, char **argv)
             nthr = parse_long(a, argv[++i], 1, 256);
         } else if (i + 1 < argc && strcmp(a, "--epochs") == 0) {
             epochs = parse_long(a, argv[++i], 1, 64);
+        } else if (i + 1 < argc && strcmp(a, "--augment") == 0) {
+            set = argv[++i];
+            if (strcmp(set, "best") != 0 && (strcmp(set, "none") == 0 || !train_augment_known(set))) {
+                fprintf(stderr, PROG " data: --augment must be article, strong or best, not '%s'\n", set);
+                return 2;
+            }
         } else {
             fprintf(stderr, PROG " data: unknown or incomplete option '%s'\n", a);
             return data_usage(stderr);
@@ -259,7 +286,7 @@ static int mode_data(int argc, char **argv)
 
     snprintf(path, sizeof path, "%s/chest_xray_224/train", data);
     if (is_dir(path))
-        rc |= bench_train(path, (int)size, threads, nthreads, (int)epochs);
+        rc |= bench_train(path, (int)size, threads, nthreads, (int)epochs, set);
     else
         printf("[train] skipped: %s not found (pass --data DIR)\n", path);
     return rc;
