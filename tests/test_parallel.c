@@ -271,6 +271,25 @@ static int cancel_cb(const pneumo_fit_event *e, void *user)
     return e->kind == PNEUMO_EVENT_BATCH_END && j->cancel_batch > 0 && e->batch == j->cancel_batch;
 }
 
+/* The fit settings every run here uses: balanced class weights and a
+ * ReduceLROnPlateau that lowers lr after every epoch (min_delta 1), so the
+ * callbacks' decisions must agree across ranks. */
+static void fit_options(pneumo_fit_options *o, pneumo_early_stopping_params *es, pneumo_reduce_lr_params *rl,
+                        int epochs, int batch)
+{
+    pneumo_fit_default_options(o);
+    pneumo_early_stopping_default_params(es);
+    pneumo_reduce_lr_default_params(rl);
+    o->early_stopping = es;
+    o->reduce_lr = rl;
+    o->epochs = epochs;
+    o->batch_size = batch;
+    o->class_weighting = PNEUMO_CLASS_WEIGHT_BALANCED;
+    rl->enabled = 1;
+    rl->patience = 0;
+    rl->min_delta = 1.0;
+}
+
 static void *rank_main(void *arg)
 {
     job *j = arg;
@@ -296,17 +315,7 @@ static void *rank_main(void *arg)
     dp.exchange = j->ctx.w->exchange;
     dp.collective = collective;
     dp.user = &j->ctx;
-    pneumo_fit_default_options(&o);
-    pneumo_early_stopping_default_params(&o_es);
-    pneumo_reduce_lr_default_params(&o_rl);
-    o.early_stopping = &o_es;
-    o.reduce_lr = &o_rl;
-    o.epochs = j->epochs;
-    o.batch_size = j->batch;
-    o.class_weighting = PNEUMO_CLASS_WEIGHT_BALANCED;
-    o_rl.enabled = 1;
-    o_rl.patience = 0;
-    o_rl.min_delta = 1.0; /* every epoch lowers lr: the decision must agree */
+    fit_options(&o, &o_es, &o_rl, j->epochs, j->batch);
     o.callback = cancel_cb;
     o.user = j;
     o.parallel = &dp;
@@ -467,17 +476,7 @@ static void test_parallel_one_rank_is_fit(void **state)
     pneumo_early_stopping_params o_es;
     pneumo_reduce_lr_params o_rl;
     (void)state;
-    pneumo_fit_default_options(&o);
-    pneumo_early_stopping_default_params(&o_es);
-    pneumo_reduce_lr_default_params(&o_rl);
-    o.early_stopping = &o_es;
-    o.reduce_lr = &o_rl;
-    o.epochs = 2;
-    o.batch_size = 10;
-    o.class_weighting = PNEUMO_CLASS_WEIGHT_BALANCED;
-    o_rl.enabled = 1;
-    o_rl.patience = 0;
-    o_rl.min_delta = 1.0;
+    fit_options(&o, &o_es, &o_rl, 2, 10);
     assert_int_equal(pneumo_model_fit(m, opt, train, val, &o, &h), PNEUMO_OK);
     assert_int_equal(pneumo_model_evaluate(m, val, 10, 0.5f, &ev, probs, NULL, PER_CLASS), PNEUMO_OK);
     run_world(1, 1, 10, 0, -1, PNEUMO_EXCHANGE_GATHER, j, &w, NULL);
@@ -643,17 +642,7 @@ static void test_parallel_batchnorm_one_rank_is_fit(void **state)
     pneumo_early_stopping_params o_es;
     pneumo_reduce_lr_params o_rl;
     (void)state;
-    pneumo_fit_default_options(&o);
-    pneumo_early_stopping_default_params(&o_es);
-    pneumo_reduce_lr_default_params(&o_rl);
-    o.early_stopping = &o_es;
-    o.reduce_lr = &o_rl;
-    o.epochs = 2;
-    o.batch_size = 10;
-    o.class_weighting = PNEUMO_CLASS_WEIGHT_BALANCED;
-    o_rl.enabled = 1;
-    o_rl.patience = 0;
-    o_rl.min_delta = 1.0;
+    fit_options(&o, &o_es, &o_rl, 2, 10);
     assert_int_equal(pneumo_model_fit(m, opt, train, val, &o, &h), PNEUMO_OK);
     run_world(1, 1, 10, 0, -1, PNEUMO_EXCHANGE_GATHER, j, &w, &v);
     assert_int_equal(j[0].st, PNEUMO_OK);

@@ -107,6 +107,17 @@ static pneumo_status mpi_fail(mpi_ctx *c, int rc, const char *what)
     return PNEUMO_ERR_IO;
 }
 
+/* A send slot's buffer of *cap elements of `elem` bytes, replaced by one of
+ * max(need, 1) when it is smaller or missing. Returns 0 when out of memory. */
+static int slot_reserve(void **buf, int64_t *cap, int64_t need, size_t elem)
+{
+    if (*buf && need <= *cap)
+        return 1;
+    free(*buf);
+    *cap = need > 0 ? need : 1;
+    return (*buf = malloc((size_t)*cap * elem)) != NULL;
+}
+
 static pneumo_status do_send(mpi_ctx *c, const pneumo_collective *op)
 {
     int rc;
@@ -147,21 +158,10 @@ static pneumo_status do_send(mpi_ctx *c, const pneumo_collective *op)
     }
     /* slot nsend is free (its send completed); the slices differ in size, the
      * doubles grow with a BatchNormalization model's batch statistics */
-    if (op->nfloats > c->fcap[c->nsend] || !c->fbuf[c->nsend]) {
-        free(c->fbuf[c->nsend]);
-        c->fcap[c->nsend] = op->nfloats > 0 ? op->nfloats : 1;
-        if (!(c->fbuf[c->nsend] = malloc((size_t)c->fcap[c->nsend] * sizeof(float)))) {
-            snprintf(c->err, sizeof c->err, "out of memory for the send buffers");
-            return PNEUMO_ERR_NOMEM;
-        }
-    }
-    if (op->ndoubles > c->dcap[c->nsend] || !c->dbuf[c->nsend]) {
-        free(c->dbuf[c->nsend]);
-        c->dcap[c->nsend] = op->ndoubles > 0 ? op->ndoubles : 1;
-        if (!(c->dbuf[c->nsend] = malloc((size_t)c->dcap[c->nsend] * sizeof(double)))) {
-            snprintf(c->err, sizeof c->err, "out of memory for the send buffers");
-            return PNEUMO_ERR_NOMEM;
-        }
+    if (!slot_reserve((void **)&c->fbuf[c->nsend], &c->fcap[c->nsend], op->nfloats, sizeof(float)) ||
+        !slot_reserve((void **)&c->dbuf[c->nsend], &c->dcap[c->nsend], op->ndoubles, sizeof(double))) {
+        snprintf(c->err, sizeof c->err, "out of memory for the send buffers");
+        return PNEUMO_ERR_NOMEM;
     }
     memcpy(c->fbuf[c->nsend], op->floats, (size_t)op->nfloats * sizeof(float));
     memcpy(c->dbuf[c->nsend], op->doubles, (size_t)op->ndoubles * sizeof(double));

@@ -168,6 +168,17 @@ static void cp_rebuild(const pn_layer *c, const pn_layer *p, const pn_run *run, 
         memset(buf + (size_t)(rp - r0) * g->row, 0, (size_t)(r1 - rp) * g->row * sizeof(float));
 }
 
+/* This thread's share [*b0, *b1) of the `count` independent row strips of a
+ * sample: a contiguous band each (all of them without a split), so the rows a
+ * band reads were mostly written by the same thread's band in the layer
+ * before (its caches). */
+static void run_band(const pn_run *run, int32_t count, int32_t *b0, int32_t *b1)
+{
+    const int64_t nparts = run->nparts > 1 ? run->nparts : 1, part = nparts > 1 ? run->part : 0;
+    *b0 = (int32_t)((int64_t)count * part / nparts);
+    *b1 = (int32_t)((int64_t)count * (part + 1) / nparts);
+}
+
 /* The Winograd inference forward: strips are rows of patches (2 pooled rows
  * each), so a pooled value does not depend on how threads share a sample;
  * each thread transforms the kernel into its own scratch (the article's four
@@ -177,14 +188,11 @@ static void wino_forward(const pn_layer *c, const pn_layer *p, const pn_run *run
 {
     const size_t in_size = (size_t)pn_dims_size(&c->in), out_size = (size_t)pn_dims_size(&p->out);
     const size_t prow = (size_t)p->out.w * (size_t)p->out.c;
-    const int32_t nparts = run->nparts > 1 ? run->nparts : 1, part = nparts > 1 ? run->part : 0;
     const int32_t trows = (p->out.h + 1) / 2;
     float *v = scratch, *ks = scratch + wino_weights_floats(c);
+    int32_t t0, t1;
     run->k->wino_weights(c->in.c, c->out.c, c->w, v);
-    /* a thread takes a contiguous band of patch rows: the rows it reads were
-     * mostly written by the same thread in the layer before (its caches) */
-    const int32_t t0 = (int32_t)((int64_t)trows * part / nparts),
-                  t1 = (int32_t)((int64_t)trows * (part + 1) / nparts);
+    run_band(run, trows, &t0, &t1);
     for (int32_t i = 0; i < n; i++)
         for (int32_t t = t0; t < t1; t++) {
             const int32_t pa = 2 * t, pb = min_i32(p->out.h, pa + 2);
@@ -200,18 +208,15 @@ pneumo_status pn_conv_pool_forward(pn_layer *c, pn_layer *p, const pn_run *run, 
 {
     const size_t in_size = (size_t)pn_dims_size(&c->in), out_size = (size_t)pn_dims_size(&p->out);
     uint8_t *am = p->argmax + (size_t)run->sample0 * out_size;
-    /* strips are independent: threads sharing one sample take a contiguous
-     * band of them each (the next layer's band reads mostly its own rows) */
-    const int32_t nparts = run->nparts > 1 ? run->nparts : 1, part = nparts > 1 ? run->part : 0;
     const int single = one_pass(c, p);
     cp_geom g;
+    int32_t s0, s1;
     if (!run->training && wino_block(c, p)) {
         wino_forward(c, p, run, n, x, z, scratch);
         return PNEUMO_OK;
     }
     cp_geometry(c, p, &g);
-    const int64_t strips = (g.poh + g.prows - 1) / g.prows;
-    const int32_t s0 = (int32_t)(strips * part / nparts), s1 = (int32_t)(strips * (part + 1) / nparts);
+    run_band(run, (g.poh + g.prows - 1) / g.prows, &s0, &s1);
     for (int32_t i = 0; i < n; i++) {
         const float *xi = x + (size_t)i * in_size;
         float *zi = z + (size_t)i * out_size;
